@@ -1,0 +1,5 @@
+import sys
+
+from botrunner.cli import main
+
+sys.exit(main())

@@ -1,0 +1,69 @@
+"""Drift's fixed-point precisions and venue limits, as named constants.
+
+Everything in the core is a Python ``int`` in one of these precisions. Decimal appears only at the edges
+(parsing configuration, printing reports); floats never touch accounting.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal
+from typing import Final
+
+# --- Precisions (protocol-v2 `math/constants.rs`) -------------------------------------------------------------
+PRICE_PRECISION: Final = 10**6  # prices, oracle prices, oracle offsets
+BASE_PRECISION: Final = 10**9  # perp base asset amounts (AMM_RESERVE_PRECISION)
+QUOTE_PRECISION: Final = 10**6  # USDC amounts
+MARGIN_PRECISION: Final = 10**4  # margin ratios: 500 = 5 %
+SPOT_WEIGHT_PRECISION: Final = 10**4  # spot asset / liability weights: 8000 = 0.8
+FUNDING_RATE_PRECISION: Final = 10**9  # funding rates: quote per base, 1e9
+FUNDING_RATE_BUFFER: Final = 10**3  # FUNDING_RATE_PRECISION / PRICE_PRECISION
+PERCENTAGE_PRECISION: Final = 10**6  # fees, liquidation fees, percentages
+LIQUIDATION_FEE_PRECISION: Final = PERCENTAGE_PRECISION
+SPOT_BALANCE_PRECISION: Final = 10**9  # scaled spot balances
+SPOT_CUMULATIVE_INTEREST_PRECISION: Final = 10**10
+LEVERAGE_PRECISION: Final = 10**4  # 10_000 = 1x (as driftpy's get_leverage)
+BASE_PRICE_TO_QUOTE: Final = BASE_PRECISION * PRICE_PRECISION // QUOTE_PRECISION  # base*price // this = quote
+BPS_PRECISION: Final = 10**4  # basis points: 1 bp = 1 / 10_000
+
+# --- Venue limits (protocol-v2 `state/user.rs`, `instructions/user.rs`) ---------------------------------------
+MAX_OPEN_ORDERS_PER_USER: Final = 32
+MAX_ORDERS_PER_PLACE_ORDERS: Final = 32
+USER_ORDER_ID_MIN: Final = 1  # 0 means "no user order id"
+USER_ORDER_ID_MAX: Final = 255  # user_order_id is a u8
+MAX_PERP_POSITIONS: Final = 8
+MAX_SPOT_POSITIONS: Final = 8
+OPEN_ORDER_MARGIN_REQUIREMENT: Final = QUOTE_PRECISION // 100  # $0.01 per open order
+MAX_TRANSACTION_BYTES: Final = 1232
+
+QUOTE_SPOT_MARKET_INDEX: Final = 0  # USDC
+SOL_SPOT_MARKET_INDEX: Final = 1
+
+
+def quote_value(base: int, price: int) -> int:
+    """Quote value (1e6) of ``base`` (1e9) at ``price`` (1e6), truncated toward zero like the Rust code."""
+    product = base * price
+    q = abs(product) // BASE_PRICE_TO_QUOTE
+    return q if product >= 0 else -q
+
+
+def to_fixed(value: str | int | Decimal, precision: int, *, what: str = "value") -> int:
+    """Parse a human decimal (``"0.25"``) into fixed point, rejecting anything that does not fit exactly.
+
+    Raises ``ValueError`` naming ``what`` for NaN, infinities and values finer than the precision allows.
+    """
+    try:
+        d = Decimal(str(value))
+    except ArithmeticError as exc:  # decimal.InvalidOperation derives from ArithmeticError
+        raise ValueError(f"{what}: {value!r} is not a number") from exc
+    if not d.is_finite():
+        raise ValueError(f"{what}: {value!r} is not a finite number")
+    scaled = d * precision
+    if scaled != scaled.to_integral_value(rounding=ROUND_DOWN):
+        raise ValueError(f"{what}: {value!r} has more decimals than precision 1/{precision} allows")
+    return int(scaled)
+
+
+def to_decimal(value: int, precision: int) -> Decimal:
+    """Exact decimal for display: ``to_decimal(1_500_000, PRICE_PRECISION) == Decimal("1.500000")``."""
+    places = len(str(precision)) - 1
+    return (Decimal(value) / Decimal(precision)).quantize(Decimal(1).scaleb(-places))
