@@ -9,6 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from botrunner.core.markets import PerpMarketSpec
+from botrunner.core.side import Side
 
 
 class IntentError(ValueError):
@@ -76,3 +77,27 @@ def normalise(intent: Intent, market: PerpMarketSpec) -> ExposureBand:
                 raise IntentError(f"tolerance_base must be >= 0, got {tol}")
             target = market.round_base_down(base)  # an exact target snaps toward zero, never beyond the ask
             return make_band(target - tol, target + tol, target, market)
+
+
+class LadderLevel(msgspec.Struct, frozen=True):
+    """One rung a strategy would like worked: rest ``base`` (1e9, > 0) on ``side`` at ``price`` (1e6)."""
+
+    price: int
+    side: Side
+    base: int
+
+
+class StrategyDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """A strategy's whole output for one step: the band, plus the ladder rungs the connector and UI use.
+
+    ``levels`` may be empty (e.g. a TargetPosition strategy); the connector then builds the ladder from the bot's
+    ExecutionPolicy. ``range_low``/``range_high`` (1e6, 0 when unknown) and ``in_range`` describe the grid range for
+    reports; ``note`` is a short machine-readable tag explaining the decision (e.g. "bounded_above_range").
+    """
+
+    band: ExposureBand
+    levels: tuple[LadderLevel, ...] = ()
+    range_low: int = 0
+    range_high: int = 0
+    in_range: bool = True
+    note: str = ""
