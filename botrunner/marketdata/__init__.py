@@ -1,0 +1,1 @@
+"""Market-data loading and validation (the edge: files in, validated integer records out)."""
