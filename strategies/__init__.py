@@ -1,1 +1,14 @@
-"""strategies package."""
+"""strategies package: pure strategies that emit only exposure intent (``StrategyDecision``).
+
+Modules (one concept each):
+
+- ``base``: the ``Strategy[S]`` protocol (``initial_state``, ``on_price``, ``decide``) and ``MarketView``.
+- ``config``: ``GridConfig`` and its enums ``CurveType``, ``Bias``, ``GridMode`` (validated, frozen).
+- ``rolling``: ``RollingWindow``, an order-statistic time window (nearest-rank percentiles, no re-sorting).
+- ``history``: ``PriceHistory``, one sample per bucket fed into every lookback window.
+- ``price_range``: ``blended_range`` of the windows' percentile ranges; ``widen``; ``recentre``.
+- ``curve``: ``Curve``, price -> target position (linear or stepwise).
+- ``ladder``: ``build_ladder``, mark-anchored %-spaced rungs rounded to tick and step.
+- ``grid``: ``GridStrategy``/``GridState``, the Pionex-style grid/curve strategy (MVP spec §3).
+- ``bench``: ``python -m strategies.bench`` prints update/decision throughput.
+"""
