@@ -9,23 +9,29 @@ repaired: a gap in history is a fact the caller decides about (``Candles.gaps``)
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import itertools
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 
 import msgspec
 
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION
+from botrunner.marketdata._text import DataError, parse_fixed, read_text
+
+__all__ = [
+    "CANDLE_COLUMNS",
+    "Candle",
+    "Candles",
+    "DataError",
+    "bundled_path",
+    "iter_closes",
+    "load_candles",
+    "parse_candles",
+]
 
 CANDLE_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
-
-
-class DataError(ValueError):
-    """Input data that cannot be trusted; the message names the file and line."""
 
 
 class Candle(msgspec.Struct, frozen=True):
@@ -47,26 +53,12 @@ class Candles(msgspec.Struct, frozen=True):
     @property
     def gaps(self) -> tuple[tuple[int, int], ...]:
         """(ts_before, ts_after) pairs where consecutive bars are more than one interval apart."""
-        return tuple(
-            (a.ts, b.ts) for a, b in itertools.pairwise(self.bars) if b.ts - a.ts != self.interval_s
-        )
+        return tuple((a.ts, b.ts) for a, b in itertools.pairwise(self.bars) if b.ts - a.ts != self.interval_s)
 
     def between(self, start: int | None, end: int | None) -> Candles:
         """Bars with start <= ts < end (either bound optional)."""
         kept = tuple(b for b in self.bars if (start is None or b.ts >= start) and (end is None or b.ts < end))
         return Candles(self.source, self.interval_s, kept)
-
-
-def _fixed(text: str, precision: int, where: str, column: str) -> int:
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise DataError(f"{where}: {column}={text!r} is not a number") from exc
-    if not value.is_finite():
-        raise DataError(f"{where}: {column}={text!r} is not finite")
-    if value < 0:
-        raise DataError(f"{where}: {column}={text!r} is negative")
-    return int((value * precision).to_integral_value())
 
 
 def parse_candles(text: str, source: str) -> Candles:
@@ -84,8 +76,8 @@ def parse_candles(text: str, source: str) -> Candles:
             ts = int(row[0])
         except ValueError as exc:
             raise DataError(f"{where}: ts={row[0]!r} is not an integer unix time") from exc
-        o, h, lo, c = (_fixed(row[i], PRICE_PRECISION, where, CANDLE_COLUMNS[i]) for i in range(1, 5))
-        vol = _fixed(row[5], BASE_PRECISION, where, "volume")
+        o, h, lo, c = (parse_fixed(row[i], PRICE_PRECISION, where, CANDLE_COLUMNS[i]) for i in range(1, 5))
+        vol = parse_fixed(row[5], BASE_PRECISION, where, "volume")
         if not (lo <= min(o, c) and max(o, c) <= h):
             raise DataError(f"{where}: high/low do not bound open/close (o={row[1]} h={row[2]} l={row[3]} c={row[4]})")
         if bars and ts <= bars[-1].ts:
@@ -101,24 +93,8 @@ def parse_candles(text: str, source: str) -> Candles:
     return Candles(source, interval, tuple(bars))
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: corrupt gzip ({exc})") from exc
-    try:
-        return raw.decode()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text") from exc
-
-
 def load_candles(path: Path) -> Candles:
-    return parse_candles(_read_text(path), str(path))
+    return parse_candles(read_text(path), str(path))
 
 
 def bundled_path(name: str) -> Path:
