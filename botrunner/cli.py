@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 # Each module exposes ``register(subparsers)``, adding its sub-command with ``set_defaults(handler=...)``;
 # a handler takes the parsed args and returns the process exit code.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("botrunner.commands.account",)
 
 
 class CliError(Exception):

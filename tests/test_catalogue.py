@@ -1,0 +1,122 @@
+"""The bundled market catalogue: real parameters, provenance, lookups, regeneration and the funding clamp."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from botrunner.core.catalogue import UnknownMarketError, load_catalogue, parse_catalogue
+from botrunner.core.markets import ContractTier
+from tests.test_margin_support import PROTOCOL_V2, SHARED_DATA, require
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_catalogue_when_loaded_then_sol_perp_has_the_mainnet_parameters() -> None:
+    sol = load_catalogue().perp("SOL-PERP")
+    # the facts recorded for the 2026-03 mainnet snapshot (shared data README / driftpy guide)
+    assert (sol.market_index, sol.margin_ratio_initial, sol.margin_ratio_maintenance) == (0, 500, 300)
+    assert (sol.high_leverage_margin_ratio_initial, sol.high_leverage_margin_ratio_maintenance) == (99, 66)
+    assert (sol.imf_factor, sol.step_size, sol.min_order_size, sol.tick_size) == (50, 10_000_000, 10_000_000, 100)
+    assert (sol.unrealized_pnl_initial_asset_weight, sol.unrealized_pnl_maintenance_asset_weight) == (0, 10_000)
+    assert sol.funding_period == 3600
+    assert sol.contract_tier is ContractTier.B
+    assert sol.oracle == "3m6i4RFWEDw2Ft4tFHPJtYgmpPe21k56M3FHeWYrgGBz"
+    assert sol.oracle_source == "PythLazer"
+
+
+def test_catalogue_when_looked_up_by_index_or_symbol_then_same_market() -> None:
+    cat = load_catalogue()
+    for spec in cat.perp_markets:
+        assert cat.perp(spec.market_index) is cat.perp(spec.symbol.lower())
+    assert {s.symbol for s in cat.perp_markets} == {"SOL-PERP", "BTC-PERP", "ETH-PERP"}
+    assert (cat.spot(0).symbol, cat.spot(0).decimals) == ("USDC", 6)
+    assert (cat.spot(1).symbol, cat.spot(1).decimals) == ("SOL", 9)
+    assert (cat.spot(1).initial_asset_weight, cat.spot(1).maintenance_asset_weight) == (8000, 9000)
+
+
+def test_catalogue_when_unknown_market_then_error_names_it() -> None:
+    cat = load_catalogue()
+    with pytest.raises(UnknownMarketError, match="DOGE-PERP") as exc:
+        cat.perp("DOGE-PERP")
+    assert isinstance(exc.value, KeyError)
+    assert "SOL-PERP" in str(exc.value)  # lists what exists
+    with pytest.raises(KeyError, match="unknown spot market 7"):
+        cat.spot(7)
+
+
+def test_catalogue_when_every_entry_then_provenance_recorded() -> None:
+    raw = json.loads((ROOT / "botrunner" / "data" / "markets.json").read_text())
+    for entry in raw["perp"] + raw["spot"]:
+        src = entry["source"]
+        assert src["repo"] == "drift-labs/protocol-v2"
+        assert src["file"].startswith("programs/drift/src/")
+        assert src["fn"] and src["var"] and src["line"] > 0
+
+
+def test_catalogue_when_loaded_then_needs_neither_driftpy_nor_shared_data() -> None:
+    code = (
+        "import sys; sys.modules['driftpy'] = None; "
+        "from botrunner.core.catalogue import load_catalogue; "
+        "print(load_catalogue().perp('SOL-PERP').margin_ratio_initial)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd="/", capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "500"
+
+
+def test_catalogue_when_file_malformed_then_validation_error_names_field() -> None:
+    with pytest.raises(msgspec.ValidationError, match="perp"):
+        parse_catalogue(b'{"generated_by": "x", "perp": 3, "spot": []}')
+
+
+def test_catalogue_when_regenerated_from_snapshots_then_identical(tmp_path: Path) -> None:
+    require(PROTOCOL_V2)
+    out = tmp_path / "markets.json"
+    subprocess.run(
+        [sys.executable, str(ROOT / "ops" / "gen_market_catalogue.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    assert out.read_bytes() == (ROOT / "botrunner" / "data" / "markets.json").read_bytes()
+
+
+def test_funding_clamp_when_tier_then_protocol_divergence_cap() -> None:
+    cat = load_catalogue()
+    sol, btc = cat.perp("SOL-PERP"), cat.perp("BTC-PERP")
+    # Rust get_max_price_divergence_for_funding_rate: tier A/B -> twap / 33, C -> / 20, lower -> / 10
+    assert sol.max_price_divergence_for_funding_rate(150_000_000) == 150_000_000 // 33
+    assert btc.max_price_divergence_for_funding_rate(60_000_000_000) == 60_000_000_000 // 33
+    c = msgspec.structs.replace(sol, contract_tier=ContractTier.C)
+    assert c.max_price_divergence_for_funding_rate(150_000_000) == 7_500_000
+    spec = msgspec.structs.replace(sol, contract_tier=ContractTier.SPECULATIVE)
+    assert spec.max_price_divergence_for_funding_rate(150_000_000) == 15_000_000
+
+
+def test_funding_rate_when_mark_far_above_oracle_then_clamped_to_tier_cap() -> None:
+    sol = load_catalogue().perp("SOL-PERP")
+    # mark 10 % above: spread + offset >> 150/33 = 4.545454 -> clamp; * 1000 / 24 -> 189_393_916 (1e9 per base)
+    assert sol.funding_rate(165_000_000, 150_000_000) == 4_545_454 * 1000 // 24
+    assert sol.funding_rate(135_000_000, 150_000_000) == -(4_545_454 * 1000 // 24)
+    with pytest.raises(ValueError, match="SOL-PERP"):
+        sol.funding_rate(0, 150_000_000)
+
+
+def test_funding_rate_when_real_drift_hours_then_matches_recorded_rates() -> None:
+    path = require(SHARED_DATA / "market" / "drift" / "SOL-PERP_funding_1h.csv")
+    sol = load_catalogue().perp("SOL-PERP")
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) > 4000
+    for row in rows:
+        mark = int(Decimal(row["markPriceTwap"]) * 10**6)
+        oracle = int(Decimal(row["oraclePriceTwap"]) * 10**6)
+        ours = Decimal(sol.funding_rate(mark, oracle)) / 10**9
+        recorded = Decimal(row["fundingRate"])
+        # the CSV rounds twaps to 1e-6 and rates to ~4 significant digits
+        assert abs(ours - recorded) <= Decimal("2e-8") + abs(recorded) * Decimal("2e-3"), row
