@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from botrunner.core.markets import ContractTier
+from botrunner.core.markets import ContractTier, PerpMarketSpec
 from botrunner.core.precision import FUNDING_RATE_BUFFER, PRICE_PRECISION
 
 FUNDING_RATE_OFFSET_DENOMINATOR: Final = 5_000
@@ -48,6 +48,8 @@ def funding_rate(mark_twap: int, oracle_twap: int, tier: ContractTier, funding_p
     This is the rate before Drift's asymmetric capping (``calculate_funding_rate_long_short``), which only bites when
     the protocol's fee pool cannot cover the AMM's side; recorded long/short rates carry that when it happens.
     """
+    if mark_twap <= 0 or oracle_twap <= 0:
+        raise ValueError(f"funding needs positive TWAPs, got mark_twap={mark_twap} oracle_twap={oracle_twap}")
     period_adjustment = (24 * ONE_HOUR_S) // max(ONE_HOUR_S, funding_period_s)
     spread = mark_twap - oracle_twap + trunc_div(abs(oracle_twap), FUNDING_RATE_OFFSET_DENOMINATOR)
     limit = max_price_divergence_for_funding(tier, oracle_twap)
@@ -82,6 +84,11 @@ def next_funding_ts(last_funding_ts: int, funding_period_s: int = ONE_HOUR_S) ->
     else:
         wait = funding_period_s - offset
     return last_funding_ts + wait
+
+
+def market_funding_rate(market: PerpMarketSpec, mark_twap: int, oracle_twap: int) -> int:
+    """``funding_rate`` with the market's own contract tier and funding period."""
+    return funding_rate(mark_twap, oracle_twap, market.contract_tier, market.funding_period)
 
 
 def rate_bps_of_price(rate: int, oracle_twap: int) -> int:

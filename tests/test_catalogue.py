@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 import msgspec
@@ -14,7 +12,8 @@ import pytest
 
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue, parse_catalogue
 from botrunner.core.markets import ContractTier
-from tests.test_margin_support import PROTOCOL_V2, SHARED_DATA, require
+from botrunner.funding import market_funding_rate, max_price_divergence_for_funding
+from tests.test_margin_support import PROTOCOL_V2, require
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,36 +86,14 @@ def test_catalogue_when_regenerated_from_snapshots_then_identical(tmp_path: Path
     assert out.read_bytes() == (ROOT / "botrunner" / "data" / "markets.json").read_bytes()
 
 
-def test_funding_clamp_when_tier_then_protocol_divergence_cap() -> None:
+def test_funding_clamp_uses_each_catalogued_markets_contract_tier() -> None:
     cat = load_catalogue()
     sol, btc = cat.perp("SOL-PERP"), cat.perp("BTC-PERP")
     # Rust get_max_price_divergence_for_funding_rate: tier A/B -> twap / 33, C -> / 20, lower -> / 10
-    assert sol.max_price_divergence_for_funding_rate(150_000_000) == 150_000_000 // 33
-    assert btc.max_price_divergence_for_funding_rate(60_000_000_000) == 60_000_000_000 // 33
-    c = msgspec.structs.replace(sol, contract_tier=ContractTier.C)
-    assert c.max_price_divergence_for_funding_rate(150_000_000) == 7_500_000
-    spec = msgspec.structs.replace(sol, contract_tier=ContractTier.SPECULATIVE)
-    assert spec.max_price_divergence_for_funding_rate(150_000_000) == 15_000_000
-
-
-def test_funding_rate_when_mark_far_above_oracle_then_clamped_to_tier_cap() -> None:
-    sol = load_catalogue().perp("SOL-PERP")
-    # mark 10 % above: spread + offset >> 150/33 = 4.545454 -> clamp; * 1000 / 24 -> 189_393_916 (1e9 per base)
-    assert sol.funding_rate(165_000_000, 150_000_000) == 4_545_454 * 1000 // 24
-    assert sol.funding_rate(135_000_000, 150_000_000) == -(4_545_454 * 1000 // 24)
-    with pytest.raises(ValueError, match="SOL-PERP"):
-        sol.funding_rate(0, 150_000_000)
-
-
-def test_funding_rate_when_real_drift_hours_then_matches_recorded_rates() -> None:
-    path = require(SHARED_DATA / "market" / "drift" / "SOL-PERP_funding_1h.csv")
-    sol = load_catalogue().perp("SOL-PERP")
-    rows = list(csv.DictReader(path.open()))
-    assert len(rows) > 4000
-    for row in rows:
-        mark = int(Decimal(row["markPriceTwap"]) * 10**6)
-        oracle = int(Decimal(row["oraclePriceTwap"]) * 10**6)
-        ours = Decimal(sol.funding_rate(mark, oracle)) / 10**9
-        recorded = Decimal(row["fundingRate"])
-        # the CSV rounds twaps to 1e-6 and rates to ~4 significant digits
-        assert abs(ours - recorded) <= Decimal("2e-8") + abs(recorded) * Decimal("2e-3"), row
+    assert max_price_divergence_for_funding(sol.contract_tier, 150_000_000) == 150_000_000 // 33
+    assert max_price_divergence_for_funding(btc.contract_tier, 60_000_000_000) == 60_000_000_000 // 33
+    # mark 10 % above the oracle: clamped to the tier cap; * 1000 / 24 (hourly funding)
+    assert market_funding_rate(sol, 165_000_000, 150_000_000) == 4_545_454 * 1000 // 24
+    assert market_funding_rate(sol, 135_000_000, 150_000_000) == -(4_545_454 * 1000 // 24)
+    with pytest.raises(ValueError, match="positive TWAPs"):
+        market_funding_rate(sol, 0, 150_000_000)

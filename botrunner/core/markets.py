@@ -30,25 +30,10 @@ class ContractType(enum.Enum):
     PREDICTION = "Prediction"
 
 
-# Drift `math/constants.rs`: FUNDING_RATE_OFFSET_DENOMINATOR (longs pay oracle/5000 a day, ~7.3 % a year) and the
-# funding window the period adjustment divides into.
-FUNDING_RATE_OFFSET_DENOMINATOR = 5000
-_ONE_HOUR = 3600
-_FUNDING_WINDOW = 24 * _ONE_HOUR
-
-
-def _tier_rank(tier: ContractTier) -> int:
-    # Rust derives Ord on the enum: A is the safest (smallest).
-    return list(ContractTier).index(tier)
-
-
-def _trunc_div(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
 class PerpMarketSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """A perp market's static parameters, all in Drift precisions (see ``botrunner.core.precision``)."""
+    """A perp market's static parameters, all in Drift precisions (see ``botrunner.core.precision``).
+
+    Funding maths for a market (tier clamp, rate from TWAPs) lives in ``botrunner.funding``."""
 
     market_index: int
     symbol: str
@@ -72,31 +57,6 @@ class PerpMarketSpec(msgspec.Struct, frozen=True, kw_only=True):
     contract_tier: ContractTier
     contract_type: ContractType = ContractType.PERPETUAL
     quote_spot_market_index: int = 0
-
-    def max_price_divergence_for_funding_rate(self, oracle_price_twap: int) -> int:
-        """Largest |mark twap - oracle twap (+ offset)| the funding rate may use (protocol-v2
-        ``PerpMarket::get_max_price_divergence_for_funding_rate``): 1/33 (~3 %) of the oracle twap for tier A/B,
-        1/20 (5 %) for tier C, 1/10 (10 %) below. Price precision 1e6."""
-        rank = _tier_rank(self.contract_tier)
-        if rank <= _tier_rank(ContractTier.B):
-            return _trunc_div(oracle_price_twap, 33)
-        if rank <= _tier_rank(ContractTier.C):
-            return _trunc_div(oracle_price_twap, 20)
-        return _trunc_div(oracle_price_twap, 10)
-
-    def funding_rate(self, mark_price_twap: int, oracle_price_twap: int) -> int:
-        """The funding rate for one period (FUNDING_RATE_PRECISION 1e9, quote per base; positive = longs pay),
-        as protocol-v2 ``controller/funding.rs::update_funding_rate`` computes it before the long/short split:
-        ``clamp(mark - oracle + |oracle|/5000) * 1000 / (24h / max(1h, funding_period))``."""
-        if oracle_price_twap <= 0 or mark_price_twap <= 0:
-            raise ValueError(
-                f"{self.symbol}: funding needs positive twaps, got mark={mark_price_twap} oracle={oracle_price_twap}"
-            )
-        period_adjustment = _FUNDING_WINDOW // max(_ONE_HOUR, self.funding_period)
-        spread = mark_price_twap - oracle_price_twap + abs(oracle_price_twap) // FUNDING_RATE_OFFSET_DENOMINATOR
-        cap = self.max_price_divergence_for_funding_rate(oracle_price_twap)
-        clamped = max(-cap, min(cap, spread))
-        return _trunc_div(clamped * 1000, period_adjustment)
 
     def round_price_down(self, price: int) -> int:
         """Largest tick multiple <= price: where a bid goes."""
