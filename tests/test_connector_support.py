@@ -1,0 +1,77 @@
+"""Shared builders for the connector tests (a SOL-PERP-like market, policies, a fill simulator)."""
+
+from __future__ import annotations
+
+from botrunner.connector import (
+    CancelAndPlace,
+    CancelOrders,
+    Command,
+    ConnectorState,
+    OrderEvent,
+    OrderUpdate,
+    PlaceOrders,
+    apply_event,
+)
+from botrunner.core.markets import ContractTier, PerpMarketSpec
+from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
+from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION
+
+SOL = PerpMarketSpec(
+    market_index=0,
+    symbol="SOL-PERP",
+    oracle="BAtFj4kQttZRVep3UZS2aZRDixkGYgWsbqTBVDbnSsPF",
+    oracle_source="PythLazer",
+    tick_size=100,  # $0.0001
+    step_size=10_000_000,  # 0.01 SOL
+    min_order_size=10_000_000,
+    margin_ratio_initial=1_000,
+    margin_ratio_maintenance=500,
+    high_leverage_margin_ratio_initial=0,
+    high_leverage_margin_ratio_maintenance=0,
+    imf_factor=0,
+    unrealized_pnl_initial_asset_weight=10_000,
+    unrealized_pnl_maintenance_asset_weight=10_000,
+    unrealized_pnl_imf_factor=0,
+    unrealized_pnl_max_imbalance=0,
+    liquidator_fee=10_000,
+    if_liquidation_fee=10_000,
+    funding_period=3_600,
+    contract_tier=ContractTier.A,
+)
+
+# The R1 reference policy: 5 rungs a side of 0.1 SOL, 30 bps apart, requote at 10 bps; no ramp-in.
+R1_POLICY = ExecutionPolicy(
+    grid_levels=5,
+    step_bps=30,
+    base_size_per_level=BASE_PRECISION // 10,
+    post_only=PostOnlyMode.MUST_POST_ONLY,
+    requote_threshold_bps=10,
+    ttl_s=3_600,
+    ramp_in=RampInPolicy(duration_s=0, initial_fraction_bps=10_000),
+)
+
+PRICE_150 = 150 * PRICE_PRECISION
+SOL_1 = BASE_PRECISION
+
+
+def ack_all(state: ConnectorState, commands: tuple[Command, ...]) -> ConnectorState:
+    """The venue accepted every placement and confirmed every cancel."""
+    for cmd in commands:
+        match cmd:
+            case PlaceOrders(orders=orders):
+                cancels: tuple[int, ...] = ()
+            case CancelOrders(user_order_ids=ids):
+                cancels, orders = ids, ()
+            case CancelAndPlace(cancel_ids=ids, orders=orders):
+                cancels = ids
+        for uid in cancels:
+            state = apply_event(state, OrderUpdate(uid, OrderEvent.CANCEL))
+        for o in orders:
+            state = apply_event(state, OrderUpdate(o.user_order_id, OrderEvent.ACK))
+    return state
+
+
+def test_support_market_is_self_consistent() -> None:
+    assert SOL.round_price_down(PRICE_150 + 99) == PRICE_150
+    assert SOL.round_base_down(SOL_1 + 9_999_999) == SOL_1
+    R1_POLICY.validate()
