@@ -9,7 +9,11 @@ from collections.abc import Sequence
 
 # Each module exposes ``register(subparsers)``, adding its sub-command with ``set_defaults(handler=...)``;
 # a handler takes the parsed args and returns the process exit code.
-COMMAND_MODULES: tuple[str, ...] = ("botrunner.commands.account",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "botrunner.commands.account",
+    "botrunner.commands.demo",
+    "botrunner.commands.validate",
+)
 
 
 class CliError(Exception):

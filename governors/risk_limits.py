@@ -38,7 +38,7 @@ import msgspec
 from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION
 
 
-class RiskLimits(msgspec.Struct, frozen=True, kw_only=True):
+class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One bot's hard limits. Frozen; build from config, then call ``validate()`` once."""
 
     # A) liquidation buffer: liquidation price distance AND health; the tighter one wins

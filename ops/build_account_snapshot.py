@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default = ROOT.parent / "shared" / "data" / "drift-accounts" / "protocol_v2_accounts.json"
     parser.add_argument("--accounts", type=Path, default=default)
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "tests" / "fixtures")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "botrunner" / "data" / "accounts")
     args = parser.parse_args(argv)
     entries = json.loads(args.accounts.read_text())["accounts"]
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ class GridMode(enum.Enum):
     INFINITY = "infinity"  # the range re-centres on the mark (follows price); the Risk Governor still caps it
 
 
-class GridConfig(msgspec.Struct, frozen=True, kw_only=True):
+class GridConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Parameters of the grid/curve strategy. Defaults are the MVP spec's.
 
     Range: for each lookback window ``lookbacks_s[i]`` the strategy takes the ``percentile_low_bps`` and

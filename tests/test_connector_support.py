@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from botrunner.connector import (
-    CancelAndPlace,
-    CancelOrders,
-    Command,
-    ConnectorState,
-    OrderEvent,
-    OrderUpdate,
-    PlaceOrders,
-    apply_event,
-)
+from botrunner.connector.acceptance import accept_all
 from botrunner.core.markets import ContractTier, PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION
@@ -54,21 +45,7 @@ PRICE_150 = 150 * PRICE_PRECISION
 SOL_1 = BASE_PRECISION
 
 
-def ack_all(state: ConnectorState, commands: tuple[Command, ...]) -> ConnectorState:
-    """The venue accepted every placement and confirmed every cancel."""
-    for cmd in commands:
-        match cmd:
-            case PlaceOrders(orders=orders):
-                cancels: tuple[int, ...] = ()
-            case CancelOrders(user_order_ids=ids):
-                cancels, orders = ids, ()
-            case CancelAndPlace(cancel_ids=ids, orders=orders):
-                cancels = ids
-        for uid in cancels:
-            state = apply_event(state, OrderUpdate(uid, OrderEvent.CANCEL))
-        for o in orders:
-            state = apply_event(state, OrderUpdate(o.user_order_id, OrderEvent.ACK))
-    return state
+ack_all = accept_all  # the product's own helper: the venue accepted every placement and cancel
 
 
 def test_support_market_is_self_consistent() -> None:

@@ -81,8 +81,8 @@ def test_negative_rates_truncate_toward_zero_like_rust() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    rate=st.integers(-10**9, 10**9),
-    base=st.integers(-10**13, 10**13).filter(lambda b: b != 0),
+    rate=st.integers(-(10**9), 10**9),
+    base=st.integers(-(10**13), 10**13).filter(lambda b: b != 0),
 )
 def test_funding_payment_sign_longs_pay_positive_rates(rate: int, base: int) -> None:
     paid = funding_payment(rate, base)

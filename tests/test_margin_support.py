@@ -26,7 +26,7 @@ from botrunner.margin import (
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PROTOCOL_V2 = SHARED_DATA / "drift-accounts" / "protocol_v2_accounts.json"
 MAINNET_USERS = SHARED_DATA / "drift-accounts" / "mainnet_users_2023.json"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "botrunner" / "data" / "accounts"
 
 USDC = 10**6
 SOL = 10**9

@@ -142,16 +142,20 @@ def _render(report: dict[str, Any], source: Path, strict: bool) -> None:
         console.print(st)
 
 
-def run_inspect(args: argparse.Namespace) -> int:
-    """Handler of ``account inspect``."""
-    path: Path = args.snapshot
+def inspect_path(path: Path, *, strict: bool, as_json: bool) -> None:
+    """Read a SNAPSHOT.json and print its report (raises ``CliError`` with one line on bad input)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    report = build_report(raw, strict=args.strict)
-    if args.json:
+    report = build_report(raw, strict=strict)
+    if as_json:
         print(json.dumps(report))
     else:
-        _render(report, path, args.strict)
+        _render(report, path, strict)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """Handler of ``account inspect``."""
+    inspect_path(args.snapshot, strict=args.strict, as_json=args.json)
     return 0

@@ -16,7 +16,7 @@ class PostOnlyMode(enum.Enum):
     SLIDE = "slide"  # the venue reprices a crossing order to rest one tick behind the touch
 
 
-class RampInPolicy(msgspec.Struct, frozen=True, kw_only=True):
+class RampInPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """On start or restart, grow the worked band from ``initial_fraction_bps`` of its size to the whole band
     linearly over ``duration_s`` seconds, so a restart never dumps a full ladder into the book at once."""
 
@@ -24,7 +24,7 @@ class RampInPolicy(msgspec.Struct, frozen=True, kw_only=True):
     initial_fraction_bps: int = 2_500  # 25 %
 
 
-class ExecutionPolicy(msgspec.Struct, frozen=True, kw_only=True):
+class ExecutionPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The knobs of the PerpsConnector (MVP spec §4). Integers: bps, seconds, base 1e9."""
 
     grid_levels: int = 5  # rungs per side

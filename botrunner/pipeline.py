@@ -1,0 +1,171 @@
+"""One bot's decision for one market update: strategy -> Risk Governor -> Execution Governor -> connector.
+
+This is the pure heart of ``step(state, event, now)``: no I/O, no clock, no threads. Paper, backtest and live
+shells all call it; they differ only in where the market update and the account come from and where the commands go.
+
+    update + account ─► Strategy.decide ─► RiskGovernor.evaluate ─► ExecutionGovernor.decide ─► connector.plan
+                         (band, rungs)      (verdict, findings)      (HALT/DEFEND/REDUCE/GRID)   (commands)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from botrunner.connector import Command, ConnectorState, MarketQuote, plan
+from botrunner.core.intents import StrategyDecision
+from botrunner.core.margin_view import MarginProjection, MarginSnapshot
+from botrunner.core.markets import PerpMarketSpec
+from botrunner.core.policy import ExecutionPolicy
+from botrunner.core.precision import BPS_PRECISION
+from botrunner.core.verdict import RiskReason, Verdict
+from governors.execution import ExecutionDirective
+from governors.execution import decide as execution_decide
+from governors.risk import RiskInputs, RiskState, evaluate
+from governors.risk_limits import RiskLimits
+from strategies.base import MarketView
+from strategies.config import GridConfig
+from strategies.grid import GridState, GridStrategy
+
+LIQUIDATION_DEFENCE = "liquidation_defence"  # the Risk Governor's finding detail that asks for urgent defence
+
+
+class BotDefinition:
+    """What a bot is made of, built once from its configuration. Immutable after construction."""
+
+    __slots__ = ("limits", "market", "name", "policy", "strategy")
+
+    def __init__(
+        self, name: str, market: PerpMarketSpec, grid: GridConfig, policy: ExecutionPolicy, limits: RiskLimits
+    ) -> None:
+        self.name = name
+        self.market = market
+        self.strategy = GridStrategy(grid)
+        self.policy = policy
+        self.limits = limits
+
+    def initial_state(self, started_at: int) -> BotState:
+        return BotState(
+            strategy=self.strategy.initial_state(),
+            risk=RiskState(),
+            connector=ConnectorState.initial(started_at),
+        )
+
+
+class BotState(msgspec.Struct, kw_only=True):
+    """Everything a bot carries between steps. ``strategy`` is mutable (see ``strategies.grid.GridState``); the
+    risk and connector states are immutable and replaced each step."""
+
+    strategy: GridState
+    risk: RiskState
+    connector: ConnectorState
+
+
+class MarketUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """A market-data event for the bot's market. Prices 1e6; ``funding_rate`` 1e9 per hour (+ = longs pay)."""
+
+    ts: int
+    mark: int
+    oracle: int
+    oracle_ts: int
+    funding_rate: int = 0
+    best_bid: int | None = None
+    best_ask: int | None = None
+
+
+class AccountView(msgspec.Struct, frozen=True, kw_only=True):
+    """The bot's account as the venue last reported it, with the margin engine's what-if behind it."""
+
+    position_base: int  # signed 1e9
+    equity: int  # quote 1e6: total collateral (maintenance) is what the bot could walk away with
+    day_start_equity: int
+    projection: Any  # MarginProjection (a Protocol; msgspec cannot type-check protocols)
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    """The full, explainable record of one decision: what was wanted, what risk allowed, what was sent."""
+
+    ts: int
+    mark: int
+    oracle: int
+    position_base: int
+    snapshot: MarginSnapshot
+    strategy: StrategyDecision
+    verdict: Verdict
+    directive: ExecutionDirective
+    commands: tuple[Command, ...]
+
+
+def observe_price(bot: BotDefinition, state: BotState, ts: int, price: int) -> BotState:
+    """Feed one price observation to the strategy (its state is updated in place and returned)."""
+    state.strategy = bot.strategy.on_price(state.strategy, ts, price)
+    return state
+
+
+def range_stress_bps(decision: StrategyDecision, mark: int) -> int | None:
+    """The strategy's range width as a fraction of mark: a stress move the Risk Governor should survive."""
+    if decision.range_low <= 0 or decision.range_high <= decision.range_low:
+        return None
+    return min(BPS_PRECISION - 1, (decision.range_high - decision.range_low) * BPS_PRECISION // mark)
+
+
+def decide(
+    bot: BotDefinition, state: BotState, update: MarketUpdate, account: AccountView
+) -> tuple[BotState, Decision]:
+    """Run the whole pipeline once. Returns the next state and the decision record (with the commands to send)."""
+    projection: MarginProjection = account.projection
+    snapshot = projection.current()
+    wanted = bot.strategy.decide(
+        state.strategy,
+        MarketView(
+            mark=update.mark,
+            oracle=update.oracle,
+            position_base=account.position_base,
+            market=bot.market,
+            policy=bot.policy,
+        ),
+    )
+    risk_inputs = RiskInputs(
+        now=update.ts,
+        mark_price=update.mark,
+        oracle_price=update.oracle,
+        oracle_ts=update.oracle_ts,
+        funding_rate=update.funding_rate,
+        day_start_equity=account.day_start_equity,
+        equity=account.equity,
+        requested=wanted.band,
+        snapshot=snapshot,
+        stress_move_bps=range_stress_bps(wanted, update.mark),
+    )
+    risk_state, verdict = evaluate(state.risk, risk_inputs, bot.limits, projection, bot.market)
+    directive = execution_decide(
+        verdict,
+        account.position_base,
+        health_critical=RiskReason.HEALTH_CRITICAL in verdict.reasons,
+        liquidation_defence=any(f.detail == LIQUIDATION_DEFENCE for f in verdict.findings),
+    )
+    planned = plan(
+        state.connector,
+        directive=directive,
+        policy=bot.policy,
+        market=bot.market,
+        quote=MarketQuote(
+            mark_price=update.mark, oracle_price=update.oracle, best_bid=update.best_bid, best_ask=update.best_ask
+        ),
+        position_base=account.position_base,
+        now=update.ts,
+        levels=wanted.levels,
+    )
+    next_state = BotState(strategy=state.strategy, risk=risk_state, connector=planned.state)
+    return next_state, Decision(
+        ts=update.ts,
+        mark=update.mark,
+        oracle=update.oracle,
+        position_base=account.position_base,
+        snapshot=snapshot,
+        strategy=wanted,
+        verdict=verdict,
+        directive=directive,
+        commands=planned.commands,
+    )
