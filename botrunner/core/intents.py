@@ -52,9 +52,7 @@ def make_band(min_base: int, max_base: int, preferred_base: int, market: PerpMar
     if min_base > max_base:
         raise IntentError(f"exposure band inverted: min_base {min_base} > max_base {max_base}")
     if not min_base <= preferred_base <= max_base:
-        raise IntentError(
-            f"preferred_base {preferred_base} outside the band [{min_base}, {max_base}]"
-        )
+        raise IntentError(f"preferred_base {preferred_base} outside the band [{min_base}, {max_base}]")
     step = market.step_size
     lo = -((-min_base) // step) * step  # round min up (inward)
     hi = (max_base // step) * step  # round max down (inward)

@@ -1,0 +1,114 @@
+"""``make bench``: figures for the pure core, printed with their units. Asserts nothing: speed goals live here.
+
+Sections:
+1. grid strategy: rolling percentile windows (``strategies.bench``);
+2. margin engine: margin calculation and what-if projections (``botrunner.margin.bench``);
+3. connector planning on the R1 ladder (nothing changed / full cancel-and-place);
+4. the whole decision pipeline (strategy -> Risk Governor -> Execution Governor -> connector) over real SOL 5-minute
+   bars, with a stand-in venue that accepts every command and fills nothing.
+
+The reference workloads R1-R3 of shared/bench need the paper venue and the actor runtime; they are not run yet.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+from botrunner.config import load_bot
+from botrunner.connector import ConnectorState, MarketQuote, plan
+from botrunner.connector.acceptance import accept_all
+from botrunner.core.intents import ExposureBand
+from botrunner.core.policy import ExecutionPolicy
+from botrunner.core.verdict import RiskAction, Verdict
+from botrunner.margin import bench as margin_bench
+from botrunner.margin.fresh import usdc_funded_view
+from botrunner.marketdata.candles import bundled_path, load_candles
+from botrunner.pipeline import AccountView, BotDefinition, MarketUpdate, decide, observe_price
+from governors.execution import decide as execution_decide
+from strategies import bench as strategy_bench
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def bench_connector() -> None:
+    bot = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
+    market = bot.market_spec
+    # R1's ladder: ±5 SOL band, 5 rungs a side of 0.1 SOL, 30 bps apart, requote at 10 bps
+    policy = ExecutionPolicy(grid_levels=5, step_bps=30, base_size_per_level=100_000_000, requote_threshold_bps=10)
+    band = ExposureBand(-5_000_000_000, 5_000_000_000, 0)
+    directive = execution_decide(Verdict(RiskAction.APPROVE, band), 0)
+    state = ConnectorState.initial(started_at=-(10**6))  # ramp-in long over
+    quote = MarketQuote(mark_price=200_000_000, oracle_price=200_000_000)
+    first = plan(state, directive=directive, policy=policy, market=market, quote=quote, position_base=0, now=0)
+    steady = accept_all(first.state, first.commands)
+    n = 20_000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        plan(steady, directive=directive, policy=policy, market=market, quote=quote, position_base=0, now=1)
+    unchanged = (time.perf_counter() - t0) / n * 1e6
+    moved = MarketQuote(mark_price=201_000_000, oracle_price=201_000_000)  # 50 bps: full requote
+    t0 = time.perf_counter()
+    for _ in range(n):
+        plan(steady, directive=directive, policy=policy, market=market, quote=moved, position_base=0, now=1)
+    requote = (time.perf_counter() - t0) / n * 1e6
+    print("connector planning, R1 ladder (10 orders):")
+    print(f"  nothing changed               : {unchanged:12.1f} us/plan")
+    print(f"  full cancel-and-place         : {requote:12.1f} us/plan")
+
+
+def bench_pipeline(candle_path: Path) -> None:
+    bot = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
+    definition = BotDefinition(bot.name, bot.market_spec, bot.strategy.grid, bot.execution, bot.risk)
+    candles = load_candles(candle_path)
+    state = definition.initial_state(started_at=candles.bars[0].ts)
+    placed = decisions = 0
+    t0 = time.perf_counter()
+    for bar in candles.bars:
+        ts = bar.ts + candles.interval_s
+        state = observe_price(definition, state, ts, bar.close)
+        account = AccountView(
+            position_base=0,
+            equity=bot.capital_quote,
+            day_start_equity=bot.capital_quote,
+            projection=usdc_funded_view(definition.market, bot.capital_quote, bar.close),
+        )
+        update = MarketUpdate(ts=ts, mark=bar.close, oracle=bar.close, oracle_ts=ts)
+        state, decision = decide(definition, state, update, account)
+        state.connector = accept_all(state.connector, decision.commands)
+        decisions += 1
+        placed += sum(len(getattr(c, "orders", ())) for c in decision.commands)
+    elapsed = time.perf_counter() - t0
+    print(f"decision pipeline, sol-neutral-grid over {len(candles.bars):,} real 5-minute bars ({candle_path.name}):")
+    print(f"  decisions                     : {decisions / elapsed:12,.0f} bar-decisions/s  ({elapsed:.2f} s)")
+    print(f"  per decision                  : {elapsed / decisions * 1e6:12.1f} us")
+    print(f"  orders placed (no fills)      : {placed:12,d}")
+
+
+def main() -> None:
+    print(f"python {sys.version.split()[0]}, {sys.platform}")
+    print()
+    strategy_bench.main()
+    print()
+    print("margin engine:")
+    margin_bench.main()
+    print()
+    bench_connector()
+    print()
+    shared = ROOT.parent / "shared" / "data" / "market" / "binance" / "SOL-USDT-PERP_5m.csv.gz"
+    bench_pipeline(bundled_path("SOL-USDT-PERP_binance_5m.csv.gz"))
+    if "--full" in sys.argv and shared.exists():
+        bench_pipeline(shared)
+    print()
+    print(f"peak RSS of this process        : {_peak_rss_mib():12.1f} MiB")
+    print("R1-R3 reference workloads (shared/bench): not run yet; they need the paper venue and the actor runtime.")
+
+
+if __name__ == "__main__":
+    main()
