@@ -16,7 +16,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python -m botrunner.bench
+	$(BIN)/python -m botrunner.cli.bench
 
 lint: setup
 	$(BIN)/ruff check .

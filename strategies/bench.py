@@ -1,8 +1,8 @@
-"""Benchmark of the rolling percentile windows: ``python -m strategies.bench``.
+"""Benchmark of the rolling percentile windows, for ``make bench`` (``botrunner.cli.bench`` prints the figures).
 
 Feeds two weeks of synthetic 1-minute prices (a seeded integer random walk; the first week fills the 1W window,
 the second is timed at steady state) through ``GridStrategy.on_price`` with all four default windows, then times
-``decide``. For comparison it times the naive approach (re-sort every window at every update) on a slice. Prints
+``decide``. For comparison it times the naive approach (re-sort every window at every update) on a slice. Returns
 figures; no assertions (speed targets live here, not in unit tests).
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 import time
 
-from botrunner.core.markets import ContractTier, PerpMarketSpec
+from botrunner.core.catalogue import load_catalogue
+from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
 from strategies.base import MarketView
 from strategies.config import GridConfig
@@ -32,29 +33,8 @@ def _walk(n: int, seed: int) -> list[int]:
 
 
 def bench_market() -> PerpMarketSpec:
-    """SOL-PERP-like parameters (tick 0.0001, step = min size 0.01 SOL)."""
-    return PerpMarketSpec(
-        market_index=0,
-        symbol="SOL-PERP",
-        oracle="",
-        oracle_source="PythLazer",
-        tick_size=100,
-        step_size=10_000_000,
-        min_order_size=10_000_000,
-        margin_ratio_initial=500,
-        margin_ratio_maintenance=300,
-        high_leverage_margin_ratio_initial=0,
-        high_leverage_margin_ratio_maintenance=0,
-        imf_factor=50,
-        unrealized_pnl_initial_asset_weight=0,
-        unrealized_pnl_maintenance_asset_weight=0,
-        unrealized_pnl_imf_factor=0,
-        unrealized_pnl_max_imbalance=0,
-        liquidator_fee=0,
-        if_liquidation_fee=0,
-        funding_period=3600,
-        contract_tier=ContractTier.B,
-    )
+    """The real SOL-PERP parameters from the bundled catalogue (tick 0.0001, step = min size 0.01 SOL)."""
+    return load_catalogue().perp("SOL-PERP")
 
 
 def run(seed: int = 7) -> dict[str, float]:
@@ -107,16 +87,3 @@ def run(seed: int = 7) -> dict[str, float]:
         "decisions_per_s": decisions_per_s,
         "naive_resort_updates_per_s": naive_per_s,
     }
-
-
-def main() -> None:
-    figures = run()
-    print("grid strategy, 4 windows (1h/4h/1D/1W), 1-minute samples, steady state with a full week:")
-    print(f"  on_price, new 1-minute sample : {figures['updates_per_s']:>12,.0f} updates/s")
-    print(f"  on_price, tick in same bucket : {figures['tick_updates_per_s']:>12,.0f} updates/s")
-    print(f"  decide                        : {figures['decisions_per_s']:>12,.0f} decisions/s")
-    print(f"  naive re-sort per update      : {figures['naive_resort_updates_per_s']:>12,.0f} updates/s")
-
-
-if __name__ == "__main__":
-    main()

@@ -3,32 +3,11 @@
 from __future__ import annotations
 
 from botrunner.connector.acceptance import accept_all
-from botrunner.core.markets import ContractTier, PerpMarketSpec
+from botrunner.core.catalogue import load_catalogue
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION
 
-SOL = PerpMarketSpec(
-    market_index=0,
-    symbol="SOL-PERP",
-    oracle="BAtFj4kQttZRVep3UZS2aZRDixkGYgWsbqTBVDbnSsPF",
-    oracle_source="PythLazer",
-    tick_size=100,  # $0.0001
-    step_size=10_000_000,  # 0.01 SOL
-    min_order_size=10_000_000,
-    margin_ratio_initial=1_000,
-    margin_ratio_maintenance=500,
-    high_leverage_margin_ratio_initial=0,
-    high_leverage_margin_ratio_maintenance=0,
-    imf_factor=0,
-    unrealized_pnl_initial_asset_weight=10_000,
-    unrealized_pnl_maintenance_asset_weight=10_000,
-    unrealized_pnl_imf_factor=0,
-    unrealized_pnl_max_imbalance=0,
-    liquidator_fee=10_000,
-    if_liquidation_fee=10_000,
-    funding_period=3_600,
-    contract_tier=ContractTier.A,
-)
+SOL = load_catalogue().perp("SOL-PERP")  # the real spec: tick 0.0001, step = min size 0.01 SOL
 
 # The R1 reference policy: 5 rungs a side of 0.1 SOL, 30 bps apart, requote at 10 bps; no ramp-in.
 R1_POLICY = ExecutionPolicy(

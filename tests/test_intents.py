@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from botrunner.core.catalogue import load_catalogue
 from botrunner.core.intents import ExposureBand, IntentError, TargetPosition, make_band, normalise
-from botrunner.core.markets import ContractTier, PerpMarketSpec
+from botrunner.core.markets import PerpMarketSpec
 
 STEP = 10_000_000  # 0.01 SOL
 
 
 def market(step: int = STEP) -> PerpMarketSpec:
-    return PerpMarketSpec(
-        market_index=0,
-        symbol="SOL-PERP",
-        oracle="",
-        oracle_source="PythLazer",
-        tick_size=100,
-        step_size=step,
-        min_order_size=step,
-        margin_ratio_initial=500,
-        margin_ratio_maintenance=300,
-        high_leverage_margin_ratio_initial=0,
-        high_leverage_margin_ratio_maintenance=0,
-        imf_factor=50,
-        unrealized_pnl_initial_asset_weight=0,
-        unrealized_pnl_maintenance_asset_weight=0,
-        unrealized_pnl_imf_factor=0,
-        unrealized_pnl_max_imbalance=0,
-        liquidator_fee=0,
-        if_liquidation_fee=0,
-        funding_period=3600,
-        contract_tier=ContractTier.B,
-    )
+    """The real SOL-PERP spec, with the order step (and minimum size) overridden for rounding cases."""
+    return msgspec.structs.replace(load_catalogue().perp("SOL-PERP"), step_size=step, min_order_size=step)
 
 
 def test_make_band_when_edges_off_step_then_rounds_inward() -> None:

@@ -19,32 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
+
+from botrunner.core.catalogue import load_catalogue
 from botrunner.core.margin_view import MarginProjection, MarginSnapshot
-from botrunner.core.markets import ContractTier, PerpMarketSpec
+from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.precision import BASE_PRECISION, MARGIN_PRECISION, PRICE_PRECISION, QUOTE_PRECISION
 
 # SOL-PERP's real parameters (shared/data README, protocol-v2 snapshot): imr 5 %, mmr 3 %, step 0.01, tick 0.0001.
-SOL_PERP = PerpMarketSpec(
-    market_index=0,
-    symbol="SOL-PERP",
-    oracle="test-oracle",
-    oracle_source="PythLazer",
-    tick_size=100,
-    step_size=10_000_000,
-    min_order_size=10_000_000,
-    margin_ratio_initial=500,
-    margin_ratio_maintenance=300,
-    high_leverage_margin_ratio_initial=0,
-    high_leverage_margin_ratio_maintenance=0,
-    imf_factor=50,
+SOL_PERP = msgspec.structs.replace(
+    load_catalogue().perp("SOL-PERP"),
+    # the double credits positive unrealized PnL in full (its simple model has no upnl weights)
     unrealized_pnl_initial_asset_weight=10_000,
     unrealized_pnl_maintenance_asset_weight=10_000,
-    unrealized_pnl_imf_factor=0,
-    unrealized_pnl_max_imbalance=0,
-    liquidator_fee=10_000,
-    if_liquidation_fee=10_000,
-    funding_period=3_600,
-    contract_tier=ContractTier.A,
 )
 
 _BP = BASE_PRECISION * PRICE_PRECISION // QUOTE_PRECISION  # base * price // _BP = quote

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from botrunner.core.catalogue import load_catalogue
 from botrunner.core.intents import StrategyDecision
-from botrunner.core.markets import ContractTier, PerpMarketSpec
+from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.side import Side
 from strategies.base import MarketView, Strategy
@@ -35,28 +36,10 @@ MID = 105_000_000
 
 
 def sol_market() -> PerpMarketSpec:
-    return PerpMarketSpec(
-        market_index=0,
-        symbol="SOL-PERP",
-        oracle="",
-        oracle_source="PythLazer",
-        tick_size=TICK,
-        step_size=STEP,
-        min_order_size=STEP,
-        margin_ratio_initial=500,
-        margin_ratio_maintenance=300,
-        high_leverage_margin_ratio_initial=0,
-        high_leverage_margin_ratio_maintenance=0,
-        imf_factor=50,
-        unrealized_pnl_initial_asset_weight=0,
-        unrealized_pnl_maintenance_asset_weight=0,
-        unrealized_pnl_imf_factor=0,
-        unrealized_pnl_max_imbalance=0,
-        liquidator_fee=0,
-        if_liquidation_fee=0,
-        funding_period=3600,
-        contract_tier=ContractTier.B,
-    )
+    """The real SOL-PERP spec from the bundled catalogue (tick 0.0001, step = min size 0.01 SOL)."""
+    spec = load_catalogue().perp("SOL-PERP")
+    assert (spec.tick_size, spec.step_size, spec.min_order_size) == (TICK, STEP, STEP)
+    return spec
 
 
 POLICY = ExecutionPolicy(grid_levels=5, step_bps=30, base_size_per_level=LEVEL)

@@ -1,4 +1,4 @@
-"""``python -m botrunner.margin.bench``: latency of the margin engine's hot paths (prints figures, asserts nothing).
+"""Latency of the margin engine's hot paths, for ``make bench`` (returns figures, asserts nothing).
 
 Uses the bundled catalogue (real SOL-PERP / SOL / USDC parameters) and synthetic accounts: a directional long and
 a delta-neutral spot-SOL + short-SOL-PERP account.
@@ -49,16 +49,16 @@ def _position(base: int, price: int) -> PerpPosition:
     )
 
 
-def _time(label: str, fn: object, n: int) -> None:
+def _time(label: str, fn: object, n: int) -> tuple[str, float]:
     assert callable(fn)
     start = time.perf_counter()
     for i in range(n):
         fn(i)
-    per_call = (time.perf_counter() - start) / n * 1e6
-    print(f"{label:<52} {per_call:8.1f} us/call")  # benchmark output goes to stdout
+    return label, (time.perf_counter() - start) / n * 1e6
 
 
-def main() -> None:
+def run() -> list[tuple[str, float]]:
+    """Measure and return (label, microseconds per call) pairs; ``botrunner.cli.bench`` prints them."""
     price = 150 * _USDC
     m = _markets(price)
     usdc = SpotPosition(
@@ -70,20 +70,21 @@ def main() -> None:
     directional = Account(spot_positions=(usdc,), perp_positions=(_position(10 * _SOL, price),))
     neutral = Account(spot_positions=(usdc, sol), perp_positions=(_position(-10 * _SOL, price),))
     n = 2000
-    _time(
-        "calculate_margin (maintenance, directional)",
-        lambda i: calculate_margin(directional, m, MarginCategory.MAINTENANCE),
-        n,
-    )
-    for label, acct in (("directional long", directional), ("delta-neutral", neutral)):
-        view = AccountMarginView(acct, m, 0)
-        _time(f"AccountMarginView.current() ({label}, cached)", lambda i, v=view: v.current(), n)
+    figures = [
         _time(
-            f"AccountMarginView.project() ({label}, incl. liq price)",
-            lambda i, v=view: v.project((i % 40 - 20) * _SOL, price - (i % 50) * _USDC),
+            "calculate_margin (maintenance, directional)",
+            lambda i: calculate_margin(directional, m, MarginCategory.MAINTENANCE),
             n,
         )
-
-
-if __name__ == "__main__":
-    main()
+    ]
+    for label, acct in (("directional long", directional), ("delta-neutral", neutral)):
+        view = AccountMarginView(acct, m, 0)
+        figures.append(_time(f"AccountMarginView.current() ({label}, cached)", lambda i, v=view: v.current(), n))
+        figures.append(
+            _time(
+                f"AccountMarginView.project() ({label}, incl. liq price)",
+                lambda i, v=view: v.project((i % 40 - 20) * _SOL, price - (i % 50) * _USDC),
+                n,
+            )
+        )
+    return figures

@@ -199,7 +199,7 @@ def run_demo(args: argparse.Namespace) -> int:
     console.print(
         "[bold]A real Drift mainnet account[/bold] (protocol-v2 liquidation test user), through the margin engine:"
     )
-    from botrunner.commands.account import inspect_path
+    from botrunner.cli.account import inspect_path
 
     inspect_path(bundled_path(DEMO_ACCOUNT), strict=False, as_json=False)
     console.print(

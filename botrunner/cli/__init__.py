@@ -1,4 +1,7 @@
-"""``botrunner`` command line: argument parsing and the human/JSON output layer (the only place that prints)."""
+"""``botrunner`` command line: argument parsing and the human/JSON output layer.
+
+This package is the only place that prints: each sub-command is a module here; the core logs through structlog.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ from collections.abc import Sequence
 # Each module exposes ``register(subparsers)``, adding its sub-command with ``set_defaults(handler=...)``;
 # a handler takes the parsed args and returns the process exit code.
 COMMAND_MODULES: tuple[str, ...] = (
-    "botrunner.commands.account",
-    "botrunner.commands.demo",
-    "botrunner.commands.validate",
+    "botrunner.cli.account",
+    "botrunner.cli.demo",
+    "botrunner.cli.validate",
 )
 
 

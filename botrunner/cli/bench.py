@@ -1,4 +1,6 @@
-"""``make bench``: figures for the pure core, printed with their units. Asserts nothing: speed goals live here.
+"""``make bench`` (``python -m botrunner.cli.bench``): figures for the pure core, printed with their units.
+
+Asserts nothing: speed goals live here, not in unit tests.
 
 Sections:
 1. grid strategy: rolling percentile windows (``strategies.bench``);
@@ -30,7 +32,7 @@ from botrunner.pipeline import AccountView, BotDefinition, MarketUpdate, decide,
 from governors.execution import decide as execution_decide
 from strategies import bench as strategy_bench
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _peak_rss_mib() -> float:
@@ -94,10 +96,16 @@ def bench_pipeline(candle_path: Path) -> None:
 def main() -> None:
     print(f"python {sys.version.split()[0]}, {sys.platform}")
     print()
-    strategy_bench.main()
+    figures = strategy_bench.run()
+    print("grid strategy, 4 windows (1h/4h/1D/1W), 1-minute samples, steady state with a full week:")
+    print(f"  on_price, new 1-minute sample : {figures['updates_per_s']:>12,.0f} updates/s")
+    print(f"  on_price, tick in same bucket : {figures['tick_updates_per_s']:>12,.0f} updates/s")
+    print(f"  decide                        : {figures['decisions_per_s']:>12,.0f} decisions/s")
+    print(f"  naive re-sort per update      : {figures['naive_resort_updates_per_s']:>12,.0f} updates/s")
     print()
-    print("margin engine:")
-    margin_bench.main()
+    print("margin engine (real SOL-PERP / SOL / USDC parameters):")
+    for label, micros in margin_bench.run():
+        print(f"  {label:<62}: {micros:8.1f} us/call")
     print()
     bench_connector()
     print()
