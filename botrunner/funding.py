@@ -6,15 +6,16 @@ Per funding period (hourly on every current market):
     spread   = clamp(spread, ±max_divergence(tier, oracle_twap))     # 3 % (tier A/B), 5 % (C), 10 % (others)
     rate     = spread * FUNDING_RATE_BUFFER / (24h / period)         # quote per base, 1e9; positive = longs pay
 
-All divisions truncate toward zero, as Rust's integer division does (Python's ``//`` floors, so it is not used on
-signed values here). Verified to the unit against every Drift SOL-PERP and BTC-PERP hourly record in the shared
-data (tests/test_funding.py).
+All divisions truncate toward zero, as Rust's integer division does (Python's ``//`` floors, so signed values go
+through ``botrunner.core.fixed.tdiv``). Verified to the unit against every Drift SOL-PERP and BTC-PERP hourly
+record in the shared data (tests/test_funding.py).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from botrunner.core.fixed import tdiv
 from botrunner.core.markets import ContractTier, PerpMarketSpec
 from botrunner.core.precision import FUNDING_RATE_BUFFER, PRICE_PRECISION
 
@@ -25,21 +26,15 @@ ONE_DAY_S: Final = 86_400
 AMM_TO_QUOTE_PRECISION_RATIO: Final = 1_000
 
 
-def trunc_div(a: int, b: int) -> int:
-    """Integer division truncating toward zero (Rust semantics)."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
 def max_price_divergence_for_funding(tier: ContractTier, oracle_twap: int) -> int:
     """Largest |mark − oracle| spread funding may use (``get_max_price_divergence_for_funding_rate``)."""
     match tier:
         case ContractTier.A | ContractTier.B:
-            return trunc_div(oracle_twap, 33)  # ~3 %: 0.125 %/h at hourly funding
+            return tdiv(oracle_twap, 33)  # ~3 %: 0.125 %/h at hourly funding
         case ContractTier.C:
-            return trunc_div(oracle_twap, 20)  # 5 %
+            return tdiv(oracle_twap, 20)  # 5 %
         case ContractTier.SPECULATIVE | ContractTier.HIGHLY_SPECULATIVE | ContractTier.ISOLATED:
-            return trunc_div(oracle_twap, 10)  # 10 %
+            return tdiv(oracle_twap, 10)  # 10 %
 
 
 def funding_rate(mark_twap: int, oracle_twap: int, tier: ContractTier, funding_period_s: int = ONE_HOUR_S) -> int:
@@ -51,10 +46,10 @@ def funding_rate(mark_twap: int, oracle_twap: int, tier: ContractTier, funding_p
     if mark_twap <= 0 or oracle_twap <= 0:
         raise ValueError(f"funding needs positive TWAPs, got mark_twap={mark_twap} oracle_twap={oracle_twap}")
     period_adjustment = (24 * ONE_HOUR_S) // max(ONE_HOUR_S, funding_period_s)
-    spread = mark_twap - oracle_twap + trunc_div(abs(oracle_twap), FUNDING_RATE_OFFSET_DENOMINATOR)
+    spread = mark_twap - oracle_twap + tdiv(abs(oracle_twap), FUNDING_RATE_OFFSET_DENOMINATOR)
     limit = max_price_divergence_for_funding(tier, oracle_twap)
     clamped = max(-limit, min(spread, limit))
-    return trunc_div(clamped * FUNDING_RATE_BUFFER, period_adjustment)
+    return tdiv(clamped * FUNDING_RATE_BUFFER, period_adjustment)
 
 
 def funding_payment(cumulative_rate_delta: int, base: int) -> int:
@@ -67,7 +62,7 @@ def funding_payment(cumulative_rate_delta: int, base: int) -> int:
         return 0
     magnitude = abs(cumulative_rate_delta) * abs(base) // PRICE_PRECISION // FUNDING_RATE_BUFFER
     sign = (-1 if base > 0 else 1) * (1 if cumulative_rate_delta > 0 else -1)
-    return trunc_div(sign * magnitude, AMM_TO_QUOTE_PRECISION_RATIO)
+    return tdiv(sign * magnitude, AMM_TO_QUOTE_PRECISION_RATIO)
 
 
 def next_funding_ts(last_funding_ts: int, funding_period_s: int = ONE_HOUR_S) -> int:
@@ -95,4 +90,4 @@ def rate_bps_of_price(rate: int, oracle_twap: int) -> int:
     """A funding rate (1e9 quote per base) as basis points of the price per period, truncated (display/limits)."""
     if oracle_twap <= 0:
         raise ValueError(f"oracle_twap must be > 0, got {oracle_twap}")
-    return trunc_div(rate * 10_000, oracle_twap * FUNDING_RATE_BUFFER)
+    return tdiv(rate * 10_000, oracle_twap * FUNDING_RATE_BUFFER)

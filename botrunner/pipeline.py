@@ -19,7 +19,7 @@ from botrunner.core.margin_view import MarginProjection, MarginSnapshot
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import BPS_PRECISION
-from botrunner.core.verdict import RiskReason, Verdict
+from botrunner.core.verdict import Verdict
 from governors.execution import ExecutionDirective
 from governors.execution import decide as execution_decide
 from governors.risk import RiskInputs, RiskState, evaluate
@@ -27,8 +27,6 @@ from governors.risk_limits import RiskLimits
 from strategies.base import MarketView
 from strategies.config import GridConfig
 from strategies.grid import GridState, GridStrategy
-
-LIQUIDATION_DEFENCE = "liquidation_defence"  # the Risk Governor's finding detail that asks for urgent defence
 
 
 class BotDefinition:
@@ -139,12 +137,7 @@ def decide(
         stress_move_bps=range_stress_bps(wanted, update.mark),
     )
     risk_state, verdict = evaluate(state.risk, risk_inputs, bot.limits, projection, bot.market)
-    directive = execution_decide(
-        verdict,
-        account.position_base,
-        health_critical=RiskReason.HEALTH_CRITICAL in verdict.reasons,
-        liquidation_defence=any(f.detail == LIQUIDATION_DEFENCE for f in verdict.findings),
-    )
+    directive = execution_decide(verdict, account.position_base)
     planned = plan(
         state.connector,
         directive=directive,

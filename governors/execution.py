@@ -50,11 +50,15 @@ def decide(
 ) -> ExecutionDirective:
     """Pick the execution mode for this step (strict priority: defence, reduction, grid).
 
-    ``health_critical`` is also inferred from a ``HEALTH_CRITICAL`` finding in the verdict. A PAUSE verdict wins
-    over every flag: the Risk Governor has said to leave the position alone.
+    A ``HEALTH_CRITICAL`` finding in the verdict means both: the Risk Governor raises it only to ask for
+    liquidation defence, so the verdict alone carries that request and no caller has to translate it. The flags
+    let a shell add the same requests on its own. A PAUSE verdict wins over every flag: the Risk Governor has said
+    to leave the position alone.
     """
     band = verdict.band
-    critical = health_critical or RiskReason.HEALTH_CRITICAL in verdict.reasons
+    critical_finding = RiskReason.HEALTH_CRITICAL in verdict.reasons
+    critical = health_critical or critical_finding
+    liquidation_defence = liquidation_defence or critical_finding
     match verdict.action:
         case RiskAction.PAUSE:
             return ExecutionDirective(mode=ExecutionMode.HALT, band=band, reasons=("verdict_pause",))

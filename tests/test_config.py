@@ -82,6 +82,20 @@ def test_minimal_bot_gets_defaults() -> None:
             "sum to 10000",
         ),
         ("name: sol-test", "name: Sol Test", 1, "name", "lowercase"),
+        (
+            "  base_size_per_level: 0.25",
+            "  base_size_per_level: 0.25\n  grid_levels: 0",
+            12,
+            "execution.grid_levels",
+            "grid_levels must be >= 1",
+        ),
+        (
+            "  base_size_per_level: 0.25",
+            "  base_size_per_level: 0.25\n  ramp_in:\n    duration_s: -1",
+            13,
+            "execution.ramp_in.duration_s",
+            "ramp_in.duration_s must be >= 0",
+        ),
     ],
 )
 def test_bad_field_is_one_line_with_file_line_and_field(

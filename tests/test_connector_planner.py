@@ -8,11 +8,9 @@ import pytest
 from botrunner.connector import (
     CancelAndPlace,
     CancelOrders,
-    Command,
     ConnectorState,
     MarketQuote,
     OrderEvent,
-    OrderIntent,
     OrderState,
     OrderUpdate,
     PlaceOrders,
@@ -25,6 +23,7 @@ from botrunner.connector import (
     request_resync,
     resync,
 )
+from botrunner.connector.commands import cancelled_ids, placed_orders
 from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
 from botrunner.core.side import Side
@@ -72,20 +71,8 @@ def _plan(
     )
 
 
-def _placed(cmd: Command) -> tuple[OrderIntent, ...]:
-    match cmd:
-        case PlaceOrders(orders=orders) | CancelAndPlace(orders=orders):
-            return orders
-        case CancelOrders():
-            return ()
-
-
-def _cancelled(cmd: Command) -> tuple[int, ...]:
-    match cmd:
-        case CancelOrders(user_order_ids=ids) | CancelAndPlace(cancel_ids=ids):
-            return ids
-        case PlaceOrders():
-            return ()
+_placed = placed_orders
+_cancelled = cancelled_ids
 
 
 def _working(state: ConnectorState) -> list[WorkingOrder]:

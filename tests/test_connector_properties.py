@@ -17,21 +17,18 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from botrunner.connector import (
-    CancelAndPlace,
-    CancelOrders,
     Command,
     ConnectorState,
     MarketQuote,
     OrderEvent,
-    OrderIntent,
     OrderState,
     OrderUpdate,
-    PlaceOrders,
     WorkingOrder,
     apply_event,
     plan,
     resync,
 )
+from botrunner.connector.commands import cancelled_ids, placed_orders
 from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
 from botrunner.core.precision import MAX_OPEN_ORDERS_PER_USER, MAX_ORDERS_PER_PLACE_ORDERS
@@ -44,20 +41,8 @@ STEP = SOL.step_size
 TICK = SOL.tick_size
 
 
-def _placed(cmd: Command) -> tuple[OrderIntent, ...]:
-    match cmd:
-        case PlaceOrders(orders=orders) | CancelAndPlace(orders=orders):
-            return orders
-        case CancelOrders():
-            return ()
-
-
-def _cancelled(cmd: Command) -> tuple[int, ...]:
-    match cmd:
-        case CancelOrders(user_order_ids=ids) | CancelAndPlace(cancel_ids=ids):
-            return ids
-        case PlaceOrders():
-            return ()
+_placed = placed_orders
+_cancelled = cancelled_ids
 
 
 policies = st.builds(

@@ -37,10 +37,16 @@ def test_execution_when_liquidation_defence_then_defend_urgent_over_grid() -> No
     assert "liquidation_defence" in d.reasons
 
 
-def test_execution_when_health_critical_finding_then_defend() -> None:
+def test_execution_when_health_critical_finding_then_urgent_liquidation_defence() -> None:
     d = decide(_v(RiskAction.CLAMP, BAND, RiskReason.HEALTH_CRITICAL), 0)
     assert d.mode is ExecutionMode.DEFEND
-    assert d.reasons == ("health_critical",)
+    assert d.urgent
+    assert d.reasons == ("health_critical", "liquidation_defence")
+
+
+def test_execution_when_only_the_health_flag_then_defend_without_urgency() -> None:
+    d = decide(_v(RiskAction.APPROVE), 0, health_critical=True)
+    assert (d.mode, d.urgent, d.reasons) == (ExecutionMode.DEFEND, False, ("health_critical",))
 
 
 def test_execution_when_position_outside_band_then_reduce_before_grid() -> None:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from botrunner.core.fixed import tdiv
 from botrunner.core.markets import ContractTier
 from botrunner.funding import (
     funding_payment,
@@ -17,7 +18,6 @@ from botrunner.funding import (
     max_price_divergence_for_funding,
     next_funding_ts,
     rate_bps_of_price,
-    trunc_div,
 )
 from botrunner.marketdata.candles import bundled_path
 
@@ -66,17 +66,17 @@ def test_offset_makes_longs_pay_when_mark_equals_oracle() -> None:
 
 def test_clamp_depends_on_contract_tier() -> None:
     oracle, mark = 100_000_000, 150_000_000  # a 50 % premium: clamped everywhere
-    assert funding_rate(mark, oracle, ContractTier.A) == trunc_div(oracle // 33 * 1000, 24)
-    assert funding_rate(mark, oracle, ContractTier.C) == trunc_div(oracle // 20 * 1000, 24)
-    assert funding_rate(mark, oracle, ContractTier.SPECULATIVE) == trunc_div(oracle // 10 * 1000, 24)
+    assert funding_rate(mark, oracle, ContractTier.A) == tdiv(oracle // 33 * 1000, 24)
+    assert funding_rate(mark, oracle, ContractTier.C) == tdiv(oracle // 20 * 1000, 24)
+    assert funding_rate(mark, oracle, ContractTier.SPECULATIVE) == tdiv(oracle // 10 * 1000, 24)
     # 0.125 %/h for tier B, as the data README says (3 % / 24, in bps of price: 12.6 -> 12 truncated)
     assert rate_bps_of_price(funding_rate(mark, oracle, ContractTier.B), oracle) == 12
 
 
 def test_negative_rates_truncate_toward_zero_like_rust() -> None:
-    assert funding_rate(99_999_000, 100_000_000, ContractTier.B) == trunc_div((-1000 + 20_000) * 1000, 24)
-    assert trunc_div(-7, 2) == -3
-    assert trunc_div(7, -2) == -3
+    assert funding_rate(99_999_000, 100_000_000, ContractTier.B) == tdiv((-1000 + 20_000) * 1000, 24)
+    assert tdiv(-7, 2) == -3
+    assert tdiv(7, -2) == -3
 
 
 @settings(max_examples=300, deadline=None)

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from botrunner.cli import CliError
 from botrunner.config import BotConfig, load_fleet
-from botrunner.connector import CancelAndPlace, CancelOrders, Command, ConnectorState, PlaceOrders
+from botrunner.connector import ConnectorState, cancelled_ids, placed_orders
 from botrunner.connector.acceptance import accept_all
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION
 from botrunner.core.side import Side
@@ -67,24 +67,11 @@ def _funding_at(records: tuple[DriftFundingRecord, ...], ts: int, cursor: int) -
     return rate, cursor
 
 
-def _count(commands: tuple[Command, ...]) -> tuple[int, int]:
-    placed = cancelled = 0
-    for cmd in commands:
-        match cmd:
-            case PlaceOrders(orders=orders):
-                placed += len(orders)
-            case CancelOrders(user_order_ids=ids):
-                cancelled += len(ids)
-            case CancelAndPlace(cancel_ids=ids, orders=orders):
-                placed += len(orders)
-                cancelled += len(ids)
-    return placed, cancelled
-
-
 def replay(
     bot: BotConfig, candles: Candles, funding: tuple[DriftFundingRecord, ...], days: int, every_s: int
 ) -> _Replay:
-    """Warm the strategy up on the history before the window, then decide on every bar of the last ``days``."""
+    """Warm the strategy up on the history before the window, then decide on every bar of the last ``days``
+    (every bar when ``days`` covers the data). ``elapsed_s`` times the decisions alone."""
     definition = BotDefinition(bot.name, bot.market_spec, bot.strategy.grid, bot.execution, bot.risk)
     window_start = candles.bars[-1].ts + candles.interval_s - days * 86_400
     state = definition.initial_state(started_at=window_start)
@@ -110,9 +97,8 @@ def replay(
         state.connector = accept_all(state.connector, decision.commands)
         out.decisions += 1
         out.actions[decision.verdict.action.value] += 1
-        placed, cancelled = _count(decision.commands)
-        out.placed += placed
-        out.cancelled += cancelled
+        out.placed += sum(len(placed_orders(c)) for c in decision.commands)
+        out.cancelled += sum(len(cancelled_ids(c)) for c in decision.commands)
         if (close_ts - window_start) % every_s == 0:
             out.rows.append((decision, _working(state.connector)))
     return out

@@ -11,6 +11,8 @@ from botrunner.connector.commands import (
     CommandError,
     PlaceOrders,
     PlanReason,
+    cancelled_ids,
+    placed_orders,
 )
 from botrunner.connector.ids import IdsExhausted, allocate_ids
 from botrunner.connector.ladder import Rung, build_ladder, defence_quantity, filter_post_only
@@ -62,8 +64,10 @@ __all__ = [
     "allocate_ids",
     "apply_event",
     "build_ladder",
+    "cancelled_ids",
     "defence_quantity",
     "filter_post_only",
+    "placed_orders",
     "plan",
     "ramp_band",
     "ramp_fraction_bps",

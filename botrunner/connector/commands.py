@@ -7,6 +7,7 @@ Every command carries a machine-readable ``PlanReason``. Batches respect Drift's
 from __future__ import annotations
 
 import enum
+from typing import assert_never
 
 import msgspec
 
@@ -82,3 +83,25 @@ class CancelAndPlace(msgspec.Struct, frozen=True):
 
 
 Command = PlaceOrders | CancelOrders | CancelAndPlace
+
+
+def placed_orders(cmd: Command) -> tuple[OrderIntent, ...]:
+    """The orders a command places (none for a pure cancel)."""
+    match cmd:
+        case PlaceOrders(orders=orders) | CancelAndPlace(orders=orders):
+            return orders
+        case CancelOrders():
+            return ()
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def cancelled_ids(cmd: Command) -> tuple[int, ...]:
+    """The user_order_ids a command cancels (none for a pure placement)."""
+    match cmd:
+        case CancelOrders(user_order_ids=ids) | CancelAndPlace(cancel_ids=ids):
+            return ids
+        case PlaceOrders():
+            return ()
+        case _ as unreachable:
+            assert_never(unreachable)

@@ -51,4 +51,4 @@ class ExecutionPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
         )
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise ValueError(f"ExecutionPolicy.{message}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
+from botrunner.core.fixed import tdiv
 from botrunner.core.precision import MARGIN_PRECISION, PRICE_PRECISION, SPOT_WEIGHT_PRECISION
-from botrunner.margin.fixed import tdiv
 from botrunner.margin.model import (
     Account,
     MarginCategory,

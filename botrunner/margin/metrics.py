@@ -6,8 +6,6 @@ Health and leverage are not on-chain quantities; their definitions are Drift's S
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import msgspec
 
 from botrunner.core.precision import LEVERAGE_PRECISION, OPEN_ORDER_MARGIN_REQUIREMENT, PRICE_PRECISION
@@ -23,14 +21,24 @@ def health(account: Account, maintenance: MarginCalculation) -> int:
         raise ValueError(f"health needs the maintenance calculation, got {maintenance.category.value}")
     if account.being_liquidated:
         return 0
-    tc = maintenance.total_collateral
-    mr = maintenance.margin_requirement
+    return health_from(maintenance.total_collateral, maintenance.margin_requirement)
+
+
+def health_from(total_collateral: int, requirement: int) -> int:
+    """Health from maintenance totals alone (the account is not being liquidated), in integers:
+    ``round(100 * (tc - mr) / tc)`` with halves to even, clamped to 0..100."""
+    tc, mr = total_collateral, requirement
     if mr == 0 and tc >= 0:
         return 100
     if tc <= 0:
         return 0
-    value = (1 - Fraction(mr, tc)) * 100
-    return round(min(Fraction(100), max(Fraction(0), value)))
+    num = 100 * (tc - mr)
+    if num <= 0:
+        return 0
+    q, r = divmod(num, tc)
+    if 2 * r > tc or (2 * r == tc and q % 2 == 1):
+        q += 1
+    return min(q, 100)
 
 
 class LeverageComponents(msgspec.Struct, frozen=True, kw_only=True):

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+from botrunner.core.fixed import tdiv
 from botrunner.core.markets import ContractType
 from botrunner.core.precision import BASE_PRECISION, OPEN_ORDER_MARGIN_REQUIREMENT, PRICE_PRECISION
-from botrunner.margin.fixed import tdiv
 from botrunner.margin.model import PerpMarketState, PerpMarketStatus, PerpPosition
 
 _PRICE_TIMES_AMM_TO_QUOTE = 10**9

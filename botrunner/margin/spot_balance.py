@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from botrunner.margin.fixed import ceil_div, tdiv
+from botrunner.core.fixed import ceil_div, tdiv
 from botrunner.margin.model import BalanceType, SpotMarketState, SpotPosition
 
 

@@ -11,7 +11,7 @@ import msgspec
 from botrunner.core.margin_view import MarginSnapshot
 from botrunner.margin.calculation import calculate_margin
 from botrunner.margin.liquidation import find_boundary
-from botrunner.margin.metrics import health
+from botrunner.margin.metrics import health, health_from
 from botrunner.margin.model import Account, MarginCategory, Markets, PerpPosition
 from botrunner.margin.perp_position import unrealized_pnl
 from botrunner.margin.scenario import OracleScenario
@@ -60,7 +60,7 @@ class AccountMarginView:
         pos = apply_perp_fill(self._unordered, sc.market(), delta, sc.oracle_price) if delta else self._unordered
         ini = sc.totals(pos, oracle_price, MarginCategory.INITIAL)
         mnt = sc.totals(pos, oracle_price, MarginCategory.MAINTENANCE)
-        h = 0 if self._account.being_liquidated else _health(mnt.total_collateral, mnt.margin_requirement)
+        h = 0 if self._account.being_liquidated else health_from(mnt.total_collateral, mnt.margin_requirement)
         return self._snapshot(
             pos,
             oracle_price,
@@ -106,19 +106,3 @@ class AccountMarginView:
             liquidation_price=liq,
             unrealized_pnl=unrealized_pnl(pos, market) if not pos.is_available else 0,
         )
-
-
-def _health(tc: int, mr: int) -> int:
-    # Same rule as metrics.health, inlined on integers for speed.
-    if mr == 0 and tc >= 0:
-        return 100
-    if tc <= 0:
-        return 0
-    # round(100 * (1 - mr/tc)) with halves to even, in integers: 100*(tc-mr)/tc
-    num = 100 * (tc - mr)
-    if num <= 0:
-        return 0
-    q, r = divmod(num, tc)
-    if 2 * r > tc or (2 * r == tc and q % 2 == 1):
-        q += 1
-    return min(q, 100)

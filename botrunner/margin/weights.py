@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from botrunner.core.fixed import isqrt, tdiv
 from botrunner.core.precision import (
     BASE_PRECISION,
     MARGIN_PRECISION,
@@ -16,7 +17,6 @@ from botrunner.core.precision import (
     QUOTE_PRECISION,
     SPOT_WEIGHT_PRECISION,
 )
-from botrunner.margin.fixed import isqrt, tdiv
 from botrunner.margin.model import MarginCategory, PerpMarketState, PerpMarketStatus, SpotMarketState
 from botrunner.margin.spot_balance import deposit_token_amount, token_value
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
+from botrunner.core.fixed import ceil_div, tdiv
 from botrunner.core.precision import BASE_PRICE_TO_QUOTE
-from botrunner.margin.fixed import ceil_div, tdiv
 from botrunner.margin.model import Account, Markets, PerpMarketState, PerpPosition
 from botrunner.margin.perp_position import unsettled_funding
 
