@@ -324,7 +324,7 @@ class _Sizer:
             if side == side_sign and wider >= up_to:
                 floor = up_to - up_to % self.market.step_size
                 # monotone: the largest safe size below ``up_to`` is the wider search's answer, clipped
-                return found if found.cap_base < floor else SideCap(floor, floor)
+                return found if found.cap_base < floor else SideCap(floor)
         self._cache[key] = max_safe_size(
             side_sign,
             up_to,

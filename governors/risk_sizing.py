@@ -39,13 +39,8 @@ class SideCap(msgspec.Struct, frozen=True):
     next step up is unsafe (empty when nothing up to the searched size was unsafe)."""
 
     cap_base: int
-    searched_base: int
     violations: tuple[Violation, ...] = ()
     non_monotone: bool = False
-
-    @property
-    def binding(self) -> bool:
-        return self.cap_base < self.searched_base
 
 
 def liquidation_distance_bps(snapshot: MarginSnapshot) -> int | None:
@@ -144,13 +139,12 @@ def max_safe_size(
     if step <= 0 or max_base < 0:
         raise ValueError(f"max_safe_size: step must be > 0 and max_base >= 0, got {step}, {max_base}")
     top = max_base // step
-    searched = top * step
 
     def check(k: int) -> tuple[Violation, ...]:
         return position_violations(side_sign * k * step, oracle, stress_bps, limits, projection)
 
     if top == 0:
-        return SideCap(0, 0)
+        return SideCap(0)
     first = check(top)
     why: tuple[Violation, ...]
     if not first:
@@ -168,5 +162,5 @@ def max_safe_size(
     for k in sorted({lo // 4, lo // 2, (3 * lo) // 4} - {0, lo}):
         broken = check(k)
         if broken:
-            return SideCap(0, searched, broken, non_monotone=True)
-    return SideCap(lo * step, searched, why)
+            return SideCap(0, broken, non_monotone=True)
+    return SideCap(lo * step, why)

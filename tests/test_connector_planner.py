@@ -248,6 +248,7 @@ def test_planner_cancel_in_flight_ids_never_reused() -> None:
         assert not new_ids & {o.user_order_id for o in state.orders}
         in_flight = sum(1 for o in state.orders if o.state is OrderState.PENDING_CANCEL)
         assert not new_ids or in_flight + len(new_ids) <= 32  # even if no earlier cancel has landed
+        assert not new_ids & seen_reserved  # no id comes back while its order's cancel is unconfirmed
         seen_reserved |= new_ids
         state = result.state
     assert len({o.user_order_id for o in state.orders}) == len(state.orders)

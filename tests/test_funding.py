@@ -74,7 +74,8 @@ def test_clamp_depends_on_contract_tier() -> None:
 
 
 def test_negative_rates_truncate_toward_zero_like_rust() -> None:
-    assert funding_rate(99_999_000, 100_000_000, ContractTier.B) == tdiv((-1000 + 20_000) * 1000, 24)
+    # mark 0.0999999 % under the oracle: spread + offset = -99_999 + 20_000 = -79_999; * 1000 / 24 = -3_333_291.6
+    assert funding_rate(99_900_001, 100_000_000, ContractTier.B) == -3_333_291  # floor would give -3_333_292
     assert tdiv(-7, 2) == -3
     assert tdiv(7, -2) == -3
 

@@ -6,9 +6,7 @@ fills and expiries one by one through ``apply_event``.
 
 from __future__ import annotations
 
-from typing import assert_never
-
-from botrunner.connector.commands import CancelAndPlace, CancelOrders, Command, PlaceOrders
+from botrunner.connector.commands import Command, cancelled_ids, placed_orders
 from botrunner.connector.lifecycle import OrderEvent
 from botrunner.connector.state import ConnectorState, OrderUpdate, apply_event
 
@@ -16,17 +14,8 @@ from botrunner.connector.state import ConnectorState, OrderUpdate, apply_event
 def accept_all(state: ConnectorState, commands: tuple[Command, ...]) -> ConnectorState:
     """Apply the acks and cancel confirmations a venue that accepts everything would send."""
     for cmd in commands:
-        match cmd:
-            case PlaceOrders(orders=orders):
-                cancels: tuple[int, ...] = ()
-            case CancelOrders(user_order_ids=ids):
-                cancels, orders = ids, ()
-            case CancelAndPlace(cancel_ids=ids, orders=orders):
-                cancels = ids
-            case _:
-                assert_never(cmd)
-        for uid in cancels:
+        for uid in cancelled_ids(cmd):
             state = apply_event(state, OrderUpdate(uid, OrderEvent.CANCEL))
-        for order in orders:
+        for order in placed_orders(cmd):
             state = apply_event(state, OrderUpdate(order.user_order_id, OrderEvent.ACK))
     return state

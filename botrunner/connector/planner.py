@@ -199,7 +199,6 @@ def plan(
         levels=levels_t,
         policy=policy,
         rungs=desired,
-        built_at=now,
     )
     # Cancels still in flight may not have landed (Solana does not order separate transactions), so they count
     # against the 32-order limit; this step's own cancels land atomically with its placements and do not.

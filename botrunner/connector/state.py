@@ -40,7 +40,6 @@ class LadderMemo(msgspec.Struct, frozen=True, kw_only=True):
     policy: ExecutionPolicy
     rungs: tuple[Rung, ...]
     fills_base: int = 0  # signed base filled on this ladder's orders since it was built
-    built_at: int = 0
 
 
 class ConnectorState(msgspec.Struct, frozen=True, kw_only=True):

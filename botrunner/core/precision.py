@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 from typing import Final
 
+from botrunner.core.fixed import tdiv
+
 # --- Precisions (protocol-v2 `math/constants.rs`) -------------------------------------------------------------
 PRICE_PRECISION: Final = 10**6  # prices, oracle prices, oracle offsets
 BASE_PRECISION: Final = 10**9  # perp base asset amounts (AMM_RESERVE_PRECISION)
@@ -41,9 +43,7 @@ SOL_SPOT_MARKET_INDEX: Final = 1
 
 def quote_value(base: int, price: int) -> int:
     """Quote value (1e6) of ``base`` (1e9) at ``price`` (1e6), truncated toward zero like the Rust code."""
-    product = base * price
-    q = abs(product) // BASE_PRICE_TO_QUOTE
-    return q if product >= 0 else -q
+    return tdiv(base * price, BASE_PRICE_TO_QUOTE)
 
 
 def to_fixed(value: str | int | Decimal, precision: int, *, what: str = "value") -> int:

@@ -6,11 +6,10 @@ from __future__ import annotations
 from botrunner.core.fixed import tdiv
 from botrunner.core.markets import ContractType
 from botrunner.core.precision import BASE_PRECISION, OPEN_ORDER_MARGIN_REQUIREMENT, PRICE_PRECISION
+from botrunner.funding import funding_payment
 from botrunner.margin.model import PerpMarketState, PerpMarketStatus, PerpPosition
 
 _PRICE_TIMES_AMM_TO_QUOTE = 10**9
-_FUNDING_RATE_BUFFER = 10**3
-_AMM_TO_QUOTE = 10**3
 MAX_PREDICTION_MARKET_PRICE = PRICE_PRECISION
 
 
@@ -20,12 +19,7 @@ def unsettled_funding(position: PerpPosition, market: PerpMarketState) -> int:
     cumulative = (
         market.cumulative_funding_rate_long if position.base_asset_amount > 0 else market.cumulative_funding_rate_short
     )
-    delta = cumulative - position.last_cumulative_funding_rate
-    if delta == 0:
-        return 0
-    magnitude = abs(delta) * abs(position.base_asset_amount) // PRICE_PRECISION // _FUNDING_RATE_BUFFER
-    sign = (-1 if position.base_asset_amount > 0 else 1) * (1 if delta > 0 else -1)
-    return tdiv(magnitude * sign, _AMM_TO_QUOTE)
+    return funding_payment(cumulative - position.last_cumulative_funding_rate, position.base_asset_amount)
 
 
 def valuation_price(market: PerpMarketState) -> int:
