@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-from botrunner.cli.demo import replay
 from botrunner.config import load_bot
 from botrunner.connector import ConnectorState, MarketQuote, plan
 from botrunner.connector.acceptance import accept_all
@@ -28,6 +27,7 @@ from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.verdict import RiskAction, Verdict
 from botrunner.margin import bench as margin_bench
 from botrunner.marketdata.candles import bundled_path, load_candles
+from botrunner.replay import replay
 from governors.execution import decide as execution_decide
 from strategies import bench as strategy_bench
 
@@ -70,12 +70,12 @@ def bench_pipeline(candle_path: Path) -> None:
     candles = load_candles(candle_path)
     span_days = (candles.bars[-1].ts - candles.bars[0].ts) // 86_400 + 1
     t0 = time.perf_counter()
-    result = replay(bot, candles, (), days=span_days, every_s=10**12)
+    result = replay(bot, candles, (), days=span_days, sample_every_s=10**12)
     wall = time.perf_counter() - t0
     n = result.decisions
     print(f"decision pipeline, sol-neutral-grid over {len(candles.bars):,} real 5-minute bars ({candle_path.name}):")
     print(f"  bars through the whole loop   : {n / wall:12,.0f} bars/s  ({wall:.2f} s, incl. strategy feed + account)")
-    print(f"  decide() alone                : {result.elapsed_s / n * 1e6:12.1f} us per decision")
+    print(f"  decide() alone                : {result.decide_s / n * 1e6:12.1f} us per decision")
     print(f"  orders placed / cancelled     : {result.placed:,d} / {result.cancelled:,d} (stand-in venue, no fills)")
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,15 +18,13 @@ from rich.console import Console
 from rich.table import Table
 
 from botrunner.cli import CliError
-from botrunner.config import BotConfig, load_fleet
-from botrunner.connector import ConnectorState, cancelled_ids, placed_orders
-from botrunner.connector.acceptance import accept_all
+from botrunner.config import load_fleet
+from botrunner.connector import WorkingOrder
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION
 from botrunner.core.side import Side
-from botrunner.margin.fresh import usdc_funded_view
-from botrunner.marketdata.candles import Candles, bundled_path, load_candles
-from botrunner.marketdata.funding import DriftFundingRecord, load_drift_funding
-from botrunner.pipeline import AccountView, BotDefinition, Decision, MarketUpdate, decide, observe_price
+from botrunner.marketdata.candles import bundled_path, load_candles
+from botrunner.marketdata.funding import load_drift_funding
+from botrunner.replay import ReplayResult, replay
 from botrunner.yamlconf import ConfigError
 
 # Bundled real data per market: (candles, Drift funding records or None)
@@ -48,62 +44,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run_demo)
 
 
-@dataclass
-class _Replay:
-    bot: BotConfig
-    rows: list[tuple[Decision, str]] = field(default_factory=list)
-    decisions: int = 0
-    actions: Counter[str] = field(default_factory=Counter)
-    placed: int = 0
-    cancelled: int = 0
-    elapsed_s: float = 0.0
-
-
-def _funding_at(records: tuple[DriftFundingRecord, ...], ts: int, cursor: int) -> tuple[int, int]:
-    """The latest recorded funding rate at or before ``ts`` (no look-ahead), advancing ``cursor``."""
-    while cursor + 1 < len(records) and records[cursor + 1].ts <= ts:
-        cursor += 1
-    rate = records[cursor].rate if records and records[cursor].ts <= ts else 0
-    return rate, cursor
-
-
-def replay(
-    bot: BotConfig, candles: Candles, funding: tuple[DriftFundingRecord, ...], days: int, every_s: int
-) -> _Replay:
-    """Warm the strategy up on the history before the window, then decide on every bar of the last ``days``
-    (every bar when ``days`` covers the data). ``elapsed_s`` times the decisions alone."""
-    definition = BotDefinition(bot.name, bot.market_spec, bot.strategy.grid, bot.execution, bot.risk)
-    window_start = candles.bars[-1].ts + candles.interval_s - days * 86_400
-    state = definition.initial_state(started_at=window_start)
-    out = _Replay(bot)
-    cursor = 0
-    for bar in candles.bars:
-        close_ts = bar.ts + candles.interval_s  # a bar's close is known when it ends
-        state = observe_price(definition, state, close_ts, bar.close)
-        if close_ts <= window_start:
-            continue
-        rate, cursor = _funding_at(funding, close_ts, cursor)
-        # The bundle has no separate oracle series: the perp's close stands in for mark and oracle alike.
-        update = MarketUpdate(ts=close_ts, mark=bar.close, oracle=bar.close, oracle_ts=close_ts, funding_rate=rate)
-        account = AccountView(
-            position_base=0,
-            equity=bot.capital_quote,
-            day_start_equity=bot.capital_quote,
-            projection=usdc_funded_view(definition.market, bot.capital_quote, bar.close),
-        )
-        t0 = time.perf_counter()
-        state, decision = decide(definition, state, update, account)
-        out.elapsed_s += time.perf_counter() - t0
-        state.connector = accept_all(state.connector, decision.commands)
-        out.decisions += 1
-        out.actions[decision.verdict.action.value] += 1
-        out.placed += sum(len(placed_orders(c)) for c in decision.commands)
-        out.cancelled += sum(len(cancelled_ids(c)) for c in decision.commands)
-        if (close_ts - window_start) % every_s == 0:
-            out.rows.append((decision, _working(state.connector)))
-    return out
-
-
 def _price(v: int) -> str:
     return f"{Decimal(v) / PRICE_PRECISION:,.2f}"
 
@@ -112,16 +52,16 @@ def _base(v: int) -> str:
     return f"{Decimal(v) / BASE_PRECISION:+.4f}".rstrip("0").rstrip(".")
 
 
-def _working(connector: ConnectorState) -> str:
+def _working(orders: tuple[WorkingOrder, ...]) -> str:
     """``3b 180.31 | 5a 181.76``: the orders the connector works per side, and the nearest price of each."""
-    bids = [o.price for o in connector.orders if o.side is Side.BUY]
-    asks = [o.price for o in connector.orders if o.side is Side.SELL]
+    bids = [o.price for o in orders if o.side is Side.BUY]
+    asks = [o.price for o in orders if o.side is Side.SELL]
     bid = f"{len(bids)}b {_price(max(bids))}" if bids else "0b"
     ask = f"{len(asks)}a {_price(min(asks))}" if asks else "0a"
     return f"{bid} | {ask}"
 
 
-def _table(result: _Replay) -> Table:
+def _table(result: ReplayResult) -> Table:
     bot = result.bot
     g = bot.strategy.grid
     title = (
@@ -132,7 +72,7 @@ def _table(result: _Replay) -> Table:
     t = Table(title=title, title_justify="left")
     for col in ("time UTC", "mark", "range", "band (preferred)", "verdict", "mode", "working orders", "cmds"):
         t.add_column(col, justify="right" if col in ("mark", "cmds") else "left", no_wrap=True)
-    for d, working in result.rows:
+    for d, orders in result.rows:
         s = d.strategy
         rng = f"{_price(s.range_low)}-{_price(s.range_high)}" if s.range_low else "(warming up)"
         band = d.verdict.band
@@ -144,7 +84,7 @@ def _table(result: _Replay) -> Table:
             f"{_base(band.min_base)} {_base(band.max_base)} ({_base(band.preferred_base)})",
             d.verdict.action.value + (f" {reasons}" if reasons else ""),
             d.directive.mode.value,
-            working,
+            _working(orders),
             str(len(d.commands)),
         )
     return t
@@ -174,7 +114,7 @@ def run_demo(args: argparse.Namespace) -> int:
         funding = load_drift_funding(bundled_path(funding_file)).records if funding_file else ()
         result = replay(bot, candles, funding, args.days, args.every_hours * 3600)
         console.print(_table(result))
-        per = result.elapsed_s / max(1, result.decisions) * 1e6
+        per = result.decide_s / max(1, result.decisions) * 1e6
         actions = ", ".join(f"{k} {v}" for k, v in sorted(result.actions.items()))
         console.print(
             f"  {result.decisions} decisions on {candles.interval_s // 60}-minute bars ({actions}); "
