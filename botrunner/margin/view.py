@@ -21,7 +21,16 @@ from botrunner.margin.what_if import apply_perp_fill, entry_price
 class AccountMarginView:
     """Implements ``botrunner.core.margin_view.MarginProjection`` for perp market ``market_index``."""
 
-    __slots__ = ("_account", "_current", "_markets", "_position", "_scenario", "_unordered", "market_index")
+    __slots__ = (
+        "_account",
+        "_current",
+        "_liquidation",
+        "_markets",
+        "_position",
+        "_scenario",
+        "_unordered",
+        "market_index",
+    )
 
     def __init__(self, account: Account, markets: Markets, market_index: int) -> None:
         self._account = account
@@ -32,6 +41,9 @@ class AccountMarginView:
         # The projection starts from the position without its open orders (the governor sizes the position).
         self._unordered = msgspec.structs.replace(self._position, open_bids=0, open_asks=0, open_orders=0)
         self._current: MarginSnapshot | None = None
+        # Liquidation price found per position: the Risk Governor projects each candidate position at the oracle
+        # and again at the stressed price, and the boundary does not depend on where the search starts.
+        self._liquidation: dict[PerpPosition, int] = {}
 
     def current(self) -> MarginSnapshot:
         """The account as it is, open orders included, from the full margin calculation."""
@@ -86,11 +98,7 @@ class AccountMarginView:
         market = sc.market(price)
         liq: int | None = None
         if pos.base_asset_amount != 0:
-
-            def free(p: int) -> int:
-                return sc.totals(pos, p, MarginCategory.MAINTENANCE).free
-
-            liq = find_boundary(free, price, long=pos.base_asset_amount > 0)
+            liq = self._liquidation_price(pos, price, free_here=tc_m - mr_m)
         return MarginSnapshot(
             oracle_price=price,
             position_base=pos.base_asset_amount,
@@ -106,3 +114,25 @@ class AccountMarginView:
             liquidation_price=liq,
             unrealized_pnl=unrealized_pnl(pos, market) if not pos.is_available else 0,
         )
+
+    def _liquidation_price(self, pos: PerpPosition, price: int, *, free_here: int) -> int | None:
+        """``find_boundary`` for ``pos`` seen at ``price``, reusing a boundary found before for the same position
+        once two evaluations confirm it is still the boundary on this side of ``price`` (free <= 0 there, > 0 one
+        tick nearer to ``price``); anything else runs the full search."""
+        if free_here <= 0:
+            return price  # already at or past maintenance: find_boundary's convention
+        sc = self._scenario
+        long = pos.base_asset_amount > 0
+
+        def free(p: int) -> int:
+            return sc.totals(pos, p, MarginCategory.MAINTENANCE).free
+
+        known = self._liquidation.get(pos)
+        if known is not None and (known < price if long else known > price):
+            nearer = known + 1 if long else known - 1
+            if free(known) <= 0 and (nearer == price or free(nearer) > 0):
+                return known
+        found = find_boundary(free, price, long=long)
+        if found is not None:
+            self._liquidation[pos] = found
+        return found
