@@ -31,3 +31,28 @@ def test_halves_round_to_even_as_the_sdk_does() -> None:
     assert health_from(100, 100) == 0
     assert health_from(100, 0) == 100
     assert health_from(0, 0) == 100  # no requirement and no collateral: healthy, as the SDK says
+
+
+def test_view_and_engine_agree_a_settled_market_has_no_liquidation_price() -> None:
+    import msgspec
+
+    from botrunner.core.catalogue import load_catalogue
+    from botrunner.margin import AccountMarginView, PerpMarketStatus, apply_fill, liquidation_price
+    from botrunner.margin.fresh import usdc_funded
+
+    sol = load_catalogue().perp("SOL-PERP")
+    account, markets = usdc_funded(sol, 1_000 * 10**6, 200 * 10**6)
+    account = apply_fill(account, markets, sol.market_index, 40 * 10**9, 200 * 10**6)  # 8x long: liquidatable
+    live = AccountMarginView(account, markets, sol.market_index).current().liquidation_price
+    assert live is not None and live < 200 * 10**6
+    settled_market = msgspec.structs.replace(
+        # settled at 170: the 40 SOL long lost $1,200 of its $1,000, so it is past maintenance for good
+        markets.perp[sol.market_index],
+        status=PerpMarketStatus.SETTLEMENT,
+        expiry_price=170 * 10**6,
+    )
+    settled = msgspec.structs.replace(markets, perp={sol.market_index: settled_market})
+    view = AccountMarginView(account, settled, sol.market_index)
+    assert liquidation_price(account, settled, sol.market_index) is None
+    assert view.current().liquidation_price is None
+    assert view.project(40 * 10**9, 150 * 10**6).liquidation_price is None

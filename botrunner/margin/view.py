@@ -12,7 +12,7 @@ from botrunner.core.margin_view import MarginSnapshot
 from botrunner.margin.calculation import calculate_margin
 from botrunner.margin.liquidation import find_boundary
 from botrunner.margin.metrics import health, health_from
-from botrunner.margin.model import Account, MarginCategory, Markets, PerpPosition
+from botrunner.margin.model import Account, MarginCategory, Markets, PerpMarketStatus, PerpPosition
 from botrunner.margin.perp_position import unrealized_pnl
 from botrunner.margin.scenario import OracleScenario
 from botrunner.margin.what_if import apply_perp_fill, entry_price
@@ -119,9 +119,11 @@ class AccountMarginView:
         """``find_boundary`` for ``pos`` seen at ``price``, reusing a boundary found before for the same position
         once two evaluations confirm it is still the boundary on this side of ``price`` (free <= 0 there, > 0 one
         tick nearer to ``price``); anything else runs the full search."""
+        sc = self._scenario
+        if sc.market().status is PerpMarketStatus.SETTLEMENT:
+            return None  # a settled market is valued at its fixed expiry price: no oracle move liquidates it
         if free_here <= 0:
             return price  # already at or past maintenance: find_boundary's convention
-        sc = self._scenario
         long = pos.base_asset_amount > 0
 
         def free(p: int) -> int:
