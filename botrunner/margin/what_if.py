@@ -37,9 +37,8 @@ def settle_funding(position: PerpPosition, market: PerpMarketState) -> PerpPosit
 def apply_perp_fill(
     position: PerpPosition, market: PerpMarketState, base_delta: int, price: int, *, fee: int = 0
 ) -> PerpPosition:
-    """``position`` after filling ``base_delta`` at ``price`` and paying ``fee`` (quote 1e6, >= 0)."""
-    if fee < 0:
-        raise ValueError(f"fee {fee} must be >= 0")
+    """``position`` after filling ``base_delta`` at ``price`` and paying ``fee`` (quote 1e6; negative = a maker
+    rebate received, which Drift credits to the quote and break-even amounts the same way)."""
     if base_delta == 0:
         return position
     pos = settle_funding(position, market)

@@ -1,0 +1,72 @@
+"""The paper venue's knobs: fees, the fill and slippage models, the paper leverage cap, liquidation buffer."""
+
+from __future__ import annotations
+
+import msgspec
+
+from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, QUOTE_PRECISION
+from botrunner.paper.fees import FeeSchedule, drift_fee_tier
+
+
+class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How the paper venue simulates Drift. Integers: bps, ppm, quote 1e6, leverage 1e4 = 1x.
+
+    Maker fills (candles): a resting bid fills only when the path trades ``trade_through_ticks`` ticks below its
+    price (asks: above); 0 fills on a touch. Each bar, makers together fill at most ``volume_share_bps`` of the
+    bar's volume (partial fills beyond). Maker fills (trades + L2): the order queues behind
+    ``queue_depth_share_bps`` of the depth resting at its price when it arrives (10000 = all of it; the seed's
+    optimistic rule is 2000) and fills as traded volume at its price eats through that queue, or at once when a
+    trade prints through its price.
+
+    Taker fills without a book: slippage grows linearly with the order's notional from ``slippage_min_bps`` to
+    ``slippage_max_bps`` at ``slippage_full_notional`` and above (seed: 0.1-0.3 % by size). With a book, the order
+    walks it instead.
+    """
+
+    fees: FeeSchedule = drift_fee_tier(1)
+    max_leverage_x10000: int = 10 * LEVERAGE_PRECISION  # paper rejects increases beyond 10x
+    trade_through_ticks: int = 1
+    volume_share_bps: int = 1_000  # 10 % of each bar's volume
+    queue_depth_share_bps: int = BPS_PRECISION
+    slippage_min_bps: int = 10
+    slippage_max_bps: int = 30
+    slippage_full_notional: int = 100_000 * QUOTE_PRECISION
+    liquidation_buffer_ratio: int = 200  # MARGIN_PRECISION: liquidate back to maintenance + 2 %
+
+    def validate(self) -> PaperConfig:
+        """Raise ``ValueError`` naming the first impossible field; return ``self``."""
+        self.fees.validate()
+        checks = (
+            (self.max_leverage_x10000 > 0, f"max_leverage_x10000 must be > 0, got {self.max_leverage_x10000}"),
+            (self.trade_through_ticks >= 0, f"trade_through_ticks must be >= 0, got {self.trade_through_ticks}"),
+            (
+                0 < self.volume_share_bps <= BPS_PRECISION,
+                f"volume_share_bps must be in (0, 10000], got {self.volume_share_bps}",
+            ),
+            (
+                0 <= self.queue_depth_share_bps <= BPS_PRECISION,
+                f"queue_depth_share_bps must be in [0, 10000], got {self.queue_depth_share_bps}",
+            ),
+            (
+                0 <= self.slippage_min_bps <= self.slippage_max_bps < BPS_PRECISION,
+                f"need 0 <= slippage_min_bps <= slippage_max_bps < 10000, got {self.slippage_min_bps}, "
+                f"{self.slippage_max_bps}",
+            ),
+            (self.slippage_full_notional > 0, "slippage_full_notional must be > 0"),
+            (
+                0 <= self.liquidation_buffer_ratio < 10_000,
+                f"liquidation_buffer_ratio must be in [0, 10000), got {self.liquidation_buffer_ratio}",
+            ),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"PaperConfig.{message}")
+        return self
+
+
+def slippage_bps(config: PaperConfig, notional: int) -> int:
+    """Taker slippage (bps, rounded up) for an order of ``notional`` quote (1e6)."""
+    span = config.slippage_max_bps - config.slippage_min_bps
+    if notional >= config.slippage_full_notional:
+        return config.slippage_max_bps
+    return config.slippage_min_bps + -(-span * max(0, notional) // config.slippage_full_notional)

@@ -1,0 +1,949 @@
+"""PaperVenue: one Drift subaccount trading one perp market, simulated from a replayed price path.
+
+What it keeps, per subaccount: the USDC (and optionally SOL) spot balances, the perp position with Drift's own
+bookkeeping (base, quote, entry and break-even amounts, funding checkpoint; ``botrunner.margin.what_if``), and the
+open orders. Margin, health, leverage and the liquidation price come from the Drift-exact margin engine.
+
+Order semantics (protocol-v2 ``place_perp_order`` / ``fill_perp_order``), checked in this order:
+  no price yet -> MARKET_PAUSED; user_order_id already open; 32 open orders; size a step multiple and >= the
+  minimum; a limit price a tick multiple; ``max_ts`` in the past; reduce-only that cannot reduce; post-only
+  crossing (MustPostOnly rejects, TryPostOnly skips, Slide reprices one tick behind the touch); then, for an order
+  that increases the worst-case position, initial margin with all open orders and the paper leverage cap.
+  An accepted order that crosses (market, or a limit without post-only) takes liquidity at once.
+Fills: a resting order is a maker and fills at its own price (see ``PaperConfig`` for the trade-through and
+volume-share rules); a taker pays slippage (or walks a given book). Reduce-only fills are clipped to the position;
+one that has nothing left to reduce is cancelled. An order whose ``max_ts`` has passed (``ts > max_ts``) expires
+before any fill at that instant: expired orders never fill.
+Funding: ``apply_funding`` moves the cumulative rates and settles the position's payment into its quote amount at
+once (Drift settles lazily; the margin engine counts unsettled funding either way, so the figures are the same).
+PnL: the perp quote amount is unsettled PnL until ``SettlePnl`` moves it into the USDC balance.
+Liquidation: when the oracle reaches the cached liquidation price, maintenance is checked exactly; if collateral
+is below the requirement the venue cancels every order, re-checks, then transfers the smallest step multiple of
+the position (at the oracle, charged the market's liquidator + insurance-fund fees) that restores maintenance plus
+``liquidation_buffer_ratio`` (all of it if nothing less does).
+
+Determinism: no clock and no randomness; the caller passes every time. The same calls give the same events.
+This is the imperative shell's simulator: mutable, single-threaded, one instance per bot.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+import msgspec
+
+from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
+from botrunner.connector.orders import OrderIntent, OrderState, OrderType, WorkingOrder
+from botrunner.core.catalogue import load_catalogue
+from botrunner.core.fixed import ceil_div, tdiv
+from botrunner.core.markets import PerpMarketSpec
+from botrunner.core.policy import PostOnlyMode
+from botrunner.core.precision import (
+    BASE_PRECISION,
+    BASE_PRICE_TO_QUOTE,
+    BPS_PRECISION,
+    LIQUIDATION_FEE_PRECISION,
+    MAX_OPEN_ORDERS_PER_USER,
+    PRICE_PRECISION,
+    QUOTE_SPOT_MARKET_INDEX,
+    SOL_SPOT_MARKET_INDEX,
+    USER_ORDER_ID_MAX,
+    USER_ORDER_ID_MIN,
+)
+from botrunner.core.side import Side
+from botrunner.margin.calculation import calculate_margin
+from botrunner.margin.liquidation import liquidation_price
+from botrunner.margin.metrics import health
+from botrunner.margin.model import (
+    Account,
+    BalanceType,
+    MarginCategory,
+    Markets,
+    PerpMarketState,
+    PerpPosition,
+    SpotMarketState,
+    SpotPosition,
+)
+from botrunner.margin.spot_balance import scaled_balance_for, token_value
+from botrunner.margin.view import AccountMarginView
+from botrunner.margin.what_if import apply_perp_fill, entry_price, fill_quote_delta, settle_funding
+from botrunner.paper.config import PaperConfig, slippage_bps
+from botrunner.paper.fees import fill_fee
+from botrunner.venue.port import (
+    AccountReport,
+    BalanceChanged,
+    CancelReason,
+    CommandRejected,
+    Deposit,
+    Fill,
+    FundingPaid,
+    Liquidated,
+    Liquidity,
+    ModifyOrder,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    PnlSettled,
+    RejectReason,
+    SettlePnl,
+    VenueCommand,
+    VenueEvent,
+    Withdraw,
+)
+
+
+class Ledger(msgspec.Struct, kw_only=True):
+    """Cumulative money flows (quote 1e6), kept so every figure of a report adds up to the unit:
+    equity == deposits - withdrawals + realized + unrealized + funding - fees (USDC-only collateral)."""
+
+    deposits: int = 0
+    withdrawals: int = 0
+    realized: int = 0  # trading PnL of the reduced parts, before fees
+    fees: int = 0  # trading fees paid (rebates negative) plus liquidation fees
+    funding: int = 0  # funding received (paid negative)
+    settled: int = 0  # PnL moved from the perp into the USDC balance
+    liquidation_fees: int = 0
+    maker_fills: int = 0
+    taker_fills: int = 0
+    liquidations: int = 0
+
+
+class _Order:
+    """One resting order (mutable, venue-internal)."""
+
+    __slots__ = (
+        "base",
+        "filled",
+        "max_ts",
+        "oracle_offset",
+        "order_type",
+        "placed_at",
+        "post_only",
+        "price",
+        "queue_ahead",
+        "reduce_only",
+        "side",
+        "uid",
+    )
+
+    def __init__(self, intent: OrderIntent, price: int, placed_at: int) -> None:
+        self.uid = intent.user_order_id
+        self.side = intent.side
+        self.price = price
+        self.base = intent.base
+        self.filled = 0
+        self.post_only = intent.post_only
+        self.reduce_only = intent.reduce_only
+        self.max_ts = intent.max_ts
+        self.placed_at = placed_at
+        self.order_type = intent.order_type
+        self.oracle_offset = intent.oracle_price_offset
+        self.queue_ahead = 0  # base ahead of us at our price (L2 queue model)
+
+    def working(self) -> WorkingOrder:
+        state = OrderState.PARTIALLY_FILLED if self.filled else OrderState.OPEN
+        return WorkingOrder(
+            user_order_id=self.uid,
+            side=self.side,
+            price=self.price if self.order_type is not OrderType.ORACLE_OFFSET else 0,
+            base=self.base,
+            post_only=self.post_only,
+            reduce_only=self.reduce_only,
+            max_ts=self.max_ts,
+            placed_at=self.placed_at,
+            anchor_price=self.price,
+            state=state,
+            filled_base=self.filled,
+            order_type=self.order_type,
+            oracle_price_offset=self.oracle_offset,
+        )
+
+
+class PaperVenue:
+    """A Drift subaccount on one perp market, simulated. Implements ``botrunner.venue.port.Venue``."""
+
+    def __init__(
+        self,
+        market: PerpMarketSpec,
+        config: PaperConfig,
+        *,
+        deposit_quote: int,
+        oracle_price: int,
+        now: int,
+    ) -> None:
+        if deposit_quote <= 0:
+            raise ValueError(f"PaperVenue: deposit must be > 0 USDC (1e6), got {deposit_quote}")
+        if oracle_price <= 0:
+            raise ValueError(f"PaperVenue: oracle price must be > 0, got {oracle_price}")
+        self.market = market
+        self.config = config.validate()
+        catalogue = load_catalogue()
+        self._usdc_market = SpotMarketState(spec=catalogue.spot(QUOTE_SPOT_MARKET_INDEX), oracle_price=PRICE_PRECISION)
+        self._sol_market = SpotMarketState(spec=catalogue.spot(SOL_SPOT_MARKET_INDEX), oracle_price=oracle_price)
+        self._sol_follows_perp = self._sol_market.spec.oracle == market.oracle
+        self._perp_state = PerpMarketState(spec=market, oracle_price=oracle_price)
+        self.usdc = 0  # token amount 1e6, negative = borrow
+        self.sol = 0  # token amount 1e9 (deposits only)
+        self.position = PerpPosition(market_index=market.market_index)
+        self.orders: dict[int, _Order] = {}  # insertion order = placement order
+        self.ledger = Ledger()
+        self.now = now
+        self.last_price = oracle_price  # last traded price on the replayed path
+        self.oracle = oracle_price
+        self.best_bid: int | None = None
+        self.best_ask: int | None = None
+        self._bar_ts: int | None = None
+        self._bar_budget: int | None = None  # maker base still fillable this bar; None = unlimited
+        self._version = 0  # bumps on every account change (caches key on it)
+        self._cache_version = -1
+        self._cached_account: Account | None = None
+        self._cached_markets: Markets | None = None
+        self._liq_version = -1
+        self._liq_price: int | None = None
+        self._apply_deposit(QUOTE_SPOT_MARKET_INDEX, deposit_quote)
+
+    # ------------------------------------------------------------------ account views
+
+    def _changed(self) -> None:
+        self._version += 1
+
+    def _open_bids_asks(self) -> tuple[int, int, int]:
+        bids = asks = 0
+        for o in self.orders.values():
+            remaining = o.base - o.filled
+            if o.side is Side.BUY:
+                bids += remaining
+            else:
+                asks -= remaining
+        return bids, asks, len(self.orders)
+
+    def _spot_positions(self) -> tuple[SpotPosition, ...]:
+        out = [
+            SpotPosition(
+                market_index=QUOTE_SPOT_MARKET_INDEX,
+                scaled_balance=scaled_balance_for(
+                    abs(self.usdc),
+                    self._usdc_market,
+                    BalanceType.DEPOSIT if self.usdc >= 0 else BalanceType.BORROW,
+                ),
+                balance_type=BalanceType.DEPOSIT if self.usdc >= 0 else BalanceType.BORROW,
+            )
+        ]
+        if self.sol:
+            out.append(
+                SpotPosition(
+                    market_index=SOL_SPOT_MARKET_INDEX,
+                    scaled_balance=scaled_balance_for(self.sol, self._sol_market, BalanceType.DEPOSIT),
+                )
+            )
+        return tuple(out)
+
+    def account(self, *, extra_bids: int = 0, extra_asks: int = 0, extra_orders: int = 0) -> Account:
+        """The Drift account (margin-engine model) as it is, optionally with hypothetical extra open orders."""
+        bids, asks, n = self._open_bids_asks()
+        position = msgspec.structs.replace(
+            self.position,
+            open_bids=bids + extra_bids,
+            open_asks=asks + extra_asks,
+            open_orders=n + extra_orders,
+        )
+        return Account(spot_positions=self._spot_positions(), perp_positions=(position,))
+
+    def markets(self) -> Markets:
+        """The markets the account needs, at the current oracle."""
+        if self._cached_markets is None or self._cached_markets.perp[self.market.market_index].oracle_price != (
+            self.oracle
+        ):
+            perp = self._perp_state.with_oracle_price(self.oracle)
+            spot = {QUOTE_SPOT_MARKET_INDEX: self._usdc_market}
+            if self._sol_follows_perp:
+                spot[SOL_SPOT_MARKET_INDEX] = self._sol_market.with_oracle_price(self.oracle)
+            self._cached_markets = Markets(perp={self.market.market_index: perp}, spot=spot)
+        return self._cached_markets
+
+    def _current_account(self) -> Account:
+        if self._cached_account is None or self._cache_version != self._version:
+            self._cached_account = self.account()
+            self._cache_version = self._version
+        return self._cached_account
+
+    def margin_view(self) -> AccountMarginView:
+        """The margin engine's what-if view of the account now (the Risk Governor's projection)."""
+        return AccountMarginView(self._current_account(), self.markets(), self.market.market_index)
+
+    def liquidation_price(self) -> int | None:
+        """The oracle price at which maintenance is reached (open orders included), cached per account change."""
+        if self._liq_version != self._version:
+            self._liq_price = (
+                None
+                if self.position.base_asset_amount == 0
+                else liquidation_price(self._current_account(), self.markets(), self.market.market_index)
+            )
+            self._liq_version = self._version
+        return self._liq_price
+
+    def perp_value(self) -> tuple[int, int]:
+        """(position value at the oracle, Drift's unrealized PnL = value + quote amount), quote 1e6."""
+        if self.position.base_asset_amount == 0:
+            return 0, self.position.quote_asset_amount
+        value = tdiv(self.position.base_asset_amount * self.oracle, BASE_PRECISION)
+        return value, value + self.position.quote_asset_amount
+
+    def equity(self) -> int:
+        """USDC balance + unsettled perp PnL + SOL at the oracle (quote 1e6): what the account is worth."""
+        _, unsettled = self.perp_value()
+        sol_value = token_value(self.sol, self._sol_market.spec.decimals, self.oracle) if self.sol else 0
+        return self.usdc + unsettled + sol_value
+
+    def unrealized(self) -> int:
+        """Position value at the oracle minus its entry cost (quote 1e6)."""
+        value, _ = self.perp_value()
+        return value + self.position.quote_entry_amount
+
+    def report(self) -> AccountReport:
+        account = self._current_account()
+        markets = self.markets()
+        maintenance = calculate_margin(account, markets, MarginCategory.MAINTENANCE)
+        initial = calculate_margin(account, markets, MarginCategory.INITIAL)
+        view = self.margin_view()
+        _, unsettled = self.perp_value()
+        base = self.position.base_asset_amount
+        return AccountReport(
+            ts=self.now,
+            oracle=self.oracle,
+            position_base=base,
+            entry_price=entry_price(self.position),
+            break_even_price=abs(tdiv(self.position.quote_break_even_amount * BASE_PRICE_TO_QUOTE, base))
+            if base
+            else 0,
+            usdc_balance=self.usdc,
+            unsettled_pnl=unsettled,
+            unrealized_pnl=self.unrealized(),
+            equity=self.equity(),
+            total_collateral=maintenance.total_collateral,
+            maintenance_requirement=maintenance.margin_requirement,
+            free_collateral=initial.free_collateral,
+            health=health(account, maintenance),
+            leverage=view.current().leverage,
+            liquidation_price=self.liquidation_price(),
+            open_orders=len(self.orders),
+        )
+
+    def open_orders(self) -> tuple[WorkingOrder, ...]:
+        return tuple(o.working() for o in self.orders.values())
+
+    # ------------------------------------------------------------------ commands
+
+    def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
+        """Perform ``command`` at ``now`` (which may not go back in time)."""
+        if now < self.now:
+            raise ValueError(f"PaperVenue.submit: time went backwards ({now} < {self.now})")
+        self.now = now
+        out: list[VenueEvent] = []
+        match command:
+            case PlaceOrders(orders=orders):
+                self._place_batch(orders, out)
+            case CancelOrders(user_order_ids=ids):
+                self._cancel_ids(ids, out)
+            case CancelAndPlace(cancel_ids=ids, orders=orders):
+                self._cancel_ids(ids, out)
+                self._place_batch(orders, out)
+            case ModifyOrder():
+                self._modify(command, out)
+            case SettlePnl():
+                self._settle(out)
+            case Deposit(spot_market_index=index, amount=amount):
+                if amount <= 0 or index not in (QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX):
+                    out.append(
+                        CommandRejected(
+                            ts=now,
+                            command="deposit",
+                            reason=RejectReason.INVALID_AMOUNT,
+                            detail=f"amount {amount} in spot market {index}",
+                        )
+                    )
+                else:
+                    self._apply_deposit(index, amount)
+                    out.append(BalanceChanged(ts=now, spot_market_index=index, amount=amount))
+            case Withdraw():
+                self._withdraw(command, out)
+            case _ as unreachable:
+                assert_never(unreachable)
+        return tuple(out)
+
+    def _apply_deposit(self, index: int, amount: int) -> None:
+        if index == QUOTE_SPOT_MARKET_INDEX:
+            self.usdc += amount
+            self.ledger.deposits += amount
+        else:
+            self.sol += amount
+        self._changed()
+
+    def _withdraw(self, command: Withdraw, out: list[VenueEvent]) -> None:
+        index, amount = command.spot_market_index, command.amount
+        held = self.usdc if index == QUOTE_SPOT_MARKET_INDEX else self.sol if index == SOL_SPOT_MARKET_INDEX else 0
+        if amount <= 0 or index not in (QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX):
+            out.append(
+                CommandRejected(ts=self.now, command="withdraw", reason=RejectReason.INVALID_AMOUNT, detail=str(amount))
+            )
+            return
+        if amount > held:
+            out.append(
+                CommandRejected(
+                    ts=self.now,
+                    command="withdraw",
+                    reason=RejectReason.INSUFFICIENT_BALANCE,
+                    detail=f"{amount} > deposit {held}",
+                )
+            )
+            return
+        before = (self.usdc, self.sol)
+        if index == QUOTE_SPOT_MARKET_INDEX:
+            self.usdc -= amount
+        else:
+            self.sol -= amount
+        self._changed()
+        if not calculate_margin(
+            self._current_account(), self.markets(), MarginCategory.INITIAL
+        ).meets_margin_requirement:
+            self.usdc, self.sol = before
+            self._changed()
+            out.append(
+                CommandRejected(
+                    ts=self.now,
+                    command="withdraw",
+                    reason=RejectReason.INSUFFICIENT_COLLATERAL,
+                    detail="the withdrawal would breach initial margin",
+                )
+            )
+            return
+        if index == QUOTE_SPOT_MARKET_INDEX:
+            self.ledger.withdrawals += amount
+        out.append(BalanceChanged(ts=self.now, spot_market_index=index, amount=-amount))
+
+    def _settle(self, out: list[VenueEvent]) -> None:
+        """Drift ``settle_pnl``: the whole unsettled PnL at the oracle moves into USDC (the PnL pool is taken as
+        deep enough; a loss is always settleable)."""
+        _, pnl = self.perp_value()
+        if pnl == 0:
+            out.append(PnlSettled(ts=self.now, amount=0))
+            return
+        self.position = msgspec.structs.replace(
+            self.position, quote_asset_amount=self.position.quote_asset_amount - pnl
+        )
+        self.usdc += pnl
+        self.ledger.settled += pnl
+        self._changed()
+        out.append(PnlSettled(ts=self.now, amount=pnl))
+
+    def _cancel_ids(self, ids: tuple[int, ...], out: list[VenueEvent]) -> None:
+        for uid in ids:
+            order = self.orders.pop(uid, None)
+            if order is None:
+                out.append(
+                    OrderRejected(ts=self.now, user_order_id=uid, reason=RejectReason.UNKNOWN_ORDER, detail="cancel")
+                )
+                continue
+            self._changed()
+            out.append(
+                OrderCancelled(ts=self.now, user_order_id=uid, reason=CancelReason.REQUESTED, filled_base=order.filled)
+            )
+
+    def _modify(self, command: ModifyOrder, out: list[VenueEvent]) -> None:
+        order = self.orders.get(command.user_order_id)
+        if order is None:
+            out.append(
+                OrderRejected(
+                    ts=self.now, user_order_id=command.user_order_id, reason=RejectReason.UNKNOWN_ORDER, detail="modify"
+                )
+            )
+            return
+        base = command.base if command.base is not None else order.base
+        intent = OrderIntent(
+            user_order_id=order.uid,
+            side=order.side,
+            price=command.price if command.price is not None else order.price,
+            base=max(base - order.filled, 1),
+            post_only=order.post_only,
+            reduce_only=order.reduce_only,
+            max_ts=command.max_ts if command.max_ts is not None else order.max_ts,
+            placed_at=self.now,
+            anchor_price=order.price,
+            order_type=order.order_type if order.order_type is not OrderType.ORACLE_OFFSET else OrderType.LIMIT,
+        )
+        del self.orders[order.uid]
+        self._changed()
+        out.append(
+            OrderCancelled(
+                ts=self.now, user_order_id=order.uid, reason=CancelReason.REQUESTED, filled_base=order.filled
+            )
+        )
+        if base <= order.filled:
+            return
+        self._place_batch((intent,), out)
+
+    # ------------------------------------------------------------------ placement
+
+    def _static_reject(self, intent: OrderIntent) -> tuple[RejectReason, str] | None:
+        spec = self.market
+        if intent.user_order_id in self.orders:
+            return RejectReason.USER_ORDER_ID_IN_USE, f"{intent.user_order_id} is open"
+        if len(self.orders) >= MAX_OPEN_ORDERS_PER_USER:
+            return RejectReason.TOO_MANY_OPEN_ORDERS, f"{MAX_OPEN_ORDERS_PER_USER} orders already open"
+        if not USER_ORDER_ID_MIN <= intent.user_order_id <= USER_ORDER_ID_MAX:
+            return RejectReason.UNKNOWN_ORDER, f"user_order_id {intent.user_order_id} outside 1..255"
+        if intent.base % spec.step_size:
+            return RejectReason.SIZE_NOT_STEP_MULTIPLE, f"base {intent.base} vs step {spec.step_size}"
+        if intent.base < spec.min_order_size:
+            return RejectReason.SIZE_BELOW_MINIMUM, f"base {intent.base} < minimum {spec.min_order_size}"
+        if intent.order_type is OrderType.LIMIT and intent.price % spec.tick_size:
+            return RejectReason.PRICE_NOT_TICK_MULTIPLE, f"price {intent.price} vs tick {spec.tick_size}"
+        if intent.order_type is OrderType.ORACLE_OFFSET and intent.oracle_price_offset % spec.tick_size:
+            return RejectReason.PRICE_NOT_TICK_MULTIPLE, f"offset {intent.oracle_price_offset} vs tick"
+        if intent.max_ts and intent.max_ts < self.now:
+            return RejectReason.EXPIRED_ON_ARRIVAL, f"max_ts {intent.max_ts} < now {self.now}"
+        if intent.reduce_only and not self._reduces(intent.side):
+            return RejectReason.REDUCE_ONLY_INCREASES, f"position {self.position.base_asset_amount}"
+        return None
+
+    def _reduces(self, side: Side) -> bool:
+        base = self.position.base_asset_amount
+        return (base > 0 and side is Side.SELL) or (base < 0 and side is Side.BUY)
+
+    def _touch(self, side: Side) -> int:
+        """The price an order on ``side`` would trade against: the best ask for a buy, the best bid for a sell;
+        without a book, the last traded price."""
+        if side is Side.BUY:
+            return self.best_ask if self.best_ask is not None else self.last_price
+        return self.best_bid if self.best_bid is not None else self.last_price
+
+    def _limit_price(self, intent: OrderIntent) -> int:
+        if intent.order_type is OrderType.ORACLE_OFFSET:
+            return self._round_to_tick(self.oracle + intent.oracle_price_offset, intent.side)
+        return intent.price
+
+    def _round_to_tick(self, price: int, side: Side) -> int:
+        tick = self.market.tick_size
+        rounded = price // tick * tick if side is Side.BUY else ceil_div(price, tick) * tick
+        return max(tick, rounded)
+
+    def _crosses(self, side: Side, price: int) -> bool:
+        touch = self._touch(side)
+        return price >= touch if side is Side.BUY else price <= touch
+
+    def _place_batch(self, intents: tuple[OrderIntent, ...], out: list[VenueEvent]) -> None:
+        """Drift ``place_orders``: each order is validated and margin-checked in turn. The margin check of the
+        whole batch is done once when it passes (requirement only grows as orders are added, so every prefix
+        passes too); otherwise order by order."""
+        staged: list[tuple[OrderIntent, int]] = []
+        for intent in intents:
+            rejected = self._static_reject(intent)
+            if rejected is not None:
+                out.append(
+                    OrderRejected(
+                        ts=self.now, user_order_id=intent.user_order_id, reason=rejected[0], detail=rejected[1]
+                    )
+                )
+                continue
+            price = self._limit_price(intent)
+            if (
+                intent.order_type is not OrderType.MARKET
+                and intent.post_only is not PostOnlyMode.NONE
+                and self._crosses(intent.side, price)
+            ):
+                match intent.post_only:
+                    case PostOnlyMode.MUST_POST_ONLY:
+                        out.append(
+                            OrderRejected(
+                                ts=self.now,
+                                user_order_id=intent.user_order_id,
+                                reason=RejectReason.POST_ONLY_WOULD_CROSS,
+                                detail=f"{intent.side.value} {price} vs touch {self._touch(intent.side)}",
+                            )
+                        )
+                        continue
+                    case PostOnlyMode.TRY_POST_ONLY:
+                        out.append(
+                            OrderRejected(
+                                ts=self.now,
+                                user_order_id=intent.user_order_id,
+                                reason=RejectReason.POST_ONLY_SKIPPED,
+                                detail=f"{intent.side.value} {price} vs touch {self._touch(intent.side)}",
+                            )
+                        )
+                        continue
+                    case PostOnlyMode.SLIDE:
+                        touch = self._touch(intent.side)
+                        tick = self.market.tick_size
+                        price = self._round_to_tick(
+                            touch - tick if intent.side is Side.BUY else touch + tick, intent.side
+                        )
+                    case PostOnlyMode.NONE:  # pragma: no cover - excluded above
+                        pass
+                    case _ as unreachable:
+                        assert_never(unreachable)
+            if len(self.orders) + len(staged) >= MAX_OPEN_ORDERS_PER_USER:
+                out.append(
+                    OrderRejected(
+                        ts=self.now,
+                        user_order_id=intent.user_order_id,
+                        reason=RejectReason.TOO_MANY_OPEN_ORDERS,
+                        detail=f"{MAX_OPEN_ORDERS_PER_USER} orders already open",
+                    )
+                )
+                continue
+            if any(s.user_order_id == intent.user_order_id for s, _ in staged):
+                out.append(
+                    OrderRejected(
+                        ts=self.now,
+                        user_order_id=intent.user_order_id,
+                        reason=RejectReason.USER_ORDER_ID_IN_USE,
+                        detail="twice in one batch",
+                    )
+                )
+                continue
+            staged.append((intent, price))
+        if not staged:
+            return
+        batch_ok = self._margin_rejection(staged) is None
+        for i, (intent, price) in enumerate(staged):
+            if not batch_ok:
+                why = self._margin_rejection(staged[i : i + 1])
+                if why is not None:
+                    out.append(
+                        OrderRejected(ts=self.now, user_order_id=intent.user_order_id, reason=why[0], detail=why[1])
+                    )
+                    continue
+            self._accept(intent, price, out)
+
+    def _margin_rejection(self, staged: list[tuple[OrderIntent, int]]) -> tuple[RejectReason, str] | None:
+        """Why adding ``staged`` to the open orders breaks initial margin or the paper leverage cap (None: fine).
+        Only orders that increase the worst-case position are checked, as Drift's ``risk_increasing`` rule."""
+        bids, asks, _ = self._open_bids_asks()
+        add_bids = sum(i.base for i, _ in staged if i.side is Side.BUY)
+        add_asks = -sum(i.base for i, _ in staged if i.side is Side.SELL)
+        base = self.position.base_asset_amount
+        worst_before = max(abs(base + bids), abs(base + asks))
+        worst_after = max(abs(base + bids + add_bids), abs(base + asks + add_asks))
+        if worst_after <= worst_before:
+            return None
+        account = self.account(extra_bids=add_bids, extra_asks=add_asks, extra_orders=len(staged))
+        markets = self.markets()
+        initial = calculate_margin(account, markets, MarginCategory.INITIAL)
+        if not initial.meets_margin_requirement:
+            return (
+                RejectReason.INSUFFICIENT_COLLATERAL,
+                f"initial requirement {initial.margin_requirement} > collateral {initial.total_collateral}",
+            )
+        equity = self.equity()
+        notional = worst_after * self.oracle // BASE_PRECISION
+        if equity <= 0 or notional * 10_000 > self.config.max_leverage_x10000 * equity:
+            return (
+                RejectReason.MAX_LEVERAGE,
+                f"worst-case notional {notional} over equity {equity} exceeds "
+                f"{self.config.max_leverage_x10000 / 10_000:g}x",
+            )
+        return None
+
+    def _accept(self, intent: OrderIntent, price: int, out: list[VenueEvent]) -> None:
+        order = _Order(intent, price, self.now)
+        self.orders[order.uid] = order
+        self._changed()
+        out.append(
+            OrderAccepted(
+                ts=self.now,
+                user_order_id=order.uid,
+                side=order.side,
+                price=price,
+                base=order.base,
+                post_only=intent.post_only is not PostOnlyMode.NONE,
+                reduce_only=order.reduce_only,
+                max_ts=order.max_ts,
+            )
+        )
+        if intent.order_type is OrderType.MARKET or (
+            intent.post_only is PostOnlyMode.NONE and self._crosses(order.side, price)
+        ):
+            self._take(order, out)
+
+    # ------------------------------------------------------------------ fills
+
+    def _take(self, order: _Order, out: list[VenueEvent]) -> None:
+        """Fill ``order`` as a taker: at the touch plus size-dependent slippage, never beyond its limit price (a
+        market order's limit is its price when given; 0 means none)."""
+        touch = self._touch(order.side)
+        remaining = order.base - order.filled
+        notional = remaining * touch // BASE_PRECISION
+        slip = slippage_bps(self.config, notional)
+        raw = touch * (BPS_PRECISION + slip * order.side.sign) // BPS_PRECISION
+        fill_price = self._round_to_tick(raw, order.side.opposite)  # round against the taker
+        if order.price:
+            fill_price = min(fill_price, order.price) if order.side is Side.BUY else max(fill_price, order.price)
+        self._fill(order, remaining, fill_price, Liquidity.TAKER, out)
+        if order.uid in self.orders and order.order_type is OrderType.MARKET:
+            del self.orders[order.uid]
+            self._changed()
+            out.append(
+                OrderCancelled(
+                    ts=self.now,
+                    user_order_id=order.uid,
+                    reason=CancelReason.MARKET_REMAINDER,
+                    filled_base=order.filled,
+                )
+            )
+
+    def _fill(self, order: _Order, base: int, price: int, liquidity: Liquidity, out: list[VenueEvent]) -> int:
+        """Fill up to ``base`` of ``order`` at ``price``; returns the base filled. Reduce-only fills are clipped to
+        the position, and a reduce-only order with nothing to reduce is cancelled."""
+        if order.reduce_only:
+            if not self._reduces(order.side):
+                del self.orders[order.uid]
+                self._changed()
+                out.append(
+                    OrderCancelled(
+                        ts=self.now,
+                        user_order_id=order.uid,
+                        reason=CancelReason.REDUCE_ONLY_FLAT,
+                        filled_base=order.filled,
+                    )
+                )
+                return 0
+            base = min(base, abs(self.position.base_asset_amount))
+        if base <= 0:
+            return 0
+        rate = self.config.fees.maker_ppm if liquidity is Liquidity.MAKER else self.config.fees.taker_ppm
+        delta = base * order.side.sign
+        quote = fill_quote_delta(delta, price)
+        fee = fill_fee(abs(quote), rate)
+        self._apply_trade(delta, price, fee)
+        if liquidity is Liquidity.MAKER:
+            self.ledger.maker_fills += 1
+        else:
+            self.ledger.taker_fills += 1
+        order.filled += base
+        complete = order.filled >= order.base
+        if complete:
+            del self.orders[order.uid]
+        out.append(
+            Fill(
+                ts=self.now,
+                user_order_id=order.uid,
+                side=order.side,
+                price=price,
+                base=base,
+                quote=quote,
+                fee=fee,
+                liquidity=liquidity,
+                reduce_only=order.reduce_only,
+                order_filled_base=order.filled,
+                complete=complete,
+            )
+        )
+        if order.reduce_only and not complete and self.position.base_asset_amount == 0:
+            del self.orders[order.uid]
+            out.append(
+                OrderCancelled(
+                    ts=self.now,
+                    user_order_id=order.uid,
+                    reason=CancelReason.REDUCE_ONLY_FLAT,
+                    filled_base=order.filled,
+                )
+            )
+        return base
+
+    def _apply_trade(self, delta: int, price: int, fee: int) -> None:
+        """Book a position change of ``delta`` at ``price`` paying ``fee`` (Drift's position bookkeeping)."""
+        market = self._perp_state.with_oracle_price(self.oracle)
+        before = self.position
+        after = apply_perp_fill(before, market, delta, price, fee=fee)
+        quote = fill_quote_delta(delta, price)
+        # realized = the quote of the fill not absorbed into the entry cost (0 for opens, exact for any split)
+        self.ledger.realized += quote - (after.quote_entry_amount - before.quote_entry_amount)
+        self.ledger.fees += fee
+        self.position = after
+        self._changed()
+
+    def on_price(
+        self,
+        ts: int,
+        price: int,
+        oracle: int,
+        *,
+        bar_ts: int | None = None,
+        bar_volume: int | None = None,
+    ) -> list[VenueEvent]:
+        """Advance to ``ts`` with the path at ``price`` and the oracle at ``oracle``: expire orders, fill the
+        makers the path trades through, then check liquidation. ``bar_ts``/``bar_volume`` (base 1e9) bound maker
+        fills per bar by ``volume_share_bps`` of the bar's volume; without them fills are unbounded."""
+        if ts < self.now:
+            raise ValueError(f"PaperVenue.on_price: time went backwards ({ts} < {self.now})")
+        if price <= 0 or oracle <= 0:
+            raise ValueError(f"PaperVenue.on_price: prices must be > 0, got price {price}, oracle {oracle} at {ts}")
+        self.now = ts
+        self.last_price = price
+        self.oracle = oracle
+        if bar_ts != self._bar_ts:
+            self._bar_ts = bar_ts
+            self._bar_budget = (
+                None if bar_volume is None else bar_volume * self.config.volume_share_bps // BPS_PRECISION
+            )
+        out: list[VenueEvent] = []
+        if not self.orders:
+            self._check_liquidation(out)
+            return out
+        self._expire(out)
+        through = self.config.trade_through_ticks * self.market.tick_size
+        candidates = [
+            o
+            for o in self.orders.values()
+            if (o.side is Side.BUY and price <= self._resting_price(o) - through)
+            or (o.side is Side.SELL and price >= self._resting_price(o) + through)
+        ]
+        if candidates:
+            # price priority (best bid first, best ask first), then time priority
+            candidates.sort(key=lambda o: (-o.side.sign * self._resting_price(o), o.placed_at))
+            for order in candidates:
+                if order.uid not in self.orders:
+                    continue
+                want = order.base - order.filled
+                if self._bar_budget is not None:
+                    want = min(want, self._bar_budget // self.market.step_size * self.market.step_size)
+                if want <= 0:
+                    break
+                filled = self._fill(order, want, self._resting_price(order), Liquidity.MAKER, out)
+                if self._bar_budget is not None:
+                    self._bar_budget -= filled
+        self._check_liquidation(out)
+        return out
+
+    def _resting_price(self, order: _Order) -> int:
+        if order.order_type is OrderType.ORACLE_OFFSET:
+            return self._round_to_tick(self.oracle + order.oracle_offset, order.side)
+        return order.price
+
+    def _expire(self, out: list[VenueEvent]) -> None:
+        now = self.now
+        expired = [o for o in self.orders.values() if o.max_ts and o.max_ts < now]
+        for order in expired:
+            del self.orders[order.uid]
+            out.append(OrderExpired(ts=now, user_order_id=order.uid, filled_base=order.filled))
+        if expired:
+            self._changed()
+
+    def expire(self, ts: int) -> list[VenueEvent]:
+        """Advance the clock to ``ts`` and expire what has passed its ``max_ts`` (no price needed)."""
+        if ts < self.now:
+            raise ValueError(f"PaperVenue.expire: time went backwards ({ts} < {self.now})")
+        self.now = ts
+        out: list[VenueEvent] = []
+        self._expire(out)
+        return out
+
+    # ------------------------------------------------------------------ funding
+
+    def apply_funding(self, ts: int, rate_long: int, rate_short: int) -> list[VenueEvent]:
+        """A funding update (rates 1e9 quote per base for the period, + = longs pay): the cumulative rates move
+        and the position's payment is settled into its quote amount. Emits one ``FundingPaid`` (payment 0 when
+        flat) so reports have one row per settlement."""
+        if ts < self.now:
+            raise ValueError(f"PaperVenue.apply_funding: time went backwards ({ts} < {self.now})")
+        self.now = ts
+        state = self._perp_state
+        self._perp_state = msgspec.structs.replace(
+            state,
+            cumulative_funding_rate_long=state.cumulative_funding_rate_long + rate_long,
+            cumulative_funding_rate_short=state.cumulative_funding_rate_short + rate_short,
+        )
+        self._cached_markets = None
+        base = self.position.base_asset_amount
+        before = self.position.quote_asset_amount
+        self.position = settle_funding(self.position, self._perp_state)
+        payment = self.position.quote_asset_amount - before
+        self.ledger.funding += payment
+        if payment:
+            self._changed()
+        out: list[VenueEvent] = [
+            FundingPaid(ts=ts, position_base=base, rate=rate_long if base >= 0 else rate_short, payment=payment)
+        ]
+        self._check_liquidation(out)
+        return out
+
+    # ------------------------------------------------------------------ liquidation
+
+    def is_liquidatable(self) -> bool:
+        """Drift's test: total collateral below the maintenance requirement (open orders included)."""
+        mnt = calculate_margin(self._current_account(), self.markets(), MarginCategory.MAINTENANCE)
+        return mnt.total_collateral < mnt.margin_requirement
+
+    def _check_liquidation(self, out: list[VenueEvent]) -> None:
+        base = self.position.base_asset_amount
+        if base == 0:
+            return
+        liq = self.liquidation_price()
+        if liq is None or (base > 0 and self.oracle > liq) or (base < 0 and self.oracle < liq):
+            return
+        if not self.is_liquidatable():
+            return
+        mnt = calculate_margin(self._current_account(), self.markets(), MarginCategory.MAINTENANCE)
+        for uid in list(self.orders):
+            order = self.orders.pop(uid)
+            out.append(
+                OrderCancelled(
+                    ts=self.now, user_order_id=uid, reason=CancelReason.LIQUIDATION, filled_base=order.filled
+                )
+            )
+        self._changed()
+        if not self.is_liquidatable():
+            return
+        size = self._liquidation_size()
+        delta = -size if base > 0 else size
+        price = self.oracle
+        notional = size * price // BASE_PRECISION
+        fee = ceil_div(
+            notional * (self.market.liquidator_fee + self.market.if_liquidation_fee), LIQUIDATION_FEE_PRECISION
+        )
+        self._apply_trade(delta, price, fee)
+        self.ledger.liquidation_fees += fee
+        self.ledger.liquidations += 1
+        out.append(
+            Liquidated(
+                ts=self.now,
+                base=delta,
+                price=price,
+                fee=fee,
+                total_collateral=mnt.total_collateral,
+                maintenance_requirement=mnt.margin_requirement,
+            )
+        )
+
+    def _liquidation_size(self) -> int:
+        """The smallest step multiple of |position| whose transfer restores maintenance plus the buffer."""
+        base = self.position.base_asset_amount
+        step = self.market.step_size
+        total = abs(base)
+        top = ceil_div(total, step)
+        fee_ppm = self.market.liquidator_fee + self.market.if_liquidation_fee
+
+        def restores(k: int) -> bool:
+            size = min(total, k * step)
+            notional = size * self.oracle // BASE_PRECISION
+            fee = ceil_div(notional * fee_ppm, LIQUIDATION_FEE_PRECISION)
+            market = self._perp_state.with_oracle_price(self.oracle)
+            pos = apply_perp_fill(self.position, market, -size if base > 0 else size, self.oracle, fee=fee)
+            account = Account(spot_positions=self._spot_positions(), perp_positions=(pos,))
+            calc = calculate_margin(
+                account, self.markets(), MarginCategory.MAINTENANCE, margin_buffer=self.config.liquidation_buffer_ratio
+            )
+            return calc.meets_margin_requirement_with_buffer
+
+        if not restores(top):
+            return total
+        lo, hi = 0, top  # restores(hi) holds; restores(lo) does not (lo = 0 is the liquidatable account)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if restores(mid):
+                hi = mid
+            else:
+                lo = mid
+        return min(total, hi * step)

@@ -1,0 +1,235 @@
+"""The venue port: the one interface the paper venue and the live Drift venue both implement.
+
+A bot's shell sends :data:`VenueCommand` s and receives :data:`VenueEvent` s; the bot's core never learns which
+venue answered. Commands are the connector's own (place / cancel / cancel-and-place, see
+``botrunner.connector.commands``) plus the account operations a bot needs (modify, settle PnL, deposit, withdraw).
+
+Every event is an immutable record stamped with the venue time ``ts`` (unix s). Amounts in Drift precisions:
+price 1e6, base 1e9, quote 1e6, funding rate 1e9 quote per base.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Protocol
+
+import msgspec
+
+from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
+from botrunner.connector.orders import WorkingOrder
+from botrunner.core.side import Side
+
+
+class ModifyOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """Drift ``modify_order_by_user_id``: change price, size or expiry of a resting order in place. The venue
+    cancels and re-places it under the same ``user_order_id`` (so it loses its queue position, as on Drift)."""
+
+    user_order_id: int
+    price: int | None = None
+    base: int | None = None
+    max_ts: int | None = None
+
+
+class SettlePnl(msgspec.Struct, frozen=True):
+    """Drift ``settle_pnl``: move the perp position's unsettled PnL into (or out of) the USDC balance."""
+
+
+class Deposit(msgspec.Struct, frozen=True, kw_only=True):
+    """Deposit ``amount`` tokens (spot market precision) into spot market ``spot_market_index``."""
+
+    spot_market_index: int
+    amount: int
+
+
+class Withdraw(msgspec.Struct, frozen=True, kw_only=True):
+    """Withdraw ``amount`` tokens from spot market ``spot_market_index`` (never into a borrow)."""
+
+    spot_market_index: int
+    amount: int
+
+
+VenueCommand = PlaceOrders | CancelOrders | CancelAndPlace | ModifyOrder | SettlePnl | Deposit | Withdraw
+
+
+class RejectReason(enum.Enum):
+    """Why a venue refused an order or an account operation (Drift's ErrorCode where one exists)."""
+
+    POST_ONLY_WOULD_CROSS = "post_only_would_cross"  # MustPostOnly and the order crosses the book
+    POST_ONLY_SKIPPED = "post_only_skipped"  # TryPostOnly and the order crosses: silently not placed
+    PRICE_NOT_TICK_MULTIPLE = "price_not_tick_multiple"
+    SIZE_NOT_STEP_MULTIPLE = "size_not_step_multiple"
+    SIZE_BELOW_MINIMUM = "size_below_minimum"
+    TOO_MANY_OPEN_ORDERS = "too_many_open_orders"  # 32 per user
+    USER_ORDER_ID_IN_USE = "user_order_id_in_use"
+    EXPIRED_ON_ARRIVAL = "expired_on_arrival"  # max_ts already in the past
+    REDUCE_ONLY_INCREASES = "reduce_only_increases"  # a reduce-only order that could only grow the position
+    INSUFFICIENT_COLLATERAL = "insufficient_collateral"  # initial margin with open orders would be breached
+    MAX_LEVERAGE = "max_leverage"  # the venue's (paper) leverage cap on increases
+    UNKNOWN_ORDER = "unknown_order"  # cancel/modify of an id the venue does not hold
+    INSUFFICIENT_BALANCE = "insufficient_balance"  # a withdrawal larger than the free deposit
+    INVALID_AMOUNT = "invalid_amount"  # zero/negative amount, unknown spot market
+    MARKET_PAUSED = "market_paused"  # no price yet: the venue cannot check the order
+
+
+class CancelReason(enum.Enum):
+    """Why an order left the book without filling completely."""
+
+    REQUESTED = "requested"  # the bot asked
+    REDUCE_ONLY_FLAT = "reduce_only_flat"  # a reduce-only order with nothing left to reduce
+    LIQUIDATION = "liquidation"  # liquidation cancels every open order first
+    MARKET_REMAINDER = "market_remainder"  # the unfilled part of a market order
+
+
+class Liquidity(enum.Enum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class OrderAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """The venue holds the order (Drift: it is in the user's order slots). ``price`` may differ from the request
+    for a Slide post-only order the venue repriced."""
+
+    ts: int
+    user_order_id: int
+    side: Side
+    price: int
+    base: int
+    post_only: bool
+    reduce_only: bool
+    max_ts: int
+
+
+class OrderRejected(msgspec.Struct, frozen=True, kw_only=True):
+    ts: int
+    user_order_id: int
+    reason: RejectReason
+    detail: str = ""
+
+
+class OrderCancelled(msgspec.Struct, frozen=True, kw_only=True):
+    ts: int
+    user_order_id: int
+    reason: CancelReason
+    filled_base: int  # cumulative base filled before the cancel
+
+
+class OrderExpired(msgspec.Struct, frozen=True, kw_only=True):
+    ts: int
+    user_order_id: int
+    filled_base: int
+
+
+class Fill(msgspec.Struct, frozen=True, kw_only=True):
+    """One fill of one order. ``quote`` is the signed quote change of the fill (buys negative), ``fee`` positive
+    = paid, negative = rebate. ``order_filled_base`` is the order's cumulative fill after this one; ``complete``
+    says the order is done. ``user_order_id`` 0 is the venue's own liquidation transfer."""
+
+    ts: int
+    user_order_id: int
+    side: Side
+    price: int
+    base: int
+    quote: int
+    fee: int
+    liquidity: Liquidity
+    reduce_only: bool
+    order_filled_base: int
+    complete: bool
+
+
+class FundingPaid(msgspec.Struct, frozen=True, kw_only=True):
+    """A funding settlement: ``rate`` 1e9 quote per base for the period (+ = longs pay); ``payment`` quote 1e6,
+    positive = received."""
+
+    ts: int
+    position_base: int
+    rate: int
+    payment: int
+
+
+class Liquidated(msgspec.Struct, frozen=True, kw_only=True):
+    """The venue liquidated ``base`` (signed, the position change) at ``price``, charging ``fee`` (liquidator fee
+    plus insurance-fund fee, quote 1e6). Health and collateral are those seen when maintenance was breached."""
+
+    ts: int
+    base: int
+    price: int
+    fee: int
+    total_collateral: int
+    maintenance_requirement: int
+
+
+class PnlSettled(msgspec.Struct, frozen=True, kw_only=True):
+    """``amount`` quote moved from the perp position into the USDC balance (negative: from USDC to the perp)."""
+
+    ts: int
+    amount: int
+
+
+class BalanceChanged(msgspec.Struct, frozen=True, kw_only=True):
+    """A deposit (positive) or withdrawal (negative) of ``amount`` tokens in ``spot_market_index``."""
+
+    ts: int
+    spot_market_index: int
+    amount: int
+
+
+class CommandRejected(msgspec.Struct, frozen=True, kw_only=True):
+    """An account operation the venue refused (orders have ``OrderRejected``)."""
+
+    ts: int
+    command: str
+    reason: RejectReason
+    detail: str = ""
+
+
+VenueEvent = (
+    OrderAccepted
+    | OrderRejected
+    | OrderCancelled
+    | OrderExpired
+    | Fill
+    | FundingPaid
+    | Liquidated
+    | PnlSettled
+    | BalanceChanged
+    | CommandRejected
+)
+
+
+class AccountReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The venue's account as a bot (and a report) sees it. Quote 1e6, base 1e9, price 1e6, health 0..100,
+    leverage 1e4 = 1x."""
+
+    ts: int
+    oracle: int
+    position_base: int
+    entry_price: int
+    break_even_price: int
+    usdc_balance: int  # settled quote in the USDC spot balance (negative = borrow)
+    unsettled_pnl: int  # perp position value at the oracle + its quote amount (Drift's unrealized PnL)
+    unrealized_pnl: int  # position value at the oracle minus its entry cost
+    equity: int  # usdc_balance + unsettled_pnl (+ any other spot at the oracle)
+    total_collateral: int  # maintenance-weighted, Drift's margin engine
+    maintenance_requirement: int
+    free_collateral: int  # initial
+    health: int
+    leverage: int
+    liquidation_price: int | None
+    open_orders: int
+
+
+class Venue(Protocol):
+    """What a bot's shell needs from a venue, paper or live."""
+
+    def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
+        """Perform ``command`` at venue time ``now``; return what happened, in order."""
+        ...
+
+    def report(self) -> AccountReport:
+        """The account as it is now."""
+        ...
+
+    def open_orders(self) -> tuple[WorkingOrder, ...]:
+        """Every order the venue holds, in placement order (the connector resyncs from this)."""
+        ...
