@@ -16,6 +16,7 @@ YAML                                        becomes                             
 ``risk.max_leverage``                       ``RiskLimits.max_leverage_x10000``   x, e.g. ``3``
 ``risk.max_daily_loss_usd``                 ``RiskLimits.max_daily_loss_quote``  USD
 ``risk.max_notional_usd``                   ``RiskLimits.max_notional_quote``    USD
+``strategy.band.min_base`` / ``max_base``   ``BandConfig.min_base`` / ``max_base``  base units, e.g. ``-5``
 ==========================================  ==================================  =======================
 """
 
@@ -25,7 +26,7 @@ import enum
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 import msgspec
 
@@ -35,6 +36,8 @@ from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import BASE_PRECISION, LEVERAGE_PRECISION, MARGIN_PRECISION, QUOTE_PRECISION, to_fixed
 from botrunner.yamlconf import ConfigError, decode, field_line, parse_yaml
 from governors.risk_limits import RiskLimits
+from strategies.band import BandConfig, FixedBandStrategy
+from strategies.base import Strategy
 from strategies.config import GridConfig
 
 
@@ -44,7 +47,8 @@ class BotMode(enum.Enum):
 
 
 class StrategyKind(enum.Enum):
-    GRID = "grid"
+    GRID = "grid"  # strategies.grid: Pionex-style grid/curve
+    BAND = "band"  # strategies.band: hold anywhere in a fixed band, the connector's ladder works it
 
 
 class AccountRef(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -57,6 +61,24 @@ class AccountRef(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: StrategyKind
     grid: GridConfig = GridConfig()
+    band: BandConfig | None = None  # required for kind: band
+
+    def build(self) -> GridConfig | Strategy[Any]:
+        """What ``BotDefinition`` takes: the grid's config, or the strategy object itself."""
+        match self.kind:
+            case StrategyKind.GRID:
+                return self.grid
+            case StrategyKind.BAND:
+                if self.band is None:
+                    raise ValueError("strategy.band is required for kind: band")
+                return FixedBandStrategy(self.band)
+            case _ as unreachable:
+                assert_never(unreachable)
+
+    @property
+    def warmup_s(self) -> int:
+        """History the strategy needs before it can decide well (its longest lookback)."""
+        return max(self.grid.lookbacks_s) if self.kind is StrategyKind.GRID else 0
 
 
 class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -77,13 +99,15 @@ class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         return load_catalogue().perp(self.market)
 
 
-# (section, YAML key, struct field, precision): human-unit keys converted exactly before typing
-_HUMAN_UNITS: tuple[tuple[str | None, str, str, int], ...] = (
-    (None, "capital_usdc", "capital_quote", QUOTE_PRECISION),
-    ("execution", "base_size_per_level", "base_size_per_level", BASE_PRECISION),
-    ("risk", "max_leverage", "max_leverage_x10000", LEVERAGE_PRECISION),
-    ("risk", "max_daily_loss_usd", "max_daily_loss_quote", QUOTE_PRECISION),
-    ("risk", "max_notional_usd", "max_notional_quote", QUOTE_PRECISION),
+# (section path, YAML key, struct field, precision): human-unit keys converted exactly before typing
+_HUMAN_UNITS: tuple[tuple[tuple[str, ...], str, str, int], ...] = (
+    ((), "capital_usdc", "capital_quote", QUOTE_PRECISION),
+    (("execution",), "base_size_per_level", "base_size_per_level", BASE_PRECISION),
+    (("risk",), "max_leverage", "max_leverage_x10000", LEVERAGE_PRECISION),
+    (("risk",), "max_daily_loss_usd", "max_daily_loss_quote", QUOTE_PRECISION),
+    (("risk",), "max_notional_usd", "max_notional_quote", QUOTE_PRECISION),
+    (("strategy", "band"), "min_base", "min_base", BASE_PRECISION),
+    (("strategy", "band"), "max_base", "max_base", BASE_PRECISION),
 )
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -92,10 +116,12 @@ def _convert_human_units(data: Any, lines: dict[str, int], source: str) -> None:
     if not isinstance(data, dict):
         return  # the typed decode reports "Expected `object`"
     for section, key, field, precision in _HUMAN_UNITS:
-        holder = data if section is None else data.get(section)
+        holder: Any = data
+        for part in section:
+            holder = holder.get(part) if isinstance(holder, dict) else None
         if not isinstance(holder, dict) or key not in holder:
             continue
-        path = (section, key) if section else (key,)
+        path = (*section, key)
         line = field_line(lines, *path)
         dotted = ".".join(path)
         value = holder.pop(key)
@@ -136,7 +162,14 @@ def _validate_semantics(bot: BotConfig, lines: dict[str, int], source: str) -> N
         raise fail(str(exc).strip("'\""), "market") from exc
     if bot.capital_quote <= 0:
         raise fail(f"must be > 0, got {bot.capital_quote / QUOTE_PRECISION}", "capital_usdc")
-    for section, check in (("strategy", bot.strategy.grid.validate), ("execution", bot.execution.validate)):
+    if bot.strategy.kind is StrategyKind.BAND and bot.strategy.band is None:
+        raise fail("kind: band needs a band: {min_base, max_base} section", "strategy", "kind")
+    band_check = bot.strategy.band.validate if bot.strategy.band is not None else (lambda: None)
+    for section, check in (
+        ("strategy", bot.strategy.grid.validate),
+        ("strategy", band_check),
+        ("execution", bot.execution.validate),
+    ):
         try:
             check()
         except ValueError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from botrunner.config import BotConfig
 from botrunner.connector import Command, ConnectorState, MarketQuote, plan
 from botrunner.core.intents import StrategyDecision
 from botrunner.core.margin_view import MarginProjection, MarginSnapshot
@@ -24,9 +25,9 @@ from governors.execution import ExecutionDirective
 from governors.execution import decide as execution_decide
 from governors.risk import RiskInputs, RiskState, evaluate
 from governors.risk_limits import RiskLimits
-from strategies.base import MarketView
+from strategies.base import MarketView, Strategy
 from strategies.config import GridConfig
-from strategies.grid import GridState, GridStrategy
+from strategies.grid import GridStrategy
 
 
 class BotDefinition:
@@ -35,13 +36,24 @@ class BotDefinition:
     __slots__ = ("limits", "market", "name", "policy", "strategy")
 
     def __init__(
-        self, name: str, market: PerpMarketSpec, grid: GridConfig, policy: ExecutionPolicy, limits: RiskLimits
+        self,
+        name: str,
+        market: PerpMarketSpec,
+        strategy: GridConfig | Strategy[Any],
+        policy: ExecutionPolicy,
+        limits: RiskLimits,
     ) -> None:
         self.name = name
         self.market = market
-        self.strategy = GridStrategy(grid)
+        # a GridConfig builds the grid strategy; any other ``strategies.base.Strategy`` is used as given
+        self.strategy: Strategy[Any] = GridStrategy(strategy) if isinstance(strategy, GridConfig) else strategy
         self.policy = policy
         self.limits = limits
+
+    @classmethod
+    def from_config(cls, bot: BotConfig) -> BotDefinition:
+        """The definition of a validated bot configuration."""
+        return cls(bot.name, bot.market_spec, bot.strategy.build(), bot.execution, bot.risk)
 
     def initial_state(self, started_at: int) -> BotState:
         return BotState(
@@ -52,10 +64,10 @@ class BotDefinition:
 
 
 class BotState(msgspec.Struct, kw_only=True):
-    """Everything a bot carries between steps. ``strategy`` is mutable (see ``strategies.grid.GridState``); the
-    risk and connector states are immutable and replaced each step."""
+    """Everything a bot carries between steps. ``strategy`` is the strategy's own state and may be mutable (see
+    ``strategies.grid.GridState``); the risk and connector states are immutable and replaced each step."""
 
-    strategy: GridState
+    strategy: Any
     risk: RiskState
     connector: ConnectorState
 

@@ -43,7 +43,7 @@ def replay(
 ) -> ReplayResult:
     """Warm the strategy up on the history before the window, then decide on every bar close of the last ``days``
     (every bar when ``days`` covers the data), keeping one decision per ``sample_every_s`` in ``rows``."""
-    definition = BotDefinition(bot.name, bot.market_spec, bot.strategy.grid, bot.execution, bot.risk)
+    definition = BotDefinition.from_config(bot)
     window_start = candles.bars[-1].ts + candles.interval_s - days * 86_400
     state = definition.initial_state(started_at=window_start)
     out = ReplayResult(bot)
