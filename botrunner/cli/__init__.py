@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # a handler takes the parsed args and returns the process exit code.
 COMMAND_MODULES: tuple[str, ...] = (
     "botrunner.cli.account",
+    "botrunner.cli.backtest",
     "botrunner.cli.demo",
     "botrunner.cli.validate",
 )

@@ -9,7 +9,12 @@ Sections:
 4. the whole decision pipeline (strategy -> Risk Governor -> Execution Governor -> connector) over real SOL 5-minute
    bars, with a stand-in venue that accepts every command and fills nothing.
 
-The reference workloads R1-R3 of shared/bench need the paper venue and the actor runtime; they are not run yet.
+5. the reference workloads of shared/bench: R1 (one bot, the reference grid on real 5-minute bars, through the
+   whole pipeline and the paper venue) on the bundled 30 days, on shared/data's 54,720 bars when present, and
+   repeated end to end to a year (the headline figure); R2 (100 such bots in one process, bar-events/s and RSS
+   per bot). R3 needs the actor runtime (issue 4) and is not run yet.
+
+``--quick`` skips the year and shrinks R2 to 20 bots (for a fast look); ``--full`` adds the pipeline on shared data.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from botrunner.backtest import bench as reference
 from botrunner.config import load_bot
 from botrunner.connector import ConnectorState, MarketQuote, plan
 from botrunner.connector.acceptance import accept_all
@@ -26,7 +32,7 @@ from botrunner.core.intents import ExposureBand
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.verdict import RiskAction, Verdict
 from botrunner.margin import bench as margin_bench
-from botrunner.marketdata.candles import bundled_path, load_candles
+from botrunner.marketdata.candles import Candles, bundled_path, load_candles
 from botrunner.replay import replay
 from governors.execution import decide as execution_decide
 from strategies import bench as strategy_bench
@@ -79,6 +85,35 @@ def bench_pipeline(candle_path: Path) -> None:
     print(f"  orders placed / cancelled     : {result.placed:,d} / {result.cancelled:,d} (stand-in venue, no fills)")
 
 
+def bench_reference(quick: bool) -> None:
+    """R1 and R2 of shared/bench/README.md (see ``botrunner.backtest.bench``)."""
+    bundled = load_candles(bundled_path("SOL-USDT-PERP_binance_5m.csv.gz"))
+    shared = ROOT.parent / "shared" / "data" / "market" / "binance" / "SOL-USDT-PERP_5m.csv.gz"
+    runs = [("bundled 30 days", bundled)]
+    if shared.exists():
+        runs.append(("shared/data, once", load_candles(shared)))
+    if not quick:
+        base = runs[-1][1]
+        runs.append(("repeated to one year", reference.repeat_to(base, 105_120)))
+    print("R1 reference grid, one bot (band +/-5 SOL, 5+5 post-only rungs of 0.1 SOL, 30 bp, requote 10 bp):")
+    for label, candles in runs:
+        f = reference.run_r1(candles)
+        print(
+            f"  {label:<22}: {f.bars:>7,} bars {f.wall_s:7.2f} s  {f.bars_per_s:9,.0f} bars/s  "
+            f"{f.events_per_s:9,.0f} bar-events/s  orders {f.orders:,}  fills {f.fills:,}"
+        )
+    bots = 20 if quick else 100
+    week = Candles(bundled.source, bundled.interval_s, bundled.bars[: 7 * 288])
+    r2 = reference.run_r2(week, bots=bots)
+    print(f"R2 fleet: {r2.bots} R1 bots (steps 30..{29 + r2.bots} bp) x {r2.bars_per_bot:,} bars in one process:")
+    print(
+        f"  total                         : {r2.events_per_s:12,.0f} bar-events/s  ({r2.wall_s:.2f} s, "
+        f"orders {r2.orders:,}, fills {r2.fills:,})"
+    )
+    print(f"  RSS growth per bot (all alive): {r2.rss_per_bot_kib / 1024:12.2f} MiB")
+    print(f"  peak RSS of this process      : {reference.peak_rss_kib() / 1024:12.1f} MiB")
+
+
 def main() -> None:
     print(f"python {sys.version.split()[0]}, {sys.platform}")
     print()
@@ -100,8 +135,10 @@ def main() -> None:
     if "--full" in sys.argv and shared.exists():
         bench_pipeline(shared)
     print()
+    bench_reference(quick="--quick" in sys.argv)
+    print()
     print(f"peak RSS of this process        : {_peak_rss_mib():12.1f} MiB")
-    print("R1-R3 reference workloads (shared/bench): not run yet; they need the paper venue and the actor runtime.")
+    print("R3 (live-path latency on the actor runtime): not run yet; it needs the runtime of issue 4.")
 
 
 if __name__ == "__main__":

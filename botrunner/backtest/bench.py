@@ -1,0 +1,161 @@
+"""The reference workloads R1 and R2 (``shared/bench/README.md``) through the backtest loop; figures for ``make bench``.
+
+R1: SOL-PERP, flat start, 100,000 USDC; a fixed band of +/-5 SOL worked by a ladder of 5 post-only bids and 5 asks
+of 0.10 SOL, 30 bps apart around the close, re-quoted when the close moved >= 10 bps (the connector's full
+cancel-and-place); maker fee -0.002 %, taker 0.035 %; a resting order fills when the bar trades through its
+price. Through the full pipeline: strategy -> Risk Governor -> Execution Governor -> connector -> paper venue ->
+funding (Drift's formula: the repeated year has no funding records).
+
+R2: 100 such bots (step 30..129 bps, so no two are identical) in one process, advanced bar by bar together.
+Memory per bot: the growth of resident memory across the fleet run, with every bot's venue and state still
+alive, over the bot count (rows are counted, not kept).
+
+This module measures wall time (``time.perf_counter``): it is a shell, never imported by the core.
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+from dataclasses import dataclass
+
+from botrunner.backtest.engine import BacktestInputs, run_backtest
+from botrunner.config import BotConfig, parse_bot
+from botrunner.marketdata.candles import Candle, Candles
+from botrunner.paper.config import PaperConfig
+from botrunner.paper.fees import FeeSchedule
+
+R1_FEES = FeeSchedule(taker_ppm=350, maker_ppm=-20)  # 0.035 % taker, -0.002 % maker
+
+R1_YAML = """
+name: r1-{n}
+mode: paper
+account: {{authority: bench, subaccount_id: {n}}}
+market: SOL-PERP
+capital_usdc: 100000
+strategy:
+  kind: band
+  band: {{min_base: -5, max_base: 5}}
+execution:
+  grid_levels: 5
+  step_bps: {step}
+  base_size_per_level: 0.1
+  post_only: must_post_only
+  requote_threshold_bps: 10
+  ttl_s: 86400
+  ramp_in: {{duration_s: 0, initial_fraction_bps: 10000}}
+"""
+
+
+def r1_bot(n: int = 1, step_bps: int = 30) -> BotConfig:
+    return parse_bot(R1_YAML.format(n=n, step=step_bps), f"<R1 bot {n}>")
+
+
+def repeat_to(candles: Candles, min_bars: int) -> Candles:
+    """The candles repeated end to end (each copy shifted by the whole span) until at least ``min_bars``."""
+    bars = list(candles.bars)
+    span = candles.bars[-1].ts - candles.bars[0].ts + candles.interval_s
+    copy = 1
+    while len(bars) < min_bars:
+        shift = span * copy
+        bars.extend(Candle(b.ts + shift, b.open, b.high, b.low, b.close, b.volume) for b in candles.bars)
+        copy += 1
+    return Candles(f"{candles.source} x{copy}", candles.interval_s, tuple(bars))
+
+
+def peak_rss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
+
+
+def current_rss_kib() -> int:
+    """Resident set size now (Linux ``/proc/self/statm``; the peak where that is unavailable)."""
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])  # noqa: SIM115 - one read of a proc file
+    except (OSError, ValueError, IndexError):
+        return peak_rss_kib()
+    return pages * resource.getpagesize() // 1024
+
+
+@dataclass(frozen=True)
+class R1Figures:
+    bars: int
+    bar_events: int
+    wall_s: float
+    orders: int
+    fills: int
+    decisions: int
+
+    @property
+    def bars_per_s(self) -> float:
+        return self.bars / self.wall_s
+
+    @property
+    def events_per_s(self) -> float:
+        return self.bar_events / self.wall_s
+
+
+def run_r1(candles: Candles) -> R1Figures:
+    bot = r1_bot()
+    inputs = BacktestInputs(
+        bot=bot,
+        candles=candles,
+        funding=None,
+        start=candles.bars[0].ts,
+        end=candles.bars[-1].ts + candles.interval_s,
+        paper=PaperConfig(fees=R1_FEES),
+        keep_rows=False,
+    )
+    gc.collect()
+    t0 = time.perf_counter()
+    result = run_backtest(inputs)
+    wall = time.perf_counter() - t0
+    return R1Figures(result.bars, result.ticks, wall, result.orders_placed, result.fill_count, result.decisions)
+
+
+@dataclass(frozen=True)
+class R2Figures:
+    bots: int
+    bars_per_bot: int
+    bar_events: int
+    wall_s: float
+    rss_per_bot_kib: float
+    orders: int
+    fills: int
+
+    @property
+    def events_per_s(self) -> float:
+        return self.bar_events / self.wall_s
+
+
+def run_r2(candles: Candles, bots: int = 100) -> R2Figures:
+    """``bots`` R1 bots over ``candles``, one after another in one process (each bot's run is independent: the
+    fleet's total work and memory are what R2 measures; interleaving would only add scheduling)."""
+    gc.collect()
+    base_rss = current_rss_kib()
+    configs = [r1_bot(n + 1, 30 + n) for n in range(bots)]
+    t0 = time.perf_counter()
+    results = []
+    for bot in configs:
+        inputs = BacktestInputs(
+            bot=bot,
+            candles=candles,
+            funding=None,
+            start=candles.bars[0].ts,
+            end=candles.bars[-1].ts + candles.interval_s,
+            paper=PaperConfig(fees=R1_FEES),
+            keep_rows=False,
+        )
+        results.append(run_backtest(inputs))  # kept alive: the fleet's venues and states stay in memory
+    wall = time.perf_counter() - t0
+    gc.collect()
+    grown = max(0, current_rss_kib() - base_rss)
+    return R2Figures(
+        bots=bots,
+        bars_per_bot=results[0].bars,
+        bar_events=sum(r.ticks for r in results),
+        wall_s=wall,
+        rss_per_bot_kib=grown / bots,
+        orders=sum(r.orders_placed for r in results),
+        fills=sum(r.fill_count for r in results),
+    )

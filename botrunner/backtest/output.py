@@ -1,0 +1,145 @@
+"""A backtest's files: summary.json, fills.csv, funding.csv, orders.csv, snapshots.csv and report.html.
+
+Layouts and units are the public contract of ``shared/guides/backtest-output.md``. Everything is rendered from
+integers (exact decimals), rows are in event order, JSON keys in a fixed order, ``\\n`` line ends: the same inputs
+give byte-identical files. The run id hashes the bot's configuration, the data files' contents, the window, the
+paper venue's configuration and the code itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from botrunner.backtest.engine import BacktestResult, pnl_split
+from botrunner.backtest.records import (
+    FILLS_HEADER,
+    FUNDING_HEADER,
+    ORDERS_HEADER,
+    QUOTE_DECIMALS,
+    SNAPSHOTS_HEADER,
+    fill_line,
+    fixed,
+    funding_line,
+    order_line,
+    snapshot_line,
+)
+from botrunner.backtest.report import render_report
+from botrunner.core.verdict import RiskAction
+
+ROOT = Path(__file__).resolve().parents[2]
+CODE_DIRS = ("botrunner", "strategies", "governors", "actors")
+
+
+def code_digest() -> str:
+    """sha256 over every source file of the runner (path and bytes, sorted): the code version of a run."""
+    h = hashlib.sha256()
+    for top in CODE_DIRS:
+        for path in sorted((ROOT / top).rglob("*.py")):
+            h.update(path.relative_to(ROOT).as_posix().encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+    h.update((ROOT / "botrunner" / "data" / "markets.json").read_bytes())
+    return h.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_id(result: BacktestResult, data_digests: Sequence[tuple[str, str]]) -> str:
+    """16 hex digits of sha256(config, data, window, venue configuration, code)."""
+    inputs = result.inputs
+    payload = {
+        "bot": msgspec.to_builtins(msgspec.structs.replace(inputs.bot, source="")),
+        "data": [list(d) for d in data_digests],
+        "window": [inputs.start, inputs.end],
+        "funding": "records" if inputs.funding is not None else "formula",
+        "paper": msgspec.to_builtins(inputs.paper),
+        "code": code_digest(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ratio(numerator: int, denominator: int, decimals: int) -> str:
+    """numerator/denominator as an exact decimal string truncated toward zero to ``decimals`` places."""
+    if denominator == 0:
+        return fixed(0, decimals)
+    scaled = abs(numerator) * 10**decimals // abs(denominator)
+    return fixed(scaled if (numerator >= 0) == (denominator > 0) else -scaled, decimals)
+
+
+def summary(result: BacktestResult, data_digests: Sequence[tuple[str, str]], funding_source: str) -> dict[str, Any]:
+    """The summary.json document (contract keys first, then this runner's extras)."""
+    venue = result.venue
+    assert venue is not None
+    split = pnl_split(result)
+    maker = venue.ledger.maker_fills
+    fills = result.fill_count
+    liq = result.min_liq_distance
+    states = {a.value: result.time_in_state_s.get(a.value, 0) for a in RiskAction}
+    q = QUOTE_DECIMALS
+    return {
+        "run_id": run_id(result, data_digests),
+        "bot": result.inputs.bot.name,
+        "market": result.inputs.bot.market,
+        "from": iso(result.first_ts),
+        "to": iso(result.last_ts),
+        "bars": result.bars,
+        "starting_equity": fixed(result.starting_equity, q),
+        "ending_equity": fixed(result.ending_equity, q),
+        "pnl": {k: fixed(split[k], q) for k in ("realized", "unrealized", "funding", "fees", "total")},
+        "return_pct": _ratio(split["total"] * 100, result.starting_equity, 4),
+        "max_drawdown_pct": fixed(result.max_drawdown_bps, 2),
+        "orders": result.orders_placed,
+        "fills": fills,
+        "maker_share": _ratio(maker, fills, 4),
+        "liquidations": venue.ledger.liquidations,
+        "min_health": result.min_health,
+        "min_liq_distance_pct": None if liq is None else fixed(liq, 4),
+        "time_in_state_s": states,
+        # extras (not in the contract): why the risk states happened, and what the run was made of
+        "time_in_reason_s": dict(sorted(result.time_in_reason_s.items())),
+        "liquidation_fees": fixed(venue.ledger.liquidation_fees, q),
+        "settled_pnl": fixed(venue.ledger.settled, q),
+        "funding_source": funding_source,
+        "decisions": result.decisions,
+        "decision_cadence": "bar_close",
+        "bar_events": result.ticks,
+        "connector_resyncs": result.resyncs,
+        "data": [{"file": name, "sha256": digest} for name, digest in data_digests],
+        "paper_venue": msgspec.to_builtins(result.inputs.paper),
+    }
+
+
+def _write_lines(path: Path, header: str, lines: Iterable[str]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        fh.write(header + "\n")
+        for line in lines:
+            fh.write(line + "\n")
+
+
+def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> list[Path]:
+    """Write every file into ``out`` (created if needed); returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        name: out / name
+        for name in ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snapshots.csv", "report.html")
+    }
+    paths["summary.json"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    _write_lines(paths["fills.csv"], FILLS_HEADER, map(fill_line, result.fills))
+    _write_lines(paths["funding.csv"], FUNDING_HEADER, map(funding_line, result.funding))
+    _write_lines(paths["orders.csv"], ORDERS_HEADER, map(order_line, result.orders))
+    _write_lines(paths["snapshots.csv"], SNAPSHOTS_HEADER, map(snapshot_line, result.snapshots))
+    paths["report.html"].write_text(render_report(doc, result.snapshots, result.fills), encoding="utf-8")
+    return list(paths.values())

@@ -1,0 +1,132 @@
+"""The rows a backtest records, in Drift precisions (ints), and their exact decimal rendering.
+
+The CSV layouts are a public contract (``shared/guides/backtest-output.md``): prices 6 decimals, base 9, USD 6,
+funding rates 9 (Drift's 1e9 quote per base), ``ts`` unix seconds UTC. Decimals are rendered from the integers
+directly, so there is never binary-float noise and reruns are byte-identical.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+PRICE_DECIMALS: Final = 6
+BASE_DECIMALS: Final = 9
+QUOTE_DECIMALS: Final = 6
+RATE_DECIMALS: Final = 9
+
+
+def fixed(value: int, decimals: int) -> str:
+    """``fixed(-1_500_000, 6) == "-1.500000"``: an exact decimal string of a fixed-point integer."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}" if decimals else f"{sign}{whole}"
+
+
+def optional_fixed(value: int | None, decimals: int) -> str:
+    return "" if value is None else fixed(value, decimals)
+
+
+class FillRow(msgspec.Struct, frozen=True):
+    ts: int
+    order_id: int  # user_order_id; 0 = the venue's liquidation transfer
+    side: str  # buy / sell
+    price: int
+    base: int
+    quote: int  # signed quote change (buys negative)
+    fee: int  # + paid, - rebate
+    liquidity: str  # maker / taker
+    reduce_only: bool
+
+
+class FundingRow(msgspec.Struct, frozen=True):
+    ts: int
+    position_base: int
+    rate: int  # 1e9 quote per base for the period, + = longs pay
+    payment: int  # + received
+
+
+class OrderRow(msgspec.Struct, frozen=True):
+    ts: int
+    order_id: int
+    user_order_id: int
+    event: str  # placed / cancelled / expired / rejected / filled
+    side: str
+    price: int
+    base: int
+    post_only: bool
+    reduce_only: bool
+    reason: str
+
+
+class SnapshotRow(msgspec.Struct, frozen=True):
+    """The account at a bar close, as the bot's decision saw it, plus what the decision produced."""
+
+    ts: int
+    mark: int
+    oracle: int
+    position_base: int
+    entry_price: int
+    collateral: int  # total collateral, maintenance weights (quote 1e6)
+    unrealized_pnl: int  # position value at the oracle minus its entry cost
+    unsettled_pnl: int  # Drift's unrealized PnL of the perp (value + quote amount): not yet in USDC
+    settled_pnl: int  # cumulative PnL moved into USDC
+    equity: int
+    health: int
+    leverage: int  # 1e4 = 1x
+    liq_price: int | None
+    risk_state: str
+    range_low: int  # the strategy's price range (1e6; 0 when it has none yet)
+    range_high: int
+    band_min: int  # approved band (base 1e9)
+    band_max: int
+    bid_prices: tuple[int, ...]  # resting ladder after the decision's commands, best first
+    ask_prices: tuple[int, ...]
+    realized: int  # cumulative PnL split (quote 1e6), for the equity plot
+    funding: int
+    fees: int
+
+
+FILLS_HEADER: Final = "ts,order_id,side,price,base,quote,fee,liquidity,reduce_only"
+FUNDING_HEADER: Final = "ts,position_base,rate,payment"
+ORDERS_HEADER: Final = "ts,order_id,user_order_id,event,side,price,base,post_only,reduce_only,reason"
+SNAPSHOTS_HEADER: Final = (
+    "ts,mark,oracle,position_base,entry_price,collateral,unrealized_pnl,unsettled_pnl,settled_pnl,health,leverage,"
+    "liq_price,risk_state"
+)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def fill_line(r: FillRow) -> str:
+    return (
+        f"{r.ts},{r.order_id},{r.side},{fixed(r.price, PRICE_DECIMALS)},{fixed(r.base, BASE_DECIMALS)},"
+        f"{fixed(r.quote, QUOTE_DECIMALS)},{fixed(r.fee, QUOTE_DECIMALS)},{r.liquidity},{_flag(r.reduce_only)}"
+    )
+
+
+def funding_line(r: FundingRow) -> str:
+    return (
+        f"{r.ts},{fixed(r.position_base, BASE_DECIMALS)},{fixed(r.rate, RATE_DECIMALS)},"
+        f"{fixed(r.payment, QUOTE_DECIMALS)}"
+    )
+
+
+def order_line(r: OrderRow) -> str:
+    return (
+        f"{r.ts},{r.order_id},{r.user_order_id},{r.event},{r.side},{fixed(r.price, PRICE_DECIMALS)},"
+        f"{fixed(r.base, BASE_DECIMALS)},{_flag(r.post_only)},{_flag(r.reduce_only)},{r.reason}"
+    )
+
+
+def snapshot_line(r: SnapshotRow) -> str:
+    return (
+        f"{r.ts},{fixed(r.mark, PRICE_DECIMALS)},{fixed(r.oracle, PRICE_DECIMALS)},"
+        f"{fixed(r.position_base, BASE_DECIMALS)},{fixed(r.entry_price, PRICE_DECIMALS)},"
+        f"{fixed(r.collateral, QUOTE_DECIMALS)},{fixed(r.unrealized_pnl, QUOTE_DECIMALS)},"
+        f"{fixed(r.unsettled_pnl, QUOTE_DECIMALS)},{fixed(r.settled_pnl, QUOTE_DECIMALS)},{r.health},"
+        f"{fixed(r.leverage, 4)},{optional_fixed(r.liq_price, PRICE_DECIMALS)},{r.risk_state}"
+    )

@@ -1,0 +1,148 @@
+"""``botrunner backtest BOT.yaml [--from DATE] [--to DATE] [--data DIR] [--out DIR]``: replay history through the
+bot's own step and the paper venue; print the summary table and write the report files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from botrunner.backtest.data import DataNotFound, check_funding_covers, resolve
+from botrunner.backtest.engine import BacktestError, BacktestInputs, run_backtest
+from botrunner.backtest.output import file_digest, iso, summary, write_outputs
+from botrunner.cli import CliError
+from botrunner.config import load_bot
+from botrunner.marketdata._text import DataError
+from botrunner.paper.config import PaperConfig
+from botrunner.paper.fees import FeeSchedule, drift_fee_tier
+from botrunner.yamlconf import ConfigError
+
+DAY_S = 86_400
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("backtest", help="replay history through a bot and the paper venue; write a report")
+    p.add_argument("bot", type=Path, help="bot YAML file, e.g. config/bots/sol-neutral-grid.yaml")
+    p.add_argument("--from", dest="start", help="first day traded (YYYY-MM-DD or ISO time, UTC)")
+    p.add_argument("--to", dest="end", help="last day traded, inclusive (YYYY-MM-DD), or an ISO time (exclusive)")
+    p.add_argument("--data", type=Path, help="data directory (shared layout or bundled layout; default: bundled)")
+    p.add_argument("--candles", type=Path, help="candle CSV(.gz) to use instead of the one found in --data")
+    p.add_argument("--funding", type=Path, help="Drift funding CSV(.gz) to use instead of the one found in --data")
+    p.add_argument("--funding-formula", action="store_true", help="ignore funding records; use Drift's formula")
+    p.add_argument("--out", type=Path, help="output directory (default: out/backtest/BOT_NAME)")
+    p.add_argument("--fee-tier", type=int, default=1, help="Drift perp fee tier 1..4 (default 1)")
+    p.add_argument("--taker-fee-ppm", type=int, help="override the taker fee, ppm of notional (350 = 0.035 %%)")
+    p.add_argument("--maker-fee-ppm", type=int, help="override the maker fee, ppm (negative = rebate)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run_backtest_command)
+
+
+def parse_when(text: str, *, end: bool) -> int:
+    """A UTC day (``2025-09-20``; as an end: the day is included) or an ISO-8601 time, as unix seconds."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            ts = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+            return ts + DAY_S if end else ts
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CliError(f"{'--to' if end else '--from'} {text!r}: not a date (YYYY-MM-DD) or ISO time") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+class _Progress:
+    """A one-line progress bar on stderr, drawn only on a terminal (logs and CI stay clean)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        width = 40
+        filled = width * done // total
+        sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} bars")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _paper_config(args: argparse.Namespace) -> PaperConfig:
+    try:
+        tier = drift_fee_tier(args.fee_tier)
+        fees = FeeSchedule(
+            taker_ppm=tier.taker_ppm if args.taker_fee_ppm is None else args.taker_fee_ppm,
+            maker_ppm=tier.maker_ppm if args.maker_fee_ppm is None else args.maker_fee_ppm,
+        )
+        return PaperConfig(fees=fees).validate()
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def run_backtest_command(args: argparse.Namespace) -> int:
+    try:
+        bot = load_bot(args.bot)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    paper = _paper_config(args)
+    try:
+        data = resolve(
+            bot.market, args.data, candles=args.candles, funding=args.funding, formula_funding=args.funding_formula
+        )
+    except (DataNotFound, DataError, OSError) as exc:
+        raise CliError(str(exc)) from exc
+    bars = data.candles.bars
+    interval = data.candles.interval_s
+    warmup = bot.strategy.warmup_s
+    data_start, data_end = bars[0].ts, bars[-1].ts + interval
+    start = parse_when(args.start, end=False) if args.start else min(data_start + warmup, data_end - interval)
+    end = parse_when(args.end, end=True) if args.end else data_end
+    if start >= data_end or end <= data_start:
+        raise CliError(
+            f"no data for the window {iso(start)}..{iso(end)}: {data.candles_path} covers "
+            f"{iso(data_start)}..{iso(data_end)}"
+        )
+    if end <= start:
+        raise CliError(f"empty window: --to {iso(end)} is not after --from {iso(start)}")
+    if data.funding is not None and data.funding_path is not None:
+        try:
+            check_funding_covers(data.funding, max(start, data_start), min(end, data_end), data.funding_path)
+        except DataNotFound as exc:
+            raise CliError(str(exc)) from exc
+    inputs = BacktestInputs(bot=bot, candles=data.candles, funding=data.funding, start=start, end=end, paper=paper)
+    print(
+        f"backtest {bot.name} ({bot.market}) on {data.candles_path.name}, "
+        f"funding: {data.funding_path.name if data.funding_path else 'Drift formula'}",
+        file=sys.stderr,
+    )
+    try:
+        result = run_backtest(inputs, progress=_Progress(not args.quiet))
+    except BacktestError as exc:
+        raise CliError(str(exc)) from exc
+    digests = [(data.candles_path.name, file_digest(data.candles_path))]
+    if data.funding_path is not None:
+        digests.append((data.funding_path.name, file_digest(data.funding_path)))
+    doc = summary(result, digests, "drift_records" if data.funding is not None else "drift_formula")
+    out = args.out if args.out is not None else Path("out") / "backtest" / bot.name
+    written = write_outputs(result, out, doc)
+    _print_table(doc)
+    print(f"wrote {', '.join(p.name for p in written)} to {out}")
+    return 0
+
+
+def _print_table(doc: dict[str, Any]) -> None:
+    rows: list[tuple[str, str]] = []
+    for key, value in doc.items():
+        if key in ("data", "paper_venue"):
+            continue
+        if isinstance(value, dict):
+            rows.extend((f"{key}.{k}", str(v)) for k, v in value.items())
+        else:
+            rows.append((key, "-" if value is None else str(value)))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")

@@ -1,0 +1,152 @@
+"""``botrunner backtest``: every example bot runs on the bundled slice, outputs follow the contract and are
+byte-identical across runs, the books balance to the unit, and bad inputs give one clear error."""
+
+from __future__ import annotations
+
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from botrunner.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+BOTS = ROOT / "config" / "bots"
+FILES = ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snapshots.csv", "report.html")
+WEEK = ["--from", "2025-09-22", "--to", "2025-09-28", "--quiet"]
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["backtest", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def sol_week(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sol")
+    assert main(["backtest", str(BOTS / "sol-neutral-grid.yaml"), *WEEK, "--out", str(out)]) == 0
+    return out
+
+
+def test_backtest_writes_every_contract_file_with_its_header(sol_week: Path) -> None:
+    for name in FILES:
+        assert (sol_week / name).is_file(), name
+    headers = {
+        "fills.csv": "ts,order_id,side,price,base,quote,fee,liquidity,reduce_only",
+        "funding.csv": "ts,position_base,rate,payment",
+        "orders.csv": "ts,order_id,user_order_id,event,side,price,base,post_only,reduce_only,reason",
+        "snapshots.csv": "ts,mark,oracle,position_base,entry_price,collateral,unrealized_pnl,unsettled_pnl,"
+        "settled_pnl,health,leverage,liq_price,risk_state",
+    }
+    for name, header in headers.items():
+        assert (sol_week / name).read_text().splitlines()[0] == header
+    doc = json.loads((sol_week / "summary.json").read_text())
+    for key in (
+        "run_id",
+        "bot",
+        "market",
+        "from",
+        "to",
+        "bars",
+        "starting_equity",
+        "ending_equity",
+        "pnl",
+        "return_pct",
+        "max_drawdown_pct",
+        "orders",
+        "fills",
+        "maker_share",
+        "liquidations",
+        "min_health",
+        "min_liq_distance_pct",
+        "time_in_state_s",
+    ):
+        assert key in doc, key
+    assert doc["from"] == "2025-09-22T00:00:00Z" and doc["to"] == "2025-09-29T00:00:00Z"
+    assert doc["bars"] == 7 * 288
+    assert set(doc["time_in_state_s"]) == {"APPROVE", "CLAMP", "REDUCE_ONLY", "PAUSE"}
+    assert sum(doc["time_in_state_s"].values()) == 7 * 86_400
+
+
+def test_backtest_pnl_split_adds_up_exactly_and_matches_the_csvs(sol_week: Path) -> None:
+    doc = json.loads((sol_week / "summary.json").read_text())
+    pnl = {k: Decimal(v) for k, v in doc["pnl"].items()}
+    assert pnl["realized"] + pnl["unrealized"] + pnl["funding"] - pnl["fees"] == pnl["total"]
+    assert Decimal(doc["ending_equity"]) - Decimal(doc["starting_equity"]) == pnl["total"]
+    with (sol_week / "fills.csv").open() as fh:
+        fills = list(csv.DictReader(fh))
+    with (sol_week / "funding.csv").open() as fh:
+        funding = list(csv.DictReader(fh))
+    assert len(fills) == doc["fills"] > 0
+    assert sum(Decimal(r["fee"]) for r in fills) == pnl["fees"]
+    assert sum(Decimal(r["payment"]) for r in funding) == pnl["funding"]
+    assert len(funding) == 7 * 24  # one Drift record per hour
+    # every decimal is written at the contract's precision
+    assert all(len(r["price"].split(".")[1]) == 6 and len(r["base"].split(".")[1]) == 9 for r in fills)
+
+
+def test_backtest_same_inputs_give_byte_identical_outputs(sol_week: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    assert main(["backtest", str(BOTS / "sol-neutral-grid.yaml"), *WEEK, "--out", str(again)]) == 0
+    for name in FILES:
+        assert (again / name).read_bytes() == (sol_week / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("bot", ["btc-bullish-infinity", "eth-bearish-stepwise"])
+def test_every_example_bot_backtests_on_the_bundled_slice(
+    bot: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run([str(BOTS / f"{bot}.yaml"), "--quiet", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "summary.json").read_text())
+    assert doc["bot"] == bot and doc["bars"] > 0
+    assert "pnl.total" in out
+    expected_funding = "drift_records" if bot.startswith("btc") else "drift_formula"  # no ETH records bundled
+    assert doc["funding_source"] == expected_funding
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.yaml"], "missing.yaml"),
+        ([str(BOTS / "sol-neutral-grid.yaml"), "--from", "2030-01-01"], "no data for the window"),
+        ([str(BOTS / "sol-neutral-grid.yaml"), "--from", "2025-09-25", "--to", "2025-09-20"], "empty window"),
+        ([str(BOTS / "sol-neutral-grid.yaml"), "--from", "yesterday"], "not a date"),
+        ([str(BOTS / "sol-neutral-grid.yaml"), "--data", "/nonexistent"], "no candles for SOL-PERP"),
+        ([str(BOTS / "sol-neutral-grid.yaml"), "--fee-tier", "9"], "fee tier"),
+        ([str(BOTS / "sol-neutral-grid.yaml"), "--maker-fee-ppm", "-500"], "maker_ppm"),
+    ],
+)
+def test_backtest_bad_input_is_one_clear_error(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run([*args, "--out", str(tmp_path / "x")], capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()  # nothing half-written
+
+
+def test_backtest_rejects_a_bot_file_that_does_not_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((BOTS / "sol-neutral-grid.yaml").read_text().replace("capital_usdc: 10000", "capital_usdc: -5"))
+    code, _, err = run([str(bad), "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "capital_usdc" in err
+
+
+def test_backtest_rejects_funding_records_that_do_not_cover_the_window(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = ROOT / "botrunner" / "data"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "SOL-USDT-PERP_binance_5m.csv.gz").write_bytes((src / "SOL-USDT-PERP_binance_5m.csv.gz").read_bytes())
+    import gzip
+
+    lines = gzip.decompress((src / "SOL-PERP_drift_funding_1h.csv.gz").read_bytes()).decode().splitlines()
+    (data / "SOL-PERP_drift_funding_1h.csv.gz").write_bytes(gzip.compress(("\n".join(lines[:100]) + "\n").encode()))
+    code, _, err = run([str(BOTS / "sol-neutral-grid.yaml"), "--data", str(data), *WEEK], capsys)
+    assert code == 2 and "--funding-formula" in err
