@@ -1,9 +1,9 @@
-"""``botrunner demo``: what ``make run`` shows until the paper venue and the runtime exist.
+"""``botrunner demo``: what ``make run`` shows: the example fleet paper-trading the bundled real history.
 
-For each example bot it replays the bundled real prices through the bot's own pure pipeline (strategy -> Risk
-Governor -> Execution Governor -> connector) and prints the band, the verdict with its reasons and the ladder it would
-work. No order goes anywhere: a stand-in venue accepts every command and fills nothing, so positions stay flat.
-Then it inspects a real Drift mainnet account with the margin engine.
+For each bot in the fleet it runs the bot's own step (strategy -> Risk Governor -> Execution Governor -> connector)
+against the Drift-faithful paper venue over the bundled slice (Binance perp candles as the price path, Drift hourly
+funding where bundled), prints a row every few hours and the PnL summary, and writes the full backtest report to
+``out/backtest/BOT/``. Then it inspects a real Drift mainnet account with the margin engine.
 """
 
 from __future__ import annotations
@@ -17,30 +17,25 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from botrunner.backtest.data import DataNotFound, resolve
+from botrunner.backtest.engine import BacktestInputs, BacktestResult, run_backtest
+from botrunner.backtest.output import file_digest, summary, write_outputs
+from botrunner.backtest.records import SnapshotRow
 from botrunner.cli import CliError
-from botrunner.config import load_fleet
-from botrunner.connector import WorkingOrder
-from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION
-from botrunner.core.side import Side
-from botrunner.marketdata.candles import bundled_path, load_candles
-from botrunner.marketdata.funding import load_drift_funding
-from botrunner.replay import ReplayResult, replay
+from botrunner.config import BotConfig, load_fleet
+from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION, QUOTE_PRECISION
+from botrunner.marketdata.candles import bundled_path
 from botrunner.yamlconf import ConfigError
 
-# Bundled real data per market: (candles, Drift funding records or None)
-DEMO_DATA: dict[str, tuple[str, str | None]] = {
-    "SOL-PERP": ("SOL-USDT-PERP_binance_5m.csv.gz", "SOL-PERP_drift_funding_1h.csv.gz"),
-    "BTC-PERP": ("BTC-USDT-PERP_binance_1h.csv.gz", "BTC-PERP_drift_funding_1h.csv.gz"),
-    "ETH-PERP": ("ETH-USDT-PERP_binance_1h.csv.gz", None),
-}
 DEMO_ACCOUNT = "accounts/liquidate_dust_spot_market_user.json"
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("demo", help="replay bundled real prices through the example bots' decision pipeline")
+    p = subparsers.add_parser("demo", help="paper-trade the example fleet over the bundled real history")
     p.add_argument("--fleet", type=Path, default=Path("config/bots"), help="bot YAML directory or file")
-    p.add_argument("--days", type=int, default=2, help="days of decisions to run at the end of the bundled data")
-    p.add_argument("--every-hours", type=int, default=6, help="print one row per this many hours")
+    p.add_argument("--days", type=int, default=0, help="days to trade at the end of the data (0: all after warm-up)")
+    p.add_argument("--every-hours", type=int, default=24, help="print one row per this many hours")
+    p.add_argument("--out", type=Path, default=Path("out") / "backtest", help="reports go to OUT/BOT_NAME/")
     p.set_defaults(handler=run_demo)
 
 
@@ -52,42 +47,49 @@ def _base(v: int) -> str:
     return f"{Decimal(v) / BASE_PRECISION:+.4f}".rstrip("0").rstrip(".")
 
 
-def _working(orders: tuple[WorkingOrder, ...]) -> str:
-    """``3b 180.31 | 5a 181.76``: the orders the connector works per side, and the nearest price of each."""
-    bids = [o.price for o in orders if o.side is Side.BUY]
-    asks = [o.price for o in orders if o.side is Side.SELL]
-    bid = f"{len(bids)}b {_price(max(bids))}" if bids else "0b"
-    ask = f"{len(asks)}a {_price(min(asks))}" if asks else "0a"
-    return f"{bid} | {ask}"
+def _usd(v: int) -> str:
+    return f"{Decimal(v) / QUOTE_PRECISION:+,.2f}"
 
 
-def _table(result: ReplayResult) -> Table:
-    bot = result.bot
+def _table(bot: BotConfig, rows: list[SnapshotRow]) -> Table:
     g = bot.strategy.grid
+    kind = f"{g.curve.value} {g.bias.value} {g.mode.value} grid" if bot.strategy.kind.value == "grid" else "band"
     title = (
-        f"{bot.name}  {bot.market}  {g.curve.value} {g.bias.value} {g.mode.value} grid  "
-        f"{bot.execution.grid_levels} levels × {_base(bot.execution.base_size_per_level).lstrip('+')} "
-        f"@ {bot.execution.step_bps} bps"
+        f"{bot.name}  {bot.market}  {kind}  {bot.execution.grid_levels} levels × "
+        f"{_base(bot.execution.base_size_per_level).lstrip('+')} @ {bot.execution.step_bps} bps"
     )
     t = Table(title=title, title_justify="left")
-    for col in ("time UTC", "mark", "range", "band (preferred)", "verdict", "mode", "working orders", "cmds"):
-        t.add_column(col, justify="right" if col in ("mark", "cmds") else "left", no_wrap=True)
-    for d, orders in result.rows:
-        s = d.strategy
-        rng = f"{_price(s.range_low)}-{_price(s.range_high)}" if s.range_low else "(warming up)"
-        band = d.verdict.band
-        reasons = ",".join(r.value for r in d.verdict.reasons)
+    for col in ("time UTC", "mark", "range", "approved band", "risk", "position", "equity", "ladder"):
+        t.add_column(col, justify="right" if col in ("mark", "position", "equity") else "left", no_wrap=True)
+    for r in rows:
+        rng = f"{_price(r.range_low)}-{_price(r.range_high)}" if r.range_low else "(warming up)"
+        ladder = f"{len(r.bid_prices)}b {_price(r.bid_prices[0]) if r.bid_prices else '-'} | "
+        ladder += f"{len(r.ask_prices)}a {_price(r.ask_prices[0]) if r.ask_prices else '-'}"
         t.add_row(
-            time.strftime("%m-%d %H:%M", time.gmtime(d.ts)),
-            _price(d.mark),
-            rng + ("" if s.in_range else " out"),
-            f"{_base(band.min_base)} {_base(band.max_base)} ({_base(band.preferred_base)})",
-            d.verdict.action.value + (f" {reasons}" if reasons else ""),
-            d.directive.mode.value,
-            _working(orders),
-            str(len(d.commands)),
+            time.strftime("%m-%d %H:%M", time.gmtime(r.ts)),
+            _price(r.mark),
+            rng,
+            f"{_base(r.band_min)} {_base(r.band_max)}",
+            r.risk_state,
+            _base(r.position_base),
+            f"{Decimal(r.equity) / QUOTE_PRECISION:,.2f}",
+            ladder,
         )
     return t
+
+
+def _paper_trade(bot: BotConfig, days: int) -> tuple[BacktestResult, dict[str, Any], str]:
+    data = resolve(bot.market)
+    bars = data.candles.bars
+    interval = data.candles.interval_s
+    end = bars[-1].ts + interval
+    start = end - days * 86_400 if days else min(bars[0].ts + bot.strategy.warmup_s, end - interval)
+    result = run_backtest(BacktestInputs(bot=bot, candles=data.candles, funding=data.funding, start=start, end=end))
+    digests = [(data.candles_path.name, file_digest(data.candles_path))]
+    if data.funding_path is not None:
+        digests.append((data.funding_path.name, file_digest(data.funding_path)))
+    source = "drift_records" if data.funding is not None else "drift_formula"
+    return result, summary(result, digests, source), source
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -97,31 +99,34 @@ def run_demo(args: argparse.Namespace) -> int:
         bots = load_fleet(args.fleet)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
-    if args.days < 1 or args.every_hours < 1:
-        raise CliError("--days and --every-hours must be >= 1")
+    if args.days < 0 or args.every_hours < 1:
+        raise CliError("--days must be >= 0 and --every-hours >= 1")
     console.print(
-        "[bold]botrunner decision demo[/bold] — bundled real prices (Binance perp candles, Drift hourly funding) "
-        "through each example bot's own pipeline.\n"
-        "[yellow]No order is sent anywhere.[/yellow] A stand-in venue accepts every command and fills nothing, so "
-        "positions stay flat; the Drift-faithful paper venue and backtests are the next milestone.\n"
+        "[bold]botrunner paper fleet[/bold] — each example bot trades the bundled real history (Binance perp "
+        "candles as the price path, Drift hourly funding) against the Drift-faithful paper venue: Drift order "
+        "rules, maker/taker fees, funding, margin and liquidation. Nothing is sent to any chain.\n"
     )
     for bot in bots:
-        if bot.market not in DEMO_DATA:
-            console.print(f"[red]{bot.name}: no bundled data for {bot.market}; skipped[/red]")
+        try:
+            result, doc, source = _paper_trade(bot, args.days)
+        except DataNotFound as exc:
+            console.print(f"[red]{bot.name}: {exc}; skipped[/red]")
             continue
-        candle_file, funding_file = DEMO_DATA[bot.market]
-        candles = load_candles(bundled_path(candle_file))
-        funding = load_drift_funding(bundled_path(funding_file)).records if funding_file else ()
-        result = replay(bot, candles, funding, args.days, args.every_hours * 3600)
-        console.print(_table(result))
-        per = result.decide_s / max(1, result.decisions) * 1e6
-        actions = ", ".join(f"{k} {v}" for k, v in sorted(result.actions.items()))
+        step = max(1, args.every_hours * 3600 // max(1, result.inputs.candles.interval_s))
+        console.print(_table(bot, result.snapshots[::step]))
+        pnl = doc["pnl"]
         console.print(
-            f"  {result.decisions} decisions on {candles.interval_s // 60}-minute bars ({actions}); "
-            f"{result.placed} orders placed, {result.cancelled} cancelled; {per:,.0f} µs per decision"
-            + ("" if funding_file else "; no Drift funding bundled for this market (funding rate 0)")
-            + "\n"
+            f"  {doc['from'][:10]} → {doc['to'][:10]}: {doc['bars']:,} bars, {doc['orders']:,} orders, "
+            f"{doc['fills']:,} fills ({Decimal(doc['maker_share']) * 100:.0f} % maker), "
+            f"{doc['liquidations']} liquidations; min health {doc['min_health']}\n"
+            f"  PnL {pnl['total']} USDC = realized {pnl['realized']} + unrealized {pnl['unrealized']} "
+            f"+ funding {pnl['funding']} − fees {pnl['fees']}  (return {doc['return_pct']} %, "
+            f"max drawdown {doc['max_drawdown_pct']} %)"
+            + ("" if source == "drift_records" else "; funding from Drift's formula (no records bundled)")
         )
+        out = args.out / bot.name
+        write_outputs(result, out, doc)
+        console.print(f"  report: {out / 'report.html'}\n")
     console.print(
         "[bold]A real Drift mainnet account[/bold] (protocol-v2 liquidation test user), through the margin engine:"
     )
@@ -129,7 +134,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     inspect_path(bundled_path(DEMO_ACCOUNT), strict=False, as_json=False)
     console.print(
-        "\nNext: [bold].venv/bin/botrunner account inspect SNAPSHOT.json[/bold] for any account; "
+        "\nNext: [bold].venv/bin/botrunner backtest config/bots/NAME.yaml --from DATE --to DATE[/bold]; "
+        "[bold].venv/bin/botrunner account inspect SNAPSHOT.json[/bold] for any account; "
         "edit config/bots/*.yaml and run [bold]make run[/bold] again."
     )
     return 0
