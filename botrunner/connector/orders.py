@@ -63,12 +63,12 @@ def _check(
         raise OrderError(f"{where}: an ORACLE_OFFSET order has price 0 and uses oracle_price_offset")
     if order_type is not OrderType.ORACLE_OFFSET and oracle_price_offset != 0:
         raise OrderError(f"{where}: oracle_price_offset is only for ORACLE_OFFSET orders")
-    if max_ts < placed_at:
+    if max_ts and max_ts < placed_at:  # 0 = no expiry, as Drift's max_ts
         raise OrderError(f"{where}: max_ts {max_ts} is before placed_at {placed_at}")
 
 
 class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
-    """One order the connector wants placed. ``max_ts`` is Drift's expiry (placed_at + policy.ttl_s);
+    """One order the connector wants placed. ``max_ts`` is Drift's expiry (placed_at + policy.ttl_s; 0 = none);
     ``anchor_price`` is the reference (mark, or oracle for defence orders) the ladder was built at."""
 
     user_order_id: int

@@ -341,6 +341,7 @@ class PaperVenue:
             raise ValueError(f"PaperVenue.submit: time went backwards ({now} < {self.now})")
         self.now = now
         out: list[VenueEvent] = []
+        self._expire(out)  # an order past its max_ts is gone before anything else can touch it
         match command:
             case PlaceOrders(orders=orders):
                 self._place_batch(orders, out)
@@ -501,6 +502,8 @@ class PaperVenue:
             return RejectReason.PRICE_NOT_TICK_MULTIPLE, f"price {intent.price} vs tick {spec.tick_size}"
         if intent.order_type is OrderType.ORACLE_OFFSET and intent.oracle_price_offset % spec.tick_size:
             return RejectReason.PRICE_NOT_TICK_MULTIPLE, f"offset {intent.oracle_price_offset} vs tick"
+        if intent.order_type is OrderType.MARKET and intent.post_only is not PostOnlyMode.NONE:
+            return RejectReason.INVALID_ORDER, "a market order cannot be post-only"
         if intent.max_ts and intent.max_ts < self.now:
             return RejectReason.EXPIRED_ON_ARRIVAL, f"max_ts {intent.max_ts} < now {self.now}"
         if intent.reduce_only and not self._reduces(intent.side):
@@ -674,13 +677,17 @@ class PaperVenue:
         market order's limit is its price when given; 0 means none)."""
         touch = self._touch(order.side)
         remaining = order.base - order.filled
+        limit_ok = not order.price or (order.price >= touch if order.side is Side.BUY else order.price <= touch)
         notional = remaining * touch // BASE_PRECISION
         slip = slippage_bps(self.config, notional)
-        raw = touch * (BPS_PRECISION + slip * order.side.sign) // BPS_PRECISION
-        fill_price = self._round_to_tick(raw, order.side.opposite)  # round against the taker
+        scaled = touch * (BPS_PRECISION + slip * order.side.sign)
+        # against the taker twice: the exact slipped price rounded up for a buy (down for a sell), then to the tick
+        raw = ceil_div(scaled, BPS_PRECISION) if order.side is Side.BUY else scaled // BPS_PRECISION
+        fill_price = self._round_to_tick(raw, order.side.opposite)
         if order.price:
             fill_price = min(fill_price, order.price) if order.side is Side.BUY else max(fill_price, order.price)
-        self._fill(order, remaining, fill_price, Liquidity.TAKER, out)
+        if limit_ok:  # a limit better than the touch finds no liquidity: nothing fills
+            self._fill(order, remaining, fill_price, Liquidity.TAKER, out)
         if order.uid in self.orders and order.order_type is OrderType.MARKET:
             del self.orders[order.uid]
             self._changed()
@@ -783,7 +790,7 @@ class PaperVenue:
         self.now = ts
         self.last_price = price
         self.oracle = oracle
-        if bar_ts != self._bar_ts:
+        if bar_ts is None or bar_ts != self._bar_ts:  # no bar identity: each call is its own volume window
             self._bar_ts = bar_ts
             self._bar_budget = (
                 None if bar_volume is None else bar_volume * self.config.volume_share_bps // BPS_PRECISION

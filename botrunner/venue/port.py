@@ -69,6 +69,7 @@ class RejectReason(enum.Enum):
     INSUFFICIENT_BALANCE = "insufficient_balance"  # a withdrawal larger than the free deposit
     INVALID_AMOUNT = "invalid_amount"  # zero/negative amount, unknown spot market
     MARKET_PAUSED = "market_paused"  # no price yet: the venue cannot check the order
+    INVALID_ORDER = "invalid_order"  # a combination Drift refuses, e.g. a post-only market order
 
 
 class CancelReason(enum.Enum):
