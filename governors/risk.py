@@ -77,6 +77,25 @@ class RiskInputs(msgspec.Struct, frozen=True, kw_only=True):
 
     def validate(self) -> RiskInputs:
         """Reject impossible inputs with a ``ValueError`` naming the field; return ``self``."""
+        # Fast path: every field a plain int and every check passing (the checks below, without their messages).
+        if (
+            type(self.now) is int
+            and type(self.mark_price) is int
+            and type(self.oracle_price) is int
+            and type(self.oracle_ts) is int
+            and type(self.funding_rate) is int
+            and type(self.day_start_equity) is int
+            and type(self.equity) is int
+            and self.mark_price > 0
+            and self.oracle_price > 0
+            and self.now >= 0
+            and self.oracle_ts >= 0
+            and self.day_start_equity >= 0
+            and self.requested.min_base <= self.requested.max_base
+            and 0 <= self.snapshot.health <= 100
+            and (self.stress_move_bps is None or 0 <= self.stress_move_bps < BPS_PRECISION)
+        ):
+            return self
         for name in ("now", "mark_price", "oracle_price", "oracle_ts", "funding_rate", "day_start_equity", "equity"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -137,11 +156,9 @@ def _clip(x: int, lo: int, hi: int) -> int:
     return min(max(x, lo), hi)
 
 
-class _Watch(msgspec.Struct, frozen=True):
-    trigger: Trigger
-    threshold: Threshold
-    value: int | None
-    unit: str
+# One watched metric: (trigger, limit, hysteresis, bad when, value, unit). A plain tuple: built ten times a step.
+_Watch = tuple[Trigger, int, int, BadWhen, int | None, str]
+_BELOW, _ABOVE = BadWhen.BELOW, BadWhen.ABOVE
 
 
 def _watches(inputs: RiskInputs, limits: RiskLimits) -> list[_Watch]:
@@ -150,81 +167,74 @@ def _watches(inputs: RiskInputs, limits: RiskLimits) -> list[_Watch]:
     funding = funding_ppm_per_hour(inputs.funding_rate, oracle)
     # positive when the current position is on the paying side; 0 when flat (nothing is paid)
     adverse = funding * _sign(snap.position_base)
-    below, above = BadWhen.BELOW, BadWhen.ABOVE
-    loss_limit: int | None = None
-    if inputs.day_start_equity > 0:
-        loss_limit = inputs.day_start_equity * limits.max_daily_loss_bps // BPS_PRECISION
-        if limits.max_daily_loss_quote is not None:
-            loss_limit = min(loss_limit, limits.max_daily_loss_quote)
-    watches = [
-        _Watch(
-            Trigger.HEALTH_WARNING,
-            Threshold(limits.health_warning, limits.health_hysteresis, below),
-            snap.health,
-            "health_pct",
-        ),
-        _Watch(
-            Trigger.HEALTH_CRITICAL,
-            Threshold(limits.health_critical, limits.health_hysteresis, below),
-            snap.health,
-            "health_pct",
-        ),
-        _Watch(
+    watches: list[_Watch] = [
+        (Trigger.HEALTH_WARNING, limits.health_warning, limits.health_hysteresis, _BELOW, snap.health, "health_pct"),
+        (Trigger.HEALTH_CRITICAL, limits.health_critical, limits.health_hysteresis, _BELOW, snap.health, "health_pct"),
+        (
             Trigger.LIQUIDATION_DISTANCE,
-            Threshold(limits.min_liq_distance_bps, limits.liq_distance_hysteresis_bps, below),
+            limits.min_liq_distance_bps,
+            limits.liq_distance_hysteresis_bps,
+            _BELOW,
             liquidation_distance_bps(snap),
             "bps",
         ),
-        _Watch(
+        (
             Trigger.LEVERAGE,
-            Threshold(limits.max_leverage_x10000, limits.leverage_hysteresis_x10000, above),
+            limits.max_leverage_x10000,
+            limits.leverage_hysteresis_x10000,
+            _ABOVE,
             snap.leverage,
             "leverage_1e4",
         ),
     ]
-    if loss_limit is not None:
+    if inputs.day_start_equity > 0:
+        loss_limit = inputs.day_start_equity * limits.max_daily_loss_bps // BPS_PRECISION
+        if limits.max_daily_loss_quote is not None:
+            loss_limit = min(loss_limit, limits.max_daily_loss_quote)
         hysteresis = inputs.day_start_equity * limits.daily_loss_hysteresis_bps // BPS_PRECISION
-        watches.append(
-            _Watch(
-                Trigger.DAILY_LOSS,
-                Threshold(loss_limit, min(hysteresis, loss_limit), above),
-                inputs.day_start_equity - inputs.equity,
-                "quote_1e6",
-            )
-        )
+        loss = inputs.day_start_equity - inputs.equity
+        watches.append((Trigger.DAILY_LOSS, loss_limit, min(hysteresis, loss_limit), _ABOVE, loss, "quote_1e6"))
     else:  # no day-start equity yet: nothing to measure a loss against; a latch still needs its cool-down
-        watches.append(_Watch(Trigger.DAILY_LOSS, Threshold(0, 0, above), None, "quote_1e6"))
+        watches.append((Trigger.DAILY_LOSS, 0, 0, _ABOVE, None, "quote_1e6"))
     cap = limits.max_notional_quote
-    watches.append(
-        _Watch(
+    watches += [
+        (
             Trigger.NOTIONAL,
-            Threshold(cap or 0, (cap or 0) * limits.notional_hysteresis_bps // BPS_PRECISION, above),
+            cap or 0,
+            (cap or 0) * limits.notional_hysteresis_bps // BPS_PRECISION,
+            _ABOVE,
             quote_value(abs(snap.position_base), oracle) if cap is not None else None,
             "quote_1e6",
-        )
-    )
-    watches += [
-        _Watch(
+        ),
+        (
             Trigger.FUNDING_CLAMP,
-            Threshold(limits.funding_clamp_ppm_per_hour, limits.funding_hysteresis_ppm_per_hour, above),
+            limits.funding_clamp_ppm_per_hour,
+            limits.funding_hysteresis_ppm_per_hour,
+            _ABOVE,
             abs(funding),
             "ppm_per_hour",
         ),
-        _Watch(
+        (
             Trigger.FUNDING_REDUCE_ONLY,
-            Threshold(limits.funding_reduce_only_ppm_per_hour, limits.funding_hysteresis_ppm_per_hour, above),
+            limits.funding_reduce_only_ppm_per_hour,
+            limits.funding_hysteresis_ppm_per_hour,
+            _ABOVE,
             adverse,
             "ppm_per_hour",
         ),
-        _Watch(
+        (
             Trigger.ORACLE_MARK_DIVERGENCE,
-            Threshold(limits.max_oracle_mark_divergence_bps, limits.divergence_hysteresis_bps, above),
+            limits.max_oracle_mark_divergence_bps,
+            limits.divergence_hysteresis_bps,
+            _ABOVE,
             divergence_bps(inputs.mark_price, oracle),
             "bps",
         ),
-        _Watch(
+        (
             Trigger.STALE_DATA,
-            Threshold(limits.max_data_age_s, 0, above),
+            limits.max_data_age_s,
+            0,
+            _ABOVE,
             max(0, inputs.now - inputs.oracle_ts),  # a feed slightly ahead of our clock is fresh, not an error
             "s",
         ),
@@ -244,28 +254,24 @@ def _step_triggers(
 ) -> tuple[tuple[Latch, ...], list[RiskFinding]]:
     latches: list[Latch] = []
     findings: list[RiskFinding] = []
-    for watch in _watches(inputs, limits):
-        trig = watch.trigger
-        latch, status = step_latch(
-            state.latch(trig), trig, watch.threshold, watch.value, now=inputs.now, cool_down_s=limits.cool_down_s
-        )
+    held = {latch.trigger: latch for latch in reversed(state.latches)}  # the first latch per trigger wins
+    for trig, limit, hysteresis, bad_when, value, unit in _watches(inputs, limits):
+        previous = held.get(trig) if held else None
+        if previous is None and (value is None or (value >= limit if bad_when is _BELOW else value <= limit)):
+            continue  # not latched and not breached: CLEAR, nothing to record (the common case)
+        threshold = Threshold(limit, hysteresis, bad_when)
+        latch, status = step_latch(previous, trig, threshold, value, now=inputs.now, cool_down_s=limits.cool_down_s)
         if latch is not None:
             latches.append(latch)
-        value = 0 if watch.value is None else watch.value
+        shown = 0 if value is None else value
         base_detail = _DETAIL.get(trig, "")
         match status:
             case LatchStatus.BREACHED:
-                findings.append(
-                    RiskFinding(trig.reason, trig.action, value, watch.threshold.limit, watch.unit, base_detail)
-                )
+                findings.append(RiskFinding(trig.reason, trig.action, shown, limit, unit, base_detail))
             case LatchStatus.HELD_BY_HYSTERESIS:
-                re_arm = watch.threshold.limit + (
-                    watch.threshold.hysteresis
-                    if watch.threshold.bad_when is BadWhen.BELOW
-                    else -watch.threshold.hysteresis
-                )
+                re_arm = limit + (hysteresis if bad_when is BadWhen.BELOW else -hysteresis)
                 detail = f"held by hysteresis until {re_arm}" + (f"; {base_detail}" if base_detail else "")
-                findings.append(RiskFinding(trig.reason, trig.action, value, watch.threshold.limit, watch.unit, detail))
+                findings.append(RiskFinding(trig.reason, trig.action, shown, limit, unit, detail))
             case LatchStatus.HELD_BY_COOL_DOWN:
                 assert latch is not None
                 findings.append(
@@ -339,7 +345,7 @@ class _Sizer:
 
 def _funding_allowance(latches: tuple[Latch, ...], inputs: RiskInputs, step: int) -> tuple[int, int] | None:
     """(paying side sign, largest allowed |position| on that side) while the funding clamp is latched."""
-    if not any(latch.trigger is Trigger.FUNDING_CLAMP for latch in latches):
+    if not latches or not any(latch.trigger is Trigger.FUNDING_CLAMP for latch in latches):
         return None
     paying = _sign(inputs.funding_rate)
     if paying == 0:
@@ -385,7 +391,7 @@ def evaluate(
     req = inputs.requested
     requested = make_band(req.min_base, req.max_base, req.preferred_base, market)
     position = inputs.snapshot.position_base
-    action = RiskAction.worst([f.action for f in findings])
+    action = RiskAction.worst([f.action for f in findings]) if findings else RiskAction.APPROVE
 
     if action is RiskAction.PAUSE:
         band = ExposureBand(position, position, position)  # untouched; the connector cancels every order
@@ -395,7 +401,7 @@ def evaluate(
             band = _reduce_only_band(requested, position, sizer, findings)
         else:
             band = _clamp(requested, position, latches, sizer, findings)
-    action = RiskAction.worst([f.action for f in findings])
+    action = RiskAction.worst([f.action for f in findings]) if findings else RiskAction.APPROVE
     verdict = Verdict(action, band, tuple(findings))
     new_state = RiskState(
         action=action,

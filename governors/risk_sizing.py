@@ -11,14 +11,16 @@ Monotonicity assumption: on each side, safety is non-increasing in |p| (a bigger
 for one perp position against quote collateral, which is what a bot's subaccount is. It can fail for accounts whose
 other collateral hedges the perp (e.g. spot SOL against a short). ``max_safe_size`` binary-searches over step
 multiples under the assumption, then probes three interior points; if any interior point fails, the assumption is
-broken and the side falls back to 0 (no exposure on that side), flagged ``non_monotone``.
+broken and the side falls back to 0 (no exposure on that side), flagged ``non_monotone``. The probes are skipped
+when the projection vouches for monotonicity (``MonotoneMarginProjection.monotone_in_position``): they could not
+fail then, so the answer is the same.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from botrunner.core.margin_view import MarginProjection, MarginSnapshot
+from botrunner.core.margin_view import MarginProjection, MarginSnapshot, vouches_monotone
 from botrunner.core.precision import BPS_PRECISION, quote_value
 from botrunner.core.verdict import RiskReason
 from governors.risk_limits import RiskLimits
@@ -72,6 +74,10 @@ def stressed_price(oracle: int, side_sign: int, stress_bps: int) -> int:
     return -((-oracle * (BPS_PRECISION + stress_bps)) // BPS_PRECISION)
 
 
+def _move(stress_bps: int, shocked: int) -> str:
+    return f"after a {stress_bps} bp adverse move to {shocked}"
+
+
 def position_violations(
     position_base: int,
     oracle: int,
@@ -97,7 +103,6 @@ def position_violations(
         side = 1 if position_base > 0 else -1
         shocked = stressed_price(oracle, side, stress_bps)
         stressed = projection.project(position_base, shocked)
-        move = f"after a {stress_bps} bp adverse move to {shocked}"
         if stressed.health < limits.min_health_under_stress:
             out.append(
                 Violation(
@@ -105,7 +110,7 @@ def position_violations(
                     stressed.health,
                     limits.min_health_under_stress,
                     "health_pct",
-                    f"health {move}",
+                    f"health {_move(stress_bps, shocked)}",
                 )
             )
         stressed_distance = liquidation_distance_bps(stressed)
@@ -116,7 +121,7 @@ def position_violations(
                     stressed_distance,
                     limits.min_liq_distance_bps,
                     "bps",
-                    f"liquidation distance {move}",
+                    f"liquidation distance {_move(stress_bps, shocked)}",
                 )
             )
     return tuple(out)
@@ -158,6 +163,8 @@ def max_safe_size(
                 hi, why = mid, found
             else:
                 lo = mid
+    if lo < 2 or vouches_monotone(projection, side_sign, oracle, max_base=lo * step, step=step):
+        return SideCap(lo * step, why)  # no interior point to probe, or none could fail
     # Probe the interior: a failure here means safety is not monotone in |p|; refuse that whole side.
     for k in sorted({lo // 4, lo // 2, (3 * lo) // 4} - {0, lo}):
         broken = check(k)

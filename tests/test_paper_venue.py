@@ -1,8 +1,6 @@
 """Unit tests of the paper venue (``botrunner.paper.venue.PaperVenue``) on the real SOL-PERP spec: every order
 rejection path, maker and taker fills, fees, the per-bar volume share, expiry, reduce-only clipping, funding,
 PnL settlement, withdrawals and liquidation.
-
-Known venue bugs are pinned by ``xfail(strict=True)`` tests so they stay visible until fixed.
 """
 
 from __future__ import annotations
@@ -739,13 +737,6 @@ def test_a_smaller_drop_does_not_liquidate() -> None:
     assert v.position.base_asset_amount == 600 * SOL_1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG venue._check_liquidation: it only checks maintenance once the oracle passes liquidation_price(), "
-    "cached per account version (not per oracle). For a tiny long whose requirement is driven by a large resting "
-    "ask (worst case short: the requirement rises with the price) the price cached at 60 is None and stays cached, "
-    "so at 70 the breached account is never liquidated (its orders are not even cancelled)",
-)
 def test_a_long_breached_by_its_open_asks_on_a_rally_is_liquidated() -> None:
     v = venue(deposit_usdc=100, price=20 * USD)
     maker_long(v, STEP, 20 * USD)  # long 0.01 SOL

@@ -130,9 +130,9 @@ def test_decision_with_any_position_never_grows_exposure_beyond_the_band(positio
             assert all(o.reduce_only for o in placed)
 
 
-def test_demo_runs_end_to_end_on_bundled_data() -> None:
+def test_demo_paper_trades_the_fleet_end_to_end_on_bundled_data(tmp_path: Path) -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "botrunner", "demo", "--days", "1"],
+        [sys.executable, "-m", "botrunner", "demo", "--days", "1", "--out", str(tmp_path)],
         check=False,
         capture_output=True,
         text=True,
@@ -144,8 +144,11 @@ def test_demo_runs_end_to_end_on_bundled_data() -> None:
         "sol-neutral-grid",
         "btc-bullish-infinity",
         "eth-bearish-stepwise",
-        "No order is sent anywhere",
+        "Nothing is sent to any chain",
+        "PnL",
+        "realized",
         "total collateral",
-        "decisions on 5-minute bars",
     ):
         assert expected in res.stdout
+    for bot in ("sol-neutral-grid", "btc-bullish-infinity", "eth-bearish-stepwise"):
+        assert (tmp_path / bot / "report.html").is_file()

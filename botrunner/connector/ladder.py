@@ -21,6 +21,7 @@ depends on (mode, band, position, anchor, policy, levels) and can be compared ac
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import assert_never
 
 import msgspec
@@ -58,6 +59,9 @@ def policy_prices(side: Side, anchor: int, policy: ExecutionPolicy, market: Perp
     return out
 
 
+_price = itemgetter(0)
+
+
 def _side_rungs(
     side: Side, anchor: int, policy: ExecutionPolicy, market: PerpMarketSpec, levels: Sequence[LadderLevel]
 ) -> list[tuple[int, int]]:
@@ -65,13 +69,15 @@ def _side_rungs(
     if not levels:
         size = market.round_base_down(policy.base_size_per_level)
         return [(p, size) for p in policy_prices(side, anchor, policy, market)]
+    round_base = market.round_base_down
     if side is Side.BUY:
-        bids = [
-            (market.round_price_down(lv.price), market.round_base_down(lv.base)) for lv in levels if lv.side is side
-        ]
-        return sorted((r for r in bids if r[0] > 0), key=lambda r: -r[0])
-    asks = [(market.round_price_up(lv.price), market.round_base_down(lv.base)) for lv in levels if lv.side is side]
-    return sorted(asks, key=lambda r: r[0])
+        round_bid = market.round_price_down
+        bids = [(round_bid(lv.price), round_base(lv.base)) for lv in levels if lv.side is side]
+        # highest first; reverse sorting keeps equal prices in their given order, as a sort on -price would
+        return sorted([r for r in bids if r[0] > 0], key=_price, reverse=True)
+    round_ask = market.round_price_up
+    asks = [(round_ask(lv.price), round_base(lv.base)) for lv in levels if lv.side is side]
+    return sorted(asks, key=_price)
 
 
 def _take(
@@ -210,6 +216,8 @@ def _defend(
 def filter_post_only(rungs: Sequence[Rung], best_bid: int | None, best_ask: int | None) -> list[Rung]:
     """Drop post-only rungs that would cross the book: bids must be strictly below the best ask, asks strictly
     above the best bid (a MUST_POST_ONLY crossing order would fail the whole transaction). Unknown sides pass."""
+    if best_bid is None and best_ask is None:
+        return list(rungs)  # no book: nothing to check against
     out: list[Rung] = []
     for r in rungs:
         if r.post_only is not PostOnlyMode.NONE:

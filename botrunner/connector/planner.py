@@ -16,6 +16,7 @@ never reuses a user_order_id still reserved by an order the venue has not confir
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import assert_never
 
@@ -174,6 +175,8 @@ def plan(
             now=now,
             levels=levels_t,
             reason=reason,
+            # no fills since the build: the ladder just built for the comparison is the one to work
+            built=(worked, would_be) if pos_adj == position_base else None,
         )
 
     worked = _worked_band(directive, position_base, state.started_at, policy, now)
@@ -253,9 +256,18 @@ def _halt(state: ConnectorState, cancel: list[WorkingOrder]) -> PlanResult:
     )
 
 
+def _with_state(order: WorkingOrder, state: OrderState) -> WorkingOrder:
+    """``order`` in ``state``: a copy with only the lifecycle state changed. The order's own fields were validated
+    when it was built and do not change, so the copy skips re-validating them (``msgspec.structs.replace`` would);
+    the state change itself is checked by ``transition``."""
+    moved = copy.copy(order)  # Struct.__copy__: the fields as they are, no __post_init__
+    msgspec.structs.force_setattr(moved, "state", state)
+    return moved
+
+
 def _mark_cancelled(orders: tuple[WorkingOrder, ...], ids: frozenset[int]) -> tuple[WorkingOrder, ...]:
     return tuple(
-        msgspec.structs.replace(o, state=transition(o.user_order_id, o.state, OrderEvent.CANCEL_REQUESTED))
+        _with_state(o, transition(o.user_order_id, o.state, OrderEvent.CANCEL_REQUESTED))
         if o.user_order_id in ids
         else o
         for o in orders
@@ -276,19 +288,24 @@ def _partial_requote(
     now: int,
     levels: tuple[LadderLevel, ...],
     reason: PlanReason,
+    built: tuple[ExposureBand, tuple[Rung, ...]] | None = None,
 ) -> PlanResult:
-    """Same anchor, new shape: keep live orders that match a wanted rung, cancel the rest, place what is missing."""
-    worked = _worked_band(directive, position_base, state.started_at, policy, now)
-    desired = build_ladder(
-        mode=memo.mode,
-        band=worked,
-        position_base=position_base,
-        anchor=memo.anchor,
-        policy=policy,
-        market=market,
-        levels=levels,
-        urgent=memo.urgent,
-    )
+    """Same anchor, new shape: keep live orders that match a wanted rung, cancel the rest, place what is missing.
+    ``built`` is (worked band, ladder) when the caller already built them for this position."""
+    if built is not None:
+        worked, desired = built
+    else:
+        worked = _worked_band(directive, position_base, state.started_at, policy, now)
+        desired = build_ladder(
+            mode=memo.mode,
+            band=worked,
+            position_base=position_base,
+            anchor=memo.anchor,
+            policy=policy,
+            market=market,
+            levels=levels,
+            urgent=memo.urgent,
+        )
     missing = list(desired)
     cancel: list[WorkingOrder] = []
     kept = 0

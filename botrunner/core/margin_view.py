@@ -41,3 +41,28 @@ class MarginProjection(Protocol):
         """The account if the bot's perp position became ``position_base`` by filling the difference at the
         current oracle price, with no open orders, and the oracle then moved to ``oracle_price``."""
         ...
+
+
+class MonotoneMarginProjection(MarginProjection, Protocol):
+    """A ``MarginProjection`` that can vouch for the Risk Governor's monotonicity assumption.
+
+    Optional: a projection without ``monotone_in_position`` (a test double, say) is treated as not vouching, and the
+    governor keeps its interior probes (``governors.risk_sizing.max_safe_size``).
+    """
+
+    def monotone_in_position(self, side_sign: int, oracle_price: int, *, max_base: int, step: int) -> bool:
+        """True only when it is provable that, on side ``side_sign`` (+1 long, -1 short) and for every position of
+        at most ``max_base`` in multiples of ``step``, a larger |position| is never safer: projected at
+        ``oracle_price`` or at any price beyond it in the adverse direction (down for a long, up for a short),
+        health, leverage, notional and liquidation distance never improve as |position| grows. False when unsure."""
+        ...
+
+
+def vouches_monotone(
+    projection: MarginProjection, side_sign: int, oracle_price: int, *, max_base: int, step: int
+) -> bool:
+    """``projection.monotone_in_position(...)`` when the projection has it, else False."""
+    method = getattr(projection, "monotone_in_position", None)
+    if method is None:
+        return False
+    return bool(method(side_sign, oracle_price, max_base=max_base, step=step))

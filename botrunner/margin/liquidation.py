@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from botrunner.margin.model import Account, MarginCategory, Markets, PerpMarketStatus, PerpPosition
+from botrunner.margin.model import Account, Markets, PerpMarketStatus, PerpPosition
 from botrunner.margin.scenario import OracleScenario
 
 # Upper search bound for a short's liquidation price, as a multiple of the oracle: beyond this the position is
@@ -86,7 +86,4 @@ def liquidation_price(
     if pos is None or pos.base_asset_amount == 0 or sc.market().status is PerpMarketStatus.SETTLEMENT:
         return None  # flat, or a settled market valued at its fixed expiry price
 
-    def free(price: int) -> int:
-        return sc.totals(pos, price, MarginCategory.MAINTENANCE).free
-
-    return find_boundary(free, sc.market().oracle_price, long=pos.base_asset_amount > 0)
+    return find_boundary(sc.pricer(pos).free_maintenance, sc.market().oracle_price, long=pos.base_asset_amount > 0)

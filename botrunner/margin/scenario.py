@@ -4,14 +4,30 @@ Positions priced by other oracles contribute constants to collateral, requiremen
 computed once; each evaluation then touches only the positions on the moving oracle (the bot's perp position
 and, for a delta-neutral bot, the spot position on the same oracle). The totals equal ``calculate_margin`` on the
 modified account exactly (tests check this).
+
+``PositionPricer`` goes one step further for one fixed position: everything about it that does not depend on the
+oracle (unsettled funding, margin ratios, weights, the quote price) is computed once, so pricing it at another
+oracle (a liquidation search, a stress move) costs a handful of integer operations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
-from botrunner.core.precision import LEVERAGE_PRECISION, OPEN_ORDER_MARGIN_REQUIREMENT, PRICE_PRECISION
+from botrunner.core.fixed import tdiv
+from botrunner.core.markets import ContractType
+from botrunner.core.precision import (
+    BASE_PRECISION,
+    LEVERAGE_PRECISION,
+    MARGIN_PRECISION,
+    OPEN_ORDER_MARGIN_REQUIREMENT,
+    PRICE_PRECISION,
+    SPOT_WEIGHT_PRECISION,
+)
 from botrunner.margin.calculation import (
+    MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN,
     calculate_margin,
     perp_contribution,
     quote_strict_price,
@@ -22,11 +38,20 @@ from botrunner.margin.model import (
     MarginCategory,
     Markets,
     PerpMarketState,
+    PerpMarketStatus,
     PerpPosition,
     SpotMarketState,
     SpotPosition,
 )
-from botrunner.margin.perp_position import perp_liability_value, unrealized_pnl, valuation_price
+from botrunner.margin.perp_position import (
+    open_orders_margin_requirement,
+    perp_liability_value,
+    unrealized_pnl,
+    unsettled_funding,
+    valuation_price,
+)
+from botrunner.margin.weights import perp_margin_ratio, unrealized_pnl_asset_weight
+from botrunner.margin.what_if import entry_price
 
 
 class Totals(msgspec.Struct, frozen=True):
@@ -118,6 +143,7 @@ class OracleScenario:
         "_market",
         "_moving_perps",
         "_moving_spots",
+        "_pricing",
         "_quote_price",
         "_strict_quote",
         "market_index",
@@ -153,7 +179,8 @@ class OracleScenario:
                 const_perps.append(pp)
         rest = msgspec.structs.replace(account, spot_positions=tuple(const_spots), perp_positions=tuple(const_perps))
         self._const = {
-            c: calculate_margin(rest, markets, c) for c in (MarginCategory.INITIAL, MarginCategory.MAINTENANCE)
+            MarginCategory.INITIAL: calculate_margin(rest, markets, MarginCategory.INITIAL),
+            MarginCategory.MAINTENANCE: calculate_margin(rest, markets, MarginCategory.MAINTENANCE),
         }
         lev = _Lev()
         for sp in const_spots:
@@ -165,12 +192,23 @@ class OracleScenario:
         self._moving_spots = tuple(moving_spots)
         self._moving_perps = tuple(moving_perps)
         self._custom = account.max_margin_ratio
-        self._hlm = {c: account.is_high_leverage_mode(c) for c in MarginCategory}
+        self._hlm = {
+            MarginCategory.INITIAL: account.is_high_leverage_mode(MarginCategory.INITIAL),
+            MarginCategory.FILL: account.is_high_leverage_mode(MarginCategory.FILL),
+            MarginCategory.MAINTENANCE: account.is_high_leverage_mode(MarginCategory.MAINTENANCE),
+        }
         self._strict_quote = quote_strict_price(markets, market, False)
         self._quote_price = markets.spot_market(market.spec.quote_spot_market_index).oracle_price
+        self._pricing = _Pricing(self)
 
-    def totals(self, position: PerpPosition | None, price: int, category: MarginCategory) -> Totals:
-        """Collateral and requirement with ``position`` in this market and the oracle at ``price``."""
+    @property
+    def static(self) -> bool:
+        """True when no other position moves with this market's oracle (no spot SOL hedge, no sister perp): the
+        rest of the account then contributes constants only."""
+        return not self._moving_spots and not self._moving_perps
+
+    def moving_totals(self, price: int, category: MarginCategory) -> tuple[int, int]:
+        """Collateral and requirement of everything but the position in this market, with the oracle at ``price``."""
         if category is MarginCategory.FILL:
             raise ValueError("OracleScenario evaluates initial and maintenance margin only")
         const = self._const[category]
@@ -193,30 +231,29 @@ class OracleScenario:
             )
             tc += c.weighted_pnl
             mr += c.margin_requirement
-        if position is not None and not position.is_available:
-            pos_custom = max(custom, position.max_margin_ratio) if category is MarginCategory.INITIAL else 0
-            c = perp_contribution(
-                position,
-                self._market.with_oracle_price(price),
-                self._strict_quote,
-                category,
-                custom_margin_ratio=pos_custom,
-                high_leverage=hlm,
-            )
-            tc += c.weighted_pnl
-            mr += c.margin_requirement
-        return Totals(tc, mr)
+        return tc, mr
 
-    def leverage(self, position: PerpPosition | None, price: int) -> int:
-        """The SDK leverage (1e4 = 1x) with ``position`` and the oracle at ``price``."""
+    def moving_leverage(self, price: int) -> _Lev:
+        """The leverage inputs of everything but the position in this market, with the oracle at ``price``."""
         lev = self._const_lev
         for sp, sm in self._moving_spots:
             lev = lev.plus(_spot_lev(sp, sm.with_oracle_price(price)))
         for pp, pm in self._moving_perps:
             lev = lev.plus(_perp_lev(pp, pm.with_oracle_price(price), self._quote_price))
-        if position is not None and not position.is_available:
-            lev = lev.plus(_perp_lev(position, self._market.with_oracle_price(price), self._quote_price))
-        return lev.leverage()
+        return lev
+
+    def pricer(self, position: PerpPosition | None) -> PositionPricer:
+        """``position`` (None: none) in this market, prepared for pricing at many oracle prices."""
+        return PositionPricer(self, position)
+
+    def totals(self, position: PerpPosition | None, price: int, category: MarginCategory) -> Totals:
+        """Collateral and requirement with ``position`` in this market and the oracle at ``price``."""
+        tc, mr = PositionPricer(self, position).totals(price, category)
+        return Totals(tc, mr)
+
+    def leverage(self, position: PerpPosition | None, price: int) -> int:
+        """The SDK leverage (1e4 = 1x) with ``position`` and the oracle at ``price``."""
+        return PositionPricer(self, position).leverage(price)
 
     def market(self, price: int | None = None) -> PerpMarketState:
         """This perp market, optionally with its oracle moved."""
@@ -225,3 +262,400 @@ class OracleScenario:
     @property
     def account(self) -> Account:
         return self._account
+
+
+# perp_margin_ratio memo: (id of the market spec, settled?, size, initial?, high leverage?) -> (spec, ratio). The
+# ratio is a pure function of those (of the status, only whether the market is settled matters); the stored spec
+# keeps its id from being reused while the entry lives.
+_RATIOS: dict[tuple[int, bool, int, bool, bool], tuple[object, int]] = {}
+_RATIOS_MAX = 4096
+
+
+def market_margin_ratio(market: PerpMarketState, size: int, initial: bool, high_leverage: bool) -> int:
+    """``perp_margin_ratio`` (initial or maintenance) for |worst-case base| ``size``, memoised: a governor step asks
+    for the same few sizes again and again, and the size premium costs a square root."""
+    spec = market.spec
+    key = (id(spec), market.status is PerpMarketStatus.SETTLEMENT, size, initial, high_leverage)
+    hit = _RATIOS.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    category = MarginCategory.INITIAL if initial else MarginCategory.MAINTENANCE
+    ratio = perp_margin_ratio(market, size, category, high_leverage=high_leverage)
+    if len(_RATIOS) >= _RATIOS_MAX:
+        _RATIOS.clear()
+    _RATIOS[key] = (spec, ratio)
+    return ratio
+
+
+class _Pricing:
+    """What every ``PositionPricer`` of one scenario shares, computed once per scenario. Read-only."""
+
+    __slots__ = (
+        "custom",
+        "expiry_price",
+        "hlm_initial",
+        "hlm_maintenance",
+        "lev_assets",
+        "lev_liabilities",
+        "lev_perp_liability",
+        "lev_perp_pnl",
+        "mr_i",
+        "mr_m",
+        "prediction",
+        "q_max",
+        "q_min",
+        "quote_price",
+        "settled",
+        "simple",
+        "static",
+        "tc_i",
+        "tc_m",
+        "w_maint",
+    )
+
+    def __init__(self, sc: OracleScenario) -> None:
+        market = sc._market
+        spec = market.spec
+        self.settled = market.status is PerpMarketStatus.SETTLEMENT
+        self.prediction = spec.contract_type is ContractType.PREDICTION
+        # nothing else moves with the oracle, the market is ordinary and active: the fast paths apply
+        self.static = not sc._moving_spots and not sc._moving_perps
+        self.simple = self.static and not self.settled and not self.prediction
+        self.expiry_price = market.expiry_price
+        q = sc._strict_quote
+        self.q_max, self.q_min = q.max_price(), q.min_price()
+        self.quote_price = sc._quote_price
+        self.custom = sc._custom
+        self.hlm_initial = sc._hlm[MarginCategory.INITIAL]
+        self.hlm_maintenance = sc._hlm[MarginCategory.MAINTENANCE]
+        self.w_maint = spec.unrealized_pnl_maintenance_asset_weight
+        const_i, const_m = sc._const[MarginCategory.INITIAL], sc._const[MarginCategory.MAINTENANCE]
+        self.tc_i, self.mr_i = const_i.total_collateral, const_i.margin_requirement
+        self.tc_m, self.mr_m = const_m.total_collateral, const_m.margin_requirement
+        lev = sc._const_lev
+        assets, liabilities = lev.assets, lev.liabilities
+        if lev.net_quote > 0:  # as _Lev.leverage folds the net quote balance in
+            assets += lev.net_quote
+        else:
+            liabilities -= lev.net_quote
+        self.lev_perp_liability, self.lev_perp_pnl = lev.perp_liability, lev.perp_pnl
+        self.lev_assets, self.lev_liabilities = assets, liabilities
+
+
+class PositionPricer:
+    """One position in an ``OracleScenario``'s market, priced at any oracle price: exactly the integers that
+    ``calculate_margin``, the SDK leverage and ``unrealized_pnl`` give on the account holding that position with the
+    oracle moved (tests check this), with every part that does not depend on the price computed once.
+
+    What depends on the price: the position's value and pnl, its liability, the sign-dependent pnl weight and quote
+    price, and whatever else moves with the oracle (``OracleScenario.moving_totals``). What does not: funding (the
+    cumulative rates do not move with the oracle), margin ratios (they depend on the size only), the quote price,
+    the open-order requirement and every position on another oracle.
+    """
+
+    __slots__ = (
+        "_abs_base",
+        "_active",
+        "_all_asks",
+        "_all_bids",
+        "_base",
+        "_custom_i",
+        "_fast",
+        "_floor_solvent",
+        "_free",
+        "_market",
+        "_oo_req",
+        "_pr",
+        "_quote_funding",
+        "_ratio_i",
+        "_ratio_m",
+        "_sc",
+        "_side_ratios",
+        "_unordered",
+        "entry_price",
+        "position",
+    )
+
+    def __init__(self, scenario: OracleScenario, position: PerpPosition | None) -> None:
+        self._sc = scenario
+        self._pr = scenario._pricing
+        self._market = scenario._market
+        self.position = position
+        if position is None:
+            position = PerpPosition(market_index=scenario.market_index)
+        # OracleScenario.totals ignores an empty slot, as calculate_margin does
+        self._active = not position.is_available
+        base = position.base_asset_amount
+        self._base = base
+        self._abs_base = abs(base)
+        self._quote_funding = position.quote_asset_amount + unsettled_funding(position, self._market)
+        self._all_bids = base + position.open_bids
+        self._all_asks = base + position.open_asks
+        self._unordered = position.open_bids == 0 and position.open_asks == 0
+        # the fast paths: an ordinary active market, nothing else moving with the oracle
+        self._fast = self._pr.simple
+        self.entry_price = entry_price(position)
+        self._oo_req = open_orders_margin_requirement(position.open_orders)
+        self._custom_i = max(self._pr.custom, position.max_margin_ratio)
+        self._ratio_i = -1  # ratios at |base| (the worst case without open orders), computed on first use
+        self._ratio_m = -1
+        self._side_ratios: tuple[int, int, int, int] | None = None  # (initial, maintenance) if all bids, all asks
+        self._free: Callable[[int], int] | None = None
+        self._floor_solvent: bool | None = None
+
+    @property
+    def base(self) -> int:
+        """The position's signed base (1e9); 0 for none."""
+        return self._base
+
+    def _ratio(self, size: int, initial: bool) -> int:
+        """``max(custom, perp_margin_ratio)`` for |worst-case base| ``size``: a function of the size alone."""
+        pr = self._pr
+        if initial:
+            return max(self._custom_i, market_margin_ratio(self._market, size, True, pr.hlm_initial))
+        return market_margin_ratio(self._market, size, False, pr.hlm_maintenance)
+
+    def _base_ratios(self) -> tuple[int, int]:
+        """(initial, maintenance) ratio at |base| (0 and 0 when flat: nothing to weigh)."""
+        if self._ratio_m < 0:
+            if self._abs_base == 0:
+                self._ratio_i = self._ratio_m = 0
+            else:
+                self._ratio_i = self._ratio(self._abs_base, True)
+                self._ratio_m = self._ratio(self._abs_base, False)
+        return self._ratio_i, self._ratio_m
+
+    def _worst_case(self, price: int) -> tuple[int, int, int]:
+        """``worst_case_liability`` on an ordinary market at ``price`` > 0, with the ratios of the worst side:
+        (liability, initial ratio, maintenance ratio). All bids filling or all asks, the larger liability; a tie
+        goes to the asks, as in Rust."""
+        if self._unordered:
+            ratio_i, ratio_m = self._base_ratios()
+            return self._abs_base * price // BASE_PRECISION, ratio_i, ratio_m
+        if self._side_ratios is None:
+            bids, asks = abs(self._all_bids), abs(self._all_asks)
+            self._side_ratios = (
+                self._ratio(bids, True),
+                self._ratio(bids, False),
+                self._ratio(asks, True),
+                self._ratio(asks, False),
+            )
+        bids_value = abs(self._all_bids) * price // BASE_PRECISION
+        asks_value = abs(self._all_asks) * price // BASE_PRECISION
+        ratios = self._side_ratios
+        if asks_value >= bids_value:
+            return asks_value, ratios[2], ratios[3]
+        return bids_value, ratios[0], ratios[1]
+
+    def _liability(self, base: int, price: int) -> int:
+        """``perp_liability_value`` inlined for the ordinary contract types."""
+        if self._pr.prediction:
+            return perp_liability_value(base, price, ContractType.PREDICTION)
+        if base == 0:
+            return 0
+        return abs(base) * max(price, 0) // BASE_PRECISION
+
+    def _pnl(self, price: int) -> int:
+        """Unrealized pnl at ``price`` with funding (``unrealized_pnl`` of the position on the moved market)."""
+        base = self._base
+        if base == 0:
+            return self._quote_funding
+        pr = self._pr
+        vp = pr.expiry_price if pr.settled else price
+        return tdiv(base * max(vp, 0), BASE_PRECISION) + self._quote_funding
+
+    def _weighted(self, total_pnl: int, initial: bool, price: int) -> int:
+        """The pnl as collateral: weight, quote price, initial cap (the tail of ``perp_contribution``)."""
+        pr = self._pr
+        if total_pnl > 0:
+            if initial:
+                market = self._market.with_oracle_price(price)
+                weight = unrealized_pnl_asset_weight(market, total_pnl, MarginCategory.INITIAL)
+            else:
+                weight = pr.w_maint
+            quote_price = pr.q_min
+        elif total_pnl < 0:
+            weight, quote_price = SPOT_WEIGHT_PRECISION, pr.q_max
+        else:
+            return 0  # 0 times any weight and price
+        weighted = total_pnl
+        if weight != SPOT_WEIGHT_PRECISION:
+            weighted = tdiv(weighted * weight, SPOT_WEIGHT_PRECISION)
+        if quote_price != PRICE_PRECISION:
+            weighted = tdiv(weighted * quote_price, PRICE_PRECISION)
+        if initial:
+            weighted = min(weighted, MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN)
+        return weighted
+
+    def contribution(self, price: int, category: MarginCategory) -> tuple[int, int]:
+        """(weighted pnl, margin requirement) of the position alone, as ``perp_contribution`` on the moved market."""
+        if category is MarginCategory.FILL:
+            raise ValueError("PositionPricer evaluates initial and maintenance margin only")
+        initial = category is MarginCategory.INITIAL
+        # worst_case_liability reads the oracle, even on a settled market
+        bids_value = self._liability(self._all_bids, price)
+        if self._all_asks == self._all_bids:
+            worst, liability = self._all_asks, bids_value
+        else:
+            asks_value = self._liability(self._all_asks, price)
+            if asks_value >= bids_value:
+                worst, liability = self._all_asks, asks_value
+            else:
+                worst, liability = self._all_bids, bids_value
+        liability = liability * self._pr.q_max // PRICE_PRECISION
+        requirement = 0 if self._pr.settled else liability * self._ratio(abs(worst), initial) // MARGIN_PRECISION
+        return self._weighted(self._pnl(price), initial, price), requirement + self._oo_req
+
+    def totals(self, price: int, category: MarginCategory) -> tuple[int, int]:
+        """(total collateral, margin requirement) of the account with the oracle at ``price``."""
+        tc, mr = self._sc.moving_totals(price, category)
+        if self._active:
+            weighted, requirement = self.contribution(price, category)
+            tc += weighted
+            mr += requirement
+        return tc, mr
+
+    def margin(self, price: int) -> tuple[int, int, int, int]:
+        """(collateral, requirement) for initial then maintenance margin, with the oracle at ``price``."""
+        return self.figures(price)[:4]
+
+    def figures(self, price: int) -> tuple[int, int, int, int, int, int]:
+        """Everything a snapshot needs at ``price`` in one pass: (initial collateral, initial requirement,
+        maintenance collateral, maintenance requirement, leverage, unrealized pnl)."""
+        pr = self._pr
+        if not (self._fast and self._active):
+            tc_i, mr_i = self.totals(price, MarginCategory.INITIAL)
+            tc_m, mr_m = self.totals(price, MarginCategory.MAINTENANCE)
+            return tc_i, mr_i, tc_m, mr_m, self.leverage(price), self.unrealized_pnl(price)
+        # The common case, everything at once: an ordinary active market (valued at the oracle), nothing else on
+        # this oracle. ``value`` is |tdiv(base * price)|; ``worst`` the worst-case liability, for the margin and
+        # (the larger of all bids or all asks filling) for the leverage alike.
+        worst, ratio_i, ratio_m = self._worst_case(price)
+        value = self._abs_base * price // BASE_PRECISION
+        total_pnl = (value if self._base >= 0 else -value) + self._quote_funding
+        if total_pnl < 0:  # a loss weighs in full at the quote's max price, in both categories (no cap applies)
+            weighted_m = total_pnl if pr.q_max == PRICE_PRECISION else tdiv(total_pnl * pr.q_max, PRICE_PRECISION)
+            weighted_i = weighted_m
+        elif total_pnl == 0:
+            weighted_i = weighted_m = 0
+        else:
+            weighted_i = self._weighted(total_pnl, True, price)
+            weighted_m = self._weighted(total_pnl, False, price)
+        liability = worst * pr.q_max // PRICE_PRECISION
+        oo_req = self._oo_req
+        # _perp_lev and _Lev.leverage with the constant rest of the account
+        perp_pnl = pr.lev_perp_pnl + total_pnl * pr.quote_price // PRICE_PRECISION
+        net = pr.lev_assets + perp_pnl - pr.lev_liabilities
+        lev = 0 if net == 0 else (pr.lev_perp_liability + worst + pr.lev_liabilities) * LEVERAGE_PRECISION // net
+        return (
+            pr.tc_i + weighted_i,
+            pr.mr_i + liability * ratio_i // MARGIN_PRECISION + oo_req,
+            pr.tc_m + weighted_m,
+            pr.mr_m + liability * ratio_m // MARGIN_PRECISION + oo_req,
+            lev,
+            total_pnl,
+        )
+
+    @property
+    def free_maintenance(self) -> Callable[[int], int]:
+        """``price -> total collateral - requirement`` for maintenance margin (what a liquidation search asks)."""
+        if self._free is None:
+            self._free = self._fast_free() or self._general_free
+        return self._free
+
+    def solvent_at_floor(self) -> bool:
+        """Whether maintenance free collateral is still positive at a price of 1 (1e-6), the lowest a long's
+        liquidation search looks at (``liquidation.find_boundary``); computed once."""
+        if self._floor_solvent is None:
+            self._floor_solvent = self.free_maintenance(1) > 0
+        return self._floor_solvent
+
+    def _general_free(self, price: int) -> int:
+        tc, mr = self.totals(price, MarginCategory.MAINTENANCE)
+        return tc - mr
+
+    def _fast_free(self) -> Callable[[int], int] | None:
+        """Maintenance free collateral as a closure over precomputed integers in the common case (see ``figures``)
+        for a live position; each step mirrors one of ``contribution``. None outside that case."""
+        pr = self._pr
+        if not (self._fast and self._active) or self._base == 0:
+            return None
+        size = self._abs_base
+        long = self._base > 0
+        quote_funding = self._quote_funding
+        q_max, q_min, w_maint = pr.q_max, pr.q_min, pr.w_maint
+        const_free = pr.tc_m - pr.mr_m - self._oo_req
+
+        def weighted(total_pnl: int) -> int:
+            if total_pnl > 0:
+                out = total_pnl
+                if w_maint != SPOT_WEIGHT_PRECISION:
+                    out = tdiv(out * w_maint, SPOT_WEIGHT_PRECISION)
+                if q_min != PRICE_PRECISION:
+                    out = tdiv(out * q_min, PRICE_PRECISION)
+                return out
+            if total_pnl < 0:
+                return total_pnl if q_max == PRICE_PRECISION else tdiv(total_pnl * q_max, PRICE_PRECISION)
+            return 0
+
+        if not self._unordered:
+            worst_case = self._worst_case
+
+            def free_with_orders(price: int) -> int:
+                value = size * price // BASE_PRECISION  # |tdiv(base * price)| for price > 0
+                worst, _, ratio_m = worst_case(price)
+                requirement = worst * q_max // PRICE_PRECISION * ratio_m // MARGIN_PRECISION
+                return const_free + weighted((value if long else -value) + quote_funding) - requirement
+
+            return free_with_orders
+
+        ratio = self._base_ratios()[1]
+
+        def free(price: int) -> int:
+            value = size * price // BASE_PRECISION  # |tdiv(base * price)|, and the liability, for price > 0
+            total_pnl = (value if long else -value) + quote_funding
+            requirement = value * q_max // PRICE_PRECISION * ratio // MARGIN_PRECISION
+            if total_pnl > 0:
+                out = total_pnl
+                if w_maint != SPOT_WEIGHT_PRECISION:
+                    out = tdiv(out * w_maint, SPOT_WEIGHT_PRECISION)
+                if q_min != PRICE_PRECISION:
+                    out = tdiv(out * q_min, PRICE_PRECISION)
+            elif total_pnl < 0:
+                out = total_pnl if q_max == PRICE_PRECISION else tdiv(total_pnl * q_max, PRICE_PRECISION)
+            else:
+                out = 0
+            return const_free + out - requirement
+
+        return free
+
+    def leverage(self, price: int) -> int:
+        """The SDK leverage (1e4 = 1x) with the oracle at ``price`` (``OracleScenario.leverage``)."""
+        pr = self._pr
+        if pr.static:
+            perp_liability, perp_pnl = pr.lev_perp_liability, pr.lev_perp_pnl
+            assets, liabilities = pr.lev_assets, pr.lev_liabilities
+        else:
+            lev = self._sc.moving_leverage(price)
+            perp_liability, perp_pnl = lev.perp_liability, lev.perp_pnl
+            assets, liabilities = lev.assets, lev.liabilities
+            if lev.net_quote > 0:
+                assets += lev.net_quote
+            else:
+                liabilities -= lev.net_quote
+        if self._active:
+            # _perp_lev: the liability at the valuation price (the expiry price once settled), the pnl in quote
+            vp = pr.expiry_price if pr.settled else price
+            if self._unordered:
+                perp_liability += self._liability(self._base, vp)
+            else:
+                perp_liability += max(self._liability(self._all_bids, vp), self._liability(self._all_asks, vp))
+            perp_pnl += self._pnl(price) * pr.quote_price // PRICE_PRECISION
+        net = assets + perp_pnl - liabilities
+        if net == 0:
+            return 0
+        return (perp_liability + liabilities) * LEVERAGE_PRECISION // net
+
+    def unrealized_pnl(self, price: int) -> int:
+        """``unrealized_pnl`` of the position with the oracle at ``price`` (0 for an empty slot)."""
+        return self._pnl(price) if self._active else 0

@@ -52,7 +52,7 @@ from botrunner.core.precision import (
 )
 from botrunner.core.side import Side
 from botrunner.margin.calculation import calculate_margin
-from botrunner.margin.liquidation import liquidation_price
+from botrunner.margin.liquidation import find_boundary
 from botrunner.margin.metrics import health
 from botrunner.margin.model import (
     Account,
@@ -64,6 +64,7 @@ from botrunner.margin.model import (
     SpotMarketState,
     SpotPosition,
 )
+from botrunner.margin.scenario import OracleScenario
 from botrunner.margin.spot_balance import scaled_balance_for, token_value
 from botrunner.margin.view import AccountMarginView
 from botrunner.margin.what_if import apply_perp_fill, entry_price, fill_quote_delta, settle_funding
@@ -200,7 +201,7 @@ class PaperVenue:
         self._cached_account: Account | None = None
         self._cached_markets: Markets | None = None
         self._liq_version = -1
-        self._liq_price: int | None = None
+        self._liq_bounds: tuple[int | None, int | None] = (None, None)
         self._apply_deposit(QUOTE_SPOT_MARKET_INDEX, deposit_quote)
 
     # ------------------------------------------------------------------ account views
@@ -273,15 +274,39 @@ class PaperVenue:
         return AccountMarginView(self._current_account(), self.markets(), self.market.market_index)
 
     def liquidation_price(self) -> int | None:
-        """The oracle price at which maintenance is reached (open orders included), cached per account change."""
+        """The oracle price at which the position reaches maintenance on its own adverse side (open orders
+        included), as Drift's UI shows it; None when flat."""
+        lower, upper = self.liquidation_bounds()
+        base = self.position.base_asset_amount
+        return None if base == 0 else lower if base > 0 else upper
+
+    def liquidation_bounds(self) -> tuple[int | None, int | None]:
+        """The nearest oracle prices below and above the current one where maintenance is reached (None: no such
+        price), open orders' worst case included; cached per account change.
+
+        Both sides, because open orders can make the worst case the other side of the position (a small long with
+        a large resting ask is a short in the worst case, liquidated by a RISE). For one perp against quote
+        collateral, free collateral is concave in the oracle (a linear requirement minus a PnL whose weight only
+        falls as gains grow), so it crosses zero at most once on each side and the two searches find exactly
+        those crossings."""
         if self._liq_version != self._version:
-            self._liq_price = (
-                None
-                if self.position.base_asset_amount == 0
-                else liquidation_price(self._current_account(), self.markets(), self.market.market_index)
-            )
+            bids, asks, _ = self._open_bids_asks()
+            if self.position.base_asset_amount == 0 and bids == 0 and asks == 0:
+                self._liq_bounds = (None, None)
+            else:
+                account = self._current_account()
+                scenario = OracleScenario(account, self.markets(), self.market.market_index)
+                position = account.perp_positions[0]
+
+                def free(price: int) -> int:
+                    return scenario.totals(position, price, MarginCategory.MAINTENANCE).free
+
+                self._liq_bounds = (
+                    find_boundary(free, self.oracle, long=True),
+                    find_boundary(free, self.oracle, long=False),
+                )
             self._liq_version = self._version
-        return self._liq_price
+        return self._liq_bounds
 
     def perp_value(self) -> tuple[int, int]:
         """(position value at the oracle, Drift's unrealized PnL = value + quote amount), quote 1e6."""
@@ -884,11 +909,11 @@ class PaperVenue:
         return mnt.total_collateral < mnt.margin_requirement
 
     def _check_liquidation(self, out: list[VenueEvent]) -> None:
-        base = self.position.base_asset_amount
-        if base == 0:
-            return
-        liq = self.liquidation_price()
-        if liq is None or (base > 0 and self.oracle > liq) or (base < 0 and self.oracle < liq):
+        """Liquidate when the oracle has reached a maintenance boundary and the exact check confirms it: cancel
+        every open order first (Drift does), and stop there if that restores maintenance (always the case for a
+        flat account held under only by its orders); otherwise transfer the smallest sufficient size."""
+        lower, upper = self.liquidation_bounds()
+        if not ((lower is not None and self.oracle <= lower) or (upper is not None and self.oracle >= upper)):
             return
         if not self.is_liquidatable():
             return
@@ -901,7 +926,19 @@ class PaperVenue:
                 )
             )
         self._changed()
-        if not self.is_liquidatable():
+        base = self.position.base_asset_amount
+        if base == 0 or not self.is_liquidatable():
+            self.ledger.liquidations += 1
+            out.append(
+                Liquidated(
+                    ts=self.now,
+                    base=0,
+                    price=self.oracle,
+                    fee=0,
+                    total_collateral=mnt.total_collateral,
+                    maintenance_requirement=mnt.margin_requirement,
+                )
+            )
             return
         size = self._liquidation_size()
         delta = -size if base > 0 else size
