@@ -7,8 +7,9 @@ price. Through the full pipeline: strategy -> Risk Governor -> Execution Governo
 funding (Drift's formula: the repeated year has no funding records).
 
 R2: 100 such bots (step 30..129 bps, so no two are identical) in one process, advanced bar by bar together.
-Memory per bot: the growth of resident memory across the fleet run, with every bot's venue and state still
-alive, over the bot count (rows are counted, not kept).
+Memory per bot: the Python heap the fleet holds with every bot's venue and state alive, over the bot count, by
+``tracemalloc`` in a separate pass (rows are counted, not kept); and the process's peak RSS over the bot count as
+an upper bound that includes the interpreter and the market data.
 
 This module measures wall time (``time.perf_counter``): it is a shell, never imported by the core.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import gc
 import resource
 import time
+import tracemalloc
 from dataclasses import dataclass
 
 from botrunner.backtest.engine import BacktestInputs, run_backtest
@@ -68,15 +70,6 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
 
 
-def current_rss_kib() -> int:
-    """Resident set size now (Linux ``/proc/self/statm``; the peak where that is unavailable)."""
-    try:
-        pages = int(open("/proc/self/statm").read().split()[1])  # noqa: SIM115 - one read of a proc file
-    except (OSError, ValueError, IndexError):
-        return peak_rss_kib()
-    return pages * resource.getpagesize() // 1024
-
-
 @dataclass(frozen=True)
 class R1Figures:
     bars: int
@@ -113,13 +106,40 @@ def run_r1(candles: Candles) -> R1Figures:
     return R1Figures(result.bars, result.ticks, wall, result.orders_placed, result.fill_count, result.decisions)
 
 
+def fleet_memory_kib(candles: Candles, bots: int = 100) -> tuple[float, float]:
+    """(retained, peak) Python heap per bot in KiB, by ``tracemalloc``, for ``bots`` R1 bots run over
+    ``candles`` and all kept alive (venue, states, counters) - the memory a fleet of them holds, and the most it
+    needed at once. Traced separately from the timed run: tracing slows Python down."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        kept = []
+        for n in range(bots):
+            inputs = BacktestInputs(
+                bot=r1_bot(n + 1, 30 + n),
+                candles=candles,
+                funding=None,
+                start=candles.bars[0].ts,
+                end=candles.bars[-1].ts + candles.interval_s,
+                paper=PaperConfig(fees=R1_FEES),
+                keep_rows=False,
+            )
+            kept.append(run_backtest(inputs))
+        gc.collect()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return (current - base) / 1024 / bots, (peak - base) / 1024 / bots
+
+
 @dataclass(frozen=True)
 class R2Figures:
     bots: int
     bars_per_bot: int
     bar_events: int
     wall_s: float
-    rss_per_bot_kib: float
     orders: int
     fills: int
 
@@ -131,8 +151,6 @@ class R2Figures:
 def run_r2(candles: Candles, bots: int = 100) -> R2Figures:
     """``bots`` R1 bots over ``candles``, one after another in one process (each bot's run is independent: the
     fleet's total work and memory are what R2 measures; interleaving would only add scheduling)."""
-    gc.collect()
-    base_rss = current_rss_kib()
     configs = [r1_bot(n + 1, 30 + n) for n in range(bots)]
     t0 = time.perf_counter()
     results = []
@@ -148,14 +166,11 @@ def run_r2(candles: Candles, bots: int = 100) -> R2Figures:
         )
         results.append(run_backtest(inputs))  # kept alive: the fleet's venues and states stay in memory
     wall = time.perf_counter() - t0
-    gc.collect()
-    grown = max(0, current_rss_kib() - base_rss)
     return R2Figures(
         bots=bots,
         bars_per_bot=results[0].bars,
         bar_events=sum(r.ticks for r in results),
         wall_s=wall,
-        rss_per_bot_kib=grown / bots,
         orders=sum(r.orders_placed for r in results),
         fills=sum(r.fill_count for r in results),
     )

@@ -168,7 +168,16 @@ class _Run:
                 book.seq += 1
                 self._order(
                     OrderRow(
-                        event.ts, book.seq, event.user_order_id, "rejected", "", 0, 0, False, False, event.reason.value
+                        event.ts,
+                        book.seq,
+                        event.user_order_id,
+                        "rejected",
+                        event.side.value if event.side is not None else "",
+                        event.price,
+                        event.base,
+                        event.post_only,
+                        event.reduce_only,
+                        event.reason.value,
                     )
                 )
                 return OrderUpdate(event.user_order_id, OrderEvent.REJECT)

@@ -110,8 +110,11 @@ def bench_reference(quick: bool) -> None:
         f"  total                         : {r2.events_per_s:12,.0f} bar-events/s  ({r2.wall_s:.2f} s, "
         f"orders {r2.orders:,}, fills {r2.fills:,})"
     )
-    print(f"  RSS growth per bot (all alive): {r2.rss_per_bot_kib / 1024:12.2f} MiB")
-    print(f"  peak RSS of this process      : {reference.peak_rss_kib() / 1024:12.1f} MiB")
+    rss = reference.peak_rss_kib() / 1024
+    print(f"  peak RSS of this process      : {rss:12.1f} MiB  (<= {rss / r2.bots:.2f} MiB per bot, all included)")
+    day = Candles(bundled.source, bundled.interval_s, bundled.bars[:288])
+    retained, peak = reference.fleet_memory_kib(day, bots=bots)
+    print(f"  Python heap per bot, all alive: {retained / 1024:12.3f} MiB retained, {peak / 1024:.3f} MiB at peak")
 
 
 def main() -> None:

@@ -568,11 +568,7 @@ class PaperVenue:
         for intent in intents:
             rejected = self._static_reject(intent)
             if rejected is not None:
-                out.append(
-                    OrderRejected(
-                        ts=self.now, user_order_id=intent.user_order_id, reason=rejected[0], detail=rejected[1]
-                    )
-                )
+                out.append(self._rejected(intent, reason=rejected[0], detail=rejected[1]))
                 continue
             price = self._limit_price(intent)
             if (
@@ -583,9 +579,8 @@ class PaperVenue:
                 match intent.post_only:
                     case PostOnlyMode.MUST_POST_ONLY:
                         out.append(
-                            OrderRejected(
-                                ts=self.now,
-                                user_order_id=intent.user_order_id,
+                            self._rejected(
+                                intent,
                                 reason=RejectReason.POST_ONLY_WOULD_CROSS,
                                 detail=f"{intent.side.value} {price} vs touch {self._touch(intent.side)}",
                             )
@@ -593,9 +588,8 @@ class PaperVenue:
                         continue
                     case PostOnlyMode.TRY_POST_ONLY:
                         out.append(
-                            OrderRejected(
-                                ts=self.now,
-                                user_order_id=intent.user_order_id,
+                            self._rejected(
+                                intent,
                                 reason=RejectReason.POST_ONLY_SKIPPED,
                                 detail=f"{intent.side.value} {price} vs touch {self._touch(intent.side)}",
                             )
@@ -613,9 +607,8 @@ class PaperVenue:
                         assert_never(unreachable)
             if len(self.orders) + len(staged) >= MAX_OPEN_ORDERS_PER_USER:
                 out.append(
-                    OrderRejected(
-                        ts=self.now,
-                        user_order_id=intent.user_order_id,
+                    self._rejected(
+                        intent,
                         reason=RejectReason.TOO_MANY_OPEN_ORDERS,
                         detail=f"{MAX_OPEN_ORDERS_PER_USER} orders already open",
                     )
@@ -623,9 +616,8 @@ class PaperVenue:
                 continue
             if any(s.user_order_id == intent.user_order_id for s, _ in staged):
                 out.append(
-                    OrderRejected(
-                        ts=self.now,
-                        user_order_id=intent.user_order_id,
+                    self._rejected(
+                        intent,
                         reason=RejectReason.USER_ORDER_ID_IN_USE,
                         detail="twice in one batch",
                     )
@@ -639,11 +631,22 @@ class PaperVenue:
             if not batch_ok:
                 why = self._margin_rejection(staged[i : i + 1])
                 if why is not None:
-                    out.append(
-                        OrderRejected(ts=self.now, user_order_id=intent.user_order_id, reason=why[0], detail=why[1])
-                    )
+                    out.append(self._rejected(intent, reason=why[0], detail=why[1]))
                     continue
             self._accept(intent, price, out)
+
+    def _rejected(self, intent: OrderIntent, *, reason: RejectReason, detail: str = "") -> OrderRejected:
+        return OrderRejected(
+            ts=self.now,
+            user_order_id=intent.user_order_id,
+            reason=reason,
+            detail=detail,
+            side=intent.side,
+            price=intent.price,
+            base=intent.base,
+            post_only=intent.post_only is not PostOnlyMode.NONE,
+            reduce_only=intent.reduce_only,
+        )
 
     def _margin_rejection(self, staged: list[tuple[OrderIntent, int]]) -> tuple[RejectReason, str] | None:
         """Why adding ``staged`` to the open orders breaks initial margin or the paper leverage cap (None: fine).

@@ -101,10 +101,18 @@ class OrderAccepted(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OrderRejected(msgspec.Struct, frozen=True, kw_only=True):
+    """The venue refused an order; what was asked is echoed (``side`` None when the venue never saw an order,
+    e.g. a cancel of an unknown id)."""
+
     ts: int
     user_order_id: int
     reason: RejectReason
     detail: str = ""
+    side: Side | None = None
+    price: int = 0
+    base: int = 0
+    post_only: bool = False
+    reduce_only: bool = False
 
 
 class OrderCancelled(msgspec.Struct, frozen=True, kw_only=True):
