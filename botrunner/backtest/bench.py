@@ -54,6 +54,19 @@ def r1_bot(n: int = 1, step_bps: int = 30) -> BotConfig:
     return parse_bot(R1_YAML.format(n=n, step=step_bps), f"<R1 bot {n}>")
 
 
+def r1_inputs(bot: BotConfig, candles: Candles) -> BacktestInputs:
+    """R1's run: every bar traded, Drift's funding formula, R1's fees, rows counted not kept."""
+    return BacktestInputs(
+        bot=bot,
+        candles=candles,
+        funding=None,
+        start=candles.bars[0].ts,
+        end=candles.bars[-1].ts + candles.interval_s,
+        paper=PaperConfig(fees=R1_FEES),
+        keep_rows=False,
+    )
+
+
 def repeat_to(candles: Candles, min_bars: int) -> Candles:
     """The candles repeated end to end (each copy shifted by the whole span) until at least ``min_bars``."""
     bars = list(candles.bars)
@@ -90,15 +103,7 @@ class R1Figures:
 
 def run_r1(candles: Candles) -> R1Figures:
     bot = r1_bot()
-    inputs = BacktestInputs(
-        bot=bot,
-        candles=candles,
-        funding=None,
-        start=candles.bars[0].ts,
-        end=candles.bars[-1].ts + candles.interval_s,
-        paper=PaperConfig(fees=R1_FEES),
-        keep_rows=False,
-    )
+    inputs = r1_inputs(bot, candles)
     gc.collect()
     t0 = time.perf_counter()
     result = run_backtest(inputs)
@@ -117,15 +122,7 @@ def fleet_memory_kib(candles: Candles, bots: int = 100) -> tuple[float, float]:
         tracemalloc.reset_peak()
         kept = []
         for n in range(bots):
-            inputs = BacktestInputs(
-                bot=r1_bot(n + 1, 30 + n),
-                candles=candles,
-                funding=None,
-                start=candles.bars[0].ts,
-                end=candles.bars[-1].ts + candles.interval_s,
-                paper=PaperConfig(fees=R1_FEES),
-                keep_rows=False,
-            )
+            inputs = r1_inputs(r1_bot(n + 1, 30 + n), candles)
             kept.append(run_backtest(inputs))
         gc.collect()
         current, peak = tracemalloc.get_traced_memory()
@@ -155,15 +152,7 @@ def run_r2(candles: Candles, bots: int = 100) -> R2Figures:
     t0 = time.perf_counter()
     results = []
     for bot in configs:
-        inputs = BacktestInputs(
-            bot=bot,
-            candles=candles,
-            funding=None,
-            start=candles.bars[0].ts,
-            end=candles.bars[-1].ts + candles.interval_s,
-            paper=PaperConfig(fees=R1_FEES),
-            keep_rows=False,
-        )
+        inputs = r1_inputs(bot, candles)
         results.append(run_backtest(inputs))  # kept alive: the fleet's venues and states stay in memory
     wall = time.perf_counter() - t0
     return R2Figures(

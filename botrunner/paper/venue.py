@@ -717,32 +717,20 @@ class PaperVenue:
         if limit_ok:  # a limit better than the touch finds no liquidity: nothing fills
             self._fill(order, remaining, fill_price, Liquidity.TAKER, out)
         if order.uid in self.orders and order.order_type is OrderType.MARKET:
-            del self.orders[order.uid]
-            self._changed()
-            out.append(
-                OrderCancelled(
-                    ts=self.now,
-                    user_order_id=order.uid,
-                    reason=CancelReason.MARKET_REMAINDER,
-                    filled_base=order.filled,
-                )
-            )
+            self._cancel(order, CancelReason.MARKET_REMAINDER, out)
+
+    def _cancel(self, order: _Order, reason: CancelReason, out: list[VenueEvent]) -> None:
+        """Take ``order`` off the book on the venue's own initiative and say why."""
+        del self.orders[order.uid]
+        self._changed()
+        out.append(OrderCancelled(ts=self.now, user_order_id=order.uid, reason=reason, filled_base=order.filled))
 
     def _fill(self, order: _Order, base: int, price: int, liquidity: Liquidity, out: list[VenueEvent]) -> int:
         """Fill up to ``base`` of ``order`` at ``price``; returns the base filled. Reduce-only fills are clipped to
         the position, and a reduce-only order with nothing to reduce is cancelled."""
         if order.reduce_only:
             if not self._reduces(order.side):
-                del self.orders[order.uid]
-                self._changed()
-                out.append(
-                    OrderCancelled(
-                        ts=self.now,
-                        user_order_id=order.uid,
-                        reason=CancelReason.REDUCE_ONLY_FLAT,
-                        filled_base=order.filled,
-                    )
-                )
+                self._cancel(order, CancelReason.REDUCE_ONLY_FLAT, out)
                 return 0
             base = min(base, abs(self.position.base_asset_amount))
         if base <= 0:
@@ -776,15 +764,7 @@ class PaperVenue:
             )
         )
         if order.reduce_only and not complete and self.position.base_asset_amount == 0:
-            del self.orders[order.uid]
-            out.append(
-                OrderCancelled(
-                    ts=self.now,
-                    user_order_id=order.uid,
-                    reason=CancelReason.REDUCE_ONLY_FLAT,
-                    filled_base=order.filled,
-                )
-            )
+            self._cancel(order, CancelReason.REDUCE_ONLY_FLAT, out)
         return base
 
     def _apply_trade(self, delta: int, price: int, fee: int) -> None:
