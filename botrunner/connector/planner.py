@@ -98,7 +98,7 @@ def plan(
     for o in state.orders:
         if o.state is _PENDING_CANCEL:
             in_flight_cancels += 1
-        elif now >= o.max_ts:  # Drift skips/expires it: it no longer works the ladder
+        elif o.max_ts and now >= o.max_ts:  # Drift skips/expires it (0 = no expiry): it no longer works the ladder
             expired.append(o)
         else:
             live.append(o)
