@@ -39,6 +39,7 @@ from governors.risk_limits import RiskLimits
 from strategies.band import BandConfig, FixedBandStrategy
 from strategies.base import Strategy
 from strategies.config import GridConfig
+from strategies.grid import GridStrategy
 
 
 class BotMode(enum.Enum):
@@ -63,11 +64,11 @@ class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     grid: GridConfig = GridConfig()
     band: BandConfig | None = None  # required for kind: band
 
-    def build(self) -> GridConfig | Strategy[Any]:
-        """What ``BotDefinition`` takes: the grid's config, or the strategy object itself."""
+    def build(self) -> Strategy[Any]:
+        """The configured strategy."""
         match self.kind:
             case StrategyKind.GRID:
-                return self.grid
+                return GridStrategy(self.grid)
             case StrategyKind.BAND:
                 if self.band is None:
                     raise ValueError("strategy.band is required for kind: band")

@@ -26,8 +26,6 @@ from governors.execution import decide as execution_decide
 from governors.risk import RiskInputs, RiskState, evaluate
 from governors.risk_limits import RiskLimits
 from strategies.base import MarketView, Strategy
-from strategies.config import GridConfig
-from strategies.grid import GridStrategy
 
 
 class BotDefinition:
@@ -39,14 +37,13 @@ class BotDefinition:
         self,
         name: str,
         market: PerpMarketSpec,
-        strategy: GridConfig | Strategy[Any],
+        strategy: Strategy[Any],
         policy: ExecutionPolicy,
         limits: RiskLimits,
     ) -> None:
         self.name = name
         self.market = market
-        # a GridConfig builds the grid strategy; any other ``strategies.base.Strategy`` is used as given
-        self.strategy: Strategy[Any] = GridStrategy(strategy) if isinstance(strategy, GridConfig) else strategy
+        self.strategy = strategy
         self.policy = policy
         self.limits = limits
 

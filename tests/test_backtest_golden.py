@@ -27,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from botrunner.backtest.data import resolve
-from botrunner.backtest.engine import BacktestInputs, pnl_split, run_backtest
+from botrunner.backtest.engine import BacktestInputs, BacktestResult, pnl_split, run_backtest
 from botrunner.config import load_bot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,10 +62,8 @@ def test_golden_replay_of_sol_neutral_grid_on_the_bundled_slice() -> None:
     assert result.max_drawdown_bps == 175
 
 
-def venue_figures(result: object) -> dict[str, object]:
-    from botrunner.backtest.engine import BacktestResult
-
-    assert isinstance(result, BacktestResult) and result.venue is not None
+def venue_figures(result: BacktestResult) -> dict[str, object]:
+    assert result.venue is not None
     return {
         "bars": result.bars,
         "bar_events": result.ticks,

@@ -27,7 +27,7 @@ CANDLES = load_candles(bundled_path("SOL-USDT-PERP_binance_5m.csv.gz"))
 
 
 def _definition() -> BotDefinition:
-    return BotDefinition(SOL_BOT.name, SOL_BOT.market_spec, SOL_BOT.strategy.grid, SOL_BOT.execution, SOL_BOT.risk)
+    return BotDefinition.from_config(SOL_BOT)
 
 
 def _warm(bot: BotDefinition, bars: int) -> tuple[BotState, int]:

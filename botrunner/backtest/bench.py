@@ -6,7 +6,7 @@ cancel-and-place); maker fee -0.002 %, taker 0.035 %; a resting order fills when
 price. Through the full pipeline: strategy -> Risk Governor -> Execution Governor -> connector -> paper venue ->
 funding (Drift's formula: the repeated year has no funding records).
 
-R2: 100 such bots (step 30..129 bps, so no two are identical) in one process, advanced bar by bar together.
+R2: 100 such bots (step 30..129 bps, so no two are identical) in one process, run one after another.
 Memory per bot: the Python heap the fleet holds with every bot's venue and state alive, over the bot count, by
 ``tracemalloc`` in a separate pass (rows are counted, not kept); and the process's peak RSS over the bot count as
 an upper bound that includes the interpreter and the market data.

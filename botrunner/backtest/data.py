@@ -13,14 +13,15 @@ switching formulas mid-run would make two halves of one report incomparable).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from botrunner.funding import ONE_HOUR_S
 from botrunner.marketdata.candles import Candles, load_candles
 from botrunner.marketdata.funding import DriftFundingRecord, load_drift_funding
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data"
-ONE_HOUR_S = 3_600
 
 
 class DataNotFound(ValueError):
@@ -33,6 +34,27 @@ class MarketData:
     candles_path: Path
     funding: tuple[DriftFundingRecord, ...] | None
     funding_path: Path | None
+
+    @property
+    def funding_source(self) -> str:
+        """``drift_records`` or ``drift_formula`` (no records: Drift's formula from the path)."""
+        return "drift_records" if self.funding is not None else "drift_formula"
+
+    def digests(self) -> list[tuple[str, str]]:
+        """(file name, sha256) of every file the run reads: part of the run id."""
+        files = [self.candles_path] if self.funding_path is None else [self.candles_path, self.funding_path]
+        return [(p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in files]
+
+    def span(self) -> tuple[int, int]:
+        """[first bar's open, last bar's close) in unix s."""
+        bars = self.candles.bars
+        return bars[0].ts, bars[-1].ts + self.candles.interval_s
+
+    def default_start(self, warmup_s: int) -> int:
+        """The first bar traded when no start is given: after ``warmup_s`` of history (the strategy's longest
+        lookback), or the last bar if the data is shorter than that."""
+        first, end = self.span()
+        return min(first + warmup_s, end - self.candles.interval_s)
 
 
 def candle_candidates(directory: Path, base: str) -> list[Path]:

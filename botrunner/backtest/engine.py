@@ -22,13 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import assert_never
+
+import msgspec
 
 from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRow
 from botrunner.config import BotConfig
-from botrunner.connector import IllegalTransition, OrderEvent, OrderUpdate, apply_event, resync
+from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_event, resync
 from botrunner.connector.commands import Command
 from botrunner.core.precision import BPS_PRECISION
-from botrunner.funding import market_funding_rate, next_funding_ts
+from botrunner.funding import ONE_DAY_S, market_funding_rate, next_funding_ts
+from botrunner.margin.what_if import fill_quote_delta
 from botrunner.marketdata.candles import Candles
 from botrunner.marketdata.feed import bar_path, tick_offsets
 from botrunner.marketdata.funding import DriftFundingRecord
@@ -36,6 +40,8 @@ from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import AccountView, BotDefinition, BotState, MarketUpdate, decide, observe_price
 from botrunner.venue.port import (
+    BalanceChanged,
+    CommandRejected,
     Fill,
     FundingPaid,
     Liquidated,
@@ -43,10 +49,9 @@ from botrunner.venue.port import (
     OrderCancelled,
     OrderExpired,
     OrderRejected,
+    PnlSettled,
     VenueEvent,
 )
-
-DAY_S = 86_400
 
 
 class BacktestError(ValueError):
@@ -92,15 +97,13 @@ class BacktestResult:
 
 
 class _OrderBook:
-    """What the recorder remembers of each order it saw accepted (for order rows of cancels and fills)."""
+    """The placed row of every order the venue holds, by user_order_id (for its cancel/expiry/fill rows)."""
 
-    __slots__ = ("seq", "sides")
+    __slots__ = ("placed", "seq")
 
     def __init__(self) -> None:
         self.seq = 0  # a run-wide order id: user_order_ids are recycled (1..255)
-        self.sides: dict[
-            int, tuple[int, str, int, int, bool, bool]
-        ] = {}  # uid -> (order_id, side, price, base, po, ro)
+        self.placed: dict[int, OrderRow] = {}
 
 
 class _Run:
@@ -121,16 +124,20 @@ class _Run:
     # -------------------------------------------------------------- venue events -> connector + records
 
     def route(self, events: list[VenueEvent] | tuple[VenueEvent, ...]) -> None:
+        """Record every event, and feed the order events to the connector's lifecycle. An event the lifecycle
+        refuses makes the connector adopt the venue's open orders (the venue is the truth); the events after it
+        are still recorded."""
         assert self.state is not None and self.venue is not None
-        connector = self.state.connector
-        try:
-            for event in events:
-                update = self._record(event)
-                if update is not None:
+        connector: ConnectorState | None = self.state.connector
+        for event in events:
+            update = self._record(event)
+            if update is not None and connector is not None:
+                try:
                     connector = apply_event(connector, update)
-        except IllegalTransition:
-            # The venue is the truth: adopt its open orders (the connector rebuilds its ladder next step).
-            connector = resync(connector, self.venue.open_orders())
+                except IllegalTransition:
+                    connector = None
+        if connector is None:
+            connector = resync(self.state.connector, self.venue.open_orders())
             self.result.resyncs += 1
         self.state.connector = connector
 
@@ -140,29 +147,21 @@ class _Run:
         match event:
             case OrderAccepted():
                 book.seq += 1
-                book.sides[event.user_order_id] = (
+                row = OrderRow(
+                    event.ts,
                     book.seq,
+                    event.user_order_id,
+                    "placed",
                     event.side.value,
                     event.price,
                     event.base,
                     event.post_only,
                     event.reduce_only,
+                    "",
                 )
+                book.placed[event.user_order_id] = row
                 res.orders_placed += 1
-                self._order(
-                    OrderRow(
-                        event.ts,
-                        book.seq,
-                        event.user_order_id,
-                        "placed",
-                        event.side.value,
-                        event.price,
-                        event.base,
-                        event.post_only,
-                        event.reduce_only,
-                        "",
-                    )
-                )
+                self._order(row)
                 return OrderUpdate(event.user_order_id, OrderEvent.ACK)
             case OrderRejected():
                 book.seq += 1
@@ -182,17 +181,17 @@ class _Run:
                 )
                 return OrderUpdate(event.user_order_id, OrderEvent.REJECT)
             case OrderCancelled():
-                self._order_row(event.ts, event.user_order_id, "cancelled", event.reason.value, forget=True)
+                self._closed(event.ts, event.user_order_id, "cancelled", event.reason.value)
                 return OrderUpdate(event.user_order_id, OrderEvent.CANCEL)
             case OrderExpired():
-                self._order_row(event.ts, event.user_order_id, "expired", "max_ts", forget=True)
+                self._closed(event.ts, event.user_order_id, "expired", "max_ts")
                 return OrderUpdate(event.user_order_id, OrderEvent.EXPIRE)
             case Fill():
-                order_id = book.sides[event.user_order_id][0] if event.user_order_id in book.sides else 0
+                placed = book.placed.get(event.user_order_id)
                 self._fill(
                     FillRow(
                         event.ts,
-                        order_id,
+                        placed.order_id if placed is not None else 0,
                         event.side.value,
                         event.price,
                         event.base,
@@ -203,20 +202,24 @@ class _Run:
                     )
                 )
                 if event.complete:
-                    self._order_row(event.ts, event.user_order_id, "filled", "", forget=True)
+                    self._closed(event.ts, event.user_order_id, "filled", "")
                     return OrderUpdate(event.user_order_id, OrderEvent.FILL, event.order_filled_base)
                 return OrderUpdate(event.user_order_id, OrderEvent.PARTIAL_FILL, event.order_filled_base)
             case FundingPaid():
                 self._funding(FundingRow(event.ts, event.position_base, event.rate, event.payment))
                 return None
             case Liquidated():
-                side = "sell" if event.base < 0 else "buy"
-                notional = abs(event.base) * event.price // 10**9
-                quote = notional if event.base < 0 else -notional
-                self._fill(FillRow(event.ts, 0, side, event.price, abs(event.base), quote, event.fee, "taker", True))
+                if event.base:  # the transfer is a fill of the position at the oracle (order id 0)
+                    side = "buy" if event.base > 0 else "sell"
+                    quote = fill_quote_delta(event.base, event.price)
+                    self._fill(
+                        FillRow(event.ts, 0, side, event.price, abs(event.base), quote, event.fee, "taker", True)
+                    )
                 return None
-            case _:
+            case PnlSettled() | BalanceChanged() | CommandRejected():
                 return None
+            case _ as unreachable:
+                assert_never(unreachable)
 
     def _order(self, row: OrderRow) -> None:
         self.result.order_rows += 1
@@ -232,12 +235,11 @@ class _Run:
         if self.keep:
             self.result.funding.append(row)
 
-    def _order_row(self, ts: int, uid: int, what: str, reason: str, *, forget: bool) -> None:
-        known = self.book.sides.pop(uid, None) if forget else self.book.sides.get(uid)
-        if known is None:
-            return
-        order_id, side, price, base, post_only, reduce_only = known
-        self._order(OrderRow(ts, order_id, uid, what, side, price, base, post_only, reduce_only, reason))
+    def _closed(self, ts: int, uid: int, what: str, reason: str) -> None:
+        """The row of an order leaving the book: its placed row with the event, time and reason."""
+        placed = self.book.placed.pop(uid, None)
+        if placed is not None:
+            self._order(msgspec.structs.replace(placed, ts=ts, event=what, reason=reason))
 
     # -------------------------------------------------------------- the decision at a bar close
 
@@ -245,8 +247,8 @@ class _Run:
         assert self.state is not None and self.venue is not None
         venue = self.venue
         equity = venue.equity()
-        if ts // DAY_S != self.day:
-            self.day = ts // DAY_S
+        if ts // ONE_DAY_S != self.day:
+            self.day = ts // ONE_DAY_S
             self.day_start_equity = equity
         update = MarketUpdate(ts=ts, mark=price, oracle=venue.oracle, oracle_ts=ts, funding_rate=self.funding_rate)
         account = AccountView(
@@ -268,7 +270,6 @@ class _Run:
         bids = sorted((o.price for o in self.state.connector.orders if o.side.sign > 0), reverse=True)
         asks = sorted(o.price for o in self.state.connector.orders if o.side.sign < 0)
         ledger = venue.ledger
-        _, unsettled = venue.perp_value()
         res.min_health = min(res.min_health, snap.health)
         if snap.liquidation_price is not None and snap.position_base != 0:
             distance = abs(venue.oracle - snap.liquidation_price) * 1_000_000 // venue.oracle
@@ -285,7 +286,7 @@ class _Run:
                 entry_price=snap.entry_price,
                 collateral=snap.total_collateral_maintenance,
                 unrealized_pnl=venue.unrealized(),
-                unsettled_pnl=unsettled,
+                unsettled_pnl=venue.unsettled_pnl(),
                 settled_pnl=ledger.settled,
                 equity=equity,
                 health=snap.health,

@@ -8,6 +8,7 @@ paper venue's configuration and the code itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from botrunner.backtest.data import MarketData
 from botrunner.backtest.engine import BacktestResult, pnl_split
 from botrunner.backtest.records import (
     FILLS_HEADER,
@@ -37,8 +39,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("botrunner", "strategies", "governors", "actors")
 
 
+@functools.cache
 def code_digest() -> str:
-    """sha256 over every source file of the runner (path and bytes, sorted): the code version of a run."""
+    """sha256 over every source file of the runner (path and bytes, sorted): the code version of a run. Read
+    once per process (a fleet's runs share it)."""
     h = hashlib.sha256()
     for top in CODE_DIRS:
         for path in sorted((ROOT / top).rglob("*.py")):
@@ -47,10 +51,6 @@ def code_digest() -> str:
             h.update(path.read_bytes())
     h.update((ROOT / "botrunner" / "data" / "markets.json").read_bytes())
     return h.hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_id(result: BacktestResult, data_digests: Sequence[tuple[str, str]]) -> str:
@@ -79,8 +79,9 @@ def _ratio(numerator: int, denominator: int, decimals: int) -> str:
     return fixed(scaled if (numerator >= 0) == (denominator > 0) else -scaled, decimals)
 
 
-def summary(result: BacktestResult, data_digests: Sequence[tuple[str, str]], funding_source: str) -> dict[str, Any]:
+def summary(result: BacktestResult, data: MarketData) -> dict[str, Any]:
     """The summary.json document (contract keys first, then this runner's extras)."""
+    data_digests = data.digests()
     venue = result.venue
     assert venue is not None
     split = pnl_split(result)
@@ -112,7 +113,7 @@ def summary(result: BacktestResult, data_digests: Sequence[tuple[str, str]], fun
         "time_in_reason_s": dict(sorted(result.time_in_reason_s.items())),
         "liquidation_fees": fixed(venue.ledger.liquidation_fees, q),
         "settled_pnl": fixed(venue.ledger.settled, q),
-        "funding_source": funding_source,
+        "funding_source": data.funding_source,
         "decisions": result.decisions,
         "decision_cadence": "bar_close",
         "bar_events": result.ticks,

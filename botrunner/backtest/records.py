@@ -11,6 +11,8 @@ from typing import Final
 
 import msgspec
 
+from botrunner.core.precision import to_decimal
+
 PRICE_DECIMALS: Final = 6
 BASE_DECIMALS: Final = 9
 QUOTE_DECIMALS: Final = 6
@@ -19,9 +21,7 @@ RATE_DECIMALS: Final = 9
 
 def fixed(value: int, decimals: int) -> str:
     """``fixed(-1_500_000, 6) == "-1.500000"``: an exact decimal string of a fixed-point integer."""
-    sign = "-" if value < 0 else ""
-    whole, frac = divmod(abs(value), 10**decimals)
-    return f"{sign}{whole}.{frac:0{decimals}d}" if decimals else f"{sign}{whole}"
+    return format(to_decimal(value, 10**decimals), "f")
 
 
 def optional_fixed(value: int | None, decimals: int) -> str:

@@ -11,15 +11,14 @@ from typing import Any
 
 from botrunner.backtest.data import DataNotFound, check_funding_covers, resolve
 from botrunner.backtest.engine import BacktestError, BacktestInputs, run_backtest
-from botrunner.backtest.output import file_digest, iso, summary, write_outputs
+from botrunner.backtest.output import iso, summary, write_outputs
 from botrunner.cli import CliError
 from botrunner.config import load_bot
+from botrunner.funding import ONE_DAY_S
 from botrunner.marketdata._text import DataError
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.fees import FeeSchedule, drift_fee_tier
 from botrunner.yamlconf import ConfigError
-
-DAY_S = 86_400
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +44,7 @@ def parse_when(text: str, *, end: bool) -> int:
         if len(text) == 10:
             day = date.fromisoformat(text)
             ts = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
-            return ts + DAY_S if end else ts
+            return ts + ONE_DAY_S if end else ts
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise CliError(f"{'--to' if end else '--from'} {text!r}: not a date (YYYY-MM-DD) or ISO time") from exc
@@ -95,11 +94,8 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         )
     except (DataNotFound, DataError, OSError) as exc:
         raise CliError(str(exc)) from exc
-    bars = data.candles.bars
-    interval = data.candles.interval_s
-    warmup = bot.strategy.warmup_s
-    data_start, data_end = bars[0].ts, bars[-1].ts + interval
-    start = parse_when(args.start, end=False) if args.start else min(data_start + warmup, data_end - interval)
+    data_start, data_end = data.span()
+    start = parse_when(args.start, end=False) if args.start else data.default_start(bot.strategy.warmup_s)
     end = parse_when(args.end, end=True) if args.end else data_end
     if start >= data_end or end <= data_start:
         raise CliError(
@@ -123,10 +119,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         result = run_backtest(inputs, progress=_Progress(not args.quiet))
     except BacktestError as exc:
         raise CliError(str(exc)) from exc
-    digests = [(data.candles_path.name, file_digest(data.candles_path))]
-    if data.funding_path is not None:
-        digests.append((data.funding_path.name, file_digest(data.funding_path)))
-    doc = summary(result, digests, "drift_records" if data.funding is not None else "drift_formula")
+    doc = summary(result, data)
     out = args.out if args.out is not None else Path("out") / "backtest" / bot.name
     written = write_outputs(result, out, doc)
     _print_table(doc)

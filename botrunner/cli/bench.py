@@ -14,7 +14,8 @@ Sections:
    repeated end to end to a year (the headline figure); R2 (100 such bots in one process, bar-events/s and RSS
    per bot). R3 needs the actor runtime (issue 4) and is not run yet.
 
-``--quick`` skips the year and shrinks R2 to 20 bots (for a fast look); ``--full`` adds the pipeline on shared data.
+``--quick`` skips the year and shrinks R2 to 20 bots (for a fast look); ``--full`` adds the pipeline on shared data;
+``--profile`` prints only where R1's time goes, stage by stage.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from botrunner.backtest import bench as reference
 from botrunner.config import load_bot
@@ -117,7 +119,38 @@ def bench_reference(quick: bool) -> None:
     print(f"  Python heap per bot, all alive: {retained / 1024:12.3f} MiB retained, {peak / 1024:.3f} MiB at peak")
 
 
+def profile_r1() -> None:
+    """Where R1's time goes: cProfile's cumulative time of each stage of the loop, as shares of the whole run
+    (profiling slows everything about 3x; the shares, not the absolute times, are the figure)."""
+    import cProfile
+    import pstats
+
+    candles = load_candles(bundled_path("SOL-USDT-PERP_binance_5m.csv.gz"))
+    profiler = cProfile.Profile()
+    profiler.runcall(reference.run_r1, candles)
+    stats: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    cumulative = {(path.replace("\\", "/"), name): row[3] for (path, _, name), row in stats.items()}
+    total = max(cumulative.values())
+    stages = (
+        ("decide(): strategy, risk, execution, plan", "botrunner/pipeline.py", "decide"),
+        ("  Risk Governor evaluate", "governors/risk.py", "evaluate"),
+        ("  connector plan", "connector/planner.py", "plan"),
+        ("venue on_price: expiry, maker fills, liquidation", "paper/venue.py", "on_price"),
+        ("venue submit: commands", "paper/venue.py", "submit"),
+        ("venue margin_view (per decision)", "paper/venue.py", "margin_view"),
+        ("venue events -> records + connector", "backtest/engine.py", "route"),
+    )
+    print("R1 profile, bundled 30 days (cProfile cumulative, share of the whole run):")
+    for label, where, name in stages:
+        spent = sum(t for (path, fn), t in cumulative.items() if fn == name and path.endswith(where))
+        share = spent / total * 100
+        print(f"  {label:<48}: {share:5.1f} %")
+
+
 def main() -> None:
+    if "--profile" in sys.argv:
+        profile_r1()
+        return
     print(f"python {sys.version.split()[0]}, {sys.platform}")
     print()
     figures = strategy_bench.run()

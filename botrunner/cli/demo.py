@@ -19,11 +19,12 @@ from rich.table import Table
 
 from botrunner.backtest.data import DataNotFound, resolve
 from botrunner.backtest.engine import BacktestInputs, BacktestResult, run_backtest
-from botrunner.backtest.output import file_digest, summary, write_outputs
+from botrunner.backtest.output import summary, write_outputs
 from botrunner.backtest.records import SnapshotRow
 from botrunner.cli import CliError
 from botrunner.config import BotConfig, load_fleet
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION, QUOTE_PRECISION
+from botrunner.funding import ONE_DAY_S
 from botrunner.marketdata.candles import bundled_path
 from botrunner.yamlconf import ConfigError
 
@@ -80,16 +81,10 @@ def _table(bot: BotConfig, rows: list[SnapshotRow]) -> Table:
 
 def _paper_trade(bot: BotConfig, days: int) -> tuple[BacktestResult, dict[str, Any], str]:
     data = resolve(bot.market)
-    bars = data.candles.bars
-    interval = data.candles.interval_s
-    end = bars[-1].ts + interval
-    start = end - days * 86_400 if days else min(bars[0].ts + bot.strategy.warmup_s, end - interval)
+    _, end = data.span()
+    start = end - days * ONE_DAY_S if days else data.default_start(bot.strategy.warmup_s)
     result = run_backtest(BacktestInputs(bot=bot, candles=data.candles, funding=data.funding, start=start, end=end))
-    digests = [(data.candles_path.name, file_digest(data.candles_path))]
-    if data.funding_path is not None:
-        digests.append((data.funding_path.name, file_digest(data.funding_path)))
-    source = "drift_records" if data.funding is not None else "drift_formula"
-    return result, summary(result, digests, source), source
+    return result, summary(result, data), data.funding_source
 
 
 def run_demo(args: argparse.Namespace) -> int:

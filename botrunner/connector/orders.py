@@ -40,31 +40,23 @@ class OrderError(ValueError):
     """An order that cannot exist as stated (size <= 0, id outside 1..255, price inconsistent with its type)."""
 
 
-def _check(
-    *,
-    user_order_id: int,
-    order_type: OrderType,
-    price: int,
-    base: int,
-    oracle_price_offset: int,
-    max_ts: int,
-    placed_at: int,
-) -> None:
-    where = f"order {user_order_id}"
-    if not USER_ORDER_ID_MIN <= user_order_id <= USER_ORDER_ID_MAX:
+def _check(o: OrderIntent | WorkingOrder) -> None:
+    """The invariants every order shares (both structs carry the same fields)."""
+    where = f"order {o.user_order_id}"
+    if not USER_ORDER_ID_MIN <= o.user_order_id <= USER_ORDER_ID_MAX:
         raise OrderError(f"{where}: user_order_id must be in {USER_ORDER_ID_MIN}..{USER_ORDER_ID_MAX}")
-    if base <= 0:
-        raise OrderError(f"{where}: base must be > 0, got {base}")
-    if price < 0:
-        raise OrderError(f"{where}: price must be >= 0, got {price}")
-    if order_type is OrderType.LIMIT and price == 0:
+    if o.base <= 0:
+        raise OrderError(f"{where}: base must be > 0, got {o.base}")
+    if o.price < 0:
+        raise OrderError(f"{where}: price must be >= 0, got {o.price}")
+    if o.order_type is OrderType.LIMIT and o.price == 0:
         raise OrderError(f"{where}: a LIMIT order needs a price > 0")
-    if order_type is OrderType.ORACLE_OFFSET and price != 0:
+    if o.order_type is OrderType.ORACLE_OFFSET and o.price != 0:
         raise OrderError(f"{where}: an ORACLE_OFFSET order has price 0 and uses oracle_price_offset")
-    if order_type is not OrderType.ORACLE_OFFSET and oracle_price_offset != 0:
+    if o.order_type is not OrderType.ORACLE_OFFSET and o.oracle_price_offset != 0:
         raise OrderError(f"{where}: oracle_price_offset is only for ORACLE_OFFSET orders")
-    if max_ts and max_ts < placed_at:  # 0 = no expiry, as Drift's max_ts
-        raise OrderError(f"{where}: max_ts {max_ts} is before placed_at {placed_at}")
+    if o.max_ts and o.max_ts < o.placed_at:  # 0 = no expiry, as Drift's max_ts
+        raise OrderError(f"{where}: max_ts {o.max_ts} is before placed_at {o.placed_at}")
 
 
 class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,15 +76,7 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
     oracle_price_offset: int = 0  # 1e6, ORACLE_OFFSET only
 
     def __post_init__(self) -> None:
-        _check(
-            user_order_id=self.user_order_id,
-            order_type=self.order_type,
-            price=self.price,
-            base=self.base,
-            oracle_price_offset=self.oracle_price_offset,
-            max_ts=self.max_ts,
-            placed_at=self.placed_at,
-        )
+        _check(self)
 
 
 class WorkingOrder(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,15 +101,7 @@ class WorkingOrder(msgspec.Struct, frozen=True, kw_only=True):
     oracle_price_offset: int = 0
 
     def __post_init__(self) -> None:
-        _check(
-            user_order_id=self.user_order_id,
-            order_type=self.order_type,
-            price=self.price,
-            base=self.base,
-            oracle_price_offset=self.oracle_price_offset,
-            max_ts=self.max_ts,
-            placed_at=self.placed_at,
-        )
+        _check(self)
         if not 0 <= self.filled_base <= self.base:
             raise OrderError(
                 f"order {self.user_order_id}: filled_base {self.filled_base} outside [0, base {self.base}]"

@@ -85,8 +85,12 @@ class AccountMarginView:
                 maintenance = calculate_margin(self._account, self._markets, MarginCategory.MAINTENANCE)
                 tc_i, mr_i = initial.total_collateral, initial.margin_requirement
                 tc_m, mr_m = maintenance.total_collateral, maintenance.margin_requirement
-            h = 0 if self._account.being_liquidated else health_from(tc_m, mr_m)
-            self._current = self._snapshot(pricer, key, price, tc_i=tc_i, mr_i=mr_i, tc_m=tc_m, mr_m=mr_m, h=h)
+            self._current = self._snapshot(
+                pricer,
+                key,
+                price,
+                (tc_i, mr_i, tc_m, mr_m, pricer.leverage(price), pricer.unrealized_pnl(price)),
+            )
         return self._current
 
     def project(self, position_base: int, oracle_price: int) -> MarginSnapshot:
@@ -97,25 +101,7 @@ class AccountMarginView:
         pricer = self._pricers.get(position_base)
         if pricer is None:
             pricer = self._prepare(position_base)
-        tc_i, mr_i, tc_m, mr_m, leverage, upnl = pricer.figures(oracle_price)
-        liq: int | None = None
-        if pricer.base != 0:
-            liq = self._liquidation_price(pricer, position_base, oracle_price, free_here=tc_m - mr_m)
-        return MarginSnapshot(
-            oracle_price=oracle_price,
-            position_base=position_base,
-            entry_price=pricer.entry_price,
-            total_collateral_initial=tc_i,
-            total_collateral_maintenance=tc_m,
-            margin_requirement_initial=mr_i,
-            margin_requirement_maintenance=mr_m,
-            free_collateral_initial=max(0, tc_i - mr_i),
-            free_collateral_maintenance=max(0, tc_m - mr_m),
-            health=0 if self._account.being_liquidated else health_from(tc_m, mr_m),
-            leverage=leverage,
-            liquidation_price=liq,
-            unrealized_pnl=upnl,
-        )
+        return self._snapshot(pricer, position_base, oracle_price, pricer.figures(oracle_price))
 
     def monotone_in_position(self, side_sign: int, oracle_price: int, *, max_base: int, step: int) -> bool:
         """Whether safety is provably non-increasing in |position| on side ``side_sign`` (+1 long, -1 short) for
@@ -156,24 +142,18 @@ class AccountMarginView:
         return pricer
 
     def _snapshot(
-        self,
-        pricer: PositionPricer,
-        key: int | str,
-        price: int,
-        *,
-        tc_i: int,
-        mr_i: int,
-        tc_m: int,
-        mr_m: int,
-        h: int,
+        self, pricer: PositionPricer, key: int | str, price: int, figures: tuple[int, int, int, int, int, int]
     ) -> MarginSnapshot:
-        base = pricer.base
+        """The snapshot of ``pricer``'s position at ``price`` from its ``figures`` (initial collateral and
+        requirement, maintenance collateral and requirement, leverage, unrealized PnL); ``key`` names the position
+        in the liquidation-price cache."""
+        tc_i, mr_i, tc_m, mr_m, leverage, upnl = figures
         liq: int | None = None
-        if base != 0:
+        if pricer.base != 0:
             liq = self._liquidation_price(pricer, key, price, free_here=tc_m - mr_m)
         return MarginSnapshot(
             oracle_price=price,
-            position_base=base,
+            position_base=pricer.base,
             entry_price=pricer.entry_price,
             total_collateral_initial=tc_i,
             total_collateral_maintenance=tc_m,
@@ -181,10 +161,10 @@ class AccountMarginView:
             margin_requirement_maintenance=mr_m,
             free_collateral_initial=max(0, tc_i - mr_i),
             free_collateral_maintenance=max(0, tc_m - mr_m),
-            health=h,
-            leverage=pricer.leverage(price),
+            health=0 if self._account.being_liquidated else health_from(tc_m, mr_m),
+            leverage=leverage,
             liquidation_price=liq,
-            unrealized_pnl=pricer.unrealized_pnl(price),
+            unrealized_pnl=upnl,
         )
 
     def _liquidation_price(self, pricer: PositionPricer, key: int | str, price: int, *, free_here: int) -> int | None:

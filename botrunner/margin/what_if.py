@@ -95,8 +95,15 @@ def apply_fill(
     return with_perp_position(account, apply_perp_fill(current, market, base_delta, price, fee=fee))
 
 
+def _price_of(quote_amount: int, base: int) -> int:
+    return 0 if base == 0 else abs(tdiv(quote_amount * BASE_PRICE_TO_QUOTE, base))
+
+
 def entry_price(position: PerpPosition) -> int:
     """Average entry price (1e6) from ``quote_entry_amount``; 0 when flat. Truncated toward zero."""
-    if position.base_asset_amount == 0:
-        return 0
-    return abs(tdiv(position.quote_entry_amount * BASE_PRICE_TO_QUOTE, position.base_asset_amount))
+    return _price_of(position.quote_entry_amount, position.base_asset_amount)
+
+
+def break_even_price(position: PerpPosition) -> int:
+    """Break-even price (1e6) from ``quote_break_even_amount`` (fees and funding included); 0 when flat."""
+    return _price_of(position.quote_break_even_amount, position.base_asset_amount)

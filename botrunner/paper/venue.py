@@ -35,12 +35,11 @@ import msgspec
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
 from botrunner.connector.orders import OrderIntent, OrderState, OrderType, WorkingOrder
 from botrunner.core.catalogue import load_catalogue
-from botrunner.core.fixed import ceil_div, tdiv
+from botrunner.core.fixed import ceil_div
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import (
     BASE_PRECISION,
-    BASE_PRICE_TO_QUOTE,
     BPS_PRECISION,
     LIQUIDATION_FEE_PRECISION,
     MAX_OPEN_ORDERS_PER_USER,
@@ -64,10 +63,11 @@ from botrunner.margin.model import (
     SpotMarketState,
     SpotPosition,
 )
+from botrunner.margin.perp_position import base_asset_value_and_pnl
 from botrunner.margin.scenario import OracleScenario
 from botrunner.margin.spot_balance import scaled_balance_for, token_value
 from botrunner.margin.view import AccountMarginView
-from botrunner.margin.what_if import apply_perp_fill, entry_price, fill_quote_delta, settle_funding
+from botrunner.margin.what_if import apply_perp_fill, break_even_price, entry_price, fill_quote_delta, settle_funding
 from botrunner.paper.config import PaperConfig, slippage_bps
 from botrunner.paper.fees import fill_fee
 from botrunner.venue.port import (
@@ -296,11 +296,7 @@ class PaperVenue:
             else:
                 account = self._current_account()
                 scenario = OracleScenario(account, self.markets(), self.market.market_index)
-                position = account.perp_positions[0]
-
-                def free(price: int) -> int:
-                    return scenario.totals(position, price, MarginCategory.MAINTENANCE).free
-
+                free = scenario.pricer(account.perp_positions[0]).free_maintenance  # the engine's own fast path
                 self._liq_bounds = (
                     find_boundary(free, self.oracle, long=True),
                     find_boundary(free, self.oracle, long=False),
@@ -308,23 +304,19 @@ class PaperVenue:
             self._liq_version = self._version
         return self._liq_bounds
 
-    def perp_value(self) -> tuple[int, int]:
-        """(position value at the oracle, Drift's unrealized PnL = value + quote amount), quote 1e6."""
-        if self.position.base_asset_amount == 0:
-            return 0, self.position.quote_asset_amount
-        value = tdiv(self.position.base_asset_amount * self.oracle, BASE_PRECISION)
-        return value, value + self.position.quote_asset_amount
+    def unsettled_pnl(self) -> int:
+        """Drift's unrealized PnL of the perp at the oracle (position value + quote amount; funding is always
+        settled into the quote here), quote 1e6: what ``SettlePnl`` would move into USDC."""
+        return base_asset_value_and_pnl(self.position, self.oracle)[1]
 
     def equity(self) -> int:
         """USDC balance + unsettled perp PnL + SOL at the oracle (quote 1e6): what the account is worth."""
-        _, unsettled = self.perp_value()
         sol_value = token_value(self.sol, self._sol_market.spec.decimals, self.oracle) if self.sol else 0
-        return self.usdc + unsettled + sol_value
+        return self.usdc + self.unsettled_pnl() + sol_value
 
     def unrealized(self) -> int:
         """Position value at the oracle minus its entry cost (quote 1e6)."""
-        value, _ = self.perp_value()
-        return value + self.position.quote_entry_amount
+        return self.unsettled_pnl() - self.position.quote_asset_amount + self.position.quote_entry_amount
 
     def report(self) -> AccountReport:
         account = self._current_account()
@@ -332,16 +324,14 @@ class PaperVenue:
         maintenance = calculate_margin(account, markets, MarginCategory.MAINTENANCE)
         initial = calculate_margin(account, markets, MarginCategory.INITIAL)
         view = self.margin_view()
-        _, unsettled = self.perp_value()
+        unsettled = self.unsettled_pnl()
         base = self.position.base_asset_amount
         return AccountReport(
             ts=self.now,
             oracle=self.oracle,
             position_base=base,
             entry_price=entry_price(self.position),
-            break_even_price=abs(tdiv(self.position.quote_break_even_amount * BASE_PRICE_TO_QUOTE, base))
-            if base
-            else 0,
+            break_even_price=break_even_price(self.position) if base else 0,
             usdc_balance=self.usdc,
             unsettled_pnl=unsettled,
             unrealized_pnl=self.unrealized(),
@@ -451,7 +441,7 @@ class PaperVenue:
     def _settle(self, out: list[VenueEvent]) -> None:
         """Drift ``settle_pnl``: the whole unsettled PnL at the oracle moves into USDC (the PnL pool is taken as
         deep enough; a loss is always settleable)."""
-        _, pnl = self.perp_value()
+        pnl = self.unsettled_pnl()
         if pnl == 0:
             out.append(PnlSettled(ts=self.now, amount=0))
             return
@@ -910,39 +900,30 @@ class PaperVenue:
             )
         self._changed()
         base = self.position.base_asset_amount
-        if base == 0 or not self.is_liquidatable():
-            self.ledger.liquidations += 1
-            out.append(
-                Liquidated(
-                    ts=self.now,
-                    base=0,
-                    price=self.oracle,
-                    fee=0,
-                    total_collateral=mnt.total_collateral,
-                    maintenance_requirement=mnt.margin_requirement,
-                )
-            )
-            return
-        size = self._liquidation_size()
+        # flat, or the cancels were enough: the liquidation stops at the cancels (recorded, nothing transferred)
+        size = 0 if base == 0 or not self.is_liquidatable() else self._liquidation_size()
         delta = -size if base > 0 else size
-        price = self.oracle
-        notional = size * price // BASE_PRECISION
-        fee = ceil_div(
-            notional * (self.market.liquidator_fee + self.market.if_liquidation_fee), LIQUIDATION_FEE_PRECISION
-        )
-        self._apply_trade(delta, price, fee)
-        self.ledger.liquidation_fees += fee
+        fee = self._liquidation_fee(size)
+        if size:
+            self._apply_trade(delta, self.oracle, fee)
+            self.ledger.liquidation_fees += fee
         self.ledger.liquidations += 1
         out.append(
             Liquidated(
                 ts=self.now,
                 base=delta,
-                price=price,
+                price=self.oracle,
                 fee=fee,
                 total_collateral=mnt.total_collateral,
                 maintenance_requirement=mnt.margin_requirement,
             )
         )
+
+    def _liquidation_fee(self, size: int) -> int:
+        """The market's liquidator plus insurance-fund fee on ``size`` (base 1e9) at the oracle, rounded up."""
+        notional = size * self.oracle // BASE_PRECISION
+        rate = self.market.liquidator_fee + self.market.if_liquidation_fee
+        return ceil_div(notional * rate, LIQUIDATION_FEE_PRECISION)
 
     def _liquidation_size(self) -> int:
         """The smallest step multiple of |position| whose transfer restores maintenance plus the buffer."""
@@ -950,12 +931,10 @@ class PaperVenue:
         step = self.market.step_size
         total = abs(base)
         top = ceil_div(total, step)
-        fee_ppm = self.market.liquidator_fee + self.market.if_liquidation_fee
 
         def restores(k: int) -> bool:
             size = min(total, k * step)
-            notional = size * self.oracle // BASE_PRECISION
-            fee = ceil_div(notional * fee_ppm, LIQUIDATION_FEE_PRECISION)
+            fee = self._liquidation_fee(size)
             market = self._perp_state.with_oracle_price(self.oracle)
             pos = apply_perp_fill(self.position, market, -size if base > 0 else size, self.oracle, fee=fee)
             account = Account(spot_positions=self._spot_positions(), perp_positions=(pos,))
