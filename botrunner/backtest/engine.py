@@ -22,36 +22,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import assert_never
-
-import msgspec
 
 from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRow
 from botrunner.config import BotConfig
-from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_event, resync
-from botrunner.connector.commands import Command
 from botrunner.core.precision import BPS_PRECISION
 from botrunner.funding import ONE_DAY_S, market_funding_rate, next_funding_ts
-from botrunner.margin.what_if import fill_quote_delta
 from botrunner.marketdata.candles import Candles
 from botrunner.marketdata.feed import bar_path, tick_offsets
 from botrunner.marketdata.funding import DriftFundingRecord
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
-from botrunner.pipeline import AccountView, BotDefinition, BotState, MarketUpdate, decide, observe_price
-from botrunner.venue.port import (
-    BalanceChanged,
-    CommandRejected,
-    Fill,
-    FundingPaid,
-    Liquidated,
-    OrderAccepted,
-    OrderCancelled,
-    OrderExpired,
-    OrderRejected,
-    PnlSettled,
-    VenueEvent,
-)
+from botrunner.pipeline import BotDefinition, BotState, MarketUpdate, observe_price
+from botrunner.runtime.session import BotSession
 
 
 class BacktestError(ValueError):
@@ -96,180 +78,58 @@ class BacktestResult:
     resyncs: int = 0
 
 
-class _OrderBook:
-    """The placed row of every order the venue holds, by user_order_id (for its cancel/expiry/fill rows)."""
-
-    __slots__ = ("placed", "seq")
-
-    def __init__(self) -> None:
-        self.seq = 0  # a run-wide order id: user_order_ids are recycled (1..255)
-        self.placed: dict[int, OrderRow] = {}
-
-
 class _Run:
-    """The mutable state of one backtest run (shell-side)."""
+    """The mutable state of one backtest run (shell-side): the bot's session and the running figures. It is the
+    session's record sink."""
 
     def __init__(self, inputs: BacktestInputs, result: BacktestResult) -> None:
         self.inputs = inputs
         self.result = result
         self.bot = BotDefinition.from_config(inputs.bot)
-        self.book = _OrderBook()
-        self.venue: PaperVenue | None = None
-        self.state: BotState | None = None
+        self.session: BotSession | None = None
         self.day = -1
         self.day_start_equity = 0
         self.funding_rate = 0  # the last funding rate seen (1e9), what the Risk Governor's guardrail reads
         self.keep = inputs.keep_rows
 
-    # -------------------------------------------------------------- venue events -> connector + records
+    def start(self, venue: PaperVenue, state: BotState) -> BotSession:
+        self.session = BotSession(self.bot, venue, state, self)
+        return self.session
 
-    def route(self, events: list[VenueEvent] | tuple[VenueEvent, ...]) -> None:
-        """Record every event, and feed the order events to the connector's lifecycle. An event the lifecycle
-        refuses makes the connector adopt the venue's open orders (the venue is the truth); the events after it
-        are still recorded."""
-        assert self.state is not None and self.venue is not None
-        connector: ConnectorState | None = self.state.connector
-        for event in events:
-            update = self._record(event)
-            if update is not None and connector is not None:
-                try:
-                    connector = apply_event(connector, update)
-                except IllegalTransition:
-                    connector = None
-        if connector is None:
-            connector = resync(self.state.connector, self.venue.open_orders())
-            self.result.resyncs += 1
-        self.state.connector = connector
+    # -------------------------------------------------------------- records (RecordSink)
 
-    def _record(self, event: VenueEvent) -> OrderUpdate | None:
-        res = self.result
-        book = self.book
-        match event:
-            case OrderAccepted():
-                book.seq += 1
-                row = OrderRow(
-                    event.ts,
-                    book.seq,
-                    event.user_order_id,
-                    "placed",
-                    event.side.value,
-                    event.price,
-                    event.base,
-                    event.post_only,
-                    event.reduce_only,
-                    "",
-                )
-                book.placed[event.user_order_id] = row
-                res.orders_placed += 1
-                self._order(row)
-                return OrderUpdate(event.user_order_id, OrderEvent.ACK)
-            case OrderRejected():
-                book.seq += 1
-                self._order(
-                    OrderRow(
-                        event.ts,
-                        book.seq,
-                        event.user_order_id,
-                        "rejected",
-                        event.side.value if event.side is not None else "",
-                        event.price,
-                        event.base,
-                        event.post_only,
-                        event.reduce_only,
-                        event.reason.value,
-                    )
-                )
-                return OrderUpdate(event.user_order_id, OrderEvent.REJECT)
-            case OrderCancelled():
-                self._closed(event.ts, event.user_order_id, "cancelled", event.reason.value)
-                return OrderUpdate(event.user_order_id, OrderEvent.CANCEL)
-            case OrderExpired():
-                self._closed(event.ts, event.user_order_id, "expired", "max_ts")
-                return OrderUpdate(event.user_order_id, OrderEvent.EXPIRE)
-            case Fill():
-                placed = book.placed.get(event.user_order_id)
-                self._fill(
-                    FillRow(
-                        event.ts,
-                        placed.order_id if placed is not None else 0,
-                        event.side.value,
-                        event.price,
-                        event.base,
-                        event.quote,
-                        event.fee,
-                        event.liquidity.value,
-                        event.reduce_only,
-                    )
-                )
-                if event.complete:
-                    self._closed(event.ts, event.user_order_id, "filled", "")
-                    return OrderUpdate(event.user_order_id, OrderEvent.FILL, event.order_filled_base)
-                return OrderUpdate(event.user_order_id, OrderEvent.PARTIAL_FILL, event.order_filled_base)
-            case FundingPaid():
-                self._funding(FundingRow(event.ts, event.position_base, event.rate, event.payment))
-                return None
-            case Liquidated():
-                if event.base:  # the transfer is a fill of the position at the oracle (order id 0)
-                    side = "buy" if event.base > 0 else "sell"
-                    quote = fill_quote_delta(event.base, event.price)
-                    self._fill(
-                        FillRow(event.ts, 0, side, event.price, abs(event.base), quote, event.fee, "taker", True)
-                    )
-                return None
-            case PnlSettled() | BalanceChanged() | CommandRejected():
-                return None
-            case _ as unreachable:
-                assert_never(unreachable)
-
-    def _order(self, row: OrderRow) -> None:
+    def on_order(self, row: OrderRow) -> None:
         self.result.order_rows += 1
         if self.keep:
             self.result.orders.append(row)
 
-    def _fill(self, row: FillRow) -> None:
+    def on_fill(self, row: FillRow) -> None:
         self.result.fill_count += 1
         if self.keep:
             self.result.fills.append(row)
 
-    def _funding(self, row: FundingRow) -> None:
+    def on_funding(self, row: FundingRow) -> None:
         if self.keep:
             self.result.funding.append(row)
 
-    def _closed(self, ts: int, uid: int, what: str, reason: str) -> None:
-        """The row of an order leaving the book: its placed row with the event, time and reason."""
-        placed = self.book.placed.pop(uid, None)
-        if placed is not None:
-            self._order(msgspec.structs.replace(placed, ts=ts, event=what, reason=reason))
-
     # -------------------------------------------------------------- the decision at a bar close
 
-    def decide_at(self, ts: int, price: int, interval_s: int) -> None:
-        assert self.state is not None and self.venue is not None
-        venue = self.venue
+    def decide_at(self, venue: PaperVenue, ts: int, price: int, interval_s: int) -> None:
+        session = self.session
+        assert session is not None
         equity = venue.equity()
         if ts // ONE_DAY_S != self.day:
             self.day = ts // ONE_DAY_S
             self.day_start_equity = equity
         update = MarketUpdate(ts=ts, mark=price, oracle=venue.oracle, oracle_ts=ts, funding_rate=self.funding_rate)
-        account = AccountView(
-            position_base=venue.position.base_asset_amount,
-            equity=equity,
-            day_start_equity=self.day_start_equity,
-            projection=venue.margin_view(),
-        )
-        self.state, decision = decide(self.bot, self.state, update, account)
-        self.result.decisions += 1
-        action = decision.verdict.action.value
+        decision = session.decide(update, self.day_start_equity, equity)
         res = self.result
+        res.decisions += 1
+        action = decision.verdict.action.value
         res.time_in_state_s[action] = res.time_in_state_s.get(action, 0) + interval_s
         for reason in {f.reason.value for f in decision.verdict.findings}:
             res.time_in_reason_s[reason] = res.time_in_reason_s.get(reason, 0) + interval_s
-        for command in decision.commands:
-            self.submit(command, ts)
         snap = decision.snapshot
-        bids = sorted((o.price for o in self.state.connector.orders if o.side.sign > 0), reverse=True)
-        asks = sorted(o.price for o in self.state.connector.orders if o.side.sign < 0)
-        ledger = venue.ledger
         res.min_health = min(res.min_health, snap.health)
         if snap.liquidation_price is not None and snap.position_base != 0:
             distance = abs(venue.oracle - snap.liquidation_price) * 1_000_000 // venue.oracle
@@ -277,6 +137,10 @@ class _Run:
         self.track_equity(equity)
         if not self.keep:
             return
+        orders = session.state.connector.orders
+        bids = sorted((o.price for o in orders if o.side.sign > 0), reverse=True)
+        asks = sorted(o.price for o in orders if o.side.sign < 0)
+        ledger = venue.ledger
         res.snapshots.append(
             SnapshotRow(
                 ts=ts,
@@ -311,10 +175,6 @@ class _Run:
         if res.peak_equity > 0 and equity < res.peak_equity:
             fall = -(-(res.peak_equity - equity) * BPS_PRECISION // res.peak_equity)
             res.max_drawdown_bps = max(res.max_drawdown_bps, fall)
-
-    def submit(self, command: Command, ts: int) -> None:
-        assert self.venue is not None
-        self.route(self.venue.submit(command, ts))
 
 
 class _FormulaFunding:
@@ -374,7 +234,6 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
         if bar.ts >= first.ts:
             break
         state = observe_price(bot, state, bar.ts + interval, bar.close)
-    run.state = state
     venue = PaperVenue(
         inputs.bot.market_spec,
         inputs.paper,
@@ -382,7 +241,8 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
         oracle_price=first.open,
         now=first.ts,
     )
-    run.venue = venue
+    session = run.start(venue, state)
+    route = session.route
     result.venue = venue
     result.starting_equity = venue.equity()
     run.track_equity(result.starting_equity)
@@ -404,22 +264,24 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
                 while cursor < len(records) and records[cursor].ts <= ts:
                     rec = records[cursor]
                     run.funding_rate = rec.rate
-                    run.route(venue.apply_funding(rec.ts, rec.rate_long, rec.rate_short))
+                    route(venue.apply_funding(rec.ts, rec.rate_long, rec.rate_short))
                     cursor += 1
             elif formula is not None:
                 rate = formula.due(ts)
                 if rate is not None:
                     run.funding_rate = rate
-                    run.route(venue.apply_funding(ts, rate, rate))
+                    route(venue.apply_funding(ts, rate, rate))
                 formula.observe(ts, price, price)
-            run.route(venue.on_price(ts, price, price, bar_ts=bar.ts, bar_volume=bar.volume))
+            route(venue.on_price(ts, price, price, bar_ts=bar.ts, bar_volume=bar.volume))
             result.ticks += 1
             if offset == close_offset:
-                run.state = observe_price(bot, run.state, bar.ts + interval, bar.close)
-                run.decide_at(ts, price, interval)
+                session.state = observe_price(bot, session.state, bar.ts + interval, bar.close)
+                run.decide_at(venue, ts, price, interval)
         result.bars += 1
         if progress is not None and (n % step == 0 or n == total - 1):
             progress(n + 1, total)
+    result.orders_placed = session.orders_placed
+    result.resyncs = session.resyncs
     result.last_ts = traded[-1].ts + interval
     result.ending_equity = venue.equity()
     run.track_equity(result.ending_equity)

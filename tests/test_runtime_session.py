@@ -1,0 +1,87 @@
+"""A bot session's routing of venue events and its reconciliation after a restart: every event is recorded even
+when the connector's lifecycle refuses one (the connector then resyncs from the venue), and a restart adopts the
+venue's open orders without placing anything twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from botrunner.backtest.records import FillRow, FundingRow, OrderRow
+from botrunner.config import load_bot
+from botrunner.connector import OrderIntent, PlaceOrders
+from botrunner.connector.commands import PlanReason
+from botrunner.core.policy import PostOnlyMode
+from botrunner.core.side import Side
+from botrunner.paper.config import PaperConfig
+from botrunner.paper.venue import PaperVenue
+from botrunner.pipeline import BotDefinition
+from botrunner.runtime.session import BotSession
+from botrunner.venue.port import CancelReason, FundingPaid, OrderCancelled
+
+ROOT = Path(__file__).resolve().parents[1]
+PRICE = 150_000_000
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.orders: list[OrderRow] = []
+        self.fills: list[FillRow] = []
+        self.funding: list[FundingRow] = []
+
+    def on_order(self, row: OrderRow) -> None:
+        self.orders.append(row)
+
+    def on_fill(self, row: FillRow) -> None:
+        self.fills.append(row)
+
+    def on_funding(self, row: FundingRow) -> None:
+        self.funding.append(row)
+
+
+def _session() -> tuple[BotSession, PaperVenue, ListSink]:
+    bot = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
+    venue = PaperVenue(bot.market_spec, PaperConfig(), deposit_quote=bot.capital_quote, oracle_price=PRICE, now=0)
+    definition = BotDefinition.from_config(bot)
+    sink = ListSink()
+    return BotSession(definition, venue, definition.initial_state(started_at=0), sink), venue, sink
+
+
+def _bid(uid: int, price: int) -> OrderIntent:
+    return OrderIntent(
+        user_order_id=uid,
+        side=Side.BUY,
+        price=price,
+        base=1_000_000_000,
+        post_only=PostOnlyMode.MUST_POST_ONLY,
+        reduce_only=False,
+        max_ts=0,
+        placed_at=1,
+        anchor_price=PRICE,
+    )
+
+
+def test_events_after_one_the_connector_refuses_are_still_recorded_and_the_connector_resyncs() -> None:
+    session, _, sink = _session()
+    refused = OrderCancelled(ts=1, user_order_id=7, reason=CancelReason.REQUESTED, filled_base=0)  # never tracked
+    funding = FundingPaid(ts=2, position_base=0, rate=5, payment=0)
+    session.route([refused, funding])
+    assert [r.ts for r in sink.funding] == [2]
+    assert session.resyncs == 1
+    assert session.state.connector.needs_resync is False and session.state.connector.orders == ()
+
+
+def test_reconcile_adopts_the_venues_orders_keeps_known_order_ids_and_records_unknown_ones() -> None:
+    session, venue, sink = _session()
+    session.route(venue.submit(PlaceOrders((_bid(3, 149_000_000), _bid(4, 148_000_000)), PlanReason.LADDER_EMPTY), 1))
+    known = {3: session.placed[3]}
+    # A restarted session (new state, empty books) that only remembers order 3's placed row.
+    fresh, _, _ = _session()
+    restarted = BotSession(session.bot, venue, session.bot.initial_state(started_at=10), sink, order_seq=2)
+    adopted = restarted.reconcile(now=10, placed=known)
+    assert {o.user_order_id for o in adopted} == {3, 4}
+    assert {o.user_order_id for o in restarted.state.connector.orders} == {3, 4}
+    assert restarted.state.connector.started_at == 10  # ramp-in restarts at the restart
+    assert restarted.placed[3].order_id == known[3].order_id
+    assert sink.orders[-1].event == "adopted" and sink.orders[-1].user_order_id == 4
+    assert sink.orders[-1].order_id == 3  # a fresh id after the remembered sequence, never a reused one
+    assert fresh.state.connector.orders == ()
