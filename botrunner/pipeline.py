@@ -15,7 +15,7 @@ import msgspec
 
 from botrunner.config import BotConfig
 from botrunner.connector import Command, ConnectorState, MarketQuote, plan
-from botrunner.core.intents import StrategyDecision
+from botrunner.core.intents import ExposureBand, StrategyDecision
 from botrunner.core.margin_view import MarginProjection, MarginSnapshot
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
@@ -90,6 +90,19 @@ class AccountView(msgspec.Struct, frozen=True, kw_only=True):
     projection: Any  # MarginProjection (a Protocol; msgspec cannot type-check protocols)
 
 
+class OperatorFlags(msgspec.Struct, frozen=True, kw_only=True):
+    """What an operator has asked of a bot (``botrunner ctl``). ``flatten`` closes the position reduce-only: the
+    strategy's band is replaced by a flat one, and the shell pauses the bot once the position is zero."""
+
+    pause: bool = False
+    reduce_only: bool = False
+    flatten: bool = False
+
+
+NO_OPERATOR = OperatorFlags()
+FLAT_BAND = ExposureBand(0, 0, 0)
+
+
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
     """The full, explainable record of one decision: what was wanted, what risk allowed, what was sent."""
 
@@ -118,7 +131,11 @@ def range_stress_bps(decision: StrategyDecision, mark: int) -> int | None:
 
 
 def decide(
-    bot: BotDefinition, state: BotState, update: MarketUpdate, account: AccountView
+    bot: BotDefinition,
+    state: BotState,
+    update: MarketUpdate,
+    account: AccountView,
+    operator: OperatorFlags = NO_OPERATOR,
 ) -> tuple[BotState, Decision]:
     """Run the whole pipeline once. Returns the next state and the decision record (with the commands to send)."""
     projection: MarginProjection = account.projection
@@ -133,6 +150,8 @@ def decide(
             policy=bot.policy,
         ),
     )
+    if operator.flatten:  # the strategy still sees every price; only its wish is overridden
+        wanted = msgspec.structs.replace(wanted, band=FLAT_BAND, levels=(), note="operator_flatten")
     risk_inputs = RiskInputs(
         now=update.ts,
         mark_price=update.mark,
@@ -144,6 +163,8 @@ def decide(
         requested=wanted.band,
         snapshot=snapshot,
         stress_move_bps=range_stress_bps(wanted, update.mark),
+        operator_pause=operator.pause,
+        operator_reduce_only=operator.reduce_only or operator.flatten,
     )
     risk_state, verdict = evaluate(state.risk, risk_inputs, bot.limits, projection, bot.market)
     directive = execution_decide(verdict, account.position_base)

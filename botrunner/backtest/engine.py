@@ -1,20 +1,11 @@
 """The backtest loop: real history through the bot's own decision step and the paper venue, at full speed.
 
-No actor and no mailbox: the loop calls ``botrunner.pipeline.decide`` directly with a replay clock, exactly the step
-the live runtime calls. Per bar (see ``botrunner.marketdata.feed`` for the path rule):
-
-1. funding updates whose time has come are applied first (at equal ``ts``, funding settles the hour just ended);
-2. the bar's four path points (open, nearer extreme, farther extreme, close at 0, 1/4, 1/2, 3/4 of the bar) go to
-   the venue, which expires orders, fills the makers the path trades through (bounded by the bar's volume share)
-   and checks liquidation; every venue event is routed to the connector's order lifecycle;
-3. at the close point the strategy sees the close, the bot decides (strategy -> Risk Governor -> Execution
-   Governor -> connector) against the venue's account, and its commands go to the venue at once.
+No actor and no mailbox: the loop feeds the market's event stream (``botrunner.runtime.market``: each bar's four
+path points with the funding settlements between them) to ``botrunner.runtime.paper_bot.PaperBot``, the very
+driver a paper bot actor runs, which calls ``botrunner.pipeline.decide`` at each bar close. This module only keeps
+the running figures and rows a report needs.
 
 Warm-up: bars before ``start`` only feed the strategy's price history (no orders, no account).
-Funding: Drift's hourly records when given; otherwise Drift's formula from the hour's mark and oracle TWAPs (the
-time-weighted mean of the path points), clamped by the market's tier (``botrunner.funding``).
-Oracle: the path price (Drift's oracle tracks the Binance perp within ~14 bp median over the bundled window).
-
 The loop is deterministic: no clock, no randomness. The only side effect is the optional progress callback.
 """
 
@@ -26,13 +17,13 @@ from dataclasses import dataclass, field
 from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRow
 from botrunner.config import BotConfig
 from botrunner.core.precision import BPS_PRECISION
-from botrunner.funding import ONE_DAY_S, market_funding_rate, next_funding_ts
 from botrunner.marketdata.candles import Candles
-from botrunner.marketdata.feed import bar_path, tick_offsets
 from botrunner.marketdata.funding import DriftFundingRecord
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
-from botrunner.pipeline import BotDefinition, BotState, MarketUpdate, observe_price
+from botrunner.pipeline import BotDefinition, BotState, Decision, observe_price
+from botrunner.runtime.market import PricePoint, market_events, rate_in_force
+from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.session import BotSession
 
 
@@ -87,9 +78,6 @@ class _Run:
         self.result = result
         self.bot = BotDefinition.from_config(inputs.bot)
         self.session: BotSession | None = None
-        self.day = -1
-        self.day_start_equity = 0
-        self.funding_rate = 0  # the last funding rate seen (1e9), what the Risk Governor's guardrail reads
         self.keep = inputs.keep_rows
 
     def start(self, venue: PaperVenue, state: BotState) -> BotSession:
@@ -114,15 +102,10 @@ class _Run:
 
     # -------------------------------------------------------------- the decision at a bar close
 
-    def decide_at(self, venue: PaperVenue, ts: int, price: int, interval_s: int) -> None:
+    def record_decision(self, venue: PaperVenue, point: PricePoint, decision: Decision, equity: int) -> None:
+        ts, price, interval_s = point.ts, point.price, point.interval_s
         session = self.session
         assert session is not None
-        equity = venue.equity()
-        if ts // ONE_DAY_S != self.day:
-            self.day = ts // ONE_DAY_S
-            self.day_start_equity = equity
-        update = MarketUpdate(ts=ts, mark=price, oracle=venue.oracle, oracle_ts=ts, funding_rate=self.funding_rate)
-        decision = session.decide(update, self.day_start_equity, equity)
         res = self.result
         res.decisions += 1
         action = decision.verdict.action.value
@@ -177,48 +160,12 @@ class _Run:
             res.max_drawdown_bps = max(res.max_drawdown_bps, fall)
 
 
-class _FormulaFunding:
-    """Drift's funding from the path when no records are given: at each hourly boundary, the rate from the hour's
-    time-weighted mark and oracle means (``botrunner.funding.market_funding_rate``)."""
-
-    def __init__(self, inputs: BacktestInputs, first_ts: int) -> None:
-        self.spec = inputs.bot.market_spec
-        self.period = self.spec.funding_period
-        self.next_ts = first_ts - first_ts % self.period + self.period
-        self.mark_sum = 0
-        self.oracle_sum = 0
-        self.weight = 0
-        self.last: tuple[int, int, int] | None = None  # ts, mark, oracle
-
-    def observe(self, ts: int, mark: int, oracle: int) -> None:
-        if self.last is not None:
-            dt = ts - self.last[0]
-            self.mark_sum += self.last[1] * dt
-            self.oracle_sum += self.last[2] * dt
-            self.weight += dt
-        self.last = (ts, mark, oracle)
-
-    def due(self, ts: int) -> int | None:
-        """The rate settled at the boundary ``ts`` has reached (None if none is due)."""
-        if ts < self.next_ts:
-            return None
-        if self.last is not None:
-            self.observe(self.next_ts, self.last[1], self.last[2])
-        rate = None
-        if self.weight > 0:
-            rate = market_funding_rate(self.spec, self.mark_sum // self.weight, self.oracle_sum // self.weight)
-        self.mark_sum = self.oracle_sum = self.weight = 0
-        self.next_ts = next_funding_ts(self.next_ts, self.period)
-        return rate
-
-
 def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | None = None) -> BacktestResult:
     """Run the bot over ``[inputs.start, inputs.end)``. ``progress(done_bars, total_bars)`` is called now and
     then (never from the pure core)."""
     candles = inputs.candles
     bars = candles.bars
     interval = candles.interval_s
-    offsets = tick_offsets(interval)
     traded = [b for b in bars if inputs.start <= b.ts and b.ts + interval <= inputs.end]
     if not traded:
         raise BacktestError(
@@ -242,41 +189,23 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
         now=first.ts,
     )
     session = run.start(venue, state)
-    route = session.route
+    paper = PaperBot(session, venue, rate_in_force(inputs.funding, first.ts))
     result.venue = venue
     result.starting_equity = venue.equity()
     run.track_equity(result.starting_equity)
     result.first_ts = first.ts
-    records = inputs.funding
-    cursor = 0
-    if records is not None:
-        while cursor < len(records) and records[cursor].ts < first.ts:
-            run.funding_rate = records[cursor].rate  # the rate in force when trading starts (no look-ahead)
-            cursor += 1
-    formula = _FormulaFunding(inputs, first.ts) if records is None else None
     total = len(traded)
     step = max(1, total // 200)
-    close_offset = offsets[-1]
-    for n, bar in enumerate(traded):
-        for offset, (_, price) in zip(offsets, bar_path(bar), strict=True):
-            ts = bar.ts + offset
-            if records is not None:
-                while cursor < len(records) and records[cursor].ts <= ts:
-                    rec = records[cursor]
-                    run.funding_rate = rec.rate
-                    route(venue.apply_funding(rec.ts, rec.rate_long, rec.rate_short))
-                    cursor += 1
-            elif formula is not None:
-                rate = formula.due(ts)
-                if rate is not None:
-                    run.funding_rate = rate
-                    route(venue.apply_funding(ts, rate, rate))
-                formula.observe(ts, price, price)
-            route(venue.on_price(ts, price, price, bar_ts=bar.ts, bar_volume=bar.volume))
-            result.ticks += 1
-            if offset == close_offset:
-                session.state = observe_price(bot, session.state, bar.ts + interval, bar.close)
-                run.decide_at(venue, ts, price, interval)
+    on_event = paper.on_event
+    for event in market_events(traded, interval, inputs.bot.market_spec, inputs.funding):
+        decided = on_event(event)
+        if type(event) is not PricePoint:
+            continue
+        result.ticks += 1
+        if decided is None:
+            continue
+        run.record_decision(venue, event, *decided)
+        n = result.bars
         result.bars += 1
         if progress is not None and (n % step == 0 or n == total - 1):
             progress(n + 1, total)

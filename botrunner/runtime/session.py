@@ -27,7 +27,16 @@ from botrunner.connector.orders import WorkingOrder
 from botrunner.core.policy import PostOnlyMode
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.what_if import fill_quote_delta
-from botrunner.pipeline import AccountView, BotDefinition, BotState, Decision, MarketUpdate, decide
+from botrunner.pipeline import (
+    NO_OPERATOR,
+    AccountView,
+    BotDefinition,
+    BotState,
+    Decision,
+    MarketUpdate,
+    OperatorFlags,
+    decide,
+)
 from botrunner.venue.port import (
     BalanceChanged,
     CommandRejected,
@@ -197,7 +206,13 @@ class BotSession:
         """Send one command to the venue at market time ``ts`` and route what happened."""
         self.route(self.venue.submit(command, ts))
 
-    def decide(self, update: MarketUpdate, day_start_equity: int, equity: int | None = None) -> Decision:
+    def decide(
+        self,
+        update: MarketUpdate,
+        day_start_equity: int,
+        equity: int | None = None,
+        operator: OperatorFlags | None = None,
+    ) -> Decision:
         """Run the bot's pipeline against the venue's account as it is now, and perform its commands."""
         venue = self.venue
         account = AccountView(
@@ -206,7 +221,7 @@ class BotSession:
             day_start_equity=day_start_equity,
             projection=venue.margin_view(),
         )
-        self.state, decision = decide(self.bot, self.state, update, account)
+        self.state, decision = decide(self.bot, self.state, update, account, operator or NO_OPERATOR)
         for command in decision.commands:
             self.submit(command, update.ts)
         return decision
