@@ -52,6 +52,13 @@ class StrategyKind(enum.Enum):
     BAND = "band"  # strategies.band: hold anywhere in a fixed band, the connector's ladder works it
 
 
+class ShutdownPolicy(enum.Enum):
+    """What a bot does with its resting orders when the runner stops it (Ctrl-C, SIGTERM, ``ctl stop``)."""
+
+    CANCEL_ALL = "cancel_all"  # nothing rests unattended
+    LEAVE_RESTING = "leave_resting"  # the ladder keeps working; the next start adopts it
+
+
 class AccountRef(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Which Drift subaccount the bot owns. In paper mode ``authority`` is any label."""
 
@@ -93,6 +100,7 @@ class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     strategy: StrategyConfig
     execution: ExecutionPolicy = ExecutionPolicy()
     risk: RiskLimits = RiskLimits()
+    on_shutdown: ShutdownPolicy = ShutdownPolicy.CANCEL_ALL
     source: str = ""  # the file it came from, for messages
 
     @property

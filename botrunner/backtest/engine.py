@@ -23,7 +23,7 @@ from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition, BotState, Decision, observe_price
 from botrunner.runtime.market import PricePoint, market_events, rate_in_force
-from botrunner.runtime.paper_bot import PaperBot
+from botrunner.runtime.paper_bot import PaperBot, snapshot_row
 from botrunner.runtime.session import BotSession
 
 
@@ -103,7 +103,7 @@ class _Run:
     # -------------------------------------------------------------- the decision at a bar close
 
     def record_decision(self, venue: PaperVenue, point: PricePoint, decision: Decision, equity: int) -> None:
-        ts, price, interval_s = point.ts, point.price, point.interval_s
+        interval_s = point.interval_s
         session = self.session
         assert session is not None
         res = self.result
@@ -118,39 +118,8 @@ class _Run:
             distance = abs(venue.oracle - snap.liquidation_price) * 1_000_000 // venue.oracle
             res.min_liq_distance = distance if res.min_liq_distance is None else min(res.min_liq_distance, distance)
         self.track_equity(equity)
-        if not self.keep:
-            return
-        orders = session.state.connector.orders
-        bids = sorted((o.price for o in orders if o.side.sign > 0), reverse=True)
-        asks = sorted(o.price for o in orders if o.side.sign < 0)
-        ledger = venue.ledger
-        res.snapshots.append(
-            SnapshotRow(
-                ts=ts,
-                mark=price,
-                oracle=venue.oracle,
-                position_base=snap.position_base,
-                entry_price=snap.entry_price,
-                collateral=snap.total_collateral_maintenance,
-                unrealized_pnl=venue.unrealized(),
-                unsettled_pnl=venue.unsettled_pnl(),
-                settled_pnl=ledger.settled,
-                equity=equity,
-                health=snap.health,
-                leverage=snap.leverage,
-                liq_price=snap.liquidation_price,
-                risk_state=action,
-                range_low=decision.strategy.range_low,
-                range_high=decision.strategy.range_high,
-                band_min=decision.verdict.band.min_base,
-                band_max=decision.verdict.band.max_base,
-                bid_prices=tuple(bids),
-                ask_prices=tuple(asks),
-                realized=ledger.realized,
-                funding=ledger.funding,
-                fees=ledger.fees,
-            )
-        )
+        if self.keep:
+            res.snapshots.append(snapshot_row(venue, session, decision, equity))
 
     def track_equity(self, equity: int) -> None:
         res = self.result

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from botrunner.backtest.records import SnapshotRow
 from botrunner.funding import ONE_DAY_S
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import Decision, MarketUpdate, OperatorFlags, observe_price
@@ -62,3 +63,35 @@ class PaperBot:
             self.day_start_equity = equity
         update = MarketUpdate(ts=ts, mark=mark, oracle=venue.oracle, oracle_ts=ts, funding_rate=self.funding_rate)
         return self.session.decide(update, self.day_start_equity, equity, operator), equity
+
+
+def snapshot_row(venue: PaperVenue, session: BotSession, decision: Decision, equity: int) -> SnapshotRow:
+    """The account at a decision, as the decision saw it, plus what it produced (the resting ladder after it)."""
+    snap = decision.snapshot
+    orders = session.state.connector.orders
+    ledger = venue.ledger
+    return SnapshotRow(
+        ts=decision.ts,
+        mark=decision.mark,
+        oracle=venue.oracle,
+        position_base=snap.position_base,
+        entry_price=snap.entry_price,
+        collateral=snap.total_collateral_maintenance,
+        unrealized_pnl=venue.unrealized(),
+        unsettled_pnl=venue.unsettled_pnl(),
+        settled_pnl=ledger.settled,
+        equity=equity,
+        health=snap.health,
+        leverage=snap.leverage,
+        liq_price=snap.liquidation_price,
+        risk_state=decision.verdict.action.value,
+        range_low=decision.strategy.range_low,
+        range_high=decision.strategy.range_high,
+        band_min=decision.verdict.band.min_base,
+        band_max=decision.verdict.band.max_base,
+        bid_prices=tuple(sorted((o.price for o in orders if o.side.sign > 0), reverse=True)),
+        ask_prices=tuple(sorted(o.price for o in orders if o.side.sign < 0)),
+        realized=ledger.realized,
+        funding=ledger.funding,
+        fees=ledger.fees,
+    )
