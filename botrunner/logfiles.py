@@ -1,0 +1,271 @@
+"""Per-bot log files: structlog JSON lines, one file per bot plus ``supervisor.log``, rotated daily at UTC midnight.
+
+Every line carries ``timestamp`` (ISO 8601 UTC, microseconds, ``Z``), ``level``, ``event`` and ``bot``. In a bot's
+file ``bot`` is always that bot (a caller cannot bind another name into it); the supervisor's lines say
+``"supervisor"`` unless the caller binds ``bot=<name>`` for a line about one bot.
+
+Rotation: ``<name>.log`` holds one UTC day. When the first line of a later day is written, the file is renamed
+``<name>.log.YYYY-MM-DD`` (the day it covers) and a new one started; a file left by an earlier run is dated by its
+first line. Retention: at each rotation (and when a file is first opened) the rotated files of that name covering a
+day more than ``retention_days`` before today are deleted — only names matching ``<name>.log.YYYY-MM-DD``, nothing
+else in the directory is touched. A clock stepping back never rotates backwards: lines go on into the current file.
+
+Concurrency: one lock per file; the clock is read, the line rendered and written under it, so lines never interleave
+and timestamps in a file never go backwards (given a non-decreasing clock). Each line is flushed at once, so a
+``kill -9`` loses at most the line being written. Nothing here touches stdlib ``logging`` or structlog's global
+configuration, so any number of :class:`LogFiles` live side by side in one process.
+
+Secrets: key-based ``redact`` before rendering, and the finished line is scrubbed of every value registered with
+:func:`botrunner.logsetup.register_secret`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
+from typing import IO, Any, Final, cast
+
+import structlog
+from structlog.typing import FilteringBoundLogger
+
+from botrunner.logsetup import level_from_env, redact, scrub_line, scrub_values
+
+SUPERVISOR: Final = "supervisor"
+_DAY_S: Final = 86_400  # unix time has no leap seconds: every UTC day is exactly this long
+_NAME_RE: Final = re.compile(r"[a-z0-9_-]+")  # the fleet config's bot-name alphabet: no separator, no dot
+_EPOCH: Final = dt.date(1970, 1, 1)
+_render_json = structlog.processors.JSONRenderer(sort_keys=True)
+
+
+def _day_of(ts: float) -> int:
+    return int(ts // _DAY_S)
+
+
+def _date_of(day: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=day)
+
+
+def _iso_utc(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class DailyFile:
+    """One JSON-lines file rotated at UTC midnight; the structlog "logger" at the end of a bound logger's chain.
+
+    Opened lazily at the first line, so a bot that never logs leaves no empty file.
+    """
+
+    def __init__(self, directory: Path, name: str, *, retention_days: int, clock: Callable[[], float]) -> None:
+        self.path = directory / f"{name}.log"
+        self._directory = directory
+        self._name = name
+        self._retention_days = retention_days
+        self._clock = clock
+        self._rotated_re = re.compile(rf"{re.escape(name)}\.log\.(\d{{4}}-\d{{2}}-\d{{2}})")
+        self._lock = threading.Lock()
+        self._file: IO[str] | None = None
+        self._day: int | None = None  # the UTC day the current file covers
+        self._closed = False
+
+    def msg(self, event_dict: MutableMapping[str, Any]) -> None:
+        """Stamp, render, scrub and append one line (called by structlog with the processed event dict)."""
+        with self._lock:
+            if self._closed:
+                return  # a straggler after close(), e.g. an actor thread at shutdown: dropped, never a crash
+            now = self._clock()
+            event_dict["timestamp"] = _iso_utc(now)
+            line = scrub_line(str(_render_json(None, "", event_dict)))
+            out = self._file_for(_day_of(now))
+            out.write(line + "\n")
+            out.flush()
+
+    # structlog calls the method named after the level; every level is the same line.
+    debug = info = warning = warn = error = err = critical = fatal = exception = log = msg
+
+    def close(self) -> None:
+        """Flush and close; later lines are dropped."""
+        with self._lock:
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def _file_for(self, today: int) -> IO[str]:
+        if self._file is None:
+            self._day = self._existing_day()
+            self._prune(today)
+        if self._day is not None and today > self._day:
+            self._rotate(self._day, today)
+        if self._file is None:
+            self._file = self.path.open("a", encoding="utf-8")
+        if self._day is None:
+            self._day = today
+        return self._file
+
+    def _existing_day(self) -> int | None:
+        """The day a file left by an earlier run covers: its first line's, else its modification time's."""
+        try:
+            with self.path.open(encoding="utf-8", errors="replace") as existing:
+                first = existing.readline()
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if not first:
+            return None  # empty: it covers no day yet, the next line decides
+        try:
+            stamp = json.loads(first)["timestamp"]
+            return (dt.date.fromisoformat(stamp[:10]) - _EPOCH).days
+        except (ValueError, KeyError, TypeError):
+            return _day_of(mtime)
+
+    def _rotate(self, covered: int, today: int) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        target = self._directory / f"{self._name}.log.{_date_of(covered).isoformat()}"
+        # Housekeeping failures must not stop the logging: the current file simply goes on growing.
+        with contextlib.suppress(OSError):
+            if target.exists():
+                # Only after a clock jump or a crash mid-rotation: keep one file per day by appending.
+                with self.path.open("rb") as src, target.open("ab") as dst:
+                    shutil.copyfileobj(src, dst)
+                self.path.unlink()
+            else:
+                self.path.rename(target)
+        self._day = today
+        self._prune(today)
+
+    def _prune(self, today: int) -> None:
+        oldest_kept = _date_of(today - self._retention_days)
+        entries: list[Path] = []
+        with contextlib.suppress(OSError):
+            entries = list(self._directory.iterdir())
+        for entry in entries:
+            match = self._rotated_re.fullmatch(entry.name)
+            if match is None:
+                continue
+            try:
+                covered = dt.date.fromisoformat(match.group(1))
+            except ValueError:
+                continue  # e.g. 2024-13-40: not a name we wrote
+            if covered < oldest_kept and not entry.is_symlink() and entry.is_file():
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
+def _level(level: int | str | None) -> int:
+    if level is None:
+        return level_from_env()
+    if isinstance(level, str):
+        number = logging.getLevelNamesMapping().get(level.strip().upper())
+        if number is None:
+            raise ValueError(f"{level!r} is not a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+        return number
+    return level
+
+
+def _to_file(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    # The last processor hands the dict itself to DailyFile.msg, which stamps the time under its lock.
+    return (event_dict,), {}
+
+
+def _stamp_bot(name: str) -> Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]:
+    def stamp(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event_dict["bot"] = name  # a bot's file names only that bot, whatever was bound
+        return event_dict
+
+    return stamp
+
+
+def _default_bot(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event_dict.setdefault("bot", SUPERVISOR)
+    return event_dict
+
+
+class LogFiles:
+    """The fleet's log directory: one :class:`DailyFile` per bot and one for the supervisor.
+
+    ``level`` is a level number or name; None reads ``BOTRUNNER_LOG_LEVEL`` (default INFO). ``clock`` returns unix
+    seconds (wall time); it stamps lines and decides rotation, and is injectable so tests need not wait for midnight.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        retention_days: int = 30,
+        level: int | str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if isinstance(retention_days, bool) or not isinstance(retention_days, int) or retention_days < 1:
+            raise ValueError(f"retention_days must be a whole number of days >= 1, got {retention_days!r}")
+        self.directory = Path(directory)
+        self.retention_days = retention_days
+        self.level = _level(level)
+        self._clock = clock
+        # Typed Any: the generated class is typed as the FilteringBoundLogger protocol, which has no constructor.
+        self._wrapper: Any = structlog.make_filtering_bound_logger(self.level)
+        self._lock = threading.Lock()
+        self._files: dict[str, DailyFile] = {}
+        self._loggers: dict[str, FilteringBoundLogger] = {}
+        self._closed = False
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def for_bot(self, name: str) -> FilteringBoundLogger:
+        """The logger writing to ``<directory>/<name>.log``; the same one for the same name."""
+        if not _NAME_RE.fullmatch(name):
+            raise ValueError(f"bot name {name!r} must be lowercase letters, digits, '-' or '_' (no path parts)")
+        if name == SUPERVISOR:
+            raise ValueError(f"a bot cannot be named {SUPERVISOR!r}: that is the supervisor's log file")
+        return self._logger(name, _stamp_bot(name))
+
+    def supervisor(self) -> FilteringBoundLogger:
+        """The logger writing to ``<directory>/supervisor.log``."""
+        return self._logger(SUPERVISOR, _default_bot)
+
+    def close(self) -> None:
+        """Flush and close every file; lines logged afterwards are dropped."""
+        with self._lock:
+            self._closed = True
+            files = list(self._files.values())
+        for daily in files:
+            daily.close()
+
+    def __enter__(self) -> LogFiles:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _logger(
+        self, name: str, bot_field: Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]
+    ) -> FilteringBoundLogger:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"log files in {self.directory} are closed")
+            logger = self._loggers.get(name)
+            if logger is None:
+                daily = DailyFile(self.directory, name, retention_days=self.retention_days, clock=self._clock)
+                processors = [
+                    structlog.contextvars.merge_contextvars,
+                    structlog.processors.add_log_level,
+                    bot_field,
+                    redact,
+                    structlog.processors.format_exc_info,
+                    scrub_values,
+                    _to_file,
+                ]
+                logger = cast(FilteringBoundLogger, self._wrapper(daily, processors=processors, context={}))
+                self._files[name] = daily
+                self._loggers[name] = logger
+            return logger

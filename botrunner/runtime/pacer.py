@@ -1,0 +1,233 @@
+"""Paced replay: publish a recorded market feed at ``speed`` times real time (or as fast as possible).
+
+:class:`ReplayPacer` maps market time to wall time, ``market_now = anchor_market + (monotonic() - anchor_wall) *
+speed``, and waits for a market instant in short, interruptible slices. :class:`MarketReplay` walks a feed
+(:mod:`botrunner.marketdata.feed`) and hands each event to ``publish`` when its market time comes.
+
+Falling behind (the consumer is slower than the clock): an event that is already due is published at once, never
+after a negative sleep. While the lag stays within ``max_lag_s`` wall seconds the replay catches up by publishing
+due events back to back — a burst bounded by ``max_lag_s * speed`` market seconds. Beyond that the clock slips: it
+is re-anchored at the late event, so the replay continues at ``speed`` from there instead of bursting through the
+backlog. No event is ever dropped or reordered; what is lost is only wall-clock fidelity, counted in ``slips`` and
+reported in ``lag_s``.
+
+Nothing here knows about pykka: ``MarketReplay.run`` runs in whatever thread calls it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Final
+
+from botrunner.marketdata.feed import FeedEvent
+
+UNPACED: Final = math.inf
+_UNPACED_NAMES: Final = frozenset({"max", "inf"})
+
+
+def parse_speed(value: float | str) -> float:
+    """A replay speed: a finite number > 0 (market seconds per wall second), or ``inf`` / ``"max"`` for no waiting.
+
+    Raises ValueError naming the value otherwise (0, negative, NaN, -inf, text that is not a number).
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"replay speed must be a number > 0 or 'max', got {value!r}")
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _UNPACED_NAMES:
+            return UNPACED
+        try:
+            speed = float(text)
+        except ValueError:
+            raise ValueError(f"replay speed must be a number > 0 or 'max', got {value!r}") from None
+    else:
+        speed = float(value)
+    if math.isnan(speed) or speed <= 0:
+        raise ValueError(f"replay speed must be a number > 0 or 'max', got {value!r}")
+    return speed
+
+
+def wait_or_stop(stop_event: threading.Event, seconds: float) -> bool:
+    """Wait up to ``seconds``; True as soon as ``stop_event`` is set (the default, interruptible ``sleep``)."""
+    return stop_event.wait(seconds)
+
+
+class ReplayPacer:
+    """Market time driven by a monotonic clock at ``speed`` market seconds per wall second.
+
+    ``sleep(stop_event, seconds) -> stopped`` must return early (True) when the event is set; waits are sliced to at
+    most ``max_sleep_s`` so even a sleep that cannot be interrupted answers a stop within that. ``market_start_ts``
+    is the clock's origin until :meth:`anchor` moves it. Thread-safe: the anchor is read and moved under a lock.
+    """
+
+    def __init__(
+        self,
+        speed: float | str,
+        market_start_ts: int,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[threading.Event, float], bool] = wait_or_stop,
+        max_lag_s: float = 1.0,
+        max_sleep_s: float = 0.25,
+    ) -> None:
+        if not (max_lag_s >= 0 and math.isfinite(max_lag_s)):
+            raise ValueError(f"max_lag_s must be a finite number >= 0, got {max_lag_s!r}")
+        if not (max_sleep_s > 0 and math.isfinite(max_sleep_s)):
+            raise ValueError(f"max_sleep_s must be a finite number > 0, got {max_sleep_s!r}")
+        self.speed = parse_speed(speed)
+        self.max_lag_s = max_lag_s
+        self.max_sleep_s = max_sleep_s
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._anchor_market: float = market_start_ts
+        self._anchor_wall = monotonic()
+        self._last_due: float = market_start_ts  # unpaced: market time is the last instant waited for
+        self._lag_s = 0.0
+        self._slips = 0
+
+    @property
+    def unpaced(self) -> bool:
+        """True at infinite speed: :meth:`wait_until` never waits."""
+        return math.isinf(self.speed)
+
+    @property
+    def lag_s(self) -> float:
+        """Wall seconds the last :meth:`wait_until` was called after its instant was due (0 when on time)."""
+        return self._lag_s
+
+    @property
+    def slips(self) -> int:
+        """How many times the clock was re-anchored because the consumer fell more than ``max_lag_s`` behind."""
+        return self._slips
+
+    def anchor(self, market_ts: float) -> None:
+        """Make ``market_ts`` the market time now; the clock runs on at ``speed`` from here."""
+        with self._lock:
+            self._anchor_market = market_ts
+            self._anchor_wall = self._monotonic()
+            self._last_due = market_ts
+
+    def market_now(self) -> float:
+        """The current market time (unix seconds, fractional); unpaced, the last instant waited for."""
+        if self.unpaced:
+            return self._last_due
+        with self._lock:
+            return self._anchor_market + (self._monotonic() - self._anchor_wall) * self.speed
+
+    def wait_until(self, market_ts: float, stop_event: threading.Event) -> bool:
+        """Block until market time reaches ``market_ts``; False (promptly) if ``stop_event`` is or becomes set."""
+        if stop_event.is_set():
+            return False
+        if self.unpaced:
+            self._last_due = max(self._last_due, market_ts)
+            self._lag_s = 0.0
+            return True
+        with self._lock:
+            due_wall = self._anchor_wall + (market_ts - self._anchor_market) / self.speed
+            now = self._monotonic()
+            behind = now - due_wall
+            if behind >= 0:
+                self._lag_s = behind
+                if behind > self.max_lag_s:
+                    # Slip rather than burst through the backlog: market time restarts at this event.
+                    self._anchor_market, self._anchor_wall = market_ts, now
+                    self._slips += 1
+                return True
+        self._lag_s = 0.0
+        while True:
+            remaining = due_wall - now
+            if remaining <= 0:
+                return True
+            if self._sleep(stop_event, min(remaining, self.max_sleep_s)) or stop_event.is_set():
+                return False
+            now = self._monotonic()
+
+
+class MarketReplay:
+    """Publish ``events`` in order, each when the pacer's market time reaches its ``ts``.
+
+    Events with ``ts <= start_after_ts`` are skipped (resuming after a restart: the caller passes the last
+    timestamp it had fully processed; events sharing that timestamp count as processed). With ``anchor_on_start``
+    (the default) each :meth:`run` re-anchors the pacer at its first event, so neither a resume point deep into the
+    data nor time spent stopped makes the replay idle or burst; turn it off when several replays share one pacer.
+
+    An event whose wait is interrupted by a stop, or whose ``publish`` raises, is kept and is the first one the
+    next :meth:`run` publishes. Events must not go back in time (ValueError).
+    """
+
+    def __init__(
+        self,
+        events: Iterable[FeedEvent],
+        pacer: ReplayPacer,
+        publish: Callable[[FeedEvent], None],
+        *,
+        start_after_ts: int | None = None,
+        anchor_on_start: bool = True,
+    ) -> None:
+        self._events: Iterator[FeedEvent] = iter(events)
+        self._pacer = pacer
+        self._publish = publish
+        self._start_after_ts = start_after_ts
+        self._anchor_on_start = anchor_on_start
+        self._pending: FeedEvent | None = None
+        self._previous_ts: int | None = None
+        self._running = threading.Lock()
+        self._finished = False
+        self._last_ts: int | None = None
+        self._published = 0
+
+    @property
+    def finished(self) -> bool:
+        """True once every event has been published (not when a run was stopped)."""
+        return self._finished
+
+    @property
+    def last_ts(self) -> int | None:
+        """The ``ts`` of the last event published, None before the first."""
+        return self._last_ts
+
+    @property
+    def published(self) -> int:
+        """How many events have been published."""
+        return self._published
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Publish until the feed ends or ``stop_event`` is set; may be called again after a stop to go on."""
+        if not self._running.acquire(blocking=False):
+            raise RuntimeError("this replay is already running in another thread")
+        try:
+            first = True
+            while not stop_event.is_set():
+                event = self._next()
+                if event is None:
+                    self._finished = True
+                    return
+                if first and self._anchor_on_start:
+                    self._pacer.anchor(event.ts)
+                first = False
+                if not self._pacer.wait_until(event.ts, stop_event):
+                    return
+                self._publish(event)
+                self._pending = None
+                self._last_ts = event.ts
+                self._published += 1
+        finally:
+            self._running.release()
+
+    def _next(self) -> FeedEvent | None:
+        """The event to publish next (kept as pending until published), skipping those up to the resume point."""
+        if self._pending is not None:
+            return self._pending
+        for event in self._events:
+            if self._previous_ts is not None and event.ts < self._previous_ts:
+                raise ValueError(f"feed goes back in time: {event.ts} after {self._previous_ts}")
+            self._previous_ts = event.ts
+            if self._start_after_ts is not None and event.ts <= self._start_after_ts:
+                continue
+            self._pending = event
+            return event
+        return None

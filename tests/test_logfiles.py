@@ -1,0 +1,322 @@
+"""Per-bot log files: one JSON-lines file per bot, daily rotation and retention on an injected clock, no secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from botrunner import logsetup
+from botrunner.logfiles import LogFiles
+from botrunner.logsetup import LEVEL_ENV, register_secret
+
+
+def _ts(text: str) -> float:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
+
+
+class FakeClock:
+    """Unix seconds under the test's control."""
+
+    def __init__(self, start: str) -> None:
+        self.now = _ts(start)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def set(self, text: str) -> None:
+        self.now = _ts(text)
+
+    def tick(self, seconds: float) -> float:
+        with self._lock:
+            self.now += seconds
+            return self.now
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock("2024-03-10T12:00:00")
+
+
+@pytest.fixture
+def logs(tmp_path: Path, clock: FakeClock) -> Iterator[LogFiles]:
+    files = LogFiles(tmp_path, level="DEBUG", clock=clock)
+    yield files
+    files.close()
+
+
+@pytest.fixture
+def isolated_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Secrets are process-wide by design; keep this file's from redacting other tests' lines.
+    monkeypatch.setattr(logsetup, "_secrets", logsetup._secrets)
+
+
+def test_each_bot_writes_json_lines_with_timestamp_level_event_and_bot_to_its_own_file(
+    logs: LogFiles, tmp_path: Path
+) -> None:
+    logs.for_bot("sol-grid").info("decision", band="inside", commands=2)
+    logs.for_bot("btc_inf").warning("risk_state", state="REDUCE_ONLY")
+    logs.supervisor().info("started", bots=2)
+
+    (sol,) = _lines(tmp_path / "sol-grid.log")
+    assert sol == {
+        "timestamp": "2024-03-10T12:00:00.000000Z",
+        "level": "info",
+        "event": "decision",
+        "bot": "sol-grid",
+        "band": "inside",
+        "commands": 2,
+    }
+    (btc,) = _lines(tmp_path / "btc_inf.log")
+    assert (btc["bot"], btc["level"], btc["event"]) == ("btc_inf", "warning", "risk_state")
+    (sup,) = _lines(tmp_path / "supervisor.log")
+    assert (sup["bot"], sup["event"], sup["bots"]) == ("supervisor", "started", 2)
+
+
+def test_a_bot_logger_cannot_write_as_or_into_another_bot(logs: LogFiles, tmp_path: Path) -> None:
+    logs.for_bot("sol").bind(bot="eth").info("fill")
+    logs.for_bot("sol").info("fill", bot="eth")
+    assert [line["bot"] for line in _lines(tmp_path / "sol.log")] == ["sol", "sol"]
+    assert not (tmp_path / "eth.log").exists()
+
+
+def test_supervisor_lines_may_name_the_bot_they_are_about(logs: LogFiles, tmp_path: Path) -> None:
+    logs.supervisor().bind(bot="sol").error("bot_crashed")
+    logs.supervisor().info("tick")
+    assert [line["bot"] for line in _lines(tmp_path / "supervisor.log")] == ["sol", "supervisor"]
+
+
+def test_the_same_name_gives_the_same_logger_and_an_unused_logger_leaves_no_file(
+    logs: LogFiles, tmp_path: Path
+) -> None:
+    assert logs.for_bot("sol") is logs.for_bot("sol")
+    assert not (tmp_path / "sol.log").exists()
+
+
+@pytest.mark.parametrize("name", ["", "..", "../etc", "a/b", "a\\b", "Sol", "sol.log", "sol\n", "supervisor"])
+def test_names_that_are_not_plain_bot_names_are_refused(logs: LogFiles, name: str) -> None:
+    with pytest.raises(ValueError, match="name"):
+        logs.for_bot(name)
+
+
+def test_level_filters_and_defaults_to_the_environment(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(LEVEL_ENV, "warning")
+    with LogFiles(tmp_path / "env", clock=clock) as from_env, LogFiles(tmp_path / "info", clock=clock) as explicit:
+        assert explicit.level == from_env.level  # both read the environment
+        from_env.for_bot("sol").info("hidden")
+        from_env.for_bot("sol").error("shown")
+    assert [line["event"] for line in _lines(tmp_path / "env" / "sol.log")] == ["shown"]
+
+    monkeypatch.delenv(LEVEL_ENV)
+    with LogFiles(tmp_path / "default", clock=clock) as default:
+        default.for_bot("sol").debug("hidden")
+        default.for_bot("sol").info("shown")
+    assert [line["event"] for line in _lines(tmp_path / "default" / "sol.log")] == ["shown"]
+
+
+def test_bad_level_or_retention_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="LOUD"):
+        LogFiles(tmp_path, level="LOUD")
+    with pytest.raises(ValueError, match="retention_days"):
+        LogFiles(tmp_path, retention_days=0)
+
+
+def test_first_line_of_a_new_utc_day_rotates_the_file_under_the_day_it_covers(
+    logs: LogFiles, clock: FakeClock, tmp_path: Path
+) -> None:
+    log = logs.for_bot("sol")
+    clock.set("2024-03-10T23:59:59.999999")
+    log.info("last_of_day")
+    clock.set("2024-03-11T00:00:00")
+    log.info("first_of_day")
+
+    assert [line["event"] for line in _lines(tmp_path / "sol.log.2024-03-10")] == ["last_of_day"]
+    (today,) = _lines(tmp_path / "sol.log")
+    assert (today["event"], today["timestamp"]) == ("first_of_day", "2024-03-11T00:00:00.000000Z")
+
+
+def test_a_file_left_by_an_earlier_run_is_rotated_under_its_own_day(tmp_path: Path, clock: FakeClock) -> None:
+    with LogFiles(tmp_path, clock=clock) as first_run:
+        first_run.for_bot("sol").info("before_restart")
+    clock.set("2024-03-13T08:00:00")
+    with LogFiles(tmp_path, clock=clock) as second_run:
+        second_run.for_bot("sol").info("after_restart")
+
+    assert [line["event"] for line in _lines(tmp_path / "sol.log.2024-03-10")] == ["before_restart"]
+    assert [line["event"] for line in _lines(tmp_path / "sol.log")] == ["after_restart"]
+
+
+def test_a_restart_on_the_same_day_appends_to_the_current_file(tmp_path: Path, clock: FakeClock) -> None:
+    for event in ("one", "two"):
+        with LogFiles(tmp_path, clock=clock) as run:
+            run.for_bot("sol").info(event)
+    assert [line["event"] for line in _lines(tmp_path / "sol.log")] == ["one", "two"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sol.log"]
+
+
+def test_a_clock_stepping_back_over_midnight_never_rotates_backwards(
+    logs: LogFiles, clock: FakeClock, tmp_path: Path
+) -> None:
+    log = logs.for_bot("sol")
+    clock.set("2024-03-11T00:00:01")
+    log.info("new_day")
+    clock.set("2024-03-10T23:59:58")
+    log.info("stepped_back")
+    assert [line["event"] for line in _lines(tmp_path / "sol.log")] == ["new_day", "stepped_back"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sol.log"]
+
+
+def test_rotation_deletes_only_this_name_s_files_older_than_retention(tmp_path: Path) -> None:
+    clock = FakeClock("2024-03-30T23:00:00")
+    keep = [
+        "sol.log.2024-03-01",  # today 2024-03-31 minus 30 days: kept
+        "sol.log.2024-03-29",
+        "sol.log.2024-13-40",  # not a date: not ours
+        "sol.log.2024-02-28.gz",
+        "sol.log.old",
+        "sol-2.log.2020-01-01",  # another bot
+        "xsol.log.2020-01-01",
+        "notes.txt",
+    ]
+    delete = ["sol.log.2024-02-29", "sol.log.2020-01-01"]
+    for name in keep + delete:
+        (tmp_path / name).write_text("{}\n")
+    (tmp_path / "sol.log.2019-01-01").mkdir()  # a directory with our pattern is still not ours to delete
+
+    with LogFiles(tmp_path, retention_days=30, clock=clock) as logs:
+        logs.for_bot("sol").info("yesterday")
+        clock.set("2024-03-31T00:00:05")
+        logs.for_bot("sol").info("today")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*keep, "sol.log", "sol.log.2024-03-30", "sol.log.2019-01-01"]
+    )
+
+
+def test_retention_is_configurable(tmp_path: Path) -> None:
+    clock = FakeClock("2024-03-10T10:00:00")
+    for day in ("2024-03-07", "2024-03-08", "2024-03-09"):
+        (tmp_path / f"sol.log.{day}").write_text("{}\n")
+    with LogFiles(tmp_path, retention_days=2, clock=clock) as logs:
+        logs.for_bot("sol").info("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sol.log", "sol.log.2024-03-08", "sol.log.2024-03-09"]
+
+
+def test_concurrent_threads_never_interleave_lines_or_lose_them_across_a_rotation(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock("2024-03-10T23:59:59")
+    threads_per_bot, lines_per_thread = 6, 400
+    bots = ["alpha", "beta"]
+    payload = "x" * 2000  # long lines: a torn write would show as invalid JSON
+    barrier = threading.Barrier(threads_per_bot * len(bots))
+
+    with LogFiles(tmp_path, clock=clock) as logs:
+
+        def work(bot: str, thread: int) -> None:
+            log = logs.for_bot(bot)
+            barrier.wait()
+            for i in range(lines_per_thread):
+                clock.tick(0.001)  # crosses midnight a fifth of the way through
+                log.info("line", thread=thread, i=i, payload=payload)
+
+        workers = [threading.Thread(target=work, args=(b, t)) for b in bots for t in range(threads_per_bot)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+
+    for bot in bots:
+        before = _lines(tmp_path / f"{bot}.log.2024-03-10")
+        after = _lines(tmp_path / f"{bot}.log")
+        assert before and after
+        assert all(line["timestamp"].startswith("2024-03-10") for line in before)
+        assert all(line["timestamp"].startswith("2024-03-11") for line in after)
+        every = before + after
+        assert {line["bot"] for line in every} == {bot}
+        assert sorted((line["thread"], line["i"]) for line in every) == [
+            (t, i) for t in range(threads_per_bot) for i in range(lines_per_thread)
+        ]
+        stamps = [line["timestamp"] for line in every]
+        assert stamps == sorted(stamps)  # written in clock order under the file's lock
+
+
+def test_close_flushes_and_later_lines_are_dropped_not_raised(logs: LogFiles, tmp_path: Path) -> None:
+    log = logs.for_bot("sol")
+    log.info("kept")
+    logs.close()
+    log.info("after_close")
+    assert [line["event"] for line in _lines(tmp_path / "sol.log")] == ["kept"]
+    with pytest.raises(RuntimeError, match="closed"):
+        logs.for_bot("eth")
+
+
+def test_several_log_directories_in_one_process_are_independent(tmp_path: Path, clock: FakeClock) -> None:
+    with (
+        LogFiles(tmp_path / "a", level="ERROR", clock=clock) as a,
+        LogFiles(tmp_path / "b", level="DEBUG", clock=clock) as b,
+    ):
+        a.for_bot("sol").info("filtered_in_a")
+        b.for_bot("sol").info("kept_in_b")
+    assert not (tmp_path / "a" / "sol.log").exists()
+    assert [line["event"] for line in _lines(tmp_path / "b" / "sol.log")] == ["kept_in_b"]
+
+
+class _Shows:
+    """An object whose repr is the secret: reaches the line only through the renderer's repr fallback."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@pytest.mark.usefixtures("isolated_secrets")
+def test_registered_secrets_never_reach_a_file_under_any_key_nesting_or_exception(
+    logs: LogFiles, tmp_path: Path
+) -> None:
+    # Built at run time: no key-shaped literal in the repository.
+    base58_key = "".join("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"[(i * 7) % 58] for i in range(88))
+    key_bytes = [(i * 37 + 11) % 256 for i in range(64)]
+    byte_array_key = json.dumps(key_bytes, separators=(",", ":"))
+    register_secret(base58_key)
+    register_secret(byte_array_key)
+
+    log = logs.for_bot("sol")
+    log.info(f"loaded {base58_key}", wallet=base58_key)
+    log.info("nested", cfg={"rpc": {"auth": [1, base58_key]}, base58_key: "as a key"})
+    log.info("file_text", text=byte_array_key, keypair_bytes=key_bytes, raw=bytes(key_bytes))
+    log.info("as_tuple", value=tuple(key_bytes), obj=_Shows(byte_array_key))
+    try:
+        raise ValueError(f"could not parse key {base58_key}")
+    except ValueError:
+        log.exception("parse_failed")
+
+    text = (tmp_path / "sol.log").read_text(encoding="utf-8")
+    assert base58_key not in text
+    assert byte_array_key not in text
+    assert json.dumps(key_bytes) not in text  # the list spelling json.dumps gives a loaded keypair
+    assert text.count("[redacted]") >= 10
+    lines = _lines(tmp_path / "sol.log")  # still valid JSON lines
+    assert lines[2]["keypair_bytes"] == "[redacted]"
+    assert lines[2]["raw"] == "[redacted]"
+    assert "ValueError: could not parse key [redacted]" in lines[4]["exception"]
+
+
+def test_key_based_redaction_still_applies(logs: LogFiles, tmp_path: Path) -> None:
+    logs.for_bot("sol").info("loaded", private_key="whatever-it-is", mnemonic_words="a b c")
+    (line,) = _lines(tmp_path / "sol.log")
+    assert line["private_key"] == line["mnemonic_words"] == "[redacted]"
