@@ -14,6 +14,11 @@ Fills: a resting order is a maker and fills at its own price (see ``PaperConfig`
 volume-share rules); a taker pays slippage (or walks a given book). Reduce-only fills are clipped to the position;
 one that has nothing left to reduce is cancelled. An order whose ``max_ts`` has passed (``ts > max_ts``) expires
 before any fill at that instant: expired orders never fill.
+L2 mode: once ``on_book`` has given the venue an order book (and from then on), the touch is the book's best bid
+and ask, a resting order queues behind the depth displayed at its price, makers fill only from the trade prints
+passed to ``on_trade`` (the candle rule of ``on_price`` stops: ``on_price`` then only moves the prices, expires and
+checks liquidation), and a taker walks the book instead of paying modelled slippage. The queue model is in
+``botrunner.paper.queue``. Without a book every path is the candle model, unchanged.
 Funding: ``apply_funding`` moves the cumulative rates and settles the position's payment into its quote amount at
 once (Drift settles lazily; the margin engine counts unsettled funding either way, so the figures are the same).
 PnL: the perp quote amount is unsettled PnL until ``SettlePnl`` moves it into the USDC balance.
@@ -68,8 +73,10 @@ from botrunner.margin.scenario import OracleScenario
 from botrunner.margin.spot_balance import scaled_balance_for, token_value
 from botrunner.margin.view import AccountMarginView
 from botrunner.margin.what_if import apply_perp_fill, break_even_price, entry_price, fill_quote_delta, settle_funding
+from botrunner.marketdata.l2 import Trade
 from botrunner.paper.config import PaperConfig, slippage_bps
 from botrunner.paper.fees import fill_fee
+from botrunner.paper.queue import BookView, after_depth, after_print, join_queue, walk_book
 from botrunner.venue.port import (
     AccountReport,
     BalanceChanged,
@@ -123,6 +130,8 @@ class _Order:
         "post_only",
         "price",
         "queue_ahead",
+        "queue_price",
+        "queue_unprinted",
         "reduce_only",
         "side",
         "uid",
@@ -141,6 +150,8 @@ class _Order:
         self.order_type = intent.order_type
         self.oracle_offset = intent.oracle_price_offset
         self.queue_ahead = 0  # base ahead of us at our price (L2 queue model)
+        self.queue_price = 0  # the price whose queue we joined; 0 = not joined (no book known yet)
+        self.queue_unprinted = 0  # queue advance from depth drops that a later print may only be reporting
 
     def working(self) -> WorkingOrder:
         state = OrderState.PARTIALLY_FILLED if self.filled else OrderState.OPEN
@@ -196,6 +207,7 @@ class PaperVenue:
         self.best_ask: int | None = None
         self._bar_ts: int | None = None
         self._bar_budget: int | None = None  # maker base still fillable this bar; None = unlimited
+        self._book: BookView | None = None  # the L2 book of the last on_book (read, never changed); None = candles
         self._version = 0  # bumps on every account change (caches key on it)
         self._cache_version = -1
         self._cached_account: Account | None = None
@@ -687,12 +699,17 @@ class PaperVenue:
             intent.post_only is PostOnlyMode.NONE and self._crosses(order.side, price)
         ):
             self._take(order, out)
+        if self._book is not None and order.uid in self.orders:
+            self._join_queue(order, self._book)
 
     # ------------------------------------------------------------------ fills
 
     def _take(self, order: _Order, out: list[VenueEvent]) -> None:
         """Fill ``order`` as a taker: at the touch plus size-dependent slippage, never beyond its limit price (a
-        market order's limit is its price when given; 0 means none)."""
+        market order's limit is its price when given; 0 means none). With a book, it walks the book instead."""
+        if self._book is not None:
+            self._take_from_book(order, self._book, out)
+            return
         touch = self._touch(order.side)
         remaining = order.base - order.filled
         limit_ok = not order.price or (order.price >= touch if order.side is Side.BUY else order.price <= touch)
@@ -780,7 +797,8 @@ class PaperVenue:
     ) -> list[VenueEvent]:
         """Advance to ``ts`` with the path at ``price`` and the oracle at ``oracle``: expire orders, fill the
         makers the path trades through, then check liquidation. ``bar_ts``/``bar_volume`` (base 1e9) bound maker
-        fills per bar by ``volume_share_bps`` of the bar's volume; without them fills are unbounded."""
+        fills per bar by ``volume_share_bps`` of the bar's volume; without them fills are unbounded. Once a book
+        is known (``on_book``), the path fills nothing: makers fill from ``on_trade``."""
         if ts < self.now:
             raise ValueError(f"PaperVenue.on_price: time went backwards ({ts} < {self.now})")
         if price <= 0 or oracle <= 0:
@@ -798,6 +816,9 @@ class PaperVenue:
             self._check_liquidation(out)
             return out
         self._expire(out)
+        if self._book is not None:  # L2 mode: makers fill from trade prints only (on_trade)
+            self._check_liquidation(out)
+            return out
         through = self.config.trade_through_ticks * self.market.tick_size
         candidates = [
             o
@@ -844,6 +865,108 @@ class PaperVenue:
         out: list[VenueEvent] = []
         self._expire(out)
         return out
+
+    # ------------------------------------------------------------------ L2 book and trade prints
+
+    def on_book(self, ts: int, book: BookView) -> list[VenueEvent]:
+        """The L2 book as of ``ts`` (venue clock). From now on the venue is in L2 mode (module docstring).
+
+        The venue keeps a reference to ``book`` and only reads it: call this after every change applied to it,
+        per delta or per batch (a batch only hides intermediate depths, which can only delay fills). Expires what
+        has passed its ``max_ts``, sets the touch to the book's best bid and ask (an empty side: the last price),
+        and updates the queue of each resting order from the depth now displayed at its price — joining it first
+        if it has none yet (accepted before any book, or an oracle order whose price moved). Fills nothing."""
+        if ts < self.now:
+            raise ValueError(f"PaperVenue.on_book: time went backwards ({ts} < {self.now})")
+        self.now = ts
+        out: list[VenueEvent] = []
+        self._expire(out)
+        self._book = book
+        bids, asks = book.levels(Side.BUY, 1), book.levels(Side.SELL, 1)
+        self.best_bid = bids[0][0] if bids else None
+        self.best_ask = asks[0][0] if asks else None
+        for order in self.orders.values():
+            price = self._resting_price(order)
+            if order.queue_price != price:
+                self._join_queue(order, book)
+            else:
+                order.queue_ahead, order.queue_unprinted = after_depth(
+                    order.queue_ahead, order.queue_unprinted, book.depth_at(order.side, price)
+                )
+        return out
+
+    def on_trade(self, ts: int, trade: Trade) -> list[VenueEvent]:
+        """A trade print at ``ts`` (venue clock; ``trade.ts_ns`` is not read). The last price moves to the print
+        and orders past their ``max_ts`` expire; then the resting orders on the side the aggressor hit fill as
+        makers at their own price: in full when the print is strictly through that price (the level was
+        consumed), best price first; at the print's price, oldest first, each with the print volume beyond its
+        queue (``botrunner.paper.queue.after_print``, rounded down to the step) of what the orders before it left.
+        Liquidation is checked after any fill. Without a book every queue is empty (an order is at the front)."""
+        if ts < self.now:
+            raise ValueError(f"PaperVenue.on_trade: time went backwards ({ts} < {self.now})")
+        if trade.price <= 0 or trade.qty < 0:
+            raise ValueError(f"PaperVenue.on_trade: impossible print {trade.qty} at {trade.price} at {ts}")
+        self.now = ts
+        self.last_price = trade.price
+        out: list[VenueEvent] = []
+        if not self.orders:
+            return out
+        self._expire(out)
+        hit = trade.aggressor.opposite
+        book = self._book
+        through: list[_Order] = []
+        at_price: list[_Order] = []
+        for order in self.orders.values():
+            if order.side is not hit:
+                continue
+            price = self._resting_price(order)
+            if book is not None and order.queue_price != price:
+                self._join_queue(order, book)
+            gap = (price - trade.price) * hit.sign  # > 0: the print went through our price
+            if gap > 0:
+                through.append(order)
+            elif gap == 0:
+                at_price.append(order)
+        fills_before = self.ledger.maker_fills
+        through.sort(key=lambda o: (-o.side.sign * self._resting_price(o), o.placed_at))
+        for order in through:
+            if order.uid in self.orders:
+                self._fill(order, order.base - order.filled, self._resting_price(order), Liquidity.MAKER, out)
+        volume = trade.qty
+        step = self.market.step_size
+        at_price.sort(key=lambda o: o.placed_at)  # stable: placement order breaks ties
+        for order in at_price:
+            if order.uid not in self.orders:
+                continue
+            order.queue_ahead, order.queue_unprinted, beyond = after_print(
+                order.queue_ahead, order.queue_unprinted, volume
+            )
+            want = min(order.base - order.filled, beyond - beyond % step)
+            if want > 0:
+                volume -= self._fill(order, want, trade.price, Liquidity.MAKER, out)
+        if self.ledger.maker_fills != fills_before:
+            self._check_liquidation(out)
+        return out
+
+    def _join_queue(self, order: _Order, book: BookView) -> None:
+        """Put ``order`` at the back of ``queue_depth_share_bps`` of the depth displayed at its price."""
+        price = self._resting_price(order)
+        order.queue_price = price
+        order.queue_ahead = join_queue(book.depth_at(order.side, price), self.config.queue_depth_share_bps)
+        order.queue_unprinted = 0
+
+    def _take_from_book(self, order: _Order, book: BookView, out: list[VenueEvent]) -> None:
+        """Fill ``order`` as a taker against ``book``: walk the opposite side up to its limit (0 = none) for its
+        remaining size (a reduce-only one: at most the position), at the average price rounded against it. A
+        market order's unfilled rest is cancelled (as ``_take``); a limit's rests."""
+        want = order.base - order.filled
+        if order.reduce_only and self._reduces(order.side):
+            want = min(want, abs(self.position.base_asset_amount))
+        walk = walk_book(book.levels(order.side.opposite), order.side, want, order.price, self.market.step_size)
+        if walk.filled:
+            self._fill(order, walk.filled, walk.avg_price, Liquidity.TAKER, out)
+        if order.uid in self.orders and order.order_type is OrderType.MARKET:
+            self._cancel(order, CancelReason.MARKET_REMAINDER, out)
 
     # ------------------------------------------------------------------ funding
 
