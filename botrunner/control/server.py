@@ -1,0 +1,612 @@
+"""The control socket server: JSON lines on a Unix socket, answered by a blocking dispatcher.
+
+The server runs an asyncio event loop in its own daemon thread, so synchronous code (the supervisor) just calls
+``start()`` and ``stop()``. Each request runs the blocking ``dispatch`` in a bounded worker pool; the reply is
+sent within ``reply_timeout_s`` whatever the dispatcher does. A misbehaving client — garbage, an overlong line,
+silence, too many connections, a subscriber that does not read — gets an error line and/or a disconnect, and
+nothing else notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import enum
+import os
+import queue
+import socket
+import stat
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, assert_never
+
+import structlog
+
+from botrunner.control import check_socket_path
+from botrunner.control.protocol import (
+    COMMANDS,
+    ControlError,
+    ErrorCode,
+    ErrorReply,
+    Request,
+    RequestId,
+    error_line,
+    event_line,
+    ok_line,
+    parse_request,
+)
+
+Dispatch = Callable[[str, dict[str, Any]], Any]
+"""``dispatch(cmd, args) -> result``: blocking; may raise ``ControlError``. Runs in a worker thread."""
+
+Send = Callable[[Mapping[str, Any]], None]
+"""Hands one event to a subscriber: callable from any thread, never blocks, never raises."""
+
+Subscribe = Callable[[Send, list[str] | None], Callable[[], None]]
+"""``subscribe(send, bots) -> unsubscribe``: registers a listener (``bots`` None: all bots).
+
+``unsubscribe`` is called on the server's event loop when the client goes away: it must not block."""
+
+_log = structlog.get_logger("botrunner.control")
+
+_READ_CHUNK = 65536
+_CLOSE_GRACE_S = 1.0
+_STOP_GRACE_S = 0.2
+_CHECK_TIMEOUT_S = 1.0
+# Listen backlog: a burst of hundreds of `ctl` clients queues in the kernel instead of being refused.
+_BACKLOG = 1024
+_MESSAGE_CHARS = 200
+
+# os.umask is process-wide: serialise our own changes of it (other threads' files created during the bind get
+# at most owner-only permissions, never wider ones).
+_UMASK_LOCK = threading.Lock()
+
+
+class ControlServerError(Exception):
+    """The server cannot start: another runner listens at the path, the path is not a socket, bind failed."""
+
+
+class _Stop(enum.Enum):
+    """Why reading a request line ended without a line."""
+
+    EOF = "eof"
+    IDLE = "idle"
+    TOO_LONG = "too_long"
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 3] + "..."
+
+
+class _Subscription:
+    """One subscriber's bounded queue of encoded event lines, fed from any thread, drained by the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, capacity: int) -> None:
+        self._loop = loop
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._lines: deque[bytes] = deque()
+        self._closed = False
+        self.wake = asyncio.Event()
+        self.overflowed = asyncio.Event()
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        """Queue ``event``; on a full queue, drop the subscriber instead of waiting (the publisher never blocks)."""
+        try:
+            # Encoded here, once: the line is an immutable snapshot, whatever the publisher does with the dict.
+            line = event_line(event)
+        except (TypeError, ValueError) as exc:
+            _log.warning("control_event_not_serializable", error=_short(exc))
+            return
+        with self._lock:
+            if self._closed:
+                return
+            if len(self._lines) >= self._capacity:
+                self._closed = True
+                self._lines.clear()
+                signal = self.overflowed.set
+            else:
+                self._lines.append(line)
+                if len(self._lines) > 1:
+                    return  # the writer was already woken for the first line and takes them all
+                signal = self.wake.set
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server has stopped
+            self._loop.call_soon_threadsafe(signal)
+
+    def take(self) -> list[bytes]:
+        """All queued lines, oldest first."""
+        with self._lock:
+            lines = list(self._lines)
+            self._lines.clear()
+            return lines
+
+    def close(self) -> None:
+        """Turn later sends into no-ops."""
+        with self._lock:
+            self._closed = True
+            self._lines.clear()
+
+
+_Job = tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]]
+
+
+class _Workers:
+    """A fixed pool of daemon threads for the blocking dispatcher.
+
+    Not ``ThreadPoolExecutor``: its threads are joined at interpreter exit, so one hung dispatcher call would
+    keep the whole process from exiting. A call cancelled while still queued never runs."""
+
+    def __init__(self, count: int) -> None:
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._count = count
+        for i in range(count):
+            threading.Thread(target=self._work, name=f"control-dispatch-{i}", daemon=True).start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Run ``fn(*args)`` on a worker; its future."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._queue.put((future, fn, args))
+        return future
+
+    def shutdown(self) -> None:
+        """Cancel the queued calls and let each worker end after its current call."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                item = self._queue.get_nowait()
+                if item is not None:
+                    item[0].cancel()
+        for _ in range(self._count):
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args)
+            except Exception as exc:
+                future.set_exception(exc)
+            except BaseException as exc:  # SystemExit and the like must not reach the event loop
+                future.set_exception(RuntimeError(f"the dispatcher raised {type(exc).__name__}"))
+            else:
+                future.set_result(result)
+
+
+class ControlServer:
+    """Serve the control protocol on ``socket_path`` with ``dispatch`` and ``subscribe``.
+
+    ``max_line_bytes``: longest request line (without its newline); ``idle_timeout_s``: time a client has to
+    send a complete request line once the server waits for one (and to read its reply); ``reply_timeout_s``: a
+    request's answer is sent within this time, a ``timeout`` error when the dispatcher has not returned;
+    ``max_clients``: connections served at once (more get ``busy``); ``workers``: dispatcher threads;
+    ``subscriber_queue``: events a subscriber may be behind before it is disconnected.
+    """
+
+    def __init__(
+        self,
+        socket_path: Path | str,
+        dispatch: Dispatch,
+        subscribe: Subscribe,
+        *,
+        max_line_bytes: int = 65536,
+        idle_timeout_s: float = 30.0,
+        reply_timeout_s: float = 5.0,
+        max_clients: int = 256,
+        workers: int = 8,
+        subscriber_queue: int = 1024,
+    ) -> None:
+        path = Path(socket_path)
+        check_socket_path(path)
+        if max_line_bytes < 1 or max_clients < 1 or workers < 1 or subscriber_queue < 1:
+            raise ValueError("max_line_bytes, max_clients, workers and subscriber_queue must be positive")
+        if idle_timeout_s <= 0 or reply_timeout_s <= 0:
+            raise ValueError("idle_timeout_s and reply_timeout_s must be positive")
+        self._path = path
+        self._dispatch = dispatch
+        self._subscribe = subscribe
+        self.max_line_bytes = max_line_bytes
+        self.idle_timeout_s = idle_timeout_s
+        self.reply_timeout_s = reply_timeout_s
+        self.max_clients = max_clients
+        self._workers = workers
+        self._subscriber_queue = subscriber_queue
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._pool: _Workers | None = None
+        self._inode: int | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._active = 0
+
+    @property
+    def socket_path(self) -> Path:
+        """Where the server listens."""
+        return self._path
+
+    @property
+    def client_count(self) -> int:
+        """Connections being served now (those answered ``busy`` are not counted)."""
+        return self._active
+
+    def __enter__(self) -> ControlServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # -- lifecycle (caller's thread) ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind the socket (mode 0600), then serve from a daemon thread. Raises ``ControlServerError``."""
+        if self._thread is not None:
+            raise RuntimeError("the control server is already started")
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._remove_stale_socket()
+        sock = self._bind()
+        self._pool = _Workers(self._workers)
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._run, args=(sock, ready, failure), name="control-server", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            sock.close()
+            self._pool.shutdown()
+            self._pool = None
+            self._unlink_own_socket()
+            raise ControlServerError(f"cannot serve on {self._path}: {_short(failure[0])}") from failure[0]
+        _log.info("control_listening", socket=str(self._path))
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop accepting, close every client, remove the socket file. Idempotent; not from the server's thread.
+
+        Replies not yet sent are dropped: to answer ``shutdown`` first, call this after ``dispatch`` returned
+        (from the supervisor's own thread), not from inside ``dispatch``."""
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None:
+            return
+        if threading.current_thread() is thread:
+            raise RuntimeError("ControlServer.stop() called from the server's own thread")
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(stopping.set)
+        thread.join(timeout_s)
+        if self._pool is not None:
+            # A dispatcher call still running is abandoned; queued ones never run.
+            self._pool.shutdown()
+            self._pool = None
+        self._unlink_own_socket()
+        self._thread = None
+        _log.info("control_stopped", socket=str(self._path))
+
+    def _remove_stale_socket(self) -> None:
+        try:
+            st = os.lstat(self._path)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            raise ControlServerError(f"{self._path} exists and is not a socket; not replacing it")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(_CHECK_TIMEOUT_S)
+        try:
+            probe.connect(str(self._path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            _log.info("control_stale_socket_removed", socket=str(self._path))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)
+            return
+        except TimeoutError:
+            # The backlog is full: something is alive there, only slow.
+            raise ControlServerError(f"a runner is already listening at {self._path}") from None
+        except OSError as exc:
+            raise ControlServerError(f"cannot check the existing socket {self._path}: {exc}") from exc
+        finally:
+            probe.close()
+        raise ControlServerError(f"a runner is already listening at {self._path}")
+
+    def _bind(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with _UMASK_LOCK:
+                # The socket file is born owner-only: no moment where another user could connect.
+                previous = os.umask(0o077)
+                try:
+                    sock.bind(str(self._path))
+                finally:
+                    os.umask(previous)
+            os.chmod(self._path, 0o600)
+            self._inode = os.stat(self._path).st_ino
+            sock.listen(_BACKLOG)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise ControlServerError(f"cannot listen on {self._path}: {exc}") from exc
+        return sock
+
+    def _unlink_own_socket(self) -> None:
+        # Only the file we bound: a newer runner may have replaced a socket we no longer serve.
+        try:
+            if self._inode is not None and os.stat(self._path).st_ino == self._inode:
+                os.unlink(self._path)
+        except FileNotFoundError:
+            pass
+        self._inode = None
+
+    # -- event loop (server thread) -------------------------------------------------------------------------------
+
+    def _run(self, sock: socket.socket, ready: threading.Event, failure: list[BaseException]) -> None:
+        try:
+            asyncio.run(self._main(sock, ready))
+        except BaseException as exc:
+            if not ready.is_set():
+                failure.append(exc)
+                ready.set()
+            else:
+                _log.exception("control_server_crashed")
+
+    async def _main(self, sock: socket.socket, ready: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        server = await asyncio.start_unix_server(self._on_connect, sock=sock, limit=_READ_CHUNK, backlog=_BACKLOG)
+        ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            server.close()
+            await self._close_all()
+
+    async def _close_all(self) -> None:
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        # Closing the transports too: on Python 3.11 wait_for can swallow a cancellation (gh-86296), and a
+        # closed transport ends the handler's read with EOF whatever state the handler is in.
+        for writer in list(self._writers):
+            writer.close()
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=_STOP_GRACE_S * 2)
+            for writer in list(self._writers):
+                writer.transport.abort()
+            if pending:
+                await asyncio.wait(pending, timeout=_STOP_GRACE_S * 2)
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        self._writers.add(writer)
+        try:
+            if self._active >= self.max_clients:
+                _log.debug("control_client_busy", clients=self._active)
+                message = f"too many clients (limit {self.max_clients}); try again later"
+                writer.write(error_line(ErrorReply(None, ErrorCode.BUSY, message)))
+                return
+            self._active += 1
+            try:
+                await self._serve(reader, writer)
+            finally:
+                self._active -= 1
+        except asyncio.CancelledError:
+            pass  # the server is stopping
+        except Exception:
+            _log.exception("control_connection_failed")
+        finally:
+            self._connections.discard(task)
+            try:
+                await self._close(writer, _STOP_GRACE_S if self._is_stopping() else _CLOSE_GRACE_S)
+            finally:
+                self._writers.discard(writer)
+
+    def _is_stopping(self) -> bool:
+        return self._stopping is not None and self._stopping.is_set()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buf = bytearray()
+        while not self._is_stopping():
+            got = await self._read_line(reader, buf)
+            match got:
+                case bytes():
+                    pass
+                case _Stop.EOF:
+                    return
+                case _Stop.IDLE:
+                    message = f"no complete request line within {self.idle_timeout_s:g} s; closing"
+                    writer.write(error_line(ErrorReply(None, ErrorCode.TIMEOUT, message)))
+                    return
+                case _Stop.TOO_LONG:
+                    _log.debug("control_line_too_long", limit=self.max_line_bytes)
+                    message = f"request line longer than {self.max_line_bytes} bytes; closing"
+                    writer.write(error_line(ErrorReply(None, ErrorCode.LINE_TOO_LONG, message)))
+                    return
+                case unreachable:
+                    assert_never(unreachable)
+            parsed = parse_request(got)
+            if isinstance(parsed, ErrorReply):
+                reply = error_line(parsed)
+            elif COMMANDS[parsed.cmd].streams:
+                await self._serve_subscriber(parsed, reader, writer)
+                return
+            else:
+                reply = await self._answer(parsed)
+            if not await self._send(writer, reply):
+                return
+
+    async def _read_line(self, reader: asyncio.StreamReader, buf: bytearray) -> bytes | _Stop:
+        """The next line (without its newline); the whole line must arrive within ``idle_timeout_s``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.idle_timeout_s
+        scanned = 0
+        while True:
+            newline = buf.find(b"\n", scanned)
+            if newline >= 0:
+                if newline > self.max_line_bytes:
+                    return _Stop.TOO_LONG
+                line = bytes(buf[:newline])
+                del buf[: newline + 1]
+                return line
+            if len(buf) > self.max_line_bytes:
+                return _Stop.TOO_LONG  # never buffer more than one line's worth plus one read
+            scanned = len(buf)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return _Stop.IDLE
+            try:
+                chunk = await asyncio.wait_for(reader.read(_READ_CHUNK), remaining)
+            except TimeoutError:
+                return _Stop.IDLE
+            except OSError:
+                return _Stop.EOF
+            if not chunk:
+                return _Stop.EOF  # a partial last line without its newline is not a request
+            buf += chunk
+
+    async def _send(self, writer: asyncio.StreamWriter, line: bytes) -> bool:
+        """Write ``line``; False when the client is gone or has not read it within ``idle_timeout_s``."""
+        if writer.is_closing():
+            return False
+        writer.write(line)
+        try:
+            await asyncio.wait_for(writer.drain(), self.idle_timeout_s)
+        except TimeoutError:
+            _log.debug("control_client_not_reading")
+            return False
+        except OSError:
+            return False
+        return True
+
+    async def _close(self, writer: asyncio.StreamWriter, grace_s: float) -> None:
+        try:
+            if not writer.is_closing():
+                writer.close()
+            await asyncio.wait_for(writer.wait_closed(), grace_s)
+        except asyncio.CancelledError:
+            writer.transport.abort()
+            raise
+        except Exception:
+            # Unflushed output to a client that does not read: drop it rather than hold the connection.
+            writer.transport.abort()
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        assert self._pool is not None
+        return self._pool.submit(fn, *args)
+
+    async def _answer(self, request: Request) -> bytes:
+        """The reply line to ``request``, within ``reply_timeout_s``."""
+        cmd = request.cmd.value
+        future = self._submit(self._dispatch, cmd, dict(request.args))
+        try:
+            result = await asyncio.wait_for(asyncio.wrap_future(future), self.reply_timeout_s)
+        except TimeoutError:
+            # Still queued: cancelled, it never runs. Already running: it may yet complete, and we say so.
+            message = f"{cmd}: no answer within {self.reply_timeout_s:g} s (the command may still complete)"
+            _log.warning("control_dispatch_timeout", cmd=cmd, timeout_s=self.reply_timeout_s)
+            return self._error(request.id, ErrorCode.TIMEOUT, message)
+        except ControlError as exc:
+            return self._error(request.id, exc.code, exc.message)
+        except Exception as exc:
+            _log.exception("control_dispatch_failed", cmd=cmd)
+            return self._error(request.id, ErrorCode.INTERNAL, f"{cmd}: internal error: {_short(exc)}")
+        try:
+            return ok_line(request.id, result)
+        except (TypeError, ValueError) as exc:
+            _log.error("control_result_not_serializable", cmd=cmd, error=_short(exc))
+            return self._error(request.id, ErrorCode.INTERNAL, f"{cmd}: the result is not JSON-serializable")
+
+    @staticmethod
+    def _error(rid: RequestId | None, code: ErrorCode, message: str) -> bytes:
+        return error_line(ErrorReply(rid, code, message))
+
+    async def _serve_subscriber(
+        self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Register a listener, reply ok, then stream its events until the client goes or falls behind."""
+        sub = _Subscription(asyncio.get_running_loop(), self._subscriber_queue)
+        bots_arg = request.args.get("bots")
+        bots = None if bots_arg is None else list(bots_arg)
+        future = self._submit(self._subscribe, sub.send, bots)
+        unsubscribe: Callable[[], None] | None = None
+        try:
+            try:
+                unsubscribe = await asyncio.wait_for(asyncio.wrap_future(future), self.reply_timeout_s)
+            except TimeoutError:
+                message = f"subscribe: no answer within {self.reply_timeout_s:g} s"
+                await self._send(writer, self._error(request.id, ErrorCode.TIMEOUT, message))
+                return
+            except ControlError as exc:
+                await self._send(writer, self._error(request.id, exc.code, exc.message))
+                return
+            except Exception as exc:
+                _log.exception("control_subscribe_failed")
+                message = f"subscribe: internal error: {_short(exc)}"
+                await self._send(writer, self._error(request.id, ErrorCode.INTERNAL, message))
+                return
+            if await self._send(writer, ok_line(request.id, {"bots": bots})):
+                await self._stream(sub, reader, writer)
+        finally:
+            sub.close()
+            if unsubscribe is not None:
+                self._unsubscribe(unsubscribe)
+            else:
+                # A registration that completes after we gave up is undone as soon as it returns.
+                future.cancel()
+                future.add_done_callback(self._undo_late_subscription)
+
+    @staticmethod
+    def _unsubscribe(unsubscribe: Callable[[], None]) -> None:
+        try:
+            unsubscribe()
+        except Exception:
+            _log.exception("control_unsubscribe_failed")
+
+    @classmethod
+    def _undo_late_subscription(cls, future: concurrent.futures.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is None and callable(future.result()):
+            cls._unsubscribe(future.result())
+
+    async def _stream(self, sub: _Subscription, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        pump = asyncio.create_task(self._pump(sub, writer))
+        gone = asyncio.create_task(self._discard_until_eof(reader))
+        overflow = asyncio.create_task(sub.overflowed.wait())
+        tasks = (pump, gone, overflow)
+        try:
+            done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if overflow in done:
+            _log.warning("control_subscriber_overflow", queue=self._subscriber_queue)
+            message = f"subscriber fell more than {self._subscriber_queue} events behind; disconnecting"
+            if not writer.is_closing():
+                writer.write(self._error(None, ErrorCode.OVERFLOW, message))
+        elif pump in done and not pump.cancelled():
+            failure = pump.exception()
+            if failure is not None and not isinstance(failure, OSError):
+                _log.error("control_stream_failed", error=_short(failure))
+
+    @staticmethod
+    async def _pump(sub: _Subscription, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await sub.wake.wait()
+            sub.wake.clear()
+            for line in sub.take():
+                writer.write(line)
+            await writer.drain()
+
+    @staticmethod
+    async def _discard_until_eof(reader: asyncio.StreamReader) -> None:
+        # A subscriber only listens; what it sends is read (to notice it leaving) and dropped.
+        with contextlib.suppress(OSError):
+            while await reader.read(_READ_CHUNK):
+                pass
