@@ -1,0 +1,179 @@
+"""The store's schema as an ordered list of migrations; the schema version is the number of migrations applied.
+
+Rules for changing it: never edit a migration that has shipped; append a new one. Each migration is a tuple of SQL
+statements that :class:`botrunner.store.store.Store` applies in ONE transaction together with its
+``schema_version`` row, so a crash mid-migration leaves the previous version intact.
+
+Conventions: amounts are INTEGER in Drift precisions (price 1e6, base 1e9, quote 1e6, funding rate 1e9, leverage
+1e4 = 1x), times are INTEGER unix seconds, booleans INTEGER 0/1, lists of reasons or prices JSON arrays in TEXT.
+Every per-bot table references ``perps_accounts(bot)`` (foreign keys are on), so a row for an unregistered bot is
+refused. STRICT tables: SQLite refuses a value of the wrong type instead of storing it as given.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+Migration = tuple[str, ...]
+
+_V1: Final[Migration] = (
+    """
+    CREATE TABLE perps_accounts (
+        bot TEXT PRIMARY KEY,
+        authority TEXT NOT NULL,
+        subaccount_id INTEGER NOT NULL,
+        market TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('paper', 'live')),
+        created_ts INTEGER NOT NULL,
+        config_digest TEXT NOT NULL,
+        UNIQUE (authority, subaccount_id)
+    ) STRICT
+    """,
+    # the position after a change (a fill, funding, a settlement), Drift's own bookkeeping fields
+    """
+    CREATE TABLE perps_positions (
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        base INTEGER NOT NULL,
+        quote INTEGER NOT NULL,
+        quote_entry INTEGER NOT NULL,
+        quote_break_even INTEGER NOT NULL,
+        entry_price INTEGER NOT NULL,
+        break_even_price INTEGER NOT NULL,
+        last_cumulative_funding_rate INTEGER NOT NULL,
+        PRIMARY KEY (bot, ts)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # SnapshotRow, column for column
+    """
+    CREATE TABLE perps_margin_snapshots (
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        mark INTEGER NOT NULL,
+        oracle INTEGER NOT NULL,
+        position_base INTEGER NOT NULL,
+        entry_price INTEGER NOT NULL,
+        collateral INTEGER NOT NULL,
+        unrealized_pnl INTEGER NOT NULL,
+        unsettled_pnl INTEGER NOT NULL,
+        settled_pnl INTEGER NOT NULL,
+        equity INTEGER NOT NULL,
+        health INTEGER NOT NULL,
+        leverage INTEGER NOT NULL,
+        liq_price INTEGER,
+        risk_state TEXT NOT NULL,
+        range_low INTEGER NOT NULL,
+        range_high INTEGER NOT NULL,
+        band_min INTEGER NOT NULL,
+        band_max INTEGER NOT NULL,
+        bid_prices TEXT NOT NULL,
+        ask_prices TEXT NOT NULL,
+        realized INTEGER NOT NULL,
+        funding INTEGER NOT NULL,
+        fees INTEGER NOT NULL,
+        PRIMARY KEY (bot, ts)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # one row per funding payment; Drift settles funding once per market update, so (bot, ts) is unique
+    """
+    CREATE TABLE perps_funding_snapshots (
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        position_base INTEGER NOT NULL,
+        rate INTEGER NOT NULL,
+        payment INTEGER NOT NULL,
+        PRIMARY KEY (bot, ts)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # the approved exposure objective, when it changes
+    """
+    CREATE TABLE perps_objectives (
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        band_min INTEGER NOT NULL,
+        band_max INTEGER NOT NULL,
+        band_preferred INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        PRIMARY KEY (bot, ts)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # order lifecycle rows (OrderRow); order_id is the bot-wide order counter (user_order_ids are recycled)
+    """
+    CREATE TABLE orders (
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        order_id INTEGER NOT NULL,
+        user_order_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        side TEXT NOT NULL,
+        price INTEGER NOT NULL,
+        base INTEGER NOT NULL,
+        post_only INTEGER NOT NULL,
+        reduce_only INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        UNIQUE (bot, order_id, event)
+    ) STRICT
+    """,
+    # FillRow plus the bot-wide fill counter
+    """
+    CREATE TABLE fills (
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        fill_seq INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        order_id INTEGER NOT NULL,
+        side TEXT NOT NULL,
+        price INTEGER NOT NULL,
+        base INTEGER NOT NULL,
+        quote INTEGER NOT NULL,
+        fee INTEGER NOT NULL,
+        liquidity TEXT NOT NULL,
+        reduce_only INTEGER NOT NULL,
+        PRIMARY KEY (bot, fill_seq)
+    ) STRICT, WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE risk_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        reasons TEXT NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX risk_events_bot ON risk_events (bot, id)",
+    # operator commands, reconciliation and adoption records; not tied to one bot
+    """
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        cmd TEXT NOT NULL,
+        args_json TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    ) STRICT
+    """,
+    # the latest venue checkpoint and feed cursor, one row per bot, upserted with every step
+    """
+    CREATE TABLE bot_checkpoints (
+        bot TEXT PRIMARY KEY REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        cursor INTEGER NOT NULL,
+        venue_state BLOB,
+        order_seq INTEGER NOT NULL,
+        fill_seq INTEGER NOT NULL
+    ) STRICT
+    """,
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1,)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+# Created before any migration (it records them): one row per applied version.
+SCHEMA_VERSION_TABLE: Final = """
+    CREATE TABLE IF NOT EXISTS schema_version (
+        version INTEGER PRIMARY KEY,
+        applied_ts INTEGER NOT NULL
+    ) STRICT
+"""
