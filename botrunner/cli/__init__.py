@@ -15,7 +15,9 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "botrunner.cli.account",
     "botrunner.cli.backtest",
+    "botrunner.cli.ctl",
     "botrunner.cli.demo",
+    "botrunner.cli.run",
     "botrunner.cli.validate",
 )
 

@@ -1,0 +1,151 @@
+"""R3 — the live path on the actor runtime: 100 bots, one market event fanned out, event → commands latency.
+
+The fleet is 100 copies of the R1 band bot (different subaccounts, steps 30..129 bp) on the bundled SOL slice,
+started through the real runner (store, per-bot logs, supervisor, control socket). Market events are published
+by hand, one bar at a time: the clock starts when the feed tells the event to the 100 mailboxes and stops, per bot,
+when that bot has sent its decision's commands to its venue and handed the step to the store writer. Each bar is
+published only after all 100 bots finished the previous one (no queueing across bars). Also measured: the
+``ctl status`` round trip through the real socket, and the process RSS added per bot.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from botrunner.backtest.data import BUNDLED_DIR
+from botrunner.control.client import ControlClient
+from botrunner.runtime.market import PricePoint
+from botrunner.runtime.runner import Runner, RunOptions
+
+R3_YAML = """\
+name: r3-{i:03d}
+mode: paper
+account: {{authority: bench, subaccount_id: {i}}}
+market: SOL-PERP
+capital_usdc: 100000
+strategy: {{kind: band, band: {{min_base: -5, max_base: 5}}}}
+execution:
+  grid_levels: 5
+  step_bps: {step}
+  base_size_per_level: 0.1
+  post_only: must_post_only
+  requote_threshold_bps: 10
+  ttl_s: 0
+risk:
+  max_leverage: 10
+"""
+
+
+@dataclass(frozen=True)
+class R3Result:
+    bots: int
+    bars: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    fanout_p50_ms: float  # until the LAST of the bots has its commands out, per bar
+    status_p50_ms: float
+    status_p99_ms: float
+    rss_per_bot_kib: float
+    start_s: float
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() // 1024
+
+
+def _all_decided(finished: dict[int, int], ts: int, bots: int) -> bool:
+    return finished.get(ts, 0) >= bots
+
+
+def run_r3(bots: int = 100, bars: int = 200, status_calls: int = 200) -> R3Result:
+    work = Path(tempfile.mkdtemp(prefix="br3-", dir="/tmp"))
+    try:
+        fleet = work / "fleet"
+        fleet.mkdir()
+        for i in range(bots):
+            (fleet / f"r3-{i:03d}.yaml").write_text(R3_YAML.format(i=i + 1, step=30 + i))
+        done = threading.Condition()
+        latencies: list[float] = []
+        finished: dict[int, int] = {}
+        started: dict[int, float] = {}
+        last_done: dict[int, float] = {}
+
+        def probe(_name: str, ts: int) -> None:
+            now = time.perf_counter()
+            with done:
+                latencies.append(now - started[ts])
+                finished[ts] = finished.get(ts, 0) + 1
+                last_done[ts] = now
+                done.notify_all()
+
+        rss_before = _rss_kib()
+        t0 = time.perf_counter()
+        runner = Runner(
+            RunOptions(
+                fleet=fleet,
+                run_dir=work / "run",
+                speed="max",
+                data_dir=BUNDLED_DIR,
+                run_feeds=False,
+                probe=probe,
+                snapshot_every_s=3600,
+            )
+        )
+        runner.start()
+        start_s = time.perf_counter() - t0
+        try:
+            feed = runner.feeds["SOL-PERP"]
+            runner.drain()
+            rss_after = _rss_kib()
+            closes = 0
+            fanouts: list[float] = []
+            while closes < bars:
+                event = feed.events[feed.position] if feed.position < len(feed.events) else None
+                if event is None:
+                    break
+                if type(event) is PricePoint and event.close_ts:
+                    with done:
+                        started[event.ts] = time.perf_counter()
+                    feed.publish_next()
+                    with done:
+                        if not done.wait_for(partial(_all_decided, finished, event.ts, bots), timeout=30):
+                            raise RuntimeError(f"R3: only {finished.get(event.ts, 0)} of {bots} bots decided")
+                        fanouts.append(last_done[event.ts] - started[event.ts])
+                    closes += 1
+                else:
+                    feed.publish_next()
+            runner.drain()
+            client = ControlClient(runner.socket_path)
+            rounds: list[float] = []
+            for _ in range(status_calls):
+                s = time.perf_counter()
+                client.call("status")
+                rounds.append(time.perf_counter() - s)
+        finally:
+            runner.shutdown()
+        ms = sorted(x * 1000 for x in latencies)
+        st = sorted(x * 1000 for x in rounds)
+        return R3Result(
+            bots=bots,
+            bars=closes,
+            p50_ms=statistics.median(ms),
+            p99_ms=ms[int(len(ms) * 0.99) - 1],
+            max_ms=ms[-1],
+            fanout_p50_ms=statistics.median(x * 1000 for x in fanouts),
+            status_p50_ms=statistics.median(st),
+            status_p99_ms=st[int(len(st) * 0.99) - 1],
+            rss_per_bot_kib=(rss_after - rss_before) / bots,
+            start_s=start_s,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

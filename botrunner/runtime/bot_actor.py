@@ -1,0 +1,434 @@
+"""BotActor: one bot = one pykka actor = one Drift subaccount = one perp market.
+
+The actor is the thin imperative shell around the pure step. Its mailbox receives the market feed's events
+(``botrunner.runtime.market``) and operator commands; for each market event it runs the same ``PaperBot`` driver a
+backtest runs, then hands everything the step produced to the store writer as ONE ``StepRecord`` (rows + the venue
+checkpoint + the feed cursor), so after a crash a step is either wholly there or wholly absent.
+
+Start and restart (``on_start``):
+
+1. load the bot's last checkpoint from the store: the paper venue (the venue is the truth), the feed cursor, the
+   funding rate in force, the day's starting equity and the operator flags; none ⇒ a fresh subaccount funded
+   with the bot's capital at the feed's current price;
+2. warm the strategy up on every bar close up to the cursor (what it would have seen running from the start);
+3. reconcile: adopt the venue's open orders (known ones keep their order id, unknown ones get an ``adopted`` row),
+   restart the ramp-in clock, and audit what was adopted;
+4. subscribe to the market feed, then replay the history between the cursor and the subscription point at full
+   speed, so the live stream continues exactly where catch-up ends.
+
+A failure inside a step escapes to pykka, which stops the actor and calls ``on_failure``: the stack is logged to
+the bot's log and the supervisor decides about a restart. Nothing of the failed step was written.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import msgspec
+import pykka
+
+from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRow
+from botrunner.config import BotConfig, ShutdownPolicy
+from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.paper.config import PaperConfig
+from botrunner.paper.persist import checkpoint, restore
+from botrunner.paper.venue import PaperVenue
+from botrunner.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
+from botrunner.runtime.feed import MarketFeed, event_key
+from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
+from botrunner.runtime.market import FundingPoint, PricePoint
+from botrunner.runtime.paper_bot import PaperBot, snapshot_row
+from botrunner.runtime.session import BotSession
+from botrunner.runtime.views import bot_detail, bot_summary
+from botrunner.store import ObjectiveRow, PositionRow, RiskEventRow, StepRecord, Store, StoreWriter
+
+CHECKPOINT_VERSION = 1
+
+
+class BotCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """What the runtime keeps of a bot between runs, beside its rows (stored as the checkpoint's blob)."""
+
+    version: int = CHECKPOINT_VERSION
+    venue: bytes  # botrunner.paper.persist.checkpoint
+    funding_rate: int
+    day: int
+    day_start_equity: int
+    flags: OperatorFlags
+
+
+@dataclass(frozen=True)
+class BotSetup:
+    """Everything a bot actor is given by the supervisor. Shared objects are thread-safe."""
+
+    config: BotConfig
+    feed: MarketFeed
+    store_path: str
+    writer: StoreWriter
+    board: StatusBoard
+    hub: EventHub
+    log: Any  # the bot's structlog logger (its own file)
+    paper: PaperConfig
+    flags: OperatorFlags
+    snapshot_every_s: int
+    generation: int  # bumps on every (re)start, so stale failure reports are recognised
+    on_failure: Any  # callable(name, generation, error_text): the supervisor's failure hook
+    force_pause: bool = False  # start PAUSED whatever was saved (a bot that failed too often)
+    probe: Any = None  # callable(name, ts) after each decision's commands are sent (the latency benchmark)
+
+
+class _Step:
+    """The rows one step produced (the session's record sink), written together."""
+
+    __slots__ = ("fills", "funding", "orders")
+
+    def __init__(self) -> None:
+        self.orders: list[OrderRow] = []
+        self.fills: list[FillRow] = []
+        self.funding: list[FundingRow] = []
+
+    def on_order(self, row: OrderRow) -> None:
+        self.orders.append(row)
+
+    def on_fill(self, row: FillRow) -> None:
+        self.fills.append(row)
+
+    def on_funding(self, row: FundingRow) -> None:
+        self.funding.append(row)
+
+    def __bool__(self) -> bool:
+        return bool(self.orders or self.fills or self.funding)
+
+
+class BotActor(pykka.ThreadingActor):
+    """See the module doc. Market events arrive through ``tell``; commands and views through the proxy."""
+
+    def __init__(self, setup: BotSetup) -> None:
+        super().__init__()
+        self.setup = setup
+        self.name = setup.config.name
+        self.log = setup.log
+        self.flags = setup.flags
+        self.cursor: int | None = None
+        self.fill_seq = 0
+        self.step = _Step()
+        self.last_snapshot_ts = 0
+        self.last_decision: Decision | None = None
+        self.last_snapshot: SnapshotRow | None = None
+        self.last_objective: tuple[int, int, int, str] | None = None
+        self.risk_state = ""
+        self.risk_reasons: tuple[str, ...] = ()
+        self.paper: PaperBot | None = None
+        self.state = BotRunState.STARTING
+        self._objective: ObjectiveRow | None = None  # the approved objective, when it changed in this step
+        self._risk_events: list[RiskEventRow] = []
+
+    # -------------------------------------------------------------- start: restore, warm up, reconcile, catch up
+
+    def on_start(self) -> None:
+        try:
+            self._start()
+        except Exception:
+            # pykka stops an actor whose on_start raises without calling on_failure: report it the same way.
+            self.on_failure(*sys.exc_info())
+            raise
+
+    def _start(self) -> None:
+        setup = self.setup
+        config = setup.config
+        feed = setup.feed
+        definition = BotDefinition.from_config(config)
+        with Store.open(setup.store_path, readonly=True) as store:
+            saved = store.load_checkpoint(self.name)
+            known = _open_order_rows(store.orders(self.name)) if saved is not None else {}
+        position = feed.subscribe(self.name, self.actor_ref)
+        if saved is not None:
+            if saved.venue_state is None:
+                raise ValueError(f"{self.name}: its checkpoint has no paper venue state (was it a live bot?)")
+            envelope = msgspec.json.decode(saved.venue_state, type=BotCheckpoint)
+            if envelope.version != CHECKPOINT_VERSION:
+                raise ValueError(f"{self.name}: checkpoint version {envelope.version} is not {CHECKPOINT_VERSION}")
+            venue = restore(envelope.venue, config.market_spec, setup.paper)
+            self.cursor = saved.cursor
+            self.fill_seq = saved.fill_seq
+            order_seq = saved.order_seq
+            now = venue.now
+            funding_rate, day, day_start = envelope.funding_rate, envelope.day, envelope.day_start_equity
+            self.flags = envelope.flags  # operator decisions outlive restarts
+        else:
+            start_ts, price = feed.price_before(position)
+            venue = PaperVenue(
+                config.market_spec, setup.paper, deposit_quote=config.capital_quote, oracle_price=price, now=start_ts
+            )
+            self.cursor = feed.keys[position - 1] if position else None
+            order_seq, now = 0, start_ts
+            funding_rate, day, day_start = feed.funding_before(position), -1, 0
+        state = definition.initial_state(started_at=now)
+        for close_ts, close in feed.warmup_closes(self.cursor if self.cursor is not None else feed.keys[0] - 1):
+            state = observe_price(definition, state, close_ts, close)
+        session = BotSession(definition, venue, state, self.step, order_seq=order_seq)
+        adopted = session.reconcile(now, known)
+        self.paper = PaperBot(session, venue, funding_rate)
+        self.paper.day, self.paper.day_start_equity = day, day_start
+        setup.writer.audit(
+            ts=now,
+            actor=f"bot:{self.name}",
+            cmd="reconcile",
+            args={
+                "generation": setup.generation,
+                "resumed": saved is not None,
+                "cursor": self.cursor,
+                "position_base": venue.position.base_asset_amount,
+                "adopted_orders": [o.user_order_id for o in adopted],
+            },
+            outcome="ok",
+        )
+        self.log.info(
+            "bot_started",
+            generation=setup.generation,
+            resumed=saved is not None,
+            position_base=venue.position.base_asset_amount,
+            adopted_orders=len(adopted),
+            catch_up_from=self.cursor,
+        )
+        self.state = run_state(self.flags)
+        self._write(now, snapshot=None, force=True)
+        for event in feed.history(self.cursor, position):
+            self._on_market(event)
+        if setup.force_pause:
+            self.command("pause")  # cancels its orders now; the position is left alone
+        self._post()
+        setup.hub.publish(self.name, "started", generation=setup.generation, state=self.state.value)
+
+    # -------------------------------------------------------------- market events
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, PricePoint | FundingPoint):
+            decided = self._on_market(message)
+            if decided and self.setup.probe is not None:
+                self.setup.probe(self.name, message.ts)
+            self._post()
+            return None
+        raise TypeError(f"{self.name}: unexpected message {type(message).__name__}")
+
+    def _on_market(self, event: PricePoint | FundingPoint) -> bool:
+        """Apply one market event; True when the bot decided (a bar close)."""
+        key = event_key(event)
+        if self.cursor is not None and key <= self.cursor:
+            return False  # already processed (catch-up overlap, or before a restart's checkpoint)
+        paper = self.paper
+        assert paper is not None
+        decided = paper.on_event(event, self.flags)
+        self.cursor = key
+        snapshot = None
+        if decided is not None:
+            decision, equity = decided
+            snapshot = self._after_decision(decision, equity)
+        self._write(event.ts, snapshot, force=decided is not None)
+        return decided is not None
+
+    def _after_decision(self, decision: Decision, equity: int) -> SnapshotRow | None:
+        paper = self.paper
+        assert paper is not None
+        self.last_decision = decision
+        verdict = decision.verdict
+        reasons = tuple(sorted({f.reason.value for f in verdict.findings}))
+        if verdict.action.value != self.risk_state or reasons != self.risk_reasons:
+            self._risk_events.append(
+                RiskEventRow(ts=decision.ts, from_state=self.risk_state, to_state=verdict.action.value, reasons=reasons)
+            )
+            self.log.info(
+                "risk_state_changed",
+                ts=decision.ts,
+                previous=self.risk_state,
+                state=verdict.action.value,
+                reasons=list(reasons),
+            )
+            self.setup.hub.publish(
+                self.name, "risk_state", ts=decision.ts, state=verdict.action.value, reasons=list(reasons)
+            )
+            self.risk_state, self.risk_reasons = verdict.action.value, reasons
+        self.log.info(
+            "decision",
+            ts=decision.ts,
+            mark=decision.mark,
+            position_base=decision.position_base,
+            band=[verdict.band.min_base, verdict.band.max_base, verdict.band.preferred_base],
+            verdict=verdict.action.value,
+            reasons=list(reasons),
+            mode=decision.directive.mode.value,
+            commands=[type(c).__name__ for c in decision.commands],
+            note=decision.strategy.note,
+        )
+        flags = after_step(self.flags, paper.venue.position.base_asset_amount, len(paper.venue.orders))
+        if flags != self.flags:
+            self.log.info("flatten_done", ts=decision.ts)
+            self.flags = flags
+            self.state = run_state(flags)
+            self.setup.hub.publish(self.name, "state", state=self.state.value)
+        row = snapshot_row(paper.venue, paper.session, decision, equity)
+        self.last_snapshot = row
+        objective = (verdict.band.min_base, verdict.band.max_base, verdict.band.preferred_base, verdict.action.value)
+        if objective != self.last_objective:
+            self.last_objective = objective
+            self._objective = ObjectiveRow(
+                ts=decision.ts,
+                band_min=objective[0],
+                band_max=objective[1],
+                band_preferred=objective[2],
+                verdict=objective[3],
+                reasons=reasons,
+            )
+        due = decision.ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
+        if due or self.step.fills:
+            self.last_snapshot_ts = decision.ts
+            return row
+        return None
+
+    # -------------------------------------------------------------- records
+
+    def _write(self, ts: int, snapshot: SnapshotRow | None, *, force: bool) -> None:
+        """Hand the step's rows and the checkpoint to the writer (one transaction), then log what happened."""
+        step = self.step
+        objective = self._objective
+        risk_events = self._risk_events
+        if not (force or step or snapshot is not None or objective is not None or risk_events):
+            return
+        paper = self.paper
+        assert paper is not None
+        for row in step.fills:
+            self.fill_seq += 1
+            self.log.info("fill", **msgspec.structs.asdict(row))
+            self.setup.hub.publish(self.name, "fill", **msgspec.structs.asdict(row))
+        for f in step.funding:
+            self.log.info("funding", **msgspec.structs.asdict(f))
+            self.setup.hub.publish(self.name, "funding", **msgspec.structs.asdict(f))
+        envelope = BotCheckpoint(
+            venue=checkpoint(paper.venue),
+            funding_rate=paper.funding_rate,
+            day=paper.day,
+            day_start_equity=paper.day_start_equity,
+            flags=self.flags,
+        )
+        self.setup.writer.submit(
+            StepRecord(
+                bot=self.name,
+                ts=ts,
+                cursor=self.cursor if self.cursor is not None else -1,
+                venue_state=msgspec.json.encode(envelope),
+                orders=tuple(step.orders),
+                fills=tuple(step.fills),
+                funding=tuple(step.funding),
+                snapshot=snapshot,
+                objective=objective,
+                risk_events=tuple(risk_events),
+                position=_position_row(ts, paper.venue) if step.fills or self.fill_seq == 0 else None,
+                order_seq=paper.session.order_seq,
+                fill_seq=self.fill_seq,
+            )
+        )
+        self.step = _Step()
+        paper.session.sink = self.step
+        self._objective = None
+        self._risk_events = []
+
+    def _post(self) -> None:
+        paper = self.paper
+        if paper is None:
+            return
+        self.setup.board.post(
+            self.name,
+            bot_summary(self.setup.config, self.state, paper, self.risk_state, self.setup.feed.market_ts),
+        )
+
+    # -------------------------------------------------------------- operator commands and views (proxy)
+
+    def command(self, name: str) -> dict[str, Any]:
+        """Apply an operator command now: the bot decides at once at the last price (a pause cancels at once)."""
+        cmd = OperatorCommand(name)
+        self.flags = apply_command(self.flags, cmd)
+        self.state = run_state(self.flags)
+        paper = self.paper
+        assert paper is not None
+        venue = paper.venue
+        decision, equity = paper.decide(venue.now, venue.last_price, self.flags)
+        snapshot = self._after_decision(decision, equity)
+        self._write(venue.now, snapshot, force=True)
+        self._post()
+        self.log.info("operator_command", command=cmd.value, state=self.state.value)
+        self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
+        return {"name": self.name, "state": self.state.value}
+
+    def detail(self) -> dict[str, Any]:
+        paper = self.paper
+        assert paper is not None
+        return bot_detail(
+            self.setup.config,
+            state=self.state,
+            paper=paper,
+            risk_state=self.risk_state,
+            reasons=list(self.risk_reasons),
+            decision=self.last_decision,
+        )
+
+    def flush_marker(self) -> int | None:
+        """The cursor after everything queued before this call (tests and shutdown use it as a barrier)."""
+        return self.cursor
+
+    # -------------------------------------------------------------- stop and failure
+
+    def on_stop(self) -> None:
+        self.setup.feed.unsubscribe(self.name)
+        paper = self.paper
+        if paper is None:
+            return
+        venue = paper.venue
+        policy = self.setup.config.on_shutdown
+        ids = tuple(venue.orders)
+        if policy is ShutdownPolicy.CANCEL_ALL and ids:
+            paper.session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.now)
+        self.state = BotRunState.STOPPED
+        self._write(venue.now, None, force=True)
+        self._post()
+        cancelled = len(ids) if policy is ShutdownPolicy.CANCEL_ALL else 0
+        self.log.info("bot_stopped", policy=policy.value, cancelled=cancelled)
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.setup.feed.unsubscribe(self.name)
+        text = "".join(traceback.format_exception(exception_type, exception_value, tb)) if exception_type else ""
+        self.log.error("bot_failed", error=repr(exception_value), stack=text)
+        self.setup.on_failure(self.name, self.setup.generation, repr(exception_value))
+
+
+def _open_order_rows(rows: tuple[OrderRow, ...]) -> dict[int, OrderRow]:
+    """The placed row of every order the store saw placed (or adopted) and not yet closed, by user_order_id."""
+    open_by_id: dict[int, OrderRow] = {}
+    for row in rows:
+        if row.event in ("placed", "adopted"):
+            open_by_id[row.order_id] = row
+        elif row.event in ("cancelled", "expired", "filled", "rejected"):
+            open_by_id.pop(row.order_id, None)
+    return {row.user_order_id: row for row in open_by_id.values()}
+
+
+def _position_row(ts: int, venue: PaperVenue) -> PositionRow:
+    p = venue.position
+    return PositionRow(
+        ts=ts,
+        base=p.base_asset_amount,
+        quote=p.quote_asset_amount,
+        quote_entry=p.quote_entry_amount,
+        quote_break_even=p.quote_break_even_amount,
+        entry_price=venue.report().entry_price,
+        break_even_price=venue.report().break_even_price,
+        last_cumulative_funding_rate=p.last_cumulative_funding_rate,
+    )

@@ -1,0 +1,325 @@
+"""``botrunner run``'s engine room: assemble the store, logs, market feeds, supervisor and control socket; run until
+shutdown; take them down in the right order.
+
+Run directory (``--run-dir``, default ``./run``)::
+
+    run/botrunner.db      SQLite (WAL): rows, checkpoints, audit; what survives a kill -9
+    run/control.sock      the control socket (0600)
+    run/logs/BOT.log      one JSON-lines log per bot, plus supervisor.log; daily rotation
+
+Start: load and validate the fleet (nothing starts if one file is wrong), open/migrate the store, build one paced
+feed per market from the bundled real history (or ``--data``), resume each feed just after the earliest cursor its
+bots checkpointed, spawn the supervisor and its bots (each reconciles with its venue and catches up), then open the
+control socket and let the feeds run.
+
+Stop (Ctrl-C, SIGTERM, ``ctl shutdown``, or the data's end with ``--exit-at-end``): feeds first (no new market
+events), then every bot (each applies its ``on_shutdown`` policy and writes a last step), then the writer flushes
+and closes, then the socket goes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pykka
+import structlog
+
+from botrunner.backtest.data import DataNotFound, resolve
+from botrunner.config import BotConfig, BotMode, load_fleet
+from botrunner.control import check_socket_path, control_socket_path
+from botrunner.control.protocol import ControlError, ErrorCode
+from botrunner.control.server import ControlServer, Send
+from botrunner.logfiles import LogFiles
+from botrunner.paper.config import PaperConfig
+from botrunner.runtime.feed import MarketFeed
+from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.market import market_events, rate_in_force
+from botrunner.runtime.pacer import ReplayPacer
+from botrunner.runtime.restart import RestartPolicy
+from botrunner.runtime.supervisor import RuntimeContext, Supervisor, SupervisorError
+from botrunner.runtime.views import iso
+from botrunner.store import Store, StoreWriter
+from botrunner.yamlconf import ConfigError
+
+DB_NAME = "botrunner.db"
+ASK_TIMEOUT_S = 4.0  # the control protocol promises an answer within 5 s
+
+
+class RunnerError(Exception):
+    """The runner cannot start; the message names what and where."""
+
+
+@dataclass
+class RunOptions:
+    fleet: Path
+    run_dir: Path
+    speed: float | str = 600.0
+    data_dir: Path | None = None
+    exit_at_end: bool = False
+    snapshot_every_s: int = 60
+    retention_days: int = 30
+    paper: PaperConfig = field(default_factory=PaperConfig)
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    run_feeds: bool = True  # False: the caller publishes (the latency benchmark)
+    probe: Callable[[str, int], None] | None = None
+
+
+class Runner:
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.run_dir = options.run_dir
+        self.db_path = self.run_dir / DB_NAME
+        self.socket_path = control_socket_path(self.run_dir)
+        self.shutdown_requested = threading.Event()
+        self.stop_feeds = threading.Event()
+        self.board = StatusBoard()
+        self.hub = EventHub()
+        self.started_at = time.time()
+        self.configs: tuple[BotConfig, ...] = ()
+        self.feeds: dict[str, MarketFeed] = {}
+        self.feed_threads: list[threading.Thread] = []
+        self.writer: StoreWriter | None = None
+        self.logs: LogFiles | None = None
+        self.supervisor: pykka.ActorRef[Supervisor] | None = None
+        self.server: ControlServer | None = None
+        self.log: Any = structlog.get_logger("runner")
+
+    # -------------------------------------------------------------- start
+
+    def start(self) -> None:
+        opts = self.options
+        # pykka logs an actor's crash through stdlib logging; the bot's own log already has it with its stack.
+        pykka_log = logging.getLogger("pykka")
+        pykka_log.propagate = False
+        pykka_log.addHandler(logging.NullHandler())
+        try:
+            configs = load_fleet(opts.fleet)
+        except ConfigError as exc:
+            raise RunnerError(str(exc)) from exc
+        live = [c for c in configs if c.mode is BotMode.LIVE]
+        if live:
+            names = ", ".join(f"{c.name} ({c.source})" for c in live)
+            raise RunnerError(f"live mode is not available in this build yet (bots: {names}); use mode: paper")
+        self.configs = configs
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        check_socket_path(self.socket_path)
+        cursors: dict[str, int] = {}
+        with Store.open(self.db_path) as store:
+            for config in configs:
+                store.register_bot(
+                    bot=config.name,
+                    authority=config.account.authority,
+                    subaccount_id=config.account.subaccount_id,
+                    market=config.market,
+                    mode=config.mode.value,
+                    created_ts=int(time.time()),
+                    config_digest=hashlib.sha256(msgspec.json.encode(_without_source(config))).hexdigest(),
+                )
+                saved = store.load_checkpoint(config.name)
+                if saved is not None:
+                    cursors[config.name] = saved.cursor
+        self.logs = LogFiles(self.run_dir / "logs", retention_days=opts.retention_days)
+        self.log = self.logs.supervisor()
+        self.writer = StoreWriter(self.db_path)
+        self._build_feeds(configs, cursors)
+        ctx = RuntimeContext(
+            store_path=str(self.db_path),
+            writer=self.writer,
+            board=self.board,
+            hub=self.hub,
+            feeds=self.feeds,
+            bot_logger=self.logs.for_bot,
+            paper=opts.paper,
+            restart=opts.restart,
+            snapshot_every_s=opts.snapshot_every_s,
+            probe=opts.probe,
+        )
+        supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(ctx, configs)
+        self.supervisor = supervisor
+        supervisor.proxy().start_all().get(timeout=60)
+        self.server = ControlServer(self.socket_path, self.dispatch, self.subscribe)
+        self.server.start()
+        for feed in self.feeds.values() if opts.run_feeds else ():
+            thread = threading.Thread(target=feed.run, args=(self.stop_feeds,), name=f"feed-{feed.market}", daemon=True)
+            thread.start()
+            self.feed_threads.append(thread)
+        self.log.info(
+            "runner_started",
+            bots=[c.name for c in configs],
+            markets=sorted(self.feeds),
+            speed=str(opts.speed),
+            run_dir=str(self.run_dir),
+        )
+
+    def _build_feeds(self, configs: tuple[BotConfig, ...], cursors: dict[str, int]) -> None:
+        by_market: dict[str, list[BotConfig]] = {}
+        for config in configs:
+            by_market.setdefault(config.market, []).append(config)
+        for market, bots in sorted(by_market.items()):
+            try:
+                data = resolve(market, self.options.data_dir)
+            except DataNotFound as exc:
+                raise RunnerError(f"{bots[0].source}: {exc}") from exc
+            interval = data.candles.interval_s
+            start = data.default_start(max(b.strategy.warmup_s for b in bots))
+            traded = [b for b in data.candles.bars if b.ts >= start]
+            events = list(market_events(traded, interval, bots[0].market_spec, data.funding))
+            saved = [cursors[b.name] for b in bots if b.name in cursors]
+            resume = min(saved) if saved else None
+            pacer = ReplayPacer(self.options.speed, events[0].ts)
+            self.feeds[market] = MarketFeed(
+                market,
+                events,
+                data.candles.bars,
+                interval,
+                pacer,
+                resume_after_key=resume,
+                initial_funding_rate=rate_in_force(data.funding, traded[0].ts),
+            )
+
+    # -------------------------------------------------------------- run and stop
+
+    def wait(self, tick: Any = None, every_s: float = 0.5) -> None:
+        """Block until shutdown is requested (or the data ends with ``exit_at_end``); ``tick()`` runs every
+        ``every_s`` on the calling thread (the terminal summary)."""
+        while not self.shutdown_requested.wait(every_s):
+            if tick is not None:
+                tick()
+            if self.options.exit_at_end and all(f.finished for f in self.feeds.values()):
+                self.drain()
+                break
+
+    def drain(self) -> None:
+        """Wait until every bot has processed everything its feed published (a mailbox barrier per bot)."""
+        assert self.supervisor is not None
+        for config in self.configs:
+            ref = self.supervisor.proxy().bot_ref(config.name).get(timeout=ASK_TIMEOUT_S)
+            if ref is not None:
+                with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                    ref.proxy().flush_marker().get(timeout=60)
+
+    def shutdown(self) -> None:
+        self.stop_feeds.set()
+        for thread in self.feed_threads:
+            thread.join(timeout=5)
+        if self.supervisor is not None:
+            try:
+                self.supervisor.proxy().shutdown().get(timeout=60)
+            finally:
+                self.supervisor.stop()
+        if self.writer is not None:
+            self.writer.close()
+        if self.server is not None:
+            self.server.stop()
+        self.log.info("runner_stopped")
+        if self.logs is not None:
+            self.logs.close()
+
+    # -------------------------------------------------------------- control socket
+
+    def subscribe(self, send: Send, bots: list[str] | None) -> Any:
+        return self.hub.subscribe(send, bots)
+
+    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
+        """Answer one control request (runs in the server's worker threads; may block up to ASK_TIMEOUT_S)."""
+        try:
+            result = self._dispatch(cmd, args)
+        except SupervisorError as exc:
+            self._audit(cmd, args, f"error: {exc}")
+            raise ControlError(exc.code, str(exc)) from exc
+        except (pykka.Timeout, TimeoutError) as exc:
+            raise ControlError(ErrorCode.TIMEOUT, f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s") from exc
+        except pykka.ActorDeadError as exc:
+            raise ControlError(ErrorCode.CONFLICT, f"{cmd}: the bot stopped while answering; try again") from exc
+        if cmd not in ("status", "bot"):
+            self._audit(cmd, args, "ok")
+        return result
+
+    def _dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
+        assert self.supervisor is not None
+        supervisor = self.supervisor.proxy()
+        name = args.get("name")
+        match cmd:
+            case "status":
+                return self.status()
+            case "bot":
+                assert isinstance(name, str)
+                slot = supervisor.slot_view(name).get(timeout=ASK_TIMEOUT_S)
+                ref = supervisor.bot_ref(name).get(timeout=ASK_TIMEOUT_S)
+                if ref is None:
+                    return {**(self.board.get(name) or {"name": name}), **slot}
+                return {**ref.proxy().detail().get(timeout=ASK_TIMEOUT_S), **slot}
+            case "pause" | "resume" | "reduce-only" | "flatten":
+                assert isinstance(name, str)
+                ref = supervisor.bot_ref(name).get(timeout=ASK_TIMEOUT_S)
+                if ref is None:
+                    state = supervisor.slot_view(name).get(timeout=ASK_TIMEOUT_S)["supervision"]
+                    raise ControlError(ErrorCode.CONFLICT, f"bot {name!r} is not running ({state}); `start` it first")
+                return ref.proxy().command(cmd).get(timeout=ASK_TIMEOUT_S)
+            case "stop":
+                assert isinstance(name, str)
+                return supervisor.stop_bot(name).get(timeout=ASK_TIMEOUT_S)
+            case "start":
+                assert isinstance(name, str)
+                return supervisor.start_bot(name).get(timeout=ASK_TIMEOUT_S)
+            case "reload":
+                try:
+                    configs = load_fleet(self.options.fleet)
+                except ConfigError as exc:
+                    raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
+                live = [c.name for c in configs if c.mode is BotMode.LIVE]
+                if live:
+                    raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused: live mode not available ({live})")
+                result = supervisor.reload(configs).get(timeout=ASK_TIMEOUT_S)
+                self.configs = configs
+                return result
+            case "shutdown":
+                self.shutdown_requested.set()
+                return {"message": "shutting down"}
+            case _:
+                raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"unknown command {cmd!r}")
+
+    def status(self) -> dict[str, Any]:
+        assert self.supervisor is not None
+        slots = self.supervisor.proxy().status().get(timeout=ASK_TIMEOUT_S)
+        rows = []
+        for row in self.board.rows():
+            slot = slots.get(row["name"])
+            if slot is None:
+                continue
+            state = row.get("state") if slot["supervision"] in ("running", "starting") else slot["supervision"]
+            rows.append({**row, "state": state, "restarts": slot["restarts"], "flagged": slot["flagged"]})
+        states = [r["state"] for r in rows]
+        market_times = [f.market_ts for f in self.feeds.values() if f.market_ts is not None]
+        return {
+            "fleet": {
+                "bots": len(rows),
+                "running": sum(s in ("running", "reduce_only", "flattening") for s in states),
+                "paused": sum(s == "paused" for s in states),
+                "failed": sum(s in ("failed", "restarting") for s in states),
+                "started_at": iso(self.started_at),
+                "market_time": iso(min(market_times)) if market_times else None,
+                "speed": str(self.options.speed),
+                "replay_finished": all(f.finished for f in self.feeds.values()),
+            },
+            "bots": rows,
+        }
+
+    def _audit(self, cmd: str, args: dict[str, Any], outcome: str) -> None:
+        if self.writer is not None:
+            args_json = msgspec.to_builtins(args)
+            self.writer.audit(ts=int(time.time()), actor="ctl", cmd=cmd, args=args_json, outcome=outcome)
+
+
+def _without_source(config: BotConfig) -> BotConfig:
+    """The configuration without the path it was read from (moving a file changes nothing)."""
+    return msgspec.structs.replace(config, source="")

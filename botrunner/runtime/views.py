@@ -1,0 +1,142 @@
+"""What ``ctl status`` and ``ctl bot NAME`` show: JSON-ready views of a bot, every amount an exact decimal string.
+
+Numbers are rendered from Drift's integers (``fixed``), never through a float, so what an operator reads is what
+the books hold. Times are ISO-8601 UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
+from botrunner.config import BotConfig
+from botrunner.core.precision import LEVERAGE_PRECISION
+from botrunner.pipeline import Decision
+from botrunner.runtime.lifecycle import BotRunState
+from botrunner.runtime.paper_bot import PaperBot
+
+
+def iso(ts: int | float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pnl_total(config: BotConfig, paper: PaperBot, equity: int) -> int:
+    ledger = paper.venue.ledger
+    return equity - (ledger.deposits - ledger.withdrawals)
+
+
+def bot_summary(
+    config: BotConfig, state: BotRunState, paper: PaperBot, risk_state: str, market_ts: int | None
+) -> dict[str, Any]:
+    """One row of ``ctl status``."""
+    venue = paper.venue
+    equity = venue.equity()
+    return {
+        "name": config.name,
+        "market": config.market,
+        "mode": config.mode.value,
+        "state": state.value,
+        "risk_state": risk_state or None,
+        "position": fixed(venue.position.base_asset_amount, BASE_DECIMALS),
+        "mark": fixed(venue.last_price, PRICE_DECIMALS),
+        "equity": fixed(equity, QUOTE_DECIMALS),
+        "pnl": fixed(_pnl_total(config, paper, equity), QUOTE_DECIMALS),
+        "open_orders": len(venue.orders),
+        "fills": venue.ledger.maker_fills + venue.ledger.taker_fills,
+        "market_time": iso(market_ts),
+    }
+
+
+def bot_detail(
+    config: BotConfig,
+    *,
+    state: BotRunState,
+    paper: PaperBot,
+    risk_state: str,
+    reasons: list[str],
+    decision: Decision | None,
+) -> dict[str, Any]:
+    """Everything ``ctl bot NAME`` shows."""
+    venue = paper.venue
+    report = venue.report()
+    equity = report.equity
+    ledger = venue.ledger
+    liq = report.liquidation_price
+    distance = None
+    if liq is not None and report.position_base != 0 and venue.oracle > 0:
+        distance = fixed(abs(venue.oracle - liq) * 1_000_000 // venue.oracle * 100, 6)
+    band = decision.verdict.band if decision is not None else None
+    grid = config.strategy.grid
+    params: dict[str, str] = {"kind": config.strategy.kind.value}
+    if config.strategy.kind.value == "grid":
+        params.update(
+            curve=grid.curve.value,
+            bias=grid.bias.value,
+            mode=grid.mode.value,
+            percentiles=f"{grid.percentile_low_bps / 100:g}-{grid.percentile_high_bps / 100:g} %",
+        )
+    elif config.strategy.band is not None:
+        params.update(
+            min_base=fixed(config.strategy.band.min_base, BASE_DECIMALS),
+            max_base=fixed(config.strategy.band.max_base, BASE_DECIMALS),
+        )
+    policy = config.execution
+    params.update(
+        levels=str(policy.grid_levels),
+        step_bps=str(policy.step_bps),
+        size_per_level=fixed(policy.base_size_per_level, BASE_DECIMALS),
+    )
+    if decision is not None and decision.strategy.range_high:
+        low, high = decision.strategy.range_low, decision.strategy.range_high
+        params["range"] = f"{fixed(low, PRICE_DECIMALS)}..{fixed(high, PRICE_DECIMALS)}"
+    return {
+        "name": config.name,
+        "mode": config.mode.value,
+        "state": state.value,
+        "market": config.market,
+        "subaccount": f"{config.account.authority}/{config.account.subaccount_id}",
+        "position": fixed(report.position_base, BASE_DECIMALS),
+        "entry": fixed(report.entry_price, PRICE_DECIMALS) if report.position_base else None,
+        "mark": fixed(venue.last_price, PRICE_DECIMALS),
+        "oracle": fixed(venue.oracle, PRICE_DECIMALS),
+        "leverage": fixed(report.leverage, len(str(LEVERAGE_PRECISION)) - 1),
+        "liq_price": optional_fixed(liq, PRICE_DECIMALS) or None,
+        "liq_distance_pct": distance,
+        "health": report.health,
+        "equity": fixed(equity, QUOTE_DECIMALS),
+        "pnl": {
+            "unrealized": fixed(report.unrealized_pnl, QUOTE_DECIMALS),
+            "realized": fixed(ledger.realized, QUOTE_DECIMALS),
+            "funding": fixed(ledger.funding, QUOTE_DECIMALS),
+            "fees": fixed(ledger.fees, QUOTE_DECIMALS),
+            "settled": fixed(ledger.settled, QUOTE_DECIMALS),
+            "unsettled": fixed(report.unsettled_pnl, QUOTE_DECIMALS),
+            "total": fixed(_pnl_total(config, paper, equity), QUOTE_DECIMALS),
+        },
+        "risk": {"state": risk_state or None, "reasons": reasons},
+        "band": None
+        if band is None
+        else {
+            "min": fixed(band.min_base, BASE_DECIMALS),
+            "max": fixed(band.max_base, BASE_DECIMALS),
+            "preferred": fixed(band.preferred_base, BASE_DECIMALS),
+        },
+        "grid": params,
+        "orders": [
+            {
+                "uid": o.user_order_id,
+                "side": o.side.value,
+                "price": fixed(o.price, PRICE_DECIMALS),
+                "base": fixed(o.base, BASE_DECIMALS),
+                "filled": fixed(o.filled_base, BASE_DECIMALS),
+                "post_only": o.post_only.value,
+                "reduce_only": o.reduce_only,
+                "max_ts": iso(o.max_ts) if o.max_ts else None,
+            }
+            for o in venue.open_orders()
+        ],
+        "market_time": iso(venue.now),
+    }

@@ -1,0 +1,129 @@
+"""The actor runtime in-process: a paper fleet replaying real history decides exactly as the backtest does, operator
+commands take effect at once, and a failing bot restarts with backoff, then is flagged, while the others trade on
+untouched."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from botrunner.backtest.data import resolve
+from botrunner.backtest.engine import BacktestInputs, run_backtest
+from botrunner.config import load_bot
+from botrunner.runtime.paper_bot import PaperBot
+from botrunner.runtime.restart import RestartPolicy
+from botrunner.runtime.runner import Runner, RunOptions
+from botrunner.store import Store
+from tests.support_runtime import short_dir, small_fleet, small_market
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    path = short_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _run(workdir: Path, fleet: Path, **options: Any) -> Runner:
+    runner = Runner(
+        RunOptions(
+            fleet=fleet,
+            run_dir=workdir / "run",
+            speed="max",
+            data_dir=workdir / "data",
+            exit_at_end=True,
+            **options,
+        )
+    )
+    runner.start()
+    return runner
+
+
+def _backtest_fills(workdir: Path, fleet: Path, name: str) -> list[tuple[Any, ...]]:
+    bot = load_bot(fleet / f"{name}.yaml")
+    data = resolve(bot.market, workdir / "data")
+    start = data.default_start(bot.strategy.warmup_s)
+    inputs = BacktestInputs(bot=bot, candles=data.candles, funding=data.funding, start=start, end=data.span()[1])
+    return [(r.ts, r.side, r.price, r.base, r.fee) for r in run_backtest(inputs).fills]
+
+
+def _store_fills(workdir: Path, name: str) -> list[tuple[Any, ...]]:
+    with Store.open(workdir / "run" / "botrunner.db", readonly=True) as store:
+        return [(r.ts, r.side, r.price, r.base, r.fee) for r in store.fills(name)]
+
+
+def test_a_paper_bot_on_the_actor_runtime_fills_exactly_as_the_backtest_of_the_same_window(workdir: Path) -> None:
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha",))
+    runner = _run(workdir, fleet)
+    try:
+        runner.wait(every_s=0.05)
+        status = runner.status()
+    finally:
+        runner.shutdown()
+    expected = _backtest_fills(workdir, fleet, "alpha")
+    assert len(expected) > 10  # the window trades: the comparison means something
+    assert _store_fills(workdir, "alpha") == expected
+    assert status["fleet"]["replay_finished"] is True
+    assert status["bots"][0]["fills"] == len(expected)
+
+
+def test_operator_commands_take_effect_at_once_and_are_audited(workdir: Path) -> None:
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha",))
+    runner = _run(workdir, fleet)
+    try:
+        runner.wait(every_s=0.05)
+        assert runner.dispatch("bot", {"name": "alpha"})["orders"]  # a ladder rests at the end of the data
+        assert runner.dispatch("pause", {"name": "alpha"}) == {"name": "alpha", "state": "paused"}
+        detail = runner.dispatch("bot", {"name": "alpha"})
+        assert detail["orders"] == [] and detail["state"] == "paused"
+        assert "operator" in detail["risk"]["reasons"]
+        assert runner.dispatch("resume", {"name": "alpha"})["state"] == "running"
+        assert runner.dispatch("bot", {"name": "alpha"})["orders"]
+        assert runner.dispatch("reduce-only", {"name": "alpha"})["state"] == "reduce_only"
+        assert runner.dispatch("stop", {"name": "alpha"})["state"] == "stopped"
+        assert runner.status()["bots"][0]["state"] == "stopped"
+        assert runner.dispatch("start", {"name": "alpha"})["name"] == "alpha"
+    finally:
+        runner.shutdown()
+    with Store.open(workdir / "run" / "botrunner.db", readonly=True) as store:
+        audited = [row.cmd for row in store.audit_rows() if row.actor == "ctl"]
+    assert audited == ["pause", "resume", "reduce-only", "stop", "start"]
+
+
+def test_a_failing_bot_restarts_with_backoff_then_is_flagged_and_the_other_bot_is_untouched(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha", "beta"))
+    original = PaperBot.on_event
+
+    def flaky(self: PaperBot, event: Any, operator: Any = None) -> Any:
+        if self.session.bot.name == "beta" and event.ts % 3600 == 0:
+            raise RuntimeError("beta blew up")
+        return original(self, event, operator)
+
+    monkeypatch.setattr(PaperBot, "on_event", flaky)
+    runner = _run(workdir, fleet, restart=RestartPolicy(base_delay_s=0.01, max_delay_s=0.05, max_failures=3))
+    try:
+        runner.wait(every_s=0.05)
+        deadline = time.monotonic() + 20
+        while True:  # beta's last restarts may still be under way when alpha's replay ends
+            status = {row["name"]: row for row in runner.status()["bots"]}
+            if status["beta"]["state"] == "failed" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        runner.shutdown()
+    assert status["beta"]["flagged"] is True and status["beta"]["state"] == "failed", status["beta"]
+    assert status["beta"]["restarts"] == 2
+    assert status["alpha"]["flagged"] is False and status["alpha"]["restarts"] == 0
+    assert _store_fills(workdir, "alpha") == _backtest_fills(workdir, fleet, "alpha")
+    log = (workdir / "run" / "logs" / "beta.log").read_text()
+    assert "beta blew up" in log and "Traceback" in log
