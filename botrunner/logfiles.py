@@ -233,6 +233,26 @@ class LogFiles:
         """The logger writing to ``<directory>/supervisor.log``."""
         return self._logger(SUPERVISOR, _default_bot)
 
+    def route_default_logging(self) -> None:
+        """Send ``structlog.get_logger()`` — the runtime's own modules (feeds, control socket, store writer) — to
+        ``supervisor.log`` with the same processors, level and secret scrubbing (a process-wide setting)."""
+        self.supervisor()
+        daily = self._files[SUPERVISOR]
+        structlog.configure(
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                structlog.processors.add_log_level,
+                _default_bot,
+                redact,
+                structlog.processors.format_exc_info,
+                scrub_values,
+                _to_file,
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(self.level),
+            logger_factory=lambda *_args: daily,
+            cache_logger_on_first_use=False,
+        )
+
     def close(self) -> None:
         """Flush and close every file; lines logged afterwards are dropped."""
         with self._lock:

@@ -52,6 +52,7 @@ from botrunner.yamlconf import ConfigError
 
 DB_NAME = "botrunner.db"
 ASK_TIMEOUT_S = 4.0  # the control protocol promises an answer within 5 s
+_READ_ONLY = frozenset({"status", "bot", "subscribe"})  # not audited: they change nothing
 
 
 class RunnerError(Exception):
@@ -128,6 +129,7 @@ class Runner:
                 if saved is not None:
                     cursors[config.name] = saved.cursor
         self.logs = LogFiles(self.run_dir / "logs", retention_days=opts.retention_days)
+        self.logs.route_default_logging()
         self.log = self.logs.supervisor()
         self.writer = StoreWriter(self.db_path)
         self._build_feeds(configs, cursors)
@@ -234,13 +236,14 @@ class Runner:
         try:
             result = self._dispatch(cmd, args)
         except SupervisorError as exc:
-            self._audit(cmd, args, f"error: {exc}")
+            if cmd not in _READ_ONLY:
+                self._audit(cmd, args, f"error: {exc}")
             raise ControlError(exc.code, str(exc)) from exc
         except (pykka.Timeout, TimeoutError) as exc:
             raise ControlError(ErrorCode.TIMEOUT, f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s") from exc
         except pykka.ActorDeadError as exc:
             raise ControlError(ErrorCode.CONFLICT, f"{cmd}: the bot stopped while answering; try again") from exc
-        if cmd not in ("status", "bot"):
+        if cmd not in _READ_ONLY:
             self._audit(cmd, args, "ok")
         return result
 
