@@ -4,12 +4,18 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint setup clean
+.PHONY: run demo test bench lint setup clean
+
+# The runner's speed: market seconds per wall second on the bundled history (SPEED=max replays flat out).
+SPEED ?= 600
 
 setup:
 	@./ops/ensure_venv.sh "$(PY)" "$(VENV)"
 
 run: setup
+	$(BIN)/botrunner run --speed $(SPEED)
+
+demo: setup
 	$(BIN)/botrunner demo
 
 test: setup

@@ -119,6 +119,7 @@ _HUMAN_UNITS: tuple[tuple[tuple[str, ...], str, str, int], ...] = (
     (("strategy", "band"), "max_base", "max_base", BASE_PRECISION),
 )
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+RESERVED_NAME = "supervisor"  # logs/supervisor.log is the runner's own
 
 
 def _convert_human_units(data: Any, lines: dict[str, int], source: str) -> None:
@@ -161,6 +162,8 @@ def _validate_semantics(bot: BotConfig, lines: dict[str, int], source: str) -> N
 
     if not bot.name or not set(bot.name) <= _NAME_CHARS:
         raise fail(f"{bot.name!r} must be non-empty lowercase letters, digits, '-' or '_'", "name")
+    if bot.name == RESERVED_NAME:
+        raise fail(f"{RESERVED_NAME!r} is reserved for the runner's own log", "name")
     if not 0 <= bot.account.subaccount_id <= 65_535:  # Drift sub_account_id is a u16
         raise fail(f"{bot.account.subaccount_id} is not a Drift subaccount id (0..65535)", "account", "subaccount_id")
     if not bot.account.authority:

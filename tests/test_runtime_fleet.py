@@ -15,11 +15,12 @@ import pytest
 from botrunner.backtest.data import resolve
 from botrunner.backtest.engine import BacktestInputs, run_backtest
 from botrunner.config import load_bot
+from botrunner.control.protocol import ControlError
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.runtime.runner import Runner, RunOptions
 from botrunner.store import Store
-from tests.support_runtime import short_dir, small_fleet, small_market
+from tests.support_runtime import short_dir, small_fleet, small_market, write_bot
 
 
 @pytest.fixture
@@ -127,3 +128,51 @@ def test_a_failing_bot_restarts_with_backoff_then_is_flagged_and_the_other_bot_i
     assert _store_fills(workdir, "alpha") == _backtest_fills(workdir, fleet, "alpha")
     log = (workdir / "run" / "logs" / "beta.log").read_text()
     assert "beta blew up" in log and "Traceback" in log
+
+
+def test_reload_applies_only_what_changed_and_a_broken_file_changes_nothing(workdir: Path) -> None:
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha", "beta"))
+    runner = _run(workdir, fleet)
+    events: list[dict[str, Any]] = []
+    unsubscribe = runner.subscribe(events.append, None)
+    try:
+        runner.wait(every_s=0.05)
+        (fleet / "gamma.yaml").write_text("name: gamma\nmode: paper\nmarket: [\n")
+        with pytest.raises(ControlError, match=r"gamma\.yaml"):
+            runner.dispatch("reload", {})
+        assert {r["name"] for r in runner.status()["bots"]} == {"alpha", "beta"}
+        write_bot(fleet, "gamma", 9)
+        beta = fleet / "beta.yaml"
+        beta.write_text(beta.read_text().replace("step_bps: 25", "step_bps: 60"))
+        (fleet / "alpha.yaml").unlink()
+        result = runner.dispatch("reload", {})
+        assert result == {"changed": ["beta"], "added": ["gamma"], "removed": ["alpha"], "unchanged": []}
+        assert {r["name"] for r in runner.status()["bots"]} == {"beta", "gamma"}
+        assert runner.dispatch("bot", {"name": "beta"})["grid"]["step_bps"] == "60"
+    finally:
+        unsubscribe()
+        runner.shutdown()
+    assert any(e["bot"] == "gamma" and e["kind"] == "started" for e in events)
+
+
+def test_flatten_keeps_only_reduce_only_orders_and_subscribers_see_the_state_change(workdir: Path) -> None:
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha",))
+    runner = _run(workdir, fleet)
+    events: list[dict[str, Any]] = []
+    unsubscribe = runner.subscribe(events.append, ["alpha"])
+    try:
+        runner.wait(every_s=0.05)
+        before = runner.dispatch("bot", {"name": "alpha"})
+        state = runner.dispatch("flatten", {"name": "alpha"})["state"]
+        after = runner.dispatch("bot", {"name": "alpha"})
+    finally:
+        unsubscribe()
+        runner.shutdown()
+    if before["position"].strip("-0.") == "":
+        assert state == "paused" and after["orders"] == []  # already flat: flatten is done at once
+    else:
+        assert state == "flattening"
+        assert after["orders"] and all(o["reduce_only"] for o in after["orders"])
+    assert {"bot": "alpha", "kind": "state", "state": state, "command": "flatten"} in events

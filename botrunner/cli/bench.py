@@ -12,7 +12,8 @@ Sections:
 5. the reference workloads of shared/bench: R1 (one bot, the reference grid on real 5-minute bars, through the
    whole pipeline and the paper venue) on the bundled 30 days, on shared/data's 54,720 bars when present, and
    repeated end to end to a year (the headline figure); R2 (100 such bots in one process, bar-events/s and RSS
-   per bot). R3 needs the actor runtime (issue 4) and is not run yet.
+   per bot); R3 (100 bots on the actor runtime: one market event fanned out, event -> commands latency; the
+   ``ctl status`` round trip through the real socket; RSS per bot).
 
 ``--quick`` skips the year and shrinks R2 to 20 bots (for a fast look); ``--full`` adds the pipeline on shared data;
 ``--profile`` prints only where R1's time goes, stage by stage.
@@ -138,7 +139,7 @@ def profile_r1() -> None:
         ("venue on_price: expiry, maker fills, liquidation", "paper/venue.py", "on_price"),
         ("venue submit: commands", "paper/venue.py", "submit"),
         ("venue margin_view (per decision)", "paper/venue.py", "margin_view"),
-        ("venue events -> records + connector", "backtest/engine.py", "route"),
+        ("venue events -> records + connector", "runtime/session.py", "route"),
     )
     print("R1 profile, bundled 30 days (cProfile cumulative, share of the whole run):")
     for label, where, name in stages:
@@ -173,8 +174,22 @@ def main() -> None:
     print()
     bench_reference(quick="--quick" in sys.argv)
     print()
+    bench_r3(bars=50 if "--quick" in sys.argv else 200)
+    print()
     print(f"peak RSS of this process        : {_peak_rss_mib():12.1f} MiB")
-    print("R3 (live-path latency on the actor runtime): not run yet; it needs the runtime of issue 4.")
+
+
+def bench_r3(bars: int) -> None:
+    from botrunner.runtime.bench import run_r3
+
+    r = run_r3(bots=100, bars=bars)
+    print(f"R3 actor runtime: {r.bots} band bots, one SOL-PERP event fanned out per bar close, {r.bars} bars:")
+    print(f"  start (store, logs, reconcile)   : {r.start_s:10.2f} s")
+    print(f"  event -> commands, per bot p50   : {r.p50_ms:10.2f} ms")
+    print(f"  event -> commands, per bot p99   : {r.p99_ms:10.2f} ms   (max {r.max_ms:.2f} ms)")
+    print(f"  event -> last of {r.bots} bots, p50  : {r.fanout_p50_ms:10.2f} ms")
+    print(f"  ctl status round trip p50 / p99  : {r.status_p50_ms:6.2f} / {r.status_p99_ms:.2f} ms")
+    print(f"  RSS added per bot                : {r.rss_per_bot_kib:10.0f} KiB")
 
 
 if __name__ == "__main__":

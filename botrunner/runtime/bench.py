@@ -38,7 +38,7 @@ execution:
   base_size_per_level: 0.1
   post_only: must_post_only
   requote_threshold_bps: 10
-  ttl_s: 0
+  ttl_s: 86400
 risk:
   max_leverage: 10
 """

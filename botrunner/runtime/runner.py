@@ -47,7 +47,7 @@ from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.runtime.supervisor import RuntimeContext, Supervisor, SupervisorError
 from botrunner.runtime.views import iso
-from botrunner.store import Store, StoreWriter
+from botrunner.store import Store, StoreError, StoreWriter
 from botrunner.yamlconf import ConfigError
 
 DB_NAME = "botrunner.db"
@@ -113,21 +113,7 @@ class Runner:
         self.configs = configs
         self.run_dir.mkdir(parents=True, exist_ok=True)
         check_socket_path(self.socket_path)
-        cursors: dict[str, int] = {}
-        with Store.open(self.db_path) as store:
-            for config in configs:
-                store.register_bot(
-                    bot=config.name,
-                    authority=config.account.authority,
-                    subaccount_id=config.account.subaccount_id,
-                    market=config.market,
-                    mode=config.mode.value,
-                    created_ts=int(time.time()),
-                    config_digest=hashlib.sha256(msgspec.json.encode(_without_source(config))).hexdigest(),
-                )
-                saved = store.load_checkpoint(config.name)
-                if saved is not None:
-                    cursors[config.name] = saved.cursor
+        cursors = self._register(configs)
         self.logs = LogFiles(self.run_dir / "logs", retention_days=opts.retention_days)
         self.logs.route_default_logging()
         self.log = self.logs.supervisor()
@@ -161,6 +147,29 @@ class Runner:
             speed=str(opts.speed),
             run_dir=str(self.run_dir),
         )
+
+    def _register(self, configs: tuple[BotConfig, ...]) -> dict[str, int]:
+        """Register every bot's account in the store (refusing one that moved subaccount, market or mode: its
+        history belongs to the old one); return the feed cursors of those with a checkpoint."""
+        cursors: dict[str, int] = {}
+        try:
+            with Store.open(self.db_path) as store:
+                for config in configs:
+                    store.register_bot(
+                        bot=config.name,
+                        authority=config.account.authority,
+                        subaccount_id=config.account.subaccount_id,
+                        market=config.market,
+                        mode=config.mode.value,
+                        created_ts=int(time.time()),
+                        config_digest=hashlib.sha256(msgspec.json.encode(_without_source(config))).hexdigest(),
+                    )
+                    saved = store.load_checkpoint(config.name)
+                    if saved is not None:
+                        cursors[config.name] = saved.cursor
+        except StoreError as exc:
+            raise RunnerError(str(exc)) from exc
+        return cursors
 
     def _build_feeds(self, configs: tuple[BotConfig, ...], cursors: dict[str, int]) -> None:
         by_market: dict[str, list[BotConfig]] = {}
@@ -282,6 +291,10 @@ class Runner:
                 live = [c.name for c in configs if c.mode is BotMode.LIVE]
                 if live:
                     raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused: live mode not available ({live})")
+                try:
+                    self._register(configs)
+                except RunnerError as exc:
+                    raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
                 result = supervisor.reload(configs).get(timeout=ASK_TIMEOUT_S)
                 self.configs = configs
                 return result
