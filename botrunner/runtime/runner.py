@@ -134,6 +134,9 @@ class Runner:
         supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(ctx, configs)
         self.supervisor = supervisor
         supervisor.proxy().start_all().get(timeout=60)
+        # Every bot subscribes in its own on_start; the feeds start only once all have, so a fresh bot starts at
+        # the beginning of the data and never joins a replay that already ran ahead.
+        self.drain()
         self.server = ControlServer(self.socket_path, self.dispatch, self.subscribe)
         self.server.start()
         for feed in self.feeds.values() if opts.run_feeds else ():
