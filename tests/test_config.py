@@ -155,8 +155,10 @@ def test_validate_cli_reports_each_bot_and_one_line_errors(tmp_path: Path) -> No
 def test_a_bot_may_not_take_the_supervisors_log_name() -> None:
     from botrunner.config import parse_bot
 
-    text = (ROOT / "config" / "bots" / "sol-neutral-grid.yaml").read_text().replace(
-        "name: sol-neutral-grid", "name: supervisor"
+    text = (
+        (ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
+        .read_text()
+        .replace("name: sol-neutral-grid", "name: supervisor")
     )
     with pytest.raises(ConfigError, match="reserved"):
         parse_bot(text, "fleet/supervisor.yaml")
