@@ -46,7 +46,7 @@ from botrunner.runtime.market import market_events, rate_in_force
 from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.runtime.supervisor import RuntimeContext, Supervisor, SupervisorError
-from botrunner.runtime.views import iso
+from botrunner.runtime.views import iso, render_summary
 from botrunner.store import Store, StoreError, StoreWriter
 from botrunner.yamlconf import ConfigError
 
@@ -271,7 +271,7 @@ class Runner:
                 slot = supervisor.slot_view(name).get(timeout=ASK_TIMEOUT_S)
                 ref = supervisor.bot_ref(name).get(timeout=ASK_TIMEOUT_S)
                 if ref is None:
-                    return {**(self.board.get(name) or {"name": name}), **slot}
+                    return {**render_summary(self.board.get(name) or {"name": name}), **slot}
                 return {**ref.proxy().detail().get(timeout=ASK_TIMEOUT_S), **slot}
             case "pause" | "resume" | "reduce-only" | "flatten":
                 assert isinstance(name, str)
@@ -311,7 +311,7 @@ class Runner:
         assert self.supervisor is not None
         slots = self.supervisor.proxy().status().get(timeout=ASK_TIMEOUT_S)
         rows = []
-        for row in self.board.rows():
+        for row in map(render_summary, self.board.rows()):
             slot = slots.get(row["name"])
             if slot is None:
                 continue

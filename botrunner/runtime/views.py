@@ -31,7 +31,8 @@ def _pnl_total(config: BotConfig, paper: PaperBot, equity: int) -> int:
 def bot_summary(
     config: BotConfig, state: BotRunState, paper: PaperBot, risk_state: str, market_ts: int | None
 ) -> dict[str, Any]:
-    """One row of ``ctl status``."""
+    """One row of ``ctl status``, raw: integers in Drift precisions (cheap enough to post after every step).
+    :func:`render_summary` turns it into what the operator reads."""
     venue = paper.venue
     equity = venue.equity()
     return {
@@ -40,14 +41,28 @@ def bot_summary(
         "mode": config.mode.value,
         "state": state.value,
         "risk_state": risk_state or None,
-        "position": fixed(venue.position.base_asset_amount, BASE_DECIMALS),
-        "mark": fixed(venue.last_price, PRICE_DECIMALS),
-        "equity": fixed(equity, QUOTE_DECIMALS),
-        "pnl": fixed(_pnl_total(config, paper, equity), QUOTE_DECIMALS),
+        "position": venue.position.base_asset_amount,
+        "mark": venue.last_price,
+        "equity": equity,
+        "pnl": _pnl_total(config, paper, equity),
         "open_orders": len(venue.orders),
         "fills": venue.ledger.maker_fills + venue.ledger.taker_fills,
-        "market_time": iso(market_ts),
+        "market_time": market_ts,
     }
+
+
+_SUMMARY_DECIMALS = {"position": BASE_DECIMALS, "mark": PRICE_DECIMALS, "equity": QUOTE_DECIMALS, "pnl": QUOTE_DECIMALS}
+
+
+def render_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """A raw summary (see :func:`bot_summary`) with exact decimal strings and an ISO market time."""
+    out = dict(row)
+    for key, decimals in _SUMMARY_DECIMALS.items():
+        if isinstance(out.get(key), int):
+            out[key] = fixed(out[key], decimals)
+    if isinstance(out.get("market_time"), int):
+        out["market_time"] = iso(out["market_time"])
+    return out
 
 
 def bot_detail(
