@@ -326,7 +326,7 @@ class BotActor(pykka.ThreadingActor):
                 snapshot=snapshot,
                 objective=objective,
                 risk_events=tuple(risk_events),
-                position=_position_row(ts, paper.venue) if step.fills or self.fill_seq == 0 else None,
+                position=_position_row(ts, paper.venue) if step.fills else None,  # only a fill moves it
                 order_seq=paper.session.order_seq,
                 fill_seq=self.fill_seq,
             )
@@ -422,13 +422,14 @@ def _open_order_rows(rows: tuple[OrderRow, ...]) -> dict[int, OrderRow]:
 
 def _position_row(ts: int, venue: PaperVenue) -> PositionRow:
     p = venue.position
+    report = venue.report()
     return PositionRow(
         ts=ts,
         base=p.base_asset_amount,
         quote=p.quote_asset_amount,
         quote_entry=p.quote_entry_amount,
         quote_break_even=p.quote_break_even_amount,
-        entry_price=venue.report().entry_price,
-        break_even_price=venue.report().break_even_price,
+        entry_price=report.entry_price,
+        break_even_price=report.break_even_price,
         last_cumulative_funding_rate=p.last_cumulative_funding_rate,
     )
