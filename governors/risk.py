@@ -249,9 +249,43 @@ _DETAIL = {
 }
 
 
+def _nothing_breached(inputs: RiskInputs, limits: RiskLimits) -> bool:
+    """Whether every watch of ``_watches`` is clear (not breached): the same values, limits and comparisons,
+    without building the watches. With no latch held, that is the whole answer of ``_step_triggers``."""
+    snap = inputs.snapshot
+    if snap.health < limits.health_warning or snap.health < limits.health_critical:
+        return False
+    distance = liquidation_distance_bps(snap)
+    if distance is not None and distance < limits.min_liq_distance_bps:
+        return False
+    if snap.leverage > limits.max_leverage_x10000:
+        return False
+    day_start = inputs.day_start_equity
+    if day_start > 0:
+        loss_limit = day_start * limits.max_daily_loss_bps // BPS_PRECISION
+        if limits.max_daily_loss_quote is not None:
+            loss_limit = min(loss_limit, limits.max_daily_loss_quote)
+        if day_start - inputs.equity > loss_limit:
+            return False
+    cap = limits.max_notional_quote
+    oracle = inputs.oracle_price
+    if cap is not None and quote_value(abs(snap.position_base), oracle) > cap:
+        return False
+    funding = funding_ppm_per_hour(inputs.funding_rate, oracle)
+    if abs(funding) > limits.funding_clamp_ppm_per_hour:
+        return False
+    if funding * _sign(snap.position_base) > limits.funding_reduce_only_ppm_per_hour:
+        return False
+    if divergence_bps(inputs.mark_price, oracle) > limits.max_oracle_mark_divergence_bps:
+        return False
+    return max(0, inputs.now - inputs.oracle_ts) <= limits.max_data_age_s
+
+
 def _step_triggers(
     state: RiskState, inputs: RiskInputs, limits: RiskLimits
 ) -> tuple[tuple[Latch, ...], list[RiskFinding]]:
+    if not state.latches and _nothing_breached(inputs, limits):
+        return (), []  # the common case: nothing latched, nothing breached, nothing to record
     latches: list[Latch] = []
     findings: list[RiskFinding] = []
     held = {latch.trigger: latch for latch in reversed(state.latches)}  # the first latch per trigger wins

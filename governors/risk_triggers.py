@@ -14,6 +14,10 @@ from botrunner.core.verdict import RiskAction, RiskReason
 class Trigger(enum.Enum):
     """Every automatic trigger. The value is the stable name persisted in ``RiskState``."""
 
+    # Members are singletons compared by identity: hash them by identity too (C) rather than by name (Python),
+    # as they key the hot dict lookups. (Set iteration order never depended on a hash: names hash randomly.)
+    __hash__ = object.__hash__
+
     HEALTH_WARNING = "health_warning"  # A: health < warning                      => REDUCE_ONLY
     HEALTH_CRITICAL = "health_critical"  # A/G: health < critical (liq. defence)  => REDUCE_ONLY
     LIQUIDATION_DISTANCE = "liquidation_distance"  # A: liq price within buffer  => REDUCE_ONLY

@@ -32,6 +32,7 @@ from botrunner.connector.state import (
     LadderMemo,
     OrderUpdate,
     apply_event,
+    apply_events,
     request_resync,
     resync,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "WorkingOrder",
     "allocate_ids",
     "apply_event",
+    "apply_events",
     "build_ladder",
     "cancelled_ids",
     "defence_quantity",

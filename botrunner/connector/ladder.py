@@ -48,14 +48,18 @@ def policy_prices(side: Side, anchor: int, policy: ExecutionPolicy, market: Perp
     """The policy's rung prices on ``side``, nearest first; bids rounded down, asks up; non-positive bids dropped."""
     out: list[int] = []
     step = policy.step_bps
-    for k in range(1, policy.grid_levels + 1):
-        if side is Side.BUY:
-            price = market.round_price_down(anchor * (BPS_PRECISION - k * step) // BPS_PRECISION)
+    levels = range(1, policy.grid_levels + 1)
+    if side is Side.BUY:
+        round_down = market.round_price_down
+        for k in levels:
+            price = round_down(anchor * (BPS_PRECISION - k * step) // BPS_PRECISION)
             if price <= 0:
                 break
-        else:
-            price = market.round_price_up(-(-anchor * (BPS_PRECISION + k * step) // BPS_PRECISION))
-        out.append(price)
+            out.append(price)
+    else:
+        round_up = market.round_price_up
+        for k in levels:
+            out.append(round_up(-(-anchor * (BPS_PRECISION + k * step) // BPS_PRECISION)))
     return out
 
 
@@ -100,11 +104,11 @@ def _take(
 
 def _interleave(bids: list[Rung], asks: list[Rung]) -> tuple[Rung, ...]:
     out: list[Rung] = []
-    for i in range(max(len(bids), len(asks))):
-        if i < len(bids):
-            out.append(bids[i])
-        if i < len(asks):
-            out.append(asks[i])
+    for bid, ask in zip(bids, asks, strict=False):  # pairs while both sides have rungs, then the longer tail
+        out.append(bid)
+        out.append(ask)
+    paired = min(len(bids), len(asks))
+    out += bids[paired:] or asks[paired:]
     return tuple(out)
 
 

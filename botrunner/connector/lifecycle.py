@@ -22,6 +22,10 @@ if TYPE_CHECKING:  # the connector state module imports this one
 class OrderEvent(enum.Enum):
     """What can happen to an order: venue reports, plus our own cancel request."""
 
+    # Members are singletons compared by identity: hash them by identity too (C) rather than by name (Python),
+    # as they key the hot dict lookups. (Set iteration order never depended on a hash: names hash randomly.)
+    __hash__ = object.__hash__
+
     ACK = "ack"  # the venue holds the order
     REJECT = "reject"  # the venue refused it (e.g. post-only would cross, tx failed)
     PARTIAL_FILL = "partial_fill"

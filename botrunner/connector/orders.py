@@ -26,6 +26,10 @@ class OrderType(enum.Enum):
 class OrderState(enum.Enum):
     """Where an order is in its life. The last four are terminal: the order is gone from the venue."""
 
+    # Members are singletons compared by identity: hash them by identity too (C) rather than by name (Python),
+    # as they key the hot dict lookups. (Set iteration order never depended on a hash: names hash randomly.)
+    __hash__ = object.__hash__
+
     PENDING_NEW = "pending_new"  # sent, not yet seen on the venue
     OPEN = "open"
     PARTIALLY_FILLED = "partially_filled"
@@ -42,6 +46,21 @@ class OrderError(ValueError):
 
 def _check(o: OrderIntent | WorkingOrder) -> None:
     """The invariants every order shares (both structs carry the same fields)."""
+    order_type = o.order_type
+    # Fast path: the checks below, all passing, without building their messages (orders are built in hot loops).
+    if order_type is OrderType.LIMIT:
+        price_ok = o.price > 0 and o.oracle_price_offset == 0
+    elif order_type is OrderType.ORACLE_OFFSET:
+        price_ok = o.price == 0
+    else:
+        price_ok = o.price >= 0 and o.oracle_price_offset == 0
+    if (
+        price_ok
+        and USER_ORDER_ID_MIN <= o.user_order_id <= USER_ORDER_ID_MAX
+        and o.base > 0
+        and (not o.max_ts or o.max_ts >= o.placed_at)
+    ):
+        return
     where = f"order {o.user_order_id}"
     if not USER_ORDER_ID_MIN <= o.user_order_id <= USER_ORDER_ID_MAX:
         raise OrderError(f"{where}: user_order_id must be in {USER_ORDER_ID_MIN}..{USER_ORDER_ID_MAX}")

@@ -7,13 +7,15 @@ never trigger a requote, from an outside position change).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Iterable, Sequence
 
 import msgspec
 
 from botrunner.connector.ladder import Rung
 from botrunner.connector.lifecycle import (
     TERMINAL_STATES,
+    TRANSITIONS,
     IllegalTransition,
     OrderEvent,
     transition,
@@ -138,9 +140,87 @@ def apply_event(state: ConnectorState, update: OrderUpdate) -> ConnectorState:
     if new_state in TERMINAL_STATES:
         orders = state.orders[:idx] + state.orders[idx + 1 :]
     else:
-        updated = msgspec.structs.replace(order, state=new_state, filled_base=filled)
-        orders = (*state.orders[:idx], updated, *state.orders[idx + 1 :])
+        orders = (*state.orders[:idx], _moved(order, new_state, filled), *state.orders[idx + 1 :])
     return msgspec.structs.replace(state, orders=orders, ladder=ladder)
+
+
+def _moved(order: WorkingOrder, new_state: OrderState, filled: int) -> WorkingOrder:
+    """``order`` in ``new_state`` with ``filled`` base filled, without re-running ``WorkingOrder``'s validation: its
+    other fields were validated when it was built and do not change, and every caller has checked ``filled`` lies
+    in ``[order.filled_base, order.base]`` (so the copy is exactly what ``msgspec.structs.replace`` would build)."""
+    moved = copy.copy(order)  # Struct.__copy__: the fields as they are, no __post_init__
+    msgspec.structs.force_setattr(moved, "state", new_state)
+    if filled != order.filled_base:
+        msgspec.structs.force_setattr(moved, "filled_base", filled)
+    return moved
+
+
+def apply_events(state: ConnectorState, updates: Sequence[OrderUpdate]) -> ConnectorState:
+    """``apply_event`` folded over ``updates`` in order, in one pass: the same final state (and, for an illegal
+    update, the same ``IllegalTransition`` with the same ``resync_state``), without building a state per update.
+
+    Raises like ``apply_event`` at the first update it forbids."""
+    if len(updates) <= 1:
+        return apply_event(state, updates[0]) if updates else state
+    slots: list[WorkingOrder | None] = list(state.orders)
+    where = {o.user_order_id: i for i, o in reversed(tuple(enumerate(state.orders)))}  # the first per id wins
+    if len(where) != len(slots):  # duplicate ids (never built by the connector): keep apply_event's exact lookups
+        for update in updates:
+            state = apply_event(state, update)
+        return state
+    ladder = state.ladder
+    fills_base = 0 if ladder is None else ladder.fills_base
+    own_fills = False
+    transitions, terminal = TRANSITIONS, TERMINAL_STATES
+    for update in updates:
+        idx = where.get(update.user_order_id, -1)
+        order = slots[idx] if idx >= 0 else None
+        if order is None:
+            # not tracked (never, or no longer: a terminal event removed it): apply_event raises its own error
+            apply_event(_folded(state, slots, ladder, fills_base, own_fills), update)
+            raise AssertionError("apply_event accepted an update for an untracked order")
+        event = update.event
+        new_state = transitions.get((order.state, event))
+        filled = order.filled_base
+        ok = True
+        if event is _FILL:
+            filled = order.base if update.filled_base == 0 else update.filled_base
+            ok = filled == order.base
+        elif event is _PARTIAL_FILL:
+            filled = update.filled_base
+            ok = order.filled_base <= filled < order.base
+        if new_state is None or not ok:  # apply_event raises the exact error on the state folded so far
+            apply_event(_folded(state, slots, ladder, fills_base, own_fills), update)
+            raise AssertionError("apply_event accepted an update its checks forbid")
+        if new_state in terminal:
+            slots[idx] = None
+        else:
+            slots[idx] = _moved(order, new_state, filled)
+        if filled == order.filled_base:
+            continue
+        # the same "own fill" rule as apply_event
+        if ladder is not None and order.generation == ladder.generation and order.state is not _PENDING_CANCEL:
+            fills_base += order.side.sign * (filled - order.filled_base)
+            own_fills = True
+    return _folded(state, slots, ladder, fills_base, own_fills)
+
+
+_FILL, _PARTIAL_FILL = OrderEvent.FILL, OrderEvent.PARTIAL_FILL
+_PENDING_CANCEL = OrderState.PENDING_CANCEL
+
+
+def _folded(
+    state: ConnectorState,
+    slots: list[WorkingOrder | None],
+    ladder: LadderMemo | None,
+    fills_base: int,
+    own_fills: bool,
+) -> ConnectorState:
+    """The state ``apply_events`` has reached: the orders still in their slots, in placement order, and the
+    ladder's own fills."""
+    if own_fills and ladder is not None:
+        ladder = msgspec.structs.replace(ladder, fills_base=fills_base)
+    return msgspec.structs.replace(state, orders=tuple(o for o in slots if o is not None), ladder=ladder)
 
 
 def request_resync(state: ConnectorState, reason: str) -> ConnectorState:

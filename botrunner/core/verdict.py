@@ -12,6 +12,10 @@ from botrunner.core.intents import ExposureBand
 class RiskAction(enum.Enum):
     """Ordered from least to most restrictive; ``RiskAction.worst`` picks the most restrictive."""
 
+    # Members are singletons compared by identity: hash them by identity too (C) rather than by name (Python),
+    # as they key the hot dict lookups. (Set iteration order never depended on a hash: names hash randomly.)
+    __hash__ = object.__hash__
+
     APPROVE = "APPROVE"  # trade the strategy's band as is
     CLAMP = "CLAMP"  # trade a narrower band that fits every limit
     REDUCE_ONLY = "REDUCE_ONLY"  # cancel every order that adds exposure; keep only reduce-only ones

@@ -18,6 +18,10 @@ from botrunner.core.precision import SPOT_CUMULATIVE_INTEREST_PRECISION
 class MarginCategory(enum.Enum):
     """Drift's ``MarginRequirementType``: which ratios and weights apply."""
 
+    # Members are singletons compared by identity: hash them by identity too (C) rather than by name (Python),
+    # as they key the hot dict lookups. (Set iteration order never depended on a hash: names hash randomly.)
+    __hash__ = object.__hash__
+
     INITIAL = "initial"
     FILL = "fill"
     MAINTENANCE = "maintenance"
@@ -26,6 +30,10 @@ class MarginCategory(enum.Enum):
 class MarginMode(enum.Enum):
     """Drift's user ``MarginMode``. High-leverage mode swaps in the market's ``high_leverage_margin_ratio_*``."""
 
+    # Members are singletons compared by identity: hash them by identity too (C) rather than by name (Python),
+    # as they key the hot dict lookups. (Set iteration order never depended on a hash: names hash randomly.)
+    __hash__ = object.__hash__
+
     DEFAULT = "default"
     HIGH_LEVERAGE = "high_leverage"
     HIGH_LEVERAGE_MAINTENANCE = "high_leverage_maintenance"
@@ -33,6 +41,10 @@ class MarginMode(enum.Enum):
 
 class BalanceType(enum.Enum):
     """Whether a spot position's scaled balance is a deposit or a borrow."""
+
+    # Members are singletons compared by identity: hash them by identity too (C) rather than by name (Python),
+    # as they key the hot dict lookups. (Set iteration order never depended on a hash: names hash randomly.)
+    __hash__ = object.__hash__
 
     DEPOSIT = "deposit"
     BORROW = "borrow"

@@ -28,6 +28,7 @@ from botrunner.core.precision import (
 )
 from botrunner.margin.calculation import (
     MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN,
+    MarginCalculation,
     calculate_margin,
     perp_contribution,
     quote_strict_price,
@@ -50,6 +51,7 @@ from botrunner.margin.perp_position import (
     unsettled_funding,
     valuation_price,
 )
+from botrunner.margin.spot_balance import StrictPrice
 from botrunner.margin.weights import perp_margin_ratio, unrealized_pnl_asset_weight
 from botrunner.margin.what_if import entry_price
 
@@ -130,6 +132,72 @@ def _perp_lev(pp: PerpPosition, market: PerpMarketState, quote_price: int) -> _L
     return _Lev(perp_liability=liability, perp_pnl=unrealized_pnl(pp, market) * quote_price // PRICE_PRECISION)
 
 
+# What a scenario computes that does not depend on its oracle, memoised: a bot builds a scenario per decision and
+# per account change, while this part (the figures of every position NOT on the moving oracle - its USDC balance,
+# in the common case - and the settings read from the account, the market and its quote market) rarely changes.
+# The key holds everything ``_compute_constants`` reads: the rest of the account (its positions and account-level
+# settings), the market state of each of its positions (with each perp's quote market), this market's spec, status
+# and expiry price, its quote market's state, and whether anything else moves with the oracle. All frozen values:
+# equal keys, equal inputs, equal results. Bounded: cleared when full.
+_Constants = tuple[
+    dict[MarginCategory, MarginCalculation], "_Lev", dict[MarginCategory, bool], StrictPrice, int, "_Pricing"
+]
+_CONSTANTS: dict[tuple[object, ...], _Constants] = {}
+_CONSTANTS_MAX = 1024
+
+
+def _constants(rest: Account, markets: Markets, market: PerpMarketState, static: bool) -> _Constants:
+    """The oracle-free part of a scenario on ``market`` whose other positions are ``rest`` (see ``_CONSTANTS``);
+    shared between scenarios: read-only. The markets are looked up in ``__init__``'s original order, so a missing
+    one raises the same ``KeyError``."""
+    spot_states = tuple([markets.spot_market(sp.market_index) for sp in rest.spot_positions])
+    perp_states = []
+    for pp in rest.perp_positions:
+        pm = markets.perp_market(pp.market_index)
+        perp_states.append((pm, markets.spot_market(pm.spec.quote_spot_market_index)))
+    quote = markets.spot_market(market.spec.quote_spot_market_index)
+    key = (rest, spot_states, tuple(perp_states), market.spec, market.status, market.expiry_price, quote, static)
+    hit = _CONSTANTS.get(key)
+    if hit is None:
+        hit = _compute_constants(rest, markets, market, static)
+        if len(_CONSTANTS) >= _CONSTANTS_MAX:
+            _CONSTANTS.clear()
+        _CONSTANTS[key] = hit
+    return hit
+
+
+def _compute_constants(rest: Account, markets: Markets, market: PerpMarketState, static: bool) -> _Constants:
+    const = {
+        MarginCategory.INITIAL: calculate_margin(rest, markets, MarginCategory.INITIAL),
+        MarginCategory.MAINTENANCE: calculate_margin(rest, markets, MarginCategory.MAINTENANCE),
+    }
+    lev = _Lev()
+    for sp in rest.spot_positions:
+        lev = lev.plus(_spot_lev(sp, markets.spot_market(sp.market_index)))
+    for pp in rest.perp_positions:
+        pm = markets.perp_market(pp.market_index)
+        lev = lev.plus(_perp_lev(pp, pm, markets.spot_market(pm.spec.quote_spot_market_index).oracle_price))
+    # the account-level settings are the account's own: ``rest`` only has fewer positions
+    hlm = {
+        MarginCategory.INITIAL: rest.is_high_leverage_mode(MarginCategory.INITIAL),
+        MarginCategory.FILL: rest.is_high_leverage_mode(MarginCategory.FILL),
+        MarginCategory.MAINTENANCE: rest.is_high_leverage_mode(MarginCategory.MAINTENANCE),
+    }
+    strict_quote = quote_strict_price(markets, market, False)
+    quote_price = markets.spot_market(market.spec.quote_spot_market_index).oracle_price
+    pricing = _Pricing(
+        market,
+        static=static,
+        q=strict_quote,
+        quote_price=quote_price,
+        custom=rest.max_margin_ratio,
+        hlm=hlm,
+        const=const,
+        lev=lev,
+    )
+    return const, lev, hlm, strict_quote, quote_price, pricing
+
+
 class OracleScenario:
     """An account seen from perp market ``market_index``: evaluate it for any position in that market and any
     price of that market's oracle. Not strict (twap-free) pricing, like the governors' what-if."""
@@ -178,28 +246,18 @@ class OracleScenario:
             else:
                 const_perps.append(pp)
         rest = msgspec.structs.replace(account, spot_positions=tuple(const_spots), perp_positions=tuple(const_perps))
-        self._const = {
-            MarginCategory.INITIAL: calculate_margin(rest, markets, MarginCategory.INITIAL),
-            MarginCategory.MAINTENANCE: calculate_margin(rest, markets, MarginCategory.MAINTENANCE),
-        }
-        lev = _Lev()
-        for sp in const_spots:
-            lev = lev.plus(_spot_lev(sp, markets.spot_market(sp.market_index)))
-        for pp in const_perps:
-            pm = markets.perp_market(pp.market_index)
-            lev = lev.plus(_perp_lev(pp, pm, markets.spot_market(pm.spec.quote_spot_market_index).oracle_price))
-        self._const_lev = lev
         self._moving_spots = tuple(moving_spots)
         self._moving_perps = tuple(moving_perps)
         self._custom = account.max_margin_ratio
-        self._hlm = {
-            MarginCategory.INITIAL: account.is_high_leverage_mode(MarginCategory.INITIAL),
-            MarginCategory.FILL: account.is_high_leverage_mode(MarginCategory.FILL),
-            MarginCategory.MAINTENANCE: account.is_high_leverage_mode(MarginCategory.MAINTENANCE),
-        }
-        self._strict_quote = quote_strict_price(markets, market, False)
-        self._quote_price = markets.spot_market(market.spec.quote_spot_market_index).oracle_price
-        self._pricing = _Pricing(self)
+        static = not moving_spots and not moving_perps
+        (
+            self._const,
+            self._const_lev,
+            self._hlm,
+            self._strict_quote,
+            self._quote_price,
+            self._pricing,
+        ) = _constants(rest, markets, market, static)
 
     @property
     def static(self) -> bool:
@@ -313,26 +371,35 @@ class _Pricing:
         "w_maint",
     )
 
-    def __init__(self, sc: OracleScenario) -> None:
-        market = sc._market
+    def __init__(
+        self,
+        market: PerpMarketState,
+        *,
+        static: bool,
+        q: StrictPrice,
+        quote_price: int,
+        custom: int,
+        hlm: dict[MarginCategory, bool],
+        const: dict[MarginCategory, MarginCalculation],
+        lev: _Lev,
+    ) -> None:
+        # reads nothing of ``market`` that moves with its oracle: one instance serves every oracle price
         spec = market.spec
         self.settled = market.status is PerpMarketStatus.SETTLEMENT
         self.prediction = spec.contract_type is ContractType.PREDICTION
         # nothing else moves with the oracle, the market is ordinary and active: the fast paths apply
-        self.static = not sc._moving_spots and not sc._moving_perps
+        self.static = static
         self.simple = self.static and not self.settled and not self.prediction
         self.expiry_price = market.expiry_price
-        q = sc._strict_quote
         self.q_max, self.q_min = q.max_price(), q.min_price()
-        self.quote_price = sc._quote_price
-        self.custom = sc._custom
-        self.hlm_initial = sc._hlm[MarginCategory.INITIAL]
-        self.hlm_maintenance = sc._hlm[MarginCategory.MAINTENANCE]
+        self.quote_price = quote_price
+        self.custom = custom
+        self.hlm_initial = hlm[MarginCategory.INITIAL]
+        self.hlm_maintenance = hlm[MarginCategory.MAINTENANCE]
         self.w_maint = spec.unrealized_pnl_maintenance_asset_weight
-        const_i, const_m = sc._const[MarginCategory.INITIAL], sc._const[MarginCategory.MAINTENANCE]
+        const_i, const_m = const[MarginCategory.INITIAL], const[MarginCategory.MAINTENANCE]
         self.tc_i, self.mr_i = const_i.total_collateral, const_i.margin_requirement
         self.tc_m, self.mr_m = const_m.total_collateral, const_m.margin_requirement
-        lev = sc._const_lev
         assets, liabilities = lev.assets, lev.liabilities
         if lev.net_quote > 0:  # as _Lev.leverage folds the net quote balance in
             assets += lev.net_quote
@@ -432,6 +499,15 @@ class PositionPricer:
         if self._unordered:
             ratio_i, ratio_m = self._base_ratios()
             return self._abs_base * price // BASE_PRECISION, ratio_i, ratio_m
+        ratios = self._sides()
+        bids_value = abs(self._all_bids) * price // BASE_PRECISION
+        asks_value = abs(self._all_asks) * price // BASE_PRECISION
+        if asks_value >= bids_value:
+            return asks_value, ratios[2], ratios[3]
+        return bids_value, ratios[0], ratios[1]
+
+    def _sides(self) -> tuple[int, int, int, int]:
+        """(initial, maintenance) ratios if all bids filled, then if all asks filled; computed once."""
         if self._side_ratios is None:
             bids, asks = abs(self._all_bids), abs(self._all_asks)
             self._side_ratios = (
@@ -440,12 +516,7 @@ class PositionPricer:
                 self._ratio(asks, True),
                 self._ratio(asks, False),
             )
-        bids_value = abs(self._all_bids) * price // BASE_PRECISION
-        asks_value = abs(self._all_asks) * price // BASE_PRECISION
-        ratios = self._side_ratios
-        if asks_value >= bids_value:
-            return asks_value, ratios[2], ratios[3]
-        return bids_value, ratios[0], ratios[1]
+        return self._side_ratios
 
     def _liability(self, base: int, price: int) -> int:
         """``perp_liability_value`` inlined for the ordinary contract types."""
@@ -599,12 +670,21 @@ class PositionPricer:
             return 0
 
         if not self._unordered:
-            worst_case = self._worst_case
+            bids_size, asks_size = abs(self._all_bids), abs(self._all_asks)
+            if self._side_ratios is not None:
+                _, bids_ratio, _, asks_ratio = self._side_ratios
+            else:  # the maintenance ratios alone (the initial ones are not needed here)
+                bids_ratio, asks_ratio = self._ratio(bids_size, False), self._ratio(asks_size, False)
 
             def free_with_orders(price: int) -> int:
                 value = size * price // BASE_PRECISION  # |tdiv(base * price)| for price > 0
-                worst, _, ratio_m = worst_case(price)
-                requirement = worst * q_max // PRICE_PRECISION * ratio_m // MARGIN_PRECISION
+                # _worst_case inlined: the larger liability of all bids or all asks filling, a tie to the asks
+                bids_value = bids_size * price // BASE_PRECISION
+                asks_value = asks_size * price // BASE_PRECISION
+                if asks_value >= bids_value:
+                    requirement = asks_value * q_max // PRICE_PRECISION * asks_ratio // MARGIN_PRECISION
+                else:
+                    requirement = bids_value * q_max // PRICE_PRECISION * bids_ratio // MARGIN_PRECISION
                 return const_free + weighted((value if long else -value) + quote_funding) - requirement
 
             return free_with_orders

@@ -43,6 +43,7 @@ class AccountMarginView:
         "_position",
         "_pricers",
         "_scenario",
+        "_settled",
         "_unordered",
         "market_index",
     )
@@ -52,6 +53,7 @@ class AccountMarginView:
         self._markets = markets
         self.market_index = market_index
         self._scenario = OracleScenario(account, markets, market_index)
+        self._settled = self._scenario.market().status is PerpMarketStatus.SETTLEMENT
         self._position = account.perp_position(market_index) or PerpPosition(market_index=market_index)
         # The projection starts from the position without its open orders (the governor sizes the position).
         self._unordered = msgspec.structs.replace(self._position, open_bids=0, open_asks=0, open_orders=0)
@@ -76,21 +78,21 @@ class AccountMarginView:
             pricer = self._scenario.pricer(position)
             key: int | str = position.base_asset_amount if position == self._unordered else _CURRENT_WITH_ORDERS
             price = self._scenario.oracle_price
-            if self._one_entry:
-                # calculate_margin is a sum over positions and the scenario holds every one of them: the same
-                # integers, without re-running the whole account twice
-                tc_i, mr_i, tc_m, mr_m = pricer.margin(price)
-            else:
+            # figures' leverage and pnl are pricer.leverage(price) and pricer.unrealized_pnl(price), in one pass
+            figures = pricer.figures(price)
+            if not self._one_entry:
+                # calculate_margin is a sum over positions; with one entry in this market the scenario holds every
+                # one of them and figures' totals are the same integers, otherwise run the whole account
                 initial = calculate_margin(self._account, self._markets, MarginCategory.INITIAL)
                 maintenance = calculate_margin(self._account, self._markets, MarginCategory.MAINTENANCE)
-                tc_i, mr_i = initial.total_collateral, initial.margin_requirement
-                tc_m, mr_m = maintenance.total_collateral, maintenance.margin_requirement
-            self._current = self._snapshot(
-                pricer,
-                key,
-                price,
-                (tc_i, mr_i, tc_m, mr_m, pricer.leverage(price), pricer.unrealized_pnl(price)),
-            )
+                figures = (
+                    initial.total_collateral,
+                    initial.margin_requirement,
+                    maintenance.total_collateral,
+                    maintenance.margin_requirement,
+                    *figures[4:],
+                )
+            self._current = self._snapshot(pricer, key, price, figures)
         return self._current
 
     def project(self, position_base: int, oracle_price: int) -> MarginSnapshot:
@@ -171,7 +173,7 @@ class AccountMarginView:
         """``find_boundary`` for the position seen at ``price``, reusing a boundary found before for the same
         position once two evaluations confirm it is still the boundary on this side of ``price`` (free <= 0 there,
         > 0 one tick nearer to ``price``); anything else runs the full search."""
-        if self._scenario.market().status is PerpMarketStatus.SETTLEMENT:
+        if self._settled:
             return None  # a settled market is valued at its fixed expiry price: no oracle move liquidates it
         if free_here <= 0:
             return price  # already at or past maintenance: find_boundary's convention

@@ -26,6 +26,8 @@ def settle_funding(position: PerpPosition, market: PerpMarketState) -> PerpPosit
     rate = (
         market.cumulative_funding_rate_long if position.base_asset_amount > 0 else market.cumulative_funding_rate_short
     )
+    if funding == 0 and rate == position.last_cumulative_funding_rate:
+        return position  # already settled: the replace below would build an equal position
     return msgspec.structs.replace(
         position,
         quote_asset_amount=position.quote_asset_amount + funding,

@@ -100,6 +100,9 @@ from botrunner.venue.port import (
     Withdraw,
 )
 
+_BUY = Side.BUY  # (a Side is BUY or SELL)
+_ORACLE_OFFSET = OrderType.ORACLE_OFFSET
+
 
 class Ledger(msgspec.Struct, kw_only=True):
     """Cumulative money flows (quote 1e6), kept so every figure of a report adds up to the unit:
@@ -255,11 +258,12 @@ class PaperVenue:
     def account(self, *, extra_bids: int = 0, extra_asks: int = 0, extra_orders: int = 0) -> Account:
         """The Drift account (margin-engine model) as it is, optionally with hypothetical extra open orders."""
         bids, asks, n = self._open_bids_asks()
+        return self._account_with(bids + extra_bids, asks + extra_asks, n + extra_orders)
+
+    def _account_with(self, open_bids: int, open_asks: int, open_orders: int) -> Account:
+        """The Drift account with the perp position's open-order totals set to these."""
         position = msgspec.structs.replace(
-            self.position,
-            open_bids=bids + extra_bids,
-            open_asks=asks + extra_asks,
-            open_orders=n + extra_orders,
+            self.position, open_bids=open_bids, open_asks=open_asks, open_orders=open_orders
         )
         return Account(spot_positions=self._spot_positions(), perp_positions=(position,))
 
@@ -302,13 +306,14 @@ class PaperVenue:
         falls as gains grow), so it crosses zero at most once on each side and the two searches find exactly
         those crossings."""
         if self._liq_version != self._version:
-            bids, asks, _ = self._open_bids_asks()
-            if self.position.base_asset_amount == 0 and bids == 0 and asks == 0:
+            # the account of this version carries the position and its open orders' totals (_open_bids_asks)
+            account = self._current_account()
+            position = account.perp_positions[0]
+            if position.base_asset_amount == 0 and position.open_bids == 0 and position.open_asks == 0:
                 self._liq_bounds = (None, None)
             else:
-                account = self._current_account()
                 scenario = OracleScenario(account, self.markets(), self.market.market_index)
-                free = scenario.pricer(account.perp_positions[0]).free_maintenance  # the engine's own fast path
+                free = scenario.pricer(position).free_maintenance  # the engine's own fast path
                 self._liq_bounds = (
                     find_boundary(free, self.oracle, long=True),
                     find_boundary(free, self.oracle, long=False),
@@ -567,6 +572,7 @@ class PaperVenue:
         whole batch is done once when it passes (requirement only grows as orders are added, so every prefix
         passes too); otherwise order by order."""
         staged: list[tuple[OrderIntent, int]] = []
+        staged_ids: set[int] = set()  # the ids in ``staged``
         for intent in intents:
             rejected = self._static_reject(intent)
             if rejected is not None:
@@ -616,7 +622,7 @@ class PaperVenue:
                     )
                 )
                 continue
-            if any(s.user_order_id == intent.user_order_id for s, _ in staged):
+            if intent.user_order_id in staged_ids:
                 out.append(
                     self._rejected(
                         intent,
@@ -626,6 +632,7 @@ class PaperVenue:
                 )
                 continue
             staged.append((intent, price))
+            staged_ids.add(intent.user_order_id)
         if not staged:
             return
         batch_ok = self._margin_rejection(staged) is None
@@ -653,7 +660,7 @@ class PaperVenue:
     def _margin_rejection(self, staged: list[tuple[OrderIntent, int]]) -> tuple[RejectReason, str] | None:
         """Why adding ``staged`` to the open orders breaks initial margin or the paper leverage cap (None: fine).
         Only orders that increase the worst-case position are checked, as Drift's ``risk_increasing`` rule."""
-        bids, asks, _ = self._open_bids_asks()
+        bids, asks, n = self._open_bids_asks()
         add_bids = sum(i.base for i, _ in staged if i.side is Side.BUY)
         add_asks = -sum(i.base for i, _ in staged if i.side is Side.SELL)
         base = self.position.base_asset_amount
@@ -661,7 +668,8 @@ class PaperVenue:
         worst_after = max(abs(base + bids + add_bids), abs(base + asks + add_asks))
         if worst_after <= worst_before:
             return None
-        account = self.account(extra_bids=add_bids, extra_asks=add_asks, extra_orders=len(staged))
+        # self.account(extra_bids=add_bids, ...), without summing the open orders a second time
+        account = self._account_with(bids + add_bids, asks + add_asks, n + len(staged))
         markets = self.markets()
         initial = calculate_margin(account, markets, MarginCategory.INITIAL)
         if not initial.meets_margin_requirement:
@@ -815,17 +823,24 @@ class PaperVenue:
         if not self.orders:
             self._check_liquidation(out)
             return out
-        self._expire(out)
         if self._book is not None:  # L2 mode: makers fill from trade prints only (on_trade)
+            self._expire(out)
             self._check_liquidation(out)
             return out
         through = self.config.trade_through_ticks * self.market.tick_size
-        candidates = [
-            o
-            for o in self.orders.values()
-            if (o.side is Side.BUY and price <= self._resting_price(o) - through)
-            or (o.side is Side.SELL and price >= self._resting_price(o) + through)
-        ]
+        # One pass over the book: the orders past their max_ts (expired first, as ``_expire`` does, so they never
+        # fill) and, among the others, those the path trades through (``_resting_price`` inlined for plain limits).
+        expired: list[_Order] = []
+        candidates: list[_Order] = []
+        for o in self.orders.values():
+            if o.max_ts and o.max_ts < ts:
+                expired.append(o)
+                continue
+            resting = o.price if o.order_type is not _ORACLE_OFFSET else self._resting_price(o)
+            if (price <= resting - through) if o.side is _BUY else (price >= resting + through):
+                candidates.append(o)
+        if expired:
+            self._remove_expired(expired, out)
         if candidates:
             # price priority (best bid first, best ask first), then time priority
             candidates.sort(key=lambda o: (-o.side.sign * self._resting_price(o), o.placed_at))
@@ -851,11 +866,16 @@ class PaperVenue:
     def _expire(self, out: list[VenueEvent]) -> None:
         now = self.now
         expired = [o for o in self.orders.values() if o.max_ts and o.max_ts < now]
+        if expired:
+            self._remove_expired(expired, out)
+
+    def _remove_expired(self, expired: list[_Order], out: list[VenueEvent]) -> None:
+        """Take ``expired`` (orders past their ``max_ts`` at ``now``, in book order) off the book."""
+        now = self.now
         for order in expired:
             del self.orders[order.uid]
             out.append(OrderExpired(ts=now, user_order_id=order.uid, filled_base=order.filled))
-        if expired:
-            self._changed()
+        self._changed()
 
     def expire(self, ts: int) -> list[VenueEvent]:
         """Advance the clock to ``ts`` and expire what has passed its ``max_ts`` (no price needed)."""

@@ -21,7 +21,7 @@ from typing import Protocol, assert_never
 import msgspec
 
 from botrunner.backtest.records import FillRow, FundingRow, OrderRow
-from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_event, resync
+from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
 from botrunner.connector.commands import Command
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.policy import PostOnlyMode
@@ -103,13 +103,20 @@ class BotSession:
     def route(self, events: list[VenueEvent] | tuple[VenueEvent, ...]) -> None:
         """Record every event and feed the order events to the connector's lifecycle (see the module doc)."""
         connector: ConnectorState | None = self.state.connector
+        if not events and connector is not None:
+            return  # the common case on a price point: nothing happened
+        # Every event is recorded first, then the order updates are applied in one pass (``apply_events`` is
+        # ``apply_event`` folded over them): recording does not read the connector, so the order is immaterial.
+        updates: list[OrderUpdate] = []
         for event in events:
             update = self._record(event)
-            if update is not None and connector is not None:
-                try:
-                    connector = apply_event(connector, update)
-                except IllegalTransition:
-                    connector = None
+            if update is not None:
+                updates.append(update)
+        if connector is not None:
+            try:
+                connector = apply_events(connector, updates)
+            except IllegalTransition:
+                connector = None
         if connector is None:
             connector = resync(self.state.connector, self.venue.open_orders())
             self.resyncs += 1
