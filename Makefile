@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 .PHONY: run demo test bench lint setup clean
 
 # The runner's speed: market seconds per wall second on the bundled history (SPEED=max replays flat out).
-SPEED ?= 600
+SPEED ?= 6000
 
 setup:
 	@./ops/ensure_venv.sh "$(PY)" "$(VENV)"

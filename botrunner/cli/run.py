@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("run", help="run the fleet (paper: on replayed real history) until Ctrl-C")
     p.add_argument("--fleet", type=Path, default=Path("config/bots"), help="a directory of bot YAML files, or one")
     p.add_argument("--run-dir", type=Path, default=None, help="store, logs and control socket (default ./run)")
-    p.add_argument("--speed", default="600", help="replay speed: market seconds per wall second, or 'max'")
+    p.add_argument("--speed", default="6000", help="replay speed: market seconds per wall second, or 'max'")
     p.add_argument("--data", type=Path, default=None, help="market data directory (default: the bundled slice)")
     p.add_argument("--exit-at-end", action="store_true", help="shut down when the replayed data ends")
     p.add_argument("--snapshot-every", type=int, default=60, help="margin snapshot cadence, market seconds")

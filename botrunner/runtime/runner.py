@@ -63,7 +63,7 @@ class RunnerError(Exception):
 class RunOptions:
     fleet: Path
     run_dir: Path
-    speed: float | str = 600.0
+    speed: float | str = 6000.0
     data_dir: Path | None = None
     exit_at_end: bool = False
     snapshot_every_s: int = 60
