@@ -150,10 +150,13 @@ def test_reload_applies_only_what_changed_and_a_broken_file_changes_nothing(work
         assert result == {"changed": ["beta"], "added": ["gamma"], "removed": ["alpha"], "unchanged": []}
         assert {r["name"] for r in runner.status()["bots"]} == {"beta", "gamma"}
         assert runner.dispatch("bot", {"name": "beta"})["grid"]["step_bps"] == "60"
+        deadline = time.monotonic() + 20  # gamma announces itself from its own thread once it has started
+        while not any(e["bot"] == "gamma" and e["kind"] == "started" for e in events):
+            assert time.monotonic() < deadline, "gamma never reported its start"
+            time.sleep(0.02)
     finally:
         unsubscribe()
         runner.shutdown()
-    assert any(e["bot"] == "gamma" and e["kind"] == "started" for e in events)
 
 
 def test_flatten_keeps_only_reduce_only_orders_and_subscribers_see_the_state_change(workdir: Path) -> None:
