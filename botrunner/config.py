@@ -107,6 +107,10 @@ class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     def market_spec(self) -> PerpMarketSpec:
         return load_catalogue().perp(self.market)
 
+    def without_source(self) -> BotConfig:
+        """The configuration without the path it was read from: moving a file is not a change of the bot."""
+        return msgspec.structs.replace(self, source="")
+
 
 # (section path, YAML key, struct field, precision): human-unit keys converted exactly before typing
 _HUMAN_UNITS: tuple[tuple[tuple[str, ...], str, str, int], ...] = (

@@ -10,10 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from botrunner.marketdata.candles import Candle, Candles
-from botrunner.marketdata.feed import FeedEvent, FundingEvent, Leg, PriceTick, iter_feed
-from botrunner.marketdata.funding import DriftFundingRecord
-from botrunner.runtime.pacer import MarketReplay, ReplayPacer, parse_speed
+from botrunner.marketdata.feed import Leg, PriceTick
+from botrunner.runtime.pacer import ReplayPacer, parse_speed
 
 START = 1_700_000_000
 
@@ -178,111 +176,3 @@ def test_an_event_is_never_early_and_never_later_than_the_lag_bound(
         assert market_now <= ts + max_lag_s * speed + tolerance  # never further behind than the bound
         fake.advance(processing_s)  # the consumer's work, possibly far slower than the clock
     assert all(0 < s <= pacer.max_sleep_s for s in fake.sleeps)
-
-
-def test_replay_publishes_every_event_in_order_at_its_market_time() -> None:
-    fake = FakeTime()
-    pacer = _pacer(fake, 60.0)
-    seen: list[tuple[int, float]] = []
-    events = [_tick(START + 60), _tick(START + 75), _tick(START + 120)]
-    replay = MarketReplay(events, pacer, lambda e: seen.append((e.ts, fake.now)))
-    replay.run(threading.Event())
-    wall0 = seen[0][1]  # the run anchors at its first event: no idle wait before it
-    assert [(ts, round(wall - wall0, 9)) for ts, wall in seen] == [
-        (START + 60, 0),
-        (START + 75, 0.25),
-        (START + 120, 1),
-    ]
-    assert replay.finished
-    assert replay.published == 3
-    assert replay.last_ts == START + 120
-
-
-def test_replay_resumes_after_the_last_processed_timestamp_without_waiting_for_the_skipped_span() -> None:
-    fake = FakeTime()
-    pacer = _pacer(fake, 60.0)
-    record = DriftFundingRecord(START + 3605, 1000, 1000, 1000, 100_000_000, 100_000_000, 0)
-    events: list[FeedEvent] = [
-        _tick(START),
-        _tick(START + 3600),
-        FundingEvent(START + 3605, record),
-        _tick(START + 3605),
-        _tick(START + 3615),
-    ]
-    seen: list[FeedEvent] = []
-    replay = MarketReplay(events, pacer, seen.append, start_after_ts=START + 3605)
-    replay.run(threading.Event())
-    assert seen == [_tick(START + 3615)]  # both events at the resume timestamp count as processed
-    assert sum(fake.sleeps) == 0  # the first event is published at once, not after an hour of market time
-
-
-def test_a_stopped_replay_goes_on_with_the_event_it_was_waiting_for() -> None:
-    fake = FakeTime()
-    pacer = _pacer(fake, 1.0, max_sleep_s=0.25)
-    events = [_tick(START + i * 10) for i in range(5)]
-    seen: list[int] = []
-    stop = threading.Event()
-    replay = MarketReplay(events, pacer, lambda e: seen.append(e.ts))
-    fake.stop_after_sleeps = 3  # stops while waiting for the second event
-    replay.run(stop)
-    assert seen == [START]
-    assert not replay.finished
-    assert replay.last_ts == START
-
-    stop.clear()
-    fake.stop_after_sleeps = None
-    replay.run(stop)
-    assert seen == [START + i * 10 for i in range(5)]  # nothing lost, nothing twice
-    assert replay.finished
-    assert replay.published == 5
-
-
-def test_a_failing_publish_propagates_and_the_event_is_retried_not_counted() -> None:
-    fake = FakeTime()
-    failures = [RuntimeError("bus down")]
-    seen: list[int] = []
-
-    def publish(event: FeedEvent) -> None:
-        if event.ts == START + 1 and failures:
-            raise failures.pop()
-        seen.append(event.ts)
-
-    replay = MarketReplay([_tick(START), _tick(START + 1), _tick(START + 2)], _pacer(fake, "max"), publish)
-    with pytest.raises(RuntimeError, match="bus down"):
-        replay.run(threading.Event())
-    assert (replay.published, replay.last_ts) == (1, START)
-    replay.run(threading.Event())
-    assert seen == [START, START + 1, START + 2]
-
-
-def test_a_feed_going_back_in_time_is_refused() -> None:
-    replay = MarketReplay([_tick(START + 5), _tick(START)], _pacer(FakeTime(), "max"), lambda e: None)
-    with pytest.raises(ValueError, match="back in time"):
-        replay.run(threading.Event())
-
-
-def test_a_replay_cannot_run_twice_at_once() -> None:
-    stop = threading.Event()
-    errors: list[Exception] = []
-
-    def publish(_event: FeedEvent) -> None:
-        try:
-            replay.run(stop)
-        except RuntimeError as exc:
-            errors.append(exc)
-
-    replay = MarketReplay([_tick(START)], _pacer(FakeTime(), "max"), publish)
-    replay.run(stop)
-    assert len(errors) == 1
-    assert "already running" in str(errors[0])
-
-
-def test_the_real_merged_feed_replays_unpaced_exactly_as_generated() -> None:
-    bars = tuple(Candle(START + i * 3600, 100, 110, 95, 105, 1) for i in range(3))
-    candles = Candles("t", 3600, bars)
-    funding = [DriftFundingRecord(START + 3600 + 7, 5, 5, 5, 100, 100, 0)]
-    seen: list[FeedEvent] = []
-    replay = MarketReplay(iter_feed(candles, funding), _pacer(FakeTime(), "max"), seen.append)
-    replay.run(threading.Event())
-    assert seen == list(iter_feed(candles, funding))
-    assert replay.published == 13

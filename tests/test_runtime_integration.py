@@ -201,8 +201,6 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
     with Store.open(db, readonly=True) as store:
         reconciles = [r for r in store.audit_rows() if r.cmd == "reconcile"]
         audits = [r for r in store.audit_rows() if r.actor == "ctl"]
-    resumed = {json.loads(r.args_json)["generation"]: r for r in reconciles if json.loads(r.args_json)["resumed"]}
-    assert resumed, "the restart resumed from checkpoints"
     for name in ("alpha", "beta"):
         adoption = [json.loads(r.args_json) for r in reconciles if r.actor == f"bot:{name}"][-1]
         assert adoption["resumed"] is True

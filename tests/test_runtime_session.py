@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from botrunner.backtest.records import FillRow, FundingRow, OrderRow
 from botrunner.config import load_bot
 from botrunner.connector import OrderIntent, PlaceOrders
 from botrunner.connector.commands import PlanReason
@@ -15,34 +14,18 @@ from botrunner.core.side import Side
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition
-from botrunner.runtime.session import BotSession
+from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.venue.port import CancelReason, FundingPaid, OrderCancelled
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICE = 150_000_000
 
 
-class ListSink:
-    def __init__(self) -> None:
-        self.orders: list[OrderRow] = []
-        self.fills: list[FillRow] = []
-        self.funding: list[FundingRow] = []
-
-    def on_order(self, row: OrderRow) -> None:
-        self.orders.append(row)
-
-    def on_fill(self, row: FillRow) -> None:
-        self.fills.append(row)
-
-    def on_funding(self, row: FundingRow) -> None:
-        self.funding.append(row)
-
-
-def _session() -> tuple[BotSession, PaperVenue, ListSink]:
+def _session() -> tuple[BotSession, PaperVenue, RowBuffer]:
     bot = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
     venue = PaperVenue(bot.market_spec, PaperConfig(), deposit_quote=bot.capital_quote, oracle_price=PRICE, now=0)
     definition = BotDefinition.from_config(bot)
-    sink = ListSink()
+    sink = RowBuffer()
     return BotSession(definition, venue, definition.initial_state(started_at=0), sink), venue, sink
 
 
@@ -75,7 +58,6 @@ def test_reconcile_adopts_the_venues_orders_keeps_known_order_ids_and_records_un
     session.route(venue.submit(PlaceOrders((_bid(3, 149_000_000), _bid(4, 148_000_000)), PlanReason.LADDER_EMPTY), 1))
     known = {3: session.placed[3]}
     # A restarted session (new state, empty books) that only remembers order 3's placed row.
-    fresh, _, _ = _session()
     restarted = BotSession(session.bot, venue, session.bot.initial_state(started_at=10), sink, order_seq=2)
     adopted = restarted.reconcile(now=10, placed=known)
     assert {o.user_order_id for o in adopted} == {3, 4}
@@ -84,4 +66,3 @@ def test_reconcile_adopts_the_venues_orders_keeps_known_order_ids_and_records_un
     assert restarted.placed[3].order_id == known[3].order_id
     assert sink.orders[-1].event == "adopted" and sink.orders[-1].user_order_id == 4
     assert sink.orders[-1].order_id == 3  # a fresh id after the remembered sequence, never a reused one
-    assert fresh.state.connector.orders == ()

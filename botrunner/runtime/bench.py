@@ -20,28 +20,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from botrunner.backtest.bench import R1_YAML
 from botrunner.backtest.data import BUNDLED_DIR
 from botrunner.control.client import ControlClient
 from botrunner.runtime.market import PricePoint
 from botrunner.runtime.runner import Runner, RunOptions
-
-R3_YAML = """\
-name: r3-{i:03d}
-mode: paper
-account: {{authority: bench, subaccount_id: {i}}}
-market: SOL-PERP
-capital_usdc: 100000
-strategy: {{kind: band, band: {{min_base: -5, max_base: 5}}}}
-execution:
-  grid_levels: 5
-  step_bps: {step}
-  base_size_per_level: 0.1
-  post_only: must_post_only
-  requote_threshold_bps: 10
-  ttl_s: 86400
-risk:
-  max_leverage: 10
-"""
 
 
 @dataclass(frozen=True)
@@ -73,7 +56,7 @@ def run_r3(bots: int = 100, bars: int = 200, status_calls: int = 200) -> R3Resul
         fleet = work / "fleet"
         fleet.mkdir()
         for i in range(bots):
-            (fleet / f"r3-{i:03d}.yaml").write_text(R3_YAML.format(i=i + 1, step=30 + i))
+            (fleet / f"r1-{i + 1}.yaml").write_text(R1_YAML.format(n=i + 1, step=30 + i))  # R3 = 100 R1 bots
         done = threading.Condition()
         latencies: list[float] = []
         finished: dict[int, int] = {}

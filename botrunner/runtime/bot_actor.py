@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 import pykka
 
-from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRow
+from botrunner.backtest.records import OrderRow, SnapshotRow
 from botrunner.config import BotConfig, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
 from botrunner.paper.config import PaperConfig
@@ -43,7 +43,7 @@ from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
 from botrunner.runtime.market import FundingPoint, PricePoint
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
-from botrunner.runtime.session import BotSession
+from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import bot_detail, bot_summary
 from botrunner.store import ObjectiveRow, PositionRow, RiskEventRow, StepRecord, Store, StoreWriter
 
@@ -73,35 +73,11 @@ class BotSetup:
     hub: EventHub
     log: Any  # the bot's structlog logger (its own file)
     paper: PaperConfig
-    flags: OperatorFlags
     snapshot_every_s: int
     generation: int  # bumps on every (re)start, so stale failure reports are recognised
     on_failure: Any  # callable(name, generation, error_text): the supervisor's failure hook
     force_pause: bool = False  # start PAUSED whatever was saved (a bot that failed too often)
     probe: Any = None  # callable(name, ts) after each decision's commands are sent (the latency benchmark)
-
-
-class _Step:
-    """The rows one step produced (the session's record sink), written together."""
-
-    __slots__ = ("fills", "funding", "orders")
-
-    def __init__(self) -> None:
-        self.orders: list[OrderRow] = []
-        self.fills: list[FillRow] = []
-        self.funding: list[FundingRow] = []
-
-    def on_order(self, row: OrderRow) -> None:
-        self.orders.append(row)
-
-    def on_fill(self, row: FillRow) -> None:
-        self.fills.append(row)
-
-    def on_funding(self, row: FundingRow) -> None:
-        self.funding.append(row)
-
-    def __bool__(self) -> bool:
-        return bool(self.orders or self.fills or self.funding)
 
 
 class BotActor(pykka.ThreadingActor):
@@ -112,13 +88,12 @@ class BotActor(pykka.ThreadingActor):
         self.setup = setup
         self.name = setup.config.name
         self.log = setup.log
-        self.flags = setup.flags
+        self.flags = OperatorFlags()  # a fresh bot; a resumed one takes its saved flags
         self.cursor: int | None = None
         self.fill_seq = 0
-        self.step = _Step()
+        self.step = RowBuffer()
         self.last_snapshot_ts = 0
         self.last_decision: Decision | None = None
-        self.last_snapshot: SnapshotRow | None = None
         self.last_objective: tuple[int, int, int, str] | None = None
         self.risk_state = ""
         self.risk_reasons: tuple[str, ...] = ()
@@ -201,7 +176,6 @@ class BotActor(pykka.ThreadingActor):
             self._on_market(event)
         if setup.force_pause:
             self.command("pause")  # cancels its orders now; the position is left alone
-        self._post()
         setup.hub.publish(self.name, "started", generation=setup.generation, state=self.state.value)
 
     # -------------------------------------------------------------- market events
@@ -211,7 +185,6 @@ class BotActor(pykka.ThreadingActor):
             decided = self._on_market(message)
             if decided and self.setup.probe is not None:
                 self.setup.probe(self.name, message.ts)
-            self._post()
             return None
         raise TypeError(f"{self.name}: unexpected message {type(message).__name__}")
 
@@ -270,8 +243,6 @@ class BotActor(pykka.ThreadingActor):
             self.flags = flags
             self.state = run_state(flags)
             self.setup.hub.publish(self.name, "state", state=self.state.value)
-        row = snapshot_row(paper.venue, paper.session, decision, equity)
-        self.last_snapshot = row
         objective = (verdict.band.min_base, verdict.band.max_base, verdict.band.preferred_base, verdict.action.value)
         if objective != self.last_objective:
             self.last_objective = objective
@@ -284,10 +255,10 @@ class BotActor(pykka.ThreadingActor):
                 reasons=reasons,
             )
         due = decision.ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
-        if due or self.step.fills:
-            self.last_snapshot_ts = decision.ts
-            return row
-        return None
+        if not (due or self.step.fills):
+            return None  # built only when it is written: most decisions are neither due nor filled
+        self.last_snapshot_ts = decision.ts
+        return snapshot_row(paper.venue, paper.session, decision, equity)
 
     # -------------------------------------------------------------- records
 
@@ -300,13 +271,12 @@ class BotActor(pykka.ThreadingActor):
             return
         paper = self.paper
         assert paper is not None
-        for row in step.fills:
-            self.fill_seq += 1
-            self.log.info("fill", **msgspec.structs.asdict(row))
-            self.setup.hub.publish(self.name, "fill", **msgspec.structs.asdict(row))
-        for f in step.funding:
-            self.log.info("funding", **msgspec.structs.asdict(f))
-            self.setup.hub.publish(self.name, "funding", **msgspec.structs.asdict(f))
+        self.fill_seq += len(step.fills)
+        for kind, rows in (("fill", step.fills), ("funding", step.funding)):
+            for row in rows:
+                fields = msgspec.structs.asdict(row)
+                self.log.info(kind, **fields)
+                self.setup.hub.publish(self.name, kind, **fields)
         envelope = BotCheckpoint(
             venue=checkpoint(paper.venue),
             funding_rate=paper.funding_rate,
@@ -331,15 +301,15 @@ class BotActor(pykka.ThreadingActor):
                 fill_seq=self.fill_seq,
             )
         )
-        self.step = _Step()
+        self.step = RowBuffer()
         paper.session.sink = self.step
         self._objective = None
         self._risk_events = []
+        self._post()
 
     def _post(self) -> None:
         paper = self.paper
-        if paper is None:
-            return
+        assert paper is not None
         self.setup.board.post(
             self.name,
             bot_summary(self.setup.config, self.state, paper, self.risk_state, self.setup.feed.market_ts),
@@ -358,7 +328,6 @@ class BotActor(pykka.ThreadingActor):
         decision, equity = paper.decide(venue.now, venue.last_price, self.flags)
         snapshot = self._after_decision(decision, equity)
         self._write(venue.now, snapshot, force=True)
-        self._post()
         self.log.info("operator_command", command=cmd.value, state=self.state.value)
         self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
         return {"name": self.name, "state": self.state.value}
@@ -393,7 +362,6 @@ class BotActor(pykka.ThreadingActor):
             paper.session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.now)
         self.state = BotRunState.STOPPED
         self._write(venue.now, None, force=True)
-        self._post()
         cancelled = len(ids) if policy is ShutdownPolicy.CANCEL_ALL else 0
         self.log.info("bot_stopped", policy=policy.value, cancelled=cancelled)
 

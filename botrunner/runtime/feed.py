@@ -13,7 +13,7 @@ catch-up and the live stream. Subscribe and publish take the same lock, which ma
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import structlog
@@ -45,7 +45,6 @@ class MarketFeed:
         *,
         resume_after_key: int | None = None,
         initial_funding_rate: int = 0,
-        on_dead: Callable[[str], None] | None = None,
     ) -> None:
         if not events:
             raise ValueError(f"{market}: no market events to replay")
@@ -62,7 +61,6 @@ class MarketFeed:
         if resume_after_key is not None:
             while self._next < len(events) and self.keys[self._next] <= resume_after_key:
                 self._next += 1
-        self._on_dead = on_dead
         self.finished = self._next >= len(events)
         self._log = structlog.get_logger("feed").bind(market=market)
 
@@ -162,6 +160,4 @@ class MarketFeed:
                 del self._subscribers[name]
         for name in dead:
             self._log.info("feed_subscriber_gone", bot=name)
-            if self._on_dead is not None:
-                self._on_dead(name)
         return event

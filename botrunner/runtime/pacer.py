@@ -1,8 +1,8 @@
 """Paced replay: publish a recorded market feed at ``speed`` times real time (or as fast as possible).
 
 :class:`ReplayPacer` maps market time to wall time, ``market_now = anchor_market + (monotonic() - anchor_wall) *
-speed``, and waits for a market instant in short, interruptible slices. :class:`MarketReplay` walks a feed
-(:mod:`botrunner.marketdata.feed`) and hands each event to ``publish`` when its market time comes.
+speed``, and waits for a market instant in short, interruptible slices. ``botrunner.runtime.feed.MarketFeed``
+uses it to publish a market's events when their time comes.
 
 Falling behind (the consumer is slower than the clock): an event that is already due is published at once, never
 after a negative sleep. While the lag stays within ``max_lag_s`` wall seconds the replay catches up by publishing
@@ -11,7 +11,7 @@ is re-anchored at the late event, so the replay continues at ``speed`` from ther
 backlog. No event is ever dropped or reordered; what is lost is only wall-clock fidelity, counted in ``slips`` and
 reported in ``lag_s``.
 
-Nothing here knows about pykka: ``MarketReplay.run`` runs in whatever thread calls it.
+Nothing here knows about pykka.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Final
-
-from botrunner.marketdata.feed import FeedEvent
 
 UNPACED: Final = math.inf
 _UNPACED_NAMES: Final = frozenset({"max", "inf"})
@@ -145,89 +143,3 @@ class ReplayPacer:
             if self._sleep(stop_event, min(remaining, self.max_sleep_s)) or stop_event.is_set():
                 return False
             now = self._monotonic()
-
-
-class MarketReplay:
-    """Publish ``events`` in order, each when the pacer's market time reaches its ``ts``.
-
-    Events with ``ts <= start_after_ts`` are skipped (resuming after a restart: the caller passes the last
-    timestamp it had fully processed; events sharing that timestamp count as processed). With ``anchor_on_start``
-    (the default) each :meth:`run` re-anchors the pacer at its first event, so neither a resume point deep into the
-    data nor time spent stopped makes the replay idle or burst; turn it off when several replays share one pacer.
-
-    An event whose wait is interrupted by a stop, or whose ``publish`` raises, is kept and is the first one the
-    next :meth:`run` publishes. Events must not go back in time (ValueError).
-    """
-
-    def __init__(
-        self,
-        events: Iterable[FeedEvent],
-        pacer: ReplayPacer,
-        publish: Callable[[FeedEvent], None],
-        *,
-        start_after_ts: int | None = None,
-        anchor_on_start: bool = True,
-    ) -> None:
-        self._events: Iterator[FeedEvent] = iter(events)
-        self._pacer = pacer
-        self._publish = publish
-        self._start_after_ts = start_after_ts
-        self._anchor_on_start = anchor_on_start
-        self._pending: FeedEvent | None = None
-        self._previous_ts: int | None = None
-        self._running = threading.Lock()
-        self._finished = False
-        self._last_ts: int | None = None
-        self._published = 0
-
-    @property
-    def finished(self) -> bool:
-        """True once every event has been published (not when a run was stopped)."""
-        return self._finished
-
-    @property
-    def last_ts(self) -> int | None:
-        """The ``ts`` of the last event published, None before the first."""
-        return self._last_ts
-
-    @property
-    def published(self) -> int:
-        """How many events have been published."""
-        return self._published
-
-    def run(self, stop_event: threading.Event) -> None:
-        """Publish until the feed ends or ``stop_event`` is set; may be called again after a stop to go on."""
-        if not self._running.acquire(blocking=False):
-            raise RuntimeError("this replay is already running in another thread")
-        try:
-            first = True
-            while not stop_event.is_set():
-                event = self._next()
-                if event is None:
-                    self._finished = True
-                    return
-                if first and self._anchor_on_start:
-                    self._pacer.anchor(event.ts)
-                first = False
-                if not self._pacer.wait_until(event.ts, stop_event):
-                    return
-                self._publish(event)
-                self._pending = None
-                self._last_ts = event.ts
-                self._published += 1
-        finally:
-            self._running.release()
-
-    def _next(self) -> FeedEvent | None:
-        """The event to publish next (kept as pending until published), skipping those up to the resume point."""
-        if self._pending is not None:
-            return self._pending
-        for event in self._events:
-            if self._previous_ts is not None and event.ts < self._previous_ts:
-                raise ValueError(f"feed goes back in time: {event.ts} after {self._previous_ts}")
-            self._previous_ts = event.ts
-            if self._start_after_ts is not None and event.ts <= self._start_after_ts:
-                continue
-            self._pending = event
-            return event
-        return None

@@ -165,7 +165,7 @@ class Runner:
                         market=config.market,
                         mode=config.mode.value,
                         created_ts=int(time.time()),
-                        config_digest=hashlib.sha256(msgspec.json.encode(_without_source(config))).hexdigest(),
+                        config_digest=hashlib.sha256(msgspec.json.encode(config.without_source())).hexdigest(),
                     )
                     saved = store.load_checkpoint(config.name)
                     if saved is not None:
@@ -337,8 +337,3 @@ class Runner:
         if self.writer is not None:
             args_json = msgspec.to_builtins(args)
             self.writer.audit(ts=int(time.time()), actor="ctl", cmd=cmd, args=args_json, outcome=outcome)
-
-
-def _without_source(config: BotConfig) -> BotConfig:
-    """The configuration without the path it was read from (moving a file changes nothing)."""
-    return msgspec.structs.replace(config, source="")

@@ -63,6 +63,29 @@ class RecordSink(Protocol):
     def on_funding(self, row: FundingRow) -> None: ...
 
 
+class RowBuffer:
+    """A record sink that keeps the rows in lists: one step's rows in the bot actor, or a test's record."""
+
+    __slots__ = ("fills", "funding", "orders")
+
+    def __init__(self) -> None:
+        self.orders: list[OrderRow] = []
+        self.fills: list[FillRow] = []
+        self.funding: list[FundingRow] = []
+
+    def on_order(self, row: OrderRow) -> None:
+        self.orders.append(row)
+
+    def on_fill(self, row: FillRow) -> None:
+        self.fills.append(row)
+
+    def on_funding(self, row: FundingRow) -> None:
+        self.funding.append(row)
+
+    def __bool__(self) -> bool:
+        return bool(self.orders or self.fills or self.funding)
+
+
 class SessionVenue(Protocol):
     """What a session reads and drives on its venue (``PaperVenue`` now, the Drift venue later)."""
 

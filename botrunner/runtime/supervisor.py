@@ -24,7 +24,6 @@ import structlog
 
 from botrunner.config import BotConfig
 from botrunner.paper.config import PaperConfig
-from botrunner.pipeline import OperatorFlags
 from botrunner.runtime.bot_actor import BotActor, BotSetup
 from botrunner.runtime.feed import MarketFeed
 from botrunner.runtime.hub import EventHub, StatusBoard
@@ -104,7 +103,6 @@ class Supervisor(pykka.ThreadingActor):
             hub=self.ctx.hub,
             log=self.ctx.bot_logger(name),
             paper=self.ctx.paper,
-            flags=OperatorFlags(pause=True) if force_pause else OperatorFlags(),
             force_pause=force_pause,
             snapshot_every_s=self.ctx.snapshot_every_s,
             generation=slot.generation,
@@ -205,7 +203,9 @@ class Supervisor(pykka.ThreadingActor):
                     "bad_request",
                     f"{config.source}: market {config.market} has no feed in this run (restart the runner to add it)",
                 )
-        changed = [n for n in new if n in self.slots and _comparable(new[n]) != _comparable(self.slots[n].config)]
+        changed = [
+            n for n, c in new.items() if n in self.slots and self.slots[n].config.without_source() != c.without_source()
+        ]
         added = [n for n in new if n not in self.slots]
         removed = [n for n in self.slots if n not in new]
         for name in removed:
@@ -279,10 +279,3 @@ class Supervisor(pykka.ThreadingActor):
         slot = self.slots.get(name)
         if slot is not None:
             self.ctx.board.update(name, restarts=slot.restarts, flagged=slot.flagged)
-
-
-def _comparable(config: BotConfig) -> BotConfig:
-    """A config without its source path (moving a file is not a change)."""
-    import msgspec
-
-    return msgspec.structs.replace(config, source="")

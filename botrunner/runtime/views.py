@@ -23,7 +23,7 @@ def iso(ts: int | float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _pnl_total(config: BotConfig, paper: PaperBot, equity: int) -> int:
+def _pnl_total(paper: PaperBot, equity: int) -> int:
     ledger = paper.venue.ledger
     return equity - (ledger.deposits - ledger.withdrawals)
 
@@ -44,7 +44,7 @@ def bot_summary(
         "position": venue.position.base_asset_amount,
         "mark": venue.last_price,
         "equity": equity,
-        "pnl": _pnl_total(config, paper, equity),
+        "pnl": _pnl_total(paper, equity),
         "open_orders": len(venue.orders),
         "fills": venue.ledger.maker_fills + venue.ledger.taker_fills,
         "market_time": market_ts,
@@ -129,7 +129,7 @@ def bot_detail(
             "fees": fixed(ledger.fees, QUOTE_DECIMALS),
             "settled": fixed(ledger.settled, QUOTE_DECIMALS),
             "unsettled": fixed(report.unsettled_pnl, QUOTE_DECIMALS),
-            "total": fixed(_pnl_total(config, paper, equity), QUOTE_DECIMALS),
+            "total": fixed(_pnl_total(paper, equity), QUOTE_DECIMALS),
         },
         "risk": {"state": risk_state or None, "reasons": reasons},
         "band": None
