@@ -17,6 +17,10 @@ YAML                                        becomes                             
 ``risk.max_daily_loss_usd``                 ``RiskLimits.max_daily_loss_quote``  USD
 ``risk.max_notional_usd``                   ``RiskLimits.max_notional_quote``    USD
 ``strategy.band.min_base`` / ``max_base``   ``BandConfig.min_base`` / ``max_base``  base units, e.g. ``-5``
+``live.confirm_above_usd``                  ``LiveSettings.confirm_above_quote``  USD
+``live.max_order_notional_usd``             ``LiveSettings.max_order_notional_quote``  USD
+``live.gas_reserve_sol``                    ``LiveSettings.gas_reserve_lamports``  SOL, e.g. ``0.017``
+``live.settle_threshold_usd``               ``LiveSettings.settle_threshold_quote``  USD
 ==========================================  ==================================  =======================
 """
 
@@ -34,6 +38,7 @@ from botrunner.core.catalogue import UnknownMarketError, load_catalogue
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import BASE_PRECISION, LEVERAGE_PRECISION, MARGIN_PRECISION, QUOTE_PRECISION, to_fixed
+from botrunner.live.settings import LAMPORTS_PER_SOL, LiveSettings
 from botrunner.yamlconf import ConfigError, decode, field_line, parse_yaml
 from governors.risk_limits import RiskLimits
 from strategies.band import BandConfig, FixedBandStrategy
@@ -45,6 +50,7 @@ from strategies.grid import GridStrategy
 class BotMode(enum.Enum):
     PAPER = "paper"  # simulated venue, real prices
     LIVE = "live"  # Drift through driftpy; signing key from the environment only
+    MONITOR = "monitor"  # read-only: watch a Drift subaccount, never trade, no key
 
 
 class StrategyKind(enum.Enum):
@@ -101,6 +107,7 @@ class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     execution: ExecutionPolicy = ExecutionPolicy()
     risk: RiskLimits = RiskLimits()
     on_shutdown: ShutdownPolicy = ShutdownPolicy.CANCEL_ALL
+    live: LiveSettings = LiveSettings()  # connection and safety limits (live and monitor modes)
     source: str = ""  # the file it came from, for messages
 
     @property
@@ -121,6 +128,10 @@ _HUMAN_UNITS: tuple[tuple[tuple[str, ...], str, str, int], ...] = (
     (("risk",), "max_notional_usd", "max_notional_quote", QUOTE_PRECISION),
     (("strategy", "band"), "min_base", "min_base", BASE_PRECISION),
     (("strategy", "band"), "max_base", "max_base", BASE_PRECISION),
+    (("live",), "confirm_above_usd", "confirm_above_quote", QUOTE_PRECISION),
+    (("live",), "max_order_notional_usd", "max_order_notional_quote", QUOTE_PRECISION),
+    (("live",), "gas_reserve_sol", "gas_reserve_lamports", LAMPORTS_PER_SOL),
+    (("live",), "settle_threshold_usd", "settle_threshold_quote", QUOTE_PRECISION),
 )
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 RESERVED_NAME = "supervisor"  # logs/supervisor.log is the runner's own
@@ -190,10 +201,13 @@ def _validate_semantics(bot: BotConfig, lines: dict[str, int], source: str) -> N
             check()
         except ValueError as exc:
             raise _section_error(source, lines, section, str(exc)) from exc
-    try:
-        bot.risk.validate()
-    except ValueError as exc:
-        raise _section_error(source, lines, "risk", str(exc)) from exc
+    for section, check in (("risk", bot.risk.validate), ("live", bot.live.validate)):
+        try:
+            check()
+        except ValueError as exc:
+            raise _section_error(source, lines, section, str(exc)) from exc
+    if bot.mode is not BotMode.PAPER:
+        _validate_pubkey(bot.account.authority, fail)
     size = bot.execution.base_size_per_level
     if size % market.step_size:
         raise fail(
@@ -219,6 +233,18 @@ def _validate_semantics(bot: BotConfig, lines: dict[str, int], source: str) -> N
             "risk",
             "max_leverage",
         )
+
+
+def _validate_pubkey(authority: str, fail: Any) -> None:
+    """Live and monitor bots name a real Solana wallet: a base58 32-byte public key."""
+    from solders.pubkey import Pubkey
+
+    try:
+        Pubkey.from_string(authority)
+    except ValueError as exc:
+        raise fail(
+            f"{authority!r} is not a base58 Solana public key (live and monitor bots)", "account", "authority"
+        ) from exc
 
 
 def _section_error(source: str, lines: dict[str, int], section: str, message: str) -> ConfigError:

@@ -70,6 +70,11 @@ class RejectReason(enum.Enum):
     INVALID_AMOUNT = "invalid_amount"  # zero/negative amount, unknown spot market
     MARKET_PAUSED = "market_paused"  # no price yet: the venue cannot check the order
     INVALID_ORDER = "invalid_order"  # a combination Drift refuses, e.g. a post-only market order
+    SAFETY_GATE = "safety_gate"  # live: needs an operator confirmation, above the YAML cap, gas reserve, latency
+    VENUE_UNAVAILABLE = "venue_unavailable"  # live: RPC down, recovering, resync pending or circuit breaker open
+    TRANSACTION_FAILED = "transaction_failed"  # live: simulation, sending or on-chain execution failed
+    OUTCOME_UNKNOWN = "outcome_unknown"  # live: sent, never confirmed nor expired; the account is resynced
+    DRY_RUN = "dry_run"  # live --dry-run: built and simulated, deliberately not sent
 
 
 class CancelReason(enum.Enum):
