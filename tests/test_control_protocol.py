@@ -66,6 +66,10 @@ def test_every_command_has_a_spec_and_the_table_is_closed() -> None:
         "reload",
         "shutdown",
         "subscribe",
+        "deposit",
+        "withdraw",
+        "transfer",
+        "confirm",
     }
 
 
@@ -241,10 +245,17 @@ def test_a_request_line_from_the_table_parses_back_to_the_same_request(
 ) -> None:
     args: dict[str, Any] = {}
     for spec in COMMANDS[cmd].args:
-        if spec.type is ArgType.STR:
-            args[spec.name] = name
-        elif bots is not None:
-            args[spec.name] = bots
+        match spec.type:
+            case ArgType.STR:
+                args[spec.name] = name
+            case ArgType.AMOUNT:
+                args[spec.name] = "1.5"
+            case ArgType.ASSET:
+                args[spec.name] = "sol"
+            case ArgType.INT:
+                args[spec.name] = 3
+            case ArgType.STR_LIST if bots is not None:
+                args[spec.name] = bots
     line = request_line(rid, cmd, args)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert parse_request(line.rstrip(b"\n")) == Request(rid, cmd, args)
@@ -306,3 +317,25 @@ def test_a_socket_path_over_the_unix_limit_is_an_error_naming_it() -> None:
         check_socket_path(too_long)
     with pytest.raises(SocketPathError, match="NUL"):
         check_socket_path(Path("/tmp/a\0b"))
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        ({"name": "b", "amount": 12.5, "asset": "usdc"}, "decimal string"),
+        ({"name": "b", "amount": "abc", "asset": "usdc"}, "decimal number"),
+        ({"name": "b", "amount": "-1", "asset": "usdc"}, "positive"),
+        ({"name": "b", "amount": "NaN", "asset": "usdc"}, "positive"),
+        ({"name": "b", "amount": "1", "asset": "btc"}, "one of usdc, sol"),
+        ({"name": "b", "amount": "1"}, "missing argument 'asset'"),
+    ],
+)
+def test_deposit_when_bad_arguments_then_the_field_is_named(args: dict[str, Any], problem: str) -> None:
+    reply = _error(_line({"id": 1, "cmd": "deposit", "args": args}))
+    assert problem in reply.message
+
+
+def test_transfer_when_subaccount_not_an_int_then_refused() -> None:
+    args = {"name": "b", "amount": "1", "asset": "sol", "to_subaccount": "2"}
+    reply = _error(_line({"id": 1, "cmd": "transfer", "args": args}))
+    assert "non-negative integer" in reply.message

@@ -286,8 +286,8 @@ def test_a_too_long_socket_path_is_exit_2_naming_it(capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["pause"], "pause takes exactly one bot NAME, got 0"),
-        (["bot", "a", "b"], "bot takes exactly one bot NAME, got 2"),
+        (["pause"], "pause takes NAME, got 0 value(s)"),
+        (["bot", "a", "b"], "bot takes NAME, got 2 value(s)"),
         (["status", "sol"], "status takes no NAME, got sol"),
     ],
 )

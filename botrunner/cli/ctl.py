@@ -23,14 +23,14 @@ from rich.text import Text
 from botrunner.cli import CliError
 from botrunner.control import control_socket_path, resolve_run_dir
 from botrunner.control.client import ClientError, ConnectionFailed, ControlClient
-from botrunner.control.protocol import COMMANDS, Command, CommandSpec
+from botrunner.control.protocol import COMMANDS, ArgType, Command, CommandSpec
 
 _MISSING = "-"
 
 
 def register(subparsers: Any) -> None:
     """Add ``ctl`` to the CLI."""
-    commands = "\n".join(f"  {c.value:<12} {_usage(spec):<11} {spec.help}" for c, spec in COMMANDS.items())
+    commands = "\n".join(f"  {c.value:<12} {_usage(spec):<28} {spec.help}" for c, spec in COMMANDS.items())
     p = subparsers.add_parser(
         "ctl",
         help="control a running runner over its socket (status, bot, pause, resume, flatten, ...)",
@@ -46,14 +46,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer (default 10)")
     choices = [c.value for c in Command]
     p.add_argument("command_name", metavar="COMMAND", choices=choices, help="one of the commands below")
-    p.add_argument("names", metavar="NAME", nargs="*", help="the bot (subscribe: any number of bots)")
+    p.add_argument("names", metavar="ARG", nargs="*", help="the bot NAME, then the command's values (see below)")
     p.set_defaults(handler=run_ctl)
 
 
 def _usage(spec: CommandSpec) -> str:
     if spec.streams:
         return "[NAME ...]"
-    return "NAME" if spec.takes_name() else ""
+    return " ".join(a.name.upper() for a in spec.args)
 
 
 def _socket_path(args: argparse.Namespace) -> Path:
@@ -67,9 +67,20 @@ def _command_args(cmd: Command, names: list[str]) -> dict[str, Any]:
     if spec.streams:
         return {"bots": names} if names else {}
     if spec.takes_name():
-        if len(names) != 1:
-            raise CliError(f"{cmd.value} takes exactly one bot NAME, got {len(names)}")
-        return {"name": names[0]}
+        wanted = [a.name for a in spec.args]
+        if len(names) != len(wanted):
+            usage = " ".join(w.upper() for w in wanted)
+            raise CliError(f"{cmd.value} takes {usage}, got {len(names)} value(s)")
+        out: dict[str, Any] = {}
+        for arg, value in zip(spec.args, names, strict=True):
+            if arg.type is ArgType.INT:
+                try:
+                    out[arg.name] = int(value)
+                except ValueError:
+                    raise CliError(f"{cmd.value}: {arg.name.upper()} must be an integer, got {value!r}") from None
+            else:
+                out[arg.name] = value.lower() if arg.type is ArgType.ASSET else value
+        return out
     if names:
         raise CliError(f"{cmd.value} takes no NAME, got {' '.join(names)}")
     return {}

@@ -37,6 +37,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--snapshot-every", type=int, default=60, help="margin snapshot cadence, market seconds")
     p.add_argument("--log-retention-days", type=int, default=30, help="keep rotated logs this many days")
     p.add_argument("--quiet", action="store_true", help="no live table")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="live bots build and simulate every transaction but send none (paper bots are unaffected)",
+    )
     p.set_defaults(handler=run_fleet)
 
 
@@ -88,6 +93,7 @@ def run_fleet(args: argparse.Namespace) -> int:
             exit_at_end=args.exit_at_end,
             snapshot_every_s=args.snapshot_every,
             retention_days=args.log_retention_days,
+            dry_run=args.dry_run,
         )
     )
 

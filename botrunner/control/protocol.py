@@ -10,6 +10,7 @@ overflow), carries ``"id": null``.
 
 from __future__ import annotations
 
+import decimal
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -40,7 +41,7 @@ class ErrorCode(enum.StrEnum):
 
 
 class Command(enum.StrEnum):
-    """The closed set of commands (issue-5 money movements — deposit, withdraw, transfer, confirm — come later)."""
+    """The closed set of commands."""
 
     STATUS = "status"
     BOT = "bot"
@@ -53,6 +54,10 @@ class Command(enum.StrEnum):
     RELOAD = "reload"
     SHUTDOWN = "shutdown"
     SUBSCRIBE = "subscribe"
+    DEPOSIT = "deposit"
+    WITHDRAW = "withdraw"
+    TRANSFER = "transfer"
+    CONFIRM = "confirm"
 
 
 class ArgType(enum.Enum):
@@ -60,6 +65,9 @@ class ArgType(enum.Enum):
 
     STR = "str"  # a non-empty string
     STR_LIST = "list[str]"  # a list of non-empty strings
+    AMOUNT = "amount"  # a positive decimal string, e.g. "12.5" (exact: never a float)
+    ASSET = "asset"  # "usdc" or "sol"
+    INT = "int"  # a non-negative integer
 
 
 class ArgSpec(msgspec.Struct, frozen=True):
@@ -83,6 +91,8 @@ class CommandSpec(msgspec.Struct, frozen=True):
 
 
 _NAME = (ArgSpec("name", ArgType.STR),)
+_MONEY = (*_NAME, ArgSpec("amount", ArgType.AMOUNT), ArgSpec("asset", ArgType.ASSET))
+ASSETS = ("usdc", "sol")
 
 COMMANDS: Mapping[Command, CommandSpec] = MappingProxyType(
     {
@@ -100,6 +110,14 @@ COMMANDS: Mapping[Command, CommandSpec] = MappingProxyType(
             (ArgSpec("bots", ArgType.STR_LIST, required=False),),
             "stream events until Ctrl-C (no NAME: all bots)",
             streams=True,
+        ),
+        Command.DEPOSIT: CommandSpec(_MONEY, "live: deposit AMOUNT of ASSET (usdc|sol) from the wallet"),
+        Command.WITHDRAW: CommandSpec(_MONEY, "live: withdraw AMOUNT of ASSET to the wallet (never a borrow)"),
+        Command.TRANSFER: CommandSpec(
+            (*_MONEY, ArgSpec("to_subaccount", ArgType.INT)), "live: move AMOUNT of ASSET to subaccount TO"
+        ),
+        Command.CONFIRM: CommandSpec(
+            (*_NAME, ArgSpec("token", ArgType.STR)), "live: approve orders whose terms hash to TOKEN (5 min)"
         ),
     }
 )
@@ -212,6 +230,24 @@ def check_arg(cmd: Command, spec: ArgSpec, value: object) -> str | None:
                     return f"{where}[{i}] must be a string, got {_type_name(item)}"
                 if not item:
                     return f"{where}[{i}] must not be empty"
+            return None
+        case ArgType.AMOUNT:
+            if not isinstance(value, str):
+                return f'{where} must be a decimal string like "12.5", got {_type_name(value)}'
+            try:
+                number = decimal.Decimal(value)
+            except decimal.InvalidOperation:
+                return f"{where} must be a decimal number, got {_quote(value)}"
+            if not number.is_finite() or number <= 0:
+                return f"{where} must be a positive number, got {_quote(value)}"
+            return None
+        case ArgType.ASSET:
+            if value not in ASSETS:
+                return f"{where} must be one of {', '.join(ASSETS)}, got {_quote(str(value))}"
+            return None
+        case ArgType.INT:
+            if type(value) is not int or value < 0:
+                return f"{where} must be a non-negative integer, got {_type_name(value)}"
             return None
         case unreachable:
             assert_never(unreachable)

@@ -119,7 +119,7 @@ class BotActor(pykka.ThreadingActor):
         definition = BotDefinition.from_config(config)
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
-            known = _open_order_rows(store.orders(self.name)) if saved is not None else {}
+            known = open_order_rows(store.orders(self.name)) if saved is not None else {}
         position = feed.subscribe(self.name, self.actor_ref)
         if saved is not None:
             if saved.venue_state is None:
@@ -377,7 +377,7 @@ class BotActor(pykka.ThreadingActor):
         self.setup.on_failure(self.name, self.setup.generation, repr(exception_value))
 
 
-def _open_order_rows(rows: tuple[OrderRow, ...]) -> dict[int, OrderRow]:
+def open_order_rows(rows: tuple[OrderRow, ...]) -> dict[int, OrderRow]:
     """The placed row of every order the store saw placed (or adopted) and not yet closed, by user_order_id."""
     open_by_id: dict[int, OrderRow] = {}
     for row in rows:

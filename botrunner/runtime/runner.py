@@ -45,18 +45,52 @@ from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.market import market_events, rate_in_force
 from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
-from botrunner.runtime.supervisor import RuntimeContext, Supervisor, SupervisorError
+from botrunner.runtime.supervisor import LiveAccess, RuntimeContext, Supervisor, SupervisorError
 from botrunner.runtime.views import iso, render_summary
 from botrunner.store import Store, StoreError, StoreWriter
 from botrunner.yamlconf import ConfigError
 
 DB_NAME = "botrunner.db"
+CAPITAL_TIMEOUT_S = 120.0  # a deposit waits for its confirmation (30 s) and the status window (60 s)
+SPOT_INDEX = {"usdc": 0, "sol": 1}
+_ASSET_DECIMALS = {"usdc": 6, "sol": 9}
 ASK_TIMEOUT_S = 4.0  # the control protocol promises an answer within 5 s
 _READ_ONLY = frozenset({"status", "bot", "subscribe"})  # not audited: they change nothing
 
 
 class RunnerError(Exception):
     """The runner cannot start; the message names what and where."""
+
+
+def parse_amount(text: str, asset: str) -> int:
+    """``"12.5"`` USDC -> 12_500_000: exact, positive, at most the token's decimals (a control-socket argument)."""
+    from botrunner.core.precision import to_fixed
+
+    try:
+        amount = to_fixed(text, 10 ** _ASSET_DECIMALS[asset], what="amount")
+    except ValueError as exc:
+        raise ControlError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    if amount <= 0:
+        raise ControlError(ErrorCode.BAD_REQUEST, f"amount must be > 0, got {text}")
+    return amount
+
+
+def prepare_live(configs: tuple[BotConfig, ...], environ: dict[str, str] | None) -> dict[str, LiveAccess]:
+    """Resolve every live/monitor bot's RPC URL and load every live bot's key, before anything starts.
+
+    A missing or malformed key, a missing RPC URL or an RPC that does not answer is one line naming the bot."""
+    from botrunner.live.connect import resolve_access
+
+    out: dict[str, LiveAccess] = {}
+    for config in configs:
+        if config.mode is BotMode.PAPER:
+            continue
+        try:
+            url, wallet = resolve_access(config, environ)
+        except ValueError as exc:
+            raise RunnerError(f"{config.source or config.name}: {exc}") from exc
+        out[config.name] = LiveAccess(rpc_url=url, wallet=wallet)
+    return out
 
 
 @dataclass
@@ -72,6 +106,10 @@ class RunOptions:
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     run_feeds: bool = True  # False: the caller publishes (the latency benchmark)
     probe: Callable[[str, int], None] | None = None
+    dry_run: bool = False  # live bots: build and simulate every transaction, send none
+    live_tick_s: float | None = None  # tests: live bots tick this often instead of live.refresh_s
+    venue_factory: Callable[..., Any] | None = None  # tests: observe the live venue
+    environ: dict[str, str] | None = None  # where keys and RPC URLs are read (default: the process environment)
 
 
 class Runner:
@@ -93,6 +131,7 @@ class Runner:
         self.supervisor: pykka.ActorRef[Supervisor] | None = None
         self.server: ControlServer | None = None
         self.log: Any = structlog.get_logger("runner")
+        self.live_access: dict[str, LiveAccess] = {}  # shared with the supervisor: reload adds to it
 
     # -------------------------------------------------------------- start
 
@@ -106,10 +145,7 @@ class Runner:
             configs = load_fleet(opts.fleet)
         except ConfigError as exc:
             raise RunnerError(str(exc)) from exc
-        live = [c for c in configs if c.mode is BotMode.LIVE]
-        if live:
-            names = ", ".join(f"{c.name} ({c.source})" for c in live)
-            raise RunnerError(f"live mode is not available in this build yet (bots: {names}); use mode: paper")
+        self.live_access.update(prepare_live(configs, opts.environ))
         self.configs = configs
         self.run_dir.mkdir(parents=True, exist_ok=True)
         check_socket_path(self.socket_path)
@@ -118,7 +154,7 @@ class Runner:
         self.logs.route_default_logging()
         self.log = self.logs.supervisor()
         self.writer = StoreWriter(self.db_path)
-        self._build_feeds(configs, cursors)
+        self._build_feeds(tuple(c for c in configs if c.mode is BotMode.PAPER), cursors)
         ctx = RuntimeContext(
             store_path=str(self.db_path),
             writer=self.writer,
@@ -130,6 +166,10 @@ class Runner:
             restart=opts.restart,
             snapshot_every_s=opts.snapshot_every_s,
             probe=opts.probe,
+            live=self.live_access,
+            dry_run=opts.dry_run,
+            live_tick_s=opts.live_tick_s,
+            venue_factory=opts.venue_factory,
         )
         supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(ctx, configs)
         self.supervisor = supervisor
@@ -291,21 +331,39 @@ class Runner:
                     configs = load_fleet(self.options.fleet)
                 except ConfigError as exc:
                     raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
-                live = [c.name for c in configs if c.mode is BotMode.LIVE]
-                if live:
-                    raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused: live mode not available ({live})")
                 try:
+                    access = prepare_live(configs, self.options.environ)
                     self._register(configs)
                 except RunnerError as exc:
                     raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
+                self.live_access.update(access)
                 result = supervisor.reload(configs).get(timeout=ASK_TIMEOUT_S)
                 self.configs = configs
                 return result
+            case "deposit" | "withdraw" | "transfer" | "confirm":
+                assert isinstance(name, str)
+                ref = self._live_ref(supervisor, name)
+                if cmd == "confirm":
+                    return ref.proxy().confirm(args["token"]).get(timeout=ASK_TIMEOUT_S)
+                amount = parse_amount(args["amount"], args["asset"])
+                call = ref.proxy().capital(cmd, amount, SPOT_INDEX[args["asset"]], args.get("to_subaccount"))
+                return call.get(timeout=CAPITAL_TIMEOUT_S)
             case "shutdown":
                 self.shutdown_requested.set()
                 return {"message": "shutting down"}
             case _:
                 raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"unknown command {cmd!r}")
+
+    def _live_ref(self, supervisor: Any, name: str) -> Any:
+        config = next((c for c in self.configs if c.name == name), None)
+        if config is None:
+            raise ControlError(ErrorCode.NOT_FOUND, f"no bot named {name!r}")
+        if config.mode is not BotMode.LIVE:
+            raise ControlError(ErrorCode.BAD_REQUEST, f"bot {name!r} is {config.mode.value}: only live bots move funds")
+        ref = supervisor.bot_ref(name).get(timeout=ASK_TIMEOUT_S)
+        if ref is None:
+            raise ControlError(ErrorCode.CONFLICT, f"bot {name!r} is not running; `start` it first")
+        return ref
 
     def status(self) -> dict[str, Any]:
         assert self.supervisor is not None

@@ -22,7 +22,7 @@ from typing import Any
 import pykka
 import structlog
 
-from botrunner.config import BotConfig
+from botrunner.config import BotConfig, BotMode
 from botrunner.paper.config import PaperConfig
 from botrunner.runtime.bot_actor import BotActor, BotSetup
 from botrunner.runtime.feed import MarketFeed
@@ -56,6 +56,21 @@ class RuntimeContext:
     stop_timeout_s: float = 10.0
     monotonic: Callable[[], float] = time.monotonic
     probe: Callable[[str, int], None] | None = None  # see BotSetup.probe
+    live: Mapping[str, LiveAccess] = field(default_factory=dict)  # live and monitor bots' access, by bot name
+    dry_run: bool = False  # live bots build and simulate but never send
+    live_tick_s: float | None = None  # tests: tick faster than live.refresh_s
+    venue_factory: Callable[..., Any] | None = None  # tests: observe the live venue
+
+
+@dataclass(frozen=True)
+class LiveAccess:
+    """How a live or monitor bot reaches Drift: its RPC URL and (live only) its signing key, in memory only."""
+
+    rpc_url: str
+    wallet: Any = None  # solders Keypair; None for a monitor bot
+
+    def __repr__(self) -> str:  # never let a key reach a log through a repr
+        return f"LiveAccess(rpc_url=<{len(self.rpc_url)} chars>, wallet={'<key>' if self.wallet else None})"
 
 
 @dataclass
@@ -93,6 +108,13 @@ class Supervisor(pykka.ThreadingActor):
         slot.generation += 1
         slot.state = BotRunState.STARTING
         config = slot.config
+        self.ctx.board.update(name, market=config.market, mode=config.mode.value, state="starting")
+        if config.mode is not BotMode.PAPER:
+            slot.ref = self._start_live(name, config, force_pause)
+            slot.state = BotRunState.RUNNING
+            self._post_slot(name)
+            self.log.info("bot_spawned", bot=name, generation=slot.generation, mode=config.mode.value)
+            return
         feed = self.ctx.feeds[config.market]
         setup = BotSetup(
             config=config,
@@ -109,11 +131,32 @@ class Supervisor(pykka.ThreadingActor):
             on_failure=self._failure_hook,
             probe=self.ctx.probe,
         )
-        self.ctx.board.update(name, market=config.market, mode=config.mode.value, state="starting")
         slot.ref = BotActor.start(setup)
         slot.state = BotRunState.RUNNING
         self._post_slot(name)
         self.log.info("bot_spawned", bot=name, generation=slot.generation, force_pause=force_pause)
+
+    def _start_live(self, name: str, config: BotConfig, force_pause: bool) -> pykka.ActorRef[Any]:
+        from botrunner.live.actor import LiveBotActor, LiveSetup
+
+        access = self.ctx.live[name]
+        setup = LiveSetup(
+            config=config,
+            wallet=access.wallet,
+            rpc_url=access.rpc_url,
+            store_path=self.ctx.store_path,
+            writer=self.ctx.writer,
+            board=self.ctx.board,
+            hub=self.ctx.hub,
+            log=self.ctx.bot_logger(name),
+            generation=self.slots[name].generation,
+            on_failure=self._failure_hook,
+            force_pause=force_pause,
+            dry_run=self.ctx.dry_run,
+            tick_s=self.ctx.live_tick_s,
+            venue_factory=self.ctx.venue_factory,
+        )
+        return LiveBotActor.start(setup)
 
     def _failure_hook(self, name: str, generation: int, error: str) -> None:
         """Called from the failing bot's thread: hand over to the supervisor's mailbox."""
