@@ -27,7 +27,7 @@ YAML                                        becomes                             
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, assert_never
@@ -192,16 +192,14 @@ def _validate_semantics(bot: BotConfig, lines: dict[str, int], source: str) -> N
     if bot.strategy.kind is StrategyKind.BAND and bot.strategy.band is None:
         raise fail("kind: band needs a band: {min_base, max_base} section", "strategy", "kind")
     band_check = bot.strategy.band.validate if bot.strategy.band is not None else (lambda: None)
-    for section, check in (
+    checks: tuple[tuple[str, Callable[[], object]], ...] = (
         ("strategy", bot.strategy.grid.validate),
         ("strategy", band_check),
         ("execution", bot.execution.validate),
-    ):
-        try:
-            check()
-        except ValueError as exc:
-            raise _section_error(source, lines, section, str(exc)) from exc
-    for section, check in (("risk", bot.risk.validate), ("live", bot.live.validate)):
+        ("risk", bot.risk.validate),
+        ("live", bot.live.validate),
+    )
+    for section, check in checks:
         try:
             check()
         except ValueError as exc:

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "botrunner.cli.backtest",
     "botrunner.cli.ctl",
     "botrunner.cli.demo",
+    "botrunner.cli.monitor",
     "botrunner.cli.run",
     "botrunner.cli.validate",
 )

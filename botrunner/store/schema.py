@@ -167,7 +167,30 @@ _V1: Final[Migration] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1,)
+# v2: monitor-mode bots (read-only live). SQLite cannot alter a CHECK constraint, so the table is rebuilt; the
+# children's foreign keys name the table, not its storage, and are checked at COMMIT (deferred), when the rebuilt
+# table holds every row again.
+_V2: Final[Migration] = (
+    "PRAGMA defer_foreign_keys = ON",
+    """
+    CREATE TABLE perps_accounts_v2 (
+        bot TEXT PRIMARY KEY,
+        authority TEXT NOT NULL,
+        subaccount_id INTEGER NOT NULL,
+        market TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('paper', 'live', 'monitor')),
+        created_ts INTEGER NOT NULL,
+        config_digest TEXT NOT NULL,
+        UNIQUE (authority, subaccount_id)
+    ) STRICT
+    """,
+    "INSERT INTO perps_accounts_v2 SELECT bot, authority, subaccount_id, market, mode, created_ts, config_digest "
+    "FROM perps_accounts",
+    "DROP TABLE perps_accounts",
+    "ALTER TABLE perps_accounts_v2 RENAME TO perps_accounts",
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 # Created before any migration (it records them): one row per applied version.

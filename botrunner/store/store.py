@@ -39,7 +39,7 @@ from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRo
 from botrunner.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE
 
 Synchronous = Literal["NORMAL", "FULL"]
-Mode = Literal["paper", "live"]
+Mode = Literal["paper", "live", "monitor"]
 MIN_SQLITE: Final = (3, 37, 0)  # STRICT tables
 BUSY_TIMEOUT_MS: Final = 5_000
 

@@ -1,0 +1,153 @@
+"""``botrunner monitor AUTHORITY [--subaccount N]``: watch any Drift subaccount, read-only, no key.
+
+Every ``--interval`` seconds (default 10) it reads the subaccount, its market and the oracles in one RPC call and
+prints health, leverage, collateral, the position and the liquidation price; a WARNING line when health drops below
+50 %, CRITICAL below 20 % or with the liquidation price within 20 % of the oracle (the bot risk limits'
+``health_warning`` / ``health_critical``). ``--once`` prints one reading and exits (0, or 3 when CRITICAL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
+from botrunner.cli import CliError
+from botrunner.config import AccountRef, BotConfig, BotMode, StrategyConfig, StrategyKind
+from botrunner.core.catalogue import UnknownMarketError, load_catalogue
+from botrunner.core.precision import LEVERAGE_PRECISION
+from botrunner.live.settings import DEFAULT_RPC_ENV, LiveSettings
+
+EXIT_CRITICAL = 3
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "monitor",
+        help="watch a Drift subaccount read-only: health, leverage, collateral, liquidation price, alerts",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("authority", metavar="AUTHORITY", help="the wallet (base58 public key) that owns the subaccount")
+    p.add_argument("--subaccount", type=int, default=0, help="subaccount id (default 0)")
+    p.add_argument("--market", default="SOL-PERP", help="the perp market to show (default SOL-PERP)")
+    p.add_argument("--rpc", default=None, help=f"Solana RPC URL (default: ${DEFAULT_RPC_ENV})")
+    p.add_argument("--interval", type=float, default=10.0, help="seconds between readings (default 10)")
+    p.add_argument("--once", action="store_true", help="one reading, then exit")
+    p.add_argument("--json", action="store_true", help="one JSON object per reading")
+    p.set_defaults(handler=run_monitor)
+
+
+def monitor_config(authority: str, subaccount: int, market: str, rpc_url: str) -> BotConfig:
+    """A monitor-mode bot for ``authority``'s subaccount (validated like any bot's YAML)."""
+    from botrunner.config import _validate_pubkey
+    from botrunner.yamlconf import ConfigError
+
+    try:
+        load_catalogue().perp(market)
+    except UnknownMarketError as exc:
+        raise CliError(f"--market: {exc}".replace("'", "")) from exc
+    if not 0 <= subaccount <= 65_535:
+        raise CliError(f"--subaccount: {subaccount} is not a Drift subaccount id (0..65535)")
+
+    def fail(message: str, *_path: str) -> ConfigError:
+        return ConfigError("AUTHORITY", None, "", message)
+
+    try:
+        _validate_pubkey(authority, fail)
+    except ConfigError as exc:
+        raise CliError(f"AUTHORITY: {authority!r} is not a base58 Solana public key") from exc
+    return BotConfig(
+        name="monitor",
+        mode=BotMode.MONITOR,
+        account=AccountRef(authority=authority, subaccount_id=subaccount),
+        market=market,
+        capital_quote=1,
+        strategy=StrategyConfig(kind=StrategyKind.GRID),
+        live=LiveSettings(rpc_url=rpc_url),
+    )
+
+
+def reading(venue: Any, alert: Any) -> dict[str, Any]:
+    """One reading as exact decimal strings."""
+    snap = venue.snapshot
+    report = snap.report
+    return {
+        "slot": snap.slot,
+        "latency_ms": venue.latency_ms,
+        "oracle": fixed(snap.oracle, PRICE_DECIMALS),
+        "position": fixed(report.position_base, BASE_DECIMALS),
+        "entry": fixed(report.entry_price, PRICE_DECIMALS) if report.position_base else None,
+        "health": report.health,
+        "leverage": fixed(report.leverage, len(str(LEVERAGE_PRECISION)) - 1),
+        "total_collateral": fixed(report.total_collateral, QUOTE_DECIMALS),
+        "free_collateral": fixed(report.free_collateral, QUOTE_DECIMALS),
+        "maintenance_requirement": fixed(report.maintenance_requirement, QUOTE_DECIMALS),
+        "unsettled_pnl": fixed(report.unsettled_pnl, QUOTE_DECIMALS),
+        "liq_price": optional_fixed(report.liquidation_price, PRICE_DECIMALS) or None,
+        "open_orders": report.open_orders,
+        "alert": alert.level.value,
+        "message": alert.message,
+    }
+
+
+def run_monitor(args: argparse.Namespace) -> int:
+    import anyio
+
+    from botrunner.live.connect import probe_rpc, rpc_url_of, safe_url
+
+    url = args.rpc or os.environ.get(DEFAULT_RPC_ENV, "")
+    config = monitor_config(args.authority, args.subaccount, args.market, url)
+    if args.interval <= 0:
+        raise CliError("--interval must be positive")
+    try:
+        url = rpc_url_of(config, os.environ)
+        probe_rpc(url, float(config.live.rpc_timeout_s))
+    except ValueError as exc:
+        raise CliError(str(exc).replace("live.rpc_url is empty and", "no --rpc and")) from exc
+    return anyio.run(_watch, config, url, args, safe_url(url))
+
+
+async def _watch(config: BotConfig, url: str, args: argparse.Namespace, shown_url: str) -> int:
+    import anyio
+    from rich.console import Console
+    from solana.rpc.async_api import AsyncClient
+
+    from botrunner.live.alerts import AlertLevel, AlertTracker, assess
+    from botrunner.live.venue import DriftVenue, VenueError
+
+    console = Console()
+    async with AsyncClient(url, timeout=config.live.rpc_timeout_s) as rpc:
+        venue = DriftVenue(config, rpc, wallet=None, pipeline=None)
+        try:
+            await venue.connect()
+        except VenueError as exc:
+            raise CliError(str(exc).removeprefix("monitor: ")) from exc
+        tracker = AlertTracker()
+        while True:
+            snapshot = venue.snapshot
+            assert snapshot is not None  # connect() read it; a failed refresh keeps the last one
+            tracker, changed = tracker.observe(snapshot.report, config.risk)
+            alert = changed or assess(snapshot.report, config.risk)
+            row = reading(venue, alert)
+            if args.json:
+                print(json.dumps(row))
+            else:
+                _print(console, row, config, shown_url)
+            if args.once:
+                return EXIT_CRITICAL if alert.level is AlertLevel.CRITICAL else 0
+            await anyio.sleep(args.interval)
+            await venue.refresh()
+
+
+def _print(console: Any, row: dict[str, Any], config: BotConfig, url: str) -> None:
+    style = {"ok": "green", "warning": "yellow", "critical": "bold red"}.get(row["alert"], "")
+    console.print(
+        f"[dim]{url} slot {row['slot']} ({row['latency_ms']} ms)[/] {config.account.authority}/"
+        f"{config.account.subaccount_id} {config.market}: position {row['position']} @ oracle {row['oracle']}, "
+        f"health [{style}]{row['health']}[/], leverage {row['leverage']}x, collateral {row['total_collateral']}, "
+        f"free {row['free_collateral']}, liq {row['liq_price'] or '-'}"
+        + (f" [{style}]{row['alert'].upper()}: {row['message']}[/]" if row["alert"] != "ok" else "")
+    )

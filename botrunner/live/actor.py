@@ -1,0 +1,588 @@
+"""LiveBotActor: one live (or monitor) bot on real Drift, in the same supervisor as the paper bots.
+
+The pure core is the very same: ``BotSession`` routes venue events into records and the connector, and
+``pipeline.decide`` turns the account and the oracle into commands. Only the shell differs from the paper
+``BotActor``:
+
+* there is no replay feed: a ticker tells the actor ``Tick`` every ``live.refresh_s`` seconds; each tick reads the
+  chain once (``DriftVenue.refresh``), routes what changed, feeds the oracle sample to the strategy and decides;
+* the venue lives on an asyncio loop in a blocking portal thread owned by the actor; the actor calls into it and
+  waits, so one bot's slow RPC never touches another bot;
+* nothing of the venue is checkpointed: the chain is the truth. The store keeps the bot's rows and a small
+  ``LiveCheckpoint`` (operator flags, the day's starting equity, the last settle), so a pause survives a restart;
+* a monitor bot never decides: it assesses health and liquidation distance and reports level changes.
+
+Start and restart: connect (create the subaccount if a live bot needs it), reconcile (adopt the venue's open orders,
+restart the ramp-in, audit the adoption), then tick. A failure escapes to pykka, exactly like a paper bot's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import msgspec
+import pykka
+from solders.keypair import Keypair
+
+from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
+from botrunner.config import BotConfig, BotMode, ShutdownPolicy
+from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.core.precision import LEVERAGE_PRECISION
+from botrunner.funding import ONE_DAY_S
+from botrunner.live.alerts import AlertLevel, AlertTracker
+from botrunner.live.capital import settle_due
+from botrunner.live.transactions import TxPipeline
+from botrunner.live.venue import DriftVenue
+from botrunner.pipeline import BotDefinition, Decision, MarketUpdate, OperatorFlags, observe_price
+from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
+from botrunner.runtime.session import BotSession, RowBuffer
+from botrunner.runtime.views import iso
+from botrunner.store import ObjectiveRow, RiskEventRow, StepRecord, Store, StoreWriter
+from botrunner.venue.port import Deposit, SettlePnl, VenueCommand, VenueEvent, Withdraw
+
+LIVE_CHECKPOINT_VERSION = 1
+CONFIRMATION_VALID_S = 300  # an operator's confirmation of an order's terms holds this long
+
+
+class LiveCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """What a live bot keeps between runs beside its rows; the venue itself is re-read from the chain."""
+
+    version: int = LIVE_CHECKPOINT_VERSION
+    kind: str = "live"
+    flags: OperatorFlags
+    day: int
+    day_start_equity: int
+    last_settle_ts: int
+
+
+class Tick(msgspec.Struct, frozen=True):
+    """Time for the next refresh-and-decide step."""
+
+
+@dataclass(frozen=True)
+class LiveSetup:
+    """Everything a live bot actor is given by the supervisor. Shared objects are thread-safe."""
+
+    config: BotConfig
+    wallet: Keypair | None  # None: monitor mode
+    rpc_url: str
+    store_path: str
+    writer: StoreWriter
+    board: StatusBoard
+    hub: EventHub
+    log: Any
+    generation: int
+    on_failure: Callable[[str, int, str], None]
+    force_pause: bool = False
+    dry_run: bool = False
+    tick_s: float | None = None  # None: config.live.refresh_s
+    venue_factory: Callable[..., DriftVenue] | None = None  # tests: wrap or replace the venue
+
+
+class _PortalVenue:
+    """The session's view of the venue: synchronous reads of the last snapshot, commands through the portal."""
+
+    def __init__(self, venue: DriftVenue, portal: Any) -> None:
+        self.venue = venue
+        self.portal = portal
+
+    @property
+    def oracle(self) -> int:
+        return self.venue.oracle
+
+    @property
+    def position(self) -> Any:
+        return self.venue.position
+
+    def submit(self, command: Any, now: int) -> tuple[VenueEvent, ...]:
+        del now  # the chain's clock, not the caller's, stamps live events
+        return self.portal.call(self.venue.execute, command)  # type: ignore[no-any-return]
+
+    def open_orders(self) -> Any:
+        return self.venue.open_orders()
+
+    def equity(self) -> int:
+        return self.venue.equity()
+
+    def margin_view(self) -> object:
+        return self.venue.margin_view()
+
+
+class LiveBotActor(pykka.ThreadingActor):
+    """See the module doc."""
+
+    def __init__(self, setup: LiveSetup) -> None:
+        super().__init__()
+        self.setup = setup
+        self.config = setup.config
+        self.name = setup.config.name
+        self.log = setup.log
+        self.flags = OperatorFlags()
+        self.state = BotRunState.STARTING
+        self.step = RowBuffer()
+        self.fill_seq = 0
+        self.day = -1
+        self.day_start_equity = 0
+        self.last_settle_ts = 0
+        self.last_decision: Decision | None = None
+        self.risk_state = ""
+        self.risk_reasons: tuple[str, ...] = ()
+        self.alerts = AlertTracker()
+        self.venue: DriftVenue | None = None
+        self.session: BotSession | None = None
+        self._portal_cm: Any = None
+        self._portal: Any = None
+        self._rpc: Any = None
+        self._fees: Any = None
+        self._ticker_stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._objective: ObjectiveRow | None = None
+        self._risk_events: list[RiskEventRow] = []
+        self._last_position = 0
+
+    # -------------------------------------------------------------- start
+
+    def on_start(self) -> None:
+        try:
+            self._start()
+        except Exception:
+            self.on_failure(*sys.exc_info())
+            raise
+
+    def _start(self) -> None:
+        from anyio.from_thread import start_blocking_portal
+
+        setup, config = self.setup, self.config
+        self._portal_cm = start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        venue = self._portal.call(self._build_venue)
+        self.venue = venue
+        self._portal.call(venue.connect)
+        with Store.open(setup.store_path, readonly=True) as store:
+            saved = store.load_checkpoint(self.name)
+            known = _open_rows(store.orders(self.name)) if saved is not None else {}
+        order_seq = 0
+        if saved is not None:
+            self.fill_seq, order_seq = saved.fill_seq, saved.order_seq
+            if saved.venue_state:
+                envelope = msgspec.json.decode(saved.venue_state, type=LiveCheckpoint)
+                if envelope.version != LIVE_CHECKPOINT_VERSION or envelope.kind != "live":
+                    raise ValueError(f"{self.name}: its checkpoint is not a live bot's (version {envelope.version})")
+                self.flags = envelope.flags
+                self.day, self.day_start_equity = envelope.day, envelope.day_start_equity
+                self.last_settle_ts = envelope.last_settle_ts
+        now = int(time.time())
+        definition = BotDefinition.from_config(config)
+        state = definition.initial_state(started_at=now)
+        self.session = BotSession(definition, _PortalVenue(venue, self._portal), state, self.step, order_seq=order_seq)
+        adopted = self.session.reconcile(now, known) if config.mode is BotMode.LIVE else ()
+        self._last_position = venue.position.base_asset_amount
+        setup.writer.audit(
+            ts=now,
+            actor=f"bot:{self.name}",
+            cmd="reconcile",
+            args={
+                "generation": setup.generation,
+                "mode": config.mode.value,
+                "resumed": saved is not None,
+                "position_base": venue.position.base_asset_amount,
+                "adopted_orders": [o.user_order_id for o in adopted],
+                "dry_run": setup.dry_run or config.live.dry_run,
+            },
+            outcome="ok",
+        )
+        self.log.info(
+            "bot_started",
+            generation=setup.generation,
+            mode=config.mode.value,
+            subaccount=config.account.subaccount_id,
+            position_base=venue.position.base_asset_amount,
+            adopted_orders=len(adopted),
+            dry_run=setup.dry_run or config.live.dry_run,
+        )
+        self.state = run_state(self.flags) if config.mode is BotMode.LIVE else BotRunState.RUNNING
+        self._write(now, force=True)
+        if setup.force_pause:
+            self.command("pause")
+        setup.hub.publish(self.name, "started", generation=setup.generation, state=self.state.value)
+        self._ticker = threading.Thread(target=self._tick_loop, name=f"tick-{self.name}", daemon=True)
+        self._ticker.start()
+
+    async def _build_venue(self) -> DriftVenue:
+        from solana.rpc.async_api import AsyncClient
+
+        setup, settings = self.setup, self.config.live
+        self._rpc = AsyncClient(setup.rpc_url, timeout=settings.rpc_timeout_s)
+        pipeline = None
+        if setup.wallet is not None:
+            effective = msgspec.structs.replace(settings, dry_run=settings.dry_run or setup.dry_run)
+            jito = None
+            if effective.jito.enabled:
+                from botrunner.live.jito import JitoSubmitter
+
+                jito = JitoSubmitter(effective.jito)
+            pipeline = TxPipeline(
+                self._rpc, setup.wallet, effective, log=self.log, priority_fee=self._priority_fee, bundles=jito
+            )
+        factory = setup.venue_factory or DriftVenue
+        return factory(self.config, self._rpc, wallet=setup.wallet, pipeline=pipeline, log=self.log)
+
+    def _priority_fee(self) -> int | None:
+        fees = self._fees
+        return int(fees.avg_priority_fee) if fees is not None and fees.avg_priority_fee else None
+
+    async def _load_fees(self) -> None:
+        """Refresh the recent priority fees on the bot's perp market (driftpy's subscriber, loaded on our tick)."""
+        from driftpy.addresses import get_perp_market_public_key
+        from driftpy.priority_fees.priority_fee_subscriber import PriorityFeeConfig, PriorityFeeSubscriber
+
+        venue = self.venue
+        assert venue is not None
+        if self._fees is None:
+            market = get_perp_market_public_key(venue.client.program_id, self.config.market_spec.market_index)
+            self._fees = PriorityFeeSubscriber(PriorityFeeConfig(self._rpc, self.config.live.refresh_s, [str(market)]))
+        try:
+            await self._fees.load()
+        except Exception as exc:  # a fee estimate is optional: the pipeline then pays no priority fee
+            self.log.warning("priority_fees_unavailable", error=f"{type(exc).__name__}: {exc}"[:200])
+
+    def _tick_loop(self) -> None:
+        period = self.setup.tick_s if self.setup.tick_s is not None else float(self.config.live.refresh_s)
+        while not self._ticker_stop.wait(period):
+            try:
+                self.actor_ref.tell(Tick())
+            except pykka.ActorDeadError:
+                return
+
+    # -------------------------------------------------------------- the step
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Tick):
+            self._on_tick()
+            return None
+        raise TypeError(f"{self.name}: unexpected message {type(message).__name__}")
+
+    def _on_tick(self) -> None:
+        venue, session = self.venue, self.session
+        assert venue is not None and session is not None
+        events = self._portal.call(venue.refresh)
+        session.route(events)
+        snap = venue.snapshot
+        if snap is None:
+            return
+        now = snap.ts
+        self.alerts, alert = self.alerts.observe(snap.report, self.config.risk)
+        if alert is not None:
+            log = self.log.warning if alert.level is not AlertLevel.OK else self.log.info
+            log("health_alert", level=alert.level.value, message=alert.message, health=alert.health)
+            self.setup.hub.publish(self.name, "alert", level=alert.level.value, message=alert.message)
+        if self.config.mode is BotMode.MONITOR:
+            self._write(now, force=bool(events))
+            return
+        self._portal.call(self._load_fees)
+        session.state = observe_price(session.bot, session.state, now, snap.oracle)
+        self._decide(now)
+        self._maybe_settle(now)
+        self._write(now, force=True)
+
+    def _decide(self, now: int) -> None:
+        venue, session = self.venue, self.session
+        assert venue is not None and session is not None
+        equity = venue.equity()
+        if now // ONE_DAY_S != self.day:
+            self.day, self.day_start_equity = now // ONE_DAY_S, equity
+        perp = venue.client.get_perp_market_account(self.config.market_spec.market_index)
+        update = MarketUpdate(
+            ts=now,
+            mark=venue.oracle,  # Drift's DLOB is off-chain (unreachable here); the oracle is the fair price we trust
+            oracle=venue.oracle,
+            oracle_ts=now,
+            funding_rate=int(perp.amm.last_funding_rate) if perp is not None else 0,
+        )
+        decision = session.decide(update, self.day_start_equity, equity, self.flags)
+        self._after_decision(decision, venue.position.base_asset_amount, len(venue.open_orders()))
+
+    def _after_decision(self, decision: Decision, position_base: int, open_orders: int) -> None:
+        self.last_decision = decision
+        verdict = decision.verdict
+        reasons = tuple(sorted({f.reason.value for f in verdict.findings}))
+        if verdict.action.value != self.risk_state or reasons != self.risk_reasons:
+            self._risk_events.append(
+                RiskEventRow(ts=decision.ts, from_state=self.risk_state, to_state=verdict.action.value, reasons=reasons)
+            )
+            self.log.info("risk_state_changed", previous=self.risk_state, state=verdict.action.value, reasons=reasons)
+            self.setup.hub.publish(self.name, "risk_state", state=verdict.action.value, reasons=list(reasons))
+            self.risk_state, self.risk_reasons = verdict.action.value, reasons
+            self._objective = ObjectiveRow(
+                ts=decision.ts,
+                band_min=verdict.band.min_base,
+                band_max=verdict.band.max_base,
+                band_preferred=verdict.band.preferred_base,
+                verdict=verdict.action.value,
+                reasons=reasons,
+            )
+        self.log.info(
+            "decision",
+            ts=decision.ts,
+            oracle=decision.mark,
+            position_base=decision.position_base,
+            band=[verdict.band.min_base, verdict.band.max_base, verdict.band.preferred_base],
+            verdict=verdict.action.value,
+            reasons=list(reasons),
+            commands=[type(c).__name__ for c in decision.commands],
+        )
+        flags = after_step(self.flags, position_base, open_orders)
+        if flags != self.flags:
+            self.log.info("flatten_done", ts=decision.ts)
+            self.flags = flags
+            self.state = run_state(flags)
+
+    def _maybe_settle(self, now: int) -> None:
+        venue, session = self.venue, self.session
+        assert venue is not None and session is not None
+        position = venue.position.base_asset_amount
+        reason = settle_due(
+            unsettled_pnl=venue.report().unsettled_pnl,
+            position_base=position,
+            previous_position_base=self._last_position,
+            last_settle_ts=self.last_settle_ts,
+            now=now,
+            settings=self.config.live,
+        )
+        self._last_position = position
+        if reason is None:
+            return
+        self.log.info("settle_pnl", reason=reason.value, unsettled=venue.report().unsettled_pnl)
+        session.submit(SettlePnl(), now)
+        self.last_settle_ts = now
+
+    # -------------------------------------------------------------- records and views
+
+    def _write(self, ts: int, *, force: bool) -> None:
+        step = self.step
+        session = self.session
+        assert session is not None
+        if not (force or step or self._objective is not None or self._risk_events):
+            return
+        self.fill_seq += len(step.fills)
+        for kind, rows in (("fill", step.fills), ("funding", step.funding)):
+            for row in rows:
+                fields = msgspec.structs.asdict(row)
+                self.log.info(kind, **fields)
+                self.setup.hub.publish(self.name, kind, **fields)
+        envelope = LiveCheckpoint(
+            flags=self.flags, day=self.day, day_start_equity=self.day_start_equity, last_settle_ts=self.last_settle_ts
+        )
+        self.setup.writer.submit(
+            StepRecord(
+                bot=self.name,
+                ts=ts,
+                cursor=ts,
+                venue_state=msgspec.json.encode(envelope),
+                orders=tuple(step.orders),
+                fills=tuple(step.fills),
+                funding=tuple(step.funding),
+                objective=self._objective,
+                risk_events=tuple(self._risk_events),
+                order_seq=session.order_seq,
+                fill_seq=self.fill_seq,
+            )
+        )
+        self.step = RowBuffer()
+        session.sink = self.step
+        self._objective = None
+        self._risk_events = []
+        self.setup.board.post(self.name, self._summary())
+
+    def _summary(self) -> dict[str, Any]:
+        venue = self.venue
+        assert venue is not None
+        snap = venue.snapshot
+        report = snap.report if snap is not None else None
+        return {
+            "name": self.name,
+            "market": self.config.market,
+            "mode": self.config.mode.value,
+            "state": self.state.value,
+            "risk_state": self.risk_state or None,
+            "position": report.position_base if report is not None else 0,
+            "mark": snap.oracle if snap is not None else 0,
+            "equity": report.equity if report is not None else 0,
+            "pnl": None,  # on chain, lifetime PnL needs the deposit history: see `ctl bot`
+            "open_orders": len(snap.open_orders) if snap is not None else 0,
+            "fills": self.fill_seq,
+            "market_time": snap.ts if snap is not None else None,
+        }
+
+    def detail(self) -> dict[str, Any]:
+        """``ctl bot NAME`` for a live or monitor bot (never the key, never the RPC URL)."""
+        venue = self.venue
+        assert venue is not None
+        snap = venue.snapshot
+        assert snap is not None
+        report = snap.report
+        liq = report.liquidation_price
+        distance = None
+        if liq is not None and report.position_base and snap.oracle > 0:
+            distance = fixed(abs(snap.oracle - liq) * 1_000_000 // snap.oracle * 100, 6)
+        band = self.last_decision.verdict.band if self.last_decision is not None else None
+        return {
+            "name": self.name,
+            "mode": self.config.mode.value,
+            "state": self.state.value,
+            "market": self.config.market,
+            "subaccount": f"{self.config.account.authority}/{self.config.account.subaccount_id}",
+            "slot": snap.slot,
+            "position": fixed(report.position_base, BASE_DECIMALS),
+            "entry": fixed(report.entry_price, PRICE_DECIMALS) if report.position_base else None,
+            "mark": fixed(snap.oracle, PRICE_DECIMALS),
+            "oracle": fixed(snap.oracle, PRICE_DECIMALS),
+            "leverage": fixed(report.leverage, len(str(LEVERAGE_PRECISION)) - 1),
+            "liq_price": optional_fixed(liq, PRICE_DECIMALS) or None,
+            "liq_distance_pct": distance,
+            "health": report.health,
+            "equity": fixed(report.equity, QUOTE_DECIMALS),
+            "free_collateral": fixed(report.free_collateral, QUOTE_DECIMALS),
+            "pnl": {
+                "unrealized": fixed(report.unrealized_pnl, QUOTE_DECIMALS),
+                "unsettled": fixed(report.unsettled_pnl, QUOTE_DECIMALS),
+                "settled_perp_pnl": fixed(snap.settled_perp_pnl, QUOTE_DECIMALS),
+                "cumulative_funding": fixed(snap.cumulative_perp_funding, QUOTE_DECIMALS),
+            },
+            "wallet_sol": fixed(venue.wallet_lamports, 9),
+            "latency_ms": venue.latency_ms,
+            "trading": venue.tradeable() or "ok",
+            "risk": {"state": self.risk_state or None, "reasons": list(self.risk_reasons)},
+            "alert": self.alerts.level.value,
+            "band": None
+            if band is None
+            else {
+                "min": fixed(band.min_base, BASE_DECIMALS),
+                "max": fixed(band.max_base, BASE_DECIMALS),
+                "preferred": fixed(band.preferred_base, BASE_DECIMALS),
+            },
+            "orders": [
+                {
+                    "uid": o.user_order_id,
+                    "side": o.side.value,
+                    "price": fixed(o.price, PRICE_DECIMALS),
+                    "base": fixed(o.base, BASE_DECIMALS),
+                    "filled": fixed(o.filled_base, BASE_DECIMALS),
+                    "post_only": o.post_only.value,
+                    "reduce_only": o.reduce_only,
+                    "max_ts": iso(o.max_ts) if o.max_ts else None,
+                }
+                for o in snap.open_orders
+            ],
+            "market_time": iso(snap.ts),
+        }
+
+    # -------------------------------------------------------------- operator commands
+
+    def command(self, name: str) -> dict[str, Any]:
+        if self.config.mode is BotMode.MONITOR:
+            raise ValueError(f"{self.name} is a monitor bot: it never trades")
+        cmd = OperatorCommand(name)
+        self.flags = apply_command(self.flags, cmd)
+        self.state = run_state(self.flags)
+        venue = self.venue
+        assert venue is not None
+        if venue.snapshot is not None:
+            self._decide(venue.snapshot.ts)
+            self._write(venue.snapshot.ts, force=True)
+        self.log.info("operator_command", command=cmd.value, state=self.state.value)
+        self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
+        return {"name": self.name, "state": self.state.value}
+
+    def capital(
+        self, action: str, amount: int, spot_market_index: int, to_subaccount: int | None = None
+    ) -> dict[str, Any]:
+        """``ctl deposit / withdraw / transfer``: validated, simulated, sent and confirmed like any transaction."""
+        venue, session = self.venue, self.session
+        assert venue is not None and session is not None
+        if self.config.mode is BotMode.MONITOR:
+            raise ValueError(f"{self.name} is a monitor bot: it never moves funds")
+        command: VenueCommand
+        match action:
+            case "deposit":
+                command = Deposit(spot_market_index=spot_market_index, amount=amount)
+                events = self._portal.call(venue.execute, command)
+            case "withdraw":
+                command = Withdraw(spot_market_index=spot_market_index, amount=amount)
+                events = self._portal.call(venue.execute, command)
+            case "transfer":
+                if to_subaccount is None:
+                    raise ValueError("transfer needs to_subaccount")
+                events = self._portal.call(venue.transfer, amount, spot_market_index, to_subaccount)
+            case _:
+                raise ValueError(f"unknown capital action {action!r}")
+        session.route(events)
+        self._write(int(time.time()), force=True)
+        outcome = [msgspec.to_builtins(e) | {"event": type(e).__name__} for e in events]
+        self.log.info("capital", action=action, amount=amount, spot_market_index=spot_market_index, events=outcome)
+        return {"name": self.name, "action": action, "events": outcome}
+
+    def confirm(self, token: str) -> dict[str, Any]:
+        """``ctl confirm NAME TOKEN``: approve orders with these terms for ``CONFIRMATION_VALID_S`` seconds."""
+        venue = self.venue
+        assert venue is not None
+        venue.approve(token, CONFIRMATION_VALID_S)
+        self.log.info("order_terms_confirmed", token=token, valid_s=CONFIRMATION_VALID_S)
+        return {"name": self.name, "token": token, "valid_s": CONFIRMATION_VALID_S}
+
+    def flush_marker(self) -> int | None:
+        snap = self.venue.snapshot if self.venue is not None else None
+        return snap.ts if snap is not None else None
+
+    # -------------------------------------------------------------- stop and failure
+
+    def _stop_io(self) -> None:
+        self._ticker_stop.set()
+        if self._portal_cm is not None:
+            with contextlib.suppress(Exception):
+                if self._rpc is not None:
+                    self._portal.call(self._rpc.close)
+            with contextlib.suppress(Exception):
+                self._portal_cm.__exit__(None, None, None)
+            self._portal_cm = None
+
+    def on_stop(self) -> None:
+        try:
+            venue, session = self.venue, self.session
+            if venue is None or session is None or venue.snapshot is None:
+                return
+            ids = tuple(o.user_order_id for o in venue.open_orders())
+            cancel = self.config.on_shutdown is ShutdownPolicy.CANCEL_ALL and ids and self.config.mode is BotMode.LIVE
+            if cancel:
+                session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.snapshot.ts)
+            self.state = BotRunState.STOPPED
+            self._write(venue.snapshot.ts, force=True)
+            self.log.info("bot_stopped", policy=self.config.on_shutdown.value, cancelled=len(ids) if cancel else 0)
+        finally:
+            self._stop_io()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop_io()
+        text = "".join(traceback.format_exception(exception_type, exception_value, tb)) if exception_type else ""
+        self.log.error("bot_failed", error=repr(exception_value), stack=text)
+        self.setup.on_failure(self.name, self.setup.generation, repr(exception_value))
+
+
+def _open_rows(rows: Any) -> dict[int, Any]:
+    from botrunner.runtime.bot_actor import open_order_rows
+
+    return open_order_rows(rows)

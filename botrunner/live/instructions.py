@@ -1,0 +1,454 @@
+"""Venue commands -> Drift instructions, grouped into transactions that fit Solana's 1,232-byte limit.
+
+Every builder here returns :class:`TxPlan` s: the Drift instructions of ONE transaction (without the two
+compute-budget instructions, which the transaction pipeline prepends), what the plan is for, and which
+``user_order_id`` s it places and cancels. Plans of one command must be sent **in order**, each confirmed before the
+next, and the rest abandoned when one fails: that order is what makes a split safe (see
+:func:`order_transactions`).
+
+The instructions come from driftpy's synchronous ``get_*_ix`` builders on a client prepared with
+``botrunner.live.client.install`` (they read the installed User and the cached markets to list the remaining
+accounts; no RPC call). Sizes are measured by compiling the real v0 message (:func:`transaction_size`) with no
+address lookup table, so a pipeline that adds lookup tables only ever gets smaller transactions.
+
+Amounts in Drift precisions: price 1e6, base 1e9, spot tokens in their mint's decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final, assert_never
+
+import structlog
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.message import MessageV0
+from solders.pubkey import Pubkey
+
+from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
+from botrunner.connector.orders import OrderIntent, OrderType
+from botrunner.core.policy import PostOnlyMode
+from botrunner.core.precision import MAX_ORDERS_PER_PLACE_ORDERS, MAX_TRANSACTION_BYTES
+from botrunner.core.side import Side
+from botrunner.venue.port import ModifyOrder
+
+_log = structlog.get_logger()
+
+SIGNATURE_BYTES: Final = 64
+# A SystemProgram transfer (a Jito tip) added to a compiled transaction: the system program and the tip account
+# (2 x 32 bytes) + the compiled instruction (program index, 2 account indexes with their length, 12 data bytes
+# with their length = 17). Measured, and asserted by the tests.
+TIP_TRANSFER_BYTES: Final = 81
+# Drift ModifyOrderPolicy bit (protocol-v2 `ModifyOrderPolicy::MustModify`): fail the transaction when the order is
+# gone, so a modify of a filled/cancelled order surfaces as a simulation error instead of silently doing nothing.
+# (The IDL types `policy` as a u8 bitmask; driftpy's ModifyOrderPolicy enum does not encode.)
+MODIFY_POLICY_MUST_MODIFY: Final = 1
+MAX_USER_NAME_BYTES: Final = 32
+
+
+class InstructionError(ValueError):
+    """A command that cannot be turned into Drift instructions (a post-only market order, an instruction too big
+    for one transaction, a subaccount whose User is not installed on the client)."""
+
+
+@dataclass(frozen=True)
+class TxPlan:
+    """One transaction's Drift instructions, without compute-budget instructions (the pipeline adds them).
+
+    ``places``/``cancels``/``modifies`` list the ``user_order_id`` s this transaction places, cancels and
+    modifies, in instruction order."""
+
+    what: str
+    instructions: tuple[Instruction, ...]
+    places: tuple[int, ...] = ()
+    cancels: tuple[int, ...] = ()
+    modifies: tuple[int, ...] = ()
+
+
+# --- sizes ------------------------------------------------------------------------------------------------------
+
+
+def _compact_u16_len(n: int) -> int:
+    return 1 if n < 0x80 else 2 if n < 0x4000 else 3
+
+
+def transaction_size(payer: Pubkey, instructions: Sequence[Instruction], *, signers: int = 1) -> int:
+    """Bytes of the signed v0 transaction paying from ``payer`` and holding the two compute-budget instructions
+    (limit + price: fixed-size data, so their values do not matter) followed by ``instructions``, with no address
+    lookup table. ``signers`` is the least number of signatures; the message's own count of required signers wins
+    when it is larger."""
+    budget = [set_compute_unit_limit(0), set_compute_unit_price(0)]
+    message = MessageV0.try_compile(payer, [*budget, *instructions], [], Hash.default())
+    n = max(signers, message.header.num_required_signatures)
+    # +1: the version prefix byte (0x80) that `bytes(MessageV0)` leaves out but a VersionedTransaction carries.
+    return _compact_u16_len(n) + n * SIGNATURE_BYTES + 1 + len(bytes(message))
+
+
+def _fits(payer: Pubkey, instructions: Sequence[Instruction], limit: int) -> bool:
+    return transaction_size(payer, instructions) <= limit
+
+
+def _largest(hi: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in 0..hi with ``fits(n)``, for ``fits`` monotone (true up to some n, false after);
+    ``fits(0)`` is taken as true."""
+    lo = 0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# --- orders -----------------------------------------------------------------------------------------------------
+
+
+def _post_only(mode: PostOnlyMode) -> Any:
+    from driftpy.types import PostOnlyParams
+
+    match mode:
+        case PostOnlyMode.NONE:
+            return PostOnlyParams.NONE()
+        case PostOnlyMode.MUST_POST_ONLY:
+            return PostOnlyParams.MustPostOnly()
+        case PostOnlyMode.TRY_POST_ONLY:
+            return PostOnlyParams.TryPostOnly()
+        case PostOnlyMode.SLIDE:
+            return PostOnlyParams.Slide()
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def _direction(side: Side) -> Any:
+    from driftpy.types import PositionDirection
+
+    match side:
+        case Side.BUY:
+            return PositionDirection.Long()
+        case Side.SELL:
+            return PositionDirection.Short()
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def order_params(intent: OrderIntent, market_index: int) -> Any:
+    """driftpy ``OrderParams`` for ``intent`` on perp market ``market_index``.
+
+    LIMIT -> ``OrderType.Limit()`` at ``price``; ORACLE_OFFSET -> ``OrderType.Limit()`` with price 0 and
+    ``oracle_price_offset`` (Drift's resting oracle-pegged order); MARKET -> ``OrderType.Market()`` with the auction
+    fields left ``None`` so the program derives its own auction (``price`` > 0 is the worst fill price). A MARKET
+    order cannot be post-only (Drift refuses it): raises :class:`InstructionError`. ``max_ts`` 0 (no expiry) ->
+    ``None``."""
+    from driftpy.types import MarketType, OrderParams
+    from driftpy.types import OrderType as DriftOrderType
+
+    where = f"order {intent.user_order_id}"
+    offset: int | None = None
+    match intent.order_type:
+        case OrderType.LIMIT:
+            kind = DriftOrderType.Limit()
+        case OrderType.ORACLE_OFFSET:
+            kind = DriftOrderType.Limit()
+            offset = intent.oracle_price_offset
+        case OrderType.MARKET:
+            if intent.post_only is not PostOnlyMode.NONE:
+                raise InstructionError(f"{where}: a MARKET order cannot be post-only ({intent.post_only.value})")
+            kind = DriftOrderType.Market()
+        case _ as unreachable:
+            assert_never(unreachable)
+    return OrderParams(
+        order_type=kind,
+        market_type=MarketType.Perp(),
+        market_index=market_index,
+        direction=_direction(intent.side),
+        base_asset_amount=intent.base,
+        price=intent.price,
+        user_order_id=intent.user_order_id,
+        reduce_only=intent.reduce_only,
+        post_only=_post_only(intent.post_only),
+        max_ts=intent.max_ts or None,
+        oracle_price_offset=offset,
+        auction_duration=None,
+        auction_start_price=None,
+        auction_end_price=None,
+    )
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _describe(cancels: int, places: int) -> str:
+    if cancels and places:
+        return f"cancel {cancels} + place {places}"
+    if cancels:
+        return f"cancel {_counted(cancels, 'order')}"
+    return f"place {_counted(places, 'order')}"
+
+
+def order_transactions(
+    client: Any,
+    command: PlaceOrders | CancelOrders | CancelAndPlace | ModifyOrder,
+    *,
+    market_index: int,
+    sub_account_id: int,
+    payer: Pubkey,
+    reserved_bytes: int = TIP_TRANSFER_BYTES,
+) -> tuple[TxPlan, ...]:
+    """The transactions that perform ``command``, to be sent in the returned order.
+
+    Every transaction fits ``MAX_TRANSACTION_BYTES - reserved_bytes`` (``reserved_bytes`` keeps room for a Jito
+    tip transfer the pipeline may add; the default fits one SystemProgram transfer).
+
+    * ``PlaceOrders`` -> one ``place_orders`` instruction (<= 32 orders); when the orders do not fit one
+      transaction they are split into several ``place_orders`` transactions, keeping their order.
+    * ``CancelOrders`` -> one ``cancel_order_by_user_id`` instruction per id, as many per transaction as fit.
+    * ``CancelAndPlace`` -> ONE transaction holding the cancels then the ``place_orders``, so the replacement is
+      atomic. If that cannot fit, it is split: the first transaction(s) carry the cancels, the later ones the
+      places (the last cancel transaction takes the first places if they fit after its cancels). A place never
+      precedes one of its cancels, so between two transactions the exposure the orders add can only have dropped:
+      if a later transaction fails, the account is left with fewer orders, never more, and never with an id still
+      in use when it is placed again.
+    * ``ModifyOrder`` -> one ``modify_order_by_user_id`` with ``policy = MustModify`` (a modify of an order that is
+      gone fails instead of silently doing nothing).
+
+    Raises :class:`InstructionError` if a single instruction cannot fit at all (e.g. a huge ``reserved_bytes``).
+    """
+    limit = MAX_TRANSACTION_BYTES - reserved_bytes
+    match command:
+        case PlaceOrders(orders=orders):
+            return _cancel_then_place(
+                client, (), orders, market_index=market_index, sub_account_id=sub_account_id, payer=payer, limit=limit
+            )
+        case CancelOrders(user_order_ids=ids):
+            return _cancel_then_place(
+                client, ids, (), market_index=market_index, sub_account_id=sub_account_id, payer=payer, limit=limit
+            )
+        case CancelAndPlace(cancel_ids=ids, orders=orders):
+            plans = _cancel_then_place(
+                client, ids, orders, market_index=market_index, sub_account_id=sub_account_id, payer=payer, limit=limit
+            )
+            if len(plans) == 1:
+                return (replace(plans[0], what=f"{plans[0].what} (atomic)"),)
+            _log.info(
+                "cancel_and_place_split",
+                cancels=len(ids),
+                places=len(orders),
+                transactions=len(plans),
+                limit_bytes=limit,
+            )
+            return plans
+        case ModifyOrder():
+            return (_modify(client, command, sub_account_id, payer, limit),)
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def _cancel_then_place(
+    client: Any,
+    cancel_ids: tuple[int, ...],
+    orders: tuple[OrderIntent, ...],
+    *,
+    market_index: int,
+    sub_account_id: int,
+    payer: Pubkey,
+    limit: int,
+) -> tuple[TxPlan, ...]:
+    """Greedy packing of the cancels, then the places, into as few transactions as fit, in order."""
+    cancel_ixs = [client.get_cancel_order_by_user_id_ix(uid, sub_account_id) for uid in cancel_ids]
+    params = [order_params(o, market_index) for o in orders]
+
+    def place_ix(lo: int, hi: int) -> list[Instruction]:
+        return [client.get_place_orders_ix(params[lo:hi], sub_account_id)] if hi > lo else []
+
+    def next_batch(c0: int, p0: int) -> tuple[int, int]:
+        """The ends (exclusive) of the cancels and places the transaction starting at ``c0``/``p0`` holds."""
+        c1 = c0 + _largest(len(cancel_ixs) - c0, lambda k: _fits(payer, cancel_ixs[c0 : c0 + k], limit))
+        if c1 < len(cancel_ixs):  # places only once every cancel is in (this one or an earlier transaction)
+            return c1, p0
+        room = min(len(params) - p0, MAX_ORDERS_PER_PLACE_ORDERS)
+        head = cancel_ixs[c0:c1]
+        return c1, p0 + _largest(room, lambda m: _fits(payer, [*head, *place_ix(p0, p0 + m)], limit))
+
+    batches: list[tuple[int, int, int, int]] = []  # (cancel lo, cancel hi, place lo, place hi)
+    c = p = 0
+    while c < len(cancel_ixs) or p < len(params):
+        c1, p1 = next_batch(c, p)
+        if (c1, p1) == (c, p):
+            raise InstructionError(f"one Drift order instruction does not fit {limit} bytes")
+        batches.append((c, c1, p, p1))
+        c, p = c1, p1
+    total = len(batches)
+    whole = _describe(len(cancel_ids), len(orders))
+    plans = []
+    for i, (c0, c1, p0, p1) in enumerate(batches, 1):
+        what = _describe(c1 - c0, p1 - p0)
+        if total > 1:
+            what = f"{what} (tx {i}/{total} of {whole})"
+        plans.append(
+            TxPlan(
+                what=what,
+                instructions=(*cancel_ixs[c0:c1], *place_ix(p0, p1)),
+                places=tuple(o.user_order_id for o in orders[p0:p1]),
+                cancels=cancel_ids[c0:c1],
+            )
+        )
+    return tuple(plans)
+
+
+def _modify(client: Any, command: ModifyOrder, sub_account_id: int, payer: Pubkey, limit: int) -> TxPlan:
+    from driftpy.types import ModifyOrderParams
+
+    if command.price is None and command.base is None and command.max_ts is None:
+        raise InstructionError(f"modify of order {command.user_order_id} changes nothing")
+    params = ModifyOrderParams(
+        base_asset_amount=command.base,
+        price=command.price,
+        max_ts=command.max_ts,  # 0 = no expiry, as in the order itself; None = unchanged
+        policy=MODIFY_POLICY_MUST_MODIFY,  # type: ignore[arg-type]  # the IDL's u8; driftpy's enum does not encode
+    )
+    ix = client.get_modify_order_by_user_id_ix(command.user_order_id, params, sub_account_id)
+    return _single(f"modify order {command.user_order_id}", [ix], payer, limit, modifies=(command.user_order_id,))
+
+
+def _single(
+    what: str, instructions: Sequence[Instruction], payer: Pubkey, limit: int, *, modifies: tuple[int, ...] = ()
+) -> TxPlan:
+    size = transaction_size(payer, instructions)
+    if size > limit:
+        raise InstructionError(f"{what}: {size} bytes, over the {limit}-byte limit")
+    return TxPlan(what=what, instructions=tuple(instructions), modifies=modifies)
+
+
+# --- account operations -----------------------------------------------------------------------------------------
+
+
+def _user_account(client: Any, sub_account_id: int) -> Any:
+    user = client.users.get(sub_account_id)
+    account = None if user is None else user.get_user_account()
+    if account is None:
+        raise InstructionError(f"subaccount {sub_account_id}: its User is not installed on the client")
+    return account
+
+
+def _wallet(client: Any) -> Pubkey:
+    return client.wallet.public_key  # type: ignore[no-any-return]
+
+
+def _positive(amount: int, what: str) -> None:
+    if amount <= 0:
+        raise InstructionError(f"{what}: amount must be > 0, got {amount}")
+
+
+def _is_wrapped_sol(client: Any, spot_market_index: int) -> bool:
+    from driftpy.constants.spot_markets import WRAPPED_SOL_MINT
+
+    market = client.get_spot_market_account(spot_market_index)
+    if market is None:
+        raise InstructionError(f"spot market {spot_market_index} is not installed on the client")
+    return market.mint == WRAPPED_SOL_MINT  # type: ignore[no-any-return]
+
+
+def _token_account(client: Any, spot_market_index: int) -> Pubkey:
+    """Where tokens come from / go to: the wallet's associated token account, except for wrapped SOL where the
+    wallet itself is passed, which makes driftpy wrap native SOL in a temporary account and close it after."""
+    if _is_wrapped_sol(client, spot_market_index):
+        return _wallet(client)
+    return client.get_associated_token_account_public_key(spot_market_index)  # type: ignore[no-any-return]
+
+
+def settle_pnl_transaction(client: Any, *, sub_account_id: int, market_index: int) -> TxPlan:
+    """``settle_pnl`` of perp market ``market_index`` for subaccount ``sub_account_id`` (moves its unsettled PnL
+    into or out of the USDC balance, positive PnL up to the market's PnL pool)."""
+    ix = client.get_settle_pnl_ix(
+        client.get_user_account_public_key(sub_account_id), _user_account(client, sub_account_id), market_index
+    )
+    return _single(f"settle pnl of perp {market_index}", [ix], _wallet(client), MAX_TRANSACTION_BYTES)
+
+
+async def deposit_transaction(client: Any, *, amount: int, spot_market_index: int, sub_account_id: int) -> TxPlan:
+    """Deposit ``amount`` tokens (mint decimals) into spot market ``spot_market_index`` of ``sub_account_id``.
+
+    USDC comes from the wallet's associated token account. SOL comes from the wallet's native balance: driftpy
+    creates a temporary wrapped-SOL account (seeded from the wallet, so no extra signer), deposits and closes it.
+    driftpy's builder is async but makes no RPC call for a deposit."""
+    _positive(amount, "deposit")
+    _user_account(client, sub_account_id)
+    ixs = await client.get_deposit_collateral_ix(
+        amount, spot_market_index, _token_account(client, spot_market_index), sub_account_id, False, True
+    )
+    return _single(f"deposit {amount} to spot {spot_market_index}", ixs, _wallet(client), MAX_TRANSACTION_BYTES)
+
+
+async def withdraw_transaction(client: Any, *, amount: int, spot_market_index: int, sub_account_id: int) -> TxPlan:
+    """Withdraw ``amount`` tokens (mint decimals) from spot market ``spot_market_index`` of ``sub_account_id``,
+    ALWAYS ``reduce_only`` so a withdrawal can never open a borrow.
+
+    USDC goes to the wallet's associated token account. driftpy checks that account with ``get_account_info`` on
+    ``client.connection`` (the one RPC call here) and prepends an idempotent create-ATA instruction when it is
+    missing. SOL goes to a temporary wrapped-SOL account closed into the wallet (no RPC call)."""
+    _positive(amount, "withdraw")
+    _user_account(client, sub_account_id)
+    ixs = await client.get_withdraw_collateral_ix(
+        amount, spot_market_index, _token_account(client, spot_market_index), True, sub_account_id
+    )
+    return _single(f"withdraw {amount} from spot {spot_market_index}", ixs, _wallet(client), MAX_TRANSACTION_BYTES)
+
+
+def transfer_transaction(client: Any, *, amount: int, spot_market_index: int, from_sub: int, to_sub: int) -> TxPlan:
+    """``transfer_deposit``: move ``amount`` tokens of spot market ``spot_market_index`` from subaccount
+    ``from_sub`` to ``to_sub`` of the same authority.
+
+    Built from the IDL on ``client.program`` with the same accounts as driftpy's builder, because that builder is
+    async and fetches a User it does not hold over RPC; here both Users must be installed on the client
+    (``install(client, state, sub_account_id=...)`` once per subaccount), so the call stays synchronous and pure."""
+    from anchorpy.program.context import Context
+
+    _positive(amount, "transfer")
+    if from_sub == to_sub:
+        raise InstructionError(f"transfer: from and to are both subaccount {from_sub}")
+    from_user, to_user = _user_account(client, from_sub), _user_account(client, to_sub)
+    market = client.get_spot_market_account(spot_market_index)
+    if market is None:
+        raise InstructionError(f"spot market {spot_market_index} is not installed on the client")
+    remaining = client.get_remaining_accounts(
+        writable_spot_market_indexes=[spot_market_index], user_accounts=[from_user, to_user]
+    )
+    ix = client.program.instruction["transfer_deposit"](
+        spot_market_index,
+        amount,
+        ctx=Context(
+            accounts={
+                "state": client.get_state_public_key(),
+                "user_stats": client.get_user_stats_public_key(),
+                "from_user": client.get_user_account_public_key(from_sub),
+                "to_user": client.get_user_account_public_key(to_sub),
+                "authority": _wallet(client),
+                "spot_market_vault": market.vault,
+            },
+            remaining_accounts=remaining,
+        ),
+    )
+    return _single(
+        f"transfer {amount} of spot {spot_market_index} from sub {from_sub} to sub {to_sub}",
+        [ix],
+        _wallet(client),
+        MAX_TRANSACTION_BYTES,
+    )
+
+
+def initialize_subaccount_transaction(client: Any, *, sub_account_id: int, name: str, stats_exist: bool) -> TxPlan:
+    """Create User ``sub_account_id`` (rent paid by the wallet), preceded by ``initialize_user_stats`` when the
+    authority has no UserStats yet. Drift requires ids in sequence (``sub_account_id`` equal to the number already
+    created), so without stats only subaccount 0 can be created. ``name`` is at most 32 ASCII characters."""
+    if not stats_exist and sub_account_id != 0:
+        raise InstructionError(f"subaccount {sub_account_id}: without UserStats only subaccount 0 can be created")
+    # ASCII only: driftpy's encode_name pads by character count, which corrupts multi-byte UTF-8.
+    if not name.isascii() or len(name) > MAX_USER_NAME_BYTES:
+        raise InstructionError(f"subaccount name {name!r} must be at most {MAX_USER_NAME_BYTES} ASCII characters")
+    ixs = [] if stats_exist else [client.get_initialize_user_stats()]
+    ixs.append(client.get_initialize_user_instructions(sub_account_id, name))
+    return _single(f"initialize subaccount {sub_account_id}", ixs, _wallet(client), MAX_TRANSACTION_BYTES)

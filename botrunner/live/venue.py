@@ -1,0 +1,566 @@
+"""DriftVenue: the venue port on real Drift, through driftpy's instruction builders and our own transaction pipeline.
+
+One instance per bot (one subaccount, one perp market). It is asynchronous (solana's ``AsyncClient``); the bot's
+actor drives it through a blocking portal (``botrunner.live.bot``).
+
+What a refresh does: ONE ``getMultipleAccounts`` for every account the bot reads — its User, its perp market, the
+quote (and SOL) spot markets, their oracles and the wallet (for the gas balance) — so every number in a snapshot is
+from one slot. The round trip is the latency sample the safety gates read. The reading is converted into our
+account model (``botrunner.live.account``), diffed against the previous one into venue events (fills, cancels,
+expiries, funding), and installed into the driftpy client for the next instructions.
+
+What a command does (``execute``), in order:
+
+1. refuse anything while the link is not tradeable: RPC down, reconnecting, a resync pending after a reconnect or an
+   unknown transaction outcome, or the circuit breaker open;
+2. safety gates on every placement (confirmation above $100 unless a YAML cap allows it, gas reserve, latency);
+   blocked orders are rejected with the numbers, logged at WARNING, and the rest proceed;
+3. build the instructions (``botrunner.live.instructions``), split into transactions that fit;
+4. each transaction through the pipeline (simulate, send once, confirm and check ``err``); the first failure stops
+   the rest of the command (later transactions assumed the earlier ones), an unknown outcome forces a resync;
+5. refresh: the chain is the truth, so what the command did is reported as the diff the refresh sees.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from botrunner.config import BotConfig
+from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
+from botrunner.connector.orders import OrderIntent, WorkingOrder
+from botrunner.core.markets import PerpMarketSpec
+from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
+from botrunner.drift.codec import DecodeError, OracleReading, decode_account, decode_oracle_price, variant_name
+from botrunner.live import instructions as ix
+from botrunner.live.account import LiveSnapshot, diff_events, snapshot_from_chain
+from botrunner.live.capital import CapitalError, check_deposit, check_transfer, check_withdraw
+from botrunner.live.client import ChainAccounts, ChainState, drift_client, install, user_pubkey
+from botrunner.live.retry import Link, LinkState
+from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, record_outcome
+from botrunner.margin.model import PerpPosition
+from botrunner.margin.view import AccountMarginView
+from botrunner.venue.port import (
+    BalanceChanged,
+    CommandRejected,
+    Deposit,
+    ModifyOrder,
+    OrderRejected,
+    RejectReason,
+    SettlePnl,
+    VenueCommand,
+    VenueEvent,
+    Withdraw,
+)
+from governors.safety_gates import Confirmations, GateInputs, check_orders, describe, gate_command
+
+USER_ACCOUNT_BYTES = 4376  # Drift User account size: the rent of a new subaccount
+
+
+class VenueError(RuntimeError):
+    """The venue cannot be used as configured (a missing subaccount in monitor mode, a market mismatch)."""
+
+
+class RpcUnavailable(VenueError):
+    """The RPC did not answer (timeout, refused, HTTP error)."""
+
+
+_FAILED_OUTCOMES = {
+    TxOutcome.SIMULATION_FAILED: RejectReason.TRANSACTION_FAILED,
+    TxOutcome.SEND_FAILED: RejectReason.TRANSACTION_FAILED,
+    TxOutcome.FAILED_ON_CHAIN: RejectReason.TRANSACTION_FAILED,
+    TxOutcome.EXPIRED: RejectReason.TRANSACTION_FAILED,
+    TxOutcome.UNKNOWN: RejectReason.OUTCOME_UNKNOWN,
+    TxOutcome.DRY_RUN: RejectReason.DRY_RUN,
+}
+
+
+class DriftVenue:
+    """See the module doc. ``wallet`` None = monitor mode: reads only, every command is refused."""
+
+    def __init__(
+        self,
+        config: BotConfig,
+        rpc: AsyncClient,
+        *,
+        wallet: Keypair | None,
+        pipeline: TxPipeline | None,
+        log: Any = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if (wallet is None) != (pipeline is None):
+            raise ValueError("a trading venue needs both a wallet and a pipeline; a monitor neither")
+        self.config = config
+        self.settings = config.live
+        self.rpc = rpc
+        self.wallet = wallet
+        self.pipeline = pipeline
+        self.log = log if log is not None else structlog.get_logger("live").bind(bot=config.name)
+        self.clock = clock
+        self.monotonic = monotonic
+        self.authority = Pubkey.from_string(config.account.authority)
+        if wallet is not None and wallet.pubkey() != self.authority:
+            raise VenueError(
+                f"{config.name}: account.authority {self.authority} is not the signing key's public key "
+                f"{wallet.pubkey()}; the key must be the subaccount's authority"
+            )
+        self.sub_account_id = config.account.subaccount_id
+        self.spec: PerpMarketSpec = config.market_spec
+        self.client = drift_client(
+            rpc,
+            wallet if wallet is not None else Keypair(),  # a monitor signs nothing; driftpy wants a wallet object
+            authority=self.authority,
+            sub_account_id=self.sub_account_id,
+            perp_market_index=self.spec.market_index,
+        )
+        self.accounts: ChainAccounts | None = None
+        self.snapshot: LiveSnapshot | None = None
+        self.wallet_lamports = 0
+        self.latency_ms: int | None = None
+        self.link = Link.from_settings(self.settings)
+        self.confirmations = Confirmations()
+        self.known: dict[int, WorkingOrder] = {}
+        self.last_settle_ts = 0
+
+    # -------------------------------------------------------------- reading the chain
+
+    async def _fetch(self, keys: Sequence[Pubkey]) -> tuple[int, list[Any]]:
+        started = self.monotonic()
+        try:
+            resp = await self.rpc.get_multiple_accounts(list(keys), commitment=Confirmed, encoding="base64")
+        except Exception as exc:  # httpx/solana raise assorted transport errors: all mean "no answer"
+            raise RpcUnavailable(f"{self.config.name}: RPC getMultipleAccounts failed: {_short(exc)}") from exc
+        self.latency_ms = int((self.monotonic() - started) * 1000)
+        return int(resp.context.slot), list(resp.value)
+
+    async def connect(self) -> None:
+        """Find the market's accounts and oracles, create the subaccount if a live bot needs it, read everything."""
+        from driftpy.addresses import get_perp_market_public_key, get_spot_market_public_key
+
+        program = self.client.program_id
+        perp_key = get_perp_market_public_key(program, self.spec.market_index)
+        spot_keys = tuple(
+            get_spot_market_public_key(program, i) for i in (QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX)
+        )
+        _, found = await self._fetch([perp_key, *spot_keys])
+        if found[0] is None:
+            raise VenueError(f"{self.config.name}: perp market {self.spec.market_index} ({self.spec.symbol}) not found")
+        perp = decode_account(bytes(found[0].data), expect="PerpMarket", what=f"perp market {self.spec.market_index}")
+        symbol = bytes(perp.name).decode("utf-8", "replace").strip().strip("\x00")
+        if symbol != self.spec.symbol:
+            raise VenueError(
+                f"{self.config.name}: perp market {self.spec.market_index} on chain is {symbol!r}, "
+                f"the bot trades {self.spec.symbol!r}"
+            )
+        spots = [
+            decode_account(bytes(a.data), expect="SpotMarket", what=f"spot market {i}")
+            for i, a in enumerate(found[1:])
+            if a is not None
+        ]
+        oracles = tuple(dict.fromkeys([perp.amm.oracle, *(s.oracle for s in spots)]))
+        self._sources = {str(perp.amm.oracle): variant_name(perp.amm.oracle_source)} | {
+            str(s.oracle): variant_name(s.oracle_source) for s in spots
+        }
+        self.accounts = ChainAccounts(
+            user=user_pubkey(self.client, self.sub_account_id),
+            perp_market=perp_key,
+            spot_markets=spot_keys[: len(spots)],
+            oracles=oracles,
+        )
+        state = await self._read()
+        if state.user is None:
+            if self.wallet is None:
+                raise VenueError(
+                    f"{self.config.name}: subaccount {self.sub_account_id} of {self.authority} does not exist"
+                )
+            await self._create_subaccounts()
+            state = await self._read()
+            if state.user is None:
+                raise VenueError(f"{self.config.name}: subaccount {self.sub_account_id} still missing after creation")
+        self._accept(state)
+
+    async def _read(self) -> ChainState:
+        accounts = self.accounts
+        assert accounts is not None
+        keys = [*accounts.all(), self.authority]
+        slot, values = await self._fetch(keys)
+        user_raw, perp_raw, *rest = values
+        spot_raw = rest[: len(accounts.spot_markets)]
+        oracle_raw = rest[len(accounts.spot_markets) : len(accounts.spot_markets) + len(accounts.oracles)]
+        wallet = rest[-1]
+        self.wallet_lamports = int(wallet.lamports) if wallet is not None else 0
+        try:
+            perp = decode_account(bytes(perp_raw.data), expect="PerpMarket", what="perp market")
+            spots = {
+                int(s.market_index): s
+                for s in (
+                    decode_account(bytes(a.data), expect="SpotMarket", what="spot market")
+                    for a in spot_raw
+                    if a is not None
+                )
+            }
+            prices: dict[str, OracleReading] = {}
+            for key, raw in zip(accounts.oracles, oracle_raw, strict=True):
+                source = self._sources[str(key)]
+                if source == "QuoteAsset":
+                    continue
+                if raw is None:
+                    raise VenueError(f"{self.config.name}: oracle {key} ({source}) not found")
+                prices[str(key)] = decode_oracle_price(bytes(raw.data), source, what=f"oracle {key}")
+            user = (
+                decode_account(bytes(user_raw.data), expect="User", what=f"user {accounts.user}")
+                if user_raw is not None
+                else None
+            )
+        except DecodeError as exc:
+            raise VenueError(f"{self.config.name}: {exc}") from exc
+        return ChainState(slot=slot, user=user, perp_market=perp, spot_markets=spots, oracle_prices=prices)
+
+    def _accept(self, state: ChainState) -> tuple[VenueEvent, ...]:
+        install(self.client, state, sub_account_id=self.sub_account_id)
+        snapshot = snapshot_from_chain(state, self.spec, ts=int(self.clock()))
+        events = diff_events(self.snapshot, snapshot, known=self.known) if self.snapshot is not None else ()
+        self.snapshot = snapshot
+        self.known = {o.user_order_id: o for o in snapshot.open_orders}
+        return events
+
+    async def refresh(self) -> tuple[VenueEvent, ...]:
+        """Read the chain again; return what changed as venue events.
+
+        A failed read marks the link RECOVERING (no trading); while recovering, a read is attempted only every
+        ``reconnect_every_s``. The first good read after a loss or an unknown transaction IS the resync: the whole
+        account is re-read, so trading may resume after it."""
+        now = self.monotonic()
+        if self.link.state is LinkState.RECOVERING and not self.link.should_reconnect(now):
+            return ()
+        try:
+            state = await self._read()
+        except RpcUnavailable as exc:
+            self.link = self.link.connection_lost(now)
+            self.log.warning("rpc_unavailable", error=str(exc), retry_in_s=self.settings.reconnect_every_s)
+            return ()
+        events = self._accept(state)
+        if self.link.state is not LinkState.CONNECTED or self.link.unknown_tx:
+            self.link = self.link.reconnected().resynced()
+            self.log.info("resynced", slot=state.slot, latency_ms=self.latency_ms)
+        return events
+
+    # -------------------------------------------------------------- what the session reads (the SessionVenue shape)
+
+    def _snap(self) -> LiveSnapshot:
+        if self.snapshot is None:
+            raise VenueError(f"{self.config.name}: no account snapshot yet (connect first)")
+        return self.snapshot
+
+    @property
+    def oracle(self) -> int:
+        return self._snap().oracle
+
+    @property
+    def position(self) -> PerpPosition:
+        return self._snap().position
+
+    def open_orders(self) -> tuple[WorkingOrder, ...]:
+        return self._snap().open_orders
+
+    def equity(self) -> int:
+        return self._snap().report.equity
+
+    def report(self) -> Any:
+        return self._snap().report
+
+    def margin_view(self) -> object:
+        snap = self._snap()
+        return AccountMarginView(snap.account, snap.markets, self.spec.market_index)
+
+    # -------------------------------------------------------------- commands
+
+    def tradeable(self) -> str | None:
+        """Why the bot may not trade now (None = it may)."""
+        now = self.monotonic()
+        if self.wallet is None:
+            return "monitor mode: read-only"
+        link = self.link
+        if link.can_trade(now):
+            return None
+        if link.state is not LinkState.CONNECTED:
+            return f"link {link.state.value}" + (" after an unknown transaction outcome" if link.unknown_tx else "")
+        if link.unknown_tx:
+            return "a transaction outcome is unknown: resync pending"
+        until = link.breaker.opens_until or now
+        return f"circuit breaker open ({link.breaker.failures} consecutive failures) for {until - now:.0f} s more"
+
+    async def execute(
+        self, command: VenueCommand | PlaceOrders | CancelOrders | CancelAndPlace
+    ) -> tuple[VenueEvent, ...]:
+        """Perform ``command`` (see the module doc); return what the chain shows afterwards."""
+        ts = int(self.clock())
+        blocked_reason = self.tradeable()
+        placing = _placements(command)
+        if blocked_reason is not None:
+            self.log.warning("trade_refused", command=type(command).__name__, why=blocked_reason)
+            return _reject_all(command, placing, ts, RejectReason.VENUE_UNAVAILABLE, blocked_reason)
+        out: list[VenueEvent] = []
+        match command:
+            case PlaceOrders() | CancelAndPlace():
+                gated, rejected = self._gate(command, placing, ts)
+                out.extend(rejected)
+                if gated is None:
+                    return tuple(out)
+                command = gated
+            case CancelOrders() | ModifyOrder() | SettlePnl() | Deposit() | Withdraw():
+                pass
+        try:
+            plans = await self._plans(command)
+        except CapitalError as exc:
+            self.log.warning("capital_refused", command=type(command).__name__, error=str(exc))
+            return (
+                *out,
+                CommandRejected(
+                    ts=ts, command=type(command).__name__, reason=RejectReason.INVALID_AMOUNT, detail=str(exc)
+                ),
+            )
+        for plan in plans:
+            result = await self._run(plan.instructions, plan.what)
+            if result.outcome is not TxOutcome.CONFIRMED:
+                reason = _FAILED_OUTCOMES[result.outcome]
+                detail = f"{result.outcome.value}: {result.error}".strip(": ")
+                remaining = plans[plans.index(plan) :]
+                for later in remaining:
+                    out.extend(_reject_ids(later.places, placing, ts, reason, detail))
+                if not placing:
+                    out.append(CommandRejected(ts=ts, command=type(command).__name__, reason=reason, detail=detail))
+                break
+        if self.link.unknown_tx:
+            # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
+            return tuple(out)
+        out.extend(await self.refresh())
+        if isinstance(command, Deposit | Withdraw) and not any(isinstance(e, CommandRejected) for e in out):
+            sign = 1 if isinstance(command, Deposit) else -1
+            out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))
+        return tuple(out)
+
+    def _gate(
+        self, command: PlaceOrders | CancelAndPlace, placing: tuple[OrderIntent, ...], ts: int
+    ) -> tuple[PlaceOrders | CancelAndPlace | CancelOrders | None, list[VenueEvent]]:
+        """Drop the placements the safety gates block (each rejected with its numbers); cancels always pass."""
+        self.confirmations = self.confirmations.prune(ts)
+        result = check_orders(
+            placing,
+            self.oracle,
+            self.settings,
+            GateInputs(sol_lamports=self.wallet_lamports, latency_ms=self.latency_ms, now=ts),
+            self.confirmations,
+        )
+        if not result.blocked:
+            return command, []
+        by_id = {o.user_order_id: o for o in placing}
+        rejected: list[VenueEvent] = []
+        for blocked in result.blocked:
+            self.log.warning(
+                "safety_gate",
+                order=blocked.user_order_id,
+                reason=blocked.reason.value,
+                detail=describe(blocked),
+                confirm_token=blocked.token,
+            )
+            rejected.extend(
+                _reject_ids(
+                    (blocked.user_order_id,),
+                    (by_id[blocked.user_order_id],),
+                    ts,
+                    RejectReason.SAFETY_GATE,
+                    f"{blocked.reason.value}: {blocked.detail} (token {blocked.token})",
+                )
+            )
+        gated = gate_command(command, result)
+        assert gated is None or isinstance(gated, PlaceOrders | CancelAndPlace | CancelOrders)
+        return gated, rejected
+
+    def approve(self, token: str, valid_s: int) -> None:
+        """An operator confirmed the order terms ``token`` (``botrunner ctl confirm``) for ``valid_s`` seconds."""
+        self.confirmations = self.confirmations.approve(token, int(self.clock()) + valid_s)
+
+    async def _plans(self, command: Any) -> tuple[Any, ...]:
+        sub = self.sub_account_id
+        market = self.spec.market_index
+        match command:
+            case PlaceOrders() | CancelOrders() | CancelAndPlace() | ModifyOrder():
+                assert self.wallet is not None
+                return ix.order_transactions(
+                    self.client, command, market_index=market, sub_account_id=sub, payer=self.wallet.pubkey()
+                )
+            case SettlePnl():
+                return (ix.settle_pnl_transaction(self.client, sub_account_id=sub, market_index=market),)
+            case Deposit():
+                wallet = await self._wallet_balance(command.spot_market_index)
+                check_deposit(
+                    command.amount,
+                    wallet,
+                    spot_market_index=command.spot_market_index,
+                    gas_reserve_lamports=self.settings.gas_reserve_lamports,
+                )
+                return (
+                    await ix.deposit_transaction(
+                        self.client,
+                        amount=command.amount,
+                        spot_market_index=command.spot_market_index,
+                        sub_account_id=sub,
+                    ),
+                )
+            case Withdraw():
+                snap = self._snap()
+                check_withdraw(command.amount, command.spot_market_index, snap.account, snap.markets)
+                return (
+                    await ix.withdraw_transaction(
+                        self.client,
+                        amount=command.amount,
+                        spot_market_index=command.spot_market_index,
+                        sub_account_id=sub,
+                    ),
+                )
+        raise TypeError(f"unsupported command {type(command).__name__}")
+
+    async def transfer(self, amount: int, spot_market_index: int, to_sub: int) -> tuple[VenueEvent, ...]:
+        """Move ``amount`` from this bot's subaccount to the authority's subaccount ``to_sub`` (same wallet)."""
+        ts = int(self.clock())
+        why = self.tradeable()
+        if why is not None:
+            return (CommandRejected(ts=ts, command="transfer", reason=RejectReason.VENUE_UNAVAILABLE, detail=why),)
+        snap = self._snap()
+        try:
+            check_transfer(amount, spot_market_index, snap.account, snap.markets, to_sub_account_id=to_sub)
+        except CapitalError as exc:
+            return (CommandRejected(ts=ts, command="transfer", reason=RejectReason.INVALID_AMOUNT, detail=str(exc)),)
+        plan = ix.transfer_transaction(
+            self.client, amount=amount, spot_market_index=spot_market_index, from_sub=self.sub_account_id, to_sub=to_sub
+        )
+        result = await self._run(plan.instructions, plan.what)
+        out: list[VenueEvent] = []
+        if result.outcome is not TxOutcome.CONFIRMED:
+            reason = _FAILED_OUTCOMES[result.outcome]
+            out.append(CommandRejected(ts=ts, command="transfer", reason=reason, detail=result.error))
+        else:
+            out.append(BalanceChanged(ts=ts, spot_market_index=spot_market_index, amount=-amount))
+        out.extend(await self.refresh())
+        return tuple(out)
+
+    async def _wallet_balance(self, spot_market_index: int) -> int:
+        if spot_market_index == SOL_SPOT_MARKET_INDEX:
+            return self.wallet_lamports
+        from spl.token.instructions import get_associated_token_address
+
+        mint = Pubkey.from_string(str(self.client.get_spot_market_account(spot_market_index).mint))
+        ata = get_associated_token_address(self.authority, mint)
+        try:
+            resp = await self.rpc.get_token_account_balance(ata, commitment=Confirmed)
+        except Exception as exc:
+            raise CapitalError(f"cannot read the wallet's token balance ({_short(exc)})") from exc
+        return int(resp.value.amount)
+
+    async def _run(self, instructions: Sequence[Any], what: str) -> TxResult:
+        pipeline = self.pipeline
+        assert pipeline is not None
+        result = await pipeline.execute(instructions, what=what)
+        self.link = record_outcome(self.link, result, self.monotonic())
+        if result.outcome is TxOutcome.UNKNOWN:
+            self.log.error(
+                "transaction_outcome_unknown",
+                what=what,
+                signature=result.signature,
+                action="trading stopped until the account is resynced; the transaction is never re-sent",
+            )
+        log = self.log.info if result.outcome is TxOutcome.CONFIRMED else self.log.warning
+        log(
+            "transaction",
+            what=what,
+            outcome=result.outcome.value,
+            signature=result.signature,
+            error=result.error,
+            units=result.units_consumed,
+            priority_fee=result.priority_fee,
+            elapsed_s=round(result.elapsed_s, 3),
+        )
+        return result
+
+    async def create_missing(self) -> None:
+        await self._create_subaccounts()
+
+    async def _create_subaccounts(self) -> None:
+        """Create the authority's subaccounts up to the bot's id, in order (Drift requires sequential ids)."""
+        from driftpy.addresses import get_user_stats_account_public_key
+
+        stats_key = get_user_stats_account_public_key(self.client.program_id, self.authority)
+        _, (stats_raw,) = await self._fetch([stats_key])
+        created = 0
+        if stats_raw is not None:
+            stats = decode_account(bytes(stats_raw.data), expect="UserStats", what=f"user stats {stats_key}")
+            created = int(stats.number_of_sub_accounts_created)
+        rent = await self._rent(USER_ACCOUNT_BYTES)
+        for sub in range(created, self.sub_account_id + 1):
+            plan = ix.initialize_subaccount_transaction(
+                self.client, sub_account_id=sub, name=f"botrunner-{sub}", stats_exist=stats_raw is not None or sub > 0
+            )
+            self.log.info("creating_subaccount", subaccount=sub, rent_lamports=rent, rent_sol=rent / 1e9)
+            result = await self._run(plan.instructions, plan.what)
+            if result.outcome is not TxOutcome.CONFIRMED:
+                raise VenueError(
+                    f"{self.config.name}: creating subaccount {sub} failed ({result.outcome.value}: {result.error})"
+                )
+
+    async def _rent(self, size: int) -> int:
+        try:
+            return int((await self.rpc.get_minimum_balance_for_rent_exemption(size)).value)
+        except Exception as exc:
+            raise RpcUnavailable(
+                f"{self.config.name}: RPC getMinimumBalanceForRentExemption failed: {_short(exc)}"
+            ) from exc
+
+
+def _placements(command: Any) -> tuple[OrderIntent, ...]:
+    match command:
+        case PlaceOrders() | CancelAndPlace():
+            return tuple(command.orders)
+    return ()
+
+
+def _reject_ids(
+    ids: Sequence[int], placing: tuple[OrderIntent, ...], ts: int, reason: RejectReason, detail: str
+) -> list[VenueEvent]:
+    wanted = set(ids)
+    return [
+        OrderRejected(
+            ts=ts,
+            user_order_id=o.user_order_id,
+            reason=reason,
+            detail=detail,
+            side=o.side,
+            price=o.price,
+            base=o.base,
+            post_only=o.post_only.value != "none",
+            reduce_only=o.reduce_only,
+        )
+        for o in placing
+        if o.user_order_id in wanted
+    ]
+
+
+def _reject_all(
+    command: Any, placing: tuple[OrderIntent, ...], ts: int, reason: RejectReason, detail: str
+) -> tuple[VenueEvent, ...]:
+    if placing:
+        return tuple(_reject_ids([o.user_order_id for o in placing], placing, ts, reason, detail))
+    return (CommandRejected(ts=ts, command=type(command).__name__, reason=reason, detail=detail),)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
