@@ -200,8 +200,7 @@ def test_live_when_small_orders_then_one_transaction_and_the_chain_reports_them(
 
     async def body(venue: DriftVenue) -> Any:
         await venue.connect()
-        events = await venue.execute(PlaceOrders((order(1), order(2, price=139 * USDC)), PlanReason.LADDER_EMPTY))
-        # what the program would have written: both orders resting
+        # what the program will have written once the transaction lands: both orders resting
         serve_chain(
             fake,
             user=funded_user(
@@ -211,14 +210,27 @@ def test_live_when_small_orders_then_one_transaction_and_the_chain_reports_them(
                 ]
             ),
         )
-        return events, await venue.refresh()
+        return await venue.execute(PlaceOrders((order(1), order(2, price=139 * USDC)), PlanReason.LADDER_EMPTY))
 
-    placed_events, refreshed = run(fake, body)
-    assert not [e for e in placed_events if isinstance(e, OrderRejected)]
+    events = run(fake, body)
+    assert not [e for e in events if isinstance(e, OrderRejected)]
     assert fake.count("sendTransaction") == 1 and fake.count("simulateTransaction") == 1
-    sent = fake.sent[0]
-    assert sent.compute_unit_limit == FAST.compute_unit_limit
-    assert sorted(e.user_order_id for e in refreshed if isinstance(e, OrderAccepted)) == [1, 2]
+    assert fake.sent[0].compute_unit_limit == FAST.compute_unit_limit
+    assert sorted(e.user_order_id for e in events if isinstance(e, OrderAccepted)) == [1, 2]
+
+
+def test_live_when_a_confirmed_order_is_not_on_chain_then_it_is_reported_rejected(fake: FakeRpc) -> None:
+    serve_chain(fake, user=funded_user())  # the program skipped the order (e.g. max_ts passed): no slot holds it
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        return await venue.execute(PlaceOrders((order(1),), PlanReason.LADDER_EMPTY))
+
+    events = run(fake, body)
+    assert fake.count("sendTransaction") == 1
+    assert [(e.user_order_id, e.detail) for e in events if isinstance(e, OrderRejected)] == [
+        (1, "transaction confirmed, order not on chain")
+    ]
 
 
 def test_live_when_order_above_100_usd_then_it_needs_a_confirmation_of_its_terms(fake: FakeRpc) -> None:
@@ -238,7 +250,7 @@ def test_live_when_order_above_100_usd_then_it_needs_a_confirmation_of_its_terms
     assert isinstance(first[0], OrderRejected) and first[0].reason is RejectReason.SAFETY_GATE
     assert "needs_confirmation" in first[0].detail and "$140" in first[0].detail
     assert sends_before == 0
-    assert not [e for e in second if isinstance(e, OrderRejected)]
+    assert not [e for e in second if isinstance(e, OrderRejected) and e.reason is RejectReason.SAFETY_GATE]
     assert fake.count("sendTransaction") == 1
 
 

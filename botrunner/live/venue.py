@@ -37,6 +37,7 @@ from botrunner.config import BotConfig
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
 from botrunner.connector.orders import OrderIntent, WorkingOrder
 from botrunner.core.markets import PerpMarketSpec
+from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.drift.codec import DecodeError, OracleReading, decode_account, decode_oracle_price, variant_name
 from botrunner.live import instructions as ix
@@ -328,8 +329,11 @@ class DriftVenue:
                     ts=ts, command=type(command).__name__, reason=RejectReason.INVALID_AMOUNT, detail=str(exc)
                 ),
             )
+        confirmed_places: list[int] = []
         for plan in plans:
             result = await self._run(plan.instructions, plan.what)
+            if result.outcome is TxOutcome.CONFIRMED:
+                confirmed_places.extend(plan.places)
             if result.outcome is not TxOutcome.CONFIRMED:
                 reason = _FAILED_OUTCOMES[result.outcome]
                 detail = f"{result.outcome.value}: {result.error}".strip(": ")
@@ -343,6 +347,7 @@ class DriftVenue:
             # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
             return tuple(out)
         out.extend(await self.refresh())
+        out.extend(self._not_on_chain(confirmed_places, placing, ts))
         if isinstance(command, Deposit | Withdraw) and not any(isinstance(e, CommandRejected) for e in out):
             sign = 1 if isinstance(command, Deposit) else -1
             out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))
@@ -384,6 +389,28 @@ class DriftVenue:
         gated = gate_command(command, result)
         assert gated is None or isinstance(gated, PlaceOrders | CancelAndPlace | CancelOrders)
         return gated, rejected
+
+    def _not_on_chain(self, uids: Sequence[int], placing: tuple[OrderIntent, ...], ts: int) -> list[VenueEvent]:
+        """Orders of a confirmed transaction that the chain does not show. Drift skips such an order without
+        failing the transaction: a TryPostOnly order that would cross, or one whose max_ts already passed."""
+        snap = self._snap()
+        seen = {o.user_order_id for o in snap.open_orders} | {c.order.user_order_id for c in snap.closed_orders}
+        out: list[VenueEvent] = []
+        for o in placing:
+            if o.user_order_id not in uids or o.user_order_id in seen:
+                continue
+            if o.post_only is PostOnlyMode.TRY_POST_ONLY:
+                reason = RejectReason.POST_ONLY_SKIPPED
+            elif o.max_ts and o.max_ts < ts:
+                reason = RejectReason.EXPIRED_ON_ARRIVAL
+            else:
+                reason = RejectReason.INVALID_ORDER
+            out.extend(_reject_ids((o.user_order_id,), (o,), ts, reason, "transaction confirmed, order not on chain"))
+        if out:
+            self.log.warning(
+                "orders_not_on_chain", orders=[e.user_order_id for e in out if isinstance(e, OrderRejected)]
+            )
+        return out
 
     def approve(self, token: str, valid_s: int) -> None:
         """An operator confirmed the order terms ``token`` (``botrunner ctl confirm``) for ``valid_s`` seconds."""
