@@ -192,3 +192,36 @@ def test_run_live_bot_trades_through_the_node_and_never_leaks_the_key(work: Path
     assert "transaction" in everything  # the logs do describe the trading
     for form in SECRET_FORMS:
         assert form not in everything
+
+
+def _monitor(*args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "botrunner", "monitor", *args]
+    env = {k: v for k, v in os.environ.items() if k != "BOTRUNNER_RPC_URL"}
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_monitor_once_reads_any_subaccount_without_a_key(fake: FakeRpc) -> None:
+    serve_chain(fake, user=funded_user())
+    done = _monitor(str(KP.pubkey()), "--subaccount", "1", "--rpc", fake.url, "--once", "--json")
+    assert done.returncode == 0, done.stderr
+    reading = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (reading["health"], reading["total_collateral"], reading["alert"]) == (100, "1000.000000", "ok")
+    assert reading["oracle"] == "150.000000" and reading["liq_price"] is None
+    assert fake.count("sendTransaction") == 0 and fake.count("simulateTransaction") == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("not-a-pubkey", "--rpc", "http://127.0.0.1:9"), "is not a base58 Solana public key"),
+        ((str(KP.pubkey()), "--rpc", "http://127.0.0.1:9"), "RPC http://127.0.0.1:9 unreachable"),
+        ((str(KP.pubkey()),), "no --rpc and BOTRUNNER_RPC_URL is not set"),
+        ((str(KP.pubkey()), "--market", "DOGE-PERP", "--rpc", "http://127.0.0.1:9"), "--market"),
+    ],
+)
+def test_monitor_when_bad_input_then_one_line_error(args: tuple[str, ...], expected: str) -> None:
+    done = _monitor(*args, "--once")
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
