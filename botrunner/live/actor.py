@@ -45,7 +45,7 @@ from botrunner.pipeline import BotDefinition, Decision, MarketUpdate, OperatorFl
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
 from botrunner.runtime.session import BotSession, RowBuffer
-from botrunner.runtime.views import iso
+from botrunner.runtime.views import iso, order_views
 from botrunner.store import ObjectiveRow, RiskEventRow, StepRecord, Store, StoreWriter
 from botrunner.venue.port import Deposit, SettlePnl, VenueCommand, VenueEvent, Withdraw
 
@@ -470,19 +470,7 @@ class LiveBotActor(pykka.ThreadingActor):
                 "max": fixed(band.max_base, BASE_DECIMALS),
                 "preferred": fixed(band.preferred_base, BASE_DECIMALS),
             },
-            "orders": [
-                {
-                    "uid": o.user_order_id,
-                    "side": o.side.value,
-                    "price": fixed(o.price, PRICE_DECIMALS),
-                    "base": fixed(o.base, BASE_DECIMALS),
-                    "filled": fixed(o.filled_base, BASE_DECIMALS),
-                    "post_only": o.post_only.value,
-                    "reduce_only": o.reduce_only,
-                    "max_ts": iso(o.max_ts) if o.max_ts else None,
-                }
-                for o in snap.open_orders
-            ],
+            "orders": order_views(snap.open_orders),
             "market_time": iso(snap.ts),
         }
 

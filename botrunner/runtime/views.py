@@ -7,10 +7,12 @@ the books hold. Times are ISO-8601 UTC.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.config import BotConfig
+from botrunner.connector.orders import WorkingOrder
 from botrunner.core.precision import LEVERAGE_PRECISION
 from botrunner.pipeline import Decision
 from botrunner.runtime.lifecycle import BotRunState
@@ -63,6 +65,23 @@ def render_summary(row: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("market_time"), int):
         out["market_time"] = iso(out["market_time"])
     return out
+
+
+def order_views(orders: Iterable[WorkingOrder]) -> list[dict[str, Any]]:
+    """The open orders as ``ctl bot`` shows them (paper and live alike)."""
+    return [
+        {
+            "uid": o.user_order_id,
+            "side": o.side.value,
+            "price": fixed(o.price, PRICE_DECIMALS),
+            "base": fixed(o.base, BASE_DECIMALS),
+            "filled": fixed(o.filled_base, BASE_DECIMALS),
+            "post_only": o.post_only.value,
+            "reduce_only": o.reduce_only,
+            "max_ts": iso(o.max_ts) if o.max_ts else None,
+        }
+        for o in orders
+    ]
 
 
 def bot_detail(
@@ -140,18 +159,6 @@ def bot_detail(
             "preferred": fixed(band.preferred_base, BASE_DECIMALS),
         },
         "grid": params,
-        "orders": [
-            {
-                "uid": o.user_order_id,
-                "side": o.side.value,
-                "price": fixed(o.price, PRICE_DECIMALS),
-                "base": fixed(o.base, BASE_DECIMALS),
-                "filled": fixed(o.filled_base, BASE_DECIMALS),
-                "post_only": o.post_only.value,
-                "reduce_only": o.reduce_only,
-                "max_ts": iso(o.max_ts) if o.max_ts else None,
-            }
-            for o in venue.open_orders()
-        ],
+        "orders": order_views(venue.open_orders()),
         "market_time": iso(venue.now),
     }
