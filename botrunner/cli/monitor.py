@@ -42,8 +42,7 @@ def register(subparsers: Any) -> None:
 
 def monitor_config(authority: str, subaccount: int, market: str, rpc_url: str) -> BotConfig:
     """A monitor-mode bot for ``authority``'s subaccount (validated like any bot's YAML)."""
-    from botrunner.config import _validate_pubkey
-    from botrunner.yamlconf import ConfigError
+    from solders.pubkey import Pubkey
 
     try:
         load_catalogue().perp(market)
@@ -52,13 +51,10 @@ def monitor_config(authority: str, subaccount: int, market: str, rpc_url: str) -
     if not 0 <= subaccount <= 65_535:
         raise CliError(f"--subaccount: {subaccount} is not a Drift subaccount id (0..65535)")
 
-    def fail(message: str, *_path: str) -> ConfigError:
-        return ConfigError("AUTHORITY", None, "", message)
-
     try:
-        _validate_pubkey(authority, fail)
-    except ConfigError as exc:
-        raise CliError(f"AUTHORITY: {authority!r} is not a base58 Solana public key") from exc
+        Pubkey.from_string(authority)
+    except ValueError:
+        raise CliError(f"AUTHORITY: {authority!r} is not a base58 Solana public key") from None
     return BotConfig(
         name="monitor",
         mode=BotMode.MONITOR,

@@ -42,11 +42,13 @@ from botrunner.live.capital import settle_due
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue
 from botrunner.pipeline import BotDefinition, Decision, MarketUpdate, OperatorFlags, observe_price
+from botrunner.runtime.bot_actor import open_order_rows
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
 from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import iso, order_views
-from botrunner.store import ObjectiveRow, RiskEventRow, StepRecord, Store, StoreWriter
+from botrunner.store import StepRecord, Store, StoreWriter
 from botrunner.venue.port import Deposit, SettlePnl, VenueCommand, VenueEvent, Withdraw
 
 LIVE_CHECKPOINT_VERSION = 1
@@ -84,8 +86,6 @@ class LiveSetup:
     on_failure: Callable[[str, int, str], None]
     force_pause: bool = False
     dry_run: bool = False
-    tick_s: float | None = None  # None: config.live.refresh_s
-    venue_factory: Callable[..., DriftVenue] | None = None  # tests: wrap or replace the venue
 
 
 class _PortalVenue:
@@ -134,19 +134,15 @@ class LiveBotActor(pykka.ThreadingActor):
         self.day_start_equity = 0
         self.last_settle_ts = 0
         self.last_decision: Decision | None = None
-        self.risk_state = ""
-        self.risk_reasons: tuple[str, ...] = ()
+        self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
         self.alerts = AlertTracker()
         self.venue: DriftVenue | None = None
         self.session: BotSession | None = None
         self._portal_cm: Any = None
         self._portal: Any = None
         self._rpc: Any = None
-        self._fees: Any = None
         self._ticker_stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        self._objective: ObjectiveRow | None = None
-        self._risk_events: list[RiskEventRow] = []
         self._last_position = 0
 
     # -------------------------------------------------------------- start
@@ -169,7 +165,7 @@ class LiveBotActor(pykka.ThreadingActor):
         self._portal.call(venue.connect)
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
-            known = _open_rows(store.orders(self.name)) if saved is not None else {}
+            known = open_order_rows(store.orders(self.name)) if saved is not None else {}
         order_seq = 0
         if saved is not None:
             self.fill_seq, order_seq = saved.fill_seq, saved.order_seq
@@ -230,34 +226,15 @@ class LiveBotActor(pykka.ThreadingActor):
                 from botrunner.live.jito import JitoSubmitter
 
                 jito = JitoSubmitter(effective.jito)
+            # the venue loads the market's recent fees just before it sends (see DriftVenue._load_priority_fee)
             pipeline = TxPipeline(
-                self._rpc, setup.wallet, effective, log=self.log, priority_fee=self._priority_fee, bundles=jito
+                self._rpc, setup.wallet, effective, log=self.log, priority_fee=lambda: venue.priority_fee, bundles=jito
             )
-        factory = setup.venue_factory or DriftVenue
-        return factory(self.config, self._rpc, wallet=setup.wallet, pipeline=pipeline, log=self.log)
-
-    def _priority_fee(self) -> int | None:
-        fees = self._fees
-        return int(fees.avg_priority_fee) if fees is not None and fees.avg_priority_fee else None
-
-    async def _load_fees(self) -> None:
-        """Refresh the recent priority fees on the bot's perp market (driftpy's subscriber, loaded on our tick)."""
-        from driftpy.addresses import get_perp_market_public_key
-        from driftpy.priority_fees.priority_fee_subscriber import PriorityFeeConfig, PriorityFeeSubscriber
-
-        venue = self.venue
-        assert venue is not None
-        if self._fees is None:
-            market = get_perp_market_public_key(venue.client.program_id, self.config.market_spec.market_index)
-            self._fees = PriorityFeeSubscriber(PriorityFeeConfig(self._rpc, self.config.live.refresh_s, [str(market)]))
-        try:
-            await self._fees.load()
-        except Exception as exc:  # a fee estimate is optional: the pipeline then pays no priority fee
-            self.log.warning("priority_fees_unavailable", error=f"{type(exc).__name__}: {exc}"[:200])
+        venue = DriftVenue(self.config, self._rpc, wallet=setup.wallet, pipeline=pipeline, log=self.log)
+        return venue
 
     def _tick_loop(self) -> None:
-        period = self.setup.tick_s if self.setup.tick_s is not None else float(self.config.live.refresh_s)
-        while not self._ticker_stop.wait(period):
+        while not self._ticker_stop.wait(self.config.live.refresh_s):
             try:
                 self.actor_ref.tell(Tick())
             except pykka.ActorDeadError:
@@ -288,7 +265,6 @@ class LiveBotActor(pykka.ThreadingActor):
         if self.config.mode is BotMode.MONITOR:
             self._write(now, force=bool(events))
             return
-        self._portal.call(self._load_fees)
         session.state = observe_price(session.bot, session.state, now, snap.oracle)
         self._decide(now)
         self._maybe_settle(now)
@@ -313,38 +289,13 @@ class LiveBotActor(pykka.ThreadingActor):
 
     def _after_decision(self, decision: Decision, position_base: int, open_orders: int) -> None:
         self.last_decision = decision
-        verdict = decision.verdict
-        reasons = tuple(sorted({f.reason.value for f in verdict.findings}))
-        if verdict.action.value != self.risk_state or reasons != self.risk_reasons:
-            self._risk_events.append(
-                RiskEventRow(ts=decision.ts, from_state=self.risk_state, to_state=verdict.action.value, reasons=reasons)
-            )
-            self.log.info("risk_state_changed", previous=self.risk_state, state=verdict.action.value, reasons=reasons)
-            self.setup.hub.publish(self.name, "risk_state", state=verdict.action.value, reasons=list(reasons))
-            self.risk_state, self.risk_reasons = verdict.action.value, reasons
-            self._objective = ObjectiveRow(
-                ts=decision.ts,
-                band_min=verdict.band.min_base,
-                band_max=verdict.band.max_base,
-                band_preferred=verdict.band.preferred_base,
-                verdict=verdict.action.value,
-                reasons=reasons,
-            )
-        self.log.info(
-            "decision",
-            ts=decision.ts,
-            oracle=decision.mark,
-            position_base=decision.position_base,
-            band=[verdict.band.min_base, verdict.band.max_base, verdict.band.preferred_base],
-            verdict=verdict.action.value,
-            reasons=list(reasons),
-            commands=[type(c).__name__ for c in decision.commands],
-        )
+        self.recorder.record(decision)
         flags = after_step(self.flags, position_base, open_orders)
         if flags != self.flags:
             self.log.info("flatten_done", ts=decision.ts)
             self.flags = flags
             self.state = run_state(flags)
+            self.setup.hub.publish(self.name, "state", state=self.state.value)
 
     def _maybe_settle(self, now: int) -> None:
         venue, session = self.venue, self.session
@@ -371,14 +322,11 @@ class LiveBotActor(pykka.ThreadingActor):
         step = self.step
         session = self.session
         assert session is not None
-        if not (force or step or self._objective is not None or self._risk_events):
+        if not (force or step or self.recorder.pending()):
             return
         self.fill_seq += len(step.fills)
-        for kind, rows in (("fill", step.fills), ("funding", step.funding)):
-            for row in rows:
-                fields = msgspec.structs.asdict(row)
-                self.log.info(kind, **fields)
-                self.setup.hub.publish(self.name, kind, **fields)
+        announce_rows(self.name, self.log, self.setup.hub, step)
+        objective, risk_events = self.recorder.take()
         envelope = LiveCheckpoint(
             flags=self.flags, day=self.day, day_start_equity=self.day_start_equity, last_settle_ts=self.last_settle_ts
         )
@@ -391,16 +339,14 @@ class LiveBotActor(pykka.ThreadingActor):
                 orders=tuple(step.orders),
                 fills=tuple(step.fills),
                 funding=tuple(step.funding),
-                objective=self._objective,
-                risk_events=tuple(self._risk_events),
+                objective=objective,
+                risk_events=risk_events,
                 order_seq=session.order_seq,
                 fill_seq=self.fill_seq,
             )
         )
         self.step = RowBuffer()
         session.sink = self.step
-        self._objective = None
-        self._risk_events = []
         self.setup.board.post(self.name, self._summary())
 
     def _summary(self) -> dict[str, Any]:
@@ -413,7 +359,7 @@ class LiveBotActor(pykka.ThreadingActor):
             "market": self.config.market,
             "mode": self.config.mode.value,
             "state": self.state.value,
-            "risk_state": self.risk_state or None,
+            "risk_state": self.recorder.state or None,
             "position": report.position_base if report is not None else 0,
             "mark": snap.oracle if snap is not None else 0,
             "equity": report.equity if report is not None else 0,
@@ -461,7 +407,7 @@ class LiveBotActor(pykka.ThreadingActor):
             "wallet_sol": fixed(venue.wallet_lamports, 9),
             "latency_ms": venue.latency_ms,
             "trading": venue.tradeable() or "ok",
-            "risk": {"state": self.risk_state or None, "reasons": list(self.risk_reasons)},
+            "risk": {"state": self.recorder.state or None, "reasons": list(self.recorder.reasons)},
             "alert": self.alerts.level.value,
             "band": None
             if band is None
@@ -568,9 +514,3 @@ class LiveBotActor(pykka.ThreadingActor):
         text = "".join(traceback.format_exception(exception_type, exception_value, tb)) if exception_type else ""
         self.log.error("bot_failed", error=repr(exception_value), stack=text)
         self.setup.on_failure(self.name, self.setup.generation, repr(exception_value))
-
-
-def _open_rows(rows: Any) -> dict[int, Any]:
-    from botrunner.runtime.bot_actor import open_order_rows
-
-    return open_order_rows(rows)

@@ -49,6 +49,7 @@ from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, record_
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.view import AccountMarginView
 from botrunner.venue.port import (
+    AccountReport,
     BalanceChanged,
     CommandRejected,
     Deposit,
@@ -129,7 +130,10 @@ class DriftVenue:
         self.link = Link.from_settings(self.settings)
         self.confirmations = Confirmations()
         self.known: dict[int, WorkingOrder] = {}
-        self.last_settle_ts = 0
+        self.priority_fee: int | None = None  # micro-lamports per CU, recent average on the bot's market
+        self._fees: Any = None  # driftpy's PriorityFeeSubscriber, loaded only before we send
+        self._fees_loaded_at: float | None = None
+        self._sources: dict[str, str] = {}  # oracle pubkey -> Drift OracleSource variant
 
     # -------------------------------------------------------------- reading the chain
 
@@ -275,7 +279,7 @@ class DriftVenue:
     def equity(self) -> int:
         return self._snap().report.equity
 
-    def report(self) -> Any:
+    def report(self) -> AccountReport:
         return self._snap().report
 
     def margin_view(self) -> object:
@@ -330,15 +334,14 @@ class DriftVenue:
                 ),
             )
         confirmed_places: list[int] = []
-        for plan in plans:
+        for i, plan in enumerate(plans):
             result = await self._run(plan.instructions, plan.what)
             if result.outcome is TxOutcome.CONFIRMED:
                 confirmed_places.extend(plan.places)
-            if result.outcome is not TxOutcome.CONFIRMED:
+            else:
                 reason = _FAILED_OUTCOMES[result.outcome]
                 detail = f"{result.outcome.value}: {result.error}".strip(": ")
-                remaining = plans[plans.index(plan) :]
-                for later in remaining:
+                for later in plans[i:]:  # later transactions assumed this one: none of them is sent
                     out.extend(_reject_ids(later.places, placing, ts, reason, detail))
                 if not placing:
                     out.append(CommandRejected(ts=ts, command=type(command).__name__, reason=reason, detail=detail))
@@ -496,6 +499,7 @@ class DriftVenue:
     async def _run(self, instructions: Sequence[Any], what: str) -> TxResult:
         pipeline = self.pipeline
         assert pipeline is not None
+        await self._load_priority_fee()
         result = await pipeline.execute(instructions, what=what)
         self.link = record_outcome(self.link, result, self.monotonic())
         if result.outcome is TxOutcome.UNKNOWN:
@@ -518,8 +522,25 @@ class DriftVenue:
         )
         return result
 
-    async def create_missing(self) -> None:
-        await self._create_subaccounts()
+    async def _load_priority_fee(self) -> None:
+        """Refresh the recent priority fees on the bot's perp market (driftpy's subscriber, loaded by us), at most
+        once per refresh interval and only when a transaction is about to be built: no RPC call on idle ticks."""
+        from driftpy.priority_fees.priority_fee_subscriber import PriorityFeeConfig, PriorityFeeSubscriber
+
+        now = self.monotonic()
+        if self._fees_loaded_at is not None and now - self._fees_loaded_at < self.settings.refresh_s:
+            return
+        self._fees_loaded_at = now
+        if self._fees is None:
+            assert self.accounts is not None
+            market = str(self.accounts.perp_market)
+            self._fees = PriorityFeeSubscriber(PriorityFeeConfig(self.rpc, self.settings.refresh_s, [market]))
+        try:
+            await self._fees.load()
+        except Exception as exc:  # an estimate is optional: the pipeline then pays the last one, or none
+            self.log.warning("priority_fees_unavailable", error=_short(exc))
+            return
+        self.priority_fee = int(self._fees.avg_priority_fee) or None
 
     async def _create_subaccounts(self) -> None:
         """Create the authority's subaccounts up to the bot's id, in order (Drift requires sequential ids)."""

@@ -38,6 +38,7 @@ from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
@@ -45,7 +46,7 @@ from botrunner.runtime.market import FundingPoint, PricePoint
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
 from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import bot_detail, bot_summary
-from botrunner.store import ObjectiveRow, PositionRow, RiskEventRow, StepRecord, Store, StoreWriter
+from botrunner.store import PositionRow, StepRecord, Store, StoreWriter
 
 CHECKPOINT_VERSION = 1
 
@@ -94,13 +95,9 @@ class BotActor(pykka.ThreadingActor):
         self.step = RowBuffer()
         self.last_snapshot_ts = 0
         self.last_decision: Decision | None = None
-        self.last_objective: tuple[int, int, int, str] | None = None
-        self.risk_state = ""
-        self.risk_reasons: tuple[str, ...] = ()
+        self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
         self.paper: PaperBot | None = None
         self.state = BotRunState.STARTING
-        self._objective: ObjectiveRow | None = None  # the approved objective, when it changed in this step
-        self._risk_events: list[RiskEventRow] = []
 
     # -------------------------------------------------------------- start: restore, warm up, reconcile, catch up
 
@@ -208,52 +205,13 @@ class BotActor(pykka.ThreadingActor):
         paper = self.paper
         assert paper is not None
         self.last_decision = decision
-        verdict = decision.verdict
-        reasons = tuple(sorted({f.reason.value for f in verdict.findings}))
-        if verdict.action.value != self.risk_state or reasons != self.risk_reasons:
-            self._risk_events.append(
-                RiskEventRow(ts=decision.ts, from_state=self.risk_state, to_state=verdict.action.value, reasons=reasons)
-            )
-            self.log.info(
-                "risk_state_changed",
-                ts=decision.ts,
-                previous=self.risk_state,
-                state=verdict.action.value,
-                reasons=list(reasons),
-            )
-            self.setup.hub.publish(
-                self.name, "risk_state", ts=decision.ts, state=verdict.action.value, reasons=list(reasons)
-            )
-            self.risk_state, self.risk_reasons = verdict.action.value, reasons
-        self.log.info(
-            "decision",
-            ts=decision.ts,
-            mark=decision.mark,
-            position_base=decision.position_base,
-            band=[verdict.band.min_base, verdict.band.max_base, verdict.band.preferred_base],
-            verdict=verdict.action.value,
-            reasons=list(reasons),
-            mode=decision.directive.mode.value,
-            commands=[type(c).__name__ for c in decision.commands],
-            note=decision.strategy.note,
-        )
+        self.recorder.record(decision)
         flags = after_step(self.flags, paper.venue.position.base_asset_amount, len(paper.venue.orders))
         if flags != self.flags:
             self.log.info("flatten_done", ts=decision.ts)
             self.flags = flags
             self.state = run_state(flags)
             self.setup.hub.publish(self.name, "state", state=self.state.value)
-        objective = (verdict.band.min_base, verdict.band.max_base, verdict.band.preferred_base, verdict.action.value)
-        if objective != self.last_objective:
-            self.last_objective = objective
-            self._objective = ObjectiveRow(
-                ts=decision.ts,
-                band_min=objective[0],
-                band_max=objective[1],
-                band_preferred=objective[2],
-                verdict=objective[3],
-                reasons=reasons,
-            )
         due = decision.ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
         if not (due or self.step.fills):
             return None  # built only when it is written: most decisions are neither due nor filled
@@ -265,18 +223,13 @@ class BotActor(pykka.ThreadingActor):
     def _write(self, ts: int, snapshot: SnapshotRow | None, *, force: bool) -> None:
         """Hand the step's rows and the checkpoint to the writer (one transaction), then log what happened."""
         step = self.step
-        objective = self._objective
-        risk_events = self._risk_events
-        if not (force or step or snapshot is not None or objective is not None or risk_events):
+        if not (force or step or snapshot is not None or self.recorder.pending()):
             return
         paper = self.paper
         assert paper is not None
         self.fill_seq += len(step.fills)
-        for kind, rows in (("fill", step.fills), ("funding", step.funding)):
-            for row in rows:
-                fields = msgspec.structs.asdict(row)
-                self.log.info(kind, **fields)
-                self.setup.hub.publish(self.name, kind, **fields)
+        announce_rows(self.name, self.log, self.setup.hub, step)
+        objective, risk_events = self.recorder.take()
         envelope = BotCheckpoint(
             venue=checkpoint(paper.venue),
             funding_rate=paper.funding_rate,
@@ -295,7 +248,7 @@ class BotActor(pykka.ThreadingActor):
                 funding=tuple(step.funding),
                 snapshot=snapshot,
                 objective=objective,
-                risk_events=tuple(risk_events),
+                risk_events=risk_events,
                 position=_position_row(ts, paper.venue) if step.fills else None,  # only a fill moves it
                 order_seq=paper.session.order_seq,
                 fill_seq=self.fill_seq,
@@ -303,8 +256,6 @@ class BotActor(pykka.ThreadingActor):
         )
         self.step = RowBuffer()
         paper.session.sink = self.step
-        self._objective = None
-        self._risk_events = []
         self._post()
 
     def _post(self) -> None:
@@ -312,7 +263,7 @@ class BotActor(pykka.ThreadingActor):
         assert paper is not None
         self.setup.board.post(
             self.name,
-            bot_summary(self.setup.config, self.state, paper, self.risk_state, self.setup.feed.market_ts),
+            bot_summary(self.setup.config, self.state, paper, self.recorder.state, self.setup.feed.market_ts),
         )
 
     # -------------------------------------------------------------- operator commands and views (proxy)
@@ -339,8 +290,8 @@ class BotActor(pykka.ThreadingActor):
             self.setup.config,
             state=self.state,
             paper=paper,
-            risk_state=self.risk_state,
-            reasons=list(self.risk_reasons),
+            risk_state=self.recorder.state,
+            reasons=list(self.recorder.reasons),
             decision=self.last_decision,
         )
 

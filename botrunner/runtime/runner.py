@@ -38,6 +38,7 @@ from botrunner.config import BotConfig, BotMode, load_fleet
 from botrunner.control import check_socket_path, control_socket_path
 from botrunner.control.protocol import ControlError, ErrorCode
 from botrunner.control.server import ControlServer, Send
+from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.logfiles import LogFiles
 from botrunner.paper.config import PaperConfig
 from botrunner.runtime.feed import MarketFeed
@@ -52,8 +53,8 @@ from botrunner.yamlconf import ConfigError
 
 DB_NAME = "botrunner.db"
 CAPITAL_TIMEOUT_S = 120.0  # a deposit waits for its confirmation (30 s) and the status window (60 s)
-SPOT_INDEX = {"usdc": 0, "sol": 1}
-_ASSET_DECIMALS = {"usdc": 6, "sol": 9}
+SPOT_INDEX = {"usdc": QUOTE_SPOT_MARKET_INDEX, "sol": SOL_SPOT_MARKET_INDEX}
+_ASSET_DECIMALS = {"usdc": 6, "sol": 9}  # the spot mints' decimals
 ASK_TIMEOUT_S = 4.0  # the control protocol promises an answer within 5 s
 _READ_ONLY = frozenset({"status", "bot", "subscribe"})  # not audited: they change nothing
 
@@ -75,7 +76,7 @@ def parse_amount(text: str, asset: str) -> int:
     return amount
 
 
-def prepare_live(configs: tuple[BotConfig, ...], environ: dict[str, str] | None) -> dict[str, LiveAccess]:
+def prepare_live(configs: tuple[BotConfig, ...]) -> dict[str, LiveAccess]:
     """Resolve every live/monitor bot's RPC URL and load every live bot's key, before anything starts.
 
     A missing or malformed key, a missing RPC URL or an RPC that does not answer is one line naming the bot."""
@@ -86,7 +87,7 @@ def prepare_live(configs: tuple[BotConfig, ...], environ: dict[str, str] | None)
         if config.mode is BotMode.PAPER:
             continue
         try:
-            url, wallet = resolve_access(config, environ)
+            url, wallet = resolve_access(config)
         except ValueError as exc:
             raise RunnerError(f"{config.source or config.name}: {exc}") from exc
         out[config.name] = LiveAccess(rpc_url=url, wallet=wallet)
@@ -107,9 +108,6 @@ class RunOptions:
     run_feeds: bool = True  # False: the caller publishes (the latency benchmark)
     probe: Callable[[str, int], None] | None = None
     dry_run: bool = False  # live bots: build and simulate every transaction, send none
-    live_tick_s: float | None = None  # tests: live bots tick this often instead of live.refresh_s
-    venue_factory: Callable[..., Any] | None = None  # tests: observe the live venue
-    environ: dict[str, str] | None = None  # where keys and RPC URLs are read (default: the process environment)
 
 
 class Runner:
@@ -145,7 +143,7 @@ class Runner:
             configs = load_fleet(opts.fleet)
         except ConfigError as exc:
             raise RunnerError(str(exc)) from exc
-        self.live_access.update(prepare_live(configs, opts.environ))
+        self.live_access.update(prepare_live(configs))
         self.configs = configs
         self.run_dir.mkdir(parents=True, exist_ok=True)
         check_socket_path(self.socket_path)
@@ -168,8 +166,6 @@ class Runner:
             probe=opts.probe,
             live=self.live_access,
             dry_run=opts.dry_run,
-            live_tick_s=opts.live_tick_s,
-            venue_factory=opts.venue_factory,
         )
         supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(ctx, configs)
         self.supervisor = supervisor
@@ -332,7 +328,7 @@ class Runner:
                 except ConfigError as exc:
                     raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
                 try:
-                    access = prepare_live(configs, self.options.environ)
+                    access = prepare_live(configs)
                     self._register(configs)
                 except RunnerError as exc:
                     raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc

@@ -58,8 +58,6 @@ class RuntimeContext:
     probe: Callable[[str, int], None] | None = None  # see BotSetup.probe
     live: Mapping[str, LiveAccess] = field(default_factory=dict)  # live and monitor bots' access, by bot name
     dry_run: bool = False  # live bots build and simulate but never send
-    live_tick_s: float | None = None  # tests: tick faster than live.refresh_s
-    venue_factory: Callable[..., Any] | None = None  # tests: observe the live venue
 
 
 @dataclass(frozen=True)
@@ -153,8 +151,6 @@ class Supervisor(pykka.ThreadingActor):
             on_failure=self._failure_hook,
             force_pause=force_pause,
             dry_run=self.ctx.dry_run,
-            tick_s=self.ctx.live_tick_s,
-            venue_factory=self.ctx.venue_factory,
         )
         return LiveBotActor.start(setup)
 

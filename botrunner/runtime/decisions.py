@@ -1,0 +1,90 @@
+"""What a bot's shell records of each decision, paper and live alike: the decision log line, a risk-event row when
+the Risk Governor's state or reasons change, an objective row when the approved band or verdict changes, and the
+``risk_state`` event on the hub. One place, so the paper and the live actor cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from botrunner.pipeline import Decision
+from botrunner.runtime.hub import EventHub
+from botrunner.runtime.session import RowBuffer
+from botrunner.store import ObjectiveRow, RiskEventRow
+
+
+class DecisionRecorder:
+    """One bot's last recorded risk state and objective; collects the rows a step adds (taken by ``take``)."""
+
+    __slots__ = ("hub", "log", "name", "objective", "objective_row", "reasons", "risk_events", "state")
+
+    def __init__(self, name: str, log: Any, hub: EventHub) -> None:
+        self.name = name
+        self.log = log
+        self.hub = hub
+        self.state = ""  # the Risk Governor's last action ("" before the first decision)
+        self.reasons: tuple[str, ...] = ()
+        self.objective: tuple[int, int, int, str] | None = None
+        self.objective_row: ObjectiveRow | None = None  # the approved objective, when it changed in this step
+        self.risk_events: list[RiskEventRow] = []
+
+    def record(self, decision: Decision) -> None:
+        """Log ``decision`` and keep the rows it adds."""
+        verdict = decision.verdict
+        action = verdict.action.value
+        reasons = tuple(sorted({f.reason.value for f in verdict.findings}))
+        if action != self.state or reasons != self.reasons:
+            self.risk_events.append(
+                RiskEventRow(ts=decision.ts, from_state=self.state, to_state=action, reasons=reasons)
+            )
+            self.log.info(
+                "risk_state_changed", ts=decision.ts, previous=self.state, state=action, reasons=list(reasons)
+            )
+            self.hub.publish(self.name, "risk_state", ts=decision.ts, state=action, reasons=list(reasons))
+            self.state, self.reasons = action, reasons
+        band = verdict.band
+        self.log.info(
+            "decision",
+            ts=decision.ts,
+            mark=decision.mark,
+            position_base=decision.position_base,
+            band=[band.min_base, band.max_base, band.preferred_base],
+            verdict=action,
+            reasons=list(reasons),
+            mode=decision.directive.mode.value,
+            commands=[type(c).__name__ for c in decision.commands],
+            note=decision.strategy.note,
+        )
+        objective = (band.min_base, band.max_base, band.preferred_base, action)
+        if objective != self.objective:
+            self.objective = objective
+            self.objective_row = ObjectiveRow(
+                ts=decision.ts,
+                band_min=band.min_base,
+                band_max=band.max_base,
+                band_preferred=band.preferred_base,
+                verdict=action,
+                reasons=reasons,
+            )
+
+    def pending(self) -> bool:
+        """Whether rows wait to be written."""
+        return self.objective_row is not None or bool(self.risk_events)
+
+    def take(self) -> tuple[ObjectiveRow | None, tuple[RiskEventRow, ...]]:
+        """The rows collected since the last call, for the step's record."""
+        rows = self.objective_row, tuple(self.risk_events)
+        self.objective_row = None
+        self.risk_events = []
+        return rows
+
+
+def announce_rows(name: str, log: Any, hub: EventHub, step: RowBuffer) -> None:
+    """Log every fill and funding payment of a step in the bot's log and publish it to ``ctl subscribe``."""
+    for kind, rows in (("fill", step.fills), ("funding", step.funding)):
+        for row in rows:
+            fields = msgspec.structs.asdict(row)
+            log.info(kind, **fields)
+            hub.publish(name, kind, **fields)
