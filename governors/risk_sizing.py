@@ -45,25 +45,28 @@ class SideCap(msgspec.Struct, frozen=True):
     non_monotone: bool = False
 
 
-def liquidation_distance_bps(snapshot: MarginSnapshot) -> int | None:
+def distance_bps(oracle: int, liquidation_price: int | None, position_base: int) -> int | None:
     """Distance from the oracle to the liquidation price in bps of the oracle, floored (the conservative side).
 
     ``None`` when there is no liquidation price. A liquidation price already on the wrong side of the oracle (a long
     whose liquidation price is above the oracle) gives 0: the account is liquidatable now.
     """
-    liq = snapshot.liquidation_price
-    oracle = snapshot.oracle_price
-    if liq is None:
+    if liquidation_price is None:
         return None
     if oracle <= 0:
         return 0
-    if snapshot.position_base > 0:
-        gap = oracle - liq
-    elif snapshot.position_base < 0:
-        gap = liq - oracle
+    if position_base > 0:
+        gap = oracle - liquidation_price
+    elif position_base < 0:
+        gap = liquidation_price - oracle
     else:
-        gap = abs(oracle - liq)
+        gap = abs(oracle - liquidation_price)
     return max(0, gap) * BPS_PRECISION // oracle
+
+
+def liquidation_distance_bps(snapshot: MarginSnapshot) -> int | None:
+    """``distance_bps`` of a margin snapshot (what the Risk Governor's limits read)."""
+    return distance_bps(snapshot.oracle_price, snapshot.liquidation_price, snapshot.position_base)
 
 
 def stressed_price(oracle: int, side_sign: int, stress_bps: int) -> int:

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import functools
 import json
+from collections.abc import Callable
 from importlib import resources
 from types import SimpleNamespace
 from typing import Any
@@ -33,7 +34,6 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
-from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from botrunner.connector.commands import (
@@ -52,9 +52,9 @@ from botrunner.drift.codec import _coder, decode_account
 from botrunner.live.client import ChainState, drift_client, install
 from botrunner.live.instructions import (
     MODIFY_POLICY_MUST_MODIFY,
-    TIP_TRANSFER_BYTES,
     InstructionError,
     TxPlan,
+    _largest,
     deposit_transaction,
     initialize_subaccount_transaction,
     order_params,
@@ -64,6 +64,7 @@ from botrunner.live.instructions import (
     transfer_transaction,
     withdraw_transaction,
 )
+from botrunner.live.jito import TIP_TRANSFER_BYTES
 from botrunner.venue.port import ModifyOrder
 
 SUB = 1
@@ -227,7 +228,12 @@ def test_place_orders_when_ladder_then_one_place_orders_ix_decoding_to_the_inten
         _intent(4, order_type=OrderType.MARKET, post_only=PostOnlyMode.NONE, price=155_000_000, reduce_only=True),
     )
     plans = order_transactions(
-        client, PlaceOrders(orders, PlanReason.LADDER_EMPTY), market_index=PERP, sub_account_id=SUB, payer=PAYER
+        client,
+        PlaceOrders(orders, PlanReason.LADDER_EMPTY),
+        market_index=PERP,
+        sub_account_id=SUB,
+        payer=PAYER,
+        limit=LIMIT,
     )
     assert len(plans) == 1
     (plan,) = plans
@@ -259,7 +265,12 @@ def test_cancel_orders_when_ids_then_cancel_by_user_id_ixs_in_order_in_one_tx() 
     client = _client(busy=True)
     perp, usdc, sol = _markets()
     plans = order_transactions(
-        client, CancelOrders((9, 4, 200), PlanReason.VERDICT_PAUSE), market_index=PERP, sub_account_id=SUB, payer=PAYER
+        client,
+        CancelOrders((9, 4, 200), PlanReason.VERDICT_PAUSE),
+        market_index=PERP,
+        sub_account_id=SUB,
+        payer=PAYER,
+        limit=LIMIT,
     )
     assert len(plans) == 1 and plans[0].cancels == (9, 4, 200) and plans[0].places == ()
     assert plans[0].what == "cancel 3 orders"
@@ -276,7 +287,7 @@ def test_cancel_and_place_when_it_fits_then_one_atomic_tx_cancels_first() -> Non
     command = CancelAndPlace(
         (5, 6), (_intent(7), _intent(8, side=Side.SELL, price=151_000_000)), PlanReason.TTL_EXPIRED
     )
-    plans = order_transactions(client, command, market_index=PERP, sub_account_id=SUB, payer=PAYER)
+    plans = order_transactions(client, command, market_index=PERP, sub_account_id=SUB, payer=PAYER, limit=LIMIT)
     assert len(plans) == 1
     (plan,) = plans
     assert plan.what == "cancel 2 + place 2 (atomic)"
@@ -292,7 +303,7 @@ def test_cancel_and_place_when_ten_orders_then_one_tx_and_size_measured() -> Non
     client = _client()
     ids = tuple(range(1, 11))
     command = CancelAndPlace(ids, tuple(_intent(100 + i) for i in ids), PlanReason.REQUOTE_PRICE_MOVED)
-    plans = order_transactions(client, command, market_index=PERP, sub_account_id=SUB, payer=PAYER)
+    plans = order_transactions(client, command, market_index=PERP, sub_account_id=SUB, payer=PAYER, limit=LIMIT)
     assert len(plans) == 1
     size = transaction_size(PAYER, plans[0].instructions)
     assert size == _signed_size(KEYPAIR, list(plans[0].instructions))
@@ -303,7 +314,7 @@ def test_cancel_and_place_when_ten_orders_then_one_tx_and_size_measured() -> Non
 def test_place_orders_when_max_ladder_then_max_orders_per_tx_measured() -> None:
     """How many 40-byte orders (a limit order with max_ts) one transaction carries, with a tip reserved or not."""
 
-    def per_tx(reserved: int) -> int:
+    def per_tx(limit: int) -> int:
         orders = tuple(_intent(i) for i in range(1, 33))
         plans = order_transactions(
             _shared_client(False),
@@ -311,18 +322,23 @@ def test_place_orders_when_max_ladder_then_max_orders_per_tx_measured() -> None:
             market_index=PERP,
             sub_account_id=SUB,
             payer=PAYER,
-            reserved_bytes=reserved,
+            limit=limit,
         )
         return len(plans[0].places)
 
-    assert (per_tx(TIP_TRANSFER_BYTES), per_tx(0)) == (17, 19)
+    assert (per_tx(LIMIT), per_tx(MAX_TRANSACTION_BYTES)) == (17, 19)
 
 
 def test_place_orders_when_32_orders_then_split_in_order_into_fitting_txs() -> None:
     client = _shared_client(True)
     orders = tuple(_intent(i, max_ts=NOW + i) for i in range(1, 33))
     plans = order_transactions(
-        client, PlaceOrders(orders, PlanReason.LADDER_EMPTY), market_index=PERP, sub_account_id=SUB, payer=PAYER
+        client,
+        PlaceOrders(orders, PlanReason.LADDER_EMPTY),
+        market_index=PERP,
+        sub_account_id=SUB,
+        payer=PAYER,
+        limit=LIMIT,
     )
     assert len(plans) == 2
     assert plans[0].what.startswith("place ") and "(tx 1/2 of place 32 orders)" in plans[0].what
@@ -335,7 +351,7 @@ def test_cancel_and_place_when_too_big_then_cancels_in_earlier_txs_than_places()
     command = CancelAndPlace(
         tuple(range(1, 33)), tuple(_intent(100 + i) for i in range(32)), PlanReason.REQUOTE_PRICE_MOVED
     )
-    plans = order_transactions(client, command, market_index=PERP, sub_account_id=SUB, payer=PAYER)
+    plans = order_transactions(client, command, market_index=PERP, sub_account_id=SUB, payer=PAYER, limit=LIMIT)
     assert len(plans) > 1
     assert not any("atomic" in p.what for p in plans)
     names = [_parse(client, ix).name for ix in _flat(plans)]
@@ -351,6 +367,7 @@ def test_modify_when_price_and_size_then_modify_by_user_id_with_must_modify_poli
         market_index=PERP,
         sub_account_id=SUB,
         payer=PAYER,
+        limit=LIMIT,
     )
     assert plan.modifies == (12,) and plan.places == plan.cancels == ()
     (ix,) = plan.instructions
@@ -366,7 +383,12 @@ def test_modify_when_price_and_size_then_modify_by_user_id_with_must_modify_poli
 def test_modify_when_only_max_ts_then_only_max_ts_set() -> None:
     client = _client()
     (plan,) = order_transactions(
-        client, ModifyOrder(user_order_id=3, max_ts=NOW + 30), market_index=PERP, sub_account_id=SUB, payer=PAYER
+        client,
+        ModifyOrder(user_order_id=3, max_ts=NOW + 30),
+        market_index=PERP,
+        sub_account_id=SUB,
+        payer=PAYER,
+        limit=LIMIT,
     )
     params = _parse(client, plan.instructions[0]).data.modify_order_params
     assert (params.price, params.base_asset_amount, params.max_ts) == (None, None, NOW + 30)
@@ -374,10 +396,12 @@ def test_modify_when_only_max_ts_then_only_max_ts_set() -> None:
 
 def test_modify_when_nothing_changes_then_error() -> None:
     with pytest.raises(InstructionError, match="changes nothing"):
-        order_transactions(_client(), ModifyOrder(user_order_id=3), market_index=PERP, sub_account_id=SUB, payer=PAYER)
+        order_transactions(
+            _client(), ModifyOrder(user_order_id=3), market_index=PERP, sub_account_id=SUB, payer=PAYER, limit=LIMIT
+        )
 
 
-def test_order_transactions_when_reserved_leaves_no_room_then_error() -> None:
+def test_order_transactions_when_limit_leaves_no_room_then_error() -> None:
     with pytest.raises(InstructionError, match="does not fit"):
         order_transactions(
             _client(),
@@ -385,7 +409,7 @@ def test_order_transactions_when_reserved_leaves_no_room_then_error() -> None:
             market_index=PERP,
             sub_account_id=SUB,
             payer=PAYER,
-            reserved_bytes=MAX_TRANSACTION_BYTES - 100,
+            limit=100,
         )
 
 
@@ -395,7 +419,7 @@ def test_order_transactions_when_reserved_leaves_no_room_then_error() -> None:
 def test_settle_pnl_when_built_then_settle_ix_for_the_user_and_market() -> None:
     client = _client(busy=True)
     perp, usdc, _ = _markets()
-    plan = settle_pnl_transaction(client, sub_account_id=SUB, market_index=PERP)
+    plan = settle_pnl_transaction(client, sub_account_id=SUB, market_index=PERP, limit=LIMIT)
     (ix,) = plan.instructions
     decoded = _parse(client, ix)
     assert decoded.name == "settle_pnl" and decoded.data.market_index == PERP
@@ -411,13 +435,15 @@ def test_settle_pnl_when_built_then_settle_ix_for_the_user_and_market() -> None:
 
 def test_settle_pnl_when_user_not_installed_then_error() -> None:
     with pytest.raises(InstructionError, match="subaccount 3"):
-        settle_pnl_transaction(_client(), sub_account_id=3, market_index=PERP)
+        settle_pnl_transaction(_client(), sub_account_id=3, market_index=PERP, limit=LIMIT)
 
 
 def test_deposit_when_usdc_then_deposit_from_the_wallet_ata() -> None:
     client = _client()
     _, usdc, _ = _markets()
-    plan = asyncio.run(deposit_transaction(client, amount=25_000_000, spot_market_index=USDC, sub_account_id=SUB))
+    plan = asyncio.run(
+        deposit_transaction(client, amount=25_000_000, spot_market_index=USDC, sub_account_id=SUB, limit=LIMIT)
+    )
     (ix,) = plan.instructions
     decoded = _parse(client, ix)
     assert decoded.name == "deposit"
@@ -435,7 +461,9 @@ def test_deposit_when_usdc_then_deposit_from_the_wallet_ata() -> None:
 
 def test_deposit_when_sol_then_wraps_native_sol_and_closes_the_temporary_account() -> None:
     client = _client()
-    plan = asyncio.run(deposit_transaction(client, amount=10**9, spot_market_index=SOL, sub_account_id=SUB))
+    plan = asyncio.run(
+        deposit_transaction(client, amount=10**9, spot_market_index=SOL, sub_account_id=SUB, limit=LIMIT)
+    )
     deposits = [ix for ix in plan.instructions if ix.program_id == _program_id(client)]
     assert len(plan.instructions) == 4 and len(deposits) == 1  # create + init wSOL, deposit, close
     decoded = _parse(client, deposits[0])
@@ -444,10 +472,12 @@ def test_deposit_when_sol_then_wraps_native_sol_and_closes_the_temporary_account
 
 def test_deposit_when_amount_not_positive_then_error() -> None:
     with pytest.raises(InstructionError, match="amount must be > 0"):
-        asyncio.run(deposit_transaction(_client(), amount=0, spot_market_index=USDC, sub_account_id=SUB))
+        asyncio.run(deposit_transaction(_client(), amount=0, spot_market_index=USDC, sub_account_id=SUB, limit=LIMIT))
 
 
-def _withdraw(client: Any, *, amount: int, market: int, ata_exists: bool) -> tuple[TxPlan, list[Pubkey]]:
+def _withdraw(
+    client: Any, *, amount: int, market: int, ata_exists: bool, limit: int = LIMIT
+) -> tuple[TxPlan, list[Pubkey]]:
     asked: list[Pubkey] = []
 
     async def get_account_info(pubkey: Pubkey, *args: Any, **kwargs: Any) -> Any:
@@ -455,7 +485,9 @@ def _withdraw(client: Any, *, amount: int, market: int, ata_exists: bool) -> tup
         return SimpleNamespace(value=object() if ata_exists else None)
 
     client.connection.get_account_info = get_account_info  # the one RPC call driftpy makes here
-    plan = asyncio.run(withdraw_transaction(client, amount=amount, spot_market_index=market, sub_account_id=SUB))
+    plan = asyncio.run(
+        withdraw_transaction(client, amount=amount, spot_market_index=market, sub_account_id=SUB, limit=limit)
+    )
     return plan, asked
 
 
@@ -507,7 +539,7 @@ def test_withdraw_when_any_amount_or_market_then_always_reduce_only(amount: int,
 def test_transfer_when_both_subaccounts_installed_then_transfer_deposit_ix() -> None:
     client = _client(subs=(SUB, 2))
     _, usdc, _ = _markets()
-    plan = transfer_transaction(client, amount=3_000_000, spot_market_index=USDC, from_sub=SUB, to_sub=2)
+    plan = transfer_transaction(client, amount=3_000_000, spot_market_index=USDC, from_sub=SUB, to_sub=2, limit=LIMIT)
     (ix,) = plan.instructions
     decoded = _parse(client, ix)
     assert decoded.name == "transfer_deposit" and (decoded.data.market_index, decoded.data.amount) == (USDC, 3_000_000)
@@ -527,7 +559,7 @@ def test_transfer_when_both_subaccounts_installed_then_transfer_deposit_ix() -> 
 
 def test_transfer_when_destination_not_installed_then_error() -> None:
     with pytest.raises(InstructionError, match="subaccount 2"):
-        transfer_transaction(_client(), amount=1, spot_market_index=USDC, from_sub=SUB, to_sub=2)
+        transfer_transaction(_client(), amount=1, spot_market_index=USDC, from_sub=SUB, to_sub=2, limit=LIMIT)
 
 
 @pytest.mark.parametrize(
@@ -538,7 +570,9 @@ def test_initialize_subaccount_when_stats_exist_or_not_then_stats_ix_only_when_m
 ) -> None:
     client = _client()
     sub = 1 if stats_exist else 0
-    plan = initialize_subaccount_transaction(client, sub_account_id=sub, name="bot-1", stats_exist=stats_exist)
+    plan = initialize_subaccount_transaction(
+        client, sub_account_id=sub, name="bot-1", stats_exist=stats_exist, limit=LIMIT
+    )
     decoded = [_parse(client, ix) for ix in plan.instructions]
     assert [d.name for d in decoded] == names
     init = decoded[-1].data
@@ -557,7 +591,7 @@ def test_initialize_subaccount_when_stats_exist_or_not_then_stats_ix_only_when_m
 
 def test_initialize_subaccount_when_no_stats_and_not_first_then_error() -> None:
     with pytest.raises(InstructionError, match="only subaccount 0"):
-        initialize_subaccount_transaction(_client(), sub_account_id=2, name="x", stats_exist=False)
+        initialize_subaccount_transaction(_client(), sub_account_id=2, name="x", stats_exist=False, limit=LIMIT)
 
 
 # --- sizes --------------------------------------------------------------------------------------------------------
@@ -570,14 +604,75 @@ def test_transaction_size_when_compared_with_signed_tx_then_equal() -> None:
     assert transaction_size(PAYER, []) == _signed_size(KEYPAIR, [])
 
 
-def test_tip_reserve_when_a_system_transfer_is_added_then_it_is_exactly_the_growth() -> None:
-    client = _client()
-    ixs = [client.get_cancel_order_by_user_id_ix(1, SUB)]
-    tip = transfer(TransferParams(from_pubkey=PAYER, to_pubkey=Keypair().pubkey(), lamports=10_000))
-    assert transaction_size(PAYER, [*ixs, tip]) - transaction_size(PAYER, ixs) == TIP_TRANSFER_BYTES
+def _account_operations() -> dict[str, Callable[[int], TxPlan]]:
+    """Every single-transaction builder, given its ``limit``, for a User holding USDC, SOL and a SOL-PERP position."""
+    client = _client(busy=True, subs=(SUB, 2))
+
+    def deposit(market: int) -> Callable[[int], TxPlan]:
+        return lambda limit: asyncio.run(
+            deposit_transaction(client, amount=5, spot_market_index=market, sub_account_id=SUB, limit=limit)
+        )
+
+    def withdraw(market: int) -> Callable[[int], TxPlan]:
+        return lambda limit: _withdraw(client, amount=5, market=market, ata_exists=False, limit=limit)[0]
+
+    return {
+        "settle": lambda limit: settle_pnl_transaction(client, sub_account_id=SUB, market_index=PERP, limit=limit),
+        "deposit usdc": deposit(USDC),
+        "deposit sol": deposit(SOL),
+        "withdraw usdc": withdraw(USDC),
+        "withdraw sol": withdraw(SOL),
+        "transfer": lambda limit: transfer_transaction(
+            client, amount=5, spot_market_index=USDC, from_sub=SUB, to_sub=2, limit=limit
+        ),
+        "initialize": lambda limit: initialize_subaccount_transaction(
+            client, sub_account_id=0, name="x" * 32, stats_exist=False, limit=limit
+        ),
+    }
+
+
+def test_account_operations_when_user_holds_three_markets_then_sizes_as_documented() -> None:
+    """The sizes quoted in botrunner/live/instructions.py: all well inside the budget left beside a Jito tip."""
+    sizes = {what: transaction_size(PAYER, build(LIMIT).instructions) for what, build in _account_operations().items()}
+    assert sizes == {
+        "settle": 531,
+        "deposit usdc": 639,
+        "deposit sol": 880,
+        "withdraw usdc": 811,
+        "withdraw sol": 913,
+        "transfer": 605,
+        "initialize": 449,
+    }
+
+
+@pytest.mark.parametrize(
+    "what", ["settle", "deposit usdc", "deposit sol", "withdraw usdc", "withdraw sol", "transfer", "initialize"]
+)
+def test_account_operation_when_over_the_limit_then_instruction_error(what: str) -> None:
+    build = _account_operations()[what]
+    size = transaction_size(PAYER, build(MAX_TRANSACTION_BYTES).instructions)
+    assert transaction_size(PAYER, build(size).instructions) == size  # exactly at the limit: accepted
+    with pytest.raises(InstructionError, match=f"{size} bytes, over the {size - 1}-byte limit"):
+        build(size - 1)
 
 
 # --- properties ---------------------------------------------------------------------------------------------------
+
+
+def test_largest_when_everything_fits_then_a_single_check() -> None:
+    asked: list[int] = []
+
+    def fits(n: int) -> bool:
+        asked.append(n)
+        return True
+
+    assert _largest(32, fits) == 32
+    assert asked == [32]  # the common case compiles one transaction, not log2(32) of them
+
+
+@given(hi=st.integers(0, 64), cut=st.integers(0, 80))
+def test_largest_when_fits_up_to_a_cut_then_returns_the_cut_capped_at_hi(hi: int, cut: int) -> None:
+    assert _largest(hi, lambda n: n <= cut) == min(hi, cut)
 
 
 @st.composite
@@ -621,18 +716,19 @@ def _commands(draw: st.DrawFn) -> PlaceOrders | CancelOrders | CancelAndPlace:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(command=_commands(), busy=st.booleans(), reserved=st.sampled_from([0, TIP_TRANSFER_BYTES, 300, 600]))
+@given(
+    command=_commands(),
+    busy=st.booleans(),
+    limit=st.sampled_from([MAX_TRANSACTION_BYTES, LIMIT, MAX_TRANSACTION_BYTES - 300, MAX_TRANSACTION_BYTES - 600]),
+)
 def test_order_transactions_when_any_ladder_then_plans_fit_keep_order_and_cancel_first(
-    command: PlaceOrders | CancelOrders | CancelAndPlace, busy: bool, reserved: int
+    command: PlaceOrders | CancelOrders | CancelAndPlace, busy: bool, limit: int
 ) -> None:
     """Capital rules of the splitter: every transaction fits; each order is placed exactly once, in the requested
     order, and each id cancelled exactly once; no place precedes a cancel; a replacement that fits one transaction
     is never split (so it stays atomic)."""
     client = _shared_client(busy)
-    limit = MAX_TRANSACTION_BYTES - reserved
-    plans = order_transactions(
-        client, command, market_index=PERP, sub_account_id=SUB, payer=PAYER, reserved_bytes=reserved
-    )
+    plans = order_transactions(client, command, market_index=PERP, sub_account_id=SUB, payer=PAYER, limit=limit)
     orders = placed_orders(command)
     want_places = tuple(o.user_order_id for o in orders)
     want_cancels = cancelled_ids(command)

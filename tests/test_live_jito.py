@@ -1,4 +1,5 @@
-"""Jito bundle submission against a real local HTTP server standing in for the block engine."""
+"""Jito bundle submission against a scripted block engine (httpx's in-process ``MockTransport``: the real
+``httpx.AsyncClient`` request path, no sockets), plus the pure reply classification and the tip instruction."""
 
 from __future__ import annotations
 
@@ -6,12 +7,8 @@ import asyncio
 import base64
 import json
 import random
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -25,87 +22,59 @@ from solders.keypair import Keypair
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
-from solders.system_program import decode_transfer
+from solders.system_program import TransferParams, decode_transfer, transfer
 from solders.transaction import VersionedTransaction
 
-from botrunner.live.jito import (
-    JITO_TIP_ACCOUNTS,
-    AttemptKind,
-    JitoError,
-    JitoSubmitter,
-    backoff_delays,
-    classify_reply,
-    jito_submitter,
-    parse_bundle_status,
-)
+from botrunner.live.jito import JITO_TIP_ACCOUNTS, TIP_TRANSFER_BYTES, AttemptKind, JitoSubmitter, classify_reply
 from botrunner.live.settings import JitoSettings
 
 BUNDLE_ID = "892b79ed49138bfb3aa5441f0df6e06ef34f9ee8f3976c15b323605bae0cf51d"
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+ENGINE_URL = "http://engine.test/api/v1/bundles"
+PAYER = Keypair.from_seed(bytes(range(32)))
+
+# A scripted reply: an HTTP (status, body), or the name of a transport failure the client raises.
+Reply = tuple[int, bytes] | str
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: bytes
-    delay_s: float = 0.0
+ACCEPT_BODY = json.dumps({"jsonrpc": "2.0", "result": BUNDLE_ID, "id": 1}).encode()
 
 
 def accept() -> Reply:
-    return Reply(200, json.dumps({"jsonrpc": "2.0", "result": BUNDLE_ID, "id": 1}).encode())
+    return 200, ACCEPT_BODY
 
 
 def rate_limited() -> Reply:
     error = {"code": -32097, "message": "Rate limit exceeded"}
-    return Reply(429, json.dumps({"jsonrpc": "2.0", "error": error, "id": 1}).encode())
+    return 429, json.dumps({"jsonrpc": "2.0", "error": error, "id": 1}).encode()
 
 
 @dataclass
-class BlockEngine:
-    """Replies from ``script`` in order (the last one repeats) and records every request body."""
+class Engine:
+    """The block engine: answers from ``script`` in order (the last one repeats) and records every request."""
 
-    script: list[Reply]
-    requests: list[bytes] = field(default_factory=list)
-    url: str = ""
+    script: list[Reply] = field(default_factory=lambda: [accept()])
+    requests: list[httpx.Request] = field(default_factory=list)
 
-    def next_reply(self, body: bytes) -> Reply:
-        self.requests.append(body)
-        index = min(len(self.requests), len(self.script)) - 1
-        return self.script[index]
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        reply = self.script[min(len(self.requests), len(self.script)) - 1]
+        match reply:
+            case "timeout":
+                raise httpx.ReadTimeout("slow", request=request)
+            case "refused":
+                raise httpx.ConnectError("connection refused", request=request)
+            case "dropped":
+                raise httpx.RemoteProtocolError("server disconnected", request=request)
+            case (int() as status, bytes() as body):
+                return httpx.Response(status, content=body)
+        raise AssertionError(f"bad script entry {reply!r}")
 
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
 
-@pytest.fixture
-def engine() -> Iterator[BlockEngine]:
-    state = BlockEngine(script=[accept()])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            reply = state.next_reply(body)
-            if reply.delay_s:
-                time.sleep(reply.delay_s)
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-            except OSError:  # the client timed out and hung up
-                pass
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/bundles"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    def bodies(self) -> list[Any]:
+        return [json.loads(r.content) for r in self.requests]
 
 
 @dataclass
@@ -116,104 +85,114 @@ class SleepRecorder:
         self.delays.append(seconds)
 
 
-def signed_tx(submitter: JitoSubmitter | None = None) -> VersionedTransaction:
-    payer = Keypair.from_seed(bytes(range(32)))
-    instructions = [Instruction(MEMO_PROGRAM, b"drift orders stand-in", [])]
+def signed_tx(submitter: JitoSubmitter | None = None, extra: Sequence[Instruction] = ()) -> VersionedTransaction:
+    instructions = [Instruction(MEMO_PROGRAM, b"drift orders stand-in", []), *extra]
     if submitter is not None:
-        instructions.append(submitter.tip_instruction(payer.pubkey()))
-    message = MessageV0.try_compile(payer.pubkey(), instructions, [], Hash.default())
-    return VersionedTransaction(message, [payer])
+        instructions.append(submitter.tip_instruction(PAYER.pubkey()))
+    message = MessageV0.try_compile(PAYER.pubkey(), instructions, [], Hash.default())
+    return VersionedTransaction(message, [PAYER])
 
 
-def make(url: str, *, attempts: int = 3, timeout_s: float = 2.0, seed: int = 7) -> tuple[JitoSubmitter, SleepRecorder]:
+def make(engine: Engine, *, attempts: int = 3, seed: int = 7, **kwargs: Any) -> tuple[JitoSubmitter, SleepRecorder]:
     sleep = SleepRecorder()
-    jito = JitoSettings(enabled=True, block_engine_url=url, tip_lamports=12_345, attempts=attempts)
-    return JitoSubmitter(jito, rng=random.Random(seed), sleep=sleep, timeout_s=timeout_s), sleep
+    jito = JitoSettings(enabled=True, block_engine_url=ENGINE_URL, tip_lamports=12_345, attempts=attempts)
+    submitter = JitoSubmitter(jito, rng=random.Random(seed), sleep=sleep, client=engine.client(), **kwargs)
+    return submitter, sleep
 
 
-# --- submit against the local block engine ---------------------------------------------------------------------------
+def submit(submitter: JitoSubmitter, tx: VersionedTransaction | None = None) -> bool:
+    return asyncio.run(submitter.submit(tx if tx is not None else signed_tx(submitter)))
 
 
-def test_submit_when_engine_accepts_then_true_after_one_call(engine: BlockEngine) -> None:
-    submitter, sleep = make(engine.url)
-    assert asyncio.run(submitter.submit(signed_tx(submitter))) is True
+# --- submit ----------------------------------------------------------------------------------------------------------
+
+
+def test_submit_when_engine_accepts_then_true_after_one_call() -> None:
+    engine = Engine()
+    submitter, sleep = make(engine)
+    assert submit(submitter) is True
     assert len(engine.requests) == 1
     assert sleep.delays == []
 
 
-def test_submit_when_rate_limited_twice_then_true_after_three_calls_with_backoff(engine: BlockEngine) -> None:
-    engine.script = [rate_limited(), rate_limited(), accept()]
-    submitter, sleep = make(engine.url)
-    assert asyncio.run(submitter.submit(signed_tx(submitter))) is True
+def test_submit_when_rate_limited_twice_then_true_after_three_calls_with_backoff() -> None:
+    engine = Engine([rate_limited(), rate_limited(), accept()])
+    submitter, sleep = make(engine)
+    assert submit(submitter) is True
     assert len(engine.requests) == 3
     assert sleep.delays == [1.0, 2.0]
 
 
-def test_submit_when_engine_always_500_then_false_after_exactly_attempts_calls(engine: BlockEngine) -> None:
-    engine.script = [Reply(500, b"internal error")]
-    submitter, sleep = make(engine.url, attempts=4)
-    assert asyncio.run(submitter.submit(signed_tx(submitter))) is False
+def test_submit_when_engine_always_500_then_false_after_exactly_attempts_calls() -> None:
+    engine = Engine([(500, b"internal error")])
+    submitter, sleep = make(engine, attempts=4)
+    assert submit(submitter) is False
     assert len(engine.requests) == 4
     assert sleep.delays == [1.0, 2.0, 4.0]
 
 
-def test_submit_when_reply_is_malformed_json_then_counted_as_failure(engine: BlockEngine) -> None:
-    engine.script = [Reply(200, b"{not json"), Reply(200, b'{"jsonrpc":"2.0","id":1}'), accept()]
-    submitter, _ = make(engine.url)
-    assert asyncio.run(submitter.submit(signed_tx(submitter))) is True
+def test_submit_when_more_attempts_than_delays_then_the_last_delay_repeats() -> None:
+    engine = Engine([(503, b"")])
+    submitter, sleep = make(engine, attempts=6)
+    assert submit(submitter) is False
+    assert sleep.delays == [1.0, 2.0, 4.0, 4.0, 4.0]
+    custom, custom_sleep = make(Engine([(503, b"")]), attempts=3, delays=(0.25,))
+    assert submit(custom) is False
+    assert custom_sleep.delays == [0.25, 0.25]
+
+
+def test_submit_when_reply_is_malformed_json_then_counted_as_failure() -> None:
+    engine = Engine([(200, b"{not json"), (200, b'{"jsonrpc":"2.0","id":1}'), accept()])
+    submitter, _ = make(engine)
+    assert submit(submitter) is True
     assert len(engine.requests) == 3  # neither unreadable reply counted as accepted
 
 
-def test_submit_when_jsonrpc_error_then_retried_then_false(engine: BlockEngine) -> None:
+def test_submit_when_jsonrpc_error_then_retried_then_false() -> None:
     error = {"code": -32602, "message": "bundle contains an expired blockhash"}
-    engine.script = [Reply(200, json.dumps({"jsonrpc": "2.0", "error": error, "id": 1}).encode())]
-    submitter, _ = make(engine.url, attempts=2)
-    assert asyncio.run(submitter.submit(signed_tx(submitter))) is False
+    engine = Engine([(200, json.dumps({"jsonrpc": "2.0", "error": error, "id": 1}).encode())])
+    submitter, _ = make(engine, attempts=2)
+    assert submit(submitter) is False
     assert len(engine.requests) == 2
 
 
-def test_submit_when_engine_too_slow_then_timeout_is_failure(engine: BlockEngine) -> None:
-    engine.script = [Reply(200, accept().body, delay_s=0.6)]
-    submitter, _ = make(engine.url, attempts=2, timeout_s=0.15)
-    started = time.monotonic()
-    assert asyncio.run(submitter.submit(signed_tx(submitter))) is False
+def test_submit_when_timeout_then_retried_and_each_request_bounded_by_timeout_s() -> None:
+    engine = Engine(["timeout", accept()])
+    submitter, sleep = make(engine, timeout_s=0.15)
+    assert submit(submitter) is True
     assert len(engine.requests) == 2
-    assert time.monotonic() - started < 1.0  # the client gave up; it did not wait for the slow replies
+    assert sleep.delays == [1.0]
+    bound = {"connect": 0.15, "read": 0.15, "write": 0.15, "pool": 0.15}
+    assert [r.extensions["timeout"] for r in engine.requests] == [bound, bound]
 
 
-def test_submit_when_timeout_then_accept_then_true(engine: BlockEngine) -> None:
-    engine.script = [Reply(200, accept().body, delay_s=0.6), accept()]
-    submitter, _ = make(engine.url, timeout_s=0.15)
-    assert asyncio.run(submitter.submit(signed_tx(submitter))) is True
-    assert len(engine.requests) == 2
-
-
-def test_submit_when_connection_refused_then_false_after_attempts() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    submitter, sleep = make(f"http://127.0.0.1:{port}/api/v1/bundles")
-    assert asyncio.run(submitter.submit(signed_tx(submitter))) is False
+@pytest.mark.parametrize("failure", ["refused", "dropped", "timeout"])
+def test_submit_when_transport_always_fails_then_false_after_attempts(failure: str) -> None:
+    engine = Engine([failure])
+    submitter, sleep = make(engine)
+    assert submit(submitter) is False
+    assert len(engine.requests) == 3
     assert sleep.delays == [1.0, 2.0]  # three attempts, two backoffs
 
 
-def test_submit_when_bad_request_then_false_without_retrying(engine: BlockEngine) -> None:
-    engine.script = [Reply(400, b'{"jsonrpc":"2.0","error":{"code":-32602,"message":"invalid tip"},"id":1}')]
-    submitter, sleep = make(engine.url)
-    assert asyncio.run(submitter.submit(signed_tx(submitter))) is False
+def test_submit_when_bad_request_then_false_without_retrying() -> None:
+    engine = Engine([(400, b'{"jsonrpc":"2.0","error":{"code":-32602,"message":"invalid tip"},"id":1}')])
+    submitter, sleep = make(engine)
+    assert submit(submitter) is False
     assert len(engine.requests) == 1
     assert sleep.delays == []
 
 
-def test_submit_request_when_sent_then_jsonrpc_send_bundle_with_the_same_signed_tx(engine: BlockEngine) -> None:
-    submitter, _ = make(engine.url)
+def test_submit_request_when_sent_then_jsonrpc_send_bundle_with_the_same_signed_tx() -> None:
+    engine = Engine()
+    submitter, _ = make(engine)
     tx = signed_tx(submitter)
-    asyncio.run(submitter.submit(tx))
-    request = json.loads(engine.requests[0])
-    assert request["jsonrpc"] == "2.0"
-    assert request["id"] == 1
-    assert request["method"] == "sendBundle"
-    [transactions, options] = request["params"]
+    submit(submitter, tx)
+    (request,) = engine.requests
+    assert (request.method, str(request.url)) == ("POST", ENGINE_URL)
+    body = json.loads(request.content)
+    assert (body["jsonrpc"], body["id"], body["method"]) == ("2.0", 1, "sendBundle")
+    [transactions, options] = body["params"]
     assert options == {"encoding": "base64"}
     [encoded] = transactions
     decoded = VersionedTransaction.from_bytes(base64.b64decode(encoded))
@@ -222,12 +201,12 @@ def test_submit_request_when_sent_then_jsonrpc_send_bundle_with_the_same_signed_
     assert decoded.verify_with_results() == [True]
 
 
-def test_submit_logs_when_attempts_fail_then_signature_and_error_logged_never_the_tx(engine: BlockEngine) -> None:
-    engine.script = [Reply(503, b""), accept()]
-    submitter, _ = make(engine.url)
+def test_submit_logs_when_attempts_fail_then_signature_and_error_logged_never_the_tx() -> None:
+    engine = Engine([(503, b""), accept()])
+    submitter, _ = make(engine)
     tx = signed_tx(submitter)
     with structlog.testing.capture_logs() as logs:
-        assert asyncio.run(submitter.submit(tx)) is True
+        assert submit(submitter, tx) is True
     events = [entry["event"] for entry in logs]
     assert events == ["jito_bundle_attempt_failed", "jito_bundle_accepted"]
     assert logs[0]["error"] == "HTTP 503"
@@ -237,58 +216,65 @@ def test_submit_logs_when_attempts_fail_then_signature_and_error_logged_never_th
     assert all(raw not in repr(entry) for entry in logs)
 
 
-def test_submit_when_client_injected_then_it_is_used_and_left_open(engine: BlockEngine) -> None:
+# --- the HTTP client's lifetime --------------------------------------------------------------------------------------
+
+
+def test_submitter_when_no_client_given_then_one_client_opened_lazily_reused_and_closed_by_aclose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = Engine()
+    real = httpx.AsyncClient
+    created: list[httpx.AsyncClient] = []
+
+    def factory(**kwargs: Any) -> httpx.AsyncClient:
+        client = real(transport=httpx.MockTransport(engine.handle), **kwargs)
+        created.append(client)
+        return client
+
+    monkeypatch.setattr(httpx, "AsyncClient", factory)  # what the submitter calls to open its client
+    jito = JitoSettings(enabled=True, block_engine_url=ENGINE_URL)
+    submitter = JitoSubmitter(jito, sleep=SleepRecorder())
+    assert created == []  # nothing opened before the first submission
+
+    async def run() -> list[bool]:
+        results = [await submitter.submit(signed_tx(submitter)) for _ in range(3)]
+        await submitter.aclose()
+        await submitter.aclose()  # idempotent
+        return results
+
+    assert asyncio.run(run()) == [True, True, True]
+    assert len(engine.requests) == 3
+    assert len(created) == 1  # one client (one connection pool, one TLS handshake) for every submission
+    assert created[0].is_closed
+
+
+def test_submitter_when_client_injected_then_it_is_used_and_left_open_by_aclose() -> None:
+    engine = Engine()
+
     async def run() -> tuple[bool, bool]:
-        async with httpx.AsyncClient() as client:
-            jito = JitoSettings(enabled=True, block_engine_url=engine.url)
-            submitter = JitoSubmitter(jito, client=client)
+        async with engine.client() as client:
+            submitter = JitoSubmitter(JitoSettings(enabled=True, block_engine_url=ENGINE_URL), client=client)
             ok = await submitter.submit(signed_tx(submitter))
+            await submitter.aclose()
             return ok, client.is_closed
 
     assert asyncio.run(run()) == (True, False)
+    assert len(engine.requests) == 1
 
 
-# --- bundle status ---------------------------------------------------------------------------------------------------
-
-
-def test_bundle_status_when_landed_then_slot_and_confirmation(engine: BlockEngine) -> None:
-    status = {
-        "bundle_id": BUNDLE_ID,
-        "transactions": ["3bC2M9fiACSjkTXZDgeNAuQ4ScTsdKGwR42ytFdhUvikqTmBheUxfsR1fDVsM5ADCMMspuwGkdm1uKbU246x5aE3"],
-        "slot": 242804011,
-        "confirmation_status": "finalized",
-        "err": {"Ok": None},
-    }
-    reply = {"jsonrpc": "2.0", "result": {"context": {"slot": 242806119}, "value": [status]}, "id": 1}
-    engine.script = [Reply(200, json.dumps(reply).encode())]
-    submitter, _ = make(engine.url)
-    found = asyncio.run(submitter.bundle_status(BUNDLE_ID))
-    assert found is not None
-    assert (found.slot, found.confirmation_status, found.err) == (242804011, "finalized", {"Ok": None})
-    request = json.loads(engine.requests[0])
-    assert (request["method"], request["params"]) == ("getBundleStatuses", [[BUNDLE_ID]])
-
-
-def test_bundle_status_when_unknown_then_none() -> None:
-    empty = b'{"jsonrpc":"2.0","result":{"context":{"slot":1},"value":[]},"id":1}'
-    assert parse_bundle_status(empty, BUNDLE_ID) is None
-    assert parse_bundle_status(b'{"jsonrpc":"2.0","result":null,"id":1}', BUNDLE_ID) is None
-
-
-def test_bundle_status_when_engine_errors_then_jito_error(engine: BlockEngine) -> None:
-    engine.script = [Reply(500, b"")]
-    submitter, _ = make(engine.url)
-    with pytest.raises(JitoError, match="HTTP 500"):
-        asyncio.run(submitter.bundle_status(BUNDLE_ID))
-    with pytest.raises(JitoError):
-        parse_bundle_status(b"[", BUNDLE_ID)
+@pytest.mark.parametrize(("timeout_s", "delays"), [(0.0, (1.0,)), (1.0, (1.0, -0.5))])
+def test_submitter_when_timeout_or_delays_impossible_then_value_error(
+    timeout_s: float, delays: tuple[float, ...]
+) -> None:
+    with pytest.raises(ValueError, match="timeout_s > 0 and delays >= 0"):
+        JitoSubmitter(JitoSettings(enabled=True), timeout_s=timeout_s, delays=delays)
 
 
 # --- tip instruction -------------------------------------------------------------------------------------------------
 
 
 def test_tip_instruction_when_built_then_system_transfer_of_tip_to_a_listed_account() -> None:
-    submitter, _ = make("http://127.0.0.1:1/")
+    submitter, _ = make(Engine())
     payer = Keypair.from_seed(bytes(32)).pubkey()
     ix = submitter.tip_instruction(payer)
     assert ix.program_id == SYSTEM_PROGRAM_ID
@@ -296,6 +282,15 @@ def test_tip_instruction_when_built_then_system_transfer_of_tip_to_a_listed_acco
     assert params["from_pubkey"] == payer
     assert params["lamports"] == 12_345
     assert params["to_pubkey"] in JITO_TIP_ACCOUNTS
+
+
+def test_tip_transfer_bytes_when_tip_appended_then_exactly_the_growth_and_an_upper_bound() -> None:
+    submitter, _ = make(Engine())
+    assert len(bytes(signed_tx(submitter))) - len(bytes(signed_tx())) == TIP_TRANSFER_BYTES == 81
+    # With the System Program already in the transaction (a SOL deposit creates an account) the tip costs less.
+    other = transfer(TransferParams(from_pubkey=PAYER.pubkey(), to_pubkey=Pubkey.new_unique(), lamports=1))
+    growth = len(bytes(signed_tx(submitter, [other]))) - len(bytes(signed_tx(None, [other])))
+    assert growth == TIP_TRANSFER_BYTES - 32
 
 
 def test_tip_accounts_when_listed_then_eight_distinct_mainnet_accounts() -> None:
@@ -306,8 +301,8 @@ def test_tip_accounts_when_listed_then_eight_distinct_mainnet_accounts() -> None
 @given(seed=st.integers(min_value=0, max_value=2**32))
 @settings(max_examples=50, deadline=None)
 def test_tip_account_when_same_seed_then_same_sequence(seed: int) -> None:
-    first, _ = make("http://127.0.0.1:1/", seed=seed)
-    second, _ = make("http://127.0.0.1:1/", seed=seed)
+    first, _ = make(Engine(), seed=seed)
+    second, _ = make(Engine(), seed=seed)
     payer = Pubkey.default()
     picks = [decode_transfer(first.tip_instruction(payer))["to_pubkey"] for _ in range(5)]
     assert picks == [decode_transfer(second.tip_instruction(payer))["to_pubkey"] for _ in range(5)]
@@ -320,58 +315,55 @@ def test_tip_account_when_default_rng_then_reproducible_across_instances() -> No
     assert len(picks) > 1  # the choice does spread over the accounts
 
 
-# --- construction ----------------------------------------------------------------------------------------------------
-
-
-def test_jito_submitter_when_disabled_then_none() -> None:
-    assert jito_submitter(JitoSettings()) is None
-    assert isinstance(jito_submitter(JitoSettings(enabled=True)), JitoSubmitter)
-
-
-@pytest.mark.parametrize(
-    ("jito", "message"),
-    [(JitoSettings(attempts=0), "attempts"), (JitoSettings(tip_lamports=999), "tip_lamports")],
-)
-def test_jito_submitter_when_settings_impossible_then_value_error(jito: JitoSettings, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        JitoSubmitter(jito)
-
-
 # --- pure classification: properties ---------------------------------------------------------------------------------
 
 
-@given(status=st.integers(min_value=100, max_value=599), body=st.binary(max_size=300))
-@settings(max_examples=300)
-def test_classify_reply_when_any_bytes_then_never_raises_and_accepts_only_a_bundle_id(status: int, body: bytes) -> None:
-    outcome = classify_reply(status, body)
-    if outcome.kind is AttemptKind.ACCEPTED:
-        reply = json.loads(body)
-        assert status == 200
-        assert outcome.bundle_id == reply["result"] != ""
-        assert "error" not in reply
+def _expected_kind(status: int, reply: Any) -> AttemptKind:
+    """The model: accepted only for HTTP 200 with a JSON object holding a non-empty string ``result`` and no
+    ``error``; any other 4xx is a rejection; everything else (429, 5xx, unreadable 200) is worth retrying."""
+    if status == 429 or status >= 500:
+        return AttemptKind.RETRYABLE
+    if status != 200:
+        return AttemptKind.REJECTED
+    ok = isinstance(reply, dict) and "error" not in reply and isinstance(reply.get("result"), str) and reply["result"]
+    return AttemptKind.ACCEPTED if ok else AttemptKind.RETRYABLE
+
+
+NOT_JSON = object()
+
+
+def _parsed(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["result", "error", "id"]), inner),
+    max_leaves=8,
+)
 
 
 @given(
     status=st.integers(min_value=100, max_value=599),
-    reply=st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["result", "error", "id"]), inner),
-        max_leaves=8,
-    ),
+    body=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()),
 )
-@settings(max_examples=300)
-def test_classify_reply_when_any_json_then_accepted_iff_200_with_string_result(status: int, reply: Any) -> None:
-    outcome = classify_reply(status, json.dumps(reply).encode())
-    accepted = (
-        status == 200
-        and isinstance(reply, dict)
-        and "error" not in reply
-        and isinstance(reply.get("result"), str)
-        and reply["result"] != ""
-    )
-    assert (outcome.kind is AttemptKind.ACCEPTED) == accepted
-    retryable = status == 429 or status >= 500 or (status == 200 and not accepted)
-    assert (outcome.kind is AttemptKind.RETRYABLE) == retryable
+@settings(max_examples=400)
+def test_classify_reply_when_any_bytes_or_json_then_never_raises_and_matches_the_model(
+    status: int, body: bytes
+) -> None:
+    outcome = classify_reply(status, body)
+    assert outcome.kind is _expected_kind(status, _parsed(body))
+    if outcome.kind is AttemptKind.ACCEPTED:
+        assert outcome.bundle_id == json.loads(body)["result"]
+
+
+def test_classify_reply_when_accepted_then_bundle_id_returned() -> None:
+    # The property above reaches ACCEPTED only by chance; pin the one success shape explicitly.
+    outcome = classify_reply(200, ACCEPT_BODY)
+    assert (outcome.kind, outcome.bundle_id) == (AttemptKind.ACCEPTED, BUNDLE_ID)
 
 
 @given(
@@ -382,33 +374,24 @@ def test_classify_reply_when_any_json_then_accepted_iff_200_with_string_result(s
 def test_submit_when_any_reply_sequence_then_calls_bounded_and_stops_at_first_accept(
     attempts: int, replies: list[str]
 ) -> None:
-    """The retry invariant, driven through httpx's in-process transport so it runs fast: never more than
-    ``attempts`` requests, no request after an acceptance or a 4xx rejection, and True exactly when accepted."""
-    calls: list[int] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        kind = replies[min(len(calls), len(replies) - 1)]
-        calls.append(1)
+    """The retry invariant: never more than ``attempts`` requests, no request after an acceptance or a 4xx
+    rejection, True exactly when accepted, and the 1-2-4 s backoff (the last repeating) between attempts."""
+    script: list[Reply] = []
+    for kind in replies:
         match kind:
             case "accept":
-                return httpx.Response(200, content=accept().body)
+                script.append(accept())
             case "timeout":
-                raise httpx.ReadTimeout("slow", request=request)
+                script.append("timeout")
             case "garbage":
-                return httpx.Response(200, content=b"<html>")
+                script.append((200, b"<html>"))
             case _:
-                return httpx.Response(int(kind), content=b"")
-
-    async def run() -> tuple[bool, list[float]]:
-        sleep = SleepRecorder()
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
-            jito = JitoSettings(enabled=True, block_engine_url="http://engine.test/api/v1/bundles", attempts=attempts)
-            submitter = JitoSubmitter(jito, sleep=sleep, client=client)
-            return await submitter.submit(signed_tx()), sleep.delays
-
-    ok, delays = asyncio.run(run())
+                script.append((int(kind), b""))
+    engine = Engine(script)
+    submitter, sleep = make(engine, attempts=attempts)
+    ok = submit(submitter)
     seen = [replies[min(i, len(replies) - 1)] for i in range(attempts)]
     stop = next((i for i, kind in enumerate(seen) if kind in ("accept", "400")), attempts - 1)
-    assert len(calls) == stop + 1 <= attempts
+    assert len(engine.requests) == stop + 1 <= attempts
     assert ok == (seen[stop] == "accept")
-    assert delays == backoff_delays(attempts, 1.0)[:stop]
+    assert sleep.delays == [1.0, 2.0, 4.0, 4.0, 4.0][:stop]

@@ -42,9 +42,13 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus, TransactionErrorFieldless, TransactionStatus
 from structlog.testing import LogCapture
 
+from botrunner.core.precision import MAX_TRANSACTION_BYTES
+from botrunner.live.instructions import transaction_size
+from botrunner.live.jito import TIP_TRANSFER_BYTES
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.settings import LiveSettings
 from botrunner.live.transactions import (
+    EXPIRY_CHECK_AFTER_S,
     RpcFailure,
     TxOutcome,
     TxPipeline,
@@ -57,6 +61,7 @@ from tests.support_fake_rpc import COMPUTE_BUDGET_PROGRAM, FakeRpc, Fault
 PAYER = Keypair.from_seed(bytes([7] * 32))
 DEST = Keypair.from_seed(bytes([8] * 32)).pubkey()
 TIP_ACCOUNT = Keypair.from_seed(bytes([9] * 32)).pubkey()
+FILLER_PROGRAM = Keypair.from_seed(bytes([10] * 32)).pubkey()
 SYSTEM_PROGRAM = "11111111111111111111111111111111"
 POLL_S = 0.02
 FAST = LiveSettings(confirm_timeout_s=1, status_timeout_s=1, rpc_timeout_s=1, rpc_retry_delays_s=(1, 2, 4))
@@ -187,12 +192,17 @@ def test_execute_when_no_fee_estimate_then_price_zero(fake: FakeRpc) -> None:
     assert_sent_once(fake, run.result)
 
 
-def test_execute_when_confirms_after_polls_then_confirmed_by_status(fake: FakeRpc) -> None:
+@pytest.mark.parametrize(("expiry_check_after_s", "height_reads"), [(EXPIRY_CHECK_AFTER_S, 0), (0.0, 4)])
+def test_execute_when_confirms_after_polls_then_block_height_read_only_once_expiry_is_possible(
+    fake: FakeRpc, expiry_check_after_s: float, height_reads: int
+) -> None:
     fake.confirm_after(4)
-    run = execute(fake)
+    run = execute(fake, expiry_check_after_s=expiry_check_after_s)
     assert run.result.outcome is TxOutcome.CONFIRMED
     assert fake.count("getSignatureStatuses") == 5
-    assert fake.count("getBlockHeight") == 4  # an expiry check after every "not found yet"
+    # A young blockhash cannot have expired: one RPC call per poll. Once it may have, a height read after every
+    # "not found yet".
+    assert fake.count("getBlockHeight") == height_reads
     assert_sent_once(fake, run.result)
 
 
@@ -232,6 +242,28 @@ def test_execute_when_transaction_too_large_then_rejected_before_simulation(fake
     fake.assert_no_double_send()
 
 
+def _filling(budget: int) -> list[Instruction]:
+    """One instruction (to a program not otherwise in the transaction) whose ``transaction_size`` is ``budget``."""
+    for n in range(budget):
+        ixs = [Instruction(FILLER_PROGRAM, bytes(n), [])]
+        if transaction_size(PAYER.pubkey(), ixs) == budget:
+            return ixs
+    raise AssertionError(f"no filler of exactly {budget} bytes")
+
+
+@pytest.mark.parametrize("jito", [False, True])
+def test_execute_when_instructions_fill_the_budget_then_the_signed_tx_is_exactly_the_limit(
+    fake: FakeRpc, jito: bool
+) -> None:
+    bundles = FakeBundles(fake, accept=False) if jito else None
+    pipeline = TxPipeline(cast(AsyncClient, None), PAYER, FAST, bundles=bundles)
+    assert pipeline.instruction_budget == (MAX_TRANSACTION_BYTES - TIP_TRANSFER_BYTES if jito else 1232)
+    run = execute(fake, instructions=_filling(pipeline.instruction_budget), bundles=bundles)
+    assert run.result.outcome is TxOutcome.CONFIRMED
+    assert len(fake.sent[0].raw) == MAX_TRANSACTION_BYTES  # the tip reserve is exact: not a byte to spare or short
+    assert_sent_once(fake, run.result)
+
+
 # -- outcomes after sending ----------------------------------------------------------------------------------------
 
 
@@ -255,9 +287,10 @@ def test_execute_when_confirmation_never_arrives_then_unknown_after_status_windo
     assert histories[0] is False
     assert histories[-1] is True  # the status window searches the ledger
     assert fake.count("getLatestBlockhash") == 1  # never rebuilt
-    alert = [e for e in run.events("error") if e["event"] == "tx.unknown"]
-    assert alert
-    assert alert[0]["alert"] is True
+    # ONE record of the outcome, an alert saying what to do (the venue does not log it again)
+    [alert] = [e for e in run.logs if e["log_level"] in ("error", "warning")]
+    assert (alert["event"], alert["outcome"], alert["alert"]) == ("tx.done", "unknown", True)
+    assert alert["action"] == "resync the account before trading; never re-sent"
     assert_sent_once(fake, r)
 
 
@@ -270,8 +303,8 @@ def test_execute_when_visible_only_in_history_then_confirmed_during_status_windo
 
 
 def test_execute_when_blockhash_expires_unseen_then_expired(fake: FakeRpc) -> None:
-    fake.expire_blockhash()
-    run = execute(fake)
+    fake.expire_blockhash()  # the fake's height jumps at once: let the pipeline look for expiry from the start
+    run = execute(fake, expiry_check_after_s=0.0)
     r = run.result
     assert r.outcome is TxOutcome.EXPIRED
     assert f"last valid {fake.last_valid_block_height}" in r.error
@@ -503,6 +536,7 @@ def test_classify_when_exception_then_expected_failure_kind(exc: BaseException, 
 
 FAILURES = ["ok", "timeout", "429", "503", "drop", "connect", "rpc_error"]
 SLOT_S = 0.4  # virtual seconds per block
+PRODUCTION = LiveSettings()
 
 
 def _raise(kind: str) -> None:
@@ -586,16 +620,14 @@ class ScriptedChain:
         return GetBlockHeightResp(self.height())
 
 
-def run_scripted(chain: ScriptedChain) -> TxResult:
-    """Run the pipeline with default (production) settings on the chain's virtual clock."""
+def run_scripted(chain: ScriptedChain, cfg: LiveSettings = PRODUCTION) -> TxResult:
+    """Run the pipeline (default: production settings) on the chain's virtual clock."""
 
     async def sleep(seconds: float) -> None:
         chain.now += seconds
 
     async def main() -> TxResult:
-        pipeline = TxPipeline(
-            cast(AsyncClient, chain), PAYER, LiveSettings(), clock=lambda: chain.now, sleep=sleep, log=_quiet()
-        )
+        pipeline = TxPipeline(cast(AsyncClient, chain), PAYER, cfg, clock=lambda: chain.now, sleep=sleep, log=_quiet())
         return await pipeline.execute([transfer_ix()], what="scripted")
 
     return anyio.run(main)
@@ -614,6 +646,32 @@ class StuckAtLastValidHeight(ScriptedChain):
 
     async def get_block_height(self, commitment: Any = None) -> GetBlockHeightResp:
         return GetBlockHeightResp(self.last_valid)
+
+
+@dataclass
+class RecordsHeightReads(ScriptedChain):
+    """Remembers when (virtual time) the block height was read."""
+
+    height_reads: list[float] = field(default_factory=list)
+
+    async def get_block_height(self, commitment: Any = None) -> GetBlockHeightResp:
+        self.height_reads.append(self.now)
+        return await super().get_block_height(commitment)
+
+
+@pytest.mark.parametrize(
+    ("confirm_timeout_s", "first_read_from"),
+    [(30, 30.0), (100, EXPIRY_CHECK_AFTER_S)],  # the history phase (30 s) starts first | 48 s after the blockhash
+)
+def test_execute_when_never_seen_then_block_height_read_only_once_expiry_is_possible(
+    confirm_timeout_s: int, first_read_from: float
+) -> None:
+    chain = RecordsHeightReads({}, False, 1_000.0, False)  # sent, but would land only long after expiry
+    result = run_scripted(chain, LiveSettings(confirm_timeout_s=confirm_timeout_s))
+    assert result.outcome is TxOutcome.EXPIRED  # the chain passes the last valid height after 150 x 0.4 s = 60 s
+    assert 60.0 <= result.elapsed_s < 62.0
+    assert first_read_from <= chain.height_reads[0] < first_read_from + 1.0
+    assert chain.sends == 1
 
 
 def test_execute_when_landed_between_status_and_height_reads_then_confirmed_not_expired() -> None:

@@ -31,7 +31,7 @@ from botrunner.live.retry import LinkState
 from botrunner.live.settings import LiveSettings
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, VenueError
-from botrunner.venue.port import CommandRejected, OrderAccepted, OrderRejected, RejectReason, Withdraw
+from botrunner.venue.port import CancelReason, CommandRejected, OrderAccepted, OrderRejected, RejectReason, Withdraw
 from tests.support_drift import bundled_market_bytes, bundled_markets, oracle_bytes, scaled_balance, user_bytes
 from tests.support_fake_rpc import FakeRpc, Fault
 
@@ -368,3 +368,30 @@ def test_live_when_dry_run_then_simulated_and_never_sent(fake: FakeRpc) -> None:
     events = run(fake, body, settings=settings)
     assert events[0].reason is RejectReason.DRY_RUN
     assert fake.count("simulateTransaction") == 1 and fake.count("sendTransaction") == 0
+
+
+def test_live_when_the_bot_cancels_an_order_past_its_max_ts_then_cancelled_not_expired(fake: FakeRpc) -> None:
+    resting = {"user_order_id": 3, "base": 10**8, "price": 140 * USDC, "post_only": True, "order_id": 1, "max_ts": 5}
+    serve_chain(fake, user=funded_user([resting]))
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        serve_chain(fake, user=funded_user())  # the program removed it
+        return await venue.execute(CancelOrders((3,), PlanReason.VERDICT_PAUSE))
+
+    events = run(fake, body)
+    assert [(type(e).__name__, getattr(e, "reason", None)) for e in events] == [
+        ("OrderCancelled", CancelReason.REQUESTED)
+    ]
+
+
+def test_live_when_an_order_vanishes_past_its_max_ts_without_our_cancel_then_expired(fake: FakeRpc) -> None:
+    resting = {"user_order_id": 3, "base": 10**8, "price": 140 * USDC, "post_only": True, "order_id": 1, "max_ts": 5}
+    serve_chain(fake, user=funded_user([resting]))
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        serve_chain(fake, user=funded_user())
+        return await venue.refresh()
+
+    assert [type(e).__name__ for e in run(fake, body)] == ["OrderExpired"]

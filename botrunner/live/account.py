@@ -81,18 +81,16 @@ from botrunner.core.precision import (
     SOL_SPOT_MARKET_INDEX,
     USER_ORDER_ID_MAX,
     USER_ORDER_ID_MIN,
+    quote_value,
 )
 from botrunner.core.side import Side
 from botrunner.drift.codec import variant_name
 from botrunner.drift.convert import account_from_user, perp_state, spot_state
 from botrunner.live.client import ChainState
-from botrunner.margin.calculation import calculate_margin
-from botrunner.margin.metrics import health
-from botrunner.margin.model import Account, MarginCategory, Markets, PerpPosition
-from botrunner.margin.perp_position import base_asset_value_and_pnl, unrealized_pnl, valuation_price
+from botrunner.margin.model import Account, Markets, PerpPosition
+from botrunner.margin.perp_position import unrealized_pnl, valuation_price
 from botrunner.margin.spot_balance import signed_token_amount, token_value
 from botrunner.margin.view import AccountMarginView
-from botrunner.margin.what_if import break_even_price, entry_price
 from botrunner.venue.port import (
     AccountReport,
     CancelReason,
@@ -104,6 +102,7 @@ from botrunner.venue.port import (
     OrderExpired,
     VenueEvent,
 )
+from botrunner.venue.report import account_report
 
 _QUOTE_ASSET = "QuoteAsset"
 _NO_KNOWN: Mapping[int, WorkingOrder] = MappingProxyType({})
@@ -130,6 +129,7 @@ class LiveSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     account: Account  # for the margin engine
     markets: Markets
     report: AccountReport  # the same report the paper venue gives
+    view: AccountMarginView  # the margin engine on this reading: what the report and the Risk Governor both read
     position: PerpPosition  # this bot's market (zero position when none)
     open_orders: tuple[WorkingOrder, ...]  # this bot's market, OPEN / PARTIALLY_FILLED, filled_base set
     order_fills: tuple[tuple[int, int, int], ...]  # per open order: (order_id, base_filled, quote_filled)
@@ -250,40 +250,36 @@ def _orders(
 
 
 def _report(
-    account: Account, markets: Markets, position: PerpPosition, *, ts: int, usdc: int, open_orders: int
+    view: AccountMarginView,
+    account: Account,
+    markets: Markets,
+    position: PerpPosition,
+    *,
+    ts: int,
+    usdc: int,
+    open_orders: int,
 ) -> AccountReport:
-    """The paper venue's ``report()`` fields, from the margin engine on the chain's account."""
+    """The paper venue's report, from the margin engine on the chain's account (``venue.report.account_report``);
+    the PnL split and equity are Drift's own definitions, computed here from the position."""
     market = markets.perp_market(position.market_index)
-    maintenance = calculate_margin(account, markets, MarginCategory.MAINTENANCE)
-    initial = calculate_margin(account, markets, MarginCategory.INITIAL)
-    current = AccountMarginView(account, markets, position.market_index).current()
     # what SettlePnl would move into USDC: position value + quote amount + unsettled funding (paper settles funding
     # at once, so its figure is the same quantity)
     unsettled = unrealized_pnl(position, market)
-    value = base_asset_value_and_pnl(position, valuation_price(market))[1] - position.quote_asset_amount
+    value = quote_value(position.base_asset_amount, valuation_price(market))
     other_spot = 0
     for sp in account.spot_positions:
         if sp.market_index == QUOTE_SPOT_MARKET_INDEX or sp.is_available:
             continue
         sm = markets.spot_market(sp.market_index)
         other_spot += token_value(signed_token_amount(sp, sm), sm.spec.decimals, sm.oracle_price)
-    base = position.base_asset_amount
-    return AccountReport(
+    return account_report(
+        view,
+        position,
         ts=ts,
-        oracle=market.oracle_price,
-        position_base=base,
-        entry_price=entry_price(position),
-        break_even_price=break_even_price(position) if base else 0,
         usdc_balance=usdc,
         unsettled_pnl=unsettled,
         unrealized_pnl=value + position.quote_entry_amount,
         equity=usdc + unsettled + other_spot,
-        total_collateral=maintenance.total_collateral,
-        maintenance_requirement=maintenance.margin_requirement,
-        free_collateral=initial.free_collateral,
-        health=health(account, maintenance),
-        leverage=current.leverage,
-        liquidation_price=current.liquidation_price,
         open_orders=open_orders,
     )
 
@@ -322,7 +318,9 @@ def snapshot_from_chain(state: ChainState, spec: PerpMarketSpec, *, ts: int) -> 
     position = account.perp_position(index) or PerpPosition(market_index=index)
     open_orders, fills, closed = _orders(user, index, oracle)
     usdc = _token_balance(account, markets, QUOTE_SPOT_MARKET_INDEX)
+    view = AccountMarginView(account, markets, index)
     report = _report(
+        view,
         account,
         markets,
         position,
@@ -337,6 +335,7 @@ def snapshot_from_chain(state: ChainState, spec: PerpMarketSpec, *, ts: int) -> 
         account=account,
         markets=markets,
         report=report,
+        view=view,
         position=position,
         open_orders=open_orders,
         order_fills=fills,

@@ -47,7 +47,7 @@ from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
 from botrunner.runtime.session import BotSession, RowBuffer
-from botrunner.runtime.views import iso, order_views
+from botrunner.runtime.views import iso, liq_distance_pct, order_views
 from botrunner.store import StepRecord, Store, StoreWriter
 from botrunner.venue.port import Deposit, SettlePnl, VenueCommand, VenueEvent, Withdraw
 
@@ -141,6 +141,7 @@ class LiveBotActor(pykka.ThreadingActor):
         self._portal_cm: Any = None
         self._portal: Any = None
         self._rpc: Any = None
+        self._jito: Any = None  # the Jito submitter when bundles are on (its HTTP client is closed on stop)
         self._ticker_stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._last_position = 0
@@ -221,14 +222,18 @@ class LiveBotActor(pykka.ThreadingActor):
         pipeline = None
         if setup.wallet is not None:
             effective = msgspec.structs.replace(settings, dry_run=settings.dry_run or setup.dry_run)
-            jito = None
             if effective.jito.enabled:
                 from botrunner.live.jito import JitoSubmitter
 
-                jito = JitoSubmitter(effective.jito)
+                self._jito = JitoSubmitter(effective.jito)
             # the venue loads the market's recent fees just before it sends (see DriftVenue._load_priority_fee)
             pipeline = TxPipeline(
-                self._rpc, setup.wallet, effective, log=self.log, priority_fee=lambda: venue.priority_fee, bundles=jito
+                self._rpc,
+                setup.wallet,
+                effective,
+                log=self.log,
+                priority_fee=lambda: venue.priority_fee,
+                bundles=self._jito,
             )
         venue = DriftVenue(self.config, self._rpc, wallet=setup.wallet, pipeline=pipeline, log=self.log)
         return venue
@@ -377,9 +382,7 @@ class LiveBotActor(pykka.ThreadingActor):
         assert snap is not None
         report = snap.report
         liq = report.liquidation_price
-        distance = None
-        if liq is not None and report.position_base and snap.oracle > 0:
-            distance = fixed(abs(snap.oracle - liq) * 1_000_000 // snap.oracle * 100, 6)
+        distance = liq_distance_pct(report)
         band = self.last_decision.verdict.band if self.last_decision is not None else None
         return {
             "name": self.name,
@@ -482,9 +485,10 @@ class LiveBotActor(pykka.ThreadingActor):
     def _stop_io(self) -> None:
         self._ticker_stop.set()
         if self._portal_cm is not None:
-            with contextlib.suppress(Exception):
-                if self._rpc is not None:
-                    self._portal.call(self._rpc.close)
+            for close in (self._rpc.close if self._rpc else None, self._jito.aclose if self._jito else None):
+                if close is not None:
+                    with contextlib.suppress(Exception):
+                        self._portal.call(close)
             with contextlib.suppress(Exception):
                 self._portal_cm.__exit__(None, None, None)
             self._portal_cm = None

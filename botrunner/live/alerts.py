@@ -26,6 +26,7 @@ import msgspec
 from botrunner.core.precision import BPS_PRECISION, PRICE_PRECISION
 from botrunner.venue.port import AccountReport
 from governors.risk_limits import RiskLimits
+from governors.risk_sizing import distance_bps
 
 _PERCENT_TO_BPS = BPS_PRECISION // 100
 
@@ -63,11 +64,9 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def liquidation_distance_bps(report: AccountReport) -> int | None:
-    """How far the liquidation price is from the oracle, in bp of the oracle (rounded down: nearer is worse)."""
-    liq = report.liquidation_price
-    if liq is None or report.oracle <= 0:
-        return None
-    return abs(report.oracle - liq) * BPS_PRECISION // report.oracle
+    """How far the liquidation price is from the oracle, in bp of the oracle (rounded down: nearer is worse), as the
+    Risk Governor measures it (``governors.risk_sizing.distance_bps``)."""
+    return distance_bps(report.oracle, report.liquidation_price, report.position_base)
 
 
 def _level(

@@ -9,7 +9,9 @@ next, and the rest abandoned when one fails: that order is what makes a split sa
 The instructions come from driftpy's synchronous ``get_*_ix`` builders on a client prepared with
 ``botrunner.live.client.install`` (they read the installed User and the cached markets to list the remaining
 accounts; no RPC call). Sizes are measured by compiling the real v0 message (:func:`transaction_size`) with no
-address lookup table, so a pipeline that adds lookup tables only ever gets smaller transactions.
+address lookup table, exactly as the transaction pipeline builds it. Every builder takes the byte budget ``limit``
+from its caller (``TxPipeline.instruction_budget``: 1,232 bytes, less room for a Jito tip when bundles are on) and
+raises :class:`InstructionError` rather than return a plan over it.
 
 Amounts in Drift precisions: price 1e6, base 1e9, spot tokens in their mint's decimals.
 """
@@ -26,21 +28,18 @@ from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
 
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.policy import PostOnlyMode
-from botrunner.core.precision import MAX_ORDERS_PER_PLACE_ORDERS, MAX_TRANSACTION_BYTES
+from botrunner.core.precision import MAX_ORDERS_PER_PLACE_ORDERS
 from botrunner.core.side import Side
 from botrunner.venue.port import ModifyOrder
 
 _log = structlog.get_logger()
 
-SIGNATURE_BYTES: Final = 64
-# A SystemProgram transfer (a Jito tip) added to a compiled transaction: the system program and the tip account
-# (2 x 32 bytes) + the compiled instruction (program index, 2 account indexes with their length, 12 data bytes
-# with their length = 17). Measured, and asserted by the tests.
-TIP_TRANSFER_BYTES: Final = 81
 # Drift ModifyOrderPolicy bit (protocol-v2 `ModifyOrderPolicy::MustModify`): fail the transaction when the order is
 # gone, so a modify of a filled/cancelled order surfaces as a simulation error instead of silently doing nothing.
 # (The IDL types `policy` as a u8 bitmask; driftpy's ModifyOrderPolicy enum does not encode.)
@@ -70,20 +69,14 @@ class TxPlan:
 # --- sizes ------------------------------------------------------------------------------------------------------
 
 
-def _compact_u16_len(n: int) -> int:
-    return 1 if n < 0x80 else 2 if n < 0x4000 else 3
-
-
-def transaction_size(payer: Pubkey, instructions: Sequence[Instruction], *, signers: int = 1) -> int:
+def transaction_size(payer: Pubkey, instructions: Sequence[Instruction]) -> int:
     """Bytes of the signed v0 transaction paying from ``payer`` and holding the two compute-budget instructions
     (limit + price: fixed-size data, so their values do not matter) followed by ``instructions``, with no address
-    lookup table. ``signers`` is the least number of signatures; the message's own count of required signers wins
-    when it is larger."""
+    lookup table: the message serialized with as many (placeholder) signatures as it requires."""
     budget = [set_compute_unit_limit(0), set_compute_unit_price(0)]
     message = MessageV0.try_compile(payer, [*budget, *instructions], [], Hash.default())
-    n = max(signers, message.header.num_required_signatures)
-    # +1: the version prefix byte (0x80) that `bytes(MessageV0)` leaves out but a VersionedTransaction carries.
-    return _compact_u16_len(n) + n * SIGNATURE_BYTES + 1 + len(bytes(message))
+    signatures = [Signature.default()] * message.header.num_required_signatures
+    return len(bytes(VersionedTransaction.populate(message, signatures)))
 
 
 def _fits(payer: Pubkey, instructions: Sequence[Instruction], limit: int) -> bool:
@@ -93,6 +86,9 @@ def _fits(payer: Pubkey, instructions: Sequence[Instruction], limit: int) -> boo
 def _largest(hi: int, fits: Callable[[int], bool]) -> int:
     """The largest n in 0..hi with ``fits(n)``, for ``fits`` monotone (true up to some n, false after);
     ``fits(0)`` is taken as true."""
+    if hi == 0 or fits(hi):
+        return hi  # the usual case (everything fits one transaction): one compile, no search
+    hi -= 1
     lo = 0
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -196,12 +192,12 @@ def order_transactions(
     market_index: int,
     sub_account_id: int,
     payer: Pubkey,
-    reserved_bytes: int = TIP_TRANSFER_BYTES,
+    limit: int,
 ) -> tuple[TxPlan, ...]:
     """The transactions that perform ``command``, to be sent in the returned order.
 
-    Every transaction fits ``MAX_TRANSACTION_BYTES - reserved_bytes`` (``reserved_bytes`` keeps room for a Jito
-    tip transfer the pipeline may add; the default fits one SystemProgram transfer).
+    Every transaction's :func:`transaction_size` is at most ``limit`` bytes (pass the pipeline's
+    ``instruction_budget``, which keeps room for the Jito tip it may append).
 
     * ``PlaceOrders`` -> one ``place_orders`` instruction (<= 32 orders); when the orders do not fit one
       transaction they are split into several ``place_orders`` transactions, keeping their order.
@@ -215,9 +211,8 @@ def order_transactions(
     * ``ModifyOrder`` -> one ``modify_order_by_user_id`` with ``policy = MustModify`` (a modify of an order that is
       gone fails instead of silently doing nothing).
 
-    Raises :class:`InstructionError` if a single instruction cannot fit at all (e.g. a huge ``reserved_bytes``).
+    Raises :class:`InstructionError` if a single instruction cannot fit at all (e.g. a tiny ``limit``).
     """
-    limit = MAX_TRANSACTION_BYTES - reserved_bytes
     match command:
         case PlaceOrders(orders=orders):
             return _cancel_then_place(
@@ -324,6 +319,12 @@ def _single(
 
 
 # --- account operations -----------------------------------------------------------------------------------------
+#
+# One transaction each, checked against the caller's ``limit`` (InstructionError when over). Measured sizes for a
+# User holding USDC, SOL and a SOL-PERP position: settle_pnl 531 bytes, deposit 639 (USDC) / 880 (SOL: create +
+# init a wrapped-SOL account, deposit, close), withdraw 811 (USDC with create-ATA) / 913 (SOL), transfer 605,
+# initialize subaccount + stats 449. Each further market the User holds adds ~66 bytes (market + oracle keys and
+# their indexes), so a User spread over many markets can exceed the 1,151 bytes left beside a Jito tip.
 
 
 def _user_account(client: Any, sub_account_id: int) -> Any:
@@ -360,16 +361,18 @@ def _token_account(client: Any, spot_market_index: int) -> Pubkey:
     return client.get_associated_token_account_public_key(spot_market_index)  # type: ignore[no-any-return]
 
 
-def settle_pnl_transaction(client: Any, *, sub_account_id: int, market_index: int) -> TxPlan:
+def settle_pnl_transaction(client: Any, *, sub_account_id: int, market_index: int, limit: int) -> TxPlan:
     """``settle_pnl`` of perp market ``market_index`` for subaccount ``sub_account_id`` (moves its unsettled PnL
     into or out of the USDC balance, positive PnL up to the market's PnL pool)."""
     ix = client.get_settle_pnl_ix(
         client.get_user_account_public_key(sub_account_id), _user_account(client, sub_account_id), market_index
     )
-    return _single(f"settle pnl of perp {market_index}", [ix], _wallet(client), MAX_TRANSACTION_BYTES)
+    return _single(f"settle pnl of perp {market_index}", [ix], _wallet(client), limit)
 
 
-async def deposit_transaction(client: Any, *, amount: int, spot_market_index: int, sub_account_id: int) -> TxPlan:
+async def deposit_transaction(
+    client: Any, *, amount: int, spot_market_index: int, sub_account_id: int, limit: int
+) -> TxPlan:
     """Deposit ``amount`` tokens (mint decimals) into spot market ``spot_market_index`` of ``sub_account_id``.
 
     USDC comes from the wallet's associated token account. SOL comes from the wallet's native balance: driftpy
@@ -380,10 +383,12 @@ async def deposit_transaction(client: Any, *, amount: int, spot_market_index: in
     ixs = await client.get_deposit_collateral_ix(
         amount, spot_market_index, _token_account(client, spot_market_index), sub_account_id, False, True
     )
-    return _single(f"deposit {amount} to spot {spot_market_index}", ixs, _wallet(client), MAX_TRANSACTION_BYTES)
+    return _single(f"deposit {amount} to spot {spot_market_index}", ixs, _wallet(client), limit)
 
 
-async def withdraw_transaction(client: Any, *, amount: int, spot_market_index: int, sub_account_id: int) -> TxPlan:
+async def withdraw_transaction(
+    client: Any, *, amount: int, spot_market_index: int, sub_account_id: int, limit: int
+) -> TxPlan:
     """Withdraw ``amount`` tokens (mint decimals) from spot market ``spot_market_index`` of ``sub_account_id``,
     ALWAYS ``reduce_only`` so a withdrawal can never open a borrow.
 
@@ -395,10 +400,12 @@ async def withdraw_transaction(client: Any, *, amount: int, spot_market_index: i
     ixs = await client.get_withdraw_collateral_ix(
         amount, spot_market_index, _token_account(client, spot_market_index), True, sub_account_id
     )
-    return _single(f"withdraw {amount} from spot {spot_market_index}", ixs, _wallet(client), MAX_TRANSACTION_BYTES)
+    return _single(f"withdraw {amount} from spot {spot_market_index}", ixs, _wallet(client), limit)
 
 
-def transfer_transaction(client: Any, *, amount: int, spot_market_index: int, from_sub: int, to_sub: int) -> TxPlan:
+def transfer_transaction(
+    client: Any, *, amount: int, spot_market_index: int, from_sub: int, to_sub: int, limit: int
+) -> TxPlan:
     """``transfer_deposit``: move ``amount`` tokens of spot market ``spot_market_index`` from subaccount
     ``from_sub`` to ``to_sub`` of the same authority.
 
@@ -436,11 +443,13 @@ def transfer_transaction(client: Any, *, amount: int, spot_market_index: int, fr
         f"transfer {amount} of spot {spot_market_index} from sub {from_sub} to sub {to_sub}",
         [ix],
         _wallet(client),
-        MAX_TRANSACTION_BYTES,
+        limit,
     )
 
 
-def initialize_subaccount_transaction(client: Any, *, sub_account_id: int, name: str, stats_exist: bool) -> TxPlan:
+def initialize_subaccount_transaction(
+    client: Any, *, sub_account_id: int, name: str, stats_exist: bool, limit: int
+) -> TxPlan:
     """Create User ``sub_account_id`` (rent paid by the wallet), preceded by ``initialize_user_stats`` when the
     authority has no UserStats yet. Drift requires ids in sequence (``sub_account_id`` equal to the number already
     created), so without stats only subaccount 0 can be created. ``name`` is at most 32 ASCII characters."""
@@ -451,4 +460,4 @@ def initialize_subaccount_transaction(client: Any, *, sub_account_id: int, name:
         raise InstructionError(f"subaccount name {name!r} must be at most {MAX_USER_NAME_BYTES} ASCII characters")
     ixs = [] if stats_exist else [client.get_initialize_user_stats()]
     ixs.append(client.get_initialize_user_instructions(sub_account_id, name))
-    return _single(f"initialize subaccount {sub_account_id}", ixs, _wallet(client), MAX_TRANSACTION_BYTES)
+    return _single(f"initialize subaccount {sub_account_id}", ixs, _wallet(client), limit)

@@ -4,16 +4,20 @@ driftpy's Jito sender was removed (guide §3), so this module speaks the block-e
 
 * ``tip_instruction(payer)``: a System Program transfer of ``tip_lamports`` to one of Jito's 8 mainnet tip accounts.
   The transaction pipeline appends it BEFORE signing, so the tip and the Drift instructions are one atomic transaction
-  (Jito's advice: a tip in the same transaction is only paid if the transaction lands).
+  (Jito's advice: a tip in the same transaction is only paid if the transaction lands). It costs at most
+  ``TIP_TRANSFER_BYTES`` of the transaction, which the pipeline keeps free (``TxPipeline.instruction_budget``).
 * ``submit(tx)``: POST ``sendBundle`` with the signed transaction (base64) as a one-transaction bundle. A ``result``
   (the bundle id) means the block engine ACCEPTED it; that is not "landed", the pipeline still confirms by signature.
-  429, 5xx, a timeout, a dropped connection, a JSON-RPC ``error`` or an unreadable reply is retried with a short
-  backoff (1 s, 2 s, ...) up to ``attempts`` in all; then ``False`` and the pipeline sends the SAME signed
-  transaction through standard RPC. Re-sending the same signed bytes is safe: Solana deduplicates by signature, so
-  a bundle that was accepted but whose reply was lost cannot execute twice.
+  429, 5xx, a timeout, a dropped connection, a JSON-RPC ``error`` or an unreadable reply is retried after the
+  ``delays`` (1 s, 2 s, 4 s by default) up to ``attempts`` in all; then ``False`` and the pipeline sends the SAME
+  signed transaction through standard RPC. Re-sending the same signed bytes is safe: Solana deduplicates by
+  signature, so a bundle that was accepted but whose reply was lost cannot execute twice.
+
+One ``httpx.AsyncClient`` is opened on the first submission and kept (one TLS handshake, then a pooled connection);
+``aclose()`` closes it when the bot stops.
 
 Protocol reference: jito-labs/jito-docs ``docs/source/lowlatencytxnsend.md`` (``/api/v1/bundles``: ``sendBundle``,
-``getBundleStatuses``, ``getTipAccounts``; minimum tip 1000 lamports; 5 requests/s per IP per region, 429 beyond).
+``getTipAccounts``; minimum tip 1000 lamports; 5 requests/s per IP per region, 429 beyond).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import base64
 import enum
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, assert_never
 
 import httpx
@@ -34,7 +38,8 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from botrunner.live.settings import JitoSettings
+from botrunner.live.retry import backoff_delays
+from botrunner.live.settings import JitoSettings, LiveSettings
 
 # Jito's 8 mainnet tip accounts, as published in the block-engine docs (jito-labs/jito-docs,
 # docs/source/lowlatencytxnsend.md, "getTipAccounts" response example: "The tip accounts have remained constant").
@@ -54,8 +59,13 @@ JITO_TIP_ACCOUNTS: Final[tuple[Pubkey, ...]] = tuple(
     )
 )
 JITO_MIN_TIP_LAMPORTS: Final = 1_000  # the block engine ignores bundles tipping less
+# What a tip transfer adds to a compiled v0 transaction, at most: two new account keys (the System Program and the
+# tip account, 2 x 32 bytes) + the compiled instruction (program index, 2 account indexes with their length, 12 data
+# bytes with their length = 17). Less when the System Program is already in the transaction. Measured by the tests.
+TIP_TRANSFER_BYTES: Final = 81
 DEFAULT_TIMEOUT_S: Final = 5.0
-DEFAULT_BACKOFF_S: Final = 1.0  # delays 1 s, 2 s, 4 s ... between attempts
+# The same schedule as the pipeline's RPC retries (REQ 9.1): 1 s, 2 s, 4 s between attempts.
+DEFAULT_DELAYS_S: Final[tuple[float, ...]] = backoff_delays(LiveSettings())
 DEFAULT_TIP_SEED: Final = 0
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -75,25 +85,6 @@ class AttemptOutcome(msgspec.Struct, frozen=True, kw_only=True):
     kind: AttemptKind
     bundle_id: str = ""
     detail: str = ""
-
-
-class BundleStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """One entry of ``getBundleStatuses``: where the bundle landed and how final it is."""
-
-    bundle_id: str
-    slot: int
-    confirmation_status: str  # processed | confirmed | finalized
-    transactions: tuple[str, ...]  # signatures (base58)
-    err: Any = None  # Jito reports {"Ok": null} for success
-
-
-class JitoError(Exception):
-    """A block-engine query (not a submission) failed: transport error, HTTP error or malformed reply."""
-
-
-def backoff_delays(attempts: int, base_s: float) -> list[float]:
-    """The sleeps between ``attempts`` tries: ``base_s * 2**k`` for k = 0 .. attempts-2 (none after the last)."""
-    return [base_s * 2**k for k in range(max(attempts - 1, 0))]
 
 
 def send_bundle_request(tx: VersionedTransaction) -> dict[str, Any]:
@@ -146,8 +137,12 @@ class JitoSubmitter:
     """Submits signed transactions as Jito bundles; implements the pipeline's ``BundleSubmitter`` protocol.
 
     ``rng`` picks the tip account (seeded by default, so a run is reproducible); ``sleep`` is the backoff sleep
-    (inject a recorder in tests); ``client`` lets the caller share one ``httpx.AsyncClient`` (otherwise each
-    ``submit`` opens and closes its own). ``timeout_s`` bounds each HTTP request.
+    (inject a recorder in tests); ``delays`` are the sleeps between attempts (when ``settings.attempts`` asks for
+    more attempts than ``delays`` has gaps, the last delay repeats). ``timeout_s`` bounds each HTTP request.
+
+    The submitter opens one ``httpx.AsyncClient`` on first use and keeps it; call ``aclose()`` when done. A
+    ``client`` passed in is used instead and left to its owner (``aclose()`` does not close it). ``settings`` are
+    taken as validated by ``LiveSettings.validate`` (tip >= ``JITO_MIN_TIP_LAMPORTS``, attempts >= 1).
     """
 
     def __init__(
@@ -157,22 +152,21 @@ class JitoSubmitter:
         rng: random.Random | None = None,
         sleep: Sleep = asyncio.sleep,
         timeout_s: float = DEFAULT_TIMEOUT_S,
-        backoff_s: float = DEFAULT_BACKOFF_S,
+        delays: Sequence[float] = DEFAULT_DELAYS_S,
         client: httpx.AsyncClient | None = None,
         logger: Any = None,
     ) -> None:
-        if settings.attempts < 1:
-            raise ValueError("JitoSettings.attempts must be >= 1")
-        if settings.tip_lamports < JITO_MIN_TIP_LAMPORTS:
-            raise ValueError(f"JitoSettings.tip_lamports must be >= {JITO_MIN_TIP_LAMPORTS} (Jito's minimum)")
-        if timeout_s <= 0 or backoff_s < 0:
-            raise ValueError("JitoSubmitter needs timeout_s > 0 and backoff_s >= 0")
+        if timeout_s <= 0 or any(delay < 0 for delay in delays):
+            raise ValueError("JitoSubmitter needs timeout_s > 0 and delays >= 0")
         self.settings = settings
         self._rng = rng if rng is not None else random.Random(DEFAULT_TIP_SEED)
         self._sleep = sleep
         self._timeout_s = timeout_s
-        self._backoff_s = backoff_s
+        gaps = max(settings.attempts - 1, 0)
+        last = delays[-1] if delays else 0.0
+        self._delays = (*delays[:gaps], *[last] * (gaps - len(delays)))
         self._client = client
+        self._owns_client = client is None
         self._log: Any = logger if logger is not None else structlog.get_logger("botrunner.live.jito")
 
     def tip_account(self) -> Pubkey:
@@ -192,17 +186,9 @@ class JitoSubmitter:
         ``False``: every attempt failed, or the engine rejected the request outright; the caller falls back to
         standard RPC with the same signed transaction.
         """
+        client = self._http()
         body = send_bundle_request(tx)
         signature = str(tx.signatures[0]) if tx.signatures else ""
-        delays = backoff_delays(self.settings.attempts, self._backoff_s)
-        if self._client is not None:
-            return await self._submit_with(self._client, body, signature, delays)
-        async with httpx.AsyncClient() as client:
-            return await self._submit_with(client, body, signature, delays)
-
-    async def _submit_with(
-        self, client: httpx.AsyncClient, body: dict[str, Any], signature: str, delays: list[float]
-    ) -> bool:
         attempts = self.settings.attempts
         for attempt in range(1, attempts + 1):
             outcome = await self._attempt(client, body)
@@ -220,9 +206,23 @@ class JitoSubmitter:
                 case _:
                     assert_never(outcome.kind)
             if attempt < attempts:
-                await self._sleep(delays[attempt - 1])
+                await self._sleep(self._delays[attempt - 1])
         self._log.warning("jito_bundle_gave_up", signature=signature, attempts=attempts)
         return False
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this submitter opened (an injected one stays open). Safe to call twice; a later
+        ``submit`` opens a new client."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    def _http(self) -> httpx.AsyncClient:
+        # Created on first use, inside the event loop that will drive it, and reused: one connection pool (and one
+        # TLS handshake) for the submitter's lifetime instead of one per transaction.
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+        return self._client
 
     async def _attempt(self, client: httpx.AsyncClient, body: dict[str, Any]) -> AttemptOutcome:
         try:
@@ -232,55 +232,3 @@ class JitoSubmitter:
         except httpx.TransportError as exc:
             return AttemptOutcome(kind=AttemptKind.RETRYABLE, detail=f"connection error: {type(exc).__name__}")
         return classify_reply(response.status_code, response.content)
-
-    async def bundle_status(self, bundle_id: str) -> BundleStatus | None:
-        """One ``getBundleStatuses`` query: the bundle's landing slot and confirmation, or ``None`` if the block
-        engine does not know it (not landed, or outside its look-back). Raises ``JitoError`` on any failure."""
-        body = {"jsonrpc": "2.0", "id": 1, "method": "getBundleStatuses", "params": [[bundle_id]]}
-        try:
-            if self._client is not None:
-                response = await self._client.post(self.settings.block_engine_url, json=body, timeout=self._timeout_s)
-            else:
-                async with httpx.AsyncClient() as client:
-                    response = await client.post(self.settings.block_engine_url, json=body, timeout=self._timeout_s)
-        except httpx.HTTPError as exc:
-            raise JitoError(f"getBundleStatuses failed: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise JitoError(f"getBundleStatuses failed: HTTP {response.status_code}")
-        return parse_bundle_status(response.content, bundle_id)
-
-
-def parse_bundle_status(body: bytes, bundle_id: str) -> BundleStatus | None:
-    """Decode a ``getBundleStatuses`` reply for ``bundle_id``. Pure. Raises ``JitoError`` on an unreadable reply."""
-    try:
-        reply = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise JitoError("getBundleStatuses: reply is not JSON") from exc
-    if not isinstance(reply, dict):
-        raise JitoError("getBundleStatuses: reply is not a JSON object")
-    if "error" in reply:
-        raise JitoError(f"getBundleStatuses: JSON-RPC error: {_short(reply['error'])}")
-    result = reply.get("result")
-    if result is None:
-        return None
-    value = result.get("value") if isinstance(result, dict) else None
-    if not isinstance(value, list):
-        raise JitoError("getBundleStatuses: result.value is not a list")
-    for entry in value:
-        if isinstance(entry, dict) and entry.get("bundle_id") == bundle_id:
-            try:
-                return BundleStatus(
-                    bundle_id=bundle_id,
-                    slot=int(entry["slot"]),
-                    confirmation_status=str(entry.get("confirmation_status") or entry.get("confirmationStatus")),
-                    transactions=tuple(str(s) for s in entry.get("transactions") or ()),
-                    err=entry.get("err"),
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                raise JitoError("getBundleStatuses: malformed status entry") from exc
-    return None
-
-
-def jito_submitter(settings: JitoSettings, **kwargs: Any) -> JitoSubmitter | None:
-    """A ``JitoSubmitter`` when ``settings.enabled`` (Jito is off by default), else ``None``."""
-    return JitoSubmitter(settings, **kwargs) if settings.enabled else None

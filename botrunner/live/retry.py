@@ -110,7 +110,7 @@ class Link(msgspec.Struct, frozen=True, kw_only=True):
     breaker: CircuitBreaker
     state: LinkState = LinkState.CONNECTED
     next_attempt_at: float | None = None  # set while RECOVERING
-    unknown_tx: bool = False  # a transaction's fate is unknown: resync before anything else
+    unknown_tx: bool = False  # why a resync is required (for messages); implies state is not CONNECTED
 
     @classmethod
     def from_settings(cls, settings: LiveSettings) -> Link:
@@ -168,5 +168,6 @@ class Link(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, breaker=self.breaker.record_success())
 
     def can_trade(self, now: float) -> bool:
-        """True only when CONNECTED (resynced, no unknown transaction) and the breaker is not open."""
-        return self.state is LinkState.CONNECTED and not self.unknown_tx and not self.breaker.is_open(now)
+        """True only when CONNECTED and the breaker is not open. An unknown transaction needs no check of its own:
+        ``unknown_tx`` is only ever set outside CONNECTED, and only ``resynced`` (which clears it) returns there."""
+        return self.state is LinkState.CONNECTED and not self.breaker.is_open(now)

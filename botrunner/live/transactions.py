@@ -18,8 +18,13 @@ puts a signed transaction on the wire twice. The steps (REQ 3 and 9 of the live-
    ``searchTransactionHistory`` for ``status_timeout_s`` more. A confirmed or finalized status is CONFIRMED, or
    FAILED_ON_CHAIN when it carries an ``err`` (driftpy's own sender never checks it). When the block height has
    passed the blockhash's ``lastValidBlockHeight`` and the signature is still unknown, the transaction provably
-   never landed: EXPIRED. When neither is established in time: UNKNOWN, logged at ERROR as an alert — the caller
-   must resync the account before trading again (``record_outcome`` does that on a ``Link``).
+   never landed: EXPIRED. The height is only read once expiry is possible (``expiry_check_after_s`` after the
+   blockhash was fetched, or in the history phase), so a normal confirmation costs one RPC call per poll. When
+   neither is established in time: UNKNOWN — the caller must resync the account before trading again
+   (``record_outcome`` does that on a ``Link``).
+
+Each call ends with ONE ``tx.done`` log line carrying the outcome (ERROR with ``alert=True`` and an ``action`` for
+UNKNOWN); callers need not log the result again.
 
 Reads (blockhash, simulation, statuses, block height) are retried on transient failures with the configured
 backoff (1 s, 2 s, 4 s). Every RPC call is bounded by ``rpc_timeout_s``. Time comes from the injected clock and
@@ -59,12 +64,20 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
 
+from botrunner.core.precision import MAX_TRANSACTION_BYTES
+from botrunner.live.jito import TIP_TRANSFER_BYTES
 from botrunner.live.retry import Link, backoff_delays
 from botrunner.live.settings import LiveSettings
 
 T = TypeVar("T")
 
-PACKET_DATA_SIZE = 1232  # Solana's limit on a serialized transaction, in bytes
+# A blockhash is valid for 150 blocks (~60 s at 400 ms a block). Before 80 % of that has passed the transaction
+# cannot have expired, so reading the block height earlier would only double the RPC calls of each status poll. The
+# 20 % margin covers faster-than-nominal slots and the latency of the blockhash read.
+BLOCKHASH_VALID_BLOCKS = 150
+NOMINAL_BLOCK_S = 0.4
+EXPIRY_CHECK_AFTER_S = BLOCKHASH_VALID_BLOCKS * NOMINAL_BLOCK_S * 0.8
+UNKNOWN_ACTION = "resync the account before trading; never re-sent"
 HTTP_TOO_MANY_REQUESTS = 429
 HTTP_SERVER_ERROR = 500
 
@@ -197,7 +210,10 @@ class _Run:
 
 
 class TxPipeline:
-    """Builds, simulates, sends once and confirms transactions for one payer (one bot)."""
+    """Builds, simulates, sends once and confirms transactions for one payer (one bot).
+
+    ``expiry_check_after_s``: how long after fetching the blockhash the confirmation loop starts reading the block
+    height to detect expiry (tests shrink it to 0)."""
 
     def __init__(
         self,
@@ -211,7 +227,7 @@ class TxPipeline:
         priority_fee: Callable[[], int | None] = lambda: None,
         poll_interval_s: float = 0.5,
         bundles: BundleSubmitter | None = None,
-        lookup_tables: Sequence[Any] = (),
+        expiry_check_after_s: float = EXPIRY_CHECK_AFTER_S,
     ) -> None:
         self._rpc = rpc
         self._payer = payer
@@ -222,7 +238,14 @@ class TxPipeline:
         self._priority_fee = priority_fee
         self._poll_s = poll_interval_s
         self._bundles = bundles
-        self._lookup_tables = list(lookup_tables)
+        self._expiry_check_after_s = expiry_check_after_s
+
+    @property
+    def instruction_budget(self) -> int:
+        """The most bytes a transaction of the caller's instructions may take as measured by
+        ``instructions.transaction_size`` (which counts the two compute-budget instructions): Solana's limit, less
+        the room for the Jito tip transfer this pipeline appends when bundles are on."""
+        return MAX_TRANSACTION_BYTES - (TIP_TRANSFER_BYTES if self._bundles is not None else 0)
 
     async def execute(self, instructions: Sequence[Instruction], *, what: str) -> TxResult:
         """Run ``instructions`` as one transaction through every step; never raises for an RPC failure."""
@@ -236,14 +259,15 @@ class TxPipeline:
         if isinstance(got, _Failed):
             return self._done(run, TxOutcome.SEND_FAILED, error=f"getLatestBlockhash: {got.error}")
         blockhash, last_valid = got.value.blockhash, got.value.last_valid_block_height
+        expiry_possible_at = self._clock() + self._expiry_check_after_s
 
         tx = self._build(instructions, blockhash, fee)
         run.signature = str(tx.signatures[0])
         run.log = run.log.bind(signature=run.signature)
         size = len(bytes(tx))
-        if size > PACKET_DATA_SIZE:
+        if size > MAX_TRANSACTION_BYTES:
             return self._done(
-                run, TxOutcome.SIMULATION_FAILED, error=f"transaction is {size} bytes, over {PACKET_DATA_SIZE}"
+                run, TxOutcome.SIMULATION_FAILED, error=f"transaction is {size} bytes, over {MAX_TRANSACTION_BYTES}"
             )
 
         simulated = await self._read(
@@ -266,7 +290,7 @@ class TxPipeline:
             case _Sent.REFUSED:
                 return self._done(run, TxOutcome.SEND_FAILED, error=error)
             case _Sent.ACCEPTED | _Sent.MAYBE:
-                outcome, error, slot = await self._confirm(tx.signatures[0], last_valid, run.log)
+                outcome, error, slot = await self._confirm(tx.signatures[0], last_valid, expiry_possible_at, run.log)
                 return self._done(run, outcome, error=error, slot=slot)
             case _:
                 assert_never(sent)
@@ -283,7 +307,7 @@ class TxPipeline:
             # The tip rides in the transaction itself: if the bundle path fails and the same transaction goes out
             # by plain RPC, the tip is paid anyway — the price of never having two different signatures.
             ixs.append(self._bundles.tip_instruction(self._payer.pubkey()))
-        message = MessageV0.try_compile(self._payer.pubkey(), ixs, self._lookup_tables, blockhash)
+        message = MessageV0.try_compile(self._payer.pubkey(), ixs, [], blockhash)
         return VersionedTransaction(message, [self._payer])
 
     async def _send(self, tx: VersionedTransaction, run: _Run) -> tuple[_Sent, str]:
@@ -325,8 +349,11 @@ class TxPipeline:
             case _:
                 assert_never(result.kind)
 
-    async def _confirm(self, signature: Signature, last_valid: int, log: Any) -> tuple[TxOutcome, str, int | None]:
-        """Poll until the signature's fate is known or the status window closes."""
+    async def _confirm(
+        self, signature: Signature, last_valid: int, expiry_possible_at: float, log: Any
+    ) -> tuple[TxOutcome, str, int | None]:
+        """Poll until the signature's fate is known or the status window closes. The block height (for expiry) is
+        read only from ``expiry_possible_at`` on, or once the history phase has begun."""
         sent_at = self._clock()
         confirm_deadline = sent_at + self._settings.confirm_timeout_s
         status_deadline = confirm_deadline + self._settings.status_timeout_s
@@ -344,6 +371,8 @@ class TxPipeline:
                     return final
                 seen = f"{status.confirmation_status} at slot {status.slot}"
                 continue
+            if not history and self._clock() < expiry_possible_at:
+                continue  # too early for the blockhash to have expired: save the block-height call
             height = await self._read(
                 "getBlockHeight", lambda: self._rpc.get_block_height(Confirmed), log, deadline=status_deadline
             )
@@ -359,9 +388,7 @@ class TxPipeline:
                 if final is not None:
                     return final
         window = self._settings.confirm_timeout_s + self._settings.status_timeout_s
-        error = f"no final status within {window} s of sending; last seen: {seen}"
-        log.error("tx.unknown", alert=True, error=error, action="resync the account before trading; do not resend")
-        return TxOutcome.UNKNOWN, error, None
+        return TxOutcome.UNKNOWN, f"no final status within {window} s of sending; last seen: {seen}", None
 
     async def _status(
         self, signature: Signature, history: bool, deadline: float, log: Any
@@ -446,7 +473,8 @@ class TxPipeline:
             case TxOutcome.FAILED_ON_CHAIN | TxOutcome.SEND_FAILED | TxOutcome.EXPIRED:
                 run.log.warning("tx.done", error=error, slot=slot, **fields)
             case TxOutcome.UNKNOWN:
-                run.log.error("tx.done", error=error, alert=True, **fields)
+                # The one record of an unknown fate: an alert, and what the operator (and the venue) must do.
+                run.log.error("tx.done", error=error, alert=True, action=UNKNOWN_ACTION, **fields)
             case _:
                 assert_never(outcome)
         return result

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 import structlog
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
@@ -35,7 +36,7 @@ from solders.pubkey import Pubkey
 
 from botrunner.config import BotConfig
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
-from botrunner.connector.orders import OrderIntent, WorkingOrder
+from botrunner.connector.orders import OrderIntent, OrderState, WorkingOrder
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
@@ -47,7 +48,6 @@ from botrunner.live.client import ChainAccounts, ChainState, drift_client, insta
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, record_outcome
 from botrunner.margin.model import PerpPosition
-from botrunner.margin.view import AccountMarginView
 from botrunner.venue.port import (
     AccountReport,
     BalanceChanged,
@@ -129,7 +129,7 @@ class DriftVenue:
         self.latency_ms: int | None = None
         self.link = Link.from_settings(self.settings)
         self.confirmations = Confirmations()
-        self.known: dict[int, WorkingOrder] = {}
+        self._cancels_sent: set[int] = set()  # uids a confirmed transaction cancelled, until the chain drops them
         self.priority_fee: int | None = None  # micro-lamports per CU, recent average on the bot's market
         self._fees: Any = None  # driftpy's PriorityFeeSubscriber, loaded only before we send
         self._fees_loaded_at: float | None = None
@@ -232,9 +232,18 @@ class DriftVenue:
     def _accept(self, state: ChainState) -> tuple[VenueEvent, ...]:
         install(self.client, state, sub_account_id=self.sub_account_id)
         snapshot = snapshot_from_chain(state, self.spec, ts=int(self.clock()))
-        events = diff_events(self.snapshot, snapshot, known=self.known) if self.snapshot is not None else ()
+        previous = self.snapshot
+        events: tuple[VenueEvent, ...] = ()
+        if previous is not None:
+            # an order gone after our own cancel is "cancelled, requested", even past its max_ts
+            requested = {
+                o.user_order_id: msgspec.structs.replace(o, state=OrderState.PENDING_CANCEL)
+                for o in previous.open_orders
+                if o.user_order_id in self._cancels_sent
+            }
+            events = diff_events(previous, snapshot, known=requested)
         self.snapshot = snapshot
-        self.known = {o.user_order_id: o for o in snapshot.open_orders}
+        self._cancels_sent &= {o.user_order_id for o in snapshot.open_orders}
         return events
 
     async def refresh(self) -> tuple[VenueEvent, ...]:
@@ -253,7 +262,7 @@ class DriftVenue:
             self.log.warning("rpc_unavailable", error=str(exc), retry_in_s=self.settings.reconnect_every_s)
             return ()
         events = self._accept(state)
-        if self.link.state is not LinkState.CONNECTED or self.link.unknown_tx:
+        if self.link.state is not LinkState.CONNECTED:
             self.link = self.link.reconnected().resynced()
             self.log.info("resynced", slot=state.slot, latency_ms=self.latency_ms)
         return events
@@ -283,8 +292,7 @@ class DriftVenue:
         return self._snap().report
 
     def margin_view(self) -> object:
-        snap = self._snap()
-        return AccountMarginView(snap.account, snap.markets, self.spec.market_index)
+        return self._snap().view  # built once per reading: the report and the decision share its figures
 
     # -------------------------------------------------------------- commands
 
@@ -333,11 +341,15 @@ class DriftVenue:
                     ts=ts, command=type(command).__name__, reason=RejectReason.INVALID_AMOUNT, detail=str(exc)
                 ),
             )
+        except ix.InstructionError as exc:  # e.g. an account so busy that one operation exceeds a transaction
+            self.log.warning("instructions_refused", command=type(command).__name__, error=str(exc))
+            return (*out, *_reject_all(command, placing, ts, RejectReason.INVALID_ORDER, str(exc)))
         confirmed_places: list[int] = []
         for i, plan in enumerate(plans):
             result = await self._run(plan.instructions, plan.what)
             if result.outcome is TxOutcome.CONFIRMED:
                 confirmed_places.extend(plan.places)
+                self._cancels_sent.update(plan.cancels)
             else:
                 reason = _FAILED_OUTCOMES[result.outcome]
                 detail = f"{result.outcome.value}: {result.error}".strip(": ")
@@ -426,10 +438,19 @@ class DriftVenue:
             case PlaceOrders() | CancelOrders() | CancelAndPlace() | ModifyOrder():
                 assert self.wallet is not None
                 return ix.order_transactions(
-                    self.client, command, market_index=market, sub_account_id=sub, payer=self.wallet.pubkey()
+                    self.client,
+                    command,
+                    market_index=market,
+                    sub_account_id=sub,
+                    payer=self.wallet.pubkey(),
+                    limit=self._budget(),
                 )
             case SettlePnl():
-                return (ix.settle_pnl_transaction(self.client, sub_account_id=sub, market_index=market),)
+                return (
+                    ix.settle_pnl_transaction(
+                        self.client, limit=self._budget(), sub_account_id=sub, market_index=market
+                    ),
+                )
             case Deposit():
                 wallet = await self._wallet_balance(command.spot_market_index)
                 check_deposit(
@@ -441,6 +462,7 @@ class DriftVenue:
                 return (
                     await ix.deposit_transaction(
                         self.client,
+                        limit=self._budget(),
                         amount=command.amount,
                         spot_market_index=command.spot_market_index,
                         sub_account_id=sub,
@@ -452,6 +474,7 @@ class DriftVenue:
                 return (
                     await ix.withdraw_transaction(
                         self.client,
+                        limit=self._budget(),
                         amount=command.amount,
                         spot_market_index=command.spot_market_index,
                         sub_account_id=sub,
@@ -471,7 +494,12 @@ class DriftVenue:
         except CapitalError as exc:
             return (CommandRejected(ts=ts, command="transfer", reason=RejectReason.INVALID_AMOUNT, detail=str(exc)),)
         plan = ix.transfer_transaction(
-            self.client, amount=amount, spot_market_index=spot_market_index, from_sub=self.sub_account_id, to_sub=to_sub
+            self.client,
+            limit=self._budget(),
+            amount=amount,
+            spot_market_index=spot_market_index,
+            from_sub=self.sub_account_id,
+            to_sub=to_sub,
         )
         result = await self._run(plan.instructions, plan.what)
         out: list[VenueEvent] = []
@@ -500,27 +528,14 @@ class DriftVenue:
         pipeline = self.pipeline
         assert pipeline is not None
         await self._load_priority_fee()
-        result = await pipeline.execute(instructions, what=what)
+        result = await pipeline.execute(instructions, what=what)  # logs it (tx.done), with the alert when UNKNOWN
         self.link = record_outcome(self.link, result, self.monotonic())
-        if result.outcome is TxOutcome.UNKNOWN:
-            self.log.error(
-                "transaction_outcome_unknown",
-                what=what,
-                signature=result.signature,
-                action="trading stopped until the account is resynced; the transaction is never re-sent",
-            )
-        log = self.log.info if result.outcome is TxOutcome.CONFIRMED else self.log.warning
-        log(
-            "transaction",
-            what=what,
-            outcome=result.outcome.value,
-            signature=result.signature,
-            error=result.error,
-            units=result.units_consumed,
-            priority_fee=result.priority_fee,
-            elapsed_s=round(result.elapsed_s, 3),
-        )
         return result
+
+    def _budget(self) -> int:
+        """Bytes the instructions of one transaction may take (the pipeline reserves room for a Jito tip)."""
+        assert self.pipeline is not None
+        return self.pipeline.instruction_budget
 
     async def _load_priority_fee(self) -> None:
         """Refresh the recent priority fees on the bot's perp market (driftpy's subscriber, loaded by us), at most
@@ -555,7 +570,11 @@ class DriftVenue:
         rent = await self._rent(USER_ACCOUNT_BYTES)
         for sub in range(created, self.sub_account_id + 1):
             plan = ix.initialize_subaccount_transaction(
-                self.client, sub_account_id=sub, name=f"botrunner-{sub}", stats_exist=stats_raw is not None or sub > 0
+                self.client,
+                limit=self._budget(),
+                sub_account_id=sub,
+                name=f"botrunner-{sub}",
+                stats_exist=stats_raw is not None or sub > 0,
             )
             self.log.info("creating_subaccount", subaccount=sub, rent_lamports=rent, rent_sol=rent / 1e9)
             result = await self._run(plan.instructions, plan.what)

@@ -57,7 +57,6 @@ from botrunner.core.precision import (
 from botrunner.core.side import Side
 from botrunner.margin.calculation import calculate_margin
 from botrunner.margin.liquidation import find_boundary
-from botrunner.margin.metrics import health
 from botrunner.margin.model import (
     Account,
     BalanceType,
@@ -72,7 +71,7 @@ from botrunner.margin.perp_position import base_asset_value_and_pnl
 from botrunner.margin.scenario import OracleScenario
 from botrunner.margin.spot_balance import scaled_balance_for, token_value
 from botrunner.margin.view import AccountMarginView
-from botrunner.margin.what_if import apply_perp_fill, break_even_price, entry_price, fill_quote_delta, settle_funding
+from botrunner.margin.what_if import apply_perp_fill, fill_quote_delta, settle_funding
 from botrunner.marketdata.l2 import Trade
 from botrunner.paper.config import PaperConfig, slippage_bps
 from botrunner.paper.fees import fill_fee
@@ -99,6 +98,7 @@ from botrunner.venue.port import (
     VenueEvent,
     Withdraw,
 )
+from botrunner.venue.report import account_report
 
 _BUY = Side.BUY  # (a Side is BUY or SELL)
 _ORACLE_OFFSET = OrderType.ORACLE_OFFSET
@@ -336,29 +336,14 @@ class PaperVenue:
         return self.unsettled_pnl() - self.position.quote_asset_amount + self.position.quote_entry_amount
 
     def report(self) -> AccountReport:
-        account = self._current_account()
-        markets = self.markets()
-        maintenance = calculate_margin(account, markets, MarginCategory.MAINTENANCE)
-        initial = calculate_margin(account, markets, MarginCategory.INITIAL)
-        view = self.margin_view()
-        unsettled = self.unsettled_pnl()
-        base = self.position.base_asset_amount
-        return AccountReport(
+        return account_report(
+            self.margin_view(),
+            self.position,
             ts=self.now,
-            oracle=self.oracle,
-            position_base=base,
-            entry_price=entry_price(self.position),
-            break_even_price=break_even_price(self.position) if base else 0,
             usdc_balance=self.usdc,
-            unsettled_pnl=unsettled,
+            unsettled_pnl=self.unsettled_pnl(),
             unrealized_pnl=self.unrealized(),
             equity=self.equity(),
-            total_collateral=maintenance.total_collateral,
-            maintenance_requirement=maintenance.margin_requirement,
-            free_collateral=initial.free_collateral,
-            health=health(account, maintenance),
-            leverage=view.current().leverage,
-            liquidation_price=self.liquidation_price(),
             open_orders=len(self.orders),
         )
 

@@ -80,12 +80,13 @@ def prepare_live(configs: tuple[BotConfig, ...]) -> dict[str, LiveAccess]:
     """Resolve every live/monitor bot's RPC URL and load every live bot's key, before anything starts.
 
     A missing or malformed key, a missing RPC URL or an RPC that does not answer is one line naming the bot."""
-    from botrunner.live.connect import resolve_access
-
     out: dict[str, LiveAccess] = {}
     for config in configs:
         if config.mode is BotMode.PAPER:
             continue
+        # imported only for a live fleet: solders, httpx and driftpy cost a paper fleet ~25 MiB and start-up time
+        from botrunner.live.connect import resolve_access
+
         try:
             url, wallet = resolve_access(config)
         except ValueError as exc:

@@ -17,6 +17,8 @@ from botrunner.core.precision import LEVERAGE_PRECISION
 from botrunner.pipeline import Decision
 from botrunner.runtime.lifecycle import BotRunState
 from botrunner.runtime.paper_bot import PaperBot
+from botrunner.venue.port import AccountReport
+from governors.risk_sizing import distance_bps
 
 
 def iso(ts: int | float | None) -> str | None:
@@ -67,6 +69,14 @@ def render_summary(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def liq_distance_pct(report: AccountReport) -> str | None:
+    """The liquidation distance ``ctl bot`` shows: percent of the oracle, as the Risk Governor measures it."""
+    if not report.position_base:
+        return None
+    bps = distance_bps(report.oracle, report.liquidation_price, report.position_base)
+    return None if bps is None else fixed(bps, 2)
+
+
 def order_views(orders: Iterable[WorkingOrder]) -> list[dict[str, Any]]:
     """The open orders as ``ctl bot`` shows them (paper and live alike)."""
     return [
@@ -99,9 +109,7 @@ def bot_detail(
     equity = report.equity
     ledger = venue.ledger
     liq = report.liquidation_price
-    distance = None
-    if liq is not None and report.position_base != 0 and venue.oracle > 0:
-        distance = fixed(abs(venue.oracle - liq) * 1_000_000 // venue.oracle * 100, 6)
+    distance = liq_distance_pct(report)
     band = decision.verdict.band if decision is not None else None
     grid = config.strategy.grid
     params: dict[str, str] = {"kind": config.strategy.kind.value}
