@@ -318,6 +318,37 @@ def test_planner_post_only_never_sends_crossing_rungs_and_does_not_churn() -> No
     assert _plan(ack_all(result.state, result.commands), quote=wide_cross).commands == ()
 
 
+def test_planner_when_requote_at_old_anchor_would_leave_nothing_working_then_rebuilds_in_the_same_step() -> None:
+    # Regression (found by Hypothesis): an outside trade re-sizes the reducing rung at the ladder's old anchor, where
+    # the book has since moved onto it (post-only would cross). The step used to cancel the old rung and place
+    # nothing, so the NEXT plan, with no new event, rebuilt the now empty ladder (ladder_empty): not idempotent.
+    policy = msgspec.structs.replace(R1_POLICY, step_bps=5)  # rungs 5 bps out, requote at 10 bps
+    flat = ExposureBand(0, 0, 0)
+    pos = -2 * SOL_1  # short, outside the flat band: REDUCE works one reduce-only bid
+    first = _plan(ConnectorState.initial(T0), pos=pos, directive=_directive(band=flat, pos=pos), policy=policy)
+    (cmd,) = first.commands
+    assert cmd.reason is PlanReason.EXPOSURE_REDUCTION
+    (old,) = _placed(cmd)
+    assert old.side is Side.BUY and old.price == 149_925_000 and old.base == 2 * SOL_1
+    state = ack_all(first.state, first.commands)
+
+    pos = -SOL_1  # an outside trade bought back half
+    mark = PRICE_150 * 9_991 // 10_000  # 9 bps down: below the requote threshold, the ladder keeps its anchor
+    quote = _quote(mark)  # best ask 149.8651 <= 149.925: the re-sized rung at the old anchor would cross
+    directive = _directive(band=flat, pos=pos)
+    result = _plan(state, pos=pos, quote=quote, directive=directive, policy=policy)
+    (cmd,) = result.commands
+    assert isinstance(cmd, CancelAndPlace)  # one atomic step: nothing is left for the next plan to do
+    assert cmd.reason is PlanReason.POSITION_CHANGED
+    assert cmd.cancel_ids == (old.user_order_id,)
+    (new,) = cmd.orders
+    assert (new.side, new.base, new.reduce_only) == (Side.BUY, SOL_1, True)
+    assert new.anchor_price == mark and new.price == SOL.round_price_down(mark * 9_995 // 10_000) < mark
+    assert _plan(result.state, pos=pos, quote=quote, directive=directive, policy=policy).commands == ()
+    acked = ack_all(result.state, result.commands)
+    assert _plan(acked, pos=pos, quote=quote, directive=directive, policy=policy).commands == ()
+
+
 def test_planner_when_strategy_gives_forty_levels_then_never_more_than_32_orders() -> None:
     levels = tuple(
         LadderLevel(price=PRICE_150 - (k + 1) * 100_000, side=Side.BUY, base=10_000_000) for k in range(20)

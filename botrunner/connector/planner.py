@@ -7,6 +7,9 @@ Decision order for a working mode (GRID / REDUCE / DEFEND):
 4. every rung is gone (filled, rejected, cancelled by the venue) ⇒ full rebuild (``ladder_empty``);
 5. otherwise, if band, ramp-in, levels, policy or an outside position change alter the rungs the ladder WOULD have
    at its own anchor, replace only the rungs that differ (same anchor); our own fills never count as a change.
+   If that replacement would leave no order working (every live order cancelled, nothing placeable, e.g. the
+   new rungs cross the book at the old anchor), rule 4 applies to the result in this same step: a full rebuild at
+   the current anchor, under the step's reason, whenever that rebuild has something to place.
 Otherwise nothing: planning again with no new event yields no command (idempotence).
 
 A full rebuild is ONE atomic ``CancelAndPlace`` (or a lone place / cancel). HALT cancels everything. The result
@@ -111,6 +114,7 @@ def plan(
     anchor = quote.oracle_price if urgent else quote.mark_price
     levels_t = levels if isinstance(levels, tuple) else tuple(levels)
     memo = state.ladder
+    emptied: PlanResult | None = None  # a partial requote that would leave nothing working (see below)
     reason: PlanReason
     if memo is None or memo.mode is not mode or memo.urgent != urgent:
         reason = _entry_reason(mode, urgent, memo)
@@ -162,7 +166,7 @@ def plan(
             reason = PlanReason.RAMP_IN
         else:
             reason = PlanReason.POSITION_CHANGED
-        return _partial_requote(
+        requoted, leaves_empty = _partial_requote(
             state,
             memo=memo,
             live=live,
@@ -178,6 +182,12 @@ def plan(
             # no fills since the build: the ladder just built for the comparison is the one to work
             built=(worked, would_be) if pos_adj == position_base else None,
         )
+        if not leaves_empty:
+            return requoted
+        # The requote at the ladder's old anchor would leave nothing working (e.g. its rungs now cross the book),
+        # so rule 4 applies to the ladder this step leaves: rebuild at the current anchor NOW. Left to the next
+        # plan, that rebuild would send a second command with no new event in between (breaking idempotence).
+        emptied = requoted
 
     worked = _worked_band(directive, position_base, state.started_at, policy, now)
     desired = build_ladder(
@@ -207,6 +217,10 @@ def plan(
     # against the 32-order limit; this step's own cancels land atomically with its placements and do not.
     budget = max(0, MAX_OPEN_ORDERS_PER_USER - in_flight_cancels)
     to_place = filter_post_only(desired, quote.best_bid, quote.best_ask)[:budget]
+    if emptied is not None and not to_place:
+        # The rebuild has nothing to place either: it would send the requote's very cancels (every live order, no
+        # expired ones), so keep the requote's result and ladder memo; the next plan rebuilds without a command.
+        return emptied
     return _emit(
         msgspec.structs.replace(state, ladder=new_memo, generation=generation),
         cancel=live + expired,
@@ -289,9 +303,11 @@ def _partial_requote(
     levels: tuple[LadderLevel, ...],
     reason: PlanReason,
     built: tuple[ExposureBand, tuple[Rung, ...]] | None = None,
-) -> PlanResult:
+) -> tuple[PlanResult, bool]:
     """Same anchor, new shape: keep live orders that match a wanted rung, cancel the rest, place what is missing.
-    ``built`` is (worked band, ladder) when the caller already built them for this position."""
+    ``built`` is (worked band, ladder) when the caller already built them for this position.
+
+    Returns the result and whether it leaves no order working the ladder (all cancelled, nothing placed)."""
     if built is not None:
         worked, desired = built
     else:
@@ -328,7 +344,7 @@ def _partial_requote(
         rungs=desired,
         fills_base=0,
     )
-    return _emit(
+    result = _emit(
         msgspec.structs.replace(state, ladder=new_memo),
         cancel=cancel,
         rungs=to_place,
@@ -338,6 +354,7 @@ def _partial_requote(
         generation=memo.generation,
         now=now,
     )
+    return result, not kept and not to_place
 
 
 def _emit(
