@@ -12,6 +12,7 @@ Per-bot files with daily rotation are :mod:`botrunner.logfiles`; it uses the sam
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -55,11 +56,17 @@ def level_from_env(default: str = "INFO") -> int:
     return level
 
 
+@functools.lru_cache(maxsize=4096)
+def _names_a_secret(key: str) -> bool:
+    # Cached: a process logs the same few dozen keys over and over, and this ran for every key of every line.
+    lowered = key.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Replace the value of any key that looks like it holds a secret."""
-    for key in list(event_dict):
-        if any(marker in key.lower() for marker in _SECRET_MARKERS):
-            event_dict[key] = REDACTED
+    for key in [k for k in event_dict if _names_a_secret(k)]:
+        event_dict[key] = REDACTED
     return event_dict
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from botrunner import logsetup
-from botrunner.logfiles import LogFiles
+from botrunner.logfiles import LogFiles, _Stamper
 from botrunner.logsetup import LEVEL_ENV, register_secret
 
 
@@ -320,3 +323,57 @@ def test_key_based_redaction_still_applies(logs: LogFiles, tmp_path: Path) -> No
     logs.for_bot("sol").info("loaded", private_key="whatever-it-is", mnemonic_words="a b c")
     (line,) = _lines(tmp_path / "sol.log")
     assert line["private_key"] == line["mnemonic_words"] == "[redacted]"
+
+
+@given(st.floats(min_value=-1e6, max_value=4e9, allow_nan=False))
+@settings(max_examples=500, deadline=None)
+def test_the_cached_stamp_is_datetime_s_own_to_the_microsecond(ts: float) -> None:
+    stamp = _Stamper()
+    stamp(ts - 1.0)  # a cached second that is not this one
+    expected = dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert stamp(ts) == expected
+    assert stamp(ts) == expected  # and again from the cache
+
+
+def test_buffered_files_hold_info_lines_but_write_warnings_at_once_in_order(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "sol.log"
+    with LogFiles(tmp_path, clock=clock, flush_interval_s=60) as logs:  # the flusher will not run in this test
+        log = logs.for_bot("sol")
+        log.info("first")
+        log.info("second")
+        assert not path.exists() or path.read_text(encoding="utf-8") == ""
+        log.warning("trouble")  # flushes everything before it too, in order
+        assert [line["event"] for line in _lines(path)] == ["first", "second", "trouble"]
+        log.info("third")
+        assert len(_lines(path)) == 3
+        logs.flush()
+        assert [line["event"] for line in _lines(path)][-1] == "third"
+        log.info("fourth")
+    assert [line["event"] for line in _lines(path)] == ["first", "second", "trouble", "third", "fourth"]  # close
+
+
+def test_the_flusher_thread_writes_buffered_lines_within_its_interval(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "sol.log"
+    with LogFiles(tmp_path, clock=clock, flush_interval_s=0.02) as logs:
+        logs.for_bot("sol").info("waiting")
+        deadline = time.monotonic() + 5
+        while not (path.exists() and path.read_text(encoding="utf-8")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [line["event"] for line in _lines(path)] == ["waiting"]
+
+
+@pytest.mark.parametrize("interval", [-1.0, 61.0, float("nan")])
+def test_an_impossible_flush_interval_is_refused(tmp_path: Path, interval: float) -> None:
+    with pytest.raises(ValueError, match="flush_interval_s"):
+        LogFiles(tmp_path, flush_interval_s=interval)
+
+
+def test_values_json_has_no_type_for_are_rendered_and_non_string_keys_still_render(
+    logs: LogFiles, tmp_path: Path
+) -> None:
+    log = logs.for_bot("sol")
+    log.info("odd", where=Path("/x/y"), table={1: "one"}, big=2**130)
+    (line,) = _lines(tmp_path / "sol.log")
+    assert line["where"] == repr(Path("/x/y"))
+    assert line["table"] == {"1": "one"}  # json.dumps's spelling of an int key
+    assert line["big"] == 2**130

@@ -104,6 +104,7 @@ class RunOptions:
     exit_at_end: bool = False
     snapshot_every_s: int = 60
     retention_days: int = 30
+    log_flush_s: float = 0.2  # INFO lines wait at most this long in the buffer (botrunner.logfiles: durability)
     paper: PaperConfig = field(default_factory=PaperConfig)
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     run_feeds: bool = True  # False: the caller publishes (the latency benchmark)
@@ -149,7 +150,9 @@ class Runner:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         check_socket_path(self.socket_path)
         cursors = self._register(configs)
-        self.logs = LogFiles(self.run_dir / "logs", retention_days=opts.retention_days)
+        self.logs = LogFiles(
+            self.run_dir / "logs", retention_days=opts.retention_days, flush_interval_s=opts.log_flush_s
+        )
         self.logs.route_default_logging()
         self.log = self.logs.supervisor()
         self.writer = StoreWriter(self.db_path)
