@@ -325,14 +325,21 @@ def test_key_based_redaction_still_applies(logs: LogFiles, tmp_path: Path) -> No
     assert line["private_key"] == line["mnemonic_words"] == "[redacted]"
 
 
-@given(st.floats(min_value=-1e6, max_value=4e9, allow_nan=False))
-@settings(max_examples=500, deadline=None)
-def test_the_cached_stamp_is_datetime_s_own_to_the_microsecond(ts: float) -> None:
+# Times a few seconds apart around one base, many just below a whole second (x.9999996 rounds up into the next
+# second): the sequences where a cache keyed on the wrong second would hand out a stale prefix.
+_offsets = st.floats(min_value=-3, max_value=3, allow_nan=False) | st.builds(
+    lambda shift, frac: shift + frac,
+    st.integers(min_value=-3, max_value=3),
+    st.sampled_from([0.0, 0.0000004, 0.0000005, 0.4999995, 0.5, 0.9999994, 0.9999995, 0.9999996]),
+)
+
+
+@given(st.integers(min_value=0, max_value=4 * 10**9), st.lists(_offsets, min_size=1, max_size=20))
+@settings(max_examples=300, deadline=None)
+def test_the_cached_stamp_equals_datetime_s_own_for_any_sequence_of_times(base: int, offsets: list[float]) -> None:
     stamp = _Stamper()
-    stamp(ts - 1.0)  # a cached second that is not this one
-    expected = dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    assert stamp(ts) == expected
-    assert stamp(ts) == expected  # and again from the cache
+    for ts in (base + offset for offset in offsets):
+        assert stamp(ts) == dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def test_buffered_files_hold_info_lines_but_write_warnings_at_once_in_order(tmp_path: Path, clock: FakeClock) -> None:

@@ -19,10 +19,9 @@ from botrunner.margin import (
     health,
     liquidation_price,
 )
-from tests.test_margin_support import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
+from tests.test_margin_support import SOL, USDC, account, bases, catalogue_markets, perp_at, sol_deposit, usdc_deposit
 
 prices = st.integers(min_value=5 * USDC, max_value=800 * USDC)
-bases = st.integers(min_value=-2_000 * SOL, max_value=2_000 * SOL).map(lambda b: b - b % (SOL // 100))
 usdc_amounts = st.integers(min_value=0, max_value=500_000 * USDC)
 sol_amounts = st.integers(min_value=0, max_value=2_000 * SOL)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 from botrunner.core.catalogue import load_catalogue
 from botrunner.margin import (
@@ -30,6 +31,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "botrunner" / "data" / "account
 
 USDC = 10**6
 SOL = 10**9
+
+# Positions from -2,000 to 2,000 SOL in 0.01 SOL steps: the Hypothesis strategy the margin property tests share.
+bases = st.integers(min_value=-2_000 * SOL, max_value=2_000 * SOL).map(lambda b: b - b % (SOL // 100))
 
 
 def require(path: Path) -> Path:

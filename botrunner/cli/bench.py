@@ -13,7 +13,7 @@ Sections:
    whole pipeline and the paper venue) on the bundled 30 days, on shared/data's 54,720 bars when present, and
    repeated end to end to a year (the headline figure); R2 (100 such bots in one process, bar-events/s and RSS
    per bot); R3 (100 bots on the actor runtime: one market event fanned out, event -> commands latency; the
-   ``ctl status`` round trip through the real socket; RSS per bot).
+   ``ctl status`` round trip through the real socket; RSS per bot), with the cost of a bot's log line before it.
 
 ``--quick`` skips the year and shrinks R2 to 20 bots (for a fast look); ``--full`` adds the pipeline on shared data;
 ``--profile`` prints only where R1's time goes, stage by stage.
@@ -174,9 +174,39 @@ def main() -> None:
     print()
     bench_reference(quick="--quick" in sys.argv)
     print()
+    bench_log_line()
+    print()
     bench_r3(bars=50 if "--quick" in sys.argv else 200)
     print()
     print(f"peak RSS of this process        : {_peak_rss_mib():12.1f} MiB")
+
+
+def bench_log_line(lines: int = 20_000) -> None:
+    """A bot's decision line through its ``LogFiles`` logger, flushed each line and buffered (the runtime's mode)."""
+    import tempfile
+
+    from botrunner.logfiles import LogFiles
+
+    print(f"per-bot log, one decision line ({lines:,} lines, one thread):")
+    for label, interval in (("flushed each line", 0.0), ("buffered (runtime)", 60.0)):
+        with tempfile.TemporaryDirectory() as work, LogFiles(Path(work), flush_interval_s=interval) as logs:
+            log = logs.for_bot("bench")
+            t0 = time.perf_counter()
+            for i in range(lines):
+                log.info(
+                    "decision",
+                    ts=1_700_000_000 + i,
+                    mark=200_000_000,
+                    position_base=100_000_000,
+                    band=[-5_000_000_000, 5_000_000_000, 0],
+                    verdict="approve",
+                    reasons=[],
+                    mode="grid",
+                    commands=["CancelOrders", "PlaceOrders"],
+                    note="band",
+                )
+            micros = (time.perf_counter() - t0) / lines * 1e6
+        print(f"  {label:<30}: {micros:12.1f} us/line")
 
 
 def bench_r3(bars: int) -> None:
