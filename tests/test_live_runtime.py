@@ -156,6 +156,24 @@ def test_run_live_bot_trades_through_the_node_and_never_leaks_the_key(work: Path
             "running",
             "1000.000000",
         )
+        # The same live subaccount from another run directory: refused in one line, before anything is made there.
+        cmd2 = [
+            sys.executable,
+            "-m",
+            "botrunner",
+            "run",
+            "--fleet",
+            str(work / "fleet"),
+            "--run-dir",
+            str(work / "run2"),
+        ]
+        second = subprocess.run(
+            cmd2, cwd=ROOT, env=_env(str(KP)), capture_output=True, text=True, timeout=60, check=False
+        )
+        assert second.returncode == 2
+        assert f"subaccount {KP.pubkey()}/1 is traded by another runner (pid {proc.pid}:" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+        assert not (work / "run2" / "botrunner.db").exists()
         detail, text = _ctl(work, "bot", "live-band")
         replies.append(text)
         assert detail["health"] == 100 and detail["trading"] in ("ok", "link resync_required")

@@ -179,6 +179,18 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
         assert ctl.returncode == 0, ctl.stderr
         assert client.call("bot", name="beta")["orders"] == []
 
+        # A second runner on the same run directory refuses at once and touches nothing: no reconcile, no rows,
+        # no cancel of the first runner's orders, no restart of its bots.
+        with Store.open(db, readonly=True) as store:
+            audits_before = len(store.audit_rows())
+        second = _runner(work, "--speed", "max")
+        assert second.wait(60) == 2
+        assert f"in use by another runner (pid {proc.pid}:" in (work / "runner.out").read_text()
+        with Store.open(db, readonly=True) as store:
+            assert len(store.audit_rows()) == audits_before
+        status = client.call("status")
+        assert [b["restarts"] for b in status["bots"]] == [0, 0], status
+
         def alpha_filled() -> bool:
             with Store.open(db, readonly=True) as store:
                 return len(store.fills("alpha")) >= 5

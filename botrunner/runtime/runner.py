@@ -41,6 +41,8 @@ from botrunner.control.server import ControlServer, Send
 from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.logfiles import LogFiles
 from botrunner.paper.config import PaperConfig
+from botrunner.runtime.account_locks import AccountInUse, AccountLocks
+from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
 from botrunner.runtime.feed import MarketFeed
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.market import market_events, rate_in_force
@@ -52,6 +54,7 @@ from botrunner.store import Store, StoreError, StoreWriter
 from botrunner.yamlconf import ConfigError
 
 DB_NAME = "botrunner.db"
+LOCK_NAME = "runner.lock"  # held by the runner using the directory (botrunner.runtime.exclusive)
 CAPITAL_TIMEOUT_S = 120.0  # a deposit waits for its confirmation (30 s) and the status window (60 s)
 SPOT_INDEX = {"usdc": QUOTE_SPOT_MARKET_INDEX, "sol": SOL_SPOT_MARKET_INDEX}
 _ASSET_DECIMALS = {"usdc": 6, "sol": 9}  # the spot mints' decimals
@@ -118,6 +121,10 @@ class Runner:
         self.run_dir = options.run_dir
         self.db_path = self.run_dir / DB_NAME
         self.socket_path = control_socket_path(self.run_dir)
+        # One runner per run directory: a second one would reconcile the same bots from the same store, write
+        # rows beside the first one's and, stopping, cancel its orders.
+        self.run_lock = ExclusiveLock(self.run_dir / LOCK_NAME, f"botrunner run --run-dir {self.run_dir}")
+        self.account_locks = AccountLocks(self.run_dir)  # and one runner per live subaccount on this machine
         self.shutdown_requested = threading.Event()
         self.stop_feeds = threading.Event()
         self.board = StatusBoard()
@@ -148,6 +155,20 @@ class Runner:
         self.live_access.update(prepare_live(configs))
         self.configs = configs
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_lock.acquire()
+        except LockHeld as exc:
+            raise RunnerError(
+                f"run directory {self.run_dir} is in use by another runner ({exc.holder or 'starting'}); "
+                f"nothing was touched. Stop it first (botrunner ctl shutdown --run-dir {self.run_dir}) or use "
+                "another --run-dir"
+            ) from None
+        except OSError as exc:
+            raise RunnerError(f"cannot lock the run directory {self.run_dir}: {exc.strerror}") from exc
+        try:
+            self.account_locks.acquire(configs)
+        except AccountInUse as exc:
+            raise RunnerError(f"{exc}; nothing was touched") from None
         check_socket_path(self.socket_path)
         cursors = self._register(configs)
         self.logs = LogFiles(
@@ -274,9 +295,12 @@ class Runner:
             self.writer.close()
         if self.server is not None:
             self.server.stop()
-        self.log.info("runner_stopped")
+        if self.run_lock.held:
+            self.log.info("runner_stopped")
         if self.logs is not None:
             self.logs.close()
+        self.account_locks.release_all()
+        self.run_lock.release()  # last: until here this process may still write to the run directory
 
     # -------------------------------------------------------------- control socket
 
@@ -333,12 +357,15 @@ class Runner:
                     raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
                 try:
                     access = prepare_live(configs)
+                    self.account_locks.acquire(configs)  # a new live bot's subaccount, before anything is written
                     self._register(configs)
-                except RunnerError as exc:
+                except (RunnerError, AccountInUse) as exc:
+                    self.account_locks.keep_only(self.configs)  # give back what this reload took
                     raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
                 self.live_access.update(access)
                 result = supervisor.reload(configs).get(timeout=ASK_TIMEOUT_S)
                 self.configs = configs
+                self.account_locks.keep_only(configs)  # the removed live bots are stopped: free their subaccounts
                 return result
             case "deposit" | "withdraw" | "transfer" | "confirm":
                 assert isinstance(name, str)

@@ -1,0 +1,18 @@
+"""Test-wide settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from botrunner.runtime.account_locks import LOCK_DIR_ENV
+
+
+@pytest.fixture(autouse=True)
+def _private_account_lock_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Live bots lock their subaccount in a machine-wide directory: each test gets its own, never the user's."""
+    monkeypatch.setenv(LOCK_DIR_ENV, str(tmp_path_factory.mktemp("account-locks")))
+    yield

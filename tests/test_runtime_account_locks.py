@@ -1,0 +1,86 @@
+"""One runner per live subaccount on a machine: ``AccountLocks`` takes every live bot's subaccount or none, names
+the bot and the other runner when one is taken, leaves paper and monitor bots alone, and gives back what a reload
+removed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from botrunner.config import BotConfig, parse_bot
+from botrunner.control.protocol import ControlError
+from botrunner.runtime.account_locks import AccountInUse, AccountLocks
+from botrunner.runtime.runner import Runner, RunOptions
+from botrunner.store import Store
+from tests.support_fake_rpc import FakeRpc
+from tests.support_runtime import short_dir, small_fleet, small_market
+from tests.test_live_runtime import BOT, KP
+from tests.test_live_venue import funded_user, serve_chain
+
+
+def _bot(name: str, subaccount: int, mode: str = "live") -> BotConfig:
+    text = BOT.format(authority=KP.pubkey(), url="http://127.0.0.1:9").replace("name: live-band", f"name: {name}")
+    text = text.replace("subaccount_id: 1", f"subaccount_id: {subaccount}").replace("mode: live", f"mode: {mode}")
+    return parse_bot(text, f"fleet/{name}.yaml")
+
+
+def test_a_second_runner_is_refused_a_live_subaccount_and_takes_none_of_the_others(tmp_path: Path) -> None:
+    first = AccountLocks(tmp_path / "run-a", tmp_path / "locks")
+    first.acquire([_bot("a", 1), _bot("paper", 2, mode="paper"), _bot("watch", 3, mode="monitor")])
+    assert first.held == {(str(KP.pubkey()), 1)}  # paper and monitor bots trade nothing real here
+    second = AccountLocks(tmp_path / "run-b", tmp_path / "locks")
+    with pytest.raises(AccountInUse) as refused:
+        second.acquire([_bot("free", 4), _bot("clash", 1)])
+    message = str(refused.value)
+    assert message.startswith(f"fleet/clash.yaml: subaccount {KP.pubkey()}/1 is traded by another runner (pid ")
+    assert f"bot a in {tmp_path / 'run-a'}" in message
+    assert second.held == frozenset()  # all or nothing: subaccount 4 was given back
+    third = AccountLocks(tmp_path / "run-c", tmp_path / "locks")
+    third.acquire([_bot("free", 4)])
+    third.release_all()
+
+
+def test_a_reload_that_removes_a_live_bot_frees_its_subaccount(tmp_path: Path) -> None:
+    locks = AccountLocks(tmp_path / "run", tmp_path / "locks")
+    kept, removed = _bot("kept", 1), _bot("removed", 2)
+    locks.acquire([kept, removed])
+    locks.acquire([kept, removed])  # already held by this runner: nothing to take
+    locks.keep_only([kept])
+    assert locks.held == {(str(KP.pubkey()), 1)}
+    other = AccountLocks(tmp_path / "other", tmp_path / "locks")
+    other.acquire([removed])
+    with pytest.raises(AccountInUse):
+        other.acquire([kept])
+    locks.release_all()
+    other.acquire([kept])
+    other.release_all()
+
+
+def test_a_reload_adding_a_live_bot_on_a_subaccount_traded_elsewhere_is_refused_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    work = short_dir()
+    small_market(work / "data")
+    fleet = small_fleet(work / "fleet", ("alpha",))
+    runner = Runner(RunOptions(fleet=fleet, run_dir=work / "run", speed="max", data_dir=work / "data", run_feeds=False))
+    runner.start()
+    try:
+        with FakeRpc() as fake:
+            serve_chain(fake, user=funded_user())
+            monkeypatch.setenv("DRIFT_PRIVATE_KEY", str(KP))
+            (fleet / "live-band.yaml").write_text(BOT.format(authority=KP.pubkey(), url=fake.url))
+            elsewhere = AccountLocks(work / "elsewhere")
+            elsewhere.acquire([parse_bot((fleet / "live-band.yaml").read_text(), "live-band.yaml")])
+            with pytest.raises(ControlError, match=r"reload refused, nothing changed: .* is traded by another runner"):
+                runner.dispatch("reload", {})
+            elsewhere.release_all()
+            assert fake.count("sendTransaction") == 0
+        assert runner.account_locks.held == frozenset()
+        assert [c.name for c in runner.configs] == ["alpha"]
+        with Store.open(work / "run" / "botrunner.db", readonly=True) as store:
+            assert [a.bot for a in store.accounts()] == ["alpha"]
+    finally:
+        runner.shutdown()
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,67 @@
+"""One runner per run directory: ``ExclusiveLock`` keeps a second process out, says who holds the lock, and never
+outlives its holder (a ``kill -9`` releases it, so crash recovery is never blocked by a stale lock)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
+
+
+def test_a_second_holder_is_refused_with_the_first_ones_name_until_it_releases(tmp_path: Path) -> None:
+    path = tmp_path / "runner.lock"
+    first = ExclusiveLock(path, "botrunner run --run-dir A")
+    first.acquire()
+    assert first.held
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    second = ExclusiveLock(path, "botrunner run --run-dir A")
+    with pytest.raises(LockHeld) as refused:
+        second.acquire()
+    assert refused.value.holder.startswith(f"pid {os.getpid()}: botrunner run --run-dir A, since ")
+    assert not second.held
+    with pytest.raises(RuntimeError, match="already locked"):
+        first.acquire()
+    first.release()
+    first.release()  # idempotent
+    second.acquire()
+    assert second.held
+    second.release()
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
+    path = tmp_path / "runner.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from pathlib import Path\n"
+            "from botrunner.runtime.exclusive import ExclusiveLock\n"
+            f"ExclusiveLock(Path({str(path)!r}), 'child').acquire()\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LockHeld, match=f"pid {holder.pid}: child"):
+            ExclusiveLock(path, "parent").acquire()
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(10)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(10)
+    after = ExclusiveLock(path, "parent")
+    after.acquire()  # the kernel dropped the dead process's lock
+    assert after.held
+    after.release()
