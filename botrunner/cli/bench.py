@@ -13,10 +13,11 @@ Sections:
    whole pipeline and the paper venue) on the bundled 30 days, on shared/data's 54,720 bars when present, and
    repeated end to end to a year (the headline figure); R2 (100 such bots in one process, bar-events/s and RSS
    per bot); R3 (100 bots on the actor runtime: one market event fanned out, event -> commands latency; the
-   ``ctl status`` round trip through the real socket; RSS per bot), with the cost of a bot's log line before it.
+   ``ctl status`` round trip through the real socket; RSS per bot), with the cost of a bot's log line before it,
+   and (without ``--quick``) R3's latency for fleets of 1, 10, 25 and 50 bots.
 
 ``--quick`` skips the year and shrinks R2 to 20 bots (for a fast look); ``--full`` adds the pipeline on shared data;
-``--profile`` prints only where R1's time goes, stage by stage.
+``--profile`` prints only where R1's time goes, stage by stage (wall time per bar, then cProfile shares).
 """
 
 from __future__ import annotations
@@ -121,12 +122,54 @@ def bench_reference(quick: bool) -> None:
 
 
 def profile_r1() -> None:
-    """Where R1's time goes: cProfile's cumulative time of each stage of the loop, as shares of the whole run
-    (profiling slows everything about 3x; the shares, not the absolute times, are the figure)."""
+    """Where R1's time goes, stage by stage, on the bundled 30 days: wall time per bar of each stage (each stage's
+    function wrapped in a ``perf_counter`` pair for one run; nested stages are indented and included in their
+    parent), then cProfile's cumulative shares of a second run (profiling slows small functions most: the first
+    table is the one to budget with)."""
     import cProfile
     import pstats
 
+    from botrunner import pipeline
+    from botrunner.paper.venue import PaperVenue
+    from botrunner.runtime.paper_bot import PaperBot
+    from botrunner.runtime.session import BotSession
+
     candles = load_candles(bundled_path("SOL-USDT-PERP_binance_5m.csv.gz"))
+    timed: tuple[tuple[str, Any, str], ...] = (
+        ("venue on_price (4 path points)", PaperVenue, "on_price"),
+        ("  liquidation watch", PaperVenue, "_check_liquidation"),
+        ("PaperBot.decide: the bar close", PaperBot, "decide"),
+        ("  venue margin_view", PaperVenue, "margin_view"),
+        ("  Risk Governor evaluate", pipeline, "evaluate"),
+        ("  connector plan", pipeline, "plan"),
+        ("  venue submit: the commands", PaperVenue, "submit"),
+        ("venue events -> records + connector (all)", BotSession, "route"),
+    )
+    spent = {label: 0.0 for label, _, _ in timed}
+    originals = [(owner, name, getattr(owner, name)) for _, owner, name in timed]
+
+    def wrapped(label: str, fn: Any) -> Any:
+        def stage(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - t0
+
+        return stage
+
+    try:
+        for (label, owner, name), (_, _, fn) in zip(timed, originals, strict=True):
+            setattr(owner, name, wrapped(label, fn))
+        figures = reference.run_r1(candles)
+    finally:
+        for owner, name, fn in originals:
+            setattr(owner, name, fn)
+    print(f"R1 stages, bundled 30 days ({figures.bars:,} bars), wall time per bar (stages wrapped in perf_counter):")
+    print(f"  {'whole loop':<48}: {figures.wall_s / figures.bars * 1e6:7.1f} us")
+    for label, _, _ in timed:
+        print(f"  {label:<48}: {spent[label] / figures.bars * 1e6:7.1f} us")
+
     profiler = cProfile.Profile()
     profiler.runcall(reference.run_r1, candles)
     stats: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
@@ -143,8 +186,7 @@ def profile_r1() -> None:
     )
     print("R1 profile, bundled 30 days (cProfile cumulative, share of the whole run):")
     for label, where, name in stages:
-        spent = sum(t for (path, fn), t in cumulative.items() if fn == name and path.endswith(where))
-        share = spent / total * 100
+        share = sum(t for (path, fn), t in cumulative.items() if fn == name and path.endswith(where)) / total * 100
         print(f"  {label:<48}: {share:5.1f} %")
 
 
@@ -178,6 +220,9 @@ def main() -> None:
     print()
     bench_r3(bars=50 if "--quick" in sys.argv else 200)
     print()
+    if "--quick" not in sys.argv:
+        bench_r3_by_fleet_size(bars=200)
+        print()
     print(f"peak RSS of this process        : {_peak_rss_mib():12.1f} MiB")
 
 
@@ -220,6 +265,20 @@ def bench_r3(bars: int) -> None:
     print(f"  event -> last of {r.bots} bots, p50  : {r.fanout_p50_ms:10.2f} ms")
     print(f"  ctl status round trip p50 / p99  : {r.status_p50_ms:6.2f} / {r.status_p99_ms:.2f} ms")
     print(f"  RSS added per bot                : {r.rss_per_bot_kib:10.0f} KiB")
+
+
+def bench_r3_by_fleet_size(bars: int) -> None:
+    """R3's latency for smaller fleets in one process: the bots' steps run one after another under the GIL, so the
+    p99 grows with the bot count; this shows how many bots one process holds within a latency budget."""
+    from botrunner.runtime.bench import run_r3
+
+    print(f"R3 by fleet size (same bots, {bars} bar closes each):")
+    for bots in (1, 10, 25, 50):
+        r = run_r3(bots=bots, bars=bars, status_calls=5)
+        print(
+            f"  {bots:>3} bots: event -> commands p50 {r.p50_ms:6.2f} ms, p99 {r.p99_ms:6.2f} ms; "
+            f"last bot p50 {r.fanout_p50_ms:6.2f} ms"
+        )
 
 
 if __name__ == "__main__":
