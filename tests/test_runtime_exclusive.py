@@ -65,3 +65,21 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     after.acquire()  # the kernel dropped the dead process's lock
     assert after.held
     after.release()
+
+
+def test_a_refused_start_says_one_line_and_prints_nothing_else(tmp_path: Path) -> None:
+    """A run directory whose store is not SQLite: one error line naming the file, nothing on stdout (the runner's
+    own logs do not exist yet, so nothing may fall back to the console), and the lock given back."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "botrunner.db").write_bytes(b"SQLite format 3\x00garbage")
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "botrunner", "run", "--run-dir", str(run_dir), "--quiet", "--speed", "max"]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{run_dir / 'botrunner.db'}: not a usable SQLite store" in lines[0], done.stderr
+    relock = ExclusiveLock(run_dir / "runner.lock", "test")
+    relock.acquire()
+    relock.release()

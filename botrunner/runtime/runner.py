@@ -295,9 +295,8 @@ class Runner:
             self.writer.close()
         if self.server is not None:
             self.server.stop()
-        if self.run_lock.held:
+        if self.logs is not None:  # before the log files exist, a failed start has only its error to say
             self.log.info("runner_stopped")
-        if self.logs is not None:
             self.logs.close()
         self.account_locks.release_all()
         self.run_lock.release()  # last: until here this process may still write to the run directory
