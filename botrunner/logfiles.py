@@ -34,6 +34,7 @@ import json
 import logging
 import re
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, MutableMapping
@@ -121,6 +122,7 @@ class DailyFile:
         self._flush_each_line = flush_each_line
         self._dirty = False  # lines written to the buffer since the last flush
         self._stamp = _Stamper()
+        self._failing = False  # the last write or flush failed (reported once on standard error)
 
     def msg(self, event_dict: MutableMapping[str, Any]) -> None:
         """Stamp, render, scrub and append one line (called by structlog with the processed event dict)."""
@@ -130,21 +132,29 @@ class DailyFile:
             now = self._clock()
             event_dict["timestamp"] = self._stamp(now)
             line = scrub_line(_render(event_dict))
-            out = self._file_for(_day_of(now))
-            out.write(line + "\n")
-            if self._flush_each_line or event_dict.get("level") in _URGENT_LEVELS:
-                out.flush()
-                self._dirty = False
-            else:
-                self._dirty = True
+            try:
+                out = self._file_for(_day_of(now))
+                out.write(line + "\n")
+                if self._flush_each_line or event_dict.get("level") in _URGENT_LEVELS:
+                    out.flush()
+                    self._written()
+                    self._dirty = False
+                else:
+                    self._dirty = True
+            except OSError as exc:
+                self._cannot_write(exc)
 
     def flush(self) -> None:
         """Write out what waits in the buffer (the flusher thread's call)."""
         with self._lock:
             if self._dirty and self._file is not None:
                 self._dirty = False
-                with contextlib.suppress(OSError):  # a full disk must not kill the flusher; the next try may work
+                try:
                     self._file.flush()
+                except OSError as exc:  # a full disk must not kill the flusher; the next try may work
+                    self._cannot_write(exc)
+                else:
+                    self._written()
 
     # structlog calls the method named after the level; every level is the same line.
     debug = info = warning = warn = error = err = critical = fatal = exception = log = msg
@@ -154,8 +164,23 @@ class DailyFile:
         with self._lock:
             self._closed = True
             if self._file is not None:
-                self._file.close()
+                try:
+                    self._file.close()
+                except OSError as exc:
+                    self._cannot_write(exc)
                 self._file = None
+
+    def _cannot_write(self, exc: OSError) -> None:
+        """A log that cannot be written (disk full, file gone) must never fail the step that logged: the line is
+        dropped, and standard error, the last channel left, says so once until writing works again."""
+        if not self._failing:
+            self._failing = True
+            sys.stderr.write(f"botrunner: cannot write {self.path}: {exc.strerror or exc}; dropping its log lines\n")
+
+    def _written(self) -> None:
+        if self._failing:
+            self._failing = False
+            sys.stderr.write(f"botrunner: writing {self.path} again\n")
 
     def _file_for(self, today: int) -> IO[str]:
         if self._file is None:

@@ -384,3 +384,43 @@ def test_values_json_has_no_type_for_are_rendered_and_non_string_keys_still_rend
     assert line["where"] == repr(Path("/x/y"))
     assert line["table"] == {"1": "one"}  # json.dumps's spelling of an int key
     assert line["big"] == 2**130
+
+
+class _FullDisk:
+    """A log file on a disk that is full until ``space`` is set: writes buffer, flushes fail with ENOSPC."""
+
+    def __init__(self) -> None:
+        self.space = False
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.space:
+            raise OSError(28, "No space left on device")
+
+    def close(self) -> None:
+        self.flush()
+
+
+def test_a_log_that_cannot_be_written_never_fails_the_caller_and_says_so_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LogFiles(tmp_path, flush_interval_s=60) as logs:
+        log = logs.for_bot("bot")
+        log.info("first")  # opens the real file
+        disk = _FullDisk()
+        logs._files["bot"]._file = disk  # type: ignore[assignment]
+        for i in range(3):
+            log.info("decision", i=i)  # buffered
+            log.warning("alert", i=i)  # flushed at once: fails, dropped, no exception
+        logs.flush()
+        err = capsys.readouterr().err
+        assert err.count("cannot write") == 1 and "No space left on device" in err
+        disk.space = True
+        log.warning("back")
+        assert capsys.readouterr().err == f"botrunner: writing {tmp_path / 'bot.log'} again\n"
+        disk.space = False
+    assert "cannot write" in capsys.readouterr().err  # close() could not flush either: said, not raised

@@ -5,6 +5,8 @@ untouched."""
 from __future__ import annotations
 
 import shutil
+import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +16,13 @@ import pytest
 
 from botrunner.backtest.data import resolve
 from botrunner.backtest.engine import BacktestInputs, run_backtest
+from botrunner.cli import main as cli_main
 from botrunner.config import load_bot
 from botrunner.control.protocol import ControlError
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.runtime.runner import Runner, RunOptions
-from botrunner.store import Store
+from botrunner.store import StepRecord, Store, StoreError
 from tests.support_runtime import short_dir, small_fleet, small_market, write_bot
 
 
@@ -128,6 +131,73 @@ def test_a_failing_bot_restarts_with_backoff_then_is_flagged_and_the_other_bot_i
     assert _store_fills(workdir, "alpha") == _backtest_fills(workdir, fleet, "alpha")
     log = (workdir / "run" / "logs" / "beta.log").read_text()
     assert "beta blew up" in log and "Traceback" in log
+
+
+def test_when_the_store_cannot_be_written_the_fleet_stops_and_the_run_ends_with_the_reason(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk six hours into the replay: no bot crash-loops against it, nothing after it is stored, the runner
+    stops by itself and says why (``store_failure``), and shutting down raises nothing."""
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha", "beta"))
+    original = Store.write
+    first_bar = int(resolve("SOL-PERP", workdir / "data").candles.bars[0].ts)
+    wall = first_bar + 6 * 3600
+
+    def full_after_six_hours(self: Store, items: Any) -> None:
+        if any(isinstance(i, StepRecord) and i.ts >= wall for i in items):
+            raise StoreError(f"{self.path}: write of {len(items)} records refused, nothing written") from (
+                sqlite3.OperationalError("database or disk is full")
+            )
+        original(self, items)
+
+    monkeypatch.setattr(Store, "write", full_after_six_hours)
+    runner = _run(workdir, fleet)
+    try:
+        runner.wait(every_s=0.05)
+        status = {row["name"]: row for row in runner.status()["bots"]}
+    finally:
+        runner.shutdown()
+    assert runner.shutdown_requested.is_set()  # stopped by the failure, not by the end of the data
+    assert runner.store_failure is not None
+    assert isinstance(runner.store_failure.__cause__, StoreError)
+    assert [status[name]["restarts"] for name in ("alpha", "beta")] == [0, 0], status
+    with Store.open(workdir / "run" / "botrunner.db", readonly=True) as store:
+        for name in ("alpha", "beta"):
+            saved = store.load_checkpoint(name)
+            assert saved is not None and saved.ts < wall
+            assert all(f.ts < wall for f in store.fills(name))
+    assert "store_failed_stopping_fleet" in (workdir / "run" / "logs" / "supervisor.log").read_text()
+
+
+def test_botrunner_run_on_a_store_it_cannot_write_exits_with_one_line_saying_why(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha",))
+    original = Store.write
+    first_bar = int(resolve("SOL-PERP", workdir / "data").candles.bars[0].ts)
+
+    def full_after_an_hour(self: Store, items: Any) -> None:
+        if any(isinstance(i, StepRecord) and i.ts >= first_bar + 3600 for i in items):
+            raise StoreError("write refused") from sqlite3.OperationalError("database or disk is full")
+        original(self, items)
+
+    monkeypatch.setattr(Store, "write", full_after_an_hour)
+    args = ["run", "--fleet", str(fleet), "--run-dir", str(workdir / "run"), "--data", str(workdir / "data")]
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = cli_main([*args, "--speed", "max", "--exit-at-end", "--quiet"])
+    finally:  # botrunner run installs its own Ctrl-C handler: give pytest its own back
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [
+        f"botrunner run: error: the store {workdir / 'run' / 'botrunner.db'} could not be written (database or disk "
+        "is full), so the fleet was stopped: each bot applied its shutdown policy on its venue. Fix that and run "
+        "again: every bot resumes from its last stored step and reconciles with its venue"
+    ]
 
 
 def test_reload_applies_only_what_changed_and_a_broken_file_changes_nothing(workdir: Path) -> None:

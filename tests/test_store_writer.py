@@ -100,7 +100,8 @@ def test_submit_returns_without_waiting_for_the_disk(path: Path) -> None:
 def test_a_failed_write_is_logged_raised_and_stops_the_writer_keeping_what_came_before(path: Path) -> None:
     good = steps("sol-grid", 3)
     ghost = step("ghost-bot", 0, fills_before=0)  # never registered: the store refuses it
-    w = StoreWriter(path)
+    told: list[StoreWriteError] = []
+    w = StoreWriter(path, on_failure=told.append)
     with capture_logs() as logs:
         with write_lock_held(path):
             w.submit(good[0])
@@ -115,6 +116,7 @@ def test_a_failed_write_is_logged_raised_and_stops_the_writer_keeping_what_came_
     with pytest.raises(StoreWriteError):
         w.close()
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["store.write_failed"]
+    assert told == [w.failed]  # the runtime is told once, from the writer thread, and stops its fleet
     # the steps before the bad one are stored; the bad one and the one after it are not
     r = reader(path)
     assert len(r.fills("sol-grid")) == 2

@@ -123,6 +123,15 @@ def run_fleet(args: argparse.Namespace) -> int:
     finally:
         runner.shutdown()
     console.print(_table(final))
+    if runner.store_failure is not None:
+        root: BaseException = runner.store_failure
+        while root.__cause__ is not None:  # the OS's or SQLite's own words: "database or disk is full"
+            root = root.__cause__
+        raise CliError(
+            f"the store {runner.db_path} could not be written ({root}), so the fleet was stopped: each bot applied "
+            "its shutdown policy on its venue. Fix that and run again: every bot resumes from its last stored step "
+            "and reconciles with its venue"
+        )
     return 0
 
 

@@ -43,7 +43,7 @@ from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue
 from botrunner.pipeline import BotDefinition, Decision, MarketUpdate, OperatorFlags, observe_price
 from botrunner.runtime.bot_actor import open_order_rows
-from botrunner.runtime.decisions import DecisionRecorder, announce_rows
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows, record_step
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
 from botrunner.runtime.session import BotSession, RowBuffer
@@ -256,6 +256,8 @@ class LiveBotActor(pykka.ThreadingActor):
     def _on_tick(self) -> None:
         venue, session = self.venue, self.session
         assert venue is not None and session is not None
+        if self.setup.writer.failed is not None:
+            return  # the store cannot record a step any more: no trading; the runner is stopping the fleet
         events = self._portal.call(venue.refresh)
         session.route(events)
         snap = venue.snapshot
@@ -335,7 +337,9 @@ class LiveBotActor(pykka.ThreadingActor):
         envelope = LiveCheckpoint(
             flags=self.flags, day=self.day, day_start_equity=self.day_start_equity, last_settle_ts=self.last_settle_ts
         )
-        self.setup.writer.submit(
+        record_step(
+            self.setup.writer,
+            self.log,
             StepRecord(
                 bot=self.name,
                 ts=ts,
@@ -348,7 +352,7 @@ class LiveBotActor(pykka.ThreadingActor):
                 risk_events=risk_events,
                 order_seq=session.order_seq,
                 fill_seq=self.fill_seq,
-            )
+            ),
         )
         self.step = RowBuffer()
         session.sink = self.step

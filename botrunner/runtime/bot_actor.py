@@ -38,7 +38,7 @@ from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
-from botrunner.runtime.decisions import DecisionRecorder, announce_rows
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows, record_step
 from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
@@ -190,6 +190,8 @@ class BotActor(pykka.ThreadingActor):
         key = event_key(event)
         if self.cursor is not None and key <= self.cursor:
             return False  # already processed (catch-up overlap, or before a restart's checkpoint)
+        if self.setup.writer.failed is not None:
+            return False  # the store cannot record a step any more: no trading; the runner is stopping the fleet
         paper = self.paper
         assert paper is not None
         decided = paper.on_event(event, self.flags)
@@ -237,7 +239,9 @@ class BotActor(pykka.ThreadingActor):
             day_start_equity=paper.day_start_equity,
             flags=self.flags,
         )
-        self.setup.writer.submit(
+        record_step(
+            self.setup.writer,
+            self.log,
             StepRecord(
                 bot=self.name,
                 ts=ts,
@@ -252,7 +256,7 @@ class BotActor(pykka.ThreadingActor):
                 position=_position_row(ts, paper.venue) if step.fills else None,  # only a fill moves it
                 order_seq=paper.session.order_seq,
                 fill_seq=self.fill_seq,
-            )
+            ),
         )
         self.step = RowBuffer()
         paper.session.sink = self.step

@@ -12,7 +12,7 @@ import msgspec
 from botrunner.pipeline import Decision
 from botrunner.runtime.hub import EventHub
 from botrunner.runtime.session import RowBuffer
-from botrunner.store import ObjectiveRow, RiskEventRow
+from botrunner.store import ObjectiveRow, RiskEventRow, StepRecord, StoreWriteError, StoreWriter
 
 
 class DecisionRecorder:
@@ -88,3 +88,13 @@ def announce_rows(name: str, log: Any, hub: EventHub, step: RowBuffer) -> None:
             fields = msgspec.structs.asdict(row)
             log.info(kind, **fields)
             hub.publish(name, kind, **fields)
+
+
+def record_step(writer: StoreWriter, log: Any, record: StepRecord) -> None:
+    """Hand a bot's step to the store writer. Once the writer has failed (disk full, file gone) nothing more can be
+    stored: the step is logged as lost instead of failing the bot, which would only restart into the same wall,
+    and the runner, told by the writer, stops the fleet (each bot applies its shutdown policy on the venue)."""
+    try:
+        writer.submit(record)
+    except StoreWriteError as exc:
+        log.error("step_not_stored", ts=record.ts, error=str(exc))

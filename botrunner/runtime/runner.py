@@ -50,7 +50,7 @@ from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.runtime.supervisor import LiveAccess, RuntimeContext, Supervisor, SupervisorError
 from botrunner.runtime.views import iso, render_summary
-from botrunner.store import Store, StoreError, StoreWriter
+from botrunner.store import Store, StoreError, StoreWriteError, StoreWriter
 from botrunner.yamlconf import ConfigError
 
 DB_NAME = "botrunner.db"
@@ -134,6 +134,7 @@ class Runner:
         self.feeds: dict[str, MarketFeed] = {}
         self.feed_threads: list[threading.Thread] = []
         self.writer: StoreWriter | None = None
+        self.store_failure: StoreWriteError | None = None  # the store could not be written: the run was stopped
         self.logs: LogFiles | None = None
         self.supervisor: pykka.ActorRef[Supervisor] | None = None
         self.server: ControlServer | None = None
@@ -176,7 +177,7 @@ class Runner:
         )
         self.logs.route_default_logging()
         self.log = self.logs.supervisor()
-        self.writer = StoreWriter(self.db_path)
+        self.writer = StoreWriter(self.db_path, on_failure=self._store_failed)
         self._build_feeds(tuple(c for c in configs if c.mode is BotMode.PAPER), cursors)
         ctx = RuntimeContext(
             store_path=str(self.db_path),
@@ -263,6 +264,13 @@ class Runner:
 
     # -------------------------------------------------------------- run and stop
 
+    def _store_failed(self, error: StoreWriteError) -> None:
+        """The writer thread's news that the store cannot be written: stop the fleet (trading on would leave no
+        record to recover from); ``store_failure`` tells the caller why the run ended."""
+        self.store_failure = error
+        self.log.error("store_failed_stopping_fleet", error=str(error))
+        self.shutdown_requested.set()
+
     def wait(self, tick: Any = None, every_s: float = 0.5) -> None:
         """Block until shutdown is requested (or the data ends with ``exit_at_end``); ``tick()`` runs every
         ``every_s`` on the calling thread (the terminal summary)."""
@@ -292,7 +300,10 @@ class Runner:
             finally:
                 self.supervisor.stop()
         if self.writer is not None:
-            self.writer.close()
+            try:
+                self.writer.close()
+            except StoreWriteError as exc:  # already reported through _store_failed, or failing at the last write
+                self.store_failure = self.store_failure or exc
         if self.server is not None:
             self.server.stop()
         if self.logs is not None:  # before the log files exist, a failed start has only its error to say

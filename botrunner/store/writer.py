@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -49,11 +49,19 @@ class StoreWriter:
     are raised here, in the caller's thread."""
 
     def __init__(
-        self, store_path: str | Path, *, synchronous: Synchronous = "FULL", max_batch: int = DEFAULT_MAX_BATCH
+        self,
+        store_path: str | Path,
+        *,
+        synchronous: Synchronous = "FULL",
+        max_batch: int = DEFAULT_MAX_BATCH,
+        on_failure: Callable[[StoreWriteError], None] | None = None,
     ) -> None:
+        """``on_failure`` is called once, from the writer thread, when the writer fails (the runtime stops its
+        fleet then: it can no longer persist what it does)."""
         if max_batch < 1:
             raise ValueError(f"StoreWriter: max_batch must be >= 1, got {max_batch}")
         self.path = Path(store_path)
+        self._on_failure = on_failure
         self._store = Store.open(self.path, synchronous=synchronous)
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Item | _Stop] = queue.SimpleQueue()
@@ -182,12 +190,18 @@ class StoreWriter:
 
     def _fail(self, what: str, cause: BaseException) -> None:
         with self._cond:
+            first = self._failed is None
             lost = self._submitted - self._done  # this record, the rest of its batch, and whatever is queued
             error = StoreWriteError(f"{self.path}: writing the {what} failed; {lost} records not written: {cause}")
             error.__cause__ = cause
             self._failed = error
             self._cond.notify_all()
         _log.error("store.write_failed", path=str(self.path), record=what, lost=lost, error=str(cause))
+        if first and self._on_failure is not None:
+            try:
+                self._on_failure(error)
+            except Exception as exc:  # the hook's own bug must not hide the store's failure
+                _log.error("store.on_failure_failed", error=repr(exc))
 
     def _committed(self, n: int) -> None:
         with self._cond:
