@@ -150,3 +150,40 @@ def test_backtest_rejects_funding_records_that_do_not_cover_the_window(
     (data / "SOL-PERP_drift_funding_1h.csv.gz").write_bytes(gzip.compress(("\n".join(lines[:100]) + "\n").encode()))
     code, _, err = run([str(BOTS / "sol-neutral-grid.yaml"), "--data", str(data), *WEEK], capsys)
     assert code == 2 and "--funding-formula" in err
+
+
+def test_a_report_that_cannot_be_written_leaves_the_earlier_one_whole(
+    sol_week: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while writing the report (the HTML, written last): one error line, exit 2, and the output
+    directory still holds the earlier run's files, byte for byte, with no scratch files left beside it."""
+    out = tmp_path / "report"
+    out.mkdir()
+    for name in FILES:
+        (out / name).write_bytes((sol_week / name).read_bytes())
+
+    def disk_full(*_args: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("botrunner.backtest.output.render_report", disk_full)
+    code, _, err = run(
+        [
+            str(BOTS / "sol-neutral-grid.yaml"),
+            "--from",
+            "2025-09-23",
+            "--to",
+            "2025-09-25",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (  # after the run's own "backtest BOT on DATA" header line
+        f"botrunner backtest: error: cannot write the report to {out}: No space left on device; nothing in it was "
+        "changed"
+    )
+    for name in FILES:
+        assert (out / name).read_bytes() == (sol_week / name).read_bytes(), name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]

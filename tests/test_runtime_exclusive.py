@@ -83,3 +83,15 @@ def test_a_refused_start_says_one_line_and_prints_nothing_else(tmp_path: Path) -
     relock = ExclusiveLock(run_dir / "runner.lock", "test")
     relock.acquire()
     relock.release()
+
+
+def test_a_run_directory_that_cannot_be_made_is_one_error_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "botrunner", "run", "--run-dir", str(blocker / "run"), "--quiet"]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == (
+        f"botrunner run: error: cannot create the run directory {blocker / 'run'}: Not a directory"
+    ), done.stderr

@@ -11,6 +11,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,17 +133,27 @@ def _write_lines(path: Path, header: str, lines: Iterable[str]) -> None:
             fh.write(line + "\n")
 
 
+OUTPUT_FILES = ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snapshots.csv", "report.html")
+
+
 def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> list[Path]:
-    """Write every file into ``out`` (created if needed); returns the paths written."""
+    """Write every file into ``out`` (created if needed); returns the paths written.
+
+    All or nothing: the files are written into a scratch directory beside ``out`` and moved into it only once all
+    of them are complete, so a full disk or a crash mid-way leaves ``out`` as it was (an earlier report stays whole)
+    and ``OSError`` says what failed."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        name: out / name
-        for name in ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snapshots.csv", "report.html")
-    }
-    paths["summary.json"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    _write_lines(paths["fills.csv"], FILLS_HEADER, map(fill_line, result.fills))
-    _write_lines(paths["funding.csv"], FUNDING_HEADER, map(funding_line, result.funding))
-    _write_lines(paths["orders.csv"], ORDERS_HEADER, map(order_line, result.orders))
-    _write_lines(paths["snapshots.csv"], SNAPSHOTS_HEADER, map(snapshot_line, result.snapshots))
-    paths["report.html"].write_text(render_report(doc, result.snapshots, result.fills), encoding="utf-8")
-    return list(paths.values())
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        staged = {name: scratch / name for name in OUTPUT_FILES}
+        staged["summary.json"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        _write_lines(staged["fills.csv"], FILLS_HEADER, map(fill_line, result.fills))
+        _write_lines(staged["funding.csv"], FUNDING_HEADER, map(funding_line, result.funding))
+        _write_lines(staged["orders.csv"], ORDERS_HEADER, map(order_line, result.orders))
+        _write_lines(staged["snapshots.csv"], SNAPSHOTS_HEADER, map(snapshot_line, result.snapshots))
+        staged["report.html"].write_text(render_report(doc, result.snapshots, result.fills), encoding="utf-8")
+        for name, path in staged.items():
+            os.replace(path, out / name)  # a rename within one file system: needs no space, cannot half-happen
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return [out / name for name in OUTPUT_FILES]

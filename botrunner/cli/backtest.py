@@ -121,7 +121,10 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     doc = summary(result, data)
     out = args.out if args.out is not None else Path("out") / "backtest" / bot.name
-    written = write_outputs(result, out, doc)
+    try:
+        written = write_outputs(result, out, doc)
+    except OSError as exc:
+        raise CliError(f"cannot write the report to {out}: {exc.strerror or exc}; nothing in it was changed") from exc
     _print_table(doc)
     print(f"wrote {', '.join(p.name for p in written)} to {out}")
     return 0

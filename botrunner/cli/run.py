@@ -108,6 +108,8 @@ def run_fleet(args: argparse.Namespace) -> int:
             runner.start()
         except (RunnerError, StoreError, ControlServerError, SocketPathError) as exc:
             raise CliError(str(exc)) from exc
+        except OSError as exc:  # the run directory's files (logs, store) cannot be made: say which and why
+            raise CliError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from exc
         console.print(
             f"[bold]botrunner[/] running {len(runner.configs)} bots in {run_dir} "
             f"(speed {args.speed}×). In another terminal:\n"

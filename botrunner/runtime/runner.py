@@ -155,7 +155,10 @@ class Runner:
             raise RunnerError(str(exc)) from exc
         self.live_access.update(prepare_live(configs))
         self.configs = configs
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunnerError(f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}") from exc
         try:
             self.run_lock.acquire()
         except LockHeld as exc:
