@@ -168,7 +168,7 @@ class Runner:
                 "another --run-dir"
             ) from None
         except OSError as exc:
-            raise RunnerError(f"cannot lock the run directory {self.run_dir}: {exc.strerror}") from exc
+            raise RunnerError(f"cannot lock the run directory {self.run_dir}: {exc.strerror or exc}") from exc
         try:
             self.account_locks.acquire(configs)
         except AccountInUse as exc:
