@@ -78,8 +78,12 @@ def _env(key: str | None) -> dict[str, str]:
     return env
 
 
-def _run_once(work: Path, key: str | None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "botrunner", "run", "--fleet", str(work / "fleet"), "--run-dir", str(work / "run")]
+def _run_cmd(work: Path, run_dir: str = "run") -> list[str]:
+    return [sys.executable, "-m", "botrunner", "run", "--fleet", str(work / "fleet"), "--run-dir", str(work / run_dir)]
+
+
+def _run_once(work: Path, key: str | None, run_dir: str = "run") -> subprocess.CompletedProcess[str]:
+    cmd = _run_cmd(work, run_dir)
     return subprocess.run(cmd, cwd=ROOT, env=_env(key), capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -128,18 +132,9 @@ def test_run_live_bot_trades_through_the_node_and_never_leaks_the_key(work: Path
     serve_chain(fake, user=funded_user())
     _fleet(work, fake.url)
     out = (work / "runner.out").open("w")
-    cmd = [
-        sys.executable,
-        "-m",
-        "botrunner",
-        "run",
-        "--fleet",
-        str(work / "fleet"),
-        "--run-dir",
-        str(work / "run"),
-        "--quiet",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(str(KP)), stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*_run_cmd(work), "--quiet"], cwd=ROOT, env=_env(str(KP)), stdout=out, stderr=subprocess.STDOUT
+    )
     replies: list[str] = []
     try:
         deadline = time.monotonic() + 30
@@ -157,19 +152,7 @@ def test_run_live_bot_trades_through_the_node_and_never_leaks_the_key(work: Path
             "1000.000000",
         )
         # The same live subaccount from another run directory: refused in one line, before anything is made there.
-        cmd2 = [
-            sys.executable,
-            "-m",
-            "botrunner",
-            "run",
-            "--fleet",
-            str(work / "fleet"),
-            "--run-dir",
-            str(work / "run2"),
-        ]
-        second = subprocess.run(
-            cmd2, cwd=ROOT, env=_env(str(KP)), capture_output=True, text=True, timeout=60, check=False
-        )
+        second = _run_once(work, str(KP), run_dir="run2")
         assert second.returncode == 2
         assert f"subaccount {KP.pubkey()}/1 is traded by another runner (pid {proc.pid}:" in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1, second.stderr
