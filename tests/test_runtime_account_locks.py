@@ -5,12 +5,16 @@ removed."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from botrunner.config import BotConfig, parse_bot
 from botrunner.control.protocol import ControlError
+from botrunner.runtime import runner as runner_module
 from botrunner.runtime.account_locks import AccountInUse, AccountLocks
 from botrunner.runtime.runner import Runner, RunOptions
 from botrunner.store import Store
@@ -82,5 +86,45 @@ def test_a_reload_adding_a_live_bot_on_a_subaccount_traded_elsewhere_is_refused_
         with Store.open(work / "run" / "botrunner.db", readonly=True) as store:
             assert [a.bot for a in store.accounts()] == ["alpha"]
     finally:
+        runner.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_reloads_from_two_clients_run_one_after_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control server answers clients from several threads; a second reload waits for the first to finish
+    (interleaved, one could free the subaccount lock the other had just taken for its new live bot)."""
+    work = short_dir()
+    small_market(work / "data")
+    fleet = small_fleet(work / "fleet", ("alpha",))
+    runner = Runner(RunOptions(fleet=fleet, run_dir=work / "run", speed="max", data_dir=work / "data", run_feeds=False))
+    runner.start()
+    inside = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+    original = runner_module.load_fleet
+
+    def slow_load(path: Path) -> Any:
+        order.append("enter")
+        if len(order) == 1:
+            inside.set()
+            assert release.wait(10)
+        result = original(path)
+        order.append("leave")
+        return result
+
+    monkeypatch.setattr(runner_module, "load_fleet", slow_load)
+    try:
+        threads = [threading.Thread(target=runner.dispatch, args=("reload", {})) for _ in range(2)]
+        threads[0].start()
+        assert inside.wait(10)
+        threads[1].start()
+        time.sleep(0.2)  # the second reload is waiting now, not loading
+        assert order == ["enter"]
+        release.set()
+        for thread in threads:
+            thread.join(30)
+        assert order == ["enter", "leave", "enter", "leave"]
+    finally:
+        release.set()
         runner.shutdown()
         shutil.rmtree(work, ignore_errors=True)

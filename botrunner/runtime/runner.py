@@ -125,6 +125,7 @@ class Runner:
         # rows beside the first one's and, stopping, cancel its orders.
         self.run_lock = ExclusiveLock(self.run_dir / LOCK_NAME, f"botrunner run --run-dir {self.run_dir}")
         self.account_locks = AccountLocks(self.run_dir)  # and one runner per live subaccount on this machine
+        self._reload_lock = threading.Lock()
         self.shutdown_requested = threading.Event()
         self.stop_feeds = threading.Event()
         self.board = StatusBoard()
@@ -267,6 +268,24 @@ class Runner:
 
     # -------------------------------------------------------------- run and stop
 
+    def _reload(self, supervisor: Any) -> Any:
+        try:
+            configs = load_fleet(self.options.fleet)
+        except ConfigError as exc:
+            raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
+        try:
+            access = prepare_live(configs)
+            self.account_locks.acquire(configs)  # a new live bot's subaccount, before anything is written
+            self._register(configs)
+        except (RunnerError, AccountInUse) as exc:
+            self.account_locks.keep_only(self.configs)  # give back what this reload took
+            raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
+        self.live_access.update(access)
+        result = supervisor.reload(configs).get(timeout=ASK_TIMEOUT_S)
+        self.configs = configs
+        self.account_locks.keep_only(configs)  # the removed live bots are stopped: free their subaccounts
+        return result
+
     def _store_failed(self, error: StoreWriteError) -> None:
         """The writer thread's news that the store cannot be written: stop the fleet (trading on would leave no
         record to recover from); ``store_failure`` tells the caller why the run ended."""
@@ -364,22 +383,10 @@ class Runner:
                 assert isinstance(name, str)
                 return supervisor.start_bot(name).get(timeout=ASK_TIMEOUT_S)
             case "reload":
-                try:
-                    configs = load_fleet(self.options.fleet)
-                except ConfigError as exc:
-                    raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
-                try:
-                    access = prepare_live(configs)
-                    self.account_locks.acquire(configs)  # a new live bot's subaccount, before anything is written
-                    self._register(configs)
-                except (RunnerError, AccountInUse) as exc:
-                    self.account_locks.keep_only(self.configs)  # give back what this reload took
-                    raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
-                self.live_access.update(access)
-                result = supervisor.reload(configs).get(timeout=ASK_TIMEOUT_S)
-                self.configs = configs
-                self.account_locks.keep_only(configs)  # the removed live bots are stopped: free their subaccounts
-                return result
+                # one reload at a time: the control server answers clients from several threads, and two reloads
+                # interleaved could free a subaccount lock the other had just taken for its new live bot
+                with self._reload_lock:
+                    return self._reload(supervisor)
             case "deposit" | "withdraw" | "transfer" | "confirm":
                 assert isinstance(name, str)
                 ref = self._live_ref(supervisor, name)
