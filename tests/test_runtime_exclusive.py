@@ -95,3 +95,16 @@ def test_a_run_directory_that_cannot_be_made_is_one_error_line(tmp_path: Path) -
     assert done.stderr.strip() == (
         f"botrunner run: error: cannot create the run directory {blocker / 'run'}: Not a directory"
     ), done.stderr
+
+
+def test_a_control_socket_path_taken_by_something_else_is_refused_before_any_bot_starts(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    (run_dir / "control.sock").mkdir(parents=True)
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "botrunner", "run", "--run-dir", str(run_dir), "--quiet", "--speed", "max"]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == (
+        f"botrunner run: error: {run_dir / 'control.sock'} exists and is not a socket; not replacing it"
+    ), done.stderr
+    assert not (run_dir / "botrunner.db").exists()  # no bot was registered, started or stopped

@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -175,6 +177,10 @@ class Runner:
         except AccountInUse as exc:
             raise RunnerError(f"{exc}; nothing was touched") from None
         check_socket_path(self.socket_path)
+        with contextlib.suppress(FileNotFoundError):
+            # checked again when the control server binds, but by then every bot would have started and stopped
+            if not stat.S_ISSOCK(os.lstat(self.socket_path).st_mode):
+                raise RunnerError(f"{self.socket_path} exists and is not a socket; not replacing it")
         cursors = self._register(configs)
         self.logs = LogFiles(
             self.run_dir / "logs", retention_days=opts.retention_days, flush_interval_s=opts.log_flush_s
