@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import signal
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,7 @@ def test_operator_commands_take_effect_at_once_and_are_audited(workdir: Path) ->
     fleet = small_fleet(workdir / "fleet", ("alpha",))
     runner = _run(workdir, fleet)
     try:
+        assert stat.S_IMODE((workdir / "run").stat().st_mode) == 0o700  # a new run directory is the owner's only
         runner.wait(every_s=0.05)
         assert runner.dispatch("bot", {"name": "alpha"})["orders"]  # a ladder rests at the end of the data
         assert runner.dispatch("pause", {"name": "alpha"}) == {"name": "alpha", "state": "paused"}

@@ -159,7 +159,8 @@ class Runner:
         self.live_access.update(prepare_live(configs))
         self.configs = configs
         try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            # owner only, like its control socket: the store and logs hold positions, orders and PnL
+            self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise RunnerError(f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}") from exc
         try:
