@@ -8,6 +8,7 @@ import shutil
 import signal
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from botrunner.backtest.engine import BacktestInputs, run_backtest
 from botrunner.cli import main as cli_main
 from botrunner.config import load_bot
 from botrunner.control.protocol import ControlError
+from botrunner.runtime import runner as runner_module
+from botrunner.runtime.bot_actor import BotActor
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.runtime.runner import Runner, RunOptions
@@ -251,3 +254,39 @@ def test_flatten_keeps_only_reduce_only_orders_and_subscribers_see_the_state_cha
         assert state == "flattening"
         assert after["orders"] and all(o["reduce_only"] for o in after["orders"])
     assert {"bot": "alpha", "kind": "state", "state": state, "command": "flatten"} in events
+
+
+def test_a_command_to_a_busy_bot_is_answered_as_queued_audited_and_then_applied(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bot busy past the answer time (a long step, a transaction confirmation): the operator hears at once that
+    the pause is queued, not lost, the audit says so, and the pause takes effect when the bot is free."""
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha",))
+    monkeypatch.setattr(runner_module, "ASK_TIMEOUT_S", 0.3)
+    free = threading.Event()
+    original = BotActor.detail
+
+    def slow_detail(self: BotActor) -> Any:
+        assert free.wait(10)
+        return original(self)
+
+    monkeypatch.setattr(BotActor, "detail", slow_detail)
+    runner = _run(workdir, fleet)
+    try:
+        runner.wait(every_s=0.05)
+        ref = runner.supervisor.proxy().bot_ref("alpha").get(timeout=5)  # type: ignore[union-attr]
+        busy = ref.proxy().detail()  # occupies alpha's actor until ``free`` is set
+        with pytest.raises(ControlError) as queued:
+            runner.dispatch("pause", {"name": "alpha"})
+        assert queued.value.code == "timeout"
+        assert "it is queued and takes effect when bot 'alpha' finishes what it is doing" in str(queued.value)
+        free.set()
+        busy.get(timeout=10)
+        assert runner.dispatch("bot", {"name": "alpha"})["state"] == "paused"
+    finally:
+        free.set()
+        runner.shutdown()
+    with Store.open(workdir / "run" / "botrunner.db", readonly=True) as store:
+        audited = [(row.cmd, row.outcome) for row in store.audit_rows() if row.actor == "ctl"]
+    assert audited == [("pause", "queued: no answer within 0.3 s")]

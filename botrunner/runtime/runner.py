@@ -68,6 +68,24 @@ class RunnerError(Exception):
     """The runner cannot start; the message names what and where."""
 
 
+class CommandQueued(Exception):
+    """An operator command reached its actor's mailbox but got no answer in time: it is not lost, it takes effect
+    when the actor finishes what it is doing (a pykka ask that times out is not withdrawn)."""
+
+    def __init__(self, who: str) -> None:
+        super().__init__(who)
+        self.who = who
+
+
+def _answer(future: pykka.Future[Any], who: str, timeout: float | None = None) -> Any:
+    """The answer to a command already in ``who``'s mailbox, or ``CommandQueued`` after ``timeout`` seconds
+    (default ``ASK_TIMEOUT_S``)."""
+    try:
+        return future.get(timeout=ASK_TIMEOUT_S if timeout is None else timeout)
+    except pykka.Timeout:
+        raise CommandQueued(who) from None
+
+
 def parse_amount(text: str, asset: str) -> int:
     """``"12.5"`` USDC -> 12_500_000: exact, positive, at most the token's decimals (a control-socket argument)."""
     from botrunner.core.precision import to_fixed
@@ -288,7 +306,12 @@ class Runner:
             self.account_locks.keep_only(self.configs)  # give back what this reload took
             raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
         self.live_access.update(access)
-        result = supervisor.reload(configs).get(timeout=ASK_TIMEOUT_S)
+        applying = supervisor.reload(configs)
+        try:
+            result = _answer(applying, "the supervisor")
+        except CommandQueued:
+            self.configs = configs  # the supervisor applies it once it is free
+            raise
         self.configs = configs
         self.account_locks.keep_only(configs)  # the removed live bots are stopped: free their subaccounts
         return result
@@ -354,8 +377,15 @@ class Runner:
             if cmd not in _READ_ONLY:
                 self._audit(cmd, args, f"error: {exc}")
             raise ControlError(exc.code, str(exc)) from exc
-        except (pykka.Timeout, TimeoutError) as exc:
-            raise ControlError(ErrorCode.TIMEOUT, f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s") from exc
+        except CommandQueued as exc:
+            self._audit(cmd, args, f"queued: no answer within {ASK_TIMEOUT_S:g} s")
+            raise ControlError(
+                ErrorCode.TIMEOUT,
+                f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s; it is queued and takes effect when {exc.who} finishes "
+                "what it is doing (a step, a transaction confirmation); `botrunner ctl status` shows when",
+            ) from exc
+        except (pykka.Timeout, TimeoutError) as exc:  # a question, or a command that was never sent
+            raise ControlError(ErrorCode.TIMEOUT, f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s; nothing done") from exc
         except pykka.ActorDeadError as exc:
             raise ControlError(ErrorCode.CONFLICT, f"{cmd}: the bot stopped while answering; try again") from exc
         if cmd not in _READ_ONLY:
@@ -382,13 +412,13 @@ class Runner:
                 if ref is None:
                     state = supervisor.slot_view(name).get(timeout=ASK_TIMEOUT_S)["supervision"]
                     raise ControlError(ErrorCode.CONFLICT, f"bot {name!r} is not running ({state}); `start` it first")
-                return ref.proxy().command(cmd).get(timeout=ASK_TIMEOUT_S)
+                return _answer(ref.proxy().command(cmd), f"bot {name!r}")
             case "stop":
                 assert isinstance(name, str)
-                return supervisor.stop_bot(name).get(timeout=ASK_TIMEOUT_S)
+                return _answer(supervisor.stop_bot(name), "the supervisor")
             case "start":
                 assert isinstance(name, str)
-                return supervisor.start_bot(name).get(timeout=ASK_TIMEOUT_S)
+                return _answer(supervisor.start_bot(name), "the supervisor")
             case "reload":
                 # one reload at a time: the control server answers clients from several threads, and two reloads
                 # interleaved could free a subaccount lock the other had just taken for its new live bot
@@ -398,10 +428,10 @@ class Runner:
                 assert isinstance(name, str)
                 ref = self._live_ref(supervisor, name)
                 if cmd == "confirm":
-                    return ref.proxy().confirm(args["token"]).get(timeout=ASK_TIMEOUT_S)
+                    return _answer(ref.proxy().confirm(args["token"]), f"bot {name!r}")
                 amount = parse_amount(args["amount"], args["asset"])
                 call = ref.proxy().capital(cmd, amount, SPOT_INDEX[args["asset"]], args.get("to_subaccount"))
-                return call.get(timeout=CAPITAL_TIMEOUT_S)
+                return _answer(call, f"bot {name!r}", CAPITAL_TIMEOUT_S)
             case "shutdown":
                 self.shutdown_requested.set()
                 return {"message": "shutting down"}
