@@ -156,7 +156,7 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one_whole(
     sol_week: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A full disk while writing the report (the HTML, written last): one error line, exit 2, and the output
-    directory still holds the earlier run's files, byte for byte, with no scratch files left beside it."""
+    directory still holds the earlier run's files, byte for byte, with no scratch files left in it."""
     out = tmp_path / "report"
     out.mkdir()
     for name in FILES:
@@ -186,4 +186,4 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one_whole(
     )
     for name in FILES:
         assert (out / name).read_bytes() == (sol_week / name).read_bytes(), name
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)  # no scratch left behind

@@ -139,11 +139,11 @@ OUTPUT_FILES = ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snaps
 def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> list[Path]:
     """Write every file into ``out`` (created if needed); returns the paths written.
 
-    All or nothing: the files are written into a scratch directory beside ``out`` and moved into it only once all
-    of them are complete, so a full disk or a crash mid-way leaves ``out`` as it was (an earlier report stays whole)
-    and ``OSError`` says what failed."""
+    All or nothing: the files are written into a hidden scratch directory inside ``out`` (the same file system, so
+    the moves are renames) and moved into place only once all of them are complete, so a full disk or a crash
+    mid-way leaves the report in ``out`` as it was (an earlier one stays whole) and ``OSError`` says what failed."""
     out.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    scratch = Path(tempfile.mkdtemp(prefix=".writing-", dir=out))
     try:
         staged = {name: scratch / name for name in OUTPUT_FILES}
         staged["summary.json"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
