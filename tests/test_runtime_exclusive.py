@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from botrunner.control.protocol import ControlError
 from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
+from botrunner.runtime.runner import Runner, RunOptions
+from botrunner.store import Store
 
 
 def test_a_second_holder_is_refused_with_the_first_ones_name_until_it_releases(tmp_path: Path) -> None:
@@ -107,4 +110,17 @@ def test_a_control_socket_path_taken_by_something_else_is_refused_before_any_bot
     assert done.stderr.strip() == (
         f"botrunner run: error: {run_dir / 'control.sock'} exists and is not a socket; not replacing it"
     ), done.stderr
-    assert not (run_dir / "botrunner.db").exists()  # no bot was registered, started or stopped
+    with Store.open(run_dir / "botrunner.db", readonly=True) as store:
+        assert store.audit_rows() == ()  # no bot reconciled, started or stopped: the socket was bound first
+    assert sorted(p.name for p in (run_dir / "logs").iterdir()) == ["supervisor.log"]
+
+
+def test_requests_that_arrive_while_the_bots_start_are_told_so(tmp_path: Path) -> None:
+    """The control socket is bound before the bots start (so a blocked path refuses the start first); until the
+    supervisor is up a request gets a clear ``conflict``, and ``shutdown`` is still heard."""
+    runner = Runner(RunOptions(fleet=tmp_path / "fleet", run_dir=tmp_path / "run"))
+    with pytest.raises(ControlError) as starting:
+        runner.dispatch("status", {})
+    assert starting.value.code == "conflict" and "still starting its bots" in starting.value.message
+    assert runner.dispatch("shutdown", {}) == {"message": "shutting down"}
+    assert runner.shutdown_requested.is_set()

@@ -217,6 +217,12 @@ def test_reload_applies_only_what_changed_and_a_broken_file_changes_nothing(work
         with pytest.raises(ControlError, match=r"gamma\.yaml"):
             runner.dispatch("reload", {})
         assert {r["name"] for r in runner.status()["bots"]} == {"alpha", "beta"}
+        # a paper bot on a market this run replays no data for: refused before its account is registered
+        (fleet / "gamma.yaml").write_text(write_bot(fleet, "gamma", 9).read_text().replace("SOL-PERP", "BTC-PERP"))
+        with pytest.raises(ControlError, match=r"gamma\.yaml: market BTC-PERP has no replay feed in this run"):
+            runner.dispatch("reload", {})
+        with Store.open(workdir / "run" / "botrunner.db", readonly=True) as store:
+            assert [a.bot for a in store.accounts()] == ["alpha", "beta"]
         write_bot(fleet, "gamma", 9)
         beta = fleet / "beta.yaml"
         beta.write_text(beta.read_text().replace("step_bps: 25", "step_bps: 60"))

@@ -16,14 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from botrunner.config import load_bot
-from botrunner.control.client import ControlClient
+from botrunner.control.client import ClientError, ControlClient
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import restore
-from botrunner.runtime.bot_actor import BotCheckpoint
+from botrunner.runtime.bot_actor import decode_checkpoint
 from botrunner.store import Store
 from tests.support_runtime import short_dir, small_fleet, small_market
 
@@ -94,9 +93,9 @@ def _books(db: Path, bots: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         for name in bots:
             saved = store.load_checkpoint(name)
             assert saved is not None and saved.venue_state is not None
-            envelope = msgspec.json.decode(saved.venue_state, type=BotCheckpoint)
+            envelope = decode_checkpoint(saved.venue_state, name)
             venue = restore(
-                envelope.venue, load_bot(db.parents[1] / "fleet" / f"{name}.yaml").market_spec, PaperConfig()
+                bytes(envelope.venue), load_bot(db.parents[1] / "fleet" / f"{name}.yaml").market_spec, PaperConfig()
             )
             fills = store.fills(name)
             orders = store.orders(name)
@@ -131,7 +130,15 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
     try:
         _wait_for(sock.exists, 30, "the control socket")
         client = ControlClient(sock)
-        status = client.call("status")
+        deadline = time.monotonic() + 30
+        while True:  # the socket is bound before the bots start; meanwhile requests are told "conflict"
+            try:
+                status = client.call("status")
+                break
+            except ClientError as exc:
+                assert exc.code == "conflict" and "still starting" in str(exc), exc
+                assert time.monotonic() < deadline, "the bots never finished starting"
+                time.sleep(0.05)
         assert [b["name"] for b in status["bots"]] == ["alpha", "beta"]
 
         # Garbage and misuse: each gets an error, the connection or the runner carries on.

@@ -166,7 +166,7 @@ class LiveBotActor(pykka.ThreadingActor):
         self._portal.call(venue.connect)
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
-            known = open_order_rows(store.orders(self.name)) if saved is not None else {}
+            known = open_order_rows(store, self.name) if saved is not None else {}
         order_seq = 0
         if saved is not None:
             self.fill_seq, order_seq = saved.fill_seq, saved.order_seq

@@ -22,6 +22,7 @@ the bot's log and the supervisor decides about a restart. Nothing of the failed 
 
 from __future__ import annotations
 
+import base64
 import sys
 import traceback
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import pykka
 from botrunner.backtest.records import OrderRow, SnapshotRow
 from botrunner.config import BotConfig, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.margin.what_if import break_even_price, entry_price
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
@@ -48,18 +50,40 @@ from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import bot_detail, bot_summary
 from botrunner.store import PositionRow, StepRecord, Store, StoreWriter
 
-CHECKPOINT_VERSION = 1
+# 2: the venue's checkpoint is embedded as the JSON it is; 1 held it base64-encoded inside the envelope's JSON, one
+# more encoding per step and a third more bytes (still read, see ``decode_checkpoint``).
+CHECKPOINT_VERSION = 2
 
 
 class BotCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     """What the runtime keeps of a bot between runs, beside its rows (stored as the checkpoint's blob)."""
 
     version: int = CHECKPOINT_VERSION
-    venue: bytes  # botrunner.paper.persist.checkpoint
+    venue: msgspec.Raw  # botrunner.paper.persist.checkpoint, embedded as is
     funding_rate: int
     day: int
     day_start_equity: int
     flags: OperatorFlags
+
+
+class _Version(msgspec.Struct):
+    version: int = 0
+
+
+def decode_checkpoint(data: bytes, bot: str) -> BotCheckpoint:
+    """A paper bot's saved envelope, of this version or version 1; ``ValueError`` naming the bot otherwise."""
+    try:
+        version = msgspec.json.decode(data, type=_Version).version
+        if version == CHECKPOINT_VERSION:
+            return msgspec.json.decode(data, type=BotCheckpoint)
+        if version == 1:
+            fields = msgspec.json.decode(data)
+            fields["venue"] = msgspec.Raw(base64.b64decode(fields["venue"]))
+            fields["flags"] = msgspec.convert(fields["flags"], OperatorFlags)
+            return BotCheckpoint(**{**fields, "version": CHECKPOINT_VERSION})
+    except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{bot}: its checkpoint is not a paper bot's (was it a live bot?): {exc}") from None
+    raise ValueError(f"{bot}: checkpoint version {version} is not {CHECKPOINT_VERSION} (or 1)")
 
 
 @dataclass(frozen=True)
@@ -116,15 +140,13 @@ class BotActor(pykka.ThreadingActor):
         definition = BotDefinition.from_config(config)
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
-            known = open_order_rows(store.orders(self.name)) if saved is not None else {}
+            known = open_order_rows(store, self.name) if saved is not None else {}
         position = feed.subscribe(self.name, self.actor_ref)
         if saved is not None:
             if saved.venue_state is None:
                 raise ValueError(f"{self.name}: its checkpoint has no paper venue state (was it a live bot?)")
-            envelope = msgspec.json.decode(saved.venue_state, type=BotCheckpoint)
-            if envelope.version != CHECKPOINT_VERSION:
-                raise ValueError(f"{self.name}: checkpoint version {envelope.version} is not {CHECKPOINT_VERSION}")
-            venue = restore(envelope.venue, config.market_spec, setup.paper)
+            envelope = decode_checkpoint(saved.venue_state, self.name)
+            venue = restore(bytes(envelope.venue), config.market_spec, setup.paper)
             self.cursor = saved.cursor
             self.fill_seq = saved.fill_seq
             order_seq = saved.order_seq
@@ -233,7 +255,7 @@ class BotActor(pykka.ThreadingActor):
         announce_rows(self.name, self.log, self.setup.hub, step)
         objective, risk_events = self.recorder.take()
         envelope = BotCheckpoint(
-            venue=checkpoint(paper.venue),
+            venue=msgspec.Raw(checkpoint(paper.venue)),
             funding_rate=paper.funding_rate,
             day=paper.day,
             day_start_equity=paper.day_start_equity,
@@ -332,27 +354,20 @@ class BotActor(pykka.ThreadingActor):
         self.setup.on_failure(self.name, self.setup.generation, repr(exception_value))
 
 
-def open_order_rows(rows: tuple[OrderRow, ...]) -> dict[int, OrderRow]:
+def open_order_rows(store: Store, bot: str) -> dict[int, OrderRow]:
     """The placed row of every order the store saw placed (or adopted) and not yet closed, by user_order_id."""
-    open_by_id: dict[int, OrderRow] = {}
-    for row in rows:
-        if row.event in ("placed", "adopted"):
-            open_by_id[row.order_id] = row
-        elif row.event in ("cancelled", "expired", "filled", "rejected"):
-            open_by_id.pop(row.order_id, None)
-    return {row.user_order_id: row for row in open_by_id.values()}
+    return {row.user_order_id: row for row in store.open_orders(bot)}
 
 
 def _position_row(ts: int, venue: PaperVenue) -> PositionRow:
-    p = venue.position
-    report = venue.report()
+    p = venue.position  # the prices are the position's own (no margin report needed)
     return PositionRow(
         ts=ts,
         base=p.base_asset_amount,
         quote=p.quote_asset_amount,
         quote_entry=p.quote_entry_amount,
         quote_break_even=p.quote_break_even_amount,
-        entry_price=report.entry_price,
-        break_even_price=report.break_even_price,
+        entry_price=entry_price(p),
+        break_even_price=break_even_price(p),
         last_cumulative_funding_rate=p.last_cumulative_funding_rate,
     )

@@ -22,8 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -57,7 +55,6 @@ from botrunner.yamlconf import ConfigError
 
 DB_NAME = "botrunner.db"
 LOCK_NAME = "runner.lock"  # held by the runner using the directory (botrunner.runtime.exclusive)
-CAPITAL_TIMEOUT_S = 120.0  # a deposit waits for its confirmation (30 s) and the status window (60 s)
 SPOT_INDEX = {"usdc": QUOTE_SPOT_MARKET_INDEX, "sol": SOL_SPOT_MARKET_INDEX}
 _ASSET_DECIMALS = {"usdc": 6, "sol": 9}  # the spot mints' decimals
 ASK_TIMEOUT_S = 4.0  # the control protocol promises an answer within 5 s
@@ -77,11 +74,11 @@ class CommandQueued(Exception):
         self.who = who
 
 
-def _answer(future: pykka.Future[Any], who: str, timeout: float | None = None) -> Any:
-    """The answer to a command already in ``who``'s mailbox, or ``CommandQueued`` after ``timeout`` seconds
-    (default ``ASK_TIMEOUT_S``)."""
+def _answer(future: pykka.Future[Any], who: str) -> Any:
+    """The answer to a command already in ``who``'s mailbox, or ``CommandQueued`` after ``ASK_TIMEOUT_S`` (read at
+    call time, so a test can shorten it)."""
     try:
-        return future.get(timeout=ASK_TIMEOUT_S if timeout is None else timeout)
+        return future.get(timeout=ASK_TIMEOUT_S)
     except pykka.Timeout:
         raise CommandQueued(who) from None
 
@@ -196,16 +193,17 @@ class Runner:
         except AccountInUse as exc:
             raise RunnerError(f"{exc}; nothing was touched") from None
         check_socket_path(self.socket_path)
-        with contextlib.suppress(FileNotFoundError):
-            # checked again when the control server binds, but by then every bot would have started and stopped
-            if not stat.S_ISSOCK(os.lstat(self.socket_path).st_mode):
-                raise RunnerError(f"{self.socket_path} exists and is not a socket; not replacing it")
         cursors = self._register(configs)
         self.logs = LogFiles(
             self.run_dir / "logs", retention_days=opts.retention_days, flush_interval_s=opts.log_flush_s
         )
         self.logs.route_default_logging()
         self.log = self.logs.supervisor()
+        # The socket is bound before any bot starts, so whatever stands in its way (a file that is not a socket,
+        # another listener, permissions) is refused before a bot has reconciled or placed anything; requests that
+        # arrive while the bots start are told so (``_dispatch``).
+        self.server = ControlServer(self.socket_path, self.dispatch, self.subscribe)
+        self.server.start()
         self.writer = StoreWriter(self.db_path, on_failure=self._store_failed)
         self._build_feeds(tuple(c for c in configs if c.mode is BotMode.PAPER), cursors)
         ctx = RuntimeContext(
@@ -228,8 +226,6 @@ class Runner:
         # Every bot subscribes in its own on_start; the feeds start only once all have, so a fresh bot starts at
         # the beginning of the data and never joins a replay that already ran ahead.
         self.drain()
-        self.server = ControlServer(self.socket_path, self.dispatch, self.subscribe)
-        self.server.start()
         for feed in self.feeds.values() if opts.run_feeds else ():
             thread = threading.Thread(target=feed.run, args=(self.stop_feeds,), name=f"feed-{feed.market}", daemon=True)
             thread.start()
@@ -298,6 +294,13 @@ class Runner:
             configs = load_fleet(self.options.fleet)
         except ConfigError as exc:
             raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
+        for config in configs:  # before anything is locked or written; live bots read their venue, not a feed
+            if config.mode is BotMode.PAPER and config.market not in self.feeds:
+                raise ControlError(
+                    ErrorCode.BAD_REQUEST,
+                    f"reload refused, nothing changed: {config.source}: market {config.market} has no replay feed in "
+                    "this run (restart the runner to add it)",
+                )
         try:
             access = prepare_live(configs)
             self.account_locks.acquire(configs)  # a new live bot's subaccount, before anything is written
@@ -306,13 +309,9 @@ class Runner:
             self.account_locks.keep_only(self.configs)  # give back what this reload took
             raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
         self.live_access.update(access)
-        applying = supervisor.reload(configs)
-        try:
-            result = _answer(applying, "the supervisor")
-        except CommandQueued:
-            self.configs = configs  # the supervisor applies it once it is free
-            raise
+        # the supervisor applies it now, or once it is free (CommandQueued): either way this is the fleet now
         self.configs = configs
+        result = _answer(supervisor.reload(configs), "the supervisor")
         self.account_locks.keep_only(configs)  # the removed live bots are stopped: free their subaccounts
         return result
 
@@ -393,7 +392,11 @@ class Runner:
         return result
 
     def _dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
-        assert self.supervisor is not None
+        if cmd == "shutdown":
+            self.shutdown_requested.set()
+            return {"message": "shutting down"}
+        if self.supervisor is None:
+            raise ControlError(ErrorCode.CONFLICT, f"{cmd}: the runner is still starting its bots; try again shortly")
         supervisor = self.supervisor.proxy()
         name = args.get("name")
         match cmd:
@@ -431,10 +434,9 @@ class Runner:
                     return _answer(ref.proxy().confirm(args["token"]), f"bot {name!r}")
                 amount = parse_amount(args["amount"], args["asset"])
                 call = ref.proxy().capital(cmd, amount, SPOT_INDEX[args["asset"]], args.get("to_subaccount"))
-                return _answer(call, f"bot {name!r}", CAPITAL_TIMEOUT_S)
-            case "shutdown":
-                self.shutdown_requested.set()
-                return {"message": "shutting down"}
+                # answered within the protocol's 5 s like any command: a confirmation that takes longer is reported
+                # as queued (it completes in the bot; its outcome is in the bot's log and `ctl subscribe`)
+                return _answer(call, f"bot {name!r}")
             case _:
                 raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"unknown command {cmd!r}")
 

@@ -234,14 +234,9 @@ class Supervisor(pykka.ThreadingActor):
         return {"name": name, "state": slot.state.value}
 
     def reload(self, configs: tuple[BotConfig, ...]) -> dict[str, list[str]]:
-        """Apply a re-read fleet: restart changed bots, start new ones, stop removed ones; leave the rest."""
+        """Apply a re-read fleet: restart changed bots, start new ones, stop removed ones; leave the rest. The
+        runner has checked it first (every paper bot's market has a feed in this run)."""
         new = {c.name: c for c in configs}
-        for config in configs:
-            if config.market not in self.ctx.feeds:
-                raise SupervisorError(
-                    "bad_request",
-                    f"{config.source}: market {config.market} has no feed in this run (restart the runner to add it)",
-                )
         changed = [
             n for n, c in new.items() if n in self.slots and self.slots[n].config.without_source() != c.without_source()
         ]

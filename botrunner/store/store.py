@@ -515,6 +515,18 @@ class Store:
         )
         return tuple(_record(OrderRow, r) for r in self.db.query(sql, [bot]))
 
+    def open_orders(self, bot: str) -> tuple[OrderRow, ...]:
+        """The ``placed`` or ``adopted`` row of every order of ``bot`` with no closing row yet (cancelled, expired,
+        filled, rejected), in the order written: what a restart reconciles against. Filtered by SQLite through the
+        (bot, order_id, event) index, so a restart does not read the bot's whole order history."""
+        sql = (
+            "SELECT ts, order_id, user_order_id, event, side, price, base, post_only, reduce_only, reason FROM orders o"
+            " WHERE o.bot = ? AND o.event IN ('placed', 'adopted') AND NOT EXISTS (SELECT 1 FROM orders c"
+            " WHERE c.bot = o.bot AND c.order_id = o.order_id AND c.event IN ('cancelled', 'expired', 'filled',"
+            " 'rejected')) ORDER BY o.rowid"
+        )
+        return tuple(_record(OrderRow, r) for r in self.db.query(sql, [bot]))
+
     def funding(self, bot: str) -> tuple[FundingRow, ...]:
         """Every funding payment of ``bot`` by time."""
         sql = "SELECT ts, position_base, rate, payment FROM perps_funding_snapshots WHERE bot = ? ORDER BY ts"
