@@ -132,7 +132,21 @@ def test_withdraw_when_health_ok_but_initial_margin_not_met_then_rejected() -> N
     assert account_margin(after, m).health >= 80
     with pytest.raises(CapitalError, match=r"below the initial margin requirement 75\.000000 USD"):
         check_withdraw(50 * USDC, 0, a, m)
-    check_withdraw(25 * USDC, 0, a, m)
+    # $75 must stay: the program takes one scaled unit more than 25 USDC (see the next test), so 25 USDC leaves
+    # 74.999999 and one unit less is the most that can go
+    check_withdraw(25 * USDC - 1, 0, a, m)
+    with pytest.raises(CapitalError, match=r"initial collateral 74\.999999 USD"):
+        check_withdraw(25 * USDC, 0, a, m)
+
+
+def test_withdraw_when_amount_is_an_exact_number_of_scaled_units_then_the_program_takes_one_more() -> None:
+    # protocol-v2 update_spot_balances, leaving Drift: get_spot_balance(amount, round_up) = amount * 1e13 // 1e10
+    # + 1 scaled units for USDC at interest 1.0. 500 USDC is 500e9 units; 100 USDC takes 100e9 + 1 of them, which
+    # leave 399.999999 USDC, not 400.
+    m = catalogue_markets()
+    a = account(usdc_deposit(m, 500 * USDC))
+    after = after_withdrawal(a, m.spot_market(0), 100 * USDC)
+    assert usdc_of(after, m) == 400 * USDC - 1
 
 
 def test_withdraw_when_sol_twap_below_oracle_then_initial_margin_priced_strictly() -> None:
@@ -143,7 +157,8 @@ def test_withdraw_when_sol_twap_below_oracle_then_initial_margin_priced_strictly
     check_withdraw(9_200_000_000, 1, a, m, min_health=0)
     low_twap = msgspec.structs.replace(m.spot_market(1), oracle_price_twap_5min=100 * USDC)
     strict_markets = Markets(perp=m.perp, spot={**m.spot, 1: low_twap})
-    with pytest.raises(CapitalError, match=r"initial collateral 64\.000000 USD below .* 75\.000000 USD"):
+    # 63.999999: the program leaves one lamport less than 0.8 SOL (its scaled decrease rounds up)
+    with pytest.raises(CapitalError, match=r"initial collateral 63\.999999 USD below .* 75\.000000 USD"):
         check_withdraw(9_200_000_000, 1, a, strict_markets, min_health=0)
 
 
@@ -247,6 +262,26 @@ def funded_accounts(draw: st.DrawFn) -> tuple[Account, Markets]:
     return account(*spots, perps=perps), m
 
 
+def _on_chain_after_withdrawal(a: Account, market_index: int, amount: int, m: Markets) -> Account:
+    """The account as the Drift program leaves it after ``withdraw`` (reduce-only) of ``amount``: a model written
+    from protocol-v2 ``controller/spot_balance.rs::update_spot_balances`` (``is_leaving_drift``) and
+    ``math/spot_balance.rs::get_spot_balance`` / ``get_token_amount``, independent of ``after_withdrawal``."""
+    market = m.spot_market(market_index)
+    position = a.spot_position(market_index)
+    assert position is not None and position.balance_type is BalanceType.DEPOSIT
+    precision = 10 ** (19 - market.spec.decimals)
+    interest = market.cumulative_deposit_interest
+    current_tokens = position.scaled_balance * interest // precision  # get_token_amount, deposit
+    if current_tokens > amount:
+        balance_delta = amount * precision // interest  # get_spot_balance ...
+        if balance_delta != 0:
+            balance_delta += 1  # ... with round_up: leaving Drift
+    else:
+        balance_delta = position.scaled_balance  # the whole balance goes
+    left = msgspec.structs.replace(position, scaled_balance=position.scaled_balance - balance_delta)
+    return msgspec.structs.replace(a, spot_positions=tuple(left if s is position else s for s in a.spot_positions))
+
+
 @settings(max_examples=300, deadline=None)
 @given(funded_accounts(), st.sampled_from([0, 1]), st.integers(1, 10_000), st.data())
 def test_property_passing_withdrawal_never_leaves_health_below_min_nor_a_borrow(
@@ -257,25 +292,24 @@ def test_property_passing_withdrawal_never_leaves_health_below_min_nor_a_borrow(
     sp = a.spot_position(index)
     deposit = 0 if sp is None else signed_token_amount(sp, market)
     amount = max(1, deposit * share_bps // 10_000 + (share_bps % 3) - 1)  # around the deposit, past it sometimes
-    after = after_withdrawal(a, market, amount) if amount <= deposit else None
+    chain = _on_chain_after_withdrawal(a, index, amount, m) if amount <= deposit else None
     # aim the health floor at the health this withdrawal leaves, so both sides of the boundary are exercised
-    near = [account_margin(after, m).health + d for d in (-1, 0, 1)] if after else []
+    near = [account_margin(chain, m).health + d for d in (-1, 0, 1)] if chain else []
     min_health = data.draw(st.sampled_from([h for h in near if 0 <= h <= 100] or [80]) | st.integers(0, 100))
     try:
         check_withdraw(amount, index, a, m, min_health=min_health)
     except CapitalError:
-        if after is not None:  # rejected within the deposit: some rule must really be broken (no over-blocking)
-            initial = calculate_margin(after, m, MarginCategory.INITIAL, strict=True)
-            assert account_margin(after, m).health < min_health or not initial.meets_margin_requirement
+        if chain is not None:  # rejected within the deposit: some rule must really be broken (no over-blocking)
+            initial = calculate_margin(chain, m, MarginCategory.INITIAL, strict=True)
+            assert account_margin(chain, m).health < min_health or not initial.meets_margin_requirement
         return
-    assert after is not None
-    assert 0 < amount <= deposit
-    left = after.spot_position(index)
+    assert chain is not None and 0 < amount <= deposit
+    # what the check assumed is left is what the program leaves
+    assert after_withdrawal(a, market, amount) == chain
+    left = chain.spot_position(index)
     assert left is None or left.balance_type is BalanceType.DEPOSIT
-    remaining = 0 if left is None else signed_token_amount(left, market)
-    assert 0 <= remaining <= deposit - amount
-    assert account_margin(after, m).health >= min_health
-    initial = calculate_margin(after, m, MarginCategory.INITIAL, strict=True)
+    assert account_margin(chain, m).health >= min_health
+    initial = calculate_margin(chain, m, MarginCategory.INITIAL, strict=True)
     assert initial.total_collateral >= initial.margin_requirement
 
 

@@ -651,7 +651,8 @@ def test_account_operations_when_user_holds_three_markets_then_sizes_as_document
 def test_account_operation_when_over_the_limit_then_instruction_error(what: str) -> None:
     build = _account_operations()[what]
     size = transaction_size(PAYER, build(MAX_TRANSACTION_BYTES).instructions)
-    assert transaction_size(PAYER, build(size).instructions) == size  # exactly at the limit: accepted
+    # exactly at the limit: accepted, and the transaction really signed is that size
+    assert _signed_size(KEYPAIR, list(build(size).instructions)) == size
     with pytest.raises(InstructionError, match=f"{size} bytes, over the {size - 1}-byte limit"):
         build(size - 1)
 

@@ -26,7 +26,7 @@ from solders.system_program import TransferParams, decode_transfer, transfer
 from solders.transaction import VersionedTransaction
 
 from botrunner.live.jito import JITO_TIP_ACCOUNTS, TIP_TRANSFER_BYTES, AttemptKind, JitoSubmitter, classify_reply
-from botrunner.live.settings import JitoSettings
+from botrunner.live.settings import JITO_MIN_TIP_LAMPORTS, JitoSettings, LiveSettings
 
 BUNDLE_ID = "892b79ed49138bfb3aa5441f0df6e06ef34f9ee8f3976c15b323605bae0cf51d"
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
@@ -318,25 +318,50 @@ def test_tip_account_when_default_rng_then_reproducible_across_instances() -> No
 # --- pure classification: properties ---------------------------------------------------------------------------------
 
 
-def _expected_kind(status: int, reply: Any) -> AttemptKind:
-    """The model: accepted only for HTTP 200 with a JSON object holding a non-empty string ``result`` and no
-    ``error``; any other 4xx is a rejection; everything else (429, 5xx, unreadable 200) is worth retrying."""
-    if status == 429 or status >= 500:
-        return AttemptKind.RETRYABLE
-    if status != 200:
-        return AttemptKind.REJECTED
-    ok = isinstance(reply, dict) and "error" not in reply and isinstance(reply.get("result"), str) and reply["result"]
-    return AttemptKind.ACCEPTED if ok else AttemptKind.RETRYABLE
+def _json(value: Any) -> bytes:
+    return json.dumps(value).encode()
 
 
-NOT_JSON = object()
+RPC_ERROR = {"code": -32602, "message": "bundle contains an invalid transaction"}
 
 
-def _parsed(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return NOT_JSON
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "detail"),
+    [
+        (429, ACCEPT_BODY, AttemptKind.RETRYABLE, "HTTP 429"),  # rate limited: even a bundle id is not trusted
+        (
+            429,
+            _json({"jsonrpc": "2.0", "error": {"message": "Rate limit exceeded"}}),
+            AttemptKind.RETRYABLE,
+            "HTTP 429: Rate limit exceeded",
+        ),
+        (500, b"", AttemptKind.RETRYABLE, "HTTP 500"),
+        (503, b"<html>down</html>", AttemptKind.RETRYABLE, "HTTP 503"),
+        (599, b"", AttemptKind.RETRYABLE, "HTTP 599"),
+        (400, _json({"jsonrpc": "2.0", "error": RPC_ERROR}), AttemptKind.REJECTED, f"HTTP 400: {RPC_ERROR['message']}"),
+        (404, b"not found", AttemptKind.REJECTED, "HTTP 404"),
+        (201, ACCEPT_BODY, AttemptKind.REJECTED, "HTTP 201"),  # only a 200 carries an acceptance
+        (301, b"", AttemptKind.REJECTED, "HTTP 301"),
+        (200, b"", AttemptKind.RETRYABLE, "not JSON"),
+        (200, b"\xff\xfe{", AttemptKind.RETRYABLE, "not JSON"),
+        (200, b"[" * 100_000, AttemptKind.RETRYABLE, "not JSON"),  # nested past the parser's recursion limit
+        (200, _json([BUNDLE_ID]), AttemptKind.RETRYABLE, "not a JSON object"),
+        (200, _json(BUNDLE_ID), AttemptKind.RETRYABLE, "not a JSON object"),
+        (200, _json({"jsonrpc": "2.0", "error": RPC_ERROR, "id": 1}), AttemptKind.RETRYABLE, "JSON-RPC error"),
+        (200, _json({"result": BUNDLE_ID, "error": "x"}), AttemptKind.RETRYABLE, "JSON-RPC error"),  # error wins
+        (200, _json({"jsonrpc": "2.0", "id": 1}), AttemptKind.RETRYABLE, "no bundle id"),
+        (200, _json({"result": ""}), AttemptKind.RETRYABLE, "no bundle id"),
+        (200, _json({"result": None}), AttemptKind.RETRYABLE, "no bundle id"),
+        (200, _json({"result": 42}), AttemptKind.RETRYABLE, "no bundle id"),
+        (200, _json({"result": [BUNDLE_ID]}), AttemptKind.RETRYABLE, "no bundle id"),
+        (200, _json({"result": "x"}), AttemptKind.ACCEPTED, ""),
+    ],
+)
+def test_classify_reply_when_example_reply_then_expected_kind(
+    status: int, body: bytes, kind: AttemptKind, detail: str
+) -> None:
+    outcome = classify_reply(status, body)
+    assert outcome.kind is kind and detail in outcome.detail
 
 
 json_values = st.recursive(
@@ -351,13 +376,15 @@ json_values = st.recursive(
     body=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()),
 )
 @settings(max_examples=400)
-def test_classify_reply_when_any_bytes_or_json_then_never_raises_and_matches_the_model(
+def test_classify_reply_when_any_bytes_or_json_then_never_raises_and_accepts_only_a_bundle_id(
     status: int, body: bytes
 ) -> None:
     outcome = classify_reply(status, body)
-    assert outcome.kind is _expected_kind(status, _parsed(body))
-    if outcome.kind is AttemptKind.ACCEPTED:
-        assert outcome.bundle_id == json.loads(body)["result"]
+    assert outcome.kind in AttemptKind
+    if outcome.kind is AttemptKind.ACCEPTED:  # never skip the RPC fallback without a bundle id in hand
+        assert status == 200 and outcome.bundle_id and outcome.bundle_id == json.loads(body)["result"]
+    else:
+        assert outcome.bundle_id == "" and outcome.detail
 
 
 def test_classify_reply_when_accepted_then_bundle_id_returned() -> None:
@@ -395,3 +422,9 @@ def test_submit_when_any_reply_sequence_then_calls_bounded_and_stops_at_first_ac
     assert len(engine.requests) == stop + 1 <= attempts
     assert ok == (seen[stop] == "accept")
     assert sleep.delays == [1.0, 2.0, 4.0, 4.0, 4.0][:stop]
+
+
+def test_settings_when_tip_below_jito_minimum_then_refused() -> None:
+    LiveSettings(jito=JitoSettings(tip_lamports=JITO_MIN_TIP_LAMPORTS)).validate()
+    with pytest.raises(ValueError, match=f"tip at least {JITO_MIN_TIP_LAMPORTS} lamports"):
+        LiveSettings(jito=JitoSettings(tip_lamports=JITO_MIN_TIP_LAMPORTS - 1)).validate()

@@ -64,12 +64,16 @@ def test_key_when_malformed_then_one_line_error_without_the_value(value: str, ex
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.binary(min_size=64, max_size=64))
-def test_key_property_when_any_64_bytes_then_valid_keypair_or_clean_refusal(raw: bytes) -> None:
-    text = json.dumps(list(raw))
-    try:
-        kp = parse_key(text, ENV)
-    except SigningKeyError as exc:
-        assert text not in str(exc)
-    else:
-        assert bytes(kp) == raw
+@given(st.binary(min_size=32, max_size=32), st.integers(32, 63), st.integers(1, 255))
+def test_key_property_when_64_bytes_then_real_keypair_loaded_and_corrupted_public_half_refused(
+    seed: bytes, index: int, flip: int
+) -> None:
+    # Random 64 bytes are (almost) never a keypair, so draw a real one from a seed and corrupt a copy of it.
+    raw = bytes(Keypair.from_seed(seed))
+    assert bytes(parse_key(json.dumps(list(raw)), ENV)) == raw
+    corrupted = bytearray(raw)
+    corrupted[index] ^= flip  # the public half no longer matches the secret
+    text = json.dumps(list(corrupted))
+    with pytest.raises(SigningKeyError, match="not a valid ed25519 keypair") as info:
+        parse_key(text, ENV)
+    assert text not in str(info.value)

@@ -30,8 +30,16 @@ from botrunner.core.side import Side
 from botrunner.live.retry import LinkState
 from botrunner.live.settings import LiveSettings
 from botrunner.live.transactions import TxPipeline
-from botrunner.live.venue import DriftVenue, VenueError
-from botrunner.venue.port import CancelReason, CommandRejected, OrderAccepted, OrderRejected, RejectReason, Withdraw
+from botrunner.live.venue import DriftVenue, Transfer, VenueError
+from botrunner.venue.port import (
+    BalanceChanged,
+    CancelReason,
+    CommandRejected,
+    OrderAccepted,
+    OrderRejected,
+    RejectReason,
+    Withdraw,
+)
 from tests.support_drift import bundled_market_bytes, bundled_markets, oracle_bytes, scaled_balance, user_bytes
 from tests.support_fake_rpc import FakeRpc, Fault
 
@@ -61,21 +69,30 @@ def live_config(
 
 
 def serve_chain(
-    fake: FakeRpc, *, user: bytes | None, authority: Pubkey = AUTHORITY, wallet_lamports: int = 10**9
+    fake: FakeRpc,
+    *,
+    user: bytes | None,
+    authority: Pubkey = AUTHORITY,
+    wallet_lamports: int = 10**9,
+    siblings: dict[int, bytes] | None = None,
+    oracle: int = 150 * USDC,
 ) -> None:
-    """The accounts one bot reads: SOL-PERP, USDC spot, their oracles, the User (if any) and the wallet."""
+    """The accounts one bot reads: SOL-PERP, USDC spot, their oracles, the User (if any) and the wallet; plus
+    ``siblings``, other subaccounts of the same authority (id -> User bytes)."""
     perp_raw, spots_raw = bundled_market_bytes()
     perp, spots = bundled_markets()
     program = str(DRIFT_PROGRAM_ID)
     accounts = {
         str(get_perp_market_public_key(DRIFT_PROGRAM_ID, 0)): (perp_raw, program),
         str(get_spot_market_public_key(DRIFT_PROGRAM_ID, 0)): (spots_raw[0], program),
-        str(perp.amm.oracle): (oracle_bytes(150 * USDC, slot=1_000), program),
+        str(perp.amm.oracle): (oracle_bytes(oracle, slot=1_000), program),
         str(spots[0].oracle): (oracle_bytes(USDC, slot=1_000), program),
         str(authority): (b"", SYSTEM),
     }
     if user is not None:
         accounts[str(get_user_account_public_key(DRIFT_PROGRAM_ID, authority, 1))] = (user, program)
+    for sub, raw in (siblings or {}).items():
+        accounts[str(get_user_account_public_key(DRIFT_PROGRAM_ID, authority, sub))] = (raw, program)
     fake.set_accounts(accounts)
     fake.set_balance(str(authority), wallet_lamports)
 
@@ -395,3 +412,53 @@ def test_live_when_an_order_vanishes_past_its_max_ts_without_our_cancel_then_exp
         return await venue.refresh()
 
     assert [type(e).__name__ for e in run(fake, body)] == ["OrderExpired"]
+
+
+def test_live_when_transfer_to_a_sibling_subaccount_then_sent_once_naming_both_users(fake: FakeRpc) -> None:
+    # The destination's User is on chain but not among the accounts a refresh reads: the venue must fetch it.
+    serve_chain(fake, user=funded_user(), siblings={2: user_bytes(authority=AUTHORITY, sub_account_id=2)})
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        events = await venue.execute(Transfer(spot_market_index=0, amount=100 * USDC, to_sub_account_id=2))
+        return events, sorted(venue.client.users)
+
+    events, users = run(fake, body)
+    (changed,) = events
+    assert isinstance(changed, BalanceChanged) and (changed.spot_market_index, changed.amount) == (0, -100 * USDC)
+    (sent,) = fake.sent
+    drift = [i for i in sent.instructions if i.program_id == str(DRIFT_PROGRAM_ID)]
+    assert len(drift) == 1
+    from_user, to_user = drift[0].accounts[:2]  # IDL order: fromUser, toUser, ...
+    assert (from_user, to_user) == tuple(
+        str(get_user_account_public_key(DRIFT_PROGRAM_ID, AUTHORITY, sub)) for sub in (1, 2)
+    )
+    assert users == [1]  # the destination is not left on the client to go stale
+
+
+def test_live_when_transfer_destination_missing_then_refused_and_nothing_sent(fake: FakeRpc) -> None:
+    serve_chain(fake, user=funded_user())
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        return await venue.execute(Transfer(spot_market_index=0, amount=100 * USDC, to_sub_account_id=2))
+
+    (event,) = run(fake, body)
+    assert isinstance(event, CommandRejected) and event.reason is RejectReason.INVALID_AMOUNT
+    assert "subaccount 2" in event.detail and "does not exist" in event.detail
+    assert fake.count("simulateTransaction") == 0 and fake.count("sendTransaction") == 0
+
+
+def test_live_when_transfer_above_the_deposit_then_refused_before_reading_the_destination(fake: FakeRpc) -> None:
+    serve_chain(fake, user=funded_user(), siblings={2: user_bytes(authority=AUTHORITY, sub_account_id=2)})
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        reads = fake.count("getMultipleAccounts")
+        events = await venue.execute(Transfer(spot_market_index=0, amount=1_001 * USDC, to_sub_account_id=2))
+        return events, fake.count("getMultipleAccounts") - reads
+
+    (event,), reads = run(fake, body)
+    assert isinstance(event, CommandRejected) and event.reason is RejectReason.INVALID_AMOUNT
+    assert "exceeds" in event.detail and reads == 0
+    assert fake.count("sendTransaction") == 0

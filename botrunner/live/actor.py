@@ -32,22 +32,30 @@ import msgspec
 import pykka
 from solders.keypair import Keypair
 
-from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
+from botrunner.backtest.records import QUOTE_DECIMALS, fixed
 from botrunner.config import BotConfig, BotMode, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
-from botrunner.core.precision import LEVERAGE_PRECISION
 from botrunner.funding import ONE_DAY_S
 from botrunner.live.alerts import AlertLevel, AlertTracker
 from botrunner.live.capital import settle_due
+from botrunner.live.retry import backoff_delays
 from botrunner.live.transactions import TxPipeline
-from botrunner.live.venue import DriftVenue
+from botrunner.live.venue import DriftVenue, Transfer
 from botrunner.pipeline import BotDefinition, Decision, MarketUpdate, OperatorFlags, observe_price
 from botrunner.runtime.bot_actor import open_order_rows
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows, record_step
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
 from botrunner.runtime.session import BotSession, RowBuffer
-from botrunner.runtime.views import iso, liq_distance_pct, order_views
+from botrunner.runtime.views import (
+    account_fields,
+    band_view,
+    iso,
+    order_views,
+    risk_view,
+    subaccount_label,
+    summary_row,
+)
 from botrunner.store import StepRecord, Store, StoreWriter
 from botrunner.venue.port import Deposit, SettlePnl, VenueCommand, VenueEvent, Withdraw
 
@@ -208,7 +216,7 @@ class LiveBotActor(pykka.ThreadingActor):
         )
         self.state = run_state(self.flags) if config.mode is BotMode.LIVE else BotRunState.RUNNING
         self._write(now, force=True)
-        if setup.force_pause:
+        if setup.force_pause and config.mode is BotMode.LIVE:  # a monitor never trades: nothing to pause
             self.command("pause")
         setup.hub.publish(self.name, "started", generation=setup.generation, state=self.state.value)
         self._ticker = threading.Thread(target=self._tick_loop, name=f"tick-{self.name}", daemon=True)
@@ -225,7 +233,8 @@ class LiveBotActor(pykka.ThreadingActor):
             if effective.jito.enabled:
                 from botrunner.live.jito import JitoSubmitter
 
-                self._jito = JitoSubmitter(effective.jito)
+                # the bot's own retry schedule and log file, like the pipeline it feeds
+                self._jito = JitoSubmitter(effective.jito, delays=backoff_delays(effective), logger=self.log)
             # the venue loads the market's recent fees just before it sends (see DriftVenue._load_priority_fee)
             pipeline = TxPipeline(
                 self._rpc,
@@ -261,8 +270,7 @@ class LiveBotActor(pykka.ThreadingActor):
         events = self._portal.call(venue.refresh)
         session.route(events)
         snap = venue.snapshot
-        if snap is None:
-            return
+        assert snap is not None  # connect() read it before the ticker started; a refresh never clears it
         now = snap.ts
         self.alerts, alert = self.alerts.observe(snap.report, self.config.risk)
         if alert is not None:
@@ -326,11 +334,16 @@ class LiveBotActor(pykka.ThreadingActor):
     # -------------------------------------------------------------- records and views
 
     def _write(self, ts: int, *, force: bool) -> None:
+        """Record the step in the store when it holds anything (or ``force``), then post the status row. The row
+        is posted either way: a monitor's position, equity and mark move on ticks that record nothing."""
+        if force or self.step or self.recorder.pending():
+            self._record(ts)
+        self.setup.board.post(self.name, self._summary())
+
+    def _record(self, ts: int) -> None:
         step = self.step
         session = self.session
         assert session is not None
-        if not (force or step or self.recorder.pending()):
-            return
         self.fill_seq += len(step.fills)
         announce_rows(self.name, self.log, self.setup.hub, step)
         objective, risk_events = self.recorder.take()
@@ -356,27 +369,24 @@ class LiveBotActor(pykka.ThreadingActor):
         )
         self.step = RowBuffer()
         session.sink = self.step
-        self.setup.board.post(self.name, self._summary())
 
     def _summary(self) -> dict[str, Any]:
         venue = self.venue
         assert venue is not None
         snap = venue.snapshot
         report = snap.report if snap is not None else None
-        return {
-            "name": self.name,
-            "market": self.config.market,
-            "mode": self.config.mode.value,
-            "state": self.state.value,
-            "risk_state": self.recorder.state or None,
-            "position": report.position_base if report is not None else 0,
-            "mark": snap.oracle if snap is not None else 0,
-            "equity": report.equity if report is not None else 0,
-            "pnl": None,  # on chain, lifetime PnL needs the deposit history: see `ctl bot`
-            "open_orders": len(snap.open_orders) if snap is not None else 0,
-            "fills": self.fill_seq,
-            "market_time": snap.ts if snap is not None else None,
-        }
+        return summary_row(
+            self.config,
+            self.state,
+            self.recorder.state,
+            position=report.position_base if report is not None else 0,
+            mark=snap.oracle if snap is not None else 0,
+            equity=report.equity if report is not None else 0,
+            pnl=None,  # on chain, lifetime PnL needs the deposit history: see `ctl bot`
+            open_orders=len(snap.open_orders) if snap is not None else 0,
+            fills=self.fill_seq,
+            market_time=snap.ts if snap is not None else None,
+        )
 
     def detail(self) -> dict[str, Any]:
         """``ctl bot NAME`` for a live or monitor bot (never the key, never the RPC URL)."""
@@ -385,25 +395,16 @@ class LiveBotActor(pykka.ThreadingActor):
         snap = venue.snapshot
         assert snap is not None
         report = snap.report
-        liq = report.liquidation_price
-        distance = liq_distance_pct(report)
         band = self.last_decision.verdict.band if self.last_decision is not None else None
         return {
             "name": self.name,
             "mode": self.config.mode.value,
             "state": self.state.value,
             "market": self.config.market,
-            "subaccount": f"{self.config.account.authority}/{self.config.account.subaccount_id}",
+            "subaccount": subaccount_label(self.config),
             "slot": snap.slot,
-            "position": fixed(report.position_base, BASE_DECIMALS),
-            "entry": fixed(report.entry_price, PRICE_DECIMALS) if report.position_base else None,
-            "mark": fixed(snap.oracle, PRICE_DECIMALS),
-            "oracle": fixed(snap.oracle, PRICE_DECIMALS),
-            "leverage": fixed(report.leverage, len(str(LEVERAGE_PRECISION)) - 1),
-            "liq_price": optional_fixed(liq, PRICE_DECIMALS) or None,
-            "liq_distance_pct": distance,
-            "health": report.health,
-            "equity": fixed(report.equity, QUOTE_DECIMALS),
+            # Drift's DLOB is off-chain: the oracle is the mark a live bot trades against
+            **account_fields(report, mark=snap.oracle, oracle=snap.oracle),
             "free_collateral": fixed(report.free_collateral, QUOTE_DECIMALS),
             "pnl": {
                 "unrealized": fixed(report.unrealized_pnl, QUOTE_DECIMALS),
@@ -414,15 +415,9 @@ class LiveBotActor(pykka.ThreadingActor):
             "wallet_sol": fixed(venue.wallet_lamports, 9),
             "latency_ms": venue.latency_ms,
             "trading": venue.tradeable() or "ok",
-            "risk": {"state": self.recorder.state or None, "reasons": list(self.recorder.reasons)},
+            "risk": risk_view(self.recorder.state, self.recorder.reasons),
             "alert": self.alerts.level.value,
-            "band": None
-            if band is None
-            else {
-                "min": fixed(band.min_base, BASE_DECIMALS),
-                "max": fixed(band.max_base, BASE_DECIMALS),
-                "preferred": fixed(band.preferred_base, BASE_DECIMALS),
-            },
+            "band": band_view(band),
             "orders": order_views(snap.open_orders),
             "market_time": iso(snap.ts),
         }
@@ -452,20 +447,19 @@ class LiveBotActor(pykka.ThreadingActor):
         assert venue is not None and session is not None
         if self.config.mode is BotMode.MONITOR:
             raise ValueError(f"{self.name} is a monitor bot: it never moves funds")
-        command: VenueCommand
+        command: VenueCommand | Transfer
         match action:
             case "deposit":
                 command = Deposit(spot_market_index=spot_market_index, amount=amount)
-                events = self._portal.call(venue.execute, command)
             case "withdraw":
                 command = Withdraw(spot_market_index=spot_market_index, amount=amount)
-                events = self._portal.call(venue.execute, command)
             case "transfer":
                 if to_subaccount is None:
                     raise ValueError("transfer needs to_subaccount")
-                events = self._portal.call(venue.transfer, amount, spot_market_index, to_subaccount)
+                command = Transfer(spot_market_index=spot_market_index, amount=amount, to_sub_account_id=to_subaccount)
             case _:
                 raise ValueError(f"unknown capital action {action!r}")
+        events = self._portal.call(venue.execute, command)
         session.route(events)
         self._write(int(time.time()), force=True)
         outcome = [msgspec.to_builtins(e) | {"event": type(e).__name__} for e in events]

@@ -70,16 +70,21 @@ def _deposit_of(account: Account, market: SpotMarketState) -> tuple[SpotPosition
 
 
 def after_withdrawal(account: Account, market: SpotMarketState, amount: int) -> Account:
-    """``account`` after withdrawing ``amount`` (``0 < amount <=`` its deposit) from spot market ``market``.
-
-    The remaining scaled balance is floored, so the remaining deposit is never valued above what is left: the
-    on-chain rounding favours the user by at most one unit, never the other way.
+    """``account`` after withdrawing ``amount`` (``0 < amount <=`` its deposit) from spot market ``market``, with
+    the scaled balance the program leaves (protocol-v2 ``update_spot_balances``, leaving Drift): less than the
+    whole deposit takes ``amount * precision // interest`` scaled units PLUS ONE (``get_spot_balance`` rounding
+    up), so the remaining deposit can be one token unit below ``deposit - amount``; the whole deposit takes the
+    whole balance. Checking this balance, not ``deposit - amount``, never lets through a withdrawal the program's
+    own margin check would refuse over that unit.
     """
     position, deposit = _deposit_of(account, market)
     if position is None or not 0 < amount <= deposit:
         raise ValueError(f"after_withdrawal: amount {amount} outside 1..{deposit} (spot market {market.market_index})")
-    precision_decrease: int = 10 ** (19 - market.spec.decimals)
-    scaled = (deposit - amount) * precision_decrease // market.cumulative_deposit_interest
+    scaled = 0
+    if amount < deposit:
+        precision_increase: int = 10 ** (19 - market.spec.decimals)
+        taken = amount * precision_increase // market.cumulative_deposit_interest
+        scaled = position.scaled_balance - (taken + 1 if taken else 0)
     remaining = msgspec.structs.replace(position, scaled_balance=scaled)
     spots = tuple(remaining if s is position else s for s in account.spot_positions)
     return msgspec.structs.replace(account, spot_positions=spots)

@@ -76,7 +76,6 @@ def user_pubkey(client: Any, sub_account_id: int) -> Pubkey:
 def install(client: Any, state: ChainState, *, sub_account_id: int) -> None:
     """Put ``state`` where driftpy reads it: the cached subscriber's markets and oracle prices, and the User."""
     from driftpy.accounts.types import DataAndSlot
-    from driftpy.drift_user import DriftUser
     from driftpy.oracles.oracle_id import get_oracle_id
     from driftpy.types import OraclePriceData
 
@@ -104,14 +103,22 @@ def install(client: Any, state: ChainState, *, sub_account_id: int) -> None:
         if reading is not None:
             oracles[get_oracle_id(oracle, source)] = DataAndSlot(state.slot, price_data(reading))
     cache["oracle_price_data"] = oracles
-    if state.user is None:
+    install_user(client, sub_account_id, state.user, slot=state.slot)
+
+
+def install_user(client: Any, sub_account_id: int, user_account: Any | None, *, slot: int) -> None:
+    """Put the decoded User ``user_account`` of subaccount ``sub_account_id`` where driftpy's builders find it
+    (``client.users``); None removes it. Markets and oracles are left as they are."""
+    from driftpy.account_subscription_config import AccountSubscriptionConfig
+    from driftpy.accounts.types import DataAndSlot
+    from driftpy.drift_user import DriftUser
+
+    if user_account is None:
         client.users.pop(sub_account_id, None)
         return
     user = client.users.get(sub_account_id)
     if user is None:
-        from driftpy.account_subscription_config import AccountSubscriptionConfig
-
         user = DriftUser(client, user_pubkey(client, sub_account_id), AccountSubscriptionConfig("cached"))
         client.users[sub_account_id] = user
     # update_data ignores older slots; a resync after a reconnect may legitimately go back, so replace outright.
-    user.account_subscriber.user_and_slot = DataAndSlot(state.slot, state.user)
+    user.account_subscriber.user_and_slot = DataAndSlot(slot, user_account)

@@ -34,7 +34,6 @@ from solders.transaction import VersionedTransaction
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.policy import PostOnlyMode
-from botrunner.core.precision import MAX_ORDERS_PER_PLACE_ORDERS
 from botrunner.core.side import Side
 from botrunner.venue.port import ModifyOrder
 
@@ -264,9 +263,9 @@ def _cancel_then_place(
         c1 = c0 + _largest(len(cancel_ixs) - c0, lambda k: _fits(payer, cancel_ixs[c0 : c0 + k], limit))
         if c1 < len(cancel_ixs):  # places only once every cancel is in (this one or an earlier transaction)
             return c1, p0
-        room = min(len(params) - p0, MAX_ORDERS_PER_PLACE_ORDERS)
+        # Every place_orders stays within Drift's 32 orders: PlaceOrders and CancelAndPlace refuse more on creation.
         head = cancel_ixs[c0:c1]
-        return c1, p0 + _largest(room, lambda m: _fits(payer, [*head, *place_ix(p0, p0 + m)], limit))
+        return c1, p0 + _largest(len(params) - p0, lambda m: _fits(payer, [*head, *place_ix(p0, p0 + m)], limit))
 
     batches: list[tuple[int, int, int, int]] = []  # (cancel lo, cancel hi, place lo, place hi)
     c = p = 0
@@ -411,7 +410,8 @@ def transfer_transaction(
 
     Built from the IDL on ``client.program`` with the same accounts as driftpy's builder, because that builder is
     async and fetches a User it does not hold over RPC; here both Users must be installed on the client
-    (``install(client, state, sub_account_id=...)`` once per subaccount), so the call stays synchronous and pure."""
+    (``install_user(client, sub, user, slot=...)`` for the destination, as ``DriftVenue`` does before building), so
+    the call stays synchronous and pure."""
     from anchorpy.program.context import Context
 
     _positive(amount, "transfer")

@@ -58,7 +58,6 @@ JITO_TIP_ACCOUNTS: Final[tuple[Pubkey, ...]] = tuple(
         "3AVi9Tg9Uo68tJfuvoKvqKNWKkC5wPdSSdeBnizKZ6jT",
     )
 )
-JITO_MIN_TIP_LAMPORTS: Final = 1_000  # the block engine ignores bundles tipping less
 # What a tip transfer adds to a compiled v0 transaction, at most: two new account keys (the System Program and the
 # tip account, 2 x 32 bytes) + the compiled instruction (program index, 2 account indexes with their length, 12 data
 # bytes with their length = 17). Less when the System Program is already in the transaction. Measured by the tests.
@@ -142,7 +141,7 @@ class JitoSubmitter:
 
     The submitter opens one ``httpx.AsyncClient`` on first use and keeps it; call ``aclose()`` when done. A
     ``client`` passed in is used instead and left to its owner (``aclose()`` does not close it). ``settings`` are
-    taken as validated by ``LiveSettings.validate`` (tip >= ``JITO_MIN_TIP_LAMPORTS``, attempts >= 1).
+    taken as validated by ``LiveSettings.validate`` (tip >= ``settings.JITO_MIN_TIP_LAMPORTS``, attempts >= 1).
     """
 
     def __init__(

@@ -23,11 +23,15 @@ Defaults and where they come from (``../shared/seeds/delta-neutral-engine-live-m
 
 from __future__ import annotations
 
+from typing import Final
+
 import msgspec
 
 from botrunner.core.precision import QUOTE_PRECISION
 
 LAMPORTS_PER_SOL = 10**9
+# Jito block-engine docs (jito-labs/jito-docs lowlatencytxnsend.md): the engine ignores bundles tipping less.
+JITO_MIN_TIP_LAMPORTS: Final = 1_000
 DEFAULT_KEY_ENV = "DRIFT_PRIVATE_KEY"
 DEFAULT_RPC_ENV = "BOTRUNNER_RPC_URL"
 
@@ -94,7 +98,11 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         need(self.breaker_cool_down_s >= 0, "breaker_cool_down_s", "be >= 0")
         need(self.settle_threshold_quote >= 0, "settle_threshold_usd", "be >= 0")
         need(self.settle_every_s >= 60, "settle_every_s", "be >= 60 s")
-        need(self.jito.tip_lamports >= 1_000, "jito", "tip at least 1000 lamports (Jito's minimum)")
+        need(
+            self.jito.tip_lamports >= JITO_MIN_TIP_LAMPORTS,
+            "jito",
+            f"tip at least {JITO_MIN_TIP_LAMPORTS} lamports (Jito's minimum)",
+        )
         need(self.jito.attempts >= 1, "jito", "make at least 1 attempt")
         for field, url in (("rpc_url", self.rpc_url), ("ws_url", self.ws_url)):
             need(

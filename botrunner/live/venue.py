@@ -15,7 +15,8 @@ What a command does (``execute``), in order:
    unknown transaction outcome, or the circuit breaker open;
 2. safety gates on every placement (confirmation above $100 unless a YAML cap allows it, gas reserve, latency);
    blocked orders are rejected with the numbers, logged at WARNING, and the rest proceed;
-3. build the instructions (``botrunner.live.instructions``), split into transactions that fit;
+3. build the instructions (``botrunner.live.instructions``), split into transactions that fit (a ``Transfer`` first
+   reads the destination subaccount's User, which the instruction lists);
 4. each transaction through the pipeline (simulate, send once, confirm and check ``err``); the first failure stops
    the rest of the command (later transactions assumed the earlier ones), an unknown outcome forces a resync;
 5. refresh: the chain is the truth, so what the command did is reported as the diff the refresh sees.
@@ -44,7 +45,7 @@ from botrunner.drift.codec import DecodeError, OracleReading, decode_account, de
 from botrunner.live import instructions as ix
 from botrunner.live.account import LiveSnapshot, diff_events, snapshot_from_chain
 from botrunner.live.capital import CapitalError, check_deposit, check_transfer, check_withdraw
-from botrunner.live.client import ChainAccounts, ChainState, drift_client, install, user_pubkey
+from botrunner.live.client import ChainAccounts, ChainState, drift_client, install, install_user, user_pubkey
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, record_outcome
 from botrunner.margin.model import PerpPosition
@@ -64,6 +65,17 @@ from botrunner.venue.port import (
 from governors.safety_gates import Confirmations, GateInputs, check_orders, describe, gate_command
 
 USER_ACCOUNT_BYTES = 4376  # Drift User account size: the rent of a new subaccount
+
+
+class Transfer(msgspec.Struct, frozen=True, kw_only=True):
+    """Move ``amount`` tokens of spot market ``spot_market_index`` from the bot's subaccount to the same authority's
+    subaccount ``to_sub_account_id`` (Drift ``transfer_deposit``). Live only: a paper account has no sibling
+    subaccounts, so this is not a ``VenueCommand`` (the paper venue would have to refuse it); ``execute`` takes it
+    beside them and runs it exactly like a withdrawal."""
+
+    spot_market_index: int
+    amount: int
+    to_sub_account_id: int
 
 
 class VenueError(RuntimeError):
@@ -311,9 +323,7 @@ class DriftVenue:
         until = link.breaker.opens_until or now
         return f"circuit breaker open ({link.breaker.failures} consecutive failures) for {until - now:.0f} s more"
 
-    async def execute(
-        self, command: VenueCommand | PlaceOrders | CancelOrders | CancelAndPlace
-    ) -> tuple[VenueEvent, ...]:
+    async def execute(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
         """Perform ``command`` (see the module doc); return what the chain shows afterwards."""
         ts = int(self.clock())
         blocked_reason = self.tradeable()
@@ -329,7 +339,7 @@ class DriftVenue:
                 if gated is None:
                     return tuple(out)
                 command = gated
-            case CancelOrders() | ModifyOrder() | SettlePnl() | Deposit() | Withdraw():
+            case CancelOrders() | ModifyOrder() | SettlePnl() | Deposit() | Withdraw() | Transfer():
                 pass
         try:
             plans = await self._plans(command)
@@ -344,6 +354,9 @@ class DriftVenue:
         except ix.InstructionError as exc:  # e.g. an account so busy that one operation exceeds a transaction
             self.log.warning("instructions_refused", command=type(command).__name__, error=str(exc))
             return (*out, *_reject_all(command, placing, ts, RejectReason.INVALID_ORDER, str(exc)))
+        except RpcUnavailable as exc:  # a read the command needs (a transfer's destination User) went unanswered
+            self.log.warning("rpc_unavailable", command=type(command).__name__, error=str(exc))
+            return (*out, *_reject_all(command, placing, ts, RejectReason.VENUE_UNAVAILABLE, str(exc)))
         confirmed_places: list[int] = []
         for i, plan in enumerate(plans):
             result = await self._run(plan.instructions, plan.what)
@@ -363,7 +376,7 @@ class DriftVenue:
             return tuple(out)
         out.extend(await self.refresh())
         out.extend(self._not_on_chain(confirmed_places, placing, ts))
-        if isinstance(command, Deposit | Withdraw) and not any(isinstance(e, CommandRejected) for e in out):
+        if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
             sign = 1 if isinstance(command, Deposit) else -1
             out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))
         return tuple(out)
@@ -480,36 +493,40 @@ class DriftVenue:
                         sub_account_id=sub,
                     ),
                 )
+            case Transfer(to_sub_account_id=to_sub):
+                snap = self._snap()
+                check_transfer(
+                    command.amount, command.spot_market_index, snap.account, snap.markets, to_sub_account_id=to_sub
+                )
+                # transfer_deposit lists the destination's markets too, so its User must be on the client; only the
+                # bot's own User is kept fresh by refresh(), so the destination is read now and dropped after use.
+                await self._load_user(to_sub)
+                try:
+                    return (
+                        ix.transfer_transaction(
+                            self.client,
+                            limit=self._budget(),
+                            amount=command.amount,
+                            spot_market_index=command.spot_market_index,
+                            from_sub=sub,
+                            to_sub=to_sub,
+                        ),
+                    )
+                finally:
+                    install_user(self.client, to_sub, None, slot=0)
         raise TypeError(f"unsupported command {type(command).__name__}")
 
-    async def transfer(self, amount: int, spot_market_index: int, to_sub: int) -> tuple[VenueEvent, ...]:
-        """Move ``amount`` from this bot's subaccount to the authority's subaccount ``to_sub`` (same wallet)."""
-        ts = int(self.clock())
-        why = self.tradeable()
-        if why is not None:
-            return (CommandRejected(ts=ts, command="transfer", reason=RejectReason.VENUE_UNAVAILABLE, detail=why),)
-        snap = self._snap()
+    async def _load_user(self, sub_account_id: int) -> None:
+        """Read the authority's subaccount ``sub_account_id`` and install its User on the client."""
+        key = user_pubkey(self.client, sub_account_id)
+        slot, (raw,) = await self._fetch([key])
+        if raw is None:
+            raise CapitalError(f"subaccount {sub_account_id} of {self.authority} does not exist")
         try:
-            check_transfer(amount, spot_market_index, snap.account, snap.markets, to_sub_account_id=to_sub)
-        except CapitalError as exc:
-            return (CommandRejected(ts=ts, command="transfer", reason=RejectReason.INVALID_AMOUNT, detail=str(exc)),)
-        plan = ix.transfer_transaction(
-            self.client,
-            limit=self._budget(),
-            amount=amount,
-            spot_market_index=spot_market_index,
-            from_sub=self.sub_account_id,
-            to_sub=to_sub,
-        )
-        result = await self._run(plan.instructions, plan.what)
-        out: list[VenueEvent] = []
-        if result.outcome is not TxOutcome.CONFIRMED:
-            reason = _FAILED_OUTCOMES[result.outcome]
-            out.append(CommandRejected(ts=ts, command="transfer", reason=reason, detail=result.error))
-        else:
-            out.append(BalanceChanged(ts=ts, spot_market_index=spot_market_index, amount=-amount))
-        out.extend(await self.refresh())
-        return tuple(out)
+            user = decode_account(bytes(raw.data), expect="User", what=f"user {key}")
+        except DecodeError as exc:
+            raise CapitalError(f"subaccount {sub_account_id}: {exc}") from exc
+        install_user(self.client, sub_account_id, user, slot=slot)
 
     async def _wallet_balance(self, spot_market_index: int) -> int:
         if spot_market_index == SOL_SPOT_MARKET_INDEX:

@@ -13,12 +13,13 @@ from typing import Any
 from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.config import BotConfig
 from botrunner.connector.orders import WorkingOrder
+from botrunner.core.intents import ExposureBand
 from botrunner.core.precision import LEVERAGE_PRECISION
+from botrunner.live.alerts import liquidation_distance_bps
 from botrunner.pipeline import Decision
 from botrunner.runtime.lifecycle import BotRunState
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.venue.port import AccountReport
-from governors.risk_sizing import distance_bps
 
 
 def iso(ts: int | float | None) -> str | None:
@@ -32,27 +33,55 @@ def _pnl_total(paper: PaperBot, equity: int) -> int:
     return equity - (ledger.deposits - ledger.withdrawals)
 
 
-def bot_summary(
-    config: BotConfig, state: BotRunState, paper: PaperBot, risk_state: str, market_ts: int | None
+def summary_row(
+    config: BotConfig,
+    state: BotRunState,
+    risk_state: str,
+    *,
+    position: int,
+    mark: int,
+    equity: int,
+    pnl: int | None,
+    open_orders: int,
+    fills: int,
+    market_time: int | None,
 ) -> dict[str, Any]:
-    """One row of ``ctl status``, raw: integers in Drift precisions (cheap enough to post after every step).
-    :func:`render_summary` turns it into what the operator reads."""
-    venue = paper.venue
-    equity = venue.equity()
+    """One raw row of ``ctl status`` (paper, live and monitor bots alike): integers in Drift precisions, cheap
+    enough to post after every step. :func:`render_summary` turns it into what the operator reads."""
     return {
         "name": config.name,
         "market": config.market,
         "mode": config.mode.value,
         "state": state.value,
         "risk_state": risk_state or None,
-        "position": venue.position.base_asset_amount,
-        "mark": venue.last_price,
+        "position": position,
+        "mark": mark,
         "equity": equity,
-        "pnl": _pnl_total(paper, equity),
-        "open_orders": len(venue.orders),
-        "fills": venue.ledger.maker_fills + venue.ledger.taker_fills,
-        "market_time": market_ts,
+        "pnl": pnl,
+        "open_orders": open_orders,
+        "fills": fills,
+        "market_time": market_time,
     }
+
+
+def bot_summary(
+    config: BotConfig, state: BotRunState, paper: PaperBot, risk_state: str, market_ts: int | None
+) -> dict[str, Any]:
+    """A paper bot's :func:`summary_row`."""
+    venue = paper.venue
+    equity = venue.equity()
+    return summary_row(
+        config,
+        state,
+        risk_state,
+        position=venue.position.base_asset_amount,
+        mark=venue.last_price,
+        equity=equity,
+        pnl=_pnl_total(paper, equity),
+        open_orders=len(venue.orders),
+        fills=venue.ledger.maker_fills + venue.ledger.taker_fills,
+        market_time=market_ts,
+    )
 
 
 _SUMMARY_DECIMALS = {"position": BASE_DECIMALS, "mark": PRICE_DECIMALS, "equity": QUOTE_DECIMALS, "pnl": QUOTE_DECIMALS}
@@ -70,11 +99,49 @@ def render_summary(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def liq_distance_pct(report: AccountReport) -> str | None:
-    """The liquidation distance ``ctl bot`` shows: percent of the oracle, as the Risk Governor measures it."""
+    """The liquidation distance ``ctl bot`` shows: percent of the oracle, as the Risk Governor measures it (and as
+    the live health alerts do)."""
     if not report.position_base:
         return None
-    bps = distance_bps(report.oracle, report.liquidation_price, report.position_base)
+    bps = liquidation_distance_bps(report)
     return None if bps is None else fixed(bps, 2)
+
+
+def subaccount_label(config: BotConfig) -> str:
+    """``authority/subaccount_id``, as ``ctl bot`` shows the account."""
+    return f"{config.account.authority}/{config.account.subaccount_id}"
+
+
+def account_fields(report: AccountReport, *, mark: int, oracle: int) -> dict[str, Any]:
+    """The position and margin block of ``ctl bot`` (paper and live alike), from the venue's account report;
+    ``mark`` is the price the bot trades against (the oracle on live)."""
+    return {
+        "position": fixed(report.position_base, BASE_DECIMALS),
+        "entry": fixed(report.entry_price, PRICE_DECIMALS) if report.position_base else None,
+        "mark": fixed(mark, PRICE_DECIMALS),
+        "oracle": fixed(oracle, PRICE_DECIMALS),
+        "leverage": fixed(report.leverage, len(str(LEVERAGE_PRECISION)) - 1),
+        "liq_price": optional_fixed(report.liquidation_price, PRICE_DECIMALS) or None,
+        "liq_distance_pct": liq_distance_pct(report),
+        "health": report.health,
+        "equity": fixed(report.equity, QUOTE_DECIMALS),
+    }
+
+
+def risk_view(state: str, reasons: Iterable[str]) -> dict[str, Any]:
+    """The Risk Governor's state and reasons as ``ctl bot`` shows them."""
+    return {"state": state or None, "reasons": list(reasons)}
+
+
+def band_view(band: ExposureBand | None) -> dict[str, str] | None:
+    """The position band of the last decision as ``ctl bot`` shows it (None before the first decision)."""
+    if band is None:
+        return None
+    return {
+        "min": fixed(band.min_base, BASE_DECIMALS),
+        "max": fixed(band.max_base, BASE_DECIMALS),
+        "preferred": fixed(band.preferred_base, BASE_DECIMALS),
+    }
 
 
 def order_views(orders: Iterable[WorkingOrder]) -> list[dict[str, Any]]:
@@ -106,11 +173,7 @@ def bot_detail(
     """Everything ``ctl bot NAME`` shows."""
     venue = paper.venue
     report = venue.report()
-    equity = report.equity
     ledger = venue.ledger
-    liq = report.liquidation_price
-    distance = liq_distance_pct(report)
-    band = decision.verdict.band if decision is not None else None
     grid = config.strategy.grid
     params: dict[str, str] = {"kind": config.strategy.kind.value}
     if config.strategy.kind.value == "grid":
@@ -139,16 +202,8 @@ def bot_detail(
         "mode": config.mode.value,
         "state": state.value,
         "market": config.market,
-        "subaccount": f"{config.account.authority}/{config.account.subaccount_id}",
-        "position": fixed(report.position_base, BASE_DECIMALS),
-        "entry": fixed(report.entry_price, PRICE_DECIMALS) if report.position_base else None,
-        "mark": fixed(venue.last_price, PRICE_DECIMALS),
-        "oracle": fixed(venue.oracle, PRICE_DECIMALS),
-        "leverage": fixed(report.leverage, len(str(LEVERAGE_PRECISION)) - 1),
-        "liq_price": optional_fixed(liq, PRICE_DECIMALS) or None,
-        "liq_distance_pct": distance,
-        "health": report.health,
-        "equity": fixed(equity, QUOTE_DECIMALS),
+        "subaccount": subaccount_label(config),
+        **account_fields(report, mark=venue.last_price, oracle=venue.oracle),
         "pnl": {
             "unrealized": fixed(report.unrealized_pnl, QUOTE_DECIMALS),
             "realized": fixed(ledger.realized, QUOTE_DECIMALS),
@@ -156,16 +211,10 @@ def bot_detail(
             "fees": fixed(ledger.fees, QUOTE_DECIMALS),
             "settled": fixed(ledger.settled, QUOTE_DECIMALS),
             "unsettled": fixed(report.unsettled_pnl, QUOTE_DECIMALS),
-            "total": fixed(_pnl_total(paper, equity), QUOTE_DECIMALS),
+            "total": fixed(_pnl_total(paper, report.equity), QUOTE_DECIMALS),
         },
-        "risk": {"state": risk_state or None, "reasons": reasons},
-        "band": None
-        if band is None
-        else {
-            "min": fixed(band.min_base, BASE_DECIMALS),
-            "max": fixed(band.max_base, BASE_DECIMALS),
-            "preferred": fixed(band.preferred_base, BASE_DECIMALS),
-        },
+        "risk": risk_view(risk_state, reasons),
+        "band": band_view(decision.verdict.band if decision is not None else None),
         "grid": params,
         "orders": order_views(venue.open_orders()),
         "market_time": iso(venue.now),

@@ -1,0 +1,146 @@
+"""LiveBotActor in process, against the fake Solana node: how it starts (a flagged restart, its Jito submitter)
+and what its status row shows between events. No ticker runs during a test (``refresh_s`` is 10 s): each test
+asks for its ticks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pykka
+import pytest
+import structlog
+
+from botrunner.config import BotMode
+from botrunner.live.actor import LiveBotActor, LiveSetup, Tick
+from botrunner.live.settings import JitoSettings, LiveSettings
+from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.store import Store, StoreWriter
+from tests.support_drift import user_bytes
+from tests.support_fake_rpc import FakeRpc
+from tests.test_live_venue import FAST, KP, USDC, funded_user, live_config, serve_chain
+
+TIMEOUT_S = 30
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeRpc]:
+    with FakeRpc() as server:
+        yield server
+        server.assert_no_double_send()
+
+
+class Started:
+    """A running actor, its status board, its logger and the failures it reported."""
+
+    def __init__(self, ref: pykka.ActorRef[Any], board: StatusBoard, log: Any, failures: list[str]) -> None:
+        self.ref, self.board, self.log, self.failures = ref, board, log, failures
+
+    def tick(self) -> None:
+        self.ref.ask(Tick(), timeout=TIMEOUT_S)
+
+    def wait_started(self) -> None:
+        self.ref.proxy().flush_marker().get(timeout=TIMEOUT_S)  # answered once on_start is done
+
+    def actor(self) -> LiveBotActor:
+        actor = self.ref._actor_weakref()  # pykka keeps the actor itself private; the tests read its state
+        assert isinstance(actor, LiveBotActor)
+        return actor
+
+
+@contextmanager
+def live_actor(
+    fake: FakeRpc, tmp_path: Path, *, mode: BotMode, force_pause: bool = False, settings: LiveSettings = FAST
+) -> Iterator[Started]:
+    config = live_config(mode, settings)
+    db = tmp_path / "store.db"
+    with Store.open(db) as store:
+        store.register_bot(
+            bot=config.name,
+            authority=config.account.authority,
+            subaccount_id=config.account.subaccount_id,
+            market=config.market,
+            mode=config.mode.value,
+            created_ts=1,
+            config_digest=hashlib.sha256(msgspec.json.encode(config.without_source())).hexdigest(),
+        )
+    writer = StoreWriter(db)
+    board = StatusBoard()
+    failures: list[str] = []
+    log = structlog.get_logger("test-live-actor").bind(bot=config.name)
+    setup = LiveSetup(
+        config=config,
+        wallet=KP if mode is BotMode.LIVE else None,
+        rpc_url=fake.url,
+        store_path=str(db),
+        writer=writer,
+        board=board,
+        hub=EventHub(),
+        log=log,
+        generation=1,
+        on_failure=lambda name, generation, error: failures.append(error),
+        force_pause=force_pause,
+    )
+    ref = LiveBotActor.start(setup)
+    try:
+        yield Started(ref, board, log, failures)
+    finally:
+        ref.stop(block=True, timeout=TIMEOUT_S)
+        writer.close(timeout=TIMEOUT_S)
+
+
+def test_monitor_when_flagged_for_a_paused_restart_then_it_starts(fake: FakeRpc, tmp_path: Path) -> None:
+    # The supervisor restarts a flagged bot paused; a monitor bot has nothing to pause and must still start.
+    serve_chain(fake, user=funded_user())
+    with live_actor(fake, tmp_path, mode=BotMode.MONITOR, force_pause=True) as bot:
+        bot.tick()
+        assert bot.failures == []
+        row = bot.board.get("sol-neutral-grid")
+        assert row is not None and row["state"] == "running"
+
+
+def test_live_when_flagged_for_a_paused_restart_then_it_starts_paused(fake: FakeRpc, tmp_path: Path) -> None:
+    serve_chain(fake, user=funded_user())
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE, force_pause=True) as bot:
+        bot.tick()
+        assert bot.failures == []
+        row = bot.board.get("sol-neutral-grid")
+        assert row is not None and row["state"] == "paused"
+    assert fake.count("sendTransaction") == 0
+
+
+def test_monitor_when_the_oracle_moves_without_events_then_status_follows(fake: FakeRpc, tmp_path: Path) -> None:
+    serve_chain(fake, user=funded_user())
+    with live_actor(fake, tmp_path, mode=BotMode.MONITOR) as bot:
+        bot.tick()
+        first = bot.board.get("sol-neutral-grid")
+        serve_chain(fake, user=funded_user(), oracle=160 * USDC)  # no fill, no order change: no venue event
+        bot.tick()
+        second = bot.board.get("sol-neutral-grid")
+    assert first is not None and second is not None
+    assert (first["mark"], second["mark"]) == (150 * USDC, 160 * USDC)
+
+
+def test_live_when_jito_enabled_then_submitter_uses_the_bots_delays_and_log(fake: FakeRpc, tmp_path: Path) -> None:
+    serve_chain(fake, user=funded_user())
+    settings = msgspec.structs.replace(
+        FAST, rpc_retry_delays_s=(3, 5), jito=JitoSettings(enabled=True, block_engine_url=fake.url, attempts=3)
+    )
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE, settings=settings) as bot:
+        bot.wait_started()
+        jito = bot.actor()._jito
+        assert bot.failures == []
+        assert jito._delays == (3.0, 5.0)  # the YAML's rpc_retry_delays_s, not the defaults (1 s, 2 s)
+        assert jito._log is bot.log  # the bot's own log file, not a global logger
+
+
+def test_live_when_operator_transfers_to_a_sibling_then_sent_and_reported(fake: FakeRpc, tmp_path: Path) -> None:
+    serve_chain(fake, user=funded_user(), siblings={2: user_bytes(authority=KP.pubkey(), sub_account_id=2)})
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE) as bot:
+        reply = bot.ref.proxy().capital("transfer", 100 * USDC, 0, 2).get(timeout=TIMEOUT_S)
+    assert [(e["event"], e.get("amount")) for e in reply["events"]] == [("BalanceChanged", -100 * USDC)]
+    assert fake.count("sendTransaction") == 1
