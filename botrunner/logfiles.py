@@ -45,7 +45,7 @@ import msgspec
 import structlog
 from structlog.typing import FilteringBoundLogger
 
-from botrunner.logsetup import level_from_env, redact, scrub_line, scrub_values
+from botrunner.logsetup import base_processors, level_from_env, scrub_line
 
 SUPERVISOR: Final = "supervisor"
 _DAY_S: Final = 86_400  # unix time has no leap seconds: every UTC day is exactly this long
@@ -333,15 +333,7 @@ class LogFiles:
         self.supervisor()
         daily = self._files[SUPERVISOR]
         structlog.configure(
-            processors=[
-                structlog.contextvars.merge_contextvars,
-                structlog.processors.add_log_level,
-                _default_bot,
-                redact,
-                structlog.processors.format_exc_info,
-                scrub_values,
-                _to_file,
-            ],
+            processors=[*base_processors(_default_bot), _to_file],
             wrapper_class=structlog.make_filtering_bound_logger(self.level),
             logger_factory=lambda *_args: daily,
             cache_logger_on_first_use=False,
@@ -390,15 +382,7 @@ class LogFiles:
                     clock=self._clock,
                     flush_each_line=self._flush_interval_s == 0,
                 )
-                processors = [
-                    structlog.contextvars.merge_contextvars,
-                    structlog.processors.add_log_level,
-                    bot_field,
-                    redact,
-                    structlog.processors.format_exc_info,
-                    scrub_values,
-                    _to_file,
-                ]
+                processors = [*base_processors(bot_field), _to_file]
                 logger = cast(FilteringBoundLogger, self._wrapper(daily, processors=processors, context={}))
                 self._files[name] = daily
                 self._loggers[name] = logger

@@ -21,6 +21,7 @@ from collections.abc import MutableMapping
 from typing import Any, Final, TextIO
 
 import structlog
+from structlog.typing import Processor
 
 LEVEL_ENV = "BOTRUNNER_LOG_LEVEL"
 REDACTED: Final = "[redacted]"
@@ -173,16 +174,26 @@ def scrub_rendered(_logger: Any, _method: str, rendered: Any) -> str:
     return scrub_line(rendered)
 
 
+def base_processors(field: Processor) -> list[Processor]:
+    """The processors every botrunner logger starts with, in this order: bound context, ``level``, ``field`` (the
+    time stamp, or the ``bot`` field of a per-bot file), key-based ``redact``, the exception formatted, then
+    ``scrub_values`` (after the exception, so its text is scrubbed too). The caller appends its renderer: a str
+    renderer must be followed by ``scrub_rendered``."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        field,
+        redact,
+        structlog.processors.format_exc_info,
+        scrub_values,
+    ]
+
+
 def configure(stream: TextIO, level: int | None = None) -> None:
     """Render JSON lines to ``stream`` at ``level`` (from the environment when None)."""
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact,
-            structlog.processors.format_exc_info,
-            scrub_values,
+            *base_processors(structlog.processors.TimeStamper(fmt="iso", utc=True)),
             structlog.processors.JSONRenderer(sort_keys=True),
             scrub_rendered,
         ],

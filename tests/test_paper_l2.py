@@ -493,11 +493,13 @@ def run_l2(share: int, script: list[Op]) -> tuple[PaperVenue, list[tuple[VenueEv
                 accepted.add(e.user_order_id)
                 expired.discard(e.user_order_id)
                 resting = v.orders.get(e.user_order_id)
-                tracked[e.user_order_id] = Tracked(
-                    e,
-                    ahead=resting.queue_ahead if resting is not None else 0,
-                    depth=book.depth_at(e.side, e.price),
-                )
+                depth = book.depth_at(e.side, e.price)
+                # the documented joining rule, computed here rather than read from the venue: behind ``share`` bps
+                # of the depth displayed at the order's price, rounded up
+                ahead = ceil_div(depth * share, 10_000) if resting is not None else 0
+                if resting is not None:
+                    assert resting.queue_ahead == ahead, (op, e)
+                tracked[e.user_order_id] = Tracked(e, ahead=ahead, depth=depth)
             elif isinstance(e, OrderExpired):
                 expired.add(e.user_order_id)
             elif isinstance(e, Fill):

@@ -11,17 +11,16 @@ from typing import Final
 
 import msgspec
 
-from botrunner.core.precision import to_decimal
+from botrunner.core.precision import decimal_text
 
 PRICE_DECIMALS: Final = 6
 BASE_DECIMALS: Final = 9
 QUOTE_DECIMALS: Final = 6
 RATE_DECIMALS: Final = 9
 
-
-def fixed(value: int, decimals: int) -> str:
-    """``fixed(-1_500_000, 6) == "-1.500000"``: an exact decimal string of a fixed-point integer."""
-    return format(to_decimal(value, 10**decimals), "f")
+# ``fixed(-1_500_000, 6) == "-1.500000"``: the exact decimal string of a fixed-point integer (integer divmod: any
+# magnitude, no rounding). The project's one implementation, under the name the writers use.
+fixed = decimal_text
 
 
 def optional_fixed(value: int | None, decimals: int) -> str:

@@ -6,7 +6,7 @@ Everything in the core is a Python ``int`` in one of these precisions. Decimal a
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Final
 
 from botrunner.core.fixed import tdiv
@@ -22,6 +22,7 @@ FUNDING_RATE_BUFFER: Final = 10**3  # FUNDING_RATE_PRECISION / PRICE_PRECISION
 PERCENTAGE_PRECISION: Final = 10**6  # fees, liquidation fees, percentages
 LIQUIDATION_FEE_PRECISION: Final = PERCENTAGE_PRECISION
 SPOT_BALANCE_PRECISION: Final = 10**9  # scaled spot balances
+_MAX_MAGNITUDE: Final = 30  # no human figure is beyond 1e30; refusing it also keeps "1e999999999" from becoming an int
 SPOT_CUMULATIVE_INTEREST_PRECISION: Final = 10**10
 LEVERAGE_PRECISION: Final = 10**4  # 10_000 = 1x (as driftpy's get_leverage)
 BASE_PRICE_TO_QUOTE: Final = BASE_PRECISION * PRICE_PRECISION // QUOTE_PRECISION  # base*price // this = quote
@@ -57,13 +58,29 @@ def to_fixed(value: str | int | Decimal, precision: int, *, what: str = "value")
         raise ValueError(f"{what}: {value!r} is not a number") from exc
     if not d.is_finite():
         raise ValueError(f"{what}: {value!r} is not a finite number")
-    scaled = d * precision
+    if d and d.adjusted() > _MAX_MAGNITUDE:
+        raise ValueError(f"{what}: {value!r} is out of range (over 1e{_MAX_MAGNITUDE})")
+    with localcontext() as exact:  # the default 28 digits would round a long value here and then accept it
+        exact.prec = len(d.as_tuple().digits) + len(str(precision)) + 1
+        scaled = d * precision
     if scaled != scaled.to_integral_value(rounding=ROUND_DOWN):
         raise ValueError(f"{what}: {value!r} has more decimals than precision 1/{precision} allows")
     return int(scaled)
 
 
+def decimal_text(value: int, decimals: int) -> str:
+    """``decimal_text(-1_500_000, 6) == "-1.500000"``: the exact decimal string of a fixed-point integer with
+    ``decimals`` places. Integer arithmetic only: exact for any magnitude (no decimal context, no rounding)."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}" if decimals else f"{sign}{whole}"
+
+
 def to_decimal(value: int, precision: int) -> Decimal:
-    """Exact decimal for display: ``to_decimal(1_500_000, PRICE_PRECISION) == Decimal("1.500000")``."""
+    """Exact decimal for display: ``to_decimal(1_500_000, PRICE_PRECISION) == Decimal("1.500000")``, for a
+    ``precision`` that is a power of ten. Built from :func:`decimal_text` (a Decimal from a string is exact: the
+    context's 28 digits do not apply), so any magnitude keeps every digit."""
     places = len(str(precision)) - 1
-    return (Decimal(value) / Decimal(precision)).quantize(Decimal(1).scaleb(-places))
+    if precision != 10**places:
+        raise ValueError(f"to_decimal: precision must be a power of ten, got {precision}")
+    return Decimal(decimal_text(value, places))

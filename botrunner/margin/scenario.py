@@ -84,16 +84,32 @@ class _Lev(msgspec.Struct, frozen=True):
             self.net_quote + o.net_quote,
         )
 
-    def leverage(self) -> int:
+    def folded(self) -> tuple[int, int, int, int]:
+        """(perp liability, perp pnl, assets, liabilities) with the net quote balance folded into the assets (a
+        deposit) or the liabilities (a borrow), as the SDK's leverage counts it; the leverage is then
+        ``(perp liability + liabilities) * LEVERAGE_PRECISION // (assets + perp pnl - liabilities)`` (0 if the
+        divisor is 0)."""
         assets, liabilities = self.assets, self.liabilities
         if self.net_quote > 0:
             assets += self.net_quote
         else:
             liabilities -= self.net_quote
-        net = assets + self.perp_pnl - liabilities
-        if net == 0:
-            return 0
-        return (self.perp_liability + liabilities) * LEVERAGE_PRECISION // net
+        return self.perp_liability, self.perp_pnl, assets, liabilities
+
+
+def _weigh(total_pnl: int, weight: int, q_min: int, q_max: int) -> int:
+    """A perp's pnl as collateral before the initial-margin cap (the tail of ``perp_contribution``): a gain times
+    ``weight`` at the quote's min price ``q_min``, a loss in full at its max price ``q_max``. Each factor of one is
+    skipped: it would not change the truncated result."""
+    if total_pnl > 0:
+        if weight != SPOT_WEIGHT_PRECISION:
+            total_pnl = tdiv(total_pnl * weight, SPOT_WEIGHT_PRECISION)
+        if q_min != PRICE_PRECISION:
+            total_pnl = tdiv(total_pnl * q_min, PRICE_PRECISION)
+        return total_pnl
+    if total_pnl < 0:
+        return total_pnl if q_max == PRICE_PRECISION else tdiv(total_pnl * q_max, PRICE_PRECISION)
+    return 0
 
 
 def _spot_totals(sp: SpotPosition, market: SpotMarketState, category: MarginCategory, custom: int) -> tuple[int, int]:
@@ -139,14 +155,11 @@ def _perp_lev(pp: PerpPosition, market: PerpMarketState, quote_price: int) -> _L
 # settings), the market state of each of its positions (with each perp's quote market), this market's spec, status
 # and expiry price, its quote market's state, and whether anything else moves with the oracle. All frozen values:
 # equal keys, equal inputs, equal results. Bounded: cleared when full.
-_Constants = tuple[
-    dict[MarginCategory, MarginCalculation], "_Lev", dict[MarginCategory, bool], StrictPrice, int, "_Pricing"
-]
-_CONSTANTS: dict[tuple[object, ...], _Constants] = {}
+_CONSTANTS: dict[tuple[object, ...], _Pricing] = {}
 _CONSTANTS_MAX = 1024
 
 
-def _constants(rest: Account, markets: Markets, market: PerpMarketState, static: bool) -> _Constants:
+def _constants(rest: Account, markets: Markets, market: PerpMarketState, static: bool) -> _Pricing:
     """The oracle-free part of a scenario on ``market`` whose other positions are ``rest`` (see ``_CONSTANTS``);
     shared between scenarios: read-only. The markets are looked up in ``__init__``'s original order, so a missing
     one raises the same ``KeyError``."""
@@ -166,11 +179,7 @@ def _constants(rest: Account, markets: Markets, market: PerpMarketState, static:
     return hit
 
 
-def _compute_constants(rest: Account, markets: Markets, market: PerpMarketState, static: bool) -> _Constants:
-    const = {
-        MarginCategory.INITIAL: calculate_margin(rest, markets, MarginCategory.INITIAL),
-        MarginCategory.MAINTENANCE: calculate_margin(rest, markets, MarginCategory.MAINTENANCE),
-    }
+def _compute_constants(rest: Account, markets: Markets, market: PerpMarketState, static: bool) -> _Pricing:
     lev = _Lev()
     for sp in rest.spot_positions:
         lev = lev.plus(_spot_lev(sp, markets.spot_market(sp.market_index)))
@@ -178,24 +187,18 @@ def _compute_constants(rest: Account, markets: Markets, market: PerpMarketState,
         pm = markets.perp_market(pp.market_index)
         lev = lev.plus(_perp_lev(pp, pm, markets.spot_market(pm.spec.quote_spot_market_index).oracle_price))
     # the account-level settings are the account's own: ``rest`` only has fewer positions
-    hlm = {
-        MarginCategory.INITIAL: rest.is_high_leverage_mode(MarginCategory.INITIAL),
-        MarginCategory.FILL: rest.is_high_leverage_mode(MarginCategory.FILL),
-        MarginCategory.MAINTENANCE: rest.is_high_leverage_mode(MarginCategory.MAINTENANCE),
-    }
-    strict_quote = quote_strict_price(markets, market, False)
-    quote_price = markets.spot_market(market.spec.quote_spot_market_index).oracle_price
-    pricing = _Pricing(
+    return _Pricing(
         market,
         static=static,
-        q=strict_quote,
-        quote_price=quote_price,
+        q=quote_strict_price(markets, market, False),
+        quote_price=markets.spot_market(market.spec.quote_spot_market_index).oracle_price,
         custom=rest.max_margin_ratio,
-        hlm=hlm,
-        const=const,
+        hlm_initial=rest.is_high_leverage_mode(MarginCategory.INITIAL),
+        hlm_maintenance=rest.is_high_leverage_mode(MarginCategory.MAINTENANCE),
+        const_initial=calculate_margin(rest, markets, MarginCategory.INITIAL),
+        const_maintenance=calculate_margin(rest, markets, MarginCategory.MAINTENANCE),
         lev=lev,
     )
-    return const, lev, hlm, strict_quote, quote_price, pricing
 
 
 class OracleScenario:
@@ -203,17 +206,10 @@ class OracleScenario:
     price of that market's oracle. Not strict (twap-free) pricing, like the governors' what-if."""
 
     __slots__ = (
-        "_account",
-        "_const",
-        "_const_lev",
-        "_custom",
-        "_hlm",
         "_market",
         "_moving_perps",
         "_moving_spots",
         "_pricing",
-        "_quote_price",
-        "_strict_quote",
         "market_index",
         "oracle_price",
     )
@@ -224,7 +220,6 @@ class OracleScenario:
         self.market_index = market_index
         self.oracle_price = market.oracle_price
         self._market = market
-        self._account = account
         moving_spots: list[tuple[SpotPosition, SpotMarketState]] = []
         moving_perps: list[tuple[PerpPosition, PerpMarketState]] = []
         const_spots: list[SpotPosition] = []
@@ -248,41 +243,28 @@ class OracleScenario:
         rest = msgspec.structs.replace(account, spot_positions=tuple(const_spots), perp_positions=tuple(const_perps))
         self._moving_spots = tuple(moving_spots)
         self._moving_perps = tuple(moving_perps)
-        self._custom = account.max_margin_ratio
-        static = not moving_spots and not moving_perps
-        (
-            self._const,
-            self._const_lev,
-            self._hlm,
-            self._strict_quote,
-            self._quote_price,
-            self._pricing,
-        ) = _constants(rest, markets, market, static)
-
-    @property
-    def static(self) -> bool:
-        """True when no other position moves with this market's oracle (no spot SOL hedge, no sister perp): the
-        rest of the account then contributes constants only."""
-        return not self._moving_spots and not self._moving_perps
+        # static: no other position moves with this market's oracle (no spot SOL hedge, no sister perp), so the
+        # rest of the account contributes constants only
+        self._pricing = _constants(rest, markets, market, not moving_spots and not moving_perps)
 
     def moving_totals(self, price: int, category: MarginCategory) -> tuple[int, int]:
         """Collateral and requirement of everything but the position in this market, with the oracle at ``price``."""
-        if category is MarginCategory.FILL:
+        pr = self._pricing
+        if category is MarginCategory.INITIAL:
+            tc, mr, custom, hlm = pr.tc_i, pr.mr_i, pr.custom, pr.hlm_initial
+        elif category is MarginCategory.MAINTENANCE:
+            tc, mr, custom, hlm = pr.tc_m, pr.mr_m, 0, pr.hlm_maintenance
+        else:
             raise ValueError("OracleScenario evaluates initial and maintenance margin only")
-        const = self._const[category]
-        tc = const.total_collateral
-        mr = const.margin_requirement
-        custom = self._custom if category is MarginCategory.INITIAL else 0
         for sp, sm in self._moving_spots:
             t, m = _spot_totals(sp, sm.with_oracle_price(price), category, custom)
             tc += t
             mr += m
-        hlm = self._hlm[category]
         for pp, pm in self._moving_perps:
             c = perp_contribution(
                 pp,
                 pm.with_oracle_price(price),
-                self._strict_quote,
+                pr.strict_quote,
                 category,
                 custom_margin_ratio=max(custom, pp.max_margin_ratio) if category is MarginCategory.INITIAL else 0,
                 high_leverage=hlm,
@@ -293,11 +275,12 @@ class OracleScenario:
 
     def moving_leverage(self, price: int) -> _Lev:
         """The leverage inputs of everything but the position in this market, with the oracle at ``price``."""
-        lev = self._const_lev
+        pr = self._pricing
+        lev = pr.lev
         for sp, sm in self._moving_spots:
             lev = lev.plus(_spot_lev(sp, sm.with_oracle_price(price)))
         for pp, pm in self._moving_perps:
-            lev = lev.plus(_perp_lev(pp, pm.with_oracle_price(price), self._quote_price))
+            lev = lev.plus(_perp_lev(pp, pm.with_oracle_price(price), pr.quote_price))
         return lev
 
     def pricer(self, position: PerpPosition | None) -> PositionPricer:
@@ -309,17 +292,9 @@ class OracleScenario:
         tc, mr = PositionPricer(self, position).totals(price, category)
         return Totals(tc, mr)
 
-    def leverage(self, position: PerpPosition | None, price: int) -> int:
-        """The SDK leverage (1e4 = 1x) with ``position`` and the oracle at ``price``."""
-        return PositionPricer(self, position).leverage(price)
-
     def market(self, price: int | None = None) -> PerpMarketState:
         """This perp market, optionally with its oracle moved."""
         return self._market if price is None else self._market.with_oracle_price(price)
-
-    @property
-    def account(self) -> Account:
-        return self._account
 
 
 # perp_margin_ratio memo: (id of the market spec, settled?, size, initial?, high leverage?) -> (spec, ratio). The
@@ -346,13 +321,15 @@ def market_margin_ratio(market: PerpMarketState, size: int, initial: bool, high_
 
 
 class _Pricing:
-    """What every ``PositionPricer`` of one scenario shares, computed once per scenario. Read-only."""
+    """The oracle-free part of a scenario (see ``_CONSTANTS``): what its ``OracleScenario`` and every
+    ``PositionPricer`` of it share, computed once. Read-only."""
 
     __slots__ = (
         "custom",
         "expiry_price",
         "hlm_initial",
         "hlm_maintenance",
+        "lev",
         "lev_assets",
         "lev_liabilities",
         "lev_perp_liability",
@@ -366,6 +343,7 @@ class _Pricing:
         "settled",
         "simple",
         "static",
+        "strict_quote",
         "tc_i",
         "tc_m",
         "w_maint",
@@ -379,8 +357,10 @@ class _Pricing:
         q: StrictPrice,
         quote_price: int,
         custom: int,
-        hlm: dict[MarginCategory, bool],
-        const: dict[MarginCategory, MarginCalculation],
+        hlm_initial: bool,
+        hlm_maintenance: bool,
+        const_initial: MarginCalculation,
+        const_maintenance: MarginCalculation,
         lev: _Lev,
     ) -> None:
         # reads nothing of ``market`` that moves with its oracle: one instance serves every oracle price
@@ -391,22 +371,17 @@ class _Pricing:
         self.static = static
         self.simple = self.static and not self.settled and not self.prediction
         self.expiry_price = market.expiry_price
+        self.strict_quote = q
         self.q_max, self.q_min = q.max_price(), q.min_price()
         self.quote_price = quote_price
         self.custom = custom
-        self.hlm_initial = hlm[MarginCategory.INITIAL]
-        self.hlm_maintenance = hlm[MarginCategory.MAINTENANCE]
+        self.hlm_initial = hlm_initial
+        self.hlm_maintenance = hlm_maintenance
         self.w_maint = spec.unrealized_pnl_maintenance_asset_weight
-        const_i, const_m = const[MarginCategory.INITIAL], const[MarginCategory.MAINTENANCE]
-        self.tc_i, self.mr_i = const_i.total_collateral, const_i.margin_requirement
-        self.tc_m, self.mr_m = const_m.total_collateral, const_m.margin_requirement
-        assets, liabilities = lev.assets, lev.liabilities
-        if lev.net_quote > 0:  # as _Lev.leverage folds the net quote balance in
-            assets += lev.net_quote
-        else:
-            liabilities -= lev.net_quote
-        self.lev_perp_liability, self.lev_perp_pnl = lev.perp_liability, lev.perp_pnl
-        self.lev_assets, self.lev_liabilities = assets, liabilities
+        self.tc_i, self.mr_i = const_initial.total_collateral, const_initial.margin_requirement
+        self.tc_m, self.mr_m = const_maintenance.total_collateral, const_maintenance.margin_requirement
+        self.lev = lev  # the rest of the account's leverage inputs; moving positions add to them before folding
+        self.lev_perp_liability, self.lev_perp_pnl, self.lev_assets, self.lev_liabilities = lev.folded()
 
 
 class PositionPricer:
@@ -440,14 +415,12 @@ class PositionPricer:
         "_side_ratios",
         "_unordered",
         "entry_price",
-        "position",
     )
 
     def __init__(self, scenario: OracleScenario, position: PerpPosition | None) -> None:
         self._sc = scenario
         self._pr = scenario._pricing
         self._market = scenario._market
-        self.position = position
         if position is None:
             position = PerpPosition(market_index=scenario.market_index)
         # OracleScenario.totals ignores an empty slot, as calculate_margin does
@@ -536,27 +509,14 @@ class PositionPricer:
         return tdiv(base * max(vp, 0), BASE_PRECISION) + self._quote_funding
 
     def _weighted(self, total_pnl: int, initial: bool, price: int) -> int:
-        """The pnl as collateral: weight, quote price, initial cap (the tail of ``perp_contribution``)."""
+        """The pnl as collateral: weight, quote price, initial cap (the tail of ``perp_contribution``). A gain's
+        initial weight depends on its size (and the market at ``price``); the cap only bounds a gain."""
         pr = self._pr
-        if total_pnl > 0:
-            if initial:
-                market = self._market.with_oracle_price(price)
-                weight = unrealized_pnl_asset_weight(market, total_pnl, MarginCategory.INITIAL)
-            else:
-                weight = pr.w_maint
-            quote_price = pr.q_min
-        elif total_pnl < 0:
-            weight, quote_price = SPOT_WEIGHT_PRECISION, pr.q_max
-        else:
-            return 0  # 0 times any weight and price
-        weighted = total_pnl
-        if weight != SPOT_WEIGHT_PRECISION:
-            weighted = tdiv(weighted * weight, SPOT_WEIGHT_PRECISION)
-        if quote_price != PRICE_PRECISION:
-            weighted = tdiv(weighted * quote_price, PRICE_PRECISION)
-        if initial:
-            weighted = min(weighted, MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN)
-        return weighted
+        if initial and total_pnl > 0:
+            market = self._market.with_oracle_price(price)
+            weight = unrealized_pnl_asset_weight(market, total_pnl, MarginCategory.INITIAL)
+            return min(_weigh(total_pnl, weight, pr.q_min, pr.q_max), MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN)
+        return _weigh(total_pnl, pr.w_maint, pr.q_min, pr.q_max)
 
     def contribution(self, price: int, category: MarginCategory) -> tuple[int, int]:
         """(weighted pnl, margin requirement) of the position alone, as ``perp_contribution`` on the moved market."""
@@ -586,10 +546,6 @@ class PositionPricer:
             mr += requirement
         return tc, mr
 
-    def margin(self, price: int) -> tuple[int, int, int, int]:
-        """(collateral, requirement) for initial then maintenance margin, with the oracle at ``price``."""
-        return self.figures(price)[:4]
-
     def figures(self, price: int) -> tuple[int, int, int, int, int, int]:
         """Everything a snapshot needs at ``price`` in one pass: (initial collateral, initial requirement,
         maintenance collateral, maintenance requirement, leverage, unrealized pnl)."""
@@ -604,17 +560,12 @@ class PositionPricer:
         worst, ratio_i, ratio_m = self._worst_case(price)
         value = self._abs_base * price // BASE_PRECISION
         total_pnl = (value if self._base >= 0 else -value) + self._quote_funding
-        if total_pnl < 0:  # a loss weighs in full at the quote's max price, in both categories (no cap applies)
-            weighted_m = total_pnl if pr.q_max == PRICE_PRECISION else tdiv(total_pnl * pr.q_max, PRICE_PRECISION)
-            weighted_i = weighted_m
-        elif total_pnl == 0:
-            weighted_i = weighted_m = 0
-        else:
-            weighted_i = self._weighted(total_pnl, True, price)
-            weighted_m = self._weighted(total_pnl, False, price)
+        weighted_m = _weigh(total_pnl, pr.w_maint, pr.q_min, pr.q_max)
+        # a loss (or nothing) weighs the same in both categories: in full at the quote's max price, no cap
+        weighted_i = self._weighted(total_pnl, True, price) if total_pnl > 0 else weighted_m
         liability = worst * pr.q_max // PRICE_PRECISION
         oo_req = self._oo_req
-        # _perp_lev and _Lev.leverage with the constant rest of the account
+        # _perp_lev and the leverage of _Lev.folded with the constant rest of the account
         perp_pnl = pr.lev_perp_pnl + total_pnl * pr.quote_price // PRICE_PRECISION
         net = pr.lev_assets + perp_pnl - pr.lev_liabilities
         lev = 0 if net == 0 else (pr.lev_perp_liability + worst + pr.lev_liabilities) * LEVERAGE_PRECISION // net
@@ -656,73 +607,36 @@ class PositionPricer:
         quote_funding = self._quote_funding
         q_max, q_min, w_maint = pr.q_max, pr.q_min, pr.w_maint
         const_free = pr.tc_m - pr.mr_m - self._oo_req
-
-        def weighted(total_pnl: int) -> int:
-            if total_pnl > 0:
-                out = total_pnl
-                if w_maint != SPOT_WEIGHT_PRECISION:
-                    out = tdiv(out * w_maint, SPOT_WEIGHT_PRECISION)
-                if q_min != PRICE_PRECISION:
-                    out = tdiv(out * q_min, PRICE_PRECISION)
-                return out
-            if total_pnl < 0:
-                return total_pnl if q_max == PRICE_PRECISION else tdiv(total_pnl * q_max, PRICE_PRECISION)
-            return 0
-
-        if not self._unordered:
-            bids_size, asks_size = abs(self._all_bids), abs(self._all_asks)
-            if self._side_ratios is not None:
-                _, bids_ratio, _, asks_ratio = self._side_ratios
-            else:  # the maintenance ratios alone (the initial ones are not needed here)
-                bids_ratio, asks_ratio = self._ratio(bids_size, False), self._ratio(asks_size, False)
-
-            def free_with_orders(price: int) -> int:
-                value = size * price // BASE_PRECISION  # |tdiv(base * price)| for price > 0
-                # _worst_case inlined: the larger liability of all bids or all asks filling, a tie to the asks
-                bids_value = bids_size * price // BASE_PRECISION
-                asks_value = asks_size * price // BASE_PRECISION
-                if asks_value >= bids_value:
-                    requirement = asks_value * q_max // PRICE_PRECISION * asks_ratio // MARGIN_PRECISION
-                else:
-                    requirement = bids_value * q_max // PRICE_PRECISION * bids_ratio // MARGIN_PRECISION
-                return const_free + weighted((value if long else -value) + quote_funding) - requirement
-
-            return free_with_orders
-
-        ratio = self._base_ratios()[1]
+        # the worst case of all bids or all asks filling (without open orders: both are the position itself)
+        bids_size, asks_size = abs(self._all_bids), abs(self._all_asks)
+        if self._unordered:
+            bids_ratio = asks_ratio = self._base_ratios()[1]
+        elif self._side_ratios is not None:
+            _, bids_ratio, _, asks_ratio = self._side_ratios
+        else:  # the maintenance ratios alone (the initial ones are not needed here)
+            bids_ratio, asks_ratio = self._ratio(bids_size, False), self._ratio(asks_size, False)
 
         def free(price: int) -> int:
-            value = size * price // BASE_PRECISION  # |tdiv(base * price)|, and the liability, for price > 0
-            total_pnl = (value if long else -value) + quote_funding
-            requirement = value * q_max // PRICE_PRECISION * ratio // MARGIN_PRECISION
-            if total_pnl > 0:
-                out = total_pnl
-                if w_maint != SPOT_WEIGHT_PRECISION:
-                    out = tdiv(out * w_maint, SPOT_WEIGHT_PRECISION)
-                if q_min != PRICE_PRECISION:
-                    out = tdiv(out * q_min, PRICE_PRECISION)
-            elif total_pnl < 0:
-                out = total_pnl if q_max == PRICE_PRECISION else tdiv(total_pnl * q_max, PRICE_PRECISION)
+            value = size * price // BASE_PRECISION  # |tdiv(base * price)| for price > 0
+            # _worst_case inlined: the larger liability of all bids or all asks filling, a tie to the asks
+            bids_value = bids_size * price // BASE_PRECISION
+            asks_value = asks_size * price // BASE_PRECISION
+            if asks_value >= bids_value:
+                requirement = asks_value * q_max // PRICE_PRECISION * asks_ratio // MARGIN_PRECISION
             else:
-                out = 0
-            return const_free + out - requirement
+                requirement = bids_value * q_max // PRICE_PRECISION * bids_ratio // MARGIN_PRECISION
+            return const_free + _weigh((value if long else -value) + quote_funding, w_maint, q_min, q_max) - requirement
 
         return free
 
     def leverage(self, price: int) -> int:
-        """The SDK leverage (1e4 = 1x) with the oracle at ``price`` (``OracleScenario.leverage``)."""
+        """The SDK leverage (1e4 = 1x) with the oracle at ``price``."""
         pr = self._pr
         if pr.static:
             perp_liability, perp_pnl = pr.lev_perp_liability, pr.lev_perp_pnl
             assets, liabilities = pr.lev_assets, pr.lev_liabilities
         else:
-            lev = self._sc.moving_leverage(price)
-            perp_liability, perp_pnl = lev.perp_liability, lev.perp_pnl
-            assets, liabilities = lev.assets, lev.liabilities
-            if lev.net_quote > 0:
-                assets += lev.net_quote
-            else:
-                liabilities -= lev.net_quote
+            perp_liability, perp_pnl, assets, liabilities = self._sc.moving_leverage(price).folded()
         if self._active:
             # _perp_lev: the liability at the valuation price (the expiry price once settled), the pnl in quote
             vp = pr.expiry_price if pr.settled else price

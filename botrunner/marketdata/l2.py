@@ -236,23 +236,33 @@ class OrderBook:
             raise ValueError(f"walk quantity must be > 0, got {qty}")
         ladder = self._asks if taker is Side.BUY else self._bids
         prices = iter(ladder.prices) if taker is Side.BUY else reversed(ladder.prices)
-        remaining, cost = qty, 0
-        taken: list[Level] = []
-        for price in prices:
-            if remaining == 0:
-                break
-            take = min(remaining, ladder.qty[price])
-            taken.append((price, take))
-            cost += price * take
-            remaining -= take
-        filled = qty - remaining
-        if filled == 0:
-            avg = 0
-        elif taker is Side.BUY:
-            avg = -(-cost // filled)  # ceil: a buyer's average never rounds in its favour
-        else:
-            avg = cost // filled
-        return Walk(taker, qty, filled, cost, avg, tuple(taken))
+        book = ladder.qty
+        return walk_levels(((price, book[price]) for price in prices), taker, qty)
+
+
+def walk_levels(levels: Iterable[Level], taker: Side, qty: int, limit: int = 0) -> Walk:
+    """A ``taker`` of ``qty`` walking ``levels`` (the opposite side, best first): each level is taken, in part for
+    the last, until ``qty`` is met or the next level is beyond ``limit`` (a buy takes levels at or below it, a sell
+    at or above; 0 = no limit). The one level walk of the project: ``OrderBook.walk`` and the paper venue's
+    ``botrunner.paper.queue.walk_book`` (which rounds it to the market's step) both use it."""
+    remaining, cost = qty, 0
+    taken: list[Level] = []
+    buy = taker is Side.BUY
+    for price, size in levels:
+        if remaining == 0 or (limit and (price > limit if buy else price < limit)):
+            break
+        take = min(remaining, size)
+        taken.append((price, take))
+        cost += price * take
+        remaining -= take
+    filled = qty - remaining
+    if filled == 0:
+        avg = 0
+    elif buy:
+        avg = -(-cost // filled)  # ceil: a buyer's average never rounds in its favour
+    else:
+        avg = cost // filled
+    return Walk(taker, qty, filled, cost, avg, tuple(taken))
 
 
 # --- parsing helpers -------------------------------------------------------------------------------------------

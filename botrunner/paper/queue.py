@@ -51,8 +51,7 @@ import msgspec
 from botrunner.core.fixed import ceil_div
 from botrunner.core.precision import BPS_PRECISION
 from botrunner.core.side import Side
-
-Level = tuple[int, int]  # (price 1e6, quantity 1e9), as botrunner.marketdata.l2.Level
+from botrunner.marketdata.l2 import Level, walk_levels
 
 
 class BookView(Protocol):
@@ -133,26 +132,12 @@ class BookWalk(NamedTuple):
 def walk_book(levels: Iterable[Level], taker: Side, qty: int, limit: int, step: int) -> BookWalk:
     """Walk the opposite side's ``levels`` (best first) for a ``taker`` of ``qty``: take levels up to ``limit``
     (a buy: at or below it; a sell: at or above; 0 = no limit) until ``qty`` is met, round the quantity taken down
-    to ``step``, and price it."""
+    to ``step``, and price it (``botrunner.marketdata.l2.walk_levels``, then again over the levels it took for the
+    rounded quantity)."""
     if qty < 0 or step <= 0 or limit < 0:
         raise ValueError(f"walk_book: need qty >= 0, step > 0, limit >= 0, got {qty}, {step}, {limit}")
-    taken: list[Level] = []
-    available = 0
-    for price, size in levels:
-        if available >= qty or (limit and (price > limit if taker is Side.BUY else price < limit)):
-            break
-        take = min(size, qty - available)
-        taken.append((price, take))
-        available += take
-    filled = available - available % step  # the remainder below one step is left to the book
-    left, cost = filled, 0
-    for price, take in taken:
-        if left == 0:
-            break
-        part = min(take, left)
-        cost += price * part
-        left -= part
-    if filled == 0:
-        return BookWalk(0, 0, 0)
-    avg = ceil_div(cost, filled) if taker is Side.BUY else cost // filled
-    return BookWalk(filled, cost, avg)
+    walk = walk_levels(levels, taker, qty, limit)
+    filled = walk.filled - walk.filled % step  # the remainder below one step is left to the book
+    if filled != walk.filled:
+        walk = walk_levels(walk.levels, taker, filled)
+    return BookWalk(walk.filled, walk.cost, walk.avg_price)

@@ -289,13 +289,6 @@ class PaperVenue:
         """The margin engine's what-if view of the account now (the Risk Governor's projection)."""
         return AccountMarginView(self._current_account(), self.markets(), self.market.market_index)
 
-    def liquidation_price(self) -> int | None:
-        """The oracle price at which the position reaches maintenance on its own adverse side (open orders
-        included), as Drift's UI shows it; None when flat."""
-        lower, upper = self.liquidation_bounds()
-        base = self.position.base_asset_amount
-        return None if base == 0 else lower if base > 0 else upper
-
     def liquidation_bounds(self) -> tuple[int | None, int | None]:
         """The nearest oracle prices below and above the current one where maintenance is reached (None: no such
         price), open orders' worst case included; cached per account change.

@@ -1,0 +1,35 @@
+"""``to_fixed``: a human decimal becomes fixed point exactly or is refused, at any length (Decimal's default
+28-digit context used to round a long value to something integral and accept it)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from botrunner.core.precision import PRICE_PRECISION, to_fixed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**30 - 1), st.integers(0, 10**6 - 1), st.booleans())
+def test_any_value_with_six_decimals_converts_exactly(whole: int, fraction: int, negative: bool) -> None:
+    text = f"{'-' if negative else ''}{whole}.{fraction:06d}"
+    expected = (whole * PRICE_PRECISION + fraction) * (-1 if negative else 1)
+    assert to_fixed(text, PRICE_PRECISION) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("123456789012345678901234567.0000001", "has more decimals than precision"),  # 34 digits: was rounded
+        ("1" + "0" * 31 + ".5", "is out of range"),
+        ("1e31", "is out of range"),
+        ("1e999999999", "is out of range"),  # refused at once, never built as an int
+        ("0.0000001", "has more decimals than precision"),
+        ("nan", "is not a finite number"),
+        ("twelve", "is not a number"),
+    ],
+)
+def test_values_that_do_not_fit_are_refused_naming_them(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^amount: '{text}' {message}"):
+        to_fixed(text, PRICE_PRECISION, what="amount")
