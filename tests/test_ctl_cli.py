@@ -1,4 +1,5 @@
-"""``botrunner ctl``: against a real control server with a fake runner — tables, --json, errors and exit codes."""
+"""``botrunner ctl``: against a real control server with a fake runner that answers with the runtime's own views of a
+real paper bot — tables, --json, errors and exit codes."""
 
 from __future__ import annotations
 
@@ -8,94 +9,119 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 import botrunner.cli
 from botrunner.cli import main
-from botrunner.cli.ctl import format_event
+from botrunner.cli.ctl import _RISK_STATE_STYLES, _RUN_STATE_STYLES, _SIDE_STYLES, _STATUS_COLUMNS, format_event
+from botrunner.config import load_bot
+from botrunner.connector import OrderIntent, PlaceOrders
+from botrunner.connector.commands import PlanReason
 from botrunner.control import RUN_DIR_ENV
 from botrunner.control.protocol import ControlError, ErrorCode
 from botrunner.control.server import ControlServer
+from botrunner.core.policy import PostOnlyMode
+from botrunner.core.side import Side
+from botrunner.core.verdict import RiskAction
+from botrunner.paper.config import PaperConfig
+from botrunner.paper.venue import PaperVenue
+from botrunner.pipeline import BotDefinition, OperatorFlags
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows
+from botrunner.runtime.hub import EventHub
+from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, apply_command, run_state
+from botrunner.runtime.pacer import parse_speed
+from botrunner.runtime.paper_bot import PaperBot
+from botrunner.runtime.session import BotSession, RowBuffer
+from botrunner.runtime.views import bot_detail, bot_summary, iso, render_summary
+
+ROOT = Path(__file__).resolve().parents[1]
+REGISTERED_COMMANDS = botrunner.cli.COMMAND_MODULES  # read at import, before ``_only_ctl`` replaces it
+MARKET_TS = 1_758_340_800  # 2025-09-20T04:00:00Z
+PRICE = 150_000_000
+
+
+def _bid(uid: int, price: int) -> OrderIntent:
+    return OrderIntent(
+        user_order_id=uid,
+        side=Side.BUY,
+        price=price,
+        base=1_000_000_000,
+        post_only=PostOnlyMode.MUST_POST_ONLY,
+        reduce_only=False,
+        max_ts=0,
+        placed_at=MARKET_TS,
+        anchor_price=PRICE,
+    )
+
+
+def _real_views() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """``(summary row, detail, events)`` as the runtime's own view functions and hub produce them, for a real paper
+    bot: it bought 1 SOL, then the operator asked reduce-only and the Risk Governor's answer replaced its bid by
+    reduce-only asks. A change of shape or vocabulary in ``botrunner.runtime.views`` reaches these tests."""
+    config = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
+    venue = PaperVenue(
+        config.market_spec, PaperConfig(), deposit_quote=config.capital_quote, oracle_price=PRICE, now=MARKET_TS
+    )
+    definition = BotDefinition.from_config(config)
+    sink = RowBuffer()
+    session = BotSession(definition, venue, definition.initial_state(started_at=MARKET_TS), sink)
+    paper = PaperBot(session, venue)
+    session.route(venue.submit(PlaceOrders((_bid(17, 149_000_000),), PlanReason.LADDER_EMPTY), MARKET_TS))
+    ts = MARKET_TS + 60
+    session.route(venue.on_price(ts, 148_500_000, 148_500_000, bar_ts=MARKET_TS, bar_volume=10**12))  # fills the bid
+    flags = apply_command(OperatorFlags(), OperatorCommand.REDUCE_ONLY)
+    hub = EventHub()
+    events: list[dict[str, Any]] = []
+    hub.subscribe(events.append)
+    with capture_logs():
+        log = structlog.get_logger()
+        recorder = DecisionRecorder(config.name, log, hub)
+        announce_rows(config.name, log, hub, sink)
+        decision, _ = paper.decide(ts, 148_500_000, flags)
+        recorder.record(decision)
+    state = run_state(flags)
+    summary = render_summary(bot_summary(config, state, paper, recorder.state, ts))
+    detail = bot_detail(
+        config, state=state, paper=paper, risk_state=recorder.state, reasons=list(recorder.reasons), decision=decision
+    )
+    return summary, detail, events
+
+
+SUMMARY, DETAIL, EVENTS = _real_views()
+FAILED_BOT = "btc-bullish-infinity"
+SLOT = {"supervision": "running", "restarts": 0, "flagged": False, "last_error": None, "alive": True}
+
+
+def _status_row(row: dict[str, Any], supervision: str, restarts: int, flagged: bool) -> dict[str, Any]:
+    # as ``Runner.status`` merges a board row with its supervisor slot
+    state = row.get("state") if supervision in ("running", "starting") else supervision
+    return {**row, "state": state, "restarts": restarts, "flagged": flagged}
+
 
 STATUS: dict[str, Any] = {
     "fleet": {
         "bots": 2,
         "running": 1,
-        "paused": 1,
-        "failed": 0,
-        "started_at": "2025-10-01T00:00:00Z",
-        "market_time": "2025-09-20T04:00:00Z",
-        "speed": "600",
+        "paused": 0,
+        "failed": 1,
+        "started_at": iso(MARKET_TS - 3600),
+        "market_time": SUMMARY["market_time"],
+        "speed": str(parse_speed("600")),
+        "replay_finished": False,
     },
     "bots": [
-        {
-            "name": "sol-neutral-grid",
-            "market": "SOL-PERP",
-            "mode": "paper",
-            "state": "running",
-            "risk_state": "normal",
-            "position": "12.5",
-            "mark": "231.4021",
-            "equity": "10234.56",
-            "pnl": "-65.44",
-            "open_orders": 14,
-            "restarts": 0,
-            "flagged": False,
-        },
-        {
-            "name": "btc-bullish-infinity",
-            "market": "BTC-PERP",
-            "mode": "paper",
-            "state": "paused",
-            "risk_state": None,
-            "flagged": True,
-        },
+        _status_row(SUMMARY, "running", 0, False),
+        # failed before its first step: the board holds only what the supervisor posted
+        _status_row(render_summary({"name": FAILED_BOT, "restarts": 3, "flagged": True}), "failed", 3, True),
     ],
 }
-
-BOT: dict[str, Any] = {
-    "name": "sol-neutral-grid",
-    "mode": "paper",
-    "state": "running",
-    "market": "SOL-PERP",
-    "subaccount": 3,
-    "position": "12.5",
-    "entry": "228.1",
-    "mark": "231.4021",
-    "oracle": "231.39",
-    "leverage": "0.28",
-    "liq_price": "17.03",
-    "liq_distance_pct": "92.64",
-    "health": "97",
-    "pnl": {
-        "unrealized": "41.25",
-        "realized": "-100.0",
-        "funding": "-1.2",
-        "fees": "5.49",
-        "settled": "0",
-        "unsettled": "41.25",
-        "total": "-65.44",
-    },
-    "risk": {"state": "reduce_only", "reasons": ["leverage 5.1 > 5", "drawdown 8 %"]},
-    "band": {"min": "-20", "max": "20", "preferred": "12.5"},
-    "grid": {"lower": "180", "upper": "260", "levels": "24", "bias": "neutral"},
-    "orders": [
-        {
-            "uid": 17,
-            "side": "long",
-            "price": "229.95",
-            "base": "0.8",
-            "filled": "0",
-            "post_only": True,
-            "reduce_only": False,
-            "max_ts": 1758340800,
-        }
-    ],
-}
+BOT: dict[str, Any] = {**DETAIL, **SLOT}  # as ``Runner`` answers ``bot NAME``
 
 
 class FakeRunner:
@@ -115,12 +141,16 @@ class FakeRunner:
                 return STATUS
             case "bot":
                 return self.bot_result if self.bot_result is not None else {**BOT, "name": name}
-            case "reload":
-                return "reloaded 1 bot: sol-neutral-grid"
+            case "reload":  # as the supervisor answers
+                return {"changed": [], "added": [], "removed": [], "unchanged": ["sol-neutral-grid"]}
             case "shutdown":
-                return None
-            case _:
-                return {"name": name, "state": "paused" if cmd == "pause" else cmd}
+                return {"message": "shutting down"}
+            case "stop":
+                return {"name": name, "state": BotRunState.STOPPED.value}
+            case "start":
+                return {"name": name, "state": BotRunState.RUNNING.value}
+            case _:  # an operator command, as the bot actor answers it
+                return {"name": name, "state": run_state(apply_command(OperatorFlags(), OperatorCommand(cmd))).value}
 
     def subscribe(self, send: Callable[[Mapping[str, Any]], None], bots: list[str] | None) -> Callable[[], None]:
         self.sends.append(send)
@@ -129,7 +159,16 @@ class FakeRunner:
 
 
 def test_ctl_is_a_registered_sub_command() -> None:
-    assert "botrunner.cli.ctl" in botrunner.cli.COMMAND_MODULES
+    # the real registration, not the tuple ``_only_ctl`` has just put in its place
+    assert "botrunner.cli.ctl" in REGISTERED_COMMANDS
+
+
+@pytest.mark.parametrize(
+    ("styles", "states"), [(_RUN_STATE_STYLES, BotRunState), (_RISK_STATE_STYLES, RiskAction), (_SIDE_STYLES, Side)]
+)
+def test_every_state_the_runtime_reports_has_a_style(styles: Mapping[str, str], states: type[Enum]) -> None:
+    assert {s.value for s in states} == set(styles)
+    assert all(styles.values())
 
 
 @pytest.fixture(autouse=True)
@@ -171,19 +210,31 @@ def _ctl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
+def _row(out: str, name: str) -> list[str]:
+    """The cells of the table row naming ``name``."""
+    line = next(line for line in out.splitlines() if line.startswith(f"│ {name} "))
+    return [cell.strip() for cell in line.strip().strip("│").split("│")]
+
+
 def test_status_prints_the_fleet_line_and_a_row_per_bot(
     server: ControlServer, run_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = _ctl(capsys, "--run-dir", str(run_dir), "status")
     assert code == 0
-    assert "2 bots · 1 running · 1 paused · 0 failed" in out
-    assert "market time 2025-09-20T04:00:00Z" in out and "speed 600x" in out
-    sol = next(line for line in out.splitlines() if "sol-neutral-grid" in line)
-    for cell in ("SOL-PERP", "paper", "running", "normal", "12.5", "231.4021", "10234.56", "-65.44", "14"):
-        assert cell in sol
-    btc = next(line for line in out.splitlines() if "btc-bullish-infinity" in line)
-    assert "FLAGGED" in btc and "paused" in btc
-    assert btc.count(" - ") >= 3  # the missing keys render as "-"
+    assert "2 bots · 1 running · 0 paused · 1 failed · started 2025-09-20T03:00:00Z" in out
+    assert "market time 2025-09-20T04:01:00Z" in out and "speed 600.0x" in out and "replay_finished no" in out
+    sol = _row(out, "sol-neutral-grid")
+    # the run state and the Risk Governor's action, spelled as the runtime spells them
+    assert sol[:5] == ["sol-neutral-grid", "SOL-PERP", "paper", "reduce_only", "REDUCE_ONLY"]
+    numbers = [str(SUMMARY[k]) for k in ("position", "mark", "equity", "pnl", "open_orders", "fills")]
+    assert sol[5:] == [*numbers, "0", ""]
+    # what a bot that failed before its first step has not got renders as "-"
+    assert _row(out, FAILED_BOT) == [FAILED_BOT, *["-"] * 2, "failed", *["-"] * 7, "3", "FLAGGED"]
+
+
+def test_status_shows_every_field_of_the_runtimes_rows() -> None:
+    shown = {key for _header, key, _justify in _STATUS_COLUMNS}
+    assert set(STATUS["bots"][0]) - shown == {"market_time"}  # the fleet line shows the market time
 
 
 def test_json_prints_the_raw_result(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -197,23 +248,32 @@ def test_json_prints_the_raw_result(server: ControlServer, capsys: pytest.Captur
 def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _ctl(capsys, "--socket", str(server.socket_path), "bot", "sol-neutral-grid")
     assert code == 0
-    assert "bot sol-neutral-grid (paper) running" in out
+    lines = out.splitlines()
+    assert lines[0] == "bot sol-neutral-grid (paper) reduce_only"
+    assert lines[1] == "risk REDUCE_ONLY  reduce_only_trigger"
+    pnl, band, grid = DETAIL["pnl"], DETAIL["band"], DETAIL["grid"]
     for label, value in [
-        ("entry", "228.1"),
-        ("oracle", "231.39"),
-        ("liq. price", "17.03"),
-        ("liq. distance %", "92.64"),
-        ("health", "97"),
-        ("funding", "-1.2"),
-        ("total", "-65.44"),
-        ("risk reduce_only", "leverage 5.1 > 5; drawdown 8 %"),
-        ("preferred", "12.5"),
-        ("bias", "neutral"),
-        ("levels", "24"),
+        ("subaccount", DETAIL["subaccount"]),
+        ("entry", DETAIL["entry"]),
+        ("oracle", DETAIL["oracle"]),
+        ("leverage", DETAIL["leverage"]),
+        ("liq. price", "-"),  # no liquidation price at this leverage: the view says None
+        ("health", str(DETAIL["health"])),
+        ("fees", pnl["fees"]),
+        ("unsettled", pnl["unsettled"]),
+        ("total", pnl["total"]),
+        ("preferred", band["preferred"]),
+        ("bias", grid["bias"]),
+        ("size_per_level", grid["size_per_level"]),
+        ("equity", DETAIL["equity"]),  # not a known key: under "other"
+        ("supervision", "running"),
     ]:
-        assert any(label in line and value in line for line in out.splitlines()), (label, value)
-    order = next(line for line in out.splitlines() if "229.95" in line)
-    assert all(cell in order for cell in ("17", "long", "0.8", "yes", "no", "1758340800"))
+        assert any(label in line and value in line for line in lines), (label, value)
+    assert "open orders (2)" in out
+    for order in DETAIL["orders"]:
+        row = _row(out, str(order["uid"]))
+        cells = [order[k] for k in ("price", "base", "filled", "post_only", "max_ts")]
+        assert row == [str(order["uid"]), "sell", *cells[:3], "must_post_only", "yes", cells[4]]
 
 
 def test_bot_with_missing_keys_still_renders(
@@ -231,13 +291,13 @@ def test_bot_with_missing_keys_still_renders(
     ("argv", "expected"),
     [
         (["pause", "sol"], "sol: paused"),
-        (["resume", "sol"], "sol: resume"),
-        (["reduce-only", "sol"], "sol: reduce-only"),
-        (["flatten", "sol"], "sol: flatten"),
-        (["stop", "sol"], "sol: stop"),
-        (["start", "sol"], "sol: start"),
-        (["reload"], "reloaded 1 bot: sol-neutral-grid"),
-        (["shutdown"], "ok"),
+        (["resume", "sol"], "sol: running"),
+        (["reduce-only", "sol"], "sol: reduce_only"),
+        (["flatten", "sol"], "sol: flattening"),
+        (["stop", "sol"], "sol: stopped"),
+        (["start", "sol"], "sol: running"),
+        (["reload"], 'changed    []\nadded      []\nremoved    []\nunchanged  ["sol-neutral-grid"]'),
+        (["shutdown"], "message  shutting down"),
     ],
 )
 def test_actions_print_their_outcome_and_send_the_right_request(
@@ -248,7 +308,7 @@ def test_actions_print_their_outcome_and_send_the_right_request(
     expected: str,
 ) -> None:
     code, out, _ = _ctl(capsys, "--socket", str(server.socket_path), *argv)
-    assert (code, out.strip()) == (0, expected)
+    assert (code, [line.rstrip() for line in out.strip().splitlines()]) == (0, expected.splitlines())
     assert runner.calls == [(argv[0], {"name": argv[1]} if len(argv) > 1 else {})]
 
 
@@ -329,18 +389,15 @@ def _publish_then_stop(server: ControlServer, runner: FakeRunner, events: list[d
 def test_subscribe_prints_one_line_per_event_until_the_stream_ends(
     server: ControlServer, runner: FakeRunner, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    events: list[dict[str, Any]] = [
-        {"ts": "2025-09-20T04:00:00Z", "bot": "sol", "type": "fill", "side": "long", "price": "229.95"},
-        {"bot": "sol", "type": "risk", "state": "reduce_only", "reasons": ["leverage"]},
-    ]
-    thread = _publish_then_stop(server, runner, events)
+    thread = _publish_then_stop(server, runner, EVENTS)  # a fill and a risk-state change, as the hub publishes them
     code, out, err = _ctl(capsys, "--socket", str(server.socket_path), "subscribe", "sol", "eth")
     thread.join()
     assert code == 0
     assert runner.bots_filter == [["sol", "eth"]]
     assert out.splitlines() == [
-        "2025-09-20T04:00:00Z sol fill side=long price=229.95",
-        'sol risk state=reduce_only reasons=["leverage"]',
+        "1758340860 sol-neutral-grid fill order_id=1 side=buy price=149000000 base=1000000000 quote=-149000000 "
+        "fee=-3725 liquidity=maker reduce_only=no",
+        '1758340860 sol-neutral-grid risk_state state=REDUCE_ONLY reasons=["reduce_only_trigger"]',
     ]
     assert "closed the event stream" in err
 

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from botrunner.marketdata.feed import Leg, PriceTick
 from botrunner.runtime.pacer import ReplayPacer, parse_speed
 
 START = 1_700_000_000
@@ -43,10 +42,6 @@ def _pacer(fake: FakeTime, speed: float | str = 60.0, **kw: float) -> ReplayPace
     return ReplayPacer(speed, START, monotonic=fake.monotonic, sleep=fake.sleep, **kw)
 
 
-def _tick(ts: int, price: int = 100_000_000) -> PriceTick:
-    return PriceTick(ts, price, price, ts - ts % 60, Leg.OPEN)
-
-
 @pytest.mark.parametrize(("given_speed", "expected"), [(1, 1.0), (60.0, 60.0), ("0.5", 0.5), (" 3600 ", 3600.0)])
 def test_a_finite_positive_speed_is_accepted(given_speed: float | str, expected: float) -> None:
     assert parse_speed(given_speed) == expected
@@ -65,22 +60,21 @@ def test_a_speed_that_is_not_a_positive_number_is_a_clear_error(bad: float | str
         ReplayPacer(bad, START)
 
 
-def test_market_time_runs_at_speed_from_the_start() -> None:
-    fake = FakeTime()
-    pacer = _pacer(fake, 60.0)
-    assert pacer.market_now() == START
-    fake.advance(2.5)
-    assert pacer.market_now() == START + 150
-
-
 def test_waiting_sleeps_the_wall_time_of_the_market_gap_in_short_slices() -> None:
     fake = FakeTime()
     pacer = _pacer(fake, 60.0, max_sleep_s=0.25)
     assert pacer.wait_until(START + 60, threading.Event())  # one market minute = one wall second at 60x
     assert sum(fake.sleeps) == pytest.approx(1.0)
     assert max(fake.sleeps) <= 0.25
-    assert pacer.market_now() == pytest.approx(START + 60)
-    assert pacer.lag_s == 0
+
+
+def test_anchoring_makes_the_instant_the_market_time_now() -> None:
+    fake = FakeTime()
+    pacer = _pacer(fake, 60.0)
+    fake.advance(100.0)  # 6000 market seconds after START: an event at START + 600 would be long overdue
+    pacer.anchor(START + 600)
+    assert pacer.wait_until(START + 660, threading.Event())
+    assert sum(fake.sleeps) == pytest.approx(1.0)
 
 
 def test_an_instant_already_past_is_not_waited_for() -> None:
@@ -89,7 +83,6 @@ def test_an_instant_already_past_is_not_waited_for() -> None:
     fake.advance(0.5)
     assert pacer.wait_until(START + 10, threading.Event())  # due 1/6 s ago
     assert fake.sleeps == []
-    assert pacer.lag_s == pytest.approx(0.5 - 10 / 60)
 
 
 def test_a_stop_already_set_returns_false_without_waiting() -> None:
@@ -122,13 +115,12 @@ def test_a_real_wait_is_interrupted_promptly_by_the_stop_event() -> None:
     assert time.monotonic() - started < 0.5
 
 
-def test_unpaced_never_waits_and_market_time_is_the_last_instant() -> None:
+def test_unpaced_never_waits() -> None:
     fake = FakeTime()
     pacer = _pacer(fake, "max")
     for ts in (START + 10, START + 86_400, START + 5):
         assert pacer.wait_until(ts, threading.Event())
     assert fake.sleeps == []
-    assert pacer.market_now() == START + 86_400
 
 
 def test_a_small_lag_is_caught_up_by_publishing_back_to_back_without_slipping() -> None:
@@ -138,8 +130,7 @@ def test_a_small_lag_is_caught_up_by_publishing_back_to_back_without_slipping() 
     for ts in range(START, START + 54, 6):
         assert pacer.wait_until(ts, threading.Event())
     assert fake.sleeps == []
-    assert pacer.slips == 0
-    assert pacer.wait_until(START + 60, threading.Event())  # caught up: now it waits again
+    assert pacer.wait_until(START + 60, threading.Event())  # caught up on the same clock: now it waits again
     assert sum(fake.sleeps) == pytest.approx(0.1)
 
 
@@ -148,10 +139,9 @@ def test_a_large_lag_slips_the_clock_instead_of_bursting_through_the_backlog() -
     pacer = _pacer(fake, 60.0, max_lag_s=1.0)
     fake.advance(10.0)  # the consumer stalled: 600 market seconds behind
     assert pacer.wait_until(START + 60, threading.Event())
-    assert pacer.lag_s == pytest.approx(9.0)
-    assert pacer.slips == 1
-    assert pacer.market_now() == START + 60  # re-anchored at the late event
-    assert pacer.wait_until(START + 120, threading.Event())  # and paced at speed from there
+    assert fake.sleeps == []
+    # re-anchored at the late event and paced at speed from there (unslipped, START + 120 would be 8 s overdue)
+    assert pacer.wait_until(START + 120, threading.Event())
     assert sum(fake.sleeps) == pytest.approx(1.0)
 
 
@@ -164,15 +154,21 @@ def test_a_large_lag_slips_the_clock_instead_of_bursting_through_the_backlog() -
 def test_an_event_is_never_early_and_never_later_than_the_lag_bound(
     speed: float, max_lag_s: float, steps: list[tuple[int, float]]
 ) -> None:
+    # Observed on the wall clock alone: ``published[i]`` is when event i was let through. Never early: from any
+    # event to a later one, the replay never runs ahead of ``speed`` by more than the ``max_lag_s`` catch-up
+    # burst. Never needlessly late: it never waits past the previous event's publication plus the gap at speed.
     fake = FakeTime()
     pacer = _pacer(fake, speed, max_lag_s=max_lag_s)
-    ts = START
+    stamps, published = [START], [fake.now]  # the clock's origin is where market time START was
+    tolerance = 1e-6
     for gap, processing_s in steps:
-        ts += gap
+        ts = stamps[-1] + gap
+        called = fake.now
         assert pacer.wait_until(ts, threading.Event())
-        market_now = pacer.market_now()
-        tolerance = 1e-6 * max(1.0, speed)
-        assert market_now >= ts - tolerance  # never published before its time
-        assert market_now <= ts + max_lag_s * speed + tolerance  # never further behind than the bound
+        assert fake.now <= max(called, published[-1] + gap / speed) + tolerance
+        for earlier_ts, earlier_wall in zip(stamps, published, strict=True):
+            assert fake.now - earlier_wall >= (ts - earlier_ts) / speed - max_lag_s - tolerance
+        stamps.append(ts)
+        published.append(fake.now)
         fake.advance(processing_s)  # the consumer's work, possibly far slower than the clock
     assert all(0 < s <= pacer.max_sleep_s for s in fake.sleeps)

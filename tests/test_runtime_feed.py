@@ -3,12 +3,19 @@ history plus its live stream is every event exactly once, and a resumed feed sta
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from botrunner.config import load_bot
+from botrunner.marketdata.candles import Candle
+from botrunner.marketdata.feed import tick_offsets
 from botrunner.runtime.feed import MarketFeed, event_key
-from botrunner.runtime.market import FundingPoint, MarketEvent, PricePoint
+from botrunner.runtime.market import FundingPoint, MarketEvent, PricePoint, market_events
 from botrunner.runtime.pacer import ReplayPacer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 EVENTS: list[MarketEvent] = [
     PricePoint(100, 1, 1, 100, 5, 0, 4),
@@ -60,3 +67,21 @@ def test_a_resumed_feed_starts_after_the_cursor_and_knows_the_rate_in_force() ->
     assert feed.position == 2
     assert feed.funding_before(2) == 7 and feed.funding_before(0) == 3
     assert feed.price_before(2) == (100, 1)
+
+
+def test_warm_up_is_every_bar_whose_close_point_the_stream_has_reached() -> None:
+    spec = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml").market_spec
+    interval = 900
+    first = 1_758_340_800 - tick_offsets(interval)[-1]  # the first bar closes on the hour, as funding settles
+    bars = [
+        Candle(first + i * interval, p, p + 2_000_000, p - 1_000_000, p + 500_000, 10**12)
+        for i, p in enumerate(range(150_000_000, 160_000_000, 1_000_000))
+    ]
+    events = list(market_events(bars, interval, spec, None))  # hourly formula funding in between
+    assert any(type(e) is FundingPoint and e.ts == bars[0].ts + tick_offsets(interval)[-1] for e in events)
+    feed = MarketFeed("SOL-PERP", events, bars, interval, ReplayPacer("max", events[0].ts))
+    assert list(feed.warmup_closes(event_key(events[0]) - 1)) == []
+    for i, event in enumerate(events):
+        seen = [(e.close_ts, e.price) for e in events[: i + 1] if type(e) is PricePoint and e.close_ts]
+        assert list(feed.warmup_closes(event_key(event))) == seen
+    assert list(feed.warmup_closes(event_key(events[-1]))) == [(b.ts + interval, b.close) for b in bars]

@@ -24,6 +24,9 @@ from botrunner.cli import CliError
 from botrunner.control import control_socket_path, resolve_run_dir
 from botrunner.control.client import ClientError, ConnectionFailed, ControlClient
 from botrunner.control.protocol import COMMANDS, ArgType, Command, CommandSpec
+from botrunner.core.side import Side
+from botrunner.core.verdict import RiskAction
+from botrunner.runtime.lifecycle import BotRunState
 
 _MISSING = "-"
 
@@ -158,24 +161,36 @@ def _signed(value: Any) -> Text:
     return Text(text, style="green") if value.strip("0.+") else Text(text)
 
 
-_STATE_STYLES = {
-    "running": "green",
-    "normal": "green",
-    "paused": "yellow",
-    "reduce_only": "yellow",
-    "reduce-only": "yellow",
-    "stopped": "dim",
-    "failed": "red",
-    "halt": "red",
-    "halted": "red",
-    "flatten": "red",
-    "flattening": "red",
+# Keyed by the states the runner reports, so every one has a style: a bot's run state (``ctl status`` rows, the
+# ``bot`` title, an action's answer) and the Risk Governor's last action (the ``risk`` column and line).
+_RUN_STATE_STYLES: dict[str, str] = {
+    state.value: style
+    for state, style in {
+        BotRunState.STARTING: "cyan",
+        BotRunState.RUNNING: "green",
+        BotRunState.PAUSED: "yellow",
+        BotRunState.REDUCE_ONLY: "yellow",
+        BotRunState.FLATTENING: "magenta",
+        BotRunState.STOPPED: "dim",
+        BotRunState.RESTARTING: "red",
+        BotRunState.FAILED: "bold red",
+    }.items()
 }
+_RISK_STATE_STYLES: dict[str, str] = {
+    action.value: style
+    for action, style in {
+        RiskAction.APPROVE: "green",
+        RiskAction.CLAMP: "cyan",
+        RiskAction.REDUCE_ONLY: "yellow",
+        RiskAction.PAUSE: "red",
+    }.items()
+}
+_SIDE_STYLES: dict[str, str] = {Side.BUY.value: "green", Side.SELL.value: "red"}
 
 
-def _state(value: Any) -> Text:
+def _styled(value: Any, styles: Mapping[str, str]) -> Text:
     text = _cell(value)
-    return Text(text, style=_STATE_STYLES.get(text.lower(), ""))
+    return Text(text, style=styles.get(text, ""))
 
 
 def _key_values(title: str, rows: Iterable[tuple[str, Any]], *, numbers: bool = False) -> Table:
@@ -187,6 +202,24 @@ def _key_values(title: str, rows: Iterable[tuple[str, Any]], *, numbers: bool = 
     for key, value in rows:
         table.add_row(key, value if isinstance(value, Text) else _cell(value))
     return table
+
+
+# (header, key of a ``status`` row, justification); a row's ``market_time`` is left out: the fleet line has it
+_STATUS_COLUMNS = (
+    ("bot", "name", "left"),
+    ("market", "market", "left"),
+    ("mode", "mode", "left"),
+    ("state", "state", "left"),
+    ("risk", "risk_state", "left"),
+    ("position", "position", "right"),
+    ("mark", "mark", "right"),
+    ("equity", "equity", "right"),
+    ("pnl", "pnl", "right"),
+    ("orders", "open_orders", "right"),
+    ("fills", "fills", "right"),
+    ("restarts", "restarts", "right"),
+    ("flagged", "flagged", "left"),
+)
 
 
 def render_status(result: Mapping[str, Any], console: Console) -> None:
@@ -210,31 +243,19 @@ def render_status(result: Mapping[str, Any], console: Console) -> None:
     bots = result.get("bots")
     if not isinstance(bots, list):
         return
-    columns = [
-        ("bot", "name", "left"),
-        ("market", "market", "left"),
-        ("mode", "mode", "left"),
-        ("state", "state", "left"),
-        ("risk", "risk_state", "left"),
-        ("position", "position", "right"),
-        ("mark", "mark", "right"),
-        ("equity", "equity", "right"),
-        ("pnl", "pnl", "right"),
-        ("orders", "open_orders", "right"),
-        ("restarts", "restarts", "right"),
-        ("flagged", "flagged", "left"),
-    ]
     table = Table(title_justify="left")
-    for header, _key, justify in columns:
+    for header, _key, justify in _STATUS_COLUMNS:
         table.add_column(header, justify="right" if justify == "right" else "left", no_wrap=True)
     for bot in bots:
         if not isinstance(bot, dict):
             continue
         cells: list[Text | str] = []
-        for _header, key, _justify in columns:
+        for _header, key, _justify in _STATUS_COLUMNS:
             value = bot.get(key)
-            if key in ("state", "risk_state"):
-                cells.append(_state(value))
+            if key == "state":
+                cells.append(_styled(value, _RUN_STATE_STYLES))
+            elif key == "risk_state":
+                cells.append(_styled(value, _RISK_STATE_STYLES))
             elif key == "pnl":
                 cells.append(_signed(value))
             elif key == "flagged":
@@ -268,13 +289,17 @@ _ORDER_COLUMNS = ("uid", "side", "price", "base", "filled", "post_only", "reduce
 def render_bot(result: Mapping[str, Any], console: Console) -> None:
     """One bot: position and margin, PnL, risk, band, grid parameters, then its open orders."""
     name, mode = _cell(result.get("name")), _cell(result.get("mode"))
-    title = Text.assemble("bot ", (name, "bold"), f" ({mode}) ", _state(result.get("state")))
+    title = Text.assemble("bot ", (name, "bold"), f" ({mode}) ", _styled(result.get("state"), _RUN_STATE_STYLES))
     console.print(title)
     risk = result.get("risk")
     if isinstance(risk, dict):
         reasons = risk.get("reasons")
         reason_text = "; ".join(str(r) for r in reasons) if isinstance(reasons, list) and reasons else ""
-        console.print(Text.assemble("risk ", _state(risk.get("state")), f"  {reason_text}" if reason_text else ""))
+        console.print(
+            Text.assemble(
+                "risk ", _styled(risk.get("state"), _RISK_STATE_STYLES), f"  {reason_text}" if reason_text else ""
+            )
+        )
     sections: list[Table] = [
         _key_values("position", ((label, result.get(key)) for label, key in _BOT_POSITION), numbers=True)
     ]
@@ -310,10 +335,8 @@ def _render_orders(orders: list[Any], console: Console) -> None:
         table.add_column(col, justify="right" if right else "left", no_wrap=True)
     for order in orders:
         if isinstance(order, dict):
-            side = _cell(order.get("side"))
-            style = "green" if side.lower() in ("long", "buy", "bid") else "red" if side != _MISSING else ""
             cells: list[Text | str] = [_cell(order.get(c)) for c in _ORDER_COLUMNS]
-            cells[1] = Text(side, style=style)
+            cells[1] = _styled(order.get("side"), _SIDE_STYLES)
             table.add_row(*cells)
     console.print(table)
 
@@ -325,7 +348,7 @@ def render_message(result: Any, console: Console) -> None:
     elif isinstance(result, str):
         console.print(result)
     elif isinstance(result, dict) and "name" in result and "state" in result:
-        line = Text.assemble((_cell(result["name"]), "bold"), ": ", _state(result["state"]))
+        line = Text.assemble((_cell(result["name"]), "bold"), ": ", _styled(result["state"], _RUN_STATE_STYLES))
         rest = [f"{k}={_cell(v)}" for k, v in result.items() if k not in ("name", "state")]
         if rest:
             line.append("  " + " ".join(rest))

@@ -12,6 +12,7 @@ catch-up and the live stream. Subscribe and publish take the same lock, which ma
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol
@@ -19,13 +20,19 @@ from typing import Protocol
 import structlog
 
 from botrunner.marketdata.candles import Candle
+from botrunner.marketdata.feed import tick_offsets
 from botrunner.runtime.market import FundingPoint, MarketEvent, PricePoint
 from botrunner.runtime.pacer import ReplayPacer
 
 
 def event_key(event: MarketEvent) -> int:
     """The event's ordering key (see the module doc)."""
-    return event.ts * 2 + (1 if type(event) is PricePoint else 0)
+    return key_at(event.ts, price=type(event) is PricePoint)
+
+
+def key_at(ts: int, *, price: bool) -> int:
+    """The key of a price point (``price``) or a funding settlement at ``ts``."""
+    return ts * 2 + (1 if price else 0)
 
 
 class Subscriber(Protocol):
@@ -57,10 +64,7 @@ class MarketFeed:
         self.initial_funding_rate = initial_funding_rate  # the rate settled before the first event
         self._lock = threading.Lock()
         self._subscribers: dict[str, Subscriber] = {}
-        self._next = 0
-        if resume_after_key is not None:
-            while self._next < len(events) and self.keys[self._next] <= resume_after_key:
-                self._next += 1
+        self._next = 0 if resume_after_key is None else bisect.bisect_right(self.keys, resume_after_key)
         self.finished = self._next >= len(events)
         self._log = structlog.get_logger("feed").bind(market=market)
 
@@ -78,25 +82,16 @@ class MarketFeed:
 
     def history(self, after_key: int | None, upto_index: int) -> Iterator[MarketEvent]:
         """The events before ``upto_index`` whose key is above ``after_key`` (all of them when None)."""
-        start = 0
-        if after_key is not None:
-            lo, hi = 0, upto_index
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if self.keys[mid] <= after_key:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            start = lo
+        start = 0 if after_key is None else bisect.bisect_right(self.keys, after_key, 0, upto_index)
         for i in range(start, upto_index):
             yield self.events[i]
 
     def warmup_closes(self, upto_key: int) -> Iterator[tuple[int, int]]:
         """``(close_ts, close)`` of every bar whose close point's key is at or below ``upto_key``: the strategy's
         history at that point, exactly what it would have seen had it run from the start."""
-        close_offset = self.interval_s * 3 // 4
+        close_offset = tick_offsets(self.interval_s)[-1]  # where the event stream puts a bar's close point
         for bar in self.bars:
-            if (bar.ts + close_offset) * 2 + 1 > upto_key:
+            if key_at(bar.ts + close_offset, price=True) > upto_key:
                 break
             yield bar.ts + self.interval_s, bar.close
 

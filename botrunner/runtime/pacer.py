@@ -1,15 +1,14 @@
 """Paced replay: publish a recorded market feed at ``speed`` times real time (or as fast as possible).
 
-:class:`ReplayPacer` maps market time to wall time, ``market_now = anchor_market + (monotonic() - anchor_wall) *
-speed``, and waits for a market instant in short, interruptible slices. ``botrunner.runtime.feed.MarketFeed``
-uses it to publish a market's events when their time comes.
+:class:`ReplayPacer` maps market time to wall time — market instant ``ts`` is due at ``anchor_wall + (ts -
+anchor_market) / speed`` on a monotonic clock — and waits for it in short, interruptible slices.
+``botrunner.runtime.feed.MarketFeed`` uses it to publish a market's events when their time comes.
 
 Falling behind (the consumer is slower than the clock): an event that is already due is published at once, never
 after a negative sleep. While the lag stays within ``max_lag_s`` wall seconds the replay catches up by publishing
 due events back to back — a burst bounded by ``max_lag_s * speed`` market seconds. Beyond that the clock slips: it
 is re-anchored at the late event, so the replay continues at ``speed`` from there instead of bursting through the
-backlog. No event is ever dropped or reordered; what is lost is only wall-clock fidelity, counted in ``slips`` and
-reported in ``lag_s``.
+backlog. No event is ever dropped or reordered; what is lost is only wall-clock fidelity.
 
 Nothing here knows about pykka.
 """
@@ -83,59 +82,29 @@ class ReplayPacer:
         self._lock = threading.Lock()
         self._anchor_market: float = market_start_ts
         self._anchor_wall = monotonic()
-        self._last_due: float = market_start_ts  # unpaced: market time is the last instant waited for
-        self._lag_s = 0.0
-        self._slips = 0
-
-    @property
-    def unpaced(self) -> bool:
-        """True at infinite speed: :meth:`wait_until` never waits."""
-        return math.isinf(self.speed)
-
-    @property
-    def lag_s(self) -> float:
-        """Wall seconds the last :meth:`wait_until` was called after its instant was due (0 when on time)."""
-        return self._lag_s
-
-    @property
-    def slips(self) -> int:
-        """How many times the clock was re-anchored because the consumer fell more than ``max_lag_s`` behind."""
-        return self._slips
 
     def anchor(self, market_ts: float) -> None:
         """Make ``market_ts`` the market time now; the clock runs on at ``speed`` from here."""
         with self._lock:
             self._anchor_market = market_ts
             self._anchor_wall = self._monotonic()
-            self._last_due = market_ts
-
-    def market_now(self) -> float:
-        """The current market time (unix seconds, fractional); unpaced, the last instant waited for."""
-        if self.unpaced:
-            return self._last_due
-        with self._lock:
-            return self._anchor_market + (self._monotonic() - self._anchor_wall) * self.speed
 
     def wait_until(self, market_ts: float, stop_event: threading.Event) -> bool:
-        """Block until market time reaches ``market_ts``; False (promptly) if ``stop_event`` is or becomes set."""
+        """Block until market time reaches ``market_ts``; False (promptly) if ``stop_event`` is or becomes set.
+        At infinite speed it never waits."""
         if stop_event.is_set():
             return False
-        if self.unpaced:
-            self._last_due = max(self._last_due, market_ts)
-            self._lag_s = 0.0
+        if math.isinf(self.speed):
             return True
         with self._lock:
             due_wall = self._anchor_wall + (market_ts - self._anchor_market) / self.speed
             now = self._monotonic()
             behind = now - due_wall
             if behind >= 0:
-                self._lag_s = behind
                 if behind > self.max_lag_s:
                     # Slip rather than burst through the backlog: market time restarts at this event.
                     self._anchor_market, self._anchor_wall = market_ts, now
-                    self._slips += 1
                 return True
-        self._lag_s = 0.0
         while True:
             remaining = due_wall - now
             if remaining <= 0:
