@@ -16,11 +16,11 @@ import pytest
 import structlog
 
 from botrunner.config import BotMode
-from botrunner.live.actor import LiveBotActor, LiveSetup, Tick
+from botrunner.live.actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
 from botrunner.live.settings import JitoSettings, LiveSettings
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.store import Store, StoreWriter
-from tests.support_drift import user_bytes
+from tests.support_drift import bundled_markets, scaled_balance, user_bytes
 from tests.support_fake_rpc import FakeRpc
 from tests.test_live_venue import FAST, KP, USDC, funded_user, live_config, serve_chain
 
@@ -54,7 +54,13 @@ class Started:
 
 @contextmanager
 def live_actor(
-    fake: FakeRpc, tmp_path: Path, *, mode: BotMode, force_pause: bool = False, settings: LiveSettings = FAST
+    fake: FakeRpc,
+    tmp_path: Path,
+    *,
+    mode: BotMode,
+    force_pause: bool = False,
+    settings: LiveSettings = FAST,
+    snapshot_every_s: int = 60,
 ) -> Iterator[Started]:
     config = live_config(mode, settings)
     db = tmp_path / "store.db"
@@ -84,6 +90,7 @@ def live_actor(
         generation=1,
         on_failure=lambda name, generation, error: failures.append(error),
         force_pause=force_pause,
+        snapshot_every_s=snapshot_every_s,
     )
     ref = LiveBotActor.start(setup)
     try:
@@ -144,3 +151,64 @@ def test_live_when_operator_transfers_to_a_sibling_then_sent_and_reported(fake: 
         reply = bot.ref.proxy().capital("transfer", 100 * USDC, 0, 2).get(timeout=TIMEOUT_S)
     assert [(e["event"], e.get("amount")) for e in reply["events"]] == [("BalanceChanged", -100 * USDC)]
     assert fake.count("sendTransaction") == 1
+
+
+# ---------------------------------------------------------------------------------------------- stored account rows
+
+SETTLED = 5 * USDC  # PnL already moved into USDC
+FUNDING = 2 * USDC  # funding settled into the position over its life (+ = received)
+
+
+def _user_with_long(*, base: int, quote: int, entry: int, orders: list[dict[str, Any]]) -> bytes:
+    perp, _ = bundled_markets()
+    return user_bytes(
+        authority=KP.pubkey(),
+        sub_account_id=1,
+        usdc_scaled_balance=scaled_balance(0, 1_000 * USDC + SETTLED),
+        perp_base=base,
+        perp_quote=quote,
+        perp_quote_entry=entry,
+        perp_quote_break_even=entry,
+        # settled up to the market's current rate: no funding pending, so the split's funding is the User's counter
+        perp_last_cumulative_funding_rate=int(perp.amm.cumulative_funding_rate_long),
+        open_orders=orders,
+        settled_perp_pnl=SETTLED,
+        cumulative_perp_funding=FUNDING,
+    )
+
+
+def test_live_when_an_order_fills_then_a_snapshot_and_the_position_are_stored(fake: FakeRpc, tmp_path: Path) -> None:
+    # A monitor bot watching a 1 SOL long (bought for 150 USDC, +2 USDC funding settled into it) with a resting
+    # bid of 1 SOL at 140; between two ticks half of the bid fills for 70 USDC and a 0.0245 USDC fee.
+    bid = {"user_order_id": 7, "base": 10**9, "price": 140 * USDC, "post_only": True}
+    before = _user_with_long(base=10**9, quote=-148 * USDC, entry=-150 * USDC, orders=[bid])
+    filled = {**bid, "base_filled": 5 * 10**8, "quote_filled": 70 * USDC}
+    fee = 24_500
+    after = _user_with_long(base=15 * 10**8, quote=-218 * USDC - fee, entry=-220 * USDC, orders=[filled])
+    serve_chain(fake, user=before)
+    with live_actor(fake, tmp_path, mode=BotMode.MONITOR, snapshot_every_s=3_600) as bot:
+        bot.tick()
+        serve_chain(fake, user=after)
+        bot.tick()
+        bot.tick()  # nothing new and no snapshot due: nothing more stored
+        assert bot.failures == []
+    with Store.open(tmp_path / "store.db", readonly=True) as store:
+        fills = store.fills("sol-neutral-grid")
+        snapshots = store.snapshots("sol-neutral-grid")
+        position = store.latest_position("sol-neutral-grid")
+        saved = store.load_checkpoint("sol-neutral-grid")
+    assert saved is not None and saved.venue_state is not None
+    assert msgspec.json.decode(saved.venue_state, type=LiveCheckpoint).fees_paid == fee  # a restart goes on from it
+    assert [(f.base, f.quote, f.fee) for f in fills] == [(5 * 10**8, -70 * USDC, fee)]
+    # the start's snapshot, then the fill's (they may share a second: one row per second, the later one wins)
+    assert 1 <= len(snapshots) <= 2
+    last = snapshots[-1]
+    assert last.position_base == 15 * 10**8
+    assert (last.realized, last.funding, last.fees) == (SETTLED, FUNDING, fee)  # buying more realizes nothing
+    assert last.settled_pnl == SETTLED
+    # the paper identity, on chain: equity = USDC not from perp PnL + realized + unrealized + funding - fees
+    assert last.equity == 1_000 * USDC + last.realized + last.unrealized_pnl + last.funding - last.fees
+    assert last.band_min == last.band_max == 15 * 10**8  # a monitor has no band: the position itself
+    assert position is not None
+    assert (position.base, position.quote, position.quote_entry) == (15 * 10**8, -218 * USDC - fee, -220 * USDC)
+    assert position.entry_price == 220 * USDC * 10**9 // (15 * 10**8) // 1  # 146.666666 USDC

@@ -9,7 +9,10 @@ The pure core is the very same: ``BotSession`` routes venue events into records 
 * the venue lives on an asyncio loop in a blocking portal thread owned by the actor; the actor calls into it and
   waits, so one bot's slow RPC never touches another bot;
 * nothing of the venue is checkpointed: the chain is the truth. The store keeps the bot's rows and a small
-  ``LiveCheckpoint`` (operator flags, the day's starting equity, the last settle), so a pause survives a restart;
+  ``LiveCheckpoint`` (operator flags, the day's starting equity, the last settle, the fees its fills paid), so a
+  pause survives a restart;
+* like a paper bot, it stores a margin snapshot (``live.rows``) every ``snapshot_every_s`` and on every step with a
+  fill, and the position after every step with a fill (the chain's reading after it);
 * a monitor bot never decides: it assesses health and liquidation distance and reports level changes.
 
 Start and restart: connect (create the subaccount if a live bot needs it), reconcile (adopt the venue's open orders,
@@ -39,11 +42,12 @@ from botrunner.funding import ONE_DAY_S
 from botrunner.live.alerts import AlertLevel, AlertTracker
 from botrunner.live.capital import settle_due
 from botrunner.live.retry import backoff_delays
+from botrunner.live.rows import live_snapshot_row
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
 from botrunner.pipeline import BotDefinition, Decision, MarketUpdate, OperatorFlags, observe_price
 from botrunner.runtime.bot_actor import open_order_rows
-from botrunner.runtime.decisions import DecisionRecorder, announce_rows, record_step
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows, position_row, record_step
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
 from botrunner.runtime.session import BotSession, RowBuffer
@@ -72,6 +76,7 @@ class LiveCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     day: int
     day_start_equity: int
     last_settle_ts: int
+    fees_paid: int = 0  # what the bot's recorded fills paid (Drift counts fees per authority, not per subaccount)
 
 
 class Tick(msgspec.Struct, frozen=True):
@@ -94,6 +99,7 @@ class LiveSetup:
     on_failure: Callable[[str, int, str], None]
     force_pause: bool = False
     dry_run: bool = False
+    snapshot_every_s: int = 60  # margin snapshot cadence (and on every step with a fill)
 
 
 class _PortalVenue:
@@ -141,6 +147,8 @@ class LiveBotActor(pykka.ThreadingActor):
         self.day = -1
         self.day_start_equity = 0
         self.last_settle_ts = 0
+        self.fees_paid = 0
+        self.last_snapshot_ts = 0
         self.last_decision: Decision | None = None
         self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
         self.alerts = AlertTracker()
@@ -185,6 +193,7 @@ class LiveBotActor(pykka.ThreadingActor):
                 self.flags = envelope.flags
                 self.day, self.day_start_equity = envelope.day, envelope.day_start_equity
                 self.last_settle_ts = envelope.last_settle_ts
+                self.fees_paid = envelope.fees_paid
         now = int(time.time())
         definition = BotDefinition.from_config(config)
         state = definition.initial_state(started_at=now)
@@ -334,21 +343,39 @@ class LiveBotActor(pykka.ThreadingActor):
     # -------------------------------------------------------------- records and views
 
     def _write(self, ts: int, *, force: bool) -> None:
-        """Record the step in the store when it holds anything (or ``force``), then post the status row. The row
-        is posted either way: a monitor's position, equity and mark move on ticks that record nothing."""
-        if force or self.step or self.recorder.pending():
+        """Record the step in the store when it holds anything, a margin snapshot is due, or ``force``; then post
+        the status row. The row is posted either way: a monitor's position, equity and mark move on ticks that
+        record nothing."""
+        if force or self.step or self.recorder.pending() or self._snapshot_due(ts):
             self._record(ts)
         self.setup.board.post(self.name, self._summary())
 
+    def _snapshot_due(self, ts: int) -> bool:
+        return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
+
     def _record(self, ts: int) -> None:
         step = self.step
-        session = self.session
-        assert session is not None
+        session, venue = self.session, self.venue
+        assert session is not None and venue is not None
         self.fill_seq += len(step.fills)
+        self.fees_paid += sum(fill.fee for fill in step.fills)
         announce_rows(self.name, self.log, self.setup.hub, step)
         objective, risk_events = self.recorder.take()
+        snap = venue.snapshot
+        snapshot = position = None
+        if snap is not None and (step.fills or self._snapshot_due(ts)):
+            self.last_snapshot_ts = ts
+            snapshot = live_snapshot_row(
+                snap, session.state.connector.orders, self.last_decision, self.recorder.state, self.fees_paid
+            )
+            if step.fills:
+                position = position_row(snap.ts, snap.position)
         envelope = LiveCheckpoint(
-            flags=self.flags, day=self.day, day_start_equity=self.day_start_equity, last_settle_ts=self.last_settle_ts
+            flags=self.flags,
+            day=self.day,
+            day_start_equity=self.day_start_equity,
+            last_settle_ts=self.last_settle_ts,
+            fees_paid=self.fees_paid,
         )
         record_step(
             self.setup.writer,
@@ -361,8 +388,10 @@ class LiveBotActor(pykka.ThreadingActor):
                 orders=tuple(step.orders),
                 fills=tuple(step.fills),
                 funding=tuple(step.funding),
+                snapshot=snapshot,
                 objective=objective,
                 risk_events=risk_events,
+                position=position,
                 order_seq=session.order_seq,
                 fill_seq=self.fill_seq,
             ),

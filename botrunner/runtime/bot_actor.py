@@ -35,12 +35,11 @@ import pykka
 from botrunner.backtest.records import OrderRow, SnapshotRow
 from botrunner.config import BotConfig, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
-from botrunner.margin.what_if import break_even_price, entry_price
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
-from botrunner.runtime.decisions import DecisionRecorder, announce_rows, record_step
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows, position_row, record_step
 from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
@@ -48,7 +47,7 @@ from botrunner.runtime.market import FundingPoint, PricePoint
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
 from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import bot_detail, bot_summary
-from botrunner.store import PositionRow, StepRecord, Store, StoreWriter
+from botrunner.store import StepRecord, Store, StoreWriter
 
 # 2: the venue's checkpoint is embedded as the JSON it is; 1 held it base64-encoded inside the envelope's JSON, one
 # more encoding per step and a third more bytes (still read, see ``decode_checkpoint``).
@@ -275,7 +274,7 @@ class BotActor(pykka.ThreadingActor):
                 snapshot=snapshot,
                 objective=objective,
                 risk_events=risk_events,
-                position=_position_row(ts, paper.venue) if step.fills else None,  # only a fill moves it
+                position=position_row(ts, paper.venue.position) if step.fills else None,  # only a fill moves it
                 order_seq=paper.session.order_seq,
                 fill_seq=self.fill_seq,
             ),
@@ -357,17 +356,3 @@ class BotActor(pykka.ThreadingActor):
 def open_order_rows(store: Store, bot: str) -> dict[int, OrderRow]:
     """The placed row of every order the store saw placed (or adopted) and not yet closed, by user_order_id."""
     return {row.user_order_id: row for row in store.open_orders(bot)}
-
-
-def _position_row(ts: int, venue: PaperVenue) -> PositionRow:
-    p = venue.position  # the prices are the position's own (no margin report needed)
-    return PositionRow(
-        ts=ts,
-        base=p.base_asset_amount,
-        quote=p.quote_asset_amount,
-        quote_entry=p.quote_entry_amount,
-        quote_break_even=p.quote_break_even_amount,
-        entry_price=entry_price(p),
-        break_even_price=break_even_price(p),
-        last_cumulative_funding_rate=p.last_cumulative_funding_rate,
-    )

@@ -5,14 +5,18 @@ the Risk Governor's state or reasons change, an objective row when the approved 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
+from botrunner.connector.orders import WorkingOrder
+from botrunner.margin.model import PerpPosition
+from botrunner.margin.what_if import break_even_price, entry_price
 from botrunner.pipeline import Decision
 from botrunner.runtime.hub import EventHub
 from botrunner.runtime.session import RowBuffer
-from botrunner.store import ObjectiveRow, RiskEventRow, StepRecord, StoreWriteError, StoreWriter
+from botrunner.store import ObjectiveRow, PositionRow, RiskEventRow, StepRecord, StoreWriteError, StoreWriter
 
 
 class DecisionRecorder:
@@ -98,3 +102,26 @@ def record_step(writer: StoreWriter, log: Any, record: StepRecord) -> None:
         writer.submit(record)
     except StoreWriteError as exc:
         log.error("step_not_stored", ts=record.ts, error=str(exc))
+
+
+def ladder_prices(orders: Iterable[WorkingOrder]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(bid prices, ask prices) of a resting ladder, best first: what a margin snapshot row keeps of it."""
+    orders = tuple(orders)
+    bids = tuple(sorted((o.price for o in orders if o.side.sign > 0), reverse=True))
+    asks = tuple(sorted(o.price for o in orders if o.side.sign < 0))
+    return bids, asks
+
+
+def position_row(ts: int, position: PerpPosition) -> PositionRow:
+    """The perp position as the store keeps it after a change (the prices are the position's own: no margin
+    report needed)."""
+    return PositionRow(
+        ts=ts,
+        base=position.base_asset_amount,
+        quote=position.quote_asset_amount,
+        quote_entry=position.quote_entry_amount,
+        quote_break_even=position.quote_break_even_amount,
+        entry_price=entry_price(position),
+        break_even_price=break_even_price(position),
+        last_cumulative_funding_rate=position.last_cumulative_funding_rate,
+    )

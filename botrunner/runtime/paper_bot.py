@@ -18,6 +18,7 @@ from botrunner.backtest.records import SnapshotRow
 from botrunner.funding import ONE_DAY_S
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import Decision, MarketUpdate, OperatorFlags, observe_price
+from botrunner.runtime.decisions import ladder_prices
 from botrunner.runtime.market import FundingPoint, MarketEvent, PricePoint
 from botrunner.runtime.session import BotSession
 
@@ -68,7 +69,7 @@ class PaperBot:
 def snapshot_row(venue: PaperVenue, session: BotSession, decision: Decision, equity: int) -> SnapshotRow:
     """The account at a decision, as the decision saw it, plus what it produced (the resting ladder after it)."""
     snap = decision.snapshot
-    orders = session.state.connector.orders
+    bids, asks = ladder_prices(session.state.connector.orders)
     ledger = venue.ledger
     return SnapshotRow(
         ts=decision.ts,
@@ -89,8 +90,8 @@ def snapshot_row(venue: PaperVenue, session: BotSession, decision: Decision, equ
         range_high=decision.strategy.range_high,
         band_min=decision.verdict.band.min_base,
         band_max=decision.verdict.band.max_base,
-        bid_prices=tuple(sorted((o.price for o in orders if o.side.sign > 0), reverse=True)),
-        ask_prices=tuple(sorted(o.price for o in orders if o.side.sign < 0)),
+        bid_prices=bids,
+        ask_prices=asks,
         realized=ledger.realized,
         funding=ledger.funding,
         fees=ledger.fees,

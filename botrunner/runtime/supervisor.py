@@ -151,6 +151,7 @@ class Supervisor(pykka.ThreadingActor):
             on_failure=self._failure_hook,
             force_pause=force_pause,
             dry_run=self.ctx.dry_run,
+            snapshot_every_s=self.ctx.snapshot_every_s,
         )
         return LiveBotActor.start(setup)
 
