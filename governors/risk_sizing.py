@@ -45,28 +45,23 @@ class SideCap(msgspec.Struct, frozen=True):
     non_monotone: bool = False
 
 
-def distance_bps(oracle: int, liquidation_price: int | None, position_base: int) -> int | None:
+def distance_bps(oracle: int, liquidation_price: int | None) -> int | None:
     """Distance from the oracle to the liquidation price in bps of the oracle, floored (the conservative side).
 
-    ``None`` when there is no liquidation price. A liquidation price already on the wrong side of the oracle (a long
-    whose liquidation price is above the oracle) gives 0: the account is liquidatable now.
+    ``None`` when there is no liquidation price. Either side counts: open orders can put a long's liquidation
+    price above the oracle (``AccountMarginView._liquidation_price``); an account already at maintenance has its
+    liquidation price at the oracle, distance 0.
     """
     if liquidation_price is None:
         return None
     if oracle <= 0:
         return 0
-    if position_base > 0:
-        gap = oracle - liquidation_price
-    elif position_base < 0:
-        gap = liquidation_price - oracle
-    else:
-        gap = abs(oracle - liquidation_price)
-    return max(0, gap) * BPS_PRECISION // oracle
+    return abs(oracle - liquidation_price) * BPS_PRECISION // oracle
 
 
 def liquidation_distance_bps(snapshot: MarginSnapshot) -> int | None:
     """``distance_bps`` of a margin snapshot (what the Risk Governor's limits read)."""
-    return distance_bps(snapshot.oracle_price, snapshot.liquidation_price, snapshot.position_base)
+    return distance_bps(snapshot.oracle_price, snapshot.liquidation_price)
 
 
 def stressed_price(oracle: int, side_sign: int, stress_bps: int) -> int:

@@ -263,3 +263,22 @@ def test_positions_reject_impossible_values_at_the_boundary() -> None:
         SpotPosition(market_index=0, scaled_balance=-1)
     with pytest.raises(ValueError, match="open_bids"):
         PerpPosition(market_index=0, open_bids=-1)
+
+
+def test_liquidation_price_when_long_with_a_large_resting_ask_then_a_rise_liquidates() -> None:
+    m = catalogue_markets(P150)
+    pos = msgspec.structs.replace(perp_at(1 * SOL, P150), open_asks=-60 * SOL, open_orders=1)
+    a = account(usdc_deposit(m, 1000 * USDC), perps=(pos,))
+    # the worst case is all asks filling: a 59 SOL short. No price below liquidates the long (it is solvent at any
+    # price), but a rise does: free(p) = 1000 + (p - 150) - 0.03 * 59 p - 0.01 = 849.99 - 0.77 p
+    # -> p* = 1103.8831168..., the smallest 1e6-price with free <= 0 is 1_103_883_117 (one-sided: None).
+    liq = liquidation_price(a, m, 0)
+    assert liq == 1_103_883_117
+    sc = OracleScenario(a, m, 0)
+    assert sc.totals(pos, liq, MarginCategory.MAINTENANCE).free <= 0
+    assert sc.totals(pos, liq - 1, MarginCategory.MAINTENANCE).free > 0
+    view = AccountMarginView(a, m, 0)
+    assert view.current().liquidation_price == liq  # what the Risk Governor and every report read
+    # flat with the same ask: free(p) = 1000 - 0.03 * 60 p - 0.01 -> p* = 999.99 / 1.8 = 555.55
+    flat = msgspec.structs.replace(pos, base_asset_amount=0, quote_asset_amount=0, quote_entry_amount=0)
+    assert liquidation_price(account(usdc_deposit(m, 1000 * USDC), perps=(flat,)), m, 0) == 555_550_000

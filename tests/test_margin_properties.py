@@ -109,16 +109,16 @@ def test_liquidation_price_when_healthy_then_on_the_losing_side_and_at_the_maint
 
     assume(free(oracle) > 0)
     liq = liquidation_price(a, m, 0)
+    unordered = pos.open_bids == 0 and pos.open_asks == 0
     if liq is None:
-        # none only when even the far end is solvent: price -> 0 for a long, 10_000x for a short
-        far = 1 if pos.base_asset_amount > 0 else oracle * 10_000
-        assert free(far) > 0
+        # none only when even the far end is solvent: price -> 0 for a long, 10_000x for a short; with open orders
+        # (whose worst case can be either sign) both far ends
+        fars = (1 if pos.base_asset_amount > 0 else oracle * 10_000,) if unordered else (1, oracle * 10_000)
+        assert all(free(far) > 0 for far in fars)
         return
-    if pos.base_asset_amount > 0:
-        assert liq < oracle
-    else:
-        assert liq > oracle
-    toward_oracle = 1 if pos.base_asset_amount > 0 else -1
+    if unordered:  # on the losing side; with open orders on either side, the nearer one
+        assert liq < oracle if pos.base_asset_amount > 0 else liq > oracle
+    toward_oracle = 1 if liq < oracle else -1
     assert free(liq) <= 0 < free(liq + toward_oracle)
     # at the boundary collateral equals the requirement within one price tick's worth of value (+ rounding)
     spot_sol = sum(s.scaled_balance for s in a.spot_positions if s.market_index == 1)

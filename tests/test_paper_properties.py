@@ -230,6 +230,9 @@ class Step(NamedTuple):
     ledger_equity: int  # deposits - withdrawals + realized + unrealized + funding - fees
     open_orders: int
     liquidatable: bool
+    liquidation_price: int | None  # what the report (and the Risk Governor, and ctl) says
+    liquidation_bounds: tuple[int | None, int | None]  # where the venue's watch liquidates, below and above
+    oracle: int
 
 
 def _tick(price: int) -> int:
@@ -363,6 +366,9 @@ def run(start: Start, ops: list[Op]) -> tuple[PaperVenue, list[Step]]:
                 - ledger.fees,
                 open_orders=len(v.orders),
                 liquidatable=v.is_liquidatable(),
+                liquidation_price=v.report().liquidation_price,
+                liquidation_bounds=v.liquidation_bounds(),
+                oracle=v.oracle,
             )
         )
     return v, steps
@@ -490,3 +496,23 @@ def test_replaying_the_same_operations_gives_the_same_events(start: Start, ops: 
     assert [s.events for s in first] == [s.events for s in second]
     assert first_venue.report() == second_venue.report()
     assert first_venue.ledger == second_venue.ledger
+
+
+@PROPERTY
+@given(starts, operations)
+def test_the_reported_liquidation_price_is_the_nearest_price_the_venue_liquidates_at(
+    start: Start, ops: list[Op]
+) -> None:
+    """What a trader, the Risk Governor and every report read as the liquidation price is the nearer of the two
+    prices at which the venue's watch liquidates, open orders' worst case included: a long with a large resting
+    ask can be liquidated by a rise, and a flat account with orders either way."""
+    _, steps = run(start, ops)
+    for s in steps:
+        below, above = s.liquidation_bounds
+        distances = [(abs(s.oracle - b), b) for b in (below, above) if b is not None]
+        nearest = min(distances)[1] if distances else None  # a tie goes below: the smaller price
+        assert s.liquidation_price == nearest, (s.op, s)
+        if nearest is not None and nearest > s.oracle and s.position > 0:
+            event("a long liquidated by a rise (its open asks)")
+        elif nearest is not None and s.position == 0:
+            event("flat with orders, still a liquidation price")

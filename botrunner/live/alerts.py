@@ -66,7 +66,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
 def liquidation_distance_bps(report: AccountReport) -> int | None:
     """How far the liquidation price is from the oracle, in bp of the oracle (rounded down: nearer is worse), as the
     Risk Governor measures it (``governors.risk_sizing.distance_bps``)."""
-    return distance_bps(report.oracle, report.liquidation_price, report.position_base)
+    return distance_bps(report.oracle, report.liquidation_price)
 
 
 def _level(

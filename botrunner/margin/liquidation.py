@@ -68,6 +68,14 @@ def find_boundary(free: Callable[[int], int], oracle_price: int, *, long: bool) 
     return bad
 
 
+def nearest(oracle_price: int, below: int | None, above: int | None) -> int | None:
+    """The boundary nearer to the oracle of the one below it and the one above it (None: neither); a tie goes
+    below."""
+    if below is None or above is None:
+        return above if below is None else below
+    return below if oracle_price - below <= above - oracle_price else above
+
+
 def liquidation_price(
     account: Account,
     markets: Markets,
@@ -76,14 +84,22 @@ def liquidation_price(
     scenario: OracleScenario | None = None,
     position: PerpPosition | None = None,
 ) -> int | None:
-    """Oracle price (1e6) at which ``account`` reaches maintenance through perp market ``market_index``.
+    """The nearest oracle price (1e6) at which ``account`` reaches maintenance through perp market ``market_index``.
 
-    ``None`` when the position is flat or cannot be liquidated by that oracle alone. ``position`` overrides the
-    account's position in that market (what-if); ``scenario`` reuses a prepared ``OracleScenario``.
+    Without open orders, on the side that hurts the position (below a long, above a short). With open orders,
+    the nearer of both sides: maintenance takes the worst case of the orders filling, which can be a position of
+    the other sign (a small long with a large resting ask is liquidated by a rise). ``None`` when the position is
+    flat without orders or that oracle alone cannot liquidate it. ``position`` overrides the account's position in
+    that market (what-if); ``scenario`` reuses a prepared ``OracleScenario``.
     """
     sc = scenario or OracleScenario(account, markets, market_index)
     pos = position if position is not None else account.perp_position(market_index)
-    if pos is None or pos.base_asset_amount == 0 or sc.market().status is PerpMarketStatus.SETTLEMENT:
-        return None  # flat, or a settled market valued at its fixed expiry price
-
-    return find_boundary(sc.pricer(pos).free_maintenance, sc.market().oracle_price, long=pos.base_asset_amount > 0)
+    if pos is None or sc.market().status is PerpMarketStatus.SETTLEMENT:
+        return None  # no position, or a settled market valued at its fixed expiry price
+    free = sc.pricer(pos).free_maintenance
+    oracle = sc.market().oracle_price
+    if pos.open_bids == 0 and pos.open_asks == 0:
+        if pos.base_asset_amount == 0:
+            return None
+        return find_boundary(free, oracle, long=pos.base_asset_amount > 0)
+    return nearest(oracle, find_boundary(free, oracle, long=True), find_boundary(free, oracle, long=False))

@@ -448,6 +448,11 @@ class PositionPricer:
         """The position's signed base (1e9); 0 for none."""
         return self._base
 
+    @property
+    def has_open_orders(self) -> bool:
+        """Whether open orders make the worst case differ from the position itself."""
+        return not self._unordered
+
     def _ratio(self, size: int, initial: bool) -> int:
         """``max(custom, perp_margin_ratio)`` for |worst-case base| ``size``: a function of the size alone."""
         pr = self._pr

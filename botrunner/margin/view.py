@@ -14,7 +14,7 @@ from botrunner.core.margin_view import MarginSnapshot
 from botrunner.core.markets import ContractType
 from botrunner.core.precision import BASE_PRECISION, MARGIN_PRECISION, QUOTE_SPOT_MARKET_INDEX
 from botrunner.margin.calculation import calculate_margin
-from botrunner.margin.liquidation import find_boundary
+from botrunner.margin.liquidation import find_boundary, nearest
 from botrunner.margin.metrics import health_from
 from botrunner.margin.model import Account, BalanceType, MarginCategory, Markets, PerpMarketStatus, PerpPosition
 from botrunner.margin.scenario import OracleScenario, PositionPricer, market_margin_ratio
@@ -58,11 +58,11 @@ class AccountMarginView:
         # The projection starts from the position without its open orders (the governor sizes the position).
         self._unordered = msgspec.structs.replace(self._position, open_bids=0, open_asks=0, open_orders=0)
         self._current: MarginSnapshot | None = None
-        # Liquidation price found per position: the Risk Governor projects each candidate position at the oracle
-        # and again at the stressed price, and the boundary does not depend on where the search starts. Keyed by
-        # the projected base (one base, one position: the fill is deterministic), the current position with open
-        # orders under its own key.
-        self._liquidation: dict[int | str, int] = {}
+        # Liquidation price found per position and side: the Risk Governor projects each candidate position at
+        # the oracle and again at the stressed price, and the boundary does not depend on where the search starts.
+        # Keyed by the projected base (one base, one position: the fill is deterministic), the current position
+        # with open orders under its own key, and the side searched (True: below the price).
+        self._liquidation: dict[tuple[int | str, bool], int] = {}
         # Prepared positions per projected base.
         self._pricers: dict[int, PositionPricer] = {}
         self._monotone = _only_quote_and_this_perp(account, markets, market_index)
@@ -151,7 +151,7 @@ class AccountMarginView:
         in the liquidation-price cache."""
         tc_i, mr_i, tc_m, mr_m, leverage, upnl = figures
         liq: int | None = None
-        if pricer.base != 0:
+        if pricer.base != 0 or pricer.has_open_orders:
             liq = self._liquidation_price(pricer, key, price, free_here=tc_m - mr_m)
         return MarginSnapshot(
             oracle_price=price,
@@ -170,16 +170,29 @@ class AccountMarginView:
         )
 
     def _liquidation_price(self, pricer: PositionPricer, key: int | str, price: int, *, free_here: int) -> int | None:
-        """``find_boundary`` for the position seen at ``price``, reusing a boundary found before for the same
-        position once two evaluations confirm it is still the boundary on this side of ``price`` (free <= 0 there,
-        > 0 one tick nearer to ``price``); anything else runs the full search."""
+        """The nearest oracle price at which the position seen at ``price`` reaches maintenance (None: none).
+
+        Without open orders, the side that hurts the position (below a long, above a short). With open orders,
+        both sides, and the nearer boundary wins: Drift's maintenance requirement takes the worst case of the
+        orders filling, and that can be a position of the other sign (a small long with a large resting ask is a
+        short in the worst case, liquidated by a rise; a flat account with orders can be liquidated either way).
+        This is where the paper venue liquidates (``PaperVenue.liquidation_bounds``), so what the Risk Governor
+        and every report read is the price that would actually liquidate the account."""
         if self._settled:
             return None  # a settled market is valued at its fixed expiry price: no oracle move liquidates it
         if free_here <= 0:
             return price  # already at or past maintenance: find_boundary's convention
-        long = pricer.base > 0
+        if not pricer.has_open_orders:
+            return self._boundary(pricer, key, price, long=pricer.base > 0)
+        below = self._boundary(pricer, key, price, long=True)
+        return nearest(price, below, self._boundary(pricer, key, price, long=False))
+
+    def _boundary(self, pricer: PositionPricer, key: int | str, price: int, *, long: bool) -> int | None:
+        """``find_boundary`` on one side of ``price`` (``long``: below it), reusing a boundary found before for the
+        same position and side once two evaluations confirm it is still the boundary on this side of ``price``
+        (free <= 0 there, > 0 one tick nearer to ``price``); anything else runs the full search."""
         free = pricer.free_maintenance
-        known = self._liquidation.get(key)
+        known = self._liquidation.get((key, long))
         if known is not None and (known < price if long else known > price):
             nearer = known + 1 if long else known - 1
             if free(known) <= 0 and (nearer == price or free(nearer) > 0):
@@ -189,7 +202,7 @@ class AccountMarginView:
             return None
         found = find_boundary(free, price, long=long)
         if found is not None:
-            self._liquidation[key] = found
+            self._liquidation[(key, long)] = found
         return found
 
 
