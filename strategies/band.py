@@ -50,6 +50,9 @@ class FixedBandStrategy:
     def on_price(self, state: BandState, ts: int, price: int) -> BandState:
         return state
 
+    def price_memory(self) -> None:
+        return None  # the band is fixed: no price is ever read
+
     def decide(self, state: BandState, view: MarketView) -> StrategyDecision:
         view.validate()
         lo, hi = self.config.min_base, self.config.max_base

@@ -39,6 +39,15 @@ class MarketView(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(f"MarketView.position_base must be an int (1e9), got {self.position_base!r}")
 
 
+class PriceMemory(msgspec.Struct, frozen=True, kw_only=True):
+    """How much price history a strategy's decisions depend on, so a restarted bot can replay it: the last
+    observation of every ``sample_s`` bucket (``ts // sample_s``) over the last ``lookback_s`` seconds. Replaying
+    exactly those gives the same state as having seen every observation."""
+
+    lookback_s: int
+    sample_s: int
+
+
 S = TypeVar("S")
 
 
@@ -55,4 +64,8 @@ class Strategy(Protocol[S]):
 
     def decide(self, state: S, view: MarketView) -> StrategyDecision:
         """The band and ladder for this step. Must not mutate ``state``."""
+        ...
+
+    def price_memory(self) -> PriceMemory | None:
+        """The price history this strategy's decisions depend on (None: none, its prices are never read)."""
         ...

@@ -30,7 +30,7 @@ from typing import assert_never
 from botrunner.core.intents import ExposureBand, StrategyDecision, make_band
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.precision import BPS_PRECISION
-from strategies.base import MarketView
+from strategies.base import MarketView, PriceMemory
 from strategies.config import Bias, GridConfig, GridMode
 from strategies.curve import Curve
 from strategies.history import PriceHistory
@@ -92,6 +92,10 @@ class GridStrategy:
 
     def initial_state(self) -> GridState:
         return GridState(PriceHistory(self.config.lookbacks_s, self.config.sample_interval_s))
+
+    def price_memory(self) -> PriceMemory:
+        """Its longest lookback window, sampled as its ``PriceHistory`` samples (the bucket's last price)."""
+        return PriceMemory(lookback_s=max(self.config.lookbacks_s), sample_s=self.config.sample_interval_s)
 
     def on_price(self, state: GridState, ts: int, price: int) -> GridState:
         """Record a mark observation (1e6) at ``ts``; mutates and returns ``state`` (see ``GridState``)."""

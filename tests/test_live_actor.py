@@ -5,6 +5,7 @@ asks for its ticks."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,19 +62,23 @@ def live_actor(
     force_pause: bool = False,
     settings: LiveSettings = FAST,
     snapshot_every_s: int = 60,
+    keep_store: bool = False,
 ) -> Iterator[Started]:
     config = live_config(mode, settings)
     db = tmp_path / "store.db"
     with Store.open(db) as store:
-        store.register_bot(
-            bot=config.name,
-            authority=config.account.authority,
-            subaccount_id=config.account.subaccount_id,
-            market=config.market,
-            mode=config.mode.value,
-            created_ts=1,
-            config_digest=hashlib.sha256(msgspec.json.encode(config.without_source())).hexdigest(),
-        )
+        if keep_store:  # a restart on the same store: the bot is registered already
+            assert store.account(config.name) is not None
+        else:
+            store.register_bot(
+                bot=config.name,
+                authority=config.account.authority,
+                subaccount_id=config.account.subaccount_id,
+                market=config.market,
+                mode=config.mode.value,
+                created_ts=1,
+                config_digest=hashlib.sha256(msgspec.json.encode(config.without_source())).hexdigest(),
+            )
     writer = StoreWriter(db)
     board = StatusBoard()
     failures: list[str] = []
@@ -212,3 +217,50 @@ def test_live_when_an_order_fills_then_a_snapshot_and_the_position_are_stored(fa
     assert position is not None
     assert (position.base, position.quote, position.quote_entry) == (15 * 10**8, -218 * USDC - fee, -220 * USDC)
     assert position.entry_price == 220 * USDC * 10**9 // (15 * 10**8) // 1  # 146.666666 USDC
+
+
+# ---------------------------------------------------------------------------------------------- price history
+
+
+class _Clock:
+    def __init__(self, t: int) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return float(self.t)
+
+
+def _history(actor: LiveBotActor) -> list[tuple[int, int]]:
+    assert actor.session is not None
+    windows = actor.session.state.strategy.history.windows
+    return list(windows[-1]._times)  # the longest window: every sample the strategy holds
+
+
+def test_live_when_restarted_then_its_strategy_history_is_replayed_from_the_store(
+    fake: FakeRpc, tmp_path: Path
+) -> None:
+    # The grid samples one price per 60 s bucket (the bucket's last) over a week. Three ticks of a paused live bot
+    # in three buckets with three oracle prices, then a restart: the new actor's strategy must hold the very same
+    # samples (without the store it would start empty, and a grid stands still until its windows fill again).
+    t0 = (int(time.time()) - 1_000) // 60 * 60
+    serve_chain(fake, user=funded_user())
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE, force_pause=True) as bot:
+        bot.wait_started()
+        actor = bot.actor()
+        assert actor.venue is not None
+        clock = actor.venue.clock = _Clock(t0 + 5)
+        for t, price in ((t0 + 5, 150), (t0 + 50, 151), (t0 + 70, 152), (t0 + 130, 153)):
+            clock.t = t
+            serve_chain(fake, user=funded_user(), oracle=price * USDC)
+            bot.tick()
+        before = _history(actor)
+        assert bot.failures == []
+    # t0+5 was replaced by t0+50 in its bucket; the open bucket (t0+130) was stored on shutdown
+    assert before == [(t0 + 50, 151 * USDC), (t0 + 70, 152 * USDC), (t0 + 130, 153 * USDC)]
+    with Store.open(tmp_path / "store.db", readonly=True) as store:
+        assert store.price_samples("sol-neutral-grid", since=0) == tuple(before)
+    serve_chain(fake, user=funded_user())
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE, force_pause=True, keep_store=True) as bot:
+        bot.wait_started()
+        assert _history(bot.actor()) == before
+        assert bot.failures == []

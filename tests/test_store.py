@@ -34,6 +34,7 @@ TABLES = {
     "perps_margin_snapshots",
     "perps_funding_snapshots",
     "perps_objectives",
+    "price_samples",
     "orders",
     "fills",
     "risk_events",
@@ -507,3 +508,20 @@ def test_open_orders_are_the_placed_rows_the_history_never_closed(
             expected.pop(row.order_id, None)
     assert s.open_orders("sol-grid") == tuple(expected.values())
     s.close()
+
+
+def test_price_samples_are_stored_with_their_step_and_pruned_past_the_lookback(store: Store) -> None:
+    bot = "sol-grid"
+    first = msgspec.structs.replace(step(bot, 0, fills_before=0), samples=((T0 - 120, 1), (T0 - 60, 2)))
+    store.write_steps([first])
+    assert store.price_samples(bot, since=0) == ((T0 - 120, 1), (T0 - 60, 2))
+    # the next step's sample comes with "nothing before T0 - 60 is needed": the oldest goes, in the same transaction
+    second = msgspec.structs.replace(step(bot, 1, fills_before=1), samples=((T0, 3),), samples_from=T0 - 60)
+    store.write_steps([second])
+    assert store.price_samples(bot, since=0) == ((T0 - 60, 2), (T0, 3))
+    assert store.price_samples(bot, since=T0) == ((T0, 3),)
+    # a refused step stores none of its samples
+    bad = msgspec.structs.replace(step(bot, 2, fills_before=99), samples=((T0 + 60, 4),), samples_from=T0 + 60)
+    with pytest.raises(StoreError):
+        store.write_steps([bad])
+    assert store.price_samples(bot, since=0) == ((T0 - 60, 2), (T0, 3))

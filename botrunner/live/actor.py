@@ -11,6 +11,8 @@ The pure core is the very same: ``BotSession`` routes venue events into records 
 * nothing of the venue is checkpointed: the chain is the truth. The store keeps the bot's rows and a small
   ``LiveCheckpoint`` (operator flags, the day's starting equity, the last settle, the fees its fills paid), so a
   pause survives a restart;
+* its strategy's price history survives restarts: the samples it depends on go to the store as they complete
+  (``live.samples``) and a restart replays them before the first tick;
 * like a paper bot, it stores a margin snapshot (``live.rows``) every ``snapshot_every_s`` and on every step with a
   fill, and the position after every step with a fill (the chain's reading after it);
 * a monitor bot never decides: it assesses health and liquidation distance and reports level changes.
@@ -43,6 +45,7 @@ from botrunner.live.alerts import AlertLevel, AlertTracker
 from botrunner.live.capital import settle_due
 from botrunner.live.retry import backoff_delays
 from botrunner.live.rows import live_snapshot_row
+from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
 from botrunner.pipeline import BotDefinition, Decision, MarketUpdate, OperatorFlags, observe_price
@@ -149,6 +152,9 @@ class LiveBotActor(pykka.ThreadingActor):
         self.last_settle_ts = 0
         self.fees_paid = 0
         self.last_snapshot_ts = 0
+        memory = BotDefinition.from_config(setup.config).strategy.price_memory()
+        self.trail = SampleTrail(memory) if memory is not None and setup.config.mode is BotMode.LIVE else None
+        self.samples: list[Sample] = []  # completed samples not yet stored
         self.last_decision: Decision | None = None
         self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
         self.alerts = AlertTracker()
@@ -180,9 +186,12 @@ class LiveBotActor(pykka.ThreadingActor):
         venue = self._portal.call(self._build_venue)
         self.venue = venue
         self._portal.call(venue.connect)
+        now = int(time.time())
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
             known = open_order_rows(store, self.name) if saved is not None else {}
+            trail = self.trail
+            history = store.price_samples(self.name, since=trail.keep_from(now)) if trail is not None else ()
         order_seq = 0
         if saved is not None:
             self.fill_seq, order_seq = saved.fill_seq, saved.order_seq
@@ -194,9 +203,13 @@ class LiveBotActor(pykka.ThreadingActor):
                 self.day, self.day_start_equity = envelope.day, envelope.day_start_equity
                 self.last_settle_ts = envelope.last_settle_ts
                 self.fees_paid = envelope.fees_paid
-        now = int(time.time())
         definition = BotDefinition.from_config(config)
         state = definition.initial_state(started_at=now)
+        replayed = 0
+        for ts, price in history:
+            if ts <= now:  # a clock set back since: a later sample would break the strategy's time order
+                state = observe_price(definition, state, ts, price)
+                replayed += 1
         self.session = BotSession(definition, _PortalVenue(venue, self._portal), state, self.step, order_seq=order_seq)
         adopted = self.session.reconcile(now, known) if config.mode is BotMode.LIVE else ()
         self._last_position = venue.position.base_asset_amount
@@ -222,6 +235,7 @@ class LiveBotActor(pykka.ThreadingActor):
             position_base=venue.position.base_asset_amount,
             adopted_orders=len(adopted),
             dry_run=setup.dry_run or config.live.dry_run,
+            price_samples_replayed=replayed,
         )
         self.state = run_state(self.flags) if config.mode is BotMode.LIVE else BotRunState.RUNNING
         self._write(now, force=True)
@@ -290,6 +304,10 @@ class LiveBotActor(pykka.ThreadingActor):
             self._write(now, force=bool(events))
             return
         session.state = observe_price(session.bot, session.state, now, snap.oracle)
+        if self.trail is not None:
+            done = self.trail.observe(now, snap.oracle)
+            if done is not None:
+                self.samples.append(done)
         self._decide(now)
         self._maybe_settle(now)
         self._write(now, force=True)
@@ -346,7 +364,7 @@ class LiveBotActor(pykka.ThreadingActor):
         """Record the step in the store when it holds anything, a margin snapshot is due, or ``force``; then post
         the status row. The row is posted either way: a monitor's position, equity and mark move on ticks that
         record nothing."""
-        if force or self.step or self.recorder.pending() or self._snapshot_due(ts):
+        if force or self.step or self.recorder.pending() or self.samples or self._snapshot_due(ts):
             self._record(ts)
         self.setup.board.post(self.name, self._summary())
 
@@ -392,11 +410,14 @@ class LiveBotActor(pykka.ThreadingActor):
                 objective=objective,
                 risk_events=risk_events,
                 position=position,
+                samples=tuple(self.samples),
+                samples_from=self.trail.keep_from(ts) if self.samples and self.trail is not None else None,
                 order_seq=session.order_seq,
                 fill_seq=self.fill_seq,
             ),
         )
         self.step = RowBuffer()
+        self.samples = []
         session.sink = self.step
 
     def _summary(self) -> dict[str, Any]:
@@ -530,6 +551,9 @@ class LiveBotActor(pykka.ThreadingActor):
             if cancel:
                 session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.snapshot.ts)
             self.state = BotRunState.STOPPED
+            last = self.trail.flush() if self.trail is not None else None
+            if last is not None:
+                self.samples.append(last)
             self._write(venue.snapshot.ts, force=True)
             self.log.info("bot_stopped", policy=self.config.on_shutdown.value, cancelled=len(ids) if cancel else 0)
         finally:

@@ -190,7 +190,21 @@ _V2: Final[Migration] = (
     "ALTER TABLE perps_accounts_v2 RENAME TO perps_accounts",
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2)
+# v3: the prices a live bot's strategy observed, one per strategy sample bucket (its last observation), so a
+# restarted live bot replays its price history instead of starting its lookback windows empty (a paper bot replays
+# its feed instead). Pruned to the strategy's longest lookback as it goes.
+_V3: Final[Migration] = (
+    """
+    CREATE TABLE price_samples (
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        price INTEGER NOT NULL,
+        PRIMARY KEY (bot, ts)
+    ) STRICT, WITHOUT ROWID
+    """,
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 # Created before any migration (it records them): one row per applied version.

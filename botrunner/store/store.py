@@ -101,7 +101,9 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True):
     ``cursor`` is the bot's position in its feed after the step; ``venue_state`` the paper venue checkpoint
     (``botrunner.paper.persist``; None for a live bot). ``order_seq`` and ``fill_seq`` are the bot-wide order and
     fill counters at the END of the step: the step's fills are numbered ``fill_seq - len(fills) + 1 .. fill_seq``,
-    and a restored bot continues from them. ``position`` is set when the position changed."""
+    and a restored bot continues from them. ``position`` is set when the position changed. ``samples`` are price
+    samples (ts, price 1e6) a live bot's strategy observed (``price_samples``); ``samples_from``, when set, drops the
+    bot's older samples (no lookback reaches them any more)."""
 
     bot: str
     ts: int
@@ -114,6 +116,8 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True):
     objective: ObjectiveRow | None = None
     risk_events: tuple[RiskEventRow, ...] = ()
     position: PositionRow | None = None
+    samples: tuple[tuple[int, int], ...] = ()
+    samples_from: int | None = None
     order_seq: int
     fill_seq: int
 
@@ -168,6 +172,9 @@ _UPSERT_OBJECTIVE: Final = (
     "INSERT OR REPLACE INTO perps_objectives (bot, ts, band_min, band_max, band_preferred, verdict, reasons)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+# a sample re-recorded for the same second (a restart flushes the open bucket) keeps the later price
+_UPSERT_SAMPLE: Final = "INSERT OR REPLACE INTO price_samples (bot, ts, price) VALUES (?, ?, ?)"
+_PRUNE_SAMPLES: Final = "DELETE FROM price_samples WHERE bot = ? AND ts < ?"
 _INSERT_RISK: Final = "INSERT INTO risk_events (bot, ts, from_state, to_state, reasons) VALUES (?, ?, ?, ?, ?)"
 _INSERT_AUDIT: Final = "INSERT INTO audit (ts, actor, cmd, args_json, outcome) VALUES (?, ?, ?, ?, ?)"
 _UPSERT_CHECKPOINT: Final = (
@@ -391,6 +398,8 @@ class Store:
         positions: list[tuple[Any, ...]] = []
         objectives: list[tuple[Any, ...]] = []
         risks: list[tuple[Any, ...]] = []
+        samples: list[tuple[Any, ...]] = []
+        prunes: list[tuple[Any, ...]] = []
         audits: list[tuple[Any, ...]] = []
         latest: dict[str, StepRecord] = {}  # the last step of each bot in the batch: its checkpoint is the one kept
         try:
@@ -460,6 +469,9 @@ class Store:
                             (bot, obj.ts, obj.band_min, obj.band_max, obj.band_preferred, obj.verdict, reasons)
                         )
                     risks.extend((bot, r.ts, r.from_state, r.to_state, _json(r.reasons)) for r in item.risk_events)
+                    samples.extend((bot, ts, price) for ts, price in item.samples)
+                    if item.samples_from is not None:
+                        prunes.append((bot, item.samples_from))
                 c = self.conn
                 c.executemany(_INSERT_ORDER, orders)
                 c.executemany(_INSERT_FILL, fills)
@@ -468,6 +480,8 @@ class Store:
                 c.executemany(_UPSERT_POSITION, positions)
                 c.executemany(_UPSERT_OBJECTIVE, objectives)
                 c.executemany(_INSERT_RISK, risks)
+                c.executemany(_PRUNE_SAMPLES, prunes)
+                c.executemany(_UPSERT_SAMPLE, samples)
                 c.executemany(
                     _UPSERT_CHECKPOINT,
                     [(s.bot, s.ts, s.cursor, s.venue_state, s.order_seq, s.fill_seq) for s in latest.values()],
@@ -544,6 +558,11 @@ class Store:
         )
         rows = list(self.db.query(sql, [bot]))
         return _record(SnapshotRow, rows[0], "bid_prices", "ask_prices") if rows else None
+
+    def price_samples(self, bot: str, since: int) -> tuple[tuple[int, int], ...]:
+        """The price samples (ts, price 1e6) of ``bot`` at or after ``since``, oldest first."""
+        sql = "SELECT ts, price FROM price_samples WHERE bot = ? AND ts >= ? ORDER BY ts"
+        return tuple((int(ts), int(price)) for ts, price in self.conn.execute(sql, (bot, since)))
 
     def latest_position(self, bot: str) -> PositionRow | None:
         """The most recent position row of ``bot``."""
