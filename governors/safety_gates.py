@@ -79,7 +79,6 @@ class OrderCheck(msgspec.Struct, frozen=True, kw_only=True):
     user_order_id: int
     notional_quote: int  # quote 1e6
     token: str  # confirmation_token of its terms
-    reduce_only: bool
 
 
 class Blocked(msgspec.Struct, frozen=True, kw_only=True):
@@ -173,7 +172,6 @@ def check_order(order: OrderIntent, oracle_price: int) -> OrderCheck:
         user_order_id=order.user_order_id,
         notional_quote=quote_value(order.base, order_price(order, oracle_price)),
         token=order_token(order),
-        reduce_only=order.reduce_only,
     )
 
 

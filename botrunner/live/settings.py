@@ -50,7 +50,6 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     rpc_url: str = ""  # empty: from the environment variable named by rpc_env
     rpc_env: str = DEFAULT_RPC_ENV
-    ws_url: str = ""  # optional; polling every refresh_s is the default
     key_env: str = DEFAULT_KEY_ENV  # names the variable holding the key (file path, base58, or JSON byte array)
     refresh_s: int = 10
     dry_run: bool = False  # build and simulate everything, send nothing
@@ -104,7 +103,4 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             f"tip at least {JITO_MIN_TIP_LAMPORTS} lamports (Jito's minimum)",
         )
         need(self.jito.attempts >= 1, "jito", "make at least 1 attempt")
-        for field, url in (("rpc_url", self.rpc_url), ("ws_url", self.ws_url)):
-            need(
-                not url or url.startswith(("http://", "https://", "ws://", "wss://")), field, "be an http(s)/ws(s) URL"
-            )
+        need(not self.rpc_url or self.rpc_url.startswith(("http://", "https://")), "rpc_url", "be an http(s) URL")
