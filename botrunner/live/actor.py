@@ -50,7 +50,7 @@ from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
 from botrunner.pipeline import BotDefinition, Decision, MarketUpdate, OperatorFlags, observe_price
 from botrunner.runtime.bot_actor import open_order_rows
-from botrunner.runtime.decisions import DecisionRecorder, announce_rows, position_row, record_step
+from botrunner.runtime.decisions import DecisionRecorder, commit_step, position_row
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
 from botrunner.runtime.session import BotSession, RowBuffer
@@ -63,7 +63,7 @@ from botrunner.runtime.views import (
     subaccount_label,
     summary_row,
 )
-from botrunner.store import StepRecord, Store, StoreWriter
+from botrunner.store import Store, StoreWriter
 from botrunner.venue.port import Deposit, SettlePnl, VenueCommand, VenueEvent, Withdraw
 
 LIVE_CHECKPOINT_VERSION = 1
@@ -375,10 +375,7 @@ class LiveBotActor(pykka.ThreadingActor):
         step = self.step
         session, venue = self.session, self.venue
         assert session is not None and venue is not None
-        self.fill_seq += len(step.fills)
         self.fees_paid += sum(fill.fee for fill in step.fills)
-        announce_rows(self.name, self.log, self.setup.hub, step)
-        objective, risk_events = self.recorder.take()
         snap = venue.snapshot
         snapshot = position = None
         if snap is not None and (step.fills or self._snapshot_due(ts)):
@@ -395,26 +392,23 @@ class LiveBotActor(pykka.ThreadingActor):
             last_settle_ts=self.last_settle_ts,
             fees_paid=self.fees_paid,
         )
-        record_step(
-            self.setup.writer,
+        setup = self.setup
+        self.fill_seq = commit_step(
+            self.name,
+            setup.writer,
             self.log,
-            StepRecord(
-                bot=self.name,
-                ts=ts,
-                cursor=ts,
-                venue_state=msgspec.json.encode(envelope),
-                orders=tuple(step.orders),
-                fills=tuple(step.fills),
-                funding=tuple(step.funding),
-                snapshot=snapshot,
-                objective=objective,
-                risk_events=risk_events,
-                position=position,
-                samples=tuple(self.samples),
-                samples_from=self.trail.keep_from(ts) if self.samples and self.trail is not None else None,
-                order_seq=session.order_seq,
-                fill_seq=self.fill_seq,
-            ),
+            setup.hub,
+            self.recorder,
+            step=step,
+            ts=ts,
+            cursor=ts,
+            venue_state=msgspec.json.encode(envelope),
+            order_seq=session.order_seq,
+            fill_seq=self.fill_seq,
+            snapshot=snapshot,
+            position=position,
+            samples=tuple(self.samples),
+            samples_from=self.trail.keep_from(ts) if self.samples and self.trail is not None else None,
         )
         self.step = RowBuffer()
         self.samples = []

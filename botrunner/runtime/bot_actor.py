@@ -39,7 +39,7 @@ from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
-from botrunner.runtime.decisions import DecisionRecorder, announce_rows, position_row, record_step
+from botrunner.runtime.decisions import DecisionRecorder, commit_step, position_row
 from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
@@ -47,7 +47,7 @@ from botrunner.runtime.market import FundingPoint, PricePoint
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
 from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import bot_detail, bot_summary
-from botrunner.store import StepRecord, Store, StoreWriter
+from botrunner.store import Store, StoreWriter
 
 # 2: the venue's checkpoint is embedded as the JSON it is; 1 held it base64-encoded inside the envelope's JSON, one
 # more encoding per step and a third more bytes (still read, see ``decode_checkpoint``).
@@ -250,9 +250,6 @@ class BotActor(pykka.ThreadingActor):
             return
         paper = self.paper
         assert paper is not None
-        self.fill_seq += len(step.fills)
-        announce_rows(self.name, self.log, self.setup.hub, step)
-        objective, risk_events = self.recorder.take()
         envelope = BotCheckpoint(
             venue=msgspec.Raw(checkpoint(paper.venue)),
             funding_rate=paper.funding_rate,
@@ -260,24 +257,21 @@ class BotActor(pykka.ThreadingActor):
             day_start_equity=paper.day_start_equity,
             flags=self.flags,
         )
-        record_step(
-            self.setup.writer,
+        setup = self.setup
+        self.fill_seq = commit_step(
+            self.name,
+            setup.writer,
             self.log,
-            StepRecord(
-                bot=self.name,
-                ts=ts,
-                cursor=self.cursor if self.cursor is not None else -1,
-                venue_state=msgspec.json.encode(envelope),
-                orders=tuple(step.orders),
-                fills=tuple(step.fills),
-                funding=tuple(step.funding),
-                snapshot=snapshot,
-                objective=objective,
-                risk_events=risk_events,
-                position=position_row(ts, paper.venue.position) if step.fills else None,  # only a fill moves it
-                order_seq=paper.session.order_seq,
-                fill_seq=self.fill_seq,
-            ),
+            setup.hub,
+            self.recorder,
+            step=step,
+            ts=ts,
+            cursor=self.cursor if self.cursor is not None else -1,
+            venue_state=msgspec.json.encode(envelope),
+            order_seq=paper.session.order_seq,
+            fill_seq=self.fill_seq,
+            snapshot=snapshot,
+            position=position_row(ts, paper.venue.position) if step.fills else None,  # only a fill moves it
         )
         self.step = RowBuffer()
         paper.session.sink = self.step

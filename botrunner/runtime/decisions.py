@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from botrunner.backtest.records import SnapshotRow
 from botrunner.connector.orders import WorkingOrder
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.what_if import break_even_price, entry_price
@@ -92,6 +93,54 @@ def announce_rows(name: str, log: Any, hub: EventHub, step: RowBuffer) -> None:
             fields = msgspec.structs.asdict(row)
             log.info(kind, **fields)
             hub.publish(name, kind, **fields)
+
+
+def commit_step(
+    name: str,
+    writer: StoreWriter,
+    log: Any,
+    hub: EventHub,
+    recorder: DecisionRecorder,
+    *,
+    step: RowBuffer,
+    ts: int,
+    cursor: int,
+    venue_state: bytes,
+    order_seq: int,
+    fill_seq: int,
+    snapshot: SnapshotRow | None = None,
+    position: PositionRow | None = None,
+    samples: tuple[tuple[int, int], ...] = (),
+    samples_from: int | None = None,
+) -> int:
+    """One step of a bot's shell, paper or live: announce its fills and funding, take the decision rows, and hand
+    everything to the writer as ONE ``StepRecord`` (see ``record_step``). ``fill_seq`` is the counter before the
+    step; returns it after."""
+    fill_seq += len(step.fills)
+    announce_rows(name, log, hub, step)
+    objective, risk_events = recorder.take()
+    record_step(
+        writer,
+        log,
+        StepRecord(
+            bot=name,
+            ts=ts,
+            cursor=cursor,
+            venue_state=venue_state,
+            orders=tuple(step.orders),
+            fills=tuple(step.fills),
+            funding=tuple(step.funding),
+            snapshot=snapshot,
+            objective=objective,
+            risk_events=risk_events,
+            position=position,
+            samples=samples,
+            samples_from=samples_from,
+            order_seq=order_seq,
+            fill_seq=fill_seq,
+        ),
+    )
+    return fill_seq
 
 
 def record_step(writer: StoreWriter, log: Any, record: StepRecord) -> None:
