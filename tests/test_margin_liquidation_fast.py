@@ -156,19 +156,26 @@ def _reference_free(a: Account, m: Markets) -> Callable[[int], int]:
     return free
 
 
-def _reference_liquidation(
-    free: Callable[[int], int], price: int, long: bool, known: int | None
-) -> tuple[int | None, int | None]:
-    """The view's liquidation rule as it was written before the fast paths, on the reference ``free``:
-    (answer, boundary remembered afterwards)."""
-    if free(price) <= 0:
-        return price, known
+def _reference_side(free: Callable[[int], int], price: int, long: bool, known: int | None) -> int | None:
+    """The view's search on one side as it was written before the fast paths, on the reference ``free``."""
     if known is not None and (known < price if long else known > price):
         nearer = known + 1 if long else known - 1
         if free(known) <= 0 and (nearer == price or free(nearer) > 0):
-            return known, known
-    found = find_boundary(free, price, long=long)
-    return found, (found if found is not None else known)
+            return known
+    return find_boundary(free, price, long=long)
+
+
+def _reference_liquidation(
+    free: Callable[[int], int], price: int, known: dict[bool, int]
+) -> tuple[int | None, dict[bool, int]]:
+    """The view's liquidation rule without its shortcuts, on the reference ``free``: the nearer boundary of both
+    sides (a tie goes below), each side remembering the boundary it found; (answer, remembered afterwards)."""
+    if free(price) <= 0:
+        return price, known
+    found = {side: _reference_side(free, price, side, known.get(side)) for side in (True, False)}
+    remembered = {**known, **{side: b for side, b in found.items() if b is not None}}
+    distances = [(abs(price - b), b) for b in found.values() if b is not None]
+    return (min(distances)[1] if distances else None), remembered
 
 
 def _expected_snapshot(a: Account, m: Markets, target: int, price: int, liq: int | None) -> MarginSnapshot:
@@ -201,7 +208,7 @@ def test_projection_when_fast_paths_then_every_figure_and_liquidation_price_equa
     oracle = m.perp_market(0).oracle_price
     view = AccountMarginView(a, m, 0)
     settled = m.perp_market(0).status is PerpMarketStatus.SETTLEMENT
-    known: dict[int, int | None] = {}
+    known: dict[int, dict[bool, int]] = {}
     for target, pct in asks:
         price = max(1, oracle * pct // 100)
         snap = view.project(target, price)
@@ -210,7 +217,7 @@ def test_projection_when_fast_paths_then_every_figure_and_liquidation_price_equa
         if target == 0 or settled:
             liq: int | None = None
         else:
-            liq, known[target] = _reference_liquidation(free, price, target > 0, known.get(target))
+            liq, known[target] = _reference_liquidation(free, price, known.get(target, {}))
         assert snap == _expected_snapshot(projected, m, target, price, liq)
         # the maintenance free collateral the view reports is the one its liquidation search starts from
         assert snap.total_collateral_maintenance - snap.margin_requirement_maintenance == free(price)
@@ -249,13 +256,12 @@ def test_liquidation_price_when_pricer_free_then_equals_find_boundary_over_calcu
         return
     oracle = m.perp_market(0).oracle_price
     free = _reference_free(a, m)
-    if pos.open_bids == 0 and pos.open_asks == 0:
-        expected = find_boundary(free, oracle, long=pos.base_asset_amount > 0)
-    else:  # the orders' worst case can be either sign: the nearer boundary of both sides (a tie goes below)
-        found = [
-            (abs(oracle - b), b) for b in (find_boundary(free, oracle, long=s) for s in (True, False)) if b is not None
-        ]
-        expected = min(found)[1] if found else None
+    # the nearer boundary of both sides (a tie goes below): open orders' worst case can be either sign, and a
+    # short hedged by spot SOL can be liquidated by a fall (its SOL collateral shrinks) while no rise reaches it
+    found = [
+        (abs(oracle - b), b) for b in (find_boundary(free, oracle, long=s) for s in (True, False)) if b is not None
+    ]
+    expected = min(found)[1] if found else None
     assert liquidation_price(a, m, 0) == expected
 
 

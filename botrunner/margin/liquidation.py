@@ -68,6 +68,15 @@ def find_boundary(free: Callable[[int], int], oracle_price: int, *, long: bool) 
     return bad
 
 
+def liquidation_bounds(free: Callable[[int], int], oracle_price: int) -> tuple[int | None, int | None]:
+    """The maintenance boundaries below and above ``oracle_price`` (``find_boundary`` on each side).
+
+    Both sides, always: open orders' worst case can be a position of the other sign (a small long with a large
+    resting ask is liquidated by a rise), and without orders the side that does not hurt costs two evaluations
+    (solvent at its far end: no boundary there)."""
+    return find_boundary(free, oracle_price, long=True), find_boundary(free, oracle_price, long=False)
+
+
 def nearest(oracle_price: int, below: int | None, above: int | None) -> int | None:
     """The boundary nearer to the oracle of the one below it and the one above it (None: neither); a tie goes
     below."""
@@ -86,20 +95,16 @@ def liquidation_price(
 ) -> int | None:
     """The nearest oracle price (1e6) at which ``account`` reaches maintenance through perp market ``market_index``.
 
-    Without open orders, on the side that hurts the position (below a long, above a short). With open orders,
-    the nearer of both sides: maintenance takes the worst case of the orders filling, which can be a position of
-    the other sign (a small long with a large resting ask is liquidated by a rise). ``None`` when the position is
-    flat without orders or that oracle alone cannot liquidate it. ``position`` overrides the account's position in
+    The nearer of ``liquidation_bounds``: on the side that hurts the position, unless open orders' worst case
+    reaches maintenance first on the other. ``None`` when the position is flat without orders or that oracle alone
+    cannot liquidate it. ``position`` overrides the account's position in
     that market (what-if); ``scenario`` reuses a prepared ``OracleScenario``.
     """
     sc = scenario or OracleScenario(account, markets, market_index)
     pos = position if position is not None else account.perp_position(market_index)
     if pos is None or sc.market().status is PerpMarketStatus.SETTLEMENT:
         return None  # no position, or a settled market valued at its fixed expiry price
-    free = sc.pricer(pos).free_maintenance
+    if pos.base_asset_amount == 0 and pos.open_bids == 0 and pos.open_asks == 0:
+        return None
     oracle = sc.market().oracle_price
-    if pos.open_bids == 0 and pos.open_asks == 0:
-        if pos.base_asset_amount == 0:
-            return None
-        return find_boundary(free, oracle, long=pos.base_asset_amount > 0)
-    return nearest(oracle, find_boundary(free, oracle, long=True), find_boundary(free, oracle, long=False))
+    return nearest(oracle, *liquidation_bounds(sc.pricer(pos).free_maintenance, oracle))

@@ -453,6 +453,18 @@ class PositionPricer:
         """Whether open orders make the worst case differ from the position itself."""
         return not self._unordered
 
+    def one_sided(self) -> bool:
+        """Whether only a move against the position can bring it to maintenance, up to integer rounding: a live
+        position without open orders on an ordinary market with nothing else on its oracle, whose maintenance
+        ratio (at the quote's max price) is below its pnl's weight (at the quote's min price; a loss weighs fully).
+        Then free collateral rises with every move in the position's favour: its pnl gains faster than its
+        requirement grows (a long's as the price rises; a short's requirement even falls as the price falls)."""
+        pr = self._pr
+        if not (self._fast and self._active and self._unordered) or self._base == 0:
+            return False
+        # both ratio and weight are 1e4-scaled, the quote prices 1e6
+        return self._base_ratios()[1] * pr.q_max < pr.w_maint * pr.q_min
+
     def _ratio(self, size: int, initial: bool) -> int:
         """``max(custom, perp_margin_ratio)`` for |worst-case base| ``size``: a function of the size alone."""
         pr = self._pr

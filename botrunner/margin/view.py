@@ -48,7 +48,17 @@ class AccountMarginView:
         "market_index",
     )
 
-    def __init__(self, account: Account, markets: Markets, market_index: int) -> None:
+    def __init__(
+        self,
+        account: Account,
+        markets: Markets,
+        market_index: int,
+        *,
+        known: tuple[int | None, int | None] | None = None,
+    ) -> None:
+        """``known``: the boundaries (below, above) of the account as it is, from an earlier search of the same
+        account (the paper venue's liquidation watch); ``current()`` confirms each in two evaluations instead of
+        searching, and searches when one does not confirm."""
         self._account = account
         self._markets = markets
         self.market_index = market_index
@@ -70,13 +80,17 @@ class AccountMarginView:
         self._one_entry = (
             sum(1 for pp in account.perp_positions if pp.market_index == market_index and not pp.is_available) <= 1
         )
+        if known is not None:
+            for long, bound in zip((True, False), known, strict=True):
+                if bound is not None:
+                    self._liquidation[(self._current_key(), long)] = bound
 
     def current(self) -> MarginSnapshot:
         """The account as it is, open orders included: the full margin calculation's figures."""
         if self._current is None:
             position = self._position
             pricer = self._scenario.pricer(position)
-            key: int | str = position.base_asset_amount if position == self._unordered else _CURRENT_WITH_ORDERS
+            key = self._current_key()
             price = self._scenario.oracle_price
             # figures' leverage and pnl are pricer.leverage(price) and pricer.unrealized_pnl(price), in one pass
             figures = pricer.figures(price)
@@ -94,6 +108,11 @@ class AccountMarginView:
                 )
             self._current = self._snapshot(pricer, key, price, figures)
         return self._current
+
+    def _current_key(self) -> int | str:
+        """The liquidation-cache key of the current position (see ``_liquidation``)."""
+        position = self._position
+        return position.base_asset_amount if position == self._unordered else _CURRENT_WITH_ORDERS
 
     def project(self, position_base: int, oracle_price: int) -> MarginSnapshot:
         """The account if the position became ``position_base`` (filled at the current oracle, no open orders in
@@ -170,19 +189,20 @@ class AccountMarginView:
         )
 
     def _liquidation_price(self, pricer: PositionPricer, key: int | str, price: int, *, free_here: int) -> int | None:
-        """The nearest oracle price at which the position seen at ``price`` reaches maintenance (None: none).
-
-        Without open orders, the side that hurts the position (below a long, above a short). With open orders,
-        both sides, and the nearer boundary wins: Drift's maintenance requirement takes the worst case of the
-        orders filling, and that can be a position of the other sign (a small long with a large resting ask is a
-        short in the worst case, liquidated by a rise; a flat account with orders can be liquidated either way).
-        This is where the paper venue liquidates (``PaperVenue.liquidation_bounds``), so what the Risk Governor
-        and every report read is the price that would actually liquidate the account."""
+        """The nearest oracle price at which the position seen at ``price`` reaches maintenance (None: none): the
+        nearer of the boundaries on both sides, as ``margin.liquidation.liquidation_price`` and the paper venue's
+        watch (``PaperVenue.liquidation_bounds``) find them, so what the Risk Governor and every report read is
+        the price that would actually liquidate the account. Both sides: Drift's maintenance requirement takes the
+        worst case of open orders filling, and that can be a position of the other sign (a small long with a
+        large resting ask is liquidated by a rise; a flat account with orders either way)."""
         if self._settled:
             return None  # a settled market is valued at its fixed expiry price: no oracle move liquidates it
         if free_here <= 0:
             return price  # already at or past maintenance: find_boundary's convention
-        if not pricer.has_open_orders:
+        if free_here >= MONOTONE_MIN_STEP_REQUIREMENT and pricer.one_sided():
+            # Free collateral only rises on the favourable side, up to a few units of rounding per evaluation,
+            # and it is far above that here: no price on that side reaches maintenance, so that search would
+            # find none. Skipping it keeps the Risk Governor's projections (never with open orders) at one search.
             return self._boundary(pricer, key, price, long=pricer.base > 0)
         below = self._boundary(pricer, key, price, long=True)
         return nearest(price, below, self._boundary(pricer, key, price, long=False))

@@ -56,7 +56,7 @@ from botrunner.core.precision import (
 )
 from botrunner.core.side import Side
 from botrunner.margin.calculation import calculate_margin
-from botrunner.margin.liquidation import find_boundary
+from botrunner.margin.liquidation import liquidation_bounds
 from botrunner.margin.model import (
     Account,
     BalanceType,
@@ -286,18 +286,22 @@ class PaperVenue:
         return self._cached_account
 
     def margin_view(self) -> AccountMarginView:
-        """The margin engine's what-if view of the account now (the Risk Governor's projection)."""
-        return AccountMarginView(self._current_account(), self.markets(), self.market.market_index)
+        """The margin engine's what-if view of the account now (the Risk Governor's projection), given the watch's
+        bounds when they are of this account: its liquidation price then costs a confirmation, not two searches."""
+        known = self._liq_bounds if self._liq_version == self._version else None
+        return AccountMarginView(self._current_account(), self.markets(), self.market.market_index, known=known)
 
     def liquidation_bounds(self) -> tuple[int | None, int | None]:
         """The nearest oracle prices below and above the current one where maintenance is reached (None: no such
         price), open orders' worst case included; cached per account change.
 
-        Both sides, because open orders can make the worst case the other side of the position (a small long with
-        a large resting ask is a short in the worst case, liquidated by a RISE). For one perp against quote
-        collateral, free collateral is concave in the oracle (a linear requirement minus a PnL whose weight only
-        falls as gains grow), so it crosses zero at most once on each side and the two searches find exactly
-        those crossings."""
+        Both sides (``margin.liquidation.liquidation_bounds``), because open orders can make the worst case the
+        other side of the position (a small long with a large resting ask is a short in the worst case, liquidated
+        by a RISE). For one perp against quote collateral, free collateral is concave in the oracle (a linear
+        requirement minus a PnL whose weight only falls as gains grow), so it crosses zero once on each side up to
+        integer rounding: within a few units of price of a boundary it can cross more than once, and a search
+        started from another oracle may land on another of those crossings. The watch checks maintenance exactly
+        when the oracle reaches a bound, so that only moves the trigger by those few units."""
         if self._liq_version != self._version:
             # the account of this version carries the position and its open orders' totals (_open_bids_asks)
             account = self._current_account()
@@ -306,11 +310,8 @@ class PaperVenue:
                 self._liq_bounds = (None, None)
             else:
                 scenario = OracleScenario(account, self.markets(), self.market.market_index)
-                free = scenario.pricer(position).free_maintenance  # the engine's own fast path
-                self._liq_bounds = (
-                    find_boundary(free, self.oracle, long=True),
-                    find_boundary(free, self.oracle, long=False),
-                )
+                # the engine's own fast path
+                self._liq_bounds = liquidation_bounds(scenario.pricer(position).free_maintenance, self.oracle)
             self._liq_version = self._version
         return self._liq_bounds
 
