@@ -4,6 +4,7 @@ real paper bot — tables, --json, errors and exit codes."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -416,3 +417,14 @@ def test_subscribe_json_prints_each_event_as_a_json_line(
 def test_format_event_puts_time_bot_and_type_first() -> None:
     assert format_event({"price": "1", "type": "fill", "bot": "b", "ts": "t"}) == "t b fill price=1"
     assert format_event({}) == ""
+
+
+def test_bot_renders_a_liquidation_price_and_its_distance(
+    server: ControlServer, runner: FakeRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner.bot_result = {**BOT, "liq_price": "17.030000", "liq_distance_pct": "92.64"}
+    code, out, _ = _ctl(capsys, "--socket", str(server.socket_path), "bot", "sol-neutral-grid")
+    assert code == 0
+    # the value in the cell right after its label (the panels print two label/value columns side by side)
+    assert re.search(r"liq\. price\s+17\.030000\s", out), out
+    assert re.search(r"liq\. distance %\s+92\.64\s", out), out

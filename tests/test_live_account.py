@@ -135,7 +135,7 @@ def test_snapshot_when_synthetic_user_then_report_is_our_margin_engine(name: str
     assert r.health == health(account, maintenance)
     base = USERS[name].get("base", 0)
     assert r.position_base == snap.position.base_asset_amount == base
-    assert r.liquidation_price == (liquidation_price(account, snap.markets, 0) if base else None)
+    assert r.liquidation_price == liquidation_price(account, snap.markets, 0)
     assert r.oracle == snap.oracle == 147 * USDC
     assert r.ts == snap.ts == T0
     assert snap.usdc_balance == r.usdc_balance == USERS[name].get("usdc", 1_000 * USDC)

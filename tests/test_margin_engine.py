@@ -29,6 +29,7 @@ from botrunner.margin import (
     scaled_balance_for,
     unsettled_funding,
 )
+from botrunner.margin.liquidation import nearest
 from botrunner.margin.weights import perp_margin_ratio, spot_asset_weight
 from tests.test_margin_support import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
 
@@ -281,4 +282,23 @@ def test_liquidation_price_when_long_with_a_large_resting_ask_then_a_rise_liquid
     assert view.current().liquidation_price == liq  # what the Risk Governor and every report read
     # flat with the same ask: free(p) = 1000 - 0.03 * 60 p - 0.01 -> p* = 999.99 / 1.8 = 555.55
     flat = msgspec.structs.replace(pos, base_asset_amount=0, quote_asset_amount=0, quote_entry_amount=0)
-    assert liquidation_price(account(usdc_deposit(m, 1000 * USDC), perps=(flat,)), m, 0) == 555_550_000
+    flat_account = account(usdc_deposit(m, 1000 * USDC), perps=(flat,))
+    assert liquidation_price(flat_account, m, 0) == 555_550_000
+    assert AccountMarginView(flat_account, m, 0).current().liquidation_price == 555_550_000
+
+
+@pytest.mark.parametrize(
+    ("oracle", "below", "above", "expected"),
+    [
+        (100, 90, 120, 90),
+        (100, 80, 110, 110),
+        (100, 90, 110, 90),  # a tie goes below
+        (100, None, 110, 110),
+        (100, 90, None, 90),
+        (100, None, None, None),
+    ],
+)
+def test_nearest_boundary_is_the_one_closer_to_the_oracle(
+    oracle: int, below: int | None, above: int | None, expected: int | None
+) -> None:
+    assert nearest(oracle, below, above) == expected

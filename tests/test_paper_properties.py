@@ -33,7 +33,9 @@ from botrunner.core.precision import (
 )
 from botrunner.core.side import Side
 from botrunner.funding import funding_payment
+from botrunner.margin.calculation import calculate_margin
 from botrunner.margin.liquidation import find_boundary
+from botrunner.margin.model import Account, MarginCategory, Markets
 from botrunner.margin.scenario import OracleScenario
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
@@ -236,6 +238,8 @@ class Step(NamedTuple):
     watch: tuple[int | None, int | None] | None  # the venue watch's bounds when they are of this account, else None
     boundaries: tuple[int | None, int | None]  # the venue's search for its watch, below and above, from this oracle
     oracle: int
+    account: Account  # the venue's account (open orders' totals included) and markets after the operation
+    markets: Markets
 
 
 def _boundaries_from_here(v: PaperVenue) -> tuple[int | None, int | None]:
@@ -387,6 +391,8 @@ def run(start: Start, ops: list[Op]) -> tuple[PaperVenue, list[Step]]:
                 liquidation_price=v.report().liquidation_price,
                 boundaries=_boundaries_from_here(v),
                 oracle=v.oracle,
+                account=v.account(),
+                markets=v.markets(),
             )
         )
     return v, steps
@@ -554,11 +560,21 @@ def test_the_reported_liquidation_price_is_the_nearest_price_the_venue_liquidate
         distances = [(abs(s.oracle - b), b) for b in bounds if b is not None]
         return min(distances)[1] if distances else None  # a tie goes below: the smaller price
 
+    def free_at(price: int) -> int:  # maintenance free collateral by the full margin calculation
+        margin = calculate_margin(s.account, s.markets.with_perp_oracle_price(0, price), MarginCategory.MAINTENANCE)
+        return margin.total_collateral - margin.margin_requirement
+
     _, steps = run(start, ops)
     for s in steps:
         nearest = nearest_of(s.boundaries)
         accepted = {nearest} if s.watch is None else {nearest, nearest_of(s.watch)}
         assert s.liquidation_price in accepted, (s.op, s)
+        liq = s.liquidation_price
+        if liq is not None and liq != s.oracle:
+            # independently of the searches: maintenance is reached there and not one unit nearer the oracle
+            assert free_at(liq) <= 0 < free_at(liq + (1 if liq < s.oracle else -1)), (s.op, s)
+        if s.watch is not None and nearest_of(s.watch) is not None and liq is not None:
+            assert abs(nearest_of(s.watch) - liq) <= 1_000, (s.op, s)  # the watch fires where the report says
         if nearest is not None and nearest > s.oracle and s.position > 0:
             event("a long liquidated by a rise (its open asks)")
         elif nearest is not None and s.position == 0:
