@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from botrunner.live.alerts import AlertLevel, AlertTracker, assess, liquidation_distance_bps
+from botrunner.runtime.views import liq_distance_pct
 from botrunner.venue.port import AccountReport
 from governors.risk_limits import RiskLimits
 
@@ -136,3 +137,11 @@ def test_tracker_property_alert_exactly_on_level_changes(path: list[tuple[int, i
         if h < LIMITS.health_critical:
             assert nxt.level is AlertLevel.CRITICAL
         tracker = nxt
+
+
+def test_ctl_distance_when_flat_with_orders_then_shown_like_any_liquidation_price() -> None:
+    # a flat account whose open orders' worst case can be liquidated has a liquidation price, and ctl shows how far
+    # it is (it used to print the price with no distance, as if a flat account could have none)
+    flat = msgspec.structs.replace(report(90, liq=120 * USDC), position_base=0, open_orders=2)
+    assert liq_distance_pct(flat) == "20.00"
+    assert liq_distance_pct(report(90)) is None

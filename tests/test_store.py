@@ -520,6 +520,7 @@ def test_price_samples_are_stored_with_their_step_and_pruned_past_the_lookback(s
     store.write_steps([second])
     assert store.price_samples(bot, since=0) == ((T0 - 60, 2), (T0, 3))
     assert store.price_samples(bot, since=T0) == ((T0, 3),)
+    assert store.price_samples(bot, since=0, until=T0 - 1) == ((T0 - 60, 2),)
     # a refused step stores none of its samples
     bad = msgspec.structs.replace(step(bot, 2, fills_before=99), samples=((T0 + 60, 4),), samples_from=T0 + 60)
     with pytest.raises(StoreError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
 from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
@@ -92,15 +91,14 @@ def reading(venue: Any, alert: Any) -> dict[str, Any]:
 def run_monitor(args: argparse.Namespace) -> int:
     import anyio
 
-    from botrunner.live.connect import probe_rpc, rpc_url_of, safe_url
+    from botrunner.live.connect import resolve_access, safe_url
 
-    url = args.rpc or os.environ.get(DEFAULT_RPC_ENV, "")
-    config = monitor_config(args.authority, args.subaccount, args.market, url)
+    # an empty URL falls back to $BOTRUNNER_RPC_URL in resolve_access, as for any live bot
+    config = monitor_config(args.authority, args.subaccount, args.market, args.rpc or "")
     if args.interval <= 0:
         raise CliError("--interval must be positive")
     try:
-        url = rpc_url_of(config, os.environ)
-        probe_rpc(url, float(config.live.rpc_timeout_s))
+        url, _ = resolve_access(config)  # a monitor needs no key: the RPC URL, checked to answer
     except ValueError as exc:
         raise CliError(str(exc).replace("live.rpc_url is empty and", "no --rpc and")) from exc
     return anyio.run(_watch, config, url, args, safe_url(url))
@@ -111,7 +109,7 @@ async def _watch(config: BotConfig, url: str, args: argparse.Namespace, shown_ur
     from rich.console import Console
     from solana.rpc.async_api import AsyncClient
 
-    from botrunner.live.alerts import AlertLevel, AlertTracker, assess
+    from botrunner.live.alerts import AlertLevel, assess
     from botrunner.live.venue import DriftVenue, VenueError
 
     console = Console()
@@ -121,12 +119,12 @@ async def _watch(config: BotConfig, url: str, args: argparse.Namespace, shown_ur
             await venue.connect()
         except VenueError as exc:
             raise CliError(str(exc).removeprefix("monitor: ")) from exc
-        tracker = AlertTracker()
         while True:
             snapshot = venue.snapshot
             assert snapshot is not None  # connect() read it; a failed refresh keeps the last one
-            tracker, changed = tracker.observe(snapshot.report, config.risk)
-            alert = changed or assess(snapshot.report, config.risk)
+            # every reading is printed with its own level (a hysteresis tracker, as the runtime's alerts use, would
+            # print "healthy" while holding a warning)
+            alert = assess(snapshot.report, config.risk)
             row = reading(venue, alert)
             if args.json:
                 print(json.dumps(row))

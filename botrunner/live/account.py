@@ -44,9 +44,9 @@ reading shows and what it cannot (the rules, in the order they are applied):
   Either way ``sum(fill.quote - fill.fee)`` over the interval equals the position's quote change net of funding and
   settlements: the cash is always right, only its split may be approximate.
 * **Cancel reasons** of an order that ended without filling completely: ``OrderCancelled(REQUESTED)`` when the
-  caller's ``known`` order was PENDING_CANCEL; else ``OrderExpired`` when ``new.ts > max_ts``; else LIQUIDATION when
-  the account is being liquidated; else REDUCE_ONLY_FLAT for a reduce-only order with nothing left to reduce; else
-  REQUESTED (someone holding the key cancelled it).
+  caller had asked to cancel it (``cancel_requested``); else ``OrderExpired`` when ``new.ts > max_ts``; else
+  LIQUIDATION when the account is being liquidated; else REDUCE_ONLY_FLAT for a reduce-only order with nothing
+  left to reduce; else REQUESTED (someone holding the key cancelled it).
 * **Funding**: the position's funding checkpoint (``last_cumulative_funding_rate``) moved while it held a position
   -> ``FundingPaid`` with ``payment`` = the program's own settled amount (delta of the User's
   ``cumulative_perp_funding``, which is exactly what the margin engine's ``unsettled_funding`` gives for one
@@ -64,8 +64,7 @@ subaccount = one perp market: a position in another perp market is an error (its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -78,7 +77,6 @@ from botrunner.core.precision import (
     BASE_PRICE_TO_QUOTE,
     PRICE_PRECISION,
     QUOTE_SPOT_MARKET_INDEX,
-    SOL_SPOT_MARKET_INDEX,
     USER_ORDER_ID_MAX,
     USER_ORDER_ID_MIN,
     quote_value,
@@ -105,7 +103,6 @@ from botrunner.venue.port import (
 from botrunner.venue.report import account_report
 
 _QUOTE_ASSET = "QuoteAsset"
-_NO_KNOWN: Mapping[int, WorkingOrder] = MappingProxyType({})
 
 
 class LiveAccountError(ValueError):
@@ -136,8 +133,6 @@ class LiveSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     closed_orders: tuple[ClosedOrder, ...]  # this bot's market, finished orders still in their slots
     settled_perp_pnl: int  # User cumulative PnL moved from perp positions into USDC (quote 1e6)
     cumulative_perp_funding: int  # User cumulative funding settled into perp positions (+ = received)
-    usdc_balance: int  # token amounts, signed (negative = borrow), spot decimals
-    sol_balance: int
     oracle: int
 
 
@@ -342,8 +337,6 @@ def snapshot_from_chain(state: ChainState, spec: PerpMarketSpec, *, ts: int) -> 
         closed_orders=closed,
         settled_perp_pnl=int(user.settled_perp_pnl),
         cumulative_perp_funding=int(user.cumulative_perp_funding),
-        usdc_balance=usdc,
-        sol_balance=_token_balance(account, markets, SOL_SPOT_MARKET_INDEX),
         oracle=oracle,
     )
 
@@ -413,11 +406,10 @@ def _reduces(side: Side, position_base: int) -> bool:
     return position_base != 0 and (position_base > 0) != (side is Side.BUY)
 
 
-def _end(gone: _Gone, new: LiveSnapshot, known: Mapping[int, WorkingOrder]) -> OrderCancelled | OrderExpired:
+def _end(gone: _Gone, new: LiveSnapshot, cancel_requested: Collection[int]) -> OrderCancelled | OrderExpired:
     order = gone.order
     uid = order.user_order_id
-    tracked = known.get(uid)
-    if tracked is not None and tracked.state is OrderState.PENDING_CANCEL:
+    if uid in cancel_requested:
         reason = CancelReason.REQUESTED
     elif order.max_ts and new.ts > order.max_ts:
         return OrderExpired(ts=new.ts, user_order_id=uid, filled_base=gone.filled_base)
@@ -456,13 +448,13 @@ def _visible(order_id: int, order: WorkingOrder, base: int, quote: int, filled: 
 
 
 def diff_events(
-    prev: LiveSnapshot, new: LiveSnapshot, *, known: Mapping[int, WorkingOrder] = _NO_KNOWN
+    prev: LiveSnapshot, new: LiveSnapshot, *, cancel_requested: Collection[int] = ()
 ) -> tuple[VenueEvent, ...]:
     """What happened between ``prev`` and ``new`` (see the module doc for every rule and its limits).
 
-    ``known``: the caller's tracked orders by user_order_id; a PENDING_CANCEL one that ended is reported as a
-    requested cancel. Raises ``LiveAccountError`` when the readings contradict each other (another market, or an
-    order whose filled amount went backwards).
+    ``cancel_requested``: the user_order_ids the caller asked to cancel; one that ended is reported as a requested
+    cancel, even past its max_ts. Raises ``LiveAccountError`` when the readings contradict each other (another
+    market, or an order whose filled amount went backwards).
     """
     index = new.position.market_index
     if prev.position.market_index != index:
@@ -569,7 +561,7 @@ def diff_events(
             if isinstance(entry, OrderAccepted):
                 events.append(entry)
             elif isinstance(entry, _Gone):
-                events.append(_end(entry, new, known))
+                events.append(_end(entry, new, cancel_requested))
             else:
                 events.append(_fill(entry, ts))
     if residual is not None:

@@ -152,7 +152,8 @@ class LiveBotActor(pykka.ThreadingActor):
         self.last_settle_ts = 0
         self.fees_paid = 0
         self.last_snapshot_ts = 0
-        memory = BotDefinition.from_config(setup.config).strategy.price_memory()
+        self.definition = BotDefinition.from_config(setup.config)
+        memory = self.definition.strategy.price_memory()
         self.trail = SampleTrail(memory) if memory is not None and setup.config.mode is BotMode.LIVE else None
         self.samples: list[Sample] = []  # completed samples not yet stored
         self.last_decision: Decision | None = None
@@ -191,7 +192,8 @@ class LiveBotActor(pykka.ThreadingActor):
             saved = store.load_checkpoint(self.name)
             known = open_order_rows(store, self.name) if saved is not None else {}
             trail = self.trail
-            history = store.price_samples(self.name, since=trail.keep_from(now)) if trail is not None else ()
+            # up to now: a clock set back since would put a later sample out of the strategy's time order
+            history = store.price_samples(self.name, since=trail.keep_from(now), until=now) if trail else ()
         order_seq = 0
         if saved is not None:
             self.fill_seq, order_seq = saved.fill_seq, saved.order_seq
@@ -203,13 +205,10 @@ class LiveBotActor(pykka.ThreadingActor):
                 self.day, self.day_start_equity = envelope.day, envelope.day_start_equity
                 self.last_settle_ts = envelope.last_settle_ts
                 self.fees_paid = envelope.fees_paid
-        definition = BotDefinition.from_config(config)
+        definition = self.definition
         state = definition.initial_state(started_at=now)
-        replayed = 0
         for ts, price in history:
-            if ts <= now:  # a clock set back since: a later sample would break the strategy's time order
-                state = observe_price(definition, state, ts, price)
-                replayed += 1
+            state = observe_price(definition, state, ts, price)
         self.session = BotSession(definition, _PortalVenue(venue, self._portal), state, self.step, order_seq=order_seq)
         adopted = self.session.reconcile(now, known) if config.mode is BotMode.LIVE else ()
         self._last_position = venue.position.base_asset_amount
@@ -235,7 +234,7 @@ class LiveBotActor(pykka.ThreadingActor):
             position_base=venue.position.base_asset_amount,
             adopted_orders=len(adopted),
             dry_run=setup.dry_run or config.live.dry_run,
-            price_samples_replayed=replayed,
+            price_samples_replayed=len(history),
         )
         self.state = run_state(self.flags) if config.mode is BotMode.LIVE else BotRunState.RUNNING
         self._write(now, force=True)

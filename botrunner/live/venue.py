@@ -37,7 +37,7 @@ from solders.pubkey import Pubkey
 
 from botrunner.config import BotConfig
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
-from botrunner.connector.orders import OrderIntent, OrderState, WorkingOrder
+from botrunner.connector.orders import OrderIntent, WorkingOrder
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
@@ -248,12 +248,7 @@ class DriftVenue:
         events: tuple[VenueEvent, ...] = ()
         if previous is not None:
             # an order gone after our own cancel is "cancelled, requested", even past its max_ts
-            requested = {
-                o.user_order_id: msgspec.structs.replace(o, state=OrderState.PENDING_CANCEL)
-                for o in previous.open_orders
-                if o.user_order_id in self._cancels_sent
-            }
-            events = diff_events(previous, snapshot, known=requested)
+            events = diff_events(previous, snapshot, cancel_requested=self._cancels_sent)
         self.snapshot = snapshot
         self._cancels_sent &= {o.user_order_id for o in snapshot.open_orders}
         return events

@@ -100,9 +100,7 @@ def render_summary(row: dict[str, Any]) -> dict[str, Any]:
 
 def liq_distance_pct(report: AccountReport) -> str | None:
     """The liquidation distance ``ctl bot`` shows: percent of the oracle, as the Risk Governor measures it (and as
-    the live health alerts do)."""
-    if not report.position_base:
-        return None
+    the live health alerts do); a flat account with open orders has one too."""
     bps = liquidation_distance_bps(report)
     return None if bps is None else fixed(bps, 2)
 

@@ -559,10 +559,11 @@ class Store:
         rows = list(self.db.query(sql, [bot]))
         return _record(SnapshotRow, rows[0], "bid_prices", "ask_prices") if rows else None
 
-    def price_samples(self, bot: str, since: int) -> tuple[tuple[int, int], ...]:
-        """The price samples (ts, price 1e6) of ``bot`` at or after ``since``, oldest first."""
-        sql = "SELECT ts, price FROM price_samples WHERE bot = ? AND ts >= ? ORDER BY ts"
-        return tuple((int(ts), int(price)) for ts, price in self.conn.execute(sql, (bot, since)))
+    def price_samples(self, bot: str, since: int, until: int | None = None) -> tuple[tuple[int, int], ...]:
+        """The price samples (ts, price 1e6) of ``bot`` from ``since`` to ``until`` (both included), oldest first."""
+        sql = "SELECT ts, price FROM price_samples WHERE bot = ? AND ts >= ? AND ts <= ? ORDER BY ts"
+        end = 2**63 - 1 if until is None else until
+        return tuple((int(ts), int(price)) for ts, price in self.conn.execute(sql, (bot, since, end)))
 
     def latest_position(self, bot: str) -> PositionRow | None:
         """The most recent position row of ``bot``."""

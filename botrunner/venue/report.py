@@ -29,7 +29,7 @@ def account_report(
         oracle=now.oracle_price,
         position_base=base,
         entry_price=now.entry_price,
-        break_even_price=break_even_price(position) if base else 0,
+        break_even_price=break_even_price(position),  # 0 when flat
         usdc_balance=usdc_balance,
         unsettled_pnl=unsettled_pnl,
         unrealized_pnl=unrealized_pnl,
