@@ -23,7 +23,7 @@ from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.store import Store, StoreWriter
 from tests.support_drift import bundled_markets, scaled_balance, user_bytes
 from tests.support_fake_rpc import FakeRpc
-from tests.test_live_venue import FAST, KP, USDC, funded_user, live_config, serve_chain
+from tests.test_live_venue import FAST, KP, USDC, Clock, funded_user, live_config, serve_chain
 
 TIMEOUT_S = 30
 
@@ -222,14 +222,6 @@ def test_live_when_an_order_fills_then_a_snapshot_and_the_position_are_stored(fa
 # ---------------------------------------------------------------------------------------------- price history
 
 
-class _Clock:
-    def __init__(self, t: int) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return float(self.t)
-
-
 def _history(actor: LiveBotActor) -> list[tuple[int, int]]:
     assert actor.session is not None
     windows = actor.session.state.strategy.history.windows
@@ -248,7 +240,7 @@ def test_live_when_restarted_then_its_strategy_history_is_replayed_from_the_stor
         bot.wait_started()
         actor = bot.actor()
         assert actor.venue is not None
-        clock = actor.venue.clock = _Clock(t0 + 5)
+        clock = actor.venue.clock = Clock()
         for t, price in ((t0 + 5, 150), (t0 + 50, 151), (t0 + 70, 152), (t0 + 130, 153)):
             clock.t = t
             serve_chain(fake, user=funded_user(), oracle=price * USDC)
