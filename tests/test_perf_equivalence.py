@@ -32,7 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # Computed on the code before the optimisation (see the module docstring); do not update them to make a test pass.
 EXPECTED_SOL_GRID_3_DAYS = "dd28387a0f292b88582d72e8f162978888de70c6db73966a89ac7025a9db0455"
 EXPECTED_SOL_GRID_30_DAYS_FUNDING = "6701a77f5aa1b27100dd2e517d70fc8790bd159c53d5feec8aa0b26e16d957da"
-EXPECTED_RISK_SWEEP = "2b7e12be94ffd4ddd96057fe104ed64a77b8671fe8260ca204c235b5d4b2095f"
+# Re-recorded once, for a deliberate rule change (7f9313a): the liquidation price became the nearer boundary of
+# BOTH sides for every position, not only for one with open orders. Item by item against the previous code, 9 of
+# the sweep's 12,000 records differ, all from that rule: 5 liquidation prices that were None are now a boundary on
+# the other side (shorts hedged by more spot SOL, liquidated by a FALL, e.g. 0.182941 under an oracle of 3.404765),
+# and 2 verdicts (plus their states' reasons) whose sizing now sees that boundary. Previous digest:
+# 2b7e12be94ffd4ddd96057fe104ed64a77b8671fe8260ca204c235b5d4b2095f.
+EXPECTED_RISK_SWEEP = "cec7c65eb10e9eaf2606d0dd0d0bb126330b23a4fa3541d63e378dc2ec0a5a9a"
 
 
 def replay_digest(bot_file: str, candle_file: str, funding_file: str | None, days: int) -> tuple[int, str]:
