@@ -988,8 +988,9 @@ class PaperVenue:
         self.position = settle_funding(self.position, self._perp_state)
         payment = self.position.quote_asset_amount - before
         self.ledger.funding += payment
-        if payment:
-            self._changed()
+        # always a new account: even a payment that rounds to 0 moves the position's funding checkpoint, and the
+        # cached account and liquidation bounds would otherwise count the funding again as still owed
+        self._changed()
         out: list[VenueEvent] = [
             FundingPaid(ts=ts, position_base=base, rate=rate_long if base >= 0 else rate_short, payment=payment)
         ]
