@@ -1,5 +1,8 @@
 """Before a live or monitor bot starts: find its RPC URL, load its key, and check the RPC answers.
 
+A fleet's RPCs are checked together (``probe_rpcs``): each distinct URL once, all at the same time, so a fleet of
+live bots on one provider costs one round trip, and a slow provider costs its timeout once, not once per bot.
+
 Everything here fails with one line that names what is wrong (``ValueError``); the caller prefixes the bot's file.
 An RPC URL often carries an API key (``?api-key=...``), so it is registered with the log scrubber and only its
 scheme and host are ever shown.
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from solders.keypair import Keypair
@@ -57,8 +61,31 @@ def probe_rpc(url: str, timeout_s: float) -> int:
     return slot
 
 
-def resolve_access(config: BotConfig, environ: Mapping[str, str] | None = None) -> tuple[str, Keypair | None]:
-    """The RPC URL (checked to answer) and, for a live bot, the signing key whose public key is the authority."""
+# At most this many RPC probes at once (a fleet rarely uses more than a few providers).
+_MAX_PARALLEL_PROBES = 8
+
+
+def probe_rpcs(timeouts: Mapping[str, float]) -> dict[str, str]:
+    """Probe every RPC URL of ``timeouts`` (URL -> its timeout in s) at the same time; the error message of each
+    one that did not answer (``probe_rpc``), by URL. Empty when all answered."""
+    if not timeouts:
+        return {}
+
+    def failure(url: str) -> str | None:
+        try:
+            probe_rpc(url, timeouts[url])
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    urls = sorted(timeouts)
+    with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL_PROBES, len(urls)), thread_name_prefix="rpc-probe") as pool:
+        found = list(pool.map(failure, urls))
+    return {url: message for url, message in zip(urls, found, strict=True) if message is not None}
+
+
+def load_access(config: BotConfig, environ: Mapping[str, str] | None = None) -> tuple[str, Keypair | None]:
+    """The RPC URL and, for a live bot, the signing key whose public key is the authority; no network."""
     env = os.environ if environ is None else environ
     url = rpc_url_of(config, env)
     wallet: Keypair | None = None
@@ -72,5 +99,11 @@ def resolve_access(config: BotConfig, environ: Mapping[str, str] | None = None) 
                 f"account.authority {config.account.authority} is not the public key of {config.live.key_env} "
                 f"({wallet.pubkey()}): a bot trades only its own wallet's subaccounts"
             )
+    return url, wallet
+
+
+def resolve_access(config: BotConfig, environ: Mapping[str, str] | None = None) -> tuple[str, Keypair | None]:
+    """``load_access``, with the RPC checked to answer (one bot: ``botrunner monitor``)."""
+    url, wallet = load_access(config, environ)
     probe_rpc(url, float(config.live.rpc_timeout_s))
     return url, wallet

@@ -24,7 +24,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,22 +96,49 @@ def parse_amount(text: str, asset: str) -> int:
     return amount
 
 
-def prepare_live(configs: tuple[BotConfig, ...]) -> dict[str, LiveAccess]:
-    """Resolve every live/monitor bot's RPC URL and load every live bot's key, before anything starts.
+def prepare_live(
+    configs: tuple[BotConfig, ...], known: Mapping[str, LiveAccess] | None = None
+) -> dict[str, LiveAccess]:
+    """Resolve every live/monitor bot's RPC URL and load every live bot's key, before anything starts; the RPCs
+    are checked together (``probe_rpcs``: each URL once, concurrently).
 
-    A missing or malformed key, a missing RPC URL or an RPC that does not answer is one line naming the bot."""
+    ``known``: access already prepared for bots that are not being (re)started (a reload's unchanged bots): kept
+    as it is, without touching their keys or their RPC again.
+    A missing or malformed key, a missing RPC URL or an RPC that does not answer is one line naming the bot (one
+    line per bot when several fail)."""
+    known = known or {}
     out: dict[str, LiveAccess] = {}
+    fresh: list[BotConfig] = []
     for config in configs:
         if config.mode is BotMode.PAPER:
             continue
+        if config.name in known:
+            out[config.name] = known[config.name]
+            continue
         # imported only for a live fleet: solders, httpx and driftpy cost a paper fleet ~25 MiB and start-up time
-        from botrunner.live.connect import resolve_access
+        from botrunner.live.connect import load_access
 
         try:
-            url, wallet = resolve_access(config)
+            url, wallet = load_access(config)
         except ValueError as exc:
             raise RunnerError(f"{config.source or config.name}: {exc}") from exc
         out[config.name] = LiveAccess(rpc_url=url, wallet=wallet)
+        fresh.append(config)
+    if fresh:
+        from botrunner.live.connect import probe_rpcs
+
+        timeouts: dict[str, float] = {}
+        for config in fresh:
+            url = out[config.name].rpc_url
+            timeouts[url] = max(timeouts.get(url, 0.0), float(config.live.rpc_timeout_s))
+        failed = probe_rpcs(timeouts)
+        lines = [
+            f"{config.source or config.name}: {failed[out[config.name].rpc_url]}"
+            for config in fresh
+            if out[config.name].rpc_url in failed
+        ]
+        if lines:
+            raise RunnerError("\n".join(lines))
     return out
 
 
@@ -158,6 +185,7 @@ class Runner:
         self.server: ControlServer | None = None
         self.log: Any = structlog.get_logger("runner")
         self.live_access: dict[str, LiveAccess] = {}  # shared with the supervisor: reload adds to it
+        self._shut_down = False
 
     # -------------------------------------------------------------- start
 
@@ -301,8 +329,14 @@ class Runner:
                     f"reload refused, nothing changed: {config.source}: market {config.market} has no replay feed in "
                     "this run (restart the runner to add it)",
                 )
+        before = {c.name: c.without_source() for c in self.configs}
+        unchanged = {  # kept running by the supervisor: their key and RPC were checked when they started
+            c.name: self.live_access[c.name]
+            for c in configs
+            if c.name in self.live_access and before.get(c.name) == c.without_source()
+        }
         try:
-            access = prepare_live(configs)
+            access = prepare_live(configs, known=unchanged)
             self.account_locks.acquire(configs)  # a new live bot's subaccount, before anything is written
             self._register(configs)
         except (RunnerError, AccountInUse) as exc:
@@ -342,6 +376,10 @@ class Runner:
                     ref.proxy().flush_marker().get(timeout=60)
 
     def shutdown(self) -> None:
+        """Take the run down (see the module's docstring for the order). A second call does nothing."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         self.stop_feeds.set()
         for thread in self.feed_threads:
             thread.join(timeout=5)
