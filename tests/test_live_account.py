@@ -226,6 +226,15 @@ def test_snapshot_when_flat_then_zero_position_and_no_liquidation_price() -> Non
     assert snap.report.equity == 1_000 * USDC and snap.report.leverage == 0
 
 
+def test_snapshot_funding_rate_is_the_readings_perp_market_last_rate() -> None:
+    state = chain_state(raw_user())
+    assert snapshot_from_chain(state, SPEC, ts=T0).funding_rate == int(PERP.amm.last_funding_rate)
+    moved = chain_state(raw_user())  # fresh decoded accounts: changing one touches no other reading
+    moved.perp_market.amm.last_funding_rate = -1_234_567
+    assert snapshot_from_chain(moved, SPEC, ts=T0).funding_rate == -1_234_567  # shorts pay: the sign is kept
+    assert snapshot_from_chain(state, SPEC, ts=T0).funding_rate == int(PERP.amm.last_funding_rate)
+
+
 def test_snapshot_when_subaccount_not_created_then_clear_error() -> None:
     with pytest.raises(LiveAccountError, match="has not been created yet"):
         snapshot_from_chain(chain_state(None), SPEC, ts=T0)

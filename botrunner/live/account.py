@@ -134,6 +134,9 @@ class LiveSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     settled_perp_pnl: int  # User cumulative PnL moved from perp positions into USDC (quote 1e6)
     cumulative_perp_funding: int  # User cumulative funding settled into perp positions (+ = received)
     oracle: int
+    # the perp market's last hourly funding rate, as read at ``slot`` (AMM ``last_funding_rate``: quote per base,
+    # 1e9, + = longs pay): what the Risk Governor's funding guardrail reads
+    funding_rate: int
 
 
 # ------------------------------------------------------------------------------------------------ snapshot
@@ -338,6 +341,7 @@ def snapshot_from_chain(state: ChainState, spec: PerpMarketSpec, *, ts: int) -> 
         settled_perp_pnl=int(user.settled_perp_pnl),
         cumulative_perp_funding=int(user.cumulative_perp_funding),
         oracle=oracle,
+        funding_rate=int(state.perp_market.amm.last_funding_rate),
     )
 
 

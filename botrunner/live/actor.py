@@ -317,13 +317,14 @@ class LiveBotActor(pykka.ThreadingActor):
         equity = venue.equity()
         if now // ONE_DAY_S != self.day:
             self.day, self.day_start_equity = now // ONE_DAY_S, equity
-        perp = venue.client.get_perp_market_account(self.config.market_spec.market_index)
+        snap = venue.snapshot
+        assert snap is not None  # connect() read it before the first decision
         update = MarketUpdate(
             ts=now,
-            mark=venue.oracle,  # Drift's DLOB is off-chain (unreachable here); the oracle is the fair price we trust
-            oracle=venue.oracle,
+            mark=snap.oracle,  # Drift's DLOB is off-chain (unreachable here); the oracle is the fair price we trust
+            oracle=snap.oracle,
             oracle_ts=now,
-            funding_rate=int(perp.amm.last_funding_rate) if perp is not None else 0,
+            funding_rate=snap.funding_rate,  # the same reading as the account and the oracle, not driftpy's cache
         )
         decision = session.decide(update, self.day_start_equity, equity, self.flags)
         self._after_decision(decision, venue.position.base_asset_amount, len(venue.open_orders()))
