@@ -24,13 +24,9 @@ restart the ramp-in, audit the adoption), then tick. A failure escapes to pykka,
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import msgspec
@@ -38,7 +34,7 @@ import pykka
 from solders.keypair import Keypair
 
 from botrunner.backtest.records import QUOTE_DECIMALS, fixed
-from botrunner.config import BotConfig, BotMode, ShutdownPolicy
+from botrunner.config import BotMode, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
 from botrunner.funding import ONE_DAY_S
 from botrunner.live.alerts import AlertLevel, AlertTracker
@@ -48,11 +44,11 @@ from botrunner.live.rows import live_snapshot_row
 from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
-from botrunner.pipeline import BotDefinition, Decision, MarketUpdate, OperatorFlags, observe_price
+from botrunner.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
+from botrunner.runtime.actor_shell import ActorSetup, BotShell
 from botrunner.runtime.bot_actor import open_order_rows
-from botrunner.runtime.decisions import DecisionRecorder, commit_step, position_row
-from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
+from botrunner.runtime.decisions import commit_step, position_row
+from botrunner.runtime.lifecycle import BotRunState, run_state
 from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import (
     account_fields,
@@ -63,7 +59,7 @@ from botrunner.runtime.views import (
     subaccount_label,
     summary_row,
 )
-from botrunner.store import Store, StoreWriter
+from botrunner.store import Store
 from botrunner.venue.port import Deposit, SettlePnl, VenueCommand, VenueEvent, Withdraw
 
 LIVE_CHECKPOINT_VERSION = 1
@@ -86,23 +82,13 @@ class Tick(msgspec.Struct, frozen=True):
     """Time for the next refresh-and-decide step."""
 
 
-@dataclass(frozen=True)
-class LiveSetup:
-    """Everything a live bot actor is given by the supervisor. Shared objects are thread-safe."""
+@dataclass(frozen=True, kw_only=True)
+class LiveSetup(ActorSetup):
+    """A live or monitor bot's setup: the shell's, plus how it reaches Drift (in memory only)."""
 
-    config: BotConfig
     wallet: Keypair | None  # None: monitor mode
     rpc_url: str
-    store_path: str
-    writer: StoreWriter
-    board: StatusBoard
-    hub: EventHub
-    log: Any
-    generation: int
-    on_failure: Callable[[str, int, str], None]
-    force_pause: bool = False
     dry_run: bool = False
-    snapshot_every_s: int = 60  # margin snapshot cadence (and on every step with a fill)
 
 
 class _PortalVenue:
@@ -134,30 +120,21 @@ class _PortalVenue:
         return self.venue.margin_view()
 
 
-class LiveBotActor(pykka.ThreadingActor):
+class LiveBotActor(BotShell):
     """See the module doc."""
 
+    setup: LiveSetup
+
     def __init__(self, setup: LiveSetup) -> None:
-        super().__init__()
-        self.setup = setup
-        self.config = setup.config
-        self.name = setup.config.name
-        self.log = setup.log
-        self.flags = OperatorFlags()
-        self.state = BotRunState.STARTING
-        self.step = RowBuffer()
-        self.fill_seq = 0
+        super().__init__(setup)
         self.day = -1
         self.day_start_equity = 0
         self.last_settle_ts = 0
         self.fees_paid = 0
-        self.last_snapshot_ts = 0
         self.definition = BotDefinition.from_config(setup.config)
         memory = self.definition.strategy.price_memory()
         self.trail = SampleTrail(memory) if memory is not None and setup.config.mode is BotMode.LIVE else None
         self.samples: list[Sample] = []  # completed samples not yet stored
-        self.last_decision: Decision | None = None
-        self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
         self.alerts = AlertTracker()
         self.venue: DriftVenue | None = None
         self.session: BotSession | None = None
@@ -170,13 +147,6 @@ class LiveBotActor(pykka.ThreadingActor):
         self._last_position = 0
 
     # -------------------------------------------------------------- start
-
-    def on_start(self) -> None:
-        try:
-            self._start()
-        except Exception:
-            self.on_failure(*sys.exc_info())
-            raise
 
     def _start(self) -> None:
         from anyio.from_thread import start_blocking_portal
@@ -212,35 +182,25 @@ class LiveBotActor(pykka.ThreadingActor):
         self.session = BotSession(definition, _PortalVenue(venue, self._portal), state, self.step, order_seq=order_seq)
         adopted = self.session.reconcile(now, known) if config.mode is BotMode.LIVE else ()
         self._last_position = venue.position.base_asset_amount
-        setup.writer.audit(
-            ts=now,
-            actor=f"bot:{self.name}",
-            cmd="reconcile",
-            args={
-                "generation": setup.generation,
-                "mode": config.mode.value,
-                "resumed": saved is not None,
-                "position_base": venue.position.base_asset_amount,
-                "adopted_orders": [o.user_order_id for o in adopted],
-                "dry_run": setup.dry_run or config.live.dry_run,
-            },
-            outcome="ok",
-        )
-        self.log.info(
-            "bot_started",
-            generation=setup.generation,
-            mode=config.mode.value,
-            subaccount=config.account.subaccount_id,
+        dry_run = setup.dry_run or config.live.dry_run
+        self._announce_start(
+            now,
+            resumed=saved is not None,
             position_base=venue.position.base_asset_amount,
-            adopted_orders=len(adopted),
-            dry_run=setup.dry_run or config.live.dry_run,
-            price_samples_replayed=len(history),
+            adopted=tuple(o.user_order_id for o in adopted),
+            audit={"mode": config.mode.value, "dry_run": dry_run},
+            log={
+                "mode": config.mode.value,
+                "subaccount": config.account.subaccount_id,
+                "dry_run": dry_run,
+                "price_samples_replayed": len(history),
+            },
         )
         self.state = run_state(self.flags) if config.mode is BotMode.LIVE else BotRunState.RUNNING
         self._write(now, force=True)
         if setup.force_pause and config.mode is BotMode.LIVE:  # a monitor never trades: nothing to pause
             self.command("pause")
-        setup.hub.publish(self.name, "started", generation=setup.generation, state=self.state.value)
+        self._announce_started()
         self._ticker = threading.Thread(target=self._tick_loop, name=f"tick-{self.name}", daemon=True)
         self._ticker.start()
 
@@ -327,17 +287,7 @@ class LiveBotActor(pykka.ThreadingActor):
             funding_rate=snap.funding_rate,  # the same reading as the account and the oracle, not driftpy's cache
         )
         decision = session.decide(update, self.day_start_equity, equity, self.flags)
-        self._after_decision(decision, venue.position.base_asset_amount, len(venue.open_orders()))
-
-    def _after_decision(self, decision: Decision, position_base: int, open_orders: int) -> None:
-        self.last_decision = decision
-        self.recorder.record(decision)
-        flags = after_step(self.flags, position_base, open_orders)
-        if flags != self.flags:
-            self.log.info("flatten_done", ts=decision.ts)
-            self.flags = flags
-            self.state = run_state(flags)
-            self.setup.hub.publish(self.name, "state", state=self.state.value)
+        self._note_decision(decision, venue.position.base_asset_amount, len(venue.open_orders()))
 
     def _maybe_settle(self, now: int) -> None:
         venue, session = self.venue, self.session
@@ -367,9 +317,6 @@ class LiveBotActor(pykka.ThreadingActor):
         if force or self.step or self.recorder.pending() or self.samples or self._snapshot_due(ts):
             self._record(ts)
         self.setup.board.post(self.name, self._summary())
-
-    def _snapshot_due(self, ts: int) -> bool:
-        return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
 
     def _record(self, ts: int) -> None:
         step = self.step
@@ -471,17 +418,13 @@ class LiveBotActor(pykka.ThreadingActor):
     def command(self, name: str) -> dict[str, Any]:
         if self.config.mode is BotMode.MONITOR:
             raise ValueError(f"{self.name} is a monitor bot: it never trades")
-        cmd = OperatorCommand(name)
-        self.flags = apply_command(self.flags, cmd)
-        self.state = run_state(self.flags)
+        cmd = self._apply_command(name)
         venue = self.venue
         assert venue is not None
         if venue.snapshot is not None:
             self._decide(venue.snapshot.ts)
             self._write(venue.snapshot.ts, force=True)
-        self.log.info("operator_command", command=cmd.value, state=self.state.value)
-        self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
-        return {"name": self.name, "state": self.state.value}
+        return self._command_done(cmd)
 
     def capital(
         self, action: str, amount: int, spot_market_index: int, to_subaccount: int | None = None
@@ -524,6 +467,9 @@ class LiveBotActor(pykka.ThreadingActor):
 
     # -------------------------------------------------------------- stop and failure
 
+    def _release(self) -> None:
+        self._stop_io()
+
     def _stop_io(self) -> None:
         self._ticker_stop.set()
         if self._portal_cm is not None:
@@ -552,14 +498,3 @@ class LiveBotActor(pykka.ThreadingActor):
             self.log.info("bot_stopped", policy=self.config.on_shutdown.value, cancelled=len(ids) if cancel else 0)
         finally:
             self._stop_io()
-
-    def on_failure(
-        self,
-        exception_type: type[BaseException] | None,
-        exception_value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop_io()
-        text = "".join(traceback.format_exception(exception_type, exception_value, tb)) if exception_type else ""
-        self.log.error("bot_failed", error=repr(exception_value), stack=text)
-        self.setup.on_failure(self.name, self.setup.generation, repr(exception_value))

@@ -23,31 +23,27 @@ the bot's log and the supervisor decides about a restart. Nothing of the failed 
 from __future__ import annotations
 
 import base64
-import sys
-import traceback
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import msgspec
-import pykka
 
 from botrunner.backtest.records import OrderRow, SnapshotRow
-from botrunner.config import BotConfig, ShutdownPolicy
+from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
-from botrunner.runtime.decisions import DecisionRecorder, commit_step, position_row
+from botrunner.runtime.actor_shell import ActorSetup, BotShell
+from botrunner.runtime.decisions import commit_step, position_row
 from botrunner.runtime.feed import MarketFeed, event_key
-from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
+from botrunner.runtime.lifecycle import BotRunState, run_state
 from botrunner.runtime.market import FundingPoint, PricePoint
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
 from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import bot_detail, bot_summary
-from botrunner.store import Store, StoreWriter
+from botrunner.store import Store
 
 # 2: the venue's checkpoint is embedded as the JSON it is; 1 held it base64-encoded inside the envelope's JSON, one
 # more encoding per step and a third more bytes (still read, see ``decode_checkpoint``).
@@ -85,52 +81,26 @@ def decode_checkpoint(data: bytes, bot: str) -> BotCheckpoint:
     raise ValueError(f"{bot}: checkpoint version {version} is not {CHECKPOINT_VERSION} (or 1)")
 
 
-@dataclass(frozen=True)
-class BotSetup:
-    """Everything a bot actor is given by the supervisor. Shared objects are thread-safe."""
+@dataclass(frozen=True, kw_only=True)
+class BotSetup(ActorSetup):
+    """A paper bot's setup: the shell's, plus its market's replay feed and the paper venue's configuration."""
 
-    config: BotConfig
     feed: MarketFeed
-    store_path: str
-    writer: StoreWriter
-    board: StatusBoard
-    hub: EventHub
-    log: Any  # the bot's structlog logger (its own file)
     paper: PaperConfig
-    snapshot_every_s: int
-    generation: int  # bumps on every (re)start, so stale failure reports are recognised
-    on_failure: Any  # callable(name, generation, error_text): the supervisor's failure hook
-    force_pause: bool = False  # start PAUSED whatever was saved (a bot that failed too often)
     probe: Any = None  # callable(name, ts) after each decision's commands are sent (the latency benchmark)
 
 
-class BotActor(pykka.ThreadingActor):
+class BotActor(BotShell):
     """See the module doc. Market events arrive through ``tell``; commands and views through the proxy."""
 
+    setup: BotSetup
+
     def __init__(self, setup: BotSetup) -> None:
-        super().__init__()
-        self.setup = setup
-        self.name = setup.config.name
-        self.log = setup.log
-        self.flags = OperatorFlags()  # a fresh bot; a resumed one takes its saved flags
+        super().__init__(setup)
         self.cursor: int | None = None
-        self.fill_seq = 0
-        self.step = RowBuffer()
-        self.last_snapshot_ts = 0
-        self.last_decision: Decision | None = None
-        self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
         self.paper: PaperBot | None = None
-        self.state = BotRunState.STARTING
 
     # -------------------------------------------------------------- start: restore, warm up, reconcile, catch up
-
-    def on_start(self) -> None:
-        try:
-            self._start()
-        except Exception:
-            # pykka stops an actor whose on_start raises without calling on_failure: report it the same way.
-            self.on_failure(*sys.exc_info())
-            raise
 
     def _start(self) -> None:
         setup = self.setup
@@ -167,26 +137,13 @@ class BotActor(pykka.ThreadingActor):
         adopted = session.reconcile(now, known)
         self.paper = PaperBot(session, venue, funding_rate)
         self.paper.day, self.paper.day_start_equity = day, day_start
-        setup.writer.audit(
-            ts=now,
-            actor=f"bot:{self.name}",
-            cmd="reconcile",
-            args={
-                "generation": setup.generation,
-                "resumed": saved is not None,
-                "cursor": self.cursor,
-                "position_base": venue.position.base_asset_amount,
-                "adopted_orders": [o.user_order_id for o in adopted],
-            },
-            outcome="ok",
-        )
-        self.log.info(
-            "bot_started",
-            generation=setup.generation,
+        self._announce_start(
+            now,
             resumed=saved is not None,
             position_base=venue.position.base_asset_amount,
-            adopted_orders=len(adopted),
-            catch_up_from=self.cursor,
+            adopted=tuple(o.user_order_id for o in adopted),
+            audit={"cursor": self.cursor},
+            log={"catch_up_from": self.cursor},
         )
         self.state = run_state(self.flags)
         self._write(now, snapshot=None, force=True)
@@ -194,7 +151,7 @@ class BotActor(pykka.ThreadingActor):
             self._on_market(event)
         if setup.force_pause:
             self.command("pause")  # cancels its orders now; the position is left alone
-        setup.hub.publish(self.name, "started", generation=setup.generation, state=self.state.value)
+        self._announce_started()
 
     # -------------------------------------------------------------- market events
 
@@ -227,16 +184,8 @@ class BotActor(pykka.ThreadingActor):
     def _after_decision(self, decision: Decision, equity: int) -> SnapshotRow | None:
         paper = self.paper
         assert paper is not None
-        self.last_decision = decision
-        self.recorder.record(decision)
-        flags = after_step(self.flags, paper.venue.position.base_asset_amount, len(paper.venue.orders))
-        if flags != self.flags:
-            self.log.info("flatten_done", ts=decision.ts)
-            self.flags = flags
-            self.state = run_state(flags)
-            self.setup.hub.publish(self.name, "state", state=self.state.value)
-        due = decision.ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
-        if not (due or self.step.fills):
+        self._note_decision(decision, paper.venue.position.base_asset_amount, len(paper.venue.orders))
+        if not (self._snapshot_due(decision.ts) or self.step.fills):
             return None  # built only when it is written: most decisions are neither due nor filled
         self.last_snapshot_ts = decision.ts
         return snapshot_row(paper.venue, paper.session, decision, equity)
@@ -289,18 +238,14 @@ class BotActor(pykka.ThreadingActor):
 
     def command(self, name: str) -> dict[str, Any]:
         """Apply an operator command now: the bot decides at once at the last price (a pause cancels at once)."""
-        cmd = OperatorCommand(name)
-        self.flags = apply_command(self.flags, cmd)
-        self.state = run_state(self.flags)
+        cmd = self._apply_command(name)
         paper = self.paper
         assert paper is not None
         venue = paper.venue
         decision, equity = paper.decide(venue.now, venue.last_price, self.flags)
         snapshot = self._after_decision(decision, equity)
         self._write(venue.now, snapshot, force=True)
-        self.log.info("operator_command", command=cmd.value, state=self.state.value)
-        self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
-        return {"name": self.name, "state": self.state.value}
+        return self._command_done(cmd)
 
     def detail(self) -> dict[str, Any]:
         paper = self.paper
@@ -335,16 +280,8 @@ class BotActor(pykka.ThreadingActor):
         cancelled = len(ids) if policy is ShutdownPolicy.CANCEL_ALL else 0
         self.log.info("bot_stopped", policy=policy.value, cancelled=cancelled)
 
-    def on_failure(
-        self,
-        exception_type: type[BaseException] | None,
-        exception_value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _release(self) -> None:
         self.setup.feed.unsubscribe(self.name)
-        text = "".join(traceback.format_exception(exception_type, exception_value, tb)) if exception_type else ""
-        self.log.error("bot_failed", error=repr(exception_value), stack=text)
-        self.setup.on_failure(self.name, self.setup.generation, repr(exception_value))
 
 
 def open_order_rows(store: Store, bot: str) -> dict[int, OrderRow]:

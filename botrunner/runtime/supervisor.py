@@ -108,52 +108,46 @@ class Supervisor(pykka.ThreadingActor):
         config = slot.config
         self.ctx.board.update(name, market=config.market, mode=config.mode.value, state="starting")
         if config.mode is not BotMode.PAPER:
-            slot.ref = self._start_live(name, config, force_pause)
+            slot.ref = self._start_live(name, force_pause)
             slot.state = BotRunState.RUNNING
             self._post_slot(name)
             self.log.info("bot_spawned", bot=name, generation=slot.generation, mode=config.mode.value)
             return
         feed = self.ctx.feeds[config.market]
-        setup = BotSetup(
-            config=config,
-            feed=feed,
-            store_path=self.ctx.store_path,
-            writer=self.ctx.writer,
-            board=self.ctx.board,
-            hub=self.ctx.hub,
-            log=self.ctx.bot_logger(name),
-            paper=self.ctx.paper,
-            force_pause=force_pause,
-            snapshot_every_s=self.ctx.snapshot_every_s,
-            generation=slot.generation,
-            on_failure=self._failure_hook,
-            probe=self.ctx.probe,
-        )
+        setup = BotSetup(**self._setup_fields(name, force_pause), feed=feed, paper=self.ctx.paper, probe=self.ctx.probe)
         slot.ref = BotActor.start(setup)
         slot.state = BotRunState.RUNNING
         self._post_slot(name)
         self.log.info("bot_spawned", bot=name, generation=slot.generation, force_pause=force_pause)
 
-    def _start_live(self, name: str, config: BotConfig, force_pause: bool) -> pykka.ActorRef[Any]:
+    def _setup_fields(self, name: str, force_pause: bool) -> dict[str, Any]:
+        """The ``ActorSetup`` fields of bot ``name``'s next actor, paper or live."""
+        slot = self.slots[name]
+        return {
+            "config": slot.config,
+            "store_path": self.ctx.store_path,
+            "writer": self.ctx.writer,
+            "board": self.ctx.board,
+            "hub": self.ctx.hub,
+            "log": self.ctx.bot_logger(name),
+            "generation": slot.generation,
+            "on_failure": self._failure_hook,
+            "force_pause": force_pause,
+            "snapshot_every_s": self.ctx.snapshot_every_s,
+        }
+
+    def _start_live(self, name: str, force_pause: bool) -> pykka.ActorRef[Any]:
         from botrunner.live.actor import LiveBotActor, LiveSetup
 
         access = self.ctx.live[name]
         setup = LiveSetup(
-            config=config,
+            **self._setup_fields(name, force_pause),
             wallet=access.wallet,
             rpc_url=access.rpc_url,
-            store_path=self.ctx.store_path,
-            writer=self.ctx.writer,
-            board=self.ctx.board,
-            hub=self.ctx.hub,
-            log=self.ctx.bot_logger(name),
-            generation=self.slots[name].generation,
-            on_failure=self._failure_hook,
-            force_pause=force_pause,
             dry_run=self.ctx.dry_run,
-            snapshot_every_s=self.ctx.snapshot_every_s,
         )
-        return LiveBotActor.start(setup)
+        ref: pykka.ActorRef[Any] = LiveBotActor.start(setup)
+        return ref
 
     def _failure_hook(self, name: str, generation: int, error: str) -> None:
         """Called from the failing bot's thread: hand over to the supervisor's mailbox."""

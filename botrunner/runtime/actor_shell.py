@@ -1,0 +1,158 @@
+"""What every bot actor shares, paper or live: its setup, its run state and operator flags, how it records a
+decision, applies an operator command, announces its start and reports its failure.
+
+The paper ``BotActor`` (``botrunner.runtime.bot_actor``) and the ``LiveBotActor`` (``botrunner.live.actor``) differ
+in where market data and the account come from and in what they checkpoint; the shell around the decision is the
+same, so it lives here once and both behave alike to the supervisor, the store, the logs and ``botrunner ctl``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import pykka
+
+from botrunner.config import BotConfig
+from botrunner.pipeline import Decision, OperatorFlags
+from botrunner.runtime.decisions import DecisionRecorder
+from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
+from botrunner.runtime.session import RowBuffer
+from botrunner.store import StoreWriter
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActorSetup:
+    """Everything the supervisor gives any bot actor. Shared objects are thread-safe."""
+
+    config: BotConfig
+    store_path: str
+    writer: StoreWriter
+    board: StatusBoard
+    hub: EventHub
+    log: Any  # the bot's structlog logger (its own file)
+    generation: int  # bumps on every (re)start, so stale failure reports are recognised
+    on_failure: Callable[[str, int, str], None]  # the supervisor's failure hook: (name, generation, error text)
+    force_pause: bool = False  # start PAUSED whatever was saved (a bot that failed too often)
+    snapshot_every_s: int = 60  # margin snapshot cadence (and on every step with a fill)
+
+
+class BotShell(pykka.ThreadingActor):
+    """The part of a bot actor that does not depend on its venue. Subclasses implement ``_start`` and
+    ``_release`` (give back what the actor holds outside itself: a feed subscription, an RPC connection)."""
+
+    def __init__(self, setup: ActorSetup) -> None:
+        super().__init__()
+        self.setup = setup
+        self.config = setup.config
+        self.name = setup.config.name
+        self.log = setup.log
+        self.flags = OperatorFlags()  # a fresh bot; a resumed one takes its saved flags
+        self.state = BotRunState.STARTING
+        self.step = RowBuffer()  # the rows of the step under way, handed to the writer as one record
+        self.fill_seq = 0
+        self.last_snapshot_ts = 0
+        self.last_decision: Decision | None = None
+        self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
+
+    # -------------------------------------------------------------- start
+
+    def on_start(self) -> None:
+        try:
+            self._start()
+        except Exception:
+            # pykka stops an actor whose on_start raises without calling on_failure: report it the same way.
+            self.on_failure(*sys.exc_info())
+            raise
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def _announce_start(
+        self,
+        now: int,
+        *,
+        resumed: bool,
+        position_base: int,
+        adopted: tuple[int, ...],
+        audit: dict[str, Any],
+        log: dict[str, Any],
+    ) -> None:
+        """Audit the reconciliation (what was adopted) and log the start; ``audit`` / ``log``: the venue's own
+        fields beside the common ones."""
+        generation = self.setup.generation
+        self.setup.writer.audit(
+            ts=now,
+            actor=f"bot:{self.name}",
+            cmd="reconcile",
+            args={
+                "generation": generation,
+                "resumed": resumed,
+                "position_base": position_base,
+                "adopted_orders": list(adopted),
+                **audit,
+            },
+            outcome="ok",
+        )
+        self.log.info(
+            "bot_started",
+            generation=generation,
+            resumed=resumed,
+            position_base=position_base,
+            adopted_orders=len(adopted),
+            **log,
+        )
+
+    def _announce_started(self) -> None:
+        self.setup.hub.publish(self.name, "started", generation=self.setup.generation, state=self.state.value)
+
+    # -------------------------------------------------------------- decisions and commands
+
+    def _note_decision(self, decision: Decision, position_base: int, open_orders: int) -> None:
+        """Record a decision; a flatten that is done (flat, no orders) turns into a pause."""
+        self.last_decision = decision
+        self.recorder.record(decision)
+        flags = after_step(self.flags, position_base, open_orders)
+        if flags != self.flags:
+            self.log.info("flatten_done", ts=decision.ts)
+            self.flags = flags
+            self.state = run_state(flags)
+            self.setup.hub.publish(self.name, "state", state=self.state.value)
+
+    def _snapshot_due(self, ts: int) -> bool:
+        return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
+
+    def _apply_command(self, name: str) -> OperatorCommand:
+        """Set the flags and run state an operator command asks for (``ValueError`` for an unknown one); the
+        caller then decides at once, so the command takes effect now, and calls ``_command_done``."""
+        cmd = OperatorCommand(name)
+        self.flags = apply_command(self.flags, cmd)
+        self.state = run_state(self.flags)
+        return cmd
+
+    def _command_done(self, cmd: OperatorCommand) -> dict[str, Any]:
+        self.log.info("operator_command", command=cmd.value, state=self.state.value)
+        self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
+        return {"name": self.name, "state": self.state.value}
+
+    # -------------------------------------------------------------- failure
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Log the stack to the bot's own log and tell the supervisor, which decides about a restart."""
+        self._release()
+        text = "".join(traceback.format_exception(exception_type, exception_value, tb)) if exception_type else ""
+        self.log.error("bot_failed", error=repr(exception_value), stack=text)
+        self.setup.on_failure(self.name, self.setup.generation, repr(exception_value))
