@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from botrunner.control.protocol import ASSETS
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue, parse_catalogue
 from botrunner.core.markets import ContractTier
 from botrunner.funding import market_funding_rate, max_price_divergence_for_funding
@@ -39,6 +40,15 @@ def test_catalogue_when_looked_up_by_index_or_symbol_then_same_market() -> None:
     assert (cat.spot(0).symbol, cat.spot(0).decimals) == ("USDC", 6)
     assert (cat.spot(1).symbol, cat.spot(1).decimals) == ("SOL", 9)
     assert (cat.spot(1).initial_asset_weight, cat.spot(1).maintenance_asset_weight) == (8000, 9000)
+    for spec in cat.spot_markets:
+        assert cat.spot_by_symbol(spec.symbol.lower()) is cat.spot(spec.market_index)
+
+
+def test_every_asset_the_control_socket_accepts_is_a_catalogued_spot_market() -> None:
+    # ``ctl deposit/withdraw/transfer`` take an asset name the protocol validates; the runner then reads its
+    # market index and decimals from the catalogue, so no accepted name may be missing there.
+    cat = load_catalogue()
+    assert [(cat.spot_by_symbol(a).symbol, cat.spot_by_symbol(a).decimals) for a in ASSETS] == [("USDC", 6), ("SOL", 9)]
 
 
 def test_catalogue_when_unknown_market_then_error_names_it() -> None:
@@ -49,6 +59,8 @@ def test_catalogue_when_unknown_market_then_error_names_it() -> None:
     assert "SOL-PERP" in str(exc.value)  # lists what exists
     with pytest.raises(KeyError, match="unknown spot market 7"):
         cat.spot(7)
+    with pytest.raises(UnknownMarketError, match="unknown spot market 'BONK'; the catalogue has USDC"):
+        cat.spot_by_symbol("BONK")
 
 
 def test_catalogue_when_every_entry_then_provenance_recorded() -> None:

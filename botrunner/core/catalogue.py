@@ -58,6 +58,7 @@ class Catalogue:
         self._perp_by_index = {e.spec.market_index: e for e in data.perp}
         self._perp_by_symbol = {e.spec.symbol.upper(): e for e in data.perp}
         self._spot_by_index = {e.spec.market_index: e for e in data.spot}
+        self._spot_by_symbol = {e.spec.symbol.upper(): e for e in data.spot}
         if len(self._perp_by_index) != len(data.perp) or len(self._spot_by_index) != len(data.spot):
             raise ValueError("market catalogue: duplicate market index")
 
@@ -80,6 +81,14 @@ class Catalogue:
     def spot(self, index: int) -> SpotMarketSpec:
         """The spot market with index ``index`` (0 = USDC, 1 = SOL); ``UnknownMarketError`` otherwise."""
         return self.spot_entry(index).spec
+
+    def spot_by_symbol(self, symbol: str) -> SpotMarketSpec:
+        """The spot market ``"USDC"`` or ``"sol"`` (case-insensitive); ``UnknownMarketError`` otherwise."""
+        entry = self._spot_by_symbol.get(symbol.upper())
+        if entry is None:
+            known = ", ".join(f"{e.spec.symbol} ({e.spec.market_index})" for e in self._data.spot)
+            raise UnknownMarketError(f"unknown spot market {symbol!r}; the catalogue has {known}")
+        return entry.spec
 
     def spot_entry(self, index: int) -> SpotEntry:
         """The spot market with the snapshot it was generated from."""

@@ -16,6 +16,7 @@ import enum
 
 import msgspec
 
+from botrunner.core.catalogue import UnknownMarketError, load_catalogue
 from botrunner.core.precision import QUOTE_PRECISION, SOL_SPOT_MARKET_INDEX, to_decimal
 from botrunner.live.settings import LiveSettings
 from botrunner.margin import Account, BalanceType, MarginCategory, Markets, SpotMarketState, SpotPosition
@@ -25,20 +26,17 @@ from botrunner.margin.spot_balance import signed_token_amount
 
 DEFAULT_MIN_HEALTH = 80  # issue 5 §4: "reject a withdrawal that would leave health < 80 %"
 
-# For messages when no market state is at hand (deposits): symbol and decimals of the markets bots fund with.
-_KNOWN_TOKENS = {0: ("USDC", 6), 1: ("SOL", 9)}
-
 
 class CapitalError(ValueError):
     """A deposit, withdrawal or transfer that must not be sent; the message names the amount and the limit."""
 
 
 def _fmt(amount: int, spot_market_index: int) -> str:
-    known = _KNOWN_TOKENS.get(spot_market_index)
-    if known is None:
+    try:  # the bundled catalogue: symbol and decimals even where no market state is at hand (deposits)
+        spot = load_catalogue().spot(spot_market_index)
+    except UnknownMarketError:
         return f"{amount} (spot market {spot_market_index} token units)"
-    symbol, decimals = known
-    return f"{to_decimal(amount, 10**decimals):f} {symbol}"
+    return f"{to_decimal(amount, 10**spot.decimals):f} {spot.symbol}"
 
 
 def _positive(action: str, amount: int, spot_market_index: int) -> None:

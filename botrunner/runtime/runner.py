@@ -38,7 +38,8 @@ from botrunner.config import BotConfig, BotMode, load_fleet
 from botrunner.control import check_socket_path, control_socket_path
 from botrunner.control.protocol import ControlError, ErrorCode
 from botrunner.control.server import ControlServer, Send
-from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
+from botrunner.core.catalogue import load_catalogue
+from botrunner.core.markets import SpotMarketSpec
 from botrunner.logfiles import LogFiles
 from botrunner.paper.config import PaperConfig
 from botrunner.runtime.account_locks import AccountInUse, AccountLocks
@@ -55,8 +56,6 @@ from botrunner.yamlconf import ConfigError
 
 DB_NAME = "botrunner.db"
 LOCK_NAME = "runner.lock"  # held by the runner using the directory (botrunner.runtime.exclusive)
-SPOT_INDEX = {"usdc": QUOTE_SPOT_MARKET_INDEX, "sol": SOL_SPOT_MARKET_INDEX}
-_ASSET_DECIMALS = {"usdc": 6, "sol": 9}  # the spot mints' decimals
 ASK_TIMEOUT_S = 4.0  # the control protocol promises an answer within 5 s
 _READ_ONLY = frozenset({"status", "bot", "subscribe"})  # not audited: they change nothing
 
@@ -83,12 +82,12 @@ def _answer(future: pykka.Future[Any], who: str) -> Any:
         raise CommandQueued(who) from None
 
 
-def parse_amount(text: str, asset: str) -> int:
+def parse_amount(text: str, asset: SpotMarketSpec) -> int:
     """``"12.5"`` USDC -> 12_500_000: exact, positive, at most the token's decimals (a control-socket argument)."""
     from botrunner.core.precision import to_fixed
 
     try:
-        amount = to_fixed(text, 10 ** _ASSET_DECIMALS[asset], what="amount")
+        amount = to_fixed(text, 10**asset.decimals, what="amount")
     except ValueError as exc:
         raise ControlError(ErrorCode.BAD_REQUEST, str(exc)) from exc
     if amount <= 0:
@@ -470,8 +469,9 @@ class Runner:
                 ref = self._live_ref(supervisor, name)
                 if cmd == "confirm":
                     return _answer(ref.proxy().confirm(args["token"]), f"bot {name!r}")
-                amount = parse_amount(args["amount"], args["asset"])
-                call = ref.proxy().capital(cmd, amount, SPOT_INDEX[args["asset"]], args.get("to_subaccount"))
+                asset = load_catalogue().spot_by_symbol(args["asset"])  # one of protocol.ASSETS: checked there
+                amount = parse_amount(args["amount"], asset)
+                call = ref.proxy().capital(cmd, amount, asset.market_index, args.get("to_subaccount"))
                 # answered within the protocol's 5 s like any command: a confirmation that takes longer is reported
                 # as queued (it completes in the bot; its outcome is in the bot's log and `ctl subscribe`)
                 return _answer(call, f"bot {name!r}")
