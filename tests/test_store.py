@@ -468,45 +468,62 @@ def test_however_steps_are_batched_the_store_holds_the_same_numbered_history(
 CLOSING = ("cancelled", "expired", "filled", "rejected")
 
 
+BOTS = ("sol-grid", "eth-curve")
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(("placed", "adopted", *CLOSING)), st.integers(1, 12), st.integers(1, 4)),
-        max_size=40,
+        st.tuples(
+            st.sampled_from(BOTS),
+            st.sampled_from(("placed", "adopted", *CLOSING)),
+            st.integers(1, 12),
+            st.integers(1, 4),
+        ),
+        max_size=60,
     )
 )
 def test_open_orders_are_the_placed_rows_the_history_never_closed(
-    tmp_path_factory: pytest.TempPathFactory, events: list[tuple[str, int, int]]
+    tmp_path_factory: pytest.TempPathFactory, events: list[tuple[str, str, int, int]]
 ) -> None:
     """``Store.open_orders`` (filtered in SQL, what a restart reads) equals folding the bot's whole order history:
-    each placed or adopted order stays open until a cancelled, expired, filled or rejected row of its order id."""
+    each placed or adopted order stays open until a cancelled, expired, filled or rejected row of its order id —
+    of the same bot: two bots number their orders independently, so one's closing row never closes the other's."""
     s = Store.open(tmp_path_factory.mktemp("open") / "s.sqlite")
-    register(s)
-    seen: set[tuple[int, str]] = set()
-    opened: set[int] = set()
-    rows = []
-    for n, (event, order_id, uid) in enumerate(events):
+    for subaccount, bot in enumerate(BOTS, start=1):
+        register(s, bot, subaccount)
+    seen: set[tuple[str, int, str]] = set()
+    opened: set[tuple[str, int]] = set()
+    rows: dict[str, list[OrderRow]] = {bot: [] for bot in BOTS}
+    for n, (bot, event, order_id, uid) in enumerate(events):
         opening = event in ("placed", "adopted")
-        if (order_id, event) in seen or (opening and order_id in opened):
+        if (bot, order_id, event) in seen or (opening and (bot, order_id) in opened):
             continue  # one row per (order id, event), and an order id is opened once (adoption takes a new id)
-        if event in ("cancelled", "expired", "filled") and order_id not in opened:
+        if event in ("cancelled", "expired", "filled") and (bot, order_id) not in opened:
             continue  # the session closes only an order it placed or adopted
-        if opening and (order_id, "rejected") in seen:
+        if opening and (bot, order_id, "rejected") in seen:
             continue  # a rejection takes an order id of its own, never opened
-        seen.add((order_id, event))
+        seen.add((bot, order_id, event))
         if opening:
-            opened.add(order_id)
-        rows.append(order(T0 + n, order_id, event, uid))
-    if rows:
-        record = msgspec.structs.replace(step("sol-grid", 0, fills_before=0, fills=0), orders=tuple(rows))
-        s.write([msgspec.structs.replace(record, order_seq=max(r.order_id for r in rows))])
-    expected: dict[int, OrderRow] = {}
-    for row in s.orders("sol-grid"):
-        if row.event in ("placed", "adopted"):
-            expected[row.order_id] = row
-        elif row.event in CLOSING:
-            expected.pop(row.order_id, None)
-    assert s.open_orders("sol-grid") == tuple(expected.values())
+            opened.add((bot, order_id))
+        rows[bot].append(order(T0 + n, order_id, event, uid))
+    s.write(
+        [
+            msgspec.structs.replace(
+                step(bot, 0, fills_before=0, fills=0), orders=tuple(mine), order_seq=max(r.order_id for r in mine)
+            )
+            for bot, mine in rows.items()
+            if mine
+        ]
+    )
+    for bot in BOTS:
+        expected: dict[int, OrderRow] = {}
+        for row in s.orders(bot):
+            if row.event in ("placed", "adopted"):
+                expected[row.order_id] = row
+            elif row.event in CLOSING:
+                expected.pop(row.order_id, None)
+        assert s.open_orders(bot) == tuple(expected.values())
     s.close()
 
 
