@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from botrunner.runtime.account_locks import LOCK_DIR_ENV
+from tests.support_fake_rpc import FakeRpc, fake_rpc
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +17,9 @@ def _private_account_lock_dir(
     """Live bots lock their subaccount in a machine-wide directory: each test gets its own, never the user's."""
     monkeypatch.setenv(LOCK_DIR_ENV, str(tmp_path_factory.mktemp("account-locks")))
     yield
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeRpc]:
+    """A fake Solana RPC node on 127.0.0.1 (``tests.support_fake_rpc``); fails the test on a double send."""
+    yield from fake_rpc()

@@ -512,6 +512,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def fake_rpc() -> Iterator[FakeRpc]:
-    """A started ``FakeRpc`` for a pytest fixture: ``fixture = pytest.fixture(fake_rpc)``."""
+    """A started ``FakeRpc`` for a pytest fixture (``conftest.fake``); the test fails if any transaction reached
+    the node twice."""
     with FakeRpc() as fake:
         yield fake
+        fake.assert_no_double_send()

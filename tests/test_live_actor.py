@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 import pykka
-import pytest
 import structlog
 
 from botrunner.config import BotMode
@@ -26,13 +25,6 @@ from tests.support_fake_rpc import FakeRpc
 from tests.test_live_venue import FAST, KP, USDC, Clock, funded_user, live_config, serve_chain
 
 TIMEOUT_S = 30
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeRpc]:
-    with FakeRpc() as server:
-        yield server
-        server.assert_no_double_send()
 
 
 class Started:

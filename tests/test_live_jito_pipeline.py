@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -24,7 +23,7 @@ from solders.transaction import VersionedTransaction
 from botrunner.live.jito import JITO_TIP_ACCOUNTS, JitoSubmitter
 from botrunner.live.settings import JitoSettings
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult
-from tests.support_fake_rpc import FakeRpc
+from tests.support_fake_rpc import FakeRpc, fake_rpc
 from tests.test_live_jito import ACCEPT_BODY, ENGINE_URL, SleepRecorder
 from tests.test_live_transactions import FAST, PAYER, POLL_S, Sleeps, transfer_ix
 
@@ -50,11 +49,7 @@ class LandingEngine:
         return httpx.Response(200, content=ACCEPT_BODY)
 
 
-@pytest.fixture
-def chain() -> Iterator[FakeRpc]:
-    with FakeRpc() as fake:
-        yield fake
-        fake.assert_no_double_send()
+chain = pytest.fixture(fake_rpc, name="chain")  # the node the bundles land on
 
 
 def _execute(chain: FakeRpc, engine: LandingEngine, attempts: int) -> tuple[TxResult, SleepRecorder]:

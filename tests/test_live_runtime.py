@@ -57,13 +57,6 @@ def work() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeRpc]:
-    with FakeRpc() as server:
-        yield server
-        server.assert_no_double_send()
-
-
 def _fleet(work: Path, url: str, authority: str | None = None) -> Path:
     fleet = work / "fleet"
     fleet.mkdir(parents=True, exist_ok=True)

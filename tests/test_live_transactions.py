@@ -8,7 +8,7 @@ requested length and actually sleep at most 20 ms.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -66,13 +66,6 @@ SYSTEM_PROGRAM = "11111111111111111111111111111111"
 POLL_S = 0.02
 FAST = LiveSettings(confirm_timeout_s=1, status_timeout_s=1, rpc_timeout_s=1, rpc_retry_delays_s=(1, 2, 4))
 ON_CHAIN_ERR = {"InstructionError": [2, {"Custom": 6010}]}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeRpc]:
-    with FakeRpc() as server:
-        yield server
-        server.assert_no_double_send()
 
 
 class Sleeps:

@@ -8,7 +8,6 @@ would have written them, and refreshes. Every test ends by asserting that no tra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,13 +125,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeRpc]:
-    with FakeRpc() as server:
-        yield server
-        server.assert_no_double_send()
 
 
 def run(fake: FakeRpc, body: Any, *, mode: BotMode = BotMode.LIVE, settings: LiveSettings = FAST) -> Any:
