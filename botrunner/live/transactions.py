@@ -321,7 +321,7 @@ class TxPipeline:
                     return _Sent.ACCEPTED, ""
                 run.log.warning("tx.bundle_failed", fallback="rpc")
             except Exception as exc:
-                run.log.warning("tx.bundle_failed", fallback="rpc", error=_describe(exc))
+                run.log.warning("tx.bundle_failed", fallback="rpc", error=describe_error(exc))
 
         raw = bytes(tx)  # the very bytes that were (maybe) bundled: same signature, so at most one can execute
         run.sends += 1
@@ -416,12 +416,12 @@ class TxPipeline:
                 if not unknown_is_uncertain:
                     raise
                 kind = RpcFailure.UNCERTAIN
-            return _Failed(kind, _describe(exc))
+            return _Failed(kind, describe_error(exc))
         except BaseException as exc:
             # solders panics (a BaseException) on some malformed replies; cancellation must pass through untouched.
             if type(exc).__name__ != "PanicException":
                 raise
-            return _Failed(RpcFailure.UNCERTAIN, _describe(exc))
+            return _Failed(RpcFailure.UNCERTAIN, describe_error(exc))
 
     async def _read(
         self, method: str, call: Callable[[], Awaitable[T]], log: Any, *, deadline: float | None = None
@@ -503,8 +503,9 @@ def _error_text(err: Any) -> str:
     return str(err).rsplit(".", 1)[-1]
 
 
-def _describe(exc: BaseException) -> str:
-    """A one-line description naming the underlying transport error (SolanaRpcException hides it in __cause__)."""
+def describe_error(exc: BaseException) -> str:
+    """A one-line description of an RPC call's failure for logs and errors, naming the underlying transport error
+    (SolanaRpcException hides it in __cause__); at most 200 characters of the error's own text."""
     inner = exc.__cause__ if isinstance(exc, SolanaRpcException) and exc.__cause__ is not None else exc
     if isinstance(inner, httpx.HTTPStatusError):
         return f"HTTP {inner.response.status_code}"

@@ -42,12 +42,13 @@ from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.drift.codec import DecodeError, OracleReading, decode_account, decode_oracle_price, variant_name
+from botrunner.drift.convert import market_name
 from botrunner.live import instructions as ix
 from botrunner.live.account import LiveSnapshot, diff_events, snapshot_from_chain
 from botrunner.live.capital import CapitalError, check_deposit, check_transfer, check_withdraw
 from botrunner.live.client import ChainAccounts, ChainState, drift_client, install, install_user, user_pubkey
 from botrunner.live.retry import Link, LinkState
-from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, record_outcome
+from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
 from botrunner.margin.model import PerpPosition
 from botrunner.venue.port import (
     AccountReport,
@@ -61,6 +62,7 @@ from botrunner.venue.port import (
     VenueCommand,
     VenueEvent,
     Withdraw,
+    order_rejected,
 )
 from governors.safety_gates import Confirmations, GateInputs, check_orders, describe, gate_command
 
@@ -154,7 +156,7 @@ class DriftVenue:
         try:
             resp = await self.rpc.get_multiple_accounts(list(keys), commitment=Confirmed, encoding="base64")
         except Exception as exc:  # httpx/solana raise assorted transport errors: all mean "no answer"
-            raise RpcUnavailable(f"{self.config.name}: RPC getMultipleAccounts failed: {_short(exc)}") from exc
+            raise RpcUnavailable(f"{self.config.name}: RPC getMultipleAccounts failed: {describe_error(exc)}") from exc
         self.latency_ms = int((self.monotonic() - started) * 1000)
         return int(resp.context.slot), list(resp.value)
 
@@ -171,7 +173,7 @@ class DriftVenue:
         if found[0] is None:
             raise VenueError(f"{self.config.name}: perp market {self.spec.market_index} ({self.spec.symbol}) not found")
         perp = decode_account(bytes(found[0].data), expect="PerpMarket", what=f"perp market {self.spec.market_index}")
-        symbol = bytes(perp.name).decode("utf-8", "replace").strip().strip("\x00")
+        symbol = market_name(perp.name)
         if symbol != self.spec.symbol:
             raise VenueError(
                 f"{self.config.name}: perp market {self.spec.market_index} on chain is {symbol!r}, "
@@ -533,7 +535,7 @@ class DriftVenue:
         try:
             resp = await self.rpc.get_token_account_balance(ata, commitment=Confirmed)
         except Exception as exc:
-            raise CapitalError(f"cannot read the wallet's token balance ({_short(exc)})") from exc
+            raise CapitalError(f"cannot read the wallet's token balance ({describe_error(exc)})") from exc
         return int(resp.value.amount)
 
     async def _run(self, instructions: Sequence[Any], what: str) -> TxResult:
@@ -565,7 +567,7 @@ class DriftVenue:
         try:
             await self._fees.load()
         except Exception as exc:  # an estimate is optional: the pipeline then pays the last one, or none
-            self.log.warning("priority_fees_unavailable", error=_short(exc))
+            self.log.warning("priority_fees_unavailable", error=describe_error(exc))
             return
         self.priority_fee = int(self._fees.avg_priority_fee) or None
 
@@ -600,7 +602,7 @@ class DriftVenue:
             return int((await self.rpc.get_minimum_balance_for_rent_exemption(size)).value)
         except Exception as exc:
             raise RpcUnavailable(
-                f"{self.config.name}: RPC getMinimumBalanceForRentExemption failed: {_short(exc)}"
+                f"{self.config.name}: RPC getMinimumBalanceForRentExemption failed: {describe_error(exc)}"
             ) from exc
 
 
@@ -615,21 +617,7 @@ def _reject_ids(
     ids: Sequence[int], placing: tuple[OrderIntent, ...], ts: int, reason: RejectReason, detail: str
 ) -> list[VenueEvent]:
     wanted = set(ids)
-    return [
-        OrderRejected(
-            ts=ts,
-            user_order_id=o.user_order_id,
-            reason=reason,
-            detail=detail,
-            side=o.side,
-            price=o.price,
-            base=o.base,
-            post_only=o.post_only.value != "none",
-            reduce_only=o.reduce_only,
-        )
-        for o in placing
-        if o.user_order_id in wanted
-    ]
+    return [order_rejected(o, ts, reason, detail) for o in placing if o.user_order_id in wanted]
 
 
 def _reject_all(
@@ -638,8 +626,3 @@ def _reject_all(
     if placing:
         return tuple(_reject_ids([o.user_order_id for o in placing], placing, ts, reason, detail))
     return (CommandRejected(ts=ts, command=type(command).__name__, reason=reason, detail=detail),)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__

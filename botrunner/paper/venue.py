@@ -97,6 +97,7 @@ from botrunner.venue.port import (
     VenueCommand,
     VenueEvent,
     Withdraw,
+    order_rejected,
 )
 from botrunner.venue.report import account_report
 
@@ -624,17 +625,7 @@ class PaperVenue:
             self._accept(intent, price, out)
 
     def _rejected(self, intent: OrderIntent, *, reason: RejectReason, detail: str = "") -> OrderRejected:
-        return OrderRejected(
-            ts=self.now,
-            user_order_id=intent.user_order_id,
-            reason=reason,
-            detail=detail,
-            side=intent.side,
-            price=intent.price,
-            base=intent.base,
-            post_only=intent.post_only is not PostOnlyMode.NONE,
-            reduce_only=intent.reduce_only,
-        )
+        return order_rejected(intent, self.now, reason, detail)
 
     def _margin_rejection(self, staged: list[tuple[OrderIntent, int]]) -> tuple[RejectReason, str] | None:
         """Why adding ``staged`` to the open orders breaks initial margin or the paper leverage cap (None: fine).

@@ -16,7 +16,8 @@ from typing import Protocol
 import msgspec
 
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
-from botrunner.connector.orders import WorkingOrder
+from botrunner.connector.orders import OrderIntent, WorkingOrder
+from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
 
 
@@ -118,6 +119,21 @@ class OrderRejected(msgspec.Struct, frozen=True, kw_only=True):
     base: int = 0
     post_only: bool = False
     reduce_only: bool = False
+
+
+def order_rejected(intent: OrderIntent, ts: int, reason: RejectReason, detail: str = "") -> OrderRejected:
+    """The rejection of order ``intent`` at ``ts``, echoing what was asked."""
+    return OrderRejected(
+        ts=ts,
+        user_order_id=intent.user_order_id,
+        reason=reason,
+        detail=detail,
+        side=intent.side,
+        price=intent.price,
+        base=intent.base,
+        post_only=intent.post_only is not PostOnlyMode.NONE,
+        reduce_only=intent.reduce_only,
+    )
 
 
 class OrderCancelled(msgspec.Struct, frozen=True, kw_only=True):
