@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from botrunner.core.markets import ContractTier, ContractType, PerpMarketSpec, SpotMarketSpec
@@ -10,12 +11,17 @@ from botrunner.margin.model import (
     Account,
     BalanceType,
     MarginMode,
+    Markets,
     PerpMarketState,
     PerpMarketStatus,
     PerpPosition,
     SpotMarketState,
     SpotPosition,
 )
+
+# An oracle source whose price is 1.0 by definition: the quote market (USDC) has no oracle account to read.
+_QUOTE_ASSET = "QuoteAsset"
+_ONE = 10**6  # price 1.0 at PRICE_PRECISION
 
 # UserStatus bit flags (protocol-v2 state/user.rs): BeingLiquidated = 1, Bankrupt = 2.
 _BEING_LIQUIDATED_OR_BANKRUPT = 0b11
@@ -169,3 +175,24 @@ def _margin_mode(name: str) -> MarginMode:
         return _MARGIN_MODES[name]
     except KeyError:
         raise ValueError(f"user: unknown Drift margin mode {name!r}") from None
+
+
+def markets_of(perps: Iterable[Any], spots: Iterable[Any], read: Callable[[str, str, str], int]) -> Markets:
+    """The margin engine's ``Markets`` of decoded perp and spot markets, each at its oracle's price.
+
+    ``read(oracle pubkey, oracle source, what)`` gives an oracle's price (1e6) or raises naming ``what`` (e.g.
+    ``"perp market 0"``); a ``QuoteAsset`` source is 1.0 and is never read."""
+
+    def price(oracle: Any, source: Any, what: str) -> int:
+        name = variant_name(source)
+        return _ONE if name == _QUOTE_ASSET else read(str(oracle), name, what)
+
+    perp = {
+        int(m.market_index): perp_state(m, price(m.amm.oracle, m.amm.oracle_source, f"perp market {m.market_index}"))
+        for m in perps
+    }
+    spot = {
+        int(sm.market_index): spot_state(sm, price(sm.oracle, sm.oracle_source, f"spot market {sm.market_index}"))
+        for sm in spots
+    }
+    return Markets(perp=perp, spot=spot)

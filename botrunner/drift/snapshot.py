@@ -18,12 +18,9 @@ from typing import Any
 
 import msgspec
 
-from botrunner.drift.codec import DecodeError, decode_account, decode_oracle_price, variant_name
-from botrunner.drift.convert import account_from_user, perp_state, spot_state
+from botrunner.drift.codec import DecodeError, decode_account, decode_oracle_price
+from botrunner.drift.convert import account_from_user, markets_of
 from botrunner.margin.model import Account, Markets
-
-_QUOTE_ASSET = "QuoteAsset"
-_PRICE_PRECISION = 10**6
 
 
 class SnapshotError(ValueError):
@@ -90,23 +87,13 @@ def parse_snapshot(raw: bytes | str) -> Snapshot:
                 raise SnapshotError(f"oracles[{i}]: expected an object with 'pubkey' and 'data'")
             oracle_bytes[str(o["pubkey"])] = _b64(o["data"], f"oracles[{i}] ({o['pubkey']})")
 
-        def price_of(market: Any, oracle: Any, source: Any, what: str) -> int:
-            src = variant_name(source)
-            if src == _QUOTE_ASSET:
-                return _PRICE_PRECISION
-            key = str(oracle)
+        def read(key: str, source: str, what: str) -> int:
             if key not in oracle_bytes:
-                raise SnapshotError(f"oracle {key} ({src}) of {what} is missing from 'oracles'")
-            return decode_oracle_price(oracle_bytes[key], src, what=f"oracle {key} of {what}").price
+                raise SnapshotError(f"oracle {key} ({source}) of {what} is missing from 'oracles'")
+            return decode_oracle_price(oracle_bytes[key], source, what=f"oracle {key} of {what}").price
 
-        perp_states = {}
-        for pm in perps:
-            what = f"perp market {pm.market_index}"
-            perp_states[int(pm.market_index)] = perp_state(pm, price_of(pm, pm.amm.oracle, pm.amm.oracle_source, what))
-        spot_states = {}
-        for sm in spots:
-            what = f"spot market {sm.market_index}"
-            spot_states[int(sm.market_index)] = spot_state(sm, price_of(sm, sm.oracle, sm.oracle_source, what))
+        markets = markets_of(perps, spots, read)
+        perp_states, spot_states = markets.perp, markets.spot
         account = account_from_user(user)
     except DecodeError as exc:
         raise SnapshotError(str(exc)) from exc
@@ -128,7 +115,7 @@ def parse_snapshot(raw: bytes | str) -> Snapshot:
             raise SnapshotError(f"spot market {s.market_index} (used by the user) is missing from 'spot_markets'")
     return Snapshot(
         account=account,
-        markets=Markets(perp=perp_states, spot=spot_states),
+        markets=markets,
         now=_opt_int(doc, "now"),
         slot=_opt_int(doc, "slot"),
     )

@@ -75,7 +75,6 @@ from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import (
     BASE_PRICE_TO_QUOTE,
-    PRICE_PRECISION,
     QUOTE_SPOT_MARKET_INDEX,
     USER_ORDER_ID_MAX,
     USER_ORDER_ID_MIN,
@@ -83,7 +82,7 @@ from botrunner.core.precision import (
 )
 from botrunner.core.side import Side
 from botrunner.drift.codec import variant_name
-from botrunner.drift.convert import account_from_user, perp_state, spot_state
+from botrunner.drift.convert import account_from_user, markets_of
 from botrunner.live.client import ChainState
 from botrunner.margin.model import Account, Markets, PerpPosition
 from botrunner.margin.perp_position import unrealized_pnl, valuation_price
@@ -101,8 +100,6 @@ from botrunner.venue.port import (
     VenueEvent,
 )
 from botrunner.venue.report import account_report
-
-_QUOTE_ASSET = "QuoteAsset"
 
 
 class LiveAccountError(ValueError):
@@ -142,26 +139,14 @@ class LiveSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 # ------------------------------------------------------------------------------------------------ snapshot
 
 
-def _oracle_price(state: ChainState, oracle: Any, source: Any, what: str) -> int:
-    name = variant_name(source)
-    if name == _QUOTE_ASSET:
-        return PRICE_PRECISION
-    reading = state.oracle_prices.get(str(oracle))
-    if reading is None:
-        raise LiveAccountError(f"slot {state.slot}: no reading of oracle {oracle} ({name}) of {what}")
-    return reading.price
-
-
 def _markets(state: ChainState) -> Markets:
-    pm = state.perp_market
-    perp = perp_state(pm, _oracle_price(state, pm.amm.oracle, pm.amm.oracle_source, f"perp market {pm.market_index}"))
-    spots = {
-        int(sm.market_index): spot_state(
-            sm, _oracle_price(state, sm.oracle, sm.oracle_source, f"spot market {sm.market_index}")
-        )
-        for sm in state.spot_markets.values()
-    }
-    return Markets(perp={perp.market_index: perp}, spot=spots)
+    def read(key: str, source: str, what: str) -> int:
+        reading = state.oracle_prices.get(key)
+        if reading is None:
+            raise LiveAccountError(f"slot {state.slot}: no reading of oracle {key} ({source}) of {what}")
+        return reading.price
+
+    return markets_of((state.perp_market,), state.spot_markets.values(), read)
 
 
 def _check_covered(account: Account, markets: Markets, slot: int) -> None:
