@@ -200,8 +200,29 @@ def test_monitor_once_reads_any_subaccount_without_a_key(fake: FakeRpc) -> None:
     assert done.returncode == 0, done.stderr
     reading = json.loads(done.stdout.strip().splitlines()[-1])
     assert (reading["health"], reading["total_collateral"], reading["alert"]) == (100, "1000.000000", "ok")
-    assert reading["oracle"] == "150.000000" and reading["liq_price"] is None
+    assert reading["oracle"] == "150.000000" and reading["liq_price"] is None and reading["liq_distance_pct"] is None
+    assert reading["equity"] == "1000.000000"
     assert fake.count("sendTransaction") == 0 and fake.count("simulateTransaction") == 0
+
+
+def test_monitor_reading_carries_ctl_bots_liquidation_distance(fake: FakeRpc) -> None:
+    from decimal import Decimal
+
+    from tests.test_live_account import raw_user
+
+    serve_chain(fake, user=raw_user(base=4 * 10**9, entry_price=140_000_000, usdc=100_000_000))
+    done = _monitor(str(KP.pubkey()), "--subaccount", "1", "--rpc", fake.url, "--once", "--json")
+    assert done.returncode in (0, 3), done.stderr
+    reading = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (reading["position"], reading["entry"], reading["mark"]) == ("4.000000000", "140.000000", "150.000000")
+    oracle, liq = Decimal(reading["oracle"]), Decimal(reading["liq_price"])
+    assert liq < oracle  # a long with little collateral: liquidated by a fall
+    # the distance is the one of the printed price, in percent of the oracle, floored to 0.01 % like ctl bot's
+    assert (
+        Decimal(reading["liq_distance_pct"])
+        == ((oracle - liq) / oracle * 10_000).to_integral_value("ROUND_FLOOR") / 100
+    )
+    assert Decimal(reading["equity"]) > 0
 
 
 @pytest.mark.parametrize(

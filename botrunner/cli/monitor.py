@@ -12,12 +12,12 @@ import argparse
 import json
 from typing import Any
 
-from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
+from botrunner.backtest.records import QUOTE_DECIMALS, fixed
 from botrunner.cli import CliError
 from botrunner.config import AccountRef, BotConfig, BotMode, StrategyConfig, StrategyKind
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue
-from botrunner.core.precision import LEVERAGE_PRECISION
 from botrunner.live.settings import DEFAULT_RPC_ENV, LiveSettings
+from botrunner.runtime.views import account_fields
 
 EXIT_CRITICAL = 3
 
@@ -66,22 +66,18 @@ def monitor_config(authority: str, subaccount: int, market: str, rpc_url: str) -
 
 
 def reading(venue: Any, alert: Any) -> dict[str, Any]:
-    """One reading as exact decimal strings."""
+    """One reading as exact decimal strings: ``ctl bot``'s position and margin block (the oracle is the mark, as
+    for a live bot), the collateral figures and the alert."""
     snap = venue.snapshot
     report = snap.report
     return {
         "slot": snap.slot,
         "latency_ms": venue.latency_ms,
-        "oracle": fixed(snap.oracle, PRICE_DECIMALS),
-        "position": fixed(report.position_base, BASE_DECIMALS),
-        "entry": fixed(report.entry_price, PRICE_DECIMALS) if report.position_base else None,
-        "health": report.health,
-        "leverage": fixed(report.leverage, len(str(LEVERAGE_PRECISION)) - 1),
+        **account_fields(report, mark=snap.oracle, oracle=snap.oracle),
         "total_collateral": fixed(report.total_collateral, QUOTE_DECIMALS),
         "free_collateral": fixed(report.free_collateral, QUOTE_DECIMALS),
         "maintenance_requirement": fixed(report.maintenance_requirement, QUOTE_DECIMALS),
         "unsettled_pnl": fixed(report.unsettled_pnl, QUOTE_DECIMALS),
-        "liq_price": optional_fixed(report.liquidation_price, PRICE_DECIMALS) or None,
         "open_orders": report.open_orders,
         "alert": alert.level.value,
         "message": alert.message,
@@ -143,5 +139,6 @@ def _print(console: Any, row: dict[str, Any], config: BotConfig, url: str) -> No
         f"{config.account.subaccount_id} {config.market}: position {row['position']} @ oracle {row['oracle']}, "
         f"health [{style}]{row['health']}[/], leverage {row['leverage']}x, collateral {row['total_collateral']}, "
         f"free {row['free_collateral']}, liq {row['liq_price'] or '-'}"
+        + (f" ({row['liq_distance_pct']} % away)" if row["liq_distance_pct"] is not None else "")
         + (f" [{style}]{row['alert'].upper()}: {row['message']}[/]" if row["alert"] != "ok" else "")
     )
