@@ -48,7 +48,7 @@ from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import MAX_ORDERS_PER_PLACE_ORDERS, MAX_TRANSACTION_BYTES
 from botrunner.core.side import Side
-from botrunner.drift.codec import _coder, decode_account
+from botrunner.drift.codec import decode_account
 from botrunner.live.client import ChainState, drift_client, install
 from botrunner.live.instructions import (
     MODIFY_POLICY_MUST_MODIFY,
@@ -66,6 +66,7 @@ from botrunner.live.instructions import (
 )
 from botrunner.live.jito import TIP_TRANSFER_BYTES
 from botrunner.venue.port import ModifyOrder
+from tests.support_drift import user_bytes
 
 SUB = 1
 PERP = 0
@@ -94,15 +95,15 @@ def _markets() -> tuple[Any, Any, Any]:
 def _user(sub_account_id: int, *, busy: bool) -> Any:
     """A synthetic User of ``KEYPAIR``; ``busy`` adds a USDC and a SOL deposit and a SOL-PERP position, which
     lengthen every instruction's remaining accounts (spot 1 and its oracle)."""
-    raw = bytearray(_coder().acc_name_to_discriminator["User"] + bytes(4376 - 8))
-    raw[8:40] = bytes(PAYER)
-    raw[4346:4348] = sub_account_id.to_bytes(2, "little")
-    if busy:
-        raw[104:112] = (10**12).to_bytes(8, "little")  # spot[0]: USDC deposit
-        raw[144:152] = (10**9).to_bytes(8, "little")  # spot[1]: SOL deposit
-        raw[176:178] = SOL.to_bytes(2, "little")  # spot[1].market_index
-        raw[432:440] = (10**9).to_bytes(8, "little", signed=True)  # perp[0].base: 1 SOL long
-    return decode_account(bytes(raw), expect="User", what="synthetic user")
+    raw = user_bytes(
+        authority=PAYER,
+        sub_account_id=sub_account_id,
+        usdc_scaled_balance=10**12 if busy else 0,
+        sol_scaled_balance=10**9 if busy else 0,
+        perp_market_index=PERP,
+        perp_base=10**9 if busy else 0,  # 1 SOL long
+    )
+    return decode_account(raw, expect="User", what="synthetic user")
 
 
 def _client(*, busy: bool = False, subs: tuple[int, ...] = (SUB,)) -> Any:
