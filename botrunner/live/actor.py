@@ -47,9 +47,9 @@ from botrunner.live.venue import DriftVenue, Transfer
 from botrunner.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
 from botrunner.runtime.actor_shell import ActorSetup, BotShell
 from botrunner.runtime.bot_actor import open_order_rows
-from botrunner.runtime.decisions import commit_step, position_row
+from botrunner.runtime.decisions import position_row
 from botrunner.runtime.lifecycle import BotRunState, run_state
-from botrunner.runtime.session import BotSession, RowBuffer
+from botrunner.runtime.session import BotSession
 from botrunner.runtime.views import (
     account_fields,
     band_view,
@@ -339,27 +339,17 @@ class LiveBotActor(BotShell):
             last_settle_ts=self.last_settle_ts,
             fees_paid=self.fees_paid,
         )
-        setup = self.setup
-        self.fill_seq = commit_step(
-            self.name,
-            setup.writer,
-            self.log,
-            setup.hub,
-            self.recorder,
-            step=step,
+        self._commit(
+            session,
             ts=ts,
             cursor=ts,
             venue_state=msgspec.json.encode(envelope),
-            order_seq=session.order_seq,
-            fill_seq=self.fill_seq,
             snapshot=snapshot,
             position=position,
             samples=tuple(self.samples),
             samples_from=self.trail.keep_from(ts) if self.samples and self.trail is not None else None,
         )
-        self.step = RowBuffer()
         self.samples = []
-        session.sink = self.step
 
     def _summary(self) -> dict[str, Any]:
         venue = self.venue

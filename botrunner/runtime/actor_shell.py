@@ -17,13 +17,14 @@ from typing import Any
 
 import pykka
 
+from botrunner.backtest.records import SnapshotRow
 from botrunner.config import BotConfig
 from botrunner.pipeline import Decision, OperatorFlags
-from botrunner.runtime.decisions import DecisionRecorder
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows, record_step
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
-from botrunner.runtime.session import RowBuffer
-from botrunner.store import StoreWriter
+from botrunner.runtime.session import BotSession, RowBuffer
+from botrunner.store import PositionRow, StepRecord, StoreWriter
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +143,51 @@ class BotShell(pykka.ThreadingActor):
         self.log.info("operator_command", command=cmd.value, state=self.state.value)
         self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
         return {"name": self.name, "state": self.state.value}
+
+    # -------------------------------------------------------------- records
+
+    def _commit(
+        self,
+        session: BotSession,
+        *,
+        ts: int,
+        cursor: int,
+        venue_state: bytes,
+        snapshot: SnapshotRow | None = None,
+        position: PositionRow | None = None,
+        samples: tuple[tuple[int, int], ...] = (),
+        samples_from: int | None = None,
+    ) -> None:
+        """Announce the step's fills and funding, take the decision rows, and hand everything to the writer as ONE
+        ``StepRecord`` (after a crash a step is either wholly stored or wholly absent); then start the next
+        step's buffer."""
+        step = self.step
+        self.fill_seq += len(step.fills)
+        announce_rows(self.name, self.log, self.setup.hub, step)
+        objective, risk_events = self.recorder.take()
+        record_step(
+            self.setup.writer,
+            self.log,
+            StepRecord(
+                bot=self.name,
+                ts=ts,
+                cursor=cursor,
+                venue_state=venue_state,
+                orders=tuple(step.orders),
+                fills=tuple(step.fills),
+                funding=tuple(step.funding),
+                snapshot=snapshot,
+                objective=objective,
+                risk_events=risk_events,
+                position=position,
+                samples=samples,
+                samples_from=samples_from,
+                order_seq=session.order_seq,
+                fill_seq=self.fill_seq,
+            ),
+        )
+        self.step = RowBuffer()
+        session.sink = self.step
 
     # -------------------------------------------------------------- failure
 

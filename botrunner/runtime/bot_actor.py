@@ -36,12 +36,12 @@ from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
 from botrunner.runtime.actor_shell import ActorSetup, BotShell
-from botrunner.runtime.decisions import commit_step, position_row
+from botrunner.runtime.decisions import position_row
 from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.lifecycle import BotRunState, run_state
 from botrunner.runtime.market import FundingPoint, PricePoint
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
-from botrunner.runtime.session import BotSession, RowBuffer
+from botrunner.runtime.session import BotSession
 from botrunner.runtime.views import bot_detail, bot_summary
 from botrunner.store import Store
 
@@ -206,24 +206,14 @@ class BotActor(BotShell):
             day_start_equity=paper.day_start_equity,
             flags=self.flags,
         )
-        setup = self.setup
-        self.fill_seq = commit_step(
-            self.name,
-            setup.writer,
-            self.log,
-            setup.hub,
-            self.recorder,
-            step=step,
+        self._commit(
+            paper.session,
             ts=ts,
             cursor=self.cursor if self.cursor is not None else -1,
             venue_state=msgspec.json.encode(envelope),
-            order_seq=paper.session.order_seq,
-            fill_seq=self.fill_seq,
             snapshot=snapshot,
             position=position_row(ts, paper.venue.position) if step.fills else None,  # only a fill moves it
         )
-        self.step = RowBuffer()
-        paper.session.sink = self.step
         self._post()
 
     def _post(self) -> None:

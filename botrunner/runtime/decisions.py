@@ -10,7 +10,6 @@ from typing import Any
 
 import msgspec
 
-from botrunner.backtest.records import SnapshotRow
 from botrunner.connector.orders import WorkingOrder
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.what_if import break_even_price, entry_price
@@ -95,58 +94,11 @@ def announce_rows(name: str, log: Any, hub: EventHub, step: RowBuffer) -> None:
             hub.publish(name, kind, **fields)
 
 
-def commit_step(
-    name: str,
-    writer: StoreWriter,
-    log: Any,
-    hub: EventHub,
-    recorder: DecisionRecorder,
-    *,
-    step: RowBuffer,
-    ts: int,
-    cursor: int,
-    venue_state: bytes,
-    order_seq: int,
-    fill_seq: int,
-    snapshot: SnapshotRow | None = None,
-    position: PositionRow | None = None,
-    samples: tuple[tuple[int, int], ...] = (),
-    samples_from: int | None = None,
-) -> int:
-    """One step of a bot's shell, paper or live: announce its fills and funding, take the decision rows, and hand
-    everything to the writer as ONE ``StepRecord`` (see ``record_step``). ``fill_seq`` is the counter before the
-    step; returns it after."""
-    fill_seq += len(step.fills)
-    announce_rows(name, log, hub, step)
-    objective, risk_events = recorder.take()
-    record_step(
-        writer,
-        log,
-        StepRecord(
-            bot=name,
-            ts=ts,
-            cursor=cursor,
-            venue_state=venue_state,
-            orders=tuple(step.orders),
-            fills=tuple(step.fills),
-            funding=tuple(step.funding),
-            snapshot=snapshot,
-            objective=objective,
-            risk_events=risk_events,
-            position=position,
-            samples=samples,
-            samples_from=samples_from,
-            order_seq=order_seq,
-            fill_seq=fill_seq,
-        ),
-    )
-    return fill_seq
-
-
 def record_step(writer: StoreWriter, log: Any, record: StepRecord) -> None:
-    """Hand a bot's step to the store writer. Once the writer has failed (disk full, file gone) nothing more can be
-    stored: the step is logged as lost instead of failing the bot, which would only restart into the same wall,
-    and the runner, told by the writer, stops the fleet (each bot applies its shutdown policy on the venue)."""
+    """Hand a bot's step to the store writer (``BotShell._commit``). Once the writer has failed (disk full, file
+    gone) nothing more can be stored: the step is logged as lost instead of failing the bot, which would only restart
+    into the same wall, and the runner, told by the writer, stops the fleet (each bot applies its shutdown policy on
+    the venue)."""
     try:
         writer.submit(record)
     except StoreWriteError as exc:
