@@ -7,9 +7,27 @@ import tempfile
 from pathlib import Path
 
 from botrunner.backtest.data import BUNDLED_DIR
+from botrunner.connector.orders import OrderIntent
+from botrunner.core.policy import PostOnlyMode
+from botrunner.core.side import Side
 
 CANDLES = "SOL-USDT-PERP_binance_5m.csv.gz"
 FUNDING = "SOL-PERP_drift_funding_1h.csv.gz"
+
+
+def post_only_bid(uid: int, price: int, *, placed_at: int, anchor: int = 150_000_000) -> OrderIntent:
+    """A 1 SOL must-post-only bid, as a ladder rung the connector would place at ``placed_at``."""
+    return OrderIntent(
+        user_order_id=uid,
+        side=Side.BUY,
+        price=price,
+        base=1_000_000_000,
+        post_only=PostOnlyMode.MUST_POST_ONLY,
+        reduce_only=False,
+        max_ts=0,
+        placed_at=placed_at,
+        anchor_price=anchor,
+    )
 
 
 def short_dir() -> Path:

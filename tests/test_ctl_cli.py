@@ -22,12 +22,11 @@ import botrunner.cli
 from botrunner.cli import main
 from botrunner.cli.ctl import _RISK_STATE_STYLES, _RUN_STATE_STYLES, _SIDE_STYLES, _STATUS_COLUMNS, format_event
 from botrunner.config import load_bot
-from botrunner.connector import OrderIntent, PlaceOrders
+from botrunner.connector import PlaceOrders
 from botrunner.connector.commands import PlanReason
 from botrunner.control import RUN_DIR_ENV
 from botrunner.control.protocol import ControlError, ErrorCode
 from botrunner.control.server import ControlServer
-from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction
 from botrunner.paper.config import PaperConfig
@@ -40,25 +39,12 @@ from botrunner.runtime.pacer import parse_speed
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import bot_detail, bot_summary, iso, render_summary
+from tests.support_runtime import post_only_bid
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTERED_COMMANDS = botrunner.cli.COMMAND_MODULES  # read at import, before ``_only_ctl`` replaces it
 MARKET_TS = 1_758_340_800  # 2025-09-20T04:00:00Z
 PRICE = 150_000_000
-
-
-def _bid(uid: int, price: int) -> OrderIntent:
-    return OrderIntent(
-        user_order_id=uid,
-        side=Side.BUY,
-        price=price,
-        base=1_000_000_000,
-        post_only=PostOnlyMode.MUST_POST_ONLY,
-        reduce_only=False,
-        max_ts=0,
-        placed_at=MARKET_TS,
-        anchor_price=PRICE,
-    )
 
 
 def _real_views() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
@@ -73,7 +59,11 @@ def _real_views() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
     sink = RowBuffer()
     session = BotSession(definition, venue, definition.initial_state(started_at=MARKET_TS), sink)
     paper = PaperBot(session, venue)
-    session.route(venue.submit(PlaceOrders((_bid(17, 149_000_000),), PlanReason.LADDER_EMPTY), MARKET_TS))
+    session.route(
+        venue.submit(
+            PlaceOrders((post_only_bid(17, 149_000_000, placed_at=MARKET_TS),), PlanReason.LADDER_EMPTY), MARKET_TS
+        )
+    )
     ts = MARKET_TS + 60
     session.route(venue.on_price(ts, 148_500_000, 148_500_000, bar_ts=MARKET_TS, bar_volume=10**12))  # fills the bid
     flags = apply_command(OperatorFlags(), OperatorCommand.REDUCE_ONLY)

@@ -4,7 +4,6 @@ asks for its ticks."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from botrunner.config import BotMode
 from botrunner.live.actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
 from botrunner.live.settings import JitoSettings, LiveSettings
 from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.runner import register_config
 from botrunner.store import Store, StoreWriter
 from tests.support_drift import bundled_markets, scaled_balance, user_bytes
 from tests.support_fake_rpc import FakeRpc
@@ -62,15 +62,7 @@ def live_actor(
         if keep_store:  # a restart on the same store: the bot is registered already
             assert store.account(config.name) is not None
         else:
-            store.register_bot(
-                bot=config.name,
-                authority=config.account.authority,
-                subaccount_id=config.account.subaccount_id,
-                market=config.market,
-                mode=config.mode.value,
-                created_ts=1,
-                config_digest=hashlib.sha256(msgspec.json.encode(config.without_source())).hexdigest(),
-            )
+            register_config(store, config, now=1)
     writer = StoreWriter(db)
     board = StatusBoard()
     failures: list[str] = []

@@ -7,15 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from botrunner.config import load_bot
-from botrunner.connector import OrderIntent, PlaceOrders
+from botrunner.connector import PlaceOrders
 from botrunner.connector.commands import PlanReason
-from botrunner.core.policy import PostOnlyMode
-from botrunner.core.side import Side
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition
 from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.venue.port import CancelReason, FundingPaid, OrderCancelled
+from tests.support_runtime import post_only_bid
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICE = 150_000_000
@@ -27,20 +26,6 @@ def _session() -> tuple[BotSession, PaperVenue, RowBuffer]:
     definition = BotDefinition.from_config(bot)
     sink = RowBuffer()
     return BotSession(definition, venue, definition.initial_state(started_at=0), sink), venue, sink
-
-
-def _bid(uid: int, price: int) -> OrderIntent:
-    return OrderIntent(
-        user_order_id=uid,
-        side=Side.BUY,
-        price=price,
-        base=1_000_000_000,
-        post_only=PostOnlyMode.MUST_POST_ONLY,
-        reduce_only=False,
-        max_ts=0,
-        placed_at=1,
-        anchor_price=PRICE,
-    )
 
 
 def test_events_after_one_the_connector_refuses_are_still_recorded_and_the_connector_resyncs() -> None:
@@ -55,7 +40,15 @@ def test_events_after_one_the_connector_refuses_are_still_recorded_and_the_conne
 
 def test_reconcile_adopts_the_venues_orders_keeps_known_order_ids_and_records_unknown_ones() -> None:
     session, venue, sink = _session()
-    session.route(venue.submit(PlaceOrders((_bid(3, 149_000_000), _bid(4, 148_000_000)), PlanReason.LADDER_EMPTY), 1))
+    session.route(
+        venue.submit(
+            PlaceOrders(
+                (post_only_bid(3, 149_000_000, placed_at=1), post_only_bid(4, 148_000_000, placed_at=1)),
+                PlanReason.LADDER_EMPTY,
+            ),
+            1,
+        )
+    )
     known = {3: session.placed[3]}
     # A restarted session (new state, empty books) that only remembers order 3's placed row.
     restarted = BotSession(session.bot, venue, session.bot.initial_state(started_at=10), sink, order_seq=2)

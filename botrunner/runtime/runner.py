@@ -141,6 +141,20 @@ def prepare_live(
     return out
 
 
+def register_config(store: Store, config: BotConfig, now: int) -> None:
+    """Register ``config``'s account in ``store`` (``Store.register_bot``: refuses a bot that moved subaccount,
+    market or mode), with the digest of its configuration (where the file lives is not part of it)."""
+    store.register_bot(
+        bot=config.name,
+        authority=config.account.authority,
+        subaccount_id=config.account.subaccount_id,
+        market=config.market,
+        mode=config.mode.value,
+        created_ts=now,
+        config_digest=hashlib.sha256(msgspec.json.encode(config.without_source())).hexdigest(),
+    )
+
+
 @dataclass
 class RunOptions:
     fleet: Path
@@ -272,15 +286,7 @@ class Runner:
         try:
             with Store.open(self.db_path) as store:
                 for config in configs:
-                    store.register_bot(
-                        bot=config.name,
-                        authority=config.account.authority,
-                        subaccount_id=config.account.subaccount_id,
-                        market=config.market,
-                        mode=config.mode.value,
-                        created_ts=int(time.time()),
-                        config_digest=hashlib.sha256(msgspec.json.encode(config.without_source())).hexdigest(),
-                    )
+                    register_config(store, config, int(time.time()))
                     saved = store.load_checkpoint(config.name)
                     if saved is not None:
                         cursors[config.name] = saved.cursor
