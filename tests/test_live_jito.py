@@ -380,7 +380,10 @@ def test_classify_reply_when_any_bytes_or_json_then_never_raises_and_accepts_onl
     status: int, body: bytes
 ) -> None:
     outcome = classify_reply(status, body)
-    assert outcome.kind in AttemptKind
+    # the status alone decides every non-200: throttling and server errors are worth retrying, the rest is final
+    if status != 200:
+        retry = status == 429 or status >= 500
+        assert outcome.kind is (AttemptKind.RETRYABLE if retry else AttemptKind.REJECTED)
     if outcome.kind is AttemptKind.ACCEPTED:  # never skip the RPC fallback without a bundle id in hand
         assert status == 200 and outcome.bundle_id and outcome.bundle_id == json.loads(body)["result"]
     else:
