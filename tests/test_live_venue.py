@@ -436,7 +436,7 @@ def test_live_when_transfer_destination_missing_then_refused_and_nothing_sent(fa
         return await venue.execute(Transfer(spot_market_index=0, amount=100 * USDC, to_sub_account_id=2))
 
     (event,) = run(fake, body)
-    assert isinstance(event, CommandRejected) and event.reason is RejectReason.INVALID_AMOUNT
+    assert isinstance(event, CommandRejected) and event.reason is RejectReason.UNKNOWN_ACCOUNT
     assert "subaccount 2" in event.detail and "does not exist" in event.detail
     assert fake.count("simulateTransaction") == 0 and fake.count("sendTransaction") == 0
 

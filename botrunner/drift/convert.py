@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from botrunner.core.markets import ContractTier, ContractType, PerpMarketSpec, SpotMarketSpec
+from botrunner.core.precision import PRICE_PRECISION
 from botrunner.drift.codec import variant_name
 from botrunner.margin.model import (
     Account,
@@ -20,8 +21,7 @@ from botrunner.margin.model import (
 )
 
 # An oracle source whose price is 1.0 by definition: the quote market (USDC) has no oracle account to read.
-_QUOTE_ASSET = "QuoteAsset"
-_ONE = 10**6  # price 1.0 at PRICE_PRECISION
+QUOTE_ASSET = "QuoteAsset"
 
 # UserStatus bit flags (protocol-v2 state/user.rs): BeingLiquidated = 1, Bankrupt = 2.
 _BEING_LIQUIDATED_OR_BANKRUPT = 0b11
@@ -185,7 +185,7 @@ def markets_of(perps: Iterable[Any], spots: Iterable[Any], read: Callable[[str, 
 
     def price(oracle: Any, source: Any, what: str) -> int:
         name = variant_name(source)
-        return _ONE if name == _QUOTE_ASSET else read(str(oracle), name, what)
+        return PRICE_PRECISION if name == QUOTE_ASSET else read(str(oracle), name, what)
 
     perp = {
         int(m.market_index): perp_state(m, price(m.amm.oracle, m.amm.oracle_source, f"perp market {m.market_index}"))

@@ -93,7 +93,6 @@ def parse_snapshot(raw: bytes | str) -> Snapshot:
             return decode_oracle_price(oracle_bytes[key], source, what=f"oracle {key} of {what}").price
 
         markets = markets_of(perps, spots, read)
-        perp_states, spot_states = markets.perp, markets.spot
         account = account_from_user(user)
     except DecodeError as exc:
         raise SnapshotError(str(exc)) from exc
@@ -103,15 +102,15 @@ def parse_snapshot(raw: bytes | str) -> Snapshot:
         raise SnapshotError(str(exc)) from exc
 
     for p in account.perp_positions:
-        if p.market_index not in perp_states:
+        if p.market_index not in markets.perp:
             raise SnapshotError(f"perp market {p.market_index} (used by the user) is missing from 'perp_markets'")
-        quote = perp_states[p.market_index].spec.quote_spot_market_index
-        if quote not in spot_states:
+        quote = markets.perp[p.market_index].spec.quote_spot_market_index
+        if quote not in markets.spot:
             raise SnapshotError(
                 f"spot market {quote} (quote of perp market {p.market_index}) is missing from 'spot_markets'"
             )
     for s in account.spot_positions:
-        if s.market_index not in spot_states:
+        if s.market_index not in markets.spot:
             raise SnapshotError(f"spot market {s.market_index} (used by the user) is missing from 'spot_markets'")
     return Snapshot(
         account=account,

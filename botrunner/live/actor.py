@@ -251,8 +251,7 @@ class LiveBotActor(BotShell):
             return  # the store cannot record a step any more: no trading; the runner is stopping the fleet
         events = self._portal.call(venue.refresh)
         session.route(events)
-        snap = venue.snapshot
-        assert snap is not None  # connect() read it before the ticker started; a refresh never clears it
+        snap = venue.reading()
         now = snap.ts
         self.alerts, alert = self.alerts.observe(snap.report, self.config.risk)
         if alert is not None:
@@ -277,8 +276,7 @@ class LiveBotActor(BotShell):
         equity = venue.equity()
         if now // ONE_DAY_S != self.day:
             self.day, self.day_start_equity = now // ONE_DAY_S, equity
-        snap = venue.snapshot
-        assert snap is not None  # connect() read it before the first decision
+        snap = venue.reading()
         update = MarketUpdate(
             ts=now,
             mark=snap.oracle,  # Drift's DLOB is off-chain (unreachable here); the oracle is the fair price we trust
@@ -314,18 +312,19 @@ class LiveBotActor(BotShell):
         """Record the step in the store when it holds anything, a margin snapshot is due, or ``force``; then post
         the status row. The row is posted either way: a monitor's position, equity and mark move on ticks that
         record nothing."""
-        if force or self.step or self.recorder.pending() or self.samples or self._snapshot_due(ts):
-            self._record(ts)
+        due = self._snapshot_due(ts)
+        if force or self.step or due:  # a decision, samples or a capital move always come with force
+            self._record(ts, snapshot_due=due)
         self.setup.board.post(self.name, self._summary())
 
-    def _record(self, ts: int) -> None:
+    def _record(self, ts: int, *, snapshot_due: bool) -> None:
         step = self.step
         session, venue = self.session, self.venue
         assert session is not None and venue is not None
         self.fees_paid += sum(fill.fee for fill in step.fills)
-        snap = venue.snapshot
+        snap = venue.reading()
         snapshot = position = None
-        if snap is not None and (step.fills or self._snapshot_due(ts)):
+        if step.fills or snapshot_due:
             self.last_snapshot_ts = ts
             snapshot = live_snapshot_row(
                 snap, session.state.connector.orders, self.last_decision, self.recorder.state, self.fees_paid
@@ -354,27 +353,25 @@ class LiveBotActor(BotShell):
     def _summary(self) -> dict[str, Any]:
         venue = self.venue
         assert venue is not None
-        snap = venue.snapshot
-        report = snap.report if snap is not None else None
+        snap = venue.reading()
         return summary_row(
             self.config,
             self.state,
             self.recorder.state,
-            position=report.position_base if report is not None else 0,
-            mark=snap.oracle if snap is not None else 0,
-            equity=report.equity if report is not None else 0,
+            position=snap.report.position_base,
+            mark=snap.oracle,
+            equity=snap.report.equity,
             pnl=None,  # on chain, lifetime PnL needs the deposit history: see `ctl bot`
-            open_orders=len(snap.open_orders) if snap is not None else 0,
+            open_orders=len(snap.open_orders),
             fills=self.fill_seq,
-            market_time=snap.ts if snap is not None else None,
+            market_time=snap.ts,
         )
 
     def detail(self) -> dict[str, Any]:
         """``ctl bot NAME`` for a live or monitor bot (never the key, never the RPC URL)."""
         venue = self.venue
         assert venue is not None
-        snap = venue.snapshot
-        assert snap is not None
+        snap = venue.reading()
         report = snap.report
         band = self.last_decision.verdict.band if self.last_decision is not None else None
         return {
@@ -411,9 +408,9 @@ class LiveBotActor(BotShell):
         cmd = self._apply_command(name)
         venue = self.venue
         assert venue is not None
-        if venue.snapshot is not None:
-            self._decide(venue.snapshot.ts)
-            self._write(venue.snapshot.ts, force=True)
+        now = venue.reading().ts
+        self._decide(now)
+        self._write(now, force=True)
         return self._command_done(cmd)
 
     def capital(
@@ -458,9 +455,6 @@ class LiveBotActor(BotShell):
     # -------------------------------------------------------------- stop and failure
 
     def _release(self) -> None:
-        self._stop_io()
-
-    def _stop_io(self) -> None:
         self._ticker_stop.set()
         if self._portal_cm is not None:
             for close in (self._rpc.close if self._rpc else None, self._jito.aclose if self._jito else None):
@@ -487,4 +481,4 @@ class LiveBotActor(BotShell):
             self._write(venue.snapshot.ts, force=True)
             self.log.info("bot_stopped", policy=self.config.on_shutdown.value, cancelled=len(ids) if cancel else 0)
         finally:
-            self._stop_io()
+            self._release()

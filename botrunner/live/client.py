@@ -106,16 +106,18 @@ def install(client: Any, state: ChainState, *, sub_account_id: int) -> None:
     install_user(client, sub_account_id, state.user, slot=state.slot)
 
 
-def install_user(client: Any, sub_account_id: int, user_account: Any | None, *, slot: int) -> None:
+def remove_user(client: Any, sub_account_id: int) -> None:
+    """Take subaccount ``sub_account_id``'s User off the client (``install_user``'s undo)."""
+    client.users.pop(sub_account_id, None)
+
+
+def install_user(client: Any, sub_account_id: int, user_account: Any, *, slot: int) -> None:
     """Put the decoded User ``user_account`` of subaccount ``sub_account_id`` where driftpy's builders find it
-    (``client.users``); None removes it. Markets and oracles are left as they are."""
+    (``client.users``). Markets and oracles are left as they are."""
     from driftpy.account_subscription_config import AccountSubscriptionConfig
     from driftpy.accounts.types import DataAndSlot
     from driftpy.drift_user import DriftUser
 
-    if user_account is None:
-        client.users.pop(sub_account_id, None)
-        return
     user = client.users.get(sub_account_id)
     if user is None:
         user = DriftUser(client, user_pubkey(client, sub_account_id), AccountSubscriptionConfig("cached"))

@@ -32,8 +32,9 @@ from botrunner.pipeline import Decision
 from botrunner.runtime.decisions import ladder_prices
 
 
-def pnl_split(snap: LiveSnapshot, fees_paid: int) -> tuple[int, int, int]:
-    """(realized, funding, fees) of the account in ``snap`` (see the module doc), quote 1e6."""
+def pnl_split(snap: LiveSnapshot, fees_paid: int) -> tuple[int, int]:
+    """(realized, funding) of the account in ``snap``, given the fees the bot's fills paid (see the module doc),
+    quote 1e6."""
     position = snap.position
     market = snap.markets.perp_market(position.market_index)
     funding = snap.cumulative_perp_funding + unsettled_funding(position, market)
@@ -44,7 +45,7 @@ def pnl_split(snap: LiveSnapshot, fees_paid: int) -> tuple[int, int, int]:
         - snap.cumulative_perp_funding
         + fees_paid
     )
-    return realized, funding, fees_paid
+    return realized, funding
 
 
 def live_snapshot_row(
@@ -58,7 +59,7 @@ def live_snapshot_row(
     none yet: no range, and the band is the position itself). The mark is the oracle: Drift's order book is
     off-chain, and the oracle is what a live bot trades against."""
     report = snap.report
-    realized, funding, fees = pnl_split(snap, fees_paid)
+    realized, funding = pnl_split(snap, fees_paid)
     bids, asks = ladder_prices(ladder)
     if decision is not None:
         band = decision.verdict.band
@@ -90,5 +91,5 @@ def live_snapshot_row(
         ask_prices=asks,
         realized=realized,
         funding=funding,
-        fees=fees,
+        fees=fees_paid,
     )

@@ -42,11 +42,19 @@ from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.drift.codec import DecodeError, OracleReading, decode_account, decode_oracle_price, variant_name
-from botrunner.drift.convert import market_name
+from botrunner.drift.convert import QUOTE_ASSET, market_name
 from botrunner.live import instructions as ix
 from botrunner.live.account import LiveSnapshot, diff_events, snapshot_from_chain
 from botrunner.live.capital import CapitalError, check_deposit, check_transfer, check_withdraw
-from botrunner.live.client import ChainAccounts, ChainState, drift_client, install, install_user, user_pubkey
+from botrunner.live.client import (
+    ChainAccounts,
+    ChainState,
+    drift_client,
+    install,
+    install_user,
+    remove_user,
+    user_pubkey,
+)
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
 from botrunner.margin.model import PerpPosition
@@ -78,6 +86,10 @@ class Transfer(msgspec.Struct, frozen=True, kw_only=True):
     spot_market_index: int
     amount: int
     to_sub_account_id: int
+
+
+class UnknownAccount(CapitalError):
+    """A capital operation names a subaccount that is not there (rejected as ``UNKNOWN_ACCOUNT``)."""
 
 
 class VenueError(RuntimeError):
@@ -229,8 +241,8 @@ class DriftVenue:
             prices: dict[str, OracleReading] = {}
             for key, raw in zip(accounts.oracles, oracle_raw, strict=True):
                 source = self._sources[str(key)]
-                if source == "QuoteAsset":
-                    continue
+                if source == QUOTE_ASSET:
+                    continue  # priced 1.0 by markets_of: there is no oracle account to read
                 if raw is None:
                     raise VenueError(f"{self.config.name}: oracle {key} ({source}) not found")
                 prices[str(key)] = decode_oracle_price(bytes(raw.data), source, what=f"oracle {key}")
@@ -278,30 +290,31 @@ class DriftVenue:
 
     # -------------------------------------------------------------- what the session reads (the SessionVenue shape)
 
-    def _snap(self) -> LiveSnapshot:
+    def reading(self) -> LiveSnapshot:
+        """The last reading of the account (``VenueError`` before ``connect`` made the first)."""
         if self.snapshot is None:
             raise VenueError(f"{self.config.name}: no account snapshot yet (connect first)")
         return self.snapshot
 
     @property
     def oracle(self) -> int:
-        return self._snap().oracle
+        return self.reading().oracle
 
     @property
     def position(self) -> PerpPosition:
-        return self._snap().position
+        return self.reading().position
 
     def open_orders(self) -> tuple[WorkingOrder, ...]:
-        return self._snap().open_orders
+        return self.reading().open_orders
 
     def equity(self) -> int:
-        return self._snap().report.equity
+        return self.reading().report.equity
 
     def report(self) -> AccountReport:
-        return self._snap().report
+        return self.reading().report
 
     def margin_view(self) -> object:
-        return self._snap().view  # built once per reading: the report and the decision share its figures
+        return self.reading().view  # built once per reading: the report and the decision share its figures
 
     # -------------------------------------------------------------- commands
 
@@ -342,12 +355,8 @@ class DriftVenue:
             plans = await self._plans(command)
         except CapitalError as exc:
             self.log.warning("capital_refused", command=type(command).__name__, error=str(exc))
-            return (
-                *out,
-                CommandRejected(
-                    ts=ts, command=type(command).__name__, reason=RejectReason.INVALID_AMOUNT, detail=str(exc)
-                ),
-            )
+            reason = RejectReason.UNKNOWN_ACCOUNT if isinstance(exc, UnknownAccount) else RejectReason.INVALID_AMOUNT
+            return (*out, CommandRejected(ts=ts, command=type(command).__name__, reason=reason, detail=str(exc)))
         except ix.InstructionError as exc:  # e.g. an account so busy that one operation exceeds a transaction
             self.log.warning("instructions_refused", command=type(command).__name__, error=str(exc))
             return (*out, *_reject_all(command, placing, ts, RejectReason.INVALID_ORDER, str(exc)))
@@ -418,7 +427,7 @@ class DriftVenue:
     def _not_on_chain(self, uids: Sequence[int], placing: tuple[OrderIntent, ...], ts: int) -> list[VenueEvent]:
         """Orders of a confirmed transaction that the chain does not show. Drift skips such an order without
         failing the transaction: a TryPostOnly order that would cross, or one whose max_ts already passed."""
-        snap = self._snap()
+        snap = self.reading()
         seen = {o.user_order_id for o in snap.open_orders} | {c.order.user_order_id for c in snap.closed_orders}
         out: list[VenueEvent] = []
         for o in placing:
@@ -479,7 +488,7 @@ class DriftVenue:
                     ),
                 )
             case Withdraw():
-                snap = self._snap()
+                snap = self.reading()
                 check_withdraw(command.amount, command.spot_market_index, snap.account, snap.markets)
                 return (
                     await ix.withdraw_transaction(
@@ -491,7 +500,7 @@ class DriftVenue:
                     ),
                 )
             case Transfer(to_sub_account_id=to_sub):
-                snap = self._snap()
+                snap = self.reading()
                 check_transfer(
                     command.amount, command.spot_market_index, snap.account, snap.markets, to_sub_account_id=to_sub
                 )
@@ -510,7 +519,7 @@ class DriftVenue:
                         ),
                     )
                 finally:
-                    install_user(self.client, to_sub, None, slot=0)
+                    remove_user(self.client, to_sub)
         raise TypeError(f"unsupported command {type(command).__name__}")
 
     async def _load_user(self, sub_account_id: int) -> None:
@@ -518,11 +527,11 @@ class DriftVenue:
         key = user_pubkey(self.client, sub_account_id)
         slot, (raw,) = await self._fetch([key])
         if raw is None:
-            raise CapitalError(f"subaccount {sub_account_id} of {self.authority} does not exist")
+            raise UnknownAccount(f"subaccount {sub_account_id} of {self.authority} does not exist")
         try:
             user = decode_account(bytes(raw.data), expect="User", what=f"user {key}")
         except DecodeError as exc:
-            raise CapitalError(f"subaccount {sub_account_id}: {exc}") from exc
+            raise UnknownAccount(f"subaccount {sub_account_id}: {exc}") from exc
         install_user(self.client, sub_account_id, user, slot=slot)
 
     async def _wallet_balance(self, spot_market_index: int) -> int:

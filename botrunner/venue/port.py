@@ -69,6 +69,7 @@ class RejectReason(enum.Enum):
     UNKNOWN_ORDER = "unknown_order"  # cancel/modify of an id the venue does not hold
     INSUFFICIENT_BALANCE = "insufficient_balance"  # a withdrawal larger than the free deposit
     INVALID_AMOUNT = "invalid_amount"  # zero/negative amount, unknown spot market
+    UNKNOWN_ACCOUNT = "unknown_account"  # live: a transfer to a subaccount that does not exist (or is not a User)
     MARKET_PAUSED = "market_paused"  # no price yet: the venue cannot check the order
     INVALID_ORDER = "invalid_order"  # a combination Drift refuses, e.g. a post-only market order
     SAFETY_GATE = "safety_gate"  # live: needs an operator confirmation, above the YAML cap, gas reserve, latency
