@@ -22,7 +22,7 @@ FUNDING_RATE_BUFFER: Final = 10**3  # FUNDING_RATE_PRECISION / PRICE_PRECISION
 PERCENTAGE_PRECISION: Final = 10**6  # fees, liquidation fees, percentages
 LIQUIDATION_FEE_PRECISION: Final = PERCENTAGE_PRECISION
 SPOT_BALANCE_PRECISION: Final = 10**9  # scaled spot balances
-_MAX_MAGNITUDE: Final = 30  # no human figure is beyond 1e30; refusing it also keeps "1e999999999" from becoming an int
+MAX_MAGNITUDE: Final = 30  # no human figure is beyond 1e30; refusing it also keeps "1e999999999" from becoming an int
 SPOT_CUMULATIVE_INTEREST_PRECISION: Final = 10**10
 LEVERAGE_PRECISION: Final = 10**4  # 10_000 = 1x (as driftpy's get_leverage)
 BASE_PRICE_TO_QUOTE: Final = BASE_PRECISION * PRICE_PRECISION // QUOTE_PRECISION  # base*price // this = quote
@@ -47,6 +47,17 @@ def quote_value(base: int, price: int) -> int:
     return tdiv(base * price, BASE_PRICE_TO_QUOTE)
 
 
+def scale_exactly(d: Decimal, precision: int) -> Decimal | None:
+    """``d * precision`` for a finite ``d``, every digit kept (the default context's 28 digits would round a long
+    value, and a caller checking for a fraction would then accept it); None when ``|d|`` is over
+    1e``MAX_MAGNITUDE`` (no human or market figure is; it also keeps "1e999999999" from becoming an int)."""
+    if d and d.adjusted() > MAX_MAGNITUDE:
+        return None
+    with localcontext() as exact:
+        exact.prec = len(d.as_tuple().digits) + len(str(precision)) + 1
+        return d * precision
+
+
 def to_fixed(value: str | int | Decimal, precision: int, *, what: str = "value") -> int:
     """Parse a human decimal (``"0.25"``) into fixed point, rejecting anything that does not fit exactly.
 
@@ -58,11 +69,9 @@ def to_fixed(value: str | int | Decimal, precision: int, *, what: str = "value")
         raise ValueError(f"{what}: {value!r} is not a number") from exc
     if not d.is_finite():
         raise ValueError(f"{what}: {value!r} is not a finite number")
-    if d and d.adjusted() > _MAX_MAGNITUDE:
-        raise ValueError(f"{what}: {value!r} is out of range (over 1e{_MAX_MAGNITUDE})")
-    with localcontext() as exact:  # the default 28 digits would round a long value here and then accept it
-        exact.prec = len(d.as_tuple().digits) + len(str(precision)) + 1
-        scaled = d * precision
+    scaled = scale_exactly(d, precision)
+    if scaled is None:
+        raise ValueError(f"{what}: {value!r} is out of range (over 1e{MAX_MAGNITUDE})")
     if scaled != scaled.to_integral_value(rounding=ROUND_DOWN):
         raise ValueError(f"{what}: {value!r} has more decimals than precision 1/{precision} allows")
     return int(scaled)

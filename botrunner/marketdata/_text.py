@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from botrunner.core.precision import MAX_MAGNITUDE, scale_exactly
+
 
 class DataError(ValueError):
     """Input data that cannot be trusted; the message names the file and line."""
@@ -36,7 +38,9 @@ def parse_fixed(
         raise DataError(f"{where}: {column}={text!r} is not finite")
     if value < 0 and not signed:
         raise DataError(f"{where}: {column}={text!r} is negative")
-    scaled = value * precision
+    scaled = scale_exactly(value, precision)
+    if scaled is None:
+        raise DataError(f"{where}: {column}={text!r} is out of range (over 1e{MAX_MAGNITUDE})")
     integral = scaled.to_integral_value()
     if exact and scaled != integral:
         raise DataError(f"{where}: {column}={text!r} is finer than 1/{precision}")
