@@ -25,8 +25,6 @@ from botrunner.control import control_socket_path, resolve_run_dir
 from botrunner.control.client import ClientError, ConnectionFailed, ControlClient
 from botrunner.control.protocol import COMMANDS, ArgType, Command, CommandSpec
 from botrunner.core.side import Side
-from botrunner.core.verdict import RiskAction
-from botrunner.runtime.lifecycle import BotRunState
 
 _MISSING = "-"
 
@@ -162,29 +160,20 @@ def _signed(value: Any) -> Text:
 
 
 # Keyed by the states the runner reports, so every one has a style: a bot's run state (``ctl status`` rows, the
-# ``bot`` title, an action's answer) and the Risk Governor's last action (the ``risk`` column and line).
+# ``bot`` title, an action's answer) and the Risk Governor's last action (the ``risk`` column and line). The keys
+# are the enums' values written out (``runtime.lifecycle.BotRunState``, ``core.verdict.RiskAction``): importing the
+# runtime would double ctl's start-up for two tables; a test holds the keys to the enums.
 _RUN_STATE_STYLES: dict[str, str] = {
-    state.value: style
-    for state, style in {
-        BotRunState.STARTING: "cyan",
-        BotRunState.RUNNING: "green",
-        BotRunState.PAUSED: "yellow",
-        BotRunState.REDUCE_ONLY: "yellow",
-        BotRunState.FLATTENING: "magenta",
-        BotRunState.STOPPED: "dim",
-        BotRunState.RESTARTING: "red",
-        BotRunState.FAILED: "bold red",
-    }.items()
+    "starting": "cyan",
+    "running": "green",
+    "paused": "yellow",
+    "reduce_only": "yellow",
+    "flattening": "magenta",
+    "stopped": "dim",
+    "restarting": "red",
+    "failed": "bold red",
 }
-_RISK_STATE_STYLES: dict[str, str] = {
-    action.value: style
-    for action, style in {
-        RiskAction.APPROVE: "green",
-        RiskAction.CLAMP: "cyan",
-        RiskAction.REDUCE_ONLY: "yellow",
-        RiskAction.PAUSE: "red",
-    }.items()
-}
+_RISK_STATE_STYLES: dict[str, str] = {"APPROVE": "green", "CLAMP": "cyan", "REDUCE_ONLY": "yellow", "PAUSE": "red"}
 _SIDE_STYLES: dict[str, str] = {Side.BUY.value: "green", Side.SELL.value: "red"}
 
 
