@@ -38,7 +38,7 @@ from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, apply_comm
 from botrunner.runtime.pacer import parse_speed
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.session import BotSession, RowBuffer
-from botrunner.runtime.views import bot_detail, bot_summary, iso, render_summary
+from botrunner.runtime.views import bot_detail, bot_summary, iso, render_summary, status_row
 from tests.support_runtime import post_only_bid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,12 +89,6 @@ FAILED_BOT = "btc-bullish-infinity"
 SLOT = {"supervision": "running", "restarts": 0, "flagged": False, "last_error": None, "alive": True}
 
 
-def _status_row(row: dict[str, Any], supervision: str, restarts: int, flagged: bool) -> dict[str, Any]:
-    # as ``Runner.status`` merges a board row with its supervisor slot
-    state = row.get("state") if supervision in ("running", "starting") else supervision
-    return {**row, "state": state, "restarts": restarts, "flagged": flagged}
-
-
 STATUS: dict[str, Any] = {
     "fleet": {
         "bots": 2,
@@ -107,9 +101,12 @@ STATUS: dict[str, Any] = {
         "replay_finished": False,
     },
     "bots": [
-        _status_row(SUMMARY, "running", 0, False),
+        status_row(SUMMARY, SLOT),
         # failed before its first step: the board holds only what the supervisor posted
-        _status_row(render_summary({"name": FAILED_BOT, "restarts": 3, "flagged": True}), "failed", 3, True),
+        status_row(
+            render_summary({"name": FAILED_BOT}),
+            {**SLOT, "supervision": "failed", "restarts": 3, "flagged": True, "alive": False},
+        ),
     ],
 }
 BOT: dict[str, Any] = {**DETAIL, **SLOT}  # as ``Runner`` answers ``bot NAME``
@@ -418,3 +415,13 @@ def test_bot_renders_a_liquidation_price_and_its_distance(
     # the value in the cell right after its label (the panels print two label/value columns side by side)
     assert re.search(r"liq\. price\s+17\.030000\s", out), out
     assert re.search(r"liq\. distance %\s+92\.64\s", out), out
+
+
+@pytest.mark.parametrize(
+    ("supervision", "shown"),
+    [("running", "paused"), ("starting", "paused"), ("stopped", "stopped"), ("restarting", "restarting")],
+)
+def test_a_status_row_shows_the_bots_state_only_while_the_supervisor_runs_it(supervision: str, shown: str) -> None:
+    slot = {**SLOT, "supervision": supervision, "restarts": 2, "flagged": True}
+    row = status_row({"name": "b", "state": "paused"}, slot)
+    assert row == {"name": "b", "state": shown, "restarts": 2, "flagged": True}

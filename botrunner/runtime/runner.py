@@ -50,7 +50,7 @@ from botrunner.runtime.market import market_events, rate_in_force
 from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.runtime.supervisor import LiveAccess, RuntimeContext, Supervisor, SupervisorError
-from botrunner.runtime.views import iso, render_summary
+from botrunner.runtime.views import iso, render_summary, status_row
 from botrunner.store import Store, StoreError, StoreWriteError, StoreWriter
 from botrunner.yamlconf import ConfigError
 
@@ -503,8 +503,7 @@ class Runner:
             slot = slots.get(row["name"])
             if slot is None:
                 continue
-            state = row.get("state") if slot["supervision"] in ("running", "starting") else slot["supervision"]
-            rows.append({**row, "state": state, "restarts": slot["restarts"], "flagged": slot["flagged"]})
+            rows.append(status_row(row, slot))
         states = [r["state"] for r in rows]
         market_times = [f.market_ts for f in self.feeds.values() if f.market_ts is not None]
         return {

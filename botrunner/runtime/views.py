@@ -87,6 +87,14 @@ def bot_summary(
 _SUMMARY_DECIMALS = {"position": BASE_DECIMALS, "mark": PRICE_DECIMALS, "equity": QUOTE_DECIMALS, "pnl": QUOTE_DECIMALS}
 
 
+def status_row(row: dict[str, Any], slot: dict[str, Any]) -> dict[str, Any]:
+    """A bot's ``ctl status`` row: its rendered summary merged with its supervisor slot (``Supervisor.status``).
+    The bot's own state stands while the supervisor runs it; otherwise the supervision state (stopped, failed,
+    restarting) is what an operator must see."""
+    state = row.get("state") if slot["supervision"] in ("running", "starting") else slot["supervision"]
+    return {**row, "state": state, "restarts": slot["restarts"], "flagged": slot["flagged"]}
+
+
 def render_summary(row: dict[str, Any]) -> dict[str, Any]:
     """A raw summary (see :func:`bot_summary`) with exact decimal strings and an ISO market time."""
     out = dict(row)
