@@ -14,7 +14,7 @@ import pytest
 
 from botrunner.control.protocol import ControlError
 from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
-from botrunner.runtime.runner import Runner, RunOptions
+from botrunner.runtime.runner import Runner, RunnerError, RunOptions
 from botrunner.store import Store
 
 
@@ -83,6 +83,21 @@ def test_a_refused_start_says_one_line_and_prints_nothing_else(tmp_path: Path) -
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{run_dir / 'botrunner.db'}: not a usable SQLite store" in lines[0], done.stderr
+
+
+def test_a_refused_start_gives_the_run_directory_back_once_shut_down(tmp_path: Path) -> None:
+    # In one process: the kernel drops a dead process's lock anyway, so only a live runner shows a missing release
+    # (flock conflicts between two open files of the same process).
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "botrunner.db").write_bytes(b"SQLite format 3\x00garbage")
+    root = Path(__file__).resolve().parents[1]
+    runner = Runner(RunOptions(fleet=root / "config" / "bots", run_dir=run_dir))
+    with pytest.raises(RunnerError, match="not a usable SQLite store"):
+        runner.start()
+    with pytest.raises(LockHeld):  # held until the caller shuts the runner down, as `botrunner run` does
+        ExclusiveLock(run_dir / "runner.lock", "test").acquire()
+    runner.shutdown()
     relock = ExclusiveLock(run_dir / "runner.lock", "test")
     relock.acquire()
     relock.release()
