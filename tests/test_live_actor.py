@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 import pykka
+import pytest
 import structlog
 
 from botrunner.config import BotMode
@@ -19,7 +20,7 @@ from botrunner.live.actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
 from botrunner.live.settings import JitoSettings, LiveSettings
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.runner import register_config
-from botrunner.store import Store, StoreWriter
+from botrunner.store import Store, StoreWriteError, StoreWriter
 from tests.support_drift import bundled_markets, scaled_balance, user_bytes
 from tests.support_fake_rpc import FakeRpc
 from tests.test_live_venue import FAST, KP, USDC, Clock, funded_user, live_config, serve_chain
@@ -106,6 +107,26 @@ def test_live_when_flagged_for_a_paused_restart_then_it_starts_paused(fake: Fake
         assert bot.failures == []
         row = bot.board.get("sol-neutral-grid")
         assert row is not None and row["state"] == "paused"
+    assert fake.count("sendTransaction") == 0
+
+
+def test_live_when_the_store_cannot_be_written_then_a_tick_reads_and_sends_nothing(
+    fake: FakeRpc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing a bot did after the store failed could be recovered after a crash: it must not trade (the runner is
+    # stopping the fleet). A tick then does not even read the chain.
+    serve_chain(fake, user=funded_user())
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE) as bot:
+        bot.tick()
+        reads = fake.count("getMultipleAccounts")
+        monkeypatch.setattr(StoreWriter, "failed", property(lambda _: StoreWriteError("disk full")))
+        bot.tick()
+        bot.tick()
+        assert fake.count("getMultipleAccounts") == reads
+        monkeypatch.undo()
+        bot.tick()
+        assert fake.count("getMultipleAccounts") > reads  # the same ticks read it while the store works
+        assert bot.failures == []
     assert fake.count("sendTransaction") == 0
 
 

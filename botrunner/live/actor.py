@@ -247,8 +247,8 @@ class LiveBotActor(BotShell):
     def _on_tick(self) -> None:
         venue, session = self.venue, self.session
         assert venue is not None and session is not None
-        if self.setup.writer.failed is not None:
-            return  # the store cannot record a step any more: no trading; the runner is stopping the fleet
+        if self._store_down():
+            return
         events = self._portal.call(venue.refresh)
         session.route(events)
         snap = venue.reading()

@@ -128,6 +128,11 @@ class BotShell(pykka.ThreadingActor):
             self.state = run_state(flags)
             self.setup.hub.publish(self.name, "state", state=self.state.value)
 
+    def _store_down(self) -> bool:
+        """Whether the store can no longer record a step: then the bot must not trade (nothing it did could be
+        recovered after a crash); the runner, told by the writer, is stopping the fleet."""
+        return self.setup.writer.failed is not None
+
     def _snapshot_due(self, ts: int) -> bool:
         return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
 

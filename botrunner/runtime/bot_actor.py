@@ -168,8 +168,8 @@ class BotActor(BotShell):
         key = event_key(event)
         if self.cursor is not None and key <= self.cursor:
             return False  # already processed (catch-up overlap, or before a restart's checkpoint)
-        if self.setup.writer.failed is not None:
-            return False  # the store cannot record a step any more: no trading; the runner is stopping the fleet
+        if self._store_down():
+            return False
         paper = self.paper
         assert paper is not None
         decided = paper.on_event(event, self.flags)
