@@ -91,6 +91,10 @@ def test_a_reload_checks_only_the_live_bots_it_starts(monkeypatch: pytest.Monkey
             assert runner.dispatch("reload", {})["changed"] == ["live-band"]
             assert checked == [[fake.url], [fake.url]]
             assert runner.live_access["live-band"].wallet is not None
+            (fleet / "live-band.yaml").unlink()
+            assert runner.dispatch("reload", {})["removed"] == ["live-band"]
+            assert checked == [[fake.url], [fake.url]]
+            assert "live-band" not in runner.live_access  # a removed bot's key is not kept in memory
             runner.shutdown()
     finally:
         runner.shutdown()

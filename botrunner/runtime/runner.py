@@ -49,7 +49,7 @@ from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.market import market_events, rate_in_force
 from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
-from botrunner.runtime.supervisor import LiveAccess, RuntimeContext, Supervisor, SupervisorError
+from botrunner.runtime.supervisor import LiveAccess, RuntimeContext, Supervisor, SupervisorError, fleet_changes
 from botrunner.runtime.views import iso, render_summary, status_row
 from botrunner.store import Store, StoreError, StoreWriteError, StoreWriter
 from botrunner.yamlconf import ConfigError
@@ -334,14 +334,11 @@ class Runner:
                     f"reload refused, nothing changed: {config.source}: market {config.market} has no replay feed in "
                     "this run (restart the runner to add it)",
                 )
-        before = {c.name: c.without_source() for c in self.configs}
-        unchanged = {  # kept running by the supervisor: their key and RPC were checked when they started
-            c.name: self.live_access[c.name]
-            for c in configs
-            if c.name in self.live_access and before.get(c.name) == c.without_source()
-        }
+        changes = fleet_changes(self.configs, configs)
+        # the bots left running keep the access their key and RPC were checked with when they started
+        kept = {name: self.live_access[name] for name in changes.unchanged if name in self.live_access}
         try:
-            access = prepare_live(configs, known=unchanged)
+            access = prepare_live(configs, known=kept)
             self.account_locks.acquire(configs)  # a new live bot's subaccount, before anything is written
             self._register(configs)
         except (RunnerError, AccountInUse) as exc:
@@ -352,6 +349,8 @@ class Runner:
         self.configs = configs
         result = _answer(supervisor.reload(configs), "the supervisor")
         self.account_locks.keep_only(configs)  # the removed live bots are stopped: free their subaccounts
+        for name in changes.removed:  # and forget their keys (only now: a pending restart could still read them)
+            self.live_access.pop(name, None)
         return result
 
     def _store_failed(self, error: StoreWriteError) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,30 @@ from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState
 from botrunner.runtime.restart import GiveUp, Restart, RestartPolicy, after_failure
 from botrunner.store import StoreWriter
+
+
+@dataclass(frozen=True)
+class FleetChanges:
+    """What a re-read fleet changes, by bot name (each list in fleet order)."""
+
+    changed: list[str]  # same name, another configuration: restarted
+    added: list[str]
+    removed: list[str]
+    unchanged: list[str]  # left running as they are
+
+
+def fleet_changes(old: Sequence[BotConfig], new: Sequence[BotConfig]) -> FleetChanges:
+    """Compare two fleets. Where a bot's file lives is not part of its configuration (``without_source``)."""
+    before = {c.name: c.without_source() for c in old}
+    after = {c.name for c in new}
+    changed = [c.name for c in new if c.name in before and before[c.name] != c.without_source()]
+    added = [c.name for c in new if c.name not in before]
+    return FleetChanges(
+        changed=changed,
+        added=added,
+        removed=[name for name in before if name not in after],
+        unchanged=[c.name for c in new if c.name not in changed and c.name not in added],
+    )
 
 
 class SupervisorError(Exception):
@@ -232,11 +256,8 @@ class Supervisor(pykka.ThreadingActor):
         """Apply a re-read fleet: restart changed bots, start new ones, stop removed ones; leave the rest. The
         runner has checked it first (every paper bot's market has a feed in this run)."""
         new = {c.name: c for c in configs}
-        changed = [
-            n for n, c in new.items() if n in self.slots and self.slots[n].config.without_source() != c.without_source()
-        ]
-        added = [n for n in new if n not in self.slots]
-        removed = [n for n in self.slots if n not in new]
+        changes = fleet_changes([slot.config for slot in self.slots.values()], configs)
+        changed, added, removed = changes.changed, changes.added, changes.removed
         for name in removed:
             self._stop_slot(self.slots[name])
             del self.slots[name]
@@ -249,9 +270,8 @@ class Supervisor(pykka.ThreadingActor):
         for name in added:
             self.slots[name] = _Slot(new[name])
             self._start(name)
-        unchanged = [n for n in new if n not in changed and n not in added]
         self.log.info("fleet_reloaded", changed=changed, added=added, removed=removed)
-        return {"changed": changed, "added": added, "removed": removed, "unchanged": sorted(unchanged)}
+        return {"changed": changed, "added": added, "removed": removed, "unchanged": sorted(changes.unchanged)}
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {name: self._slot_fields(slot) for name, slot in self.slots.items()}
