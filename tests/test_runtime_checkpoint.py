@@ -56,5 +56,8 @@ def test_a_live_bots_or_an_unknown_envelope_is_one_error_naming_the_bot() -> Non
         decode_checkpoint(msgspec.json.encode(live), "alpha")
     with pytest.raises(ValueError, match=r"^alpha: checkpoint version 7 is not 2 \(or 1\)$"):
         decode_checkpoint(b'{"version": 7}', "alpha")
+    newer = BotCheckpoint(version=7, venue=msgspec.Raw(b"{}"), funding_rate=0, day=0, day_start_equity=0, flags=FLAGS)
+    with pytest.raises(ValueError, match=r"^alpha: checkpoint version 7 is not 2 \(or 1\)$"):
+        decode_checkpoint(msgspec.json.encode(newer), "alpha")  # every field of this version's, a later number
     with pytest.raises(ValueError, match=r"^alpha: its checkpoint is not a paper bot's"):
         decode_checkpoint(b"not json", "alpha")

@@ -45,8 +45,7 @@ from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
 from botrunner.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
-from botrunner.runtime.actor_shell import ActorSetup, BotShell
-from botrunner.runtime.bot_actor import open_order_rows
+from botrunner.runtime.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.runtime.decisions import position_row
 from botrunner.runtime.lifecycle import BotRunState, run_state
 from botrunner.runtime.session import BotSession

@@ -17,14 +17,14 @@ from typing import Any
 
 import pykka
 
-from botrunner.backtest.records import SnapshotRow
+from botrunner.backtest.records import OrderRow, SnapshotRow
 from botrunner.config import BotConfig
 from botrunner.pipeline import Decision, OperatorFlags
-from botrunner.runtime.decisions import DecisionRecorder, announce_rows, record_step
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
 from botrunner.runtime.session import BotSession, RowBuffer
-from botrunner.store import PositionRow, StepRecord, StoreWriter
+from botrunner.store import PositionRow, StepRecord, Store, StoreWriteError, StoreWriter
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,27 +170,29 @@ class BotShell(pykka.ThreadingActor):
         self.fill_seq += len(step.fills)
         announce_rows(self.name, self.log, self.setup.hub, step)
         objective, risk_events = self.recorder.take()
-        record_step(
-            self.setup.writer,
-            self.log,
-            StepRecord(
-                bot=self.name,
-                ts=ts,
-                cursor=cursor,
-                venue_state=venue_state,
-                orders=tuple(step.orders),
-                fills=tuple(step.fills),
-                funding=tuple(step.funding),
-                snapshot=snapshot,
-                objective=objective,
-                risk_events=risk_events,
-                position=position,
-                samples=samples,
-                samples_from=samples_from,
-                order_seq=session.order_seq,
-                fill_seq=self.fill_seq,
-            ),
+        record = StepRecord(
+            bot=self.name,
+            ts=ts,
+            cursor=cursor,
+            venue_state=venue_state,
+            orders=tuple(step.orders),
+            fills=tuple(step.fills),
+            funding=tuple(step.funding),
+            snapshot=snapshot,
+            objective=objective,
+            risk_events=risk_events,
+            position=position,
+            samples=samples,
+            samples_from=samples_from,
+            order_seq=session.order_seq,
+            fill_seq=self.fill_seq,
         )
+        try:
+            self.setup.writer.submit(record)
+        except StoreWriteError as exc:
+            # Nothing more can be stored: the step is logged as lost rather than failing the bot (it would only
+            # restart into the same wall); the runner, told by the writer, stops the fleet (``_store_down``).
+            self.log.error("step_not_stored", ts=ts, error=str(exc))
         self.step = RowBuffer()
         session.sink = self.step
 
@@ -207,3 +209,9 @@ class BotShell(pykka.ThreadingActor):
         text = "".join(traceback.format_exception(exception_type, exception_value, tb)) if exception_type else ""
         self.log.error("bot_failed", error=repr(exception_value), stack=text)
         self.setup.on_failure(self.name, self.setup.generation, repr(exception_value))
+
+
+def open_order_rows(store: Store, bot: str) -> dict[int, OrderRow]:
+    """The placed row of every order the store saw placed (or adopted) and not yet closed, by user_order_id: what a
+    restarting bot reconciles its venue's open orders against."""
+    return {row.user_order_id: row for row in store.open_orders(bot)}

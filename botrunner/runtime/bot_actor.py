@@ -28,14 +28,14 @@ from typing import Any
 
 import msgspec
 
-from botrunner.backtest.records import OrderRow, SnapshotRow
+from botrunner.backtest.records import SnapshotRow
 from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
-from botrunner.runtime.actor_shell import ActorSetup, BotShell
+from botrunner.runtime.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.runtime.decisions import position_row
 from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.lifecycle import BotRunState, run_state
@@ -68,9 +68,13 @@ class _Version(msgspec.Struct):
 def decode_checkpoint(data: bytes, bot: str) -> BotCheckpoint:
     """A paper bot's saved envelope, of this version or version 1; ``ValueError`` naming the bot otherwise."""
     try:
+        found = msgspec.json.decode(data, type=BotCheckpoint)  # the current version: one decode
+        if found.version == CHECKPOINT_VERSION:
+            return found
+    except msgspec.DecodeError:
+        pass  # an older or newer version, or not a paper bot's: the version says which
+    try:
         version = msgspec.json.decode(data, type=_Version).version
-        if version == CHECKPOINT_VERSION:
-            return msgspec.json.decode(data, type=BotCheckpoint)
         if version == 1:
             fields = msgspec.json.decode(data)
             fields["venue"] = msgspec.Raw(base64.b64decode(fields["venue"]))
@@ -272,8 +276,3 @@ class BotActor(BotShell):
 
     def _release(self) -> None:
         self.setup.feed.unsubscribe(self.name)
-
-
-def open_order_rows(store: Store, bot: str) -> dict[int, OrderRow]:
-    """The placed row of every order the store saw placed (or adopted) and not yet closed, by user_order_id."""
-    return {row.user_order_id: row for row in store.open_orders(bot)}

@@ -16,7 +16,7 @@ from botrunner.margin.what_if import break_even_price, entry_price
 from botrunner.pipeline import Decision
 from botrunner.runtime.hub import EventHub
 from botrunner.runtime.session import RowBuffer
-from botrunner.store import ObjectiveRow, PositionRow, RiskEventRow, StepRecord, StoreWriteError, StoreWriter
+from botrunner.store import ObjectiveRow, PositionRow, RiskEventRow
 
 
 class DecisionRecorder:
@@ -92,17 +92,6 @@ def announce_rows(name: str, log: Any, hub: EventHub, step: RowBuffer) -> None:
             fields = msgspec.structs.asdict(row)
             log.info(kind, **fields)
             hub.publish(name, kind, **fields)
-
-
-def record_step(writer: StoreWriter, log: Any, record: StepRecord) -> None:
-    """Hand a bot's step to the store writer (``BotShell._commit``). Once the writer has failed (disk full, file
-    gone) nothing more can be stored: the step is logged as lost instead of failing the bot, which would only restart
-    into the same wall, and the runner, told by the writer, stops the fleet (each bot applies its shutdown policy on
-    the venue)."""
-    try:
-        writer.submit(record)
-    except StoreWriteError as exc:
-        log.error("step_not_stored", ts=record.ts, error=str(exc))
 
 
 def ladder_prices(orders: Iterable[WorkingOrder]) -> tuple[tuple[int, ...], tuple[int, ...]]:
