@@ -531,8 +531,9 @@ class Store:
 
     def open_orders(self, bot: str) -> tuple[OrderRow, ...]:
         """The ``placed`` or ``adopted`` row of every order of ``bot`` with no closing row yet (cancelled, expired,
-        filled, rejected), in the order written: what a restart reconciles against. Filtered by SQLite through the
-        (bot, order_id, event) index, so a restart does not read the bot's whole order history."""
+        filled, rejected), in the order written: what a restart reconciles against. Filtered inside SQLite: the bot's
+        order rows are scanned by index and each opening row's close is looked up by (bot, order_id, event), so only
+        the open orders' rows reach Python (the scan still grows with the bot's order history)."""
         sql = (
             "SELECT ts, order_id, user_order_id, event, side, price, base, post_only, reduce_only, reason FROM orders o"
             " WHERE o.bot = ? AND o.event IN ('placed', 'adopted') AND NOT EXISTS (SELECT 1 FROM orders c"
