@@ -17,21 +17,35 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-from botrunner.backtest.bench import r1_bot, run_r1
+from botrunner.backtest.bench import R1_FEES, r1_bot, run_r1
 from botrunner.marketdata.candles import Candles, bundled_path, load_candles
 from botrunner.marketdata.feed import bar_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "market" / "binance" / "SOL-USDT-PERP_5m.csv.gz"
-TICK = r1_bot().market_spec.tick_size  # SOL-PERP's, price 1e6
-SIZE = 100_000_000  # 0.1 SOL, base 1e9
-LIMIT = 5_000_000_000  # 5 SOL
-MAKER_PPM = -20
+_BOT = r1_bot()  # R1's own parameters, as the pipeline runs them
+TICK = _BOT.market_spec.tick_size  # SOL-PERP's, price 1e6
+SIZE = _BOT.execution.base_size_per_level  # 0.1 SOL, base 1e9
+LIMIT = _BOT.strategy.band.max_base  # 5 SOL: no bids while long this much, no asks while short this much
+STEP_BPS = _BOT.execution.step_bps
+REQUOTE_BPS = _BOT.execution.requote_threshold_bps
+LEVELS = _BOT.execution.grid_levels
+MAKER_PPM = R1_FEES.maker_ppm
 
 
-def bare_r1(candles: Candles) -> tuple[int, int, int]:
-    """(path points, orders placed, fills) of R1 run as a bare loop."""
+class BareRun(NamedTuple):
+    points: int  # path points seen (bar-events)
+    placed: int
+    fills: int
+    position: int  # base 1e9
+    quote: int  # quote 1e6 paid (-) and received (+) by the fills, before fees
+    fees: int  # quote 1e6; a maker rebate is negative
+
+
+def bare_r1(candles: Candles) -> BareRun:
+    """R1 run as a bare loop (see the module doc)."""
     position = fees = placed = fills = points = anchor = 0
     quote = 0
     orders: list[tuple[int, int]] = []  # (side, price)
@@ -52,22 +66,22 @@ def bare_r1(candles: Candles) -> tuple[int, int, int]:
                     resting.append((side, level))
             orders = resting
         close = bar.close
-        if not orders or abs(close - anchor) * 10_000 >= 10 * anchor:
+        if not orders or abs(close - anchor) * 10_000 >= REQUOTE_BPS * anchor:
             anchor = close
             orders = []
-            for k in range(1, 6):
+            for k in range(1, LEVELS + 1):
                 if position < LIMIT:
-                    orders.append((1, close * (10_000 - 30 * k) // 10_000 // TICK * TICK))
+                    orders.append((1, close * (10_000 - STEP_BPS * k) // 10_000 // TICK * TICK))
                 if position > -LIMIT:
-                    orders.append((-1, -(-close * (10_000 + 30 * k) // 10_000 // TICK) * TICK))
+                    orders.append((-1, -(-close * (10_000 + STEP_BPS * k) // 10_000 // TICK) * TICK))
             placed += len(orders)
-    return points, placed, fills
+    return BareRun(points, placed, fills, position, quote, fees)
 
 
 def main(path: Path) -> None:
     candles = load_candles(path)
     t0 = time.perf_counter()
-    points, placed, fills = bare_r1(candles)
+    points, placed, fills, *_ = bare_r1(candles)
     bare_s = time.perf_counter() - t0
     full = run_r1(candles)
     print(f"R1 on {len(candles.bars):,} bars of {path.name}:")
