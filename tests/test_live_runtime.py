@@ -223,6 +223,9 @@ def test_monitor_reading_carries_ctl_bots_liquidation_distance(fake: FakeRpc) ->
         == ((oracle - liq) / oracle * 10_000).to_integral_value("ROUND_FLOOR") / 100
     )
     assert Decimal(reading["equity"]) > 0
+    text = _monitor(str(KP.pubkey()), "--subaccount", "1", "--rpc", fake.url, "--once")
+    line = " ".join(text.stdout.split())  # rich may wrap the line
+    assert f"equity {reading['equity']}" in line and f"({reading['liq_distance_pct']} % away)" in line, text.stdout
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,8 @@ def _print(console: Any, row: dict[str, Any], config: BotConfig, url: str) -> No
     console.print(
         f"[dim]{url} slot {row['slot']} ({row['latency_ms']} ms)[/] {config.account.authority}/"
         f"{config.account.subaccount_id} {config.market}: position {row['position']} @ oracle {row['oracle']}, "
-        f"health [{style}]{row['health']}[/], leverage {row['leverage']}x, collateral {row['total_collateral']}, "
+        f"health [{style}]{row['health']}[/], leverage {row['leverage']}x, equity {row['equity']}, "
+        f"collateral {row['total_collateral']}, "
         f"free {row['free_collateral']}, liq {row['liq_price'] or '-'}"
         + (f" ({row['liq_distance_pct']} % away)" if row["liq_distance_pct"] is not None else "")
         + (f" [{style}]{row['alert'].upper()}: {row['message']}[/]" if row["alert"] != "ok" else "")
