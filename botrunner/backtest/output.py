@@ -139,9 +139,11 @@ OUTPUT_FILES = ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snaps
 def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> list[Path]:
     """Write every file into ``out`` (created if needed); returns the paths written.
 
-    All or nothing: the files are written into a hidden scratch directory inside ``out`` (the same file system, so
-    the moves are renames) and moved into place only once all of them are complete, so a full disk or a crash
-    mid-way leaves the report in ``out`` as it was (an earlier one stays whole) and ``OSError`` says what failed."""
+    The files are written into a hidden scratch directory inside ``out`` (the same file system, so the moves are
+    renames) and moved into place only once all of them are complete: a full disk or a failure while writing
+    leaves the report in ``out`` as it was, and ``OSError`` says what failed. Each file is replaced whole; the six
+    renames are not one atomic step, so only a crash between them mixes files of two runs. A ``kill -9`` while
+    writing leaves its ``.writing-*`` scratch directory behind."""
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".writing-", dir=out))
     try:
@@ -153,7 +155,7 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
         _write_lines(staged["snapshots.csv"], SNAPSHOTS_HEADER, map(snapshot_line, result.snapshots))
         staged["report.html"].write_text(render_report(doc, result.snapshots, result.fills), encoding="utf-8")
         for name, path in staged.items():
-            os.replace(path, out / name)  # a rename within one file system: needs no space, cannot half-happen
+            os.replace(path, out / name)  # a rename within one file system: needs no space, one file at a time
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return [out / name for name in OUTPUT_FILES]

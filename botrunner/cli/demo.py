@@ -120,7 +120,10 @@ def run_demo(args: argparse.Namespace) -> int:
             + ("" if source == "drift_records" else "; funding from Drift's formula (no records bundled)")
         )
         out = args.out / bot.name
-        write_outputs(result, out, doc)
+        try:
+            write_outputs(result, out, doc)
+        except OSError as exc:  # a full disk is one line, as for `botrunner backtest`
+            raise CliError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
         console.print(f"  report: {out / 'report.html'}\n")
     console.print(
         "[bold]A real Drift mainnet account[/bold] (protocol-v2 liquidation test user), through the margin engine:"
