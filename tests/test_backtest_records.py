@@ -46,9 +46,8 @@ def test_fixed_and_to_decimal_when_any_magnitude_then_exact_and_agree(value: int
     text = fixed(value, decimals)
     assert _digits_back(text, decimals) == value
     d = to_decimal(value, 10**decimals)
-    sign, digits, exponent = d.as_tuple()
-    assert exponent == -decimals  # always exactly ``decimals`` places, as the CSV contract shows them
-    assert (-1 if sign else 1) * int("".join(map(str, digits))) == value
+    # built independently of fixed(): a Decimal from integer digits and an exponent is exact at any length
+    assert d.as_tuple() == Decimal(f"{value}E-{decimals}").as_tuple()  # same digits, exactly ``decimals`` places
     assert format(d, "f") == text
 
 
