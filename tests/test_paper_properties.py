@@ -34,7 +34,7 @@ from botrunner.core.precision import (
 from botrunner.core.side import Side
 from botrunner.funding import funding_payment
 from botrunner.margin.calculation import calculate_margin
-from botrunner.margin.liquidation import find_boundary
+from botrunner.margin.liquidation import MAX_PRICE_MULTIPLE, find_boundary
 from botrunner.margin.model import Account, MarginCategory, Markets
 from botrunner.margin.scenario import OracleScenario
 from botrunner.paper.config import PaperConfig
@@ -386,7 +386,7 @@ def run(start: Start, ops: list[Op]) -> tuple[PaperVenue, list[Step]]:
                 - ledger.fees,
                 open_orders=len(v.orders),
                 liquidatable=v.is_liquidatable(),
-                # read before the report, which may search and so refresh them
+                # the watch's bounds if they are of this account (the venue recomputes them on its next price)
                 watch=v._liq_bounds if v._liq_version == v._version else None,
                 liquidation_price=v.report().liquidation_price,
                 boundaries=_boundaries_from_here(v),
@@ -605,8 +605,16 @@ def test_the_reported_liquidation_price_is_the_nearest_price_the_venue_liquidate
         if liq is not None and liq != s.oracle:
             # independently of the searches: maintenance is reached there and not one unit nearer the oracle
             assert free_at(liq) <= 0 < free_at(liq + (1 if liq < s.oracle else -1)), (s.op, s)
+        elif liq is None and (s.position != 0 or s.open_orders):
+            # no liquidation price: solvent at both ends the searches look at (a price of 1e-6, and far above). A
+            # flat account without orders has none by definition: nothing of it moves with the oracle, and nothing
+            # is left to liquidate (one whose losses exceed its deposit is a bankruptcy; its health reads 0)
+            assert free_at(1) > 0 and free_at(s.oracle * MAX_PRICE_MULTIPLE) > 0, (s.op, s)
         if s.watch is not None:
             assert close(liq, nearest_of(s.watch)), (s.op, s)  # the watch fires where the report says
+            for bound in s.watch:  # and each of its bounds is a real crossing by the full calculation
+                if bound is not None and bound != s.oracle:
+                    assert free_at(bound) <= 0, (s.op, s)
         if nearest is not None and nearest > s.oracle and s.position > 0:
             event("a long liquidated by a rise (its open asks)")
         elif nearest is not None and s.position == 0:
