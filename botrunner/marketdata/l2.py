@@ -46,6 +46,7 @@ from typing import Any, Final, assert_never
 
 import msgspec
 
+from botrunner.core.fixed import ceil_div
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION
 from botrunner.core.side import Side
 from botrunner.marketdata._text import DataError, parse_fixed, parse_int
@@ -259,7 +260,7 @@ def walk_levels(levels: Iterable[Level], taker: Side, qty: int, limit: int = 0) 
     if filled == 0:
         avg = 0
     elif buy:
-        avg = -(-cost // filled)  # ceil: a buyer's average never rounds in its favour
+        avg = ceil_div(cost, filled)  # a buyer's average never rounds in its favour
     else:
         avg = cost // filled
     return Walk(taker, qty, filled, cost, avg, tuple(taken))

@@ -51,7 +51,7 @@ import msgspec
 from botrunner.core.fixed import ceil_div
 from botrunner.core.precision import BPS_PRECISION
 from botrunner.core.side import Side
-from botrunner.marketdata.l2 import Level, walk_levels
+from botrunner.marketdata.l2 import Level, Walk, walk_levels
 
 
 class BookView(Protocol):
@@ -120,24 +120,15 @@ def after_print(ahead: int, unprinted: int, volume: int) -> QueueAfterPrint:
     return QueueAfterPrint(ahead - consumed, unprinted - seen, fresh - consumed)
 
 
-class BookWalk(NamedTuple):
-    """A taker's walk: ``filled`` base (a step multiple), ``cost`` = Σ price × qty (1e6 × 1e9), ``avg_price``
-    rounded against the taker (0 when nothing filled)."""
-
-    filled: int
-    cost: int
-    avg_price: int
-
-
-def walk_book(levels: Iterable[Level], taker: Side, qty: int, limit: int, step: int) -> BookWalk:
+def walk_book(levels: Iterable[Level], taker: Side, qty: int, limit: int, step: int) -> Walk:
     """Walk the opposite side's ``levels`` (best first) for a ``taker`` of ``qty``: take levels up to ``limit``
     (a buy: at or below it; a sell: at or above; 0 = no limit) until ``qty`` is met, round the quantity taken down
     to ``step``, and price it (``botrunner.marketdata.l2.walk_levels``, then again over the levels it took for the
-    rounded quantity)."""
+    rounded quantity). ``filled`` is then a step multiple."""
     if qty < 0 or step <= 0 or limit < 0:
         raise ValueError(f"walk_book: need qty >= 0, step > 0, limit >= 0, got {qty}, {step}, {limit}")
     walk = walk_levels(levels, taker, qty, limit)
     filled = walk.filled - walk.filled % step  # the remainder below one step is left to the book
     if filled != walk.filled:
         walk = walk_levels(walk.levels, taker, filled)
-    return BookWalk(walk.filled, walk.cost, walk.avg_price)
+    return walk
