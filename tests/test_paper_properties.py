@@ -34,9 +34,8 @@ from botrunner.core.precision import (
 from botrunner.core.side import Side
 from botrunner.funding import funding_payment
 from botrunner.margin.calculation import calculate_margin
-from botrunner.margin.liquidation import MAX_PRICE_MULTIPLE, find_boundary
+from botrunner.margin.liquidation import MAX_PRICE_MULTIPLE, account_bounds
 from botrunner.margin.model import Account, MarginCategory, Markets
-from botrunner.margin.scenario import OracleScenario
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
 from botrunner.venue.port import (
@@ -248,11 +247,7 @@ def _boundaries_from_here(v: PaperVenue) -> tuple[int | None, int | None]:
     a few times within a few units of price near a boundary, so a search from another oracle can land a few units
     away (the watch then checks maintenance exactly, so liquidation itself is unaffected)."""
     account = v.account()
-    position = account.perp_positions[0]
-    if position.base_asset_amount == 0 and position.open_bids == 0 and position.open_asks == 0:
-        return None, None
-    free = OracleScenario(account, v.markets(), v.market.market_index).pricer(position).free_maintenance
-    return find_boundary(free, v.oracle, long=True), find_boundary(free, v.oracle, long=False)
+    return account_bounds(account, v.markets(), v.market.market_index, position=account.perp_positions[0])
 
 
 def _tick(price: int) -> int:

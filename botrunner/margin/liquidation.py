@@ -85,6 +85,27 @@ def nearest(oracle_price: int, below: int | None, above: int | None) -> int | No
     return below if oracle_price - below <= above - oracle_price else above
 
 
+def account_bounds(
+    account: Account,
+    markets: Markets,
+    market_index: int,
+    *,
+    scenario: OracleScenario | None = None,
+    position: PerpPosition | None = None,
+) -> tuple[int | None, int | None]:
+    """``liquidation_bounds`` of ``account`` through perp market ``market_index``: (None, None) when the position
+    is flat without orders (nothing of it moves with the oracle) or the market is settled (valued at its fixed
+    expiry price). ``position`` overrides the account's position in that market (what-if); ``scenario`` reuses a
+    prepared ``OracleScenario``."""
+    sc = scenario or OracleScenario(account, markets, market_index)
+    pos = position if position is not None else account.perp_position(market_index)
+    if pos is None or sc.market().status is PerpMarketStatus.SETTLEMENT:
+        return None, None
+    if pos.base_asset_amount == 0 and pos.open_bids == 0 and pos.open_asks == 0:
+        return None, None
+    return liquidation_bounds(sc.pricer(pos).free_maintenance, sc.market().oracle_price)
+
+
 def liquidation_price(
     account: Account,
     markets: Markets,
@@ -93,18 +114,10 @@ def liquidation_price(
     scenario: OracleScenario | None = None,
     position: PerpPosition | None = None,
 ) -> int | None:
-    """The nearest oracle price (1e6) at which ``account`` reaches maintenance through perp market ``market_index``.
-
-    The nearer of ``liquidation_bounds``: on the side that hurts the position, unless open orders' worst case
-    reaches maintenance first on the other. ``None`` when the position is flat without orders or that oracle alone
-    cannot liquidate it. ``position`` overrides the account's position in
-    that market (what-if); ``scenario`` reuses a prepared ``OracleScenario``.
-    """
+    """The nearest oracle price (1e6) at which ``account`` reaches maintenance through perp market ``market_index``:
+    the nearer of ``account_bounds`` (on the side that hurts the position, unless open orders' worst case reaches
+    maintenance first on the other). ``None`` when there is none."""
     sc = scenario or OracleScenario(account, markets, market_index)
-    pos = position if position is not None else account.perp_position(market_index)
-    if pos is None or sc.market().status is PerpMarketStatus.SETTLEMENT:
-        return None  # no position, or a settled market valued at its fixed expiry price
-    if pos.base_asset_amount == 0 and pos.open_bids == 0 and pos.open_asks == 0:
-        return None
-    oracle = sc.market().oracle_price
-    return nearest(oracle, *liquidation_bounds(sc.pricer(pos).free_maintenance, oracle))
+    return nearest(
+        sc.market().oracle_price, *account_bounds(account, markets, market_index, scenario=sc, position=position)
+    )

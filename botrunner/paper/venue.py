@@ -56,7 +56,7 @@ from botrunner.core.precision import (
 )
 from botrunner.core.side import Side
 from botrunner.margin.calculation import calculate_margin
-from botrunner.margin.liquidation import liquidation_bounds
+from botrunner.margin.liquidation import account_bounds
 from botrunner.margin.model import (
     Account,
     BalanceType,
@@ -68,7 +68,6 @@ from botrunner.margin.model import (
     SpotPosition,
 )
 from botrunner.margin.perp_position import base_asset_value_and_pnl
-from botrunner.margin.scenario import OracleScenario
 from botrunner.margin.spot_balance import scaled_balance_for, token_value
 from botrunner.margin.view import AccountMarginView
 from botrunner.margin.what_if import apply_perp_fill, fill_quote_delta, settle_funding
@@ -306,13 +305,9 @@ class PaperVenue:
         if self._liq_version != self._version:
             # the account of this version carries the position and its open orders' totals (_open_bids_asks)
             account = self._current_account()
-            position = account.perp_positions[0]
-            if position.base_asset_amount == 0 and position.open_bids == 0 and position.open_asks == 0:
-                self._liq_bounds = (None, None)
-            else:
-                scenario = OracleScenario(account, self.markets(), self.market.market_index)
-                # the engine's own fast path
-                self._liq_bounds = liquidation_bounds(scenario.pricer(position).free_maintenance, self.oracle)
+            self._liq_bounds = account_bounds(
+                account, self.markets(), self.market.market_index, position=account.perp_positions[0]
+            )
             self._liq_version = self._version
         return self._liq_bounds
 
