@@ -615,26 +615,40 @@ class PositionPricer:
 
     def _fast_free(self) -> Callable[[int], int] | None:
         """Maintenance free collateral as a closure over precomputed integers in the common case (see ``figures``)
-        for a live position; each step mirrors one of ``contribution``. None outside that case."""
+        for a live slot, flat with orders included; each step mirrors one of ``contribution``. None outside that
+        case."""
         pr = self._pr
-        if not (self._fast and self._active) or self._base == 0:
+        if not (self._fast and self._active):
             return None
         size = self._abs_base
         long = self._base > 0
         quote_funding = self._quote_funding
         q_max, q_min, w_maint = pr.q_max, pr.q_min, pr.w_maint
         const_free = pr.tc_m - pr.mr_m - self._oo_req
-        # the worst case of all bids or all asks filling (without open orders: both are the position itself)
-        bids_size, asks_size = abs(self._all_bids), abs(self._all_asks)
         if self._unordered:
-            bids_ratio = asks_ratio = self._base_ratios()[1]
-        elif self._side_ratios is not None:
+            # the worst case is the position itself: its value is the liability (one product per price, the path
+            # every Risk Governor projection and most liquidation searches take)
+            ratio = self._base_ratios()[1]
+
+            def free(price: int) -> int:
+                value = size * price // BASE_PRECISION  # |tdiv(base * price)| for price > 0
+                requirement = value * q_max // PRICE_PRECISION * ratio // MARGIN_PRECISION
+                return (
+                    const_free
+                    + _weigh((value if long else -value) + quote_funding, w_maint, q_min, q_max)
+                    - requirement
+                )
+
+            return free
+        # the worst case of all bids or all asks filling
+        bids_size, asks_size = abs(self._all_bids), abs(self._all_asks)
+        if self._side_ratios is not None:
             _, bids_ratio, _, asks_ratio = self._side_ratios
         else:  # the maintenance ratios alone (the initial ones are not needed here)
             bids_ratio, asks_ratio = self._ratio(bids_size, False), self._ratio(asks_size, False)
 
-        def free(price: int) -> int:
-            value = size * price // BASE_PRECISION  # |tdiv(base * price)| for price > 0
+        def free_with_orders(price: int) -> int:
+            value = size * price // BASE_PRECISION
             # _worst_case inlined: the larger liability of all bids or all asks filling, a tie to the asks
             bids_value = bids_size * price // BASE_PRECISION
             asks_value = asks_size * price // BASE_PRECISION
@@ -644,7 +658,7 @@ class PositionPricer:
                 requirement = bids_value * q_max // PRICE_PRECISION * bids_ratio // MARGIN_PRECISION
             return const_free + _weigh((value if long else -value) + quote_funding, w_maint, q_min, q_max) - requirement
 
-        return free
+        return free_with_orders
 
     def leverage(self, price: int) -> int:
         """The SDK leverage (1e4 = 1x) with the oracle at ``price``."""
