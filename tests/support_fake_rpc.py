@@ -163,6 +163,7 @@ class _State:
     blockhash: str = field(default_factory=lambda: str(Hash.new_unique()))
     accounts: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     balances: dict[str, int] = field(default_factory=dict)
+    token_balances: dict[str, tuple[int, int]] = field(default_factory=dict)  # token account -> (amount, decimals)
     priority_fees: list[int] = field(default_factory=lambda: [0, 5_000, 10_000])
     simulation_err: Any = None
     simulation_logs: list[str] = field(default_factory=lambda: ["Program 11111111111111111111111111111111 success"])
@@ -266,6 +267,12 @@ class FakeRpc:
     def set_balance(self, pubkey: str, lamports: int) -> None:
         with self._lock:
             self._state.balances[pubkey] = lamports
+
+    def set_token_balance(self, token_account: str, amount: int, decimals: int) -> None:
+        """An SPL token account's balance, served by getTokenAccountBalance (others: the node's 'could not find
+        account' error)."""
+        with self._lock:
+            self._state.token_balances[token_account] = (amount, decimals)
 
     def set_priority_fees(self, fees: list[int]) -> None:
         with self._lock:
@@ -398,6 +405,13 @@ class FakeRpc:
                     return {"context": ctx, "value": [self._account(k) for k in params[0]]}
                 case "getBalance":
                     return {"context": ctx, "value": st.balances.get(params[0], 0)}
+                case "getTokenAccountBalance":
+                    if params[0] not in st.token_balances:
+                        raise _RpcError(-32602, "Invalid param: could not find account")
+                    amount, decimals = st.token_balances[params[0]]
+                    ui = str(amount / 10**decimals)
+                    value = {"amount": str(amount), "decimals": decimals, "uiAmount": float(ui), "uiAmountString": ui}
+                    return {"context": ctx, "value": value}
                 case "getRecentPrioritizationFees":
                     return [{"slot": st.slot - i, "prioritizationFee": fee} for i, fee in enumerate(st.priority_fees)]
                 case "getMinimumBalanceForRentExemption":

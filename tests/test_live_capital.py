@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from botrunner.live.capital import (
     CapitalError,
+    InsufficientBalance,
+    MarginBreach,
     SettleReason,
     after_withdrawal,
     check_deposit,
@@ -29,6 +31,7 @@ from botrunner.margin import (
     scaled_balance_for,
     signed_token_amount,
 )
+from botrunner.venue.port import RejectReason
 from tests.test_margin_support import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
 
 RESERVE = 17_000_000
@@ -51,7 +54,9 @@ def test_deposit_when_amount_not_positive_then_rejected(amount: int) -> None:
 
 
 def test_deposit_when_above_wallet_balance_then_rejected_naming_both() -> None:
-    with pytest.raises(CapitalError, match=r"deposit 100\.000001 USDC exceeds the wallet balance 100\.000000 USDC"):
+    with pytest.raises(
+        InsufficientBalance, match=r"deposit 100\.000001 USDC exceeds the wallet balance 100\.000000 USDC"
+    ):
         check_deposit(100 * USDC + 1, 100 * USDC, spot_market_index=0, gas_reserve_lamports=RESERVE)
 
 
@@ -60,7 +65,7 @@ def test_deposit_when_usdc_within_balance_then_accepted_whatever_the_reserve() -
 
 
 def test_deposit_when_sol_would_eat_into_gas_reserve_then_rejected() -> None:
-    with pytest.raises(CapitalError, match=r"leave 0\.016999999 SOL .* below the gas reserve 0\.017000000 SOL"):
+    with pytest.raises(InsufficientBalance, match=r"leave 0\.016999999 SOL .* below the gas reserve 0\.017000000 SOL"):
         check_deposit(SOL - RESERVE + 1, SOL, spot_market_index=1, gas_reserve_lamports=RESERVE)
 
 
@@ -89,7 +94,7 @@ def test_withdraw_when_above_deposit_then_rejected_as_it_would_borrow() -> None:
     m = catalogue_markets()
     a = account(usdc_deposit(m, 500 * USDC))
     with pytest.raises(
-        CapitalError, match=r"500\.000001 USDC exceeds .* deposit 500\.000000 USDC .*never open a borrow"
+        InsufficientBalance, match=r"500\.000001 USDC exceeds .* deposit 500\.000000 USDC .*never open a borrow"
     ):
         check_withdraw(500 * USDC + 1, 0, a, m)
 
@@ -102,7 +107,7 @@ def test_withdraw_when_position_is_a_borrow_then_rejected() -> None:
         balance_type=BalanceType.BORROW,
     )
     a = account(usdc_deposit(m, 10_000 * USDC), borrow)
-    with pytest.raises(CapitalError, match=r"deposit 0\.000000000 SOL"):
+    with pytest.raises(InsufficientBalance, match=r"deposit 0\.000000000 SOL"):
         check_withdraw(1, 1, a, m)
 
 
@@ -117,9 +122,9 @@ def test_withdraw_when_it_would_leave_health_below_80_then_rejected() -> None:
     # 10 SOL long at 150: maintenance requirement 3 % of $1500 = $45 (+ nothing else); health 80 needs tc >= $219.5.
     a = account(usdc_deposit(m, 1_000 * USDC), perps=(perp_at(10 * SOL, 150 * USDC),))
     check_withdraw(780 * USDC, 0, a, m)  # $220 left: health round(100 * 175 / 220 = 79.5) = 80
-    with pytest.raises(CapitalError, match=r"would leave health 79 % < minimum 80 %"):
+    with pytest.raises(MarginBreach, match=r"would leave health 79 % < minimum 80 %"):
         check_withdraw(781 * USDC, 0, a, m)  # $219 left: health round(100 * 174 / 219 = 79.45) = 79
-    with pytest.raises(CapitalError, match="health"):
+    with pytest.raises(MarginBreach, match="health"):
         check_withdraw(900 * USDC, 0, a, m)
 
 
@@ -130,12 +135,12 @@ def test_withdraw_when_health_ok_but_initial_margin_not_met_then_rejected() -> N
     a = account(usdc_deposit(m, 100 * USDC), perps=(perp_at(10 * SOL, 100 * USDC),))
     after = after_withdrawal(a, m.spot_market(0), 50 * USDC)
     assert account_margin(after, m).health >= 80
-    with pytest.raises(CapitalError, match=r"below the initial margin requirement 75\.000000 USD"):
+    with pytest.raises(MarginBreach, match=r"below the initial margin requirement 75\.000000 USD"):
         check_withdraw(50 * USDC, 0, a, m)
     # $75 must stay: the program takes one scaled unit more than 25 USDC (see the next test), so 25 USDC leaves
     # 74.999999 and one unit less is the most that can go
     check_withdraw(25 * USDC - 1, 0, a, m)
-    with pytest.raises(CapitalError, match=r"initial collateral 74\.999999 USD"):
+    with pytest.raises(MarginBreach, match=r"initial collateral 74\.999999 USD"):
         check_withdraw(25 * USDC, 0, a, m)
 
 
@@ -158,14 +163,14 @@ def test_withdraw_when_sol_twap_below_oracle_then_initial_margin_priced_strictly
     low_twap = msgspec.structs.replace(m.spot_market(1), oracle_price_twap_5min=100 * USDC)
     strict_markets = Markets(perp=m.perp, spot={**m.spot, 1: low_twap})
     # 63.999999: the program leaves one lamport less than 0.8 SOL (its scaled decrease rounds up)
-    with pytest.raises(CapitalError, match=r"initial collateral 63\.999999 USD below .* 75\.000000 USD"):
+    with pytest.raises(MarginBreach, match=r"initial collateral 63\.999999 USD below .* 75\.000000 USD"):
         check_withdraw(9_200_000_000, 1, a, strict_markets, min_health=0)
 
 
 def test_withdraw_when_custom_min_health_then_used() -> None:
     m = catalogue_markets(150 * USDC)
     a = account(usdc_deposit(m, 1_000 * USDC), perps=(perp_at(10 * SOL, 150 * USDC),))
-    with pytest.raises(CapitalError, match="minimum 95 %"):
+    with pytest.raises(MarginBreach, match="minimum 95 %"):
         check_withdraw(500 * USDC, 0, a, m, min_health=95)
 
 
@@ -187,15 +192,37 @@ def test_transfer_when_source_would_break_health_then_rejected_like_withdraw() -
     m = catalogue_markets(150 * USDC)
     a = account(usdc_deposit(m, 1_000 * USDC), perps=(perp_at(10 * SOL, 150 * USDC),), sub_account_id=2)
     check_transfer(700 * USDC, 0, a, m, to_sub_account_id=3)
-    with pytest.raises(CapitalError, match="health"):
+    with pytest.raises(MarginBreach, match="health"):
         check_transfer(900 * USDC, 0, a, m, to_sub_account_id=3)
 
 
 def test_transfer_when_to_itself_then_rejected() -> None:
     m = catalogue_markets()
     a = account(usdc_deposit(m, 1_000 * USDC), sub_account_id=2)
-    with pytest.raises(CapitalError, match="sub-account 2 to itself"):
+    with pytest.raises(CapitalError, match="sub-account 2 to itself") as refused:
         check_transfer(USDC, 0, a, m, to_sub_account_id=2)
+    assert refused.value.reason is RejectReason.INVALID_AMOUNT
+
+
+def test_each_kind_of_refusal_carries_the_reason_the_paper_venue_gives_for_it() -> None:
+    # what the live venue reports (CommandRejected.reason) for each refusal, as the paper venue does for the same
+    # case: an amount that is no amount, more than is there, or a withdrawal the margin cannot spare
+    m = catalogue_markets(150 * USDC)
+    a = account(usdc_deposit(m, 1_000 * USDC), perps=(perp_at(10 * SOL, 150 * USDC),))
+    cases = [
+        (lambda: check_withdraw(0, 0, a, m), RejectReason.INVALID_AMOUNT),
+        (lambda: check_withdraw(1, 7, a, m), RejectReason.INVALID_AMOUNT),
+        (lambda: check_withdraw(1_000 * USDC + 1, 0, a, m), RejectReason.INSUFFICIENT_BALANCE),
+        (
+            lambda: check_deposit(2, 1, spot_market_index=0, gas_reserve_lamports=RESERVE),
+            RejectReason.INSUFFICIENT_BALANCE,
+        ),
+        (lambda: check_withdraw(900 * USDC, 0, a, m), RejectReason.INSUFFICIENT_COLLATERAL),
+    ]
+    for attempt, reason in cases:
+        with pytest.raises(CapitalError) as refused:
+            attempt()
+        assert refused.value.reason is reason, (refused.value, reason)
 
 
 # --- settle schedule --------------------------------------------------------------------------------------------
@@ -298,10 +325,13 @@ def test_property_passing_withdrawal_never_leaves_health_below_min_nor_a_borrow(
     min_health = data.draw(st.sampled_from([h for h in near if 0 <= h <= 100] or [80]) | st.integers(0, 100))
     try:
         check_withdraw(amount, index, a, m, min_health=min_health)
-    except CapitalError:
+    except CapitalError as refused:
         if chain is not None:  # rejected within the deposit: some rule must really be broken (no over-blocking)
             initial = calculate_margin(chain, m, MarginCategory.INITIAL, strict=True)
             assert account_margin(chain, m).health < min_health or not initial.meets_margin_requirement
+            assert refused.reason is RejectReason.INSUFFICIENT_COLLATERAL
+        else:
+            assert refused.reason is RejectReason.INSUFFICIENT_BALANCE
         return
     assert chain is not None and 0 < amount <= deposit
     # what the check assumed is left is what the program leaves
@@ -319,12 +349,14 @@ def test_property_amounts_not_positive_always_rejected(
     am: tuple[Account, Markets], amount: int, index: int, balance: int
 ) -> None:
     a, m = am
-    with pytest.raises(CapitalError):
-        check_deposit(amount, balance, spot_market_index=index, gas_reserve_lamports=RESERVE)
-    with pytest.raises(CapitalError):
-        check_withdraw(amount, index, a, m, min_health=0)
-    with pytest.raises(CapitalError):
-        check_transfer(amount, index, a, m, min_health=0)
+    for attempt in (
+        lambda: check_deposit(amount, balance, spot_market_index=index, gas_reserve_lamports=RESERVE),
+        lambda: check_withdraw(amount, index, a, m, min_health=0),
+        lambda: check_transfer(amount, index, a, m, min_health=0),
+    ):
+        with pytest.raises(CapitalError) as refused:
+            attempt()
+        assert refused.value.reason is RejectReason.INVALID_AMOUNT
 
 
 @settings(max_examples=300, deadline=None)
@@ -332,7 +364,7 @@ def test_property_amounts_not_positive_always_rejected(
 def test_property_deposit_above_wallet_balance_always_rejected(
     balance: int, excess: int, index: int, reserve: int
 ) -> None:
-    with pytest.raises(CapitalError):
+    with pytest.raises(InsufficientBalance):
         check_deposit(balance + excess, balance, spot_market_index=index, gas_reserve_lamports=reserve)
 
 

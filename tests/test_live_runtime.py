@@ -168,7 +168,7 @@ def test_run_live_bot_trades_through_the_node_and_never_leaks_the_key(work: Path
         ]
         refused, text = _ctl(work, "withdraw", "live-band", "5000", "usdc")
         replies.append(text)
-        assert refused["events"][0]["reason"] == "invalid_amount"
+        assert refused["events"][0]["reason"] == "insufficient_balance"
         confirmed, text = _ctl(work, "confirm", "live-band", "abcdef012345")
         replies.append(text)
         assert confirmed["valid_s"] == 300

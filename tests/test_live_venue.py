@@ -34,6 +34,7 @@ from botrunner.venue.port import (
     BalanceChanged,
     CancelReason,
     CommandRejected,
+    Deposit,
     OrderAccepted,
     OrderRejected,
     RejectReason,
@@ -362,7 +363,7 @@ def test_live_when_withdrawal_exceeds_the_deposit_then_refused_before_building(f
         return await venue.execute(Withdraw(spot_market_index=0, amount=1_001 * USDC))
 
     events = run(fake, body)
-    assert isinstance(events[0], CommandRejected) and events[0].reason is RejectReason.INVALID_AMOUNT
+    assert isinstance(events[0], CommandRejected) and events[0].reason is RejectReason.INSUFFICIENT_BALANCE
     assert fake.count("simulateTransaction") == 0 and fake.count("sendTransaction") == 0
 
 
@@ -428,6 +429,58 @@ def test_live_when_transfer_to_a_sibling_subaccount_then_sent_once_naming_both_u
     assert users == [1]  # the destination is not left on the client to go stale
 
 
+def wallet_usdc_account(venue: DriftVenue) -> str:
+    """The authority's associated USDC token account, the one a USDC deposit is paid from."""
+    from spl.token.instructions import get_associated_token_address
+
+    mint = Pubkey.from_string(str(venue.client.get_spot_market_account(0).mint))
+    return str(get_associated_token_address(AUTHORITY, mint))
+
+
+def test_live_when_usdc_deposit_within_the_wallet_balance_then_sent_once_from_the_wallet(fake: FakeRpc) -> None:
+    serve_chain(fake, user=funded_user())
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        ata = wallet_usdc_account(venue)
+        fake.set_token_balance(ata, 250 * USDC, 6)
+        return await venue.execute(Deposit(spot_market_index=0, amount=250 * USDC)), ata
+
+    events, ata = run(fake, body)
+    assert not [e for e in events if isinstance(e, CommandRejected)]
+    (sent,) = fake.sent
+    (deposit,) = [i for i in sent.instructions if i.program_id == str(DRIFT_PROGRAM_ID)]
+    assert ata in deposit.accounts  # paid from the wallet's own USDC account
+    assert fake.count("getTokenAccountBalance") == 1
+
+
+def test_live_when_usdc_deposit_above_the_wallet_balance_then_refused_as_insufficient_balance(fake: FakeRpc) -> None:
+    serve_chain(fake, user=funded_user())
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        fake.set_token_balance(wallet_usdc_account(venue), 250 * USDC, 6)
+        return await venue.execute(Deposit(spot_market_index=0, amount=250 * USDC + 1))
+
+    (event,) = run(fake, body)
+    assert isinstance(event, CommandRejected) and event.reason is RejectReason.INSUFFICIENT_BALANCE
+    assert "exceeds the wallet balance 250.000000 USDC" in event.detail
+    assert fake.count("simulateTransaction") == 0 and fake.count("sendTransaction") == 0
+
+
+def test_live_when_the_wallet_balance_cannot_be_read_then_deposit_refused_as_venue_unavailable(fake: FakeRpc) -> None:
+    serve_chain(fake, user=funded_user())  # no USDC token account: the node answers 'could not find account'
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        return await venue.execute(Deposit(spot_market_index=0, amount=USDC))
+
+    (event,) = run(fake, body)
+    assert isinstance(event, CommandRejected) and event.reason is RejectReason.VENUE_UNAVAILABLE
+    assert "cannot read the wallet's token balance" in event.detail
+    assert fake.count("simulateTransaction") == 0 and fake.count("sendTransaction") == 0
+
+
 def test_live_when_transfer_destination_missing_then_refused_and_nothing_sent(fake: FakeRpc) -> None:
     serve_chain(fake, user=funded_user())
 
@@ -451,6 +504,6 @@ def test_live_when_transfer_above_the_deposit_then_refused_before_reading_the_de
         return events, fake.count("getMultipleAccounts") - reads
 
     (event,), reads = run(fake, body)
-    assert isinstance(event, CommandRejected) and event.reason is RejectReason.INVALID_AMOUNT
+    assert isinstance(event, CommandRejected) and event.reason is RejectReason.INSUFFICIENT_BALANCE
     assert "exceeds" in event.detail and reads == 0
     assert fake.count("sendTransaction") == 0

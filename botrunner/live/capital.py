@@ -13,6 +13,7 @@ without it the transaction would fail on chain after costing gas.
 from __future__ import annotations
 
 import enum
+from typing import ClassVar
 
 import msgspec
 
@@ -23,12 +24,28 @@ from botrunner.margin import Account, BalanceType, MarginCategory, Markets, Spot
 from botrunner.margin.calculation import calculate_margin
 from botrunner.margin.metrics import health
 from botrunner.margin.spot_balance import signed_token_amount
+from botrunner.venue.port import RejectReason
 
 DEFAULT_MIN_HEALTH = 80  # issue 5 §4: "reject a withdrawal that would leave health < 80 %"
 
 
 class CapitalError(ValueError):
-    """A deposit, withdrawal or transfer that must not be sent; the message names the amount and the limit."""
+    """A deposit, withdrawal or transfer that must not be sent; the message names the amount and the limit.
+    ``reason`` is what the venue reports the refusal as, the same reason the paper venue gives for the same case."""
+
+    reason: ClassVar[RejectReason] = RejectReason.INVALID_AMOUNT  # not > 0, an unknown spot market, to itself
+
+
+class InsufficientBalance(CapitalError):
+    """More than the wallet holds (a deposit, also keeping the gas reserve) or than the deposit (a withdrawal)."""
+
+    reason = RejectReason.INSUFFICIENT_BALANCE
+
+
+class MarginBreach(CapitalError):
+    """A withdrawal that would leave health below the minimum or the initial margin requirement unmet."""
+
+    reason = RejectReason.INSUFFICIENT_COLLATERAL
 
 
 def _fmt(amount: int, spot_market_index: int) -> str:
@@ -49,12 +66,12 @@ def check_deposit(amount: int, wallet_balance: int, *, spot_market_index: int, g
     keep ``gas_reserve_lamports`` after the deposit, since the same SOL pays every later transaction fee."""
     _positive("deposit", amount, spot_market_index)
     if amount > wallet_balance:
-        raise CapitalError(
+        raise InsufficientBalance(
             f"deposit {_fmt(amount, spot_market_index)} exceeds the wallet balance "
             f"{_fmt(wallet_balance, spot_market_index)}"
         )
     if spot_market_index == SOL_SPOT_MARKET_INDEX and wallet_balance - amount < gas_reserve_lamports:
-        raise CapitalError(
+        raise InsufficientBalance(
             f"deposit {_fmt(amount, spot_market_index)} would leave {_fmt(wallet_balance - amount, spot_market_index)}"
             f" in the wallet, below the gas reserve {_fmt(gas_reserve_lamports, spot_market_index)}"
         )
@@ -113,7 +130,7 @@ def check_withdraw(
 
     _, deposit = _deposit_of(account, market)
     if amount > deposit:
-        raise CapitalError(
+        raise InsufficientBalance(
             f"withdraw {fmt(amount)} exceeds the sub-account's {symbol} deposit {fmt(deposit)} "
             "(withdrawals are reduce-only: they never open a borrow)"
         )
@@ -121,12 +138,12 @@ def check_withdraw(
     maintenance = calculate_margin(after, markets, MarginCategory.MAINTENANCE)
     health_after = health(after, maintenance)
     if health_after < min_health:
-        raise CapitalError(f"withdraw {fmt(amount)} would leave health {health_after} % < minimum {min_health} %")
+        raise MarginBreach(f"withdraw {fmt(amount)} would leave health {health_after} % < minimum {min_health} %")
     initial = calculate_margin(after, markets, MarginCategory.INITIAL, strict=True)
     if not initial.meets_margin_requirement:
         collateral = to_decimal(initial.total_collateral, QUOTE_PRECISION)
         requirement = to_decimal(initial.margin_requirement, QUOTE_PRECISION)
-        raise CapitalError(
+        raise MarginBreach(
             f"withdraw {fmt(amount)} would leave initial collateral {collateral:f} USD below the initial margin "
             f"requirement {requirement:f} USD"
         )

@@ -89,7 +89,9 @@ class Transfer(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UnknownAccount(CapitalError):
-    """A capital operation names a subaccount that is not there (rejected as ``UNKNOWN_ACCOUNT``)."""
+    """A capital operation names a subaccount that is not there."""
+
+    reason = RejectReason.UNKNOWN_ACCOUNT
 
 
 class VenueError(RuntimeError):
@@ -355,8 +357,7 @@ class DriftVenue:
             plans = await self._plans(command)
         except CapitalError as exc:
             self.log.warning("capital_refused", command=type(command).__name__, error=str(exc))
-            reason = RejectReason.UNKNOWN_ACCOUNT if isinstance(exc, UnknownAccount) else RejectReason.INVALID_AMOUNT
-            return (*out, CommandRejected(ts=ts, command=type(command).__name__, reason=reason, detail=str(exc)))
+            return (*out, CommandRejected(ts=ts, command=type(command).__name__, reason=exc.reason, detail=str(exc)))
         except ix.InstructionError as exc:  # e.g. an account so busy that one operation exceeds a transaction
             self.log.warning("instructions_refused", command=type(command).__name__, error=str(exc))
             return (*out, *_reject_all(command, placing, ts, RejectReason.INVALID_ORDER, str(exc)))
@@ -544,7 +545,7 @@ class DriftVenue:
         try:
             resp = await self.rpc.get_token_account_balance(ata, commitment=Confirmed)
         except Exception as exc:
-            raise CapitalError(f"cannot read the wallet's token balance ({describe_error(exc)})") from exc
+            raise RpcUnavailable(f"cannot read the wallet's token balance ({describe_error(exc)})") from exc
         return int(resp.value.amount)
 
     async def _run(self, instructions: Sequence[Any], what: str) -> TxResult:

@@ -67,7 +67,7 @@ class RejectReason(enum.Enum):
     INSUFFICIENT_COLLATERAL = "insufficient_collateral"  # initial margin with open orders would be breached
     MAX_LEVERAGE = "max_leverage"  # the venue's (paper) leverage cap on increases
     UNKNOWN_ORDER = "unknown_order"  # cancel/modify of an id the venue does not hold
-    INSUFFICIENT_BALANCE = "insufficient_balance"  # a withdrawal larger than the free deposit
+    INSUFFICIENT_BALANCE = "insufficient_balance"  # more than the deposit (withdraw) or the wallet (live deposit)
     INVALID_AMOUNT = "invalid_amount"  # zero/negative amount, unknown spot market
     UNKNOWN_ACCOUNT = "unknown_account"  # live: a transfer to a subaccount that does not exist (or is not a User)
     MARKET_PAUSED = "market_paused"  # no price yet: the venue cannot check the order
