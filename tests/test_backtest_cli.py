@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from botrunner.backtest.output import SCRATCH_PREFIX, remove_abandoned
 from botrunner.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,6 +165,9 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one_whole(
     out.mkdir()
     for name in FILES:
         (out / name).write_bytes((sol_week / name).read_bytes())
+    abandoned = out / f"{SCRATCH_PREFIX}{dead_pid()}-x1y2"  # an earlier run killed -9 while writing
+    abandoned.mkdir()
+    (abandoned / "report.html").write_text("half")
 
     def disk_full(*_args: object) -> str:
         raise OSError(28, "No space left on device")
@@ -187,3 +194,21 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one_whole(
     for name in FILES:
         assert (out / name).read_bytes() == (sol_week / name).read_bytes(), name
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)  # no scratch left behind
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+def test_scratch_directories_of_killed_writers_are_removed_and_others_kept(tmp_path: Path) -> None:
+    gone = tmp_path / f"{SCRATCH_PREFIX}{dead_pid()}-abc"
+    writing = tmp_path / f"{SCRATCH_PREFIX}{os.getppid()}-def"  # a writer still running (here: our parent)
+    foreign = tmp_path / f"{SCRATCH_PREFIX}notes"  # not a name write_outputs makes
+    for d in (gone, writing, foreign):
+        d.mkdir()
+        (d / "summary.json").write_text("{}")
+    assert remove_abandoned(tmp_path) == [gone]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([writing.name, foreign.name])

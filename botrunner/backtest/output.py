@@ -136,6 +136,33 @@ def _write_lines(path: Path, header: str, lines: Iterable[str]) -> None:
 OUTPUT_FILES = ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snapshots.csv", "report.html")
 
 
+SCRATCH_PREFIX = ".writing-"  # + the writer's pid + "-" + a random suffix
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_abandoned(out: Path) -> list[Path]:
+    """Remove the scratch directories in ``out`` whose writer is gone (killed while writing); returns them. One
+    whose writer still runs (another backtest writing into the same directory) is left alone; so is a name this
+    module did not make."""
+    removed = []
+    for path in out.glob(f"{SCRATCH_PREFIX}*"):
+        pid_text = path.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        if not path.is_dir() or not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> list[Path]:
     """Write every file into ``out`` (created if needed); returns the paths written.
 
@@ -143,9 +170,10 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
     renames) and moved into place only once all of them are complete: a full disk or a failure while writing
     leaves the report in ``out`` as it was, and ``OSError`` says what failed. Each file is replaced whole; the six
     renames are not one atomic step, so only a crash between them mixes files of two runs. A ``kill -9`` while
-    writing leaves its ``.writing-*`` scratch directory behind."""
+    writing leaves its scratch directory behind; the next write into ``out`` removes it (``remove_abandoned``)."""
     out.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".writing-", dir=out))
+    remove_abandoned(out)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=out))
     try:
         staged = {name: scratch / name for name in OUTPUT_FILES}
         staged["summary.json"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
