@@ -9,9 +9,10 @@ from pathlib import Path
 from botrunner.config import load_bot
 from botrunner.connector import PlaceOrders
 from botrunner.connector.commands import PlanReason
+from botrunner.funding import ONE_DAY_S
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
-from botrunner.pipeline import BotDefinition
+from botrunner.pipeline import BotDefinition, MarketUpdate
 from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.venue.port import CancelReason, FundingPaid, OrderCancelled
 from tests.support_runtime import post_only_bid
@@ -59,3 +60,22 @@ def test_reconcile_adopts_the_venues_orders_keeps_known_order_ids_and_records_un
     assert restarted.placed[3].order_id == known[3].order_id
     assert sink.orders[-1].event == "adopted" and sink.orders[-1].user_order_id == 4
     assert sink.orders[-1].order_id == 3  # a fresh id after the remembered sequence, never a reused one
+
+
+def _update(ts: int) -> MarketUpdate:
+    return MarketUpdate(ts=ts, mark=PRICE, oracle=PRICE, oracle_ts=ts, funding_rate=0)
+
+
+def test_the_days_start_equity_is_the_first_decisions_of_each_utc_day_and_a_restart_keeps_it() -> None:
+    session, _, _ = _session()
+    day = 20_000 * ONE_DAY_S
+    session.decide(_update(day + 60), equity=1_000)
+    session.decide(_update(day + ONE_DAY_S - 1), equity=900)  # later the same day: the start stays
+    assert (session.day, session.day_start_equity) == (20_000, 1_000)
+    session.decide(_update(day + ONE_DAY_S), equity=950)  # the next UTC day starts at its first decision
+    assert (session.day, session.day_start_equity) == (20_001, 950)
+    restarted = BotSession(
+        session.bot, session.venue, session.state, RowBuffer(), day=session.day, day_start_equity=950
+    )
+    restarted.decide(_update(day + ONE_DAY_S + 30), equity=800)  # restored mid-day: not reset by the restart
+    assert (restarted.day, restarted.day_start_equity) == (20_001, 950)

@@ -36,7 +36,6 @@ from solders.keypair import Keypair
 from botrunner.backtest.records import QUOTE_DECIMALS, fixed
 from botrunner.config import BotMode, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
-from botrunner.funding import ONE_DAY_S
 from botrunner.live.alerts import AlertLevel, AlertTracker
 from botrunner.live.capital import settle_due
 from botrunner.live.retry import backoff_delays
@@ -126,8 +125,6 @@ class LiveBotActor(BotShell):
 
     def __init__(self, setup: LiveSetup) -> None:
         super().__init__(setup)
-        self.day = -1
-        self.day_start_equity = 0
         self.last_settle_ts = 0
         self.fees_paid = 0
         self.definition = BotDefinition.from_config(setup.config)
@@ -163,7 +160,7 @@ class LiveBotActor(BotShell):
             trail = self.trail
             # up to now: a clock set back since would put a later sample out of the strategy's time order
             history = store.price_samples(self.name, since=trail.keep_from(now), until=now) if trail else ()
-        order_seq = 0
+        order_seq, day, day_start = 0, -1, 0
         if saved is not None:
             self.fill_seq, order_seq = saved.fill_seq, saved.order_seq
             if saved.venue_state:
@@ -171,14 +168,22 @@ class LiveBotActor(BotShell):
                 if envelope.version != LIVE_CHECKPOINT_VERSION or envelope.kind != "live":
                     raise ValueError(f"{self.name}: its checkpoint is not a live bot's (version {envelope.version})")
                 self.flags = envelope.flags
-                self.day, self.day_start_equity = envelope.day, envelope.day_start_equity
+                day, day_start = envelope.day, envelope.day_start_equity
                 self.last_settle_ts = envelope.last_settle_ts
                 self.fees_paid = envelope.fees_paid
         definition = self.definition
         state = definition.initial_state(started_at=now)
         for ts, price in history:
             state = observe_price(definition, state, ts, price)
-        self.session = BotSession(definition, _PortalVenue(venue, self._portal), state, self.step, order_seq=order_seq)
+        self.session = BotSession(
+            definition,
+            _PortalVenue(venue, self._portal),
+            state,
+            self.step,
+            order_seq=order_seq,
+            day=day,
+            day_start_equity=day_start,
+        )
         adopted = self.session.reconcile(now, known) if config.mode is BotMode.LIVE else ()
         self._last_position = venue.position.base_asset_amount
         dry_run = setup.dry_run or config.live.dry_run
@@ -273,8 +278,6 @@ class LiveBotActor(BotShell):
         venue, session = self.venue, self.session
         assert venue is not None and session is not None
         equity = venue.equity()
-        if now // ONE_DAY_S != self.day:
-            self.day, self.day_start_equity = now // ONE_DAY_S, equity
         snap = venue.reading()
         update = MarketUpdate(
             ts=now,
@@ -283,7 +286,7 @@ class LiveBotActor(BotShell):
             oracle_ts=now,
             funding_rate=snap.funding_rate,  # the same reading as the account and the oracle, not driftpy's cache
         )
-        decision = session.decide(update, self.day_start_equity, equity, self.flags)
+        decision = session.decide(update, equity, self.flags)
         self._note_decision(decision, venue.position.base_asset_amount, len(venue.open_orders()))
 
     def _maybe_settle(self, now: int) -> None:
@@ -332,8 +335,8 @@ class LiveBotActor(BotShell):
                 position = position_row(snap.ts, snap.position)
         envelope = LiveCheckpoint(
             flags=self.flags,
-            day=self.day,
-            day_start_equity=self.day_start_equity,
+            day=session.day,
+            day_start_equity=session.day_start_equity,
             last_settle_ts=self.last_settle_ts,
             fees_paid=self.fees_paid,
         )

@@ -137,10 +137,11 @@ class BotActor(BotShell):
         state = definition.initial_state(started_at=now)
         for close_ts, close in feed.warmup_closes(self.cursor if self.cursor is not None else feed.keys[0] - 1):
             state = observe_price(definition, state, close_ts, close)
-        session = BotSession(definition, venue, state, self.step, order_seq=order_seq)
+        session = BotSession(
+            definition, venue, state, self.step, order_seq=order_seq, day=day, day_start_equity=day_start
+        )
         adopted = session.reconcile(now, known)
         self.paper = PaperBot(session, venue, funding_rate)
-        self.paper.day, self.paper.day_start_equity = day, day_start
         self._announce_start(
             now,
             resumed=saved is not None,
@@ -206,8 +207,8 @@ class BotActor(BotShell):
         envelope = BotCheckpoint(
             venue=msgspec.Raw(checkpoint(paper.venue)),
             funding_rate=paper.funding_rate,
-            day=paper.day,
-            day_start_equity=paper.day_start_equity,
+            day=paper.session.day,
+            day_start_equity=paper.session.day_start_equity,
             flags=self.flags,
         )
         self._commit(

@@ -7,7 +7,7 @@ run for each market event (``botrunner.runtime.market``).
   liquidation; every venue event is routed through the session;
 * at a bar's close point the strategy sees the close, and the bot decides against the venue's account.
 
-The day's starting equity (for the daily-loss limit) is the equity at the first decision of each UTC day.
+The day's starting equity (for the daily-loss limit) is the session's (``BotSession.decide``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import assert_never
 
 from botrunner.backtest.records import SnapshotRow
-from botrunner.funding import ONE_DAY_S
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import Decision, MarketUpdate, OperatorFlags, observe_price
 from botrunner.runtime.decisions import ladder_prices
@@ -26,14 +25,12 @@ from botrunner.runtime.session import BotSession
 class PaperBot:
     """One bot, its session and its paper venue, stepped by market events. Not thread-safe: one owner."""
 
-    __slots__ = ("day", "day_start_equity", "funding_rate", "session", "venue")
+    __slots__ = ("funding_rate", "session", "venue")
 
     def __init__(self, session: BotSession, venue: PaperVenue, funding_rate: int = 0) -> None:
         self.session = session
         self.venue = venue
         self.funding_rate = funding_rate  # the last settled rate (1e9), what the funding guardrail reads
-        self.day = -1
-        self.day_start_equity = 0
 
     def on_event(self, event: MarketEvent, operator: OperatorFlags | None = None) -> tuple[Decision, int] | None:
         """Apply one market event. At a bar close, returns the decision and the equity it saw."""
@@ -59,11 +56,8 @@ class PaperBot:
     def decide(self, ts: int, mark: int, operator: OperatorFlags | None = None) -> tuple[Decision, int]:
         venue = self.venue
         equity = venue.equity()
-        if ts // ONE_DAY_S != self.day:
-            self.day = ts // ONE_DAY_S
-            self.day_start_equity = equity
         update = MarketUpdate(ts=ts, mark=mark, oracle=venue.oracle, oracle_ts=ts, funding_rate=self.funding_rate)
-        return self.session.decide(update, self.day_start_equity, equity, operator), equity
+        return self.session.decide(update, equity, operator), equity
 
 
 def snapshot_row(venue: PaperVenue, session: BotSession, decision: Decision, equity: int) -> SnapshotRow:

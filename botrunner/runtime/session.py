@@ -25,6 +25,7 @@ from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, O
 from botrunner.connector.commands import Command
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.policy import PostOnlyMode
+from botrunner.funding import ONE_DAY_S
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.what_if import fill_quote_delta
 from botrunner.pipeline import (
@@ -107,16 +108,39 @@ class SessionVenue(Protocol):
 class BotSession:
     """A bot's state, its venue and the bookkeeping between them. Not thread-safe: one owner (a loop or an actor)."""
 
-    __slots__ = ("bot", "order_seq", "orders_placed", "placed", "resyncs", "sink", "state", "venue")
+    __slots__ = (
+        "bot",
+        "day",
+        "day_start_equity",
+        "order_seq",
+        "orders_placed",
+        "placed",
+        "resyncs",
+        "sink",
+        "state",
+        "venue",
+    )
 
     def __init__(
-        self, bot: BotDefinition, venue: SessionVenue, state: BotState, sink: RecordSink, *, order_seq: int = 0
+        self,
+        bot: BotDefinition,
+        venue: SessionVenue,
+        state: BotState,
+        sink: RecordSink,
+        *,
+        order_seq: int = 0,
+        day: int = -1,
+        day_start_equity: int = 0,
     ) -> None:
         self.bot = bot
         self.venue = venue
         self.state = state
         self.sink = sink
         self.order_seq = order_seq  # a bot-wide order id: user_order_ids are recycled (1..255)
+        # The daily-loss limit's reference: the equity at the first decision of each UTC day (``day``: unix day
+        # number of that decision; -1 before the first). Restored from a checkpoint so a restart keeps the day's.
+        self.day = day
+        self.day_start_equity = day_start_equity
         self.placed: dict[int, OrderRow] = {}  # the placed row of every order the venue holds, by user_order_id
         self.orders_placed = 0
         self.resyncs = 0
@@ -237,18 +261,19 @@ class BotSession:
         self.route(self.venue.submit(command, ts))
 
     def decide(
-        self,
-        update: MarketUpdate,
-        day_start_equity: int,
-        equity: int | None = None,
-        operator: OperatorFlags | None = None,
+        self, update: MarketUpdate, equity: int | None = None, operator: OperatorFlags | None = None
     ) -> Decision:
-        """Run the bot's pipeline against the venue's account as it is now, and perform its commands."""
+        """Run the bot's pipeline against the venue's account as it is now (``equity``: the venue's, if already
+        read), and perform its commands. The first decision of a UTC day makes its equity the day's start."""
         venue = self.venue
+        if equity is None:
+            equity = venue.equity()
+        if update.ts // ONE_DAY_S != self.day:
+            self.day, self.day_start_equity = update.ts // ONE_DAY_S, equity
         account = AccountView(
             position_base=venue.position.base_asset_amount,
-            equity=venue.equity() if equity is None else equity,
-            day_start_equity=day_start_equity,
+            equity=equity,
+            day_start_equity=self.day_start_equity,
             projection=venue.margin_view(),
         )
         self.state, decision = decide(self.bot, self.state, update, account, operator or NO_OPERATOR)
