@@ -19,12 +19,10 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from botrunner.backtest.bench import R1_FEES, r1_bot, run_r1
-from botrunner.marketdata.candles import Candles, bundled_path, load_candles
+from botrunner.backtest.bench import R1_BUNDLED_CANDLES, R1_FEES, R1_SHARED_CANDLES, r1_bot, run_r1
+from botrunner.marketdata.candles import Candles, load_candles
 from botrunner.marketdata.feed import bar_path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data" / "market" / "binance" / "SOL-USDT-PERP_5m.csv.gz"
 _BOT = r1_bot()  # R1's own parameters, as the pipeline runs them
 TICK = _BOT.market_spec.tick_size  # SOL-PERP's, price 1e6
 SIZE = _BOT.execution.base_size_per_level  # 0.1 SOL, base 1e9
@@ -98,5 +96,5 @@ def main(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    default = SHARED if SHARED.exists() else bundled_path("SOL-USDT-PERP_binance_5m.csv.gz")
+    default = R1_SHARED_CANDLES if R1_SHARED_CANDLES.exists() else R1_BUNDLED_CANDLES
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else default)

@@ -21,14 +21,21 @@ import resource
 import time
 import tracemalloc
 from dataclasses import dataclass
+from pathlib import Path
 
 from botrunner.backtest.engine import BacktestInputs, run_backtest
 from botrunner.config import BotConfig, parse_bot
-from botrunner.marketdata.candles import Candle, Candles
+from botrunner.marketdata.candles import Candle, Candles, bundled_path
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.fees import FeeSchedule
 
 R1_FEES = FeeSchedule(taker_ppm=350, maker_ppm=-20)  # 0.035 % taker, -0.002 % maker
+# R1's data (shared/bench/README.md): the shared 54,720 bars when ../shared is there, and the slice of it bundled
+# in the package (the last 30 days) that every machine has.
+R1_SHARED_CANDLES = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "market" / "binance" / "SOL-USDT-PERP_5m.csv.gz"
+)
+R1_BUNDLED_CANDLES = bundled_path("SOL-USDT-PERP_binance_5m.csv.gz")
 
 R1_YAML = """
 name: r1-{n}

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from botrunner.backtest import bench as reference
+from botrunner.backtest.bench import R1_BUNDLED_CANDLES, R1_SHARED_CANDLES
 from botrunner.config import load_bot
 from botrunner.connector import ConnectorState, MarketQuote, plan
 from botrunner.connector.acceptance import accept_all
@@ -36,7 +37,7 @@ from botrunner.core.intents import ExposureBand
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.verdict import RiskAction, Verdict
 from botrunner.margin import bench as margin_bench
-from botrunner.marketdata.candles import Candles, bundled_path, load_candles
+from botrunner.marketdata.candles import Candles, load_candles
 from botrunner.replay import replay
 from governors.execution import decide as execution_decide
 from strategies import bench as strategy_bench
@@ -91,8 +92,8 @@ def bench_pipeline(candle_path: Path) -> None:
 
 def bench_reference(quick: bool) -> None:
     """R1 and R2 of shared/bench/README.md (see ``botrunner.backtest.bench``)."""
-    bundled = load_candles(bundled_path("SOL-USDT-PERP_binance_5m.csv.gz"))
-    shared = ROOT.parent / "shared" / "data" / "market" / "binance" / "SOL-USDT-PERP_5m.csv.gz"
+    bundled = load_candles(R1_BUNDLED_CANDLES)
+    shared = R1_SHARED_CANDLES
     runs = [("bundled 30 days", bundled)]
     if shared.exists():
         runs.append(("shared/data, once", load_candles(shared)))
@@ -134,7 +135,7 @@ def profile_r1() -> None:
     from botrunner.runtime.paper_bot import PaperBot
     from botrunner.runtime.session import BotSession
 
-    candles = load_candles(bundled_path("SOL-USDT-PERP_binance_5m.csv.gz"))
+    candles = load_candles(R1_BUNDLED_CANDLES)
     timed: tuple[tuple[str, Any, str], ...] = (
         ("venue on_price (4 path points)", PaperVenue, "on_price"),
         ("  liquidation watch", PaperVenue, "_check_liquidation"),
@@ -209,10 +210,9 @@ def main() -> None:
     print()
     bench_connector()
     print()
-    shared = ROOT.parent / "shared" / "data" / "market" / "binance" / "SOL-USDT-PERP_5m.csv.gz"
-    bench_pipeline(bundled_path("SOL-USDT-PERP_binance_5m.csv.gz"))
-    if "--full" in sys.argv and shared.exists():
-        bench_pipeline(shared)
+    bench_pipeline(R1_BUNDLED_CANDLES)
+    if "--full" in sys.argv and R1_SHARED_CANDLES.exists():
+        bench_pipeline(R1_SHARED_CANDLES)
     print()
     bench_reference(quick="--quick" in sys.argv)
     print()
