@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from botrunner.backtest.output import SCRATCH_PREFIX, remove_abandoned
+from botrunner.backtest.output import SCRATCH_PREFIX, WRITER_LOCK, remove_abandoned
 from botrunner.cli import main
+from botrunner.runtime.exclusive import ExclusiveLock
 
 ROOT = Path(__file__).resolve().parents[1]
 BOTS = ROOT / "config" / "bots"
@@ -165,8 +163,9 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one_whole(
     out.mkdir()
     for name in FILES:
         (out / name).write_bytes((sol_week / name).read_bytes())
-    abandoned = out / f"{SCRATCH_PREFIX}{dead_pid()}-x1y2"  # an earlier run killed -9 while writing
+    abandoned = out / f"{SCRATCH_PREFIX}x1y2"  # an earlier run killed -9 while writing: its lock went with it
     abandoned.mkdir()
+    (abandoned / WRITER_LOCK).touch()
     (abandoned / "report.html").write_text("half")
 
     def disk_full(*_args: object) -> str:
@@ -196,19 +195,23 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one_whole(
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)  # no scratch left behind
 
 
-def dead_pid() -> int:
-    """The pid of a process that has exited (and been reaped)."""
-    proc = subprocess.Popen([sys.executable, "-c", ""])
-    proc.wait()
-    return proc.pid
-
-
 def test_scratch_directories_of_killed_writers_are_removed_and_others_kept(tmp_path: Path) -> None:
-    gone = tmp_path / f"{SCRATCH_PREFIX}{dead_pid()}-abc"
-    writing = tmp_path / f"{SCRATCH_PREFIX}{os.getppid()}-def"  # a writer still running (here: our parent)
-    foreign = tmp_path / f"{SCRATCH_PREFIX}notes"  # not a name write_outputs makes
-    for d in (gone, writing, foreign):
+    def scratch(name: str, *, lock_file: bool = True) -> Path:
+        d = tmp_path / f"{SCRATCH_PREFIX}{name}"
         d.mkdir()
         (d / "summary.json").write_text("{}")
-    assert remove_abandoned(tmp_path) == [gone]
+        if lock_file:
+            (d / WRITER_LOCK).touch()
+        return d
+
+    gone = scratch("abc")  # its writer was killed: nobody holds the lock
+    writing = scratch("def")  # a writer still at work holds it
+    foreign = scratch("notes", lock_file=False)  # not a directory write_outputs makes
+    writer = ExclusiveLock(writing / WRITER_LOCK, "a backtest still writing")
+    writer.acquire()
+    try:
+        assert remove_abandoned(tmp_path) == [gone]
+    finally:
+        writer.release()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([writing.name, foreign.name])
+    assert remove_abandoned(tmp_path) == [writing]  # once its writer has let go

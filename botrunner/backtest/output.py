@@ -37,6 +37,7 @@ from botrunner.backtest.records import (
 )
 from botrunner.backtest.report import render_report
 from botrunner.core.verdict import RiskAction
+from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("botrunner", "strategies", "governors", "actors")
@@ -136,29 +137,41 @@ def _write_lines(path: Path, header: str, lines: Iterable[str]) -> None:
 OUTPUT_FILES = ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snapshots.csv", "report.html")
 
 
-SCRATCH_PREFIX = ".writing-"  # + the writer's pid + "-" + a random suffix
+SCRATCH_PREFIX = ".writing-"
+_NEW_PREFIX = ".new-"
+WRITER_LOCK = ".writer.lock"  # inside a scratch directory: flock-held by its writer for as long as it writes
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
+def _claim_scratch(out: Path) -> tuple[Path, ExclusiveLock]:
+    """A new scratch directory in ``out`` and the lock its writer holds: the directory is locked before it is
+    renamed to the name ``remove_abandoned`` looks at, so no cleaner ever sees it unlocked while its writer lives.
+    The kernel drops the lock when the writer dies, however it dies (see ``botrunner.runtime.exclusive``)."""
+    new = Path(tempfile.mkdtemp(prefix=_NEW_PREFIX, dir=out))
+    lock = ExclusiveLock(new / WRITER_LOCK, f"writing a backtest report into {out}")
+    lock.acquire()
+    scratch = new.with_name(SCRATCH_PREFIX + new.name[len(_NEW_PREFIX) :])
+    new.rename(scratch)  # the lock is on the file's inode: the rename keeps it
+    return scratch, lock
 
 
 def remove_abandoned(out: Path) -> list[Path]:
     """Remove the scratch directories in ``out`` whose writer is gone (killed while writing); returns them. One
-    whose writer still runs (another backtest writing into the same directory) is left alone; so is a name this
-    module did not make."""
+    whose writer still holds its lock (another backtest writing into the same directory) is left alone; so is a
+    directory without a writer's lock file, which this module did not make."""
     removed = []
-    for path in out.glob(f"{SCRATCH_PREFIX}*"):
-        pid_text = path.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
-        if not path.is_dir() or not pid_text.isdigit() or _alive(int(pid_text)):
+    for path in sorted(out.glob(f"{SCRATCH_PREFIX}*")):
+        lock_file = path / WRITER_LOCK
+        if not lock_file.is_file():
             continue
-        shutil.rmtree(path, ignore_errors=True)
+        lock = ExclusiveLock(lock_file, "removing an abandoned backtest scratch directory")
+        try:
+            lock.acquire()
+        except (LockHeld, OSError):
+            continue  # its writer is still at work (or the directory just went)
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            lock.release()
         removed.append(path)
     return removed
 
@@ -173,7 +186,7 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
     writing leaves its scratch directory behind; the next write into ``out`` removes it (``remove_abandoned``)."""
     out.mkdir(parents=True, exist_ok=True)
     remove_abandoned(out)
-    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=out))
+    scratch, lock = _claim_scratch(out)
     try:
         staged = {name: scratch / name for name in OUTPUT_FILES}
         staged["summary.json"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
@@ -186,4 +199,5 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
             os.replace(path, out / name)  # a rename within one file system: needs no space, one file at a time
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        lock.release()
     return [out / name for name in OUTPUT_FILES]
