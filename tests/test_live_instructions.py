@@ -117,6 +117,17 @@ def _client(*, busy: bool = False, subs: tuple[int, ...] = (SUB,)) -> Any:
     return client
 
 
+def test_install_when_the_user_is_gone_then_the_client_no_longer_holds_it() -> None:
+    client = _client()
+    perp, usdc, sol = _markets()
+    install(
+        client, ChainState(slot=8, user=None, perp_market=perp, spot_markets={USDC: usdc, SOL: sol}), sub_account_id=SUB
+    )
+    assert SUB not in client.users
+    with pytest.raises(InstructionError, match="not installed"):
+        asyncio.run(withdraw_transaction(client, amount=1, spot_market_index=USDC, sub_account_id=SUB, limit=LIMIT))
+
+
 @functools.cache
 def _shared_client(busy: bool) -> Any:
     """Read-only clients for the property tests (building instructions does not mutate the client)."""

@@ -103,7 +103,10 @@ def install(client: Any, state: ChainState, *, sub_account_id: int) -> None:
         if reading is not None:
             oracles[get_oracle_id(oracle, source)] = DataAndSlot(state.slot, price_data(reading))
     cache["oracle_price_data"] = oracles
-    install_user(client, sub_account_id, state.user, slot=state.slot)
+    if state.user is None:  # the subaccount is gone (or not made yet): no stale User for a builder to use
+        remove_user(client, sub_account_id)
+    else:
+        install_user(client, sub_account_id, state.user, slot=state.slot)
 
 
 def remove_user(client: Any, sub_account_id: int) -> None:
