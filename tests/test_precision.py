@@ -27,6 +27,7 @@ def test_any_value_with_six_decimals_converts_exactly(whole: int, fraction: int,
         ("1e31", "is out of range"),
         ("1e999999999", "is out of range"),  # refused at once, never built as an int
         ("0.0000001", "has more decimals than precision"),
+        ("1e-999999999", "has more decimals than precision"),  # was underflowed to 0 and accepted
         ("nan", "is not a finite number"),
         ("twelve", "is not a number"),
     ],
@@ -42,6 +43,7 @@ def test_values_that_do_not_fit_are_refused_naming_them(text: str, message: str)
         ("123456789012345678901234567.0000001", "is finer than 1/1000000"),  # 34 digits: was rounded, then accepted
         ("1e31", "is out of range"),
         ("1e999999999", "is out of range"),
+        ("1e-999999999", "is finer than 1/1000000"),  # was underflowed to 0 and accepted
     ],
 )
 def test_market_data_fields_take_the_same_exact_scaling(text: str, message: str) -> None:

@@ -6,7 +6,7 @@ Everything in the core is a Python ``int`` in one of these precisions. Decimal a
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal, localcontext
+from decimal import MIN_EMIN, ROUND_DOWN, Decimal, localcontext
 from typing import Final
 
 from botrunner.core.fixed import tdiv
@@ -55,6 +55,7 @@ def scale_exactly(d: Decimal, precision: int) -> Decimal | None:
         return None
     with localcontext() as exact:
         exact.prec = len(d.as_tuple().digits) + len(str(precision)) + 1
+        exact.Emin = MIN_EMIN  # "1e-999999999" must stay a tiny fraction, not underflow to an integral 0
         return d * precision
 
 
