@@ -248,3 +248,9 @@ def test_a_walk_never_exceeds_its_size_nor_its_limit_and_prices_against_the_take
             assert (walk.avg_price - 1) * walk.filled < walk.cost <= walk.avg_price * walk.filled
         else:
             assert walk.avg_price * walk.filled <= walk.cost < (walk.avg_price + 1) * walk.filled
+
+
+def test_a_walk_rounded_down_to_the_step_still_reports_the_whole_shortfall() -> None:
+    book = StaticBook(asks=((100 * USD, BTC + STEP // 2),))  # half a step more than one BTC on the book
+    walk = walk_book(book.levels(Side.SELL), Side.BUY, 2 * BTC, 0, STEP)
+    assert (walk.requested, walk.filled, walk.shortfall) == (2 * BTC, BTC, BTC)

@@ -129,6 +129,6 @@ def walk_book(levels: Iterable[Level], taker: Side, qty: int, limit: int, step: 
         raise ValueError(f"walk_book: need qty >= 0, step > 0, limit >= 0, got {qty}, {step}, {limit}")
     walk = walk_levels(levels, taker, qty, limit)
     filled = walk.filled - walk.filled % step  # the remainder below one step is left to the book
-    if filled != walk.filled:
-        walk = walk_levels(walk.levels, taker, filled)
+    if filled != walk.filled:  # priced over the rounded quantity, still reporting what was asked for
+        walk = msgspec.structs.replace(walk_levels(walk.levels, taker, filled), requested=qty)
     return walk
