@@ -148,9 +148,14 @@ def _claim_scratch(out: Path) -> tuple[Path, ExclusiveLock]:
     The kernel drops the lock when the writer dies, however it dies (see ``botrunner.runtime.exclusive``)."""
     new = Path(tempfile.mkdtemp(prefix=_NEW_PREFIX, dir=out))
     lock = ExclusiveLock(new / WRITER_LOCK, f"writing a backtest report into {out}")
-    lock.acquire()
-    scratch = new.with_name(SCRATCH_PREFIX + new.name[len(_NEW_PREFIX) :])
-    new.rename(scratch)  # the lock is on the file's inode: the rename keeps it
+    try:
+        lock.acquire()
+        scratch = new.with_name(SCRATCH_PREFIX + new.name[len(_NEW_PREFIX) :])
+        new.rename(scratch)  # the lock is on the file's inode: the rename keeps it
+    except BaseException:
+        lock.release()
+        shutil.rmtree(new, ignore_errors=True)
+        raise
     return scratch, lock
 
 
