@@ -261,7 +261,7 @@ class BotActor(BotShell):
     # -------------------------------------------------------------- stop and failure
 
     def on_stop(self) -> None:
-        self.setup.feed.unsubscribe(self.name)
+        self._release()
         paper = self.paper
         if paper is None:
             return

@@ -260,14 +260,10 @@ class BotSession:
         """Send one command to the venue at market time ``ts`` and route what happened."""
         self.route(self.venue.submit(command, ts))
 
-    def decide(
-        self, update: MarketUpdate, equity: int | None = None, operator: OperatorFlags | None = None
-    ) -> Decision:
-        """Run the bot's pipeline against the venue's account as it is now (``equity``: the venue's, if already
-        read), and perform its commands. The first decision of a UTC day makes its equity the day's start."""
+    def decide(self, update: MarketUpdate, equity: int, operator: OperatorFlags | None = None) -> Decision:
+        """Run the bot's pipeline against the venue's account as it is now (``equity``: the venue's, as the caller
+        read it), and perform its commands. The first decision of a UTC day makes its equity the day's start."""
         venue = self.venue
-        if equity is None:
-            equity = venue.equity()
         if update.ts // ONE_DAY_S != self.day:
             self.day, self.day_start_equity = update.ts // ONE_DAY_S, equity
         account = AccountView(

@@ -15,11 +15,11 @@ from botrunner.config import BotConfig
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.intents import ExposureBand
 from botrunner.core.precision import LEVERAGE_PRECISION
+from botrunner.live.alerts import liquidation_distance_bps
 from botrunner.pipeline import Decision
 from botrunner.runtime.lifecycle import BotRunState
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.venue.port import AccountReport
-from governors.risk_sizing import distance_bps
 
 
 def iso(ts: int | float | None) -> str | None:
@@ -109,7 +109,7 @@ def render_summary(row: dict[str, Any]) -> dict[str, Any]:
 def liq_distance_pct(report: AccountReport) -> str | None:
     """The liquidation distance ``ctl bot`` shows: percent of the oracle, as the Risk Governor measures it (and as
     the live health alerts do); a flat account with open orders has one too."""
-    bps = distance_bps(report.oracle, report.liquidation_price)
+    bps = liquidation_distance_bps(report)
     return None if bps is None else fixed(bps, 2)
 
 
