@@ -256,8 +256,18 @@ def test_live_when_restarted_then_its_strategy_history_is_replayed_from_the_stor
     assert before == [(t0 + 50, 151 * USDC), (t0 + 70, 152 * USDC), (t0 + 130, 153 * USDC)]
     with Store.open(tmp_path / "store.db", readonly=True) as store:
         assert store.price_samples("sol-neutral-grid", since=0) == tuple(before)
-    serve_chain(fake, user=funded_user())
+        saved = store.load_checkpoint("sol-neutral-grid")
+    assert saved is not None and saved.venue_state is not None
+    envelope = msgspec.json.decode(saved.venue_state, type=LiveCheckpoint)
+    assert (envelope.day, envelope.day_start_equity) == ((t0 + 130) // 86_400, 1_000 * USDC)
+    # restarted with 100 USDC less on chain: the day's start is the stored one, unless the restart is a new day
+    poorer = user_bytes(authority=KP.pubkey(), sub_account_id=1, usdc_scaled_balance=scaled_balance(0, 900 * USDC))
+    serve_chain(fake, user=poorer)
     with live_actor(fake, tmp_path, mode=BotMode.LIVE, force_pause=True, keep_store=True) as bot:
         bot.wait_started()
-        assert _history(bot.actor()) == before
+        restarted = bot.actor()
+        assert _history(restarted) == before
+        assert restarted.session is not None
+        same_day = restarted.session.day == envelope.day  # restored, or a decision since on the same UTC day
+        assert restarted.session.day_start_equity == (1_000 * USDC if same_day else 900 * USDC)
         assert bot.failures == []

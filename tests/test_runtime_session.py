@@ -66,7 +66,7 @@ def _update(ts: int) -> MarketUpdate:
     return MarketUpdate(ts=ts, mark=PRICE, oracle=PRICE, oracle_ts=ts, funding_rate=0)
 
 
-def test_the_days_start_equity_is_the_first_decisions_of_each_utc_day_and_a_restart_keeps_it() -> None:
+def test_the_days_start_equity_is_the_first_decisions_of_each_utc_day_and_a_restored_one_is_kept() -> None:
     session, _, _ = _session()
     day = 20_000 * ONE_DAY_S
     session.decide(_update(day + 60), equity=1_000)
@@ -77,5 +77,6 @@ def test_the_days_start_equity_is_the_first_decisions_of_each_utc_day_and_a_rest
     restarted = BotSession(
         session.bot, session.venue, session.state, RowBuffer(), day=session.day, day_start_equity=950
     )
+    # the actors' checkpoints round-trip it (tests/test_live_actor.py: the restart replaying history)
     restarted.decide(_update(day + ONE_DAY_S + 30), equity=800)  # restored mid-day: not reset by the restart
     assert (restarted.day, restarted.day_start_equity) == (20_001, 950)
