@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRow
 from botrunner.config import BotConfig
 from botrunner.core.precision import BPS_PRECISION
+from botrunner.core.records import FillRow, FundingRow, OrderRow, SnapshotRow
 from botrunner.marketdata.candles import Candles
 from botrunner.marketdata.funding import DriftFundingRecord
 from botrunner.paper.config import PaperConfig

@@ -33,9 +33,9 @@ import msgspec
 import pykka
 from solders.keypair import Keypair
 
-from botrunner.backtest.records import QUOTE_DECIMALS, fixed
 from botrunner.config import BotMode, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.core.records import QUOTE_DECIMALS, fixed
 from botrunner.live.alerts import AlertLevel, AlertTracker
 from botrunner.live.capital import settle_due
 from botrunner.live.retry import backoff_delays

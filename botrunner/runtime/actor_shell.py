@@ -17,8 +17,8 @@ from typing import Any
 
 import pykka
 
-from botrunner.backtest.records import OrderRow, SnapshotRow
 from botrunner.config import BotConfig
+from botrunner.core.records import OrderRow, SnapshotRow
 from botrunner.pipeline import Decision, OperatorFlags
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard

@@ -28,9 +28,9 @@ from typing import Any
 
 import msgspec
 
-from botrunner.backtest.records import SnapshotRow
 from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.core.records import SnapshotRow
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from botrunner.backtest.records import SnapshotRow
+from botrunner.core.records import SnapshotRow
 from botrunner.paper.venue import PaperVenue
 from botrunner.pipeline import Decision, MarketUpdate, OperatorFlags, observe_price
 from botrunner.runtime.decisions import ladder_prices

@@ -20,11 +20,11 @@ from typing import Protocol, assert_never
 
 import msgspec
 
-from botrunner.backtest.records import FillRow, FundingRow, OrderRow
 from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
 from botrunner.connector.commands import Command
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.policy import PostOnlyMode
+from botrunner.core.records import FillRow, FundingRow, OrderRow
 from botrunner.funding import ONE_DAY_S
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.what_if import fill_quote_delta

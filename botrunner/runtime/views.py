@@ -10,11 +10,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.config import BotConfig
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.intents import ExposureBand
 from botrunner.core.precision import LEVERAGE_PRECISION
+from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.live.alerts import liquidation_distance_bps
 from botrunner.pipeline import Decision
 from botrunner.runtime.lifecycle import BotRunState
