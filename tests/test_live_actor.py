@@ -16,8 +16,8 @@ import pytest
 import structlog
 
 from botrunner.config import BotMode
+from botrunner.config.live import JitoSettings, LiveSettings
 from botrunner.live.actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
-from botrunner.live.settings import JitoSettings, LiveSettings
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.runner import register_config
 from botrunner.store import Store, StoreWriteError, StoreWriter
