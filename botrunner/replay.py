@@ -10,13 +10,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from botrunner.bot.pipeline import AccountView, BotDefinition, Decision, MarketUpdate, decide, observe_price
 from botrunner.config import BotConfig
 from botrunner.connector import WorkingOrder, cancelled_ids, placed_orders
 from botrunner.connector.acceptance import accept_all
 from botrunner.margin.fresh import usdc_funded_view
 from botrunner.marketdata.candles import Candles, iter_closes
 from botrunner.marketdata.funding import DriftFundingRecord
-from botrunner.pipeline import AccountView, BotDefinition, Decision, MarketUpdate, decide, observe_price
 
 
 @dataclass

@@ -130,10 +130,10 @@ def profile_r1() -> None:
     import cProfile
     import pstats
 
-    from botrunner import pipeline
+    from botrunner.bot import pipeline
+    from botrunner.bot.session import BotSession
     from botrunner.paper.venue import PaperVenue
     from botrunner.runtime.paper_bot import PaperBot
-    from botrunner.runtime.session import BotSession
 
     candles = load_candles(R1_BUNDLED_CANDLES)
     timed: tuple[tuple[str, Any, str], ...] = (
@@ -177,13 +177,13 @@ def profile_r1() -> None:
     cumulative = {(path.replace("\\", "/"), name): row[3] for (path, _, name), row in stats.items()}
     total = max(cumulative.values())
     stages = (
-        ("decide(): strategy, risk, execution, plan", "botrunner/pipeline.py", "decide"),
+        ("decide(): strategy, risk, execution, plan", "bot/pipeline.py", "decide"),
         ("  Risk Governor evaluate", "governors/risk.py", "evaluate"),
         ("  connector plan", "connector/planner.py", "plan"),
         ("venue on_price: expiry, maker fills, liquidation", "paper/venue.py", "on_price"),
         ("venue submit: commands", "paper/venue.py", "submit"),
         ("venue margin_view (per decision)", "paper/venue.py", "margin_view"),
-        ("venue events -> records + connector", "runtime/session.py", "route"),
+        ("venue events -> records + connector", "bot/session.py", "route"),
     )
     print("R1 profile, bundled 30 days (cProfile cumulative, share of the whole run):")
     for label, where, name in stages:

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from botrunner.bot.pipeline import Decision
+from botrunner.bot.session import ladder_prices
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.records import SnapshotRow
 from botrunner.live.account import LiveSnapshot
 from botrunner.margin.perp_position import unsettled_funding
-from botrunner.pipeline import Decision
-from botrunner.runtime.decisions import ladder_prices
 
 
 def pnl_split(snap: LiveSnapshot, fees_paid: int) -> tuple[int, int]:

@@ -17,13 +17,13 @@ from typing import Any
 
 import pykka
 
+from botrunner.bot.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
+from botrunner.bot.pipeline import Decision, OperatorFlags
+from botrunner.bot.session import BotSession, RowBuffer
 from botrunner.config import BotConfig
 from botrunner.core.records import OrderRow, SnapshotRow
-from botrunner.pipeline import Decision, OperatorFlags
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
-from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.store import PositionRow, StepRecord, Store, StoreWriteError, StoreWriter
 
 
