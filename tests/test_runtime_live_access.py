@@ -11,7 +11,7 @@ import pytest
 
 from botrunner.config import BotConfig, parse_bot
 from botrunner.live import connect
-from botrunner.runtime.runner import Runner, RunnerError, RunOptions, prepare_live
+from botrunner.runner import Runner, RunnerError, RunOptions, prepare_live
 from botrunner.runtime.supervisor import LiveAccess
 from tests.support_fake_rpc import FakeRpc
 from tests.support_runtime import short_dir, small_fleet, small_market

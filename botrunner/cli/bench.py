@@ -231,7 +231,7 @@ def bench_log_line(lines: int = 20_000) -> None:
     import tempfile
 
     from botrunner.logfiles import LogFiles
-    from botrunner.runtime.runner import RunOptions
+    from botrunner.runner import RunOptions
 
     runtime_flush_s = RunOptions.log_flush_s  # the runner's default: INFO lines wait at most this long
     print(f"per-bot log, one decision line ({lines:,} lines, one thread):")
@@ -257,7 +257,7 @@ def bench_log_line(lines: int = 20_000) -> None:
 
 
 def bench_r3(bars: int) -> None:
-    from botrunner.runtime.bench import run_r3
+    from botrunner.cli.bench_r3 import run_r3
 
     r = run_r3(bots=100, bars=bars)
     print(f"R3 actor runtime: {r.bots} band bots, one SOL-PERP event fanned out per bar close, {r.bars} bars:")
@@ -272,7 +272,7 @@ def bench_r3(bars: int) -> None:
 def bench_r3_by_fleet_size(bars: int) -> None:
     """R3's latency for smaller fleets in one process: the bots' steps run one after another under the GIL, so the
     p99 grows with the bot count; this shows how many bots one process holds within a latency budget."""
-    from botrunner.runtime.bench import run_r3
+    from botrunner.cli.bench_r3 import run_r3
 
     print(f"R3 by fleet size (same bots, {bars} bar closes each):")
     for bots in (1, 10, 25, 50):
