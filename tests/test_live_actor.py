@@ -15,9 +15,9 @@ import pykka
 import pytest
 import structlog
 
+from actors.live_actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
 from botrunner.config import BotMode
 from botrunner.config.live import JitoSettings, LiveSettings
-from botrunner.live.actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
 from botrunner.runner import register_config
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.store import Store, StoreWriteError, StoreWriter

@@ -33,6 +33,7 @@ import msgspec
 import pykka
 from solders.keypair import Keypair
 
+from actors.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.bot.lifecycle import BotRunState, run_state
 from botrunner.bot.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
 from botrunner.bot.session import BotSession
@@ -46,7 +47,6 @@ from botrunner.live.rows import live_snapshot_row
 from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
-from botrunner.runtime.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.runtime.decisions import position_row
 from botrunner.runtime.views import (
     account_fields,

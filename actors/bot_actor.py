@@ -28,6 +28,7 @@ from typing import Any
 
 import msgspec
 
+from actors.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.bot.lifecycle import BotRunState, run_state
 from botrunner.bot.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
 from botrunner.bot.session import BotSession
@@ -37,7 +38,6 @@ from botrunner.core.records import SnapshotRow
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
-from botrunner.runtime.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.runtime.decisions import position_row
 from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.market import FundingPoint, PricePoint
