@@ -10,10 +10,10 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from botrunner.backtest.stand_in import accept_all
 from botrunner.bot.pipeline import AccountView, BotDefinition, BotState, Decision, MarketUpdate, decide, observe_price
 from botrunner.config import load_bot
 from botrunner.connector import placed_orders
-from botrunner.connector.acceptance import accept_all
 from botrunner.core.directive import ExecutionMode
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, RiskReason

@@ -30,15 +30,14 @@ from typing import Any
 
 from botrunner.backtest import bench as reference
 from botrunner.backtest.bench import R1_BUNDLED_CANDLES, R1_SHARED_CANDLES
+from botrunner.backtest.stand_in import accept_all, replay
 from botrunner.config import load_bot
 from botrunner.connector import ConnectorState, MarketQuote, plan
-from botrunner.connector.acceptance import accept_all
 from botrunner.core.intents import ExposureBand
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.verdict import RiskAction, Verdict
 from botrunner.margin import bench as margin_bench
 from botrunner.marketdata.candles import Candles, load_candles
-from botrunner.replay import replay
 from governors.execution import decide as execution_decide
 from strategies import bench as strategy_bench
 
@@ -76,7 +75,7 @@ def bench_connector() -> None:
 
 
 def bench_pipeline(candle_path: Path) -> None:
-    """The demo's replay (same code) over every bar of a candle file, with no Drift funding records."""
+    """The stand-in replay (``backtest.stand_in``) over every bar of a candle file, with no Drift funding records."""
     bot = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
     candles = load_candles(candle_path)
     span_days = (candles.bars[-1].ts - candles.bars[0].ts) // 86_400 + 1
