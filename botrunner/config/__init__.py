@@ -34,11 +34,18 @@ from typing import Any, assert_never
 
 import msgspec
 
+from botrunner.config.live import LiveSettings
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
-from botrunner.core.precision import BASE_PRECISION, LEVERAGE_PRECISION, MARGIN_PRECISION, QUOTE_PRECISION, to_fixed
-from botrunner.live.settings import LAMPORTS_PER_SOL, LiveSettings
+from botrunner.core.precision import (
+    BASE_PRECISION,
+    LAMPORTS_PER_SOL,
+    LEVERAGE_PRECISION,
+    MARGIN_PRECISION,
+    QUOTE_PRECISION,
+    to_fixed,
+)
 from botrunner.yamlconf import ConfigError, decode, field_line, parse_yaml
 from governors.risk_limits import RiskLimits
 from strategies.band import BandConfig, FixedBandStrategy
