@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from botrunner.runtime.account_locks import LOCK_DIR_ENV
-from tests.support_fake_rpc import FakeRpc, fake_rpc
+from tests.support.fake_rpc import FakeRpc, fake_rpc
 
 
 @pytest.fixture(autouse=True)
@@ -21,5 +21,5 @@ def _private_account_lock_dir(
 
 @pytest.fixture
 def fake() -> Iterator[FakeRpc]:
-    """A fake Solana RPC node on 127.0.0.1 (``tests.support_fake_rpc``); fails the test on a double send."""
+    """A fake Solana RPC node on 127.0.0.1 (``tests.support.fake_rpc``); fails the test on a double send."""
     yield from fake_rpc()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from botrunner.cli import main
-from tests.test_margin_support import FIXTURES
+from tests.support.margin import FIXTURES
 
 PERP_USER = FIXTURES / "liquidate_dust_prediction_market_user.json"
 SPOT_USER = FIXTURES / "liquidate_dust_spot_market_user.json"

@@ -14,7 +14,7 @@ from botrunner.control.protocol import ASSETS
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue, parse_catalogue
 from botrunner.core.markets import ContractTier
 from botrunner.funding import market_funding_rate, max_price_divergence_for_funding
-from tests.test_margin_support import PROTOCOL_V2, require
+from tests.support.margin import PROTOCOL_V2, require
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ from botrunner.core.directive import ExecutionMode
 from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.policy import PostOnlyMode, RampInPolicy
 from botrunner.core.side import Side
-from tests.test_connector_support import PRICE_150, R1_POLICY, SOL, SOL_1
+from tests.support.connector import PRICE_150, R1_POLICY, SOL, SOL_1
 
 BAND5 = ExposureBand(-5 * SOL_1, 5 * SOL_1, 0)
 TENTH = SOL_1 // 10

@@ -30,7 +30,7 @@ from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, Verdict
 from governors.execution import decide
-from tests.test_connector_support import PRICE_150, R1_POLICY, SOL, SOL_1, ack_all
+from tests.support.connector import PRICE_150, R1_POLICY, SOL, SOL_1, ack_all
 
 BAND5 = ExposureBand(-5 * SOL_1, 5 * SOL_1, 0)
 TENTH = SOL_1 // 10

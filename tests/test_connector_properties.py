@@ -36,7 +36,7 @@ from botrunner.core.precision import MAX_OPEN_ORDERS_PER_USER, MAX_ORDERS_PER_PL
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, Verdict
 from governors.execution import decide
-from tests.test_connector_support import SOL, ack_all
+from tests.support.connector import SOL, ack_all
 
 STEP = SOL.step_size
 TICK = SOL.tick_size

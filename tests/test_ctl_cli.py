@@ -39,7 +39,7 @@ from botrunner.runtime.hub import EventHub
 from botrunner.runtime.pacer import parse_speed
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.views import bot_detail, bot_summary, iso, render_summary, status_row
-from tests.support_runtime import post_only_bid
+from tests.support.runtime import post_only_bid
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTERED_COMMANDS = botrunner.cli.COMMAND_MODULES  # read at import, before ``_only_ctl`` replaces it

@@ -33,7 +33,7 @@ from botrunner.venue.port import (
     OrderExpired,
     VenueEvent,
 )
-from tests.support_drift import (
+from tests.support.drift import (
     SOL,
     USDC,
     bundled_markets,
@@ -44,7 +44,7 @@ from tests.support_drift import (
     scaled_balance,
     user_bytes,
 )
-from tests.test_margin_support import MAINNET_USERS, require
+from tests.support.margin import MAINNET_USERS, require
 
 KP = default_keypair()
 AUTHORITY = KP.pubkey()

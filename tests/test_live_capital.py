@@ -32,7 +32,7 @@ from botrunner.margin import (
     signed_token_amount,
 )
 from botrunner.venue.port import RejectReason
-from tests.test_margin_support import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
+from tests.support.margin import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
 
 RESERVE = 17_000_000
 LIVE = LiveSettings()

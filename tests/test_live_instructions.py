@@ -66,7 +66,7 @@ from botrunner.live.instructions import (
 )
 from botrunner.live.jito import TIP_TRANSFER_BYTES
 from botrunner.venue.port import ModifyOrder
-from tests.support_drift import user_bytes
+from tests.support.drift import user_bytes
 
 SUB = 1
 PERP = 0

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from solders.keypair import Keypair
 
-from tests.support_fake_rpc import FakeRpc
-from tests.support_runtime import short_dir
+from tests.support.fake_rpc import FakeRpc
+from tests.support.runtime import short_dir
 from tests.test_live_venue import KP, funded_user, serve_chain
 
 ROOT = Path(__file__).resolve().parents[1]

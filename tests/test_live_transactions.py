@@ -56,7 +56,7 @@ from botrunner.live.transactions import (
     classify_rpc_error,
     record_outcome,
 )
-from tests.support_fake_rpc import COMPUTE_BUDGET_PROGRAM, FakeRpc, Fault
+from tests.support.fake_rpc import COMPUTE_BUDGET_PROGRAM, FakeRpc, Fault
 
 PAYER = Keypair.from_seed(bytes([7] * 32))
 DEST = Keypair.from_seed(bytes([8] * 32)).pubkey()

@@ -40,8 +40,8 @@ from botrunner.venue.port import (
     RejectReason,
     Withdraw,
 )
-from tests.support_drift import bundled_market_bytes, bundled_markets, oracle_bytes, scaled_balance, user_bytes
-from tests.support_fake_rpc import FakeRpc, Fault
+from tests.support.drift import bundled_market_bytes, bundled_markets, oracle_bytes, scaled_balance, user_bytes
+from tests.support.fake_rpc import FakeRpc, Fault
 
 ROOT = Path(__file__).resolve().parents[1]
 KP = Keypair.from_seed(bytes(range(1, 33)))

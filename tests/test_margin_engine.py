@@ -31,7 +31,7 @@ from botrunner.margin import (
 )
 from botrunner.margin.liquidation import nearest
 from botrunner.margin.weights import perp_margin_ratio, spot_asset_weight
-from tests.test_margin_support import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
+from tests.support.margin import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
 
 P150 = 150 * USDC
 

@@ -35,7 +35,7 @@ from botrunner.margin.liquidation import find_boundary
 from botrunner.margin.model import MarginMode, PerpMarketStatus
 from governors.risk_limits import RiskLimits
 from governors.risk_sizing import max_safe_size
-from tests.test_margin_support import SOL, USDC, account, bases, catalogue_markets, perp_at, sol_deposit, usdc_deposit
+from tests.support.margin import SOL, USDC, account, bases, catalogue_markets, perp_at, sol_deposit, usdc_deposit
 
 prices = st.integers(min_value=1 * USDC, max_value=800 * USDC)
 

@@ -29,7 +29,7 @@ from botrunner.margin import (
     account_margin,
     liquidation_price,
 )
-from tests.test_margin_support import MAINNET_USERS, protocol_v2_entries, require
+from tests.support.margin import MAINNET_USERS, protocol_v2_entries, require
 
 TOLERANCE = 10_000  # $0.01 in quote units, and 0.01 in price units
 

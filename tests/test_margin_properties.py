@@ -19,7 +19,7 @@ from botrunner.margin import (
     health,
     liquidation_price,
 )
-from tests.test_margin_support import SOL, USDC, account, bases, catalogue_markets, perp_at, sol_deposit, usdc_deposit
+from tests.support.margin import SOL, USDC, account, bases, catalogue_markets, perp_at, sol_deposit, usdc_deposit
 
 prices = st.integers(min_value=5 * USDC, max_value=800 * USDC)
 usdc_amounts = st.integers(min_value=0, max_value=500_000 * USDC)

@@ -18,7 +18,7 @@ import pytest
 from botrunner.drift.snapshot import Snapshot, parse_snapshot
 from botrunner.margin import MarginCategory, account_margin, calculate_margin, liquidation_price
 from botrunner.margin.spot_balance import signed_token_amount
-from tests.test_margin_support import FIXTURES, PROTOCOL_V2, require
+from tests.support.margin import FIXTURES, PROTOCOL_V2, require
 
 LIQUIDATION_BUFFER = 10_000 // 50  # state.liquidation_margin_buffer_ratio = MARGIN_PRECISION / 50
 

@@ -25,7 +25,7 @@ from botrunner.marketdata.candles import bundled_path, load_candles
 from botrunner.marketdata.funding import load_drift_funding
 from governors.risk import RiskInputs, RiskState, evaluate
 from governors.risk_limits import RiskLimits
-from tests.test_margin_support import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
+from tests.support.margin import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
 
 ROOT = Path(__file__).resolve().parents[1]
 

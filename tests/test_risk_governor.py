@@ -13,7 +13,7 @@ from botrunner.core.verdict import RiskAction, RiskReason, Verdict
 from governors.risk import RiskInputs, RiskState, evaluate, funding_ppm_per_hour
 from governors.risk_limits import RiskLimits
 from governors.risk_sizing import liquidation_distance_bps, position_violations
-from tests.test_risk_doubles import SOL_PERP, Account, FakeProjection, px, sol, usd
+from tests.support.risk_doubles import SOL_PERP, Account, FakeProjection, px, sol, usd
 
 NOW = 1_760_000_000
 STEP = SOL_PERP.step_size

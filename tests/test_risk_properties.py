@@ -1,6 +1,6 @@
 """Hypothesis properties of the Risk Governor's capital-protecting invariants.
 
-Every property is parametrised over ``PROJECTION_FACTORIES`` (``tests/test_risk_doubles.py``): today only the
+Every property is parametrised over ``PROJECTION_FACTORIES`` (``tests/support/risk_doubles.py``): today only the
 FakeProjection test double; add the real margin engine's factory there to rerun the same properties against it.
 """
 
@@ -20,7 +20,7 @@ from botrunner.core.precision import BASE_PRECISION, BPS_PRECISION, quote_value
 from botrunner.core.verdict import RiskAction, Verdict
 from governors.risk import RiskInputs, RiskState, evaluate
 from governors.risk_limits import RiskLimits
-from tests.test_risk_doubles import PROJECTION_FACTORIES, SOL_PERP, Account, ProjectionFactory, px, sol, usd
+from tests.support.risk_doubles import PROJECTION_FACTORIES, SOL_PERP, Account, ProjectionFactory, px, sol, usd
 
 STEP = SOL_PERP.step_size
 NOW = 1_760_000_000

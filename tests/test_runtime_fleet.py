@@ -27,7 +27,7 @@ from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.store import StepRecord, Store, StoreError
-from tests.support_runtime import short_dir, small_fleet, small_market, write_bot
+from tests.support.runtime import short_dir, small_fleet, small_market, write_bot
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from botrunner.control.client import ClientError, ControlClient
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import restore
 from botrunner.store import Store
-from tests.support_runtime import short_dir, small_fleet, small_market
+from tests.support.runtime import short_dir, small_fleet, small_market
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ from actors.supervisor import LiveAccess
 from botrunner.config import BotConfig, parse_bot
 from botrunner.live import connect
 from botrunner.runner import Runner, RunnerError, RunOptions, prepare_live
-from tests.support_fake_rpc import FakeRpc
-from tests.support_runtime import short_dir, small_fleet, small_market
+from tests.support.fake_rpc import FakeRpc
+from tests.support.runtime import short_dir, small_fleet, small_market
 from tests.test_live_runtime import BOT, KP
 from tests.test_live_venue import funded_user, serve_chain
 

@@ -15,7 +15,7 @@ from botrunner.funding import ONE_DAY_S
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
 from botrunner.venue.port import CancelReason, FundingPaid, OrderCancelled
-from tests.support_runtime import post_only_bid
+from tests.support.runtime import post_only_bid
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICE = 150_000_000

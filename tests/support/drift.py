@@ -35,7 +35,7 @@ from botrunner.drift.convert import spot_state
 from botrunner.live.client import ChainState, drift_client, install
 from botrunner.margin import BalanceType, scaled_balance_for
 
-MARKETS_JSON = Path(__file__).resolve().parents[1] / "botrunner" / "data" / "accounts" / "drift_markets.json"
+MARKETS_JSON = Path(__file__).resolve().parents[2] / "botrunner" / "data" / "accounts" / "drift_markets.json"
 USER_SIZE = 4376  # protocol-v2 ``impl Size for User``
 ORACLE_SIZE = 48  # discriminator + PythLazerOracle (price, publish_time, posted_slot, exponent, padding, conf)
 USDC = 10**6

@@ -25,9 +25,3 @@ SOL_1 = BASE_PRECISION
 
 
 ack_all = accept_all  # the bench's stand-in venue: it accepted every placement and cancel
-
-
-def test_support_market_is_self_consistent() -> None:
-    assert SOL.round_price_down(PRICE_150 + 99) == PRICE_150
-    assert SOL.round_base_down(SOL_1 + 9_999_999) == SOL_1
-    R1_POLICY.validate()

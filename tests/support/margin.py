@@ -1,5 +1,5 @@
-"""Shared helpers for the margin tests (real snapshots, catalogue-built markets, a driftpy harness), plus tests
-of the helpers themselves."""
+"""Shared helpers for the margin tests (real snapshots, catalogue-built markets, a driftpy harness); their own
+tests are in tests/unit/support/test_margin.py."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ from botrunner.margin import (
     scaled_balance_for,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PROTOCOL_V2 = SHARED_DATA / "drift-accounts" / "protocol_v2_accounts.json"
 MAINNET_USERS = SHARED_DATA / "drift-accounts" / "mainnet_users_2023.json"
-FIXTURES = Path(__file__).resolve().parents[1] / "botrunner" / "data" / "accounts"
+FIXTURES = Path(__file__).resolve().parents[2] / "botrunner" / "data" / "accounts"
 
 USDC = 10**6
 SOL = 10**9
@@ -98,16 +98,3 @@ def perp_at(base: int, entry_price: int, market_index: int = 0, **kw: Any) -> Pe
 
 def account(*spots: SpotPosition, perps: tuple[PerpPosition, ...] = (), **kw: Any) -> Account:
     return Account(spot_positions=spots, perp_positions=perps, **kw)
-
-
-def test_catalogue_markets_builds_sol_perp_with_real_margin_ratios() -> None:
-    m = catalogue_markets()
-    assert m.perp_market(0).spec.margin_ratio_initial == 500
-    assert m.perp_market(0).spec.margin_ratio_maintenance == 300
-
-
-def test_usdc_deposit_helper_gives_exact_token_amount() -> None:
-    from botrunner.margin import signed_token_amount
-
-    m = catalogue_markets()
-    assert signed_token_amount(usdc_deposit(m, 1234 * USDC), m.spot_market(0)) == 1234 * USDC
