@@ -77,6 +77,6 @@ def test_the_days_start_equity_is_the_first_decisions_of_each_utc_day_and_a_rest
     restarted = BotSession(
         session.bot, session.venue, session.state, RowBuffer(), day=session.day, day_start_equity=950
     )
-    # the actors' checkpoints round-trip it (tests/test_live_actor.py: the restart replaying history)
+    # the actors' checkpoints round-trip it (tests/integration/test_live_actor.py: the restart replaying history)
     restarted.decide(_update(day + ONE_DAY_S + 30), equity=800)  # restored mid-day: not reset by the restart
     assert (restarted.day, restarted.day_start_equity) == (20_001, 950)

@@ -43,7 +43,7 @@ from botrunner.venue.port import (
 from tests.support.drift import bundled_market_bytes, bundled_markets, oracle_bytes, scaled_balance, user_bytes
 from tests.support.fake_rpc import FakeRpc, Fault
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KP = Keypair.from_seed(bytes(range(1, 33)))
 AUTHORITY = KP.pubkey()
 SYSTEM = "11111111111111111111111111111111"

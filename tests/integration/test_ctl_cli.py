@@ -41,7 +41,7 @@ from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.views import bot_detail, bot_summary, iso, render_summary, status_row
 from tests.support.runtime import post_only_bid
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REGISTERED_COMMANDS = botrunner.cli.COMMAND_MODULES  # read at import, before ``_only_ctl`` replaces it
 MARKET_TS = 1_758_340_800  # 2025-09-20T04:00:00Z
 PRICE = 150_000_000

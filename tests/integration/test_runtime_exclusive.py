@@ -76,7 +76,7 @@ def test_a_refused_start_says_one_line_and_prints_nothing_else(tmp_path: Path) -
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "botrunner.db").write_bytes(b"SQLite format 3\x00garbage")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     cmd = [sys.executable, "-m", "botrunner", "run", "--run-dir", str(run_dir), "--quiet", "--speed", "max"]
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
@@ -91,7 +91,7 @@ def test_a_refused_start_gives_the_run_directory_back_once_shut_down(tmp_path: P
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "botrunner.db").write_bytes(b"SQLite format 3\x00garbage")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     runner = Runner(RunOptions(fleet=root / "config" / "bots", run_dir=run_dir))
     with pytest.raises(RunnerError, match="not a usable SQLite store"):
         runner.start()
@@ -106,7 +106,7 @@ def test_a_refused_start_gives_the_run_directory_back_once_shut_down(tmp_path: P
 def test_a_run_directory_that_cannot_be_made_is_one_error_line(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     cmd = [sys.executable, "-m", "botrunner", "run", "--run-dir", str(blocker / "run"), "--quiet"]
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and done.stdout == ""
@@ -118,7 +118,7 @@ def test_a_run_directory_that_cannot_be_made_is_one_error_line(tmp_path: Path) -
 def test_a_control_socket_path_taken_by_something_else_is_refused_before_any_bot_starts(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     (run_dir / "control.sock").mkdir(parents=True)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     cmd = [sys.executable, "-m", "botrunner", "run", "--run-dir", str(run_dir), "--quiet", "--speed", "max"]
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and done.stdout == ""

@@ -26,7 +26,7 @@ from botrunner.paper.persist import restore
 from botrunner.store import Store
 from tests.support.runtime import short_dir, small_fleet, small_market
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.store import Store, StoreWriteError, StoreWriter
 from tests.support.drift import bundled_markets, scaled_balance, user_bytes
 from tests.support.fake_rpc import FakeRpc
-from tests.test_live_venue import FAST, KP, USDC, Clock, funded_user, live_config, serve_chain
+from tests.integration.test_live_venue import FAST, KP, USDC, Clock, funded_user, live_config, serve_chain
 
 TIMEOUT_S = 30
 

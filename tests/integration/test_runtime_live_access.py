@@ -15,8 +15,8 @@ from botrunner.live import connect
 from botrunner.runner import Runner, RunnerError, RunOptions, prepare_live
 from tests.support.fake_rpc import FakeRpc
 from tests.support.runtime import short_dir, small_fleet, small_market
-from tests.test_live_runtime import BOT, KP
-from tests.test_live_venue import funded_user, serve_chain
+from tests.integration.test_live_runtime import BOT, KP
+from tests.integration.test_live_venue import funded_user, serve_chain
 
 DEAD_URL = "http://127.0.0.1:9"  # discard port: nothing listens, the connection is refused at once
 

@@ -20,9 +20,9 @@ from solders.keypair import Keypair
 
 from tests.support.fake_rpc import FakeRpc
 from tests.support.runtime import short_dir
-from tests.test_live_venue import KP, funded_user, serve_chain
+from tests.integration.test_live_venue import KP, funded_user, serve_chain
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SECRET_FORMS = (str(KP), json.dumps(list(bytes(KP))), json.dumps(list(bytes(KP)), separators=(",", ":")))
 
 BOT = """\
