@@ -1,6 +1,6 @@
 """Checkpoint and restore of the paper venue: a restored venue is indistinguishable from the original.
 
-The property drives a venue through the random operation sequences of ``tests/test_paper_properties.py`` (orders
+The property drives a venue through the random operation sequences of ``tests/property/test_paper.py`` (orders
 of every kind, floods, leverage, cancels, modifies, price moves and gaps, funding, settlement, cash), checkpoints
 it at a random point, restores, and applies the remaining operations to both: every event, report, ledger and
 final checkpoint must be equal.
@@ -36,7 +36,7 @@ from botrunner.paper.persist import (
 from botrunner.paper.queue import StaticBook
 from botrunner.paper.venue import PaperVenue, _Order
 from botrunner.venue.port import Fill, VenueEvent
-from tests.test_paper_properties import (
+from tests.property.test_paper import (
     MIN_PRICE,
     SOL,
     STEP,
@@ -180,7 +180,7 @@ def _print(v: PaperVenue, op: Print) -> Trade:
 
 
 def apply(v: PaperVenue, op: AnyOp) -> tuple[VenueEvent, ...]:
-    """One operation, exactly as ``tests.test_paper_properties.run`` applies it (plus the L2 ones)."""
+    """One operation, exactly as ``tests.property.test_paper.run`` applies it (plus the L2 ones)."""
     match op:
         case Book(dt=dt):
             return tuple(v.on_book(v.now + dt, _book(v, op)))
