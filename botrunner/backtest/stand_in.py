@@ -1,8 +1,8 @@
 """Replay candles through one bot's decision pipeline against a stand-in venue that accepts every command and fills
 nothing (positions stay flat): the decision path alone, without the paper venue's fills and margin.
 
-``make bench`` times ``decide()`` with it, and tests/test_perf_equivalence.py digests every decision it makes (the
-digests were recorded on this very loop). Backtests and paper bots run the real paper venue
+``make bench`` times ``decide()`` with it, and tests/golden/test_perf_equivalence.py digests every decision it
+makes (the digests were recorded on this very loop). Backtests and paper bots run the real paper venue
 (``botrunner.backtest.engine``), never this.
 
 Not part of the pure core: it times the decisions with ``time.perf_counter`` for the benchmark.

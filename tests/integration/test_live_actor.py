@@ -21,9 +21,9 @@ from botrunner.config.live import JitoSettings, LiveSettings
 from botrunner.runner import register_config
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.store import Store, StoreWriteError, StoreWriter
+from tests.integration.test_live_venue import FAST, KP, USDC, Clock, funded_user, live_config, serve_chain
 from tests.support.drift import bundled_markets, scaled_balance, user_bytes
 from tests.support.fake_rpc import FakeRpc
-from tests.integration.test_live_venue import FAST, KP, USDC, Clock, funded_user, live_config, serve_chain
 
 TIMEOUT_S = 30
 

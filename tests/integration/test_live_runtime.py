@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from solders.keypair import Keypair
 
+from tests.integration.test_live_venue import KP, funded_user, serve_chain
 from tests.support.fake_rpc import FakeRpc
 from tests.support.runtime import short_dir
-from tests.integration.test_live_venue import KP, funded_user, serve_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_FORMS = (str(KP), json.dumps(list(bytes(KP))), json.dumps(list(bytes(KP)), separators=(",", ":")))

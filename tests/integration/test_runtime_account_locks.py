@@ -18,10 +18,10 @@ from botrunner.control.protocol import ControlError
 from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.account_locks import AccountInUse, AccountLocks
 from botrunner.store import Store
-from tests.support.fake_rpc import FakeRpc
-from tests.support.runtime import short_dir, small_fleet, small_market
 from tests.integration.test_live_runtime import BOT, KP
 from tests.integration.test_live_venue import funded_user, serve_chain
+from tests.support.fake_rpc import FakeRpc
+from tests.support.runtime import short_dir, small_fleet, small_market
 
 
 def _bot(name: str, subaccount: int, mode: str = "live") -> BotConfig:

@@ -13,10 +13,10 @@ from actors.supervisor import LiveAccess
 from botrunner.config import BotConfig, parse_bot
 from botrunner.live import connect
 from botrunner.runner import Runner, RunnerError, RunOptions, prepare_live
-from tests.support.fake_rpc import FakeRpc
-from tests.support.runtime import short_dir, small_fleet, small_market
 from tests.integration.test_live_runtime import BOT, KP
 from tests.integration.test_live_venue import funded_user, serve_chain
+from tests.support.fake_rpc import FakeRpc
+from tests.support.runtime import short_dir, small_fleet, small_market
 
 DEAD_URL = "http://127.0.0.1:9"  # discard port: nothing listens, the connection is refused at once
 

@@ -27,7 +27,7 @@ from governors.risk import RiskInputs, RiskState, evaluate
 from governors.risk_limits import RiskLimits
 from tests.support.margin import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Computed on the code before the optimisation (see the module docstring); do not update them to make a test pass.
 EXPECTED_SOL_GRID_3_DAYS = "dd28387a0f292b88582d72e8f162978888de70c6db73966a89ac7025a9db0455"

@@ -30,7 +30,7 @@ from botrunner.backtest.data import resolve
 from botrunner.backtest.engine import BacktestInputs, BacktestResult, pnl_split, run_backtest
 from botrunner.config import load_bot
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START = 1_758_412_800  # 2025-09-21T00:00:00Z
 END = 1_760_400_000  # 2025-10-14T00:00:00Z
 

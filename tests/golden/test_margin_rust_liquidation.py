@@ -95,7 +95,7 @@ def test_fixture_when_rebuilt_from_shared_snapshots_then_identical(name: str, us
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     subprocess.run(
         [sys.executable, str(root / "ops" / "build_account_snapshot.py"), "--out-dir", str(tmp_path)],
         check=True,
