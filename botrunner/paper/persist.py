@@ -15,7 +15,7 @@ What is not kept: the static specs (``market`` comes from the caller, the spot s
 ``PaperConfig`` (the caller's), and the other caches, which are pure functions of the state.
 
 This module reads and writes the venue's private attributes on purpose: it is the venue's own persistence, in the
-same package. ``tests/test_paper_persist.py`` fails if the venue or ``_Order`` gains an attribute this module does
+same package. ``tests/unit/paper/test_persist.py`` fails if the venue or ``_Order`` gains an attribute this module does
 not account for, so the checkpoint cannot silently fall behind the simulator.
 """
 

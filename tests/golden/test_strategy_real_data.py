@@ -14,7 +14,7 @@ from botrunner.core.precision import PRICE_PRECISION
 from strategies.base import MarketView
 from strategies.config import GridConfig
 from strategies.grid import NOTE_INSUFFICIENT_HISTORY, GridStrategy
-from tests.test_strategy_grid import sol_market
+from tests.unit.strategies.test_grid import sol_market
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "market" / "binance" / "SOL-USDT-PERP_5m.csv.gz"
 TWO_WEEKS_OF_5M = 2 * 7 * 24 * 12

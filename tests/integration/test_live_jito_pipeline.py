@@ -25,7 +25,7 @@ from botrunner.live.jito import JITO_TIP_ACCOUNTS, JitoSubmitter
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult
 from tests.integration.test_live_transactions import FAST, PAYER, POLL_S, Sleeps, transfer_ix
 from tests.support.fake_rpc import FakeRpc, fake_rpc
-from tests.test_live_jito import ACCEPT_BODY, ENGINE_URL, SleepRecorder
+from tests.unit.live.test_jito import ACCEPT_BODY, ENGINE_URL, SleepRecorder
 
 TIP = 23_456
 

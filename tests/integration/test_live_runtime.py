@@ -208,7 +208,7 @@ def test_monitor_once_reads_any_subaccount_without_a_key(fake: FakeRpc) -> None:
 def test_monitor_reading_carries_ctl_bots_liquidation_distance(fake: FakeRpc) -> None:
     from decimal import Decimal
 
-    from tests.test_live_account import raw_user
+    from tests.unit.live.test_account import raw_user
 
     serve_chain(fake, user=raw_user(base=4 * 10**9, entry_price=140_000_000, usdc=100_000_000))
     done = _monitor(str(KP.pubkey()), "--subaccount", "1", "--rpc", fake.url, "--once", "--json")

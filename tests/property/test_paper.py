@@ -8,7 +8,7 @@ ledger; post-only orders only ever fill as makers, never in the call that accept
 rested at; expired orders never fill; at most 32 open orders; liquidation happens exactly when maintenance is
 breached; replaying the operations gives the same events.
 
-Generated orders avoid two shapes that trip known venue bugs (see tests/test_paper_venue.py): MARKET orders
+Generated orders avoid two shapes that trip known venue bugs (see tests/unit/paper/test_venue.py): MARKET orders
 carry no post-only mode, and ModifyOrder is only sent for orders whose ``max_ts`` has not passed.
 """
 

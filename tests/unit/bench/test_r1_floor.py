@@ -12,7 +12,7 @@ from types import ModuleType
 from botrunner.backtest.bench import run_r1
 from botrunner.marketdata.candles import Candle, Candles, bundled_path, load_candles
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _floor() -> ModuleType:

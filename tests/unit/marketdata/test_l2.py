@@ -27,7 +27,7 @@ from botrunner.marketdata.l2 import (
     iter_bybit_orderbook_zip,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "orderbook"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "orderbook"
 
 
 def _shared(name: str) -> Path:

@@ -11,7 +11,7 @@ from botrunner.bot.pipeline import Decision
 from botrunner.core.verdict import RiskAction
 from botrunner.runtime.decisions import DecisionRecorder
 from botrunner.runtime.hub import EventHub
-from tests.test_pipeline import _run
+from tests.unit.bot.test_pipeline import _run
 
 
 class _Log:

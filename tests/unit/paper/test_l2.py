@@ -48,7 +48,7 @@ CENT = USD // 100
 P150 = 150 * USD
 T0 = 1_000
 FAR = T0 + 10**6
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "orderbook"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "orderbook"
 
 SNAPSHOT = BookSnapshot(
     T0 * 10**9,
@@ -354,7 +354,7 @@ def test_a_crossing_limit_that_finds_no_asks_in_the_book_rests_whole() -> None:
 def test_without_a_book_a_market_buy_still_pays_the_slippage_model() -> None:
     v = PaperVenue(SOL, PaperConfig(), deposit_quote=10_000 * USDC, oracle_price=P150, now=T0)
     (fill,) = [e for e in place(v, market_order(1, Side.BUY, SOL_1)) if isinstance(e, Fill)]
-    assert fill.price == 150_165_000  # as tests/test_paper_venue.py: touch 150 + 11 bps, up to the tick
+    assert fill.price == 150_165_000  # as tests/unit/paper/test_venue.py: touch 150 + 11 bps, up to the tick
 
 
 def test_without_a_book_the_path_fills_makers_and_with_one_it_does_not() -> None:

@@ -21,7 +21,7 @@ from botrunner.funding import (
 )
 from botrunner.marketdata.candles import bundled_path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
 def _records(path: Path) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.market import FundingPoint, MarketEvent, PricePoint, market_events
 from botrunner.runtime.pacer import ReplayPacer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 EVENTS: list[MarketEvent] = [
     PricePoint(100, 1, 1, 100, 5, 0, 4),

@@ -14,7 +14,7 @@ from botrunner.backtest.output import SCRATCH_PREFIX, WRITER_LOCK, remove_abando
 from botrunner.cli import main
 from botrunner.runtime.exclusive import ExclusiveLock
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 BOTS = ROOT / "config" / "bots"
 FILES = ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snapshots.csv", "report.html")
 WEEK = ["--from", "2025-09-22", "--to", "2025-09-28", "--quiet"]

@@ -26,7 +26,7 @@ from botrunner.marketdata.funding import (
     verify_against_formula,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "market"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "market"
 HEADER = ",".join(DRIFT_FUNDING_COLUMNS) + "\n"
 # Two real SOL-PERP rows (the first two of the bundled slice).
 ROW1 = "1757808001,-0.013416708,-0.013416708,-0.013416708,241.935113,241.564725,36953.329513\n"

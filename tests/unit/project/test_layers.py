@@ -10,7 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 ROOT_PACKAGES = ("botrunner", "strategies", "governors", "actors")
 # ``python -m botrunner``: two lines that call the CLI, above every layer by construction.
 UNLAYERED = {"botrunner.__main__"}

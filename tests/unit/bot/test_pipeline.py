@@ -21,7 +21,7 @@ from botrunner.margin import AccountMarginView, apply_fill
 from botrunner.margin.fresh import usdc_funded
 from botrunner.marketdata.candles import bundled_path, load_candles
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SOL_BOT = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
 CANDLES = load_candles(bundled_path("SOL-USDT-PERP_binance_5m.csv.gz"))
 

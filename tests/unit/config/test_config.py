@@ -11,7 +11,7 @@ import pytest
 from botrunner.config import BotMode, check_fleet, load_fleet, parse_bot
 from botrunner.yamlconf import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 GOOD = """\
 name: sol-test

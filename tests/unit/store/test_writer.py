@@ -20,9 +20,9 @@ from structlog.testing import capture_logs
 
 from botrunner.store.store import StepRecord, Store
 from botrunner.store.writer import StoreWriteError, StoreWriter
-from tests.test_store import T0, register, step, steps
+from tests.unit.store.test_store import T0, register, step, steps
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

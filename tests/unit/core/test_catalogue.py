@@ -16,7 +16,7 @@ from botrunner.core.markets import ContractTier
 from botrunner.funding import market_funding_rate, max_price_divergence_for_funding
 from tests.support.margin import PROTOCOL_V2, require
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_catalogue_when_loaded_then_sol_perp_has_the_mainnet_parameters() -> None:

@@ -149,7 +149,7 @@ def test_inspect_when_run_as_program_then_no_traceback(tmp_path: Path) -> None:
         [sys.executable, "-m", "botrunner", "account", "inspect", str(path), "--json"],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[3],
         check=False,
     )
     assert proc.returncode != 0

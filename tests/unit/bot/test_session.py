@@ -17,7 +17,7 @@ from botrunner.paper.venue import PaperVenue
 from botrunner.venue.port import CancelReason, FundingPaid, OrderCancelled
 from tests.support.runtime import post_only_bid
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PRICE = 150_000_000
 
 
