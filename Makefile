@@ -22,7 +22,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python -m botrunner.cli.bench
+	$(BIN)/python -m botrunner.bench
 
 lint: setup
 	$(BIN)/ruff check .

@@ -10,5 +10,4 @@ Modules (one concept each):
 - ``curve``: ``Curve``, price -> target position (linear or stepwise).
 - ``ladder``: ``build_ladder``, mark-anchored %-spaced rungs rounded to tick and step.
 - ``grid``: ``GridStrategy``/``GridState``, the Pionex-style grid/curve strategy (MVP spec §3).
-- ``bench``: update/decision throughput figures, printed by ``make bench``.
 """

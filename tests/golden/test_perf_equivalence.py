@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from botrunner.backtest.stand_in import replay
+from botrunner.bench.stand_in import replay
 from botrunner.config import load_bot
 from botrunner.core.intents import ExposureBand
 from botrunner.margin import Account, AccountMarginView, Markets, PerpPosition, liquidation_price

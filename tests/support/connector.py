@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botrunner.backtest.stand_in import accept_all
+from botrunner.bench.stand_in import accept_all
 from botrunner.core.catalogue import load_catalogue
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION

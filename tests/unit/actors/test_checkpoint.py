@@ -10,7 +10,7 @@ import pytest
 
 from actors.bot_actor import CHECKPOINT_VERSION, BotCheckpoint, decode_checkpoint
 from actors.live_actor import LiveCheckpoint
-from botrunner.backtest.bench import r1_bot
+from botrunner.bench.reference import r1_bot
 from botrunner.bot.pipeline import OperatorFlags
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore

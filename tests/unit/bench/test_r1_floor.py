@@ -9,7 +9,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from botrunner.backtest.bench import run_r1
+from botrunner.bench.reference import run_r1
 from botrunner.marketdata.candles import Candle, Candles, bundled_path, load_candles
 
 ROOT = Path(__file__).resolve().parents[3]

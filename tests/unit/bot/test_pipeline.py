@@ -10,7 +10,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from botrunner.backtest.stand_in import accept_all
+from botrunner.bench.stand_in import accept_all
 from botrunner.bot.pipeline import AccountView, BotDefinition, BotState, Decision, MarketUpdate, decide, observe_price
 from botrunner.config import load_bot
 from botrunner.connector import placed_orders

@@ -1,4 +1,4 @@
-"""Benchmark of the rolling percentile windows, for ``make bench`` (``botrunner.cli.bench`` prints the figures).
+"""Benchmark of the rolling percentile windows, for ``make bench`` (``botrunner.bench`` prints the figures).
 
 Feeds two weeks of synthetic 1-minute prices (a seeded integer random walk; the first week fills the 1W window,
 the second is timed at steady state) through ``GridStrategy.on_price`` with all four default windows, then times

@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from botrunner.backtest.bench import R1_YAML
 from botrunner.backtest.data import BUNDLED_DIR
+from botrunner.bench.reference import R1_YAML
 from botrunner.control.client import ControlClient
 from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.market import PricePoint

@@ -1,10 +1,10 @@
-"""``make bench`` (``python -m botrunner.cli.bench``): figures for the pure core, printed with their units.
+"""``make bench`` (``python -m botrunner.bench``): figures for the pure core, printed with their units.
 
 Asserts nothing: speed goals live here, not in unit tests.
 
 Sections:
-1. grid strategy: rolling percentile windows (``strategies.bench``);
-2. margin engine: margin calculation and what-if projections (``botrunner.margin.bench``);
+1. grid strategy: rolling percentile windows (``botrunner.bench.strategy``);
+2. margin engine: margin calculation and what-if projections (``botrunner.bench.margin``);
 3. connector planning on the R1 ladder (nothing changed / full cancel-and-place);
 4. the whole decision pipeline (strategy -> Risk Governor -> Execution Governor -> connector) over real SOL 5-minute
    bars, with a stand-in venue that accepts every command and fills nothing.
@@ -28,18 +28,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from botrunner.backtest import bench as reference
-from botrunner.backtest.bench import R1_BUNDLED_CANDLES, R1_SHARED_CANDLES
-from botrunner.backtest.stand_in import accept_all, replay
+from botrunner.bench import margin as margin_bench
+from botrunner.bench import reference
+from botrunner.bench import strategy as strategy_bench
+from botrunner.bench.reference import R1_BUNDLED_CANDLES, R1_SHARED_CANDLES
+from botrunner.bench.stand_in import accept_all, replay
 from botrunner.config import load_bot
 from botrunner.connector import ConnectorState, MarketQuote, plan
 from botrunner.core.intents import ExposureBand
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.verdict import RiskAction, Verdict
-from botrunner.margin import bench as margin_bench
 from botrunner.marketdata.candles import Candles, load_candles
 from governors.execution import decide as execution_decide
-from strategies import bench as strategy_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +75,7 @@ def bench_connector() -> None:
 
 
 def bench_pipeline(candle_path: Path) -> None:
-    """The stand-in replay (``backtest.stand_in``) over every bar of a candle file, with no Drift funding records."""
+    """The stand-in replay (``stand_in``) over every bar of a candle file, with no Drift funding records."""
     bot = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
     candles = load_candles(candle_path)
     span_days = (candles.bars[-1].ts - candles.bars[0].ts) // 86_400 + 1
@@ -90,7 +90,7 @@ def bench_pipeline(candle_path: Path) -> None:
 
 
 def bench_reference(quick: bool) -> None:
-    """R1 and R2 of shared/bench/README.md (see ``botrunner.backtest.bench``)."""
+    """R1 and R2 of shared/bench/README.md (see ``botrunner.bench.reference``)."""
     bundled = load_candles(R1_BUNDLED_CANDLES)
     shared = R1_SHARED_CANDLES
     runs = [("bundled 30 days", bundled)]
@@ -256,7 +256,7 @@ def bench_log_line(lines: int = 20_000) -> None:
 
 
 def bench_r3(bars: int) -> None:
-    from botrunner.cli.bench_r3 import run_r3
+    from botrunner.bench.r3 import run_r3
 
     r = run_r3(bots=100, bars=bars)
     print(f"R3 actor runtime: {r.bots} band bots, one SOL-PERP event fanned out per bar close, {r.bars} bars:")
@@ -271,7 +271,7 @@ def bench_r3(bars: int) -> None:
 def bench_r3_by_fleet_size(bars: int) -> None:
     """R3's latency for smaller fleets in one process: the bots' steps run one after another under the GIL, so the
     p99 grows with the bot count; this shows how many bots one process holds within a latency budget."""
-    from botrunner.cli.bench_r3 import run_r3
+    from botrunner.bench.r3 import run_r3
 
     print(f"R3 by fleet size (same bots, {bars} bar closes each):")
     for bots in (1, 10, 25, 50):

@@ -58,7 +58,7 @@ def _time(label: str, fn: object, n: int) -> tuple[str, float]:
 
 
 def run() -> list[tuple[str, float]]:
-    """Measure and return (label, microseconds per call) pairs; ``botrunner.cli.bench`` prints them."""
+    """Measure and return (label, microseconds per call) pairs; ``botrunner.bench`` prints them."""
     price = 150 * _USDC
     m = _markets(price)
     usdc = SpotPosition(
