@@ -4,7 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test bench lint setup clean
+.PHONY: run demo test test-fast bench lint setup clean
 
 # The runner's speed: market seconds per wall second on the bundled history (SPEED=max replays flat out).
 SPEED ?= 6000
@@ -20,6 +20,10 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Unit and property tests only: no integration test (tests/integration/ is marked so) and nothing marked slow.
+test-fast: setup
+	$(BIN)/python -m pytest tests/unit tests/property -m "not integration and not slow"
 
 bench: setup
 	$(BIN)/python -m botrunner.bench
