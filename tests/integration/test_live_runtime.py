@@ -121,6 +121,7 @@ def test_run_when_rpc_unreachable_then_one_line_and_nonzero_exit(work: Path) -> 
     assert "Traceback" not in done.stderr + done.stdout
 
 
+@pytest.mark.slow  # ~6.6 s alone: a live bot trades through the fake node in a real subprocess
 def test_run_live_bot_trades_through_the_node_and_never_leaks_the_key(work: Path, fake: FakeRpc) -> None:
     serve_chain(fake, user=funded_user())
     _fleet(work, fake.url)
