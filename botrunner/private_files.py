@@ -30,12 +30,13 @@ def owner_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def not_ours(path: Path | str, uid: int) -> str | None:
-    """Why ``path``, owned by ``uid``, is not this process's to use (None when it is)."""
+def not_ours(uid: int) -> str | None:
+    """Why a file owned by ``uid`` is not this process's to use (None when it is): ``owned by uid 1001 (bob), not
+    by this user (uid 1000 (alice))``."""
     me = os.geteuid()
     if uid == me:
         return None
-    return f"{path} is owned by {owner_name(uid)}, not by this user ({owner_name(me)})"
+    return f"owned by {owner_name(uid)}, not by this user ({owner_name(me)})"
 
 
 def open_private(path: Path | str, flags: int) -> int:
@@ -49,7 +50,7 @@ def open_private(path: Path | str, flags: int) -> int:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        why = not_ours(path, info.st_uid)
+        why = not_ours(info.st_uid)
         if why is not None:
             raise PermissionError(errno.EPERM, why, str(path))
         if stat.S_IMODE(info.st_mode) != FILE_MODE:
