@@ -120,18 +120,24 @@ def test_a_symlinked_log_directory_is_refused(work: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["botrunner.db-wal", "runner.lock", "logs/sol.log"])
-def test_a_symlink_planted_as_a_runner_file_is_refused_before_anything_is_changed(work: Path, name: str) -> None:
+def test_a_symlink_planted_as_a_runner_file_is_refused_and_nothing_is_written_through_it(work: Path, name: str) -> None:
     run_dir = work / "run"
     (run_dir / "logs").mkdir(parents=True)
     victim = work / "victim"
     victim.write_text("someone else's file\n")
+    victim.chmod(0o644)
     (run_dir / name).symlink_to(victim)
+    sibling = run_dir / {"logs/sol.log": "logs/eth.log"}.get(name, "botrunner.db")  # a runner file beside it
+    sibling.write_text("")
+    sibling.chmod(0o644)
     run_dir.chmod(0o777)
     (run_dir / "logs").chmod(0o777)
     with pytest.raises(RunDirError, match=rf"{run_dir / name} in the .* directory is a symbolic link \(to {victim}\)"):
         prepare_run_dir(run_dir)
-    assert victim.read_text() == "someone else's file\n"
-    assert _mode(run_dir if "/" not in name else run_dir / "logs") == 0o777  # checked first, changed nothing
+    assert victim.read_text() == "someone else's file\n" and _mode(victim) == 0o644
+    # its directory was made 0700 first (so nobody could swap an entry meanwhile); no file in it was changed
+    assert _mode(sibling.parent) == 0o700
+    assert _mode(sibling) == 0o644
 
 
 def test_a_run_directory_owned_by_another_user_is_refused_naming_it_its_owner_and_what_to_do(

@@ -64,7 +64,9 @@ def private_directory(path: Path, what: str, ours: Callable[[str], object]) -> N
     """Make ``path`` a 0700 directory of ours (created with its missing parents if need be) and each entry whose
     name ``ours`` accepts 0600; :class:`RunDirError` for a symlink or another user's directory or entry.
 
-    Everything is checked before anything is changed: a refused directory is left exactly as it was."""
+    The directory itself is checked, then made 0700 before its entries are looked at: from then on no other user
+    can add, swap or rename one between their check and their ``chmod`` (which follows a symlink). A refused
+    entry therefore leaves its directory 0700 and everything else as it was."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -89,9 +91,11 @@ def private_directory(path: Path, what: str, ours: Callable[[str], object]) -> N
             "there. Use a directory of your own, or run as its owner"
         )
     try:
+        if stat.S_IMODE(info.st_mode) != DIR_MODE:
+            os.chmod(path, DIR_MODE)
         entries = [(entry, os.lstat(entry)) for entry in _named(path, ours)]
     except OSError as exc:
-        raise RunDirError(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
+        raise RunDirError(f"cannot make the {what} {path} owner-only: {exc.strerror or exc}") from exc
     for entry, entry_info in entries:
         if stat.S_ISLNK(entry_info.st_mode):
             raise RunDirError(
@@ -105,8 +109,6 @@ def private_directory(path: Path, what: str, ours: Callable[[str], object]) -> N
                 "Remove it (or run as its owner)"
             )
     try:
-        if stat.S_IMODE(info.st_mode) != DIR_MODE:
-            os.chmod(path, DIR_MODE)
         for entry, entry_info in entries:
             # a directory or FIFO where a file should be is refused by what opens it, with its own words
             if (stat.S_ISREG(entry_info.st_mode) or stat.S_ISSOCK(entry_info.st_mode)) and stat.S_IMODE(
