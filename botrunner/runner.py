@@ -50,6 +50,7 @@ from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.market import market_events, rate_in_force
 from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
+from botrunner.runtime.rundir import RunDirError, prepare_run_dir
 from botrunner.runtime.views import iso, render_summary, status_row
 from botrunner.store import Store, StoreError, StoreWriteError, StoreWriter
 from botrunner.yamlconf import ConfigError
@@ -215,10 +216,9 @@ class Runner:
         self.live_access.update(prepare_live(configs))
         self.configs = configs
         try:
-            # owner only, like its control socket: the store and logs hold positions, orders and PnL
-            self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise RunnerError(f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}") from exc
+            prepare_run_dir(self.run_dir)  # owner only (0700/0600, umask 077), ours, no symlink: its module doc
+        except RunDirError as exc:
+            raise RunnerError(str(exc)) from exc
         try:
             self.run_lock.acquire()
         except LockHeld as exc:
