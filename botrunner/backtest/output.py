@@ -278,7 +278,9 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
         _write_lines(staged["funding.csv"], FUNDING_HEADER, map(funding_line, result.funding))
         _write_lines(staged["orders.csv"], ORDERS_HEADER, map(order_line, result.orders))
         _write_lines(staged["snapshots.csv"], SNAPSHOTS_HEADER, map(snapshot_line, result.snapshots))
-        staged["report.html"].write_text(render_report(doc, result.snapshots, result.fills), encoding="utf-8")
+        staged["report.html"].write_text(
+            render_report(doc, result.snapshots, result.fills, run_curve(result)), encoding="utf-8"
+        )
         for name, path in staged.items():
             os.replace(path, out / name)  # a rename within one file system: needs no space, one file at a time
     finally:
