@@ -96,7 +96,7 @@
   function drawDots(u, layer) {
     const r = 1.3 * uPlot.pxRatio;
     clipToPlot(u, (ctx) => {
-      ctx.globalAlpha = 0.55;
+      ctx.globalAlpha = 0.4;
       ctx.fillStyle = layer.colour;
       const xmin = u.scales.x.min;
       const xmax = u.scales.x.max;
@@ -111,15 +111,16 @@
     });
   }
 
-  // fill markers: triangles while they are few enough to tell apart, small dots when the window is crowded
-  // (a 21-month run has thousands of fills: triangles would bury the price line)
+  // fill markers: triangles while they are few enough to tell apart (smaller as they crowd), small squares past
+  // 1.5 fills per pixel across (a 21-month run has thousands of fills: triangles would bury the price line)
   function drawMarkers(u, layer) {
     const xmin = u.scales.x.min;
     const xmax = u.scales.x.max;
     let visible = 0;
     for (const t of layer.t) if (t >= xmin && t <= xmax) visible++;
-    const crowded = visible > u.bbox.width / uPlot.pxRatio / 4;
-    const s = (crowded ? 1.6 : 4.5) * uPlot.pxRatio;
+    const density = visible / (u.bbox.width / uPlot.pxRatio);
+    const crowded = density > 1.5;
+    const s = (crowded ? 1.6 : density > 0.25 ? 3.2 : 4.5) * uPlot.pxRatio;
     clipToPlot(u, (ctx) => {
       ctx.fillStyle = layer.colour;
       ctx.strokeStyle = "#222";
