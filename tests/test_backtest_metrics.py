@@ -113,8 +113,9 @@ def test_cagr_and_calmar_by_hand() -> None:
     assert growth is not None
     assert abs(growth - Decimal("0.1")) < CLOSE
     assert metrics.calmar(growth, Decimal("0.2")) == pytest.approx(Decimal("0.5"), abs=CLOSE)
-    assert metrics.cagr(100 * USD, 0, DAY) == -1  # nothing left
+    assert metrics.cagr(100 * USD, 0, 365 * DAY) == -1  # nothing left
     assert metrics.cagr(100 * USD, 110 * USD, 0) is None
+    assert metrics.cagr(100 * USD, 200 * USD, 3600) is None  # an hour doubled: too short to annualise
     assert metrics.calmar(growth, Decimal(0)) is None
 
 
@@ -333,3 +334,10 @@ def test_days_and_months_sum_to_the_run_and_drawdown_is_a_fraction(steps: list[t
     assert 0 <= dd.duration_s <= curve[-1].ts - curve[0].ts
     deepest = min(metrics.drawdown_ppm(curve))
     assert -deepest == int(dd.fraction * metrics.PPM)  # the chart's line reaches the table's figure
+
+
+def test_rounding_holds_every_digit_of_a_huge_ratio() -> None:
+    huge = Decimal(2**200)  # 61 digits: more than the default 28-digit context can quantize
+    assert str(metrics.rounded(huge, 4)) == f"{2**200}.0000"
+    assert str(metrics.rounded(Decimal("0.00005"), 4)) == "0.0000"  # half to even
+    assert str(metrics.rounded(Decimal("0.00015"), 4)) == "0.0002"

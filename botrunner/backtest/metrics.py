@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Context, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Final
 
 from botrunner.backtest.records import FillRow, FundingRow, SnapshotRow
@@ -30,7 +30,15 @@ from botrunner.core.fixed import tdiv
 SECONDS_PER_DAY: Final = 86_400
 DAYS_PER_YEAR: Final = 365  # crypto trades every day: annualise by 365 days, not 252 sessions
 PPM: Final = 1_000_000
+MIN_CAGR_DAYS: Final = 7  # shorter runs get no CAGR (nor Calmar): see ``cagr``
 _CONTEXT: Final = Context(prec=40)  # ratios of 1e6-scaled integers over years of days need far fewer digits
+
+
+def rounded(value: Decimal, places: int) -> Decimal:
+    """``value`` to ``places`` decimal places, half to even, however large: the context grows to hold every digit
+    (a quantize in the default 28-digit context fails on, say, the CAGR of a one-hour run that doubled)."""
+    with localcontext(Context(prec=max(28, value.adjusted() + places + 2))):
+        return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
 
 
 # --- the equity curve and its periods ---------------------------------------------------------------------------
@@ -184,9 +192,10 @@ def years(seconds: int) -> Decimal:
 
 def cagr(starting_equity: int, ending_equity: int, seconds: int) -> Decimal | None:
     """Compound annual growth rate: (ending / starting) ^ (1 / years) − 1, years of 365 days; −1 when the run ended
-    with nothing. None for an empty span or no starting equity. A run shorter than a year is extrapolated, so
-    weeks of data can give a large figure: read it with the run's length."""
-    if seconds <= 0 or starting_equity <= 0:
+    with nothing. None without starting equity or for a run shorter than ``MIN_CAGR_DAYS``: compounding an hour's
+    move over a year gives thousands of digits and means nothing. A run shorter than a year is still extrapolated,
+    so weeks of data can give a large figure: read it with the run's length."""
+    if seconds < MIN_CAGR_DAYS * SECONDS_PER_DAY or starting_equity <= 0:
         return None
     if ending_equity <= 0:
         return Decimal(-1)

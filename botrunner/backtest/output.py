@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import msgspec
 
 from botrunner.backtest.data import MarketData
 from botrunner.backtest.engine import BacktestResult, pnl_split
-from botrunner.backtest.metrics import LedgerPoint, Performance, equity_curve, performance
+from botrunner.backtest.metrics import LedgerPoint, Performance, equity_curve, performance, rounded
 from botrunner.backtest.records import (
     FILLS_HEADER,
     FUNDING_HEADER,
@@ -115,7 +115,7 @@ def run_performance(result: BacktestResult) -> Performance:
 
 def _decimal(value: Decimal | None, places: int) -> str | None:
     """A ratio as a decimal string with ``places`` places, rounded half to even; None stays None (undefined)."""
-    return None if value is None else str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
+    return None if value is None else str(rounded(value, places))
 
 
 def _pct(value: Decimal | None) -> str | None:

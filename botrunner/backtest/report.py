@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
 
@@ -555,11 +555,9 @@ def _liq_distance(s: SnapshotRow) -> float | None:
 def _summary_tables(summary: Mapping[str, Any], fills: Sequence[FillRow]) -> str:
     if not summary:
         return '<p class="note">The summary is empty.</p>'
-    perf = summary.get("performance") if isinstance(summary.get("performance"), Mapping) else {}
-    assert isinstance(perf, Mapping)
-    grid = summary.get("grid") if isinstance(summary.get("grid"), Mapping) else None
-    pnl = summary.get("pnl") if isinstance(summary.get("pnl"), Mapping) else {}
-    assert isinstance(pnl, Mapping)
+    perf = _mapping(summary, "performance") or {}
+    grid = _mapping(summary, "grid")
+    pnl = _mapping(summary, "pnl") or {}
     seconds = _span_s(summary)
 
     returns: list[tuple[str, str, str]] = [
@@ -618,6 +616,12 @@ def _summary_tables(summary: Mapping[str, Any], fills: Sequence[FillRow]) -> str
     return '<div class="cards">' + "\n".join(t for t in tables if t) + "</div>"
 
 
+def _mapping(summary: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    """``summary[key]`` when it is an object (a hand-made or older summary may lack it)."""
+    value = summary.get(key)
+    return value if isinstance(value, Mapping) else None
+
+
 def _kv_table(title: str, rows: Iterable[tuple[str, str, str]]) -> str:
     body = "".join(f'<tr><th>{_esc(k)}</th><td>{_esc(v)}</td><td class="hint">{_esc(h)}</td></tr>' for k, v, h in rows)
     return f'<table class="summary"><caption>{_esc(title)}</caption>{body}</table>'
@@ -625,10 +629,10 @@ def _kv_table(title: str, rows: Iterable[tuple[str, str, str]]) -> str:
 
 def _pnl_breakdown(summary: Mapping[str, Any], fills: Sequence[FillRow]) -> str:
     """The PnL as lines that add up: every figure is its effect on equity (+ income, − cost), no double negative."""
-    pnl = summary.get("pnl")
-    if not isinstance(pnl, Mapping) or not all(k in pnl for k in ("realized", "unrealized", "funding", "fees")):
+    pnl = _mapping(summary, "pnl")
+    if pnl is None or not all(k in pnl for k in ("realized", "unrealized", "funding", "fees")):
         return ""
-    gross = summary.get("pnl_gross") if isinstance(summary.get("pnl_gross"), Mapping) else None
+    gross = _mapping(summary, "pnl_gross")
     realized, unrealized = _quote_int(pnl["realized"]), _quote_int(pnl["unrealized"])
     net_funding, net_fees = _quote_int(pnl["funding"]), _quote_int(pnl["fees"])
     if gross is not None:
@@ -814,7 +818,7 @@ def _dec(value: Any) -> Decimal | None:
 
 
 def _grouped(d: Decimal, places: int, signed: bool) -> str:
-    q = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    q = metrics.rounded(d, places)
     text = f"{q:,.{places}f}"
     if text.startswith("-") and q == 0:
         text = text[1:]
