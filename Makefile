@@ -11,6 +11,7 @@ SPEED ?= 6000
 
 setup:
 	@./ops/ensure_venv.sh "$(PY)" "$(VENV)"
+	@./ops/ensure_chromium.sh
 
 run: setup
 	$(BIN)/botrunner run --speed $(SPEED)

@@ -23,7 +23,14 @@ from botrunner.bot.lifecycle import BotRunState, OperatorCommand, apply_command,
 from botrunner.bot.pipeline import BotDefinition, OperatorFlags
 from botrunner.bot.session import BotSession, RowBuffer
 from botrunner.cli import main
-from botrunner.cli.ctl import _RISK_STATE_STYLES, _RUN_STATE_STYLES, _SIDE_STYLES, _STATUS_COLUMNS, format_event
+from botrunner.cli.ctl import (
+    _RISK_STATE_STYLES,
+    _RUN_STATE_STYLES,
+    _SIDE_STYLES,
+    _STATUS_COLUMNS,
+    fee_row,
+    format_event,
+)
 from botrunner.config import load_bot
 from botrunner.connector import PlaceOrders
 from botrunner.connector.commands import PlanReason
@@ -247,7 +254,7 @@ def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureF
         ("leverage", DETAIL["leverage"]),
         ("liq. price", "-"),  # no liquidation price at this leverage: the view says None
         ("health", str(DETAIL["health"])),
-        ("fees", pnl["fees"]),
+        ("rebates earned", "+" + pnl["fees"].removeprefix("-")),  # the maker fill earned a rebate: an income
         ("unsettled", pnl["unsettled"]),
         ("total", pnl["total"]),
         ("preferred", band["preferred"]),
@@ -425,3 +432,19 @@ def test_a_status_row_shows_the_bots_state_only_while_the_supervisor_runs_it(sup
     slot = {**SLOT, "supervision": supervision, "restarts": 2, "flagged": True}
     row = status_row({"name": "b", "state": "paused"}, slot)
     assert row == {"name": "b", "state": shown, "restarts": 2, "flagged": True}
+
+
+@pytest.mark.parametrize(
+    ("net", "label", "shown", "style"),
+    [
+        ("4.000000", "fees paid", "-4.000000", "red"),  # paid: a cost, shown as what it takes off equity
+        ("-1.463960", "rebates earned", "+1.463960", "green"),  # a net rebate: an income, never "- -1.46"
+        ("0.000000", "fees paid", "0.000000", ""),
+        (None, "fees", "-", ""),
+    ],
+)
+def test_fees_show_as_a_cost_or_an_income_by_their_effect_on_equity(
+    net: str | None, label: str, shown: str, style: str
+) -> None:
+    name, text = fee_row(net)
+    assert (name, text.plain, str(text.style)) == (label, shown, style)

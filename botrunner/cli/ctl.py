@@ -159,6 +159,20 @@ def _signed(value: Any) -> Text:
     return Text(text, style="green") if value.strip("0.+") else Text(text)
 
 
+def fee_row(value: Any) -> tuple[str, Text]:
+    """The net fees (``pnl.fees``: + paid, − rebate, as in summary.json) as the pnl section's other rows are shown:
+    by their effect on equity, under a name that says whether they cost or earned. ``4.000000`` paid shows as
+    ``fees paid  -4.000000`` (red), ``-1.463960`` as ``rebates earned  +1.463960`` (green): the section reads as a
+    sum, never as "minus a negative fee". The same rule as report.html's "PnL by source" table."""
+    if not isinstance(value, str) or not value.strip():
+        return "fees", Text(_cell(value))
+    text = value.strip()
+    if text.startswith("-"):
+        return "rebates earned", _signed("+" + text[1:])
+    magnitude = text.lstrip("+")
+    return "fees paid", _signed("-" + magnitude if magnitude.strip("0.") else magnitude)
+
+
 # Keyed by the states the runner reports, so every one has a style: a bot's run state (``ctl status`` rows, the
 # ``bot`` title, an action's answer) and the Risk Governor's last action (the ``risk`` column and line). The keys
 # are the enums' values written out (``bot.lifecycle.BotRunState``, ``core.verdict.RiskAction``): importing the
@@ -294,7 +308,7 @@ def render_bot(result: Mapping[str, Any], console: Console) -> None:
     ]
     pnl = result.get("pnl")
     if isinstance(pnl, dict):
-        rows = [(k, _signed(pnl.get(k))) for k in _BOT_PNL] + [
+        rows = [fee_row(pnl.get(k)) if k == "fees" else (k, _signed(pnl.get(k))) for k in _BOT_PNL] + [
             (k, _signed(v)) for k, v in pnl.items() if k not in _BOT_PNL
         ]
         sections.append(_key_values("pnl", rows, numbers=True))
