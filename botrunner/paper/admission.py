@@ -108,7 +108,8 @@ def post_only_price(intent: OrderIntent, price: int, touch: int, tick: int) -> i
     skipped (TryPostOnly) or slid one tick behind the touch (Slide)."""
     if intent.order_type is OrderType.MARKET or intent.post_only is PostOnlyMode.NONE:
         return price
-    if not crosses(intent.side, price, touch):
+    # ``not crosses(...)``, inlined: this runs for every post-only order of every requote
+    if (price < touch) if intent.side is Side.BUY else (price > touch):
         return price
     match intent.post_only:
         case PostOnlyMode.MUST_POST_ONLY:
