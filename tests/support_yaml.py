@@ -136,3 +136,26 @@ def documents_with_a_duplicate(draw: st.DrawFn) -> tuple[str, str, str]:
     root = draw(documents())
     path, key = draw(repeat_a_key(root, tree()))
     return render(root), path, key
+
+
+def key_marks(text: str, path: str, key: str) -> list[Any]:
+    """Where plain PyYAML (which allows repeated keys) sees ``key`` in the mapping at ``path``: the tests' oracle."""
+    import yaml
+
+    node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
+    for part in (p for p in path.replace("[", ".[").split(".") if p):
+        if part.startswith("["):
+            node = node.value[int(part[1:-1])]
+        else:
+            node = next(v for k, v in node.value if k.value == part)
+    return [k.start_mark for k, _ in node.value if k.value == key]
+
+
+@st.composite
+def styled(draw: st.DrawFn, value: Any) -> Any:
+    """Plain data (dicts, lists, scalars) as a tree whose every container is drawn block or flow."""
+    if isinstance(value, dict):
+        return Map([(k, draw(styled(v))) for k, v in value.items()], draw(st.booleans()))
+    if isinstance(value, list):
+        return Seq([draw(styled(v)) for v in value], draw(st.booleans()))
+    return value

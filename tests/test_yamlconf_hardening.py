@@ -7,14 +7,13 @@ from __future__ import annotations
 import re
 import tracemalloc
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from hypothesis import given, settings
 
 from botrunner.yamlconf import LOADERS, MAX_DEPTH, MAX_FILE_BYTES, ConfigError, Loader, parse_yaml, read_text
-from tests.support_yaml import Map, documents, documents_with_a_duplicate, render
+from tests.support_yaml import Map, documents, documents_with_a_duplicate, key_marks, render
 
 SOURCE = "fleet/x.yaml"
 
@@ -22,17 +21,6 @@ SOURCE = "fleet/x.yaml"
 @pytest.fixture(params=LOADERS, ids=lambda loader: loader.__name__)
 def loader(request: pytest.FixtureRequest) -> Loader:
     return request.param  # type: ignore[no-any-return]  # pytest types params as Any
-
-
-def _key_marks(text: str, path: str, key: str) -> list[yaml.Mark]:
-    """Where plain PyYAML (which allows duplicates) sees ``key`` in the mapping at ``path``: the oracle."""
-    node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
-    for part in (p for p in path.replace("[", ".[").split(".") if p):
-        if part.startswith("["):
-            node = node.value[int(part[1:-1])]
-        else:
-            node = next(v for k, v in node.value if k.value == part)
-    return [k.start_mark for k, _ in node.value if k.value == key]
 
 
 # ----------------------------------------------------------------------------------------------- duplicates
@@ -44,7 +32,7 @@ def test_a_duplicate_key_at_any_depth_block_or_flow_is_one_line_naming_file_both
     case: tuple[str, str, str],
 ) -> None:
     text, path, key = case
-    first, second = _key_marks(text, path, key)[:2]
+    first, second = key_marks(text, path, key)[:2]
     field = f"{path}.{key}".lstrip(".")
     for loader in LOADERS:
         with pytest.raises(ConfigError) as err:
