@@ -4,7 +4,7 @@ Issue 5 §5: "Any order above $100 notional needs an explicit operator confirmat
 unless the bot's YAML sets a per-order cap that allows it; the SOL balance must stay above a gas reserve (default
 0.017 SOL); a network latency above 500 ms blocks trading; every block is logged at WARNING with the numbers."
 
-Rules, per order (limits from ``LiveSettings``):
+Rules, per order (limits from ``GateLimits``, which the bot's ``live:`` settings provide):
 
 * Notional = base x price in quote 1e6 (``quote_value``). The price is the order's limit price; for an
   ORACLE_OFFSET order it is oracle + offset (floored at 0); for a MARKET order it is the larger of the oracle and
@@ -41,18 +41,31 @@ import enum
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import assert_never
+from typing import Protocol, assert_never
 
 import msgspec
 
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, Command, PlaceOrders
 from botrunner.connector.orders import OrderIntent, OrderType
-from botrunner.core.precision import QUOTE_PRECISION, quote_value, to_decimal
+from botrunner.core.precision import LAMPORTS_PER_SOL, QUOTE_PRECISION, quote_value, to_decimal
 from botrunner.core.side import Side
-from botrunner.live.settings import LAMPORTS_PER_SOL, LiveSettings
 
 TOKEN_LENGTH = 12  # hex digits of sha256: 48 bits, ample to tell a bot's orders apart, short enough to type
 _TOKEN_RE = re.compile(rf"[0-9a-f]{{{TOKEN_LENGTH}}}")
+
+
+class GateLimits(Protocol):
+    """The limits the gates read. ``botrunner.config.live.LiveSettings`` (a bot's ``live:`` section) has them; the
+    governor names only what it needs, so it does not import the config layer above it."""
+
+    @property
+    def confirm_above_quote(self) -> int: ...  # quote 1e6
+    @property
+    def max_order_notional_quote(self) -> int | None: ...  # quote 1e6; None: no per-order cap
+    @property
+    def gas_reserve_lamports(self) -> int: ...
+    @property
+    def max_latency_ms(self) -> int: ...
 
 
 class GateBlock(enum.Enum):
@@ -179,7 +192,7 @@ def _usd(quote: int) -> str:
     return f"${to_decimal(quote, QUOTE_PRECISION):f}"
 
 
-def _bot_block(settings: LiveSettings, inputs: GateInputs) -> tuple[GateBlock, str] | None:
+def _bot_block(settings: GateLimits, inputs: GateInputs) -> tuple[GateBlock, str] | None:
     if inputs.sol_lamports < settings.gas_reserve_lamports:
         return GateBlock.GAS_RESERVE, (
             f"wallet {to_decimal(inputs.sol_lamports, LAMPORTS_PER_SOL):f} SOL < gas reserve "
@@ -193,7 +206,7 @@ def _bot_block(settings: LiveSettings, inputs: GateInputs) -> tuple[GateBlock, s
 
 
 def _order_block(
-    check: OrderCheck, settings: LiveSettings, now: int, confirmations: Confirmations
+    check: OrderCheck, settings: GateLimits, now: int, confirmations: Confirmations
 ) -> tuple[GateBlock, str] | None:
     notional = check.notional_quote
     cap = settings.max_order_notional_quote
@@ -212,7 +225,7 @@ def _order_block(
 def check_orders(
     orders: Sequence[OrderIntent],
     oracle_price: int,
-    settings: LiveSettings,
+    settings: GateLimits,
     inputs: GateInputs,
     confirmations: Confirmations,
 ) -> GateResult:

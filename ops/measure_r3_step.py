@@ -15,8 +15,8 @@ import sys
 import time
 from typing import Any
 
-from botrunner.runtime import bot_actor
-from botrunner.runtime.bench import run_r3
+from actors import bot_actor
+from botrunner.cli.bench_r3 import run_r3
 from botrunner.runtime.market import PricePoint
 
 

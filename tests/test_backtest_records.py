@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from botrunner.backtest.records import fixed, optional_fixed
 from botrunner.core.precision import PRICE_PRECISION, to_decimal
+from botrunner.core.records import fixed, optional_fixed
 
 # far beyond Decimal's default 28-digit context, which rounded (or raised InvalidOperation) here
 HUGE = st.integers(-(10**60), 10**60)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from botrunner.backtest.records import FillRow, SnapshotRow
 from botrunner.backtest.report import MAX_POINTS, downsample, render_report
+from botrunner.core.records import FillRow, SnapshotRow
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 BAR = 300

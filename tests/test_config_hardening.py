@@ -26,8 +26,8 @@ from botrunner.config import (
     parse_bot,
     read_bot,
 )
+from botrunner.config.live import LiveSettings
 from botrunner.core.policy import ExecutionPolicy
-from botrunner.live.settings import LiveSettings
 from botrunner.yamlconf import ConfigError
 from governors.risk_limits import RiskLimits
 from strategies.config import GridConfig

@@ -20,10 +20,10 @@ from botrunner.connector import (
     apply_event,
     apply_events,
 )
+from botrunner.core.directive import ExecutionMode
 from botrunner.core.intents import ExposureBand
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode
 from botrunner.core.side import Side
-from governors.execution import ExecutionMode
 
 BASE = 300_000_000
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 
 from botrunner.connector import Rung, build_ladder, filter_post_only, ramp_band, ramp_fraction_bps
+from botrunner.core.directive import ExecutionMode
 from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.policy import PostOnlyMode, RampInPolicy
 from botrunner.core.side import Side
-from governors.execution import ExecutionMode
 from tests.test_connector_support import PRICE_150, R1_POLICY, SOL, SOL_1
 
 BAND5 = ExposureBand(-5 * SOL_1, 5 * SOL_1, 0)

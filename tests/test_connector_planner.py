@@ -24,11 +24,12 @@ from botrunner.connector import (
     resync,
 )
 from botrunner.connector.commands import cancelled_ids, placed_orders
+from botrunner.core.directive import ExecutionDirective
 from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, Verdict
-from governors.execution import ExecutionDirective, decide
+from governors.execution import decide
 from tests.test_connector_support import PRICE_150, R1_POLICY, SOL, SOL_1, ack_all
 
 BAND5 = ExposureBand(-5 * SOL_1, 5 * SOL_1, 0)

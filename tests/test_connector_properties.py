@@ -29,12 +29,13 @@ from botrunner.connector import (
     resync,
 )
 from botrunner.connector.commands import cancelled_ids, placed_orders
+from botrunner.core.directive import ExecutionMode
 from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
 from botrunner.core.precision import MAX_OPEN_ORDERS_PER_USER, MAX_ORDERS_PER_PLACE_ORDERS
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, Verdict
-from governors.execution import ExecutionMode, decide
+from governors.execution import decide
 from tests.test_connector_support import SOL, ack_all
 
 STEP = SOL.step_size

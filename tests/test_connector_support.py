@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botrunner.connector.acceptance import accept_all
+from botrunner.backtest.stand_in import accept_all
 from botrunner.core.catalogue import load_catalogue
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode, RampInPolicy
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION
@@ -24,7 +24,7 @@ PRICE_150 = 150 * PRICE_PRECISION
 SOL_1 = BASE_PRECISION
 
 
-ack_all = accept_all  # the product's own helper: the venue accepted every placement and cancel
+ack_all = accept_all  # the bench's stand-in venue: it accepted every placement and cancel
 
 
 def test_support_market_is_self_consistent() -> None:

@@ -19,6 +19,9 @@ import structlog
 from structlog.testing import capture_logs
 
 import botrunner.cli
+from botrunner.bot.lifecycle import BotRunState, OperatorCommand, apply_command, run_state
+from botrunner.bot.pipeline import BotDefinition, OperatorFlags
+from botrunner.bot.session import BotSession, RowBuffer
 from botrunner.cli import main
 from botrunner.cli.ctl import _RISK_STATE_STYLES, _RUN_STATE_STYLES, _SIDE_STYLES, _STATUS_COLUMNS, format_event
 from botrunner.config import load_bot
@@ -31,13 +34,10 @@ from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
-from botrunner.pipeline import BotDefinition, OperatorFlags
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub
-from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, apply_command, run_state
 from botrunner.runtime.pacer import parse_speed
 from botrunner.runtime.paper_bot import PaperBot
-from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.runtime.views import bot_detail, bot_summary, iso, render_summary, status_row
 from tests.support_runtime import post_only_bid
 

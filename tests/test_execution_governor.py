@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from botrunner.core.directive import ExecutionMode
 from botrunner.core.intents import ExposureBand
 from botrunner.core.verdict import RiskAction, RiskFinding, RiskReason, Verdict
-from governors.execution import ExecutionMode, decide
+from governors.execution import decide
 
 SOL_1 = 10**9
 BAND = ExposureBand(-5 * SOL_1, 5 * SOL_1, 0)

@@ -15,11 +15,11 @@ import pykka
 import pytest
 import structlog
 
+from actors.live_actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
 from botrunner.config import BotMode
-from botrunner.live.actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
-from botrunner.live.settings import JitoSettings, LiveSettings
+from botrunner.config.live import JitoSettings, LiveSettings
+from botrunner.runner import register_config
 from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.runner import register_config
 from botrunner.store import Store, StoreWriteError, StoreWriter
 from tests.support_drift import bundled_markets, scaled_balance, user_bytes
 from tests.support_fake_rpc import FakeRpc

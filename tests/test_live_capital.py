@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from botrunner.config.live import LiveSettings
 from botrunner.live.capital import (
     CapitalError,
     InsufficientBalance,
@@ -18,7 +19,6 @@ from botrunner.live.capital import (
     check_withdraw,
     settle_due,
 )
-from botrunner.live.settings import LiveSettings
 from botrunner.margin import (
     Account,
     BalanceType,

@@ -25,8 +25,8 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.system_program import TransferParams, decode_transfer, transfer
 from solders.transaction import VersionedTransaction
 
+from botrunner.config.live import JITO_MIN_TIP_LAMPORTS, JitoSettings, LiveSettings
 from botrunner.live.jito import JITO_TIP_ACCOUNTS, TIP_TRANSFER_BYTES, AttemptKind, JitoSubmitter, classify_reply
-from botrunner.live.settings import JITO_MIN_TIP_LAMPORTS, JitoSettings, LiveSettings
 
 BUNDLE_ID = "892b79ed49138bfb3aa5441f0df6e06ef34f9ee8f3976c15b323605bae0cf51d"
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")

@@ -20,8 +20,8 @@ from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.system_program import decode_transfer
 from solders.transaction import VersionedTransaction
 
+from botrunner.config.live import JitoSettings
 from botrunner.live.jito import JITO_TIP_ACCOUNTS, JitoSubmitter
-from botrunner.live.settings import JitoSettings
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult
 from tests.support_fake_rpc import FakeRpc, fake_rpc
 from tests.test_live_jito import ACCEPT_BODY, ENGINE_URL, SleepRecorder

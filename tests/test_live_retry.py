@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from botrunner.config.live import LiveSettings
 from botrunner.live.retry import BreakerState, CircuitBreaker, Link, LinkState, backoff_delays
-from botrunner.live.settings import LiveSettings
 
 SETTINGS = LiveSettings()
 

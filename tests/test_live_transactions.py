@@ -42,11 +42,11 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus, TransactionErrorFieldless, TransactionStatus
 from structlog.testing import LogCapture
 
+from botrunner.config.live import LiveSettings
 from botrunner.core.precision import MAX_TRANSACTION_BYTES
 from botrunner.live.instructions import transaction_size
 from botrunner.live.jito import TIP_TRANSFER_BYTES
 from botrunner.live.retry import Link, LinkState
-from botrunner.live.settings import LiveSettings
 from botrunner.live.transactions import (
     EXPIRY_CHECK_AFTER_S,
     RpcFailure,

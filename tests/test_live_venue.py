@@ -22,12 +22,12 @@ from solders.pubkey import Pubkey
 from structlog.testing import capture_logs
 
 from botrunner.config import AccountRef, BotConfig, BotMode, load_bot
+from botrunner.config.live import LiveSettings
 from botrunner.connector.commands import CancelOrders, PlaceOrders, PlanReason
 from botrunner.connector.orders import OrderIntent
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
 from botrunner.live.retry import LinkState
-from botrunner.live.settings import LiveSettings
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer, VenueError
 from botrunner.venue.port import (

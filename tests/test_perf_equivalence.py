@@ -16,13 +16,13 @@ from pathlib import Path
 
 import msgspec
 
+from botrunner.backtest.stand_in import replay
 from botrunner.config import load_bot
 from botrunner.core.intents import ExposureBand
 from botrunner.margin import Account, AccountMarginView, Markets, PerpPosition, liquidation_price
 from botrunner.margin.model import MarginMode, PerpMarketStatus
 from botrunner.marketdata.candles import bundled_path, load_candles
 from botrunner.marketdata.funding import load_drift_funding
-from botrunner.replay import replay
 from governors.risk import RiskInputs, RiskState, evaluate
 from governors.risk_limits import RiskLimits
 from tests.test_margin_support import SOL, USDC, account, catalogue_markets, perp_at, sol_deposit, usdc_deposit

@@ -10,16 +10,16 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from botrunner.backtest.stand_in import accept_all
+from botrunner.bot.pipeline import AccountView, BotDefinition, BotState, Decision, MarketUpdate, decide, observe_price
 from botrunner.config import load_bot
 from botrunner.connector import placed_orders
-from botrunner.connector.acceptance import accept_all
+from botrunner.core.directive import ExecutionMode
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, RiskReason
 from botrunner.margin import AccountMarginView, apply_fill
 from botrunner.margin.fresh import usdc_funded
 from botrunner.marketdata.candles import bundled_path, load_candles
-from botrunner.pipeline import AccountView, BotDefinition, BotState, Decision, MarketUpdate, decide, observe_price
-from governors.execution import ExecutionMode
 
 ROOT = Path(__file__).resolve().parents[1]
 SOL_BOT = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")

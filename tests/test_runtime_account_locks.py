@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from botrunner import runner as runner_module
 from botrunner.config import BotConfig, parse_bot
 from botrunner.control.protocol import ControlError
-from botrunner.runtime import runner as runner_module
+from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.account_locks import AccountInUse, AccountLocks
-from botrunner.runtime.runner import Runner, RunOptions
 from botrunner.store import Store
 from tests.support_fake_rpc import FakeRpc
 from tests.support_runtime import short_dir, small_fleet, small_market

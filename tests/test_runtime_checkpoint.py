@@ -8,13 +8,13 @@ import base64
 import msgspec
 import pytest
 
+from actors.bot_actor import CHECKPOINT_VERSION, BotCheckpoint, decode_checkpoint
+from actors.live_actor import LiveCheckpoint
 from botrunner.backtest.bench import r1_bot
-from botrunner.live.actor import LiveCheckpoint
+from botrunner.bot.pipeline import OperatorFlags
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
-from botrunner.pipeline import OperatorFlags
-from botrunner.runtime.bot_actor import CHECKPOINT_VERSION, BotCheckpoint, decode_checkpoint
 
 MARKET = r1_bot().market_spec
 FLAGS = OperatorFlags(pause=True)

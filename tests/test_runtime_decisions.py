@@ -7,8 +7,8 @@ from typing import Any
 import msgspec
 from structlog.testing import capture_logs
 
+from botrunner.bot.pipeline import Decision
 from botrunner.core.verdict import RiskAction
-from botrunner.pipeline import Decision
 from botrunner.runtime.decisions import DecisionRecorder
 from botrunner.runtime.hub import EventHub
 from tests.test_pipeline import _run

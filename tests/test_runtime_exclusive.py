@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from botrunner.control.protocol import ControlError
+from botrunner.runner import Runner, RunnerError, RunOptions
 from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
-from botrunner.runtime.runner import Runner, RunnerError, RunOptions
 from botrunner.store import Store
 
 

@@ -16,16 +16,16 @@ from typing import Any
 
 import pytest
 
+from actors.bot_actor import BotActor
+from botrunner import runner as runner_module
 from botrunner.backtest.data import resolve
 from botrunner.backtest.engine import BacktestInputs, run_backtest
 from botrunner.cli import main as cli_main
 from botrunner.config import load_bot
 from botrunner.control.protocol import ControlError
-from botrunner.runtime import runner as runner_module
-from botrunner.runtime.bot_actor import BotActor
+from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.restart import RestartPolicy
-from botrunner.runtime.runner import Runner, RunOptions
 from botrunner.store import StepRecord, Store, StoreError
 from tests.support_runtime import short_dir, small_fleet, small_market, write_bot
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from actors.bot_actor import decode_checkpoint
 from botrunner.config import load_bot
 from botrunner.control.client import ClientError, ControlClient
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import restore
-from botrunner.runtime.bot_actor import decode_checkpoint
 from botrunner.store import Store
 from tests.support_runtime import short_dir, small_fleet, small_market
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from actors.supervisor import LiveAccess
 from botrunner.config import BotConfig, parse_bot
 from botrunner.live import connect
-from botrunner.runtime.runner import Runner, RunnerError, RunOptions, prepare_live
-from botrunner.runtime.supervisor import LiveAccess
+from botrunner.runner import Runner, RunnerError, RunOptions, prepare_live
 from tests.support_fake_rpc import FakeRpc
 from tests.support_runtime import short_dir, small_fleet, small_market
 from tests.test_live_runtime import BOT, KP

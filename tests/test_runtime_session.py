@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from botrunner.bot.pipeline import BotDefinition, MarketUpdate
+from botrunner.bot.session import BotSession, RowBuffer
 from botrunner.config import load_bot
 from botrunner.connector import PlaceOrders
 from botrunner.connector.commands import PlanReason
 from botrunner.funding import ONE_DAY_S
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
-from botrunner.pipeline import BotDefinition, MarketUpdate
-from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.venue.port import CancelReason, FundingPaid, OrderCancelled
 from tests.support_runtime import post_only_bid
 

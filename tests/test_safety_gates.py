@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from botrunner.config.live import LiveSettings
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders, PlanReason
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
-from botrunner.live.settings import LiveSettings
 from governors.safety_gates import (
     Blocked,
     Confirmations,

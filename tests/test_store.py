@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRow
+from botrunner.core.records import FillRow, FundingRow, OrderRow, SnapshotRow
 from botrunner.store import schema
 from botrunner.store import store as store_module
 from botrunner.store.store import (

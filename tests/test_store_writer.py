@@ -177,7 +177,7 @@ def test_several_threads_submitting_at_once_lose_and_duplicate_nothing(path: Pat
 CHILD = textwrap.dedent(
     """
     import sys
-    from botrunner.backtest.records import FillRow, FundingRow, OrderRow
+    from botrunner.core.records import FillRow, FundingRow, OrderRow
     from botrunner.store.store import StepRecord
     from botrunner.store.writer import StoreWriter
 

@@ -2,7 +2,7 @@
 
 No actor and no mailbox: the loop feeds the market's event stream (``botrunner.runtime.market``: each bar's four
 path points with the funding settlements between them) to ``botrunner.runtime.paper_bot.PaperBot``, the very
-driver a paper bot actor runs, which calls ``botrunner.pipeline.decide`` at each bar close. This module only keeps
+driver a paper bot actor runs, which calls ``botrunner.bot.pipeline.decide`` at each bar close. This module only keeps
 the running figures and rows a report needs.
 
 Warm-up: bars before ``start`` only feed the strategy's price history (no orders, no account).
@@ -14,17 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRow
+from botrunner.bot.pipeline import BotDefinition, BotState, Decision, observe_price
+from botrunner.bot.session import BotSession
 from botrunner.config import BotConfig
 from botrunner.core.precision import BPS_PRECISION
+from botrunner.core.records import FillRow, FundingRow, OrderRow, SnapshotRow
 from botrunner.marketdata.candles import Candles
 from botrunner.marketdata.funding import DriftFundingRecord
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
-from botrunner.pipeline import BotDefinition, BotState, Decision, observe_price
 from botrunner.runtime.market import PricePoint, market_events, rate_in_force
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
-from botrunner.runtime.session import BotSession
 
 
 class BacktestError(ValueError):

@@ -23,7 +23,8 @@ import msgspec
 
 from botrunner.backtest.data import MarketData
 from botrunner.backtest.engine import BacktestResult, pnl_split
-from botrunner.backtest.records import (
+from botrunner.backtest.report import render_report
+from botrunner.core.records import (
     FILLS_HEADER,
     FUNDING_HEADER,
     ORDERS_HEADER,
@@ -35,7 +36,6 @@ from botrunner.backtest.records import (
     order_line,
     snapshot_line,
 )
-from botrunner.backtest.report import render_report
 from botrunner.core.verdict import RiskAction
 from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, assert_never, cast
 
-from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, FillRow, SnapshotRow, fixed
+from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, FillRow, SnapshotRow, fixed
 
 MAX_POINTS: Final = 1500  # per line series; each time bucket keeps its min and its max
 _BUCKETS: Final = MAX_POINTS // 2

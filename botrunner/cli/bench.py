@@ -30,15 +30,14 @@ from typing import Any
 
 from botrunner.backtest import bench as reference
 from botrunner.backtest.bench import R1_BUNDLED_CANDLES, R1_SHARED_CANDLES
+from botrunner.backtest.stand_in import accept_all, replay
 from botrunner.config import load_bot
 from botrunner.connector import ConnectorState, MarketQuote, plan
-from botrunner.connector.acceptance import accept_all
 from botrunner.core.intents import ExposureBand
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.verdict import RiskAction, Verdict
 from botrunner.margin import bench as margin_bench
 from botrunner.marketdata.candles import Candles, load_candles
-from botrunner.replay import replay
 from governors.execution import decide as execution_decide
 from strategies import bench as strategy_bench
 
@@ -76,7 +75,7 @@ def bench_connector() -> None:
 
 
 def bench_pipeline(candle_path: Path) -> None:
-    """The demo's replay (same code) over every bar of a candle file, with no Drift funding records."""
+    """The stand-in replay (``backtest.stand_in``) over every bar of a candle file, with no Drift funding records."""
     bot = load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml")
     candles = load_candles(candle_path)
     span_days = (candles.bars[-1].ts - candles.bars[0].ts) // 86_400 + 1
@@ -130,10 +129,10 @@ def profile_r1() -> None:
     import cProfile
     import pstats
 
-    from botrunner import pipeline
+    from botrunner.bot import pipeline
+    from botrunner.bot.session import BotSession
     from botrunner.paper.venue import PaperVenue
     from botrunner.runtime.paper_bot import PaperBot
-    from botrunner.runtime.session import BotSession
 
     candles = load_candles(R1_BUNDLED_CANDLES)
     timed: tuple[tuple[str, Any, str], ...] = (
@@ -177,13 +176,13 @@ def profile_r1() -> None:
     cumulative = {(path.replace("\\", "/"), name): row[3] for (path, _, name), row in stats.items()}
     total = max(cumulative.values())
     stages = (
-        ("decide(): strategy, risk, execution, plan", "botrunner/pipeline.py", "decide"),
+        ("decide(): strategy, risk, execution, plan", "bot/pipeline.py", "decide"),
         ("  Risk Governor evaluate", "governors/risk.py", "evaluate"),
         ("  connector plan", "connector/planner.py", "plan"),
         ("venue on_price: expiry, maker fills, liquidation", "paper/venue.py", "on_price"),
         ("venue submit: commands", "paper/venue.py", "submit"),
         ("venue margin_view (per decision)", "paper/venue.py", "margin_view"),
-        ("venue events -> records + connector", "runtime/session.py", "route"),
+        ("venue events -> records + connector", "bot/session.py", "route"),
     )
     print("R1 profile, bundled 30 days (cProfile cumulative, share of the whole run):")
     for label, where, name in stages:
@@ -231,7 +230,7 @@ def bench_log_line(lines: int = 20_000) -> None:
     import tempfile
 
     from botrunner.logfiles import LogFiles
-    from botrunner.runtime.runner import RunOptions
+    from botrunner.runner import RunOptions
 
     runtime_flush_s = RunOptions.log_flush_s  # the runner's default: INFO lines wait at most this long
     print(f"per-bot log, one decision line ({lines:,} lines, one thread):")
@@ -257,7 +256,7 @@ def bench_log_line(lines: int = 20_000) -> None:
 
 
 def bench_r3(bars: int) -> None:
-    from botrunner.runtime.bench import run_r3
+    from botrunner.cli.bench_r3 import run_r3
 
     r = run_r3(bots=100, bars=bars)
     print(f"R3 actor runtime: {r.bots} band bots, one SOL-PERP event fanned out per bar close, {r.bars} bars:")
@@ -272,7 +271,7 @@ def bench_r3(bars: int) -> None:
 def bench_r3_by_fleet_size(bars: int) -> None:
     """R3's latency for smaller fleets in one process: the bots' steps run one after another under the GIL, so the
     p99 grows with the bot count; this shows how many bots one process holds within a latency budget."""
-    from botrunner.runtime.bench import run_r3
+    from botrunner.cli.bench_r3 import run_r3
 
     print(f"R3 by fleet size (same bots, {bars} bar closes each):")
     for bots in (1, 10, 25, 50):

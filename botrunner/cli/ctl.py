@@ -161,7 +161,7 @@ def _signed(value: Any) -> Text:
 
 # Keyed by the states the runner reports, so every one has a style: a bot's run state (``ctl status`` rows, the
 # ``bot`` title, an action's answer) and the Risk Governor's last action (the ``risk`` column and line). The keys
-# are the enums' values written out (``runtime.lifecycle.BotRunState``, ``core.verdict.RiskAction``): importing the
+# are the enums' values written out (``bot.lifecycle.BotRunState``, ``core.verdict.RiskAction``): importing the
 # runtime would double ctl's start-up for two tables; a test holds the keys to the enums.
 _RUN_STATE_STYLES: dict[str, str] = {
     "starting": "cyan",

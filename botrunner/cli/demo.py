@@ -20,10 +20,10 @@ from rich.table import Table
 from botrunner.backtest.data import DataNotFound, resolve
 from botrunner.backtest.engine import BacktestInputs, BacktestResult, run_backtest
 from botrunner.backtest.output import summary, write_outputs
-from botrunner.backtest.records import SnapshotRow
 from botrunner.cli import CliError
 from botrunner.config import BotConfig, load_fleet
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION, QUOTE_PRECISION
+from botrunner.core.records import SnapshotRow
 from botrunner.funding import ONE_DAY_S
 from botrunner.marketdata.candles import bundled_path
 from botrunner.yamlconf import ConfigError

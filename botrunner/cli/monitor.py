@@ -12,11 +12,11 @@ import argparse
 import json
 from typing import Any
 
-from botrunner.backtest.records import QUOTE_DECIMALS, fixed
 from botrunner.cli import CliError
 from botrunner.config import AccountRef, BotConfig, BotMode, StrategyConfig, StrategyKind
+from botrunner.config.live import DEFAULT_RPC_ENV, LiveSettings
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue
-from botrunner.live.settings import DEFAULT_RPC_ENV, LiveSettings
+from botrunner.core.records import QUOTE_DECIMALS, fixed
 from botrunner.runtime.views import account_fields
 
 EXIT_CRITICAL = 3

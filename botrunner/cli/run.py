@@ -22,8 +22,8 @@ from rich.table import Table
 from botrunner.cli import CliError
 from botrunner.control import SocketPathError, resolve_run_dir
 from botrunner.control.server import ControlServerError
+from botrunner.runner import Runner, RunnerError, RunOptions
 from botrunner.runtime.pacer import parse_speed
-from botrunner.runtime.runner import Runner, RunnerError, RunOptions
 from botrunner.store import StoreError
 
 

@@ -26,12 +26,12 @@ from typing import assert_never
 
 import msgspec
 
+from botrunner.core.directive import ExecutionMode
 from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode
 from botrunner.core.precision import BPS_PRECISION
 from botrunner.core.side import Side
-from governors.execution import ExecutionMode
 
 
 class Rung(msgspec.Struct, frozen=True):

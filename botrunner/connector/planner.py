@@ -32,11 +32,11 @@ from botrunner.connector.lifecycle import OrderEvent, transition
 from botrunner.connector.orders import OrderIntent, OrderState, WorkingOrder
 from botrunner.connector.ramp import ramp_band, ramp_fraction_bps
 from botrunner.connector.state import ConnectorState, LadderMemo
+from botrunner.core.directive import ExecutionDirective, ExecutionMode
 from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import BPS_PRECISION, MAX_OPEN_ORDERS_PER_USER, MAX_ORDERS_PER_PLACE_ORDERS
-from governors.execution import ExecutionDirective, ExecutionMode
 
 
 class QuoteError(ValueError):

@@ -21,10 +21,10 @@ from botrunner.connector.lifecycle import (
     transition,
 )
 from botrunner.connector.orders import OrderState, WorkingOrder
+from botrunner.core.directive import ExecutionMode
 from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import MAX_OPEN_ORDERS_PER_USER, USER_ORDER_ID_MAX
-from governors.execution import ExecutionMode
 
 
 class LadderMemo(msgspec.Struct, frozen=True, kw_only=True):

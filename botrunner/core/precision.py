@@ -27,6 +27,7 @@ SPOT_CUMULATIVE_INTEREST_PRECISION: Final = 10**10
 LEVERAGE_PRECISION: Final = 10**4  # 10_000 = 1x (as driftpy's get_leverage)
 BASE_PRICE_TO_QUOTE: Final = BASE_PRECISION * PRICE_PRECISION // QUOTE_PRECISION  # base*price // this = quote
 BPS_PRECISION: Final = 10**4  # basis points: 1 bp = 1 / 10_000
+LAMPORTS_PER_SOL: Final = 10**9  # SOL amounts (gas reserve, priority fees, tips): lamports per SOL
 
 # --- Venue limits (protocol-v2 `state/user.rs`, `instructions/user.rs`) ---------------------------------------
 MAX_OPEN_ORDERS_PER_USER: Final = 32

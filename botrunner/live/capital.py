@@ -17,9 +17,9 @@ from typing import ClassVar
 
 import msgspec
 
+from botrunner.config.live import LiveSettings
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue
 from botrunner.core.precision import QUOTE_PRECISION, SOL_SPOT_MARKET_INDEX, to_decimal
-from botrunner.live.settings import LiveSettings
 from botrunner.margin import Account, BalanceType, MarginCategory, Markets, SpotMarketState, SpotPosition
 from botrunner.margin.calculation import calculate_margin
 from botrunner.margin.metrics import health

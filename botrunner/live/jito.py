@@ -38,8 +38,8 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
+from botrunner.config.live import JitoSettings, LiveSettings
 from botrunner.live.retry import backoff_delays
-from botrunner.live.settings import JitoSettings, LiveSettings
 
 # Jito's 8 mainnet tip accounts, as published in the block-engine docs (jito-labs/jito-docs,
 # docs/source/lowlatencytxnsend.md, "getTipAccounts" response example: "The tip accounts have remained constant").

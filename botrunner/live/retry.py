@@ -22,7 +22,7 @@ from typing import assert_never
 
 import msgspec
 
-from botrunner.live.settings import LiveSettings
+from botrunner.config.live import LiveSettings
 
 
 def backoff_delays(settings: LiveSettings) -> tuple[float, ...]:

@@ -1,5 +1,5 @@
 """What a live bot stores of its account beside its orders and fills: the margin snapshot row, from one chain
-reading, with the same columns and meanings as a paper bot's (``backtest.records.SnapshotRow``).
+reading, with the same columns and meanings as a paper bot's (``core.records.SnapshotRow``).
 
 The PnL split comes from the chain's own counters wherever the chain keeps one, so it survives restarts and needs
 no replay of our records:
@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from botrunner.backtest.records import SnapshotRow
+from botrunner.bot.pipeline import Decision
+from botrunner.bot.session import ladder_prices
 from botrunner.connector.orders import WorkingOrder
+from botrunner.core.records import SnapshotRow
 from botrunner.live.account import LiveSnapshot
 from botrunner.margin.perp_position import unsettled_funding
-from botrunner.pipeline import Decision
-from botrunner.runtime.decisions import ladder_prices
 
 
 def pnl_split(snap: LiveSnapshot, fees_paid: int) -> tuple[int, int]:

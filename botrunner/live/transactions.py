@@ -64,10 +64,10 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
 
+from botrunner.config.live import LiveSettings
 from botrunner.core.precision import MAX_TRANSACTION_BYTES
 from botrunner.live.jito import TIP_TRANSFER_BYTES
 from botrunner.live.retry import Link, backoff_delays
-from botrunner.live.settings import LiveSettings
 
 T = TypeVar("T")
 

@@ -1,1 +1,2 @@
-"""The runtime: one actor per bot under a supervisor, the paced market feed, and the shell they share."""
+"""The runtime helpers the shells share: market events and paced feeds, the paper bot's driver, decision recording,
+status views and the event hub, the restart policy and locks. No actor lives here: those are in actors/."""

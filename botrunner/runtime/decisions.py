@@ -5,17 +5,15 @@ the Risk Governor's state or reasons change, an objective row when the approved 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
-from botrunner.connector.orders import WorkingOrder
+from botrunner.bot.pipeline import Decision
+from botrunner.bot.session import RowBuffer
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.what_if import break_even_price, entry_price
-from botrunner.pipeline import Decision
 from botrunner.runtime.hub import EventHub
-from botrunner.runtime.session import RowBuffer
 from botrunner.store import ObjectiveRow, PositionRow, RiskEventRow
 
 
@@ -92,14 +90,6 @@ def announce_rows(name: str, log: Any, hub: EventHub, step: RowBuffer) -> None:
             fields = msgspec.structs.asdict(row)
             log.info(kind, **fields)
             hub.publish(name, kind, **fields)
-
-
-def ladder_prices(orders: Iterable[WorkingOrder]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(bid prices, ask prices) of a resting ladder, best first: what a margin snapshot row keeps of it."""
-    orders = tuple(orders)
-    bids = tuple(sorted((o.price for o in orders if o.side.sign > 0), reverse=True))
-    asks = tuple(sorted(o.price for o in orders if o.side.sign < 0))
-    return bids, asks
 
 
 def position_row(ts: int, position: PerpPosition) -> PositionRow:

@@ -10,7 +10,7 @@ due events back to back — a burst bounded by ``max_lag_s * speed`` market seco
 is re-anchored at the late event, so the replay continues at ``speed`` from there instead of bursting through the
 backlog. No event is ever dropped or reordered; what is lost is only wall-clock fidelity.
 
-Nothing here knows about pykka.
+Nothing here knows about actors or mailboxes.
 """
 
 from __future__ import annotations

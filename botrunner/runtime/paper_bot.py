@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from botrunner.backtest.records import SnapshotRow
+from botrunner.bot.pipeline import Decision, MarketUpdate, OperatorFlags, observe_price
+from botrunner.bot.session import BotSession, ladder_prices
+from botrunner.core.records import SnapshotRow
 from botrunner.paper.venue import PaperVenue
-from botrunner.pipeline import Decision, MarketUpdate, OperatorFlags, observe_price
-from botrunner.runtime.decisions import ladder_prices
 from botrunner.runtime.market import FundingPoint, MarketEvent, PricePoint
-from botrunner.runtime.session import BotSession
 
 
 class PaperBot:

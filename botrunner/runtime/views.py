@@ -10,14 +10,14 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from botrunner.backtest.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
+from botrunner.bot.lifecycle import BotRunState
+from botrunner.bot.pipeline import Decision
 from botrunner.config import BotConfig
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.intents import ExposureBand
 from botrunner.core.precision import LEVERAGE_PRECISION
+from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.live.alerts import liquidation_distance_bps
-from botrunner.pipeline import Decision
-from botrunner.runtime.lifecycle import BotRunState
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.venue.port import AccountReport
 

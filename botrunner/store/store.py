@@ -35,7 +35,7 @@ from typing import Any, Final, Literal, TypeVar
 import msgspec
 import sqlite_utils
 
-from botrunner.backtest.records import FillRow, FundingRow, OrderRow, SnapshotRow
+from botrunner.core.records import FillRow, FundingRow, OrderRow, SnapshotRow
 from botrunner.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE
 
 Synchronous = Literal["NORMAL", "FULL"]

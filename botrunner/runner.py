@@ -33,6 +33,7 @@ import msgspec
 import pykka
 import structlog
 
+from actors.supervisor import LiveAccess, RuntimeContext, Supervisor, SupervisorError, fleet_changes
 from botrunner.backtest.data import DataNotFound, resolve
 from botrunner.config import BotConfig, BotMode, load_fleet
 from botrunner.control import check_socket_path, control_socket_path
@@ -49,7 +50,6 @@ from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.market import market_events, rate_in_force
 from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
-from botrunner.runtime.supervisor import LiveAccess, RuntimeContext, Supervisor, SupervisorError, fleet_changes
 from botrunner.runtime.views import iso, render_summary, status_row
 from botrunner.store import Store, StoreError, StoreWriteError, StoreWriter
 from botrunner.yamlconf import ConfigError

@@ -15,13 +15,13 @@ import msgspec
 
 from botrunner.config import BotConfig
 from botrunner.connector import Command, ConnectorState, MarketQuote, plan
+from botrunner.core.directive import ExecutionDirective
 from botrunner.core.intents import ExposureBand, StrategyDecision
 from botrunner.core.margin_view import MarginProjection, MarginSnapshot
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import BPS_PRECISION
 from botrunner.core.verdict import Verdict
-from governors.execution import ExecutionDirective
 from governors.execution import decide as execution_decide
 from governors.risk import RiskInputs, RiskState, evaluate
 from governors.risk_limits import RiskLimits

@@ -29,7 +29,6 @@ import msgspec
 
 from botrunner.core.precision import QUOTE_PRECISION
 
-LAMPORTS_PER_SOL = 10**9
 # Jito block-engine docs (jito-labs/jito-docs lowlatencytxnsend.md): the engine ignores bundles tipping less.
 JITO_MIN_TIP_LAMPORTS: Final = 1_000
 DEFAULT_KEY_ENV = "DRIFT_PRIVATE_KEY"

@@ -33,9 +33,13 @@ import msgspec
 import pykka
 from solders.keypair import Keypair
 
-from botrunner.backtest.records import QUOTE_DECIMALS, fixed
+from actors.actor_shell import ActorSetup, BotShell, open_order_rows
+from botrunner.bot.lifecycle import BotRunState, run_state
+from botrunner.bot.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
+from botrunner.bot.session import BotSession
 from botrunner.config import BotMode, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.core.records import QUOTE_DECIMALS, fixed
 from botrunner.live.alerts import AlertLevel, AlertTracker
 from botrunner.live.capital import settle_due
 from botrunner.live.retry import backoff_delays
@@ -43,11 +47,7 @@ from botrunner.live.rows import live_snapshot_row
 from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
-from botrunner.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
-from botrunner.runtime.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.runtime.decisions import position_row
-from botrunner.runtime.lifecycle import BotRunState, run_state
-from botrunner.runtime.session import BotSession
 from botrunner.runtime.views import (
     account_fields,
     band_view,

@@ -1,7 +1,7 @@
 """What every bot actor shares, paper or live: its setup, its run state and operator flags, how it records a
 decision, applies an operator command, announces its start and reports its failure.
 
-The paper ``BotActor`` (``botrunner.runtime.bot_actor``) and the ``LiveBotActor`` (``botrunner.live.actor``) differ
+The paper ``BotActor`` (``actors.bot_actor``) and the ``LiveBotActor`` (``actors.live_actor``) differ
 in where market data and the account come from and in what they checkpoint; the shell around the decision is the
 same, so it lives here once and both behave alike to the supervisor, the store, the logs and ``botrunner ctl``.
 """
@@ -17,13 +17,13 @@ from typing import Any
 
 import pykka
 
-from botrunner.backtest.records import OrderRow, SnapshotRow
+from botrunner.bot.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
+from botrunner.bot.pipeline import Decision, OperatorFlags
+from botrunner.bot.session import BotSession, RowBuffer
 from botrunner.config import BotConfig
-from botrunner.pipeline import Decision, OperatorFlags
+from botrunner.core.records import OrderRow, SnapshotRow
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
-from botrunner.runtime.session import BotSession, RowBuffer
 from botrunner.store import PositionRow, StepRecord, Store, StoreWriteError, StoreWriter
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from botrunner.backtest.bench import R1_YAML
 from botrunner.backtest.data import BUNDLED_DIR
 from botrunner.control.client import ControlClient
+from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.market import PricePoint
-from botrunner.runtime.runner import Runner, RunOptions
 
 
 @dataclass(frozen=True)

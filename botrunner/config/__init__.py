@@ -35,19 +35,20 @@ from typing import Any, assert_never
 
 import msgspec
 
+from botrunner.config.live import LiveSettings
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue
 from botrunner.core.invalid import InvalidField
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import (
     BASE_PRECISION,
+    LAMPORTS_PER_SOL,
     LEVERAGE_PRECISION,
     MARGIN_PRECISION,
     QUOTE_PRECISION,
     to_decimal,
     to_fixed,
 )
-from botrunner.live.settings import LAMPORTS_PER_SOL, LiveSettings
 from botrunner.yamlconf import (
     ConfigError,
     Position,

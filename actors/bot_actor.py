@@ -28,20 +28,20 @@ from typing import Any
 
 import msgspec
 
-from botrunner.backtest.records import SnapshotRow
+from actors.actor_shell import ActorSetup, BotShell, open_order_rows
+from botrunner.bot.lifecycle import BotRunState, run_state
+from botrunner.bot.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
+from botrunner.bot.session import BotSession
 from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.core.records import SnapshotRow
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
-from botrunner.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
-from botrunner.runtime.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.runtime.decisions import position_row
 from botrunner.runtime.feed import MarketFeed, event_key
-from botrunner.runtime.lifecycle import BotRunState, run_state
 from botrunner.runtime.market import FundingPoint, PricePoint
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
-from botrunner.runtime.session import BotSession
 from botrunner.runtime.views import bot_detail, bot_summary
 from botrunner.store import Store
 

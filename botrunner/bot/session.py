@@ -1,6 +1,6 @@
 """One bot's imperative shell around the pure pipeline, shared by backtests and the live/paper runtime.
 
-A :class:`BotSession` owns a bot's :class:`~botrunner.pipeline.BotState`, talks to one venue, and does the three
+A :class:`BotSession` owns a bot's :class:`~botrunner.bot.pipeline.BotState`, talks to one venue, and does the three
 things every shell must do the same way:
 
 * **route** venue events: each becomes a record (order lifecycle row, fill, funding payment) for the sink, and each
@@ -16,19 +16,12 @@ clock: every time is the caller's market time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol, assert_never
 
 import msgspec
 
-from botrunner.backtest.records import FillRow, FundingRow, OrderRow
-from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
-from botrunner.connector.commands import Command
-from botrunner.connector.orders import WorkingOrder
-from botrunner.core.policy import PostOnlyMode
-from botrunner.funding import ONE_DAY_S
-from botrunner.margin.model import PerpPosition
-from botrunner.margin.what_if import fill_quote_delta
-from botrunner.pipeline import (
+from botrunner.bot.pipeline import (
     NO_OPERATOR,
     AccountView,
     BotDefinition,
@@ -38,6 +31,14 @@ from botrunner.pipeline import (
     OperatorFlags,
     decide,
 )
+from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
+from botrunner.connector.commands import Command
+from botrunner.connector.orders import WorkingOrder
+from botrunner.core.policy import PostOnlyMode
+from botrunner.core.records import FillRow, FundingRow, OrderRow
+from botrunner.funding import ONE_DAY_S
+from botrunner.margin.model import PerpPosition
+from botrunner.margin.what_if import fill_quote_delta
 from botrunner.venue.port import (
     BalanceChanged,
     CommandRejected,
@@ -304,3 +305,11 @@ class BotSession:
                 self.sink.on_order(row)
             self.placed[order.user_order_id] = row
         return adopted
+
+
+def ladder_prices(orders: Iterable[WorkingOrder]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(bid prices, ask prices) of a resting ladder, best first: what a margin snapshot row keeps of it."""
+    orders = tuple(orders)
+    bids = tuple(sorted((o.price for o in orders if o.side.sign > 0), reverse=True))
+    asks = tuple(sorted(o.price for o in orders if o.side.sign < 0))
+    return bids, asks

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from typing import assert_never
 
-from botrunner.pipeline import OperatorFlags
+from botrunner.bot.pipeline import OperatorFlags
 
 
 class BotRunState(enum.Enum):

@@ -1,4 +1,4 @@
-"""The rows a backtest records, in Drift precisions (ints), and their exact decimal rendering.
+"""The rows a bot records (backtest, paper and live alike) in Drift precisions (ints), and their exact decimals.
 
 The CSV layouts are a public contract (``shared/guides/backtest-output.md``): prices 6 decimals, base 9, USD 6,
 funding rates 9 (Drift's 1e9 quote per base), ``ts`` unix seconds UTC. Decimals are rendered from the integers

@@ -22,12 +22,12 @@ from typing import Any
 import pykka
 import structlog
 
+from actors.bot_actor import BotActor, BotSetup
+from botrunner.bot.lifecycle import BotRunState
 from botrunner.config import BotConfig, BotMode
 from botrunner.paper.config import PaperConfig
-from botrunner.runtime.bot_actor import BotActor, BotSetup
 from botrunner.runtime.feed import MarketFeed
 from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.lifecycle import BotRunState
 from botrunner.runtime.restart import GiveUp, Restart, RestartPolicy, after_failure
 from botrunner.store import StoreWriter
 
@@ -161,7 +161,7 @@ class Supervisor(pykka.ThreadingActor):
         }
 
     def _start_live(self, name: str, force_pause: bool) -> pykka.ActorRef[Any]:
-        from botrunner.live.actor import LiveBotActor, LiveSetup
+        from actors.live_actor import LiveBotActor, LiveSetup
 
         access = self.ctx.live[name]
         setup = LiveSetup(

@@ -1,5 +1,9 @@
 """Replay candles through one bot's decision pipeline against a stand-in venue that accepts every command and fills
-nothing (positions stay flat). Used by ``botrunner demo`` and ``make bench`` until the paper venue exists.
+nothing (positions stay flat): the decision path alone, without the paper venue's fills and margin.
+
+``make bench`` times ``decide()`` with it, and tests/test_perf_equivalence.py digests every decision it makes (the
+digests were recorded on this very loop). Backtests and paper bots run the real paper venue
+(``botrunner.backtest.engine``), never this.
 
 Not part of the pure core: it times the decisions with ``time.perf_counter`` for the benchmark.
 """
@@ -10,13 +14,25 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from botrunner.bot.pipeline import AccountView, BotDefinition, Decision, MarketUpdate, decide, observe_price
 from botrunner.config import BotConfig
 from botrunner.connector import WorkingOrder, cancelled_ids, placed_orders
-from botrunner.connector.acceptance import accept_all
+from botrunner.connector.commands import Command
+from botrunner.connector.lifecycle import OrderEvent
+from botrunner.connector.state import ConnectorState, OrderUpdate, apply_event
 from botrunner.margin.fresh import usdc_funded_view
 from botrunner.marketdata.candles import Candles, iter_closes
 from botrunner.marketdata.funding import DriftFundingRecord
-from botrunner.pipeline import AccountView, BotDefinition, Decision, MarketUpdate, decide, observe_price
+
+
+def accept_all(state: ConnectorState, commands: tuple[Command, ...]) -> ConnectorState:
+    """Apply the acks and cancel confirmations a venue that accepts everything would send."""
+    for cmd in commands:
+        for uid in cancelled_ids(cmd):
+            state = apply_event(state, OrderUpdate(uid, OrderEvent.CANCEL))
+        for order in placed_orders(cmd):
+            state = apply_event(state, OrderUpdate(order.user_order_id, OrderEvent.ACK))
+    return state
 
 
 @dataclass
