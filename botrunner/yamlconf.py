@@ -93,7 +93,7 @@ class _Rules(Composer):
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event: Any = self.peek_event()  # type: ignore[attr-defined]  # the parser half of the loader has it
-        if isinstance(event, yaml.AliasEvent | yaml.NodeEvent) and event.anchor is not None:
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:  # aliases are node events too
             sigil = "*" if isinstance(event, yaml.AliasEvent) else "&"
             raise ConfigError.at(
                 self.source,
