@@ -238,7 +238,7 @@ def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureF
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "bot sol-neutral-grid (paper) reduce_only"
-    assert lines[1] == "risk REDUCE_ONLY  reduce_only_trigger"
+    assert lines[1] == "risk REDUCE_ONLY  operator"  # an operator decided, and ctl says so
     pnl, band, grid = DETAIL["pnl"], DETAIL["band"], DETAIL["grid"]
     for label, value in [
         ("subaccount", DETAIL["subaccount"]),
@@ -385,7 +385,7 @@ def test_subscribe_prints_one_line_per_event_until_the_stream_ends(
     assert out.splitlines() == [
         "1758340860 sol-neutral-grid fill order_id=1 side=buy price=149000000 base=1000000000 quote=-149000000 "
         "fee=-3725 liquidity=maker reduce_only=no",
-        '1758340860 sol-neutral-grid risk_state state=REDUCE_ONLY reasons=["reduce_only_trigger"]',
+        '1758340860 sol-neutral-grid risk_state state=REDUCE_ONLY reasons=["operator"]',
     ]
     assert "closed the event stream" in err
 
