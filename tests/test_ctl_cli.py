@@ -222,7 +222,8 @@ def test_status_prints_the_fleet_line_and_a_row_per_bot(
 
 def test_status_shows_every_field_of_the_runtimes_rows() -> None:
     shown = {key for _header, key, _justify in _STATUS_COLUMNS}
-    assert set(STATUS["bots"][0]) - shown == {"market_time"}  # the fleet line shows the market time
+    # the fleet line shows the market time; the risk cell the Risk Governor's reasons
+    assert set(STATUS["bots"][0]) - shown == {"market_time", "risk_reasons"}
 
 
 def test_json_prints_the_raw_result(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -419,7 +420,8 @@ def test_bot_renders_a_liquidation_price_and_its_distance(
 
 @pytest.mark.parametrize(
     ("supervision", "shown"),
-    [("running", "paused"), ("starting", "paused"), ("stopped", "stopped"), ("restarting", "restarting")],
+    # starting: until its actor reports it has reconciled and caught up (runtime.supervision)
+    [("running", "paused"), ("starting", "starting"), ("stopped", "stopped"), ("restarting", "restarting")],
 )
 def test_a_status_row_shows_the_bots_state_only_while_the_supervisor_runs_it(supervision: str, shown: str) -> None:
     slot = {**SLOT, "supervision": supervision, "restarts": 2, "flagged": True}
