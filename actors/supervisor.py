@@ -148,6 +148,9 @@ class Supervisor(pykka.ThreadingActor):
 
     def _spawn(self, name: str, generation: int, force_pause: bool) -> None:
         slot = self.slots[name]
+        if slot.timer is not None:  # an operator's start during a backoff: that restart is void (and stale)
+            slot.timer.cancel()
+            slot.timer = None
         # The bot resumes from its last checkpoint: everything its previous actor handed the writer must be in.
         self.ctx.writer.flush(self.ctx.stop_timeout_s)
         config = slot.config
