@@ -34,7 +34,6 @@ import pykka
 from solders.keypair import Keypair
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
-from botrunner.bot.lifecycle import BotRunState, run_state
 from botrunner.bot.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
 from botrunner.bot.session import BotSession
 from botrunner.config import BotMode, ShutdownPolicy
@@ -200,7 +199,6 @@ class LiveBotActor(BotShell):
                 "price_samples_replayed": len(history),
             },
         )
-        self.state = run_state(self.flags) if config.mode is BotMode.LIVE else BotRunState.RUNNING
         self._write(now, force=True)
         if setup.force_pause and config.mode is BotMode.LIVE:  # a monitor never trades: nothing to pause
             self.command("pause")
@@ -358,7 +356,7 @@ class LiveBotActor(BotShell):
         snap = venue.reading()
         return summary_row(
             self.config,
-            self.state,
+            self.mode,
             self.recorder.state,
             position=snap.report.position_base,
             mark=snap.oracle,
@@ -367,6 +365,7 @@ class LiveBotActor(BotShell):
             open_orders=len(snap.open_orders),
             fills=self.fill_seq,
             market_time=snap.ts,
+            risk_reasons=self.recorder.reasons,
         )
 
     def detail(self) -> dict[str, Any]:
@@ -379,7 +378,7 @@ class LiveBotActor(BotShell):
         return {
             "name": self.name,
             "mode": self.config.mode.value,
-            "state": self.state.value,
+            "state": self.mode.value,
             "market": self.config.market,
             "subaccount": subaccount_label(self.config),
             "slot": snap.slot,
@@ -476,7 +475,6 @@ class LiveBotActor(BotShell):
             cancel = self.config.on_shutdown is ShutdownPolicy.CANCEL_ALL and ids and self.config.mode is BotMode.LIVE
             if cancel:
                 session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.snapshot.ts)
-            self.state = BotRunState.STOPPED
             last = self.trail.flush() if self.trail is not None else None
             if last is not None:
                 self.samples.append(last)

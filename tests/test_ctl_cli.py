@@ -229,7 +229,8 @@ def test_status_prints_the_fleet_line_and_a_row_per_bot(
 
 def test_status_shows_every_field_of_the_runtimes_rows() -> None:
     shown = {key for _header, key, _justify in _STATUS_COLUMNS}
-    assert set(STATUS["bots"][0]) - shown == {"market_time"}  # the fleet line shows the market time
+    # the fleet line shows the market time; the risk cell the Risk Governor's reasons
+    assert set(STATUS["bots"][0]) - shown == {"market_time", "risk_reasons"}
 
 
 def test_json_prints_the_raw_result(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -245,7 +246,7 @@ def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureF
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "bot sol-neutral-grid (paper) reduce_only"
-    assert lines[1] == "risk REDUCE_ONLY  reduce_only_trigger"
+    assert lines[1] == "risk REDUCE_ONLY  operator"  # an operator decided, and ctl says so
     pnl, band, grid = DETAIL["pnl"], DETAIL["band"], DETAIL["grid"]
     for label, value in [
         ("subaccount", DETAIL["subaccount"]),
@@ -392,7 +393,7 @@ def test_subscribe_prints_one_line_per_event_until_the_stream_ends(
     assert out.splitlines() == [
         "1758340860 sol-neutral-grid fill order_id=1 side=buy price=149000000 base=1000000000 quote=-149000000 "
         "fee=-3725 liquidity=maker reduce_only=no",
-        '1758340860 sol-neutral-grid risk_state state=REDUCE_ONLY reasons=["reduce_only_trigger"]',
+        '1758340860 sol-neutral-grid risk_state state=REDUCE_ONLY reasons=["operator"]',
     ]
     assert "closed the event stream" in err
 
@@ -426,7 +427,8 @@ def test_bot_renders_a_liquidation_price_and_its_distance(
 
 @pytest.mark.parametrize(
     ("supervision", "shown"),
-    [("running", "paused"), ("starting", "paused"), ("stopped", "stopped"), ("restarting", "restarting")],
+    # starting: until its actor reports it has reconciled and caught up (runtime.supervision)
+    [("running", "paused"), ("starting", "starting"), ("stopped", "stopped"), ("restarting", "restarting")],
 )
 def test_a_status_row_shows_the_bots_state_only_while_the_supervisor_runs_it(supervision: str, shown: str) -> None:
     slot = {**SLOT, "supervision": supervision, "restarts": 2, "flagged": True}

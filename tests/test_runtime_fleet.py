@@ -337,3 +337,42 @@ def test_reload_refuses_a_repeated_key_an_alias_bomb_deep_nesting_and_stray_byte
         assert {r["name"] for r in runner.status()["bots"]} == {"alpha"}
     finally:
         runner.shutdown()
+
+
+def test_after_too_many_failures_a_bot_runs_paused_and_flagged_until_an_operator_starts_and_resumes_it(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha", "beta"))
+    original = PaperBot.on_event
+    failures = [0]
+
+    def fails_three_times(self: PaperBot, event: Any, operator: Any = None) -> Any:
+        if self.session.bot.name == "beta" and event.ts % 3600 == 0 and failures[0] < 3:
+            failures[0] += 1
+            raise RuntimeError("beta blew up")
+        return original(self, event, operator)
+
+    monkeypatch.setattr(PaperBot, "on_event", fails_three_times)
+    runner = _run(workdir, fleet, restart=RestartPolicy(base_delay_s=0.01, max_delay_s=0.05, max_failures=3))
+    try:
+        runner.wait(every_s=0.05)
+        deadline = time.monotonic() + 20
+        while True:
+            beta = {row["name"]: row for row in runner.status()["bots"]}["beta"]
+            slot = runner.dispatch("bot", {"name": "beta"})
+            if slot["supervision"] == "running" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        # its third failure gave it one start PAUSED: it runs (no orders), flagged, and says so
+        assert (beta["state"], beta["flagged"], beta["restarts"]) == ("paused", True, 2), beta
+        assert slot["orders"] == [] and slot["alive"] is True
+        runner.dispatch("start", {"name": "beta"})  # clears the flag; the pause is the bot's own, persisted
+        deadline = time.monotonic() + 20
+        while runner.dispatch("bot", {"name": "beta"})["supervision"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        beta = {row["name"]: row for row in runner.status()["bots"]}["beta"]
+        assert (beta["state"], beta["flagged"]) == ("paused", False), beta
+        assert runner.dispatch("resume", {"name": "beta"})["state"] == "running"
+    finally:
+        runner.shutdown()

@@ -257,8 +257,10 @@ def render_status(result: Mapping[str, Any], console: Console) -> None:
             value = bot.get(key)
             if key == "state":
                 cells.append(_styled(value, _RUN_STATE_STYLES))
-            elif key == "risk_state":
-                cells.append(_styled(value, _RISK_STATE_STYLES))
+            elif key == "risk_state":  # and why: ``REDUCE_ONLY (operator)`` when an operator decided
+                reasons = bot.get("risk_reasons")
+                why = f" ({','.join(map(str, reasons))})" if isinstance(reasons, list) and reasons else ""
+                cells.append(_styled(value, _RISK_STATE_STYLES) + why)
             elif key == "pnl":
                 cells.append(_signed(value))
             elif key == "flagged":
