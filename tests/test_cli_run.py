@@ -185,8 +185,11 @@ def test_fresh_is_refused_and_touches_nothing_when_the_run_directory_holds_a_liv
             runner.start()
     finally:
         runner.shutdown()
-    # the lock it took, and SQLite's own side files from reading the store, are all that is new
-    assert sorted(p.name for p in run.iterdir() if not p.name.endswith(("-shm", "-wal", ".lock"))) == before
+    # the lock it took, SQLite's own side files from reading the store, and the empty owner-only logs/ that
+    # preparing the run directory makes before anything else (botrunner.runtime.rundir) are all that is new
+    assert not any((run / "logs").iterdir())
+    new = sorted(p.name for p in run.iterdir() if not p.name.endswith(("-shm", "-wal", ".lock")))
+    assert [n for n in new if n != "logs"] == before
     assert list(work.glob("run.*")) == []
     with Store.open(run / "botrunner.db", readonly=True) as store:
         assert [a.bot for a in store.accounts()] == ["live-sol"]
