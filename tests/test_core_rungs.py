@@ -62,3 +62,11 @@ def test_the_strategys_levels_and_the_connectors_policy_ladder_agree_rung_for_ru
         connector = policy_prices(side, anchor, policy, SOL)
         # the strategy drops a rung that rounds onto the previous one's price; the connector keeps duplicates
         assert [lv.price for lv in strategy if lv.side is side] == sorted(set(connector), key=connector.index)
+
+
+@given(anchor=st.integers(-(10**12), 10**12), k=st.integers(0, 40), step_bps=st.integers(-20_000, 20_000))
+def test_the_inline_tick_rounding_is_the_markets_own(anchor: int, k: int, step_bps: int) -> None:
+    exact_bid = anchor * (BPS - k * step_bps) // BPS
+    exact_ask = -(-anchor * (BPS + k * step_bps) // BPS)
+    assert rung_price(Side.BUY, anchor, k, step_bps, SOL) == SOL.round_price_down(exact_bid)
+    assert rung_price(Side.SELL, anchor, k, step_bps, SOL) == SOL.round_price_up(exact_ask)

@@ -77,7 +77,7 @@ class PlanResult(msgspec.Struct, frozen=True):
 _PENDING_CANCEL = OrderState.PENDING_CANCEL
 
 
-class _Step(msgspec.Struct, frozen=True):
+class _Step(msgspec.Struct, frozen=True, gc=False):
     """One ``plan`` call's inputs with the tracked orders sorted once: what every rule and builder below reads."""
 
     state: ConnectorState
