@@ -12,6 +12,7 @@ import pytest
 
 from botrunner.backtest.output import SCRATCH_PREFIX, WRITER_LOCK, remove_abandoned
 from botrunner.cli import main
+from botrunner.connector.commands import PlanReason
 from botrunner.runtime.exclusive import ExclusiveLock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +89,17 @@ def test_backtest_pnl_split_adds_up_exactly_and_matches_the_csvs(sol_week: Path)
     assert len(funding) == 7 * 24  # one Drift record per hour
     # every decimal is written at the contract's precision
     assert all(len(r["price"].split(".")[1]) == 6 and len(r["base"].split(".")[1]) == 9 for r in fills)
+
+
+def test_backtest_orders_say_why_each_was_placed(sol_week: Path) -> None:
+    with (sol_week / "orders.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    placed = [r for r in rows if r["event"] == "placed"]
+    assert placed
+    # a placed row's reason is the PlanReason of the connector command that placed it
+    reasons = {r["reason"] for r in placed}
+    assert "" not in reasons and reasons <= {reason.value for reason in PlanReason}
+    assert "ladder_empty" in reasons  # the first ladder
 
 
 def test_backtest_same_inputs_give_byte_identical_outputs(sol_week: Path, tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def _real_views() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
         recorder = DecisionRecorder(config.name, log, hub)
         announce_rows(config.name, log, hub, sink)
         decision, _ = paper.decide(ts, 148_500_000, flags)
-        recorder.record(decision)
+        recorder.record(decision, session.decision_seq)
     state = run_state(flags)
     summary = render_summary(bot_summary(config, state, paper, recorder.state, ts))
     detail = bot_detail(

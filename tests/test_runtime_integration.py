@@ -117,6 +117,10 @@ def _books(db: Path, bots: tuple[str, ...]) -> dict[str, dict[str, Any]]:
                 elif row.event != "rejected":
                     assert live.pop(row.user_order_id, None) == row.order_id, f"{name}: {row} closes no open order"
             assert set(live) == {o.uid for o in venue.orders.values()}, f"{name}: store and venue disagree"
+            # Every placed order points at the recorded decision that placed it, across restarts too (a restart
+            # that renumbered its decisions would have had its decision rows refused as duplicates).
+            decided = {d.decision_seq for d in store.decisions(name)}
+            assert all(r.decision_seq in decided for r in orders if r.event == "placed"), f"{name}: uncaused order"
             out[name] = {"fills": len(fills), "cursor": saved.cursor, "open": sorted(live), "orders": len(orders)}
     return out
 
