@@ -119,7 +119,7 @@ class FakeRunner:
         self.bots_filter: list[list[str] | None] = []
         self.bot_result: dict[str, Any] | None = None
 
-    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
+    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:  # noqa: PLR0911  <why: one flat match over the commands>
         self.calls.append((cmd, args))
         name = args.get("name")
         if name == "ghost":

@@ -181,7 +181,7 @@ class BotSession:
             self.resyncs += 1
         self.state.connector = connector
 
-    def _record(self, event: VenueEvent) -> OrderUpdate | None:
+    def _record(self, event: VenueEvent) -> OrderUpdate | None:  # noqa: PLR0911  <why: a flat exhaustive match, one return per event kind; hot path: every venue event>
         sink = self.sink
         match event:
             case OrderAccepted():
