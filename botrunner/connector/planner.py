@@ -162,8 +162,8 @@ def plan(
 
 
 def _ttl_expired(step: _Step, memo: LadderMemo) -> bool:
-    """A rung reached its ``max_ts``: Drift no longer works it, and its siblings expire with it (one ``ttl_s``
-    from the same placement), so the whole ladder is renewed at once rather than rung by rung."""
+    """A rung reached its ``max_ts``: Drift no longer works it, so the ladder is renewed whole at the current
+    anchor (one atomic command) rather than patched with a rung priced at the anchor it was built at."""
     return bool(step.expired)
 
 
@@ -211,7 +211,8 @@ def _policy_changed(step: _Step, memo: LadderMemo, worked: ExposureBand) -> bool
 
 
 def _ramp_advanced(step: _Step, memo: LadderMemo, worked: ExposureBand) -> bool:
-    """The ramp-in widened the worked band since the ladder was sized: there is room for more or larger rungs."""
+    """The ramp-in moved the worked band since the ladder was sized (it widens as the ramp advances): there is
+    room for more or larger rungs."""
     return worked != memo.worked_band
 
 
