@@ -82,7 +82,7 @@ def _real_views() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
         recorder = DecisionRecorder(config.name, log, hub)
         announce_rows(config.name, log, hub, sink)
         decision, _ = paper.decide(ts, 148_500_000, flags)
-        recorder.record(decision)
+        recorder.record(decision, session.decision_seq)
     state = run_state(flags)
     summary = render_summary(bot_summary(config, state, paper, recorder.state, ts))
     detail = bot_detail(
@@ -126,7 +126,7 @@ class FakeRunner:
         self.bots_filter: list[list[str] | None] = []
         self.bot_result: dict[str, Any] | None = None
 
-    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
+    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:  # noqa: PLR0911  <why: one flat match over the commands>
         self.calls.append((cmd, args))
         name = args.get("name")
         if name == "ghost":
