@@ -1,4 +1,4 @@
-"""What every bot actor shares, paper or live: its setup, its run state and operator flags, how it records a
+"""What every bot actor shares, paper or live: its setup, its operator flags, how it records a
 decision, applies an operator command, announces its start and reports its failure.
 
 The paper ``BotActor`` (``actors.bot_actor``) and the ``LiveBotActor`` (``actors.live_actor``) differ
@@ -39,6 +39,7 @@ class ActorSetup:
     log: Any  # the bot's structlog logger (its own file)
     generation: int  # bumps on every (re)start, so stale failure reports are recognised
     on_failure: Callable[[str, int, str], None]  # the supervisor's failure hook: (name, generation, error text)
+    on_started: Callable[[str, int], None] | None = None  # the supervisor's hook once it has reconciled and caught up
     force_pause: bool = False  # start PAUSED whatever was saved (a bot that failed too often)
     snapshot_every_s: int = 60  # margin snapshot cadence (and on every step with a fill)
 
@@ -54,12 +55,17 @@ class BotShell(pykka.ThreadingActor):
         self.name = setup.config.name
         self.log = setup.log
         self.flags = OperatorFlags()  # a fresh bot; a resumed one takes its saved flags
-        self.state = BotRunState.STARTING
         self.step = RowBuffer()  # the rows of the step under way, handed to the writer as one record
         self.fill_seq = 0
         self.last_snapshot_ts = 0
         self.last_decision: Decision | None = None
         self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
+
+    @property
+    def mode(self) -> BotRunState:
+        """The operator mode its flags give (running, paused, reduce-only, flattening). Whether it is starting,
+        restarting, failed or stopped is the supervisor's to say (``runtime.supervision``), never the actor's."""
+        return run_state(self.flags)
 
     # -------------------------------------------------------------- start
 
@@ -113,20 +119,22 @@ class BotShell(pykka.ThreadingActor):
         )
 
     def _announce_started(self) -> None:
-        self.setup.hub.publish(self.name, "started", generation=self.setup.generation, state=self.state.value)
+        self.setup.hub.publish(self.name, "started", generation=self.setup.generation, state=self.mode.value)
+        if self.setup.on_started is not None:
+            self.setup.on_started(self.name, self.setup.generation)
 
     # -------------------------------------------------------------- decisions and commands
 
-    def _note_decision(self, decision: Decision, position_base: int, open_orders: int) -> None:
-        """Record a decision; a flatten that is done (flat, no orders) turns into a pause."""
+    def _note_decision(self, decision: Decision, decision_seq: int, position_base: int, open_orders: int) -> None:
+        """Record a decision (the bot's number ``decision_seq``); a flatten that is done (flat, no orders) turns into
+        a pause."""
         self.last_decision = decision
-        self.recorder.record(decision)
+        self.recorder.record(decision, decision_seq)
         flags = after_step(self.flags, position_base, open_orders)
         if flags != self.flags:
             self.log.info("flatten_done", ts=decision.ts)
             self.flags = flags
-            self.state = run_state(flags)
-            self.setup.hub.publish(self.name, "state", state=self.state.value)
+            self.setup.hub.publish(self.name, "state", state=self.mode.value)
 
     def _store_down(self) -> bool:
         """Whether the store can no longer record a step: then the bot must not trade (nothing it did could be
@@ -141,13 +149,12 @@ class BotShell(pykka.ThreadingActor):
         caller then decides at once, so the command takes effect now, and calls ``_command_done``."""
         cmd = OperatorCommand(name)
         self.flags = apply_command(self.flags, cmd)
-        self.state = run_state(self.flags)
         return cmd
 
     def _command_done(self, cmd: OperatorCommand) -> dict[str, Any]:
-        self.log.info("operator_command", command=cmd.value, state=self.state.value)
-        self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
-        return {"name": self.name, "state": self.state.value}
+        self.log.info("operator_command", command=cmd.value, state=self.mode.value)
+        self.setup.hub.publish(self.name, "state", state=self.mode.value, command=cmd.value)
+        return {"name": self.name, "state": self.mode.value}
 
     # -------------------------------------------------------------- records
 
@@ -169,7 +176,7 @@ class BotShell(pykka.ThreadingActor):
         step = self.step
         self.fill_seq += len(step.fills)
         announce_rows(self.name, self.log, self.setup.hub, step)
-        objective, risk_events = self.recorder.take()
+        objective, risk_events, decisions = self.recorder.take()
         record = StepRecord(
             bot=self.name,
             ts=ts,
@@ -184,8 +191,10 @@ class BotShell(pykka.ThreadingActor):
             position=position,
             samples=samples,
             samples_from=samples_from,
+            decisions=decisions,
             order_seq=session.order_seq,
             fill_seq=self.fill_seq,
+            decision_seq=session.decision_seq,
         )
         try:
             self.setup.writer.submit(record)

@@ -29,7 +29,6 @@ from typing import Any
 import msgspec
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
-from botrunner.bot.lifecycle import BotRunState, run_state
 from botrunner.bot.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
 from botrunner.bot.session import BotSession
 from botrunner.config import ShutdownPolicy
@@ -122,7 +121,7 @@ class BotActor(BotShell):
             venue = restore(bytes(envelope.venue), config.market_spec, setup.paper)
             self.cursor = saved.cursor
             self.fill_seq = saved.fill_seq
-            order_seq = saved.order_seq
+            order_seq, decision_seq = saved.order_seq, saved.decision_seq
             now = venue.now
             funding_rate, day, day_start = envelope.funding_rate, envelope.day, envelope.day_start_equity
             self.flags = envelope.flags  # operator decisions outlive restarts
@@ -132,13 +131,20 @@ class BotActor(BotShell):
                 config.market_spec, setup.paper, deposit_quote=config.capital_quote, oracle_price=price, now=start_ts
             )
             self.cursor = feed.keys[position - 1] if position else None
-            order_seq, now = 0, start_ts
+            order_seq, decision_seq, now = 0, 0, start_ts
             funding_rate, day, day_start = feed.funding_before(position), -1, 0
         state = definition.initial_state(started_at=now)
         for close_ts, close in feed.warmup_closes(self.cursor if self.cursor is not None else feed.keys[0] - 1):
             state = observe_price(definition, state, close_ts, close)
         session = BotSession(
-            definition, venue, state, self.step, order_seq=order_seq, day=day, day_start_equity=day_start
+            definition,
+            venue,
+            state,
+            self.step,
+            order_seq=order_seq,
+            day=day,
+            day_start_equity=day_start,
+            decision_seq=decision_seq,
         )
         adopted = session.reconcile(now, known)
         self.paper = PaperBot(session, venue, funding_rate)
@@ -150,7 +156,6 @@ class BotActor(BotShell):
             audit={"cursor": self.cursor},
             log={"catch_up_from": self.cursor},
         )
-        self.state = run_state(self.flags)
         self._write(now, snapshot=None, force=True)
         for event in feed.history(self.cursor, position):
             self._on_market(event)
@@ -189,7 +194,9 @@ class BotActor(BotShell):
     def _after_decision(self, decision: Decision, equity: int) -> SnapshotRow | None:
         paper = self.paper
         assert paper is not None
-        self._note_decision(decision, paper.venue.position.base_asset_amount, len(paper.venue.orders))
+        self._note_decision(
+            decision, paper.session.decision_seq, paper.venue.position.base_asset_amount, len(paper.venue.orders)
+        )
         if not (self._snapshot_due(decision.ts) or self.step.fills):
             return None  # built only when it is written: most decisions are neither due nor filled
         self.last_snapshot_ts = decision.ts
@@ -226,7 +233,14 @@ class BotActor(BotShell):
         assert paper is not None
         self.setup.board.post(
             self.name,
-            bot_summary(self.setup.config, self.state, paper, self.recorder.state, self.setup.feed.market_ts),
+            bot_summary(
+                self.setup.config,
+                self.mode,
+                paper,
+                self.recorder.state,
+                self.setup.feed.market_ts,
+                risk_reasons=self.recorder.reasons,
+            ),
         )
 
     # -------------------------------------------------------------- operator commands and views (proxy)
@@ -247,7 +261,7 @@ class BotActor(BotShell):
         assert paper is not None
         return bot_detail(
             self.setup.config,
-            state=self.state,
+            state=self.mode,
             paper=paper,
             risk_state=self.recorder.state,
             reasons=list(self.recorder.reasons),
@@ -270,7 +284,6 @@ class BotActor(BotShell):
         ids = tuple(venue.orders)
         if policy is ShutdownPolicy.CANCEL_ALL and ids:
             paper.session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.now)
-        self.state = BotRunState.STOPPED
         self._write(venue.now, None, force=True)
         cancelled = len(ids) if policy is ShutdownPolicy.CANCEL_ALL else 0
         self.log.info("bot_stopped", policy=policy.value, cancelled=cancelled)

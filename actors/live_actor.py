@@ -34,7 +34,6 @@ import pykka
 from solders.keypair import Keypair
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
-from botrunner.bot.lifecycle import BotRunState, run_state
 from botrunner.bot.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
 from botrunner.bot.session import BotSession
 from botrunner.config import BotMode, ShutdownPolicy
@@ -160,9 +159,9 @@ class LiveBotActor(BotShell):
             trail = self.trail
             # up to now: a clock set back since would put a later sample out of the strategy's time order
             history = store.price_samples(self.name, since=trail.keep_from(now), until=now) if trail else ()
-        order_seq, day, day_start = 0, -1, 0
+        order_seq, decision_seq, day, day_start = 0, 0, -1, 0
         if saved is not None:
-            self.fill_seq, order_seq = saved.fill_seq, saved.order_seq
+            self.fill_seq, order_seq, decision_seq = saved.fill_seq, saved.order_seq, saved.decision_seq
             if saved.venue_state:
                 envelope = msgspec.json.decode(saved.venue_state, type=LiveCheckpoint)
                 if envelope.version != LIVE_CHECKPOINT_VERSION or envelope.kind != "live":
@@ -183,6 +182,7 @@ class LiveBotActor(BotShell):
             order_seq=order_seq,
             day=day,
             day_start_equity=day_start,
+            decision_seq=decision_seq,
         )
         adopted = self.session.reconcile(now, known) if config.mode is BotMode.LIVE else ()
         self._last_position = venue.position.base_asset_amount
@@ -200,7 +200,6 @@ class LiveBotActor(BotShell):
                 "price_samples_replayed": len(history),
             },
         )
-        self.state = run_state(self.flags) if config.mode is BotMode.LIVE else BotRunState.RUNNING
         self._write(now, force=True)
         if setup.force_pause and config.mode is BotMode.LIVE:  # a monitor never trades: nothing to pause
             self.command("pause")
@@ -287,7 +286,7 @@ class LiveBotActor(BotShell):
             funding_rate=snap.funding_rate,  # the same reading as the account and the oracle, not driftpy's cache
         )
         decision = session.decide(update, equity, self.flags)
-        self._note_decision(decision, venue.position.base_asset_amount, len(venue.open_orders()))
+        self._note_decision(decision, session.decision_seq, venue.position.base_asset_amount, len(venue.open_orders()))
 
     def _maybe_settle(self, now: int) -> None:
         venue, session = self.venue, self.session
@@ -358,7 +357,7 @@ class LiveBotActor(BotShell):
         snap = venue.reading()
         return summary_row(
             self.config,
-            self.state,
+            self.mode,
             self.recorder.state,
             position=snap.report.position_base,
             mark=snap.oracle,
@@ -367,6 +366,7 @@ class LiveBotActor(BotShell):
             open_orders=len(snap.open_orders),
             fills=self.fill_seq,
             market_time=snap.ts,
+            risk_reasons=self.recorder.reasons,
         )
 
     def detail(self) -> dict[str, Any]:
@@ -379,7 +379,7 @@ class LiveBotActor(BotShell):
         return {
             "name": self.name,
             "mode": self.config.mode.value,
-            "state": self.state.value,
+            "state": self.mode.value,
             "market": self.config.market,
             "subaccount": subaccount_label(self.config),
             "slot": snap.slot,
@@ -476,7 +476,6 @@ class LiveBotActor(BotShell):
             cancel = self.config.on_shutdown is ShutdownPolicy.CANCEL_ALL and ids and self.config.mode is BotMode.LIVE
             if cancel:
                 session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.snapshot.ts)
-            self.state = BotRunState.STOPPED
             last = self.trail.flush() if self.trail is not None else None
             if last is not None:
                 self.samples.append(last)

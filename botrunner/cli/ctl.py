@@ -159,6 +159,20 @@ def _signed(value: Any) -> Text:
     return Text(text, style="green") if value.strip("0.+") else Text(text)
 
 
+def fee_row(value: Any) -> tuple[str, Text]:
+    """The net fees (``pnl.fees``: + paid, − rebate, as in summary.json) as the pnl section's other rows are shown:
+    by their effect on equity, under a name that says whether they cost or earned. ``4.000000`` paid shows as
+    ``fees paid  -4.000000`` (red), ``-1.463960`` as ``rebates earned  +1.463960`` (green): the section reads as a
+    sum, never as "minus a negative fee". The same rule as report.html's "PnL by source" table."""
+    if not isinstance(value, str) or not value.strip():
+        return "fees", Text(_cell(value))
+    text = value.strip()
+    if text.startswith("-"):
+        return "rebates earned", _signed("+" + text[1:])
+    magnitude = text.lstrip("+")
+    return "fees paid", _signed("-" + magnitude if magnitude.strip("0.") else magnitude)
+
+
 # Keyed by the states the runner reports, so every one has a style: a bot's run state (``ctl status`` rows, the
 # ``bot`` title, an action's answer) and the Risk Governor's last action (the ``risk`` column and line). The keys
 # are the enums' values written out (``bot.lifecycle.BotRunState``, ``core.verdict.RiskAction``): importing the
@@ -211,24 +225,45 @@ _STATUS_COLUMNS = (
 )
 
 
+def _fleet_line(fleet: Mapping[str, Any]) -> str:
+    """The status reply's fleet figures on one line (keys this version does not know about at the end)."""
+    parts = [
+        f"{_cell(fleet.get('bots'))} bots",
+        f"{_cell(fleet.get('running'))} running",
+        f"{_cell(fleet.get('paused'))} paused",
+        f"{_cell(fleet.get('failed'))} failed",
+        f"started {_cell(fleet.get('started_at'))}",
+    ]
+    if fleet.get("market_time") is not None:
+        parts.append(f"market time {_cell(fleet['market_time'])}")
+    if fleet.get("speed") is not None:
+        parts.append(f"speed {_cell(fleet['speed'])}x")
+    known = {"bots", "running", "paused", "failed", "started_at", "market_time", "speed"}
+    parts.extend(f"{k} {_cell(v)}" for k, v in fleet.items() if k not in known)
+    return "fleet: " + " · ".join(parts)
+
+
+def _status_cell(key: str, value: Any, bot: Mapping[str, Any]) -> Text | str:
+    """One cell of a bot's status row: states coloured (the risk state with its reasons, so an operator's
+    reduce-only reads ``REDUCE_ONLY (operator)``), PnL signed, a flag spelled out."""
+    if key == "state":
+        return _styled(value, _RUN_STATE_STYLES)
+    if key == "risk_state":
+        reasons = bot.get("risk_reasons")
+        why = f" ({','.join(map(str, reasons))})" if isinstance(reasons, list) and reasons else ""
+        return _styled(value, _RISK_STATE_STYLES) + why
+    if key == "pnl":
+        return _signed(value)
+    if key == "flagged":
+        return Text("FLAGGED", style="bold red") if value else Text("")
+    return _cell(value)
+
+
 def render_status(result: Mapping[str, Any], console: Console) -> None:
     """Fleet line, then one row per bot."""
     fleet = result.get("fleet")
     if isinstance(fleet, dict):
-        parts = [
-            f"{_cell(fleet.get('bots'))} bots",
-            f"{_cell(fleet.get('running'))} running",
-            f"{_cell(fleet.get('paused'))} paused",
-            f"{_cell(fleet.get('failed'))} failed",
-            f"started {_cell(fleet.get('started_at'))}",
-        ]
-        if fleet.get("market_time") is not None:
-            parts.append(f"market time {_cell(fleet['market_time'])}")
-        if fleet.get("speed") is not None:
-            parts.append(f"speed {_cell(fleet['speed'])}x")
-        known = {"bots", "running", "paused", "failed", "started_at", "market_time", "speed"}
-        parts.extend(f"{k} {_cell(v)}" for k, v in fleet.items() if k not in known)
-        console.print("fleet: " + " · ".join(parts))
+        console.print(_fleet_line(fleet))
     bots = result.get("bots")
     if not isinstance(bots, list):
         return
@@ -238,20 +273,7 @@ def render_status(result: Mapping[str, Any], console: Console) -> None:
     for bot in bots:
         if not isinstance(bot, dict):
             continue
-        cells: list[Text | str] = []
-        for _header, key, _justify in _STATUS_COLUMNS:
-            value = bot.get(key)
-            if key == "state":
-                cells.append(_styled(value, _RUN_STATE_STYLES))
-            elif key == "risk_state":
-                cells.append(_styled(value, _RISK_STATE_STYLES))
-            elif key == "pnl":
-                cells.append(_signed(value))
-            elif key == "flagged":
-                cells.append(Text("FLAGGED", style="bold red") if value else Text(""))
-            else:
-                cells.append(_cell(value))
-        table.add_row(*cells)
+        table.add_row(*(_status_cell(key, bot.get(key), bot) for _header, key, _justify in _STATUS_COLUMNS))
     if not bots:
         console.print("no bots")
         return
@@ -294,7 +316,7 @@ def render_bot(result: Mapping[str, Any], console: Console) -> None:
     ]
     pnl = result.get("pnl")
     if isinstance(pnl, dict):
-        rows = [(k, _signed(pnl.get(k))) for k in _BOT_PNL] + [
+        rows = [fee_row(pnl.get(k)) if k == "fees" else (k, _signed(pnl.get(k))) for k in _BOT_PNL] + [
             (k, _signed(v)) for k, v in pnl.items() if k not in _BOT_PNL
         ]
         sections.append(_key_values("pnl", rows, numbers=True))

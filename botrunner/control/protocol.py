@@ -177,7 +177,7 @@ def _quote(value: object) -> str:
     return text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 3] + "..."
 
 
-def _type_name(value: object) -> str:
+def _type_name(value: object) -> str:  # noqa: PLR0911  <why: one flat exhaustive match, a return per JSON type>
     match value:
         case None:
             return "null"
@@ -212,7 +212,9 @@ def _decode(line: bytes) -> tuple[Any, str | None]:
         return None, str(exc)
 
 
-def check_arg(cmd: Command, spec: ArgSpec, value: object) -> str | None:
+def check_arg(  # noqa: PLR0911, PLR0912  <why: one flat exhaustive match over the argument types>
+    cmd: Command, spec: ArgSpec, value: object
+) -> str | None:
     """Why ``value`` is not a valid argument ``spec`` of ``cmd`` (a message naming the field), or None."""
     where = f"{cmd.value}: argument {spec.name!r}"
     match spec.type:
@@ -275,21 +277,19 @@ def validate_args(cmd: Command, args: Mapping[str, Any]) -> str | None:
 _REQUEST_KEYS = frozenset({"id", "cmd", "args"})
 
 
-def parse_request(line: bytes) -> Request | ErrorReply:
-    """Validate one request line (without its newline): a ``Request``, or the ``ErrorReply`` to send back.
-
-    The reply carries the request's id whenever the line is a JSON object with a valid ``id``."""
-    value, problem = _decode(line)
-    if problem is not None:
-        return ErrorReply(None, ErrorCode.BAD_JSON, problem)
+def _request_id(value: Any) -> RequestId | ErrorReply:
+    """The id of a decoded request line, or the reply (with no id) refusing a line that is not an object with one."""
     if not isinstance(value, dict):
         return ErrorReply(None, ErrorCode.BAD_REQUEST, f"a request is a JSON object, got {_type_name(value)}")
     raw_id = value.get("id")
     if _is_id(raw_id):
-        rid: RequestId = raw_id
-    else:
-        got = "no id" if "id" not in value else _type_name(raw_id)
-        return ErrorReply(None, ErrorCode.BAD_REQUEST, f"'id' must be a string or an integer, got {got}")
+        return raw_id
+    got = "no id" if "id" not in value else _type_name(raw_id)
+    return ErrorReply(None, ErrorCode.BAD_REQUEST, f"'id' must be a string or an integer, got {got}")
+
+
+def _command(value: dict[str, Any], rid: RequestId) -> Command | ErrorReply:
+    """The command a request (an object with an id) names, or the reply refusing it."""
     for key in value:
         if key not in _REQUEST_KEYS:
             return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"unknown key {_quote(key)} (a request has id, cmd, args)")
@@ -298,10 +298,25 @@ def parse_request(line: bytes) -> Request | ErrorReply:
         got = "no cmd" if "cmd" not in value else _type_name(raw_cmd)
         return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"'cmd' must be a string, got {got}")
     try:
-        cmd = Command(raw_cmd)
+        return Command(raw_cmd)
     except ValueError:
         known = ", ".join(c.value for c in Command)
         return ErrorReply(rid, ErrorCode.UNKNOWN_COMMAND, f"unknown command {_quote(raw_cmd)} (commands: {known})")
+
+
+def parse_request(line: bytes) -> Request | ErrorReply:
+    """Validate one request line (without its newline): a ``Request``, or the ``ErrorReply`` to send back.
+
+    The reply carries the request's id whenever the line is a JSON object with a valid ``id``."""
+    value, problem = _decode(line)
+    if problem is not None:
+        return ErrorReply(None, ErrorCode.BAD_JSON, problem)
+    rid = _request_id(value)
+    if isinstance(rid, ErrorReply):
+        return rid
+    cmd = _command(value, rid)
+    if isinstance(cmd, ErrorReply):
+        return cmd
     args = value.get("args", {})
     if not isinstance(args, dict):
         return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{cmd.value}: 'args' must be an object, got {_type_name(args)}")

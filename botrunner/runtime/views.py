@@ -19,6 +19,7 @@ from botrunner.core.precision import LEVERAGE_PRECISION
 from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.live.alerts import liquidation_distance_bps
 from botrunner.runtime.paper_bot import PaperBot
+from botrunner.runtime.supervision import Supervision, shown_state
 from botrunner.venue.port import AccountReport
 
 
@@ -45,15 +46,19 @@ def summary_row(
     open_orders: int,
     fills: int,
     market_time: int | None,
+    risk_reasons: Iterable[str] = (),
 ) -> dict[str, Any]:
     """One raw row of ``ctl status`` (paper, live and monitor bots alike): integers in Drift precisions, cheap
-    enough to post after every step. :func:`render_summary` turns it into what the operator reads."""
+    enough to post after every step. :func:`render_summary` turns it into what the operator reads. ``state`` is
+    the bot's operator mode; ``risk_reasons`` why the Risk Governor answered ``risk_state`` (``operator`` for an
+    operator's pause or reduce-only)."""
     return {
         "name": config.name,
         "market": config.market,
         "mode": config.mode.value,
         "state": state.value,
         "risk_state": risk_state or None,
+        "risk_reasons": list(risk_reasons),
         "position": position,
         "mark": mark,
         "equity": equity,
@@ -65,7 +70,13 @@ def summary_row(
 
 
 def bot_summary(
-    config: BotConfig, state: BotRunState, paper: PaperBot, risk_state: str, market_ts: int | None
+    config: BotConfig,
+    state: BotRunState,
+    paper: PaperBot,
+    risk_state: str,
+    market_ts: int | None,
+    *,
+    risk_reasons: Iterable[str] = (),
 ) -> dict[str, Any]:
     """A paper bot's :func:`summary_row`."""
     venue = paper.venue
@@ -81,6 +92,7 @@ def bot_summary(
         open_orders=len(venue.orders),
         fills=venue.ledger.maker_fills + venue.ledger.taker_fills,
         market_time=market_ts,
+        risk_reasons=risk_reasons,
     )
 
 
@@ -89,9 +101,10 @@ _SUMMARY_DECIMALS = {"position": BASE_DECIMALS, "mark": PRICE_DECIMALS, "equity"
 
 def status_row(row: dict[str, Any], slot: dict[str, Any]) -> dict[str, Any]:
     """A bot's ``ctl status`` row: its rendered summary merged with its supervisor slot (``Supervisor.status``).
-    The bot's own state stands while the supervisor runs it; otherwise the supervision state (stopped, failed,
-    restarting) is what an operator must see."""
-    state = row.get("state") if slot["supervision"] in ("running", "starting") else slot["supervision"]
+    While the supervisor runs it, the bot's operator mode (running, paused, reduce-only, flattening) stands;
+    otherwise the supervision state (starting, restarting, failed, stopped) is what an operator must see."""
+    mode = BotRunState(row.get("state") or BotRunState.RUNNING.value)
+    state = shown_state(Supervision(slot["supervision"]), mode).value
     return {**row, "state": state, "restarts": slot["restarts"], "flagged": slot["flagged"]}
 
 

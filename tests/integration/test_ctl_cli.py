@@ -23,7 +23,14 @@ from botrunner.bot.lifecycle import BotRunState, OperatorCommand, apply_command,
 from botrunner.bot.pipeline import BotDefinition, OperatorFlags
 from botrunner.bot.session import BotSession, RowBuffer
 from botrunner.cli import main
-from botrunner.cli.ctl import _RISK_STATE_STYLES, _RUN_STATE_STYLES, _SIDE_STYLES, _STATUS_COLUMNS, format_event
+from botrunner.cli.ctl import (
+    _RISK_STATE_STYLES,
+    _RUN_STATE_STYLES,
+    _SIDE_STYLES,
+    _STATUS_COLUMNS,
+    fee_row,
+    format_event,
+)
 from botrunner.config import load_bot
 from botrunner.connector import PlaceOrders
 from botrunner.connector.commands import PlanReason
@@ -75,7 +82,7 @@ def _real_views() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
         recorder = DecisionRecorder(config.name, log, hub)
         announce_rows(config.name, log, hub, sink)
         decision, _ = paper.decide(ts, 148_500_000, flags)
-        recorder.record(decision)
+        recorder.record(decision, session.decision_seq)
     state = run_state(flags)
     summary = render_summary(bot_summary(config, state, paper, recorder.state, ts))
     detail = bot_detail(
@@ -119,7 +126,7 @@ class FakeRunner:
         self.bots_filter: list[list[str] | None] = []
         self.bot_result: dict[str, Any] | None = None
 
-    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
+    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:  # noqa: PLR0911  <why: one flat match over the commands>
         self.calls.append((cmd, args))
         name = args.get("name")
         if name == "ghost":
@@ -222,7 +229,8 @@ def test_status_prints_the_fleet_line_and_a_row_per_bot(
 
 def test_status_shows_every_field_of_the_runtimes_rows() -> None:
     shown = {key for _header, key, _justify in _STATUS_COLUMNS}
-    assert set(STATUS["bots"][0]) - shown == {"market_time"}  # the fleet line shows the market time
+    # the fleet line shows the market time; the risk cell the Risk Governor's reasons
+    assert set(STATUS["bots"][0]) - shown == {"market_time", "risk_reasons"}
 
 
 def test_json_prints_the_raw_result(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -238,7 +246,7 @@ def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureF
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "bot sol-neutral-grid (paper) reduce_only"
-    assert lines[1] == "risk REDUCE_ONLY  reduce_only_trigger"
+    assert lines[1] == "risk REDUCE_ONLY  operator"  # an operator decided, and ctl says so
     pnl, band, grid = DETAIL["pnl"], DETAIL["band"], DETAIL["grid"]
     for label, value in [
         ("subaccount", DETAIL["subaccount"]),
@@ -247,7 +255,7 @@ def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureF
         ("leverage", DETAIL["leverage"]),
         ("liq. price", "-"),  # no liquidation price at this leverage: the view says None
         ("health", str(DETAIL["health"])),
-        ("fees", pnl["fees"]),
+        ("rebates earned", "+" + pnl["fees"].removeprefix("-")),  # the maker fill earned a rebate: an income
         ("unsettled", pnl["unsettled"]),
         ("total", pnl["total"]),
         ("preferred", band["preferred"]),
@@ -385,7 +393,7 @@ def test_subscribe_prints_one_line_per_event_until_the_stream_ends(
     assert out.splitlines() == [
         "1758340860 sol-neutral-grid fill order_id=1 side=buy price=149000000 base=1000000000 quote=-149000000 "
         "fee=-3725 liquidity=maker reduce_only=no",
-        '1758340860 sol-neutral-grid risk_state state=REDUCE_ONLY reasons=["reduce_only_trigger"]',
+        '1758340860 sol-neutral-grid risk_state state=REDUCE_ONLY reasons=["operator"]',
     ]
     assert "closed the event stream" in err
 
@@ -419,9 +427,26 @@ def test_bot_renders_a_liquidation_price_and_its_distance(
 
 @pytest.mark.parametrize(
     ("supervision", "shown"),
-    [("running", "paused"), ("starting", "paused"), ("stopped", "stopped"), ("restarting", "restarting")],
+    # starting: until its actor reports it has reconciled and caught up (runtime.supervision)
+    [("running", "paused"), ("starting", "starting"), ("stopped", "stopped"), ("restarting", "restarting")],
 )
 def test_a_status_row_shows_the_bots_state_only_while_the_supervisor_runs_it(supervision: str, shown: str) -> None:
     slot = {**SLOT, "supervision": supervision, "restarts": 2, "flagged": True}
     row = status_row({"name": "b", "state": "paused"}, slot)
     assert row == {"name": "b", "state": shown, "restarts": 2, "flagged": True}
+
+
+@pytest.mark.parametrize(
+    ("net", "label", "shown", "style"),
+    [
+        ("4.000000", "fees paid", "-4.000000", "red"),  # paid: a cost, shown as what it takes off equity
+        ("-1.463960", "rebates earned", "+1.463960", "green"),  # a net rebate: an income, never "- -1.46"
+        ("0.000000", "fees paid", "0.000000", ""),
+        (None, "fees", "-", ""),
+    ],
+)
+def test_fees_show_as_a_cost_or_an_income_by_their_effect_on_equity(
+    net: str | None, label: str, shown: str, style: str
+) -> None:
+    name, text = fee_row(net)
+    assert (name, text.plain, str(text.style)) == (label, shown, style)
