@@ -26,6 +26,7 @@ def loader(request: pytest.FixtureRequest) -> Loader:
 # ----------------------------------------------------------------------------------------------- duplicates
 
 
+@pytest.mark.slow  # ~8 s of CPU alone: 300 generated documents, each parsed and refused
 @settings(max_examples=300, deadline=None)
 @given(case=documents_with_a_duplicate())
 def test_a_duplicate_key_at_any_depth_block_or_flow_is_one_line_naming_file_both_lines_and_key(
