@@ -13,17 +13,19 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 import pykka
+from structlog.typing import FilteringBoundLogger
 
-from botrunner.bot.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
+from botrunner.bot.lifecycle import BotRunState, after_step, apply_command, run_state
 from botrunner.bot.pipeline import Decision, OperatorFlags
 from botrunner.bot.session import BotSession, RowBuffer
 from botrunner.config import BotConfig
+from botrunner.core.operator import ModeCommand
 from botrunner.core.records import OrderRow, SnapshotRow
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.snapshots import BotSnapshot, BotState, Started, StateChanged
 from botrunner.store import PositionRow, StepRecord, Store, StoreWriteError, StoreWriter
 
 
@@ -36,7 +38,7 @@ class ActorSetup:
     writer: StoreWriter
     board: StatusBoard
     hub: EventHub
-    log: Any  # the bot's structlog logger (its own file)
+    log: FilteringBoundLogger  # the bot's own log file
     generation: int  # bumps on every (re)start, so stale failure reports are recognised
     on_failure: Callable[[str, int, str], None]  # the supervisor's failure hook: (name, generation, error text)
     force_pause: bool = False  # start PAUSED whatever was saved (a bot that failed too often)
@@ -84,8 +86,8 @@ class BotShell(pykka.ThreadingActor):
         resumed: bool,
         position_base: int,
         adopted: tuple[int, ...],
-        audit: dict[str, Any],
-        log: dict[str, Any],
+        audit: dict[str, object],
+        log: dict[str, object],
     ) -> None:
         """Audit the reconciliation (what was adopted) and log the start; ``audit`` / ``log``: the venue's own
         fields beside the common ones."""
@@ -113,7 +115,7 @@ class BotShell(pykka.ThreadingActor):
         )
 
     def _announce_started(self) -> None:
-        self.setup.hub.publish(self.name, "started", generation=self.setup.generation, state=self.state.value)
+        self.setup.hub.publish(Started(bot=self.name, generation=self.setup.generation, state=self.state.value))
 
     # -------------------------------------------------------------- decisions and commands
 
@@ -126,7 +128,7 @@ class BotShell(pykka.ThreadingActor):
             self.log.info("flatten_done", ts=decision.ts)
             self.flags = flags
             self.state = run_state(flags)
-            self.setup.hub.publish(self.name, "state", state=self.state.value)
+            self.setup.hub.publish(StateChanged(bot=self.name, state=self.state.value))
 
     def _store_down(self) -> bool:
         """Whether the store can no longer record a step: then the bot must not trade (nothing it did could be
@@ -136,18 +138,27 @@ class BotShell(pykka.ThreadingActor):
     def _snapshot_due(self, ts: int) -> bool:
         return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
 
-    def _apply_command(self, name: str) -> OperatorCommand:
-        """Set the flags and run state an operator command asks for (``ValueError`` for an unknown one); the
-        caller then decides at once, so the command takes effect now, and calls ``_command_done``."""
-        cmd = OperatorCommand(name)
-        self.flags = apply_command(self.flags, cmd)
+    def command(self, command: ModeCommand) -> BotState:
+        """Apply an operator command now: set the flags and run state it asks for, then decide at once at the last
+        price (``_decide_now``), so a pause cancels at once."""
+        self.flags = apply_command(self.flags, command)
         self.state = run_state(self.flags)
-        return cmd
+        self._decide_now()
+        self.log.info("operator_command", command=command.cmd, state=self.state.value)
+        self.setup.hub.publish(StateChanged(bot=self.name, state=self.state.value, command=command.cmd))
+        return BotState(name=self.name, state=self.state.value)
 
-    def _command_done(self, cmd: OperatorCommand) -> dict[str, Any]:
-        self.log.info("operator_command", command=cmd.value, state=self.state.value)
-        self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
-        return {"name": self.name, "state": self.state.value}
+    def _decide_now(self) -> None:
+        """Decide at the last price and record the step (after an operator command)."""
+        raise NotImplementedError
+
+    def detail(self) -> BotSnapshot:
+        """``ctl bot NAME``."""
+        raise NotImplementedError
+
+    def flush_marker(self) -> int | None:
+        """A mark after everything queued before this call (tests and the runner use it as a barrier)."""
+        raise NotImplementedError
 
     # -------------------------------------------------------------- records
 

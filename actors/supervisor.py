@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 import pykka
 import structlog
@@ -25,10 +25,12 @@ import structlog
 from actors.bot_actor import BotActor, BotSetup
 from botrunner.bot.lifecycle import BotRunState
 from botrunner.config import BotConfig, BotMode
+from botrunner.core.operator import Start, Stop
 from botrunner.paper.config import PaperConfig
 from botrunner.runtime.feed import MarketFeed
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.restart import GiveUp, Restart, RestartPolicy, after_failure
+from botrunner.runtime.snapshots import BotState, Failed
 from botrunner.store import StoreWriter
 
 
@@ -187,13 +189,13 @@ class Supervisor(pykka.ThreadingActor):
         if slot.flagged:  # its one paused start failed too: it stays down until an operator starts it
             slot.state = BotRunState.FAILED
             self.log.error("bot_down", bot=name, error=error)
-            self.ctx.hub.publish(name, "failed", error=error, generation=generation)
+            self.ctx.hub.publish(Failed(bot=name, error=error, generation=generation))
             self._post_slot(name)
             return
         now = self.ctx.monotonic()
         outcome = after_failure(slot.failures, now, self.ctx.restart)
         slot.failures = [*slot.failures, now][-self.ctx.restart.max_failures :]
-        self.ctx.hub.publish(name, "failed", error=error, generation=generation)
+        self.ctx.hub.publish(Failed(bot=name, error=error, generation=generation))
         match outcome:
             case Restart(delay, count):
                 slot.state = BotRunState.RESTARTING
@@ -232,6 +234,17 @@ class Supervisor(pykka.ThreadingActor):
     def slot_view(self, name: str) -> dict[str, Any]:
         slot = self._slot(name)
         return self._slot_fields(slot)
+
+    def command(self, command: Stop | Start) -> BotState:
+        """An operator's ``stop`` or ``start`` of one bot."""
+        match command:
+            case Stop(name=name):
+                done = self.stop_bot(name)
+            case Start(name=name):
+                done = self.start_bot(name)
+            case _ as unreachable:
+                assert_never(unreachable)
+        return BotState(name=done["name"], state=done["state"])
 
     def stop_bot(self, name: str) -> dict[str, Any]:
         slot = self._slot(name)

@@ -21,8 +21,10 @@ import pytest
 from actors.bot_actor import decode_checkpoint
 from botrunner.config import load_bot
 from botrunner.control.client import ClientError, ControlClient
+from botrunner.core.operator import ShowBot, Status
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import restore
+from botrunner.runtime.snapshots import BotSnapshot, StatusSnapshot
 from botrunner.store import Store
 from tests.support_runtime import short_dir, small_fleet, small_market
 
@@ -133,13 +135,13 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
         deadline = time.monotonic() + 30
         while True:  # the socket is bound before the bots start; meanwhile requests are told "conflict"
             try:
-                status = client.call("status")
+                status = client.call(Status(), StatusSnapshot)
                 break
             except ClientError as exc:
                 assert exc.code == "conflict" and "still starting" in str(exc), exc
                 assert time.monotonic() < deadline, "the bots never finished starting"
                 time.sleep(0.05)
-        assert [b["name"] for b in status["bots"]] == ["alpha", "beta"]
+        assert [b.name for b in status.bots] == ["alpha", "beta"]
 
         # Garbage and misuse: each gets an error, the connection or the runner carries on.
         idle = socket.socket(socket.AF_UNIX)
@@ -166,7 +168,8 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
         assert too_long[0]["error"]["code"] == "line_too_long"
         results: list[Any] = []
         threads = [
-            threading.Thread(target=lambda: results.append(ControlClient(sock).call("status"))) for _ in range(50)
+            threading.Thread(target=lambda: results.append(ControlClient(sock).call(Status(), StatusSnapshot)))
+            for _ in range(50)
         ]
         for t in threads:
             t.start()
@@ -174,7 +177,11 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
             t.join(10)
         assert len(results) == 50
 
-        # The operator CLI pauses beta; the pause outlives the crash below.
+        # The operator CLI pauses beta, with more idle connections open than the socket serves at once (the runner's
+        # limit is 256): the longest-waiting ones make room. The pause outlives the crash below.
+        crowd = [socket.socket(socket.AF_UNIX) for _ in range(300)]
+        for conn in crowd:
+            conn.connect(str(sock))
         ctl = subprocess.run(
             [sys.executable, "-m", "botrunner", "ctl", "--run-dir", str(work / "run"), "pause", "beta"],
             cwd=ROOT,
@@ -184,7 +191,9 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
             check=False,
         )
         assert ctl.returncode == 0, ctl.stderr
-        assert client.call("bot", name="beta")["orders"] == []
+        for conn in crowd:
+            conn.close()
+        assert client.call(ShowBot(name="beta"), BotSnapshot).orders == ()
 
         # A second runner on the same run directory refuses at once and touches nothing: no reconcile, no rows,
         # no cancel of the first runner's orders, no restart of its bots.
@@ -195,8 +204,8 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
         assert f"in use by another runner (pid {proc.pid}:" in (work / "runner.out").read_text()
         with Store.open(db, readonly=True) as store:
             assert len(store.audit_rows()) == audits_before
-        status = client.call("status")
-        assert [b["restarts"] for b in status["bots"]] == [0, 0], status
+        status = client.call(Status(), StatusSnapshot)
+        assert [b.restarts for b in status.bots] == [0, 0], status
 
         def alpha_filled() -> bool:
             with Store.open(db, readonly=True) as store:

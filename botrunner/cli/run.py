@@ -24,6 +24,7 @@ from botrunner.control import SocketPathError, resolve_run_dir
 from botrunner.control.server import ControlServerError
 from botrunner.runner import Runner, RunnerError, RunOptions
 from botrunner.runtime.pacer import parse_speed
+from botrunner.runtime.snapshots import StatusSnapshot
 from botrunner.store import StoreError
 
 
@@ -45,26 +46,26 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run_fleet)
 
 
-def _table(status: dict[str, Any]) -> Table:
-    fleet = status["fleet"]
+def _table(status: StatusSnapshot) -> Table:
+    fleet = status.fleet
     table = Table(
-        title=f"botrunner · {fleet['bots']} bots · market time {fleet['market_time'] or '-'} · speed {fleet['speed']}×",
+        title=f"botrunner · {fleet.bots} bots · market time {fleet.market_time or '-'} · speed {fleet.speed}×",
         caption="botrunner ctl status · botrunner ctl bot NAME · Ctrl-C stops",
     )
     for col in ("bot", "market", "state", "risk", "position", "mark", "equity", "PnL", "orders", "fills"):
         table.add_column(col, justify="right" if col not in ("bot", "market", "state", "risk") else "left")
-    for row in status["bots"]:
+    for row in status.bots:
         table.add_row(
-            row["name"],
-            row.get("market", ""),
-            row.get("state", "") + (" ⚑" if row.get("flagged") else ""),
-            row.get("risk_state") or "-",
-            _short(row.get("position"), 4),
-            _short(row.get("mark"), 2),
-            _short(row.get("equity"), 2),
-            _short(row.get("pnl"), 2),
-            str(row.get("open_orders", "")),
-            str(row.get("fills", "")),
+            row.name,
+            row.market or "",
+            (row.state or "") + (" ⚑" if row.flagged else ""),
+            row.risk_state or "-",
+            _short(row.position, 4),
+            _short(row.mark, 2),
+            _short(row.equity, 2),
+            _short(row.pnl, 2),
+            "" if row.open_orders is None else str(row.open_orders),
+            "" if row.fills is None else str(row.fills),
         )
     return table
 
