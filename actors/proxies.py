@@ -2,14 +2,14 @@
 a bot, with the argument and answer types of the actor's own methods, so a mistyped ask fails mypy rather than
 a mailbox at run time.
 
-``ActorRef.proxy()`` is typed by pykka as a proxy whose every attribute is ``Any``; these classes state the
-members the runner uses, and :func:`supervisor_proxy` / :func:`bot_proxy` / :func:`live_bot_proxy` give a ref's
+``ActorRef.proxy()`` is typed by pykka as a proxy whose attributes are untyped; these classes state the members
+the runner uses, and :func:`supervisor_proxy` / :func:`bot_proxy` / :func:`live_bot_proxy` give a ref's
 proxy that type (a cast: pykka builds the proxy at run time from the actor's own attributes).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import pykka
 from pykka.typing import ActorMemberMixin, proxy_method
@@ -48,11 +48,11 @@ def supervisor_proxy(ref: pykka.ActorRef[Supervisor]) -> SupervisorProxy:
     return cast(SupervisorProxy, ref.proxy())
 
 
-# A bot's ref is typed by the supervisor as ``ActorRef[Any]``: its slot holds a paper or a live bot actor.
-def bot_proxy(ref: pykka.ActorRef[Any]) -> BotProxy:
+def bot_proxy(ref: pykka.ActorRef[BotShell]) -> BotProxy:
+    """The proxy of a bot's actor, paper or live."""
     return cast(BotProxy, ref.proxy())
 
 
-def live_bot_proxy(ref: pykka.ActorRef[Any]) -> LiveBotProxy:
+def live_bot_proxy(ref: pykka.ActorRef[BotShell]) -> LiveBotProxy:
     """The proxy of a live bot's actor (the caller checked the bot's mode)."""
     return cast("LiveBotProxy", ref.proxy())

@@ -269,7 +269,7 @@ class _ErrorIn(msgspec.Struct, frozen=True):
 
 
 class _ServerLine(msgspec.Struct, frozen=True):
-    """Any line the server sends: a reply (``id``, ``ok``, ``result`` | ``error``) or an event."""
+    """Every line the server sends: a reply (``id``, ``ok``, ``result`` | ``error``) or an event."""
 
     id: RequestId | None = None
     ok: bool | None = None
