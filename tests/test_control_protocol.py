@@ -46,6 +46,7 @@ from botrunner.core.operator import (
     Status,
     Subscribe,
     TransferFunds,
+    WithdrawFunds,
     command_name,
     decode_command,
 )
@@ -410,3 +411,23 @@ def test_transfer_when_subaccount_not_an_int_then_refused() -> None:
     assert "Expected `int`, got `str` - at `$.args.to_subaccount`" in reply.message
     args["to_subaccount"] = 70_000  # Drift's sub_account_id is a u16
     assert "`$.args.to_subaccount`" in _error(_line({"id": 1, "cmd": "transfer", "args": args})).message
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=30) | st.decimals(allow_nan=True, allow_infinity=True).map(str) | st.integers().map(str))
+def test_a_capital_amount_reaches_the_runner_only_as_a_positive_finite_exact_decimal(amount: str) -> None:
+    """What protects capital: a deposit, withdrawal or transfer never carries a float, a zero, a negative, a NaN or
+    an infinity past the socket; anything else is refused naming the amount."""
+    for cmd, extra in (("deposit", {}), ("withdraw", {}), ("transfer", {"to_subaccount": 1})):
+        args = {"name": "b", "amount": amount, "asset": "usdc", **extra}
+        parsed = parse_request(_line({"id": 1, "cmd": cmd, "args": args}))
+        if isinstance(parsed, Request):
+            assert isinstance(parsed.args, DepositFunds | WithdrawFunds | TransferFunds)
+            value = Decimal(parsed.args.amount)
+            assert value.is_finite() and value > 0
+        else:
+            assert parsed.code is ErrorCode.BAD_ARGS and "amount" in parsed.message, parsed.message
+    float_amount = parse_request(
+        _line({"id": 1, "cmd": "deposit", "args": {"name": "b", "amount": 1.5, "asset": "sol"}})
+    )
+    assert isinstance(float_amount, ErrorReply) and "`$.args.amount`" in float_amount.message

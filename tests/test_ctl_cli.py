@@ -399,9 +399,12 @@ def test_a_too_long_socket_path_is_exit_2_naming_it(capsys: pytest.CaptureFixtur
         (["pause"], "pause takes NAME, got 0 value(s)"),
         (["bot", "a", "b"], "bot takes NAME, got 2 value(s)"),
         (["status", "sol"], "status takes no NAME, got sol"),
+        (["transfer", "b", "1", "usdc", "x"], "transfer: TO_SUBACCOUNT: Expected `int`, got `str`"),
+        (["deposit", "b", "-1", "usdc"], "deposit: amount must be a positive number, got '-1'"),
+        (["deposit", "b", "1", "btc"], "deposit: ASSET: Invalid enum value 'btc'"),
     ],
 )
-def test_a_wrong_number_of_names_is_a_usage_error(
+def test_a_wrong_number_or_type_of_values_is_a_usage_error_naming_it(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     code, _, err = _ctl(capsys, "--socket", "/tmp/none.sock", *argv)

@@ -71,7 +71,7 @@ _MISSING = "-"
 
 def register(subparsers: Any) -> None:
     """Add ``ctl`` to the CLI."""
-    commands = "\n".join(f"  {command_name(kind):<12} {_usage(kind):<28} {kind.help}" for kind in COMMAND_TYPES)
+    commands = "\n".join(f"  {command_name(kind):<12} {_usage(kind):<32} {kind.help}" for kind in COMMAND_TYPES)
     p = subparsers.add_parser(
         "ctl",
         help="control a running runner over its socket (status, bot, pause, resume, flatten, ...)",
