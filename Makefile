@@ -8,12 +8,17 @@ BIN := $(VENV)/bin
 
 # The runner's speed: market seconds per wall second on the bundled history (SPEED=max replays flat out).
 SPEED ?= 6000
+# `make run` is the paper demo: a fresh replay each time (the previous ./run is moved aside to run.YYYYMMDDTHHMMSS,
+# never deleted). RESUME=1 continues the previous run instead, each bot from its last stored step.
+RESUME ?=
+START := $(if $(filter 1 yes true,$(RESUME)),--resume,--fresh)
 
 setup:
 	@./ops/ensure_venv.sh "$(PY)" "$(VENV)"
+	@./ops/ensure_chromium.sh
 
 run: setup
-	$(BIN)/botrunner run --speed $(SPEED)
+	$(BIN)/botrunner run --speed $(SPEED) $(START)
 
 demo: setup
 	$(BIN)/botrunner demo

@@ -1,4 +1,4 @@
-"""What every bot actor shares, paper or live: its setup, its run state and operator flags, how it records a
+"""What every bot actor shares, paper or live: its setup, its operator flags, how it records a
 decision, applies an operator command, announces its start and reports its failure.
 
 The paper ``BotActor`` (``actors.bot_actor``) and the ``LiveBotActor`` (``actors.live_actor``) differ
@@ -41,6 +41,7 @@ class ActorSetup:
     log: FilteringBoundLogger  # the bot's own log file
     generation: int  # bumps on every (re)start, so stale failure reports are recognised
     on_failure: Callable[[str, int, str], None]  # the supervisor's failure hook: (name, generation, error text)
+    on_started: Callable[[str, int], None] | None = None  # the supervisor's hook once it has reconciled and caught up
     force_pause: bool = False  # start PAUSED whatever was saved (a bot that failed too often)
     snapshot_every_s: int = 60  # margin snapshot cadence (and on every step with a fill)
 
@@ -56,12 +57,17 @@ class BotShell(pykka.ThreadingActor):
         self.name = setup.config.name
         self.log = setup.log
         self.flags = OperatorFlags()  # a fresh bot; a resumed one takes its saved flags
-        self.state = BotRunState.STARTING
         self.step = RowBuffer()  # the rows of the step under way, handed to the writer as one record
         self.fill_seq = 0
         self.last_snapshot_ts = 0
         self.last_decision: Decision | None = None
         self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
+
+    @property
+    def mode(self) -> BotRunState:
+        """The operator mode its flags give (running, paused, reduce-only, flattening). Whether it is starting,
+        restarting, failed or stopped is the supervisor's to say (``runtime.supervision``), never the actor's."""
+        return run_state(self.flags)
 
     # -------------------------------------------------------------- start
 
@@ -115,7 +121,9 @@ class BotShell(pykka.ThreadingActor):
         )
 
     def _announce_started(self) -> None:
-        self.setup.hub.publish(Started(bot=self.name, generation=self.setup.generation, state=self.state.value))
+        self.setup.hub.publish(Started(bot=self.name, generation=self.setup.generation, state=self.mode.value))
+        if self.setup.on_started is not None:
+            self.setup.on_started(self.name, self.setup.generation)
 
     # -------------------------------------------------------------- decisions and commands
 
@@ -127,8 +135,7 @@ class BotShell(pykka.ThreadingActor):
         if flags != self.flags:
             self.log.info("flatten_done", ts=decision.ts)
             self.flags = flags
-            self.state = run_state(flags)
-            self.setup.hub.publish(StateChanged(bot=self.name, state=self.state.value))
+            self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value))
 
     def _store_down(self) -> bool:
         """Whether the store can no longer record a step: then the bot must not trade (nothing it did could be
@@ -139,14 +146,13 @@ class BotShell(pykka.ThreadingActor):
         return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
 
     def command(self, command: ModeCommand) -> BotState:
-        """Apply an operator command now: set the flags and run state it asks for, then decide at once at the last
-        price (``_decide_now``), so a pause cancels at once."""
+        """Apply an operator command now: set the flags it asks for, then decide at once at the last price
+        (``_decide_now``), so a pause cancels at once."""
         self.flags = apply_command(self.flags, command)
-        self.state = run_state(self.flags)
         self._decide_now()
-        self.log.info("operator_command", command=command.cmd, state=self.state.value)
-        self.setup.hub.publish(StateChanged(bot=self.name, state=self.state.value, command=command.cmd))
-        return BotState(name=self.name, state=self.state.value)
+        self.log.info("operator_command", command=command.cmd, state=self.mode.value)
+        self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value, command=command.cmd))
+        return BotState(name=self.name, state=self.mode.value)
 
     def _decide_now(self) -> None:
         """Decide at the last price and record the step (after an operator command)."""

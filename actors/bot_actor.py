@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import msgspec
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
-from botrunner.bot.lifecycle import BotRunState, run_state
 from botrunner.bot.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
 from botrunner.bot.session import BotSession
 from botrunner.config import ShutdownPolicy
@@ -152,7 +151,6 @@ class BotActor(BotShell):
             audit={"cursor": self.cursor},
             log={"catch_up_from": self.cursor},
         )
-        self.state = run_state(self.flags)
         self._write(now, snapshot=None, force=True)
         for event in feed.history(self.cursor, position):
             self._on_market(event)
@@ -228,7 +226,14 @@ class BotActor(BotShell):
         assert paper is not None
         self.setup.board.post(
             self.name,
-            bot_summary(self.setup.config, self.state, paper, self.recorder.state, self.setup.feed.market_ts),
+            bot_summary(
+                self.setup.config,
+                self.mode,
+                paper,
+                self.recorder.state,
+                self.setup.feed.market_ts,
+                risk_reasons=self.recorder.reasons,
+            ),
         )
 
     # -------------------------------------------------------------- operator commands and views (proxy)
@@ -246,7 +251,7 @@ class BotActor(BotShell):
         assert paper is not None
         return bot_detail(
             self.setup.config,
-            state=self.state,
+            state=self.mode,
             paper=paper,
             risk_state=self.recorder.state,
             reasons=list(self.recorder.reasons),
@@ -269,7 +274,6 @@ class BotActor(BotShell):
         ids = tuple(venue.orders)
         if policy is ShutdownPolicy.CANCEL_ALL and ids:
             paper.session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.now)
-        self.state = BotRunState.STOPPED
         self._write(venue.now, None, force=True)
         cancelled = len(ids) if policy is ShutdownPolicy.CANCEL_ALL else 0
         self.log.info("bot_stopped", policy=policy.value, cancelled=cancelled)

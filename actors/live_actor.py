@@ -36,7 +36,6 @@ from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
-from botrunner.bot.lifecycle import BotRunState, run_state
 from botrunner.bot.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
 from botrunner.bot.session import BotSession
 from botrunner.config import BotMode, ShutdownPolicy
@@ -238,7 +237,6 @@ class LiveBotActor(BotShell):
                 "price_samples_replayed": len(history),
             },
         )
-        self.state = run_state(self.flags) if config.mode is BotMode.LIVE else BotRunState.RUNNING
         self._write(now, force=True)
         if setup.force_pause and config.mode is BotMode.LIVE:  # a monitor never trades: nothing to pause
             self.command(Pause(name=self.name))
@@ -400,7 +398,7 @@ class LiveBotActor(BotShell):
         snap = venue.reading()
         return summary_row(
             self.config,
-            self.state,
+            self.mode,
             self.recorder.state,
             position=snap.report.position_base,
             mark=snap.oracle,
@@ -409,6 +407,7 @@ class LiveBotActor(BotShell):
             open_orders=len(snap.open_orders),
             fills=self.fill_seq,
             market_time=snap.ts,
+            risk_reasons=self.recorder.reasons,
         )
 
     def detail(self) -> BotSnapshot:
@@ -421,7 +420,7 @@ class LiveBotActor(BotShell):
         # Drift's DLOB is off-chain: the oracle is the mark a live bot trades against
         account = account_fields(report, mark=snap.oracle, oracle=snap.oracle)
         return msgspec.structs.replace(
-            account_snapshot(self.config, self.state, account),
+            account_snapshot(self.config, self.mode, account),
             slot=snap.slot,
             free_collateral=fixed(report.free_collateral, QUOTE_DECIMALS),
             pnl=PnlView(
@@ -521,7 +520,6 @@ class LiveBotActor(BotShell):
             cancel = self.config.on_shutdown is ShutdownPolicy.CANCEL_ALL and ids and self.config.mode is BotMode.LIVE
             if cancel:
                 session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.snapshot.ts)
-            self.state = BotRunState.STOPPED
             last = self.trail.flush() if self.trail is not None else None
             if last is not None:
                 self.samples.append(last)

@@ -7,10 +7,12 @@ Run directory (``--run-dir``, default ``./run``)::
     run/control.sock      the control socket (0600)
     run/logs/BOT.log      one JSON-lines log per bot, plus supervisor.log; daily rotation
 
-Start: load and validate the fleet (nothing starts if one file is wrong), open/migrate the store, build one paced
-feed per market from the bundled real history (or ``--data``), resume each feed just after the earliest cursor its
-bots checkpointed, spawn the supervisor and its bots (each reconciles with its venue and catches up), then open the
-control socket and let the feeds run.
+Start: load and validate the fleet (nothing starts if one file is wrong), lock the run directory (``--fresh``: move
+a previous run aside to ``RUN_DIR.YYYYMMDDTHHMMSS``, refused while it holds a live bot), open/migrate the store,
+build one paced feed per market from the bundled real history (or ``--data``), resume each feed just after the
+earliest cursor its bots checkpointed, spawn the supervisor and its bots (each reconciles with its venue and
+catches up), then let the feeds run. ``start_report`` says what was resumed (bots, market time, operator modes) and
+which replays had already ended, for the CLI's first lines.
 
 Stop (Ctrl-C, SIGTERM, ``ctl shutdown``, or the data's end with ``--exit-at-end``): feeds first (no new market
 events), then every bot (each applies its ``on_shutdown`` policy and writes a last step), then the writer flushes
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -71,6 +74,7 @@ from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.market import market_events, rate_in_force
 from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
+from botrunner.runtime.rundir import RunDirError, prepare_run_dir
 from botrunner.runtime.snapshots import (
     BotSnapshot,
     FleetInfo,
@@ -78,10 +82,10 @@ from botrunner.runtime.snapshots import (
     ReloadResult,
     Result,
     StatusSnapshot,
-    Supervision,
+    SupervisionView,
 )
 from botrunner.runtime.views import absent_bot, iso, status_row, with_supervision
-from botrunner.store import Store, StoreError, StoreWriteError, StoreWriter
+from botrunner.store import Checkpoint, Store, StoreError, StoreWriteError, StoreWriter
 from botrunner.yamlconf import ConfigError
 
 if TYPE_CHECKING:
@@ -205,6 +209,39 @@ class RunOptions:
     run_feeds: bool = True  # False: the caller publishes (the latency benchmark)
     probe: Callable[[str, int], None] | None = None
     dry_run: bool = False  # live bots: build and simulate every transaction, send none
+    fresh: bool = False  # start over: set a previous run's directory aside (never deleted; refused for live bots)
+
+
+@dataclass(frozen=True)
+class ResumedBot:
+    """A bot this run resumed from its last stored step."""
+
+    name: str
+    market_time: str | None  # ISO-8601 UTC market time of its last stored step
+    state: str  # what it is doing now its saved operator flags apply: running, paused, reduce_only, flattening
+
+
+@dataclass(frozen=True)
+class StartReport:
+    """What ``botrunner run`` started from, for the operator to read before anything else: a run that resumes a
+    paused bot at the end of the replay must not look frozen."""
+
+    fresh: bool  # asked to start over (``--fresh``)
+    set_aside: Path | None  # where the previous run's directory went (``--fresh`` on a directory that held one)
+    resumed: tuple[ResumedBot, ...]  # bots that continue from a previous run (none after ``--fresh``)
+    replay_ended: tuple[str, ...]  # paper markets whose replayed history had already ended: nothing more happens
+
+
+def aside_path(run_dir: Path, now: float) -> Path:
+    """Where ``--fresh`` moves a previous run: ``RUN_DIR.YYYYMMDDTHHMMSS`` (UTC) beside it, ``-2``, ``-3`` … when a
+    run of the same second is already there."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    candidate = run_dir.with_name(f"{run_dir.name}.{stamp}")
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = run_dir.with_name(f"{run_dir.name}.{stamp}-{n}")
+    return candidate
 
 
 class Runner:
@@ -233,6 +270,7 @@ class Runner:
         self.server: ControlServer | None = None
         self.log: FilteringBoundLogger = structlog.get_logger("runner")
         self.live_access: dict[str, LiveAccess] = {}  # shared with the supervisor: reload adds to it
+        self.start_report = StartReport(fresh=options.fresh, set_aside=None, resumed=(), replay_ended=())
         self._shut_down = False
 
     # -------------------------------------------------------------- start
@@ -250,10 +288,9 @@ class Runner:
         self.live_access.update(prepare_live(configs))
         self.configs = configs
         try:
-            # owner only, like its control socket: the store and logs hold positions, orders and PnL
-            self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise RunnerError(f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}") from exc
+            prepare_run_dir(self.run_dir)  # owner only (0700/0600, umask 077), ours, no symlink: its module doc
+        except RunDirError as exc:
+            raise RunnerError(str(exc)) from exc
         try:
             self.run_lock.acquire()
         except LockHeld as exc:
@@ -264,12 +301,14 @@ class Runner:
             ) from None
         except OSError as exc:
             raise RunnerError(f"cannot lock the run directory {self.run_dir}: {exc.strerror or exc}") from exc
+        set_aside = self._set_aside() if opts.fresh else None
         try:
             self.account_locks.acquire(configs)
         except AccountInUse as exc:
             raise RunnerError(f"{exc}; nothing was touched") from None
         check_socket_path(self.socket_path)
-        cursors = self._register(configs)
+        saved = self._register(configs)
+        cursors = {name: checkpoint.cursor for name, checkpoint in saved.items()}
         self.logs = LogFiles(
             self.run_dir / "logs", retention_days=opts.retention_days, flush_interval_s=opts.log_flush_s
         )
@@ -302,6 +341,7 @@ class Runner:
         # Every bot subscribes in its own on_start; the feeds start only once all have, so a fresh bot starts at
         # the beginning of the data and never joins a replay that already ran ahead.
         self.drain()
+        self.start_report = self._start_report(saved, set_aside)
         for feed in self.feeds.values() if opts.run_feeds else ():
             thread = threading.Thread(target=feed.run, args=(self.stop_feeds,), name=f"feed-{feed.market}", daemon=True)
             thread.start()
@@ -312,22 +352,79 @@ class Runner:
             markets=sorted(self.feeds),
             speed=str(opts.speed),
             run_dir=str(self.run_dir),
+            fresh=opts.fresh,
+            set_aside=str(set_aside) if set_aside is not None else None,
+            resumed={b.name: [b.market_time, b.state] for b in self.start_report.resumed},
+            replay_ended=list(self.start_report.replay_ended),
         )
 
-    def _register(self, configs: tuple[BotConfig, ...]) -> dict[str, int]:
+    def _set_aside(self) -> Path | None:
+        """``--fresh``: move a run directory that holds a previous run (its store) aside to
+        ``RUN_DIR.YYYYMMDDTHHMMSS`` and start in a new, empty one; None when there was nothing to move. Nothing is
+        ever deleted. Refused, touching nothing, when the store holds a live bot: started afresh it would forget
+        its operator flags (a pause), its day-start equity (the daily-loss limit) and its order numbering, all of
+        which protect its capital; resuming is the only safe start for it. Called with the directory's lock held,
+        so no runner is using it."""
+        if not self.db_path.exists():
+            return None
+        try:
+            with Store.open(self.db_path, readonly=True) as store:
+                live = [a.bot for a in store.accounts() if a.mode == BotMode.LIVE.value]
+        except StoreError as exc:
+            raise RunnerError(f"--fresh: cannot read {self.db_path} to check it holds no live bot: {exc}") from exc
+        if live:
+            raise RunnerError(
+                f"--fresh refused: {self.run_dir} holds the state of live bot(s) {', '.join(live)} (operator flags, "
+                "day-start equity, orders and fills); nothing was touched. Run without --fresh to resume them, or "
+                "give a new --run-dir"
+            )
+        here, cwd = self.run_dir.resolve(), Path.cwd().resolve()
+        if here == cwd or here in cwd.parents:
+            raise RunnerError(f"--fresh refused: {self.run_dir} is the working directory or holds it; nothing touched")
+        aside = aside_path(self.run_dir, time.time())
+        try:
+            os.rename(self.run_dir, aside)
+        except OSError as exc:
+            raise RunnerError(f"--fresh: cannot move {self.run_dir} aside to {aside}: {exc.strerror or exc}") from exc
+        self.run_lock.release()  # it locked the file now in ``aside``; the new directory gets its own
+        try:
+            self.run_dir.mkdir(mode=0o700)
+            self.run_lock.acquire()
+        except LockHeld as exc:
+            raise RunnerError(
+                f"{self.run_dir} was taken by another runner ({exc.holder or 'starting'}) as it was being renewed; "
+                f"the previous run is in {aside}"
+            ) from None
+        except OSError as exc:
+            raise RunnerError(f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}") from exc
+        return aside
+
+    def _start_report(self, saved: Mapping[str, Checkpoint], set_aside: Path | None) -> StartReport:
+        """What this run resumed: each bot that had a stored step, at which market time, in which operator mode (its
+        saved flags apply from its first step), and the replays that had already ended."""
+        modes = {row.name: row.state or "running" for row in self.board.rows()}
+        resumed = tuple(
+            ResumedBot(name=c.name, market_time=iso(saved[c.name].ts), state=modes.get(c.name, "running"))
+            for c in self.configs
+            if c.name in saved
+        )
+        ended = tuple(market for market, feed in sorted(self.feeds.items()) if feed.finished)
+        return StartReport(fresh=self.options.fresh, set_aside=set_aside, resumed=resumed, replay_ended=ended)
+
+    def _register(self, configs: tuple[BotConfig, ...]) -> dict[str, Checkpoint]:
         """Register every bot's account in the store (refusing one that moved subaccount, market or mode: its
-        history belongs to the old one); return the feed cursors of those with a checkpoint."""
-        cursors: dict[str, int] = {}
+        history belongs to the old one); return the checkpoints of those that have one (they resume)."""
+        found: dict[str, Checkpoint] = {}
         try:
             with Store.open(self.db_path) as store:
                 for config in configs:
                     register_config(store, config, int(time.time()))
                     saved = store.load_checkpoint(config.name)
                     if saved is not None:
-                        cursors[config.name] = saved.cursor
+                        found[config.name] = saved
         except StoreError as exc:
             raise RunnerError(str(exc)) from exc
-        return cursors
+        return found
 
     def _build_feeds(self, configs: tuple[BotConfig, ...], cursors: dict[str, int]) -> None:
         by_market: dict[str, list[BotConfig]] = {}
@@ -513,8 +610,8 @@ class Runner:
             raise ControlError(ErrorCode.CONFLICT, "the runner is still starting its bots; try again shortly")
         return supervisor_proxy(self.supervisor)
 
-    def _supervision(self, name: str) -> Supervision:
-        return msgspec.convert(self._supervisor().slot_view(name).get(timeout=ASK_TIMEOUT_S), Supervision)
+    def _supervision(self, name: str) -> SupervisionView:
+        return msgspec.convert(self._supervisor().slot_view(name).get(timeout=ASK_TIMEOUT_S), SupervisionView)
 
     def _show_bot(self, name: str) -> BotSnapshot:
         supervisor = self._supervisor()
@@ -546,7 +643,7 @@ class Runner:
     def status(self) -> StatusSnapshot:
         slots = self._supervisor().status().get(timeout=ASK_TIMEOUT_S)
         rows = tuple(
-            status_row(summary, msgspec.convert(slots[summary.name], Supervision))
+            status_row(summary, msgspec.convert(slots[summary.name], SupervisionView))
             for summary in self.board.rows()
             if summary.name in slots
         )

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import msgspec
 
+from botrunner.core.invalid import InvalidField
 from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION
 
 
@@ -74,71 +75,99 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     cool_down_s: int = 300
 
     def validate(self) -> RiskLimits:
-        """Raise ``ValueError`` naming the first impossible field; return ``self`` so calls chain."""
+        """Raise ``InvalidField`` naming the first impossible field; return ``self`` so calls chain."""
         for name in self.__struct_fields__:
             value = getattr(self, name)
             if value is None and name in ("max_daily_loss_quote", "max_notional_quote"):
                 continue
             if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError(f"RiskLimits.{name} must be an integer, got {value!r}")
+                raise InvalidField("RiskLimits", name, f"must be an integer, got {value!r}")
             if value < 0:
-                raise ValueError(f"RiskLimits.{name} must be >= 0, got {value}")
-        checks = (
-            (self.health_critical < self.health_warning, "health_warning must exceed health_critical"),
+                raise InvalidField("RiskLimits", name, "must be >= 0")
+        # (holds, field, rule, the other fields the rule names)
+        checks: tuple[tuple[bool, str, str, tuple[str, ...]], ...] = (
+            (
+                self.health_critical < self.health_warning,
+                "health_warning",
+                "must exceed health_critical",
+                ("health_critical",),
+            ),
             (
                 self.health_warning <= self.min_health_after_trade <= 100,
-                "min_health_after_trade must lie in [health_warning, 100]",
+                "min_health_after_trade",
+                "must lie in [health_warning, 100]",
+                ("health_warning",),
             ),
             (
                 self.health_critical <= self.min_health_under_stress <= 100,
-                "min_health_under_stress must lie in [health_critical, 100]",
+                "min_health_under_stress",
+                "must lie in [health_critical, 100]",
+                ("health_critical",),
             ),
             (
                 self.health_warning + self.health_hysteresis <= 100,
-                "health_hysteresis too large: health_warning + health_hysteresis must be <= 100",
+                "health_hysteresis",
+                "is too large: health_warning + health_hysteresis must be <= 100",
+                ("health_warning",),
             ),
-            (self.health_critical >= 1, "health_critical must be >= 1"),
-            (self.min_liq_distance_bps < BPS_PRECISION, "min_liq_distance_bps must be < 10000 (100 %)"),
+            (self.health_critical >= 1, "health_critical", "must be >= 1", ()),
+            (self.min_liq_distance_bps < BPS_PRECISION, "min_liq_distance_bps", "must be < 10000 (100 %)", ()),
             (
                 self.liq_distance_hysteresis_bps + self.min_liq_distance_bps < BPS_PRECISION,
-                "liq_distance_hysteresis_bps too large: buffer + hysteresis must be < 10000",
+                "liq_distance_hysteresis_bps",
+                "is too large: min_liq_distance_bps + liq_distance_hysteresis_bps must be < 10000",
+                ("min_liq_distance_bps",),
             ),
-            (self.max_leverage_x10000 > 0, "max_leverage_x10000 must be > 0"),
+            (self.max_leverage_x10000 > 0, "max_leverage_x10000", "must be > 0", ()),
             (
                 self.leverage_hysteresis_x10000 < self.max_leverage_x10000,
-                "leverage_hysteresis_x10000 must be below max_leverage_x10000",
+                "leverage_hysteresis_x10000",
+                "must be below max_leverage_x10000",
+                ("max_leverage_x10000",),
             ),
-            (0 < self.max_daily_loss_bps <= BPS_PRECISION, "max_daily_loss_bps must be in (0, 10000]"),
+            (0 < self.max_daily_loss_bps <= BPS_PRECISION, "max_daily_loss_bps", "must be in (0, 10000]", ()),
             (
                 self.daily_loss_hysteresis_bps < self.max_daily_loss_bps,
-                "daily_loss_hysteresis_bps must be below max_daily_loss_bps",
+                "daily_loss_hysteresis_bps",
+                "must be below max_daily_loss_bps",
+                ("max_daily_loss_bps",),
             ),
             (
                 self.max_daily_loss_quote is None or self.max_daily_loss_quote > 0,
-                "max_daily_loss_quote must be > 0 or None",
+                "max_daily_loss_quote",
+                "must be > 0 when set",
+                (),
             ),
             (
                 self.max_notional_quote is None or self.max_notional_quote > 0,
-                "max_notional_quote must be > 0 or None",
+                "max_notional_quote",
+                "must be > 0 when set",
+                (),
             ),
-            (self.notional_hysteresis_bps < BPS_PRECISION, "notional_hysteresis_bps must be < 10000"),
+            (self.notional_hysteresis_bps < BPS_PRECISION, "notional_hysteresis_bps", "must be < 10000", ()),
             (
                 self.funding_clamp_ppm_per_hour <= self.funding_reduce_only_ppm_per_hour,
-                "funding_reduce_only_ppm_per_hour must be >= funding_clamp_ppm_per_hour",
+                "funding_reduce_only_ppm_per_hour",
+                "must be >= funding_clamp_ppm_per_hour",
+                ("funding_clamp_ppm_per_hour",),
             ),
             (
                 self.funding_hysteresis_ppm_per_hour <= self.funding_clamp_ppm_per_hour,
-                "funding_hysteresis_ppm_per_hour must be <= funding_clamp_ppm_per_hour",
+                "funding_hysteresis_ppm_per_hour",
+                "must be <= funding_clamp_ppm_per_hour",
+                ("funding_clamp_ppm_per_hour",),
             ),
-            (self.max_oracle_mark_divergence_bps > 0, "max_oracle_mark_divergence_bps must be > 0"),
+            (self.max_oracle_mark_divergence_bps > 0, "max_oracle_mark_divergence_bps", "must be > 0", ()),
             (
                 self.divergence_hysteresis_bps <= self.max_oracle_mark_divergence_bps,
-                "divergence_hysteresis_bps must be <= max_oracle_mark_divergence_bps",
+                "divergence_hysteresis_bps",
+                "must be <= max_oracle_mark_divergence_bps",
+                ("max_oracle_mark_divergence_bps",),
             ),
-            (self.stress_move_bps < BPS_PRECISION, "stress_move_bps must be < 10000 (100 %)"),
-            (self.max_data_age_s > 0, "max_data_age_s must be > 0"),
+            (self.stress_move_bps < BPS_PRECISION, "stress_move_bps", "must be < 10000 (100 %)", ()),
+            (self.max_data_age_s > 0, "max_data_age_s", "must be > 0", ()),
         )
-        for ok, message in checks:
+        for ok, field, rule, related in checks:
             if not ok:
-                raise ValueError(f"RiskLimits: {message}")
+                raise InvalidField("RiskLimits", field, rule, related)
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from botrunner.core.intents import StrategyDecision, make_band
+from botrunner.core.invalid import InvalidField
 from strategies.base import MarketView
 
 
@@ -20,10 +21,13 @@ class BandConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     max_base: int
 
     def validate(self) -> None:
+        """Raise ``InvalidField`` for a band that is empty or does not contain flat."""
         if self.min_base > self.max_base:
-            raise ValueError(f"BandConfig.min_base {self.min_base} must be <= max_base {self.max_base}")
-        if self.min_base > 0 or self.max_base < 0:
-            raise ValueError("BandConfig: the band must contain flat (min_base <= 0 <= max_base)")
+            raise InvalidField("BandConfig", "min_base", "must be <= max_base", ("max_base",))
+        if self.min_base > 0:
+            raise InvalidField("BandConfig", "min_base", "must be <= 0 (the band must contain flat)")
+        if self.max_base < 0:
+            raise InvalidField("BandConfig", "max_base", "must be >= 0 (the band must contain flat)")
 
 
 class BandState:

@@ -11,6 +11,7 @@ from itertools import pairwise
 
 import msgspec
 
+from botrunner.core.invalid import InvalidField
 from botrunner.core.precision import BPS_PRECISION
 
 
@@ -67,34 +68,41 @@ class GridConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     min_range_bps: int = 50
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first impossible field."""
+        """Raise ``InvalidField`` naming the first impossible field."""
         n = len(self.lookbacks_s)
-        checks: tuple[tuple[bool, str], ...] = (
-            (n >= 1, "lookbacks_s must name at least one window"),
-            (len(self.weights_bps) == n, f"weights_bps must have one weight per lookback ({n})"),
-            (all(lb > 0 for lb in self.lookbacks_s), "lookbacks_s must all be > 0 seconds"),
+        # (holds, field, rule, the other fields the rule names)
+        checks: tuple[tuple[bool, str, str, tuple[str, ...]], ...] = (
+            (n >= 1, "lookbacks_s", "must name at least one window", ()),
             (
-                all(a < b for a, b in pairwise(self.lookbacks_s)),
-                "lookbacks_s must be strictly ascending",
+                len(self.weights_bps) == n,
+                "weights_bps",
+                f"must have one weight per lookback ({n})",
+                ("lookbacks_s",),
             ),
-            (all(w >= 0 for w in self.weights_bps), "weights_bps must all be >= 0"),
-            (sum(self.weights_bps) == BPS_PRECISION, f"weights_bps must sum to {BPS_PRECISION}"),
-            (0 <= self.percentile_low_bps <= BPS_PRECISION, "percentile_low_bps must be in [0, 10000]"),
-            (0 <= self.percentile_high_bps <= BPS_PRECISION, "percentile_high_bps must be in [0, 10000]"),
+            (all(lb > 0 for lb in self.lookbacks_s), "lookbacks_s", "must all be > 0 seconds", ()),
+            (all(a < b for a, b in pairwise(self.lookbacks_s)), "lookbacks_s", "must be strictly ascending", ()),
+            (all(w >= 0 for w in self.weights_bps), "weights_bps", "must all be >= 0", ()),
+            (sum(self.weights_bps) == BPS_PRECISION, "weights_bps", f"must sum to {BPS_PRECISION}", ()),
+            (0 <= self.percentile_low_bps <= BPS_PRECISION, "percentile_low_bps", "must be in [0, 10000]", ()),
+            (0 <= self.percentile_high_bps <= BPS_PRECISION, "percentile_high_bps", "must be in [0, 10000]", ()),
             (
                 self.percentile_low_bps < self.percentile_high_bps,
-                "percentile_low_bps must be < percentile_high_bps",
+                "percentile_low_bps",
+                "must be < percentile_high_bps",
+                ("percentile_high_bps",),
             ),
-            (0 <= self.bias_skew_bps <= BPS_PRECISION, "bias_skew_bps must be in [0, 10000]"),
-            (self.sample_interval_s >= 1, "sample_interval_s must be >= 1"),
+            (0 <= self.bias_skew_bps <= BPS_PRECISION, "bias_skew_bps", "must be in [0, 10000]", ()),
+            (self.sample_interval_s >= 1, "sample_interval_s", "must be >= 1", ()),
             (
                 all(lb >= self.sample_interval_s for lb in self.lookbacks_s),
-                "lookbacks_s must each be >= sample_interval_s",
+                "lookbacks_s",
+                "must each be >= sample_interval_s",
+                ("sample_interval_s",),
             ),
-            (self.min_samples >= 1, "min_samples must be >= 1"),
-            (0 <= self.min_coverage_bps <= BPS_PRECISION, "min_coverage_bps must be in [0, 10000]"),
-            (0 <= self.min_range_bps <= BPS_PRECISION, "min_range_bps must be in [0, 10000]"),
+            (self.min_samples >= 1, "min_samples", "must be >= 1", ()),
+            (0 <= self.min_coverage_bps <= BPS_PRECISION, "min_coverage_bps", "must be in [0, 10000]", ()),
+            (0 <= self.min_range_bps <= BPS_PRECISION, "min_range_bps", "must be in [0, 10000]", ()),
         )
-        for ok, message in checks:
+        for ok, field, rule, related in checks:
             if not ok:
-                raise ValueError(f"GridConfig.{message}")
+                raise InvalidField("GridConfig", field, rule, related)

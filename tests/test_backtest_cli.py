@@ -90,6 +90,27 @@ def test_backtest_pnl_split_adds_up_exactly_and_matches_the_csvs(sol_week: Path)
     assert all(len(r["price"].split(".")[1]) == 6 and len(r["base"].split(".")[1]) == 9 for r in fills)
 
 
+def test_summary_extras_split_fees_and_funding_into_cost_and_income_and_rate_the_run(sol_week: Path) -> None:
+    doc = json.loads((sol_week / "summary.json").read_text())
+    pnl = {k: Decimal(v) for k, v in doc["pnl"].items()}
+    gross = {k: Decimal(v) for k, v in doc["pnl_gross"].items()}
+    assert all(v >= 0 for v in gross.values())  # each a cost or an income: no sign to read
+    assert gross["fees_paid"] - gross["rebates_earned"] == pnl["fees"]
+    assert gross["funding_received"] - gross["funding_paid"] == pnl["funding"]
+    with (sol_week / "fills.csv").open() as fh:
+        fees = [Decimal(r["fee"]) for r in csv.DictReader(fh)]
+    assert gross["fees_paid"] == sum(f for f in fees if f > 0)
+    perf = doc["performance"]
+    assert perf["daily_returns"] == 7
+    assert perf["round_trips"] >= perf["round_trip_wins"] >= 0
+    assert perf["max_drawdown_duration_s"] <= 7 * 86_400
+    # CAGR is the week's return compounded over 365/7 weeks
+    week = 1 + Decimal(doc["return_pct"]) / 100
+    assert Decimal(perf["cagr_pct"]) == pytest.approx((week ** (Decimal(365) / 7) - 1) * 100, abs=Decimal("0.01"))
+    assert doc["strategy"] == "grid"
+    assert doc["grid"]["cycles"] > 0
+
+
 def test_backtest_same_inputs_give_byte_identical_outputs(sol_week: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     assert main(["backtest", str(BOTS / "sol-neutral-grid.yaml"), *WEEK, "--out", str(again)]) == 0

@@ -52,7 +52,7 @@ def test_minimal_bot_gets_defaults() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "line", "field", "message"),
     [
-        ("  subaccount_id: 7", "  subaccount_id: 7\n  colour: red", 6, "account.colour", "unknown field"),
+        ("  subaccount_id: 7", "  subaccount_id: 7\n  colour: red", 6, "account.colour", "unknown key"),
         ("market: SOL-PERP", "market: DOGE-PERP", 6, "market", "DOGE-PERP"),
         ("  base_size_per_level: 0.25", "  base_size_per_level: 0.255", 11, "execution.base_size_per_level", "step"),
         (
@@ -73,7 +73,7 @@ def test_minimal_bot_gets_defaults() -> None:
         ("  max_leverage: 4", "  max_leverage: 4\n  cool_down_s: -5", 14, "risk.cool_down_s", ">= 0"),
         ("capital_usdc: 1000", "capital_usdc: 0", 7, "capital_usdc", "must be > 0"),
         ("capital_usdc: 1000", "capital_usdc: nan", 7, "capital_usdc", "finite"),
-        ("mode: paper", "mode: yolo", 2, "mode", "Invalid enum value 'yolo'"),
+        ("mode: paper", "mode: yolo", 2, "mode", "must be one of paper, live, monitor, got 'yolo'"),
         (
             "  kind: grid",
             "  kind: grid\n  grid:\n    weights_bps: [1, 2, 3, 4]",
@@ -87,14 +87,14 @@ def test_minimal_bot_gets_defaults() -> None:
             "  base_size_per_level: 0.25\n  grid_levels: 0",
             12,
             "execution.grid_levels",
-            "grid_levels must be >= 1",
+            "must be >= 1, got 0",
         ),
         (
             "  base_size_per_level: 0.25",
             "  base_size_per_level: 0.25\n  ramp_in:\n    duration_s: -1",
             13,
             "execution.ramp_in.duration_s",
-            "ramp_in.duration_s must be >= 0",
+            "must be >= 0, got -1",
         ),
     ],
 )
@@ -102,11 +102,13 @@ def test_bad_field_is_one_line_with_file_line_and_field(
     old: str, new: str, line: int, field: str, message: str
 ) -> None:
     assert old in GOOD
+    text = GOOD.replace(old, new)
     with pytest.raises(ConfigError) as err:
-        parse_bot(GOOD.replace(old, new), "bots/x.yaml")
+        parse_bot(text, "bots/x.yaml")
     assert (err.value.line, err.value.field) == (line, field), str(err.value)
     assert message in str(err.value)
-    assert str(err.value).startswith(f"bots/x.yaml:{line}: {field}: ")
+    column = text.splitlines()[line - 1].index(field.rsplit(".", 1)[-1]) + 1  # where the key starts
+    assert str(err.value).startswith(f"bots/x.yaml:{line}:{column}: {field}: ")
     assert "\n" not in str(err.value)
 
 
@@ -148,7 +150,7 @@ def test_validate_cli_reports_each_bot_and_one_line_errors(tmp_path: Path) -> No
     res = _cli("validate", str(bad))
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0
-    assert f"{bad}:13: risk.max_levrage" in res.stderr
+    assert f"{bad}:13:3: risk.max_levrage: unknown key; did you mean max_leverage?" in res.stderr
     assert "Traceback" not in res.stderr
 
 

@@ -29,6 +29,7 @@ from botrunner.cli.ctl import (
     _RUN_STATE_STYLES,
     _SIDE_STYLES,
     _STATUS_COLUMNS,
+    fee_row,
     format_event,
     format_raw_event,
 )
@@ -73,7 +74,7 @@ from botrunner.runtime.snapshots import (
     Result,
     StatusRow,
     StatusSnapshot,
-    Supervision,
+    SupervisionView,
 )
 from botrunner.runtime.views import absent_bot, bot_detail, bot_summary, iso, status_row, with_supervision
 from tests.support_runtime import post_only_bid
@@ -123,7 +124,7 @@ def _real_views() -> tuple[BotSummary, BotSnapshot, list[BotEvent]]:
 
 SUMMARY, DETAIL, EVENTS = _real_views()
 FAILED_BOT = "btc-bullish-infinity"
-SLOT = Supervision(supervision="running", restarts=0, flagged=False, last_error=None, alive=True)
+SLOT = SupervisionView(supervision="running", restarts=0, flagged=False, last_error=None, alive=True)
 ROW = status_row(SUMMARY, SLOT)
 
 
@@ -143,7 +144,7 @@ STATUS = StatusSnapshot(
         # failed before its first step: the board holds only what the supervisor posted
         status_row(
             BotSummary(name=FAILED_BOT),
-            Supervision(supervision="failed", restarts=3, flagged=True, alive=False),
+            SupervisionView(supervision="failed", restarts=3, flagged=True, alive=False),
         ),
     ),
 )
@@ -269,7 +270,8 @@ def test_status_prints_the_fleet_line_and_a_row_per_bot(
 
 def test_status_shows_every_field_of_the_runtimes_rows() -> None:
     shown = {key for _header, key, _justify in _STATUS_COLUMNS}
-    assert set(StatusRow.__struct_fields__) - shown == {"market_time"}  # the fleet line shows the market time
+    # the fleet line shows the market time; the risk cell the Risk Governor's reasons
+    assert set(StatusRow.__struct_fields__) - shown == {"market_time", "risk_reasons"}
 
 
 def test_json_prints_the_raw_result(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -297,9 +299,10 @@ def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureF
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "bot sol-neutral-grid (paper) reduce_only"
-    assert lines[1] == "risk REDUCE_ONLY  reduce_only_trigger"
+    assert lines[1] == "risk REDUCE_ONLY  operator"  # an operator decided, and ctl says so
     pnl, band, grid = DETAIL.pnl, DETAIL.band, DETAIL.grid
     assert pnl is not None and band is not None and grid is not None and DETAIL.orders is not None
+    assert pnl.fees_paid is not None
     for label, value in [
         ("subaccount", DETAIL.subaccount),
         ("entry", DETAIL.entry),
@@ -307,7 +310,7 @@ def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureF
         ("leverage", DETAIL.leverage),
         ("liq. price", "-"),  # no liquidation price at this leverage: the view says None
         ("health", str(DETAIL.health)),
-        ("fees paid", pnl.fees_paid),
+        ("rebates earned", "+" + pnl.fees_paid.removeprefix("-")),  # the maker fill earned a rebate: an income
         ("unsettled", pnl.unsettled),
         ("total", pnl.total),
         ("preferred", band.preferred),
@@ -329,7 +332,7 @@ def test_bot_with_missing_keys_still_renders(
     server: ControlServer, runner: FakeRunner, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # a bot that is not running: the runner has only its last status row (``absent_bot``)
-    runner.bot_result = absent_bot(None, "x", Supervision(supervision="stopped"))
+    runner.bot_result = absent_bot(None, "x", SupervisionView(supervision="stopped"))
     code, out, _ = _ctl(capsys, "--socket", str(server.socket_path), "bot", "x")
     assert code == 0
     assert "bot x (-) stopped" in out
@@ -450,7 +453,7 @@ def test_subscribe_prints_one_line_per_event_in_units_until_the_stream_ends(
     assert out.splitlines() == [
         "2025-09-20T04:01:00Z sol-neutral-grid fill #1 buy 1.000000000 @ 149.000000 quote -149.000000 "
         "rebate 0.003725 maker",
-        "2025-09-20T04:01:00Z sol-neutral-grid risk REDUCE_ONLY (reduce_only_trigger)",
+        "2025-09-20T04:01:00Z sol-neutral-grid risk REDUCE_ONLY (operator)",
     ]
     assert "closed the event stream" in err
 
@@ -517,9 +520,26 @@ def test_bot_renders_a_liquidation_price_and_its_distance(
 
 @pytest.mark.parametrize(
     ("supervision", "shown"),
-    [("running", "paused"), ("starting", "paused"), ("stopped", "stopped"), ("restarting", "restarting")],
+    # starting: until its actor reports it has reconciled and caught up (runtime.supervision)
+    [("running", "paused"), ("starting", "starting"), ("stopped", "stopped"), ("restarting", "restarting")],
 )
 def test_a_status_row_shows_the_bots_state_only_while_the_supervisor_runs_it(supervision: str, shown: str) -> None:
-    slot = Supervision(supervision=supervision, restarts=2, flagged=True)
+    slot = SupervisionView(supervision=supervision, restarts=2, flagged=True)
     row = status_row(BotSummary(name="b", state="paused"), slot)
     assert (row.name, row.state, row.restarts, row.flagged) == ("b", shown, 2, True)
+
+
+@pytest.mark.parametrize(
+    ("net", "label", "shown", "style"),
+    [
+        ("4.000000", "fees paid", "-4.000000", "red"),  # paid: a cost, shown as what it takes off equity
+        ("-1.463960", "rebates earned", "+1.463960", "green"),  # a net rebate: an income, never "- -1.46"
+        ("0.000000", "fees paid", "0.000000", ""),
+        (None, "fees", "-", ""),
+    ],
+)
+def test_fees_show_as_a_cost_or_an_income_by_their_effect_on_equity(
+    net: str | None, label: str, shown: str, style: str
+) -> None:
+    name, text = fee_row(net)
+    assert (name, text.plain, str(text.style)) == (label, shown, style)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
+import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -14,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from botrunner import logsetup
-from botrunner.logfiles import LogFiles, _Stamper
+from botrunner import logfiles, logsetup
+from botrunner.logfiles import OUTAGE_QUIET_S, LogFiles, _Stamper
 from botrunner.logsetup import LEVEL_ENV, register_secret
 
 
@@ -386,41 +390,221 @@ def test_values_json_has_no_type_for_are_rendered_and_non_string_keys_still_rend
     assert line["big"] == 2**130
 
 
-class _FullDisk:
-    """A log file on a disk that is full until ``space`` is set: writes buffer, flushes fail with ENOSPC."""
+class _Disk:
+    """A disk under the test's control, standing in for the log files' ``_open_append``: while ``full`` every write
+    fails with ENOSPC; ``fail_every=n`` fails every n-th write only (a flapping, nearly full disk); ``room=k`` takes
+    k more bytes, then is full (a write torn half-way)."""
 
     def __init__(self) -> None:
-        self.space = False
-        self.lines: list[str] = []
+        self.full = False
+        self.fail_every = 0
+        self.room: int | None = None
+        self.writes = 0
+        self.data = b""  # what reached the disk
 
-    def write(self, text: str) -> int:
-        self.lines.append(text)
-        return len(text)
+    def open(self, _path: Path) -> _DiskFile:
+        return _DiskFile(self)
 
-    def flush(self) -> None:
-        if not self.space:
+    @property
+    def lines(self) -> list[str]:
+        return self.data.decode().splitlines()
+
+
+class _DiskFile:
+    def __init__(self, disk: _Disk) -> None:
+        self.disk = disk
+
+    def write(self, data: memoryview) -> int:
+        disk = self.disk
+        disk.writes += 1
+        if disk.full or (disk.fail_every and disk.writes % disk.fail_every == 0) or disk.room == 0:
             raise OSError(28, "No space left on device")
+        taken = bytes(data) if disk.room is None else bytes(data[: disk.room])
+        if disk.room is not None:
+            disk.room -= len(taken)
+        disk.data += taken
+        return len(taken)
 
     def close(self) -> None:
-        self.flush()
+        pass
 
 
-def test_a_log_that_cannot_be_written_never_fails_the_caller_and_says_so_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> _Disk:
+    fake = _Disk()
+    monkeypatch.setattr(logfiles, "_open_append", fake.open)
+    return fake
+
+
+def _events(disk: _Disk) -> list[str]:
+    return [json.loads(line)["event"] for line in disk.lines if line]
+
+
+def test_a_log_that_cannot_be_written_never_fails_the_caller_and_says_so_once_then_once_when_over(
+    tmp_path: Path, clock: FakeClock, disk: _Disk, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with LogFiles(tmp_path, flush_interval_s=60) as logs:
+    with LogFiles(tmp_path, clock=clock, flush_interval_s=60) as logs:
         log = logs.for_bot("bot")
-        log.info("first")  # opens the real file
-        disk = _FullDisk()
-        logs._files["bot"]._file = disk  # type: ignore[assignment]
+        disk.full = True
         for i in range(3):
             log.info("decision", i=i)  # buffered
-            log.warning("alert", i=i)  # flushed at once: fails, dropped, no exception
+            log.warning("alert", i=i)  # flushed at once: fails, dropped with the line before it, no exception
+            clock.tick(1)
         logs.flush()
-        err = capsys.readouterr().err
-        assert err.count("cannot write") == 1 and "No space left on device" in err
-        disk.space = True
-        log.warning("back")
-        assert capsys.readouterr().err == f"botrunner: writing {tmp_path / 'bot.log'} again\n"
-        disk.space = False
-    assert "cannot write" in capsys.readouterr().err  # close() could not flush either: said, not raised
+        assert capsys.readouterr().err == (
+            f"botrunner: cannot write {tmp_path / 'bot.log'}: No space left on device; dropping log lines in "
+            f"{tmp_path} until writing works again\n"
+        )
+        disk.full = False
+        log.warning("back")  # written, but 1 s after a failure: the same outage may not be over
+        assert capsys.readouterr().err == ""
+        clock.tick(OUTAGE_QUIET_S)
+        log.warning("later")
+        assert capsys.readouterr().err == (
+            f"botrunner: writing log files in {tmp_path} again; 6 lines could not be written since "
+            "2024-03-10T12:00:00Z\n"
+        )
+        assert _events(disk) == ["back", "later"]
+        disk.full = True
+        log.info("unflushed")
+    # close() could not flush either: said (a new outage), not raised
+    assert capsys.readouterr().err.startswith(f"botrunner: cannot write {tmp_path / 'bot.log'}: No space left")
+
+
+def test_a_flapping_disk_is_one_outage_not_a_notice_per_flap(
+    tmp_path: Path, clock: FakeClock, disk: _Disk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk.fail_every = 2  # one write goes through, the next fails, for 1000 lines over 10 s
+    with LogFiles(tmp_path, clock=clock) as logs:
+        log = logs.for_bot("bot")
+        for i in range(1000):
+            log.info("decision", i=i)
+            clock.tick(0.01)
+        flapping = capsys.readouterr().err.splitlines()
+        assert len(flapping) == 1 and "cannot write" in flapping[0]
+        disk.fail_every = 0
+        clock.tick(OUTAGE_QUIET_S)
+        log.info("steady")
+        (over,) = capsys.readouterr().err.splitlines()
+        assert over.endswith("again; 500 lines could not be written since 2024-03-10T12:00:00Z")
+    assert len(disk.lines) == 501  # every other line, and the last one
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.booleans(), st.floats(min_value=-5.0, max_value=90.0, allow_nan=False)), min_size=1, max_size=80
+    )
+)
+def test_outage_notices_alternate_come_at_most_once_a_quiet_period_and_count_every_lost_line(
+    steps: list[tuple[bool, float]],
+) -> None:
+    """Any pattern of failing and working writes on any clock: the notices alternate (cannot write, again, cannot
+    write...), the lines they report lost are exactly the lines that failed, and on a clock that never steps back
+    an outage is said over exactly when a write works ``OUTAGE_QUIET_S`` after its last failure, so a disk failing
+    and working at any rhythm starts at most one outage per quiet period."""
+    clock = FakeClock("2024-03-10T12:00:00")
+    start = clock.now
+    outage = logfiles._Outage(Path("/logs"), clock)
+    monotonic = all(tick >= 0 for _, tick in steps)
+    said: list[str] = []
+    failed = 0
+    last_failure: float | None = None  # while an outage is open (the model's own account)
+    for fails, tick in steps:
+        clock.now += tick
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            if fails:
+                outage.failed(Path("/logs/bot.log"), OSError(28, "No space left on device"), 1)
+            else:
+                outage.written()
+        new = err.getvalue().splitlines()
+        said += new
+        if not monotonic:
+            failed += fails
+        elif fails:
+            failed += 1
+            assert [("cannot write" in line) for line in new] == ([True] if last_failure is None else [])
+            last_failure = clock.now
+        else:
+            over = last_failure is not None and clock.now - last_failure >= OUTAGE_QUIET_S
+            assert [("again" in line) for line in new] == ([True] if over else [])
+            last_failure = None if over else last_failure
+    assert [("cannot write" in line) for line in said] == [i % 2 == 0 for i in range(len(said))]
+    reported = sum(int(line.split("again; ")[1].split(" lines")[0]) for line in said[1::2])
+    assert reported + (outage._lost if len(said) % 2 else 0) == failed
+    if monotonic:
+        assert len(said[::2]) <= 1 + (clock.now - start) / OUTAGE_QUIET_S
+
+
+def test_a_symlink_where_a_log_file_should_be_is_never_written_through(
+    tmp_path: Path, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("someone else's file\n")
+    logs_dir = tmp_path / "logs"
+    logs_dir.mkdir()
+    (logs_dir / "sol.log").symlink_to(victim)
+    (logs_dir / "eth.log.2024-03-09").symlink_to(victim)  # a rotation appending to an existing day's file
+    (logs_dir / "eth.log").write_text(json.dumps({"timestamp": "2024-03-09T10:00:00.000000Z", "event": "x"}) + "\n")
+    with LogFiles(logs_dir, clock=clock) as logs:
+        logs.for_bot("sol").info("decision")
+        logs.for_bot("eth").info("decision")
+    assert victim.read_text() == "someone else's file\n"
+    assert "sol.log: Too many levels of symbolic links; dropping log lines" in capsys.readouterr().err
+    assert [line["event"] for line in _lines(logs_dir / "eth.log")] == ["x", "decision"]  # kept on, not rotated
+
+
+@pytest.fixture
+def umask_000() -> Iterator[None]:
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.usefixtures("umask_000")
+def test_log_files_and_their_directory_are_owner_only_whatever_the_umask(tmp_path: Path, clock: FakeClock) -> None:
+    logs_dir = tmp_path / "logs"
+    logs_dir.mkdir(mode=0o777)
+    old = logs_dir / "eth.log"
+    old.write_text(json.dumps({"timestamp": "2024-03-10T10:00:00.000000Z", "event": "x"}) + "\n")
+    old.chmod(0o666)
+    with LogFiles(tmp_path / "new" / "logs", clock=clock) as fresh:
+        fresh.for_bot("sol").info("decision")
+    assert stat.S_IMODE((tmp_path / "new" / "logs").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "new" / "logs" / "sol.log").stat().st_mode) == 0o600
+    with LogFiles(logs_dir, clock=clock) as logs:
+        logs.for_bot("eth").info("decision")  # an existing file is made owner-only when opened
+        assert stat.S_IMODE(old.stat().st_mode) == 0o600
+        clock.set("2024-03-11T00:00:01")
+        logs.for_bot("eth").info("next_day")
+    assert stat.S_IMODE((logs_dir / "eth.log.2024-03-10").stat().st_mode) == 0o600
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600
+
+
+def test_a_line_torn_by_a_crash_does_not_swallow_the_next_one(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "sol.log"
+    path.write_text(json.dumps({"timestamp": "2024-03-10T10:00:00.000000Z", "event": "whole"}) + '\n{"timest')
+    with LogFiles(tmp_path, clock=clock) as logs:
+        logs.for_bot("sol").info("after")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[1] == '{"timest' and json.loads(lines[2])["event"] == "after"
+
+
+def test_a_write_torn_by_a_full_disk_counts_the_lines_lost_and_the_next_line_starts_whole(
+    tmp_path: Path, clock: FakeClock, disk: _Disk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LogFiles(tmp_path, clock=clock, flush_interval_s=60) as logs:
+        log = logs.for_bot("sol")
+        log.info("one")
+        log.info("two")
+        log.info("three")
+        one = '{"bot":"sol","event":"one","level":"info","timestamp":"2024-03-10T12:00:00.000000Z"}\n'
+        disk.room = len(one) + 20  # "one" fits whole, "two" only in part
+        logs.flush()
+        disk.room = None
+        clock.tick(OUTAGE_QUIET_S)
+        log.warning("four")
+    first, torn, last = disk.lines  # the torn part of "two" is ended by a newline before "four"
+    assert json.loads(first)["event"] == "one" and torn == '{"bot":"sol","event"'
+    assert json.loads(last)["event"] == "four"
+    assert "again; 2 lines could not be written" in capsys.readouterr().err

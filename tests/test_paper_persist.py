@@ -23,7 +23,10 @@ from botrunner.core.precision import BPS_PRECISION
 from botrunner.core.side import Side
 from botrunner.margin.model import PerpMarketState, SpotMarketState
 from botrunner.marketdata.l2 import Trade
+from botrunner.paper.account import PaperAccount
+from botrunner.paper.candle_fills import CandleFillModel
 from botrunner.paper.config import PaperConfig
+from botrunner.paper.orders import RestingOrder, resting_price
 from botrunner.paper.persist import (
     FORMAT_VERSION,
     CheckpointError,
@@ -34,7 +37,9 @@ from botrunner.paper.persist import (
     restore,
 )
 from botrunner.paper.queue import StaticBook
-from botrunner.paper.venue import PaperVenue, _Order
+from botrunner.paper.queue_fills import QueueFillModel
+from botrunner.paper.tape import Tape
+from botrunner.paper.venue import PaperVenue
 from botrunner.venue.port import Fill, VenueEvent
 from tests.test_paper_properties import (
     MIN_PRICE,
@@ -64,36 +69,42 @@ from tests.test_paper_properties import (
 USD = 1_000_000
 CONFIG = PaperConfig()
 
-# Every attribute of a PaperVenue, split into what the checkpoint carries and what it rebuilds. A new attribute in
-# the venue must be added to one of them (and, if it is state, to the checkpoint), or the guard test below fails.
-PERSISTED = {
-    "usdc",
-    "sol",
-    "position",
-    "orders",
-    "ledger",
-    "now",
-    "last_price",
-    "oracle",
-    "best_bid",
-    "best_ask",
-    "_bar_ts",
-    "_bar_budget",
-    "_book",
-    "_perp_state",
-    "_usdc_market",
-    "_sol_market",
-    "_liq_bounds",
+# Every attribute of a PaperVenue and of each of its parts, split into what the checkpoint carries and what it
+# rebuilds. A new attribute in the venue or a part must be added to one of them (and, if it is state, to the
+# checkpoint), or the guard test below fails.
+PERSISTED: dict[type, set[str]] = {
+    PaperVenue: set(),  # the venue holds only the caller's market and config, and its parts
+    Tape: {"now", "last_price", "oracle", "best_bid", "best_ask", "bar_ts", "bar_budget"},
+    PaperAccount: {
+        "usdc",
+        "sol",
+        "position",
+        "orders",
+        "ledger",
+        "perp_state",
+        "usdc_market",
+        "sol_market",
+        "_liq_bounds",
+    },
+    CandleFillModel: set(),
+    QueueFillModel: {"book"},
 }
-REBUILT = {
-    "market",  # the caller's
-    "config",  # the caller's
-    "_sol_follows_perp",  # a function of the market
-    "_version",
-    "_cache_version",
-    "_cached_account",
-    "_cached_markets",
-    "_liq_version",
+REBUILT: dict[type, set[str]] = {
+    PaperVenue: {"market", "config", "_tape", "_account", "_fills"},  # the caller's, and the parts
+    Tape: set(),
+    PaperAccount: {
+        "market",  # the caller's
+        "fees",  # the caller's config
+        "tape",  # the venue's
+        "sol_follows_perp",  # a function of the market
+        "version",
+        "_cache_version",
+        "_cached_account",
+        "_cached_markets",
+        "_liq_version",
+    },
+    CandleFillModel: {"_account", "_spec", "_config", "_through"},  # the venue's parts and the caller's
+    QueueFillModel: {"_account", "_spec", "_share_bps"},  # the venue's parts and the caller's
 }
 ORDER_FIELDS = {
     "uid",
@@ -160,7 +171,7 @@ def _book(v: PaperVenue, op: Book) -> StaticBook:
     tick = SOL.tick_size
     levels: dict[tuple[Side, int], int] = {}
     prices = [(Side.BUY, v.last_price - tick), (Side.SELL, v.last_price + tick)]
-    prices += [(o.side, v._resting_price(o)) for o in v.orders.values()]
+    prices += [(o.side, resting_price(o, v.oracle, tick)) for o in v.orders.values()]
     for i, key in enumerate(prices):
         levels.setdefault(key, op.depths[i % len(op.depths)] * STEP)
     bids = sorted(((p, q) for (side, p), q in levels.items() if side is Side.BUY), reverse=True)
@@ -172,7 +183,7 @@ def _print(v: PaperVenue, op: Print) -> Trade:
     resting = list(v.orders.values())
     if resting:
         order = resting[op.target % len(resting)]
-        price = v._resting_price(order) - (order.side.sign * SOL.tick_size if op.through else 0)
+        price = resting_price(order, v.oracle, SOL.tick_size) - (order.side.sign * SOL.tick_size if op.through else 0)
         aggressor = order.side.opposite
     else:
         price, aggressor = v.last_price, op.aggressor
@@ -265,7 +276,7 @@ def test_a_restored_venue_behaves_exactly_as_the_original_from_the_checkpoint_on
     assert observable(restored) == observable(original)
     event(f"open orders at the checkpoint: {min(len(original.orders), 5)}")
     event(f"liquidation cache current: {capture(original).liquidation_bounds is not None}")
-    event(f"L2 book at the checkpoint: {original._book is not None}")
+    event(f"L2 book at the checkpoint: {original._fills.book is not None}")
     for i, op in enumerate(ops[cut:], start=cut):
         expected = apply(original, op)
         got = apply(restored, op)
@@ -313,8 +324,8 @@ def test_the_busy_venue_example_has_the_state_the_tests_rely_on() -> None:
     v = _busy_venue()
     assert v.position.base_asset_amount > 0
     assert 0 < v.orders[1].filled < v.orders[1].base
-    assert v._bar_budget == 0
-    assert v._perp_state.cumulative_funding_rate_long == 500_000
+    assert v._tape.bar_budget == 0
+    assert v._account.perp_state.cumulative_funding_rate_long == 500_000
 
 
 def test_a_restored_venue_continues_the_bar_budget_and_the_partial_fill() -> None:
@@ -341,9 +352,9 @@ def test_every_field_survives_the_round_trip() -> None:
         (o.uid, *(getattr(o, f) for f in sorted(ORDER_FIELDS))) for o in v.orders.values()
     ]
     assert r.ledger == v.ledger and r.ledger is not v.ledger
-    assert (r._bar_ts, r._bar_budget) == (v._bar_ts, v._bar_budget)
-    assert r._perp_state == v._perp_state
-    assert r._sol_market == v._sol_market and r._usdc_market == v._usdc_market
+    assert (r._tape.bar_ts, r._tape.bar_budget) == (v._tape.bar_ts, v._tape.bar_budget)
+    assert r._account.perp_state == v._account.perp_state
+    assert r._account.sol_market == v._account.sol_market and r._account.usdc_market == v._account.usdc_market
     assert observable(r) == observable(v)
 
 
@@ -396,16 +407,27 @@ def test_inconsistent_contents_are_refused() -> None:
 def test_a_stale_liquidation_cache_is_not_carried_over_and_a_current_one_is() -> None:
     v = _busy_venue()
     v.liquidation_bounds()
-    assert capture(v).liquidation_bounds == v._liq_bounds
-    v._changed()
+    assert capture(v).liquidation_bounds == v.liquidation_bounds()
+    v._account.changed()
     assert capture(v).liquidation_bounds is None
 
 
 def test_the_checkpoint_covers_every_attribute_of_the_venue_and_its_orders() -> None:
-    """Guard: the venue or ``_Order`` gaining state this module does not know about must fail here."""
+    """Guard: the venue, one of its parts or ``RestingOrder`` gaining state this module does not know about must
+    fail here."""
     v = _busy_venue()
-    assert set(vars(v)) == PERSISTED | REBUILT, "PaperVenue attributes changed: update botrunner/paper/persist.py"
-    assert set(_Order.__slots__) == ORDER_FIELDS, "_Order fields changed: update botrunner/paper/persist.py"
+    assert set(vars(v)) == PERSISTED[PaperVenue] | REBUILT[PaperVenue], (
+        "PaperVenue attributes changed: update botrunner/paper/persist.py"
+    )
+    v.on_book(v.now, StaticBook())
+    parts = (v._tape, v._account, CandleFillModel(v._account, SOL, CONFIG), v._fills)
+    assert {type(part) for part in parts} == set(PERSISTED) - {PaperVenue}
+    for part in parts:
+        kind = type(part)
+        assert set(kind.__slots__) == PERSISTED[kind] | REBUILT[kind], (
+            f"{kind.__name__} attributes changed: update botrunner/paper/persist.py"
+        )
+    assert set(RestingOrder.__slots__) == ORDER_FIELDS, "RestingOrder fields changed: update botrunner/paper/persist.py"
     perp_dynamic = {f.name for f in msgspec.structs.fields(PerpMarketState)} - {"spec"}
     spot_dynamic = {f.name for f in msgspec.structs.fields(SpotMarketState)} - {"spec"}
     assert {f.name for f in msgspec.structs.fields(PerpMarketDynamics)} == perp_dynamic

@@ -382,7 +382,7 @@ def run(start: Start, ops: list[Op]) -> tuple[PaperVenue, list[Step]]:
                 open_orders=len(v.orders),
                 liquidatable=v.is_liquidatable(),
                 # the watch's bounds if they are of this account (the venue recomputes them on its next price)
-                watch=v._liq_bounds if v._liq_version == v._version else None,
+                watch=v._account.known_liquidation_bounds(),
                 liquidation_price=v.report().liquidation_price,
                 boundaries=_boundaries_from_here(v),
                 oracle=v.oracle,

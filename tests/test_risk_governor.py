@@ -246,7 +246,7 @@ def test_risk_operator_pause_and_reduce_only_flags() -> None:
     _, paused = run(proj, band(-5, 5), operator_pause=True)
     assert paused.action is RiskAction.PAUSE and paused.reasons == (RiskReason.OPERATOR,)
     _, reduce = run(proj, band(-5, 5), operator_reduce_only=True)
-    assert reduce.action is RiskAction.REDUCE_ONLY and reduce.reasons == (RiskReason.REDUCE_ONLY_TRIGGER,)
+    assert reduce.action is RiskAction.REDUCE_ONLY and reduce.reasons == (RiskReason.OPERATOR,)
     assert reduce.band == band(0, 1, 0)
 
 

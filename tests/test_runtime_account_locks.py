@@ -4,7 +4,9 @@ removed."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import threading
 import time
 from pathlib import Path
@@ -20,6 +22,7 @@ from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.account_locks import AccountInUse, AccountLocks
 from botrunner.store import Store
 from tests.support_fake_rpc import FakeRpc
+from tests.support_files import umask
 from tests.support_runtime import ask, short_dir, small_fleet, small_market
 from tests.test_live_runtime import BOT, KP
 from tests.test_live_venue import funded_user, serve_chain
@@ -129,3 +132,40 @@ def test_reloads_from_two_clients_run_one_after_the_other(monkeypatch: pytest.Mo
         release.set()
         runner.shutdown()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_the_lock_directory_and_its_lock_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    directory = tmp_path / "locks"
+    directory.mkdir()
+    stale = directory / f"{KP.pubkey()}-1.lock"
+    stale.write_text("pid 1: an earlier runner\n")
+    stale.chmod(0o644)
+    directory.chmod(0o755)
+    with umask(0):
+        locks = AccountLocks(tmp_path / "run", directory)
+        locks.acquire([_bot("a", 1), _bot("b", 2)])
+    try:
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in directory.iterdir()}
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        assert modes == {f"{KP.pubkey()}-1.lock": 0o600, f"{KP.pubkey()}-2.lock": 0o600}
+    finally:
+        locks.release_all()
+
+
+def test_a_symlinked_or_foreign_lock_directory_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "locks").symlink_to(real)
+    with pytest.raises(AccountInUse) as refused:
+        AccountLocks(tmp_path / "run", tmp_path / "locks").acquire([_bot("a", 1)])
+    assert str(refused.value).startswith(
+        f"fleet/a.yaml: the subaccount lock directory {tmp_path / 'locks'} is a symbolic link (to {real})"
+    )
+    assert list(real.iterdir()) == []
+    owner = os.geteuid()
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1)
+    with pytest.raises(AccountInUse, match=f"the subaccount lock directory {real} is owned by uid {owner}"):
+        AccountLocks(tmp_path / "run", real).acquire([_bot("a", 1)])
+    assert list(real.iterdir()) == []

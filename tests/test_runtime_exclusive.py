@@ -17,6 +17,7 @@ from botrunner.core.operator import Shutdown, Status
 from botrunner.runner import Runner, RunnerError, RunOptions
 from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
 from botrunner.store import Store
+from tests.support_files import give_away, umask
 from tests.support_runtime import ask
 
 
@@ -141,3 +142,35 @@ def test_requests_that_arrive_while_the_bots_start_are_told_so(tmp_path: Path) -
     assert starting.value.code == "conflict" and "still starting its bots" in starting.value.message
     assert ask(runner, Shutdown()) == {"message": "shutting down"}
     assert runner.shutdown_requested.is_set()
+
+
+def test_the_lock_file_is_owner_only_whatever_the_umask_and_its_earlier_mode(tmp_path: Path) -> None:
+    path = tmp_path / "runner.lock"
+    path.write_text("pid 1: an earlier runner\n")
+    path.chmod(0o666)
+    with umask(0):
+        lock = ExclusiveLock(path, "botrunner run --run-dir A")
+        lock.acquire()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    lock.release()
+
+
+def test_a_symlink_where_the_lock_file_should_be_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("someone else's file\n")
+    (tmp_path / "runner.lock").symlink_to(victim)
+    lock = ExclusiveLock(tmp_path / "runner.lock", "botrunner run --run-dir A")
+    with pytest.raises(OSError, match="symbolic links"):
+        lock.acquire()
+    assert not lock.held
+    assert victim.read_text() == "someone else's file\n"
+
+
+def test_another_user_s_lock_file_is_refused_naming_its_owner(tmp_path: Path) -> None:
+    path = tmp_path / "runner.lock"
+    path.write_text("")
+    path.chmod(0o666)
+    owner = give_away(path)
+    with pytest.raises(PermissionError, match=f"owned by uid {owner} .*not by this user"):
+        ExclusiveLock(path, "botrunner run --run-dir A").acquire()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666  # refused, not changed

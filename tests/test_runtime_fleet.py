@@ -298,3 +298,83 @@ def test_a_command_to_a_busy_bot_is_answered_as_queued_audited_and_then_applied(
     with Store.open(workdir / "run" / "botrunner.db", readonly=True) as store:
         audited = [(row.cmd, row.outcome) for row in store.audit_rows() if row.actor == "ctl"]
     assert audited == [("pause", "queued: no answer within 0.3 s")]
+
+
+def test_reload_refuses_a_repeated_key_an_alias_bomb_deep_nesting_and_stray_bytes_each_in_one_line(
+    workdir: Path,
+) -> None:
+    """Before, these answered "internal error" (a traceback in the server), or took the fleet from ~80 MB to
+    1.5 GB expanding ten million aliases; now one refusal names each file, position and problem, cheaply."""
+    import tracemalloc
+
+    from botrunner.control.protocol import ErrorCode
+
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha",))
+    runner = _run(workdir, fleet, run_feeds=False)
+    try:
+        dup = write_bot(fleet, "gamma", 7)
+        dup.write_text(dup.read_text() + "market: BTC-PERP\n")
+        bomb = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 7))
+        (fleet / "delta.yaml").write_text("l0: &l0 [" + ", ".join(["lol"] * 10) + "]\n" + bomb)
+        (fleet / "epsilon.yaml").write_bytes(b"name: epsilon\nmarket: SOL\xff-PERP\n")
+        (fleet / "zeta.yaml").write_text("name: zeta\nlevels: " + "[" * 3000 + "]" * 3000 + "\n")
+        tracemalloc.start()
+        try:
+            with pytest.raises(ControlError) as err:
+                ask(runner, Reload())
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert err.value.code is ErrorCode.BAD_REQUEST
+        lines = err.value.message.removeprefix("reload refused, nothing changed: ").splitlines()
+        dup_line = len(dup.read_text().splitlines())
+        assert lines[0].startswith(f"{fleet / 'delta.yaml'}:1:5: &l0: anchors and aliases are not allowed")
+        assert lines[1].startswith(f"{fleet / 'epsilon.yaml'}:2:12: not UTF-8: byte 0xff (invalid start byte)")
+        assert lines[2].startswith(f"{fleet / 'gamma.yaml'}:{dup_line}:1: market: duplicate key 'market': first given")
+        assert lines[3].startswith(f"{fleet / 'zeta.yaml'}:2:")
+        assert len(lines) == 4
+        assert peak < 5_000_000, f"refusing took {peak:,} bytes"
+        assert [c.name for c in runner.configs] == ["alpha"]
+        assert {r["name"] for r in fleet_status(runner)["bots"]} == {"alpha"}
+    finally:
+        runner.shutdown()
+
+
+def test_after_too_many_failures_a_bot_runs_paused_and_flagged_until_an_operator_starts_and_resumes_it(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_market(workdir / "data")
+    fleet = small_fleet(workdir / "fleet", ("alpha", "beta"))
+    original = PaperBot.on_event
+    failures = [0]
+
+    def fails_three_times(self: PaperBot, event: Any, operator: Any = None) -> Any:
+        if self.session.bot.name == "beta" and event.ts % 3600 == 0 and failures[0] < 3:
+            failures[0] += 1
+            raise RuntimeError("beta blew up")
+        return original(self, event, operator)
+
+    monkeypatch.setattr(PaperBot, "on_event", fails_three_times)
+    runner = _run(workdir, fleet, restart=RestartPolicy(base_delay_s=0.01, max_delay_s=0.05, max_failures=3))
+    try:
+        runner.wait(every_s=0.05)
+        deadline = time.monotonic() + 20
+        while True:
+            beta = {row["name"]: row for row in fleet_status(runner)["bots"]}["beta"]
+            slot = ask(runner, ShowBot(name="beta"))
+            if slot["supervision"] == "running" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        # its third failure gave it one start PAUSED: it runs (no orders), flagged, and says so
+        assert (beta["state"], beta["flagged"], beta["restarts"]) == ("paused", True, 2), beta
+        assert slot["orders"] == [] and slot["alive"] is True
+        ask(runner, Start(name="beta"))  # clears the flag; the pause is the bot's own, persisted
+        deadline = time.monotonic() + 20
+        while ask(runner, ShowBot(name="beta"))["supervision"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        beta = {row["name"]: row for row in fleet_status(runner)["bots"]}["beta"]
+        assert (beta["state"], beta["flagged"]) == ("paused", False), beta
+        assert ask(runner, Resume(name="beta"))["state"] == "running"
+    finally:
+        runner.shutdown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import stat
 from pathlib import Path
 
 import msgspec
@@ -25,6 +26,7 @@ from botrunner.store.store import (
     StoreError,
     audit_row,
 )
+from tests.support_files import give_away, umask
 
 T0 = 1_700_000_000
 TABLES = {
@@ -543,3 +545,58 @@ def test_price_samples_are_stored_with_their_step_and_pruned_past_the_lookback(s
     with pytest.raises(StoreError):
         store.write_steps([bad])
     assert store.price_samples(bot, since=0) == ((T0 - 60, 2), (T0, 3))
+
+
+def _mode(path: Path | str) -> int:
+    return stat.S_IMODE(Path(path).stat().st_mode)
+
+
+def test_a_new_store_and_its_wal_and_shm_are_owner_only_whatever_the_umask(path: Path) -> None:
+    with umask(0):
+        store = Store.open(path)
+        register(store)
+    try:
+        assert {suffix: _mode(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")} == {
+            "": 0o600,
+            "-wal": 0o600,
+            "-shm": 0o600,
+        }
+    finally:
+        store.close()
+
+
+def test_an_existing_store_and_the_journal_files_left_beside_it_are_made_owner_only(path: Path) -> None:
+    with umask(0):
+        first = Store.open(path)  # kept open: its -wal and -shm stay, as after a kill -9
+        register(first)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").chmod(0o644)
+        second = Store.open(path)
+    try:
+        assert [_mode(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")] == [0o600, 0o600, 0o600]
+    finally:
+        second.close()
+        first.close()
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+def test_a_symlink_where_a_store_file_should_be_is_refused_and_its_target_untouched(
+    tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / "botrunner.db"
+    if suffix:
+        Store.open(path).close()
+    elsewhere = tmp_path / "elsewhere"
+    Path(f"{path}{suffix}").symlink_to(elsewhere)
+    with pytest.raises(StoreError, match=rf"{path}{suffix}: cannot open the store: Too many levels of symbolic links"):
+        Store.open(path)
+    assert not elsewhere.exists()  # SQLite would have created (and written) the store there
+
+
+def test_another_user_s_store_is_refused_for_writing_naming_its_owner(path: Path) -> None:
+    Store.open(path).close()
+    path.chmod(0o666)
+    owner = give_away(path)
+    with pytest.raises(StoreError, match=f"{path}: cannot open the store: owned by uid {owner} .*not by this user"):
+        Store.open(path)
+    assert _mode(path) == 0o666

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ import msgspec
 
 from botrunner.backtest.data import MarketData
 from botrunner.backtest.engine import BacktestResult, pnl_split
+from botrunner.backtest.metrics import LedgerPoint, Performance, equity_curve, performance, rounded
 from botrunner.backtest.report import render_report
+from botrunner.config import StrategyKind
 from botrunner.core.records import (
     FILLS_HEADER,
     FUNDING_HEADER,
@@ -83,6 +86,80 @@ def _ratio(numerator: int, denominator: int, decimals: int) -> str:
     return fixed(scaled if (numerator >= 0) == (denominator > 0) else -scaled, decimals)
 
 
+def run_curve(result: BacktestResult) -> list[LedgerPoint]:
+    """The run's equity curve: its start, every bar-close snapshot, its end with the final PnL split."""
+    split = pnl_split(result)
+    start = LedgerPoint(result.first_ts, result.starting_equity)
+    end = LedgerPoint(result.last_ts, result.ending_equity, split["realized"], split["funding"], split["fees"])
+    return equity_curve(start, result.snapshots, end)
+
+
+def _first_and_last_price(result: BacktestResult) -> tuple[int, int] | None:
+    """The first traded bar's open and the last one's close: where buy-and-hold buys and sells."""
+    candles = result.inputs.candles
+    last_open = result.last_ts - candles.interval_s
+    first = next((b.open for b in candles.bars if b.ts == result.first_ts), None)
+    last = next((b.close for b in reversed(candles.bars) if b.ts == last_open), None)
+    return None if first is None or last is None or first <= 0 else (first, last)
+
+
+def run_performance(result: BacktestResult) -> Performance:
+    return performance(
+        run_curve(result),
+        result.fills,
+        result.funding,
+        prices=_first_and_last_price(result),
+        grid=result.inputs.bot.strategy.kind is StrategyKind.GRID,
+    )
+
+
+def _decimal(value: Decimal | None, places: int) -> str | None:
+    """A ratio as a decimal string with ``places`` places, rounded half to even; None stays None (undefined)."""
+    return None if value is None else str(rounded(value, places))
+
+
+def _pct(value: Decimal | None) -> str | None:
+    return _decimal(None if value is None else value * 100, 4)
+
+
+def performance_fields(perf: Performance) -> dict[str, Any]:
+    """The summary.json extras that ``performance`` computes (money 6 decimals, percentages and ratios 4)."""
+    q = QUOTE_DECIMALS
+    hold = perf.buy_and_hold
+    grid = perf.grid
+    return {
+        "pnl_gross": {
+            "fees_paid": fixed(perf.fees.paid, q),
+            "rebates_earned": fixed(perf.fees.rebates, q),
+            "funding_received": fixed(perf.funding.received, q),
+            "funding_paid": fixed(perf.funding.paid, q),
+        },
+        "performance": {
+            "cagr_pct": _pct(perf.cagr),
+            "max_drawdown_duration_s": perf.drawdown.duration_s,
+            "max_drawdown_recovered": perf.drawdown.recovered_ts is not None,
+            "sharpe": _decimal(perf.sharpe, 4),
+            "sortino": _decimal(perf.sortino, 4),
+            "calmar": _decimal(perf.calmar, 4),
+            "daily_returns": perf.days,
+            "round_trips": perf.trips.closed,
+            "round_trip_wins": perf.trips.winners,
+            "win_rate_pct": _pct(perf.trips.win_rate),
+            "profit_factor": _decimal(perf.trips.profit_factor, 4),
+            "buy_and_hold_pnl": None if hold is None else fixed(hold.pnl, q),
+            "buy_and_hold_return_pct": None if hold is None else _pct(hold.return_),
+        },
+        "grid": None
+        if grid is None
+        else {
+            "cycles": grid.cycles,
+            "profit": fixed(grid.profit, q),
+            "profit_per_cycle": None if (per := grid.profit_per_cycle()) is None else fixed(per, q),
+            "annualised_return_pct": _pct(perf.grid_annualised),
+        },
+    }
+
+
 def summary(result: BacktestResult, data: MarketData) -> dict[str, Any]:
     """The summary.json document (contract keys first, then this runner's extras)."""
     data_digests = data.digests()
@@ -122,6 +199,8 @@ def summary(result: BacktestResult, data: MarketData) -> dict[str, Any]:
         "decision_cadence": "bar_close",
         "bar_events": result.ticks,
         "connector_resyncs": result.resyncs,
+        "strategy": result.inputs.bot.strategy.kind.value,
+        **performance_fields(run_performance(result)),
         "data": [{"file": name, "sha256": digest} for name, digest in data_digests],
         "paper_venue": msgspec.to_builtins(result.inputs.paper),
     }
@@ -199,7 +278,9 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
         _write_lines(staged["funding.csv"], FUNDING_HEADER, map(funding_line, result.funding))
         _write_lines(staged["orders.csv"], ORDERS_HEADER, map(order_line, result.orders))
         _write_lines(staged["snapshots.csv"], SNAPSHOTS_HEADER, map(snapshot_line, result.snapshots))
-        staged["report.html"].write_text(render_report(doc, result.snapshots, result.fills), encoding="utf-8")
+        staged["report.html"].write_text(
+            render_report(doc, result.snapshots, result.fills, run_curve(result)), encoding="utf-8"
+        )
         for name, path in staged.items():
             os.replace(path, out / name)  # a rename within one file system: needs no space, one file at a time
     finally:

@@ -31,11 +31,36 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+DESCRIPTION = """\
+Run a fleet of perpetual-futures trading bots on Drift Protocol: one bot per Drift subaccount and market,
+described by one YAML file in config/bots/. The same bot runs in a backtest, on paper over real history, and
+live; paper and backtests send nothing to any chain."""
+
+EPILOG = """\
+typical session:
+  botrunner validate                          check every bot file in config/bots/ (errors and warnings)
+  botrunner backtest config/bots/sol-neutral-grid.yaml --from 2025-09-20 --to 2025-10-10
+  botrunner run                               run the fleet on paper (Ctrl-C stops it gracefully)
+  botrunner ctl status                        from another terminal: the running fleet
+  botrunner ctl reload                        apply edited bot files to the running fleet
+
+Run "botrunner COMMAND --help" for a command's options.
+Exit status: 0 done, 1 the running fleet refused a ctl command, 2 bad input (nothing was done), 130 Ctrl-C."""
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The ``botrunner`` parser; ``only``: register just that sub-command's module (the one being run), so
     ``botrunner ctl`` does not import the backtest engine, the store or the chain libraries it never uses."""
-    parser = argparse.ArgumentParser(prog="botrunner", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from botrunner import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="botrunner",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     subparsers.required = True
     for name in COMMAND_MODULES:
         if only is None or name.rsplit(".", 1)[-1] == only:

@@ -251,6 +251,20 @@ def _signed(value: str | None) -> Text:
     return Text(text, style="green") if value.strip("0.+") else Text(text)
 
 
+def fee_row(value: str | None) -> tuple[str, Text]:
+    """The net fees (``pnl.fees_paid``: + paid, − rebate, as in summary.json) as the pnl section's other rows are shown:
+    by their effect on equity, under a name that says whether they cost or earned. ``4.000000`` paid shows as
+    ``fees paid  -4.000000`` (red), ``-1.463960`` as ``rebates earned  +1.463960`` (green): the section reads as a
+    sum, never as "minus a negative fee". The same rule as report.html's "PnL by source" table."""
+    if value is None or not value.strip():
+        return "fees", Text(_cell(value))
+    text = value.strip()
+    if text.startswith("-"):
+        return "rebates earned", _signed("+" + text[1:])
+    magnitude = text.lstrip("+")
+    return "fees paid", _signed("-" + magnitude if magnitude.strip("0.") else magnitude)
+
+
 # Keyed by the states the runner reports, so every one has a style: a bot's run state (``ctl status`` rows, the
 # ``bot`` title, an action's answer) and the Risk Governor's last action (the ``risk`` column and line). The keys
 # are the enums' values written out (``bot.lifecycle.BotRunState``, ``core.verdict.RiskAction``): importing the
@@ -331,8 +345,9 @@ def render_status(result: StatusSnapshot, console: Console) -> None:
             value = fields[field]
             if field == "state":
                 cells.append(_styled(bot.state, _RUN_STATE_STYLES))
-            elif field == "risk_state":
-                cells.append(_styled(bot.risk_state, _RISK_STATE_STYLES))
+            elif field == "risk_state":  # and why: ``REDUCE_ONLY (operator)`` when an operator decided
+                why = f" ({','.join(bot.risk_reasons)})" if bot.risk_reasons else ""
+                cells.append(_styled(bot.risk_state, _RISK_STATE_STYLES) + why)
             elif field == "pnl":
                 cells.append(_signed(bot.pnl))
             elif field == "flagged":
@@ -402,7 +417,11 @@ def render_bot(result: BotSnapshot, console: Console) -> None:
     ]
     if result.pnl is not None:
         pnl = msgspec.structs.asdict(result.pnl)
-        rows = [(label, _signed(pnl[key])) for label, key in _BOT_PNL if pnl[key] is not None]
+        rows = [
+            fee_row(pnl[key]) if key == "fees_paid" else (label, _signed(pnl[key]))
+            for label, key in _BOT_PNL
+            if pnl[key] is not None
+        ]
         sections.append(_key_values("pnl", rows, numbers=True))
     if result.band is not None:
         band = result.band

@@ -109,14 +109,15 @@ def run_demo(args: argparse.Namespace) -> int:
             continue
         step = max(1, args.every_hours * 3600 // max(1, result.inputs.candles.interval_s))
         console.print(_table(bot, result.snapshots[::step]))
-        pnl = doc["pnl"]
+        pnl, gross = doc["pnl"], doc["pnl_gross"]  # costs and incomes apart: no "− fees -1.46"
         console.print(
             f"  {doc['from'][:10]} → {doc['to'][:10]}: {doc['bars']:,} bars, {doc['orders']:,} orders, "
             f"{doc['fills']:,} fills ({Decimal(doc['maker_share']) * 100:.0f} % maker), "
             f"{doc['liquidations']} liquidations; min health {doc['min_health']}\n"
             f"  PnL {pnl['total']} USDC = realized {pnl['realized']} + unrealized {pnl['unrealized']} "
-            f"+ funding {pnl['funding']} − fees {pnl['fees']}  (return {doc['return_pct']} %, "
-            f"max drawdown {doc['max_drawdown_pct']} %)"
+            f"+ funding received {gross['funding_received']} − funding paid {gross['funding_paid']} "
+            f"− fees paid {gross['fees_paid']} + rebates earned {gross['rebates_earned']}\n"
+            f"  (return {doc['return_pct']} %, max drawdown {doc['max_drawdown_pct']} %)"
             + ("" if source == "drift_records" else "; funding from Drift's formula (no records bundled)")
         )
         out = args.out / bot.name

@@ -27,6 +27,7 @@ YAML                                        becomes                             
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,7 @@ import msgspec
 
 from botrunner.config.live import LiveSettings
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue
+from botrunner.core.invalid import InvalidField
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import (
@@ -44,14 +46,25 @@ from botrunner.core.precision import (
     LEVERAGE_PRECISION,
     MARGIN_PRECISION,
     QUOTE_PRECISION,
+    to_decimal,
     to_fixed,
 )
-from botrunner.yamlconf import ConfigError, decode, field_line, parse_yaml
+from botrunner.yamlconf import (
+    ConfigError,
+    Position,
+    Positions,
+    decode,
+    field_position,
+    parse_yaml,
+    position_of,
+    read_text,
+    where,
+)
 from governors.risk_limits import RiskLimits
 from strategies.band import BandConfig, FixedBandStrategy
 from strategies.base import Strategy
 from strategies.config import GridConfig
-from strategies.grid import GridStrategy
+from strategies.grid import GridStrategy, side_levels
 
 
 class BotMode(enum.Enum):
@@ -144,7 +157,35 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 RESERVED_NAME = "supervisor"  # logs/supervisor.log is the runner's own
 
 
-def _convert_human_units(data: Any, lines: dict[str, int], source: str) -> None:
+class LoadedBot(msgspec.Struct, frozen=True):
+    """A validated bot and where each of its keys is in its file (for messages about it after loading)."""
+
+    config: BotConfig
+    positions: Positions
+
+
+def _words(data: Any) -> dict[str, str]:
+    """Struct path -> the YAML path this file writes it as (``capital_quote`` -> ``capital_usdc``): the human key,
+    unless the file wrote the raw field itself."""
+    words: dict[str, str] = {}
+    for section, key, field, _ in _HUMAN_UNITS:
+        holder: Any = data
+        for part in section:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        raw = isinstance(holder, dict) and field in holder and key not in holder
+        words[".".join((*section, field))] = ".".join((*section, field if raw else key))
+    return words
+
+
+def _human_precision(yaml_path: str) -> int | None:
+    """The precision a human-unit YAML key is converted with, or ``None`` for a key in the struct's own units."""
+    for section, key, _, precision in _HUMAN_UNITS:
+        if yaml_path == ".".join((*section, key)):
+            return precision
+    return None
+
+
+def _convert_human_units(data: Any, positions: Positions, source: str) -> None:
     if not isinstance(data, dict):
         return  # the typed decode reports "Expected `object`"
     for section, key, field, precision in _HUMAN_UNITS:
@@ -154,33 +195,45 @@ def _convert_human_units(data: Any, lines: dict[str, int], source: str) -> None:
         if not isinstance(holder, dict) or key not in holder:
             continue
         path = (*section, key)
-        line = field_line(lines, *path)
+        at = field_position(positions, *path)
         dotted = ".".join(path)
         value = holder.pop(key)
         if field != key and field in holder:
-            raise ConfigError(source, line, dotted, f"give either {key} or {field}, not both")
+            raise ConfigError.at(source, at, dotted, f"give either {key} or {field}, not both")
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ConfigError(source, line, dotted, f"expected a number, got {value!r}")
+            raise ConfigError.at(source, at, dotted, f"expected a number, got {value!r}")
         try:
             fixed = to_fixed(str(value), precision, what=dotted)
         except ValueError as exc:
-            raise ConfigError(source, line, dotted, str(exc).removeprefix(f"{dotted}: ")) from exc
+            raise ConfigError.at(source, at, dotted, str(exc).removeprefix(f"{dotted}: ")) from exc
         holder[field] = fixed
+
+
+def read_bot(text: str, source: str) -> LoadedBot:
+    """Parse and fully validate one bot's YAML text; keep the positions of its keys."""
+    data, positions = parse_yaml(text, source)
+    words = _words(data)
+    _convert_human_units(data, positions, source)
+    bot = decode(data, positions, source, BotConfig, words)
+    bot = msgspec.structs.replace(bot, source=source)
+    _validate_semantics(bot, positions, words, source)
+    return LoadedBot(bot, positions)
 
 
 def parse_bot(text: str, source: str) -> BotConfig:
     """Parse and fully validate one bot's YAML text."""
-    data, lines = parse_yaml(text, source)
-    _convert_human_units(data, lines, source)
-    bot = decode(data, lines, source, BotConfig)
-    bot = msgspec.structs.replace(bot, source=source)
-    _validate_semantics(bot, lines, source)
-    return bot
+    return read_bot(text, source).config
 
 
-def _validate_semantics(bot: BotConfig, lines: dict[str, int], source: str) -> None:
+def _amount(value: int, precision: int) -> str:
+    """An exact human amount: ``_amount(250_000_000, BASE_PRECISION) == "0.25"``."""
+    text = f"{to_decimal(value, precision):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _validate_semantics(bot: BotConfig, positions: Positions, words: dict[str, str], source: str) -> None:
     def fail(message: str, *path: str) -> ConfigError:
-        return ConfigError(source, field_line(lines, *path), ".".join(path), message)
+        return ConfigError.at(source, field_position(positions, *path), ".".join(path), message)
 
     if not bot.name or not set(bot.name) <= _NAME_CHARS:
         raise fail(f"{bot.name!r} must be non-empty lowercase letters, digits, '-' or '_'", "name")
@@ -194,50 +247,100 @@ def _validate_semantics(bot: BotConfig, lines: dict[str, int], source: str) -> N
         market = load_catalogue().perp(bot.market)
     except UnknownMarketError as exc:
         raise fail(str(exc).strip("'\""), "market") from exc
+    capital = words["capital_quote"]
     if bot.capital_quote <= 0:
-        raise fail(f"must be > 0, got {bot.capital_quote / QUOTE_PRECISION}", "capital_usdc")
+        amount = _amount(bot.capital_quote, QUOTE_PRECISION) if capital == "capital_usdc" else bot.capital_quote
+        raise fail(f"must be > 0, got {amount}", capital)
     if bot.strategy.kind is StrategyKind.BAND and bot.strategy.band is None:
         raise fail("kind: band needs a band: {min_base, max_base} section", "strategy", "kind")
-    band_check = bot.strategy.band.validate if bot.strategy.band is not None else (lambda: None)
-    checks: tuple[tuple[str, Callable[[], object]], ...] = (
-        ("strategy", bot.strategy.grid.validate),
-        ("strategy", band_check),
-        ("execution", bot.execution.validate),
-        ("risk", bot.risk.validate),
-        ("live", bot.live.validate),
+    band = bot.strategy.band
+    sections: tuple[tuple[tuple[str, ...], Any, Callable[[], object]], ...] = (
+        (("strategy", "grid"), bot.strategy.grid, bot.strategy.grid.validate),
+        (("strategy", "band"), band, band.validate if band is not None else (lambda: None)),
+        (("execution",), bot.execution, bot.execution.validate),
+        (("risk",), bot.risk, bot.risk.validate),
+        (("live",), bot.live, bot.live.validate),
     )
-    for section, check in checks:
+    for section, struct, check in sections:
         try:
             check()
+        except InvalidField as exc:
+            raise _field_error(exc, struct, section, source=source, positions=positions, words=words) from exc
         except ValueError as exc:
-            raise _section_error(source, lines, section, str(exc)) from exc
+            raise _section_error(source, positions, section, str(exc)) from exc
     if bot.mode is not BotMode.PAPER:
         _validate_pubkey(bot.account.authority, fail)
     size = bot.execution.base_size_per_level
     if size % market.step_size:
         raise fail(
-            f"{Decimal(size) / BASE_PRECISION} is not a multiple of {market.symbol}'s order step "
-            f"{Decimal(market.step_size) / BASE_PRECISION}",
+            f"{_amount(size, BASE_PRECISION)} is not a multiple of {market.symbol}'s order step "
+            f"{_amount(market.step_size, BASE_PRECISION)}",
             "execution",
             "base_size_per_level",
         )
     if size < market.min_order_size:
         raise fail(
-            f"{Decimal(size) / BASE_PRECISION} is below {market.symbol}'s minimum order size "
-            f"{Decimal(market.min_order_size) / BASE_PRECISION}",
+            f"{_amount(size, BASE_PRECISION)} is below {market.symbol}'s minimum order size "
+            f"{_amount(market.min_order_size, BASE_PRECISION)}",
             "execution",
             "base_size_per_level",
         )
     # Drift's own cap: initial margin ratio 5 % means at most 20x (high-leverage mode is not used by bots)
     market_max = MARGIN_PRECISION * LEVERAGE_PRECISION // market.margin_ratio_initial
     if bot.risk.max_leverage_x10000 > market_max:
+        leverage = words["risk.max_leverage_x10000"]
         raise fail(
-            f"{Decimal(bot.risk.max_leverage_x10000) / LEVERAGE_PRECISION}x exceeds {market.symbol}'s maximum "
-            f"{Decimal(market_max) / LEVERAGE_PRECISION}x (initial margin ratio "
+            f"{_amount(bot.risk.max_leverage_x10000, LEVERAGE_PRECISION)}x exceeds {market.symbol}'s maximum "
+            f"{_amount(market_max, LEVERAGE_PRECISION)}x (initial margin ratio "
             f"{Decimal(market.margin_ratio_initial) / 100}%)",
-            "risk",
-            "max_leverage",
+            *leverage.split("."),
         )
+
+
+def _field_error(
+    exc: InvalidField,
+    struct: Any,
+    section: tuple[str, ...],
+    *,
+    source: str,
+    positions: Positions,
+    words: dict[str, str],
+) -> ConfigError:
+    """A struct's ``InvalidField`` in the file's words and units: ``risk.max_leverage: must be > 0, got 0``."""
+
+    def yaml_path(field: str) -> str:
+        internal = ".".join((*section, field))
+        return words.get(internal, internal)
+
+    def value(field: str) -> str:
+        raw: Any = struct
+        for part in field.split("."):
+            raw = getattr(raw, part)
+        precision = _human_precision(yaml_path(field))
+        if isinstance(raw, tuple):
+            text = f"[{', '.join(str(v) for v in raw)}]"
+        elif precision is not None and isinstance(raw, int):
+            text = _amount(raw, precision)
+        else:
+            text = str(raw)
+        return text if "." + yaml_path(field) in positions else f"{text} (the default)"
+
+    subject = yaml_path(exc.field)
+    rule = exc.rule
+    for other in exc.related:
+        rule = re.sub(rf"\b{re.escape(other)}\b", yaml_path(other).rsplit(".", 1)[-1], rule)
+    message = f"{rule}, got {value(exc.field)}"
+    for other in exc.related:
+        shown = value(other)
+        if _human_precision(subject) is None and _human_precision(yaml_path(other)) is not None:
+            raw: Any = struct
+            for part in other.split("."):
+                raw = getattr(raw, part)
+            shown += f" (= {raw} in {exc.field}'s units)"
+        message += f", while {yaml_path(other).rsplit('.', 1)[-1]} is {shown}"
+    written = [p for p in (subject, *map(yaml_path, exc.related)) if "." + p in positions]
+    at = positions["." + written[0]] if written else position_of(positions, "." + subject)
+    return ConfigError.at(source, at, subject, message)
 
 
 def _validate_pubkey(authority: str, fail: Any) -> None:
@@ -252,21 +355,18 @@ def _validate_pubkey(authority: str, fail: Any) -> None:
         ) from exc
 
 
-def _section_error(source: str, lines: dict[str, int], section: str, message: str) -> ConfigError:
-    """Map a struct's own ``validate()`` message (``"RiskLimits.cool_down_s must ..."``) to the field's line."""
-    head = message.split(" ", 1)[0]
+def _section_error(source: str, positions: Positions, section: tuple[str, ...], message: str) -> ConfigError:
+    """Map a plain ``validate()`` message that names its field in the file's words (``"LiveSettings.refresh_s
+    must ..."``) to the field's position, without the struct's name."""
+    head, _, rule = message.partition(" ")
     field = head.split(".", 1)[1] if "." in head else ""
-    path: tuple[str, ...] = (section, "grid", field) if section == "strategy" else (section, field)
-    path = tuple(p for p in path if p)
-    return ConfigError(source, field_line(lines, *path), ".".join(path), message)
+    path = tuple(p for p in (*section, field) if p)
+    return ConfigError.at(source, field_position(positions, *path), ".".join(path), rule if field else message)
 
 
 def load_bot(path: Path) -> BotConfig:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(str(path), None, "", f"cannot read: {exc.strerror}") from exc
-    return parse_bot(text, str(path))
+    """Read and fully validate one bot file."""
+    return read_bot(read_text(path), str(path)).config
 
 
 def fleet_files(path: Path) -> list[Path]:
@@ -281,28 +381,186 @@ def fleet_files(path: Path) -> list[Path]:
     return [path]
 
 
+class FleetError(ConfigError):
+    """Every problem of a fleet at once: ``errors`` holds one ``ConfigError`` per bad file or fleet rule, and
+    ``str()`` is one line per error (the first error's attributes are this one's)."""
+
+    def __init__(self, errors: tuple[ConfigError, ...]) -> None:
+        first = errors[0]
+        super().__init__(first.source, first.line, first.field, first.message, first.column)
+        self.errors = errors
+        self.args = ("\n".join(str(e) for e in errors),)
+
+
+class FleetCheck(msgspec.Struct, frozen=True):
+    """The outcome of checking a fleet: the bots that passed, and an error for each file or rule that did not."""
+
+    bots: tuple[LoadedBot, ...]
+    errors: tuple[ConfigError, ...]
+    files: int
+
+
+def check_fleet_files(path: Path) -> FleetCheck:
+    """Check every file of a fleet, and the fleet rules over those that load; never stop at the first error."""
+    files = fleet_files(path)
+    loaded: list[LoadedBot] = []
+    errors: list[ConfigError] = []
+    for file in files:
+        try:
+            loaded.append(read_bot(read_text(file), str(file)))
+        except ConfigError as exc:
+            errors.append(exc)
+    bots, clashes = _fleet_rules(loaded)
+    return FleetCheck(bots, (*errors, *clashes), len(files))
+
+
+def _raise_all(errors: tuple[ConfigError, ...]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise FleetError(errors)
+
+
 def load_fleet(path: Path) -> tuple[BotConfig, ...]:
-    """Load every bot; reject duplicate names and two bots on one (authority, subaccount)."""
-    return check_fleet(load_bot(p) for p in fleet_files(path))
+    """Load every bot; reject duplicate names and two bots on one (authority, subaccount). Raises one
+    ``ConfigError`` for a single problem, a ``FleetError`` listing all of them for several."""
+    checked = check_fleet_files(path)
+    _raise_all(checked.errors)
+    return tuple(b.config for b in checked.bots)
 
 
 def check_fleet(bots: Iterable[BotConfig]) -> tuple[BotConfig, ...]:
+    """The fleet rules over already loaded bots (see ``load_fleet``)."""
+    ok, errors = _fleet_rules([LoadedBot(b, {}) for b in bots])
+    _raise_all(errors)
+    return tuple(b.config for b in ok)
+
+
+def _fleet_rules(bots: Iterable[LoadedBot]) -> tuple[tuple[LoadedBot, ...], tuple[ConfigError, ...]]:
+    """Split ``bots`` into those that may run together and an error for each later one that clashes with an
+    earlier one (same name, or same authority and subaccount)."""
     by_name: dict[str, BotConfig] = {}
     by_account: dict[tuple[str, int], BotConfig] = {}
-    out: list[BotConfig] = []
-    for bot in bots:
+    ok: list[LoadedBot] = []
+    errors: list[ConfigError] = []
+    for loaded in bots:
+        bot, positions = loaded.config, loaded.positions
         if bot.name in by_name:
-            raise ConfigError(bot.source, None, "name", f"{bot.name!r} is already used by {by_name[bot.name].source}")
+            errors.append(
+                ConfigError.at(
+                    bot.source,
+                    field_position(positions, "name") if positions else None,
+                    "name",
+                    f"{bot.name!r} is already used by {by_name[bot.name].source}",
+                )
+            )
+            continue
         key = (bot.account.authority, bot.account.subaccount_id)
         if key in by_account:
             other = by_account[key]
-            raise ConfigError(
-                bot.source,
-                None,
-                "account",
-                f"subaccount {key[1]} of {key[0]} is already bot {other.name!r} ({other.source}); 1 bot = 1 subaccount",
+            errors.append(
+                ConfigError.at(
+                    bot.source,
+                    field_position(positions, "account") if positions else None,
+                    "account",
+                    f"subaccount {key[1]} of {key[0]} is already bot {other.name!r} ({other.source}); "
+                    "1 bot = 1 subaccount",
+                )
             )
+            continue
         by_name[bot.name] = bot
         by_account[key] = bot
-        out.append(bot)
-    return tuple(out)
+        ok.append(loaded)
+    return tuple(ok), tuple(errors)
+
+
+class ReferencePrice(msgspec.Struct, frozen=True):
+    """A price (1e6) to size a bot's ladder in dollars with, and where it came from (for the message)."""
+
+    price: int
+    origin: str  # "SOL-PERP's last close in the bundled history (2025-10-13)", "--price"
+
+
+class ConfigWarning(msgspec.Struct, frozen=True):
+    """A configuration that is valid but probably not what its author meant; ``str()`` like a ``ConfigError``."""
+
+    source: str
+    position: Position | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        at = self.position
+        place = where(self.source, at.line if at else None, at.column if at else None)
+        return f"{place}: {self.field}: {self.message}" if self.field else f"{place}: {self.message}"
+
+
+def worst_position_base(bot: BotConfig) -> tuple[int, str]:
+    """The largest |position| (base 1e9) the strategy itself can ask for, and how: a grid with every rung of its
+    larger side filled (bias moves rungs to the favoured side), or a band's farther edge."""
+    market = bot.market_spec
+    asset = bot.market.removesuffix("-PERP")
+    if bot.strategy.kind is StrategyKind.BAND and bot.strategy.band is not None:
+        band = bot.strategy.band
+        worst = max(-band.min_base, band.max_base)
+        return worst, f"the band's edge is {_amount(worst, BASE_PRECISION)} {asset}"
+    grid, policy = bot.strategy.grid, bot.execution
+    n_bid, n_ask = side_levels(policy.grid_levels, grid.bias, grid.bias_skew_bps)
+    rungs = max(n_bid, n_ask)
+    side = "bids" if n_bid >= n_ask else "asks"
+    level = market.round_base_down(policy.base_size_per_level)
+    worst = rungs * level
+    return worst, (
+        f"the full ladder is {rungs} {side} x {_amount(level, BASE_PRECISION)} {asset} = "
+        f"{_amount(worst, BASE_PRECISION)} {asset}"
+    )
+
+
+def exposure_warnings(loaded: LoadedBot, reference: ReferencePrice) -> list[ConfigWarning]:
+    """Warn when the position a bot's own strategy can build is larger than its risk limits allow at
+    ``reference``: the Risk Governor would clamp it, so rungs the author sized will never work (a $100 bot with
+    5 x 5 SOL rungs asks for ~37x). Monitor bots trade nothing and get none."""
+    bot, positions = loaded.config, loaded.positions
+    if bot.mode is BotMode.MONITOR:
+        return []
+    worst, how = worst_position_base(bot)
+    notional = worst * reference.price // BASE_PRECISION  # base 1e9 x price 1e6 -> quote 1e6
+    if bot.strategy.kind is StrategyKind.BAND:
+        field: tuple[str, ...] = ("strategy", "band")
+        advice = "narrow the band or raise capital_usdc"
+    else:
+        field = ("execution", "base_size_per_level")
+        advice = "lower grid_levels or base_size_per_level, or raise capital_usdc"
+    at = field_position(positions, *field)
+    priced = f"{how} ~ ${_dollars(notional)} at ${_dollars(reference.price)} ({reference.origin})"
+    out: list[ConfigWarning] = []
+    allowed = bot.capital_quote * bot.risk.max_leverage_x10000 // LEVERAGE_PRECISION
+    if notional > allowed:
+        leverage = Decimal(notional) / Decimal(bot.capital_quote)
+        out.append(
+            ConfigWarning(
+                bot.source,
+                at,
+                ".".join(field),
+                f"{priced}: {leverage:.1f}x the ${_dollars(bot.capital_quote)} capital, above max_leverage "
+                f"{_amount(bot.risk.max_leverage_x10000, LEVERAGE_PRECISION)}x (${_dollars(allowed)}); the risk "
+                f"governor will clamp it, so part of it never works: {advice}",
+            )
+        )
+    cap = bot.risk.max_notional_quote
+    if cap is not None and notional > cap:
+        out.append(
+            ConfigWarning(
+                bot.source,
+                at,
+                ".".join(field),
+                f"{priced}: above max_notional_usd ${_dollars(cap)}; the risk governor will clamp it: {advice}",
+            )
+        )
+    return out
+
+
+def _dollars(quote: int) -> str:
+    """``12_345_670_000`` -> ``"12,345.67"``: a quote amount rounded down to the cent, for messages."""
+    cents = quote // (QUOTE_PRECISION // 100)
+    return f"{cents // 100:,}.{cents % 100:02d}"

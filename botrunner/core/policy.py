@@ -6,6 +6,8 @@ import enum
 
 import msgspec
 
+from botrunner.core.invalid import InvalidField
+
 
 class PostOnlyMode(enum.Enum):
     """Drift's PostOnlyParams for resting orders."""
@@ -37,18 +39,18 @@ class ExecutionPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     ramp_in: RampInPolicy = RampInPolicy()
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first impossible field."""
+        """Raise ``InvalidField`` naming the first impossible field."""
         checks = (
-            (self.grid_levels >= 1, "grid_levels must be >= 1"),
-            (self.grid_levels <= 16, "grid_levels must be <= 16 per side (32 open orders per Drift user)"),
-            (self.step_bps > 0, "step_bps must be > 0"),
-            (self.base_size_per_level > 0, "base_size_per_level must be > 0"),
-            (self.max_slippage_bps >= 0, "max_slippage_bps must be >= 0"),
-            (self.requote_threshold_bps >= 0, "requote_threshold_bps must be >= 0"),
-            (self.ttl_s > 0, "ttl_s must be > 0"),
-            (self.ramp_in.duration_s >= 0, "ramp_in.duration_s must be >= 0"),
-            (0 < self.ramp_in.initial_fraction_bps <= 10_000, "ramp_in.initial_fraction_bps must be in (0, 10000]"),
+            (self.grid_levels >= 1, "grid_levels", "must be >= 1"),
+            (self.grid_levels <= 16, "grid_levels", "must be <= 16 per side (32 open orders per Drift user)"),
+            (self.step_bps > 0, "step_bps", "must be > 0"),
+            (self.base_size_per_level > 0, "base_size_per_level", "must be > 0"),
+            (self.max_slippage_bps >= 0, "max_slippage_bps", "must be >= 0"),
+            (self.requote_threshold_bps >= 0, "requote_threshold_bps", "must be >= 0"),
+            (self.ttl_s > 0, "ttl_s", "must be > 0"),
+            (self.ramp_in.duration_s >= 0, "ramp_in.duration_s", "must be >= 0"),
+            (0 < self.ramp_in.initial_fraction_bps <= 10_000, "ramp_in.initial_fraction_bps", "must be in (0, 10000]"),
         )
-        for ok, message in checks:
+        for ok, field, rule in checks:
             if not ok:
-                raise ValueError(f"ExecutionPolicy.{message}")
+                raise InvalidField("ExecutionPolicy", field, rule)

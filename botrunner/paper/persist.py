@@ -14,9 +14,10 @@ price the original's by construction).
 What is not kept: the static specs (``market`` comes from the caller, the spot specs from the catalogue), the
 ``PaperConfig`` (the caller's), and the other caches, which are pure functions of the state.
 
-This module reads and writes the venue's private attributes on purpose: it is the venue's own persistence, in the
-same package. ``tests/test_paper_persist.py`` fails if the venue or ``_Order`` gains an attribute this module does
-not account for, so the checkpoint cannot silently fall behind the simulator.
+This module reads and writes the state of the venue's parts (its tape, account and fill model; private to the
+package) on purpose: it is the venue's own persistence, in the same package. ``tests/test_paper_persist.py`` fails
+if the venue, one of those parts or ``RestingOrder`` gains an attribute this module does not account for, so the
+checkpoint cannot silently fall behind the simulator.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import USER_ORDER_ID_MAX, USER_ORDER_ID_MIN
 from botrunner.core.side import Side
 from botrunner.margin.model import PerpMarketStatus, PerpPosition
+from botrunner.paper.account import Ledger
 from botrunner.paper.config import PaperConfig
+from botrunner.paper.orders import RestingOrder
 from botrunner.paper.queue import BookView, StaticBook
-from botrunner.paper.venue import Ledger, PaperVenue, _Order
+from botrunner.paper.queue_fills import QueueFillModel
+from botrunner.paper.venue import PaperVenue
 
 FORMAT: Final = "botrunner.paper.venue"
 FORMAT_VERSION: Final = 1
@@ -45,7 +49,7 @@ class CheckpointError(ValueError):
 
 
 class OrderSnapshot(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One resting order, every field of the venue's ``_Order``."""
+    """One resting order, every field of the venue's ``RestingOrder``."""
 
     uid: int
     side: Side
@@ -129,30 +133,32 @@ _SPOT_DYNAMIC_FIELDS: Final = tuple(f.name for f in msgspec.structs.fields(SpotM
 
 def capture(venue: PaperVenue) -> VenueCheckpoint:
     """The venue's state as a record (reads private attributes, see the module docstring). Does not change it."""
-    perp = venue._perp_state
-    liq_current = venue._liq_version == venue._version
+    tape = venue._tape
+    account = venue._account
+    perp = account.perp_state
+    book = venue._fills.book
     return VenueCheckpoint(
         format=FORMAT,
         version=FORMAT_VERSION,
         market_index=venue.market.market_index,
         symbol=venue.market.symbol,
-        now=venue.now,
-        last_price=venue.last_price,
-        oracle=venue.oracle,
-        best_bid=venue.best_bid,
-        best_ask=venue.best_ask,
-        bar_ts=venue._bar_ts,
-        bar_budget=venue._bar_budget,
-        book=None if venue._book is None else _static(venue._book),
-        usdc=venue.usdc,
-        sol=venue.sol,
-        position=venue.position,
-        orders=tuple(_order_snapshot(o) for o in venue.orders.values()),
-        ledger=msgspec.structs.replace(venue.ledger),  # a copy: the venue mutates its ledger in place
+        now=tape.now,
+        last_price=tape.last_price,
+        oracle=tape.oracle,
+        best_bid=tape.best_bid,
+        best_ask=tape.best_ask,
+        bar_ts=tape.bar_ts,
+        bar_budget=tape.bar_budget,
+        book=None if book is None else _static(book),
+        usdc=account.usdc,
+        sol=account.sol,
+        position=account.position,
+        orders=tuple(_order_snapshot(o) for o in account.orders.values()),
+        ledger=msgspec.structs.replace(account.ledger),  # a copy: the venue mutates its ledger in place
         perp_market=PerpMarketDynamics(**{name: getattr(perp, name) for name in _PERP_DYNAMIC_FIELDS}),
-        usdc_market=SpotMarketDynamics(**{n: getattr(venue._usdc_market, n) for n in _SPOT_DYNAMIC_FIELDS}),
-        sol_market=SpotMarketDynamics(**{n: getattr(venue._sol_market, n) for n in _SPOT_DYNAMIC_FIELDS}),
-        liquidation_bounds=venue._liq_bounds if liq_current else None,
+        usdc_market=SpotMarketDynamics(**{n: getattr(account.usdc_market, n) for n in _SPOT_DYNAMIC_FIELDS}),
+        sol_market=SpotMarketDynamics(**{n: getattr(account.sol_market, n) for n in _SPOT_DYNAMIC_FIELDS}),
+        liquidation_bounds=account.known_liquidation_bounds(),
     )
 
 
@@ -194,33 +200,27 @@ def restore(data: bytes, market: PerpMarketSpec, config: PaperConfig) -> PaperVe
     _check(cp)
     # The constructor builds the static parts (catalogue spot specs, caches); every piece of state is then replaced.
     venue = PaperVenue(market, config, deposit_quote=1, oracle_price=cp.oracle, now=cp.now)
-    venue.usdc = cp.usdc
-    venue.sol = cp.sol
-    venue.position = cp.position
-    venue.orders = {o.uid: _order(o) for o in cp.orders}
-    venue.ledger = msgspec.structs.replace(cp.ledger)
-    venue.now = cp.now
-    venue.last_price = cp.last_price
-    venue.oracle = cp.oracle
-    venue.best_bid = cp.best_bid
-    venue.best_ask = cp.best_ask
-    venue._bar_ts = cp.bar_ts
-    venue._bar_budget = cp.bar_budget
-    venue._book = cp.book
-    venue._perp_state = msgspec.structs.replace(venue._perp_state, **msgspec.structs.asdict(cp.perp_market))
-    venue._usdc_market = msgspec.structs.replace(venue._usdc_market, **msgspec.structs.asdict(cp.usdc_market))
-    venue._sol_market = msgspec.structs.replace(venue._sol_market, **msgspec.structs.asdict(cp.sol_market))
+    tape = venue._tape
+    tape.now = cp.now
+    tape.last_price = cp.last_price
+    tape.oracle = cp.oracle
+    tape.best_bid = cp.best_bid
+    tape.best_ask = cp.best_ask
+    tape.bar_ts = cp.bar_ts
+    tape.bar_budget = cp.bar_budget
+    account = venue._account
+    account.usdc = cp.usdc
+    account.sol = cp.sol
+    account.position = cp.position
+    account.orders = {o.uid: _order(o) for o in cp.orders}
+    account.ledger = msgspec.structs.replace(cp.ledger)
+    account.perp_state = msgspec.structs.replace(account.perp_state, **msgspec.structs.asdict(cp.perp_market))
+    account.usdc_market = msgspec.structs.replace(account.usdc_market, **msgspec.structs.asdict(cp.usdc_market))
+    account.sol_market = msgspec.structs.replace(account.sol_market, **msgspec.structs.asdict(cp.sol_market))
     # every cache is invalidated, then the liquidation bounds are put back as they were when they were current
-    venue._cached_markets = None
-    venue._cached_account = None
-    venue._cache_version = -1
-    venue._changed()
-    if cp.liquidation_bounds is None:
-        venue._liq_version = -1
-        venue._liq_bounds = (None, None)
-    else:
-        venue._liq_bounds = cp.liquidation_bounds
-        venue._liq_version = venue._version
+    account.forget_caches(cp.liquidation_bounds)
+    if cp.book is not None:  # the venue was in L2 mode: it goes on with the queue model on the same book
+        venue._fills = QueueFillModel(account, market, config, cp.book)
     return venue
 
 
@@ -230,7 +230,7 @@ def _static(book: BookView) -> StaticBook:
     return StaticBook(bids=book.levels(Side.BUY), asks=book.levels(Side.SELL))
 
 
-def _order_snapshot(o: _Order) -> OrderSnapshot:
+def _order_snapshot(o: RestingOrder) -> OrderSnapshot:
     return OrderSnapshot(
         uid=o.uid,
         side=o.side,
@@ -249,10 +249,10 @@ def _order_snapshot(o: _Order) -> OrderSnapshot:
     )
 
 
-def _order(s: OrderSnapshot) -> _Order:
-    # built field by field: _Order's constructor takes an OrderIntent, whose checks (e.g. max_ts >= placed_at)
+def _order(s: OrderSnapshot) -> RestingOrder:
+    # built field by field: RestingOrder's constructor takes an OrderIntent, whose checks (e.g. max_ts >= placed_at)
     # a modified order's stored fields need not pass
-    o = _Order.__new__(_Order)
+    o = RestingOrder.__new__(RestingOrder)
     o.uid = s.uid
     o.side = s.side
     o.price = s.price

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from botrunner.config import BotConfig, BotMode
 from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
+from botrunner.runtime.rundir import RunDirError, private_directory
 
 LOCK_DIR_ENV = "BOTRUNNER_LOCK_DIR"
 
@@ -30,6 +31,10 @@ def lock_dir() -> Path:
         return Path(explicit)
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "botrunner" / "locks"
+
+
+def _is_lock_file(name: str) -> bool:
+    return name.endswith(".lock")
 
 
 def _account_key(config: BotConfig) -> tuple[str, int]:
@@ -57,7 +62,11 @@ class AccountLocks:
                 key = _account_key(config)
                 if config.mode is not BotMode.LIVE or key in self._held:
                     continue
-                self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                try:
+                    # owner only like the run directory: a lock file names the bot and its run directory
+                    private_directory(self.directory, "subaccount lock directory", _is_lock_file)
+                except RunDirError as exc:
+                    raise AccountInUse(f"{config.source or config.name}: {exc}") from None
                 lock = ExclusiveLock(self.directory / f"{key[0]}-{key[1]}.lock", f"bot {config.name} in {self.run_dir}")
                 try:
                     lock.acquire()

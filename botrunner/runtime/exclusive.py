@@ -14,6 +14,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from botrunner.private_files import open_private
+
 
 class LockHeld(RuntimeError):
     """Another process holds the lock; ``holder`` is what it wrote in the lock file ("" if nothing yet)."""
@@ -25,8 +27,11 @@ class LockHeld(RuntimeError):
 
 
 class ExclusiveLock:
-    """An exclusive, non-blocking ``flock`` on ``path`` (created 0600), held until ``release`` or the process ends.
-    Not re-entrant: a second ``ExclusiveLock`` on the same path fails even in the same process."""
+    """An exclusive, non-blocking ``flock`` on ``path``, held until ``release`` or the process ends. Not re-entrant:
+    a second ``ExclusiveLock`` on the same path fails even in the same process.
+
+    The file is made 0600 whatever the umask or its earlier mode, and is never reached through a symlink; another
+    user's file is refused (``botrunner.private_files.open_private``): the holder line names who runs what."""
 
     def __init__(self, path: Path, purpose: str) -> None:
         self.path = path
@@ -41,7 +46,7 @@ class ExclusiveLock:
         """Take the lock or raise ``LockHeld`` at once (never waits). ``OSError`` if the file cannot be opened."""
         if self._fd is not None:
             raise RuntimeError(f"{self.path} is already locked by this object")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

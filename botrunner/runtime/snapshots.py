@@ -26,6 +26,7 @@ class BotSummary(msgspec.Struct, frozen=True, kw_only=True):
     mode: str | None = None
     state: str | None = None
     risk_state: str | None = None  # the Risk Governor's last action; None before the first decision
+    risk_reasons: tuple[str, ...] = ()  # why (``operator`` for an operator's pause or reduce-only)
     position: int | None = None  # base 1e9
     mark: int | None = None  # price 1e6
     equity: int | None = None  # quote 1e6
@@ -40,8 +41,9 @@ class BotSummary(msgspec.Struct, frozen=True, kw_only=True):
 # -- the supervisor's view of a bot ------------------------------------------------------------------------------
 
 
-class Supervision(msgspec.Struct, frozen=True, kw_only=True):
-    """How the supervisor runs a bot: its supervision state, restarts, whether a human must look at it."""
+class SupervisionView(msgspec.Struct, frozen=True, kw_only=True):
+    """How the supervisor runs a bot (``runtime.supervision``): its supervision state, restarts, whether a human
+    must look at it, its last error, whether its actor is alive."""
 
     supervision: str
     restarts: int = 0
@@ -60,8 +62,9 @@ class StatusRow(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     market: str | None = None
     mode: str | None = None
-    state: str | None = None  # the bot's own state while the supervisor runs it, else the supervision state
+    state: str | None = None  # the bot's operator mode while the supervisor runs it, else the supervision state
     risk_state: str | None = None
+    risk_reasons: tuple[str, ...] = ()
     position: str | None = None
     mark: str | None = None
     equity: str | None = None

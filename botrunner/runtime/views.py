@@ -29,8 +29,9 @@ from botrunner.runtime.snapshots import (
     PnlView,
     RiskView,
     StatusRow,
-    Supervision,
+    SupervisionView,
 )
+from botrunner.runtime.supervision import Supervision, shown_state
 from botrunner.venue.port import AccountReport
 
 
@@ -61,15 +62,19 @@ def summary_row(
     open_orders: int,
     fills: int,
     market_time: int | None,
+    risk_reasons: Iterable[str] = (),
 ) -> BotSummary:
     """One raw row of ``ctl status`` (paper, live and monitor bots alike): integers in Drift precisions, cheap
-    enough to post after every step. :func:`status_row` turns it into what the operator reads."""
+    enough to post after every step. :func:`status_row` turns it into what the operator reads. ``state`` is the
+    bot's operator mode; ``risk_reasons`` why the Risk Governor answered ``risk_state`` (``operator`` for an
+    operator's pause or reduce-only)."""
     return BotSummary(
         name=config.name,
         market=config.market,
         mode=config.mode.value,
         state=state.value,
         risk_state=risk_state or None,
+        risk_reasons=tuple(risk_reasons),
         position=position,
         mark=mark,
         equity=equity,
@@ -81,7 +86,13 @@ def summary_row(
 
 
 def bot_summary(
-    config: BotConfig, state: BotRunState, paper: PaperBot, risk_state: str, market_ts: int | None
+    config: BotConfig,
+    state: BotRunState,
+    paper: PaperBot,
+    risk_state: str,
+    market_ts: int | None,
+    *,
+    risk_reasons: Iterable[str] = (),
 ) -> BotSummary:
     """A paper bot's :func:`summary_row`."""
     venue = paper.venue
@@ -97,6 +108,7 @@ def bot_summary(
         open_orders=len(venue.orders),
         fills=venue.ledger.maker_fills + venue.ledger.taker_fills,
         market_time=market_ts,
+        risk_reasons=risk_reasons,
     )
 
 
@@ -104,17 +116,19 @@ def _optional(value: int | None, decimals: int) -> str | None:
     return None if value is None else fixed(value, decimals)
 
 
-def status_row(summary: BotSummary, slot: Supervision) -> StatusRow:
-    """A bot's ``ctl status`` row: its summary in exact decimals and ISO time, with its supervision. The bot's own
-    state stands while the supervisor runs it; otherwise the supervision state (stopped, failed, restarting) is
-    what an operator must see."""
-    state = summary.state if slot.supervision in ("running", "starting") else slot.supervision
+def status_row(summary: BotSummary, slot: SupervisionView) -> StatusRow:
+    """A bot's ``ctl status`` row: its summary in exact decimals and ISO time, with its supervision. While the
+    supervisor runs it, the bot's operator mode (running, paused, reduce-only, flattening) stands; otherwise the
+    supervision state (starting, restarting, failed, stopped) is what an operator must see."""
+    mode = BotRunState(summary.state or BotRunState.RUNNING.value)
+    state = shown_state(Supervision(slot.supervision), mode).value
     return StatusRow(
         name=summary.name,
         market=summary.market,
         mode=summary.mode,
         state=state,
         risk_state=summary.risk_state,
+        risk_reasons=summary.risk_reasons,
         position=_optional(summary.position, BASE_DECIMALS),
         mark=_optional(summary.mark, PRICE_DECIMALS),
         equity=_optional(summary.equity, QUOTE_DECIMALS),
@@ -127,7 +141,7 @@ def status_row(summary: BotSummary, slot: Supervision) -> StatusRow:
     )
 
 
-def absent_bot(summary: BotSummary | None, name: str, slot: Supervision) -> BotSnapshot:
+def absent_bot(summary: BotSummary | None, name: str, slot: SupervisionView) -> BotSnapshot:
     """``ctl bot NAME`` for a bot with no actor running (stopped, failed, restarting): what its last summary said,
     and its supervision."""
     row = status_row(summary or BotSummary(name=name), slot)
@@ -147,7 +161,7 @@ def absent_bot(summary: BotSummary | None, name: str, slot: Supervision) -> BotS
     )
 
 
-def with_supervision(snapshot: BotSnapshot, slot: Supervision) -> BotSnapshot:
+def with_supervision(snapshot: BotSnapshot, slot: SupervisionView) -> BotSnapshot:
     """``snapshot`` with the supervisor's part filled in."""
     return msgspec.structs.replace(
         snapshot,

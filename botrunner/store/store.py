@@ -25,6 +25,7 @@ A :class:`Store` is one connection: use it from one thread at a time. The runtim
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,7 @@ import msgspec
 import sqlite_utils
 
 from botrunner.core.records import FillRow, FundingRow, OrderRow, SnapshotRow
+from botrunner.private_files import open_private
 from botrunner.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE
 
 Synchronous = Literal["NORMAL", "FULL"]
@@ -202,6 +204,24 @@ def _record(cls: type[R], row: Mapping[str, Any], *json_fields: str) -> R:
 # ---------------------------------------------------------------------------------------------- the store
 
 
+def _own_files(path: Path) -> None:
+    """Create the database 0600 (or make it 0600) before SQLite opens it, and make the journal files left beside it
+    0600: the store holds positions, orders and PnL. SQLite gives a new ``-wal``, ``-shm`` or ``-journal`` the
+    mode of the database, so they follow; but it creates a new database 0644 less the umask (0644 under umask 000),
+    and a file that exists keeps its mode. Never through a symlink, never another user's file
+    (``botrunner.private_files``)."""
+    journals = (("-wal", os.O_RDONLY), ("-shm", os.O_RDONLY), ("-journal", os.O_RDONLY))
+    for suffix, flags in (("", os.O_RDWR | os.O_CREAT), *journals):
+        name = f"{path}{suffix}"
+        try:
+            os.close(open_private(name, flags))
+        except FileNotFoundError:
+            if not suffix:
+                raise StoreError(f"{path}: cannot open the store: its directory does not exist") from None
+        except OSError as exc:
+            raise StoreError(f"{name}: cannot open the store: {exc.strerror or exc}") from exc
+
+
 class Store:
     """One connection to the store; see the module docstring. Open with :meth:`open`."""
 
@@ -225,6 +245,8 @@ class Store:
             raise StoreError(f"{path}: synchronous must be NORMAL or FULL, got {synchronous!r}")
         if readonly and not path.is_file():
             raise StoreError(f"{path}: no store to open read-only")
+        if not readonly:
+            _own_files(path)
         try:
             if readonly:
                 conn = sqlite3.connect(

@@ -1,0 +1,474 @@
+"""The paper subaccount as Drift keeps it: balances, the perp position, the open orders, the ledger, and the margin
+engine's view of them.
+
+:class:`PaperAccount` holds the USDC (and optionally SOL) spot balances, the perp position with Drift's own
+bookkeeping (base, quote, entry and break-even amounts, funding checkpoint; ``botrunner.margin.what_if``), the open
+orders (their worst case counts in the margin requirement, as on Drift) and the :class:`Ledger`. Margin, health,
+leverage and the liquidation price come from the Drift-exact margin engine.
+
+Every change to any of them goes through a method here that bumps ``version``, because the margin account and the
+liquidation bounds are cached per version: keeping all the writes in one class is what keeps those caches right.
+The fill models decide what fills at what price; this class books it (:meth:`PaperAccount.fill`).
+
+Funding: :meth:`PaperAccount.apply_funding` moves the cumulative rates and settles the position's payment into its
+quote amount at once (Drift settles lazily; the margin engine counts unsettled funding either way, so the figures
+are the same). PnL: the perp quote amount is unsettled PnL until :meth:`PaperAccount.settle` moves it into USDC.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from botrunner.core.catalogue import load_catalogue
+from botrunner.core.markets import PerpMarketSpec
+from botrunner.core.precision import PRICE_PRECISION, QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
+from botrunner.core.side import Side
+from botrunner.margin.calculation import calculate_margin
+from botrunner.margin.liquidation import account_bounds
+from botrunner.margin.model import (
+    Account,
+    BalanceType,
+    MarginCategory,
+    Markets,
+    PerpMarketState,
+    PerpPosition,
+    SpotMarketState,
+    SpotPosition,
+)
+from botrunner.margin.perp_position import base_asset_value_and_pnl
+from botrunner.margin.spot_balance import scaled_balance_for, token_value
+from botrunner.margin.view import AccountMarginView
+from botrunner.margin.what_if import apply_perp_fill, fill_quote_delta, settle_funding
+from botrunner.paper.fees import FeeSchedule, fill_fee
+from botrunner.paper.orders import RestingOrder
+from botrunner.paper.tape import Tape
+from botrunner.venue.port import (
+    BalanceChanged,
+    CancelReason,
+    CommandRejected,
+    Fill,
+    FundingPaid,
+    Liquidity,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    PnlSettled,
+    RejectReason,
+    VenueEvent,
+)
+
+_SPOT_INDICES = (QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX)
+
+
+class Ledger(msgspec.Struct, kw_only=True):
+    """Cumulative money flows (quote 1e6), kept so every figure of a report adds up to the unit:
+    equity == deposits - withdrawals + realized + unrealized + funding - fees (USDC-only collateral)."""
+
+    deposits: int = 0
+    withdrawals: int = 0
+    realized: int = 0  # trading PnL of the reduced parts, before fees
+    fees: int = 0  # trading fees paid (rebates negative) plus liquidation fees
+    funding: int = 0  # funding received (paid negative)
+    settled: int = 0  # PnL moved from the perp into the USDC balance
+    liquidation_fees: int = 0
+    maker_fills: int = 0
+    taker_fills: int = 0
+    liquidations: int = 0
+
+
+class PaperAccount:
+    """One Drift subaccount on one perp market, valued at the tape's oracle. Mutable, single-threaded."""
+
+    __slots__ = (
+        "_cache_version",
+        "_cached_account",
+        "_cached_markets",
+        "_liq_bounds",
+        "_liq_version",
+        "fees",
+        "ledger",
+        "market",
+        "orders",
+        "perp_state",
+        "position",
+        "sol",
+        "sol_follows_perp",
+        "sol_market",
+        "tape",
+        "usdc",
+        "usdc_market",
+        "version",
+    )
+
+    def __init__(self, market: PerpMarketSpec, fees: FeeSchedule, tape: Tape, *, deposit_quote: int) -> None:
+        self.market = market
+        self.fees = fees
+        self.tape = tape
+        catalogue = load_catalogue()
+        self.usdc_market = SpotMarketState(spec=catalogue.spot(QUOTE_SPOT_MARKET_INDEX), oracle_price=PRICE_PRECISION)
+        self.sol_market = SpotMarketState(spec=catalogue.spot(SOL_SPOT_MARKET_INDEX), oracle_price=tape.oracle)
+        self.sol_follows_perp = self.sol_market.spec.oracle == market.oracle
+        self.perp_state = PerpMarketState(spec=market, oracle_price=tape.oracle)
+        self.usdc = 0  # token amount 1e6, negative = borrow
+        self.sol = 0  # token amount 1e9 (deposits only)
+        self.position = PerpPosition(market_index=market.market_index)
+        self.orders: dict[int, RestingOrder] = {}  # insertion order = placement order
+        self.ledger = Ledger()
+        self.version = 0  # bumps on every account change (caches key on it)
+        self._cache_version = -1
+        self._cached_account: Account | None = None
+        self._cached_markets: Markets | None = None
+        self._liq_version = -1
+        self._liq_bounds: tuple[int | None, int | None] = (None, None)
+        self._credit(QUOTE_SPOT_MARKET_INDEX, deposit_quote)
+
+    # ------------------------------------------------------------------ caches
+
+    def changed(self) -> None:
+        """Record that the account changed: every cache keyed on the version is stale from now."""
+        self.version += 1
+
+    def forget_caches(self, liquidation_bounds: tuple[int | None, int | None] | None) -> None:
+        """Drop every cache (the state was replaced wholesale, as by a restore), then hold ``liquidation_bounds``
+        as current if given (the bounds a checkpoint carried, so the watch triggers where it did)."""
+        self._cached_markets = None
+        self._cached_account = None
+        self._cache_version = -1
+        self.changed()
+        if liquidation_bounds is None:
+            self._liq_version = -1
+            self._liq_bounds = (None, None)
+        else:
+            self._liq_bounds = liquidation_bounds
+            self._liq_version = self.version
+
+    def known_liquidation_bounds(self) -> tuple[int | None, int | None] | None:
+        """The cached liquidation bounds if they are of this account (version), else None (not computed yet)."""
+        return self._liq_bounds if self._liq_version == self.version else None
+
+    # ------------------------------------------------------------------ the margin engine's view
+
+    def open_bids_asks(self) -> tuple[int, int, int]:
+        """The open orders' remaining bids (base, >= 0), asks (base, <= 0) and their number."""
+        bids = asks = 0
+        for o in self.orders.values():
+            remaining = o.base - o.filled
+            if o.side is Side.BUY:
+                bids += remaining
+            else:
+                asks -= remaining
+        return bids, asks, len(self.orders)
+
+    def spot_positions(self) -> tuple[SpotPosition, ...]:
+        out = [
+            SpotPosition(
+                market_index=QUOTE_SPOT_MARKET_INDEX,
+                scaled_balance=scaled_balance_for(
+                    abs(self.usdc),
+                    self.usdc_market,
+                    BalanceType.DEPOSIT if self.usdc >= 0 else BalanceType.BORROW,
+                ),
+                balance_type=BalanceType.DEPOSIT if self.usdc >= 0 else BalanceType.BORROW,
+            )
+        ]
+        if self.sol:
+            out.append(
+                SpotPosition(
+                    market_index=SOL_SPOT_MARKET_INDEX,
+                    scaled_balance=scaled_balance_for(self.sol, self.sol_market, BalanceType.DEPOSIT),
+                )
+            )
+        return tuple(out)
+
+    def account(self, *, extra_bids: int = 0, extra_asks: int = 0, extra_orders: int = 0) -> Account:
+        """The Drift account (margin-engine model) as it is, optionally with hypothetical extra open orders."""
+        bids, asks, n = self.open_bids_asks()
+        return self.account_with(bids + extra_bids, asks + extra_asks, n + extra_orders)
+
+    def account_with(self, open_bids: int, open_asks: int, open_orders: int) -> Account:
+        """The Drift account with the perp position's open-order totals set to these."""
+        position = msgspec.structs.replace(
+            self.position, open_bids=open_bids, open_asks=open_asks, open_orders=open_orders
+        )
+        return Account(spot_positions=self.spot_positions(), perp_positions=(position,))
+
+    def markets(self) -> Markets:
+        """The markets the account needs, at the current oracle."""
+        oracle = self.tape.oracle
+        cached = self._cached_markets
+        if cached is None or cached.perp[self.market.market_index].oracle_price != oracle:
+            perp = self.perp_state.with_oracle_price(oracle)
+            spot = {QUOTE_SPOT_MARKET_INDEX: self.usdc_market}
+            if self.sol_follows_perp:
+                spot[SOL_SPOT_MARKET_INDEX] = self.sol_market.with_oracle_price(oracle)
+            self._cached_markets = cached = Markets(perp={self.market.market_index: perp}, spot=spot)
+        return cached
+
+    def current(self) -> Account:
+        """:meth:`account` as it is now, cached per version."""
+        if self._cached_account is None or self._cache_version != self.version:
+            self._cached_account = self.account()
+            self._cache_version = self.version
+        return self._cached_account
+
+    def margin_view(self) -> AccountMarginView:
+        """The margin engine's what-if view of the account now (the Risk Governor's projection), given the watch's
+        bounds when they are of this account: its liquidation price then costs a confirmation, not two searches."""
+        return AccountMarginView(
+            self.current(), self.markets(), self.market.market_index, known=self.known_liquidation_bounds()
+        )
+
+    def liquidation_bounds(self) -> tuple[int | None, int | None]:
+        """The nearest oracle prices below and above the current one where maintenance is reached (None: no such
+        price), open orders' worst case included; cached per account change.
+
+        Both sides (``margin.liquidation.liquidation_bounds``), because open orders can make the worst case the
+        other side of the position (a small long with a large resting ask is a short in the worst case, liquidated
+        by a RISE). For one perp against quote collateral, free collateral is concave in the oracle (a linear
+        requirement minus a PnL whose weight only falls as gains grow), so it crosses zero once on each side up to
+        integer rounding: within a few units of price of a boundary it can cross more than once, and a search
+        started from another oracle may land on another of those crossings. The watch checks maintenance exactly
+        when the oracle reaches a bound, so that only moves the trigger by those few units."""
+        if self._liq_version != self.version:
+            # the account of this version carries the position and its open orders' totals (open_bids_asks)
+            account = self.current()
+            self._liq_bounds = account_bounds(
+                account, self.markets(), self.market.market_index, position=account.perp_positions[0]
+            )
+            self._liq_version = self.version
+        return self._liq_bounds
+
+    def maintenance(self) -> tuple[int, int]:
+        """(total collateral, maintenance requirement), open orders included."""
+        mnt = calculate_margin(self.current(), self.markets(), MarginCategory.MAINTENANCE)
+        return mnt.total_collateral, mnt.margin_requirement
+
+    def is_liquidatable(self) -> bool:
+        """Drift's test: total collateral below the maintenance requirement (open orders included)."""
+        collateral, requirement = self.maintenance()
+        return collateral < requirement
+
+    def unsettled_pnl(self) -> int:
+        """Drift's unrealized PnL of the perp at the oracle (position value + quote amount; funding is always
+        settled into the quote here), quote 1e6: what ``settle`` would move into USDC."""
+        return base_asset_value_and_pnl(self.position, self.tape.oracle)[1]
+
+    def equity(self) -> int:
+        """USDC balance + unsettled perp PnL + SOL at the oracle (quote 1e6): what the account is worth."""
+        sol_value = token_value(self.sol, self.sol_market.spec.decimals, self.tape.oracle) if self.sol else 0
+        return self.usdc + self.unsettled_pnl() + sol_value
+
+    def unrealized(self) -> int:
+        """Position value at the oracle minus its entry cost (quote 1e6)."""
+        return self.unsettled_pnl() - self.position.quote_asset_amount + self.position.quote_entry_amount
+
+    def reduces(self, side: Side) -> bool:
+        """Whether an order on ``side`` reduces the position."""
+        base = self.position.base_asset_amount
+        return (base > 0 and side is Side.SELL) or (base < 0 and side is Side.BUY)
+
+    # ------------------------------------------------------------------ cash: deposits, withdrawals, PnL, funding
+
+    def _credit(self, index: int, amount: int) -> None:
+        if index == QUOTE_SPOT_MARKET_INDEX:
+            self.usdc += amount
+            self.ledger.deposits += amount
+        else:
+            self.sol += amount
+        self.changed()
+
+    def deposit(self, index: int, amount: int, out: list[VenueEvent]) -> None:
+        """Drift ``deposit`` of ``amount`` (token units) into spot market ``index`` (USDC or SOL)."""
+        if amount <= 0 or index not in _SPOT_INDICES:
+            out.append(
+                CommandRejected(
+                    ts=self.tape.now,
+                    command="deposit",
+                    reason=RejectReason.INVALID_AMOUNT,
+                    detail=f"amount {amount} in spot market {index}",
+                )
+            )
+            return
+        self._credit(index, amount)
+        out.append(BalanceChanged(ts=self.tape.now, spot_market_index=index, amount=amount))
+
+    def withdraw(self, index: int, amount: int, out: list[VenueEvent]) -> None:
+        """Drift ``withdraw``: refused beyond the deposit, and when the account after it breaks initial margin."""
+        now = self.tape.now
+        held = self.usdc if index == QUOTE_SPOT_MARKET_INDEX else self.sol if index == SOL_SPOT_MARKET_INDEX else 0
+        if amount <= 0 or index not in _SPOT_INDICES:
+            out.append(
+                CommandRejected(ts=now, command="withdraw", reason=RejectReason.INVALID_AMOUNT, detail=str(amount))
+            )
+            return
+        if amount > held:
+            out.append(
+                CommandRejected(
+                    ts=now,
+                    command="withdraw",
+                    reason=RejectReason.INSUFFICIENT_BALANCE,
+                    detail=f"{amount} > deposit {held}",
+                )
+            )
+            return
+        before = (self.usdc, self.sol)
+        if index == QUOTE_SPOT_MARKET_INDEX:
+            self.usdc -= amount
+        else:
+            self.sol -= amount
+        self.changed()
+        if not calculate_margin(self.current(), self.markets(), MarginCategory.INITIAL).meets_margin_requirement:
+            self.usdc, self.sol = before
+            self.changed()
+            out.append(
+                CommandRejected(
+                    ts=now,
+                    command="withdraw",
+                    reason=RejectReason.INSUFFICIENT_COLLATERAL,
+                    detail="the withdrawal would breach initial margin",
+                )
+            )
+            return
+        if index == QUOTE_SPOT_MARKET_INDEX:
+            self.ledger.withdrawals += amount
+        out.append(BalanceChanged(ts=now, spot_market_index=index, amount=-amount))
+
+    def settle(self, out: list[VenueEvent]) -> None:
+        """Drift ``settle_pnl``: the whole unsettled PnL at the oracle moves into USDC (the PnL pool is taken as
+        deep enough; a loss is always settleable)."""
+        pnl = self.unsettled_pnl()
+        if pnl == 0:
+            out.append(PnlSettled(ts=self.tape.now, amount=0))
+            return
+        self.position = msgspec.structs.replace(
+            self.position, quote_asset_amount=self.position.quote_asset_amount - pnl
+        )
+        self.usdc += pnl
+        self.ledger.settled += pnl
+        self.changed()
+        out.append(PnlSettled(ts=self.tape.now, amount=pnl))
+
+    def apply_funding(self, rate_long: int, rate_short: int, out: list[VenueEvent]) -> None:
+        """A funding update (rates 1e9 quote per base for the period, + = longs pay): the cumulative rates move
+        and the position's payment is settled into its quote amount. Emits one ``FundingPaid`` (payment 0 when
+        flat) so reports have one row per settlement."""
+        state = self.perp_state
+        self.perp_state = msgspec.structs.replace(
+            state,
+            cumulative_funding_rate_long=state.cumulative_funding_rate_long + rate_long,
+            cumulative_funding_rate_short=state.cumulative_funding_rate_short + rate_short,
+        )
+        self._cached_markets = None
+        base = self.position.base_asset_amount
+        before = self.position.quote_asset_amount
+        self.position = settle_funding(self.position, self.perp_state)
+        payment = self.position.quote_asset_amount - before
+        self.ledger.funding += payment
+        # always a new account: even a payment that rounds to 0 moves the position's funding checkpoint, and the
+        # cached account and liquidation bounds would otherwise count the funding again as still owed
+        self.changed()
+        out.append(
+            FundingPaid(
+                ts=self.tape.now, position_base=base, rate=rate_long if base >= 0 else rate_short, payment=payment
+            )
+        )
+
+    # ------------------------------------------------------------------ orders, fills and trades
+
+    def cancel_requested(self, ids: tuple[int, ...], out: list[VenueEvent]) -> None:
+        """Drift ``cancel_orders`` by user order id: each open one is cancelled, each unknown one rejected."""
+        now = self.tape.now
+        for uid in ids:
+            order = self.orders.pop(uid, None)
+            if order is None:
+                out.append(OrderRejected(ts=now, user_order_id=uid, reason=RejectReason.UNKNOWN_ORDER, detail="cancel"))
+                continue
+            self.changed()
+            out.append(
+                OrderCancelled(ts=now, user_order_id=uid, reason=CancelReason.REQUESTED, filled_base=order.filled)
+            )
+
+    def cancel(self, order: RestingOrder, reason: CancelReason, out: list[VenueEvent]) -> None:
+        """Take ``order`` off the book and say why."""
+        del self.orders[order.uid]
+        self.changed()
+        out.append(OrderCancelled(ts=self.tape.now, user_order_id=order.uid, reason=reason, filled_base=order.filled))
+
+    def cancel_all(self, reason: CancelReason, out: list[VenueEvent]) -> None:
+        """Take every open order off the book, in placement order (one account change for all of them)."""
+        now = self.tape.now
+        orders = self.orders
+        for uid in list(orders):
+            order = orders.pop(uid)
+            out.append(OrderCancelled(ts=now, user_order_id=uid, reason=reason, filled_base=order.filled))
+        self.changed()
+
+    def expire(self, out: list[VenueEvent]) -> None:
+        """Take off the book every order whose ``max_ts`` has passed (``max_ts < now``): expired orders never fill."""
+        now = self.tape.now
+        expired = [o for o in self.orders.values() if o.max_ts and o.max_ts < now]
+        if expired:
+            self.remove_expired(expired, out)
+
+    def remove_expired(self, expired: list[RestingOrder], out: list[VenueEvent]) -> None:
+        """Take ``expired`` (orders past their ``max_ts`` at ``now``, in book order) off the book."""
+        now = self.tape.now
+        orders = self.orders
+        for order in expired:
+            del orders[order.uid]
+            out.append(OrderExpired(ts=now, user_order_id=order.uid, filled_base=order.filled))
+        self.changed()
+
+    def fill(self, order: RestingOrder, base: int, price: int, liquidity: Liquidity, out: list[VenueEvent]) -> int:
+        """Fill up to ``base`` of ``order`` at ``price``; returns the base filled. Reduce-only fills are clipped to
+        the position, and a reduce-only order with nothing to reduce is cancelled."""
+        if order.reduce_only:
+            if not self.reduces(order.side):
+                self.cancel(order, CancelReason.REDUCE_ONLY_FLAT, out)
+                return 0
+            base = min(base, abs(self.position.base_asset_amount))
+        if base <= 0:
+            return 0
+        rate = self.fees.maker_ppm if liquidity is Liquidity.MAKER else self.fees.taker_ppm
+        delta = base * order.side.sign
+        quote = fill_quote_delta(delta, price)
+        fee = fill_fee(abs(quote), rate)
+        self.apply_trade(delta, price, fee)
+        if liquidity is Liquidity.MAKER:
+            self.ledger.maker_fills += 1
+        else:
+            self.ledger.taker_fills += 1
+        order.filled += base
+        complete = order.filled >= order.base
+        if complete:
+            del self.orders[order.uid]
+        out.append(
+            Fill(
+                ts=self.tape.now,
+                user_order_id=order.uid,
+                side=order.side,
+                price=price,
+                base=base,
+                quote=quote,
+                fee=fee,
+                liquidity=liquidity,
+                reduce_only=order.reduce_only,
+                order_filled_base=order.filled,
+                complete=complete,
+            )
+        )
+        if order.reduce_only and not complete and self.position.base_asset_amount == 0:
+            self.cancel(order, CancelReason.REDUCE_ONLY_FLAT, out)
+        return base
+
+    def apply_trade(self, delta: int, price: int, fee: int) -> None:
+        """Book a position change of ``delta`` at ``price`` paying ``fee`` (Drift's position bookkeeping)."""
+        market = self.perp_state.with_oracle_price(self.tape.oracle)
+        before = self.position
+        after = apply_perp_fill(before, market, delta, price, fee=fee)
+        quote = fill_quote_delta(delta, price)
+        # realized = the quote of the fill not absorbed into the entry cost (0 for opens, exact for any split)
+        self.ledger.realized += quote - (after.quote_entry_amount - before.quote_entry_amount)
+        self.ledger.fees += fee
+        self.position = after
+        self.changed()
