@@ -127,10 +127,11 @@ class BotShell(pykka.ThreadingActor):
 
     # -------------------------------------------------------------- decisions and commands
 
-    def _note_decision(self, decision: Decision, position_base: int, open_orders: int) -> None:
-        """Record a decision; a flatten that is done (flat, no orders) turns into a pause."""
+    def _note_decision(self, decision: Decision, decision_seq: int, position_base: int, open_orders: int) -> None:
+        """Record a decision (the bot's number ``decision_seq``); a flatten that is done (flat, no orders) turns into
+        a pause."""
         self.last_decision = decision
-        self.recorder.record(decision)
+        self.recorder.record(decision, decision_seq)
         flags = after_step(self.flags, position_base, open_orders)
         if flags != self.flags:
             self.log.info("flatten_done", ts=decision.ts)
@@ -186,7 +187,7 @@ class BotShell(pykka.ThreadingActor):
         step = self.step
         self.fill_seq += len(step.fills)
         announce_rows(self.name, self.log, self.setup.hub, step)
-        objective, risk_events = self.recorder.take()
+        objective, risk_events, decisions = self.recorder.take()
         record = StepRecord(
             bot=self.name,
             ts=ts,
@@ -201,8 +202,10 @@ class BotShell(pykka.ThreadingActor):
             position=position,
             samples=samples,
             samples_from=samples_from,
+            decisions=decisions,
             order_seq=session.order_seq,
             fill_seq=self.fill_seq,
+            decision_seq=session.decision_seq,
         )
         try:
             self.setup.writer.submit(record)

@@ -123,7 +123,7 @@ class BotActor(BotShell):
             venue = restore(bytes(envelope.venue), config.market_spec, setup.paper)
             self.cursor = saved.cursor
             self.fill_seq = saved.fill_seq
-            order_seq = saved.order_seq
+            order_seq, decision_seq = saved.order_seq, saved.decision_seq
             now = venue.now
             funding_rate, day, day_start = envelope.funding_rate, envelope.day, envelope.day_start_equity
             self.flags = envelope.flags  # operator decisions outlive restarts
@@ -133,13 +133,20 @@ class BotActor(BotShell):
                 config.market_spec, setup.paper, deposit_quote=config.capital_quote, oracle_price=price, now=start_ts
             )
             self.cursor = feed.keys[position - 1] if position else None
-            order_seq, now = 0, start_ts
+            order_seq, decision_seq, now = 0, 0, start_ts
             funding_rate, day, day_start = feed.funding_before(position), -1, 0
         state = definition.initial_state(started_at=now)
         for close_ts, close in feed.warmup_closes(self.cursor if self.cursor is not None else feed.keys[0] - 1):
             state = observe_price(definition, state, close_ts, close)
         session = BotSession(
-            definition, venue, state, self.step, order_seq=order_seq, day=day, day_start_equity=day_start
+            definition,
+            venue,
+            state,
+            self.step,
+            order_seq=order_seq,
+            day=day,
+            day_start_equity=day_start,
+            decision_seq=decision_seq,
         )
         adopted = session.reconcile(now, known)
         self.paper = PaperBot(session, venue, funding_rate)
@@ -189,7 +196,9 @@ class BotActor(BotShell):
     def _after_decision(self, decision: Decision, equity: int) -> SnapshotRow | None:
         paper = self.paper
         assert paper is not None
-        self._note_decision(decision, paper.venue.position.base_asset_amount, len(paper.venue.orders))
+        self._note_decision(
+            decision, paper.session.decision_seq, paper.venue.position.base_asset_amount, len(paper.venue.orders)
+        )
         if not (self._snapshot_due(decision.ts) or self.step.fills):
             return None  # built only when it is written: most decisions are neither due nor filled
         self.last_snapshot_ts = decision.ts

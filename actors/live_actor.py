@@ -197,9 +197,9 @@ class LiveBotActor(BotShell):
             trail = self.trail
             # up to now: a clock set back since would put a later sample out of the strategy's time order
             history = store.price_samples(self.name, since=trail.keep_from(now), until=now) if trail else ()
-        order_seq, day, day_start = 0, -1, 0
+        order_seq, decision_seq, day, day_start = 0, 0, -1, 0
         if saved is not None:
-            self.fill_seq, order_seq = saved.fill_seq, saved.order_seq
+            self.fill_seq, order_seq, decision_seq = saved.fill_seq, saved.order_seq, saved.decision_seq
             if saved.venue_state:
                 envelope = msgspec.json.decode(saved.venue_state, type=LiveCheckpoint)
                 if envelope.version != LIVE_CHECKPOINT_VERSION or envelope.kind != "live":
@@ -220,6 +220,7 @@ class LiveBotActor(BotShell):
             order_seq=order_seq,
             day=day,
             day_start_equity=day_start,
+            decision_seq=decision_seq,
         )
         adopted = self.session.reconcile(now, known) if config.mode is BotMode.LIVE else ()
         self._last_position = venue.position.base_asset_amount
@@ -327,7 +328,7 @@ class LiveBotActor(BotShell):
             funding_rate=snap.funding_rate,  # the same reading as the account and the oracle, not driftpy's cache
         )
         decision = session.decide(update, equity, self.flags)
-        self._note_decision(decision, venue.position.base_asset_amount, len(venue.open_orders()))
+        self._note_decision(decision, session.decision_seq, venue.position.base_asset_amount, len(venue.open_orders()))
 
     def _maybe_settle(self, now: int) -> None:
         venue, session = self.venue, self.session

@@ -572,7 +572,7 @@ class Runner:
             self._audit(command, "ok")
         return result
 
-    def _dispatch(self, command: ControlCommand) -> Result:
+    def _dispatch(self, command: ControlCommand) -> Result:  # noqa: PLR0911  <why: one flat exhaustive match over the commands>
         match command:
             case Shutdown():
                 self.shutdown_requested.set()

@@ -250,7 +250,7 @@ _DETAIL = {
 }
 
 
-def _nothing_breached(inputs: RiskInputs, limits: RiskLimits) -> bool:
+def _nothing_breached(inputs: RiskInputs, limits: RiskLimits) -> bool:  # noqa: PLR0911  <why: hot path, every decision; one early out per limit>
     """Whether every watch of ``_watches`` is clear (not breached): the same values, limits and comparisons,
     without building the watches. With no latch held, that is the whole answer of ``_step_triggers``."""
     snap = inputs.snapshot

@@ -12,6 +12,7 @@ import pytest
 
 from botrunner.backtest.output import SCRATCH_PREFIX, WRITER_LOCK, remove_abandoned
 from botrunner.cli import main
+from botrunner.connector.commands import PlanReason
 from botrunner.runtime.exclusive import ExclusiveLock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +110,17 @@ def test_summary_extras_split_fees_and_funding_into_cost_and_income_and_rate_the
     assert Decimal(perf["cagr_pct"]) == pytest.approx((week ** (Decimal(365) / 7) - 1) * 100, abs=Decimal("0.01"))
     assert doc["strategy"] == "grid"
     assert doc["grid"]["cycles"] > 0
+
+
+def test_backtest_orders_say_why_each_was_placed(sol_week: Path) -> None:
+    with (sol_week / "orders.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    placed = [r for r in rows if r["event"] == "placed"]
+    assert placed
+    # a placed row's reason is the PlanReason of the connector command that placed it
+    reasons = {r["reason"] for r in placed}
+    assert "" not in reasons and reasons <= {reason.value for reason in PlanReason}
+    assert "ladder_empty" in reasons  # the first ladder
 
 
 def test_backtest_same_inputs_give_byte_identical_outputs(sol_week: Path, tmp_path: Path) -> None:

@@ -377,3 +377,15 @@ def test_market_quote_rejects_impossible_prices() -> None:
         MarketQuote(mark_price=0, oracle_price=1)
     with pytest.raises(QuoteError, match="best_ask"):
         MarketQuote(mark_price=1, oracle_price=1, best_ask=-5)
+
+
+def test_planner_when_several_reasons_hold_then_the_first_rule_of_the_table_names_the_command() -> None:
+    state = _live_ladder()
+    # expired AND the mark moved 20 bps: the TTL rule comes first
+    (cmd,) = _plan(state, now=T0 + R1_POLICY.ttl_s, quote=_quote(PRICE_150 + 300_000)).commands
+    assert cmd.reason is PlanReason.TTL_EXPIRED
+    # the band AND the levels changed: the band rule comes first
+    levels = (LadderLevel(price=149_000_000, side=Side.BUY, base=TENTH),)
+    narrower = ExposureBand(-SOL_1 // 10, SOL_1 // 10, 0)
+    (cmd,) = _plan(state, directive=_directive(band=narrower), levels=levels).commands
+    assert cmd.reason is PlanReason.BAND_CHANGED

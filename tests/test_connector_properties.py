@@ -111,6 +111,29 @@ def _working(state: ConnectorState, now: int) -> list[WorkingOrder]:
     return [o for o in state.orders if o.state is not OrderState.PENDING_CANCEL and now < o.max_ts]
 
 
+def _check_command(before: ConnectorState, cmd: Command, quote: MarketQuote) -> None:
+    """One command respects the venue's limits and the book, given the orders ``before`` it."""
+    in_flight_before = sum(1 for o in before.orders if o.state is OrderState.PENDING_CANCEL)
+    reserved_before = {o.user_order_id for o in before.orders}
+    placed = _placed(cmd)
+    assert len(placed) <= MAX_ORDERS_PER_PLACE_ORDERS
+    assert len(_cancelled(cmd)) <= MAX_OPEN_ORDERS_PER_USER
+    assert not {o.user_order_id for o in placed} & reserved_before  # never reuse a reserved id
+    kept = sum(
+        1 for o in before.orders if o.state is not OrderState.PENDING_CANCEL and o.user_order_id not in _cancelled(cmd)
+    )
+    if placed:  # worst case: no earlier cancel has landed yet
+        assert in_flight_before + kept + len(placed) <= MAX_OPEN_ORDERS_PER_USER
+    for o in placed:
+        assert 1 <= o.user_order_id <= 255
+        assert o.base > 0 and o.base % STEP == 0 and o.price % TICK == 0
+        if o.post_only is not PostOnlyMode.NONE:
+            if o.side is Side.BUY and quote.best_ask is not None:
+                assert o.price < quote.best_ask
+            if o.side is Side.SELL and quote.best_bid is not None:
+                assert o.price > quote.best_bid
+
+
 def _check_plan(
     before: ConnectorState,
     commands: tuple[Command, ...],
@@ -123,29 +146,9 @@ def _check_plan(
     pos: int,
     now: int,
 ) -> None:
-    in_flight_before = sum(1 for o in before.orders if o.state is OrderState.PENDING_CANCEL)
-    reserved_before = {o.user_order_id for o in before.orders}
     assert len(commands) <= 1
     for cmd in commands:
-        placed = _placed(cmd)
-        assert len(placed) <= MAX_ORDERS_PER_PLACE_ORDERS
-        assert len(_cancelled(cmd)) <= MAX_OPEN_ORDERS_PER_USER
-        assert not {o.user_order_id for o in placed} & reserved_before  # never reuse a reserved id
-        kept = sum(
-            1
-            for o in before.orders
-            if o.state is not OrderState.PENDING_CANCEL and o.user_order_id not in _cancelled(cmd)
-        )
-        if placed:  # worst case: no earlier cancel has landed yet
-            assert in_flight_before + kept + len(placed) <= MAX_OPEN_ORDERS_PER_USER
-        for o in placed:
-            assert 1 <= o.user_order_id <= 255
-            assert o.base > 0 and o.base % STEP == 0 and o.price % TICK == 0
-            if o.post_only is not PostOnlyMode.NONE:
-                if o.side is Side.BUY and quote.best_ask is not None:
-                    assert o.price < quote.best_ask
-                if o.side is Side.SELL and quote.best_bid is not None:
-                    assert o.price > quote.best_bid
+        _check_command(before, cmd, quote)
     ids = [o.user_order_id for o in after.orders]
     assert len(ids) == len(set(ids))
     working = _working(after, now)

@@ -113,7 +113,7 @@ def _real_views() -> tuple[BotSummary, BotSnapshot, list[BotEvent]]:
         recorder = DecisionRecorder(config.name, log, hub)
         announce_rows(config.name, log, hub, sink)
         decision, _ = paper.decide(ts, 148_500_000, flags)
-        recorder.record(decision)
+        recorder.record(decision, session.decision_seq)
     state = run_state(flags)
     summary = bot_summary(config, state, paper, recorder.state, ts)
     detail = bot_detail(
@@ -163,7 +163,7 @@ class FakeRunner:
         self.bots_filter: list[tuple[str, ...] | None] = []
         self.bot_result: BotSnapshot | None = None
 
-    def dispatch(self, command: ControlCommand) -> Result:
+    def dispatch(self, command: ControlCommand) -> Result:  # noqa: PLR0911  <why: one flat match over the commands>
         args = msgspec.to_builtins(command)
         del args["cmd"]
         self.calls.append((command.cmd, args))

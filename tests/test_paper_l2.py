@@ -470,49 +470,8 @@ def run_l2(share: int, script: list[Op]) -> tuple[PaperVenue, list[tuple[VenueEv
     log: list[tuple[VenueEvent, ...]] = []
     for op in script:
         now = v.now + 1
-        accepted: set[int] = set()
-        match op:
-            case Level(side=side, cents=c, steps=steps):
-                book.apply(BookDelta(now * 10**9, side, P150 + c * CENT, steps * STEP))
-                events = tuple(v.on_book(now, book))
-            case Print(aggressor=aggressor, cents=c, steps=steps):
-                price = P150 + c * CENT
-                for t in tracked.values():
-                    if t.side is aggressor.opposite:
-                        t.volume += steps * STEP if price == t.price else 0
-                        t.through |= (t.price - price) * t.side.sign > 0
-                events = tuple(v.on_trade(now, Trade(now * 10**9, price, steps * STEP, aggressor)))
-            case Place() as p:
-                events = place_at(v, _intent(p, now), now)
-            case Cancel(uid=uid):
-                events = v.submit(CancelOrders(user_order_ids=(uid,), reason=PlanReason.VERDICT_PAUSE), now)
-            case Oracle(cents=c):
-                events = tuple(v.on_price(now, v.last_price, P150 + c * CENT))
-        for e in events:
-            if isinstance(e, OrderAccepted):
-                accepted.add(e.user_order_id)
-                expired.discard(e.user_order_id)
-                resting = v.orders.get(e.user_order_id)
-                depth = book.depth_at(e.side, e.price)
-                # the documented joining rule, computed here rather than read from the venue: behind ``share`` bps
-                # of the depth displayed at the order's price, rounded up
-                ahead = ceil_div(depth * share, 10_000) if resting is not None else 0
-                if resting is not None:
-                    assert resting.queue_ahead == ahead, (op, e)
-                tracked[e.user_order_id] = Tracked(e, ahead=ahead, depth=depth)
-            elif isinstance(e, OrderExpired):
-                expired.add(e.user_order_id)
-            elif isinstance(e, Fill):
-                t = tracked[e.user_order_id]
-                assert e.user_order_id not in expired
-                t.filled += e.base
-                assert t.filled <= t.base  # fills never exceed the order
-                if t.post_only:  # post-only never takes, nor fills in the call that accepted it
-                    assert e.liquidity is Liquidity.MAKER and e.user_order_id not in accepted, (op, e)
-                if e.liquidity is Liquidity.MAKER:
-                    assert e.price == t.price
-                    t.maker += e.base
-                    event("maker fill")
+        events = _apply(v, book, tracked, op, now)
+        _check_events(v, book, events, tracked=tracked, expired=expired, share=share, op=op)
         for uid, t in tracked.items():
             if uid in v.orders:
                 t.depth_min = min(t.depth_min, book.depth_at(t.side, t.price))
@@ -523,6 +482,67 @@ def run_l2(share: int, script: list[Op]) -> tuple[PaperVenue, list[tuple[VenueEv
         assert v.equity() == identity - ledger.fees, op
         log.append(events)
     return v, log
+
+
+def _apply(v: PaperVenue, book: OrderBook, tracked: dict[int, Tracked], op: Op, now: int) -> tuple[VenueEvent, ...]:
+    """Perform one op at ``now``; a print also updates what each tracked order saw trade at or through it."""
+    match op:
+        case Level(side=side, cents=c, steps=steps):
+            book.apply(BookDelta(now * 10**9, side, P150 + c * CENT, steps * STEP))
+            return tuple(v.on_book(now, book))
+        case Print(aggressor=aggressor, cents=c, steps=steps):
+            price = P150 + c * CENT
+            for t in tracked.values():
+                if t.side is aggressor.opposite:
+                    t.volume += steps * STEP if price == t.price else 0
+                    t.through |= (t.price - price) * t.side.sign > 0
+            return tuple(v.on_trade(now, Trade(now * 10**9, price, steps * STEP, aggressor)))
+        case Place() as p:
+            return place_at(v, _intent(p, now), now)
+        case Cancel(uid=uid):
+            return v.submit(CancelOrders(user_order_ids=(uid,), reason=PlanReason.VERDICT_PAUSE), now)
+        case Oracle(cents=c):
+            return tuple(v.on_price(now, v.last_price, P150 + c * CENT))
+
+
+def _check_events(
+    v: PaperVenue,
+    book: OrderBook,
+    events: tuple[VenueEvent, ...],
+    *,
+    tracked: dict[int, Tracked],
+    expired: set[int],
+    share: int,
+    op: Op,
+) -> None:
+    """One op's events against the model: queue joining, no fill after expiry, fills within the order, post-only
+    never taking; ``tracked`` and ``expired`` follow the events."""
+    accepted: set[int] = set()
+    for e in events:
+        if isinstance(e, OrderAccepted):
+            accepted.add(e.user_order_id)
+            expired.discard(e.user_order_id)
+            resting = v.orders.get(e.user_order_id)
+            depth = book.depth_at(e.side, e.price)
+            # the documented joining rule, computed here rather than read from the venue: behind ``share`` bps
+            # of the depth displayed at the order's price, rounded up
+            ahead = ceil_div(depth * share, 10_000) if resting is not None else 0
+            if resting is not None:
+                assert resting.queue_ahead == ahead, (op, e)
+            tracked[e.user_order_id] = Tracked(e, ahead=ahead, depth=depth)
+        elif isinstance(e, OrderExpired):
+            expired.add(e.user_order_id)
+        elif isinstance(e, Fill):
+            t = tracked[e.user_order_id]
+            assert e.user_order_id not in expired
+            t.filled += e.base
+            assert t.filled <= t.base  # fills never exceed the order
+            if t.post_only:  # post-only never takes, nor fills in the call that accepted it
+                assert e.liquidity is Liquidity.MAKER and e.user_order_id not in accepted, (op, e)
+            if e.liquidity is Liquidity.MAKER:
+                assert e.price == t.price
+                t.maker += e.base
+                event("maker fill")
 
 
 def place_at(v: PaperVenue, intent: OrderIntent, now: int) -> tuple[VenueEvent, ...]:

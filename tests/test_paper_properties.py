@@ -276,7 +276,7 @@ def _intent(v: PaperVenue, o: Order, now: int) -> OrderIntent:
     )
 
 
-def _command(v: PaperVenue, op: Op, now: int) -> VenueCommand | None:
+def _command(v: PaperVenue, op: Op, now: int) -> VenueCommand | None:  # noqa: PLR0911  <why: one flat match over the ops>
     match op:
         case Place(orders=os, cancel_first=()):
             return PlaceOrders(orders=tuple(_intent(v, o, now) for o in os), reason=PlanReason.LADDER_EMPTY)

@@ -31,13 +31,13 @@ def test_recorder_when_only_the_band_moves_then_an_objective_row_and_no_risk_eve
     moved = msgspec.structs.replace(first.verdict.band, max_base=first.verdict.band.max_base + 10**9)
     log = _Log()
     recorder = DecisionRecorder("bot", log, EventHub())
-    recorder.record(first)
-    objective, events = recorder.take()
+    recorder.record(first, 1)
+    objective, events, _ = recorder.take()
     assert objective is not None and len(events) == 1  # the first decision sets both
-    recorder.record(first)
+    recorder.record(first, 2)
     assert not recorder.pending()  # nothing changed: nothing to write
-    recorder.record(_with(first, band=moved))
-    objective, events = recorder.take()
+    recorder.record(_with(first, band=moved), 3)
+    objective, events, _ = recorder.take()
     assert objective is not None and objective.band_max == moved.max_base and events == ()
     assert [e for e, _ in log.events].count("decision") == 3
 
@@ -45,11 +45,11 @@ def test_recorder_when_only_the_band_moves_then_an_objective_row_and_no_risk_eve
 def test_recorder_when_the_action_changes_then_a_risk_event_from_the_previous_state() -> None:
     first = _run(120, 1)[-1]
     recorder = DecisionRecorder("bot", _Log(), EventHub())
-    recorder.record(first)
+    recorder.record(first, 1)
     recorder.take()
     with capture_logs():
-        recorder.record(_with(first, action=RiskAction.PAUSE))
-    objective, events = recorder.take()
+        recorder.record(_with(first, action=RiskAction.PAUSE), 2)
+    objective, events, _ = recorder.take()
     assert [(e.from_state, e.to_state) for e in events] == [(first.verdict.action.value, "PAUSE")]
     assert objective is not None and objective.verdict == "PAUSE"
     assert recorder.state == "PAUSE"

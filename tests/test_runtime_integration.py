@@ -119,8 +119,77 @@ def _books(db: Path, bots: tuple[str, ...]) -> dict[str, dict[str, Any]]:
                 elif row.event != "rejected":
                     assert live.pop(row.user_order_id, None) == row.order_id, f"{name}: {row} closes no open order"
             assert set(live) == {o.uid for o in venue.orders.values()}, f"{name}: store and venue disagree"
+            # Every placed order points at the recorded decision that placed it, across restarts too (a restart
+            # that renumbered its decisions would have had its decision rows refused as duplicates).
+            decided = {d.decision_seq for d in store.decisions(name)}
+            assert all(r.decision_seq in decided for r in orders if r.event == "placed"), f"{name}: uncaused order"
             out[name] = {"fills": len(fills), "cursor": saved.cursor, "open": sorted(live), "orders": len(orders)}
     return out
+
+
+def _status_once_started(client: ControlClient) -> StatusSnapshot:
+    """The fleet's status once its bots have started: the socket is bound before the bots start, and meanwhile
+    requests are told "conflict"."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            status = client.call(Status(), StatusSnapshot)
+            return status
+        except ClientError as exc:
+            assert exc.code == "conflict" and "still starting" in str(exc), exc
+            assert time.monotonic() < deadline, "the bots never finished starting"
+            time.sleep(0.05)
+
+
+def _check_garbage_and_misuse_are_answered(sock: Path) -> None:
+    """Garbage and misuse: each gets an error, the connection or the runner carries on."""
+    replies = _raw(
+        sock,
+        b"\xff\xfenot json\n"
+        b'{"id": 1, "cmd": "launch-missiles"}\n'
+        b'{"id": 2, "cmd": "pause", "args": {"name": 5}}\n'
+        b'{"id": 3, "cmd": "bot", "args": {"name": "nobody"}}\n'
+        b"[1, 2]\n"
+        b'{"id": 4, "cmd": "status"}\n',
+    )
+    assert [r.get("error", {}).get("code") for r in replies] == [
+        "bad_json",
+        "unknown_command",
+        "bad_args",
+        "not_found",
+        "bad_request",
+        None,
+    ]
+    assert replies[-1]["ok"] is True
+    too_long = _raw(sock, b'{"id": 5, "cmd": "status", "args": {"x": "' + b"a" * 70_000 + b'"}}\n')
+    assert too_long[0]["error"]["code"] == "line_too_long"
+    results: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(ControlClient(sock).call(Status(), StatusSnapshot)))
+        for _ in range(50)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(results) == 50
+
+
+def _check_a_second_runner_refuses_and_touches_nothing(
+    work: Path, first: subprocess.Popen[bytes], client: ControlClient
+) -> None:
+    """A second runner on the same run directory refuses at once and touches nothing: no reconcile, no rows, no
+    cancel of the first runner's orders, no restart of its bots."""
+    db = work / "run" / "botrunner.db"
+    with Store.open(db, readonly=True) as store:
+        audits_before = len(store.audit_rows())
+    second = _runner(work, "--speed", "max")
+    assert second.wait(60) == 2
+    assert f"in use by another runner (pid {first.pid}:" in (work / "runner.out").read_text()
+    with Store.open(db, readonly=True) as store:
+        assert len(store.audit_rows()) == audits_before
+    status = client.call(Status(), StatusSnapshot)
+    assert [b.restarts for b in status.bots] == [0, 0], status
 
 
 def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_duplicates(work: Path) -> None:
@@ -132,50 +201,12 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
     try:
         _wait_for(sock.exists, 30, "the control socket")
         client = ControlClient(sock)
-        deadline = time.monotonic() + 30
-        while True:  # the socket is bound before the bots start; meanwhile requests are told "conflict"
-            try:
-                status = client.call(Status(), StatusSnapshot)
-                break
-            except ClientError as exc:
-                assert exc.code == "conflict" and "still starting" in str(exc), exc
-                assert time.monotonic() < deadline, "the bots never finished starting"
-                time.sleep(0.05)
+        status = _status_once_started(client)
         assert [b.name for b in status.bots] == ["alpha", "beta"]
 
-        # Garbage and misuse: each gets an error, the connection or the runner carries on.
         idle = socket.socket(socket.AF_UNIX)
         idle.connect(str(sock))  # connects and says nothing, for the whole test
-        replies = _raw(
-            sock,
-            b"\xff\xfenot json\n"
-            b'{"id": 1, "cmd": "launch-missiles"}\n'
-            b'{"id": 2, "cmd": "pause", "args": {"name": 5}}\n'
-            b'{"id": 3, "cmd": "bot", "args": {"name": "nobody"}}\n'
-            b"[1, 2]\n"
-            b'{"id": 4, "cmd": "status"}\n',
-        )
-        assert [r.get("error", {}).get("code") for r in replies] == [
-            "bad_json",
-            "unknown_command",
-            "bad_args",
-            "not_found",
-            "bad_request",
-            None,
-        ]
-        assert replies[-1]["ok"] is True
-        too_long = _raw(sock, b'{"id": 5, "cmd": "status", "args": {"x": "' + b"a" * 70_000 + b'"}}\n')
-        assert too_long[0]["error"]["code"] == "line_too_long"
-        results: list[Any] = []
-        threads = [
-            threading.Thread(target=lambda: results.append(ControlClient(sock).call(Status(), StatusSnapshot)))
-            for _ in range(50)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
-        assert len(results) == 50
+        _check_garbage_and_misuse_are_answered(sock)
 
         # The operator CLI pauses beta, with more idle connections open than the socket serves at once (the runner's
         # limit is 256): the longest-waiting ones make room. The pause outlives the crash below.
@@ -195,17 +226,7 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
             conn.close()
         assert client.call(ShowBot(name="beta"), BotSnapshot).orders == ()
 
-        # A second runner on the same run directory refuses at once and touches nothing: no reconcile, no rows,
-        # no cancel of the first runner's orders, no restart of its bots.
-        with Store.open(db, readonly=True) as store:
-            audits_before = len(store.audit_rows())
-        second = _runner(work, "--speed", "max")
-        assert second.wait(60) == 2
-        assert f"in use by another runner (pid {proc.pid}:" in (work / "runner.out").read_text()
-        with Store.open(db, readonly=True) as store:
-            assert len(store.audit_rows()) == audits_before
-        status = client.call(Status(), StatusSnapshot)
-        assert [b.restarts for b in status.bots] == [0, 0], status
+        _check_a_second_runner_refuses_and_touches_nothing(work, proc, client)
 
         def alpha_filled() -> bool:
             with Store.open(db, readonly=True) as store:

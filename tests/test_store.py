@@ -18,6 +18,7 @@ from botrunner.store import schema
 from botrunner.store import store as store_module
 from botrunner.store.store import (
     AuditRow,
+    DecisionRow,
     ObjectiveRow,
     PositionRow,
     RiskEventRow,
@@ -36,6 +37,7 @@ TABLES = {
     "perps_margin_snapshots",
     "perps_funding_snapshots",
     "perps_objectives",
+    "decisions",
     "price_samples",
     "orders",
     "fills",
@@ -207,6 +209,103 @@ def test_an_older_store_is_migrated_forward_keeping_its_data(path: Path, monkeyp
     assert len(migrated.fills("sol-grid")) == 2
 
 
+def test_a_version_3_store_upgrades_to_causes_keeping_its_rows_and_counters(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store exactly as the code before v4 made it: its migrations, its rows (no decision_seq anywhere).
+    monkeypatch.setattr(store_module, "MIGRATIONS", schema.MIGRATIONS[:3])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
+    old = Store.open(path)
+    register(old)
+    old.conn.execute(
+        "INSERT INTO orders (bot, order_id, user_order_id, ts, event, side, price, base, post_only, reduce_only,"
+        " reason) VALUES ('sol-grid', 1, 7, ?, 'placed', 'buy', 150000000, 1000000000, 1, 0, '')",
+        (T0,),
+    )
+    old.conn.execute(
+        "INSERT INTO bot_checkpoints (bot, ts, cursor, venue_state, order_seq, fill_seq)"
+        " VALUES ('sol-grid', ?, 5, x'00', 1, 0)",
+        (T0,),
+    )
+    assert {r[1] for r in old.conn.execute("PRAGMA table_info(orders)")} >= {"reason"}
+    assert "decision_seq" not in {r[1] for r in old.conn.execute("PRAGMA table_info(orders)")}
+    old.close()
+    monkeypatch.undo()
+
+    with pytest.raises(StoreError, match="version 3 needs migrating"):
+        Store.open(path, readonly=True)
+    s = Store.open(path)
+    assert s.schema_version == schema.SCHEMA_VERSION == 4
+    assert "decisions" in {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    # the old rows are there, with no decision behind them
+    assert s.orders("sol-grid") == (order(T0, 1),)
+    assert s.orders("sol-grid")[0].decision_seq == 0
+    cp = s.load_checkpoint("sol-grid")
+    assert cp is not None and (cp.cursor, cp.order_seq, cp.fill_seq, cp.decision_seq) == (5, 1, 0, 0)
+    assert s.decisions("sol-grid") == ()
+    # and the upgraded store takes the new rows: a decision and the order it placed, joined by number
+    placed = msgspec.structs.replace(order(T0 + 1, 2, uid=8), reason="ladder_empty", decision_seq=1)
+    decision = DecisionRow(
+        decision_seq=1,
+        ts=T0 + 1,
+        mark=150_000_000,
+        position_base=0,
+        band_min=-(10**9),
+        band_max=10**9,
+        band_preferred=0,
+        verdict="APPROVE",
+        reasons=(),
+        mode="grid",
+        plan_reason="ladder_empty",
+        note="",
+    )
+    s.write_steps(
+        [
+            StepRecord(
+                bot="sol-grid",
+                ts=T0 + 1,
+                cursor=6,
+                orders=(placed,),
+                decisions=(decision,),
+                order_seq=2,
+                fill_seq=0,
+                decision_seq=1,
+            )
+        ]
+    )
+    joined = s.conn.execute(
+        "SELECT o.order_id, d.plan_reason, d.verdict FROM orders o JOIN decisions d"
+        " ON d.bot = o.bot AND d.decision_seq = o.decision_seq WHERE o.bot = 'sol-grid'"
+    ).fetchall()
+    assert joined == [(2, "ladder_empty", "APPROVE")]
+    cp = s.load_checkpoint("sol-grid")
+    assert cp is not None and cp.decision_seq == 1
+    s.close()
+
+
+def test_a_decision_recorded_twice_is_refused_with_its_whole_batch(store: Store) -> None:
+    decision = DecisionRow(
+        decision_seq=3,
+        ts=T0,
+        mark=150_000_000,
+        position_base=0,
+        band_min=0,
+        band_max=0,
+        band_preferred=0,
+        verdict="PAUSE",
+        reasons=("operator_pause",),
+        mode="halt",
+        plan_reason="verdict_pause",
+        note="",
+    )
+    first = StepRecord(bot="sol-grid", ts=T0, cursor=0, decisions=(decision,), order_seq=0, fill_seq=0)
+    store.write_steps([first])
+    again = msgspec.structs.replace(first, ts=T0 + 1, cursor=1, orders=(order(T0 + 1, 1),), order_seq=1)
+    with pytest.raises(StoreError, match="nothing written"):
+        store.write_steps([again])
+    assert store.decisions("sol-grid") == (decision,) and store.orders("sol-grid") == ()
+
+
 @pytest.mark.parametrize(
     "content", [b"this is not a database, just text\n" * 100, b"SQLite format 3\x00" + b"\xff" * 4000]
 )
@@ -253,7 +352,11 @@ def test_every_record_type_reads_back_exactly_as_written(store: Store) -> None:
         ts=T0 + 60,
         cursor=42,
         venue_state=b"\x00venue\xff",
-        orders=(order(T0 + 60, 1), order(T0 + 60, 1, "filled"), order(T0 + 60, 2, "rejected")),
+        orders=(
+            msgspec.structs.replace(order(T0 + 60, 1), reason="ladder_empty", decision_seq=7),
+            msgspec.structs.replace(order(T0 + 60, 1, "filled"), decision_seq=7),
+            order(T0 + 60, 2, "rejected"),
+        ),
         fills=(fill(T0 + 60, 1), fill(T0 + 60, 0, base=3 * 10**9)),
         funding=(FundingRow(T0 + 60, -(10**9), -25_000, -25),),
         snapshot=snapshot(T0 + 60),
@@ -274,10 +377,28 @@ def test_every_record_type_reads_back_exactly_as_written(store: Store) -> None:
             break_even_price=150_052_500,
             last_cumulative_funding_rate=12_345,
         ),
+        decisions=(
+            DecisionRow(
+                decision_seq=7,
+                ts=T0 + 60,
+                mark=150_000_000,
+                position_base=10**9,
+                band_min=-(10**9),
+                band_max=10**9,
+                band_preferred=0,
+                verdict="APPROVE",
+                reasons=("funding_guardrail",),
+                mode="grid",
+                plan_reason="ladder_empty",
+                note="",
+            ),
+        ),
         order_seq=2,
         fill_seq=2,
+        decision_seq=9,
     )
     store.write_steps([record])
+    assert store.decisions("sol-grid") == record.decisions
     assert store.orders("sol-grid") == record.orders
     assert store.fills("sol-grid") == record.fills
     assert store.funding("sol-grid") == record.funding
@@ -288,13 +409,14 @@ def test_every_record_type_reads_back_exactly_as_written(store: Store) -> None:
     assert store.latest_position("sol-grid") == record.position
     cp = store.load_checkpoint("sol-grid")
     assert cp is not None
-    assert (cp.bot, cp.ts, cp.cursor, cp.venue_state, cp.order_seq, cp.fill_seq) == (
+    assert (cp.bot, cp.ts, cp.cursor, cp.venue_state, cp.order_seq, cp.fill_seq, cp.decision_seq) == (
         "sol-grid",
         T0 + 60,
         42,
         b"\x00venue\xff",
         2,
         2,
+        9,
     )
 
 

@@ -4,10 +4,12 @@ A :class:`BotSession` owns a bot's :class:`~botrunner.bot.pipeline.BotState`, ta
 things every shell must do the same way:
 
 * **route** venue events: each becomes a record (order lifecycle row, fill, funding payment) for the sink, and each
-  order event drives the connector's order lifecycle. An event the lifecycle refuses makes the connector adopt the
-  venue's open orders (the venue is the truth); the events after it are still recorded;
-* **decide** at a market update: build the account view from the venue, run ``pipeline.decide``, send its commands
-  to the venue at once and route what comes back;
+  order event drives the connector's order lifecycle. An order's rows carry their cause: the ``PlanReason`` of the
+  command that placed it and the number of the decision that sent that command (``decision_seq``). An event the
+  lifecycle refuses makes the connector adopt the venue's open orders (the venue is the truth); the events after
+  it are still recorded;
+* **decide** at a market update: number the decision, build the account view from the venue, run
+  ``pipeline.decide``, send its commands to the venue at once and route what comes back;
 * **reconcile** with the venue after a (re)start: adopt its open orders and restart the ramp-in clock.
 
 The backtest loop calls it directly at full speed; the bot actor calls it from its mailbox. Nothing here reads a
@@ -32,7 +34,7 @@ from botrunner.bot.pipeline import (
     decide,
 )
 from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
-from botrunner.connector.commands import Command
+from botrunner.connector.commands import CancelAndPlace, Command, PlaceOrders
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.records import FillRow, FundingRow, OrderRow
@@ -53,6 +55,8 @@ from botrunner.venue.port import (
     VenueCommand,
     VenueEvent,
 )
+
+_NO_CAUSE: tuple[str, int] = ("", 0)  # an order no command of ours placed (e.g. one placed outside the bot)
 
 
 class RecordSink(Protocol):
@@ -111,8 +115,10 @@ class BotSession:
 
     __slots__ = (
         "bot",
+        "causes",
         "day",
         "day_start_equity",
+        "decision_seq",
         "order_seq",
         "orders_placed",
         "placed",
@@ -132,12 +138,18 @@ class BotSession:
         order_seq: int = 0,
         day: int = -1,
         day_start_equity: int = 0,
+        decision_seq: int = 0,
     ) -> None:
         self.bot = bot
         self.venue = venue
         self.state = state
         self.sink = sink
         self.order_seq = order_seq  # a bot-wide order id: user_order_ids are recycled (1..255)
+        self.decision_seq = decision_seq  # the number of the bot's last decision (restored, so numbers never repeat)
+        # (PlanReason value, decision_seq) of each order sent and not yet accepted or rejected, by user_order_id. A
+        # live venue may report the acceptance a tick later; an order never reported stays until its id is reused,
+        # so this holds at most 255 entries.
+        self.causes: dict[int, tuple[str, int]] = {}
         # The daily-loss limit's reference: the equity at the first decision of each UTC day (``day``: unix day
         # number of that decision; -1 before the first). Restored from a checkpoint so a restart keeps the day's.
         self.day = day
@@ -170,11 +182,12 @@ class BotSession:
             self.resyncs += 1
         self.state.connector = connector
 
-    def _record(self, event: VenueEvent) -> OrderUpdate | None:
+    def _record(self, event: VenueEvent) -> OrderUpdate | None:  # noqa: PLR0911  <why: a flat exhaustive match, one return per event kind; hot path: every venue event>
         sink = self.sink
         match event:
             case OrderAccepted():
                 self.order_seq += 1
+                reason, decision_seq = self.causes.pop(event.user_order_id, _NO_CAUSE)
                 row = OrderRow(
                     event.ts,
                     self.order_seq,
@@ -185,7 +198,8 @@ class BotSession:
                     event.base,
                     event.post_only,
                     event.reduce_only,
-                    "",
+                    reason,
+                    decision_seq,
                 )
                 self.placed[event.user_order_id] = row
                 self.orders_placed += 1
@@ -193,6 +207,10 @@ class BotSession:
                 return OrderUpdate(event.user_order_id, OrderEvent.ACK)
             case OrderRejected():
                 self.order_seq += 1
+                # a refused cancel echoes no order (side None): the id's pending placement, if any, is still pending
+                _, decision_seq = (
+                    self.causes.pop(event.user_order_id, _NO_CAUSE) if event.side is not None else _NO_CAUSE
+                )
                 sink.on_order(
                     OrderRow(
                         event.ts,
@@ -205,6 +223,7 @@ class BotSession:
                         event.post_only,
                         event.reduce_only,
                         event.reason.value,
+                        decision_seq,
                     )
                 )
                 return OrderUpdate(event.user_order_id, OrderEvent.REJECT)
@@ -250,21 +269,30 @@ class BotSession:
                 assert_never(unreachable)
 
     def _closed(self, ts: int, uid: int, what: str, reason: str) -> None:
-        """The row of an order leaving the book: its placed row with the event, time and reason."""
+        """The row of an order leaving the book: its placed row with the event, time and reason (and the placed
+        row's ``decision_seq``: the decision that placed it)."""
         placed = self.placed.pop(uid, None)
         if placed is not None:
             self.sink.on_order(msgspec.structs.replace(placed, ts=ts, event=what, reason=reason))
 
     # -------------------------------------------------------------- commands and decisions
 
-    def submit(self, command: Command | VenueCommand, ts: int) -> None:
-        """Send one command to the venue at market time ``ts`` and route what happened."""
+    def submit(self, command: Command | VenueCommand, ts: int, decision_seq: int = 0) -> None:
+        """Send one command to the venue at market time ``ts`` and route what happened. ``decision_seq``: the
+        decision that sent it (0: none), which the placed rows of its orders carry with its ``PlanReason``."""
+        if isinstance(command, PlaceOrders | CancelAndPlace):
+            cause = (command.reason.value, decision_seq)
+            causes = self.causes
+            for order in command.orders:
+                causes[order.user_order_id] = cause
         self.route(self.venue.submit(command, ts))
 
     def decide(self, update: MarketUpdate, equity: int, operator: OperatorFlags | None = None) -> Decision:
         """Run the bot's pipeline against the venue's account as it is now (``equity``: the venue's, as the caller
-        read it), and perform its commands. The first decision of a UTC day makes its equity the day's start."""
+        read it), and perform its commands. The first decision of a UTC day makes its equity the day's start.
+        The decision is numbered ``self.decision_seq`` (one more than the last)."""
         venue = self.venue
+        self.decision_seq += 1
         if update.ts // ONE_DAY_S != self.day:
             self.day, self.day_start_equity = update.ts // ONE_DAY_S, equity
         account = AccountView(
@@ -275,7 +303,7 @@ class BotSession:
         )
         self.state, decision = decide(self.bot, self.state, update, account, operator or NO_OPERATOR)
         for command in decision.commands:
-            self.submit(command, update.ts)
+            self.submit(command, update.ts, self.decision_seq)
         return decision
 
     def reconcile(self, now: int, placed: dict[int, OrderRow] | None = None) -> tuple[WorkingOrder, ...]:

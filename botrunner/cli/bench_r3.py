@@ -49,6 +49,32 @@ def _rss_kib() -> int:
         return int(f.read().split()[1]) * resource.getpagesize() // 1024
 
 
+def _timed_closes(
+    runner: Runner, bars: int, bots: int, stamps: dict[int, list[float]], all_in: threading.Event
+) -> tuple[list[float], list[float]]:
+    """Publish the SOL feed up to ``bars`` bar closes, timing each close from its publication to every bot's
+    decision (the probe fills ``stamps`` and sets ``all_in``): (per-bot latencies, per-close fan-outs), seconds."""
+    feed = runner.feeds["SOL-PERP"]
+    latencies: list[float] = []
+    fanouts: list[float] = []
+    while len(fanouts) < bars and feed.position < len(feed.events):
+        event = feed.events[feed.position]
+        if not (type(event) is PricePoint and event.close_ts):
+            feed.publish_next()
+            continue
+        runner.drain()  # the bar's earlier points are processed before its close, as in a live feed
+        stamps[event.ts] = []
+        all_in.clear()
+        started = time.perf_counter()
+        feed.publish_next()
+        if not all_in.wait(timeout=30):
+            raise RuntimeError(f"R3: only {len(stamps[event.ts])} of {bots} bots decided")
+        done = stamps.pop(event.ts)
+        latencies.extend(t - started for t in done)
+        fanouts.append(max(done) - started)
+    return latencies, fanouts
+
+
 def run_r3(bots: int = 100, bars: int = 200, status_calls: int = 200) -> R3Result:
     work = Path(tempfile.mkdtemp(prefix="br3-", dir="/tmp"))
     try:
@@ -85,28 +111,10 @@ def run_r3(bots: int = 100, bars: int = 200, status_calls: int = 200) -> R3Resul
         runner.start()
         start_s = time.perf_counter() - t0
         try:
-            feed = runner.feeds["SOL-PERP"]
             runner.drain()
             rss_after = _rss_kib()
-            closes = 0
-            latencies: list[float] = []
-            fanouts: list[float] = []
-            while closes < bars and feed.position < len(feed.events):
-                event = feed.events[feed.position]
-                if not (type(event) is PricePoint and event.close_ts):
-                    feed.publish_next()
-                    continue
-                runner.drain()  # the bar's earlier points are processed before its close, as in a live feed
-                stamps[event.ts] = []
-                all_in.clear()
-                started = time.perf_counter()
-                feed.publish_next()
-                if not all_in.wait(timeout=30):
-                    raise RuntimeError(f"R3: only {len(stamps[event.ts])} of {bots} bots decided")
-                done = stamps.pop(event.ts)
-                latencies.extend(t - started for t in done)
-                fanouts.append(max(done) - started)
-                closes += 1
+            latencies, fanouts = _timed_closes(runner, bars, bots, stamps, all_in)
+            closes = len(fanouts)
             runner.drain()
             client = ControlClient(runner.socket_path)
             rounds: list[float] = []

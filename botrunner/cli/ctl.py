@@ -132,7 +132,7 @@ def build_command(name: str, values: list[str]) -> ControlCommand:
         raise CliError(f"{name}: {where + ': ' if where else ''}{text}") from None
 
 
-def result_type(command: ControlCommand) -> type[Result]:
+def result_type(command: ControlCommand) -> type[Result]:  # noqa: PLR0911  <why: one flat exhaustive match over the commands>
     """What the runner answers ``command`` with."""
     match command:
         case Status():
@@ -477,7 +477,7 @@ def _fee(fees_paid: str) -> str:
     return f"fee {fees_paid} paid"
 
 
-def format_event(event: BotEvent) -> str:
+def format_event(event: BotEvent) -> str:  # noqa: PLR0911  <why: one flat exhaustive match over the event kinds>
     """One event as one line: time (when it has one), bot and kind first, amounts in units."""
     match event:
         case FillEvent():

@@ -191,8 +191,26 @@ def _takes(name: str) -> str:
     return f"{name} takes {', '.join(fields)}" if fields else f"{name} takes no arguments"
 
 
+def _bad_cmd(rid: RequestId | None, name: str | None, text: str) -> ErrorReply:
+    if text.startswith("Invalid value"):
+        given = name if name is not None else "?"
+        return ErrorReply(
+            rid, ErrorCode.UNKNOWN_COMMAND, f"unknown command {_quote(given)} (commands: {_COMMAND_NAMES})"
+        )
+    return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"`cmd` must be a string, one of: {_COMMAND_NAMES}")
+
+
+def _bad_args(rid: RequestId | None, name: str | None, text: str, path: str) -> ErrorReply:
+    if name is None:  # the line is not whole JSON past the bad argument: its command cannot be read back
+        return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{_cut(text)} - at `{path}`")
+    if path.startswith("$.args"):
+        return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{name}: {_cut(text)} - at `{path}`")
+    return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{name}: missing `args` ({_takes(name)})")
+
+
 def _invalid(line: bytes, problem: str) -> ErrorReply:
-    """The error reply for a JSON line that is not a valid request; ``problem``: msgspec's message."""
+    """The error reply for a JSON line that is not a valid request; ``problem``: msgspec's message, whose path
+    (``- at `$.args.name```) says which part of the request is wrong, hence the code."""
     rid, name = _head(line)
     at = _AT.match(problem)
     text, path = (at["text"], at["path"]) if at else (problem, "$")
@@ -200,17 +218,10 @@ def _invalid(line: bytes, problem: str) -> ErrorReply:
         return ErrorReply(
             None, ErrorCode.BAD_REQUEST, f"`id` must be a string of at most {MAX_ID_CHARS} characters or an integer"
         )
-    if path == "$.cmd" and text.startswith("Invalid value"):
-        given = name if name is not None else "?"
-        return ErrorReply(
-            rid, ErrorCode.UNKNOWN_COMMAND, f"unknown command {_quote(given)} (commands: {_COMMAND_NAMES})"
-        )
     if path == "$.cmd" or "required field `cmd`" in text:
-        return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"`cmd` must be a string, one of: {_COMMAND_NAMES}")
-    if path.startswith("$.args"):
-        return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{name}: {_cut(text)} - at `{path}`")
-    if "required field `args`" in text and name is not None:
-        return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{name}: missing `args` ({_takes(name)})")
+        return _bad_cmd(rid, name, text)
+    if path.startswith("$.args") or (name is not None and "required field `args`" in text):
+        return _bad_args(rid, name, text, path)
     if text.startswith("Expected `object`"):
         return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"a request is a JSON object (id, cmd, args): {text}")
     return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"{_cut(text)} (a request has id, cmd, args)")

@@ -539,15 +539,9 @@ class ControlServer:
         deadline = loop.time() + self.idle_timeout_s
         scanned = 0
         while True:
-            newline = buf.find(b"\n", scanned)
-            if newline >= 0:
-                if newline > self.max_line_bytes:
-                    return _Stop.TOO_LONG
-                line = bytes(buf[:newline])
-                del buf[: newline + 1]
-                return line
-            if len(buf) > self.max_line_bytes:
-                return _Stop.TOO_LONG  # never buffer more than one line's worth plus one read
+            found = self._take_line(buf, scanned)
+            if found is not None:
+                return found
             scanned = len(buf)
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -561,6 +555,20 @@ class ControlServer:
             if not chunk:
                 return _Stop.EOF  # a partial last line without its newline is not a request
             buf += chunk
+
+    def _take_line(self, buf: bytearray, scanned: int) -> bytes | _Stop | None:
+        """The first whole line in ``buf`` (taken out of it; the newline is searched from ``scanned`` on), TOO_LONG
+        for a line over ``max_line_bytes``, or None to read more."""
+        newline = buf.find(b"\n", scanned)
+        if newline >= 0:
+            if newline > self.max_line_bytes:
+                return _Stop.TOO_LONG
+            line = bytes(buf[:newline])
+            del buf[: newline + 1]
+            return line
+        if len(buf) > self.max_line_bytes:
+            return _Stop.TOO_LONG  # never buffer more than one line's worth plus one read
+        return None
 
     async def _send(self, writer: asyncio.StreamWriter, line: bytes) -> bool:
         """Write ``line``; False when the client is gone or has not read it within ``idle_timeout_s``."""

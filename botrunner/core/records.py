@@ -47,16 +47,23 @@ class FundingRow(msgspec.Struct, frozen=True):
 
 
 class OrderRow(msgspec.Struct, frozen=True):
+    """One event of an order's life. ``reason`` says why the event happened: for ``placed``, the connector's
+    ``PlanReason`` of the command that placed it; for ``rejected``/``cancelled``, the venue's reason; ``adopted``
+    rows say ``restart``. ``decision_seq`` numbers the bot's decision whose command placed the order (the store's
+    ``decisions`` row); every row of the order carries it. 0: no decision placed it (adopted at a restart, or
+    placed before the store recorded decisions)."""
+
     ts: int
     order_id: int
     user_order_id: int
-    event: str  # placed / cancelled / expired / rejected / filled
+    event: str  # placed / adopted / cancelled / expired / rejected / filled
     side: str
     price: int
     base: int
     post_only: bool
     reduce_only: bool
     reason: str
+    decision_seq: int = 0
 
 
 class SnapshotRow(msgspec.Struct, frozen=True):

@@ -93,7 +93,7 @@ def send_bundle_request(tx: VersionedTransaction) -> dict[str, object]:
     return {"jsonrpc": "2.0", "id": 1, "method": "sendBundle", "params": [[encoded], {"encoding": "base64"}]}
 
 
-def classify_reply(status_code: int, body: bytes) -> AttemptOutcome:
+def classify_reply(status_code: int, body: bytes) -> AttemptOutcome:  # noqa: PLR0911  <why: a flat first-match classification, one return per kind of reply>
     """Classify one block-engine HTTP reply. Pure; never raises, whatever the bytes.
 
     Only an HTTP 200 whose JSON body carries a non-empty string ``result`` counts as accepted: anything we cannot

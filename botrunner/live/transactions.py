@@ -134,7 +134,7 @@ class RpcFailure(enum.Enum):
     UNCERTAIN = "uncertain"  # no usable answer (timeout, dropped connection, 5xx, garbled reply): it may have acted
 
 
-def classify_rpc_error(exc: BaseException) -> RpcFailure | None:
+def classify_rpc_error(exc: BaseException) -> RpcFailure | None:  # noqa: PLR0911  <why: a flat first-match classification, one return per kind of failure>
     """Sort an exception raised by an ``AsyncClient`` call; None when it is not an RPC failure (a bug: re-raise)."""
     if isinstance(exc, TimeoutError):
         return RpcFailure.UNCERTAIN  # our own per-call deadline (anyio.fail_after)
@@ -271,20 +271,9 @@ class TxPipeline:
                 run, TxOutcome.SIMULATION_FAILED, error=f"transaction is {size} bytes, over {MAX_TRANSACTION_BYTES}"
             )
 
-        simulated = await self._read(
-            "simulateTransaction",
-            lambda: self._rpc.simulate_transaction(tx, sig_verify=False, commitment=Confirmed),
-            run.log,
-        )
-        if isinstance(simulated, _Failed):
-            return self._done(run, TxOutcome.SEND_FAILED, error=f"simulateTransaction: {simulated.error}")
-        sim = simulated.value
-        run.logs = tuple(sim.logs or ())
-        run.units_consumed = sim.units_consumed
-        if sim.err is not None:
-            return self._done(run, TxOutcome.SIMULATION_FAILED, error=_error_text(sim.err))
-        if self._settings.dry_run:
-            return self._done(run, TxOutcome.DRY_RUN)
+        unsent = await self._simulate(tx, run)
+        if unsent is not None:
+            return unsent
 
         sent, error = await self._send(tx, run)
         match sent:
@@ -310,6 +299,25 @@ class TxPipeline:
             ixs.append(self._bundles.tip_instruction(self._payer.pubkey()))
         message = MessageV0.try_compile(self._payer.pubkey(), ixs, [], blockhash)
         return VersionedTransaction(message, [self._payer])
+
+    async def _simulate(self, tx: VersionedTransaction, run: _Run) -> TxResult | None:
+        """Simulate ``tx`` (its logs and compute units go into ``run``); the result that ends the run when it must
+        not be sent (the simulation could not run or failed, or this is a dry run), None to send it."""
+        simulated = await self._read(
+            "simulateTransaction",
+            lambda: self._rpc.simulate_transaction(tx, sig_verify=False, commitment=Confirmed),
+            run.log,
+        )
+        if isinstance(simulated, _Failed):
+            return self._done(run, TxOutcome.SEND_FAILED, error=f"simulateTransaction: {simulated.error}")
+        sim = simulated.value
+        run.logs = tuple(sim.logs or ())
+        run.units_consumed = sim.units_consumed
+        if sim.err is not None:
+            return self._done(run, TxOutcome.SIMULATION_FAILED, error=_error_text(sim.err))
+        if self._settings.dry_run:
+            return self._done(run, TxOutcome.DRY_RUN)
+        return None
 
     async def _send(self, tx: VersionedTransaction, run: _Run) -> tuple[_Sent, str]:
         """Put ``tx`` on the wire at most once per route; report whether it may be on its way."""

@@ -361,17 +361,46 @@ class DriftVenue:
                 command = gated
             case CancelOrders() | ModifyOrder() | SettlePnl() | Deposit() | Withdraw() | Transfer():
                 pass
+        plans, refused = await self._plans_or_refusal(command, placing, ts)
+        if plans is None:
+            return (*out, *refused)
+        confirmed_places = await self._run_plans(plans, command, placing, ts, out)
+        if self.link.unknown_tx:
+            # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
+            return tuple(out)
+        out.extend(await self.refresh())
+        out.extend(self._not_on_chain(confirmed_places, placing, ts))
+        if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
+            sign = 1 if isinstance(command, Deposit) else -1
+            out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))
+        return tuple(out)
+
+    async def _plans_or_refusal(
+        self, command: VenueCommand | Transfer, placing: tuple[OrderIntent, ...], ts: int
+    ) -> tuple[tuple[ix.TxPlan, ...] | None, tuple[VenueEvent, ...]]:
+        """(the transactions ``command`` needs, ()), or (None, the events refusing it) when they cannot be built."""
         try:
-            plans = await self._plans(command)
+            return await self._plans(command), ()
         except CapitalError as exc:
             self.log.warning("capital_refused", command=type(command).__name__, error=str(exc))
-            return (*out, CommandRejected(ts=ts, command=type(command).__name__, reason=exc.reason, detail=str(exc)))
+            return None, (CommandRejected(ts=ts, command=type(command).__name__, reason=exc.reason, detail=str(exc)),)
         except ix.InstructionError as exc:  # e.g. an account so busy that one operation exceeds a transaction
             self.log.warning("instructions_refused", command=type(command).__name__, error=str(exc))
-            return (*out, *_reject_all(command, placing, ts, RejectReason.INVALID_ORDER, str(exc)))
+            return None, _reject_all(command, placing, ts, RejectReason.INVALID_ORDER, str(exc))
         except RpcUnavailable as exc:  # a read the command needs (a transfer's destination User) went unanswered
             self.log.warning("rpc_unavailable", command=type(command).__name__, error=str(exc))
-            return (*out, *_reject_all(command, placing, ts, RejectReason.VENUE_UNAVAILABLE, str(exc)))
+            return None, _reject_all(command, placing, ts, RejectReason.VENUE_UNAVAILABLE, str(exc))
+
+    async def _run_plans(
+        self,
+        plans: tuple[ix.TxPlan, ...],
+        command: VenueCommand | Transfer,
+        placing: tuple[OrderIntent, ...],
+        ts: int,
+        out: list[VenueEvent],
+    ) -> list[int]:
+        """Send ``plans`` in order; the first failure stops the rest, and the rejections of what it stopped go to
+        ``out``. Returns the user_order_ids whose transactions confirmed."""
         confirmed_places: list[int] = []
         for i, plan in enumerate(plans):
             result = await self._run(plan.instructions, plan.what)
@@ -386,15 +415,7 @@ class DriftVenue:
                 if not placing:
                     out.append(CommandRejected(ts=ts, command=type(command).__name__, reason=reason, detail=detail))
                 break
-        if self.link.unknown_tx:
-            # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
-            return tuple(out)
-        out.extend(await self.refresh())
-        out.extend(self._not_on_chain(confirmed_places, placing, ts))
-        if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
-            sign = 1 if isinstance(command, Deposit) else -1
-            out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))
-        return tuple(out)
+        return confirmed_places
 
     def _gate(
         self, command: PlaceOrders | CancelAndPlace, placing: tuple[OrderIntent, ...], ts: int

@@ -20,7 +20,9 @@ MAX_PRICE_MULTIPLE = 10_000
 _SECANT_STEPS = 6
 
 
-def find_boundary(free: Callable[[int], int], oracle_price: int, *, long: bool) -> int | None:
+def find_boundary(  # noqa: PLR0912  <why: hot path, the liquidation search of every decision; one loop, state in locals>
+    free: Callable[[int], int], oracle_price: int, *, long: bool
+) -> int | None:
     """The liquidation price for maintenance ``free(price)`` (collateral minus requirement).
 
     Returns ``oracle_price`` if the account is already at or below maintenance, ``None`` if no positive price

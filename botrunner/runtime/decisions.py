@@ -1,6 +1,7 @@
 """What a bot's shell records of each decision, paper and live alike: the decision log line, a risk-event row when
-the Risk Governor's state or reasons change, an objective row when the approved band or verdict changes, and the
-``risk_state`` event on the hub. One place, so the paper and the live actor cannot drift apart.
+the Risk Governor's state or reasons change, an objective row when the approved band or verdict changes, a decision
+row when it sent the venue a command (its orders' rows point to it by ``decision_seq``), and the ``risk_state``
+event on the hub. One place, so the paper and the live actor cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from botrunner.margin.what_if import break_even_price, entry_price
 from botrunner.runtime.hub import EventHub
 from botrunner.runtime.snapshots import FillEvent, FundingEvent, RiskStateChanged
 from botrunner.runtime.views import iso_time
-from botrunner.store import ObjectiveRow, PositionRow, RiskEventRow
+from botrunner.store import DecisionRow, ObjectiveRow, PositionRow, RiskEventRow
 
 _RATE_DECIMALS = len(str(FUNDING_RATE_PRECISION)) - 1
 
@@ -25,7 +26,7 @@ _RATE_DECIMALS = len(str(FUNDING_RATE_PRECISION)) - 1
 class DecisionRecorder:
     """One bot's last recorded risk state and objective; collects the rows a step adds (taken by ``take``)."""
 
-    __slots__ = ("hub", "log", "name", "objective", "objective_row", "reasons", "risk_events", "state")
+    __slots__ = ("decisions", "hub", "log", "name", "objective", "objective_row", "reasons", "risk_events", "state")
 
     def __init__(self, name: str, log: FilteringBoundLogger, hub: EventHub) -> None:
         self.name = name
@@ -36,9 +37,10 @@ class DecisionRecorder:
         self.objective: tuple[int, int, int, str] | None = None
         self.objective_row: ObjectiveRow | None = None  # the approved objective, when it changed in this step
         self.risk_events: list[RiskEventRow] = []
+        self.decisions: list[DecisionRow] = []
 
-    def record(self, decision: Decision) -> None:
-        """Log ``decision`` and keep the rows it adds."""
+    def record(self, decision: Decision, decision_seq: int) -> None:
+        """Log ``decision`` (the bot's decision number ``decision_seq``) and keep the rows it adds."""
         verdict = decision.verdict
         action = verdict.action.value
         reasons = tuple(sorted({f.reason.value for f in verdict.findings}))
@@ -54,6 +56,7 @@ class DecisionRecorder:
         band = verdict.band
         self.log.info(
             "decision",
+            seq=decision_seq,
             ts=decision.ts,
             mark=decision.mark,
             position_base=decision.position_base,
@@ -64,6 +67,24 @@ class DecisionRecorder:
             commands=[type(c).__name__ for c in decision.commands],
             note=decision.strategy.note,
         )
+        if decision.commands:
+            self.decisions.append(
+                DecisionRow(
+                    decision_seq=decision_seq,
+                    ts=decision.ts,
+                    mark=decision.mark,
+                    position_base=decision.position_base,
+                    band_min=band.min_base,
+                    band_max=band.max_base,
+                    band_preferred=band.preferred_base,
+                    verdict=action,
+                    reasons=reasons,
+                    mode=decision.directive.mode.value,
+                    # the planner sends at most one command per decision; should that change, each reason once
+                    plan_reason=",".join(dict.fromkeys(c.reason.value for c in decision.commands)),
+                    note=decision.strategy.note,
+                )
+            )
         objective = (band.min_base, band.max_base, band.preferred_base, action)
         if objective != self.objective:
             self.objective = objective
@@ -78,13 +99,14 @@ class DecisionRecorder:
 
     def pending(self) -> bool:
         """Whether rows wait to be written."""
-        return self.objective_row is not None or bool(self.risk_events)
+        return self.objective_row is not None or bool(self.risk_events) or bool(self.decisions)
 
-    def take(self) -> tuple[ObjectiveRow | None, tuple[RiskEventRow, ...]]:
+    def take(self) -> tuple[ObjectiveRow | None, tuple[RiskEventRow, ...], tuple[DecisionRow, ...]]:
         """The rows collected since the last call, for the step's record."""
-        rows = self.objective_row, tuple(self.risk_events)
+        rows = self.objective_row, tuple(self.risk_events), tuple(self.decisions)
         self.objective_row = None
         self.risk_events = []
+        self.decisions = []
         return rows
 
 

@@ -60,7 +60,9 @@ def prepare_run_dir(run_dir: Path) -> None:
     private_directory(run_dir / LOGS_DIR, "log directory", LOG_FILE.fullmatch)
 
 
-def private_directory(path: Path, what: str, ours: Callable[[str], object]) -> None:
+def private_directory(  # noqa: PLR0912  one check per way a path can be unsafe, in the order that keeps it race-free
+    path: Path, what: str, ours: Callable[[str], object]
+) -> None:
     """Make ``path`` a 0700 directory of ours (created with its missing parents if need be) and each entry whose
     name ``ours`` accepts 0600; :class:`RunDirError` for a symlink or another user's directory or entry.
 
