@@ -13,17 +13,19 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 import pykka
+from structlog.typing import FilteringBoundLogger
 
-from botrunner.bot.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
+from botrunner.bot.lifecycle import BotRunState, after_step, apply_command, run_state
 from botrunner.bot.pipeline import Decision, OperatorFlags
 from botrunner.bot.session import BotSession, RowBuffer
 from botrunner.config import BotConfig
+from botrunner.core.operator import ModeCommand
 from botrunner.core.records import OrderRow, SnapshotRow
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.snapshots import BotSnapshot, BotState, Started, StateChanged
 from botrunner.store import PositionRow, StepRecord, Store, StoreWriteError, StoreWriter
 
 
@@ -36,7 +38,7 @@ class ActorSetup:
     writer: StoreWriter
     board: StatusBoard
     hub: EventHub
-    log: Any  # the bot's structlog logger (its own file)
+    log: FilteringBoundLogger  # the bot's own log file
     generation: int  # bumps on every (re)start, so stale failure reports are recognised
     on_failure: Callable[[str, int, str], None]  # the supervisor's failure hook: (name, generation, error text)
     on_started: Callable[[str, int], None] | None = None  # the supervisor's hook once it has reconciled and caught up
@@ -90,8 +92,8 @@ class BotShell(pykka.ThreadingActor):
         resumed: bool,
         position_base: int,
         adopted: tuple[int, ...],
-        audit: dict[str, Any],
-        log: dict[str, Any],
+        audit: dict[str, object],
+        log: dict[str, object],
     ) -> None:
         """Audit the reconciliation (what was adopted) and log the start; ``audit`` / ``log``: the venue's own
         fields beside the common ones."""
@@ -119,7 +121,7 @@ class BotShell(pykka.ThreadingActor):
         )
 
     def _announce_started(self) -> None:
-        self.setup.hub.publish(self.name, "started", generation=self.setup.generation, state=self.mode.value)
+        self.setup.hub.publish(Started(bot=self.name, generation=self.setup.generation, state=self.mode.value))
         if self.setup.on_started is not None:
             self.setup.on_started(self.name, self.setup.generation)
 
@@ -134,7 +136,7 @@ class BotShell(pykka.ThreadingActor):
         if flags != self.flags:
             self.log.info("flatten_done", ts=decision.ts)
             self.flags = flags
-            self.setup.hub.publish(self.name, "state", state=self.mode.value)
+            self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value))
 
     def _store_down(self) -> bool:
         """Whether the store can no longer record a step: then the bot must not trade (nothing it did could be
@@ -144,17 +146,26 @@ class BotShell(pykka.ThreadingActor):
     def _snapshot_due(self, ts: int) -> bool:
         return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
 
-    def _apply_command(self, name: str) -> OperatorCommand:
-        """Set the flags and run state an operator command asks for (``ValueError`` for an unknown one); the
-        caller then decides at once, so the command takes effect now, and calls ``_command_done``."""
-        cmd = OperatorCommand(name)
-        self.flags = apply_command(self.flags, cmd)
-        return cmd
+    def command(self, command: ModeCommand) -> BotState:
+        """Apply an operator command now: set the flags it asks for, then decide at once at the last price
+        (``_decide_now``), so a pause cancels at once."""
+        self.flags = apply_command(self.flags, command)
+        self._decide_now()
+        self.log.info("operator_command", command=command.cmd, state=self.mode.value)
+        self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value, command=command.cmd))
+        return BotState(name=self.name, state=self.mode.value)
 
-    def _command_done(self, cmd: OperatorCommand) -> dict[str, Any]:
-        self.log.info("operator_command", command=cmd.value, state=self.mode.value)
-        self.setup.hub.publish(self.name, "state", state=self.mode.value, command=cmd.value)
-        return {"name": self.name, "state": self.mode.value}
+    def _decide_now(self) -> None:
+        """Decide at the last price and record the step (after an operator command)."""
+        raise NotImplementedError
+
+    def detail(self) -> BotSnapshot:
+        """``ctl bot NAME``."""
+        raise NotImplementedError
+
+    def flush_marker(self) -> int | None:
+        """A mark after everything queued before this call (tests and the runner use it as a barrier)."""
+        raise NotImplementedError
 
     # -------------------------------------------------------------- records
 
