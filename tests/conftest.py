@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from botrunner import logsetup
 from botrunner.runtime.account_locks import LOCK_DIR_ENV
 from tests.support.fake_rpc import FakeRpc, fake_rpc
 
@@ -27,6 +28,16 @@ def _private_account_lock_dir(
     """Live bots lock their subaccount in a machine-wide directory: each test gets its own, never the user's."""
     monkeypatch.setenv(LOCK_DIR_ENV, str(tmp_path_factory.mktemp("account-locks")))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _forget_registered_secrets() -> Iterator[None]:
+    """The log scrubber's secrets are process-wide (a key must be scrubbed by every logger): a test's keys are
+    forgotten after it, or every later test's log lines are scanned for them all (tests/unit/live/test_keys.py
+    registered enough to slow the log-file tests after it from 0.13 s to 8-17 s)."""
+    saved = logsetup._secrets
+    yield
+    logsetup._secrets = saved
 
 
 @pytest.fixture
