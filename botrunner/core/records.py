@@ -46,6 +46,16 @@ class FundingRow(msgspec.Struct, frozen=True):
     payment: int  # + received
 
 
+class SettleRow(msgspec.Struct, frozen=True):
+    """A PnL settlement (Drift ``settle_pnl``): ``amount`` moved from the perp position's quote into the USDC
+    balance (negative: a loss moved out of USDC); ``reason`` the settle policy's (``position_closed`` /
+    ``schedule``), empty for one the bot did not ask for."""
+
+    ts: int
+    amount: int
+    reason: str
+
+
 class OrderRow(msgspec.Struct, frozen=True):
     """One event of an order's life. ``reason`` says why the event happened: for ``placed``, the connector's
     ``PlanReason`` of the command that placed it; for ``rejected``/``cancelled``, the venue's reason; ``adopted``
