@@ -17,9 +17,10 @@ from typing import Any
 
 import pykka
 
-from botrunner.bot.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
-from botrunner.bot.pipeline import Decision, OperatorFlags
-from botrunner.bot.session import BotSession, RowBuffer
+from botrunner.bot.driver import BotDriver, RowBuffer
+from botrunner.bot.lifecycle import BotRunState, OperatorCommand, run_state
+from botrunner.bot.pipeline import NO_OPERATOR, Decision, OperatorFlags
+from botrunner.bot.step import Effects
 from botrunner.config import BotConfig
 from botrunner.core.records import OrderRow, SnapshotRow
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
@@ -54,12 +55,18 @@ class BotShell(pykka.ThreadingActor):
         self.config = setup.config
         self.name = setup.config.name
         self.log = setup.log
-        self.flags = OperatorFlags()  # a fresh bot; a resumed one takes its saved flags
+        self.driver: BotDriver | None = None  # the bot's driver, once started
+        self.flags_seen = NO_OPERATOR  # the flags last announced (a step may change them: a finished flatten)
         self.step = RowBuffer()  # the rows of the step under way, handed to the writer as one record
         self.fill_seq = 0
         self.last_snapshot_ts = 0
         self.last_decision: Decision | None = None
         self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
+
+    @property
+    def flags(self) -> OperatorFlags:
+        """The operator's flags, as the bot's state holds them (a fresh bot's before it starts)."""
+        return self.driver.state.flags if self.driver is not None else NO_OPERATOR
 
     @property
     def mode(self) -> BotRunState:
@@ -125,16 +132,24 @@ class BotShell(pykka.ThreadingActor):
 
     # -------------------------------------------------------------- decisions and commands
 
-    def _note_decision(self, decision: Decision, decision_seq: int, position_base: int, open_orders: int) -> None:
-        """Record a decision (the bot's number ``decision_seq``); a flatten that is done (flat, no orders) turns into
-        a pause."""
+    def _note_decision(self, effects: Effects) -> None:
+        """Record a step's decision, if it made one (numbered as the bot's state says)."""
+        decision = effects.decision
+        driver = self.driver
+        if decision is None or driver is None:
+            return
         self.last_decision = decision
-        self.recorder.record(decision, decision_seq)
-        flags = after_step(self.flags, position_base, open_orders)
-        if flags != self.flags:
-            self.log.info("flatten_done", ts=decision.ts)
-            self.flags = flags
+        self.recorder.record(decision, driver.state.decision_seq)
+
+    def _note_flags(self, ts: int) -> None:
+        """Announce flags a step changed on its own: a flatten that is done (flat, nothing resting) is a pause."""
+        flags = self.flags
+        if flags == self.flags_seen:
+            return
+        if self.flags_seen.flatten and flags.pause:
+            self.log.info("flatten_done", ts=ts)
             self.setup.hub.publish(self.name, "state", state=self.mode.value)
+        self.flags_seen = flags
 
     def _store_down(self) -> bool:
         """Whether the store can no longer record a step: then the bot must not trade (nothing it did could be
@@ -144,14 +159,11 @@ class BotShell(pykka.ThreadingActor):
     def _snapshot_due(self, ts: int) -> bool:
         return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
 
-    def _apply_command(self, name: str) -> OperatorCommand:
-        """Set the flags and run state an operator command asks for (``ValueError`` for an unknown one); the
-        caller then decides at once, so the command takes effect now, and calls ``_command_done``."""
-        cmd = OperatorCommand(name)
-        self.flags = apply_command(self.flags, cmd)
-        return cmd
-
     def _command_done(self, cmd: OperatorCommand) -> dict[str, Any]:
+        """Announce an operator command the bot has stepped on (it set the flags and decided at once)."""
+        if cmd is OperatorCommand.FLATTEN and not self.flags.flatten:
+            self.log.info("flatten_done", ts=None)  # already flat with nothing resting: paused at once
+        self.flags_seen = self.flags
         self.log.info("operator_command", command=cmd.value, state=self.mode.value)
         self.setup.hub.publish(self.name, "state", state=self.mode.value, command=cmd.value)
         return {"name": self.name, "state": self.mode.value}
@@ -160,7 +172,7 @@ class BotShell(pykka.ThreadingActor):
 
     def _commit(
         self,
-        session: BotSession,
+        driver: BotDriver,
         *,
         ts: int,
         cursor: int,
@@ -192,9 +204,9 @@ class BotShell(pykka.ThreadingActor):
             samples=samples,
             samples_from=samples_from,
             decisions=decisions,
-            order_seq=session.order_seq,
+            order_seq=driver.state.order_seq,
             fill_seq=self.fill_seq,
-            decision_seq=session.decision_seq,
+            decision_seq=driver.state.decision_seq,
         )
         try:
             self.setup.writer.submit(record)
@@ -203,7 +215,7 @@ class BotShell(pykka.ThreadingActor):
             # restart into the same wall); the runner, told by the writer, stops the fleet (``_store_down``).
             self.log.error("step_not_stored", ts=ts, error=str(exc))
         self.step = RowBuffer()
-        session.sink = self.step
+        driver.sink = self.step
 
     # -------------------------------------------------------------- failure
 

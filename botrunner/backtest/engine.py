@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from botrunner.bot.driver import BotDriver
 from botrunner.bot.pipeline import BotDefinition, BotState
 from botrunner.bot.step import Effects, FundingSettled
-from botrunner.bot.step import step as bot_step
 from botrunner.bot.step import PricePoint as PriceSeen
+from botrunner.bot.step import step as bot_step
 from botrunner.config import BotConfig
 from botrunner.core.precision import BPS_PRECISION
 from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow, SnapshotRow

@@ -1,7 +1,8 @@
 """One bot's decision for one market update: strategy -> Risk Governor -> Execution Governor -> connector.
 
-This is the pure heart of the bot's step (``botrunner.bot.step``): no I/O, no clock, no threads. Paper, backtest and live
-shells all call it; they differ only in where the market update and the account come from and where the commands go.
+This is the pure heart of the bot's step (``botrunner.bot.step``): no I/O, no clock, no threads. Paper, backtest and
+live bots all run it; they differ only in where the market update and the account come from and where the commands
+go.
 
     update + account ─► Strategy.decide ─► RiskGovernor.evaluate ─► ExecutionGovernor.decide ─► connector.plan
                          (band, rungs)      (verdict, findings)      (HALT/DEFEND/REDUCE/GRID)   (commands)
@@ -42,6 +43,7 @@ class BotDefinition:
         strategy: Strategy[Any],
         policy: ExecutionPolicy,
         limits: RiskLimits,
+        *,
         settle: SettlePolicy | None = None,
     ) -> None:
         self.name = name
@@ -55,7 +57,7 @@ class BotDefinition:
     def from_config(cls, bot: BotConfig, *, settle: bool = True) -> BotDefinition:
         """The definition of a validated bot configuration; ``settle=False`` turns the settle-PnL policy off."""
         policy = SettlePolicy.of(bot) if settle else None
-        return cls(bot.name, bot.market_spec, bot.strategy.build(), bot.execution, bot.risk, policy)
+        return cls(bot.name, bot.market_spec, bot.strategy.build(), bot.execution, bot.risk, settle=policy)
 
     def initial_state(self, started_at: int, memory: BotMemory | None = None) -> BotState:
         """A bot's state at ``started_at``: a fresh strategy, risk and connector, and what it carried from its last

@@ -153,14 +153,16 @@ _NO_CAUSE: tuple[str, int] = ("", 0)  # an order no command of ours placed (e.g.
 # ------------------------------------------------------------------------------------------------ the step
 
 
-def step(bot: BotDefinition, state: BotState, item: BotInput, account: VenueAccount) -> tuple[BotState, Effects]:
+def step(  # noqa: PLR0911  <why: one flat exhaustive match over the input union, one return per input kind>
+    bot: BotDefinition, state: BotState, item: BotInput, account: VenueAccount
+) -> tuple[BotState, Effects]:
     """One input in, the next state and the effects out (see the module doc)."""
     match item:
         case VenueReport():
             return _report(state, item, account)
         case BarClose():
             state.strategy = bot.strategy.on_price(state.strategy, item.close_ts, item.price)
-            return _decide(bot, state, item.ts, item.price, item.oracle, account, settle=True)
+            return _decide(bot, state, account, ts=item.ts, mark=item.price, oracle=item.oracle, settle=True)
         case FundingSettled():
             state.funding_rate = item.rate
             return state, NOTHING
@@ -170,10 +172,10 @@ def step(bot: BotDefinition, state: BotState, item: BotInput, account: VenueAcco
         case Tick():
             state.funding_rate = item.funding_rate
             state.strategy = bot.strategy.on_price(state.strategy, item.ts, item.oracle)
-            return _decide(bot, state, item.ts, item.oracle, item.oracle, account, settle=True)
+            return _decide(bot, state, account, ts=item.ts, mark=item.oracle, oracle=item.oracle, settle=True)
         case Operator():
             state.flags = apply_command(state.flags, item.command)
-            return _decide(bot, state, item.ts, item.mark, item.oracle, account, settle=False)
+            return _decide(bot, state, account, ts=item.ts, mark=item.mark, oracle=item.oracle, settle=False)
         case Reconcile():
             return _reconcile(state, item)
         case _ as unreachable:
@@ -183,11 +185,11 @@ def step(bot: BotDefinition, state: BotState, item: BotInput, account: VenueAcco
 def _decide(
     bot: BotDefinition,
     state: BotState,
+    account: VenueAccount,
+    *,
     ts: int,
     mark: int,
     oracle: int,
-    account: VenueAccount,
-    *,
     settle: bool,
 ) -> tuple[BotState, Effects]:
     """Number the decision, roll the daily-loss reference, run the pipeline, then the settle policy."""
@@ -249,15 +251,15 @@ def _report(state: BotState, report: VenueReport, account: VenueAccount) -> tupl
             state.connector = apply_events(state.connector, updates)
         except IllegalTransition:
             needs_resync = True  # the connector stays as it was; the venue's open orders come back to resync it
-    if state.flags.flatten and not needs_resync and not state.connector.orders:
-        if account.position.base_asset_amount == 0:
-            state.flags = _PAUSED
+    flat = state.flags.flatten and not needs_resync and not state.connector.orders
+    if flat and account.position.base_asset_amount == 0:
+        state.flags = _PAUSED  # a finished flatten (flat, nothing resting) becomes a pause
     if not records and not needs_resync:
         return state, NOTHING
     return state, Effects(records=tuple(records), resync=needs_resync)
 
 
-def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderUpdate | None:  # noqa: PLR0911  <why: a flat exhaustive match, one return per event kind; hot path: every venue event>
+def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderUpdate | None:  # noqa: PLR0911, PLR0912  <why: a flat exhaustive match, one return per event kind; hot path>
     match event:
         case OrderAccepted():
             state.order_seq += 1
@@ -300,10 +302,10 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
             )
             return OrderUpdate(event.user_order_id, OrderEvent.REJECT)
         case OrderCancelled():
-            _closed(state, event.ts, event.user_order_id, "cancelled", event.reason.value, records)
+            _closed(state, records, event.ts, event.user_order_id, "cancelled", reason=event.reason.value)
             return OrderUpdate(event.user_order_id, OrderEvent.CANCEL)
         case OrderExpired():
-            _closed(state, event.ts, event.user_order_id, "expired", "max_ts", records)
+            _closed(state, records, event.ts, event.user_order_id, "expired", reason="max_ts")
             return OrderUpdate(event.user_order_id, OrderEvent.EXPIRE)
         case Fill():
             placed = state.placed.get(event.user_order_id)
@@ -321,7 +323,7 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
                 )
             )
             if event.complete:
-                _closed(state, event.ts, event.user_order_id, "filled", "", records)
+                _closed(state, records, event.ts, event.user_order_id, "filled", reason="")
                 return OrderUpdate(event.user_order_id, OrderEvent.FILL, event.order_filled_base)
             return OrderUpdate(event.user_order_id, OrderEvent.PARTIAL_FILL, event.order_filled_base)
         case FundingPaid():
@@ -331,7 +333,9 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
             if event.base:  # the transfer is a fill of the position at the oracle (order id 0)
                 side = "buy" if event.base > 0 else "sell"
                 quote = fill_quote_delta(event.base, event.price)
-                records.append(FillRow(event.ts, 0, side, event.price, abs(event.base), quote, event.fee, "taker", True))
+                records.append(
+                    FillRow(event.ts, 0, side, event.price, abs(event.base), quote, event.fee, "taker", True)
+                )
             return None
         case PnlSettled():
             if event.amount:  # nothing moved: nothing to record
@@ -348,7 +352,7 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
             assert_never(unreachable)
 
 
-def _closed(state: BotState, ts: int, uid: int, what: str, reason: str, records: list[Record]) -> None:
+def _closed(state: BotState, records: list[Record], ts: int, uid: int, what: str, *, reason: str) -> None:
     """The row of an order leaving the book: its placed row with the event, time and reason (and the placed
     row's ``decision_seq``: the decision that placed it)."""
     placed = state.placed.pop(uid, None)

@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 
+from botrunner.bot.driver import RowBuffer
 from botrunner.bot.pipeline import Decision
-from botrunner.bot.session import RowBuffer
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.what_if import break_even_price, entry_price
 from botrunner.runtime.hub import EventHub
@@ -106,8 +106,10 @@ class DecisionRecorder:
 
 
 def announce_rows(name: str, log: Any, hub: EventHub, step: RowBuffer) -> None:
-    """Log every fill and funding payment of a step in the bot's log and publish it to ``ctl subscribe``."""
-    for kind, rows in (("fill", step.fills), ("funding", step.funding)):
+    """Log every fill, funding payment and PnL settlement of a step in the bot's log and publish it to
+    ``ctl subscribe`` (the store keeps settlements as the position rows and snapshots show them, no rows of their
+    own)."""
+    for kind, rows in (("fill", step.fills), ("funding", step.funding), ("settlement", step.settlements)):
         for row in rows:
             fields = msgspec.structs.asdict(row)
             log.info(kind, **fields)
