@@ -106,8 +106,7 @@ class _Run:
             self.result.funding.append(row)
 
     def on_settle(self, row: SettleRow) -> None:
-        if self.keep:
-            self.result.settlements.append(row)
+        self.result.settlements.append(row)  # kept always: a few per day at most (the policy's schedule)
 
     # -------------------------------------------------------------- the decision at a bar close
 

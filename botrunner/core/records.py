@@ -106,6 +106,7 @@ class SnapshotRow(msgspec.Struct, frozen=True):
 
 FILLS_HEADER: Final = "ts,order_id,side,price,base,quote,fee,liquidity,reduce_only"
 FUNDING_HEADER: Final = "ts,position_base,rate,payment"
+SETTLEMENTS_HEADER: Final = "ts,amount,reason"
 ORDERS_HEADER: Final = "ts,order_id,user_order_id,event,side,price,base,post_only,reduce_only,reason"
 SNAPSHOTS_HEADER: Final = (
     "ts,mark,oracle,position_base,entry_price,collateral,unrealized_pnl,unsettled_pnl,settled_pnl,health,leverage,"
@@ -122,6 +123,10 @@ def fill_line(r: FillRow) -> str:
         f"{r.ts},{r.order_id},{r.side},{fixed(r.price, PRICE_DECIMALS)},{fixed(r.base, BASE_DECIMALS)},"
         f"{fixed(r.quote, QUOTE_DECIMALS)},{fixed(r.fee, QUOTE_DECIMALS)},{r.liquidity},{_flag(r.reduce_only)}"
     )
+
+
+def settlement_line(r: SettleRow) -> str:
+    return f"{r.ts},{fixed(r.amount, QUOTE_DECIMALS)},{r.reason}"
 
 
 def funding_line(r: FundingRow) -> str:
