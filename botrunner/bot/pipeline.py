@@ -211,6 +211,19 @@ def decide(
     operator: OperatorFlags = NO_OPERATOR,
 ) -> tuple[BotState, Decision]:
     """Run the whole pipeline once. Returns the next state and the decision record (with the commands to send)."""
+    risk_state, connector, decision = decide_parts(bot, state, update, account, operator)
+    return msgspec.structs.replace(state, risk=risk_state, connector=connector), decision
+
+
+def decide_parts(
+    bot: BotDefinition,
+    state: BotState,
+    update: MarketUpdate,
+    account: AccountView,
+    operator: OperatorFlags = NO_OPERATOR,
+) -> tuple[RiskState, ConnectorState, Decision]:
+    """``decide`` for a caller that owns ``state`` (the step): the next risk and connector states, without copying
+    the rest of the bot's state."""
     projection: MarginProjection = account.projection
     snapshot = projection.current()
     wanted = bot.strategy.decide(
@@ -253,15 +266,18 @@ def decide(
         now=update.ts,
         levels=wanted.levels,
     )
-    next_state = msgspec.structs.replace(state, risk=risk_state, connector=planned.state)
-    return next_state, Decision(
-        ts=update.ts,
-        mark=update.mark,
-        oracle=update.oracle,
-        position_base=account.position_base,
-        snapshot=snapshot,
-        strategy=wanted,
-        verdict=verdict,
-        directive=directive,
-        commands=planned.commands,
+    return (
+        risk_state,
+        planned.state,
+        Decision(
+            ts=update.ts,
+            mark=update.mark,
+            oracle=update.oracle,
+            position_base=account.position_base,
+            snapshot=snapshot,
+            strategy=wanted,
+            verdict=verdict,
+            directive=directive,
+            commands=planned.commands,
+        ),
     )

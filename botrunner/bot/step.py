@@ -31,7 +31,15 @@ from typing import assert_never
 import msgspec
 
 from botrunner.bot.lifecycle import OperatorCommand, apply_command
-from botrunner.bot.pipeline import AccountView, BotDefinition, BotState, Decision, MarketUpdate, OperatorFlags, decide
+from botrunner.bot.pipeline import (
+    AccountView,
+    BotDefinition,
+    BotState,
+    Decision,
+    MarketUpdate,
+    OperatorFlags,
+    decide_parts,
+)
 from botrunner.bot.settle import settle_due
 from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
 from botrunner.connector.commands import CancelAndPlace, PlaceOrders
@@ -205,7 +213,7 @@ def _decide(
         projection=account.margin_view(),
     )
     update = MarketUpdate(ts=ts, mark=mark, oracle=oracle, oracle_ts=ts, funding_rate=state.funding_rate)
-    state, decision = decide(bot, state, update, view, state.flags)
+    state.risk, state.connector, decision = decide_parts(bot, state, update, view, state.flags)
     commands: tuple[VenueCommand, ...] = decision.commands
     causes = state.causes
     for command in commands:
@@ -215,19 +223,22 @@ def _decide(
                 causes[order.user_order_id] = cause
     policy = bot.settle
     if settle and policy is not None:
-        reason = settle_due(
-            unsettled_pnl=account.unsettled_pnl(),
-            position_base=position,
-            previous_position_base=state.last_position,
-            last_settle_ts=state.last_settle_ts,
-            now=ts,
-            policy=policy,
-        )
-        state.last_position = position
-        if reason is not None:
-            commands = (*commands, _SETTLE)
-            state.last_settle_ts = ts
-            state.settle_reason = reason.value
+        previous, state.last_position = state.last_position, position
+        # the policy's cheap conditions first: the unsettled PnL is read only when a close or the schedule is due
+        closed = previous != 0 and position == 0
+        if closed or ts - state.last_settle_ts >= policy.every_s:
+            reason = settle_due(
+                unsettled_pnl=account.unsettled_pnl(),
+                position_base=position,
+                previous_position_base=previous,
+                last_settle_ts=state.last_settle_ts,
+                now=ts,
+                policy=policy,
+            )
+            if reason is not None:
+                commands = (*commands, _SETTLE)
+                state.last_settle_ts = ts
+                state.settle_reason = reason.value
     if state.flags.flatten and not commands and position == 0 and not state.connector.orders:
         state.flags = _PAUSED  # a finished flatten (flat, nothing resting) becomes a pause
     return state, Effects(commands=commands, decision=decision, equity=equity)
