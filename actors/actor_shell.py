@@ -13,18 +13,20 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 import pykka
+from structlog.typing import FilteringBoundLogger
 
 from botrunner.bot.driver import BotDriver, RowBuffer
-from botrunner.bot.lifecycle import BotRunState, OperatorCommand, run_state
+from botrunner.bot.lifecycle import BotRunState, run_state
 from botrunner.bot.pipeline import NO_OPERATOR, Decision, OperatorFlags
 from botrunner.bot.step import Effects
 from botrunner.config import BotConfig
+from botrunner.core.operator import Flatten, ModeCommand
 from botrunner.core.records import OrderRow, SnapshotRow
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.snapshots import BotSnapshot, BotState, Started, StateChanged
 from botrunner.store import PositionRow, StepRecord, Store, StoreWriteError, StoreWriter
 
 
@@ -37,7 +39,7 @@ class ActorSetup:
     writer: StoreWriter
     board: StatusBoard
     hub: EventHub
-    log: Any  # the bot's structlog logger (its own file)
+    log: FilteringBoundLogger  # the bot's own log file
     generation: int  # bumps on every (re)start, so stale failure reports are recognised
     on_failure: Callable[[str, int, str], None]  # the supervisor's failure hook: (name, generation, error text)
     on_started: Callable[[str, int], None] | None = None  # the supervisor's hook once it has reconciled and caught up
@@ -97,8 +99,8 @@ class BotShell(pykka.ThreadingActor):
         resumed: bool,
         position_base: int,
         adopted: tuple[int, ...],
-        audit: dict[str, Any],
-        log: dict[str, Any],
+        audit: dict[str, object],
+        log: dict[str, object],
     ) -> None:
         """Audit the reconciliation (what was adopted) and log the start; ``audit`` / ``log``: the venue's own
         fields beside the common ones."""
@@ -126,7 +128,7 @@ class BotShell(pykka.ThreadingActor):
         )
 
     def _announce_started(self) -> None:
-        self.setup.hub.publish(self.name, "started", generation=self.setup.generation, state=self.mode.value)
+        self.setup.hub.publish(Started(bot=self.name, generation=self.setup.generation, state=self.mode.value))
         if self.setup.on_started is not None:
             self.setup.on_started(self.name, self.setup.generation)
 
@@ -141,14 +143,14 @@ class BotShell(pykka.ThreadingActor):
         self.last_decision = decision
         self.recorder.record(decision, driver.state.decision_seq)
 
-    def _note_flags(self, ts: int) -> None:
+    def _note_flags(self, ts: int | None) -> None:
         """Announce flags a step changed on its own: a flatten that is done (flat, nothing resting) is a pause."""
         flags = self.flags
         if flags == self.flags_seen:
             return
         if self.flags_seen.flatten and flags.pause:
             self.log.info("flatten_done", ts=ts)
-            self.setup.hub.publish(self.name, "state", state=self.mode.value)
+            self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value))
         self.flags_seen = flags
 
     def _store_down(self) -> bool:
@@ -159,14 +161,28 @@ class BotShell(pykka.ThreadingActor):
     def _snapshot_due(self, ts: int) -> bool:
         return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
 
-    def _command_done(self, cmd: OperatorCommand) -> dict[str, Any]:
-        """Announce an operator command the bot has stepped on (it set the flags and decided at once)."""
-        if cmd is OperatorCommand.FLATTEN and not self.flags.flatten:
+    def command(self, command: ModeCommand) -> BotState:
+        """Apply an operator command now: the bot steps on it (``_decide_now``): the step sets the flags it asks
+        for and decides at once at the last price, so a pause cancels at once."""
+        self._decide_now(command)
+        if isinstance(command, Flatten) and not self.flags.flatten:
             self.log.info("flatten_done", ts=None)  # already flat with nothing resting: paused at once
         self.flags_seen = self.flags
-        self.log.info("operator_command", command=cmd.value, state=self.mode.value)
-        self.setup.hub.publish(self.name, "state", state=self.mode.value, command=cmd.value)
-        return {"name": self.name, "state": self.mode.value}
+        self.log.info("operator_command", command=command.cmd, state=self.mode.value)
+        self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value, command=command.cmd))
+        return BotState(name=self.name, state=self.mode.value)
+
+    def _decide_now(self, command: ModeCommand) -> None:
+        """Step on ``command`` (the bot decides at its last price) and record the step."""
+        raise NotImplementedError
+
+    def detail(self) -> BotSnapshot:
+        """``ctl bot NAME``."""
+        raise NotImplementedError
+
+    def flush_marker(self) -> int | None:
+        """A mark after everything queued before this call (tests and the runner use it as a barrier)."""
+        raise NotImplementedError
 
     # -------------------------------------------------------------- records
 

@@ -24,19 +24,19 @@ the bot's log and the supervisor decides about a restart. Nothing of the failed 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.bot.driver import BotDriver
-from botrunner.bot.lifecycle import OperatorCommand
 from botrunner.bot.pipeline import BotDefinition, BotMemory, OperatorFlags
 from botrunner.bot.step import Effects, step
 from botrunner.bot.step import PricePoint as PriceSeen
 from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.core.operator import ModeCommand, Pause
 from botrunner.core.records import SnapshotRow
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
@@ -45,6 +45,7 @@ from botrunner.runtime.decisions import position_row
 from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.market import FundingPoint, PricePoint
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
+from botrunner.runtime.snapshots import BotSnapshot
 from botrunner.runtime.views import bot_detail, bot_summary
 from botrunner.store import Store
 
@@ -96,7 +97,7 @@ class BotSetup(ActorSetup):
 
     feed: MarketFeed
     paper: PaperConfig
-    probe: Any = None  # callable(name, ts) after each decision's commands are sent (the latency benchmark)
+    probe: Callable[[str, int], None] | None = None  # (name, ts) after a decision's commands are sent (benchmark)
 
 
 class BotActor(BotShell):
@@ -166,12 +167,12 @@ class BotActor(BotShell):
         for event in feed.history(self.cursor, position):
             self._on_market(event)
         if setup.force_pause:
-            self.command("pause")  # cancels its orders now; the position is left alone
+            self.command(Pause(name=self.name))  # cancels its orders now; the position is left alone
         self._announce_started()
 
     # -------------------------------------------------------------- market events
 
-    def on_receive(self, message: Any) -> Any:
+    def on_receive(self, message: object) -> None:
         if isinstance(message, PricePoint | FundingPoint):
             decided = self._on_market(message)
             if decided and self.setup.probe is not None:
@@ -253,16 +254,13 @@ class BotActor(BotShell):
 
     # -------------------------------------------------------------- operator commands and views (proxy)
 
-    def command(self, name: str) -> dict[str, Any]:
-        """Apply an operator command now: the bot decides at once at the last price (a pause cancels at once)."""
-        cmd = OperatorCommand(name)
+    def _decide_now(self, command: ModeCommand) -> None:
         paper = self.paper
         assert paper is not None
-        snapshot = self._after_decision(paper.command(cmd))
+        snapshot = self._after_decision(paper.command(command))
         self._write(paper.venue.now, snapshot, force=True)
-        return self._command_done(cmd)
 
-    def detail(self) -> dict[str, Any]:
+    def detail(self) -> BotSnapshot:
         paper = self.paper
         assert paper is not None
         return bot_detail(

@@ -4,7 +4,7 @@ The bot is the very same: one ``BotDriver`` (``botrunner.bot.driver``) steps it 
 venue reports into records and the connector, decides, applies the settle-PnL policy and the daily-loss reference.
 Only the shell differs from the paper ``BotActor``:
 
-* there is no replay feed: a ticker tells the actor ``Refresh`` every ``live.refresh_s`` seconds; each tick reads the
+* there is no replay feed: a ticker tells the actor ``Tick`` every ``live.refresh_s`` seconds; each tick reads the
   chain once (``DriftVenue.refresh``), feeds what changed as a ``VenueReport`` and then the reading as the step's
   ``Tick`` (the strategy sees the oracle, the bot decides, and settles PnL when the policy says so);
 * the venue lives on an asyncio loop in a blocking portal thread owned by the actor; the actor calls into it and
@@ -27,21 +27,33 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, assert_never
 
 import msgspec
 import pykka
+from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.bot import step as bot
 from botrunner.bot.driver import BotDriver
-from botrunner.bot.lifecycle import OperatorCommand
 from botrunner.bot.pipeline import BotDefinition, BotMemory, OperatorFlags
 from botrunner.config import BotMode, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.connector.orders import WorkingOrder
+from botrunner.core.catalogue import load_catalogue
 from botrunner.core.margin_view import MarginProjection
+from botrunner.core.operator import (
+    CapitalCommand,
+    Confirm,
+    DepositFunds,
+    ModeCommand,
+    Pause,
+    TransferFunds,
+    WithdrawFunds,
+)
 from botrunner.core.records import QUOTE_DECIMALS, fixed
 from botrunner.live.alerts import AlertLevel, AlertTracker
 from botrunner.live.retry import backoff_delays
@@ -49,18 +61,43 @@ from botrunner.live.rows import live_snapshot_row
 from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
+from botrunner.margin.model import PerpPosition
 from botrunner.runtime.decisions import position_row
+from botrunner.runtime.snapshots import (
+    Alert,
+    BotSnapshot,
+    BotState,
+    BotSummary,
+    CapitalEvent,
+    CapitalResult,
+    Confirmed,
+    PnlView,
+)
 from botrunner.runtime.views import (
     account_fields,
+    account_snapshot,
     band_view,
     iso,
+    iso_time,
     order_views,
     risk_view,
-    subaccount_label,
     summary_row,
 )
 from botrunner.store import Store
-from botrunner.venue.port import AccountReport, Deposit, VenueCommand, VenueEvent, Withdraw
+from botrunner.venue.port import (
+    AccountReport,
+    BalanceChanged,
+    CommandRejected,
+    Deposit,
+    VenueCommand,
+    VenueEvent,
+    Withdraw,
+)
+
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
+    from botrunner.live.jito import JitoSubmitter
 
 LIVE_CHECKPOINT_VERSION = 1
 CONFIRMATION_VALID_S = 300  # an operator's confirmation of an order's terms holds this long
@@ -79,7 +116,7 @@ class LiveCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     last_position: int | None = None  # the settle policy's last check (None: kept before it was; the chain's)
 
 
-class Refresh(msgspec.Struct, frozen=True):
+class Tick(msgspec.Struct, frozen=True):
     """Time for the next refresh-and-decide step."""
 
 
@@ -96,7 +133,7 @@ class _PortalVenue:
     """The driver's view of the venue: synchronous reads of the last snapshot, commands through the portal (the
     call blocks the actor until the transaction's outcome; a later task answers at once and reports it later)."""
 
-    def __init__(self, venue: DriftVenue, portal: Any) -> None:
+    def __init__(self, venue: DriftVenue, portal: BlockingPortal) -> None:
         self.venue = venue
         self.portal = portal
 
@@ -105,14 +142,14 @@ class _PortalVenue:
         return self.venue.oracle
 
     @property
-    def position(self) -> Any:
+    def position(self) -> PerpPosition:
         return self.venue.position
 
-    def submit(self, command: Any, now: int) -> tuple[VenueEvent, ...]:
+    def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
         del now  # the chain's clock, not the caller's, stamps live events
-        return self.portal.call(self.venue.execute, command)  # type: ignore[no-any-return]
+        return self.portal.call(self.venue.execute, command)
 
-    def open_orders(self) -> Any:
+    def open_orders(self) -> tuple[WorkingOrder, ...]:
         return self.venue.open_orders()
 
     def equity(self) -> int:
@@ -142,10 +179,10 @@ class LiveBotActor(BotShell):
         self.samples: list[Sample] = []  # completed samples not yet stored
         self.alerts = AlertTracker()
         self.venue: DriftVenue | None = None
-        self._portal_cm: Any = None
-        self._portal: Any = None
-        self._rpc: Any = None
-        self._jito: Any = None  # the Jito submitter when bundles are on (its HTTP client is closed on stop)
+        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
+        self._portal: BlockingPortal | None = None
+        self._rpc: AsyncClient | None = None
+        self._jito: JitoSubmitter | None = None  # when bundles are on (its HTTP client is closed on stop)
         self._ticker_stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -188,7 +225,7 @@ class LiveBotActor(BotShell):
                 )
                 self.fees_paid = envelope.fees_paid
         definition = self.definition
-        portal_venue = _PortalVenue(venue, self._portal)
+        portal_venue = _PortalVenue(venue, self.portal)
         state = definition.initial_state(started_at=now, memory=memory)
         for ts, price in history:
             state, _ = bot.step(definition, state, bot.PricePoint(ts, price), portal_venue)
@@ -212,14 +249,18 @@ class LiveBotActor(BotShell):
         )
         self._write(now, force=True)
         if setup.force_pause and config.mode is BotMode.LIVE:  # a monitor never trades: nothing to pause
-            self.command("pause")
+            self.command(Pause(name=self.name))
         self._announce_started()
         self._ticker = threading.Thread(target=self._tick_loop, name=f"tick-{self.name}", daemon=True)
         self._ticker.start()
 
-    async def _build_venue(self) -> DriftVenue:
-        from solana.rpc.async_api import AsyncClient
+    @property
+    def portal(self) -> BlockingPortal:
+        """The venue's event loop: open from ``_start`` until ``_release``."""
+        assert self._portal is not None, f"{self.name}: the venue's portal is closed"
+        return self._portal
 
+    async def _build_venue(self) -> DriftVenue:
         setup, settings = self.setup, self.config.live
         self._rpc = AsyncClient(setup.rpc_url, timeout=settings.rpc_timeout_s)
         pipeline = None
@@ -245,14 +286,14 @@ class LiveBotActor(BotShell):
     def _tick_loop(self) -> None:
         while not self._ticker_stop.wait(self.config.live.refresh_s):
             try:
-                self.actor_ref.tell(Refresh())
+                self.actor_ref.tell(Tick())
             except pykka.ActorDeadError:
                 return
 
     # -------------------------------------------------------------- the step
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Refresh):
+    def on_receive(self, message: object) -> None:
+        if isinstance(message, Tick):
             self._on_tick()
             return None
         raise TypeError(f"{self.name}: unexpected message {type(message).__name__}")
@@ -262,7 +303,7 @@ class LiveBotActor(BotShell):
         assert venue is not None and driver is not None
         if self._store_down():
             return
-        events = self._portal.call(venue.refresh)
+        events = self.portal.call(venue.refresh)
         snap = venue.reading()
         driver.report(events, snap.ts)
         now = snap.ts
@@ -270,7 +311,7 @@ class LiveBotActor(BotShell):
         if alert is not None:
             log = self.log.warning if alert.level is not AlertLevel.OK else self.log.info
             log("health_alert", level=alert.level.value, message=alert.message, health=alert.health)
-            self.setup.hub.publish(self.name, "alert", level=alert.level.value, message=alert.message)
+            self.setup.hub.publish(Alert(bot=self.name, level=alert.level.value, message=alert.message))
         if self.config.mode is BotMode.MONITOR:
             self._write(now, force=bool(events))
             return
@@ -330,7 +371,7 @@ class LiveBotActor(BotShell):
         )
         self.samples = []
 
-    def _summary(self) -> dict[str, Any]:
+    def _summary(self) -> BotSummary:
         venue = self.venue
         assert venue is not None
         snap = venue.reading()
@@ -348,87 +389,89 @@ class LiveBotActor(BotShell):
             risk_reasons=self.recorder.reasons,
         )
 
-    def detail(self) -> dict[str, Any]:
+    def detail(self) -> BotSnapshot:
         """``ctl bot NAME`` for a live or monitor bot (never the key, never the RPC URL)."""
         venue = self.venue
         assert venue is not None
         snap = venue.reading()
         report = snap.report
         band = self.last_decision.verdict.band if self.last_decision is not None else None
-        return {
-            "name": self.name,
-            "mode": self.config.mode.value,
-            "state": self.mode.value,
-            "market": self.config.market,
-            "subaccount": subaccount_label(self.config),
-            "slot": snap.slot,
-            # Drift's DLOB is off-chain: the oracle is the mark a live bot trades against
-            **account_fields(report, mark=snap.oracle, oracle=snap.oracle),
-            "free_collateral": fixed(report.free_collateral, QUOTE_DECIMALS),
-            "pnl": {
-                "unrealized": fixed(report.unrealized_pnl, QUOTE_DECIMALS),
-                "unsettled": fixed(report.unsettled_pnl, QUOTE_DECIMALS),
-                "settled_perp_pnl": fixed(snap.settled_perp_pnl, QUOTE_DECIMALS),
-                "cumulative_funding": fixed(snap.cumulative_perp_funding, QUOTE_DECIMALS),
-            },
-            "wallet_sol": fixed(venue.wallet_lamports, 9),
-            "latency_ms": venue.latency_ms,
-            "trading": venue.tradeable() or "ok",
-            "risk": risk_view(self.recorder.state, self.recorder.reasons),
-            "alert": self.alerts.level.value,
-            "band": band_view(band),
-            "orders": order_views(snap.open_orders),
-            "market_time": iso(snap.ts),
-        }
+        # Drift's DLOB is off-chain: the oracle is the mark a live bot trades against
+        account = account_fields(report, mark=snap.oracle, oracle=snap.oracle)
+        return msgspec.structs.replace(
+            account_snapshot(self.config, self.mode, account),
+            slot=snap.slot,
+            free_collateral=fixed(report.free_collateral, QUOTE_DECIMALS),
+            pnl=PnlView(
+                unrealized=fixed(report.unrealized_pnl, QUOTE_DECIMALS),
+                unsettled=fixed(report.unsettled_pnl, QUOTE_DECIMALS),
+                settled_perp_pnl=fixed(snap.settled_perp_pnl, QUOTE_DECIMALS),
+                cumulative_funding=fixed(snap.cumulative_perp_funding, QUOTE_DECIMALS),
+            ),
+            wallet_sol=fixed(venue.wallet_lamports, 9),
+            latency_ms=venue.latency_ms,
+            trading=venue.tradeable() or "ok",
+            risk=risk_view(self.recorder.state, self.recorder.reasons),
+            alert=self.alerts.level.value,
+            band=band_view(band),
+            orders=order_views(snap.open_orders),
+            market_time=iso(snap.ts),
+        )
 
     # -------------------------------------------------------------- operator commands
 
-    def command(self, name: str) -> dict[str, Any]:
+    def command(self, command: ModeCommand) -> BotState:
         if self.config.mode is BotMode.MONITOR:
             raise ValueError(f"{self.name} is a monitor bot: it never trades")
-        cmd = OperatorCommand(name)
+        return super().command(command)
+
+    def _decide_now(self, command: ModeCommand) -> None:
         venue, driver = self.venue, self.driver
         assert venue is not None and driver is not None
         snap = venue.reading()
         now = snap.ts
-        self._note_decision(driver.feed(bot.Operator(ts=now, command=cmd, mark=snap.oracle, oracle=snap.oracle)))
+        self._note_decision(driver.feed(bot.Operator(ts=now, command=command, mark=snap.oracle, oracle=snap.oracle)))
         self._write(now, force=True)
-        return self._command_done(cmd)
 
-    def capital(
-        self, action: str, amount: int, spot_market_index: int, to_subaccount: int | None = None
-    ) -> dict[str, Any]:
-        """``ctl deposit / withdraw / transfer``: validated, simulated, sent and confirmed like any transaction."""
+    def capital(self, command: CapitalCommand, amount: int) -> CapitalResult:
+        """``ctl deposit / withdraw / transfer``: validated, simulated, sent and confirmed like any transaction.
+        ``amount``: the command's amount in the asset's integer units (the runner checked its decimals)."""
         venue, driver = self.venue, self.driver
         assert venue is not None and driver is not None
         if self.config.mode is BotMode.MONITOR:
             raise ValueError(f"{self.name} is a monitor bot: it never moves funds")
-        command: VenueCommand | Transfer
-        match action:
-            case "deposit":
-                command = Deposit(spot_market_index=spot_market_index, amount=amount)
-            case "withdraw":
-                command = Withdraw(spot_market_index=spot_market_index, amount=amount)
-            case "transfer":
-                if to_subaccount is None:
-                    raise ValueError("transfer needs to_subaccount")
-                command = Transfer(spot_market_index=spot_market_index, amount=amount, to_sub_account_id=to_subaccount)
-            case _:
-                raise ValueError(f"unknown capital action {action!r}")
-        events = self._portal.call(venue.execute, command)
+        spot = load_catalogue().spot_by_symbol(command.asset.value)
+        index = spot.market_index
+        move: VenueCommand | Transfer
+        match command:
+            case DepositFunds():
+                move = Deposit(spot_market_index=index, amount=amount)
+            case WithdrawFunds():
+                move = Withdraw(spot_market_index=index, amount=amount)
+            case TransferFunds(to_subaccount=to):
+                move = Transfer(spot_market_index=index, amount=amount, to_sub_account_id=to)
+            case _ as unreachable:
+                assert_never(unreachable)
+        events = self.portal.call(venue.execute, move)
         driver.report(events, venue.reading().ts)
         self._write(int(time.time()), force=True)
         outcome = [msgspec.to_builtins(e) | {"event": type(e).__name__} for e in events]
-        self.log.info("capital", action=action, amount=amount, spot_market_index=spot_market_index, events=outcome)
-        return {"name": self.name, "action": action, "events": outcome}
+        self.log.info("capital", action=command.cmd, amount=amount, spot_market_index=index, events=outcome)
+        return CapitalResult(
+            name=self.name,
+            action=command.cmd,
+            asset=command.asset.value,
+            amount=fixed(amount, spot.decimals),
+            events=tuple(_capital_event(e, command.asset.value, spot.decimals) for e in events),
+        )
 
-    def confirm(self, token: str) -> dict[str, Any]:
+    def confirm(self, command: Confirm) -> Confirmed:
         """``ctl confirm NAME TOKEN``: approve orders with these terms for ``CONFIRMATION_VALID_S`` seconds."""
         venue = self.venue
         assert venue is not None
-        venue.approve(token, CONFIRMATION_VALID_S)
-        self.log.info("order_terms_confirmed", token=token, valid_s=CONFIRMATION_VALID_S)
-        return {"name": self.name, "token": token, "valid_s": CONFIRMATION_VALID_S}
+        venue.approve(command.token, CONFIRMATION_VALID_S)
+        self.log.info("order_terms_confirmed", token=command.token, valid_s=CONFIRMATION_VALID_S)
+        return Confirmed(name=self.name, token=command.token, valid_s=CONFIRMATION_VALID_S)
 
     def flush_marker(self) -> int | None:
         snap = self.venue.snapshot if self.venue is not None else None
@@ -440,12 +483,13 @@ class LiveBotActor(BotShell):
         self._ticker_stop.set()
         if self._portal_cm is not None:
             for close in (self._rpc.close if self._rpc else None, self._jito.aclose if self._jito else None):
-                if close is not None:
+                if close is not None and self._portal is not None:
                     with contextlib.suppress(Exception):
                         self._portal.call(close)
             with contextlib.suppress(Exception):
                 self._portal_cm.__exit__(None, None, None)
             self._portal_cm = None
+            self._portal = None
 
     def on_stop(self) -> None:
         try:
@@ -463,3 +507,18 @@ class LiveBotActor(BotShell):
             self.log.info("bot_stopped", policy=self.config.on_shutdown.value, cancelled=len(ids) if cancel else 0)
         finally:
             self._release()
+
+
+def _capital_event(event: VenueEvent, asset: str, decimals: int) -> CapitalEvent:
+    """What a capital move's venue event says, in the asset's units."""
+    match event:
+        case BalanceChanged():
+            return CapitalEvent(
+                event="BalanceChanged", time=iso_time(event.ts), asset=asset, amount=fixed(event.amount, decimals)
+            )
+        case CommandRejected():
+            return CapitalEvent(
+                event="CommandRejected", time=iso_time(event.ts), reason=event.reason.value, detail=event.detail
+            )
+        case _:
+            return CapitalEvent(event=type(event).__name__, time=iso_time(event.ts))

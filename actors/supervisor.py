@@ -29,11 +29,13 @@ import structlog
 
 from actors.bot_actor import BotActor, BotSetup
 from botrunner.config import BotConfig, BotMode
+from botrunner.core.operator import Start, Stop
 from botrunner.paper.config import PaperConfig
 from botrunner.runtime import supervision
 from botrunner.runtime.feed import MarketFeed
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.restart import RestartPolicy
+from botrunner.runtime.snapshots import BotState, Failed
 from botrunner.runtime.supervision import Action, BotSupervision, ScheduleRestart, Spawn, StopActor, Supervision
 from botrunner.store import StoreWriter
 
@@ -215,7 +217,7 @@ class Supervisor(pykka.ThreadingActor):
         if slot is None or self.shutting_down or generation != slot.sup.generation:
             return  # removed, shutting down, or a report from an actor stopped or replaced since
         slot.ref = None
-        self.ctx.hub.publish(name, "failed", error=error, generation=generation)
+        self.ctx.hub.publish(Failed(bot=name, error=error, generation=generation))
         sup, actions = supervision.crashed(slot.sup, generation, self.ctx.monotonic(), self.ctx.restart, error)
         match sup.state:
             case Supervision.FAILED:  # its one paused start failed too: it stays down until an operator starts it
@@ -247,6 +249,17 @@ class Supervisor(pykka.ThreadingActor):
     def slot_view(self, name: str) -> dict[str, Any]:
         slot = self._slot(name)
         return self._slot_fields(slot)
+
+    def command(self, command: Stop | Start) -> BotState:
+        """An operator's ``stop`` or ``start`` of one bot."""
+        match command:
+            case Stop(name=name):
+                done = self.stop_bot(name)
+            case Start(name=name):
+                done = self.start_bot(name)
+            case _ as unreachable:
+                assert_never(unreachable)
+        return BotState(name=done["name"], state=done["state"])
 
     def stop_bot(self, name: str) -> dict[str, Any]:
         slot = self._slot(name)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import gzip
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from botrunner.backtest.data import BUNDLED_DIR
 from botrunner.connector.orders import OrderIntent
+from botrunner.core.operator import ControlCommand
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
 
@@ -96,3 +100,13 @@ def small_fleet(directory: Path, names: tuple[str, ...] = ("alpha", "beta")) -> 
     for i, name in enumerate(names):
         write_bot(directory, name, i + 1, step=20 + 5 * i)
     return directory
+
+
+def ask(runner: Any, command: ControlCommand) -> Any:
+    """``runner.dispatch(command)``'s answer as the JSON value the control socket carries."""
+    return msgspec.json.decode(msgspec.json.encode(runner.dispatch(command)))
+
+
+def fleet_status(runner: Any) -> Any:
+    """``runner.status()`` as the JSON value the control socket carries."""
+    return msgspec.json.decode(msgspec.json.encode(runner.status()))

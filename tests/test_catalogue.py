@@ -10,9 +10,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from botrunner.control.protocol import ASSETS
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue, parse_catalogue
 from botrunner.core.markets import ContractTier
+from botrunner.core.operator import Asset
 from botrunner.funding import market_funding_rate, max_price_divergence_for_funding
 from tests.test_margin_support import PROTOCOL_V2, require
 
@@ -48,7 +48,7 @@ def test_every_asset_the_control_socket_accepts_is_a_catalogued_spot_market() ->
     # ``ctl deposit/withdraw/transfer`` take an asset name the protocol validates; the runner then reads its
     # market index and decimals from the catalogue, so no accepted name may be missing there.
     cat = load_catalogue()
-    assert [(cat.spot_by_symbol(a).symbol, cat.spot_by_symbol(a).decimals) for a in ASSETS] == [("USDC", 6), ("SOL", 9)]
+    assert [(cat.spot_by_symbol(a).symbol, cat.spot_by_symbol(a).decimals) for a in Asset] == [("USDC", 6), ("SOL", 9)]
 
 
 def test_catalogue_when_unknown_market_then_error_names_it() -> None:

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from botrunner.cli.run import ctl_command, fleet_counts, status_lines
+from botrunner.cli.run import ctl_command, fleet_counts, status_lines, status_of
+from botrunner.core.operator import Pause, ReduceOnly, Stop
 from botrunner.runner import Runner, RunnerError, RunOptions, aside_path
 from botrunner.store import Store
-from tests.support_runtime import short_dir, small_fleet, small_market
+from tests.support_runtime import ask, short_dir, small_fleet, small_market
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,8 +130,8 @@ def test_a_second_run_says_what_it_resumed_and_that_the_replay_has_ended(work: P
     runner = _in_process(work)
     try:
         runner.wait(every_s=0.05)
-        runner.dispatch("pause", {"name": "alpha"})
-        runner.dispatch("reduce-only", {"name": "beta"})
+        ask(runner, Pause(name="alpha"))
+        ask(runner, ReduceOnly(name="beta"))
     finally:
         runner.shutdown()
     out = _run_to_end(work, "--quiet")
@@ -199,9 +200,9 @@ def test_an_operators_reduce_only_shows_reason_operator_in_the_status_lines(work
     runner = _in_process(work)
     try:
         runner.wait(every_s=0.05)
-        runner.dispatch("reduce-only", {"name": "alpha"})
-        runner.dispatch("stop", {"name": "beta"})
-        lines = status_lines(runner.status(), "12:00:00")
+        ask(runner, ReduceOnly(name="alpha"))
+        ask(runner, Stop(name="beta"))
+        lines = status_lines(status_of(runner), "12:00:00")
     finally:
         runner.shutdown()
     assert lines[0].endswith("· 2 bots: 0 running · 1 reduce-only · 0 paused · 0 flattening · 1 stopped · 0 failed")

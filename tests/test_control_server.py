@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from structlog.testing import capture_logs
 
@@ -24,6 +25,7 @@ from botrunner.control import SocketPathError
 from botrunner.control.client import ClientError, ConnectionFailed, ControlClient
 from botrunner.control.protocol import ControlError, ErrorCode
 from botrunner.control.server import ControlServer, ControlServerError
+from botrunner.core.operator import BotName, ControlCommand, Pause, Resume, ShowBot, Status, Stop, Subscribe
 
 IDLE_S = 0.4
 REPLY_S = 0.5
@@ -37,10 +39,13 @@ class FakeRunner:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.release = threading.Event()  # lets a "hang" call finish
         self.lock = threading.Lock()
-        self.listeners: list[tuple[Callable[[Mapping[str, Any]], None], list[str] | None]] = []
+        self.listeners: list[tuple[Callable[[object], None], tuple[BotName, ...] | None]] = []
         self.unsubscribed = 0
 
-    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
+    def dispatch(self, command: ControlCommand) -> Any:
+        cmd = command.cmd
+        args = msgspec.to_builtins(command)
+        del args["cmd"]
         with self.lock:
             self.calls.append((cmd, args))
         name = args.get("name")
@@ -57,8 +62,8 @@ class FakeRunner:
             return {"fleet": {"bots": 1}, "bots": [{"name": "sol", "equity": Decimal("100.25")}]}
         return {"name": name, "state": cmd}
 
-    def subscribe(self, send: Callable[[Mapping[str, Any]], None], bots: list[str] | None) -> Callable[[], None]:
-        entry = (send, bots)
+    def subscribe(self, send: Callable[[object], None], command: Subscribe) -> Callable[[], None]:
+        entry = (send, command.bots)
         with self.lock:
             self.listeners.append(entry)
 
@@ -166,6 +171,16 @@ def _error_code(reply: Mapping[str, Any] | None) -> str:
     return code
 
 
+def _call(client: ControlClient, command: ControlCommand) -> Any:
+    """The command's result as the JSON value the fake runner answered."""
+    return msgspec.json.decode(client.call_raw(command))
+
+
+def _fleet_bots(path: Path) -> Any:
+    with ControlClient(path) as client:
+        return _call(client, Status())["fleet"]["bots"]
+
+
 # -- the socket file ---------------------------------------------------------------------------------------------
 
 
@@ -195,7 +210,7 @@ def test_stop_removes_the_socket_and_closes_clients(short_dir: Path, runner: Fak
     assert not path.exists()
     assert raw.closed(timeout_s=2)
     with pytest.raises(ConnectionFailed, match=f"no runner is listening at {path}"):
-        ControlClient(path).call("status")
+        _call(ControlClient(path), Status())
     server.stop()  # idempotent
 
 
@@ -205,7 +220,7 @@ def test_a_stale_socket_file_is_replaced(short_dir: Path, runner: FakeRunner) ->
     dead.bind(str(path))
     dead.close()  # the file stays, nobody listens: what a kill -9 leaves behind
     with _server(path, runner) as server:
-        assert ControlClient(path).call("status")["fleet"] == {"bots": 1}
+        assert _call(ControlClient(path), Status())["fleet"] == {"bots": 1}
         assert server.socket_path == path
 
 
@@ -213,7 +228,7 @@ def test_a_second_server_refuses_to_start_while_the_first_answers(served: Contro
     second = _server(served.socket_path, runner)
     with pytest.raises(ControlServerError, match="already listening"):
         second.start()
-    assert ControlClient(served.socket_path).call("pause", name="sol") == {"name": "sol", "state": "pause"}
+    assert _call(ControlClient(served.socket_path), Pause(name="sol")) == {"name": "sol", "state": "pause"}
 
 
 def test_a_regular_file_at_the_socket_path_is_not_replaced(short_dir: Path, runner: FakeRunner) -> None:
@@ -263,7 +278,7 @@ def test_a_dispatcher_crash_is_an_internal_error_logged_and_the_server_keeps_ser
     assert "kaboom" in reply["error"]["message"] and len(reply["error"]["message"]) < 300
     assert any(entry["event"] == "control_dispatch_failed" and entry["cmd"] == "start" for entry in logs)
     assert _status(raw)["ok"] is True
-    assert ControlClient(served.socket_path).call("status")["fleet"]["bots"] == 1
+    assert _fleet_bots(served.socket_path) == 1
 
 
 def test_a_result_that_cannot_be_encoded_is_an_internal_error(served: ControlServer) -> None:
@@ -297,7 +312,7 @@ def test_with_every_worker_hung_requests_still_get_a_timeout_reply_in_time(short
         assert [_error_code(r) for r in replies] == ["timeout"] * 3
         assert time.monotonic() - started <= REPLY_S + MARGIN_S
         runner.release.set()
-        assert ControlClient(server.socket_path).call("status")["fleet"]["bots"] == 1
+        assert _fleet_bots(server.socket_path) == 1
         # The request that timed out while queued never ran: only the two that held a worker did.
         assert [c for c in runner.calls if c[0] == "stop"] == [("stop", {"name": "hang"})] * 2
 
@@ -374,7 +389,7 @@ def test_an_endless_line_is_cut_off_without_reading_it_all(short_dir: Path, runn
         assert sent < 64 * 1024 * 1024
         assert _error_code(raw.line()) == "line_too_long"
         assert raw.closed()
-        assert ControlClient(server.socket_path).call("status")["fleet"]["bots"] == 1
+        assert _fleet_bots(server.socket_path) == 1
 
 
 def test_a_silent_client_is_disconnected_after_the_idle_timeout(served: ControlServer) -> None:
@@ -411,51 +426,95 @@ def test_a_line_trickled_a_byte_at_a_time_must_still_complete_within_the_idle_ti
     assert raw.closed()
 
 
-def test_clients_beyond_max_clients_get_busy_and_are_closed(short_dir: Path, runner: FakeRunner) -> None:
+def test_when_full_of_waiting_clients_a_new_one_is_served_and_the_longest_waiting_is_closed(
+    short_dir: Path, runner: FakeRunner
+) -> None:
     with _server(short_dir / "c.sock", runner, max_clients=3, idle_timeout_s=5) as server:
         held = [Raw(server.socket_path) for _ in range(3)]
         for raw in held:
             assert _status(raw)["ok"] is True
+        with ControlClient(server.socket_path) as operator:
+            assert _call(operator, Pause(name="sol")) == {"name": "sol", "state": "pause"}
+        oldest = held[0].line()
+        assert _error_code(oldest) == "busy" and "closed to make room" in oldest["error"]["message"]
+        assert held[0].closed()
+        assert _status(held[2], 2)["ok"] is True  # the others are left alone
+        assert server.evictions == 1
+
+
+def test_when_every_client_is_being_answered_a_new_one_gets_busy(short_dir: Path, runner: FakeRunner) -> None:
+    with _server(short_dir / "c.sock", runner, max_clients=2, idle_timeout_s=5, reply_timeout_s=1) as server:
+        hung = [Raw(server.socket_path) for _ in range(2)]
+        for raw in hung:
+            raw.send(b'{"id": 1, "cmd": "stop", "args": {"name": "hang"}}\n')
+        deadline = time.monotonic() + 2
+        while len(runner.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         extra = Raw(server.socket_path)
         assert _error_code(extra.line()) == "busy"
         assert extra.closed()
-        with pytest.raises(ClientError) as refused:
-            ControlClient(server.socket_path).call("status")
-        assert refused.value.code == "busy"
-        held.pop().close()
-        deadline = time.monotonic() + 2
-        while server.client_count >= 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert ControlClient(server.socket_path).call("status")["fleet"]["bots"] == 1
+        assert [_error_code(raw.line()) for raw in hung] == ["timeout", "timeout"]  # answered within the reply time
+        runner.release.set()
+        assert _fleet_bots(server.socket_path) == 1  # a waiting connection again: room is made
 
 
 def _crowd(path: Path, count: int) -> list[Raw]:
     return [Raw(path) for _ in range(count)]
 
 
-def test_300_clients_with_a_small_limit_busy_the_excess_and_keep_serving(short_dir: Path, runner: FakeRunner) -> None:
+def test_300_idle_clients_with_a_small_limit_make_room_for_the_newest(short_dir: Path, runner: FakeRunner) -> None:
     with _server(short_dir / "c.sock", runner, max_clients=20, idle_timeout_s=10) as server:
         crowd = _crowd(server.socket_path, 300)
-        served, busy = [], 0
         for raw in crowd:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 raw.send(b'{"id": 1, "cmd": "status"}\n')
+        outcomes = []
         for raw in crowd:
             reply = raw.line()
             assert reply is not None
-            if reply["ok"]:
-                served.append(raw)
-            else:
-                assert _error_code(reply) == "busy"
-                busy += 1
-        assert (len(served), busy) == (20, 280)
+            outcomes.append("ok" if reply["ok"] else _error_code(reply))
+        assert outcomes == ["busy"] * 280 + ["ok"] * 20  # the longest waiting made room, in order
         for raw in crowd:
             raw.close()
         deadline = time.monotonic() + 3
         while server.client_count and time.monotonic() < deadline:
             time.sleep(0.01)
         assert server.client_count == 0
-        assert ControlClient(server.socket_path).call("status")["fleet"]["bots"] == 1
+        assert _fleet_bots(server.socket_path) == 1
+
+
+def test_with_more_idle_connections_than_the_limit_an_operator_still_pauses_at_once(
+    short_dir: Path, runner: FakeRunner
+) -> None:
+    with _server(short_dir / "c.sock", runner, idle_timeout_s=30) as server:  # the runner's limit: 256
+        idle = _crowd(server.socket_path, 300)
+        deadline = time.monotonic() + 5
+        while server.client_count < server.max_clients and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.client_count == server.max_clients
+        started = time.monotonic()
+        with ControlClient(server.socket_path) as operator:
+            assert _call(operator, Pause(name="sol")) == {"name": "sol", "state": "pause"}
+        assert time.monotonic() - started < 1.0
+        for raw in idle:
+            raw.close()
+
+
+def test_subscribers_holding_every_slot_do_not_lock_an_operator_out(short_dir: Path, runner: FakeRunner) -> None:
+    with _server(short_dir / "c.sock", runner, max_clients=4, idle_timeout_s=5) as server:
+        subscribers = _crowd(server.socket_path, 4)
+        for raw in subscribers:
+            assert raw.call({"id": 1, "cmd": "subscribe"})["ok"] is True
+        runner.wait_listeners(4)
+        with ControlClient(server.socket_path) as operator:
+            assert _call(operator, Pause(name="sol")) == {"name": "sol", "state": "pause"}
+        assert _error_code(subscribers[0].line()) == "busy" and subscribers[0].closed()
+        deadline = time.monotonic() + 2
+        while runner.unsubscribed < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runner.unsubscribed == 1
+        runner.publish({"bot": "sol", "n": 1})
+        assert subscribers[3].line() == {"event": {"bot": "sol", "n": 1}}
 
 
 def test_300_concurrent_clients_are_all_answered_in_time(short_dir: Path, runner: FakeRunner) -> None:
@@ -481,10 +540,10 @@ def test_many_clients_sending_garbage_do_not_disturb_a_well_behaved_one(short_di
         for i, raw in enumerate(crowd):
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 raw.send([b"\xff\x00junk\n", b"x" * 5000, b'{"id": 1, "cmd": 7}\n', b"{"][i % 4])
-        assert good.call("status")["fleet"]["bots"] == 1
+        assert _call(good, Status())["fleet"]["bots"] == 1
         codes = {_error_code(raw.line()) for raw in crowd[:3]}
         assert codes == {"bad_json", "line_too_long", "bad_request"}
-        assert good.call("resume", name="sol") == {"name": "sol", "state": "resume"}
+        assert _call(good, Resume(name="sol")) == {"name": "sol", "state": "resume"}
         for raw in crowd:
             raw.close()
         good.close()
@@ -504,7 +563,7 @@ def test_random_byte_streams_never_break_the_server(short_dir: Path, runner: Fak
                 if not raw.buf:
                     break
             raw.close()
-        assert ControlClient(server.socket_path).call("status")["fleet"]["bots"] == 1
+        assert _fleet_bots(server.socket_path) == 1
 
 
 # -- the client --------------------------------------------------------------------------------------------------
@@ -512,12 +571,12 @@ def test_random_byte_streams_never_break_the_server(short_dir: Path, runner: Fak
 
 def test_the_client_reuses_its_connection_and_numbers_its_requests(served: ControlServer) -> None:
     client = ControlClient(served.socket_path)
-    assert client.call("pause", name="a") == {"name": "a", "state": "pause"}
+    assert _call(client, Pause(name="a")) == {"name": "a", "state": "pause"}
     first = client._conn
-    assert client.call("resume", name="a") == {"name": "a", "state": "resume"}
+    assert _call(client, Resume(name="a")) == {"name": "a", "state": "resume"}
     assert client._conn is first and served.client_count == 1
     with pytest.raises(ClientError) as refused:
-        client.call("bot", name="ghost")
+        client.call_raw(ShowBot(name="ghost"))
     assert (refused.value.code, refused.value.message) == ("not_found", "no bot named 'ghost'")
     client.close()
 
@@ -528,9 +587,9 @@ def test_a_client_timeout_is_connection_failed_and_the_next_call_ignores_the_lat
     with _server(short_dir / "c.sock", runner, reply_timeout_s=3) as server:
         client = ControlClient(server.socket_path, timeout_s=0.3)
         with pytest.raises(ConnectionFailed, match="no answer"):
-            client.call("stop", name="hang")
+            client.call_raw(Stop(name="hang"))
         runner.release.set()
-        assert client.call("pause", name="b") == {"name": "b", "state": "pause"}
+        assert _call(client, Pause(name="b")) == {"name": "b", "state": "pause"}
 
 
 # -- subscribe ---------------------------------------------------------------------------------------------------
@@ -545,7 +604,7 @@ def test_subscribe_replies_ok_then_streams_events_until_the_client_leaves(
         "ok": True,
         "result": {"bots": ["sol"]},
     }
-    assert runner.listeners[0][1] == ["sol"]
+    assert runner.listeners[0][1] == ("sol",)
     runner.publish({"bot": "sol", "type": "fill", "price": Decimal("101.5")})
     runner.publish({"bot": "sol", "type": "risk", "state": "reduce_only"})
     assert raw.line() == {"event": {"bot": "sol", "type": "fill", "price": "101.5"}}
@@ -567,11 +626,11 @@ def test_client_events_iterator_yields_events_and_ends_when_the_server_stops(
     server = _server(short_dir / "c.sock", runner)
     server.start()
     try:
-        events = ControlClient(server.socket_path).events(["a", "b"])
+        events = ControlClient(server.socket_path).events(Subscribe(bots=("a", "b")))
         got: list[dict[str, Any]] = []
 
         def consume() -> None:
-            got.extend(events)
+            got.extend(msgspec.json.decode(raw) for raw in events)
 
         consumer = threading.Thread(target=consume)
         consumer.start()
@@ -617,7 +676,7 @@ def test_a_subscriber_that_does_not_read_is_dropped_and_never_blocks_the_publish
             lines.append(line)
         assert lines and _error_code(lines[-1]) == "overflow"
         assert all("event" in line for line in lines[:-1])
-        assert ControlClient(server.socket_path).call("status")["fleet"]["bots"] == 1
+        assert _fleet_bots(server.socket_path) == 1
 
 
 def test_a_subscriber_dropped_for_overflow_raises_client_error(short_dir: Path, runner: FakeRunner) -> None:
@@ -630,7 +689,7 @@ def test_a_subscriber_dropped_for_overflow_raises_client_error(short_dir: Path, 
         def consume() -> None:
             try:
                 for item in events:
-                    received.append(item)
+                    received.append(msgspec.json.decode(item))
                     dropped.wait(10)  # stalls after the first event until the server has dropped it
             except ClientError as exc:
                 failure.append(exc)
@@ -652,10 +711,90 @@ def test_a_subscriber_dropped_for_overflow_raises_client_error(short_dir: Path, 
 
 
 def test_a_subscribe_the_runner_refuses_is_an_error_reply(short_dir: Path, runner: FakeRunner) -> None:
-    def refuse(_send: Any, bots: list[str] | None) -> Callable[[], None]:
-        raise ControlError(ErrorCode.NOT_FOUND, f"no bots {bots}")
+    def refuse(_send: Any, command: Subscribe) -> Callable[[], None]:
+        raise ControlError(ErrorCode.NOT_FOUND, f"no bots {command.bots}")
 
     with ControlServer(short_dir / "c.sock", runner.dispatch, refuse, idle_timeout_s=IDLE_S) as server:
         with pytest.raises(ClientError, match="not_found"):
-            next(ControlClient(server.socket_path).events(["nope"]))
-        assert ControlClient(server.socket_path).call("status")["fleet"]["bots"] == 1
+            next(ControlClient(server.socket_path).events(Subscribe(bots=("nope",))))
+        assert _fleet_bots(server.socket_path) == 1
+
+
+def _publish_until_unsubscribed(runner: FakeRunner, every_s: float, limit_s: float) -> float:
+    """Publish an event every ``every_s`` until a listener is dropped; seconds it took (``limit_s`` at most)."""
+    started = time.monotonic()
+    n = 0
+    while runner.unsubscribed == 0 and time.monotonic() - started < limit_s:
+        runner.publish({"bot": "sol", "kind": "fill", "n": n, "pad": "p" * 250})
+        n += 1
+        time.sleep(every_s)
+    return time.monotonic() - started
+
+
+def test_a_subscriber_that_stops_reading_is_dropped_within_the_stall_time(short_dir: Path, runner: FakeRunner) -> None:
+    with _server(short_dir / "c.sock", runner, idle_timeout_s=30) as server:  # the runner's 5 s stall
+        silent = Raw(server.socket_path)
+        assert silent.call({"id": 1, "cmd": "subscribe"})["ok"] is True
+        runner.wait_listeners(1)
+        with capture_logs() as logs:
+            took = _publish_until_unsubscribed(runner, every_s=0.05, limit_s=30)  # 20 events a second
+        assert runner.unsubscribed == 1, f"still subscribed after {took:.1f} s"
+        assert took <= server.subscriber_stall_s + 1.5, took
+        assert any(entry["event"] == "control_subscriber_stalled" for entry in logs)
+        lines: list[dict[str, Any]] = []
+        while (line := silent.line()) is not None:
+            lines.append(line)
+        assert _error_code(lines[-1]) == "overflow" and "read nothing" in lines[-1]["error"]["message"]
+        assert all("event" in line for line in lines[:-1])
+
+
+def test_a_subscriber_that_reads_slowly_but_steadily_is_kept(short_dir: Path, runner: FakeRunner) -> None:
+    with _server(short_dir / "c.sock", runner, subscriber_stall_s=0.5) as server:
+        reader = Raw(server.socket_path)
+        assert reader.call({"id": 1, "cmd": "subscribe"})["ok"] is True
+        runner.wait_listeners(1)
+        got: list[dict[str, Any]] = []
+        done = threading.Event()
+
+        def consume() -> None:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    line = reader.line(timeout_s=0.2)
+                    if line is None or "event" not in line:
+                        return
+                    got.append(line)
+                    time.sleep(0.02)  # slower than the server could write, faster than the events come
+
+        consumer = threading.Thread(target=consume)
+        consumer.start()
+        took = _publish_until_unsubscribed(runner, every_s=0.03, limit_s=4 * server.subscriber_stall_s)
+        done.set()
+        consumer.join(5)
+        reader.close()
+        assert runner.unsubscribed == 0, f"dropped after {took:.1f} s"
+        assert len(got) > 30
+
+
+def test_a_request_id_longer_than_the_bound_is_refused_and_not_echoed(served: ControlServer) -> None:
+    raw = Raw(served.socket_path)
+    reply = raw.call({"id": "i" * 100_00, "cmd": "pause", "args": {"name": "sol"}})
+    assert _error_code(reply) == "bad_request" and reply["id"] is None
+    assert "i" * 100 not in json.dumps(reply)
+    assert _status(raw, "i" * 64)["id"] == "i" * 64
+
+
+def test_a_reused_connection_the_server_closed_meanwhile_is_replaced_transparently(
+    short_dir: Path, runner: FakeRunner
+) -> None:
+    with _server(short_dir / "c.sock", runner, max_clients=2, idle_timeout_s=5) as server:
+        client = ControlClient(server.socket_path)
+        assert _call(client, Pause(name="a"))["state"] == "pause"
+        crowd = _crowd(server.socket_path, 2)  # two newer connections: the client's idle one makes room
+        deadline = time.monotonic() + 2
+        while server.evictions < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.evictions >= 1
+        assert _call(client, Resume(name="a"))["state"] == "resume"
+        client.close()
+        for raw in crowd:
+            raw.close()

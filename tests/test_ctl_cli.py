@@ -14,13 +14,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import structlog
 from structlog.testing import capture_logs
 
 import botrunner.cli
 from botrunner.bot.driver import BotDriver, RowBuffer
-from botrunner.bot.lifecycle import BotRunState, OperatorCommand, apply_command, run_state
+from botrunner.bot.lifecycle import BotRunState, apply_command, run_state
 from botrunner.bot.pipeline import BotDefinition, OperatorFlags
 from botrunner.cli import main
 from botrunner.cli.ctl import (
@@ -30,6 +31,7 @@ from botrunner.cli.ctl import (
     _STATUS_COLUMNS,
     fee_row,
     format_event,
+    format_raw_event,
 )
 from botrunner.config import load_bot
 from botrunner.connector import PlaceOrders
@@ -37,6 +39,20 @@ from botrunner.connector.commands import PlanReason
 from botrunner.control import RUN_DIR_ENV
 from botrunner.control.protocol import ControlError, ErrorCode
 from botrunner.control.server import ControlServer
+from botrunner.core.operator import (
+    ControlCommand,
+    Flatten,
+    Pause,
+    ReduceOnly,
+    Reload,
+    Resume,
+    ShowBot,
+    Shutdown,
+    Start,
+    Status,
+    Stop,
+    Subscribe,
+)
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction
 from botrunner.paper.config import PaperConfig
@@ -45,7 +61,22 @@ from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub
 from botrunner.runtime.pacer import parse_speed
 from botrunner.runtime.paper_bot import PaperBot
-from botrunner.runtime.views import bot_detail, bot_summary, iso, render_summary, status_row
+from botrunner.runtime.snapshots import (
+    BotEvent,
+    BotSnapshot,
+    BotState,
+    BotSummary,
+    FillEvent,
+    FleetInfo,
+    FundingEvent,
+    Message,
+    ReloadResult,
+    Result,
+    StatusRow,
+    StatusSnapshot,
+    SupervisionView,
+)
+from botrunner.runtime.views import absent_bot, bot_detail, bot_summary, iso, status_row, with_supervision
 from tests.support_runtime import post_only_bid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +85,7 @@ MARKET_TS = 1_758_340_800  # 2025-09-20T04:00:00Z
 PRICE = 150_000_000
 
 
-def _real_views() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+def _real_views() -> tuple[BotSummary, BotSnapshot, list[BotEvent]]:
     """``(summary row, detail, events)`` as the runtime's own view functions and hub produce them, for a real paper
     bot: it bought 1 SOL, then the operator asked reduce-only and the Risk Governor's answer replaced its bid by
     reduce-only asks. A change of shape or vocabulary in ``botrunner.runtime.views`` reaches these tests."""
@@ -71,20 +102,20 @@ def _real_views() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
     )
     ts = MARKET_TS + 60
     session.report(venue.on_price(ts, 148_500_000, 148_500_000, bar_ts=MARKET_TS, bar_volume=10**12), ts)  # fills
-    flags = apply_command(OperatorFlags(), OperatorCommand.REDUCE_ONLY)
+    command = ReduceOnly(name=config.name)
+    flags = apply_command(OperatorFlags(), command)
     hub = EventHub()
-    events: list[dict[str, Any]] = []
+    events: list[BotEvent] = []
     hub.subscribe(events.append)
     with capture_logs():
         log = structlog.get_logger()
         recorder = DecisionRecorder(config.name, log, hub)
         announce_rows(config.name, log, hub, sink)
-        effects = paper.command(OperatorCommand.REDUCE_ONLY)
-        decision = effects.decision
-        assert decision is not None
+        decision = paper.command(command).decision
+        assert decision is not None and session.state.flags == flags
         recorder.record(decision, session.state.decision_seq)
     state = run_state(flags)
-    summary = render_summary(bot_summary(config, state, paper, recorder.state, ts))
+    summary = bot_summary(config, state, paper, recorder.state, ts)
     detail = bot_detail(
         config, state=state, paper=paper, risk_state=recorder.state, reasons=list(recorder.reasons), decision=decision
     )
@@ -93,63 +124,72 @@ def _real_views() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
 
 SUMMARY, DETAIL, EVENTS = _real_views()
 FAILED_BOT = "btc-bullish-infinity"
-SLOT = {"supervision": "running", "restarts": 0, "flagged": False, "last_error": None, "alive": True}
+SLOT = SupervisionView(supervision="running", restarts=0, flagged=False, last_error=None, alive=True)
+ROW = status_row(SUMMARY, SLOT)
 
 
-STATUS: dict[str, Any] = {
-    "fleet": {
-        "bots": 2,
-        "running": 1,
-        "paused": 0,
-        "failed": 1,
-        "started_at": iso(MARKET_TS - 3600),
-        "market_time": SUMMARY["market_time"],
-        "speed": str(parse_speed("600")),
-        "replay_finished": False,
-    },
-    "bots": [
-        status_row(SUMMARY, SLOT),
+STATUS = StatusSnapshot(
+    fleet=FleetInfo(
+        bots=2,
+        running=1,
+        paused=0,
+        failed=1,
+        started_at=iso(MARKET_TS - 3600) or "",
+        market_time=ROW.market_time,
+        speed=str(parse_speed("600")),
+        replay_finished=False,
+    ),
+    bots=(
+        ROW,
         # failed before its first step: the board holds only what the supervisor posted
         status_row(
-            render_summary({"name": FAILED_BOT}),
-            {**SLOT, "supervision": "failed", "restarts": 3, "flagged": True, "alive": False},
+            BotSummary(name=FAILED_BOT),
+            SupervisionView(supervision="failed", restarts=3, flagged=True, alive=False),
         ),
-    ],
-}
-BOT: dict[str, Any] = {**DETAIL, **SLOT}  # as ``Runner`` answers ``bot NAME``
+    ),
+)
+BOT = with_supervision(DETAIL, SLOT)  # as ``Runner`` answers ``bot NAME``
+
+
+def _json(value: object) -> Any:
+    """A struct as the JSON value the socket carries."""
+    return msgspec.json.decode(msgspec.json.encode(value))
 
 
 class FakeRunner:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.sends: list[Callable[[Mapping[str, Any]], None]] = []
-        self.bots_filter: list[list[str] | None] = []
-        self.bot_result: dict[str, Any] | None = None
+        self.sends: list[Callable[[object], None]] = []
+        self.bots_filter: list[tuple[str, ...] | None] = []
+        self.bot_result: BotSnapshot | None = None
 
-    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:  # noqa: PLR0911  <why: one flat match over the commands>
-        self.calls.append((cmd, args))
-        name = args.get("name")
-        if name == "ghost":
+    def dispatch(self, command: ControlCommand) -> Result:  # noqa: PLR0911  <why: one flat match over the commands>
+        args = msgspec.to_builtins(command)
+        del args["cmd"]
+        self.calls.append((command.cmd, args))
+        if getattr(command, "name", None) == "ghost":
             raise ControlError(ErrorCode.NOT_FOUND, "no bot named 'ghost'")
-        match cmd:
-            case "status":
+        match command:
+            case Status():
                 return STATUS
-            case "bot":
-                return self.bot_result if self.bot_result is not None else {**BOT, "name": name}
-            case "reload":  # as the supervisor answers
-                return {"changed": [], "added": [], "removed": [], "unchanged": ["sol-neutral-grid"]}
-            case "shutdown":
-                return {"message": "shutting down"}
-            case "stop":
-                return {"name": name, "state": BotRunState.STOPPED.value}
-            case "start":
-                return {"name": name, "state": BotRunState.RUNNING.value}
-            case _:  # an operator command, as the bot actor answers it
-                return {"name": name, "state": run_state(apply_command(OperatorFlags(), OperatorCommand(cmd))).value}
+            case ShowBot(name=name):
+                return self.bot_result if self.bot_result is not None else msgspec.structs.replace(BOT, name=name)
+            case Reload():  # as the supervisor answers
+                return ReloadResult(changed=(), added=(), removed=(), unchanged=("sol-neutral-grid",))
+            case Shutdown():
+                return Message(message="shutting down")
+            case Stop(name=name):
+                return BotState(name=name, state=BotRunState.STOPPED.value)
+            case Start(name=name):
+                return BotState(name=name, state=BotRunState.RUNNING.value)
+            case Pause() | Resume() | ReduceOnly() | Flatten():  # as the bot actor answers it
+                return BotState(name=command.name, state=run_state(apply_command(OperatorFlags(), command)).value)
+            case _:
+                raise ControlError(ErrorCode.BAD_REQUEST, f"not faked: {command.cmd}")
 
-    def subscribe(self, send: Callable[[Mapping[str, Any]], None], bots: list[str] | None) -> Callable[[], None]:
+    def subscribe(self, send: Callable[[object], None], command: Subscribe) -> Callable[[], None]:
         self.sends.append(send)
-        self.bots_filter.append(bots)
+        self.bots_filter.append(command.bots)
         return lambda: None
 
 
@@ -221,8 +261,9 @@ def test_status_prints_the_fleet_line_and_a_row_per_bot(
     sol = _row(out, "sol-neutral-grid")
     # the run state and the Risk Governor's action, spelled as the runtime spells them
     assert sol[:5] == ["sol-neutral-grid", "SOL-PERP", "paper", "reduce_only", "REDUCE_ONLY"]
-    numbers = [str(SUMMARY[k]) for k in ("position", "mark", "equity", "pnl", "open_orders", "fills")]
+    numbers = [str(getattr(ROW, k)) for k in ("position", "mark", "equity", "pnl", "open_orders", "fills")]
     assert sol[5:] == [*numbers, "0", ""]
+    assert ROW.position == "1.000000000" and ROW.mark == "148.500000"  # units, not Drift's integers
     # what a bot that failed before its first step has not got renders as "-"
     assert _row(out, FAILED_BOT) == [FAILED_BOT, *["-"] * 2, "failed", *["-"] * 7, "3", "FLAGGED"]
 
@@ -230,15 +271,27 @@ def test_status_prints_the_fleet_line_and_a_row_per_bot(
 def test_status_shows_every_field_of_the_runtimes_rows() -> None:
     shown = {key for _header, key, _justify in _STATUS_COLUMNS}
     # the fleet line shows the market time; the risk cell the Risk Governor's reasons
-    assert set(STATUS["bots"][0]) - shown == {"market_time", "risk_reasons"}
+    assert set(StatusRow.__struct_fields__) - shown == {"market_time", "risk_reasons"}
 
 
 def test_json_prints_the_raw_result(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _ctl(capsys, "--socket", str(server.socket_path), "--json", "status")
     assert code == 0
-    assert json.loads(out) == STATUS
+    assert json.loads(out) == _json(STATUS)
     code, out, _ = _ctl(capsys, "--socket", str(server.socket_path), "--json", "bot", "sol")
-    assert json.loads(out) == {**BOT, "name": "sol"}
+    assert json.loads(out) == {**_json(BOT), "name": "sol"}
+
+
+def test_json_speaks_exact_decimal_strings_for_every_amount(
+    server: ControlServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = _ctl(capsys, "--socket", str(server.socket_path), "--json", "bot", "sol")
+    detail = json.loads(out)
+    amounts = [detail[k] for k in ("position", "entry", "mark", "oracle", "leverage", "equity")]
+    amounts += [v for v in detail["pnl"].values() if v is not None] + list(detail["band"].values())
+    amounts += [o[k] for o in detail["orders"] for k in ("price", "base", "filled")]
+    assert amounts and all(isinstance(a, str) and re.fullmatch(r"-?\d+\.\d+", a) for a in amounts), amounts
+    assert detail["pnl"]["fees_paid"] == DETAIL.pnl.fees_paid and "fees" not in detail["pnl"]
 
 
 def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -247,40 +300,44 @@ def test_bot_prints_every_section(server: ControlServer, capsys: pytest.CaptureF
     lines = out.splitlines()
     assert lines[0] == "bot sol-neutral-grid (paper) reduce_only"
     assert lines[1] == "risk REDUCE_ONLY  operator"  # an operator decided, and ctl says so
-    pnl, band, grid = DETAIL["pnl"], DETAIL["band"], DETAIL["grid"]
+    pnl, band, grid = DETAIL.pnl, DETAIL.band, DETAIL.grid
+    assert pnl is not None and band is not None and grid is not None and DETAIL.orders is not None
+    assert pnl.fees_paid is not None
     for label, value in [
-        ("subaccount", DETAIL["subaccount"]),
-        ("entry", DETAIL["entry"]),
-        ("oracle", DETAIL["oracle"]),
-        ("leverage", DETAIL["leverage"]),
+        ("subaccount", DETAIL.subaccount),
+        ("entry", DETAIL.entry),
+        ("oracle", DETAIL.oracle),
+        ("leverage", DETAIL.leverage),
         ("liq. price", "-"),  # no liquidation price at this leverage: the view says None
-        ("health", str(DETAIL["health"])),
-        ("rebates earned", "+" + pnl["fees"].removeprefix("-")),  # the maker fill earned a rebate: an income
-        ("unsettled", pnl["unsettled"]),
-        ("total", pnl["total"]),
-        ("preferred", band["preferred"]),
+        ("health", str(DETAIL.health)),
+        ("rebates earned", "+" + pnl.fees_paid.removeprefix("-")),  # the maker fill earned a rebate: an income
+        ("unsettled", pnl.unsettled),
+        ("total", pnl.total),
+        ("preferred", band.preferred),
         ("bias", grid["bias"]),
         ("size_per_level", grid["size_per_level"]),
-        ("equity", DETAIL["equity"]),  # not a known key: under "other"
+        ("equity", DETAIL.equity),
         ("supervision", "running"),
     ]:
+        assert value is not None
         assert any(label in line and value in line for line in lines), (label, value)
     assert "open orders (2)" in out
-    for order in DETAIL["orders"]:
-        row = _row(out, str(order["uid"]))
-        cells = [order[k] for k in ("price", "base", "filled", "post_only", "max_ts")]
-        assert row == [str(order["uid"]), "sell", *cells[:3], "must_post_only", "yes", cells[4]]
+    for order in DETAIL.orders:
+        row = _row(out, str(order.uid))
+        cells = [order.price, order.base, order.filled, order.max_ts]
+        assert row == [str(order.uid), "sell", *cells[:3], "must_post_only", "yes", cells[3]]
 
 
 def test_bot_with_missing_keys_still_renders(
     server: ControlServer, runner: FakeRunner, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runner.bot_result = {"name": "x", "state": "stopped", "novel": 1}
+    # a bot that is not running: the runner has only its last status row (``absent_bot``)
+    runner.bot_result = absent_bot(None, "x", SupervisionView(supervision="stopped"))
     code, out, _ = _ctl(capsys, "--socket", str(server.socket_path), "bot", "x")
     assert code == 0
     assert "bot x (-) stopped" in out
     assert any("oracle" in line and "-" in line for line in out.splitlines())
-    assert any("novel" in line and "1" in line for line in out.splitlines())
+    assert "open orders" not in out
 
 
 @pytest.mark.parametrize(
@@ -329,7 +386,7 @@ def test_the_run_dir_comes_from_the_environment(
 ) -> None:
     monkeypatch.setenv(RUN_DIR_ENV, str(run_dir))
     code, out, _ = _ctl(capsys, "--json", "status")
-    assert code == 0 and json.loads(out) == STATUS
+    assert code == 0 and json.loads(out) == _json(STATUS)
 
 
 def test_a_too_long_socket_path_is_exit_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
@@ -345,9 +402,12 @@ def test_a_too_long_socket_path_is_exit_2_naming_it(capsys: pytest.CaptureFixtur
         (["pause"], "pause takes NAME, got 0 value(s)"),
         (["bot", "a", "b"], "bot takes NAME, got 2 value(s)"),
         (["status", "sol"], "status takes no NAME, got sol"),
+        (["transfer", "b", "1", "usdc", "x"], "transfer: TO_SUBACCOUNT: Expected `int`, got `str`"),
+        (["deposit", "b", "-1", "usdc"], "deposit: amount must be a positive number, got '-1'"),
+        (["deposit", "b", "1", "btc"], "deposit: ASSET: Invalid enum value 'btc'"),
     ],
 )
-def test_a_wrong_number_of_names_is_a_usage_error(
+def test_a_wrong_number_or_type_of_values_is_a_usage_error_naming_it(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     code, _, err = _ctl(capsys, "--socket", "/tmp/none.sock", *argv)
@@ -367,7 +427,7 @@ def test_run_dir_and_socket_are_exclusive(capsys: pytest.CaptureFixture[str]) ->
     assert "not allowed with" in capsys.readouterr().err
 
 
-def _publish_then_stop(server: ControlServer, runner: FakeRunner, events: list[dict[str, Any]]) -> threading.Thread:
+def _publish_then_stop(server: ControlServer, runner: FakeRunner, events: list[object]) -> threading.Thread:
     def go() -> None:
         deadline = time.monotonic() + 5
         while not runner.sends and time.monotonic() < deadline:
@@ -382,42 +442,75 @@ def _publish_then_stop(server: ControlServer, runner: FakeRunner, events: list[d
     return thread
 
 
-def test_subscribe_prints_one_line_per_event_until_the_stream_ends(
+def test_subscribe_prints_one_line_per_event_in_units_until_the_stream_ends(
     server: ControlServer, runner: FakeRunner, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    thread = _publish_then_stop(server, runner, EVENTS)  # a fill and a risk-state change, as the hub publishes them
+    thread = _publish_then_stop(server, runner, list(EVENTS))  # a fill and a risk change, as the hub publishes them
     code, out, err = _ctl(capsys, "--socket", str(server.socket_path), "subscribe", "sol", "eth")
     thread.join()
     assert code == 0
-    assert runner.bots_filter == [["sol", "eth"]]
+    assert runner.bots_filter == [("sol", "eth")]
     assert out.splitlines() == [
-        "1758340860 sol-neutral-grid fill order_id=1 side=buy price=149000000 base=1000000000 quote=-149000000 "
-        "fee=-3725 liquidity=maker reduce_only=no",
-        '1758340860 sol-neutral-grid risk_state state=REDUCE_ONLY reasons=["operator"]',
+        "2025-09-20T04:01:00Z sol-neutral-grid fill #1 buy 1.000000000 @ 149.000000 quote -149.000000 "
+        "rebate 0.003725 maker",
+        "2025-09-20T04:01:00Z sol-neutral-grid risk REDUCE_ONLY (operator)",
     ]
     assert "closed the event stream" in err
 
 
-def test_subscribe_json_prints_each_event_as_a_json_line(
+def test_subscribe_json_prints_each_event_as_a_json_line_with_exact_decimals(
     server: ControlServer, runner: FakeRunner, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    events = [{"bot": "sol", "n": 1}, {"bot": "btc", "n": 2}]
-    thread = _publish_then_stop(server, runner, events)
+    thread = _publish_then_stop(server, runner, list(EVENTS))
     code, out, _ = _ctl(capsys, "--socket", str(server.socket_path), "--json", "subscribe")
     thread.join()
     assert code == 0 and runner.bots_filter == [None]
-    assert [json.loads(line) for line in out.splitlines()] == events
+    fill, risk = (json.loads(line) for line in out.splitlines())
+    assert fill == {
+        "kind": "fill",
+        "bot": "sol-neutral-grid",
+        "time": "2025-09-20T04:01:00Z",
+        "order_id": 1,
+        "side": "buy",
+        "price": "149.000000",
+        "base": "1.000000000",
+        "quote": "-149.000000",
+        "fees_paid": "-0.003725",  # a maker rebate: negative, as the report counts fees (+ a cost)
+        "liquidity": "maker",
+        "reduce_only": False,
+    }
+    assert risk == _json(EVENTS[1])
 
 
-def test_format_event_puts_time_bot_and_type_first() -> None:
-    assert format_event({"price": "1", "type": "fill", "bot": "b", "ts": "t"}) == "t b fill price=1"
-    assert format_event({}) == ""
+def test_a_paid_fee_and_funding_read_as_what_they_cost() -> None:
+    fill = FillEvent(
+        bot="b",
+        time="t",
+        order_id=3,
+        side="sell",
+        price="202.775600",
+        base="0.400000000",
+        quote="81.110240",
+        fees_paid="2.027756",
+        liquidity="taker",
+        reduce_only=True,
+    )
+    assert (
+        format_event(fill)
+        == "t b fill #3 sell 0.400000000 @ 202.775600 quote 81.110240 fee 2.027756 paid taker reduce-only"
+    )
+    paid = FundingEvent(bot="b", time="t", position="1.000000000", rate="0.001000000", payment="-0.001000")
+    assert format_event(paid) == "t b funding paid 0.001000 on 1.000000000 at rate 0.001000000"
+
+
+def test_an_event_this_ctl_does_not_know_still_prints_its_fields() -> None:
+    assert format_raw_event(msgspec.Raw(b'{"bot": "b", "kind": "novel", "x": 1}')) == "bot=b kind=novel x=1"
 
 
 def test_bot_renders_a_liquidation_price_and_its_distance(
     server: ControlServer, runner: FakeRunner, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runner.bot_result = {**BOT, "liq_price": "17.030000", "liq_distance_pct": "92.64"}
+    runner.bot_result = msgspec.structs.replace(BOT, liq_price="17.030000", liq_distance_pct="92.64")
     code, out, _ = _ctl(capsys, "--socket", str(server.socket_path), "bot", "sol-neutral-grid")
     assert code == 0
     # the value in the cell right after its label (the panels print two label/value columns side by side)
@@ -431,9 +524,9 @@ def test_bot_renders_a_liquidation_price_and_its_distance(
     [("running", "paused"), ("starting", "starting"), ("stopped", "stopped"), ("restarting", "restarting")],
 )
 def test_a_status_row_shows_the_bots_state_only_while_the_supervisor_runs_it(supervision: str, shown: str) -> None:
-    slot = {**SLOT, "supervision": supervision, "restarts": 2, "flagged": True}
-    row = status_row({"name": "b", "state": "paused"}, slot)
-    assert row == {"name": "b", "state": shown, "restarts": 2, "flagged": True}
+    slot = SupervisionView(supervision=supervision, restarts=2, flagged=True)
+    row = status_row(BotSummary(name="b", state="paused"), slot)
+    assert (row.name, row.state, row.restarts, row.flagged) == ("b", shown, 2, True)
 
 
 @pytest.mark.parametrize(

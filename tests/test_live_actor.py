@@ -15,9 +15,11 @@ import pykka
 import pytest
 import structlog
 
-from actors.live_actor import LiveBotActor, LiveCheckpoint, LiveSetup, Refresh
+from actors.live_actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
+from actors.proxies import live_bot_proxy
 from botrunner.config import BotMode
 from botrunner.config.live import JitoSettings, LiveSettings
+from botrunner.core.operator import Asset, TransferFunds
 from botrunner.runner import register_config
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.store import Store, StoreWriteError, StoreWriter
@@ -35,7 +37,7 @@ class Started:
         self.ref, self.board, self.log, self.failures = ref, board, log, failures
 
     def tick(self) -> None:
-        self.ref.ask(Refresh(), timeout=TIMEOUT_S)
+        self.ref.ask(Tick(), timeout=TIMEOUT_S)
 
     def wait_started(self) -> None:
         self.ref.proxy().flush_marker().get(timeout=TIMEOUT_S)  # answered once on_start is done
@@ -97,7 +99,7 @@ def test_monitor_when_flagged_for_a_paused_restart_then_it_starts(fake: FakeRpc,
         bot.tick()
         assert bot.failures == []
         row = bot.board.get("sol-neutral-grid")
-        assert row is not None and row["state"] == "running"
+        assert row is not None and row.state == "running"
 
 
 def test_live_when_flagged_for_a_paused_restart_then_it_starts_paused(fake: FakeRpc, tmp_path: Path) -> None:
@@ -106,7 +108,7 @@ def test_live_when_flagged_for_a_paused_restart_then_it_starts_paused(fake: Fake
         bot.tick()
         assert bot.failures == []
         row = bot.board.get("sol-neutral-grid")
-        assert row is not None and row["state"] == "paused"
+        assert row is not None and row.state == "paused"
     assert fake.count("sendTransaction") == 0
 
 
@@ -139,7 +141,7 @@ def test_monitor_when_the_oracle_moves_without_events_then_status_follows(fake: 
         bot.tick()
         second = bot.board.get("sol-neutral-grid")
     assert first is not None and second is not None
-    assert (first["mark"], second["mark"]) == (150 * USDC, 160 * USDC)
+    assert (first.mark, second.mark) == (150 * USDC, 160 * USDC)
 
 
 def test_live_when_jito_enabled_then_submitter_uses_the_bots_delays_and_log(fake: FakeRpc, tmp_path: Path) -> None:
@@ -158,8 +160,9 @@ def test_live_when_jito_enabled_then_submitter_uses_the_bots_delays_and_log(fake
 def test_live_when_operator_transfers_to_a_sibling_then_sent_and_reported(fake: FakeRpc, tmp_path: Path) -> None:
     serve_chain(fake, user=funded_user(), siblings={2: user_bytes(authority=KP.pubkey(), sub_account_id=2)})
     with live_actor(fake, tmp_path, mode=BotMode.LIVE) as bot:
-        reply = bot.ref.proxy().capital("transfer", 100 * USDC, 0, 2).get(timeout=TIMEOUT_S)
-    assert [(e["event"], e.get("amount")) for e in reply["events"]] == [("BalanceChanged", -100 * USDC)]
+        transfer = TransferFunds(name="sol-neutral-grid", amount="100", asset=Asset.USDC, to_subaccount=2)
+        reply = live_bot_proxy(bot.ref).capital(transfer, 100 * USDC).get(timeout=TIMEOUT_S)
+    assert [(e.event, e.asset, e.amount) for e in reply.events] == [("BalanceChanged", "usdc", "-100.000000")]
     assert fake.count("sendTransaction") == 1
 
 

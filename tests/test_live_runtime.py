@@ -158,12 +158,15 @@ def test_run_live_bot_trades_through_the_node_and_never_leaks_the_key(work: Path
         replies.append(text)
         # validated, simulated, sent and confirmed (the bot keeps re-placing its ladder meanwhile: the fake node
         # does not run the program, so its orders never appear)
+        assert withdrawn["amount"] == "5.000000" and withdrawn["asset"] == "usdc"  # exact decimals, as typed
         assert [e for e in withdrawn["events"] if e["event"] == "BalanceChanged"] == [
             {
                 "event": "BalanceChanged",
-                "ts": withdrawn["events"][-1]["ts"],
-                "spot_market_index": 0,
-                "amount": -5_000_000,
+                "time": withdrawn["events"][-1]["time"],
+                "asset": "usdc",
+                "amount": "-5.000000",
+                "reason": None,
+                "detail": None,
             }
         ]
         refused, text = _ctl(work, "withdraw", "live-band", "5000", "usdc")

@@ -17,12 +17,13 @@ import pytest
 from botrunner import runner as runner_module
 from botrunner.config import BotConfig, parse_bot
 from botrunner.control.protocol import ControlError
+from botrunner.core.operator import Reload
 from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.account_locks import AccountInUse, AccountLocks
 from botrunner.store import Store
 from tests.support_fake_rpc import FakeRpc
 from tests.support_files import umask
-from tests.support_runtime import short_dir, small_fleet, small_market
+from tests.support_runtime import ask, short_dir, small_fleet, small_market
 from tests.test_live_runtime import BOT, KP
 from tests.test_live_venue import funded_user, serve_chain
 
@@ -81,7 +82,7 @@ def test_a_reload_adding_a_live_bot_on_a_subaccount_traded_elsewhere_is_refused_
             elsewhere = AccountLocks(work / "elsewhere")
             elsewhere.acquire([parse_bot((fleet / "live-band.yaml").read_text(), "live-band.yaml")])
             with pytest.raises(ControlError, match=r"reload refused, nothing changed: .* is traded by another runner"):
-                runner.dispatch("reload", {})
+                ask(runner, Reload())
             elsewhere.release_all()
             assert fake.count("sendTransaction") == 0
         assert runner.account_locks.held == frozenset()
@@ -117,7 +118,7 @@ def test_reloads_from_two_clients_run_one_after_the_other(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(runner_module, "load_fleet", slow_load)
     try:
-        threads = [threading.Thread(target=runner.dispatch, args=("reload", {})) for _ in range(2)]
+        threads = [threading.Thread(target=runner.dispatch, args=(Reload(),)) for _ in range(2)]
         threads[0].start()
         assert inside.wait(10)
         threads[1].start()

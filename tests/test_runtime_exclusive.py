@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from botrunner.control.protocol import ControlError
+from botrunner.core.operator import Shutdown, Status
 from botrunner.runner import Runner, RunnerError, RunOptions
 from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
 from botrunner.store import Store
 from tests.support_files import give_away, umask
+from tests.support_runtime import ask
 
 
 def test_a_second_holder_is_refused_with_the_first_ones_name_until_it_releases(tmp_path: Path) -> None:
@@ -136,9 +138,9 @@ def test_requests_that_arrive_while_the_bots_start_are_told_so(tmp_path: Path) -
     supervisor is up a request gets a clear ``conflict``, and ``shutdown`` is still heard."""
     runner = Runner(RunOptions(fleet=tmp_path / "fleet", run_dir=tmp_path / "run"))
     with pytest.raises(ControlError) as starting:
-        runner.dispatch("status", {})
+        ask(runner, Status())
     assert starting.value.code == "conflict" and "still starting its bots" in starting.value.message
-    assert runner.dispatch("shutdown", {}) == {"message": "shutting down"}
+    assert ask(runner, Shutdown()) == {"message": "shutting down"}
     assert runner.shutdown_requested.is_set()
 
 

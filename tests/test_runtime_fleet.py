@@ -23,11 +23,13 @@ from botrunner.backtest.engine import BacktestInputs, run_backtest
 from botrunner.cli import main as cli_main
 from botrunner.config import load_bot
 from botrunner.control.protocol import ControlError
+from botrunner.core.operator import Flatten, Pause, ReduceOnly, Reload, Resume, ShowBot, Start, Stop, Subscribe
 from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.restart import RestartPolicy
+from botrunner.runtime.snapshots import BotEvent, Started, StateChanged
 from botrunner.store import StepRecord, Store, StoreError
-from tests.support_runtime import short_dir, small_fleet, small_market, write_bot
+from tests.support_runtime import ask, fleet_status, short_dir, small_fleet, small_market, write_bot
 
 
 @pytest.fixture
@@ -77,8 +79,8 @@ def test_a_paper_bot_on_the_actor_runtime_fills_exactly_as_the_backtest_of_the_s
     expected = _backtest_fills(workdir, fleet, "alpha")
     assert len(expected) > 10  # the window trades: the comparison means something
     assert _store_fills(workdir, "alpha") == expected
-    assert status["fleet"]["replay_finished"] is True
-    assert status["bots"][0]["fills"] == len(expected)
+    assert status.fleet.replay_finished is True
+    assert status.bots[0].fills == len(expected)
 
 
 def test_operator_commands_take_effect_at_once_and_are_audited(workdir: Path) -> None:
@@ -88,17 +90,17 @@ def test_operator_commands_take_effect_at_once_and_are_audited(workdir: Path) ->
     try:
         assert stat.S_IMODE((workdir / "run").stat().st_mode) == 0o700  # a new run directory is the owner's only
         runner.wait(every_s=0.05)
-        assert runner.dispatch("bot", {"name": "alpha"})["orders"]  # a ladder rests at the end of the data
-        assert runner.dispatch("pause", {"name": "alpha"}) == {"name": "alpha", "state": "paused"}
-        detail = runner.dispatch("bot", {"name": "alpha"})
+        assert ask(runner, ShowBot(name="alpha"))["orders"]  # a ladder rests at the end of the data
+        assert ask(runner, Pause(name="alpha")) == {"name": "alpha", "state": "paused"}
+        detail = ask(runner, ShowBot(name="alpha"))
         assert detail["orders"] == [] and detail["state"] == "paused"
         assert "operator" in detail["risk"]["reasons"]
-        assert runner.dispatch("resume", {"name": "alpha"})["state"] == "running"
-        assert runner.dispatch("bot", {"name": "alpha"})["orders"]
-        assert runner.dispatch("reduce-only", {"name": "alpha"})["state"] == "reduce_only"
-        assert runner.dispatch("stop", {"name": "alpha"})["state"] == "stopped"
-        assert runner.status()["bots"][0]["state"] == "stopped"
-        assert runner.dispatch("start", {"name": "alpha"})["name"] == "alpha"
+        assert ask(runner, Resume(name="alpha"))["state"] == "running"
+        assert ask(runner, ShowBot(name="alpha"))["orders"]
+        assert ask(runner, ReduceOnly(name="alpha"))["state"] == "reduce_only"
+        assert ask(runner, Stop(name="alpha"))["state"] == "stopped"
+        assert fleet_status(runner)["bots"][0]["state"] == "stopped"
+        assert ask(runner, Start(name="alpha"))["name"] == "alpha"
     finally:
         runner.shutdown()
     with Store.open(workdir / "run" / "botrunner.db", readonly=True) as store:
@@ -124,7 +126,7 @@ def test_a_failing_bot_restarts_with_backoff_then_is_flagged_and_the_other_bot_i
         runner.wait(every_s=0.05)
         deadline = time.monotonic() + 20
         while True:  # beta's last restarts may still be under way when alpha's replay ends
-            status = {row["name"]: row for row in runner.status()["bots"]}
+            status = {row["name"]: row for row in fleet_status(runner)["bots"]}
             if status["beta"]["state"] == "failed" or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
@@ -160,7 +162,7 @@ def test_when_the_store_cannot_be_written_the_fleet_stops_and_the_run_ends_with_
     runner = _run(workdir, fleet)
     try:
         runner.wait(every_s=0.05)
-        status = {row["name"]: row for row in runner.status()["bots"]}
+        status = {row["name"]: row for row in fleet_status(runner)["bots"]}
     finally:
         runner.shutdown()
     assert runner.shutdown_requested.is_set()  # stopped by the failure, not by the end of the data
@@ -209,30 +211,30 @@ def test_reload_applies_only_what_changed_and_a_broken_file_changes_nothing(work
     small_market(workdir / "data")
     fleet = small_fleet(workdir / "fleet", ("alpha", "beta"))
     runner = _run(workdir, fleet)
-    events: list[dict[str, Any]] = []
-    unsubscribe = runner.subscribe(events.append, None)
+    events: list[BotEvent] = []
+    unsubscribe = runner.subscribe(events.append, Subscribe())
     try:
         runner.wait(every_s=0.05)
         (fleet / "gamma.yaml").write_text("name: gamma\nmode: paper\nmarket: [\n")
         with pytest.raises(ControlError, match=r"gamma\.yaml"):
-            runner.dispatch("reload", {})
-        assert {r["name"] for r in runner.status()["bots"]} == {"alpha", "beta"}
+            ask(runner, Reload())
+        assert {r["name"] for r in fleet_status(runner)["bots"]} == {"alpha", "beta"}
         # a paper bot on a market this run replays no data for: refused before its account is registered
         (fleet / "gamma.yaml").write_text(write_bot(fleet, "gamma", 9).read_text().replace("SOL-PERP", "BTC-PERP"))
         with pytest.raises(ControlError, match=r"gamma\.yaml: market BTC-PERP has no replay feed in this run"):
-            runner.dispatch("reload", {})
+            ask(runner, Reload())
         with Store.open(workdir / "run" / "botrunner.db", readonly=True) as store:
             assert [a.bot for a in store.accounts()] == ["alpha", "beta"]
         write_bot(fleet, "gamma", 9)
         beta = fleet / "beta.yaml"
         beta.write_text(beta.read_text().replace("step_bps: 25", "step_bps: 60"))
         (fleet / "alpha.yaml").unlink()
-        result = runner.dispatch("reload", {})
+        result = ask(runner, Reload())
         assert result == {"changed": ["beta"], "added": ["gamma"], "removed": ["alpha"], "unchanged": []}
-        assert {r["name"] for r in runner.status()["bots"]} == {"beta", "gamma"}
-        assert runner.dispatch("bot", {"name": "beta"})["grid"]["step_bps"] == "60"
+        assert {r["name"] for r in fleet_status(runner)["bots"]} == {"beta", "gamma"}
+        assert ask(runner, ShowBot(name="beta"))["grid"]["step_bps"] == "60"
         deadline = time.monotonic() + 20  # gamma announces itself from its own thread once it has started
-        while not any(e["bot"] == "gamma" and e["kind"] == "started" for e in events):
+        while not any(isinstance(e, Started) and e.bot == "gamma" for e in events):
             assert time.monotonic() < deadline, "gamma never reported its start"
             time.sleep(0.02)
     finally:
@@ -244,13 +246,13 @@ def test_flatten_keeps_only_reduce_only_orders_and_subscribers_see_the_state_cha
     small_market(workdir / "data")
     fleet = small_fleet(workdir / "fleet", ("alpha",))
     runner = _run(workdir, fleet)
-    events: list[dict[str, Any]] = []
-    unsubscribe = runner.subscribe(events.append, ["alpha"])
+    events: list[BotEvent] = []
+    unsubscribe = runner.subscribe(events.append, Subscribe(bots=("alpha",)))
     try:
         runner.wait(every_s=0.05)
-        before = runner.dispatch("bot", {"name": "alpha"})
-        state = runner.dispatch("flatten", {"name": "alpha"})["state"]
-        after = runner.dispatch("bot", {"name": "alpha"})
+        before = ask(runner, ShowBot(name="alpha"))
+        state = ask(runner, Flatten(name="alpha"))["state"]
+        after = ask(runner, ShowBot(name="alpha"))
     finally:
         unsubscribe()
         runner.shutdown()
@@ -259,7 +261,7 @@ def test_flatten_keeps_only_reduce_only_orders_and_subscribers_see_the_state_cha
     else:
         assert state == "flattening"
         assert after["orders"] and all(o["reduce_only"] for o in after["orders"])
-    assert {"bot": "alpha", "kind": "state", "state": state, "command": "flatten"} in events
+    assert StateChanged(bot="alpha", state=state, command="flatten") in events
 
 
 def test_a_command_to_a_busy_bot_is_answered_as_queued_audited_and_then_applied(
@@ -284,12 +286,12 @@ def test_a_command_to_a_busy_bot_is_answered_as_queued_audited_and_then_applied(
         ref = runner.supervisor.proxy().bot_ref("alpha").get(timeout=5)  # type: ignore[union-attr]
         busy = ref.proxy().detail()  # occupies alpha's actor until ``free`` is set
         with pytest.raises(ControlError) as queued:
-            runner.dispatch("pause", {"name": "alpha"})
+            ask(runner, Pause(name="alpha"))
         assert queued.value.code == "timeout"
         assert "it is queued and takes effect when bot 'alpha' finishes what it is doing" in str(queued.value)
         free.set()
         busy.get(timeout=10)
-        assert runner.dispatch("bot", {"name": "alpha"})["state"] == "paused"
+        assert ask(runner, ShowBot(name="alpha"))["state"] == "paused"
     finally:
         free.set()
         runner.shutdown()
@@ -320,7 +322,7 @@ def test_reload_refuses_a_repeated_key_an_alias_bomb_deep_nesting_and_stray_byte
         tracemalloc.start()
         try:
             with pytest.raises(ControlError) as err:
-                runner.dispatch("reload", {})
+                ask(runner, Reload())
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -334,7 +336,7 @@ def test_reload_refuses_a_repeated_key_an_alias_bomb_deep_nesting_and_stray_byte
         assert len(lines) == 4
         assert peak < 5_000_000, f"refusing took {peak:,} bytes"
         assert [c.name for c in runner.configs] == ["alpha"]
-        assert {r["name"] for r in runner.status()["bots"]} == {"alpha"}
+        assert {r["name"] for r in fleet_status(runner)["bots"]} == {"alpha"}
     finally:
         runner.shutdown()
 
@@ -359,20 +361,20 @@ def test_after_too_many_failures_a_bot_runs_paused_and_flagged_until_an_operator
         runner.wait(every_s=0.05)
         deadline = time.monotonic() + 20
         while True:
-            beta = {row["name"]: row for row in runner.status()["bots"]}["beta"]
-            slot = runner.dispatch("bot", {"name": "beta"})
+            beta = {row["name"]: row for row in fleet_status(runner)["bots"]}["beta"]
+            slot = ask(runner, ShowBot(name="beta"))
             if slot["supervision"] == "running" or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
         # its third failure gave it one start PAUSED: it runs (no orders), flagged, and says so
         assert (beta["state"], beta["flagged"], beta["restarts"]) == ("paused", True, 2), beta
         assert slot["orders"] == [] and slot["alive"] is True
-        runner.dispatch("start", {"name": "beta"})  # clears the flag; the pause is the bot's own, persisted
+        ask(runner, Start(name="beta"))  # clears the flag; the pause is the bot's own, persisted
         deadline = time.monotonic() + 20
-        while runner.dispatch("bot", {"name": "beta"})["supervision"] != "running" and time.monotonic() < deadline:
+        while ask(runner, ShowBot(name="beta"))["supervision"] != "running" and time.monotonic() < deadline:
             time.sleep(0.05)
-        beta = {row["name"]: row for row in runner.status()["bots"]}["beta"]
+        beta = {row["name"]: row for row in fleet_status(runner)["bots"]}["beta"]
         assert (beta["state"], beta["flagged"]) == ("paused", False), beta
-        assert runner.dispatch("resume", {"name": "beta"})["state"] == "running"
+        assert ask(runner, Resume(name="beta"))["state"] == "running"
     finally:
         runner.shutdown()

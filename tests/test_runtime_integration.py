@@ -21,8 +21,10 @@ import pytest
 from actors.bot_actor import decode_checkpoint
 from botrunner.config import load_bot
 from botrunner.control.client import ClientError, ControlClient
+from botrunner.core.operator import ShowBot, Status
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import restore
+from botrunner.runtime.snapshots import BotSnapshot, StatusSnapshot
 from botrunner.store import Store
 from tests.support_runtime import short_dir, small_fleet, small_market
 
@@ -125,13 +127,13 @@ def _books(db: Path, bots: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _status_once_started(client: ControlClient) -> dict[str, Any]:
+def _status_once_started(client: ControlClient) -> StatusSnapshot:
     """The fleet's status once its bots have started: the socket is bound before the bots start, and meanwhile
     requests are told "conflict"."""
     deadline = time.monotonic() + 30
     while True:
         try:
-            status: dict[str, Any] = client.call("status")
+            status = client.call(Status(), StatusSnapshot)
             return status
         except ClientError as exc:
             assert exc.code == "conflict" and "still starting" in str(exc), exc
@@ -162,7 +164,10 @@ def _check_garbage_and_misuse_are_answered(sock: Path) -> None:
     too_long = _raw(sock, b'{"id": 5, "cmd": "status", "args": {"x": "' + b"a" * 70_000 + b'"}}\n')
     assert too_long[0]["error"]["code"] == "line_too_long"
     results: list[Any] = []
-    threads = [threading.Thread(target=lambda: results.append(ControlClient(sock).call("status"))) for _ in range(50)]
+    threads = [
+        threading.Thread(target=lambda: results.append(ControlClient(sock).call(Status(), StatusSnapshot)))
+        for _ in range(50)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -183,8 +188,8 @@ def _check_a_second_runner_refuses_and_touches_nothing(
     assert f"in use by another runner (pid {first.pid}:" in (work / "runner.out").read_text()
     with Store.open(db, readonly=True) as store:
         assert len(store.audit_rows()) == audits_before
-    status = client.call("status")
-    assert [b["restarts"] for b in status["bots"]] == [0, 0], status
+    status = client.call(Status(), StatusSnapshot)
+    assert [b.restarts for b in status.bots] == [0, 0], status
 
 
 def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_duplicates(work: Path) -> None:
@@ -197,13 +202,17 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
         _wait_for(sock.exists, 30, "the control socket")
         client = ControlClient(sock)
         status = _status_once_started(client)
-        assert [b["name"] for b in status["bots"]] == ["alpha", "beta"]
+        assert [b.name for b in status.bots] == ["alpha", "beta"]
 
         idle = socket.socket(socket.AF_UNIX)
         idle.connect(str(sock))  # connects and says nothing, for the whole test
         _check_garbage_and_misuse_are_answered(sock)
 
-        # The operator CLI pauses beta; the pause outlives the crash below.
+        # The operator CLI pauses beta, with more idle connections open than the socket serves at once (the runner's
+        # limit is 256): the longest-waiting ones make room. The pause outlives the crash below.
+        crowd = [socket.socket(socket.AF_UNIX) for _ in range(300)]
+        for conn in crowd:
+            conn.connect(str(sock))
         ctl = subprocess.run(
             [sys.executable, "-m", "botrunner", "ctl", "--run-dir", str(work / "run"), "pause", "beta"],
             cwd=ROOT,
@@ -213,7 +222,9 @@ def test_runner_answers_garbage_survives_sigkill_and_resumes_without_loss_or_dup
             check=False,
         )
         assert ctl.returncode == 0, ctl.stderr
-        assert client.call("bot", name="beta")["orders"] == []
+        for conn in crowd:
+            conn.close()
+        assert client.call(ShowBot(name="beta"), BotSnapshot).orders == ()
 
         _check_a_second_runner_refuses_and_touches_nothing(work, proc, client)
 

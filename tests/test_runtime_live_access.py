@@ -11,10 +11,11 @@ import pytest
 
 from actors.supervisor import LiveAccess
 from botrunner.config import BotConfig, parse_bot
+from botrunner.core.operator import Reload
 from botrunner.live import connect
 from botrunner.runner import Runner, RunnerError, RunOptions, prepare_live
 from tests.support_fake_rpc import FakeRpc
-from tests.support_runtime import short_dir, small_fleet, small_market
+from tests.support_runtime import ask, short_dir, small_fleet, small_market
 from tests.test_live_runtime import BOT, KP
 from tests.test_live_venue import funded_user, serve_chain
 
@@ -83,16 +84,16 @@ def test_a_reload_checks_only_the_live_bots_it_starts(monkeypatch: pytest.Monkey
             (fleet / "live-band.yaml").write_text(BOT.format(authority=KP.pubkey(), url=fake.url))
             runner.start()
             assert checked == [[fake.url]]
-            assert runner.dispatch("reload", {})["unchanged"] == ["alpha", "live-band"]
+            assert ask(runner, Reload())["unchanged"] == ["alpha", "live-band"]
             assert checked == [[fake.url]]  # nothing (re)started: no check
             (fleet / "live-band.yaml").write_text(
                 BOT.format(authority=KP.pubkey(), url=fake.url).replace("capital_usdc: 1000", "capital_usdc: 900")
             )
-            assert runner.dispatch("reload", {})["changed"] == ["live-band"]
+            assert ask(runner, Reload())["changed"] == ["live-band"]
             assert checked == [[fake.url], [fake.url]]
             assert runner.live_access["live-band"].wallet is not None
             (fleet / "live-band.yaml").unlink()
-            assert runner.dispatch("reload", {})["removed"] == ["live-band"]
+            assert ask(runner, Reload())["removed"] == ["live-band"]
             assert checked == [[fake.url], [fake.url]]
             assert "live-band" not in runner.live_access  # a removed bot's key is not kept in memory
             runner.shutdown()

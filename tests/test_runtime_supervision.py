@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from botrunner.bot.lifecycle import BotRunState, OperatorCommand, apply_command, run_state
+from botrunner.bot.lifecycle import BotRunState, apply_command, run_state
 from botrunner.bot.pipeline import OperatorFlags
+from botrunner.core.operator import Flatten, ModeCommand, Pause, ReduceOnly, Resume
 from botrunner.runtime import supervision as sv
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.runtime.supervision import (
@@ -224,7 +225,7 @@ class _Harness:
         if self.alive and self.sup.state is Supervision.STARTING:
             self.sup = sv.started(self.sup, self.sup.generation)
 
-    def command(self, command: OperatorCommand) -> None:
+    def command(self, command: ModeCommand) -> None:
         try:
             self.sup = sv.operator_command(self.sup)
         except Refused:
@@ -256,7 +257,10 @@ _EVENTS = st.one_of(
     st.tuples(st.just("stop"), st.none()),
     st.tuples(st.just("timer"), st.integers(min_value=0, max_value=3)),
     st.tuples(st.just("started"), st.none()),
-    st.tuples(st.just("command"), st.sampled_from(OperatorCommand)),
+    st.tuples(
+        st.just("command"),
+        st.sampled_from([Pause(name="b"), Resume(name="b"), ReduceOnly(name="b"), Flatten(name="b")]),
+    ),
     st.tuples(st.just("wait"), st.floats(min_value=0, max_value=400, allow_nan=False)),
     st.tuples(st.just("wait"), st.floats(min_value=0, max_value=5, allow_nan=False)),
 )
@@ -286,7 +290,7 @@ def test_any_sequence_of_events_stays_in_the_table_never_restarts_a_stopped_bot_
             case "started":
                 bot.started()
             case "command":
-                assert isinstance(arg, OperatorCommand)
+                assert isinstance(arg, Pause | Resume | ReduceOnly | Flatten)
                 bot.command(arg)
             case "wait":
                 assert isinstance(arg, float)

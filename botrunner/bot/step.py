@@ -30,7 +30,7 @@ from typing import assert_never
 
 import msgspec
 
-from botrunner.bot.lifecycle import OperatorCommand, apply_command
+from botrunner.bot.lifecycle import apply_command
 from botrunner.bot.pipeline import (
     AccountView,
     BotDefinition,
@@ -44,6 +44,7 @@ from botrunner.bot.settle import settle_due
 from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
 from botrunner.connector.commands import CancelAndPlace, PlaceOrders
 from botrunner.connector.orders import WorkingOrder
+from botrunner.core.operator import ModeCommand
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow
 from botrunner.funding import ONE_DAY_S
@@ -107,10 +108,11 @@ class VenueReport(msgspec.Struct, frozen=True):
 
 
 class Operator(msgspec.Struct, frozen=True, kw_only=True):
-    """An operator command at ``ts``; the bot decides at once at ``mark`` / ``oracle`` (the last prices it knows)."""
+    """An operator command at ``ts`` (the operator's vocabulary, ``botrunner.core.operator``: pause, resume,
+    reduce-only, flatten); the bot decides at once at ``mark`` / ``oracle`` (the last prices it knows)."""
 
     ts: int
-    command: OperatorCommand
+    command: ModeCommand
     mark: int
     oracle: int
 

@@ -24,8 +24,10 @@ from pathlib import Path
 from botrunner.backtest.bench import R1_YAML
 from botrunner.backtest.data import BUNDLED_DIR
 from botrunner.control.client import ControlClient
+from botrunner.core.operator import Status
 from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.market import PricePoint
+from botrunner.runtime.snapshots import StatusSnapshot
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def run_r3(bots: int = 100, bars: int = 200, status_calls: int = 200) -> R3Resul
             rounds: list[float] = []
             for _ in range(status_calls):
                 s = time.perf_counter()
-                client.call("status")
+                client.call(Status(), StatusSnapshot)
                 rounds.append(time.perf_counter() - s)
         finally:
             runner.shutdown()

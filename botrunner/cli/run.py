@@ -25,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import msgspec
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -257,11 +258,11 @@ def run_fleet(args: argparse.Namespace) -> int:
         if args.quiet:
             runner.wait()
         elif not tty:
-            runner.wait(tick=_every(args.status_every, lambda: _print_lines(runner.status())))
+            runner.wait(tick=_every(args.status_every, lambda: _print_lines(status_of(runner))))
         else:
-            with Live(_table(runner.status(), speed_label, ctl), console=console, refresh_per_second=2) as live:
-                runner.wait(tick=lambda: live.update(_table(runner.status(), speed_label, ctl)))
-        final = runner.status()
+            with Live(_table(status_of(runner), speed_label, ctl), console=console, refresh_per_second=2) as live:
+                runner.wait(tick=lambda: live.update(_table(status_of(runner), speed_label, ctl)))
+        final = status_of(runner)
     finally:
         runner.shutdown()
     if tty:
@@ -278,6 +279,14 @@ def run_fleet(args: argparse.Namespace) -> int:
             "and reconciles with its venue"
         )
     return 0
+
+
+def status_of(runner: Runner) -> dict[str, Any]:
+    """The fleet's status as ``ctl --json status`` prints it, less what a bot has not reported yet (the table and the
+    status lines read that shape)."""
+    status: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(runner.status()))
+    status["bots"] = [{k: v for k, v in row.items() if v is not None} for row in status["bots"]]
+    return status
 
 
 def _every(interval_s: float, action: Callable[[], None]) -> Callable[[], None]:

@@ -65,7 +65,7 @@ subaccount = one perp market: a position in another perp market is an error (its
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -100,6 +100,9 @@ from botrunner.venue.port import (
     VenueEvent,
 )
 from botrunner.venue.report import account_report
+
+if TYPE_CHECKING:  # driftpy's decoded accounts; the module itself is loaded by the live venue only
+    from driftpy.types import Order, UserAccount
 
 
 class LiveAccountError(ValueError):
@@ -174,7 +177,7 @@ def _order_type(drift_type: str, price: int, offset: int) -> OrderType:
     return OrderType.LIMIT if price > 0 else OrderType.ORACLE_OFFSET
 
 
-def _working(o: Any, state: OrderState, oracle: int) -> WorkingOrder:
+def _working(o: Order, state: OrderState, oracle: int) -> WorkingOrder:
     price = int(o.price)
     offset = int(o.oracle_price_offset)
     order_type = _order_type(variant_name(o.order_type), price, offset)
@@ -203,7 +206,7 @@ def _working(o: Any, state: OrderState, oracle: int) -> WorkingOrder:
 
 
 def _orders(
-    user: Any, market_index: int, oracle: int
+    user: UserAccount, market_index: int, oracle: int
 ) -> tuple[tuple[WorkingOrder, ...], tuple[tuple[int, int, int], ...], tuple[ClosedOrder, ...]]:
     """The bot market's orders with a user_order_id: open ones (with their fill counters) and finished ones."""
     open_orders: list[tuple[int, WorkingOrder, int, int]] = []

@@ -37,7 +37,7 @@ import enum
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, assert_never
+from typing import Protocol, TypeVar, assert_never
 
 import anyio
 import httpx
@@ -63,6 +63,7 @@ from solders.rpc.errors import (
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
+from structlog.typing import FilteringBoundLogger
 
 from botrunner.config.live import LiveSettings
 from botrunner.core.precision import MAX_TRANSACTION_BYTES
@@ -202,7 +203,7 @@ class _Run:
     what: str
     started: float
     priority_fee: int
-    log: Any
+    log: FilteringBoundLogger
     signature: str | None = None
     logs: tuple[str, ...] = ()
     units_consumed: int | None = None
@@ -221,7 +222,7 @@ class TxPipeline:
         payer: Keypair,
         settings: LiveSettings,
         *,
-        log: Any = None,
+        log: FilteringBoundLogger | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         priority_fee: Callable[[], int | None] = lambda: None,
@@ -232,7 +233,7 @@ class TxPipeline:
         self._rpc = rpc
         self._payer = payer
         self._settings = settings
-        self._log: Any = log if log is not None else structlog.get_logger("tx")
+        self._log: FilteringBoundLogger = log if log is not None else structlog.get_logger("tx")
         self._clock = clock
         self._sleep = sleep
         self._priority_fee = priority_fee
@@ -358,7 +359,7 @@ class TxPipeline:
                 assert_never(result.kind)
 
     async def _confirm(
-        self, signature: Signature, last_valid: int, expiry_possible_at: float, log: Any
+        self, signature: Signature, last_valid: int, expiry_possible_at: float, log: FilteringBoundLogger
     ) -> tuple[TxOutcome, str, int | None]:
         """Poll until the signature's fate is known or the status window closes. The block height (for expiry) is
         read only from ``expiry_possible_at`` on, or once the history phase has begun."""
@@ -399,7 +400,7 @@ class TxPipeline:
         return TxOutcome.UNKNOWN, f"no final status within {window} s of sending; last seen: {seen}", None
 
     async def _status(
-        self, signature: Signature, history: bool, deadline: float, log: Any
+        self, signature: Signature, history: bool, deadline: float, log: FilteringBoundLogger
     ) -> TransactionStatus | _Failed | None:
         got = await self._read(
             "getSignatureStatuses",
@@ -432,7 +433,7 @@ class TxPipeline:
             return _Failed(RpcFailure.UNCERTAIN, describe_error(exc))
 
     async def _read(
-        self, method: str, call: Callable[[], Awaitable[T]], log: Any, *, deadline: float | None = None
+        self, method: str, call: Callable[[], Awaitable[T]], log: FilteringBoundLogger, *, deadline: float | None = None
     ) -> T | _Failed:
         """A read-only call, retried after each backoff delay while the failure is transient (and, when given,
         while the retry still starts before ``deadline``)."""
@@ -502,7 +503,7 @@ def _final(status: TransactionStatus) -> tuple[TxOutcome, str, int | None] | Non
     return TxOutcome.CONFIRMED, "", status.slot
 
 
-def _error_text(err: Any) -> str:
+def _error_text(err: object) -> str:
     """A transaction error as compact JSON where solders can render it (``{"InstructionError":[2,{"Custom":6010}]}``),
     else its variant name (``BlockhashNotFound``)."""
     to_json = getattr(err, "to_json", None)

@@ -6,16 +6,21 @@ event on the hub. One place, so the paper and the live actor cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
+from structlog.typing import FilteringBoundLogger
 
 from botrunner.bot.driver import RowBuffer
 from botrunner.bot.pipeline import Decision
+from botrunner.core.precision import FUNDING_RATE_PRECISION
+from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, FillRow, FundingRow, fixed
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.what_if import break_even_price, entry_price
 from botrunner.runtime.hub import EventHub
+from botrunner.runtime.snapshots import FillEvent, FundingEvent, RiskStateChanged
+from botrunner.runtime.views import iso_time
 from botrunner.store import DecisionRow, ObjectiveRow, PositionRow, RiskEventRow
+
+_RATE_DECIMALS = len(str(FUNDING_RATE_PRECISION)) - 1
 
 
 class DecisionRecorder:
@@ -23,7 +28,7 @@ class DecisionRecorder:
 
     __slots__ = ("decisions", "hub", "log", "name", "objective", "objective_row", "reasons", "risk_events", "state")
 
-    def __init__(self, name: str, log: Any, hub: EventHub) -> None:
+    def __init__(self, name: str, log: FilteringBoundLogger, hub: EventHub) -> None:
         self.name = name
         self.log = log
         self.hub = hub
@@ -46,7 +51,7 @@ class DecisionRecorder:
             self.log.info(
                 "risk_state_changed", ts=decision.ts, previous=self.state, state=action, reasons=list(reasons)
             )
-            self.hub.publish(self.name, "risk_state", ts=decision.ts, state=action, reasons=list(reasons))
+            self.hub.publish(RiskStateChanged(bot=self.name, time=iso_time(decision.ts), state=action, reasons=reasons))
             self.state, self.reasons = action, reasons
         band = verdict.band
         self.log.info(
@@ -105,15 +110,45 @@ class DecisionRecorder:
         return rows
 
 
-def announce_rows(name: str, log: Any, hub: EventHub, step: RowBuffer) -> None:
-    """Log every fill, funding payment and PnL settlement of a step in the bot's log and publish it to
-    ``ctl subscribe`` (the store keeps settlements as the position rows and snapshots show them, no rows of their
-    own)."""
-    for kind, rows in (("fill", step.fills), ("funding", step.funding), ("settlement", step.settlements)):
-        for row in rows:
-            fields = msgspec.structs.asdict(row)
-            log.info(kind, **fields)
-            hub.publish(name, kind, **fields)
+def fill_event(bot: str, row: FillRow) -> FillEvent:
+    """A fill as ``ctl subscribe`` streams it: exact units, ISO time, ``fees_paid`` positive for a cost."""
+    return FillEvent(
+        bot=bot,
+        time=iso_time(row.ts),
+        order_id=row.order_id,
+        side=row.side,
+        price=fixed(row.price, PRICE_DECIMALS),
+        base=fixed(row.base, BASE_DECIMALS),
+        quote=fixed(row.quote, QUOTE_DECIMALS),
+        fees_paid=fixed(row.fee, QUOTE_DECIMALS),  # the row's fee is already + paid, - rebate
+        liquidity=row.liquidity,
+        reduce_only=row.reduce_only,
+    )
+
+
+def funding_event(bot: str, row: FundingRow) -> FundingEvent:
+    """A funding payment as ``ctl subscribe`` streams it."""
+    return FundingEvent(
+        bot=bot,
+        time=iso_time(row.ts),
+        position=fixed(row.position_base, BASE_DECIMALS),
+        rate=fixed(row.rate, _RATE_DECIMALS),
+        payment=fixed(row.payment, QUOTE_DECIMALS),
+    )
+
+
+def announce_rows(name: str, log: FilteringBoundLogger, hub: EventHub, step: RowBuffer) -> None:
+    """Log every fill, funding payment and PnL settlement of a step in the bot's log (Drift's integers, as the
+    store keeps them) and publish fills and funding to ``ctl subscribe`` (in units). Settlements are logged only:
+    the store and the stream show their effect (snapshots' unsettled and settled PnL), not rows of their own."""
+    for fill in step.fills:
+        log.info("fill", **msgspec.structs.asdict(fill))
+        hub.publish(fill_event(name, fill))
+    for payment in step.funding:
+        log.info("funding", **msgspec.structs.asdict(payment))
+        hub.publish(funding_event(name, payment))
+    for settlement in step.settlements:
+        log.info("settlement", **msgspec.structs.asdict(settlement))
 
 
 def position_row(ts: int, position: PerpPosition) -> PositionRow:

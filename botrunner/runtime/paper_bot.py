@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from botrunner.bot.driver import BotDriver, ladder_prices
-from botrunner.bot.lifecycle import OperatorCommand
 from botrunner.bot.step import BarClose, Effects, FundingSettled, Operator, VenueReport
+from botrunner.core.operator import ModeCommand
 from botrunner.core.records import SnapshotRow
 from botrunner.paper.venue import PaperVenue
 from botrunner.runtime.market import FundingPoint, MarketEvent, PricePoint
@@ -62,7 +62,7 @@ class PaperBot:
         if events:
             self.driver.feed(VenueReport(ts, tuple(events)))
 
-    def command(self, command: OperatorCommand) -> Effects:
+    def command(self, command: ModeCommand) -> Effects:
         """An operator command: the bot decides at once at the venue's last price."""
         venue = self.venue
         return self.driver.feed(Operator(ts=venue.now, command=command, mark=venue.last_price, oracle=venue.oracle))
