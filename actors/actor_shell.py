@@ -17,11 +17,12 @@ from types import TracebackType
 import pykka
 from structlog.typing import FilteringBoundLogger
 
-from botrunner.bot.lifecycle import BotRunState, after_step, apply_command, run_state
-from botrunner.bot.pipeline import Decision, OperatorFlags
-from botrunner.bot.session import BotSession, RowBuffer
+from botrunner.bot.driver import BotDriver, RowBuffer
+from botrunner.bot.lifecycle import BotRunState, run_state
+from botrunner.bot.pipeline import NO_OPERATOR, Decision, OperatorFlags
+from botrunner.bot.step import Effects
 from botrunner.config import BotConfig
-from botrunner.core.operator import ModeCommand
+from botrunner.core.operator import Flatten, ModeCommand
 from botrunner.core.records import OrderRow, SnapshotRow
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
@@ -56,12 +57,18 @@ class BotShell(pykka.ThreadingActor):
         self.config = setup.config
         self.name = setup.config.name
         self.log = setup.log
-        self.flags = OperatorFlags()  # a fresh bot; a resumed one takes its saved flags
+        self.driver: BotDriver | None = None  # the bot's driver, once started
+        self.flags_seen = NO_OPERATOR  # the flags last announced (a step may change them: a finished flatten)
         self.step = RowBuffer()  # the rows of the step under way, handed to the writer as one record
         self.fill_seq = 0
         self.last_snapshot_ts = 0
         self.last_decision: Decision | None = None
         self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
+
+    @property
+    def flags(self) -> OperatorFlags:
+        """The operator's flags, as the bot's state holds them (a fresh bot's before it starts)."""
+        return self.driver.state.flags if self.driver is not None else NO_OPERATOR
 
     @property
     def mode(self) -> BotRunState:
@@ -127,16 +134,24 @@ class BotShell(pykka.ThreadingActor):
 
     # -------------------------------------------------------------- decisions and commands
 
-    def _note_decision(self, decision: Decision, decision_seq: int, position_base: int, open_orders: int) -> None:
-        """Record a decision (the bot's number ``decision_seq``); a flatten that is done (flat, no orders) turns into
-        a pause."""
+    def _note_decision(self, effects: Effects) -> None:
+        """Record a step's decision, if it made one (numbered as the bot's state says)."""
+        decision = effects.decision
+        driver = self.driver
+        if decision is None or driver is None:
+            return
         self.last_decision = decision
-        self.recorder.record(decision, decision_seq)
-        flags = after_step(self.flags, position_base, open_orders)
-        if flags != self.flags:
-            self.log.info("flatten_done", ts=decision.ts)
-            self.flags = flags
+        self.recorder.record(decision, driver.state.decision_seq)
+
+    def _note_flags(self, ts: int | None) -> None:
+        """Announce flags a step changed on its own: a flatten that is done (flat, nothing resting) is a pause."""
+        flags = self.flags
+        if flags == self.flags_seen:
+            return
+        if self.flags_seen.flatten and flags.pause:
+            self.log.info("flatten_done", ts=ts)
             self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value))
+        self.flags_seen = flags
 
     def _store_down(self) -> bool:
         """Whether the store can no longer record a step: then the bot must not trade (nothing it did could be
@@ -147,16 +162,18 @@ class BotShell(pykka.ThreadingActor):
         return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
 
     def command(self, command: ModeCommand) -> BotState:
-        """Apply an operator command now: set the flags it asks for, then decide at once at the last price
-        (``_decide_now``), so a pause cancels at once."""
-        self.flags = apply_command(self.flags, command)
-        self._decide_now()
+        """Apply an operator command now: the bot steps on it (``_decide_now``): the step sets the flags it asks
+        for and decides at once at the last price, so a pause cancels at once."""
+        self._decide_now(command)
+        if isinstance(command, Flatten) and not self.flags.flatten:
+            self.log.info("flatten_done", ts=None)  # already flat with nothing resting: paused at once
+        self.flags_seen = self.flags
         self.log.info("operator_command", command=command.cmd, state=self.mode.value)
         self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value, command=command.cmd))
         return BotState(name=self.name, state=self.mode.value)
 
-    def _decide_now(self) -> None:
-        """Decide at the last price and record the step (after an operator command)."""
+    def _decide_now(self, command: ModeCommand) -> None:
+        """Step on ``command`` (the bot decides at its last price) and record the step."""
         raise NotImplementedError
 
     def detail(self) -> BotSnapshot:
@@ -171,7 +188,7 @@ class BotShell(pykka.ThreadingActor):
 
     def _commit(
         self,
-        session: BotSession,
+        driver: BotDriver,
         *,
         ts: int,
         cursor: int,
@@ -203,9 +220,9 @@ class BotShell(pykka.ThreadingActor):
             samples=samples,
             samples_from=samples_from,
             decisions=decisions,
-            order_seq=session.order_seq,
+            order_seq=driver.state.order_seq,
             fill_seq=self.fill_seq,
-            decision_seq=session.decision_seq,
+            decision_seq=driver.state.decision_seq,
         )
         try:
             self.setup.writer.submit(record)
@@ -214,7 +231,7 @@ class BotShell(pykka.ThreadingActor):
             # restart into the same wall); the runner, told by the writer, stops the fleet (``_store_down``).
             self.log.error("step_not_stored", ts=ts, error=str(exc))
         self.step = RowBuffer()
-        session.sink = self.step
+        driver.sink = self.step
 
     # -------------------------------------------------------------- failure
 

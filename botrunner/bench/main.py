@@ -130,20 +130,19 @@ def profile_r1() -> None:
     import pstats
 
     from botrunner.bot import pipeline
-    from botrunner.bot.session import BotSession
+    from botrunner.bot import step as bot_step
     from botrunner.paper.venue import PaperVenue
-    from botrunner.runtime.paper_bot import PaperBot
 
     candles = load_candles(R1_BUNDLED_CANDLES)
     timed: tuple[tuple[str, Any, str], ...] = (
         ("venue on_price (4 path points)", PaperVenue, "on_price"),
         ("  liquidation watch", PaperVenue, "_check_liquidation"),
-        ("PaperBot.decide: the bar close", PaperBot, "decide"),
+        ("the step's decision at the bar close", bot_step, "_decide"),
         ("  venue margin_view", PaperVenue, "margin_view"),
         ("  Risk Governor evaluate", pipeline, "evaluate"),
         ("  connector plan", pipeline, "plan"),
         ("  venue submit: the commands", PaperVenue, "submit"),
-        ("venue events -> records + connector (all)", BotSession, "route"),
+        ("venue reports -> records + connector (all)", bot_step, "_report"),
     )
     spent = {label: 0.0 for label, _, _ in timed}
     originals = [(owner, name, getattr(owner, name)) for _, owner, name in timed]
@@ -182,7 +181,7 @@ def profile_r1() -> None:
         ("venue on_price: expiry, maker fills, liquidation", "paper/venue.py", "on_price"),
         ("venue submit: commands", "paper/venue.py", "submit"),
         ("venue margin_view (per decision)", "paper/venue.py", "margin_view"),
-        ("venue events -> records + connector", "bot/session.py", "route"),
+        ("venue reports -> records + connector", "bot/step.py", "_report"),
     )
     print("R1 profile, bundled 30 days (cProfile cumulative, share of the whole run):")
     for label, where, name in stages:

@@ -46,6 +46,16 @@ class FundingRow(msgspec.Struct, frozen=True):
     payment: int  # + received
 
 
+class SettleRow(msgspec.Struct, frozen=True):
+    """A PnL settlement (Drift ``settle_pnl``): ``amount`` moved from the perp position's quote into the USDC
+    balance (negative: a loss moved out of USDC); ``reason`` the settle policy's (``position_closed`` /
+    ``schedule``), empty for one the bot did not ask for."""
+
+    ts: int
+    amount: int
+    reason: str
+
+
 class OrderRow(msgspec.Struct, frozen=True):
     """One event of an order's life. ``reason`` says why the event happened: for ``placed``, the connector's
     ``PlanReason`` of the command that placed it; for ``rejected``/``cancelled``, the venue's reason; ``adopted``
@@ -96,6 +106,7 @@ class SnapshotRow(msgspec.Struct, frozen=True):
 
 FILLS_HEADER: Final = "ts,order_id,side,price,base,quote,fee,liquidity,reduce_only"
 FUNDING_HEADER: Final = "ts,position_base,rate,payment"
+SETTLEMENTS_HEADER: Final = "ts,amount,reason"
 ORDERS_HEADER: Final = "ts,order_id,user_order_id,event,side,price,base,post_only,reduce_only,reason"
 SNAPSHOTS_HEADER: Final = (
     "ts,mark,oracle,position_base,entry_price,collateral,unrealized_pnl,unsettled_pnl,settled_pnl,health,leverage,"
@@ -112,6 +123,10 @@ def fill_line(r: FillRow) -> str:
         f"{r.ts},{r.order_id},{r.side},{fixed(r.price, PRICE_DECIMALS)},{fixed(r.base, BASE_DECIMALS)},"
         f"{fixed(r.quote, QUOTE_DECIMALS)},{fixed(r.fee, QUOTE_DECIMALS)},{r.liquidity},{_flag(r.reduce_only)}"
     )
+
+
+def settlement_line(r: SettleRow) -> str:
+    return f"{r.ts},{fixed(r.amount, QUOTE_DECIMALS)},{r.reason}"
 
 
 def funding_line(r: FundingRow) -> str:

@@ -61,6 +61,7 @@ from botrunner.live.client import (
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
 from botrunner.margin.model import PerpPosition
+from botrunner.margin.view import AccountMarginView
 from botrunner.venue.port import (
     AccountReport,
     BalanceChanged,
@@ -298,7 +299,7 @@ class DriftVenue:
             self.log.info("resynced", slot=state.slot, latency_ms=self.latency_ms)
         return events
 
-    # -------------------------------------------------------------- what the session reads (the SessionVenue shape)
+    # -------------------------------------------------------------- what the driver reads (the port's VenueAccount)
 
     def reading(self) -> LiveSnapshot:
         """The last reading of the account (``VenueError`` before ``connect`` made the first)."""
@@ -323,7 +324,10 @@ class DriftVenue:
     def report(self) -> AccountReport:
         return self.reading().report
 
-    def margin_view(self) -> object:
+    def unsettled_pnl(self) -> int:
+        return self.reading().report.unsettled_pnl
+
+    def margin_view(self) -> AccountMarginView:
         return self.reading().view  # built once per reading: the report and the decision share its figures
 
     # -------------------------------------------------------------- commands

@@ -9,8 +9,8 @@ from __future__ import annotations
 import msgspec
 from structlog.typing import FilteringBoundLogger
 
+from botrunner.bot.driver import RowBuffer
 from botrunner.bot.pipeline import Decision
-from botrunner.bot.session import RowBuffer
 from botrunner.core.precision import FUNDING_RATE_PRECISION
 from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, FillRow, FundingRow, fixed
 from botrunner.margin.model import PerpPosition
@@ -138,14 +138,17 @@ def funding_event(bot: str, row: FundingRow) -> FundingEvent:
 
 
 def announce_rows(name: str, log: FilteringBoundLogger, hub: EventHub, step: RowBuffer) -> None:
-    """Log every fill and funding payment of a step in the bot's log (Drift's integers, as the store keeps them)
-    and publish it to ``ctl subscribe`` (in units)."""
+    """Log every fill, funding payment and PnL settlement of a step in the bot's log (Drift's integers, as the
+    store keeps them) and publish fills and funding to ``ctl subscribe`` (in units). Settlements are logged only:
+    the store and the stream show their effect (snapshots' unsettled and settled PnL), not rows of their own."""
     for fill in step.fills:
         log.info("fill", **msgspec.structs.asdict(fill))
         hub.publish(fill_event(name, fill))
     for payment in step.funding:
         log.info("funding", **msgspec.structs.asdict(payment))
         hub.publish(funding_event(name, payment))
+    for settlement in step.settlements:
+        log.info("settlement", **msgspec.structs.asdict(settlement))
 
 
 def position_row(ts: int, position: PerpPosition) -> PositionRow:

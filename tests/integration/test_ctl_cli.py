@@ -20,9 +20,9 @@ import structlog
 from structlog.testing import capture_logs
 
 import botrunner.cli
+from botrunner.bot.driver import BotDriver, RowBuffer
 from botrunner.bot.lifecycle import BotRunState, apply_command, run_state
 from botrunner.bot.pipeline import BotDefinition, OperatorFlags
-from botrunner.bot.session import BotSession, RowBuffer
 from botrunner.cli import main
 from botrunner.cli.ctl import (
     _RISK_STATE_STYLES,
@@ -95,16 +95,15 @@ def _real_views() -> tuple[BotSummary, BotSnapshot, list[BotEvent]]:
     )
     definition = BotDefinition.from_config(config)
     sink = RowBuffer()
-    session = BotSession(definition, venue, definition.initial_state(started_at=MARKET_TS), sink)
+    session = BotDriver(definition, venue, definition.initial_state(started_at=MARKET_TS), sink)
     paper = PaperBot(session, venue)
-    session.route(
-        venue.submit(
-            PlaceOrders((post_only_bid(17, 149_000_000, placed_at=MARKET_TS),), PlanReason.LADDER_EMPTY), MARKET_TS
-        )
+    session.perform(
+        PlaceOrders((post_only_bid(17, 149_000_000, placed_at=MARKET_TS),), PlanReason.LADDER_EMPTY), MARKET_TS
     )
     ts = MARKET_TS + 60
-    session.route(venue.on_price(ts, 148_500_000, 148_500_000, bar_ts=MARKET_TS, bar_volume=10**12))  # fills the bid
-    flags = apply_command(OperatorFlags(), ReduceOnly(name=config.name))
+    session.report(venue.on_price(ts, 148_500_000, 148_500_000, bar_ts=MARKET_TS, bar_volume=10**12), ts)  # fills
+    command = ReduceOnly(name=config.name)
+    flags = apply_command(OperatorFlags(), command)
     hub = EventHub()
     events: list[BotEvent] = []
     hub.subscribe(events.append)
@@ -112,8 +111,9 @@ def _real_views() -> tuple[BotSummary, BotSnapshot, list[BotEvent]]:
         log = structlog.get_logger()
         recorder = DecisionRecorder(config.name, log, hub)
         announce_rows(config.name, log, hub, sink)
-        decision, _ = paper.decide(ts, 148_500_000, flags)
-        recorder.record(decision, session.decision_seq)
+        decision = paper.command(command).decision
+        assert decision is not None and session.state.flags == flags
+        recorder.record(decision, session.state.decision_seq)
     state = run_state(flags)
     summary = bot_summary(config, state, paper, recorder.state, ts)
     detail = bot_detail(

@@ -231,8 +231,8 @@ def test_live_when_an_order_fills_then_a_snapshot_and_the_position_are_stored(fa
 
 
 def _history(actor: LiveBotActor) -> list[tuple[int, int]]:
-    assert actor.session is not None
-    windows = actor.session.state.strategy.history.windows
+    assert actor.driver is not None
+    windows = actor.driver.state.strategy.history.windows
     return list(windows[-1]._times)  # the longest window: every sample the strategy holds
 
 
@@ -270,7 +270,7 @@ def test_live_when_restarted_then_its_strategy_history_is_replayed_from_the_stor
         bot.wait_started()
         restarted = bot.actor()
         assert _history(restarted) == before
-        assert restarted.session is not None
-        same_day = restarted.session.day == envelope.day  # restored, or a decision since on the same UTC day
-        assert restarted.session.day_start_equity == (1_000 * USDC if same_day else 900 * USDC)
+        assert restarted.driver is not None
+        same_day = restarted.driver.state.day == envelope.day  # restored, or a decision since on the same UTC day
+        assert restarted.driver.state.day_start_equity == (1_000 * USDC if same_day else 900 * USDC)
         assert bot.failures == []

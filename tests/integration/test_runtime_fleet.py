@@ -115,10 +115,10 @@ def test_a_failing_bot_restarts_with_backoff_then_is_flagged_and_the_other_bot_i
     fleet = small_fleet(workdir / "fleet", ("alpha", "beta"))
     original = PaperBot.on_event
 
-    def flaky(self: PaperBot, event: Any, operator: Any = None) -> Any:
-        if self.session.bot.name == "beta" and event.ts % 3600 == 0:
+    def flaky(self: PaperBot, event: Any) -> Any:
+        if self.driver.bot.name == "beta" and event.ts % 3600 == 0:
             raise RuntimeError("beta blew up")
-        return original(self, event, operator)
+        return original(self, event)
 
     monkeypatch.setattr(PaperBot, "on_event", flaky)
     runner = _run(workdir, fleet, restart=RestartPolicy(base_delay_s=0.01, max_delay_s=0.05, max_failures=3))
@@ -349,11 +349,11 @@ def test_after_too_many_failures_a_bot_runs_paused_and_flagged_until_an_operator
     original = PaperBot.on_event
     failures = [0]
 
-    def fails_three_times(self: PaperBot, event: Any, operator: Any = None) -> Any:
-        if self.session.bot.name == "beta" and event.ts % 3600 == 0 and failures[0] < 3:
+    def fails_three_times(self: PaperBot, event: Any) -> Any:
+        if self.driver.bot.name == "beta" and event.ts % 3600 == 0 and failures[0] < 3:
             failures[0] += 1
             raise RuntimeError("beta blew up")
-        return original(self, event, operator)
+        return original(self, event)
 
     monkeypatch.setattr(PaperBot, "on_event", fails_three_times)
     runner = _run(workdir, fleet, restart=RestartPolicy(base_delay_s=0.01, max_delay_s=0.05, max_failures=3))

@@ -1,5 +1,5 @@
 """Causes reach the record: every order row carries the PlanReason of the command that placed it and the number of
-the decision that sent that command, in the session (backtest, paper and live share it) and in the store, where
+the decision that sent that command, in the bot's step (backtest, paper and live share it) and in the store, where
 "why is this order resting?" is one join of ``orders`` and ``decisions``."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from botrunner.bench.reference import r1_bot
-from botrunner.bot.pipeline import BotDefinition, MarketUpdate
-from botrunner.bot.session import BotSession, RowBuffer
+from botrunner.bot.driver import BotDriver, RowBuffer
+from botrunner.bot.pipeline import BotDefinition
+from botrunner.bot.step import BarClose
 from botrunner.cli import main as cli_main
 from botrunner.connector import PlaceOrders
 from botrunner.connector.commands import PlanReason
@@ -25,18 +26,18 @@ PRICE = 150_000_000
 T0 = 1_700_000_000
 
 
-def _session() -> tuple[BotSession, PaperVenue, RowBuffer]:
+def _session() -> tuple[BotDriver, PaperVenue, RowBuffer]:
     """R1's bot: a fixed band worked by 5 post-only rungs a side, 30 bps apart, requoted on a 10 bps move."""
     bot = r1_bot()
     venue = PaperVenue(bot.market_spec, PaperConfig(), deposit_quote=bot.capital_quote, oracle_price=PRICE, now=T0)
     definition = BotDefinition.from_config(bot)
     sink = RowBuffer()
-    return BotSession(definition, venue, definition.initial_state(started_at=T0), sink), venue, sink
+    return BotDriver(definition, venue, definition.initial_state(started_at=T0), sink), venue, sink
 
 
-def _decide(session: BotSession, venue: PaperVenue, ts: int, price: int) -> None:
-    session.route(venue.on_price(ts, price, price))
-    session.decide(MarketUpdate(ts=ts, mark=price, oracle=price, oracle_ts=ts), venue.equity())
+def _decide(session: BotDriver, venue: PaperVenue, ts: int, price: int) -> None:
+    session.report(venue.on_price(ts, price, price), ts)
+    session.feed(BarClose(ts=ts, close_ts=ts, price=price, oracle=price))
 
 
 def test_placed_rows_carry_the_plan_reason_and_the_number_of_the_decision_that_sent_them() -> None:
@@ -44,7 +45,7 @@ def test_placed_rows_carry_the_plan_reason_and_the_number_of_the_decision_that_s
     _decide(session, venue, T0 + 60, PRICE)
     _decide(session, venue, T0 + 120, PRICE)  # nothing changed: no command, but still a numbered decision
     _decide(session, venue, T0 + 180, PRICE * 1_002 // 1_000)  # 20 bps: the whole ladder moves
-    assert session.decision_seq == 3
+    assert session.state.decision_seq == 3
     placed = [(r.reason, r.decision_seq) for r in sink.orders if r.event == "placed"]
     assert placed == [("ladder_empty", 1)] * 10 + [("requote_price_moved", 3)] * 10
     cancelled = [r for r in sink.orders if r.event == "cancelled"]
@@ -56,7 +57,7 @@ def test_placed_rows_carry_the_plan_reason_and_the_number_of_the_decision_that_s
 def test_a_fill_row_of_an_order_keeps_its_placing_decision() -> None:
     session, venue, sink = _session()
     _decide(session, venue, T0 + 60, PRICE)
-    session.route(venue.on_price(T0 + 90, PRICE * 995 // 1_000, PRICE * 995 // 1_000))  # through the first bid
+    session.report(venue.on_price(T0 + 90, PRICE * 995 // 1_000, PRICE * 995 // 1_000), T0 + 90)  # through a bid
     filled = [r for r in sink.orders if r.event == "filled"]
     assert filled and all(r.decision_seq == 1 for r in filled)
 
@@ -65,14 +66,15 @@ def test_a_rejected_placement_carries_its_decision_and_the_venues_reason() -> No
     session, venue, sink = _session()
     venue.on_price(T0 + 1, PRICE, PRICE)
     crossing = post_only_bid(9, PRICE + 1_000_000, placed_at=T0 + 1)  # a post-only bid above the price: refused
-    session.submit(PlaceOrders((crossing,), PlanReason.BAND_CHANGED), T0 + 1, decision_seq=41)
+    session.state.causes[9] = ("band_changed", 41)  # as decision 41's step left it when it sent the order
+    session.perform(PlaceOrders((crossing,), PlanReason.BAND_CHANGED), T0 + 1)
     assert [(r.event, r.reason, r.decision_seq) for r in sink.orders] == [("rejected", "post_only_would_cross", 41)]
-    assert session.causes == {}  # answered: nothing left pending
+    assert session.state.causes == {}  # answered: nothing left pending
 
 
 def test_an_order_no_command_of_ours_placed_has_no_cause() -> None:
-    session, venue, sink = _session()
-    session.route(venue.submit(PlaceOrders((post_only_bid(5, 140_000_000, placed_at=T0),), PlanReason.RAMP_IN), T0))
+    session, _, sink = _session()
+    session.perform(PlaceOrders((post_only_bid(5, 140_000_000, placed_at=T0),), PlanReason.RAMP_IN), T0)
     assert [(r.event, r.reason, r.decision_seq) for r in sink.orders] == [("placed", "", 0)]
 
 

@@ -17,7 +17,15 @@ from botrunner.runtime.exclusive import ExclusiveLock
 
 ROOT = Path(__file__).resolve().parents[3]
 BOTS = ROOT / "config" / "bots"
-FILES = ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snapshots.csv", "report.html")
+FILES = (
+    "summary.json",
+    "fills.csv",
+    "funding.csv",
+    "settlements.csv",
+    "orders.csv",
+    "snapshots.csv",
+    "report.html",
+)
 WEEK = ["--from", "2025-09-22", "--to", "2025-09-28", "--quiet"]
 
 
@@ -40,6 +48,7 @@ def test_backtest_writes_every_contract_file_with_its_header(sol_week: Path) -> 
     headers = {
         "fills.csv": "ts,order_id,side,price,base,quote,fee,liquidity,reduce_only",
         "funding.csv": "ts,position_base,rate,payment",
+        "settlements.csv": "ts,amount,reason",
         "orders.csv": "ts,order_id,user_order_id,event,side,price,base,post_only,reduce_only,reason",
         "snapshots.csv": "ts,mark,oracle,position_base,entry_price,collateral,unrealized_pnl,unsettled_pnl,"
         "settled_pnl,health,leverage,liq_price,risk_state",

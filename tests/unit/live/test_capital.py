@@ -7,17 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from botrunner.bot.settle import SettlePolicy, SettleReason, settle_due
 from botrunner.config.live import LiveSettings
 from botrunner.live.capital import (
     CapitalError,
     InsufficientBalance,
     MarginBreach,
-    SettleReason,
     after_withdrawal,
     check_deposit,
     check_transfer,
     check_withdraw,
-    settle_due,
 )
 from botrunner.margin import (
     Account,
@@ -228,9 +227,18 @@ def test_each_kind_of_refusal_carries_the_reason_the_paper_venue_gives_for_it() 
 # --- settle schedule --------------------------------------------------------------------------------------------
 
 
+def _policy(live: LiveSettings) -> SettlePolicy:
+    return SettlePolicy(threshold_quote=live.settle_threshold_quote, every_s=live.settle_every_s)
+
+
 def due(pnl: int, pos: int, prev: int, last: int, now: int = NOW) -> SettleReason | None:
     return settle_due(
-        unsettled_pnl=pnl, position_base=pos, previous_position_base=prev, last_settle_ts=last, now=now, settings=LIVE
+        unsettled_pnl=pnl,
+        position_base=pos,
+        previous_position_base=prev,
+        last_settle_ts=last,
+        now=now,
+        policy=_policy(LIVE),
     )
 
 
@@ -391,6 +399,6 @@ def test_property_settle_never_fires_at_or_below_threshold(
             previous_position_base=prev,
             last_settle_ts=last,
             now=now,
-            settings=live,
+            policy=_policy(live),
         )
         assert reason is None
