@@ -53,6 +53,7 @@ from botrunner.core.operator import (
     DepositFunds,
     Flatten,
     Pause,
+    OpenPosition,
     ReduceOnly,
     Reload,
     Resume,
@@ -584,8 +585,18 @@ class Runner:
             case Pause() | Resume() | ReduceOnly() | Flatten():
                 ref = self._bot(command.name)
                 return _answer(ref.command(command), f"bot {command.name!r}")
+            case Start(mode=mode) if mode is not None:
+                self._check_mode(command.name, mode.value)
+                return _answer(self._supervisor().command(Start(name=command.name)), "the supervisor")
             case Stop() | Start():
                 return _answer(self._supervisor().command(command), "the supervisor")
+            case OpenPosition():
+                raise ControlError(
+                    ErrorCode.UNSUPPORTED,
+                    f"open-position: not supported yet for bot {command.name!r}: a target position must reach the "
+                    "bot's strategy band and its Risk Governor in its step, which does not take one yet; nothing "
+                    "done (flatten closes a position)",
+                )
             case Reload():
                 # one reload at a time: the control server answers clients from several threads, and two reloads
                 # interleaved could free a subaccount lock the other had just taken for its new live bot
@@ -604,6 +615,17 @@ class Runner:
                 raise ControlError(ErrorCode.BAD_REQUEST, "subscribe: a stream, served by the control server")
             case _ as unreachable:
                 assert_never(unreachable)
+
+    def _check_mode(self, name: str, mode: str) -> None:
+        """``start NAME MODE`` (a dashboard's START_ENGINE): refused unless MODE is the bot's configured mode."""
+        config = next((c for c in self.configs if c.name == name), None)
+        if config is None:
+            raise ControlError(ErrorCode.NOT_FOUND, f"no bot named {name!r}")
+        if config.mode.value != mode:
+            raise ControlError(
+                ErrorCode.MODE_MISMATCH,
+                f"start: bot {name!r} is configured {config.mode.value}, not {mode}; nothing done",
+            )
 
     def _supervisor(self) -> SupervisorProxy:
         if self.supervisor is None:
