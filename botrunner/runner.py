@@ -52,8 +52,8 @@ from botrunner.core.operator import (
     ControlCommand,
     DepositFunds,
     Flatten,
-    Pause,
     OpenPosition,
+    Pause,
     ReduceOnly,
     Reload,
     Resume,
@@ -392,7 +392,9 @@ class Runner:
         )
         if self.notifier is not None:
             notifier = self.notifier
-            self.dashboard.fleet.on_detail = lambda name, d: notifier.on_health(name, d.get("health"), d.get("liq_price"))
+            self.dashboard.fleet.on_detail = lambda name, d: notifier.on_health(
+                name, d.get("health"), d.get("liq_price")
+            )
         self.dashboard.start()
 
     def _probe(self, name: str, ts: int) -> None:

@@ -146,7 +146,7 @@ def _error(reply: dict[str, Any]) -> str:
     return str(reply["error"]["code"])
 
 
-def test_every_command_and_error_code(runner: Runner) -> None:  # noqa: PLR0915  <why: one walk through the vocabulary>
+def test_every_command_and_error_code(runner: Runner) -> None:
     async def body(s: Session) -> None:
         ok = await s.command(id="c1", type="PAUSE", bot="alpha")
         assert ok["ok"] and ok["id"] == "c1" and ok["result"] == {"name": "alpha", "state": "paused"}
@@ -250,7 +250,11 @@ def test_no_dashboard_without_a_token_or_on_a_remote_host_without_the_flag(tmp_p
 
     def build(options: DashboardOptions) -> DashboardServer:
         return DashboardServer(
-            options, dispatch=lambda c: None, board=StatusBoard(), hub=EventHub(), detail=lambda n: None  # type: ignore[arg-type,return-value]  # never called
+            options,
+            dispatch=lambda c: None,
+            board=StatusBoard(),
+            hub=EventHub(),
+            detail=lambda n: None,  # type: ignore[arg-type,return-value]  # never called
         )
 
     with pytest.raises(DashboardError, match="token"):

@@ -34,10 +34,10 @@ from rich.table import Table
 from botrunner.cli import CliError
 from botrunner.control import SocketPathError, resolve_run_dir
 from botrunner.control.server import ControlServerError
-from botrunner.runner import Runner, RunnerError, RunOptions, StartReport
-from botrunner.runtime.pacer import parse_speed
 from botrunner.logsetup import register_secret
 from botrunner.notify import urls_from_env
+from botrunner.runner import Runner, RunnerError, RunOptions, StartReport
+from botrunner.runtime.pacer import parse_speed
 from botrunner.store import StoreError
 from botrunner.web.server import DashboardError, DashboardOptions, is_loopback
 
@@ -309,9 +309,7 @@ def run_fleet(args: argparse.Namespace) -> int:
             dir_flag=_dir_flag(args),
             first=runner.configs[0].name,
         )
-        if runner.dashboard is not None:  # Jupyter-style: the URL with its token, once, on the terminal only
-            text += f"\nDashboard: {runner.dashboard.url}"
-        _emit(text)  # plain: a pipe or a log gets it as it is
+        _emit(text + _dashboard_line(runner))  # plain: a pipe or a log gets it as it is
         if args.quiet:
             runner.wait()
         elif not tty:
@@ -336,6 +334,11 @@ def run_fleet(args: argparse.Namespace) -> int:
             "and reconciles with its venue"
         )
     return 0
+
+
+def _dashboard_line(runner: Runner) -> str:
+    """Jupyter-style: the dashboard's URL with its token, once, on the terminal only (never in a log)."""
+    return f"\nDashboard: {runner.dashboard.url}" if runner.dashboard is not None else ""
 
 
 def status_of(runner: Runner) -> dict[str, Any]:

@@ -14,6 +14,7 @@ scrubbed of registered secrets (``botrunner.logsetup.scrub``) before it leaves.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -90,10 +91,10 @@ class Notifier:
         kinds = {"info": apprise.NotifyType.INFO, "warning": apprise.NotifyType.WARNING}
 
         def send(note: Note) -> bool:
-            ok: bool = app.notify(
+            outcome = app.notify(
                 title=note.title, body=note.body, notify_type=kinds.get(note.level, apprise.NotifyType.FAILURE)
             )
-            return ok
+            return bool(outcome)
 
         return send
 
@@ -108,10 +109,8 @@ class Notifier:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._stop.set()
-        try:
+        with contextlib.suppress(queue.Full):  # the thread sees the stop flag within a second anyway
             self._queue.put_nowait(None)
-        except queue.Full:
-            pass
         if self._thread is not None:
             self._thread.join(timeout_s)
 
@@ -138,11 +137,21 @@ class Notifier:
             return
         self._health[bot] = level
         if level == "ok":
-            self.notify(Note(f"{bot}: health back to {health} %", f"{bot} health {health} %", "info", f"{bot}:health:ok"))
+            self.notify(
+                Note(f"{bot}: health back to {health} %", f"{bot} health {health} %", "info", f"{bot}:health:ok")
+            )
         else:
             liq = f", liquidation price {liq_price}" if level == "critical" and liq_price else ""
-            body = f"{bot} health {health} % ({level}: under {HEALTH_CRITICAL if level == 'critical' else HEALTH_WARNING} %){liq}"
-            self.notify(Note(f"{bot}: health {level}", body, "failure" if level == "critical" else "warning", f"{bot}:health:{level}"))
+            line = HEALTH_CRITICAL if level == "critical" else HEALTH_WARNING
+            body = f"{bot} health {health} % ({level}: under {line} %){liq}"
+            self.notify(
+                Note(
+                    f"{bot}: health {level}",
+                    body,
+                    "failure" if level == "critical" else "warning",
+                    f"{bot}:health:{level}",
+                )
+            )
 
     # -------------------------------------------------------------- the notifier's thread
 
@@ -220,7 +229,9 @@ def note_for(event: BotEvent) -> Note | None:
         case RiskStateChanged(bot=bot, state=state, reasons=reasons, time=when):
             why = f" ({', '.join(reasons)})" if reasons else ""
             level = "info" if state == "APPROVE" else "warning"
-            return Note(f"{bot}: risk {state}", f"{bot} risk state {state}{why} at {when}", level, f"{bot}:risk:{state}")
+            return Note(
+                f"{bot}: risk {state}", f"{bot} risk state {state}{why} at {when}", level, f"{bot}:risk:{state}"
+            )
         case Failed(bot=bot, error=error, generation=generation):
             return Note(f"{bot}: failed", f"{bot} failed: {error[:300]}", "failure", f"{bot}:failed:{generation}")
         case Started(bot=bot, generation=generation, state=state) if generation > 0:

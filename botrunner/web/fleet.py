@@ -19,8 +19,8 @@ from typing import Any, Final
 import msgspec
 
 from botrunner.core.precision import decimal_text
-from botrunner.runtime.snapshots import BotEvent, BotSnapshot, BotSummary, Failed, FundingEvent, Started
 from botrunner.runtime.hub import StatusBoard
+from botrunner.runtime.snapshots import BotEvent, BotSnapshot, BotSummary, Failed, FundingEvent, Started
 from botrunner.runtime.views import iso
 
 DETAIL_EVERY_S: Final = 0.5
@@ -196,10 +196,10 @@ class FleetView:
     def usd_price(self, bot: str, asset: str | None) -> Decimal | None:
         """USD per unit: of ``asset`` (``sol``: any SOL-PERP bot's mark), or of ``bot``'s base (its mark)."""
         for row in self._board.rows():
-            if asset is None and row.name == bot and row.mark is not None:
-                return Decimal(row.mark) / 10**_PRICE
-            if asset is not None and row.market == f"{asset.upper()}-PERP" and row.mark is not None:
-                return Decimal(row.mark) / 10**_PRICE
+            if row.mark is None:
+                continue
+            if (asset is None and row.name == bot) or (asset is not None and row.market == f"{asset.upper()}-PERP"):
+                return Decimal(row.mark) / Decimal(10**_PRICE)
         return None
 
 

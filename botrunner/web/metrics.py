@@ -47,7 +47,7 @@ class _FleetCollector(Collector):
     def __init__(self, metrics: Metrics) -> None:
         self._m = metrics
 
-    def collect(self) -> Iterator[Metric]:  # noqa: PLR0912, PLR0915  <why: one flat list of metric families>
+    def collect(self) -> Iterator[Metric]:
         m = self._m
         rows = m.board.rows()
         details = m.details()
@@ -62,13 +62,16 @@ class _FleetCollector(Collector):
         families = {
             key: GaugeMetricFamily(f"botrunner_bot_{key}", text, labels=["bot"]) for key, (text, _) in gauges.items()
         }
-        risk = GaugeMetricFamily("botrunner_bot_risk_state", "1 for the bot's current risk state", labels=["bot", "state"])
+        risk = GaugeMetricFamily(
+            "botrunner_bot_risk_state", "1 for the bot's current risk state", labels=["bot", "state"]
+        )
         orders = GaugeMetricFamily("botrunner_bot_orders_open", "Resting orders", labels=["bot"])
         fills = CounterMetricFamily("botrunner_bot_fills", "Fills since the bot's store began", labels=["bot"])
         restarts = CounterMetricFamily("botrunner_bot_restarts", "Restarts after a failure", labels=["bot"])
         for row in rows:
             detail = details.get(row.name, {})
-            pnl = detail.get("pnl") or {}
+            pnl_value = detail.get("pnl")
+            pnl = pnl_value if isinstance(pnl_value, dict) else {}
             values: dict[str, float | None] = {
                 "equity_usd": row.equity / 1e6 if row.equity is not None else None,
                 "position_base": row.position / 1e9 if row.position is not None else None,

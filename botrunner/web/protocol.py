@@ -165,7 +165,7 @@ WsCommand = (
     | FleetStatus
     | GetBot
 )
-COMMAND_NAMES: Final = tuple(kind.__struct_config__.tag for kind in WsCommand.__args__)  # type: ignore[attr-defined]  # a runtime union
+COMMAND_NAMES: Final = tuple(kind.__struct_config__.tag for kind in WsCommand.__args__)
 
 
 def _usd(amount: str, usd_per_unit: Decimal | None) -> Decimal | None:
@@ -196,7 +196,7 @@ def needs_confirmation(command: WsCommand, price: Any) -> bool:
     return usd is None or usd > CONFIRM_ABOVE_USD
 
 
-def to_command(command: WsCommand) -> ControlCommand:  # noqa: PLR0911  <why: one flat exhaustive match over the envelope>
+def to_command(command: WsCommand) -> ControlCommand:  # noqa: PLR0911, PLR0912  <why: one flat exhaustive match over the envelope>
     """The operator command an envelope stands for. Raises ``ValueError`` (an amount that is not positive)."""
     match command:
         case StartEngine(bot=bot, mode=mode):
@@ -234,9 +234,9 @@ _ANY: Final = msgspec.json.Decoder()
 _ID: Final = msgspec.json.Decoder(CommandId)
 
 
-def parse_command(raw: str | bytes) -> tuple[CommandId | None, WsCommand]:
-    """The id and envelope in one WebSocket message. Raises ``CommandFailed`` with the id it could read (None when
-    it could not: such an answer echoes no id) as ``CommandFailed.__notes__``-free tuple ``(id, error)``."""
+def parse_command(raw: str | bytes) -> tuple[CommandId, WsCommand]:
+    """The id and envelope in one WebSocket message. Raises ``ParseError`` carrying the id it could read (None when
+    it could not: such an answer echoes no id), the error code and a message naming what is wrong."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ParseError(None, WsError.TOO_LARGE, f"a command is at most {MAX_MESSAGE_BYTES} bytes")
     try:
@@ -248,13 +248,13 @@ def parse_command(raw: str | bytes) -> tuple[CommandId | None, WsCommand]:
     try:
         ident: CommandId = msgspec.convert(obj.get("id"), CommandId)
     except msgspec.ValidationError:
-        raise ParseError(
-            None, WsError.BAD_REQUEST, f"every command carries an id: a string of 1..{MAX_ID_CHARS} characters or an integer"
-        ) from None
+        why = f"every command carries an id: a string of 1..{MAX_ID_CHARS} characters or an integer"
+        raise ParseError(None, WsError.BAD_REQUEST, why) from None
     kind = obj.get("type")
     if kind not in COMMAND_NAMES:
         shown = kind[:40] if isinstance(kind, str) else kind
-        raise ParseError(ident, WsError.UNKNOWN_COMMAND, f"unknown command type {shown!r}; one of {', '.join(COMMAND_NAMES)}")
+        known = ", ".join(COMMAND_NAMES)
+        raise ParseError(ident, WsError.UNKNOWN_COMMAND, f"unknown command type {shown!r}; one of {known}")
     try:
         return ident, msgspec.convert(obj, WsCommand)
     except msgspec.ValidationError as exc:

@@ -124,6 +124,7 @@ class DashboardServer:
         self._results: collections.OrderedDict[CommandId, asyncio.Future[CommandResult]] = collections.OrderedDict()
         self._unsubscribe: Callable[[], None] | None = None
         self._stopping = False
+        self._broadcaster: asyncio.Task[None] | None = None
         self.port = options.port
         self.dropped_clients = 0
 
@@ -188,12 +189,17 @@ class DashboardServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port, reuse_address=True)
         await site.start()
-        server = site._server  # noqa: SLF001  <why: aiohttp exposes the bound port (port 0) only through it>
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
-        asyncio.get_running_loop().create_task(self._broadcast_loop())
+        # aiohttp exposes the bound port (asked for port 0) only through the site's server
+        sockets = getattr(site._server, "sockets", None)
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        self._broadcaster = asyncio.get_running_loop().create_task(self._broadcast_loop())
 
     async def _close(self) -> None:
+        if self._broadcaster is not None:
+            self._broadcaster.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._broadcaster
         for client in list(self._clients):
             with contextlib.suppress(Exception):
                 await client.ws.close(code=1001, message=b"server shutting down")
@@ -294,6 +300,8 @@ class DashboardServer:
         except ParseError as exc:
             self._reply(client, failure(exc.ident, exc.code, exc.message))
             return
+        if ident is None:  # parse_command gives an id or raises; this keeps the type checker in step
+            return
         first = self._results.get(ident)
         if first is None:
             first = asyncio.get_running_loop().create_future()
@@ -367,9 +375,13 @@ class DashboardServer:
                     if name not in refreshing:
                         refreshing.add(name)
                         future = loop.run_in_executor(self._pool, self.fleet.fetch_detail, name)
-                        future.add_done_callback(lambda _f, n=name: refreshing.discard(n))
+                        future.add_done_callback(_discarder(refreshing, name))
             except Exception:  # one bad row must not end the broadcasts
                 self._log.exception("dashboard_broadcast_failed")
+
+
+def _discarder(names: set[str], name: str) -> Callable[[object], None]:
+    return lambda _future: names.discard(name)
 
 
 def _asset(name: str) -> bytes:
@@ -384,5 +396,3 @@ def _url_quote(token: str) -> str:
 
 def _text(message: CommandResult | Broadcast) -> str:
     return scrub(encode(message))  # no key, RPC URL secret or token ever in a message
-
-
