@@ -127,7 +127,7 @@
         '<td class="num wide">' + liq + '</td><td class="num wide">' + num(pnl.unrealized, 2) + "</td>" +
         '<td class="num wide">' + num(pnl.realized, 2) + '</td><td class="num wide">' + num(pnl.funding, 2) + "</td>" +
         '<td class="num">' + num(b.equity, 2) + '</td><td class="num wide">' + (b.health == null ? "–" : b.health + "%") + "</td>" +
-        '<td class="wide"><small>' + esc(grid) + "</small></td>" +
+        '<td class="wide xwide"><small>' + esc(grid) + "</small></td>" +
         '<td><button class="small" data-cmd="PAUSE" data-bot="' + esc(b.bot) + '">Pause</button> ' +
         '<button class="small" data-cmd="RESUME" data-bot="' + esc(b.bot) + '">Resume</button></td></tr>');
     }
