@@ -5,7 +5,9 @@ in any message, and /metrics scraped and parsed."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -224,12 +226,12 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_carry_on(runner: 
     dashboard, loop = runner.dashboard, runner.dashboard._loop if runner.dashboard else None
     assert dashboard is not None and loop is not None
     before = dashboard.dropped_clients
-    pad = "x" * 100_000
+    pad = base64.b64encode(os.urandom(75_000)).decode()  # incompressible: the socket's buffers fill for real
 
     async def body(s: Session) -> None:
-        async with aiohttp.ClientSession() as http, http.ws_connect(f"{_base(runner)}/ws?token={TOKEN}"):
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{_base(runner)}/ws?token={TOKEN}", compress=0):
             # this second client never reads: broadcasts pile up in its queue (and its socket) until it is dropped
-            deadline = asyncio.get_running_loop().time() + 20
+            deadline = asyncio.get_running_loop().time() + 60
             while dashboard.dropped_clients == before and asyncio.get_running_loop().time() < deadline:
                 for _ in range(QUEUE_LIMIT // 4):
                     loop.call_soon_threadsafe(dashboard._fan_out, Broadcast("HEARTBEAT", {"pad": pad}))

@@ -245,7 +245,8 @@ class DashboardServer:
     # -------------------------------------------------------------- WebSocket
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
+        # no per-message deflate: each client would compress every broadcast again, for messages of a few hundred bytes
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES, compress=False)
         await ws.prepare(request)
         client = _Client(ws)
         # the snapshot first, then the stream: queued in the same loop turn as the client joins, so nothing between
