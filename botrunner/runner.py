@@ -52,6 +52,7 @@ from botrunner.core.operator import (
     ControlCommand,
     DepositFunds,
     Flatten,
+    OpenPosition,
     Pause,
     ReduceOnly,
     Reload,
@@ -66,6 +67,7 @@ from botrunner.core.operator import (
     WithdrawFunds,
 )
 from botrunner.logfiles import LogFiles
+from botrunner.notify import Notifier
 from botrunner.paper.config import PaperConfig
 from botrunner.runtime.account_locks import AccountInUse, AccountLocks
 from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
@@ -86,6 +88,9 @@ from botrunner.runtime.snapshots import (
 )
 from botrunner.runtime.views import absent_bot, iso, status_row, with_supervision
 from botrunner.store import Checkpoint, Store, StoreError, StoreWriteError, StoreWriter
+from botrunner.web.metrics import FeedClock, Metrics
+from botrunner.web.protocol import CommandFailed
+from botrunner.web.server import DashboardOptions, DashboardServer
 from botrunner.yamlconf import ConfigError
 
 if TYPE_CHECKING:
@@ -210,6 +215,8 @@ class RunOptions:
     probe: Callable[[str, int], None] | None = None
     dry_run: bool = False  # live bots: build and simulate every transaction, send none
     fresh: bool = False  # start over: set a previous run's directory aside (never deleted; refused for live bots)
+    ui: DashboardOptions | None = None  # the dashboard (page, WebSocket, /metrics); None: none
+    notify_urls: tuple[str, ...] = ()  # apprise URLs for operator notifications (botrunner.notify)
 
 
 @dataclass(frozen=True)
@@ -268,6 +275,9 @@ class Runner:
         self.logs: LogFiles | None = None
         self.supervisor: pykka.ActorRef[Supervisor] | None = None
         self.server: ControlServer | None = None
+        self.dashboard: DashboardServer | None = None
+        self.notifier: Notifier | None = None
+        self.metrics = Metrics(self.board, details=self._details, client_counts=self._client_counts)
         self.log: FilteringBoundLogger = structlog.get_logger("runner")
         self.live_access: dict[str, LiveAccess] = {}  # shared with the supervisor: reload adds to it
         self.start_report = StartReport(fresh=options.fresh, set_aside=None, resumed=(), replay_ended=())
@@ -319,8 +329,12 @@ class Runner:
         # arrive while the bots start are told so (``_dispatch``).
         self.server = ControlServer(self.socket_path, self.dispatch, self.subscribe)
         self.server.start()
-        self.writer = StoreWriter(self.db_path, on_failure=self._store_failed)
+        self._start_dashboard()  # bound before any bot starts, like the socket: a port in use refuses the run
+        self.writer = StoreWriter(self.db_path, on_failure=self._store_failed, on_commit=self.metrics.on_store_commit)
         self._build_feeds(tuple(c for c in configs if c.mode is BotMode.PAPER), cursors)
+        for feed in self.feeds.values():  # notes when each event is published: the decision latency metric
+            feed.subscribe("\x00metrics", FeedClock(self.metrics))
+        self.hub.subscribe(self.metrics.on_event)
         ctx = RuntimeContext(
             store_path=str(self.db_path),
             writer=self.writer,
@@ -331,7 +345,7 @@ class Runner:
             paper=opts.paper,
             restart=opts.restart,
             snapshot_every_s=opts.snapshot_every_s,
-            probe=opts.probe,
+            probe=self._probe,
             live=self.live_access,
             dry_run=opts.dry_run,
         )
@@ -357,6 +371,60 @@ class Runner:
             resumed={b.name: [b.market_time, b.state] for b in self.start_report.resumed},
             replay_ended=list(self.start_report.replay_ended),
         )
+
+    def _start_dashboard(self) -> None:
+        opts = self.options
+        if opts.notify_urls:
+            try:
+                self.notifier = Notifier(opts.notify_urls, board=self.board)
+            except ValueError as exc:
+                raise RunnerError(str(exc)) from exc
+            self.notifier.start(self.hub)
+        if opts.ui is None:
+            return
+        self.dashboard = DashboardServer(
+            opts.ui,
+            dispatch=self._web_dispatch,
+            board=self.board,
+            hub=self.hub,
+            detail=self._detail,
+            metrics_text=self.metrics.text,
+        )
+        if self.notifier is not None:
+            notifier = self.notifier
+            self.dashboard.fleet.on_detail = lambda name, d: notifier.on_health(
+                name, d.get("health"), d.get("liq_price")
+            )
+        self.dashboard.start()
+
+    def _probe(self, name: str, ts: int) -> None:
+        """After each paper decision (a bot's thread): the latency metric, then a benchmark's own probe."""
+        self.metrics.decided(name, ts)
+        if self.options.probe is not None:
+            self.options.probe(name, ts)
+
+    def _details(self) -> dict[str, dict[str, object]]:
+        return self.dashboard.fleet.details() if self.dashboard is not None else {}
+
+    def _client_counts(self) -> dict[str, int]:
+        counts = {"control": self.server.client_count if self.server is not None else 0}
+        if self.dashboard is not None:
+            counts["dashboard"] = self.dashboard.client_count
+        return counts
+
+    def _detail(self, name: str) -> BotSnapshot | None:
+        """``ctl bot NAME`` for the dashboard's broadcasts; None when it cannot be had now."""
+        try:
+            return self._show_bot(name)
+        except (ControlError, SupervisorError, pykka.Timeout, pykka.ActorDeadError, TimeoutError):
+            return None
+
+    def _web_dispatch(self, command: ControlCommand) -> Result:
+        """The dashboard's commands: the same dispatch as the control socket's, its errors as the WebSocket's."""
+        try:
+            return self.dispatch(command, actor="web")
+        except ControlError as exc:
+            raise CommandFailed(exc.code.value, exc.message) from exc
 
     def _set_aside(self) -> Path | None:
         """``--fresh``: move a run directory that holds a previous run (its store) aside to
@@ -534,6 +602,10 @@ class Runner:
                 self.writer.close()
             except StoreWriteError as exc:  # already reported through _store_failed, or failing at the last write
                 self.store_failure = self.store_failure or exc
+        if self.dashboard is not None:
+            self.dashboard.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
         if self.server is not None:
             self.server.stop()
         if self.logs is not None:  # before the log files exist, a failed start has only its error to say
@@ -547,18 +619,19 @@ class Runner:
     def subscribe(self, send: Send, command: Subscribe) -> Callable[[], None]:
         return self.hub.subscribe(send, command.bots)
 
-    def dispatch(self, command: ControlCommand) -> Result:
-        """Answer one operator command (runs in the server's worker threads; may block up to ASK_TIMEOUT_S)."""
+    def dispatch(self, command: ControlCommand, actor: str = "ctl") -> Result:
+        """Answer one operator command (runs in the server's worker threads; may block up to ASK_TIMEOUT_S).
+        ``actor``: who sent it, for the audit table (``ctl`` or ``web``)."""
         cmd = command.cmd
         audited = not isinstance(command, READ_ONLY)
         try:
             result = self._dispatch(command)
         except SupervisorError as exc:
             if audited:
-                self._audit(command, f"error: {exc}")
+                self._audit(command, f"error: {exc}", actor)
             raise ControlError(exc.code, str(exc)) from exc
         except CommandQueued as exc:
-            self._audit(command, f"queued: no answer within {ASK_TIMEOUT_S:g} s")
+            self._audit(command, f"queued: no answer within {ASK_TIMEOUT_S:g} s", actor)
             raise ControlError(
                 ErrorCode.TIMEOUT,
                 f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s; it is queued and takes effect when {exc.who} finishes "
@@ -569,7 +642,7 @@ class Runner:
         except pykka.ActorDeadError as exc:
             raise ControlError(ErrorCode.CONFLICT, f"{cmd}: the bot stopped while answering; try again") from exc
         if audited:
-            self._audit(command, "ok")
+            self._audit(command, "ok", actor)
         return result
 
     def _dispatch(self, command: ControlCommand) -> Result:  # noqa: PLR0911  <why: one flat exhaustive match over the commands>
@@ -584,8 +657,18 @@ class Runner:
             case Pause() | Resume() | ReduceOnly() | Flatten():
                 ref = self._bot(command.name)
                 return _answer(ref.command(command), f"bot {command.name!r}")
+            case Start(mode=mode) if mode is not None:
+                self._check_mode(command.name, mode.value)
+                return _answer(self._supervisor().command(Start(name=command.name)), "the supervisor")
             case Stop() | Start():
                 return _answer(self._supervisor().command(command), "the supervisor")
+            case OpenPosition():
+                raise ControlError(
+                    ErrorCode.UNSUPPORTED,
+                    f"open-position: not supported yet for bot {command.name!r}: a target position must reach the "
+                    "bot's strategy band and its Risk Governor in its step, which does not take one yet; nothing "
+                    "done (flatten closes a position)",
+                )
             case Reload():
                 # one reload at a time: the control server answers clients from several threads, and two reloads
                 # interleaved could free a subaccount lock the other had just taken for its new live bot
@@ -604,6 +687,17 @@ class Runner:
                 raise ControlError(ErrorCode.BAD_REQUEST, "subscribe: a stream, served by the control server")
             case _ as unreachable:
                 assert_never(unreachable)
+
+    def _check_mode(self, name: str, mode: str) -> None:
+        """``start NAME MODE`` (a dashboard's START_ENGINE): refused unless MODE is the bot's configured mode."""
+        config = next((c for c in self.configs if c.name == name), None)
+        if config is None:
+            raise ControlError(ErrorCode.NOT_FOUND, f"no bot named {name!r}")
+        if config.mode.value != mode:
+            raise ControlError(
+                ErrorCode.MODE_MISMATCH,
+                f"start: bot {name!r} is configured {config.mode.value}, not {mode}; nothing done",
+            )
 
     def _supervisor(self) -> SupervisorProxy:
         if self.supervisor is None:
@@ -663,8 +757,8 @@ class Runner:
             bots=rows,
         )
 
-    def _audit(self, command: ControlCommand, outcome: str) -> None:
+    def _audit(self, command: ControlCommand, outcome: str, actor: str = "ctl") -> None:
         if self.writer is not None:
             args = msgspec.to_builtins(command)
             del args["cmd"]  # the audit row has its own column for it
-            self.writer.audit(ts=int(time.time()), actor="ctl", cmd=command.cmd, args=args, outcome=outcome)
+            self.writer.audit(ts=int(time.time()), actor=actor, cmd=command.cmd, args=args, outcome=outcome)

@@ -27,6 +27,8 @@ def _private_account_lock_dir(
 ) -> Iterator[None]:
     """Live bots lock their subaccount in a machine-wide directory: each test gets its own, never the user's."""
     monkeypatch.setenv(LOCK_DIR_ENV, str(tmp_path_factory.mktemp("account-locks")))
+    # every `botrunner run` a test starts serves its dashboard on a free port: runs side by side never collide
+    monkeypatch.setenv("BOTRUNNER_UI_PORT", "0")
     yield
 
 

@@ -29,6 +29,7 @@ from botrunner.core.operator import (
     ControlCommand,
     DepositFunds,
     Flatten,
+    OpenPosition,
     Pause,
     ReduceOnly,
     Reload,
@@ -98,7 +99,9 @@ def register(subparsers: Any) -> None:
 def _usage(kind: type[ControlCommand]) -> str:
     if kind is Subscribe:
         return "[NAME ...]"
-    return " ".join(field.name.upper() for field in msgspec.structs.fields(kind))
+    return " ".join(
+        field.name.upper() if field.required else f"[{field.name.upper()}]" for field in msgspec.structs.fields(kind)
+    )
 
 
 def _socket_path(args: argparse.Namespace) -> Path:
@@ -115,14 +118,15 @@ def build_command(name: str, values: list[str]) -> ControlCommand:
         raise CliError(f"unknown command {name!r}")
     if kind is Subscribe:
         return Subscribe(bots=tuple(values)) if values else Subscribe()
-    fields = [field.name for field in msgspec.structs.fields(kind)]
+    all_fields = msgspec.structs.fields(kind)
+    fields = [field.name for field in all_fields]
+    required = sum(field.required for field in all_fields)  # optional fields come last (``start NAME [MODE]``)
     if not fields and values:
         raise CliError(f"{name} takes no NAME, got {' '.join(values)}")
-    if len(values) != len(fields):
-        usage = " ".join(f.upper() for f in fields)
-        raise CliError(f"{name} takes {usage}, got {len(values)} value(s)")
+    if not required <= len(values) <= len(fields):
+        raise CliError(f"{name} takes {_usage(kind)}, got {len(values)} value(s)")
     given: dict[str, object] = {"cmd": name}
-    for field, value in zip(fields, values, strict=True):
+    for field, value in zip(fields, values, strict=False):
         given[field] = value.lower() if field == "asset" else value
     try:
         return convert_command(given)
@@ -139,7 +143,7 @@ def result_type(command: ControlCommand) -> type[Result]:  # noqa: PLR0911  <why
             return StatusSnapshot
         case ShowBot():
             return BotSnapshot
-        case Pause() | Resume() | ReduceOnly() | Flatten() | Stop() | Start():
+        case Pause() | Resume() | ReduceOnly() | Flatten() | Stop() | Start() | OpenPosition():
             return BotState
         case Reload():
             return ReloadResult

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -33,9 +34,12 @@ from rich.table import Table
 from botrunner.cli import CliError
 from botrunner.control import SocketPathError, resolve_run_dir
 from botrunner.control.server import ControlServerError
+from botrunner.logsetup import register_secret
+from botrunner.notify import urls_from_env
 from botrunner.runner import Runner, RunnerError, RunOptions, StartReport
 from botrunner.runtime.pacer import parse_speed
 from botrunner.store import StoreError
+from botrunner.web.server import DashboardError, DashboardOptions, is_loopback
 
 
 def register(subparsers: Any) -> None:
@@ -71,7 +75,56 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="live bots build and simulate every transaction but send none (paper bots are unaffected)",
     )
+    ui = p.add_argument_group("dashboard and notifications (docs/dashboard.md)")
+    ui.add_argument(
+        "--ui-port",
+        type=int,
+        default=int(os.environ.get("BOTRUNNER_UI_PORT", "8765")),
+        help="the dashboard's port (default 8765, or $BOTRUNNER_UI_PORT; 0: any free port)",
+    )
+    ui.add_argument("--ui-host", default="127.0.0.1", help="the dashboard's address (default 127.0.0.1)")
+    ui.add_argument(
+        "--ui-allow-remote",
+        action="store_true",
+        help="allow a non-loopback --ui-host (needs $BOTRUNNER_UI_TOKEN of at least 32 characters; put TLS in front)",
+    )
+    ui.add_argument("--no-ui", action="store_true", help="serve no dashboard (nor /metrics)")
+    ui.add_argument(
+        "--notify-url",
+        action="append",
+        default=[],
+        help="an apprise URL for notifications (repeatable; also $BOTRUNNER_NOTIFY_URLS)",
+    )
     p.set_defaults(handler=run_fleet)
+
+
+UI_TOKEN_ENV = "BOTRUNNER_UI_TOKEN"
+MIN_REMOTE_TOKEN = 32
+
+
+def dashboard_options(args: argparse.Namespace, environ: dict[str, str] | None = None) -> DashboardOptions | None:
+    """The dashboard's options from the flags: a random token unless ``$BOTRUNNER_UI_TOKEN`` gives one; a
+    non-loopback host only with ``--ui-allow-remote`` and a configured token of at least 32 characters."""
+    if args.no_ui:
+        return None
+    env = environ if environ is not None else dict(os.environ)
+    if not 0 <= args.ui_port <= 65_535:
+        raise CliError(f"--ui-port must be in 0..65535, got {args.ui_port}")
+    configured = env.get(UI_TOKEN_ENV, "")
+    if not is_loopback(args.ui_host):
+        if not args.ui_allow_remote:
+            raise CliError(
+                f"--ui-host {args.ui_host} is not a loopback address: the dashboard moves funds, so serving it beyond "
+                f"this machine needs --ui-allow-remote and ${UI_TOKEN_ENV} (at least {MIN_REMOTE_TOKEN} characters)"
+            )
+        if len(configured) < MIN_REMOTE_TOKEN:
+            raise CliError(
+                f"--ui-host {args.ui_host} with --ui-allow-remote needs ${UI_TOKEN_ENV} set to a token of at least "
+                f"{MIN_REMOTE_TOKEN} characters (got {len(configured)})"
+            )
+    token = configured or secrets.token_urlsafe(32)
+    register_secret(token)  # never in a log line or a WebSocket message
+    return DashboardOptions(host=args.ui_host, port=args.ui_port, token=token, allow_remote=args.ui_allow_remote)
 
 
 # What an operator counts first, in this order, always shown; the transient states only when a bot is in one.
@@ -226,6 +279,8 @@ def run_fleet(args: argparse.Namespace) -> int:
             retention_days=args.log_retention_days,
             dry_run=args.dry_run,
             fresh=args.fresh,
+            ui=dashboard_options(args),
+            notify_urls=(*args.notify_url, *urls_from_env()),
         )
     )
 
@@ -241,7 +296,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     try:
         try:
             runner.start()
-        except (RunnerError, StoreError, ControlServerError, SocketPathError) as exc:
+        except (RunnerError, StoreError, ControlServerError, SocketPathError, DashboardError) as exc:
             raise CliError(str(exc)) from exc
         except OSError as exc:  # the run directory's files (logs, store) cannot be made: say which and why
             raise CliError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from exc
@@ -254,7 +309,7 @@ def run_fleet(args: argparse.Namespace) -> int:
             dir_flag=_dir_flag(args),
             first=runner.configs[0].name,
         )
-        _emit(text)  # plain: a pipe or a log gets it as it is
+        _emit(text + _dashboard_line(runner))  # plain: a pipe or a log gets it as it is
         if args.quiet:
             runner.wait()
         elif not tty:
@@ -279,6 +334,11 @@ def run_fleet(args: argparse.Namespace) -> int:
             "and reconciles with its venue"
         )
     return 0
+
+
+def _dashboard_line(runner: Runner) -> str:
+    """Jupyter-style: the dashboard's URL with its token, once, on the terminal only (never in a log)."""
+    return f"\nDashboard: {runner.dashboard.url}" if runner.dashboard is not None else ""
 
 
 def status_of(runner: Runner) -> dict[str, Any]:

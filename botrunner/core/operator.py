@@ -32,7 +32,7 @@ class Asset(enum.StrEnum):
     SOL = "sol"
 
 
-class Command(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="cmd"):
+class Command(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True, tag_field="cmd"):
     """One operator command; a subclass per command, tagged with its wire name."""
 
     help: ClassVar[str] = ""
@@ -77,9 +77,18 @@ class Stop(Command, frozen=True, tag="stop"):
     name: BotName
 
 
+class EngineMode(enum.StrEnum):
+    """The mode a dashboard's ``START_ENGINE`` names: it must be the bot's configured mode (a bot never changes mode
+    at start; a mismatch is refused, so a click meant for a paper bot can never start a live one unawares)."""
+
+    PAPER = "paper"
+    LIVE = "live"
+
+
 class Start(Command, frozen=True, tag="start"):
-    help: ClassVar[str] = "start a stopped or failed bot"
+    help: ClassVar[str] = "start a stopped or failed bot ([MODE]: paper|live, refused unless it is the bot's)"
     name: BotName
+    mode: EngineMode | None = None
 
 
 class Reload(Command, frozen=True, tag="reload"):
@@ -138,6 +147,25 @@ class TransferFunds(Command, frozen=True, tag="transfer"):
         _positive_amount(self.amount)
 
 
+class PositionSide(enum.StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+
+class OpenPosition(Command, frozen=True, tag="open-position"):
+    """A target position for the bot: not supported yet (the runner answers ``unsupported``): honouring it means a
+    target the strategy's band and the Risk Governor see in the bot's step, which the step does not take today, and
+    an order sent around that path would bypass the governor."""
+
+    help: ClassVar[str] = "set a target position SIDE (long|short) of BASE (not supported yet: answers unsupported)"
+    name: BotName
+    side: PositionSide
+    base: AmountText
+
+    def __post_init__(self) -> None:
+        _positive_amount(self.base)
+
+
 class Confirm(Command, frozen=True, tag="confirm"):
     help: ClassVar[str] = "live: approve orders whose terms hash to TOKEN (5 min)"
     name: BotName
@@ -165,6 +193,7 @@ ControlCommand = (
     | DepositFunds
     | WithdrawFunds
     | TransferFunds
+    | OpenPosition
     | Confirm
 )
 """Every operator command: the closed union the runner dispatches with ``match`` and ``assert_never``."""
@@ -184,6 +213,7 @@ COMMAND_TYPES: Final[tuple[type[ControlCommand], ...]] = (
     DepositFunds,
     WithdrawFunds,
     TransferFunds,
+    OpenPosition,
     Confirm,
 )
 """The union's members in the order ``ctl --help`` lists them."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -55,6 +56,7 @@ class StoreWriter:
         synchronous: Synchronous = "FULL",
         max_batch: int = DEFAULT_MAX_BATCH,
         on_failure: Callable[[StoreWriteError], None] | None = None,
+        on_commit: Callable[[int, float], None] | None = None,
     ) -> None:
         """``on_failure`` is called once, from the writer thread, when the writer fails (the runtime stops its
         fleet then: it can no longer persist what it does)."""
@@ -62,6 +64,7 @@ class StoreWriter:
             raise ValueError(f"StoreWriter: max_batch must be >= 1, got {max_batch}")
         self.path = Path(store_path)
         self._on_failure = on_failure
+        self._on_commit = on_commit  # (records, seconds) after each group commit: the store write latency metric
         self._store = Store.open(self.path, synchronous=synchronous)
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Item | _Stop] = queue.SimpleQueue()
@@ -170,11 +173,17 @@ class StoreWriter:
             self._store.close()
 
     def _write(self, batch: list[Item]) -> None:
+        started = time.perf_counter()
         try:
             self._store.write(batch)
         except Exception:
             self._write_one_by_one(batch)
             return
+        if self._on_commit is not None:
+            try:
+                self._on_commit(len(batch), time.perf_counter() - started)
+            except Exception as exc:  # a metrics hook's bug never stops the writer
+                _log.warning("store.on_commit_failed", error=repr(exc))
         self._committed(len(batch))
 
     def _write_one_by_one(self, batch: list[Item]) -> None:

@@ -5,6 +5,7 @@ see ops/ensure_chromium.sh)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ ARGS = [
 ]
 CHARTS = ["price", "position", "equity", "drawdown", "pnl", "health", "distance", "risk", "daily"]
 
+if not CHROMIUM.is_file() and os.environ.get("CI") == "true":  # in CI the browser tests run, never skip
+    pytest.fail(f"CI: Chromium is absent ({CHROMIUM}); the browser tests must run in CI", pytrace=False)
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(),
     reason=f"Chromium is absent ({CHROMIUM}): install Debian's chromium (ops/ensure_chromium.sh does, as root)",

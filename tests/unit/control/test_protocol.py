@@ -92,6 +92,7 @@ def test_the_command_union_is_closed_and_every_wire_name_is_unique() -> None:
         "deposit",
         "withdraw",
         "transfer",
+        "open-position",
         "confirm",
     ]
     assert set(COMMAND_TYPES) == set(ControlCommand.__args__)  # type: ignore[attr-defined]  # a runtime union
@@ -99,8 +100,9 @@ def test_the_command_union_is_closed_and_every_wire_name_is_unique() -> None:
 
 def test_bot_commands_take_exactly_a_name_and_fleet_commands_take_nothing() -> None:
     by_name = {command_name(kind): kind for kind in COMMAND_TYPES}
-    for name in ("bot", "pause", "resume", "reduce-only", "flatten", "stop", "start"):
+    for name in ("bot", "pause", "resume", "reduce-only", "flatten", "stop"):
         assert _fields(by_name[name]) == [("name", True)]
+    assert _fields(by_name["start"]) == [("name", True), ("mode", False)]  # a dashboard's START_ENGINE names a mode
     for name in ("status", "reload", "shutdown"):
         assert _fields(by_name[name]) == []
     assert _fields(Subscribe) == [("bots", False)]

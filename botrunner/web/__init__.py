@@ -1,0 +1,2 @@
+"""The dashboard ``botrunner run`` serves: the page, its WebSocket (one more front end of the operator vocabulary)
+and Prometheus metrics. See docs/dashboard.md."""

@@ -1,0 +1,212 @@
+"""What the dashboard broadcasts, built from what the runtime already shows without asking a busy actor.
+
+``ENGINE_STATUS`` per bot joins two sources: the status board's summary (posted by the bot after every step, so a
+change is seen on the next poll) and the bot's detail (``ctl bot``: entry, leverage, liquidation price and
+distance, health, PnL split, grid, band, orders), asked of the bot's actor at most every ``DETAIL_EVERY_S`` while it
+changes, in the dashboard's own threads. A broadcast never waits for a detail: it carries the newest one there is,
+and a fresh detail is broadcast when it arrives. Thread-safe (the poll runs on the dashboard's loop, detail fetches
+in its pool, events arrive from the bots' threads through the loop).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Final
+
+import msgspec
+
+from botrunner.core.precision import decimal_text
+from botrunner.runtime.hub import StatusBoard
+from botrunner.runtime.snapshots import BotEvent, BotSnapshot, BotSummary, Failed, FundingEvent, Started
+from botrunner.runtime.views import iso
+
+DETAIL_EVERY_S: Final = 0.5
+RECENT_EVENTS: Final = 200
+FUNDING_PERIOD_S: Final = 3600  # Drift settles perp funding hourly
+
+_BASE, _PRICE, _QUOTE = 9, 6, 6
+_DETAIL_FIELDS: Final = (
+    "entry",
+    "oracle",
+    "leverage",
+    "liq_price",
+    "liq_distance_pct",
+    "health",
+    "pnl",
+    "risk",
+    "band",
+    "grid",
+    "orders",
+    "subaccount",
+    "free_collateral",
+    "supervision",
+    "last_error",
+    "alert",
+    "trading",
+)
+
+
+def _text(value: int | None, decimals: int) -> str | None:
+    return None if value is None else decimal_text(value, decimals)
+
+
+class FleetView:
+    def __init__(self, board: StatusBoard, detail: Callable[[str], BotSnapshot | None]) -> None:
+        self._board = board
+        self._detail = detail
+        self._lock = threading.Lock()
+        self._seen: dict[str, BotSummary] = {}
+        self._details: dict[str, dict[str, Any]] = {}
+        self._fetched: dict[str, float] = {}  # monotonic time of the last detail request
+        self._stale: set[str] = set()  # changed since their last detail: due for another
+        self._fresh: set[str] = set()  # a detail arrived: broadcast again
+        self._funding: dict[str, dict[str, Any]] = {}
+        self.on_detail: Callable[[str, dict[str, Any]], None] | None = None  # e.g. the notifier's health check
+        self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_EVENTS)
+
+    # -------------------------------------------------------------- ENGINE_STATUS
+
+    def status(self, summary: BotSummary) -> dict[str, Any]:
+        """One bot's ENGINE_STATUS data: the summary's fields, then the newest detail's."""
+        with self._lock:
+            detail = self._details.get(summary.name, {})
+        data: dict[str, Any] = {
+            "bot": summary.name,
+            "market": summary.market,
+            "mode": summary.mode,
+            "state": summary.state or "starting",
+            "risk_state": summary.risk_state,
+            "risk_reasons": list(summary.risk_reasons),
+            "position": _text(summary.position, _BASE),
+            "mark": _text(summary.mark, _PRICE),
+            "equity": _text(summary.equity, _QUOTE),
+            "pnl_total": _text(summary.pnl, _QUOTE),
+            "open_orders": summary.open_orders,
+            "fills": summary.fills,
+            "market_time": iso(summary.market_time),
+            "restarts": summary.restarts,
+            "flagged": summary.flagged,
+        }
+        data.update(detail)
+        supervision = detail.get("supervision")
+        if supervision not in (None, "running"):  # stopped, failed, restarting, starting: what an operator must see
+            data["state"] = supervision
+        funding = self._funding.get(summary.name)
+        if funding is not None:
+            data["funding_rate"] = funding["rate"]
+            data["next_funding_time"] = funding["next_funding_time"]
+        return data
+
+    def changed(self) -> list[dict[str, Any]]:
+        """ENGINE_STATUS data of every bot whose summary changed since the last call, or whose detail arrived."""
+        out = []
+        rows = self._board.rows()
+        with self._lock:
+            fresh, self._fresh = self._fresh, set()
+        for row in rows:
+            if self._seen.get(row.name) != row or row.name in fresh:
+                if self._seen.get(row.name) != row:
+                    with self._lock:
+                        self._stale.add(row.name)
+                self._seen[row.name] = row
+                out.append(self.status(row))
+        return out
+
+    def details_due(self, now: float) -> list[str]:
+        """Bots whose detail should be asked for now (changed, and not asked within ``DETAIL_EVERY_S``)."""
+        with self._lock:
+            due = [n for n in self._stale if now - self._fetched.get(n, -1e9) >= DETAIL_EVERY_S]
+            for name in due:
+                self._stale.discard(name)
+                self._fetched[name] = now
+        return due
+
+    def touch(self, name: str | None = None) -> None:
+        """Ask for fresh details soon (after a command, a start, a failure)."""
+        with self._lock:
+            names = [name] if name is not None else list(self._seen)
+            for n in names:
+                self._stale.add(n)
+                self._fetched.pop(n, None)
+
+    def fetch_detail(self, name: str) -> None:
+        """Ask the runner for ``name``'s detail (blocking: the dashboard's pool) and keep it."""
+        try:
+            snapshot = self._detail(name)
+        except Exception:  # the bot is busy, stopped or gone: keep the last one
+            return
+        if snapshot is None:
+            return
+        built = msgspec.to_builtins(snapshot)
+        kept = {key: built[key] for key in _DETAIL_FIELDS if built.get(key) is not None}
+        with self._lock:
+            self._details[name] = kept
+            self._fresh.add(name)
+        if self.on_detail is not None:
+            self.on_detail(name, kept)
+
+    def details(self) -> dict[str, dict[str, Any]]:
+        """The newest detail of every bot (the metrics read it at scrape time)."""
+        with self._lock:
+            return dict(self._details)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a client gets first: every bot's ENGINE_STATUS, the last FUNDING_UPDATE per bot, recent events."""
+        rows = self._board.rows()
+        return {
+            "bots": [self.status(row) for row in rows],
+            "funding": list(self._funding.values()),
+            "events": list(self.events),
+        }
+
+    # -------------------------------------------------------------- events
+
+    def record_event(self, event: BotEvent) -> None:
+        self.events.append(msgspec.to_builtins(event))
+        if isinstance(event, Failed | Started):
+            self.touch(event.bot)
+
+    def funding_update(self, event: FundingEvent) -> dict[str, Any]:
+        """FUNDING_UPDATE data: the rate just settled, when the next settles, the payment and the funding PnL."""
+        with self._lock:
+            pnl = self._details.get(event.bot, {}).get("pnl") or {}
+        previous = self._funding.get(event.bot)
+        total = Decimal(previous["funding_pnl_stream"]) if previous else Decimal(0)
+        total += Decimal(event.payment)
+        when = _parse_iso(event.time)
+        data = {
+            "bot": event.bot,
+            "time": event.time,
+            "rate": event.rate,
+            "position": event.position,
+            "payment": event.payment,
+            "next_funding_time": iso(when + FUNDING_PERIOD_S) if when is not None else None,
+            "funding_pnl": pnl.get("funding") or pnl.get("cumulative_funding") or str(total),
+            "funding_pnl_stream": str(total),  # what this dashboard saw since it started
+        }
+        self._funding[event.bot] = data
+        self.touch(event.bot)
+        return data
+
+    # -------------------------------------------------------------- prices (the confirm step)
+
+    def usd_price(self, bot: str, asset: str | None) -> Decimal | None:
+        """USD per unit: of ``asset`` (``sol``: any SOL-PERP bot's mark), or of ``bot``'s base (its mark)."""
+        for row in self._board.rows():
+            if row.mark is None:
+                continue
+            if (asset is None and row.name == bot) or (asset is not None and row.market == f"{asset.upper()}-PERP"):
+                return Decimal(row.mark) / Decimal(10**_PRICE)
+        return None
+
+
+def _parse_iso(text: str) -> int | None:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None

@@ -1,0 +1,275 @@
+// botrunner's dashboard: one WebSocket (/ws?token=…) carries commands (COMMAND_RESULT answers them) and the fleet's
+// broadcasts (SNAPSHOT first, then ENGINE_STATUS, FUNDING_UPDATE, BOT_EVENT, HEARTBEAT). No external requests.
+"use strict";
+(function () {
+  const TOKEN = new URLSearchParams(location.search).get("token") || "";
+  const CONFIRM_ABOVE_USD = 100;
+  const STALE_MS = 6000;          // the server sends a HEARTBEAT every 2 s: silence this long means stale
+  const HISTORY = 600;            // points kept per chart
+  const bots = new Map();         // name -> latest ENGINE_STATUS data
+  const funding = new Map();      // name -> latest FUNDING_UPDATE data
+  const history = new Map();      // name -> {t, mark, position, min, max, equity}
+  const events = [];              // recent BOT_EVENTs
+  const pending = new Map();      // command id -> description
+  let selected = null, ws = null, lastMessage = 0, retryMs = 500, charts = null;
+
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const num = (s, places) => (s == null || s === "" ? "–" : Number(s).toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places }));
+
+  // ---------------------------------------------------------------- connection
+  function setConn(state, text) {
+    const el = $("conn");
+    el.className = "conn conn-" + state;
+    el.dataset.state = state;
+    el.textContent = text;
+  }
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    setConn("connecting", "connecting…");
+    ws = new WebSocket(proto + "//" + location.host + "/ws?token=" + encodeURIComponent(TOKEN));
+    ws.onopen = () => { retryMs = 500; lastMessage = Date.now(); setConn("live", "live"); };
+    ws.onmessage = (ev) => { lastMessage = Date.now(); if ($("conn").dataset.state !== "live") setConn("live", "live"); receive(JSON.parse(ev.data)); };
+    ws.onclose = () => {
+      setConn("closed", "disconnected – reconnecting in " + Math.round(retryMs / 1000 * 10) / 10 + " s");
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 10000);
+    };
+  }
+  setInterval(() => {
+    if (ws && ws.readyState === WebSocket.OPEN && Date.now() - lastMessage > STALE_MS) {
+      setConn("stale", "stale: no update for " + Math.round((Date.now() - lastMessage) / 1000) + " s");
+    }
+  }, 1000);
+
+  // ---------------------------------------------------------------- messages in
+  function receive(msg) {
+    switch (msg.type) {
+      case "SNAPSHOT":
+        bots.clear();
+        for (const b of msg.data.bots) { bots.set(b.bot, b); remember(b); }
+        for (const f of msg.data.funding) funding.set(f.bot, f);
+        events.length = 0;
+        events.push(...msg.data.events);
+        renderFleet(); renderBot();
+        break;
+      case "ENGINE_STATUS":
+        bots.set(msg.data.bot, msg.data); remember(msg.data);
+        renderFleet();
+        if (msg.data.bot === selected) renderBot();
+        break;
+      case "FUNDING_UPDATE":
+        funding.set(msg.data.bot, msg.data);
+        if (msg.data.bot === selected) renderBot();
+        break;
+      case "BOT_EVENT":
+        events.push(msg.data);
+        if (events.length > 400) events.splice(0, events.length - 400);
+        if (msg.data.bot === selected) renderEvents();
+        break;
+      case "COMMAND_RESULT": result(msg); break;
+      case "HEARTBEAT": break;
+    }
+  }
+  function remember(b) {
+    if (b.mark == null) return;
+    let h = history.get(b.bot);
+    if (!h) { h = { t: [], mark: [], position: [], min: [], max: [], equity: [] }; history.set(b.bot, h); }
+    const t = b.market_time ? Date.parse(b.market_time) / 1000 : Date.now() / 1000;
+    if (h.t.length && t <= h.t[h.t.length - 1]) {   // same market time: update the last point
+      const i = h.t.length - 1;
+      h.mark[i] = +b.mark; h.position[i] = b.position == null ? null : +b.position; h.equity[i] = b.equity == null ? null : +b.equity;
+      h.min[i] = b.band ? +b.band.min : null; h.max[i] = b.band ? +b.band.max : null;
+      return;
+    }
+    h.t.push(t); h.mark.push(+b.mark); h.position.push(b.position == null ? null : +b.position);
+    h.min.push(b.band ? +b.band.min : null); h.max.push(b.band ? +b.band.max : null);
+    h.equity.push(b.equity == null ? null : +b.equity);
+    if (h.t.length > HISTORY) for (const k of Object.keys(h)) h[k].shift();
+  }
+  function result(msg) {
+    const what = pending.get(msg.id) || String(msg.id);
+    if (msg.status === "accepted") { toast(what + ": accepted, the outcome follows", false); return; }
+    pending.delete(msg.id);
+    if (msg.ok) toast(what + ": done" + (msg.result && msg.result.state ? " (" + msg.result.state + ")" : ""), false);
+    else toast(what + ": <code>" + esc(msg.error.code) + "</code> " + esc(msg.error.message), true, true);
+  }
+  function toast(html, error, raw) {
+    const el = document.createElement("div");
+    el.className = "msg" + (error ? " error" : "");
+    el.innerHTML = raw ? html : esc(html);
+    $("messages").appendChild(el);
+    setTimeout(() => el.remove(), error ? 15000 : 5000);
+  }
+
+  // ---------------------------------------------------------------- the fleet table
+  function riskBadge(b) {
+    const r = b.risk_state, s = b.state;
+    let kind = "normal", text = "normal";
+    if (r === "PAUSE" || s === "paused") { kind = "paused"; text = "paused"; }
+    else if (r === "REDUCE_ONLY" || s === "reduce_only" || s === "flattening") { kind = "reduce-only"; text = s === "flattening" ? "flattening" : "reduce-only"; }
+    const why = (b.risk_reasons || []).join(", ");
+    return '<span class="badge risk-' + kind + '" data-risk="' + kind + '" title="' + esc(why) + '">' + text + "</span>";
+  }
+  const stateBadge = (b) => '<span class="badge state state-' + esc(b.state) + '">' + esc(b.state) + (b.flagged ? " ⚑" : "") + "</span>";
+  function renderFleet() {
+    const rows = [];
+    const counts = {};
+    for (const b of [...bots.values()].sort((a, c) => a.bot.localeCompare(c.bot))) {
+      counts[b.state] = (counts[b.state] || 0) + 1;
+      const pnl = b.pnl || {};
+      const liq = b.liq_price ? num(b.liq_price, 2) + " (" + num(b.liq_distance_pct, 1) + "%)" : "–";
+      const grid = b.grid ? Object.entries(b.grid).slice(0, 3).map(([k, v]) => k + "=" + v).join(" ") : "";
+      rows.push('<tr data-bot="' + esc(b.bot) + '"' + (b.bot === selected ? ' class="selected"' : "") + ">" +
+        "<td>" + esc(b.bot) + " <small>" + esc(b.mode || "") + "</small></td><td class=\"narrow-hide\">" + stateBadge(b) + "</td><td>" + riskBadge(b) + "</td>" +
+        '<td class="num">' + num(b.position, 4) + '</td><td class="num wide">' + num(b.entry, 2) + "</td>" +
+        '<td class="num">' + num(b.mark, 2) + '</td><td class="num wide">' + num(b.leverage, 2) + "</td>" +
+        '<td class="num wide">' + liq + '</td><td class="num wide">' + num(pnl.unrealized, 2) + "</td>" +
+        '<td class="num wide">' + num(pnl.realized, 2) + '</td><td class="num wide">' + num(pnl.funding, 2) + "</td>" +
+        '<td class="num">' + num(b.equity, 2) + '</td><td class="num wide">' + (b.health == null ? "–" : b.health + "%") + "</td>" +
+        '<td class="wide xwide"><small>' + esc(grid) + "</small></td>" +
+        '<td><button class="small" data-cmd="PAUSE" data-bot="' + esc(b.bot) + '">Pause</button> ' +
+        '<button class="small" data-cmd="RESUME" data-bot="' + esc(b.bot) + '">Resume</button></td></tr>');
+    }
+    $("fleet-table").tBodies[0].innerHTML = rows.join("");
+    $("fleet-counts").textContent = bots.size + " bots: " + Object.entries(counts).map(([k, v]) => v + " " + k).join(" · ");
+  }
+
+  // ---------------------------------------------------------------- the bot view
+  function fact(label, value) { return "<div><span>" + esc(label) + "</span>" + esc(value) + "</div>"; }
+  function renderBot() {
+    const b = selected && bots.get(selected);
+    $("bot").hidden = !b;
+    if (!b) return;
+    $("bot-name").textContent = b.bot;
+    $("bot-badges").innerHTML = stateBadge(b) + " " + riskBadge(b) + " <small>" + esc(b.market || "") + " · " + esc(b.mode || "") + "</small>";
+    const pnl = b.pnl || {}, f = funding.get(b.bot) || {};
+    $("bot-facts").innerHTML = [
+      fact("position", num(b.position, 4)), fact("entry", num(b.entry, 4)), fact("mark", num(b.mark, 4)),
+      fact("leverage", num(b.leverage, 2) + "×"), fact("liquidation", b.liq_price ? num(b.liq_price, 2) : "none"),
+      fact("liq distance", b.liq_distance_pct ? num(b.liq_distance_pct, 1) + " %" : "–"),
+      fact("equity", num(b.equity, 2)), fact("unrealised", num(pnl.unrealized, 2)), fact("realised", num(pnl.realized, 2)),
+      fact("funding PnL", num(pnl.funding, 4)), fact("fees paid", num(pnl.fees_paid, 4)),
+      fact("funding rate", f.rate || "–"), fact("next funding", f.next_funding_time || "–"),
+      fact("band", b.band ? num(b.band.min, 3) + " … " + num(b.band.max, 3) : "–"),
+      fact("orders", b.open_orders == null ? "–" : b.open_orders), fact("fills", b.fills == null ? "–" : b.fills),
+      fact("market time", b.market_time || "–"), fact("restarts", b.restarts || 0),
+    ].join("") + (b.grid ? Object.entries(b.grid).map(([k, v]) => fact(k, v)).join("") : "");
+    $("pnl-split").textContent = "· unrealised " + num(pnl.unrealized, 2) + " · realised " + num(pnl.realized, 2) + " · funding " + num(pnl.funding, 2);
+    const health = b.health == null ? null : +b.health, dist = b.liq_distance_pct == null ? null : +b.liq_distance_pct;
+    const colour = (v, warn, bad) => (v == null ? "#555" : v < bad ? "var(--bad)" : v < warn ? "var(--warn)" : "var(--ok)");
+    $("health").innerHTML =
+      "<div>health " + (health == null ? "–" : health + " %") + '</div><div class="bar"><div style="width:' + (health || 0) + "%;background:" + colour(health, 50, 20) + '"></div></div>' +
+      "<div>liquidation distance " + (dist == null ? "none (no liquidation price)" : num(dist, 1) + " %") + '</div><div class="bar"><div style="width:' + Math.min(dist || 0, 100) + "%;background:" + colour(dist, 20, 10) + '"></div></div>';
+    renderCharts(b);
+    renderEvents();
+  }
+  function renderEvents() {
+    const mine = events.filter((e) => e.bot === selected);
+    const fills = mine.filter((e) => e.kind === "fill").slice(-30).reverse();
+    const risk = mine.filter((e) => e.kind !== "fill" && e.kind !== "funding").slice(-30).reverse();
+    $("fills").innerHTML = fills.map((e) => "<li>" + esc(e.time) + " " + esc(e.side) + " " + esc(e.base) + " @ " + esc(e.price) + " fee " + esc(e.fees_paid) + "</li>").join("") || "<li>none yet</li>";
+    $("risk-events").innerHTML = risk.map((e) => "<li>" + esc(e.time || "") + " " + esc(e.kind) + " " + esc(e.state || e.level || "") + " " + esc((e.reasons || []).join(", ") || e.message || e.error || e.command || "") + "</li>").join("") || "<li>none yet</li>";
+  }
+  function chartWidth(id) { return Math.max(260, $(id).parentElement.clientWidth - 12); }
+  function makeCharts() {
+    const axes = [{ stroke: "#8a96a3", grid: { stroke: "#2a3440" } }, { stroke: "#8a96a3", grid: { stroke: "#2a3440" }, size: 60 }];
+    const opts = (id, series, hooks, scales) => ({
+      width: chartWidth(id), height: 180, axes, hooks: hooks || {}, scales: scales || {}, legend: { show: true, live: false },
+      series: [{}, ...series.map((s) => Object.assign({ points: { show: false }, width: 1.5 }, s))],
+    });
+    // the price axis spans the resting ladder too, so every rung is drawn
+    const withLadder = { y: { range: (u, min, max) => {
+      const b = bots.get(selected);
+      for (const o of (b && b.orders) || []) { min = Math.min(min, +o.price); max = Math.max(max, +o.price); }
+      const pad = (max - min) * 0.05 || 1;
+      return [min - pad, max + pad];
+    } } };
+    const ladder = { draw: [(u) => {
+      const b = bots.get(selected);
+      if (!b || !b.orders) return;
+      const ctx = u.ctx;
+      ctx.save();
+      for (const o of b.orders) {
+        const y = u.valToPos(+o.price, "y", true);
+        if (y < u.bbox.top || y > u.bbox.top + u.bbox.height) continue;
+        ctx.strokeStyle = o.side === "buy" ? "rgba(47,158,91,.8)" : "rgba(214,69,69,.8)";
+        ctx.setLineDash([4, 3]);
+        ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke();
+      }
+      ctx.restore();
+    }] };
+    charts = {
+      price: new uPlot(opts("chart-price", [{ label: "mark", stroke: "#4c8dd6" }], ladder, withLadder), [[], []], $("chart-price")),
+      position: new uPlot(opts("chart-position", [
+        { label: "position", stroke: "#e0e0e0" }, { label: "band min", stroke: "#d29a22", dash: [4, 3] }, { label: "band max", stroke: "#d29a22", dash: [4, 3] },
+      ]), [[], [], [], []], $("chart-position")),
+      equity: new uPlot(opts("chart-equity", [{ label: "equity", stroke: "#2f9e5b" }]), [[], []], $("chart-equity")),
+    };
+  }
+  function renderCharts(b) {
+    if (!charts) makeCharts();
+    const h = history.get(b.bot) || { t: [], mark: [], position: [], min: [], max: [], equity: [] };
+    charts.price.setData([h.t, h.mark]);
+    charts.position.setData([h.t, h.position, h.min, h.max]);
+    charts.equity.setData([h.t, h.equity]);
+  }
+  window.addEventListener("resize", () => {
+    if (!charts) return;
+    for (const [k, id] of [["price", "chart-price"], ["position", "chart-position"], ["equity", "chart-equity"]]) charts[k].setSize({ width: chartWidth(id), height: 180 });
+  });
+
+  // ---------------------------------------------------------------- commands out
+  function ask(text, warning) {
+    return new Promise((resolve) => {
+      const d = $("confirm");
+      $("confirm-text").textContent = text;
+      $("confirm-warning").hidden = !warning;
+      $("confirm-warning").textContent = warning || "";
+      d.onclose = () => resolve(d.returnValue === "ok");
+      d.returnValue = "";
+      d.showModal();
+    });
+  }
+  const LABELS = {
+    START_ENGINE: "Start", STOP_ENGINE: "Stop", PAUSE: "Pause", RESUME: "Resume", REDUCE_ONLY: "Reduce-only", FLATTEN: "Flatten",
+    DRIFT_CLOSE_POSITION: "Close the position of", DRIFT_DEPOSIT: "Deposit to", DRIFT_WITHDRAW: "Withdraw from",
+    DRIFT_OPEN_POSITION: "Open a position on", CONFIRM: "Confirm orders of", RELOAD: "Reload the fleet",
+  };
+  async function command(type, bot) {
+    const b = bot && bots.get(bot);
+    const msg = { id: (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()), type };
+    let what = LABELS[type] + (bot ? " " + bot : ""), usd = null;
+    if (bot) msg.bot = bot;
+    if (type === "START_ENGINE") msg.mode = b && b.mode;
+    if (type === "DRIFT_DEPOSIT" || type === "DRIFT_WITHDRAW") {
+      msg.amount = $("amount").value.trim(); msg.asset = $("asset").value;
+      if (!msg.amount) { toast("enter an amount first", true); return; }
+      const sol = [...bots.values()].find((x) => x.market === "SOL-PERP");
+      usd = msg.asset === "usdc" ? +msg.amount : sol && sol.mark ? +msg.amount * +sol.mark : Infinity;
+      what += ": " + msg.amount + " " + msg.asset.toUpperCase();
+    }
+    if (type === "DRIFT_OPEN_POSITION") {
+      msg.side = $("side").value; msg.size = $("size").value.trim();
+      if (!msg.size) { toast("enter a size first", true); return; }
+      usd = b && b.mark ? +msg.size * +b.mark : Infinity;
+      what += ": " + msg.side + " " + msg.size;
+    }
+    if (type === "CONFIRM") { msg.token = $("confirm-token").value.trim(); what += " " + msg.token; }
+    const big = usd != null && !(usd <= CONFIRM_ABOVE_USD);
+    const warning = big ? "Above $" + CONFIRM_ABOVE_USD + " (≈ $" + (isFinite(usd) ? usd.toFixed(2) : "?") + "): this needs your explicit confirmation." : "";
+    if (!(await ask(what + "?", warning))) return;
+    if (big) msg.confirm = true;
+    if (!ws || ws.readyState !== WebSocket.OPEN) { toast("not connected: nothing sent", true); return; }
+    pending.set(msg.id, what);
+    ws.send(JSON.stringify(msg));
+  }
+  document.addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-cmd]");
+    if (button) { ev.stopPropagation(); command(button.dataset.cmd, button.dataset.bot || (button.closest("#bot") ? selected : null)); return; }
+    const row = ev.target.closest("#fleet-table tbody tr");
+    if (row) { selected = row.dataset.bot; renderFleet(); renderBot(); $("bot").scrollIntoView({ behavior: "smooth" }); }
+  });
+  $("bot-close").addEventListener("click", () => { selected = null; renderFleet(); renderBot(); });
+  connect();
+})();
