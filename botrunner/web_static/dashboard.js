@@ -149,7 +149,7 @@
       fact("leverage", num(b.leverage, 2) + "×"), fact("liquidation", b.liq_price ? num(b.liq_price, 2) : "none"),
       fact("liq distance", b.liq_distance_pct ? num(b.liq_distance_pct, 1) + " %" : "–"),
       fact("equity", num(b.equity, 2)), fact("unrealised", num(pnl.unrealized, 2)), fact("realised", num(pnl.realized, 2)),
-      fact("funding PnL", num(pnl.funding, 4)), fact("fees paid", num(pnl.fees_paid, 4)),
+      fact("funding PnL", num(pnl.funding, 4)), (Number(pnl.fees_paid) < 0 ? fact("rebates earned", num(-Number(pnl.fees_paid), 4)) : fact("fees paid", num(pnl.fees_paid, 4))),
       fact("funding rate", f.rate || "–"), fact("next funding", f.next_funding_time || "–"),
       fact("band", b.band ? num(b.band.min, 3) + " … " + num(b.band.max, 3) : "–"),
       fact("orders", b.open_orders == null ? "–" : b.open_orders), fact("fills", b.fills == null ? "–" : b.fills),
@@ -168,14 +168,25 @@
     const mine = events.filter((e) => e.bot === selected);
     const fills = mine.filter((e) => e.kind === "fill").slice(-30).reverse();
     const risk = mine.filter((e) => e.kind !== "fill" && e.kind !== "funding").slice(-30).reverse();
-    $("fills").innerHTML = fills.map((e) => "<li>" + esc(e.time) + " " + esc(e.side) + " " + esc(e.base) + " @ " + esc(e.price) + " fee " + esc(e.fees_paid) + "</li>").join("") || "<li>none yet</li>";
+    $("fills").innerHTML = fills.map((e) => "<li>" + esc(e.time) + " " + esc(e.side) + " " + esc(e.base) + " @ " + esc(e.price) + " " + feeText(e.fees_paid) + "</li>").join("") || "<li>none yet</li>";
     $("risk-events").innerHTML = risk.map((e) => "<li>" + esc(e.time || "") + " " + esc(e.kind) + " " + esc(e.state || e.level || "") + " " + esc((e.reasons || []).join(", ") || e.message || e.error || e.command || "") + "</li>").join("") || "<li>none yet</li>";
   }
+  // a fee reads as a cost and a rebate as an income, as in ctl and the backtest report: never a negative fee
+  function feeText(paid) {
+    if (paid == null || paid === "") return "";
+    return String(paid).startsWith("-") ? "rebate " + esc(String(paid).slice(1)) : "fee " + esc(paid) + " paid";
+  }
+  // ISO dates in UTC on the time axis (uPlot's default is the US month/day in local time), as in the report
+  const utcDate = (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
+  const dayLabel = uPlot.fmtDate("{YYYY}-{MM}-{DD}");
+  const timeLabel = uPlot.fmtDate("{MM}-{DD} {HH}:{mm}");
+  const timeValues = (u, splits, axisIdx, space, incr) =>
+    splits.map((ts) => (ts == null ? "" : (incr >= 86400 ? dayLabel : timeLabel)(utcDate(ts))));
   function chartWidth(id) { return Math.max(260, $(id).parentElement.clientWidth - 12); }
   function makeCharts() {
-    const axes = [{ stroke: "#8a96a3", grid: { stroke: "#2a3440" } }, { stroke: "#8a96a3", grid: { stroke: "#2a3440" }, size: 60 }];
+    const axes = [{ stroke: "#8a96a3", grid: { stroke: "#2a3440" }, space: 90, values: timeValues }, { stroke: "#8a96a3", grid: { stroke: "#2a3440" }, size: 60 }];
     const opts = (id, series, hooks, scales) => ({
-      width: chartWidth(id), height: 180, axes, hooks: hooks || {}, scales: scales || {}, legend: { show: true, live: false },
+      width: chartWidth(id), height: 180, axes, tzDate: utcDate, hooks: hooks || {}, scales: scales || {}, legend: { show: true, live: false },
       series: [{}, ...series.map((s) => Object.assign({ points: { show: false }, width: 1.5 }, s))],
     });
     // the price axis spans the resting ladder too, so every rung is drawn
