@@ -42,6 +42,14 @@ def test_latency_two_runs_give_the_same_bytes(tmp_path: Path) -> None:
     assert "Fills while a cancel was in flight" in (tmp_path / "a" / "report.html").read_text()
 
 
+@pytest.mark.parametrize("bot", ["btc-bullish-infinity", "eth-bearish-stepwise"])
+def test_latency_two_is_deterministic_for_every_example_bot(bot: str, tmp_path: Path) -> None:
+    path = str(BOTS / f"{bot}.yaml")
+    for name in ("a", "b"):
+        assert main(["backtest", path, "--quiet", "--out", str(tmp_path / name), "--latency-slots", "2"]) == 0
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
 def test_the_bot_yaml_sets_the_latency_and_the_flag_overrides_it(tmp_path: Path) -> None:
     bot = tmp_path / "bot.yaml"
     bot.write_text(Path(SOL).read_text() + "paper:\n  latency_slots: 3\n")
