@@ -213,6 +213,7 @@ class BotShell(pykka.ThreadingActor):
             orders=tuple(step.orders),
             fills=tuple(step.fills),
             funding=tuple(step.funding),
+            settlements=tuple(step.settlements),
             snapshot=snapshot,
             objective=objective,
             risk_events=risk_events,

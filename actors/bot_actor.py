@@ -39,6 +39,7 @@ from botrunner.connector.commands import CancelOrders, PlanReason
 from botrunner.core.operator import ModeCommand, Pause
 from botrunner.core.records import SnapshotRow
 from botrunner.paper.config import PaperConfig
+from botrunner.paper.latency import LatentVenue
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
 from botrunner.runtime.decisions import position_row
@@ -150,11 +151,13 @@ class BotActor(BotShell):
         state = definition.initial_state(started_at=now, memory=memory)
         for close_ts, close in feed.warmup_closes(self.cursor if self.cursor is not None else feed.keys[0] - 1):
             state, _ = step(definition, state, PriceSeen(close_ts, close), venue)
-        driver = BotDriver(definition, venue, state, self.step)
+        slots = config.paper.latency_slots  # the bot's YAML (paper: latency_slots); in-flight commands are not saved
+        latency = LatentVenue(venue, slots) if slots else None
+        driver = BotDriver(definition, venue if latency is None else latency, state, self.step)
         self.driver = driver
         self.flags_seen = self.flags
         adopted = driver.reconcile(now, known.values())
-        self.paper = PaperBot(driver, venue)
+        self.paper = PaperBot(driver, venue, latency)
         self._announce_start(
             now,
             resumed=saved is not None,
@@ -288,6 +291,7 @@ class BotActor(BotShell):
         ids = tuple(venue.orders)
         if policy is ShutdownPolicy.CANCEL_ALL and ids:
             paper.driver.perform(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.now)
+        paper.flush()  # with latency: what is in flight (the cancel-all among it) lands before the last write
         self._write(venue.now, None, force=True)
         cancelled = len(ids) if policy is ShutdownPolicy.CANCEL_ALL else 0
         self.log.info("bot_stopped", policy=policy.value, cancelled=cancelled)

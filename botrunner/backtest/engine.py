@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from botrunner.bot.driver import BotDriver
 from botrunner.bot.pipeline import BotDefinition, BotState
-from botrunner.bot.step import Effects, FundingSettled
+from botrunner.bot.step import CANCEL_IN_FLIGHT, Effects, FundingSettled
 from botrunner.bot.step import PricePoint as PriceSeen
 from botrunner.bot.step import step as bot_step
 from botrunner.config import BotConfig
@@ -25,9 +25,11 @@ from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow, Sna
 from botrunner.marketdata.candles import Candles
 from botrunner.marketdata.funding import DriftFundingRecord
 from botrunner.paper.config import PaperConfig
+from botrunner.paper.latency import LatentVenue
 from botrunner.paper.venue import PaperVenue
 from botrunner.runtime.market import PricePoint, market_events, rate_in_force
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
+from botrunner.venue.port import Venue
 
 
 class BacktestError(ValueError):
@@ -72,6 +74,7 @@ class BacktestResult:
     last_ts: int = 0
     venue: PaperVenue | None = None
     resyncs: int = 0
+    races: list[OrderRow] = field(default_factory=list)  # closing rows of orders filled while our cancel flew
 
 
 class _Run:
@@ -85,7 +88,7 @@ class _Run:
         self.driver: BotDriver | None = None
         self.keep = inputs.keep_rows
 
-    def start(self, venue: PaperVenue, state: BotState) -> BotDriver:
+    def start(self, venue: Venue, state: BotState) -> BotDriver:
         self.driver = BotDriver(self.bot, venue, state, self)
         return self.driver
 
@@ -93,6 +96,8 @@ class _Run:
 
     def on_order(self, row: OrderRow) -> None:
         self.result.order_rows += 1
+        if row.reason == CANCEL_IN_FLIGHT:
+            self.result.races.append(row)  # kept always: the report lists them
         if self.keep:
             self.result.orders.append(row)
 
@@ -168,8 +173,9 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
             break
         state, _ = bot_step(bot, state, PriceSeen(bar.ts + interval, bar.close), venue)
     state, _ = bot_step(bot, state, FundingSettled(first.ts, rate_in_force(inputs.funding, first.ts)), venue)
-    driver = run.start(venue, state)
-    paper = PaperBot(driver, venue)
+    latency = LatentVenue(venue, inputs.paper.latency_slots) if inputs.paper.latency_slots else None
+    driver = run.start(venue if latency is None else latency, state)
+    paper = PaperBot(driver, venue, latency)
     result.venue = venue
     result.starting_equity = venue.equity()
     run.track_equity(result.starting_equity)
@@ -189,6 +195,7 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
         result.bars += 1
         if progress is not None and (n % step == 0 or n == total - 1):
             progress(n + 1, total)
+    paper.flush()  # what is still in flight lands at the last prices
     result.orders_placed = driver.state.orders_placed
     result.resyncs = driver.state.resyncs
     result.last_ts = traded[-1].ts + interval

@@ -203,6 +203,8 @@ def summary(result: BacktestResult, data: MarketData) -> dict[str, Any]:
         "decision_cadence": "bar_close",
         "bar_events": result.ticks,
         "connector_resyncs": result.resyncs,
+        "latency_slots": result.inputs.paper.latency_slots,
+        "filled_while_cancel_in_flight": len(result.races),
         "strategy": result.inputs.bot.strategy.kind.value,
         **performance_fields(run_performance(result)),
         "data": [{"file": name, "sha256": digest} for name, digest in data_digests],
@@ -292,7 +294,7 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
         _write_lines(staged["orders.csv"], ORDERS_HEADER, map(order_line, result.orders))
         _write_lines(staged["snapshots.csv"], SNAPSHOTS_HEADER, map(snapshot_line, result.snapshots))
         staged["report.html"].write_text(
-            render_report(doc, result.snapshots, result.fills, run_curve(result)), encoding="utf-8"
+            render_report(doc, result.snapshots, result.fills, run_curve(result), result.races), encoding="utf-8"
         )
         for name, path in staged.items():
             os.replace(path, out / name)  # a rename within one file system: needs no space, one file at a time

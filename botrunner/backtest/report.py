@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from botrunner.backtest import metrics
 from botrunner.backtest.metrics import FeeSplit, FundingSplit, LedgerPoint, PeriodPnl, RoundTrip
-from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, FillRow, SnapshotRow, fixed
+from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, FillRow, OrderRow, SnapshotRow, fixed
 
 CHART_BUCKETS: Final = 2000  # time buckets per chart over the whole run (≥ 2 per pixel of a wide screen)
 OVERVIEW_BUCKETS: Final = 400  # the overview strip at the top
@@ -54,12 +54,15 @@ def render_report(
     snapshots: Sequence[SnapshotRow],
     fills: Sequence[FillRow],
     curve: Sequence[LedgerPoint] = (),
+    races: Sequence[OrderRow] = (),
 ) -> str:
     """The whole ``report.html`` page for one backtest.
 
     ``summary`` is the ``summary.json`` dict (any subset of its keys: what is missing shows as "–"), ``snapshots``
     one row per bar and ``fills`` every fill, in Drift precisions; ``curve`` the run's equity curve
-    (``metrics.equity_curve``: start, snapshots, end), by default the snapshots alone. Rows need not be sorted.
+    (``metrics.equity_curve``: start, snapshots, end), by default the snapshots alone; ``races`` the closing order
+    rows of orders filled while a cancel of ours was in flight (reason ``cancel_in_flight``; a run with latency
+    lists them in their own section). Rows need not be sorted.
     Empty inputs give a page with notes instead of charts. Deterministic: no clock, no random ids.
     """
     snaps = sorted(snapshots, key=lambda s: s.ts)
@@ -114,6 +117,10 @@ def render_report(
     )
     body.append(_section("Round trips", _trips_table(metrics.round_trips(fill_rows), base_unit)))
     body.append(_section("Fills", _fills_table(fill_rows, base_unit)))
+    latency = _mapping(summary, "paper_venue")
+    slots = latency.get("latency_slots", 0) if latency is not None else 0
+    if slots or races:
+        body.append(_section("Fills while a cancel was in flight", _races_table(races, slots, base_unit)))
     body.append(_section("Run details", _details_table(summary)))
     data = {"charts": charts, "overview": overview}
     return _page(f"Backtest report — {subtitle}" if subtitle else "Backtest report", "\n".join(body), data)
@@ -723,6 +730,36 @@ def _trips_table(trips: Sequence[RoundTrip], base_unit: str) -> str:
     return (
         f'<div class="scroll"><table class="grid"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div>'
         f'<p class="caption">{_esc("; ".join(notes))}</p>'
+    )
+
+
+def _races_table(races: Sequence[OrderRow], slots: object, base_unit: str) -> str:
+    """The orders a fill reached while our cancel of them was in flight (the cancel then found nothing, or only
+    the rest): what latency costs a requoting bot."""
+    lead = (
+        f'<p class="caption">latency {_esc(str(slots))} slots ({_esc(str(slots))} × 400 ms): commands land and '
+        "reports arrive that much later; an order below was filled (in whole or part) after the bot had sent its "
+        "cancel and before the cancel landed</p>"
+    )
+    if not races:
+        return lead + '<p class="note">None: no cancel lost a race with a fill.</p>'
+    rows = sorted(races, key=lambda r: (r.ts, r.order_id))
+    shown = rows[-MAX_TRIP_ROWS:]
+    head = (
+        "<tr><th>closed (UTC)</th><th>order id</th><th>side</th><th>price</th>"
+        f"<th>size ({_esc(base_unit)})</th><th>then</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{_utc(r.ts, '%Y-%m-%d %H:%M:%S')}</td><td>{r.order_id}</td><td>{_esc(r.side)}</td>"
+        f"<td>{_price_text(r.price)}</td><td>{fixed(r.base, BASE_DECIMALS).rstrip('0').rstrip('.')}</td>"
+        f"<td>{'filled in full' if r.event == 'filled' else 'rest cancelled'}</td></tr>"
+        for r in shown
+    )
+    note = f"the last {len(shown):,} of {len(rows):,}; " if len(shown) < len(rows) else ""
+    return (
+        f"{lead}<p>{len(rows):,} orders</p>"
+        f'<div class="scroll"><table class="grid"><thead>{head}</thead><tbody>{body}</tbody></table></div>'
+        f'<p class="caption">{_esc(note)}orders.csv: event filled or cancelled, reason cancel_in_flight</p>'
     )
 
 

@@ -126,6 +126,8 @@ class BotState(msgspec.Struct, kw_only=True):
     placed: dict[int, OrderRow] = msgspec.field(default_factory=dict)  # placed row of each order the venue holds
     orders_placed: int = 0
     resyncs: int = 0
+    # orders a fill reached while our cancel of them was in flight (paper latency, live): their closing row says so
+    raced: set[int] = msgspec.field(default_factory=set)
 
     def memory(self) -> BotMemory:
         """What a checkpoint keeps of this state."""

@@ -43,7 +43,7 @@ from botrunner.bot.pipeline import (
 from botrunner.bot.settle import settle_due
 from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
 from botrunner.connector.commands import CancelAndPlace, PlaceOrders
-from botrunner.connector.orders import WorkingOrder
+from botrunner.connector.orders import OrderState, WorkingOrder
 from botrunner.core.operator import ModeCommand
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow
@@ -60,6 +60,7 @@ from botrunner.venue.port import (
     OrderExpired,
     OrderRejected,
     PnlSettled,
+    RejectReason,
     SettlePnl,
     VenueAccount,
     VenueCommand,
@@ -155,6 +156,9 @@ class Effects(msgspec.Struct, frozen=True, kw_only=True):
 
 
 NOTHING = Effects()
+# The reason on the closing row (filled, or cancelled with the rest) of an order that a fill reached while our cancel
+# of it was in flight: the cancel lost the race (paper latency, live). Never happens without latency.
+CANCEL_IN_FLIGHT = "cancel_in_flight"
 _SETTLE = SettlePnl()
 _PAUSED = OperatorFlags(pause=True)
 _NO_CAUSE: tuple[str, int] = ("", 0)  # an order no command of ours placed (e.g. one placed outside the bot)
@@ -295,6 +299,11 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
             records.append(row)
             return OrderUpdate(event.user_order_id, OrderEvent.ACK)
         case OrderRejected():
+            untracked_cancel = (
+                event.side is None
+                and event.reason is RejectReason.UNKNOWN_ORDER
+                and _order_state(state, event.user_order_id) is None
+            )
             state.order_seq += 1
             # a refused cancel echoes no order (side None): the id's pending placement, if any, is still pending
             _, decision_seq = state.causes.pop(event.user_order_id, _NO_CAUSE) if event.side is not None else _NO_CAUSE
@@ -313,10 +322,16 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
                     decision_seq,
                 )
             )
+            if untracked_cancel:  # a cancel that landed after a fill or expiry took the order: nothing to change
+                return None
             return OrderUpdate(event.user_order_id, OrderEvent.REJECT)
         case OrderCancelled():
-            _closed(state, records, event.ts, event.user_order_id, "cancelled", reason=event.reason.value)
-            return OrderUpdate(event.user_order_id, OrderEvent.CANCEL)
+            uid = event.user_order_id
+            raced = state.raced
+            reason = CANCEL_IN_FLIGHT if raced and uid in raced else event.reason.value
+            raced.discard(uid)
+            _closed(state, records, event.ts, uid, "cancelled", reason=reason)
+            return OrderUpdate(uid, OrderEvent.CANCEL)
         case OrderExpired():
             _closed(state, records, event.ts, event.user_order_id, "expired", reason="max_ts")
             return OrderUpdate(event.user_order_id, OrderEvent.EXPIRE)
@@ -335,10 +350,16 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
                     event.reduce_only,
                 )
             )
+            uid = event.user_order_id
+            raced = state.raced
+            if _order_state(state, uid) is OrderState.PENDING_CANCEL:
+                raced.add(uid)
             if event.complete:
-                _closed(state, records, event.ts, event.user_order_id, "filled", reason="")
-                return OrderUpdate(event.user_order_id, OrderEvent.FILL, event.order_filled_base)
-            return OrderUpdate(event.user_order_id, OrderEvent.PARTIAL_FILL, event.order_filled_base)
+                reason = CANCEL_IN_FLIGHT if raced and uid in raced else ""
+                raced.discard(uid)
+                _closed(state, records, event.ts, uid, "filled", reason=reason)
+                return OrderUpdate(uid, OrderEvent.FILL, event.order_filled_base)
+            return OrderUpdate(uid, OrderEvent.PARTIAL_FILL, event.order_filled_base)
         case FundingPaid():
             records.append(FundingRow(event.ts, event.position_base, event.rate, event.payment))
             return None
@@ -363,6 +384,14 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
             return None
         case _ as unreachable:
             assert_never(unreachable)
+
+
+def _order_state(state: BotState, uid: int) -> OrderState | None:
+    """The connector's state of order ``uid`` (None: not tracked, or no longer)."""
+    for order in state.connector.orders:
+        if order.user_order_id == uid:
+            return order.state
+    return None
 
 
 def _closed(state: BotState, records: list[Record], ts: int, uid: int, what: str, *, reason: str) -> None:

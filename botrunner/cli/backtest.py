@@ -1,5 +1,5 @@
-"""``botrunner backtest BOT.yaml [--from DATE] [--to DATE] [--data DIR] [--out DIR]``: replay history through the
-bot's own step and the paper venue; print the summary table and write the report files."""
+"""``botrunner backtest BOT.yaml [--from DATE] [--to DATE] [--data DIR] [--out DIR] [--latency-slots N]``: replay
+history through the bot's own step and the paper venue; print the summary table and write the report files."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from botrunner.backtest.data import DataNotFound, check_funding_covers, resolve
 from botrunner.backtest.engine import BacktestError, BacktestInputs, run_backtest
 from botrunner.backtest.output import iso, summary, write_outputs
 from botrunner.cli import CliError
-from botrunner.config import load_bot
+from botrunner.config import BotConfig, load_bot
+from botrunner.config.paper import check_latency_slots
 from botrunner.funding import ONE_DAY_S
 from botrunner.marketdata._text import DataError
 from botrunner.paper.config import PaperConfig
@@ -34,6 +35,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fee-tier", type=int, default=1, help="Drift perp fee tier 1..4 (default 1)")
     p.add_argument("--taker-fee-ppm", type=int, help="override the taker fee, ppm of notional (350 = 0.035 %%)")
     p.add_argument("--maker-fee-ppm", type=int, help="override the maker fee, ppm (negative = rebate)")
+    p.add_argument(
+        "--latency-slots",
+        metavar="N",
+        help="Solana slots (400 ms each, 0..150) before a command lands and a report arrives (default: the bot's "
+        "paper.latency_slots, else 0: at once)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_backtest_command)
 
@@ -70,14 +77,29 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _paper_config(args: argparse.Namespace) -> PaperConfig:
+def _latency_slots(text: str | None, bot: BotConfig) -> int:
+    """``--latency-slots`` (the bot's ``paper.latency_slots`` when absent), or a one-line error."""
+    if text is None:
+        return bot.paper.latency_slots
+    try:
+        slots = int(text.strip())
+    except ValueError:
+        raise CliError(f"--latency-slots {text!r}: not an integer number of slots") from None
+    try:
+        return check_latency_slots(slots, "--latency-slots")
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _paper_config(args: argparse.Namespace, bot: BotConfig) -> PaperConfig:
+    slots = _latency_slots(args.latency_slots, bot)
     try:
         tier = drift_fee_tier(args.fee_tier)
         fees = FeeSchedule(
             taker_ppm=tier.taker_ppm if args.taker_fee_ppm is None else args.taker_fee_ppm,
             maker_ppm=tier.maker_ppm if args.maker_fee_ppm is None else args.maker_fee_ppm,
         )
-        return PaperConfig(fees=fees).validate()
+        return PaperConfig(fees=fees, latency_slots=slots).validate()
     except ValueError as exc:
         raise CliError(str(exc)) from exc
 
@@ -87,7 +109,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         bot = load_bot(args.bot)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
-    paper = _paper_config(args)
+    paper = _paper_config(args, bot)
     try:
         data = resolve(
             bot.market, args.data, candles=args.candles, funding=args.funding, formula_funding=args.funding_formula

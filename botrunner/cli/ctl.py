@@ -61,6 +61,7 @@ from botrunner.runtime.snapshots import (
     ReloadResult,
     Result,
     RiskStateChanged,
+    SettlementEvent,
     Started,
     StateChanged,
     StatusSnapshot,
@@ -493,6 +494,8 @@ def format_event(event: BotEvent) -> str:  # noqa: PLR0911  <why: one flat exhau
         case FundingEvent():
             flow = f"received {event.payment}" if not event.payment.startswith("-") else f"paid {event.payment[1:]}"
             return f"{event.time} {event.bot} funding {flow} on {event.position} at rate {event.rate}"
+        case SettlementEvent():
+            return f"{event.time} {event.bot} settled {event.amount} into USDC ({event.reason})"
         case RiskStateChanged():
             reasons = f" ({', '.join(event.reasons)})" if event.reasons else ""
             return f"{event.time} {event.bot} risk {event.state}{reasons}"

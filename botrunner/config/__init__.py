@@ -36,6 +36,7 @@ from typing import Any, assert_never
 import msgspec
 
 from botrunner.config.live import LiveSettings
+from botrunner.config.paper import PaperSettings
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue
 from botrunner.core.invalid import InvalidField
 from botrunner.core.markets import PerpMarketSpec
@@ -128,6 +129,7 @@ class BotConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     risk: RiskLimits = RiskLimits()
     on_shutdown: ShutdownPolicy = ShutdownPolicy.CANCEL_ALL
     live: LiveSettings = LiveSettings()  # connection and safety limits (live and monitor modes)
+    paper: PaperSettings = PaperSettings()  # the paper venue's per-bot settings (paper mode and backtests)
     source: str = ""  # the file it came from, for messages
 
     @property
@@ -262,6 +264,7 @@ def _validate_semantics(  # noqa: PLR0912  a flat list of independent checks, ea
         (("execution",), bot.execution, bot.execution.validate),
         (("risk",), bot.risk, bot.risk.validate),
         (("live",), bot.live, bot.live.validate),
+        (("paper",), bot.paper, bot.paper.validate),
     )
     for section, struct, check in sections:
         try:

@@ -1,9 +1,10 @@
-"""The paper venue's knobs: fees, the fill and slippage models, the paper leverage cap, liquidation buffer."""
+"""The paper venue's knobs: fees, the fill and slippage models, the paper leverage cap, liquidation buffer, latency."""
 
 from __future__ import annotations
 
 import msgspec
 
+from botrunner.config.paper import check_latency_slots
 from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, QUOTE_PRECISION
 from botrunner.paper.fees import FeeSchedule, drift_fee_tier
 
@@ -21,6 +22,9 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     Taker fills without a book: slippage grows linearly with the order's notional from ``slippage_min_bps`` to
     ``slippage_max_bps`` at ``slippage_full_notional`` and above (seed: 0.1-0.3 % by size). With a book, the order
     walks it instead.
+
+    Latency: ``latency_slots`` Solana slots (400 ms each, 0..150) between the bot and the venue, both ways
+    (``botrunner.paper.latency``); 0 answers every command at once.
     """
 
     fees: FeeSchedule = drift_fee_tier(1)
@@ -32,6 +36,7 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     slippage_max_bps: int = 30
     slippage_full_notional: int = 100_000 * QUOTE_PRECISION
     liquidation_buffer_ratio: int = 200  # MARGIN_PRECISION: liquidate back to maintenance + 2 %
+    latency_slots: int = 0
 
     def validate(self) -> PaperConfig:
         """Raise ``ValueError`` naming the first impossible field; return ``self``."""
@@ -61,6 +66,7 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         for ok, message in checks:
             if not ok:
                 raise ValueError(f"PaperConfig.{message}")
+        check_latency_slots(self.latency_slots, "PaperConfig.latency_slots")
         return self
 
 

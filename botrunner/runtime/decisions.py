@@ -12,11 +12,11 @@ from structlog.typing import FilteringBoundLogger
 from botrunner.bot.driver import RowBuffer
 from botrunner.bot.pipeline import Decision
 from botrunner.core.precision import FUNDING_RATE_PRECISION
-from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, FillRow, FundingRow, fixed
+from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, FillRow, FundingRow, SettleRow, fixed
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.what_if import break_even_price, entry_price
 from botrunner.runtime.hub import EventHub
-from botrunner.runtime.snapshots import FillEvent, FundingEvent, RiskStateChanged
+from botrunner.runtime.snapshots import FillEvent, FundingEvent, RiskStateChanged, SettlementEvent
 from botrunner.runtime.views import iso_time
 from botrunner.store import DecisionRow, ObjectiveRow, PositionRow, RiskEventRow
 
@@ -137,10 +137,14 @@ def funding_event(bot: str, row: FundingRow) -> FundingEvent:
     )
 
 
+def settlement_event(bot: str, row: SettleRow) -> SettlementEvent:
+    """A PnL settlement as ``ctl subscribe`` streams it."""
+    return SettlementEvent(bot=bot, time=iso_time(row.ts), amount=fixed(row.amount, QUOTE_DECIMALS), reason=row.reason)
+
+
 def announce_rows(name: str, log: FilteringBoundLogger, hub: EventHub, step: RowBuffer) -> None:
     """Log every fill, funding payment and PnL settlement of a step in the bot's log (Drift's integers, as the
-    store keeps them) and publish fills and funding to ``ctl subscribe`` (in units). Settlements are logged only:
-    the store and the stream show their effect (snapshots' unsettled and settled PnL), not rows of their own."""
+    store keeps them) and publish them to ``ctl subscribe`` (in units, exact decimal strings)."""
     for fill in step.fills:
         log.info("fill", **msgspec.structs.asdict(fill))
         hub.publish(fill_event(name, fill))
@@ -149,6 +153,7 @@ def announce_rows(name: str, log: FilteringBoundLogger, hub: EventHub, step: Row
         hub.publish(funding_event(name, payment))
     for settlement in step.settlements:
         log.info("settlement", **msgspec.structs.asdict(settlement))
+        hub.publish(settlement_event(name, settlement))
 
 
 def position_row(ts: int, position: PerpPosition) -> PositionRow:

@@ -9,8 +9,11 @@ this is only where its inputs come from and where its commands go:
 * at a bar's close point the bot steps on ``BarClose``: the strategy sees the close, the bot decides against the
   venue's account, and the driver sends the commands (a settlement among them) to the venue at once.
 
-The venue answers every command at once. A paper latency model would hold the answers here and feed them back as
-later ``VenueReport`` s (the seam is ``_deliver``).
+Without latency the venue answers every command at once. With a latency of N slots (``PaperConfig.latency_slots``,
+``botrunner.paper.latency``) the driver's venue is a ``LatentVenue``: commands land N × 400 ms after they were sent
+and every report reaches the bot N × 400 ms after the venue produced it (a command's answer: 2N after sending);
+before each market event whatever is due by then lands or is delivered, in order (``_land``), and ``flush`` lands
+the rest at the end of a replay.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from botrunner.bot.driver import BotDriver, ladder_prices
 from botrunner.bot.step import BarClose, Effects, FundingSettled, Operator, VenueReport
 from botrunner.core.operator import ModeCommand
 from botrunner.core.records import SnapshotRow
+from botrunner.paper.latency import LatentVenue
 from botrunner.paper.venue import PaperVenue
 from botrunner.runtime.market import FundingPoint, MarketEvent, PricePoint
 from botrunner.venue.port import VenueEvent
@@ -30,14 +34,19 @@ from botrunner.venue.port import VenueEvent
 class PaperBot:
     """One bot's driver and its paper venue, stepped by market events. Not thread-safe: one owner."""
 
-    __slots__ = ("driver", "venue")
+    __slots__ = ("driver", "latency", "venue")
 
-    def __init__(self, driver: BotDriver, venue: PaperVenue) -> None:
+    def __init__(self, driver: BotDriver, venue: PaperVenue, latency: LatentVenue | None = None) -> None:
+        """``latency``: the driver's venue when commands and reports are delayed (it wraps ``venue``)."""
         self.driver = driver
         self.venue = venue
+        self.latency = latency
+        assert latency is None or (latency.venue is venue and driver.venue is latency), "one venue, seen delayed"
 
     def on_event(self, event: MarketEvent) -> Effects | None:
         """Apply one market event. At a bar close, returns the effects of the bot's decision."""
+        if self.latency is not None:
+            self._land(event.ts * 1000)
         match event:
             case FundingPoint():
                 self.driver.feed(FundingSettled(event.ts, event.rate))
@@ -59,8 +68,27 @@ class PaperBot:
                 assert_never(unreachable)
 
     def _deliver(self, events: Sequence[VenueEvent], ts: int) -> None:
-        if events:
+        if not events:
+            return
+        latency = self.latency
+        if latency is None:
             self.driver.feed(VenueReport(ts, tuple(events)))
+        else:
+            latency.defer(tuple(events), ts)
+
+    def _land(self, until_ms: int | None) -> None:
+        """Land the commands and deliver the reports due by ``until_ms`` (None: all), one at a time and in order
+        (a report's step may read the venue for a resync: it must see only what has landed before it)."""
+        latency = self.latency
+        assert latency is not None
+        feed = self.driver.feed
+        while (due := latency.next_due(until_ms)) is not None:
+            feed(VenueReport(due[0], due[1]))
+
+    def flush(self) -> None:
+        """Land every command still in flight and deliver every report (the end of a replay)."""
+        if self.latency is not None:
+            self._land(None)
 
     def command(self, command: ModeCommand) -> Effects:
         """An operator command: the bot decides at once at the venue's last price."""

@@ -277,6 +277,14 @@ class FundingEvent(Event, frozen=True, kw_only=True, tag="funding"):
     payment: str  # + received
 
 
+class SettlementEvent(Event, frozen=True, kw_only=True, tag="settlement"):
+    """A PnL settlement: ``amount`` USD moved from the perp position into USDC (negative: a loss moved out)."""
+
+    time: str
+    amount: str
+    reason: str  # position_closed | schedule
+
+
 class Failed(Event, frozen=True, kw_only=True, tag="failed"):
     error: str
     generation: int
@@ -287,5 +295,5 @@ class Alert(Event, frozen=True, kw_only=True, tag="alert"):
     message: str
 
 
-BotEvent = Started | StateChanged | RiskStateChanged | FillEvent | FundingEvent | Failed | Alert
+BotEvent = Started | StateChanged | RiskStateChanged | FillEvent | FundingEvent | SettlementEvent | Failed | Alert
 """Every event ``subscribe`` streams."""

@@ -232,7 +232,23 @@ _V4: Final[Migration] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4)
+# v5: PnL settlements (SettleRow), written in the same step transaction as the fills and funding that made the PnL.
+# Before v5 they were only logged and published; their effect was (and is) in the snapshots' unsettled / settled PnL.
+# A bot may settle more than once in a second (a flatten's close, then the schedule), hence a row id.
+_V5: Final[Migration] = (
+    """
+    CREATE TABLE settlements (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX settlements_bot ON settlements (bot, ts)",
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 # Created before any migration (it records them): one row per applied version.

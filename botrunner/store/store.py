@@ -1,4 +1,5 @@
-"""The runtime's SQLite store: bots, their order/fill/funding/snapshot/risk history, audit, and venue checkpoints.
+"""The runtime's SQLite store: bots, their order/fill/funding/settlement/snapshot/risk history, audit, and
+venue checkpoints.
 
 One step of a bot is one :class:`StepRecord`: the rows the step produced plus the bot's checkpoint (feed cursor,
 paper venue state, order and fill counters). :meth:`Store.write` puts any number of steps in ONE transaction,
@@ -36,7 +37,7 @@ from typing import Any, Final, Literal, TypeVar
 import msgspec
 import sqlite_utils
 
-from botrunner.core.records import FillRow, FundingRow, OrderRow, SnapshotRow
+from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow, SnapshotRow
 from botrunner.private_files import open_private
 from botrunner.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE
 
@@ -133,6 +134,7 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True):
     orders: tuple[OrderRow, ...] = ()
     fills: tuple[FillRow, ...] = ()
     funding: tuple[FundingRow, ...] = ()
+    settlements: tuple[SettleRow, ...] = ()
     snapshot: SnapshotRow | None = None
     objective: ObjectiveRow | None = None
     risk_events: tuple[RiskEventRow, ...] = ()
@@ -186,6 +188,7 @@ _INSERT_FILL: Final = (
 _INSERT_FUNDING: Final = (
     "INSERT INTO perps_funding_snapshots (bot, ts, position_base, rate, payment) VALUES (?, ?, ?, ?, ?)"
 )
+_INSERT_SETTLEMENT: Final = "INSERT INTO settlements (bot, ts, amount, reason) VALUES (?, ?, ?, ?)"
 _SNAPSHOT_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(SnapshotRow))
 # several snapshots, positions or objectives in one second: the last one of the second is kept
 _UPSERT_SNAPSHOT: Final = (
@@ -530,6 +533,11 @@ class Store:
         sql = "SELECT ts, position_base, rate, payment FROM perps_funding_snapshots WHERE bot = ? ORDER BY ts"
         return tuple(_record(FundingRow, r) for r in self.db.query(sql, [bot]))
 
+    def settlements(self, bot: str) -> tuple[SettleRow, ...]:
+        """Every PnL settlement of ``bot`` by time (then as written)."""
+        sql = "SELECT ts, amount, reason FROM settlements WHERE bot = ? ORDER BY ts, id"
+        return tuple(_record(SettleRow, r) for r in self.db.query(sql, [bot]))
+
     def snapshots(self, bot: str) -> tuple[SnapshotRow, ...]:
         """Every margin snapshot of ``bot`` by time."""
         sql = f"SELECT {', '.join(_SNAPSHOT_COLUMNS)} FROM perps_margin_snapshots WHERE bot = ? ORDER BY ts"
@@ -599,6 +607,7 @@ class _Batch:
         "prunes",
         "risks",
         "samples",
+        "settlements",
         "snapshots",
     )
 
@@ -606,6 +615,7 @@ class _Batch:
         self.orders: list[tuple[Any, ...]] = []
         self.fills: list[tuple[Any, ...]] = []
         self.funding: list[tuple[Any, ...]] = []
+        self.settlements: list[tuple[Any, ...]] = []
         self.snapshots: list[tuple[Any, ...]] = []
         self.positions: list[tuple[Any, ...]] = []
         self.objectives: list[tuple[Any, ...]] = []
@@ -640,6 +650,7 @@ class _Batch:
             for i, f in enumerate(item.fills, start=1)
         )
         self.funding.extend((bot, r.ts, r.position_base, r.rate, r.payment) for r in item.funding)
+        self.settlements.extend((bot, r.ts, r.amount, r.reason) for r in item.settlements)
         if item.snapshot is not None:
             self.snapshots.append(_snapshot_values(bot, item.snapshot))
         if item.position is not None:
@@ -659,6 +670,8 @@ class _Batch:
         c.executemany(_INSERT_ORDER, self.orders)
         c.executemany(_INSERT_FILL, self.fills)
         c.executemany(_INSERT_FUNDING, self.funding)
+        if self.settlements:  # a few a day: skip the statement otherwise
+            c.executemany(_INSERT_SETTLEMENT, self.settlements)
         c.executemany(_UPSERT_SNAPSHOT, self.snapshots)
         c.executemany(_UPSERT_POSITION, self.positions)
         c.executemany(_UPSERT_OBJECTIVE, self.objectives)

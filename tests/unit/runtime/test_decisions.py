@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import structlog
 from structlog.testing import capture_logs
 
+from botrunner.bot.driver import RowBuffer
 from botrunner.bot.pipeline import Decision
+from botrunner.core.records import SettleRow
 from botrunner.core.verdict import RiskAction
-from botrunner.runtime.decisions import DecisionRecorder
+from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub
+from botrunner.runtime.snapshots import BotEvent, SettlementEvent
+from botrunner.runtime.views import iso_time
 from tests.unit.bot.test_pipeline import _run
 
 
@@ -53,3 +58,25 @@ def test_recorder_when_the_action_changes_then_a_risk_event_from_the_previous_st
     assert [(e.from_state, e.to_state) for e in events] == [(first.verdict.action.value, "PAUSE")]
     assert objective is not None and objective.verdict == "PAUSE"
     assert recorder.state == "PAUSE"
+
+
+def test_a_step_s_settlements_are_published_as_exact_decimal_strings() -> None:
+    hub = EventHub()
+    seen: list[BotEvent] = []
+    hub.subscribe(seen.append)
+    step = RowBuffer()
+    step.on_settle(SettleRow(1_700_000_000, -1_234_567, "position_closed"))
+    announce_rows("sol-grid", structlog.get_logger(), hub, step)
+    assert seen == [
+        SettlementEvent(bot="sol-grid", time=iso_time(1_700_000_000), amount="-1.234567", reason="position_closed")
+    ]
+    encoded = msgspec.json.decode(msgspec.json.encode(seen[0]))
+    assert encoded["kind"] == "settlement" and encoded["amount"] == "-1.234567"
+    assert msgspec.json.decode(msgspec.json.encode(seen[0]), type=BotEvent) == seen[0]
+
+
+def test_ctl_prints_a_settlement_on_one_line() -> None:
+    from botrunner.cli.ctl import format_event  # the CLI's output layer: imported only here
+
+    event = SettlementEvent(bot="b", time="t", amount="12.500000", reason="schedule")
+    assert format_event(event) == "t b settled 12.500000 into USDC (schedule)"

@@ -1,0 +1,125 @@
+"""Latency between a bot and its paper venue: commands land, and reports arrive, N Solana slots later.
+
+On Drift every command is a transaction: it lands some slots after the bot sent it and acts on the account as it
+is *then* (a cancel that lands after its order filled finds nothing to cancel; a post-only order that would cross
+at landing is rejected, skipped or slid per its mode, by the venue's own admission at landing time). Meanwhile the
+bot sees its orders pending (``PENDING_NEW``, ``PENDING_CANCEL``: the connector's lifecycle), and it learns of what
+the venue did (fills, expiries, funding, liquidation) only when the report reaches it. ``LatentVenue`` models both
+with one delay of ``slots × 400 ms``:
+
+* ``submit`` queues the command and answers nothing at once; the command lands at ``sent + delay`` against the
+  venue's state at that moment;
+* every report reaches the bot ``delay`` after the venue produced it: what a landed command did, and what the venue
+  did on its own at a market event (``defer``: fills, expiries, funding, liquidation).
+
+So a command's answer comes back ``2 × delay`` after it was sent, and the bot sees every venue event in the order
+the venue produced it: a cancel that landed after its order filled is refused, and the bot learns of the fill
+before it learns of the refusal (the fill happened first), as it would from the chain.
+
+Time: market events are whole seconds (a bar's four path points, ``botrunner.marketdata.feed``), the queue keeps
+milliseconds. Between two path points the price is the earlier point's (the tape holds it), so a command landing
+between points acts at that price, and one due at or before a point lands before the point is applied (it was
+sent first). With 5-minute bars the points are 75 s apart, so a delay of up to 150 slots (60 s) always lands
+before the next point; what makes the delay matter at bar resolution is that the bot decides at a close point
+without yet knowing that point's fills, so its cancels race them as they do on chain. The venue clock is the
+landing time floored to the second (the venue counts in seconds; never backwards).
+
+The queue is a heap on (due time, sequence): equal times keep the order they were queued in. Nautilus' ``LatencyModel``
+(base + insert / update / cancel nanoseconds on inbound commands) is the anchor; Drift has one path for every
+command, hence one delay, and its reports come back over the same RPC, hence delayed too.
+
+The read half (``VenueAccount``: position, equity, margin) is the venue's as it is now: a live bot reads its
+account from the chain as it is, while its order events lag. In-flight commands are not checkpointed: a paper bot
+that restarts resyncs from the venue, as a transaction that never landed.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from botrunner.config.paper import MAX_LATENCY_SLOTS, SLOT_MS, check_latency_slots
+from botrunner.connector.orders import WorkingOrder
+from botrunner.margin.model import PerpPosition
+from botrunner.margin.view import AccountMarginView
+from botrunner.paper.venue import PaperVenue
+from botrunner.venue.port import AccountReport, VenueCommand, VenueEvent
+
+__all__ = ["MAX_LATENCY_SLOTS", "SLOT_MS", "LatentVenue", "check_latency_slots"]
+
+
+class LatentVenue:
+    """A ``PaperVenue`` seen through ``slots`` of latency (see the module doc). Implements
+    ``botrunner.venue.port.Venue``; not thread-safe (one owner, like the venue)."""
+
+    __slots__ = ("_queue", "_seq", "delay_ms", "venue")
+
+    def __init__(self, venue: PaperVenue, slots: int) -> None:
+        self.venue = venue
+        self.delay_ms = check_latency_slots(slots, "latency_slots") * SLOT_MS
+        # (due ms, sequence, a command to land | events to report)
+        self._queue: list[tuple[int, int, VenueCommand | tuple[VenueEvent, ...]]] = []
+        self._seq = 0
+
+    # ---------------------------------------------------------------- the read half: the venue as it is now
+
+    @property
+    def oracle(self) -> int:
+        return self.venue.oracle
+
+    @property
+    def position(self) -> PerpPosition:
+        return self.venue.position
+
+    def equity(self) -> int:
+        return self.venue.equity()
+
+    def unsettled_pnl(self) -> int:
+        return self.venue.unsettled_pnl()
+
+    def margin_view(self) -> AccountMarginView:
+        return self.venue.margin_view()
+
+    def report(self) -> AccountReport:
+        return self.venue.report()
+
+    def open_orders(self) -> tuple[WorkingOrder, ...]:
+        return self.venue.open_orders()
+
+    # ---------------------------------------------------------------- the delayed half
+
+    def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
+        """Send ``command`` at ``now`` (s): it lands ``delay`` later; nothing is answered now."""
+        self._push(now * 1000 + self.delay_ms, command)
+        return ()
+
+    def defer(self, events: tuple[VenueEvent, ...], ts: int) -> None:
+        """What the venue did on its own at ``ts`` (s), reported ``delay`` later."""
+        if events:
+            self._push(ts * 1000 + self.delay_ms, events)
+
+    def _push(self, due_ms: int, item: VenueCommand | tuple[VenueEvent, ...]) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (due_ms, self._seq, item))
+
+    @property
+    def in_flight(self) -> int:
+        """Commands not yet landed plus reports not yet delivered."""
+        return len(self._queue)
+
+    def next_due(self, until_ms: int | None) -> tuple[int, tuple[VenueEvent, ...]] | None:
+        """Take the first report due at or before ``until_ms`` (None: whatever is queued), landing the commands
+        due before it on the way (their reports are queued ``delay`` later). Returns (arrival s, events), or None
+        when nothing more is due."""
+        queue = self._queue
+        venue = self.venue
+        while queue:
+            due = queue[0][0]
+            if until_ms is not None and due > until_ms:
+                return None
+            _, _, item = heapq.heappop(queue)
+            if isinstance(item, tuple):
+                return max(due // 1000, venue.now), item
+            events = venue.submit(item, max(due // 1000, venue.now))
+            if events:
+                self._push(due + self.delay_ms, events)
+        return None
