@@ -12,6 +12,7 @@ SPEED ?= 6000
 setup:
 	@./ops/ensure_venv.sh "$(PY)" "$(VENV)"
 	@./ops/ensure_chromium.sh
+	@./ops/ensure_postgresql.sh
 
 run: setup
 	$(BIN)/botrunner run --speed $(SPEED)

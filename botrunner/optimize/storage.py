@@ -39,6 +39,14 @@ def redacted(url: str) -> str:
         return url
 
 
+def with_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 3 (the driver this package installs), whatever SQLAlchemy's default."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
 def _engine_kwargs(url: str) -> dict[str, Any]:
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
@@ -66,7 +74,7 @@ def check_reachable(url: str) -> None:
         if not Path(database).exists():
             return
     try:
-        engine = sqlalchemy.create_engine(url, **_engine_kwargs(url))
+        engine = sqlalchemy.create_engine(with_driver(url), **_engine_kwargs(url))
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
         raise StorageError(f"--storage {shown}: {exc}") from exc
     try:
@@ -84,7 +92,7 @@ def open_storage(url: str) -> RDBStorage:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat's arguments
         return RDBStorage(
-            url,
+            with_driver(url),
             engine_kwargs=_engine_kwargs(url),
             heartbeat_interval=HEARTBEAT_INTERVAL_S,
             grace_period=HEARTBEAT_GRACE_S,
