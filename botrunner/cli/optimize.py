@@ -237,6 +237,12 @@ def _run_search(
 def _report(args: argparse.Namespace, search: Search, data: Any, study: Any, *, storage_url: str, out: Path) -> int:
     evaluator = Evaluator(data, search.paper)
     best = results.ranked(study, search, args.top)
+    if not args.quiet:
+        print(
+            f"running the best {len(best)} trial(s) on the {len(search.folds)} out-of-sample window(s) and the best "
+            "over the whole window ...",
+            file=sys.stderr,
+        )
     results.run_out_of_sample(search, evaluator, best, args.min_oos_share)
     best_run = results.whole_window(search, evaluator, best[0]) if best else None
     best_text = None

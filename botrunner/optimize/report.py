@@ -174,7 +174,8 @@ def _trials_table(trials: Sequence[FrozenTrial], search: Search) -> str:
         cells = "".join(f"<td>{_esc(values.get(p, '–'))}</td>" for p in paths)
         why = reason(t) or ""
         rows.append(
-            f"<tr><td>{t.number}</td><td>{_esc(outcome(t))}</td><td>{_num(t.value, 4)}</td>{cells}"
+            f"<tr><td>{t.number}</td><td>{_esc(outcome(t))}</td>"
+            f"<td>{_num(t.value if t.state is TrialState.COMPLETE else None, 4)}</td>{cells}"
             f'<td class="text">{_esc(why)}</td><td class="text">{_esc(t.user_attrs.get("worker", ""))}</td></tr>'
         )
     head = "".join(f"<th>{_esc(p)}</th>" for p in paths)

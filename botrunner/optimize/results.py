@@ -220,7 +220,9 @@ def importance(study: optuna.Study, search: Search) -> dict[str, float] | None:
     if len(complete) < 2:
         return None
     try:
-        found = optuna.importance.get_param_importances(study, params=[p.path for p in search.space.params])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. a parameter that never varied: its importance is simply 0
+            found = optuna.importance.get_param_importances(study, params=[p.path for p in search.space.params])
     except (ValueError, RuntimeError, ZeroDivisionError):
         return None
     return {k: round(float(v), 6) for k, v in found.items()}

@@ -116,7 +116,7 @@ class _Watch:
             if self.peak > 0 and (self.peak - equity) * BPS_PRECISION > self.max_dd_bps * self.peak:
                 fall = (self.peak - equity) * 100 / self.peak
                 raise _Rejected(
-                    f"max drawdown over {bps_pct(self.max_dd_bps)} % (at least {fall:.2f} %) in in-sample fold "
+                    f"max drawdown over {bps_pct(self.max_dd_bps)} % (already {fall:.3f} %) in in-sample fold "
                     f"{self.fold + 1}"
                 )
         if done * CHECKPOINTS_PER_FOLD < self.next * total:
