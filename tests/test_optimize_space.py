@@ -100,9 +100,10 @@ def test_candidate_when_the_file_spells_the_paths_out_then_values_replace_in_pla
     text = candidate_text(
         BOT_TEXT, {"execution.step_bps": 55, "strategy.grid.bias": "bearish", "execution.grid_levels": 7}, "b.yaml"
     )
-    assert "  step_bps: 55                # 0.40 % between rungs, anchored at mark" in text
+    assert "  step_bps: 55                # botrunner optimize: was 40\n" in text
     assert "    bias: bearish\n" in text
-    assert "  grid_levels: 7              # rungs per side" in text
+    assert "  grid_levels: 7              # botrunner optimize: was 5\n" in text
+    assert "# 1h 4h 1D 1W" in text  # comments elsewhere stay
     assert text.count("\n") == BOT_TEXT.count("\n")
     bot = parse_bot(text, "b.yaml")
     assert (bot.execution.step_bps, bot.execution.grid_levels, bot.strategy.grid.bias.value) == (55, 7, "bearish")

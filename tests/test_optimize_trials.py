@@ -91,3 +91,16 @@ def test_trial_when_too_few_round_trips_then_rejected(tmp_path: Path) -> None:
     trials = run(search, evaluator)
     assert [outcome(t) for t in trials] == ["rejected"] * 4
     assert all("fewer than 10000" in (reason(t) or "") for t in trials)
+
+
+def test_trial_when_the_parameters_were_already_evaluated_then_the_result_is_reused_not_run_again(
+    tmp_path: Path,
+) -> None:
+    search, evaluator = search_of(tmp_path, "execution.step_bps: [30]\n", lag=1)
+    trials = run(search, evaluator)
+    # trials 0 and 1 run (neither sees the other: lag 1); 2 and 3 see trial 0 and take its result
+    assert [t.user_attrs.get("same_as") for t in trials] == [None, None, 0, 0]
+    assert len(evaluator.runs) == 2 * 2  # two trials, two in-sample folds each
+    assert len({t.value for t in trials}) == 1
+    assert trials[2].intermediate_values == trials[0].intermediate_values
+    assert trials[3].user_attrs["in_sample"] == trials[0].user_attrs["in_sample"]

@@ -128,7 +128,13 @@ class Ranked:
 def ranked(study: optuna.Study, search: Search, top: int) -> list[Ranked]:
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.number < search.trials]
     complete.sort(key=lambda t: (-(t.value or 0.0), t.number))
-    return [Ranked(t, search.space.config_values(t.params), in_sample(t)) for t in complete[:top]]
+    out: list[Ranked] = []
+    for t in complete:  # one row per configuration: TPE proposes a good point of a discrete space again and again
+        if len(out) == top:
+            break
+        if all(r.trial.params != t.params for r in out):
+            out.append(Ranked(t, search.space.config_values(t.params), in_sample(t)))
+    return out
 
 
 def run_out_of_sample(search: Search, evaluator: Evaluator, best: list[Ranked], min_oos_share: float) -> None:

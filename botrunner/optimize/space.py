@@ -217,14 +217,25 @@ def _find_scalar(node: yaml.Node, keys: tuple[str, ...]) -> yaml.ScalarNode | No
 
 def candidate_text(bot_text: str, values: Mapping[str, Scalar], source: str) -> str:
     """The bot file's text with ``values`` (config path -> value) put in. Each value replaces the old scalar in
-    place when the file spells the path out; otherwise the document is set and dumped again (comments lost)."""
+    place when the file spells the path out (a comment after a changed value becomes ``# botrunner optimize: was
+    OLD``); otherwise the document is set and dumped again (comments lost)."""
     root = yaml.compose(bot_text, Loader=yaml.SafeLoader)
     spans: list[tuple[int, int, str]] = []
     for path, value in values.items():
         node = _find_scalar(root, tuple(path.split("."))) if root is not None else None
         if node is None:
             return _dumped(bot_text, values, source)
-        spans.append((node.start_mark.index, node.end_mark.index, _render(value)))
+        new = _render(value)
+        if new == bot_text[node.start_mark.index : node.end_mark.index]:
+            continue
+        end = node.end_mark.index
+        line_end = len(bot_text) if (found := bot_text.find("\n", end)) < 0 else found
+        rest = bot_text[end:line_end]
+        if rest.lstrip().startswith("#"):  # the old value's comment would now mislead: say what it was instead
+            gap = rest[: len(rest) - len(rest.lstrip())]
+            new = f"{new}{gap}# botrunner optimize: was {node.value}"
+            end = line_end
+        spans.append((node.start_mark.index, end, new))
     text = bot_text
     for start, end, new in sorted(spans, reverse=True):
         text = text[:start] + new + text[end:]

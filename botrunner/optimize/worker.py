@@ -44,6 +44,7 @@ DEFINITION_ATTR: Final = "botrunner_definition"
 WORKER_ATTR: Final = "worker"
 IN_SAMPLE_ATTR: Final = "in_sample"  # per fold: Figures as plain data
 PRUNED_ATTR: Final = "pruned_at"  # where the median rule stopped it
+SAME_AS_ATTR: Final = "same_as"  # the earlier trial with the same parameters whose result this one reuses
 LAUNCH_TIMEOUT_S: Final = 300.0
 
 
@@ -149,11 +150,41 @@ class TrialRunner:
         sampled = {p.path: suggest(trial, p) for p in search.space.params}
         values = search.space.config_values(sampled)
         log.info("trial_started", trial=n, params={k: str(v) for k, v in values.items()})
+        twin = self._twin(trial, sampled)
+        if twin is not None:
+            return self._reuse(trial, twin)
         started = time.perf_counter()
         try:
             return self._run(trial, values)
         finally:
             log.info("trial_ended", trial=n, seconds=round(time.perf_counter() - started, 3))
+
+    def _twin(self, trial: optuna.Trial, sampled: dict[str, Any]) -> FrozenTrial | None:
+        """An earlier trial with the same parameters and a result that is a function of them alone (complete,
+        invalid or rejected; not median-pruned, which also depends on the trials before it), among the trials
+        below n − lag: those the sampler waited for, so the choice is the same on any number of workers. TPE
+        proposes a point of a discrete space again and again once it has found a good one."""
+        limit = trial.number - self.search.lag
+        for t in trial.study.get_trials(deepcopy=False):
+            if t.number >= limit or t.params != sampled or SAME_AS_ATTR in t.user_attrs:
+                continue
+            if t.state is TrialState.COMPLETE or INVALID_ATTR in t.user_attrs or REJECTED_ATTR in t.user_attrs:
+                return t
+        return None
+
+    def _reuse(self, trial: optuna.Trial, twin: FrozenTrial) -> float:
+        """The twin's result, copied: its figures, its reason, its intermediate values (for the median rule of
+        later trials) and its value; no backtest runs."""
+        trial.set_user_attr(SAME_AS_ATTR, twin.number)
+        for key in (IN_SAMPLE_ATTR, INVALID_ATTR, REJECTED_ATTR):
+            if key in twin.user_attrs:
+                trial.set_user_attr(key, twin.user_attrs[key])
+        log.info("trial_reused", trial=trial.number, same_as=twin.number)
+        if twin.state is not TrialState.COMPLETE or twin.value is None:
+            raise optuna.TrialPruned(f"same parameters as trial {twin.number}: {reason_of(twin)}")
+        for step, value in sorted(twin.intermediate_values.items()):
+            trial.report(value, step)
+        return twin.value
 
     def _run(self, trial: optuna.Trial, values: dict[str, Any]) -> float:
         search = self.search
@@ -196,6 +227,10 @@ class TrialRunner:
             )
         trial.set_user_attr(IN_SAMPLE_ATTR, [msgspec.to_builtins(f) for f in done])
         return sum(s for s in scores if s is not None) / len(scores)
+
+
+def reason_of(trial: FrozenTrial) -> str:
+    return str(trial.user_attrs.get(INVALID_ATTR) or trial.user_attrs.get(REJECTED_ATTR) or "")
 
 
 def wait_for_launch(study: optuna.Study, launch: str, index: int, workers: int) -> None:
