@@ -263,10 +263,11 @@ def bench_optimize(trials: int) -> None:
     """``botrunner optimize`` trials per hour with 1 and 2 local workers (``botrunner.optimize.bench``)."""
     import os
 
-    from botrunner.optimize.bench import measure
+    from botrunner.optimize.bench import measure, spare_cores
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"parameter search (botrunner optimize), sol-neutral-grid on the bundled 30 days, {trials} trials:")
+    ceiling = spare_cores()
     figures = [measure(workers, trials) for workers in (1, 2)]
     for f in figures:
         print(
@@ -274,6 +275,7 @@ def bench_optimize(trials: int) -> None:
             f"({f.trial_s:.2f} s per trial inside a worker, {f.span_s:.1f} s for all)"
         )
     print(f"  scaling, 2 workers / 1 worker : {figures[1].per_hour / figures[0].per_hour:10.2f}x on {cores} core(s)")
+    print(f"  two bare CPU-bound processes   : {ceiling:10.2f}x just before (what this machine had to spare)")
 
 
 def bench_r3(bars: int) -> None:

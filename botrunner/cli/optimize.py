@@ -215,7 +215,7 @@ def _run_search(
         try:
             while local.poll():
                 bar.draw(results.progress(study, search.trials))
-                time.sleep(0.5)
+                time.sleep(1.0)
             failed = local.failed()
             if failed:
                 index, code, last = failed[0]
@@ -225,7 +225,7 @@ def _run_search(
             while (p := results.progress(study, search.trials)).finished < search.trials:  # remote workers
                 bar.draw(p)
                 results.fail_stale(study)  # a remote worker that died: its trial fails after the grace period
-                time.sleep(0.5)
+                time.sleep(1.0)
         except KeyboardInterrupt:
             local.stop()
             raise

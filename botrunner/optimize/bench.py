@@ -37,6 +37,25 @@ class Throughput:
         return self.trials * 3600 / self.span_s
 
 
+_SPIN = (  # a pure-Python loop: one core's worth of work, nothing shared
+    "import time\nt = time.perf_counter()\nx = 0\nfor i in range(20_000_000):\n    x += i\n"
+    "print(time.perf_counter() - t)\n"
+)
+
+
+def spare_cores() -> float:
+    """How much two CPU-bound Python processes gain over one on this machine now (2.0: two free cores; 1.0: one).
+    The machine may be shared: this is the ceiling the search's scaling is to be read against."""
+    timings = []
+    for count in (1, 2):
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True) for _ in range(count)
+        ]
+        seconds = [float(p.communicate()[0]) for p in procs]
+        timings.append(max(seconds) / count)  # wall seconds per spin
+    return timings[0] / timings[1]
+
+
 def measure(workers: int, trials: int) -> Throughput:
     with tempfile.TemporaryDirectory(prefix="botrunner-bench-optimize-") as work:
         space = Path(work) / "space.yaml"

@@ -27,7 +27,7 @@ from botrunner.yamlconf import ConfigError
 
 from .evaluate import Objective, ObjectiveError, check_objective
 from .folds import Fold, FoldError, split
-from .space import CandidateError, Space, check_space, parse_space, validate_candidate
+from .space import CandidateError, Space, candidate_text, check_space, parse_space, validate_candidate
 
 CHECKPOINTS_PER_FOLD = 10  # intermediate values reported per in-sample fold (what median pruning compares)
 
@@ -91,8 +91,6 @@ class Search:
 
     def candidate(self, values: dict[str, Any], label: str) -> tuple[str, BotConfig]:
         """The candidate bot file's text and its validated configuration (``CandidateError`` if it does not)."""
-        from .space import candidate_text
-
         text = candidate_text(self.bot_text, values, self.bot_source)
         return text, validate_candidate(text, f"{self.bot_source} ({label})")
 

@@ -122,8 +122,9 @@ class _Watch:
                 )
         if done * CHECKPOINTS_PER_FOLD < self.next * total:
             return
-        step = self.fold * CHECKPOINTS_PER_FOLD + self.next
-        self.next += 1
+        while self.next <= CHECKPOINTS_PER_FOLD and done * CHECKPOINTS_PER_FOLD >= self.next * total:
+            step = self.fold * CHECKPOINTS_PER_FOLD + self.next  # a fold shorter than its checkpoints: several
+            self.next += 1
         value = self.before_pct + (equity - self.capital) * 100 / self.capital
         self.trial.report(value, step)
         if self.trial.should_prune():
