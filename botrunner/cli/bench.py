@@ -272,7 +272,7 @@ def bench_optimize(trials: int) -> None:
     for f in figures:
         print(
             f"  {f.workers} worker{'s' if f.workers > 1 else ' '}: {f.per_hour:10,.0f} trials/hour "
-            f"({f.trial_s:.2f} s per trial inside a worker, {f.span_s:.1f} s for all)"
+            f"({f.trial_s:.2f} s wall, {f.trial_cpu_s:.2f} s CPU per trial inside a worker; {f.span_s:.1f} s for all)"
         )
     print(f"  scaling, 2 workers / 1 worker : {figures[1].per_hour / figures[0].per_hour:10.2f}x on {cores} core(s)")
     print(f"  two bare CPU-bound processes   : {ceiling:10.2f}x just before (what this machine had to spare)")

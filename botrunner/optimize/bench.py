@@ -31,6 +31,7 @@ class Throughput:
     trials: int
     span_s: float  # first trial's start to the last trial's end
     trial_s: float  # mean wall time of one trial (inside its worker)
+    trial_cpu_s: float  # mean CPU time of one trial (its worker's process time): what contention cannot inflate
 
     @property
     def per_hour(self) -> float:
@@ -78,4 +79,16 @@ def measure(workers: int, trials: int) -> Throughput:
             for t in ran
             if t.datetime_complete and t.datetime_start
         ]
-        return Throughput(workers=workers, trials=len(ran), span_s=span, trial_s=sum(each) / len(each))
+        cpu = [
+            float(event["cpu_seconds"])
+            for log in sorted((out / "workers").glob("worker-*.log"))
+            for line in log.read_text().splitlines()
+            if line.startswith("{") and (event := json.loads(line)).get("event") == "trial_ended"
+        ]
+        return Throughput(
+            workers=workers,
+            trials=len(ran),
+            span_s=span,
+            trial_s=sum(each) / len(each),
+            trial_cpu_s=sum(cpu) / len(cpu),
+        )

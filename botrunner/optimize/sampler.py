@@ -143,20 +143,26 @@ class LaggedTPESampler(BaseSampler):
 
 
 class _TrialsBefore:
-    """The part of a study that ``MedianPruner.prune`` reads (its direction and its trials), cut to the trials
-    numbered below ``limit``."""
+    """The part of a study that ``MedianPruner.prune`` reads (its direction and its completed trials), cut to the
+    trials numbered below ``limit``: finished before the trial started (the sampler waited for them), so they are
+    read from the storage once and kept."""
 
     def __init__(self, study: Study, limit: int) -> None:
         self._study = study
-        self._limit = limit
+        self.limit = limit
+        self._complete: list[FrozenTrial] | None = None
 
     @property
     def direction(self) -> StudyDirection:
         return self._study.direction
 
     def get_trials(self, deepcopy: bool = True, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
-        trials = self._study.get_trials(deepcopy=deepcopy, states=states)
-        return [t for t in trials if t.number < self._limit]
+        if tuple(states or ()) != (TrialState.COMPLETE,):
+            raise ValueError(f"the median rule reads completed trials only, not {states}")
+        if self._complete is None:
+            trials = self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            self._complete = [t for t in trials if t.number < self.limit]
+        return list(self._complete)
 
 
 class LaggedMedianPruner(BasePruner):
@@ -165,7 +171,11 @@ class LaggedMedianPruner(BasePruner):
     def __init__(self, lag: int, n_startup_trials: int = 5, n_warmup_steps: int = 0) -> None:
         self.lag = lag
         self._median = MedianPruner(n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps)
+        self._before: dict[int, _TrialsBefore] = {}  # per trial number (a worker runs one trial at a time)
 
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
-        before = cast(Study, _TrialsBefore(study, trial.number - self.lag))
-        return self._median.prune(before, trial)
+        before = self._before.get(trial.number)
+        if before is None or before.limit != trial.number - self.lag:
+            before = _TrialsBefore(study, trial.number - self.lag)
+            self._before = {trial.number: before}  # keep only the running trial's
+        return self._median.prune(cast(Study, before), trial)

@@ -154,11 +154,12 @@ class TrialRunner:
         twin = self._twin(trial, sampled)
         if twin is not None:
             return self._reuse(trial, twin)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             return self._run(trial, values)
         finally:
-            log.info("trial_ended", trial=n, seconds=round(time.perf_counter() - started, 3))
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            log.info("trial_ended", trial=n, seconds=round(wall, 3), cpu_seconds=round(cpu, 3))
 
     def _twin(self, trial: optuna.Trial, sampled: dict[str, Any]) -> FrozenTrial | None:
         """An earlier trial with the same parameters and a result that is a function of them alone (complete,
