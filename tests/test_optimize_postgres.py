@@ -4,6 +4,8 @@ distributed set-up of ``--storage postgresql://…`` on one machine."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +38,9 @@ def test_optimize_when_two_workers_share_a_postgresql_study_then_both_run_trials
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
     assert {t.user_attrs["worker"] for t in study.trials} == set(doc["workers"])
 
-    # a worker joining the full study (what another machine runs) finds nothing left to do
-    joined = [*args, "--worker"]
-    assert main(joined) == 0
-    assert "worker ran 0 trial(s) of study pg-shared" in capsys.readouterr().err
+    # a worker joining the full study (what another machine runs, in its own process) finds nothing left to do
+    joined = subprocess.run(
+        [sys.executable, "-m", "botrunner", *args, "--worker"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert joined.returncode == 0, joined.stderr
+    assert "worker ran 0 trial(s) of study pg-shared" in joined.stderr
