@@ -16,6 +16,7 @@ START := $(if $(filter 1 yes true,$(RESUME)),--resume,--fresh)
 setup:
 	@./ops/ensure_venv.sh "$(PY)" "$(VENV)"
 	@./ops/ensure_chromium.sh
+	@./ops/ensure_postgresql.sh
 
 run: setup
 	$(BIN)/botrunner run --speed $(SPEED) $(START)

@@ -144,9 +144,16 @@ class _Run:
             res.max_drawdown_bps = max(res.max_drawdown_bps, fall)
 
 
-def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | None = None) -> BacktestResult:
+def run_backtest(
+    inputs: BacktestInputs,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    on_equity: Callable[[int, int, int], None] | None = None,
+) -> BacktestResult:
     """Run the bot over ``[inputs.start, inputs.end)``. ``progress(done_bars, total_bars)`` is called now and
-    then (never from the pure core)."""
+    then (never from the pure core). ``on_equity(done_bars, total_bars, equity)`` is called after every bar's
+    decision with the account's equity at that close (quote 1e6): what an optimiser's pruning and early rejection
+    watch. Either may raise to abandon the run."""
     candles = inputs.candles
     bars = candles.bars
     interval = candles.interval_s
@@ -193,6 +200,8 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
         run.record_decision(venue, event, decided)
         n = result.bars
         result.bars += 1
+        if on_equity is not None:
+            on_equity(n + 1, total, decided.equity)
         if progress is not None and (n % step == 0 or n == total - 1):
             progress(n + 1, total)
     paper.flush()  # what is still in flight lands at the last prices

@@ -15,6 +15,8 @@ Sections:
    per bot); R3 (100 bots on the actor runtime: one market event fanned out, event -> commands latency; the
    ``ctl status`` round trip through the real socket; RSS per bot), with the cost of a bot's log line before it,
    and (without ``--quick``) R3's latency for fleets of 1, 10, 25 and 50 bots.
+6. the parameter search: ``botrunner optimize`` trials per hour with 1 and 2 local workers on the bundled data, and
+   the scaling ratio (``botrunner.bench.optimize``; 4 trials each with ``--quick``, else 8).
 
 ``--quick`` skips the year and shrinks R2 to 20 bots (for a fast look); ``--full`` adds the pipeline on shared data;
 ``--profile`` prints only where R1's time goes, stage by stage (wall time per bar, then cProfile shares).
@@ -218,6 +220,8 @@ def main() -> None:
     print()
     bench_r3(bars=50 if "--quick" in sys.argv else 200)
     print()
+    bench_optimize(trials=4 if "--quick" in sys.argv else 8)
+    print()
     if "--quick" not in sys.argv:
         bench_r3_by_fleet_size(bars=200)
         print()
@@ -252,6 +256,25 @@ def bench_log_line(lines: int = 20_000) -> None:
                 )
             micros = (time.perf_counter() - t0) / lines * 1e6
         print(f"  {label:<30}: {micros:12.1f} us/line")
+
+
+def bench_optimize(trials: int) -> None:
+    """``botrunner optimize`` trials per hour with 1 and 2 local workers (``botrunner.bench.optimize``)."""
+    import os
+
+    from botrunner.bench.optimize import measure, spare_cores
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"parameter search (botrunner optimize), sol-neutral-grid on the bundled 30 days, {trials} trials:")
+    ceiling = spare_cores()
+    figures = [measure(workers, trials) for workers in (1, 2)]
+    for f in figures:
+        print(
+            f"  {f.workers} worker{'s' if f.workers > 1 else ' '}: {f.per_hour:10,.0f} trials/hour "
+            f"({f.trial_s:.2f} s wall, {f.trial_cpu_s:.2f} s CPU per trial inside a worker; {f.span_s:.1f} s for all)"
+        )
+    print(f"  scaling, 2 workers / 1 worker : {figures[1].per_hour / figures[0].per_hour:10.2f}x on {cores} core(s)")
+    print(f"  two bare CPU-bound processes   : {ceiling:10.2f}x just before (what this machine had to spare)")
 
 
 def bench_r3(bars: int) -> None:

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "botrunner.cli.ctl",
     "botrunner.cli.demo",
     "botrunner.cli.monitor",
+    "botrunner.cli.optimize",
     "botrunner.cli.run",
     "botrunner.cli.validate",
 )
