@@ -209,6 +209,10 @@ class LiveBotActor(BotShell):
         setup, config = self.setup, self.config
         self.loop.acquire()
         self._leased = True
+        settings = config.live
+        # a previous actor of this subaccount (a restart) may have left a transaction confirming: its outcome first
+        if not self.loop.wait_idle(self._key, settings.confirm_timeout_s + settings.status_timeout_s + 60):
+            raise RuntimeError(f"{self.name}: a transaction of the previous run is still confirming")
         venue = self.loop.call(self._build_venue)
         self.venue = venue
         self.loop.call(venue.connect)
@@ -291,6 +295,11 @@ class LiveBotActor(BotShell):
         venue = DriftVenue(self.config, self._rpc, wallet=setup.wallet, pipeline=pipeline, log=self.log)
         return venue
 
+    @property
+    def _key(self) -> str:
+        """The subaccount this bot trades: what a restarted actor waits on (``LiveLoop.wait_idle``)."""
+        return f"{self.config.account.authority}/{self.config.account.subaccount_id}"
+
     def _tell_tick(self) -> bool:
         """The ticker's call, on the live loop: tell the actor; False (stop ticking) once it is gone."""
         try:
@@ -321,7 +330,7 @@ class LiveBotActor(BotShell):
         async def run() -> tuple[VenueEvent, ...]:
             return await venue.execute(command)
 
-        self._pending[seq] = (command, self.loop.spawn(run, done))
+        self._pending[seq] = (command, self.loop.spawn(run, done, key=self._key))
 
     def _on_tx_done(self, seq: int) -> None:
         """Step on the outcome of command ``seq`` (a failure of the venue itself escapes to pykka)."""

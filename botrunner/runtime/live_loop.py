@@ -74,6 +74,7 @@ class LiveLoop:
         self._leases = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._in_flight: dict[str, set[concurrent.futures.Future[object]]] = {}  # key -> work not done yet
 
     # -------------------------------------------------------------- leases
 
@@ -143,10 +144,15 @@ class LiveLoop:
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
 
     def spawn(
-        self, fn: Callable[[], Awaitable[T]], on_done: Callable[[concurrent.futures.Future[T]], None]
+        self,
+        fn: Callable[[], Awaitable[T]],
+        on_done: Callable[[concurrent.futures.Future[T]], None],
+        *,
+        key: str | None = None,
     ) -> concurrent.futures.Future[T]:
         """Start ``fn()`` on the loop and return at once; ``on_done(future)`` runs (on the loop thread) when it has
-        an outcome. The task holds a lease until then, so the loop outlives whoever spawned it."""
+        an outcome. The task holds a lease until then, so the loop outlives whoever spawned it. ``key`` (a Drift
+        subaccount) makes it work that ``wait_idle(key)`` waits for."""
         loop = self._running_loop()
         self.acquire()
 
@@ -154,9 +160,15 @@ class LiveLoop:
             return await fn()
 
         future = asyncio.run_coroutine_threadsafe(run(), loop)
+        if key is not None:
+            with self._lock:
+                self._in_flight.setdefault(key, set()).add(future)  # type: ignore[arg-type]  # kept only to wait on
 
         def done(f: concurrent.futures.Future[T]) -> None:
             try:
+                if key is not None:
+                    with self._lock:
+                        self._in_flight.get(key, set()).discard(f)
                 on_done(f)
             except Exception:  # the outcome's delivery failed: log it, the loop goes on
                 _log.exception("outcome_delivery_failed")
@@ -165,6 +177,17 @@ class LiveLoop:
 
         future.add_done_callback(done)
         return future
+
+    def wait_idle(self, key: str, timeout: float | None) -> bool:
+        """Wait until no work spawned under ``key`` is under way (a restarted bot waits for the transactions its
+        previous actor left confirming, so it re-reads the chain after their outcome and reuses none of their
+        order ids). True when idle, False on timeout."""
+        with self._lock:
+            pending = set(self._in_flight.get(key, ()))
+        if not pending:
+            return True
+        _, not_done = concurrent.futures.wait(pending, timeout=timeout)
+        return not not_done
 
     def every(self, period_s: float, callback: Callable[[], bool]) -> Ticker:
         """Call ``callback()`` on the loop every ``period_s`` until it returns False or the ticker is stopped."""

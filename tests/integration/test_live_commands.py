@@ -20,7 +20,7 @@ import pytest
 from solana.rpc.async_api import AsyncClient
 
 from actors.proxies import live_bot_proxy
-from botrunner.config import BotConfig, BotMode, parse_bot
+from botrunner.config import BotConfig, BotMode, ShutdownPolicy, parse_bot
 from botrunner.config.live import LiveSettings
 from botrunner.connector.commands import PlaceOrders, PlanReason
 from botrunner.connector.orders import OrderState
@@ -206,26 +206,28 @@ def test_live_when_a_transaction_turns_unknown_while_paused_then_nothing_is_rese
 def test_live_when_stopped_with_a_transaction_in_flight_then_it_finishes_and_the_next_start_rereads(
     fake: FakeRpc, tmp_path: Path
 ) -> None:
+    # The stop does not wait for the confirmation (policy leave_resting); the transaction goes on to its outcome on the
+    # loop; a restart at once waits for that outcome before it reads the chain (so it reuses none of its order ids).
     serve_chain(fake, user=funded_user())
-    fake.confirm_after_s(2)
+    fake.confirm_after_s(3)
     loop = LiveLoop("test-live-loop")
-    with live_actor(fake, tmp_path, mode=BotMode.LIVE, config=band(), loop=loop) as bot:
+    keep = msgspec.structs.replace(band(), on_shutdown=ShutdownPolicy.LEAVE_RESTING)
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE, config=keep, loop=loop) as bot:
         bot.tick()
         _until("the placement", lambda: len(fake.sent) == 1)
-        started = time.monotonic()
+        sent_at = time.monotonic()
         bot.ref.stop(block=True, timeout=TIMEOUT_S)
-        assert time.monotonic() - started < 1.0  # a stop does not wait for the confirmation (policy keep)
-        polls = fake.count("getSignatureStatuses")
+        assert time.monotonic() - sent_at < 1.0
         assert loop.running  # the transaction holds the loop until its outcome
-        _until("the outcome after the stop", lambda: not loop.running)
-        assert fake.count("getSignatureStatuses") > polls  # it went on confirming after the bot stopped
-    reads = fake.count("getMultipleAccounts")
-    with live_actor(fake, tmp_path, mode=BotMode.LIVE, config=band(), keep_store=True, force_pause=True) as bot:
+    polls = fake.count("getSignatureStatuses")
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE, config=keep, keep_store=True, loop=loop) as bot:
         bot.wait_started()
-        assert fake.count("getMultipleAccounts") > reads  # the next start re-read the chain
+        assert time.monotonic() - sent_at >= 3  # started only once the confirmation was in
+        assert fake.count("getSignatureStatuses") > polls  # it went on confirming after the bot stopped
+        assert loop.wait_idle(f"{KP.pubkey()}/1", 0)
         assert bot.failures == []
+    _until("the loop to stop", lambda: not loop.running)
     fake.assert_no_double_send()
-    assert len(fake.sent) == 1
 
 
 # ---------------------------------------------------------------------------------------------- the venue
