@@ -7,8 +7,15 @@ Only the shell differs from the paper ``BotActor``:
 * there is no replay feed: a ticker tells the actor ``Tick`` every ``live.refresh_s`` seconds; each tick reads the
   chain once (``DriftVenue.refresh``), feeds what changed as a ``VenueReport`` and then the reading as the step's
   ``Tick`` (the strategy sees the oracle, the bot decides, and settles PnL when the policy says so);
-* the venue lives on an asyncio loop in a blocking portal thread owned by the actor; the actor calls into it and
-  waits, so one bot's slow RPC never touches another bot;
+* commands out, events in: the venue and the ticker live on the process's one live loop
+  (``botrunner.runtime.live_loop``), not on threads of the actor's own. A command the step asks for is started
+  there and the step's effect returns at once with its orders PENDING; the transaction's outcome (simulation
+  failure, confirmation, failure, expiry, UNKNOWN) comes back to the mailbox as ``TxDone`` and is fed to the same
+  step as a ``VenueReport``. So an operator command to a bot whose transaction is confirming is stepped at once (a
+  pause blocks new orders and cancels what no transaction under way touches). Commands run one at a time in
+  submission order (``DriftVenue.execute``'s queue), so order ids and the safety rules are exactly as before;
+* a transaction still confirming when the bot stops is not abandoned: it runs to its outcome on the loop (the
+  venue's pipeline logs it), the RPC client is closed after it, and the next start re-reads the chain;
 * nothing of the venue is checkpointed: the chain is the truth. The store keeps the bot's rows and a small
   ``LiveCheckpoint`` (operator flags, the day's starting equity, the last settle, the fees its fills paid), so a
   pause survives a restart;
@@ -24,11 +31,12 @@ restart the ramp-in, audit the adoption), then tick. A failure escapes to pykka,
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
-import threading
 import time
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, assert_never
 
 import msgspec
@@ -63,6 +71,7 @@ from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
 from botrunner.margin.model import PerpPosition
 from botrunner.runtime.decisions import position_row
+from botrunner.runtime.live_loop import LIVE_LOOP, LiveLoop, Ticker
 from botrunner.runtime.snapshots import (
     Alert,
     BotSnapshot,
@@ -95,8 +104,6 @@ from botrunner.venue.port import (
 )
 
 if TYPE_CHECKING:
-    from anyio.from_thread import BlockingPortal
-
     from botrunner.live.jito import JitoSubmitter
 
 LIVE_CHECKPOINT_VERSION = 1
@@ -120,6 +127,12 @@ class Tick(msgspec.Struct, frozen=True):
     """Time for the next refresh-and-decide step."""
 
 
+class TxDone(msgspec.Struct, frozen=True):
+    """The command the actor started as number ``seq`` has an outcome (told by the live loop)."""
+
+    seq: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class LiveSetup(ActorSetup):
     """A live or monitor bot's setup: the shell's, plus how it reaches Drift (in memory only)."""
@@ -127,15 +140,16 @@ class LiveSetup(ActorSetup):
     wallet: Keypair | None  # None: monitor mode
     rpc_url: str
     dry_run: bool = False
+    loop: LiveLoop = field(default=LIVE_LOOP)  # the process's one live loop (a test may bring its own)
 
 
-class _PortalVenue:
-    """The driver's view of the venue: synchronous reads of the last snapshot, commands through the portal (the
-    call blocks the actor until the transaction's outcome; a later task answers at once and reports it later)."""
+class _LoopVenue:
+    """The driver's view of the venue: synchronous reads of the last snapshot; a command is started on the live
+    loop and ``submit`` returns at once with nothing reported (its outcome arrives later as ``TxDone``)."""
 
-    def __init__(self, venue: DriftVenue, portal: BlockingPortal) -> None:
+    def __init__(self, venue: DriftVenue, start: Callable[[VenueCommand], None]) -> None:
         self.venue = venue
-        self.portal = portal
+        self.start = start
 
     @property
     def oracle(self) -> int:
@@ -147,7 +161,8 @@ class _PortalVenue:
 
     def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
         del now  # the chain's clock, not the caller's, stamps live events
-        return self.portal.call(self.venue.execute, command)
+        self.start(command)
+        return ()
 
     def open_orders(self) -> tuple[WorkingOrder, ...]:
         return self.venue.open_orders()
@@ -179,24 +194,28 @@ class LiveBotActor(BotShell):
         self.samples: list[Sample] = []  # completed samples not yet stored
         self.alerts = AlertTracker()
         self.venue: DriftVenue | None = None
-        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
-        self._portal: BlockingPortal | None = None
+        self.loop = setup.loop
+        self._leased = False  # whether this actor holds a lease on the live loop
         self._rpc: AsyncClient | None = None
         self._jito: JitoSubmitter | None = None  # when bundles are on (its HTTP client is closed on stop)
-        self._ticker_stop = threading.Event()
-        self._ticker: threading.Thread | None = None
+        self._ticker: Ticker | None = None
+        self._tx_seq = 0
+        # commands started on the loop whose outcome the bot has not stepped on yet: seq -> (command, future)
+        self._pending: dict[int, tuple[VenueCommand, concurrent.futures.Future[tuple[VenueEvent, ...]]]] = {}
 
     # -------------------------------------------------------------- start
 
     def _start(self) -> None:
-        from anyio.from_thread import start_blocking_portal
-
         setup, config = self.setup, self.config
-        self._portal_cm = start_blocking_portal()
-        self._portal = self._portal_cm.__enter__()
-        venue = self._portal.call(self._build_venue)
+        self.loop.acquire()
+        self._leased = True
+        settings = config.live
+        # a previous actor of this subaccount (a restart) may have left a transaction confirming: its outcome first
+        if not self.loop.wait_idle(self._key, settings.confirm_timeout_s + settings.status_timeout_s + 60):
+            raise RuntimeError(f"{self.name}: a transaction of the previous run is still confirming")
+        venue = self.loop.call(self._build_venue)
         self.venue = venue
-        self._portal.call(venue.connect)
+        self.loop.call(venue.connect)
         now = int(time.time())
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
@@ -225,11 +244,11 @@ class LiveBotActor(BotShell):
                 )
                 self.fees_paid = envelope.fees_paid
         definition = self.definition
-        portal_venue = _PortalVenue(venue, self.portal)
+        loop_venue = _LoopVenue(venue, self._start_command)
         state = definition.initial_state(started_at=now, memory=memory)
         for ts, price in history:
-            state, _ = bot.step(definition, state, bot.PricePoint(ts, price), portal_venue)
-        driver = BotDriver(definition, portal_venue, state, self.step)
+            state, _ = bot.step(definition, state, bot.PricePoint(ts, price), loop_venue)
+        driver = BotDriver(definition, loop_venue, state, self.step)
         self.driver = driver
         self.flags_seen = self.flags
         adopted = driver.reconcile(now, known.values()) if config.mode is BotMode.LIVE else ()
@@ -251,14 +270,7 @@ class LiveBotActor(BotShell):
         if setup.force_pause and config.mode is BotMode.LIVE:  # a monitor never trades: nothing to pause
             self.command(Pause(name=self.name))
         self._announce_started()
-        self._ticker = threading.Thread(target=self._tick_loop, name=f"tick-{self.name}", daemon=True)
-        self._ticker.start()
-
-    @property
-    def portal(self) -> BlockingPortal:
-        """The venue's event loop: open from ``_start`` until ``_release``."""
-        assert self._portal is not None, f"{self.name}: the venue's portal is closed"
-        return self._portal
+        self._ticker = self.loop.every(config.live.refresh_s, self._tell_tick)
 
     async def _build_venue(self) -> DriftVenue:
         setup, settings = self.setup, self.config.live
@@ -283,18 +295,68 @@ class LiveBotActor(BotShell):
         venue = DriftVenue(self.config, self._rpc, wallet=setup.wallet, pipeline=pipeline, log=self.log)
         return venue
 
-    def _tick_loop(self) -> None:
-        while not self._ticker_stop.wait(self.config.live.refresh_s):
+    @property
+    def _key(self) -> str:
+        """The subaccount this bot trades: what a restarted actor waits on (``LiveLoop.wait_idle``)."""
+        return f"{self.config.account.authority}/{self.config.account.subaccount_id}"
+
+    def _tell_tick(self) -> bool:
+        """The ticker's call, on the live loop: tell the actor; False (stop ticking) once it is gone."""
+        try:
+            self.actor_ref.tell(Tick())
+        except pykka.ActorDeadError:
+            return False
+        return True
+
+    # -------------------------------------------------------------- commands out, events in
+
+    def _start_command(self, command: VenueCommand) -> None:
+        """Start ``command`` on the live loop; its outcome comes back to the mailbox as ``TxDone``."""
+        venue = self.venue
+        assert venue is not None
+        self._tx_seq += 1
+        seq = self._tx_seq
+        ref, log = self.actor_ref, self.log
+
+        def done(future: concurrent.futures.Future[tuple[VenueEvent, ...]]) -> None:
             try:
-                self.actor_ref.tell(Tick())
+                ref.tell(TxDone(seq))
             except pykka.ActorDeadError:
-                return
+                # the bot stopped meanwhile: the venue's pipeline logged the outcome; the next start re-reads
+                log.warning(
+                    "tx_outcome_after_stop", command=type(command).__name__, failed=future.exception() is not None
+                )
+
+        async def run() -> tuple[VenueEvent, ...]:
+            return await venue.execute(command)
+
+        self._pending[seq] = (command, self.loop.spawn(run, done, key=self._key))
+
+    def _on_tx_done(self, seq: int) -> None:
+        """Step on the outcome of command ``seq`` (a failure of the venue itself escapes to pykka)."""
+        entry = self._pending.pop(seq, None)
+        venue, driver = self.venue, self.driver
+        if entry is None or venue is None or driver is None:
+            return  # fed already (a stop waited for it)
+        _, future = entry
+        events = future.result()
+        ts = venue.reading().ts
+        driver.report(events, ts)
+        self._note_flags(ts)
+        self._write(ts, force=bool(events))
+
+    def in_flight(self) -> int:
+        """How many commands were started and not yet stepped on (tests use it as a barrier)."""
+        return len(self._pending)
 
     # -------------------------------------------------------------- the step
 
     def on_receive(self, message: object) -> None:
         if isinstance(message, Tick):
             self._on_tick()
+            return None
+        if isinstance(message, TxDone):
+            self._on_tx_done(message.seq)
             return None
         raise TypeError(f"{self.name}: unexpected message {type(message).__name__}")
 
@@ -303,7 +365,7 @@ class LiveBotActor(BotShell):
         assert venue is not None and driver is not None
         if self._store_down():
             return
-        events = self.portal.call(venue.refresh)
+        events = self.loop.call(venue.refresh)
         snap = venue.reading()
         driver.report(events, snap.ts)
         now = snap.ts
@@ -452,7 +514,7 @@ class LiveBotActor(BotShell):
                 move = Transfer(spot_market_index=index, amount=amount, to_sub_account_id=to)
             case _ as unreachable:
                 assert_never(unreachable)
-        events = self.portal.call(venue.execute, move)
+        events = self.loop.call(lambda: venue.execute(move))
         driver.report(events, venue.reading().ts)
         self._write(int(time.time()), force=True)
         outcome = [msgspec.to_builtins(e) | {"event": type(e).__name__} for e in events]
@@ -469,7 +531,11 @@ class LiveBotActor(BotShell):
         """``ctl confirm NAME TOKEN``: approve orders with these terms for ``CONFIRMATION_VALID_S`` seconds."""
         venue = self.venue
         assert venue is not None
-        venue.approve(command.token, CONFIRMATION_VALID_S)
+
+        async def approve() -> None:  # on the loop: the venue's gate prunes the same confirmations there
+            venue.approve(command.token, CONFIRMATION_VALID_S)
+
+        self.loop.call(approve)
         self.log.info("order_terms_confirmed", token=command.token, valid_s=CONFIRMATION_VALID_S)
         return Confirmed(name=self.name, token=command.token, valid_s=CONFIRMATION_VALID_S)
 
@@ -480,16 +546,30 @@ class LiveBotActor(BotShell):
     # -------------------------------------------------------------- stop and failure
 
     def _release(self) -> None:
-        self._ticker_stop.set()
-        if self._portal_cm is not None:
-            for close in (self._rpc.close if self._rpc else None, self._jito.aclose if self._jito else None):
-                if close is not None and self._portal is not None:
+        """Stop the ticker, close the RPC (and Jito) clients once no transaction of this bot is under way, and give
+        the loop's lease back. A transaction still confirming runs to its outcome on the loop: never abandoned."""
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        if not self._leased:
+            return
+        self._leased = False
+        pending = [future for _, future in self._pending.values()]
+        rpc, jito = self._rpc, self._jito
+        self._rpc = self._jito = None
+
+        async def close_when_idle() -> None:
+            if pending:
+                await asyncio.wait([asyncio.wrap_future(f) for f in pending])
+            for close in (rpc.close if rpc else None, jito.aclose if jito else None):
+                if close is not None:
                     with contextlib.suppress(Exception):
-                        self._portal.call(close)
-            with contextlib.suppress(Exception):
-                self._portal_cm.__exit__(None, None, None)
-            self._portal_cm = None
-            self._portal = None
+                        await close()
+
+        try:
+            self.loop.spawn(close_when_idle, lambda _: None)
+        finally:
+            self.loop.release()
 
     def on_stop(self) -> None:
         try:
@@ -500,6 +580,10 @@ class LiveBotActor(BotShell):
             cancel = self.config.on_shutdown is ShutdownPolicy.CANCEL_ALL and ids and self.config.mode is BotMode.LIVE
             if cancel:
                 driver.perform(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.snapshot.ts)
+                self._await_cancel_all()
+            if self._pending:
+                # their outcomes are logged by the venue's pipeline; the next start re-reads the chain
+                self.log.warning("tx_in_flight_at_stop", commands=[type(c).__name__ for c, _ in self._pending.values()])
             last = self.trail.flush() if self.trail is not None else None
             if last is not None:
                 self.samples.append(last)
@@ -507,6 +591,17 @@ class LiveBotActor(BotShell):
             self.log.info("bot_stopped", policy=self.config.on_shutdown.value, cancelled=len(ids) if cancel else 0)
         finally:
             self._release()
+
+    def _await_cancel_all(self) -> None:
+        """A stop's cancel-all is the bot's last word: wait for it (it queues behind a transaction under way, as
+        before this bot stopped blocking on transactions) and step on every outcome known by then."""
+        last = max(self._pending)
+        _, future = self._pending[last]
+        with contextlib.suppress(Exception):  # its outcome, whatever it is, is stepped on below
+            future.exception(timeout=None)
+        for seq in sorted(self._pending):
+            if self._pending[seq][1].done():
+                self._on_tx_done(seq)
 
 
 def _capital_event(event: VenueEvent, asset: str, decimals: int) -> CapitalEvent:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # the live actor (and solana with it) is imported only when a
     class LiveBotProxy(BotProxy):
         capital = proxy_method(LiveBotActor.capital)
         confirm = proxy_method(LiveBotActor.confirm)
+        in_flight = proxy_method(LiveBotActor.in_flight)
 
 
 def supervisor_proxy(ref: pykka.ActorRef[Supervisor]) -> SupervisorProxy:

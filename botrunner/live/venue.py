@@ -1,7 +1,15 @@
 """DriftVenue: the venue port on real Drift, through driftpy's instruction builders and our own transaction pipeline.
 
-One instance per bot (one subaccount, one perp market). It is asynchronous (solana's ``AsyncClient``); the bot's
-actor drives it through a blocking portal (``botrunner.live.bot``).
+One instance per bot (one subaccount, one perp market). It is asynchronous (solana's ``AsyncClient``) and lives on
+the process's one live loop (``botrunner.runtime.live_loop``); the bot's actor starts a command there and gets its
+outcome back later in its mailbox, so the actor is never blocked by a transaction.
+
+Concurrency on that loop: commands run one at a time in the order submitted (a FIFO queue), so a command decided
+while an earlier one confirms is built, gated and checked for ``tradeable`` only once that one's outcome is known
+(after an UNKNOWN it is refused). One exception: a cancel of orders that the transaction under way does not touch
+goes at once (an operator's pause must not wait for another order's confirmation; a cancel never adds exposure).
+Reads are serialised (each diff is against the reading before it), and a read that began before an UNKNOWN outcome
+is not the resync that outcome requires.
 
 What a refresh does: ONE ``getMultipleAccounts`` for every account the bot reads — its User, its perp market, the
 quote (and SOL) spot markets, their oracles and the wallet (for the gas balance) — so every number in a snapshot is
@@ -24,6 +32,7 @@ What a command does (``execute``), in order:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -169,6 +178,10 @@ class DriftVenue:
         self._fees: PriorityFeeSubscriber | None = None  # loaded only before we send
         self._fees_loaded_at: float | None = None
         self._sources: dict[str, str] = {}  # oracle pubkey -> Drift OracleSource variant
+        self._tx_queue = asyncio.Lock()  # FIFO: one command's transactions at a time, in submission order
+        self._read_lock = asyncio.Lock()  # one read-and-diff at a time
+        self._in_flight: frozenset[int] = frozenset()  # user_order_ids the queued command under way touches
+        self._unknowns = 0  # UNKNOWN outcomes so far: a read begun before the latest one does not resync it
 
     # -------------------------------------------------------------- reading the chain
 
@@ -284,20 +297,27 @@ class DriftVenue:
         A failed read marks the link RECOVERING (no trading); while recovering, a read is attempted only every
         ``reconnect_every_s``. The first good read after a loss or an unknown transaction IS the resync: the whole
         account is re-read, so trading may resume after it."""
-        now = self.monotonic()
-        if self.link.state is LinkState.RECOVERING and not self.link.should_reconnect(now):
-            return ()
-        try:
-            state = await self._read()
-        except RpcUnavailable as exc:
-            self.link = self.link.connection_lost(now)
-            self.log.warning("rpc_unavailable", error=str(exc), retry_in_s=self.settings.reconnect_every_s)
-            return ()
-        events = self._accept(state)
-        if self.link.state is not LinkState.CONNECTED:
-            self.link = self.link.reconnected().resynced()
-            self.log.info("resynced", slot=state.slot, latency_ms=self.latency_ms)
-        return events
+        async with self._read_lock:
+            now = self.monotonic()
+            if self.link.state is LinkState.RECOVERING and not self.link.should_reconnect(now):
+                return ()
+            unknowns = self._unknowns
+            try:
+                state = await self._read()
+            except RpcUnavailable as exc:
+                self.link = self.link.connection_lost(now)
+                self.log.warning("rpc_unavailable", error=str(exc), retry_in_s=self.settings.reconnect_every_s)
+                return ()
+            events = self._accept(state)
+            if self.link.state is not LinkState.CONNECTED:
+                if self._unknowns != unknowns:
+                    # a transaction's outcome turned UNKNOWN while this read was under way: the read may predate
+                    # its landing, so it is not the full re-read the unknown outcome requires; the next one is
+                    self.link = self.link.reconnected()
+                    return events
+                self.link = self.link.reconnected().resynced()
+                self.log.info("resynced", slot=state.slot, latency_ms=self.latency_ms)
+            return events
 
     # -------------------------------------------------------------- what the driver reads (the port's VenueAccount)
 
@@ -347,8 +367,38 @@ class DriftVenue:
         until = link.breaker.opens_until or now
         return f"circuit breaker open ({link.breaker.failures} consecutive failures) for {until - now:.0f} s more"
 
+    @property
+    def busy(self) -> bool:
+        """Whether a command's transactions are under way (later ones wait in the queue)."""
+        return self._tx_queue.locked()
+
     async def execute(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
-        """Perform ``command`` (see the module doc); return what the chain shows afterwards."""
+        """Perform ``command`` (see the module doc) after the commands submitted before it; return what the chain
+        shows afterwards. A cancel of orders the command under way does not touch goes at once."""
+        if isinstance(command, CancelOrders) and self._tx_queue.locked():
+            now = tuple(uid for uid in command.user_order_ids if uid not in self._in_flight)
+            later = tuple(uid for uid in command.user_order_ids if uid in self._in_flight)
+            out: tuple[VenueEvent, ...] = ()
+            if now:
+                self.log.info("cancel_ahead_of_queue", orders=list(now), queued=list(later))
+                out = await self._execute(CancelOrders(now, command.reason))
+            if not later:
+                return out
+            command = CancelOrders(later, command.reason)
+            async with self._tx_queue:
+                return (*out, *await self._queued(command))
+        async with self._tx_queue:
+            return await self._queued(command)
+
+    async def _queued(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
+        """``command``'s turn in the queue: what it touches is in flight until it is done."""
+        self._in_flight = frozenset(_touched(command))
+        try:
+            return await self._execute(command)
+        finally:
+            self._in_flight = frozenset()
+
+    async def _execute(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
         ts = int(self.clock())
         blocked_reason = self.tradeable()
         placing = _placements(command)
@@ -589,6 +639,8 @@ class DriftVenue:
         assert pipeline is not None
         await self._load_priority_fee()
         result = await pipeline.execute(instructions, what=what)  # logs it (tx.done), with the alert when UNKNOWN
+        if result.outcome is TxOutcome.UNKNOWN:
+            self._unknowns += 1
         self.link = record_outcome(self.link, result, self.monotonic())
         return result
 
@@ -650,6 +702,20 @@ class DriftVenue:
             raise RpcUnavailable(
                 f"{self.config.name}: RPC getMinimumBalanceForRentExemption failed: {describe_error(exc)}"
             ) from exc
+
+
+def _touched(command: VenueCommand | Transfer) -> tuple[int, ...]:
+    """The user_order_ids ``command`` places, cancels or modifies."""
+    match command:
+        case PlaceOrders():
+            return tuple(o.user_order_id for o in command.orders)
+        case CancelOrders():
+            return command.user_order_ids
+        case CancelAndPlace():
+            return (*command.cancel_ids, *(o.user_order_id for o in command.orders))
+        case ModifyOrder():
+            return (command.user_order_id,)
+    return ()
 
 
 def _placements(command: VenueCommand | Transfer) -> tuple[OrderIntent, ...]:

@@ -17,11 +17,12 @@ import structlog
 
 from actors.live_actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
 from actors.proxies import live_bot_proxy
-from botrunner.config import BotMode
+from botrunner.config import BotConfig, BotMode
 from botrunner.config.live import JitoSettings, LiveSettings
 from botrunner.core.operator import Asset, TransferFunds
 from botrunner.runner import register_config
 from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.live_loop import LIVE_LOOP, LiveLoop
 from botrunner.store import Store, StoreWriteError, StoreWriter
 from tests.integration.test_live_venue import FAST, KP, USDC, Clock, funded_user, live_config, serve_chain
 from tests.support.drift import bundled_markets, scaled_balance, user_bytes
@@ -58,8 +59,10 @@ def live_actor(
     settings: LiveSettings = FAST,
     snapshot_every_s: int = 60,
     keep_store: bool = False,
+    loop: LiveLoop = LIVE_LOOP,
+    config: BotConfig | None = None,
 ) -> Iterator[Started]:
-    config = live_config(mode, settings)
+    config = config if config is not None else live_config(mode, settings)
     db = tmp_path / "store.db"
     with Store.open(db) as store:
         if keep_store:  # a restart on the same store: the bot is registered already
@@ -83,12 +86,14 @@ def live_actor(
         on_failure=lambda name, generation, error: failures.append(error),
         force_pause=force_pause,
         snapshot_every_s=snapshot_every_s,
+        loop=loop,
     )
     ref = LiveBotActor.start(setup)
     try:
         yield Started(ref, board, log, failures)
     finally:
-        ref.stop(block=True, timeout=TIMEOUT_S)
+        if ref.is_alive():
+            ref.stop(block=True, timeout=TIMEOUT_S)
         writer.close(timeout=TIMEOUT_S)
 
 

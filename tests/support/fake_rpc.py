@@ -22,6 +22,7 @@ import base64
 import json
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -138,6 +139,7 @@ class _Landing:
     err: Any = None  # the on-chain error (JSON), None = success
     never: bool = False  # never shows up in any status
     after_polls: int = 0  # getSignatureStatuses calls (for that signature) before it shows up
+    after_s: float = 0.0  # seconds after it was received before it shows up
     history_only: bool = False  # only visible with searchTransactionHistory (aged out of the status cache)
     expire: bool = False  # never lands, and the block height passes the blockhash's last valid height
 
@@ -148,6 +150,7 @@ class _TxRecord:
     landing: _Landing
     polls: int = 0
     slot: int = 0
+    received_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -253,6 +256,11 @@ class FakeRpc:
         that set ``searchTransactionHistory``."""
         with self._lock:
             self._state.landing = _Landing(after_polls=polls, history_only=history_only)
+
+    def confirm_after_s(self, seconds: float) -> None:
+        """Transactions show up as confirmed ``seconds`` after they were received (a slow confirmation)."""
+        with self._lock:
+            self._state.landing = _Landing(after_s=seconds)
 
     def expire_blockhash(self) -> None:
         """Transactions never land, and once one is sent the block height jumps past the last valid height."""
@@ -441,6 +449,8 @@ class FakeRpc:
         landing = record.landing
         record.polls += 1
         if landing.never or landing.expire or record.polls <= landing.after_polls:
+            return None
+        if time.monotonic() - record.received_at < landing.after_s:
             return None
         if landing.history_only and not history:
             return None
