@@ -13,7 +13,7 @@ $21.
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from botrunner.core.precision import BASE_PRECISION
@@ -112,6 +112,7 @@ def test_the_watch_holds_what_a_search_from_the_current_oracle_finds(
     away = 1 * USD if side is Side.BUY else 20 * price  # beyond where the walk goes: nothing fills
     assert only(place(v, intent(1, side, away, steps)), OrderAccepted)
     now = T0
+    before: int | None = None
     for bp in [0, *moves]:
         now += 1
         oracle = max(2 * USD, v.oracle * (10_000 + bp) // 10_000)
@@ -127,3 +128,6 @@ def test_the_watch_holds_what_a_search_from_the_current_oracle_finds(
         assert v._account.known_liquidation_bounds() == watch
         reported = v.report().liquidation_price
         assert (reported is None) == (here == (None, None)), (reported, here)
+        if bp and (before is None) != (watch[1] is None):
+            event("a boundary above appeared" if before is None else "a boundary above went past the horizon")
+        before = watch[1]
