@@ -36,7 +36,7 @@ from botrunner.margin.scenario import OracleScenario
 #   at one price when it projects the same position to a price whose horizon falls short of it (4 projections of
 #   the risk sweep do): the Risk Governor's verdicts cannot tell.
 MAX_PRICE_MULTIPLE = 10_000
-# Higher than any oracle price Drift can publish (an i64): an end of a range of oracle prices that has none.
+# Above any oracle price Drift can publish (an i64): the top of a range of oracle prices that has no top.
 ANY_ORACLE = 1 << 64
 _SECANT_STEPS = 6
 
