@@ -4,17 +4,21 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test bench lint setup clean
+.PHONY: run demo test test-fast bench lint setup clean
 
 # The runner's speed: market seconds per wall second on the bundled history (SPEED=max replays flat out).
 SPEED ?= 6000
+# `make run` is the paper demo: a fresh replay each time (the previous ./run is moved aside to run.YYYYMMDDTHHMMSS,
+# never deleted). RESUME=1 continues the previous run instead, each bot from its last stored step.
+RESUME ?=
+START := $(if $(filter 1 yes true,$(RESUME)),--resume,--fresh)
 
 setup:
 	@./ops/ensure_venv.sh "$(PY)" "$(VENV)"
 	@./ops/ensure_chromium.sh
 
 run: setup
-	$(BIN)/botrunner run --speed $(SPEED)
+	$(BIN)/botrunner run --speed $(SPEED) $(START)
 
 demo: setup
 	$(BIN)/botrunner demo
@@ -22,8 +26,12 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# Unit and property tests only: no integration test (tests/integration/ is marked so) and nothing marked slow.
+test-fast: setup
+	$(BIN)/python -m pytest tests/unit tests/property -m "not integration and not slow"
+
 bench: setup
-	$(BIN)/python -m botrunner.cli.bench
+	$(BIN)/python -m botrunner.bench
 
 lint: setup
 	$(BIN)/ruff check .

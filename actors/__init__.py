@@ -7,6 +7,6 @@
 * ``live_actor``: a live or monitor bot on Drift (``LiveBotActor``).
 
 An actor only routes: market events, venue reports and operator commands go to the bot's driver
-(``botrunner.bot.session``); what comes back goes to the venue, the store writer and the logs. Nothing below this
+(``botrunner.bot.driver``); what comes back goes to the venue, the store writer and the logs. Nothing below this
 package imports pykka; the composition root (``botrunner.runner``) spawns the supervisor.
 """

@@ -1,4 +1,4 @@
-"""What every bot actor shares, paper or live: its setup, its run state and operator flags, how it records a
+"""What every bot actor shares, paper or live: its setup, its operator flags, how it records a
 decision, applies an operator command, announces its start and reports its failure.
 
 The paper ``BotActor`` (``actors.bot_actor``) and the ``LiveBotActor`` (``actors.live_actor``) differ
@@ -13,17 +13,20 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 import pykka
+from structlog.typing import FilteringBoundLogger
 
-from botrunner.bot.lifecycle import BotRunState, OperatorCommand, after_step, apply_command, run_state
-from botrunner.bot.pipeline import Decision, OperatorFlags
-from botrunner.bot.session import BotSession, RowBuffer
+from botrunner.bot.driver import BotDriver, RowBuffer
+from botrunner.bot.lifecycle import BotRunState, run_state
+from botrunner.bot.pipeline import NO_OPERATOR, Decision, OperatorFlags
+from botrunner.bot.step import Effects
 from botrunner.config import BotConfig
+from botrunner.core.operator import Flatten, ModeCommand
 from botrunner.core.records import OrderRow, SnapshotRow
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
+from botrunner.runtime.snapshots import BotSnapshot, BotState, Started, StateChanged
 from botrunner.store import PositionRow, StepRecord, Store, StoreWriteError, StoreWriter
 
 
@@ -36,9 +39,10 @@ class ActorSetup:
     writer: StoreWriter
     board: StatusBoard
     hub: EventHub
-    log: Any  # the bot's structlog logger (its own file)
+    log: FilteringBoundLogger  # the bot's own log file
     generation: int  # bumps on every (re)start, so stale failure reports are recognised
     on_failure: Callable[[str, int, str], None]  # the supervisor's failure hook: (name, generation, error text)
+    on_started: Callable[[str, int], None] | None = None  # the supervisor's hook once it has reconciled and caught up
     force_pause: bool = False  # start PAUSED whatever was saved (a bot that failed too often)
     snapshot_every_s: int = 60  # margin snapshot cadence (and on every step with a fill)
 
@@ -53,13 +57,24 @@ class BotShell(pykka.ThreadingActor):
         self.config = setup.config
         self.name = setup.config.name
         self.log = setup.log
-        self.flags = OperatorFlags()  # a fresh bot; a resumed one takes its saved flags
-        self.state = BotRunState.STARTING
+        self.driver: BotDriver | None = None  # the bot's driver, once started
+        self.flags_seen = NO_OPERATOR  # the flags last announced (a step may change them: a finished flatten)
         self.step = RowBuffer()  # the rows of the step under way, handed to the writer as one record
         self.fill_seq = 0
         self.last_snapshot_ts = 0
         self.last_decision: Decision | None = None
         self.recorder = DecisionRecorder(self.name, self.log, setup.hub)
+
+    @property
+    def flags(self) -> OperatorFlags:
+        """The operator's flags, as the bot's state holds them (a fresh bot's before it starts)."""
+        return self.driver.state.flags if self.driver is not None else NO_OPERATOR
+
+    @property
+    def mode(self) -> BotRunState:
+        """The operator mode its flags give (running, paused, reduce-only, flattening). Whether it is starting,
+        restarting, failed or stopped is the supervisor's to say (``runtime.supervision``), never the actor's."""
+        return run_state(self.flags)
 
     # -------------------------------------------------------------- start
 
@@ -84,8 +99,8 @@ class BotShell(pykka.ThreadingActor):
         resumed: bool,
         position_base: int,
         adopted: tuple[int, ...],
-        audit: dict[str, Any],
-        log: dict[str, Any],
+        audit: dict[str, object],
+        log: dict[str, object],
     ) -> None:
         """Audit the reconciliation (what was adopted) and log the start; ``audit`` / ``log``: the venue's own
         fields beside the common ones."""
@@ -113,20 +128,30 @@ class BotShell(pykka.ThreadingActor):
         )
 
     def _announce_started(self) -> None:
-        self.setup.hub.publish(self.name, "started", generation=self.setup.generation, state=self.state.value)
+        self.setup.hub.publish(Started(bot=self.name, generation=self.setup.generation, state=self.mode.value))
+        if self.setup.on_started is not None:
+            self.setup.on_started(self.name, self.setup.generation)
 
     # -------------------------------------------------------------- decisions and commands
 
-    def _note_decision(self, decision: Decision, position_base: int, open_orders: int) -> None:
-        """Record a decision; a flatten that is done (flat, no orders) turns into a pause."""
+    def _note_decision(self, effects: Effects) -> None:
+        """Record a step's decision, if it made one (numbered as the bot's state says)."""
+        decision = effects.decision
+        driver = self.driver
+        if decision is None or driver is None:
+            return
         self.last_decision = decision
-        self.recorder.record(decision)
-        flags = after_step(self.flags, position_base, open_orders)
-        if flags != self.flags:
-            self.log.info("flatten_done", ts=decision.ts)
-            self.flags = flags
-            self.state = run_state(flags)
-            self.setup.hub.publish(self.name, "state", state=self.state.value)
+        self.recorder.record(decision, driver.state.decision_seq)
+
+    def _note_flags(self, ts: int | None) -> None:
+        """Announce flags a step changed on its own: a flatten that is done (flat, nothing resting) is a pause."""
+        flags = self.flags
+        if flags == self.flags_seen:
+            return
+        if self.flags_seen.flatten and flags.pause:
+            self.log.info("flatten_done", ts=ts)
+            self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value))
+        self.flags_seen = flags
 
     def _store_down(self) -> bool:
         """Whether the store can no longer record a step: then the bot must not trade (nothing it did could be
@@ -136,24 +161,34 @@ class BotShell(pykka.ThreadingActor):
     def _snapshot_due(self, ts: int) -> bool:
         return ts - self.last_snapshot_ts >= self.setup.snapshot_every_s
 
-    def _apply_command(self, name: str) -> OperatorCommand:
-        """Set the flags and run state an operator command asks for (``ValueError`` for an unknown one); the
-        caller then decides at once, so the command takes effect now, and calls ``_command_done``."""
-        cmd = OperatorCommand(name)
-        self.flags = apply_command(self.flags, cmd)
-        self.state = run_state(self.flags)
-        return cmd
+    def command(self, command: ModeCommand) -> BotState:
+        """Apply an operator command now: the bot steps on it (``_decide_now``): the step sets the flags it asks
+        for and decides at once at the last price, so a pause cancels at once."""
+        self._decide_now(command)
+        if isinstance(command, Flatten) and not self.flags.flatten:
+            self.log.info("flatten_done", ts=None)  # already flat with nothing resting: paused at once
+        self.flags_seen = self.flags
+        self.log.info("operator_command", command=command.cmd, state=self.mode.value)
+        self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value, command=command.cmd))
+        return BotState(name=self.name, state=self.mode.value)
 
-    def _command_done(self, cmd: OperatorCommand) -> dict[str, Any]:
-        self.log.info("operator_command", command=cmd.value, state=self.state.value)
-        self.setup.hub.publish(self.name, "state", state=self.state.value, command=cmd.value)
-        return {"name": self.name, "state": self.state.value}
+    def _decide_now(self, command: ModeCommand) -> None:
+        """Step on ``command`` (the bot decides at its last price) and record the step."""
+        raise NotImplementedError
+
+    def detail(self) -> BotSnapshot:
+        """``ctl bot NAME``."""
+        raise NotImplementedError
+
+    def flush_marker(self) -> int | None:
+        """A mark after everything queued before this call (tests and the runner use it as a barrier)."""
+        raise NotImplementedError
 
     # -------------------------------------------------------------- records
 
     def _commit(
         self,
-        session: BotSession,
+        driver: BotDriver,
         *,
         ts: int,
         cursor: int,
@@ -169,7 +204,7 @@ class BotShell(pykka.ThreadingActor):
         step = self.step
         self.fill_seq += len(step.fills)
         announce_rows(self.name, self.log, self.setup.hub, step)
-        objective, risk_events = self.recorder.take()
+        objective, risk_events, decisions = self.recorder.take()
         record = StepRecord(
             bot=self.name,
             ts=ts,
@@ -184,8 +219,10 @@ class BotShell(pykka.ThreadingActor):
             position=position,
             samples=samples,
             samples_from=samples_from,
-            order_seq=session.order_seq,
+            decisions=decisions,
+            order_seq=driver.state.order_seq,
             fill_seq=self.fill_seq,
+            decision_seq=driver.state.decision_seq,
         )
         try:
             self.setup.writer.submit(record)
@@ -194,7 +231,7 @@ class BotShell(pykka.ThreadingActor):
             # restart into the same wall); the runner, told by the writer, stops the fleet (``_store_down``).
             self.log.error("step_not_stored", ts=ts, error=str(exc))
         self.step = RowBuffer()
-        session.sink = self.step
+        driver.sink = self.step
 
     # -------------------------------------------------------------- failure
 

@@ -1,9 +1,10 @@
 """BotActor: one bot = one pykka actor = one Drift subaccount = one perp market.
 
 The actor is the thin imperative shell around the pure step. Its mailbox receives the market feed's events
-(``botrunner.runtime.market``) and operator commands; for each market event it runs the same ``PaperBot`` driver a
-backtest runs, then hands everything the step produced to the store writer as ONE ``StepRecord`` (rows + the venue
-checkpoint + the feed cursor), so after a crash a step is either wholly there or wholly absent.
+(``botrunner.runtime.market``) and operator commands; for each market event it runs the same ``PaperBot`` (the paper
+venue and the bot's driver) a backtest runs, then hands everything the step produced to the store writer as ONE
+``StepRecord`` (rows + the venue checkpoint + the feed cursor), so after a crash a step is either wholly there or
+wholly absent.
 
 Start and restart (``on_start``):
 
@@ -23,17 +24,19 @@ the bot's log and the supervisor decides about a restart. Nothing of the failed 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
-from botrunner.bot.lifecycle import BotRunState, run_state
-from botrunner.bot.pipeline import BotDefinition, Decision, OperatorFlags, observe_price
-from botrunner.bot.session import BotSession
+from botrunner.bot.driver import BotDriver
+from botrunner.bot.pipeline import BotDefinition, BotMemory, OperatorFlags
+from botrunner.bot.step import Effects, step
+from botrunner.bot.step import PricePoint as PriceSeen
 from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.core.operator import ModeCommand, Pause
 from botrunner.core.records import SnapshotRow
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
@@ -42,6 +45,7 @@ from botrunner.runtime.decisions import position_row
 from botrunner.runtime.feed import MarketFeed, event_key
 from botrunner.runtime.market import FundingPoint, PricePoint
 from botrunner.runtime.paper_bot import PaperBot, snapshot_row
+from botrunner.runtime.snapshots import BotSnapshot
 from botrunner.runtime.views import bot_detail, bot_summary
 from botrunner.store import Store
 
@@ -59,6 +63,8 @@ class BotCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     day: int
     day_start_equity: int
     flags: OperatorFlags
+    last_settle_ts: int = 0  # the settle policy's clock (absent before paper bots settled: never settled)
+    last_position: int = 0
 
 
 class _Version(msgspec.Struct):
@@ -91,7 +97,7 @@ class BotSetup(ActorSetup):
 
     feed: MarketFeed
     paper: PaperConfig
-    probe: Any = None  # callable(name, ts) after each decision's commands are sent (the latency benchmark)
+    probe: Callable[[str, int], None] | None = None  # (name, ts) after a decision's commands are sent (benchmark)
 
 
 class BotActor(BotShell):
@@ -122,26 +128,33 @@ class BotActor(BotShell):
             venue = restore(bytes(envelope.venue), config.market_spec, setup.paper)
             self.cursor = saved.cursor
             self.fill_seq = saved.fill_seq
-            order_seq = saved.order_seq
             now = venue.now
-            funding_rate, day, day_start = envelope.funding_rate, envelope.day, envelope.day_start_equity
-            self.flags = envelope.flags  # operator decisions outlive restarts
+            memory = BotMemory(
+                flags=envelope.flags,  # operator decisions outlive restarts
+                funding_rate=envelope.funding_rate,
+                day=envelope.day,
+                day_start_equity=envelope.day_start_equity,
+                order_seq=saved.order_seq,
+                decision_seq=saved.decision_seq,
+                last_settle_ts=envelope.last_settle_ts,
+                last_position=envelope.last_position,
+            )
         else:
             start_ts, price = feed.price_before(position)
             venue = PaperVenue(
                 config.market_spec, setup.paper, deposit_quote=config.capital_quote, oracle_price=price, now=start_ts
             )
             self.cursor = feed.keys[position - 1] if position else None
-            order_seq, now = 0, start_ts
-            funding_rate, day, day_start = feed.funding_before(position), -1, 0
-        state = definition.initial_state(started_at=now)
+            now = start_ts
+            memory = BotMemory(funding_rate=feed.funding_before(position))
+        state = definition.initial_state(started_at=now, memory=memory)
         for close_ts, close in feed.warmup_closes(self.cursor if self.cursor is not None else feed.keys[0] - 1):
-            state = observe_price(definition, state, close_ts, close)
-        session = BotSession(
-            definition, venue, state, self.step, order_seq=order_seq, day=day, day_start_equity=day_start
-        )
-        adopted = session.reconcile(now, known)
-        self.paper = PaperBot(session, venue, funding_rate)
+            state, _ = step(definition, state, PriceSeen(close_ts, close), venue)
+        driver = BotDriver(definition, venue, state, self.step)
+        self.driver = driver
+        self.flags_seen = self.flags
+        adopted = driver.reconcile(now, known.values())
+        self.paper = PaperBot(driver, venue)
         self._announce_start(
             now,
             resumed=saved is not None,
@@ -150,17 +163,16 @@ class BotActor(BotShell):
             audit={"cursor": self.cursor},
             log={"catch_up_from": self.cursor},
         )
-        self.state = run_state(self.flags)
         self._write(now, snapshot=None, force=True)
         for event in feed.history(self.cursor, position):
             self._on_market(event)
         if setup.force_pause:
-            self.command("pause")  # cancels its orders now; the position is left alone
+            self.command(Pause(name=self.name))  # cancels its orders now; the position is left alone
         self._announce_started()
 
     # -------------------------------------------------------------- market events
 
-    def on_receive(self, message: Any) -> Any:
+    def on_receive(self, message: object) -> None:
         if isinstance(message, PricePoint | FundingPoint):
             decided = self._on_market(message)
             if decided and self.setup.probe is not None:
@@ -177,23 +189,24 @@ class BotActor(BotShell):
             return False
         paper = self.paper
         assert paper is not None
-        decided = paper.on_event(event, self.flags)
+        decided = paper.on_event(event)
         self.cursor = key
         snapshot = None
         if decided is not None:
-            decision, equity = decided
-            snapshot = self._after_decision(decision, equity)
+            snapshot = self._after_decision(decided)
+        self._note_flags(event.ts)
         self._write(event.ts, snapshot, force=decided is not None)
         return decided is not None
 
-    def _after_decision(self, decision: Decision, equity: int) -> SnapshotRow | None:
+    def _after_decision(self, effects: Effects) -> SnapshotRow | None:
         paper = self.paper
-        assert paper is not None
-        self._note_decision(decision, paper.venue.position.base_asset_amount, len(paper.venue.orders))
+        decision = effects.decision
+        assert paper is not None and decision is not None
+        self._note_decision(effects)
         if not (self._snapshot_due(decision.ts) or self.step.fills):
             return None  # built only when it is written: most decisions are neither due nor filled
         self.last_snapshot_ts = decision.ts
-        return snapshot_row(paper.venue, paper.session, decision, equity)
+        return snapshot_row(paper.venue, paper.driver, effects)
 
     # -------------------------------------------------------------- records
 
@@ -204,15 +217,18 @@ class BotActor(BotShell):
             return
         paper = self.paper
         assert paper is not None
+        state = paper.driver.state
         envelope = BotCheckpoint(
             venue=msgspec.Raw(checkpoint(paper.venue)),
-            funding_rate=paper.funding_rate,
-            day=paper.session.day,
-            day_start_equity=paper.session.day_start_equity,
-            flags=self.flags,
+            funding_rate=state.funding_rate,
+            day=state.day,
+            day_start_equity=state.day_start_equity,
+            flags=state.flags,
+            last_settle_ts=state.last_settle_ts,
+            last_position=state.last_position,
         )
         self._commit(
-            paper.session,
+            paper.driver,
             ts=ts,
             cursor=self.cursor if self.cursor is not None else -1,
             venue_state=msgspec.json.encode(envelope),
@@ -226,28 +242,30 @@ class BotActor(BotShell):
         assert paper is not None
         self.setup.board.post(
             self.name,
-            bot_summary(self.setup.config, self.state, paper, self.recorder.state, self.setup.feed.market_ts),
+            bot_summary(
+                self.setup.config,
+                self.mode,
+                paper,
+                self.recorder.state,
+                self.setup.feed.market_ts,
+                risk_reasons=self.recorder.reasons,
+            ),
         )
 
     # -------------------------------------------------------------- operator commands and views (proxy)
 
-    def command(self, name: str) -> dict[str, Any]:
-        """Apply an operator command now: the bot decides at once at the last price (a pause cancels at once)."""
-        cmd = self._apply_command(name)
+    def _decide_now(self, command: ModeCommand) -> None:
         paper = self.paper
         assert paper is not None
-        venue = paper.venue
-        decision, equity = paper.decide(venue.now, venue.last_price, self.flags)
-        snapshot = self._after_decision(decision, equity)
-        self._write(venue.now, snapshot, force=True)
-        return self._command_done(cmd)
+        snapshot = self._after_decision(paper.command(command))
+        self._write(paper.venue.now, snapshot, force=True)
 
-    def detail(self) -> dict[str, Any]:
+    def detail(self) -> BotSnapshot:
         paper = self.paper
         assert paper is not None
         return bot_detail(
             self.setup.config,
-            state=self.state,
+            state=self.mode,
             paper=paper,
             risk_state=self.recorder.state,
             reasons=list(self.recorder.reasons),
@@ -269,8 +287,7 @@ class BotActor(BotShell):
         policy = self.setup.config.on_shutdown
         ids = tuple(venue.orders)
         if policy is ShutdownPolicy.CANCEL_ALL and ids:
-            paper.session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.now)
-        self.state = BotRunState.STOPPED
+            paper.driver.perform(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.now)
         self._write(venue.now, None, force=True)
         cancelled = len(ids) if policy is ShutdownPolicy.CANCEL_ALL else 0
         self.log.info("bot_stopped", policy=policy.value, cancelled=cancelled)

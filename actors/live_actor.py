@@ -1,11 +1,12 @@
 """LiveBotActor: one live (or monitor) bot on real Drift, in the same supervisor as the paper bots.
 
-The pure core is the very same: ``BotSession`` routes venue events into records and the connector, and
-``pipeline.decide`` turns the account and the oracle into commands. Only the shell differs from the paper
-``BotActor``:
+The bot is the very same: one ``BotDriver`` (``botrunner.bot.driver``) steps it on each input, and the step routes
+venue reports into records and the connector, decides, applies the settle-PnL policy and the daily-loss reference.
+Only the shell differs from the paper ``BotActor``:
 
 * there is no replay feed: a ticker tells the actor ``Tick`` every ``live.refresh_s`` seconds; each tick reads the
-  chain once (``DriftVenue.refresh``), routes what changed, feeds the oracle sample to the strategy and decides;
+  chain once (``DriftVenue.refresh``), feeds what changed as a ``VenueReport`` and then the reading as the step's
+  ``Tick`` (the strategy sees the oracle, the bot decides, and settles PnL when the policy says so);
 * the venue lives on an asyncio loop in a blocking portal thread owned by the actor; the actor calls into it and
   waits, so one bot's slow RPC never touches another bot;
 * nothing of the venue is checkpointed: the chain is the truth. The store keeps the bot's rows and a small
@@ -26,39 +27,77 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, assert_never
 
 import msgspec
 import pykka
+from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
-from botrunner.bot.lifecycle import BotRunState, run_state
-from botrunner.bot.pipeline import BotDefinition, MarketUpdate, OperatorFlags, observe_price
-from botrunner.bot.session import BotSession
+from botrunner.bot import step as bot
+from botrunner.bot.driver import BotDriver
+from botrunner.bot.pipeline import BotDefinition, BotMemory, OperatorFlags
 from botrunner.config import BotMode, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
+from botrunner.connector.orders import WorkingOrder
+from botrunner.core.catalogue import load_catalogue
+from botrunner.core.margin_view import MarginProjection
+from botrunner.core.operator import (
+    CapitalCommand,
+    Confirm,
+    DepositFunds,
+    ModeCommand,
+    Pause,
+    TransferFunds,
+    WithdrawFunds,
+)
 from botrunner.core.records import QUOTE_DECIMALS, fixed
 from botrunner.live.alerts import AlertLevel, AlertTracker
-from botrunner.live.capital import settle_due
 from botrunner.live.retry import backoff_delays
 from botrunner.live.rows import live_snapshot_row
 from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
+from botrunner.margin.model import PerpPosition
 from botrunner.runtime.decisions import position_row
+from botrunner.runtime.snapshots import (
+    Alert,
+    BotSnapshot,
+    BotState,
+    BotSummary,
+    CapitalEvent,
+    CapitalResult,
+    Confirmed,
+    PnlView,
+)
 from botrunner.runtime.views import (
     account_fields,
+    account_snapshot,
     band_view,
     iso,
+    iso_time,
     order_views,
     risk_view,
-    subaccount_label,
     summary_row,
 )
 from botrunner.store import Store
-from botrunner.venue.port import Deposit, SettlePnl, VenueCommand, VenueEvent, Withdraw
+from botrunner.venue.port import (
+    AccountReport,
+    BalanceChanged,
+    CommandRejected,
+    Deposit,
+    VenueCommand,
+    VenueEvent,
+    Withdraw,
+)
+
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
+    from botrunner.live.jito import JitoSubmitter
 
 LIVE_CHECKPOINT_VERSION = 1
 CONFIRMATION_VALID_S = 300  # an operator's confirmation of an order's terms holds this long
@@ -74,6 +113,7 @@ class LiveCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     day_start_equity: int
     last_settle_ts: int
     fees_paid: int = 0  # what the bot's recorded fills paid (Drift counts fees per authority, not per subaccount)
+    last_position: int | None = None  # the settle policy's last check (None: kept before it was; the chain's)
 
 
 class Tick(msgspec.Struct, frozen=True):
@@ -90,9 +130,10 @@ class LiveSetup(ActorSetup):
 
 
 class _PortalVenue:
-    """The session's view of the venue: synchronous reads of the last snapshot, commands through the portal."""
+    """The driver's view of the venue: synchronous reads of the last snapshot, commands through the portal (the
+    call blocks the actor until the transaction's outcome; a later task answers at once and reports it later)."""
 
-    def __init__(self, venue: DriftVenue, portal: Any) -> None:
+    def __init__(self, venue: DriftVenue, portal: BlockingPortal) -> None:
         self.venue = venue
         self.portal = portal
 
@@ -101,20 +142,26 @@ class _PortalVenue:
         return self.venue.oracle
 
     @property
-    def position(self) -> Any:
+    def position(self) -> PerpPosition:
         return self.venue.position
 
-    def submit(self, command: Any, now: int) -> tuple[VenueEvent, ...]:
+    def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
         del now  # the chain's clock, not the caller's, stamps live events
-        return self.portal.call(self.venue.execute, command)  # type: ignore[no-any-return]
+        return self.portal.call(self.venue.execute, command)
 
-    def open_orders(self) -> Any:
+    def open_orders(self) -> tuple[WorkingOrder, ...]:
         return self.venue.open_orders()
 
     def equity(self) -> int:
         return self.venue.equity()
 
-    def margin_view(self) -> object:
+    def unsettled_pnl(self) -> int:
+        return self.venue.unsettled_pnl()
+
+    def report(self) -> AccountReport:
+        return self.venue.report()
+
+    def margin_view(self) -> MarginProjection:
         return self.venue.margin_view()
 
 
@@ -125,7 +172,6 @@ class LiveBotActor(BotShell):
 
     def __init__(self, setup: LiveSetup) -> None:
         super().__init__(setup)
-        self.last_settle_ts = 0
         self.fees_paid = 0
         self.definition = BotDefinition.from_config(setup.config)
         memory = self.definition.strategy.price_memory()
@@ -133,14 +179,12 @@ class LiveBotActor(BotShell):
         self.samples: list[Sample] = []  # completed samples not yet stored
         self.alerts = AlertTracker()
         self.venue: DriftVenue | None = None
-        self.session: BotSession | None = None
-        self._portal_cm: Any = None
-        self._portal: Any = None
-        self._rpc: Any = None
-        self._jito: Any = None  # the Jito submitter when bundles are on (its HTTP client is closed on stop)
+        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
+        self._portal: BlockingPortal | None = None
+        self._rpc: AsyncClient | None = None
+        self._jito: JitoSubmitter | None = None  # when bundles are on (its HTTP client is closed on stop)
         self._ticker_stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        self._last_position = 0
 
     # -------------------------------------------------------------- start
 
@@ -160,32 +204,35 @@ class LiveBotActor(BotShell):
             trail = self.trail
             # up to now: a clock set back since would put a later sample out of the strategy's time order
             history = store.price_samples(self.name, since=trail.keep_from(now), until=now) if trail else ()
-        order_seq, day, day_start = 0, -1, 0
+        # the settle policy's previous position: the chain's now, unless the checkpoint kept the last check's
+        memory = BotMemory(last_position=venue.position.base_asset_amount)
         if saved is not None:
-            self.fill_seq, order_seq = saved.fill_seq, saved.order_seq
+            self.fill_seq = saved.fill_seq
+            memory = msgspec.structs.replace(memory, order_seq=saved.order_seq, decision_seq=saved.decision_seq)
             if saved.venue_state:
                 envelope = msgspec.json.decode(saved.venue_state, type=LiveCheckpoint)
                 if envelope.version != LIVE_CHECKPOINT_VERSION or envelope.kind != "live":
                     raise ValueError(f"{self.name}: its checkpoint is not a live bot's (version {envelope.version})")
-                self.flags = envelope.flags
-                day, day_start = envelope.day, envelope.day_start_equity
-                self.last_settle_ts = envelope.last_settle_ts
+                memory = msgspec.structs.replace(
+                    memory,
+                    flags=envelope.flags,
+                    day=envelope.day,
+                    day_start_equity=envelope.day_start_equity,
+                    last_settle_ts=envelope.last_settle_ts,
+                    last_position=(
+                        envelope.last_position if envelope.last_position is not None else memory.last_position
+                    ),
+                )
                 self.fees_paid = envelope.fees_paid
         definition = self.definition
-        state = definition.initial_state(started_at=now)
+        portal_venue = _PortalVenue(venue, self.portal)
+        state = definition.initial_state(started_at=now, memory=memory)
         for ts, price in history:
-            state = observe_price(definition, state, ts, price)
-        self.session = BotSession(
-            definition,
-            _PortalVenue(venue, self._portal),
-            state,
-            self.step,
-            order_seq=order_seq,
-            day=day,
-            day_start_equity=day_start,
-        )
-        adopted = self.session.reconcile(now, known) if config.mode is BotMode.LIVE else ()
-        self._last_position = venue.position.base_asset_amount
+            state, _ = bot.step(definition, state, bot.PricePoint(ts, price), portal_venue)
+        driver = BotDriver(definition, portal_venue, state, self.step)
+        self.driver = driver
+        self.flags_seen = self.flags
+        adopted = driver.reconcile(now, known.values()) if config.mode is BotMode.LIVE else ()
         dry_run = setup.dry_run or config.live.dry_run
         self._announce_start(
             now,
@@ -200,17 +247,20 @@ class LiveBotActor(BotShell):
                 "price_samples_replayed": len(history),
             },
         )
-        self.state = run_state(self.flags) if config.mode is BotMode.LIVE else BotRunState.RUNNING
         self._write(now, force=True)
         if setup.force_pause and config.mode is BotMode.LIVE:  # a monitor never trades: nothing to pause
-            self.command("pause")
+            self.command(Pause(name=self.name))
         self._announce_started()
         self._ticker = threading.Thread(target=self._tick_loop, name=f"tick-{self.name}", daemon=True)
         self._ticker.start()
 
-    async def _build_venue(self) -> DriftVenue:
-        from solana.rpc.async_api import AsyncClient
+    @property
+    def portal(self) -> BlockingPortal:
+        """The venue's event loop: open from ``_start`` until ``_release``."""
+        assert self._portal is not None, f"{self.name}: the venue's portal is closed"
+        return self._portal
 
+    async def _build_venue(self) -> DriftVenue:
         setup, settings = self.setup, self.config.live
         self._rpc = AsyncClient(setup.rpc_url, timeout=settings.rpc_timeout_s)
         pipeline = None
@@ -242,71 +292,38 @@ class LiveBotActor(BotShell):
 
     # -------------------------------------------------------------- the step
 
-    def on_receive(self, message: Any) -> Any:
+    def on_receive(self, message: object) -> None:
         if isinstance(message, Tick):
             self._on_tick()
             return None
         raise TypeError(f"{self.name}: unexpected message {type(message).__name__}")
 
     def _on_tick(self) -> None:
-        venue, session = self.venue, self.session
-        assert venue is not None and session is not None
+        venue, driver = self.venue, self.driver
+        assert venue is not None and driver is not None
         if self._store_down():
             return
-        events = self._portal.call(venue.refresh)
-        session.route(events)
+        events = self.portal.call(venue.refresh)
         snap = venue.reading()
+        driver.report(events, snap.ts)
         now = snap.ts
         self.alerts, alert = self.alerts.observe(snap.report, self.config.risk)
         if alert is not None:
             log = self.log.warning if alert.level is not AlertLevel.OK else self.log.info
             log("health_alert", level=alert.level.value, message=alert.message, health=alert.health)
-            self.setup.hub.publish(self.name, "alert", level=alert.level.value, message=alert.message)
+            self.setup.hub.publish(Alert(bot=self.name, level=alert.level.value, message=alert.message))
         if self.config.mode is BotMode.MONITOR:
             self._write(now, force=bool(events))
             return
-        session.state = observe_price(session.bot, session.state, now, snap.oracle)
         if self.trail is not None:
             done = self.trail.observe(now, snap.oracle)
             if done is not None:
                 self.samples.append(done)
-        self._decide(now)
-        self._maybe_settle(now)
+        # the oracle is the mark (Drift's DLOB is off-chain, unreachable here); the funding rate is the one of the
+        # same reading as the account and the oracle, not driftpy's cache
+        self._note_decision(driver.feed(bot.Tick(ts=now, oracle=snap.oracle, funding_rate=snap.funding_rate)))
+        self._note_flags(now)
         self._write(now, force=True)
-
-    def _decide(self, now: int) -> None:
-        venue, session = self.venue, self.session
-        assert venue is not None and session is not None
-        equity = venue.equity()
-        snap = venue.reading()
-        update = MarketUpdate(
-            ts=now,
-            mark=snap.oracle,  # Drift's DLOB is off-chain (unreachable here); the oracle is the fair price we trust
-            oracle=snap.oracle,
-            oracle_ts=now,
-            funding_rate=snap.funding_rate,  # the same reading as the account and the oracle, not driftpy's cache
-        )
-        decision = session.decide(update, equity, self.flags)
-        self._note_decision(decision, venue.position.base_asset_amount, len(venue.open_orders()))
-
-    def _maybe_settle(self, now: int) -> None:
-        venue, session = self.venue, self.session
-        assert venue is not None and session is not None
-        position = venue.position.base_asset_amount
-        reason = settle_due(
-            unsettled_pnl=venue.report().unsettled_pnl,
-            position_base=position,
-            previous_position_base=self._last_position,
-            last_settle_ts=self.last_settle_ts,
-            now=now,
-            settings=self.config.live,
-        )
-        self._last_position = position
-        if reason is None:
-            return
-        self.log.info("settle_pnl", reason=reason.value, unsettled=venue.report().unsettled_pnl)
-        session.submit(SettlePnl(), now)
-        self.last_settle_ts = now
 
     # -------------------------------------------------------------- records and views
 
@@ -321,27 +338,29 @@ class LiveBotActor(BotShell):
 
     def _record(self, ts: int, *, snapshot_due: bool) -> None:
         step = self.step
-        session, venue = self.session, self.venue
-        assert session is not None and venue is not None
+        driver, venue = self.driver, self.venue
+        assert driver is not None and venue is not None
         self.fees_paid += sum(fill.fee for fill in step.fills)
         snap = venue.reading()
         snapshot = position = None
         if step.fills or snapshot_due:
             self.last_snapshot_ts = ts
             snapshot = live_snapshot_row(
-                snap, session.state.connector.orders, self.last_decision, self.recorder.state, self.fees_paid
+                snap, driver.state.connector.orders, self.last_decision, self.recorder.state, self.fees_paid
             )
             if step.fills:
                 position = position_row(snap.ts, snap.position)
+        state = driver.state
         envelope = LiveCheckpoint(
-            flags=self.flags,
-            day=session.day,
-            day_start_equity=session.day_start_equity,
-            last_settle_ts=self.last_settle_ts,
+            flags=state.flags,
+            day=state.day,
+            day_start_equity=state.day_start_equity,
+            last_settle_ts=state.last_settle_ts,
             fees_paid=self.fees_paid,
+            last_position=state.last_position,
         )
         self._commit(
-            session,
+            driver,
             ts=ts,
             cursor=ts,
             venue_state=msgspec.json.encode(envelope),
@@ -352,13 +371,13 @@ class LiveBotActor(BotShell):
         )
         self.samples = []
 
-    def _summary(self) -> dict[str, Any]:
+    def _summary(self) -> BotSummary:
         venue = self.venue
         assert venue is not None
         snap = venue.reading()
         return summary_row(
             self.config,
-            self.state,
+            self.mode,
             self.recorder.state,
             position=snap.report.position_base,
             mark=snap.oracle,
@@ -367,88 +386,92 @@ class LiveBotActor(BotShell):
             open_orders=len(snap.open_orders),
             fills=self.fill_seq,
             market_time=snap.ts,
+            risk_reasons=self.recorder.reasons,
         )
 
-    def detail(self) -> dict[str, Any]:
+    def detail(self) -> BotSnapshot:
         """``ctl bot NAME`` for a live or monitor bot (never the key, never the RPC URL)."""
         venue = self.venue
         assert venue is not None
         snap = venue.reading()
         report = snap.report
         band = self.last_decision.verdict.band if self.last_decision is not None else None
-        return {
-            "name": self.name,
-            "mode": self.config.mode.value,
-            "state": self.state.value,
-            "market": self.config.market,
-            "subaccount": subaccount_label(self.config),
-            "slot": snap.slot,
-            # Drift's DLOB is off-chain: the oracle is the mark a live bot trades against
-            **account_fields(report, mark=snap.oracle, oracle=snap.oracle),
-            "free_collateral": fixed(report.free_collateral, QUOTE_DECIMALS),
-            "pnl": {
-                "unrealized": fixed(report.unrealized_pnl, QUOTE_DECIMALS),
-                "unsettled": fixed(report.unsettled_pnl, QUOTE_DECIMALS),
-                "settled_perp_pnl": fixed(snap.settled_perp_pnl, QUOTE_DECIMALS),
-                "cumulative_funding": fixed(snap.cumulative_perp_funding, QUOTE_DECIMALS),
-            },
-            "wallet_sol": fixed(venue.wallet_lamports, 9),
-            "latency_ms": venue.latency_ms,
-            "trading": venue.tradeable() or "ok",
-            "risk": risk_view(self.recorder.state, self.recorder.reasons),
-            "alert": self.alerts.level.value,
-            "band": band_view(band),
-            "orders": order_views(snap.open_orders),
-            "market_time": iso(snap.ts),
-        }
+        # Drift's DLOB is off-chain: the oracle is the mark a live bot trades against
+        account = account_fields(report, mark=snap.oracle, oracle=snap.oracle)
+        return msgspec.structs.replace(
+            account_snapshot(self.config, self.mode, account),
+            slot=snap.slot,
+            free_collateral=fixed(report.free_collateral, QUOTE_DECIMALS),
+            pnl=PnlView(
+                unrealized=fixed(report.unrealized_pnl, QUOTE_DECIMALS),
+                unsettled=fixed(report.unsettled_pnl, QUOTE_DECIMALS),
+                settled_perp_pnl=fixed(snap.settled_perp_pnl, QUOTE_DECIMALS),
+                cumulative_funding=fixed(snap.cumulative_perp_funding, QUOTE_DECIMALS),
+            ),
+            wallet_sol=fixed(venue.wallet_lamports, 9),
+            latency_ms=venue.latency_ms,
+            trading=venue.tradeable() or "ok",
+            risk=risk_view(self.recorder.state, self.recorder.reasons),
+            alert=self.alerts.level.value,
+            band=band_view(band),
+            orders=order_views(snap.open_orders),
+            market_time=iso(snap.ts),
+        )
 
     # -------------------------------------------------------------- operator commands
 
-    def command(self, name: str) -> dict[str, Any]:
+    def command(self, command: ModeCommand) -> BotState:
         if self.config.mode is BotMode.MONITOR:
             raise ValueError(f"{self.name} is a monitor bot: it never trades")
-        cmd = self._apply_command(name)
-        venue = self.venue
-        assert venue is not None
-        now = venue.reading().ts
-        self._decide(now)
-        self._write(now, force=True)
-        return self._command_done(cmd)
+        return super().command(command)
 
-    def capital(
-        self, action: str, amount: int, spot_market_index: int, to_subaccount: int | None = None
-    ) -> dict[str, Any]:
-        """``ctl deposit / withdraw / transfer``: validated, simulated, sent and confirmed like any transaction."""
-        venue, session = self.venue, self.session
-        assert venue is not None and session is not None
+    def _decide_now(self, command: ModeCommand) -> None:
+        venue, driver = self.venue, self.driver
+        assert venue is not None and driver is not None
+        snap = venue.reading()
+        now = snap.ts
+        self._note_decision(driver.feed(bot.Operator(ts=now, command=command, mark=snap.oracle, oracle=snap.oracle)))
+        self._write(now, force=True)
+
+    def capital(self, command: CapitalCommand, amount: int) -> CapitalResult:
+        """``ctl deposit / withdraw / transfer``: validated, simulated, sent and confirmed like any transaction.
+        ``amount``: the command's amount in the asset's integer units (the runner checked its decimals)."""
+        venue, driver = self.venue, self.driver
+        assert venue is not None and driver is not None
         if self.config.mode is BotMode.MONITOR:
             raise ValueError(f"{self.name} is a monitor bot: it never moves funds")
-        command: VenueCommand | Transfer
-        match action:
-            case "deposit":
-                command = Deposit(spot_market_index=spot_market_index, amount=amount)
-            case "withdraw":
-                command = Withdraw(spot_market_index=spot_market_index, amount=amount)
-            case "transfer":
-                if to_subaccount is None:
-                    raise ValueError("transfer needs to_subaccount")
-                command = Transfer(spot_market_index=spot_market_index, amount=amount, to_sub_account_id=to_subaccount)
-            case _:
-                raise ValueError(f"unknown capital action {action!r}")
-        events = self._portal.call(venue.execute, command)
-        session.route(events)
+        spot = load_catalogue().spot_by_symbol(command.asset.value)
+        index = spot.market_index
+        move: VenueCommand | Transfer
+        match command:
+            case DepositFunds():
+                move = Deposit(spot_market_index=index, amount=amount)
+            case WithdrawFunds():
+                move = Withdraw(spot_market_index=index, amount=amount)
+            case TransferFunds(to_subaccount=to):
+                move = Transfer(spot_market_index=index, amount=amount, to_sub_account_id=to)
+            case _ as unreachable:
+                assert_never(unreachable)
+        events = self.portal.call(venue.execute, move)
+        driver.report(events, venue.reading().ts)
         self._write(int(time.time()), force=True)
         outcome = [msgspec.to_builtins(e) | {"event": type(e).__name__} for e in events]
-        self.log.info("capital", action=action, amount=amount, spot_market_index=spot_market_index, events=outcome)
-        return {"name": self.name, "action": action, "events": outcome}
+        self.log.info("capital", action=command.cmd, amount=amount, spot_market_index=index, events=outcome)
+        return CapitalResult(
+            name=self.name,
+            action=command.cmd,
+            asset=command.asset.value,
+            amount=fixed(amount, spot.decimals),
+            events=tuple(_capital_event(e, command.asset.value, spot.decimals) for e in events),
+        )
 
-    def confirm(self, token: str) -> dict[str, Any]:
+    def confirm(self, command: Confirm) -> Confirmed:
         """``ctl confirm NAME TOKEN``: approve orders with these terms for ``CONFIRMATION_VALID_S`` seconds."""
         venue = self.venue
         assert venue is not None
-        venue.approve(token, CONFIRMATION_VALID_S)
-        self.log.info("order_terms_confirmed", token=token, valid_s=CONFIRMATION_VALID_S)
-        return {"name": self.name, "token": token, "valid_s": CONFIRMATION_VALID_S}
+        venue.approve(command.token, CONFIRMATION_VALID_S)
+        self.log.info("order_terms_confirmed", token=command.token, valid_s=CONFIRMATION_VALID_S)
+        return Confirmed(name=self.name, token=command.token, valid_s=CONFIRMATION_VALID_S)
 
     def flush_marker(self) -> int | None:
         snap = self.venue.snapshot if self.venue is not None else None
@@ -460,23 +483,23 @@ class LiveBotActor(BotShell):
         self._ticker_stop.set()
         if self._portal_cm is not None:
             for close in (self._rpc.close if self._rpc else None, self._jito.aclose if self._jito else None):
-                if close is not None:
+                if close is not None and self._portal is not None:
                     with contextlib.suppress(Exception):
                         self._portal.call(close)
             with contextlib.suppress(Exception):
                 self._portal_cm.__exit__(None, None, None)
             self._portal_cm = None
+            self._portal = None
 
     def on_stop(self) -> None:
         try:
-            venue, session = self.venue, self.session
-            if venue is None or session is None or venue.snapshot is None:
+            venue, driver = self.venue, self.driver
+            if venue is None or driver is None or venue.snapshot is None:
                 return
             ids = tuple(o.user_order_id for o in venue.open_orders())
             cancel = self.config.on_shutdown is ShutdownPolicy.CANCEL_ALL and ids and self.config.mode is BotMode.LIVE
             if cancel:
-                session.submit(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.snapshot.ts)
-            self.state = BotRunState.STOPPED
+                driver.perform(CancelOrders(ids, PlanReason.VERDICT_PAUSE), venue.snapshot.ts)
             last = self.trail.flush() if self.trail is not None else None
             if last is not None:
                 self.samples.append(last)
@@ -484,3 +507,18 @@ class LiveBotActor(BotShell):
             self.log.info("bot_stopped", policy=self.config.on_shutdown.value, cancelled=len(ids) if cancel else 0)
         finally:
             self._release()
+
+
+def _capital_event(event: VenueEvent, asset: str, decimals: int) -> CapitalEvent:
+    """What a capital move's venue event says, in the asset's units."""
+    match event:
+        case BalanceChanged():
+            return CapitalEvent(
+                event="BalanceChanged", time=iso_time(event.ts), asset=asset, amount=fixed(event.amount, decimals)
+            )
+        case CommandRejected():
+            return CapitalEvent(
+                event="CommandRejected", time=iso_time(event.ts), reason=event.reason.value, detail=event.detail
+            )
+        case _:
+            return CapitalEvent(event=type(event).__name__, time=iso_time(event.ts))

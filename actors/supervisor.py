@@ -6,6 +6,11 @@ holds durable (so the restart resumes from the last complete step), then asks th
 exponential backoff, or — after too many failures in the window — one last start PAUSED (its orders are cancelled
 at once, the position left alone) and flag it for a human. Other bots never notice any of this.
 
+Each bot's supervision (starting, running, restarting, failed, stopped; flagged; its recent failures) is one
+``BotSupervision`` value that only this actor writes, and only through the transition table in
+``botrunner.runtime.supervision``; the actions a transition returns (spawn, stop, schedule a restart) are carried
+out here. The bot actor owns its operator flags; what ``ctl status`` shows combines the two (``shown_state``).
+
 The supervisor never waits on a bot from inside its own mailbox except to stop it; views and commands go to the
 bots directly from the control socket's worker threads (``bot_ref``).
 """
@@ -17,18 +22,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 import pykka
 import structlog
 
 from actors.bot_actor import BotActor, BotSetup
-from botrunner.bot.lifecycle import BotRunState
 from botrunner.config import BotConfig, BotMode
+from botrunner.core.operator import Start, Stop
 from botrunner.paper.config import PaperConfig
+from botrunner.runtime import supervision
 from botrunner.runtime.feed import MarketFeed
 from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.restart import GiveUp, Restart, RestartPolicy, after_failure
+from botrunner.runtime.restart import RestartPolicy
+from botrunner.runtime.snapshots import BotState, Failed
+from botrunner.runtime.supervision import Action, BotSupervision, ScheduleRestart, Spawn, StopActor, Supervision
 from botrunner.store import StoreWriter
 
 
@@ -99,12 +107,7 @@ class LiveAccess:
 class _Slot:
     config: BotConfig
     ref: pykka.ActorRef[Any] | None = None
-    generation: int = -1
-    state: BotRunState = BotRunState.STOPPED
-    failures: list[float] = field(default_factory=list)
-    restarts: int = 0
-    flagged: bool = False
-    last_error: str = ""
+    sup: BotSupervision = field(default_factory=BotSupervision)  # changed only through runtime.supervision
     timer: threading.Timer | None = None
 
 
@@ -119,53 +122,72 @@ class Supervisor(pykka.ThreadingActor):
     # -------------------------------------------------------------- starting bots
 
     def start_all(self) -> list[str]:
-        for name in self.slots:
-            self._start(name)
+        for name, slot in self.slots.items():
+            self._apply(name, *supervision.start(slot.sup))
         return sorted(self.slots)
 
-    def _start(self, name: str, *, force_pause: bool = False) -> None:
+    def _apply(self, name: str, sup: BotSupervision, actions: tuple[Action, ...]) -> None:
+        """Make ``sup`` bot ``name``'s supervision and carry out what the transition asks for, in order."""
         slot = self.slots[name]
+        slot.sup = sup
+        for action in actions:
+            match action:
+                case StopActor():
+                    self._stop_actor(slot)
+                case Spawn(generation, force_pause):
+                    self._spawn(name, generation, force_pause)
+                case ScheduleRestart(delay, generation, count):
+                    self.log.warning(
+                        "bot_restart_scheduled", bot=name, delay_s=delay, failures_in_window=count, error=sup.last_error
+                    )
+                    timer = threading.Timer(delay, self._restart_due, args=(name, generation))
+                    timer.daemon = True
+                    slot.timer = timer
+                    timer.start()
+                case _ as unreachable:
+                    assert_never(unreachable)
+        self._post_slot(name)
+
+    def _spawn(self, name: str, generation: int, force_pause: bool) -> None:
+        slot = self.slots[name]
+        if slot.timer is not None:  # an operator's start during a backoff: that restart is void (and stale)
+            slot.timer.cancel()
+            slot.timer = None
         # The bot resumes from its last checkpoint: everything its previous actor handed the writer must be in.
         self.ctx.writer.flush(self.ctx.stop_timeout_s)
-        slot.generation += 1
-        slot.state = BotRunState.STARTING
         config = slot.config
-        self.ctx.board.update(name, market=config.market, mode=config.mode.value, state="starting")
+        self.ctx.board.update(name, market=config.market, mode=config.mode.value)
         if config.mode is not BotMode.PAPER:
-            slot.ref = self._start_live(name, force_pause)
-            slot.state = BotRunState.RUNNING
-            self._post_slot(name)
-            self.log.info("bot_spawned", bot=name, generation=slot.generation, mode=config.mode.value)
+            slot.ref = self._start_live(name, generation, force_pause)
+            self.log.info("bot_spawned", bot=name, generation=generation, mode=config.mode.value)
             return
         feed = self.ctx.feeds[config.market]
-        setup = BotSetup(**self._setup_fields(name, force_pause), feed=feed, paper=self.ctx.paper, probe=self.ctx.probe)
-        slot.ref = BotActor.start(setup)
-        slot.state = BotRunState.RUNNING
-        self._post_slot(name)
-        self.log.info("bot_spawned", bot=name, generation=slot.generation, force_pause=force_pause)
+        fields = self._setup_fields(name, generation, force_pause)
+        slot.ref = BotActor.start(BotSetup(**fields, feed=feed, paper=self.ctx.paper, probe=self.ctx.probe))
+        self.log.info("bot_spawned", bot=name, generation=generation, force_pause=force_pause)
 
-    def _setup_fields(self, name: str, force_pause: bool) -> dict[str, Any]:
+    def _setup_fields(self, name: str, generation: int, force_pause: bool) -> dict[str, Any]:
         """The ``ActorSetup`` fields of bot ``name``'s next actor, paper or live."""
-        slot = self.slots[name]
         return {
-            "config": slot.config,
+            "config": self.slots[name].config,
             "store_path": self.ctx.store_path,
             "writer": self.ctx.writer,
             "board": self.ctx.board,
             "hub": self.ctx.hub,
             "log": self.ctx.bot_logger(name),
-            "generation": slot.generation,
+            "generation": generation,
             "on_failure": self._failure_hook,
+            "on_started": self._started_hook,
             "force_pause": force_pause,
             "snapshot_every_s": self.ctx.snapshot_every_s,
         }
 
-    def _start_live(self, name: str, force_pause: bool) -> pykka.ActorRef[Any]:
+    def _start_live(self, name: str, generation: int, force_pause: bool) -> pykka.ActorRef[Any]:
         from actors.live_actor import LiveBotActor, LiveSetup
 
         access = self.ctx.live[name]
         setup = LiveSetup(
-            **self._setup_fields(name, force_pause),
+            **self._setup_fields(name, generation, force_pause),
             wallet=access.wallet,
             rpc_url=access.rpc_url,
             dry_run=self.ctx.dry_run,
@@ -178,38 +200,33 @@ class Supervisor(pykka.ThreadingActor):
         with contextlib.suppress(pykka.ActorDeadError):
             self.actor_ref.proxy().bot_failed(name, generation, error)
 
+    def _started_hook(self, name: str, generation: int) -> None:
+        """Called from the bot's thread once it has reconciled and caught up: hand over to the mailbox."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.proxy().bot_started(name, generation)
+
+    def bot_started(self, name: str, generation: int) -> None:
+        slot = self.slots.get(name)
+        if slot is None or self.shutting_down:
+            return
+        slot.sup = supervision.started(slot.sup, generation)
+        self._post_slot(name)
+
     def bot_failed(self, name: str, generation: int, error: str) -> None:
         slot = self.slots.get(name)
-        if slot is None or generation != slot.generation or self.shutting_down:
-            return
+        if slot is None or self.shutting_down or generation != slot.sup.generation:
+            return  # removed, shutting down, or a report from an actor stopped or replaced since
         slot.ref = None
-        slot.last_error = error
-        if slot.flagged:  # its one paused start failed too: it stays down until an operator starts it
-            slot.state = BotRunState.FAILED
-            self.log.error("bot_down", bot=name, error=error)
-            self.ctx.hub.publish(name, "failed", error=error, generation=generation)
-            self._post_slot(name)
-            return
-        now = self.ctx.monotonic()
-        outcome = after_failure(slot.failures, now, self.ctx.restart)
-        slot.failures = [*slot.failures, now][-self.ctx.restart.max_failures :]
-        self.ctx.hub.publish(name, "failed", error=error, generation=generation)
-        match outcome:
-            case Restart(delay, count):
-                slot.state = BotRunState.RESTARTING
-                self.log.warning(
-                    "bot_restart_scheduled", bot=name, delay_s=delay, failures_in_window=count, error=error
-                )
-                timer = threading.Timer(delay, self._restart_due, args=(name, generation))
-                timer.daemon = True
-                slot.timer = timer
-                timer.start()
-            case GiveUp(count):
-                slot.flagged = True
-                self.log.error("bot_flagged", bot=name, failures_in_window=count, error=error)
-                self._start(name, force_pause=True)
-                slot.state = BotRunState.FAILED
-        self._post_slot(name)
+        self.ctx.hub.publish(Failed(bot=name, error=error, generation=generation))
+        sup, actions = supervision.crashed(slot.sup, generation, self.ctx.monotonic(), self.ctx.restart, error)
+        match sup.state:
+            case Supervision.FAILED:  # its one paused start failed too: it stays down until an operator starts it
+                self.log.error("bot_down", bot=name, error=error)
+            case Supervision.STARTING:  # too many failures in the window: one start PAUSED, flagged
+                self.log.error("bot_flagged", bot=name, failures_in_window=len(sup.failures), error=error)
+            case _:
+                pass  # a backoff: logged as it is scheduled
+        self._apply(name, sup, actions)
 
     def _restart_due(self, name: str, generation: int) -> None:
         with contextlib.suppress(pykka.ActorDeadError):
@@ -217,11 +234,11 @@ class Supervisor(pykka.ThreadingActor):
 
     def restart(self, name: str, generation: int) -> None:
         slot = self.slots.get(name)
-        if slot is None or slot.generation != generation or slot.state is not BotRunState.RESTARTING:
-            return  # the operator started or stopped it meanwhile
-        slot.restarts += 1
-        slot.timer = None
-        self._start(name)
+        if slot is None or self.shutting_down:
+            return
+        if generation == slot.sup.generation:  # else stale: stopped or started meanwhile, and nothing happens
+            slot.timer = None
+        self._apply(name, *supervision.restart_due(slot.sup, generation))
 
     # -------------------------------------------------------------- operator requests
 
@@ -233,24 +250,26 @@ class Supervisor(pykka.ThreadingActor):
         slot = self._slot(name)
         return self._slot_fields(slot)
 
+    def command(self, command: Stop | Start) -> BotState:
+        """An operator's ``stop`` or ``start`` of one bot."""
+        match command:
+            case Stop(name=name):
+                done = self.stop_bot(name)
+            case Start(name=name):
+                done = self.start_bot(name)
+            case _ as unreachable:
+                assert_never(unreachable)
+        return BotState(name=done["name"], state=done["state"])
+
     def stop_bot(self, name: str) -> dict[str, Any]:
         slot = self._slot(name)
-        if slot.state is BotRunState.STOPPED:
-            raise SupervisorError("conflict", f"bot {name!r} is already stopped")
-        self._stop_slot(slot)
-        self._post_slot(name)
-        return {"name": name, "state": slot.state.value}
+        self._apply(name, *self._refusing(name, supervision.stop, slot.sup))
+        return {"name": name, "state": slot.sup.state.value}
 
     def start_bot(self, name: str) -> dict[str, Any]:
         slot = self._slot(name)
-        if slot.ref is not None and slot.ref.is_alive() and slot.state is not BotRunState.FAILED:
-            raise SupervisorError("conflict", f"bot {name!r} is already running ({slot.state.value})")
-        self._stop_slot(slot)
-        slot.flagged = False
-        slot.failures = []
-        slot.last_error = ""
-        self._start(name)
-        return {"name": name, "state": slot.state.value}
+        self._apply(name, *self._refusing(name, supervision.start, slot.sup))
+        return {"name": name, "state": slot.sup.state.value}
 
     def reload(self, configs: tuple[BotConfig, ...]) -> dict[str, list[str]]:
         """Apply a re-read fleet: restart changed bots, start new ones, stop removed ones; leave the rest. The
@@ -259,17 +278,16 @@ class Supervisor(pykka.ThreadingActor):
         changes = fleet_changes([slot.config for slot in self.slots.values()], configs)
         changed, added, removed = changes.changed, changes.added, changes.removed
         for name in removed:
-            self._stop_slot(self.slots[name])
+            self._stop_if_needed(name)
             del self.slots[name]
             self.ctx.board.remove(name)
         for name in changed:
-            slot = self.slots[name]
-            self._stop_slot(slot)
-            slot.config = new[name]
-            self._start(name)
+            self._stop_if_needed(name)
+            self.slots[name].config = new[name]
+            self._apply(name, *supervision.start(self.slots[name].sup))
         for name in added:
             self.slots[name] = _Slot(new[name])
-            self._start(name)
+            self._apply(name, *supervision.start(self.slots[name].sup))
         self.log.info("fleet_reloaded", changed=changed, added=added, removed=removed)
         return {"changed": changed, "added": added, "removed": removed, "unchanged": sorted(changes.unchanged)}
 
@@ -281,11 +299,14 @@ class Supervisor(pykka.ThreadingActor):
         self.shutting_down = True
         futures = []
         for slot in self.slots.values():
+            if slot.sup.state is not Supervision.STOPPED:
+                slot.sup, _ = supervision.stop(slot.sup)  # its actor is stopped here, with everyone else's
             if slot.timer is not None:
                 slot.timer.cancel()
-            if slot.ref is not None and slot.ref.is_alive():
-                futures.append(slot.ref.stop(block=False))
-                slot.state = BotRunState.STOPPED
+                slot.timer = None
+            ref, slot.ref = slot.ref, None
+            if ref is not None and ref.is_alive():
+                futures.append(ref.stop(block=False))
         for future in futures:
             try:
                 future.get(timeout=self.ctx.stop_timeout_s)
@@ -302,29 +323,45 @@ class Supervisor(pykka.ThreadingActor):
             raise SupervisorError("not_found", f"no bot named {name!r} (bots: {', '.join(sorted(self.slots))})")
         return slot
 
-    def _stop_slot(self, slot: _Slot) -> None:
+    @staticmethod
+    def _refusing(
+        name: str,
+        request: Callable[[BotSupervision], tuple[BotSupervision, tuple[Action, ...]]],
+        sup: BotSupervision,
+    ) -> tuple[BotSupervision, tuple[Action, ...]]:
+        """``request(sup)``, an operator's refusal answered as the control protocol's ``conflict``."""
+        try:
+            return request(sup)
+        except supervision.Refused as exc:
+            raise SupervisorError("conflict", f"bot {name!r} {exc}") from None
+
+    def _stop_if_needed(self, name: str) -> None:
+        sup = self.slots[name].sup
+        if sup.state is not Supervision.STOPPED:
+            self._apply(name, *supervision.stop(sup))
+
+    def _stop_actor(self, slot: _Slot) -> None:
         if slot.timer is not None:
             slot.timer.cancel()
             slot.timer = None
         ref, slot.ref = slot.ref, None
-        slot.generation += 1  # a failure report from the old actor is stale from now on
         if ref is not None and ref.is_alive():
             try:
                 ref.stop(timeout=self.ctx.stop_timeout_s)
             except (pykka.Timeout, pykka.ActorDeadError):
                 self.log.error("bot_stop_timeout", bot=slot.config.name)
-        slot.state = BotRunState.STOPPED
 
     def _slot_fields(self, slot: _Slot) -> dict[str, Any]:
+        sup = slot.sup
         return {
-            "supervision": slot.state.value,
-            "restarts": slot.restarts,
-            "flagged": slot.flagged,
-            "last_error": slot.last_error or None,
+            "supervision": sup.state.value,
+            "restarts": sup.restarts,
+            "flagged": sup.flagged,
+            "last_error": sup.last_error or None,
             "alive": slot.ref is not None and slot.ref.is_alive(),
         }
 
     def _post_slot(self, name: str) -> None:
         slot = self.slots.get(name)
         if slot is not None:
-            self.ctx.board.update(name, restarts=slot.restarts, flagged=slot.flagged)
+            self.ctx.board.update(name, restarts=slot.sup.restarts, flagged=slot.sup.flagged)

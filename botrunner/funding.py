@@ -8,7 +8,7 @@ Per funding period (hourly on every current market):
 
 All divisions truncate toward zero, as Rust's integer division does (Python's ``//`` floors, so signed values go
 through ``botrunner.core.fixed.tdiv``). Verified to the unit against every Drift SOL-PERP and BTC-PERP hourly
-record in the shared data (tests/test_funding.py).
+record in the shared data (tests/unit/funding/test_funding.py).
 """
 
 from __future__ import annotations

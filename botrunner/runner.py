@@ -7,10 +7,12 @@ Run directory (``--run-dir``, default ``./run``)::
     run/control.sock      the control socket (0600)
     run/logs/BOT.log      one JSON-lines log per bot, plus supervisor.log; daily rotation
 
-Start: load and validate the fleet (nothing starts if one file is wrong), open/migrate the store, build one paced
-feed per market from the bundled real history (or ``--data``), resume each feed just after the earliest cursor its
-bots checkpointed, spawn the supervisor and its bots (each reconciles with its venue and catches up), then open the
-control socket and let the feeds run.
+Start: load and validate the fleet (nothing starts if one file is wrong), lock the run directory (``--fresh``: move
+a previous run aside to ``RUN_DIR.YYYYMMDDTHHMMSS``, refused while it holds a live bot), open/migrate the store,
+build one paced feed per market from the bundled real history (or ``--data``), resume each feed just after the
+earliest cursor its bots checkpointed, spawn the supervisor and its bots (each reconciles with its venue and
+catches up), then let the feeds run. ``start_report`` says what was resumed (bots, market time, operator modes) and
+which replays had already ended, for the CLI's first lines.
 
 Stop (Ctrl-C, SIGTERM, ``ctl shutdown``, or the data's end with ``--exit-at-end``): feeds first (no new market
 events), then every bot (each applies its ``on_shutdown`` policy and writes a last step), then the writer flushes
@@ -22,17 +24,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, assert_never
 
 import msgspec
 import pykka
 import structlog
+from structlog.typing import FilteringBoundLogger
 
+from actors.proxies import BotProxy, SupervisorProxy, bot_proxy, live_bot_proxy, supervisor_proxy
 from actors.supervisor import LiveAccess, RuntimeContext, Supervisor, SupervisorError, fleet_changes
 from botrunner.backtest.data import DataNotFound, resolve
 from botrunner.config import BotConfig, BotMode, load_fleet
@@ -41,6 +46,25 @@ from botrunner.control.protocol import ControlError, ErrorCode
 from botrunner.control.server import ControlServer, Send
 from botrunner.core.catalogue import load_catalogue
 from botrunner.core.markets import SpotMarketSpec
+from botrunner.core.operator import (
+    READ_ONLY,
+    Confirm,
+    ControlCommand,
+    DepositFunds,
+    Flatten,
+    Pause,
+    ReduceOnly,
+    Reload,
+    Resume,
+    ShowBot,
+    Shutdown,
+    Start,
+    Status,
+    Stop,
+    Subscribe,
+    TransferFunds,
+    WithdrawFunds,
+)
 from botrunner.logfiles import LogFiles
 from botrunner.paper.config import PaperConfig
 from botrunner.runtime.account_locks import AccountInUse, AccountLocks
@@ -51,14 +75,25 @@ from botrunner.runtime.market import market_events, rate_in_force
 from botrunner.runtime.pacer import ReplayPacer
 from botrunner.runtime.restart import RestartPolicy
 from botrunner.runtime.rundir import RunDirError, prepare_run_dir
-from botrunner.runtime.views import iso, render_summary, status_row
-from botrunner.store import Store, StoreError, StoreWriteError, StoreWriter
+from botrunner.runtime.snapshots import (
+    BotSnapshot,
+    FleetInfo,
+    Message,
+    ReloadResult,
+    Result,
+    StatusSnapshot,
+    SupervisionView,
+)
+from botrunner.runtime.views import absent_bot, iso, status_row, with_supervision
+from botrunner.store import Checkpoint, Store, StoreError, StoreWriteError, StoreWriter
 from botrunner.yamlconf import ConfigError
+
+if TYPE_CHECKING:
+    from actors.proxies import LiveBotProxy
 
 DB_NAME = "botrunner.db"
 LOCK_NAME = "runner.lock"  # held by the runner using the directory (botrunner.runtime.exclusive)
 ASK_TIMEOUT_S = 4.0  # the control protocol promises an answer within 5 s
-_READ_ONLY = frozenset({"status", "bot", "subscribe"})  # not audited: they change nothing
 
 
 class RunnerError(Exception):
@@ -74,7 +109,10 @@ class CommandQueued(Exception):
         self.who = who
 
 
-def _answer(future: pykka.Future[Any], who: str) -> Any:
+T = TypeVar("T")
+
+
+def _answer(future: pykka.Future[T], who: str) -> T:
     """The answer to a command already in ``who``'s mailbox, or ``CommandQueued`` after ``ASK_TIMEOUT_S`` (read at
     call time, so a test can shorten it)."""
     try:
@@ -90,9 +128,9 @@ def parse_amount(text: str, asset: SpotMarketSpec) -> int:
     try:
         amount = to_fixed(text, 10**asset.decimals, what="amount")
     except ValueError as exc:
-        raise ControlError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+        raise ControlError(ErrorCode.BAD_ARGS, f"{exc} - at `$.args.amount`") from exc
     if amount <= 0:
-        raise ControlError(ErrorCode.BAD_REQUEST, f"amount must be > 0, got {text}")
+        raise ControlError(ErrorCode.BAD_ARGS, f"amount must be > 0, got {text} - at `$.args.amount`")
     return amount
 
 
@@ -171,6 +209,39 @@ class RunOptions:
     run_feeds: bool = True  # False: the caller publishes (the latency benchmark)
     probe: Callable[[str, int], None] | None = None
     dry_run: bool = False  # live bots: build and simulate every transaction, send none
+    fresh: bool = False  # start over: set a previous run's directory aside (never deleted; refused for live bots)
+
+
+@dataclass(frozen=True)
+class ResumedBot:
+    """A bot this run resumed from its last stored step."""
+
+    name: str
+    market_time: str | None  # ISO-8601 UTC market time of its last stored step
+    state: str  # what it is doing now its saved operator flags apply: running, paused, reduce_only, flattening
+
+
+@dataclass(frozen=True)
+class StartReport:
+    """What ``botrunner run`` started from, for the operator to read before anything else: a run that resumes a
+    paused bot at the end of the replay must not look frozen."""
+
+    fresh: bool  # asked to start over (``--fresh``)
+    set_aside: Path | None  # where the previous run's directory went (``--fresh`` on a directory that held one)
+    resumed: tuple[ResumedBot, ...]  # bots that continue from a previous run (none after ``--fresh``)
+    replay_ended: tuple[str, ...]  # paper markets whose replayed history had already ended: nothing more happens
+
+
+def aside_path(run_dir: Path, now: float) -> Path:
+    """Where ``--fresh`` moves a previous run: ``RUN_DIR.YYYYMMDDTHHMMSS`` (UTC) beside it, ``-2``, ``-3`` … when a
+    run of the same second is already there."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    candidate = run_dir.with_name(f"{run_dir.name}.{stamp}")
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = run_dir.with_name(f"{run_dir.name}.{stamp}-{n}")
+    return candidate
 
 
 class Runner:
@@ -197,8 +268,9 @@ class Runner:
         self.logs: LogFiles | None = None
         self.supervisor: pykka.ActorRef[Supervisor] | None = None
         self.server: ControlServer | None = None
-        self.log: Any = structlog.get_logger("runner")
+        self.log: FilteringBoundLogger = structlog.get_logger("runner")
         self.live_access: dict[str, LiveAccess] = {}  # shared with the supervisor: reload adds to it
+        self.start_report = StartReport(fresh=options.fresh, set_aside=None, resumed=(), replay_ended=())
         self._shut_down = False
 
     # -------------------------------------------------------------- start
@@ -229,12 +301,14 @@ class Runner:
             ) from None
         except OSError as exc:
             raise RunnerError(f"cannot lock the run directory {self.run_dir}: {exc.strerror or exc}") from exc
+        set_aside = self._set_aside() if opts.fresh else None
         try:
             self.account_locks.acquire(configs)
         except AccountInUse as exc:
             raise RunnerError(f"{exc}; nothing was touched") from None
         check_socket_path(self.socket_path)
-        cursors = self._register(configs)
+        saved = self._register(configs)
+        cursors = {name: checkpoint.cursor for name, checkpoint in saved.items()}
         self.logs = LogFiles(
             self.run_dir / "logs", retention_days=opts.retention_days, flush_interval_s=opts.log_flush_s
         )
@@ -263,10 +337,11 @@ class Runner:
         )
         supervisor: pykka.ActorRef[Supervisor] = Supervisor.start(ctx, configs)
         self.supervisor = supervisor
-        supervisor.proxy().start_all().get(timeout=60)
+        supervisor_proxy(supervisor).start_all().get(timeout=60)
         # Every bot subscribes in its own on_start; the feeds start only once all have, so a fresh bot starts at
         # the beginning of the data and never joins a replay that already ran ahead.
         self.drain()
+        self.start_report = self._start_report(saved, set_aside)
         for feed in self.feeds.values() if opts.run_feeds else ():
             thread = threading.Thread(target=feed.run, args=(self.stop_feeds,), name=f"feed-{feed.market}", daemon=True)
             thread.start()
@@ -277,22 +352,79 @@ class Runner:
             markets=sorted(self.feeds),
             speed=str(opts.speed),
             run_dir=str(self.run_dir),
+            fresh=opts.fresh,
+            set_aside=str(set_aside) if set_aside is not None else None,
+            resumed={b.name: [b.market_time, b.state] for b in self.start_report.resumed},
+            replay_ended=list(self.start_report.replay_ended),
         )
 
-    def _register(self, configs: tuple[BotConfig, ...]) -> dict[str, int]:
+    def _set_aside(self) -> Path | None:
+        """``--fresh``: move a run directory that holds a previous run (its store) aside to
+        ``RUN_DIR.YYYYMMDDTHHMMSS`` and start in a new, empty one; None when there was nothing to move. Nothing is
+        ever deleted. Refused, touching nothing, when the store holds a live bot: started afresh it would forget
+        its operator flags (a pause), its day-start equity (the daily-loss limit) and its order numbering, all of
+        which protect its capital; resuming is the only safe start for it. Called with the directory's lock held,
+        so no runner is using it."""
+        if not self.db_path.exists():
+            return None
+        try:
+            with Store.open(self.db_path, readonly=True) as store:
+                live = [a.bot for a in store.accounts() if a.mode == BotMode.LIVE.value]
+        except StoreError as exc:
+            raise RunnerError(f"--fresh: cannot read {self.db_path} to check it holds no live bot: {exc}") from exc
+        if live:
+            raise RunnerError(
+                f"--fresh refused: {self.run_dir} holds the state of live bot(s) {', '.join(live)} (operator flags, "
+                "day-start equity, orders and fills); nothing was touched. Run without --fresh to resume them, or "
+                "give a new --run-dir"
+            )
+        here, cwd = self.run_dir.resolve(), Path.cwd().resolve()
+        if here == cwd or here in cwd.parents:
+            raise RunnerError(f"--fresh refused: {self.run_dir} is the working directory or holds it; nothing touched")
+        aside = aside_path(self.run_dir, time.time())
+        try:
+            os.rename(self.run_dir, aside)
+        except OSError as exc:
+            raise RunnerError(f"--fresh: cannot move {self.run_dir} aside to {aside}: {exc.strerror or exc}") from exc
+        self.run_lock.release()  # it locked the file now in ``aside``; the new directory gets its own
+        try:
+            self.run_dir.mkdir(mode=0o700)
+            self.run_lock.acquire()
+        except LockHeld as exc:
+            raise RunnerError(
+                f"{self.run_dir} was taken by another runner ({exc.holder or 'starting'}) as it was being renewed; "
+                f"the previous run is in {aside}"
+            ) from None
+        except OSError as exc:
+            raise RunnerError(f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}") from exc
+        return aside
+
+    def _start_report(self, saved: Mapping[str, Checkpoint], set_aside: Path | None) -> StartReport:
+        """What this run resumed: each bot that had a stored step, at which market time, in which operator mode (its
+        saved flags apply from its first step), and the replays that had already ended."""
+        modes = {row.name: row.state or "running" for row in self.board.rows()}
+        resumed = tuple(
+            ResumedBot(name=c.name, market_time=iso(saved[c.name].ts), state=modes.get(c.name, "running"))
+            for c in self.configs
+            if c.name in saved
+        )
+        ended = tuple(market for market, feed in sorted(self.feeds.items()) if feed.finished)
+        return StartReport(fresh=self.options.fresh, set_aside=set_aside, resumed=resumed, replay_ended=ended)
+
+    def _register(self, configs: tuple[BotConfig, ...]) -> dict[str, Checkpoint]:
         """Register every bot's account in the store (refusing one that moved subaccount, market or mode: its
-        history belongs to the old one); return the feed cursors of those with a checkpoint."""
-        cursors: dict[str, int] = {}
+        history belongs to the old one); return the checkpoints of those that have one (they resume)."""
+        found: dict[str, Checkpoint] = {}
         try:
             with Store.open(self.db_path) as store:
                 for config in configs:
                     register_config(store, config, int(time.time()))
                     saved = store.load_checkpoint(config.name)
                     if saved is not None:
-                        cursors[config.name] = saved.cursor
+                        found[config.name] = saved
         except StoreError as exc:
             raise RunnerError(str(exc)) from exc
-        return cursors
+        return found
 
     def _build_feeds(self, configs: tuple[BotConfig, ...], cursors: dict[str, int]) -> None:
         by_market: dict[str, list[BotConfig]] = {}
@@ -322,7 +454,7 @@ class Runner:
 
     # -------------------------------------------------------------- run and stop
 
-    def _reload(self, supervisor: Any) -> Any:
+    def _reload(self) -> ReloadResult:
         try:
             configs = load_fleet(self.options.fleet)
         except ConfigError as exc:
@@ -347,11 +479,16 @@ class Runner:
         self.live_access.update(access)
         # the supervisor applies it now, or once it is free (CommandQueued): either way this is the fleet now
         self.configs = configs
-        result = _answer(supervisor.reload(configs), "the supervisor")
+        result = _answer(self._supervisor().reload(configs), "the supervisor")
         self.account_locks.keep_only(configs)  # the removed live bots are stopped: free their subaccounts
         for name in changes.removed:  # and forget their keys (only now: a pending restart could still read them)
             self.live_access.pop(name, None)
-        return result
+        return ReloadResult(
+            changed=tuple(result["changed"]),
+            added=tuple(result["added"]),
+            removed=tuple(result["removed"]),
+            unchanged=tuple(result["unchanged"]),
+        )
 
     def _store_failed(self, error: StoreWriteError) -> None:
         """The writer thread's news that the store cannot be written: stop the fleet (trading on would leave no
@@ -360,7 +497,7 @@ class Runner:
         self.log.error("store_failed_stopping_fleet", error=str(error))
         self.shutdown_requested.set()
 
-    def wait(self, tick: Any = None, every_s: float = 0.5) -> None:
+    def wait(self, tick: Callable[[], None] | None = None, every_s: float = 0.5) -> None:
         """Block until shutdown is requested (or the data ends with ``exit_at_end``); ``tick()`` runs every
         ``every_s`` on the calling thread (the terminal summary)."""
         while not self.shutdown_requested.wait(every_s):
@@ -374,10 +511,10 @@ class Runner:
         """Wait until every bot has processed everything its feed published (a mailbox barrier per bot)."""
         assert self.supervisor is not None
         for config in self.configs:
-            ref = self.supervisor.proxy().bot_ref(config.name).get(timeout=ASK_TIMEOUT_S)
+            ref = supervisor_proxy(self.supervisor).bot_ref(config.name).get(timeout=ASK_TIMEOUT_S)
             if ref is not None:
                 with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-                    ref.proxy().flush_marker().get(timeout=60)
+                    bot_proxy(ref).flush_marker().get(timeout=60)
 
     def shutdown(self) -> None:
         """Take the run down (see the module's docstring for the order). A second call does nothing."""
@@ -389,7 +526,7 @@ class Runner:
             thread.join(timeout=5)
         if self.supervisor is not None:
             try:
-                self.supervisor.proxy().shutdown().get(timeout=60)
+                supervisor_proxy(self.supervisor).shutdown().get(timeout=60)
             finally:
                 self.supervisor.stop()
         if self.writer is not None:
@@ -407,19 +544,21 @@ class Runner:
 
     # -------------------------------------------------------------- control socket
 
-    def subscribe(self, send: Send, bots: list[str] | None) -> Any:
-        return self.hub.subscribe(send, bots)
+    def subscribe(self, send: Send, command: Subscribe) -> Callable[[], None]:
+        return self.hub.subscribe(send, command.bots)
 
-    def dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
-        """Answer one control request (runs in the server's worker threads; may block up to ASK_TIMEOUT_S)."""
+    def dispatch(self, command: ControlCommand) -> Result:
+        """Answer one operator command (runs in the server's worker threads; may block up to ASK_TIMEOUT_S)."""
+        cmd = command.cmd
+        audited = not isinstance(command, READ_ONLY)
         try:
-            result = self._dispatch(cmd, args)
+            result = self._dispatch(command)
         except SupervisorError as exc:
-            if cmd not in _READ_ONLY:
-                self._audit(cmd, args, f"error: {exc}")
+            if audited:
+                self._audit(command, f"error: {exc}")
             raise ControlError(exc.code, str(exc)) from exc
         except CommandQueued as exc:
-            self._audit(cmd, args, f"queued: no answer within {ASK_TIMEOUT_S:g} s")
+            self._audit(command, f"queued: no answer within {ASK_TIMEOUT_S:g} s")
             raise ControlError(
                 ErrorCode.TIMEOUT,
                 f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s; it is queued and takes effect when {exc.who} finishes "
@@ -429,97 +568,103 @@ class Runner:
             raise ControlError(ErrorCode.TIMEOUT, f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s; nothing done") from exc
         except pykka.ActorDeadError as exc:
             raise ControlError(ErrorCode.CONFLICT, f"{cmd}: the bot stopped while answering; try again") from exc
-        if cmd not in _READ_ONLY:
-            self._audit(cmd, args, "ok")
+        if audited:
+            self._audit(command, "ok")
         return result
 
-    def _dispatch(self, cmd: str, args: dict[str, Any]) -> Any:
-        if cmd == "shutdown":
-            self.shutdown_requested.set()
-            return {"message": "shutting down"}
-        if self.supervisor is None:
-            raise ControlError(ErrorCode.CONFLICT, f"{cmd}: the runner is still starting its bots; try again shortly")
-        supervisor = self.supervisor.proxy()
-        name = args.get("name")
-        match cmd:
-            case "status":
+    def _dispatch(self, command: ControlCommand) -> Result:  # noqa: PLR0911  <why: one flat exhaustive match over the commands>
+        match command:
+            case Shutdown():
+                self.shutdown_requested.set()
+                return Message(message="shutting down")
+            case Status():
                 return self.status()
-            case "bot":
-                assert isinstance(name, str)
-                slot = supervisor.slot_view(name).get(timeout=ASK_TIMEOUT_S)
-                ref = supervisor.bot_ref(name).get(timeout=ASK_TIMEOUT_S)
-                if ref is None:
-                    return {**render_summary(self.board.get(name) or {"name": name}), **slot}
-                return {**ref.proxy().detail().get(timeout=ASK_TIMEOUT_S), **slot}
-            case "pause" | "resume" | "reduce-only" | "flatten":
-                assert isinstance(name, str)
-                ref = supervisor.bot_ref(name).get(timeout=ASK_TIMEOUT_S)
-                if ref is None:
-                    state = supervisor.slot_view(name).get(timeout=ASK_TIMEOUT_S)["supervision"]
-                    raise ControlError(ErrorCode.CONFLICT, f"bot {name!r} is not running ({state}); `start` it first")
-                return _answer(ref.proxy().command(cmd), f"bot {name!r}")
-            case "stop":
-                assert isinstance(name, str)
-                return _answer(supervisor.stop_bot(name), "the supervisor")
-            case "start":
-                assert isinstance(name, str)
-                return _answer(supervisor.start_bot(name), "the supervisor")
-            case "reload":
+            case ShowBot(name=name):
+                return self._show_bot(name)
+            case Pause() | Resume() | ReduceOnly() | Flatten():
+                ref = self._bot(command.name)
+                return _answer(ref.command(command), f"bot {command.name!r}")
+            case Stop() | Start():
+                return _answer(self._supervisor().command(command), "the supervisor")
+            case Reload():
                 # one reload at a time: the control server answers clients from several threads, and two reloads
                 # interleaved could free a subaccount lock the other had just taken for its new live bot
                 with self._reload_lock:
-                    return self._reload(supervisor)
-            case "deposit" | "withdraw" | "transfer" | "confirm":
-                assert isinstance(name, str)
-                ref = self._live_ref(supervisor, name)
-                if cmd == "confirm":
-                    return _answer(ref.proxy().confirm(args["token"]), f"bot {name!r}")
-                asset = load_catalogue().spot_by_symbol(args["asset"])  # one of protocol.ASSETS: checked there
-                amount = parse_amount(args["amount"], asset)
-                call = ref.proxy().capital(cmd, amount, asset.market_index, args.get("to_subaccount"))
+                    return self._reload()
+            case DepositFunds() | WithdrawFunds() | TransferFunds():
+                live = self._live_bot(command.name)
+                amount = parse_amount(command.amount, load_catalogue().spot_by_symbol(command.asset.value))
                 # answered within the protocol's 5 s like any command: a confirmation that takes longer is reported
                 # as queued (it completes in the bot; its outcome is in the bot's log and `ctl subscribe`)
-                return _answer(call, f"bot {name!r}")
-            case _:
-                raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"unknown command {cmd!r}")
+                return _answer(live.capital(command, amount), f"bot {command.name!r}")
+            case Confirm():
+                return _answer(self._live_bot(command.name).confirm(command), f"bot {command.name!r}")
+            case Subscribe():
+                # the server streams a subscription itself (``subscribe``); a dispatcher never sees one
+                raise ControlError(ErrorCode.BAD_REQUEST, "subscribe: a stream, served by the control server")
+            case _ as unreachable:
+                assert_never(unreachable)
 
-    def _live_ref(self, supervisor: Any, name: str) -> Any:
+    def _supervisor(self) -> SupervisorProxy:
+        if self.supervisor is None:
+            raise ControlError(ErrorCode.CONFLICT, "the runner is still starting its bots; try again shortly")
+        return supervisor_proxy(self.supervisor)
+
+    def _supervision(self, name: str) -> SupervisionView:
+        return msgspec.convert(self._supervisor().slot_view(name).get(timeout=ASK_TIMEOUT_S), SupervisionView)
+
+    def _show_bot(self, name: str) -> BotSnapshot:
+        supervisor = self._supervisor()
+        slot = self._supervision(name)
+        ref = supervisor.bot_ref(name).get(timeout=ASK_TIMEOUT_S)
+        if ref is None:
+            return absent_bot(self.board.get(name), name, slot)
+        return with_supervision(bot_proxy(ref).detail().get(timeout=ASK_TIMEOUT_S), slot)
+
+    def _bot(self, name: str) -> BotProxy:
+        """The proxy of bot ``name``'s running actor; ``conflict`` when it is not running."""
+        ref = self._supervisor().bot_ref(name).get(timeout=ASK_TIMEOUT_S)
+        if ref is None:
+            state = self._supervision(name).supervision
+            raise ControlError(ErrorCode.CONFLICT, f"bot {name!r} is not running ({state}); `start` it first")
+        return bot_proxy(ref)
+
+    def _live_bot(self, name: str) -> LiveBotProxy:
         config = next((c for c in self.configs if c.name == name), None)
         if config is None:
             raise ControlError(ErrorCode.NOT_FOUND, f"no bot named {name!r}")
         if config.mode is not BotMode.LIVE:
             raise ControlError(ErrorCode.BAD_REQUEST, f"bot {name!r} is {config.mode.value}: only live bots move funds")
-        ref = supervisor.bot_ref(name).get(timeout=ASK_TIMEOUT_S)
+        ref = self._supervisor().bot_ref(name).get(timeout=ASK_TIMEOUT_S)
         if ref is None:
             raise ControlError(ErrorCode.CONFLICT, f"bot {name!r} is not running; `start` it first")
-        return ref
+        return live_bot_proxy(ref)
 
-    def status(self) -> dict[str, Any]:
-        assert self.supervisor is not None
-        slots = self.supervisor.proxy().status().get(timeout=ASK_TIMEOUT_S)
-        rows = []
-        for row in map(render_summary, self.board.rows()):
-            slot = slots.get(row["name"])
-            if slot is None:
-                continue
-            rows.append(status_row(row, slot))
-        states = [r["state"] for r in rows]
+    def status(self) -> StatusSnapshot:
+        slots = self._supervisor().status().get(timeout=ASK_TIMEOUT_S)
+        rows = tuple(
+            status_row(summary, msgspec.convert(slots[summary.name], SupervisionView))
+            for summary in self.board.rows()
+            if summary.name in slots
+        )
+        states = [r.state for r in rows]
         market_times = [f.market_ts for f in self.feeds.values() if f.market_ts is not None]
-        return {
-            "fleet": {
-                "bots": len(rows),
-                "running": sum(s in ("running", "reduce_only", "flattening") for s in states),
-                "paused": sum(s == "paused" for s in states),
-                "failed": sum(s in ("failed", "restarting") for s in states),
-                "started_at": iso(self.started_at),
-                "market_time": iso(min(market_times)) if market_times else None,
-                "speed": str(self.options.speed),
-                "replay_finished": all(f.finished for f in self.feeds.values()),
-            },
-            "bots": rows,
-        }
+        return StatusSnapshot(
+            fleet=FleetInfo(
+                bots=len(rows),
+                running=sum(s in ("running", "reduce_only", "flattening") for s in states),
+                paused=sum(s == "paused" for s in states),
+                failed=sum(s in ("failed", "restarting") for s in states),
+                started_at=iso(self.started_at) or "",
+                market_time=iso(min(market_times)) if market_times else None,
+                speed=str(self.options.speed),
+                replay_finished=all(f.finished for f in self.feeds.values()),
+            ),
+            bots=rows,
+        )
 
-    def _audit(self, cmd: str, args: dict[str, Any], outcome: str) -> None:
+    def _audit(self, command: ControlCommand, outcome: str) -> None:
         if self.writer is not None:
-            args_json = msgspec.to_builtins(args)
-            self.writer.audit(ts=int(time.time()), actor="ctl", cmd=cmd, args=args_json, outcome=outcome)
+            args = msgspec.to_builtins(command)
+            del args["cmd"]  # the audit row has its own column for it
+            self.writer.audit(ts=int(time.time()), actor="ctl", cmd=command.cmd, args=args, outcome=outcome)

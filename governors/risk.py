@@ -16,7 +16,8 @@ Hard constraints (MVP spec §5) and what each does:
   ``funding_reduce_only_ppm_per_hour`` => REDUCE_ONLY. Both latched.
 * F oracle/mark divergence above the limit => PAUSE (latched). Market data older than ``max_data_age_s`` => PAUSE.
 * G reduce-only trigger: the operator's reduce-only flag (and critical health, above). The operator's pause flag
-  => PAUSE. Operator flags are not latched: a human decided, a human undoes.
+  => PAUSE. Both carry the reason OPERATOR, so an operator reads who decided. Operator flags are not latched: a
+  human decided, a human undoes.
 * Stress cap: every band edge must also survive an adverse move of max(``stress_move_bps``, the strategy's
   ``RiskInputs.stress_move_bps``) plus the current oracle/mark gap, keeping health >= ``min_health_under_stress``
   and the liquidation price beyond the buffer (reason STRESS_CAP).
@@ -249,7 +250,7 @@ _DETAIL = {
 }
 
 
-def _nothing_breached(inputs: RiskInputs, limits: RiskLimits) -> bool:
+def _nothing_breached(inputs: RiskInputs, limits: RiskLimits) -> bool:  # noqa: PLR0911  <why: hot path, every decision; one early out per limit>
     """Whether every watch of ``_watches`` is clear (not breached): the same values, limits and comparisons,
     without building the watches. With no latch held, that is the whole answer of ``_step_triggers``."""
     snap = inputs.snapshot
@@ -328,9 +329,7 @@ def _operator_findings(inputs: RiskInputs) -> list[RiskFinding]:
     if inputs.operator_pause:
         out.append(RiskFinding(RiskReason.OPERATOR, RiskAction.PAUSE, 1, 0, "flag", "operator pause"))
     if inputs.operator_reduce_only:
-        out.append(
-            RiskFinding(RiskReason.REDUCE_ONLY_TRIGGER, RiskAction.REDUCE_ONLY, 1, 0, "flag", "operator reduce-only")
-        )
+        out.append(RiskFinding(RiskReason.OPERATOR, RiskAction.REDUCE_ONLY, 1, 0, "flag", "operator reduce-only"))
     return out
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The report's browser test (tests/test_backtest_report_browser.py) renders report.html in the system's Chromium:
+# The report's browser test (tests/integration/test_backtest_report_browser.py) renders report.html in the system's Chromium:
 # Debian's `chromium` package, driven by playwright from the dev dependencies. No browser is ever downloaded
 # (never `playwright install`). Install it when it is missing and we are root on a Debian-like system; otherwise
 # say why on stderr and carry on: setup never fails for it, the test then skips and says Chromium is absent.

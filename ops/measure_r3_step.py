@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from actors import bot_actor
-from botrunner.cli.bench_r3 import run_r3
+from botrunner.bench.r3 import run_r3
 from botrunner.runtime.market import PricePoint
 
 

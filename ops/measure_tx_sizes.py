@@ -12,7 +12,7 @@ from botrunner.core.precision import MAX_TRANSACTION_BYTES
 from botrunner.core.side import Side
 from botrunner.live.instructions import order_transactions, transaction_size
 from botrunner.live.jito import TIP_TRANSFER_BYTES
-from tests.support_drift import offline_client
+from tests.support.drift import offline_client
 
 USDC = 10**6
 

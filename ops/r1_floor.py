@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from botrunner.backtest.bench import R1_BUNDLED_CANDLES, R1_FEES, R1_SHARED_CANDLES, r1_bot, run_r1
+from botrunner.bench.reference import R1_BUNDLED_CANDLES, R1_FEES, R1_SHARED_CANDLES, r1_bot, run_r1
 from botrunner.marketdata.candles import Candles, load_candles
 from botrunner.marketdata.feed import bar_path
 

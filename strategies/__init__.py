@@ -8,7 +8,6 @@ Modules (one concept each):
 - ``history``: ``PriceHistory``, one sample per bucket fed into every lookback window.
 - ``price_range``: ``blended_range`` of the windows' percentile ranges; ``widen``; ``recentre``.
 - ``curve``: ``Curve``, price -> target position (linear or stepwise).
-- ``ladder``: ``build_ladder``, mark-anchored %-spaced rungs rounded to tick and step.
+- ``ladder``: ``build_levels``, mark-anchored %-spaced rungs (``botrunner.core.rungs``) sized to step and room.
 - ``grid``: ``GridStrategy``/``GridState``, the Pionex-style grid/curve strategy (MVP spec §3).
-- ``bench``: update/decision throughput figures, printed by ``make bench``.
 """

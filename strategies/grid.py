@@ -30,11 +30,13 @@ from typing import assert_never
 from botrunner.core.intents import ExposureBand, StrategyDecision, make_band
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.precision import BPS_PRECISION
+from botrunner.core.rungs import rung_price
+from botrunner.core.side import Side
 from strategies.base import MarketView, PriceMemory
 from strategies.config import Bias, GridConfig, GridMode
 from strategies.curve import Curve
 from strategies.history import PriceHistory
-from strategies.ladder import ask_price, bid_price, build_ladder
+from strategies.ladder import build_levels
 from strategies.price_range import PriceRange, blended_range, recentre
 
 NOTE_INSUFFICIENT_HISTORY = "insufficient_history"
@@ -138,12 +140,12 @@ class GridStrategy:
         curve = self._curve(rng, n_bid, n_ask, level_base, market)
         preferred = curve.target(mark)
         band = make_band(
-            curve.target(ask_price(mark, 1, policy.step_bps, market)),
-            curve.target(bid_price(mark, 1, policy.step_bps, market)),
+            curve.target(rung_price(Side.SELL, mark, 1, policy.step_bps, market)),
+            curve.target(rung_price(Side.BUY, mark, 1, policy.step_bps, market)),
             preferred,
             market,
         )
-        levels = build_ladder(
+        levels = build_levels(
             mark=mark,
             n_bid=n_bid,
             n_ask=n_ask,
@@ -177,7 +179,7 @@ class GridStrategy:
         above = mark > rng.high
         edge = curve.target(rng.high if above else rng.low)
         preferred = min(max(edge, min(pos, 0)), max(pos, 0))  # the edge target, but never across zero
-        levels = build_ladder(
+        levels = build_levels(
             mark=mark,
             n_bid=0 if above else n_bid,
             n_ask=n_ask if above else 0,

@@ -1,8 +1,9 @@
-"""The ladder: fixed-size rungs anchored at the mark with %-based spacing (MVP spec §3).
+"""The strategy's ladder levels: fixed-size rungs anchored at the mark with %-based spacing (MVP spec §3).
 
-Bid rung k (k = 1..n_bid) rests at ``mark * (1 - k * step_bps / 1e4)`` rounded DOWN to the tick; ask rung k at
-``mark * (1 + k * step_bps / 1e4)`` rounded UP to the tick. So every bid is strictly below the mark and every ask
-strictly above it, and all prices are tick multiples. Each rung carries ``level_base`` (a step multiple), except
+Rung k's price is ``botrunner.core.rungs.rung_price`` (the formula the connector's policy ladder uses too): bid
+rung k (k = 1..n_bid) at ``mark * (1 - k * step_bps / 1e4)`` rounded DOWN to the tick, ask rung k at
+``mark * (1 + k * step_bps / 1e4)`` rounded UP. So every bid is strictly below the mark and every ask strictly
+above it, and all prices are tick multiples. Each rung carries ``level_base`` (a step multiple), except
 that the cumulative base per side is capped by that side's ``room`` (how much the strategy may still buy or sell):
 the last rung may be smaller and rungs below the market's ``min_order_size`` are dropped. A rung whose price rounds
 onto the previous rung's price (tiny step vs tick) or to <= 0 is dropped, so prices are strictly monotone.
@@ -14,21 +15,11 @@ from __future__ import annotations
 
 from botrunner.core.intents import LadderLevel
 from botrunner.core.markets import PerpMarketSpec
-from botrunner.core.precision import BPS_PRECISION
+from botrunner.core.rungs import rung_price
 from botrunner.core.side import Side
 
 
-def bid_price(mark: int, k: int, step_bps: int, market: PerpMarketSpec) -> int:
-    """Price of bid rung ``k`` (may be <= 0 for absurd spacing; callers drop those)."""
-    return market.round_price_down((mark * (BPS_PRECISION - k * step_bps)) // BPS_PRECISION)
-
-
-def ask_price(mark: int, k: int, step_bps: int, market: PerpMarketSpec) -> int:
-    """Price of ask rung ``k``."""
-    return market.round_price_up(-((-mark * (BPS_PRECISION + k * step_bps)) // BPS_PRECISION))
-
-
-def build_ladder(
+def build_levels(
     *,
     mark: int,
     n_bid: int,
@@ -41,13 +32,13 @@ def build_ladder(
 ) -> tuple[LadderLevel, ...]:
     """Rungs for one decision. ``bid_room``/``ask_room`` (base 1e9, >= 0) cap the total size per side."""
     if mark <= 0 or step_bps <= 0 or level_base <= 0:
-        raise ValueError(f"build_ladder: mark {mark}, step_bps {step_bps}, level_base {level_base} must be > 0")
+        raise ValueError(f"build_levels: mark {mark}, step_bps {step_bps}, level_base {level_base} must be > 0")
     levels: list[LadderLevel] = []
     for side, n, room in ((Side.BUY, n_bid, bid_room), (Side.SELL, n_ask, ask_room)):
         left = max(room, 0)
         prev_price: int | None = None
         for k in range(1, n + 1):
-            price = bid_price(mark, k, step_bps, market) if side is Side.BUY else ask_price(mark, k, step_bps, market)
+            price = rung_price(side, mark, k, step_bps, market)
             if price <= 0:
                 break  # deeper bids only get lower
             if price == prev_price:

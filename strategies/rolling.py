@@ -4,7 +4,7 @@
 deque, so the oldest leaves in O(1)) and as a sorted Python list of prices (so the k-th smallest is an O(1) index).
 Insert and delete are a binary search plus a ``list`` memmove: O(n) in theory, but the memmove of a week of
 1-minute samples (10,080 pointers, 80 KB) costs about a microsecond, which beats a balanced tree or skiplist written
-in pure Python by a wide margin (see ``strategies.bench``). Nothing is ever re-sorted.
+in pure Python by a wide margin (see ``botrunner.bench.strategy``). Nothing is ever re-sorted.
 
 Percentile definition (nearest rank, integers only): for ``n`` samples sorted ascending and a percentile ``p`` in
 basis points, the rank is ``r = ceil(p * n / 10000)`` clamped to ``[1, n]`` and the percentile is the ``r``-th

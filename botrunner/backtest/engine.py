@@ -1,9 +1,9 @@
 """The backtest loop: real history through the bot's own decision step and the paper venue, at full speed.
 
 No actor and no mailbox: the loop feeds the market's event stream (``botrunner.runtime.market``: each bar's four
-path points with the funding settlements between them) to ``botrunner.runtime.paper_bot.PaperBot``, the very
-driver a paper bot actor runs, which calls ``botrunner.bot.pipeline.decide`` at each bar close. This module only keeps
-the running figures and rows a report needs.
+path points with the funding settlements between them) to ``botrunner.runtime.paper_bot.PaperBot``: the paper
+venue and the bot's driver (``botrunner.bot.driver``), the very ones a paper bot actor runs, which steps the bot
+(``botrunner.bot.step``) at each bar close. This module only keeps the running figures and rows a report needs.
 
 Warm-up: bars before ``start`` only feed the strategy's price history (no orders, no account).
 The loop is deterministic: no clock, no randomness. The only side effect is the optional progress callback.
@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botrunner.bot.pipeline import BotDefinition, BotState, Decision, observe_price
-from botrunner.bot.session import BotSession
+from botrunner.bot.driver import BotDriver
+from botrunner.bot.pipeline import BotDefinition, BotState
+from botrunner.bot.step import Effects, FundingSettled
+from botrunner.bot.step import PricePoint as PriceSeen
+from botrunner.bot.step import step as bot_step
 from botrunner.config import BotConfig
 from botrunner.core.precision import BPS_PRECISION
-from botrunner.core.records import FillRow, FundingRow, OrderRow, SnapshotRow
+from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow, SnapshotRow
 from botrunner.marketdata.candles import Candles
 from botrunner.marketdata.funding import DriftFundingRecord
 from botrunner.paper.config import PaperConfig
@@ -40,6 +43,7 @@ class BacktestInputs:
     end: int  # unix s, exclusive
     paper: PaperConfig = field(default_factory=PaperConfig)
     keep_rows: bool = True  # False: count rows and keep the running figures only (benchmarks, long fleets)
+    settle_pnl: bool = True  # False: the settle-PnL policy off (proves what settlement changes; see docs/backtests.md)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class BacktestResult:
     funding: list[FundingRow] = field(default_factory=list)
     orders: list[OrderRow] = field(default_factory=list)
     snapshots: list[SnapshotRow] = field(default_factory=list)
+    settlements: list[SettleRow] = field(default_factory=list)
     time_in_state_s: dict[str, int] = field(default_factory=dict)
     time_in_reason_s: dict[str, int] = field(default_factory=dict)
     starting_equity: int = 0
@@ -70,19 +75,19 @@ class BacktestResult:
 
 
 class _Run:
-    """The mutable state of one backtest run (shell-side): the bot's session and the running figures. It is the
-    session's record sink."""
+    """The mutable state of one backtest run (shell-side): the bot's driver and the running figures. It is the
+    driver's record sink."""
 
     def __init__(self, inputs: BacktestInputs, result: BacktestResult) -> None:
         self.inputs = inputs
         self.result = result
-        self.bot = BotDefinition.from_config(inputs.bot)
-        self.session: BotSession | None = None
+        self.bot = BotDefinition.from_config(inputs.bot, settle=inputs.settle_pnl)
+        self.driver: BotDriver | None = None
         self.keep = inputs.keep_rows
 
-    def start(self, venue: PaperVenue, state: BotState) -> BotSession:
-        self.session = BotSession(self.bot, venue, state, self)
-        return self.session
+    def start(self, venue: PaperVenue, state: BotState) -> BotDriver:
+        self.driver = BotDriver(self.bot, venue, state, self)
+        return self.driver
 
     # -------------------------------------------------------------- records (RecordSink)
 
@@ -100,12 +105,17 @@ class _Run:
         if self.keep:
             self.result.funding.append(row)
 
+    def on_settle(self, row: SettleRow) -> None:
+        self.result.settlements.append(row)  # kept always: a few per day at most (the policy's schedule)
+
     # -------------------------------------------------------------- the decision at a bar close
 
-    def record_decision(self, venue: PaperVenue, point: PricePoint, decision: Decision, equity: int) -> None:
+    def record_decision(self, venue: PaperVenue, point: PricePoint, effects: Effects) -> None:
         interval_s = point.interval_s
-        session = self.session
-        assert session is not None
+        driver = self.driver
+        decision = effects.decision
+        assert driver is not None and decision is not None
+        equity = effects.equity
         res = self.result
         res.decisions += 1
         action = decision.verdict.action.value
@@ -119,7 +129,7 @@ class _Run:
             res.min_liq_distance = distance if res.min_liq_distance is None else min(res.min_liq_distance, distance)
         self.track_equity(equity)
         if self.keep:
-            res.snapshots.append(snapshot_row(venue, session, decision, equity))
+            res.snapshots.append(snapshot_row(venue, driver, effects))
 
     def track_equity(self, equity: int) -> None:
         res = self.result
@@ -146,10 +156,6 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
     bot = run.bot
     first = traded[0]
     state = bot.initial_state(started_at=first.ts)
-    for bar in bars:  # warm-up: the strategy's history only
-        if bar.ts >= first.ts:
-            break
-        state = observe_price(bot, state, bar.ts + interval, bar.close)
     venue = PaperVenue(
         inputs.bot.market_spec,
         inputs.paper,
@@ -157,8 +163,13 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
         oracle_price=first.open,
         now=first.ts,
     )
-    session = run.start(venue, state)
-    paper = PaperBot(session, venue, rate_in_force(inputs.funding, first.ts))
+    for bar in bars:  # warm-up: the strategy's history only
+        if bar.ts >= first.ts:
+            break
+        state, _ = bot_step(bot, state, PriceSeen(bar.ts + interval, bar.close), venue)
+    state, _ = bot_step(bot, state, FundingSettled(first.ts, rate_in_force(inputs.funding, first.ts)), venue)
+    driver = run.start(venue, state)
+    paper = PaperBot(driver, venue)
     result.venue = venue
     result.starting_equity = venue.equity()
     run.track_equity(result.starting_equity)
@@ -173,13 +184,13 @@ def run_backtest(inputs: BacktestInputs, progress: Callable[[int, int], None] | 
         result.ticks += 1
         if decided is None:
             continue
-        run.record_decision(venue, event, *decided)
+        run.record_decision(venue, event, decided)
         n = result.bars
         result.bars += 1
         if progress is not None and (n % step == 0 or n == total - 1):
             progress(n + 1, total)
-    result.orders_placed = session.orders_placed
-    result.resyncs = session.resyncs
+    result.orders_placed = driver.state.orders_placed
+    result.resyncs = driver.state.resyncs
     result.last_ts = traded[-1].ts + interval
     result.ending_equity = venue.equity()
     run.track_equity(result.ending_equity)

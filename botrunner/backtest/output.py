@@ -1,4 +1,5 @@
-"""A backtest's files: summary.json, fills.csv, funding.csv, orders.csv, snapshots.csv and report.html.
+"""A backtest's files: summary.json, fills.csv, funding.csv, settlements.csv, orders.csv, snapshots.csv and
+report.html.
 
 Layouts and units are the public contract of ``shared/guides/backtest-output.md``. Everything is rendered from
 integers (exact decimals), rows are in event order, JSON keys in a fixed order, ``\\n`` line ends: the same inputs
@@ -32,11 +33,13 @@ from botrunner.core.records import (
     FUNDING_HEADER,
     ORDERS_HEADER,
     QUOTE_DECIMALS,
+    SETTLEMENTS_HEADER,
     SNAPSHOTS_HEADER,
     fill_line,
     fixed,
     funding_line,
     order_line,
+    settlement_line,
     snapshot_line,
 )
 from botrunner.core.verdict import RiskAction
@@ -194,6 +197,7 @@ def summary(result: BacktestResult, data: MarketData) -> dict[str, Any]:
         "time_in_reason_s": dict(sorted(result.time_in_reason_s.items())),
         "liquidation_fees": fixed(venue.ledger.liquidation_fees, q),
         "settled_pnl": fixed(venue.ledger.settled, q),
+        "settlements": len(result.settlements),
         "funding_source": data.funding_source,
         "decisions": result.decisions,
         "decision_cadence": "bar_close",
@@ -213,7 +217,15 @@ def _write_lines(path: Path, header: str, lines: Iterable[str]) -> None:
             fh.write(line + "\n")
 
 
-OUTPUT_FILES = ("summary.json", "fills.csv", "funding.csv", "orders.csv", "snapshots.csv", "report.html")
+OUTPUT_FILES = (
+    "summary.json",
+    "fills.csv",
+    "funding.csv",
+    "settlements.csv",
+    "orders.csv",
+    "snapshots.csv",
+    "report.html",
+)
 
 
 SCRATCH_PREFIX = ".writing-"
@@ -265,7 +277,7 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
 
     The files are written into a hidden scratch directory inside ``out`` (the same file system, so the moves are
     renames) and moved into place only once all of them are complete: a full disk or a failure while writing
-    leaves the report in ``out`` as it was, and ``OSError`` says what failed. Each file is replaced whole; the six
+    leaves the report in ``out`` as it was, and ``OSError`` says what failed. Each file is replaced whole; the
     renames are not one atomic step, so only a crash between them mixes files of two runs. A ``kill -9`` while
     writing leaves its scratch directory behind; the next write into ``out`` removes it (``remove_abandoned``)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -276,6 +288,7 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
         staged["summary.json"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         _write_lines(staged["fills.csv"], FILLS_HEADER, map(fill_line, result.fills))
         _write_lines(staged["funding.csv"], FUNDING_HEADER, map(funding_line, result.funding))
+        _write_lines(staged["settlements.csv"], SETTLEMENTS_HEADER, map(settlement_line, result.settlements))
         _write_lines(staged["orders.csv"], ORDERS_HEADER, map(order_line, result.orders))
         _write_lines(staged["snapshots.csv"], SNAPSHOTS_HEADER, map(snapshot_line, result.snapshots))
         staged["report.html"].write_text(

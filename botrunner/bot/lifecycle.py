@@ -12,6 +12,7 @@ import enum
 from typing import assert_never
 
 from botrunner.bot.pipeline import OperatorFlags
+from botrunner.core.operator import Flatten, ModeCommand, Pause, ReduceOnly, Resume
 
 
 class BotRunState(enum.Enum):
@@ -25,23 +26,17 @@ class BotRunState(enum.Enum):
     FAILED = "failed"  # failed too often: stays paused and flagged until ``ctl start``
 
 
-class OperatorCommand(enum.Enum):
-    PAUSE = "pause"
-    RESUME = "resume"
-    REDUCE_ONLY = "reduce-only"
-    FLATTEN = "flatten"
-
-
-def apply_command(flags: OperatorFlags, command: OperatorCommand) -> OperatorFlags:
-    """The flags after ``command``: each command states the whole intent, so the last one wins."""
+def apply_command(flags: OperatorFlags, command: ModeCommand) -> OperatorFlags:
+    """The flags after ``command`` (the operator's vocabulary, ``botrunner.core.operator``): each command states
+    the whole intent, so the last one wins."""
     match command:
-        case OperatorCommand.PAUSE:
+        case Pause():
             return OperatorFlags(pause=True)
-        case OperatorCommand.RESUME:
+        case Resume():
             return OperatorFlags()
-        case OperatorCommand.REDUCE_ONLY:
+        case ReduceOnly():
             return OperatorFlags(reduce_only=True)
-        case OperatorCommand.FLATTEN:
+        case Flatten():
             return OperatorFlags(flatten=True)
         case _ as unreachable:
             assert_never(unreachable)

@@ -1,7 +1,8 @@
 """One bot's decision for one market update: strategy -> Risk Governor -> Execution Governor -> connector.
 
-This is the pure heart of ``step(state, event, now)``: no I/O, no clock, no threads. Paper, backtest and live
-shells all call it; they differ only in where the market update and the account come from and where the commands go.
+This is the pure heart of the bot's step (``botrunner.bot.step``): no I/O, no clock, no threads. Paper, backtest and
+live bots all run it; they differ only in where the market update and the account come from and where the commands
+go.
 
     update + account ─► Strategy.decide ─► RiskGovernor.evaluate ─► ExecutionGovernor.decide ─► connector.plan
                          (band, rungs)      (verdict, findings)      (HALT/DEFEND/REDUCE/GRID)   (commands)
@@ -13,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from botrunner.bot.settle import SettlePolicy
 from botrunner.config import BotConfig
 from botrunner.connector import Command, ConnectorState, MarketQuote, plan
 from botrunner.core.directive import ExecutionDirective
@@ -21,6 +23,7 @@ from botrunner.core.margin_view import MarginProjection, MarginSnapshot
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import BPS_PRECISION
+from botrunner.core.records import OrderRow
 from botrunner.core.verdict import Verdict
 from governors.execution import decide as execution_decide
 from governors.risk import RiskInputs, RiskState, evaluate
@@ -31,7 +34,7 @@ from strategies.base import MarketView, Strategy
 class BotDefinition:
     """What a bot is made of, built once from its configuration. Immutable after construction."""
 
-    __slots__ = ("limits", "market", "name", "policy", "strategy")
+    __slots__ = ("limits", "market", "name", "policy", "settle", "strategy")
 
     def __init__(
         self,
@@ -40,33 +43,113 @@ class BotDefinition:
         strategy: Strategy[Any],
         policy: ExecutionPolicy,
         limits: RiskLimits,
+        *,
+        settle: SettlePolicy | None = None,
     ) -> None:
         self.name = name
         self.market = market
         self.strategy = strategy
         self.policy = policy
         self.limits = limits
+        self.settle = settle  # None: the bot never settles PnL (the off switch that proves settlement's effect)
 
     @classmethod
-    def from_config(cls, bot: BotConfig) -> BotDefinition:
-        """The definition of a validated bot configuration."""
-        return cls(bot.name, bot.market_spec, bot.strategy.build(), bot.execution, bot.risk)
+    def from_config(cls, bot: BotConfig, *, settle: bool = True) -> BotDefinition:
+        """The definition of a validated bot configuration; ``settle=False`` turns the settle-PnL policy off."""
+        policy = SettlePolicy.of(bot) if settle else None
+        return cls(bot.name, bot.market_spec, bot.strategy.build(), bot.execution, bot.risk, settle=policy)
 
-    def initial_state(self, started_at: int) -> BotState:
-        return BotState(
+    def initial_state(self, started_at: int, memory: BotMemory | None = None) -> BotState:
+        """A bot's state at ``started_at``: a fresh strategy, risk and connector, and what it carried from its last
+        run (``memory``, from a checkpoint) or nothing."""
+        state = BotState(
             strategy=self.strategy.initial_state(),
             risk=RiskState(),
             connector=ConnectorState.initial(started_at),
         )
+        if memory is not None:
+            state.remember(memory)
+        return state
+
+
+class OperatorFlags(msgspec.Struct, frozen=True, kw_only=True):
+    """What an operator has asked of a bot (``botrunner ctl``). ``flatten`` closes the position reduce-only: the
+    strategy's band is replaced by a flat one, and the step pauses the bot once it is flat with nothing resting."""
+
+    pause: bool = False
+    reduce_only: bool = False
+    flatten: bool = False
+
+
+NO_OPERATOR = OperatorFlags()
+
+
+class BotMemory(msgspec.Struct, frozen=True, kw_only=True):
+    """What a bot carries from one run to the next (its checkpoint), beside the venue, which is the truth: the
+    operator's flags, the funding rate in force, the daily-loss reference (UTC day and its starting equity), the
+    order and decision numbers, and the settle policy's clock (last settlement, position at the last check)."""
+
+    flags: OperatorFlags = NO_OPERATOR
+    funding_rate: int = 0
+    day: int = -1
+    day_start_equity: int = 0
+    order_seq: int = 0
+    decision_seq: int = 0
+    last_settle_ts: int = 0
+    last_position: int = 0
 
 
 class BotState(msgspec.Struct, kw_only=True):
-    """Everything a bot carries between steps. ``strategy`` is the strategy's own state and may be mutable (see
-    ``strategies.grid.GridState``); the risk and connector states are immutable and replaced each step."""
+    """Everything a bot carries between steps: one value, owned by one bot (the step updates it in place).
+
+    ``strategy`` is the strategy's own state and may be mutable (see ``strategies.grid.GridState``); the risk and
+    connector states are immutable and replaced each step. The rest is the bot's own bookkeeping: what
+    ``memory()`` checkpoints, and two tables rebuilt after a restart (``placed`` from the store's open-order rows
+    by the reconciliation, ``causes`` empty: an order sent and never answered is resynced from the venue)."""
 
     strategy: Any
     risk: RiskState
     connector: ConnectorState
+    flags: OperatorFlags = NO_OPERATOR
+    funding_rate: int = 0  # the last settled rate (1e9 per hour), what the funding guardrail reads
+    day: int = -1  # the daily-loss reference: unix day of the first decision of the UTC day (-1: none yet)
+    day_start_equity: int = 0  # ... and the equity that decision saw
+    order_seq: int = 0  # a bot-wide order id: user_order_ids are recycled (1..255)
+    decision_seq: int = 0  # the number of the bot's last decision (restored, so numbers never repeat)
+    last_settle_ts: int = 0
+    last_position: int = 0  # the position at the settle policy's last check (a close is a settle reason)
+    settle_reason: str = ""  # the reason of the settlement sent and not yet reported
+    # (PlanReason value, decision_seq) of each order sent and not yet accepted or rejected, by user_order_id. A
+    # live venue may report the acceptance a tick later; an order never reported stays until its id is reused,
+    # so this holds at most 255 entries.
+    causes: dict[int, tuple[str, int]] = msgspec.field(default_factory=dict)
+    placed: dict[int, OrderRow] = msgspec.field(default_factory=dict)  # placed row of each order the venue holds
+    orders_placed: int = 0
+    resyncs: int = 0
+
+    def memory(self) -> BotMemory:
+        """What a checkpoint keeps of this state."""
+        return BotMemory(
+            flags=self.flags,
+            funding_rate=self.funding_rate,
+            day=self.day,
+            day_start_equity=self.day_start_equity,
+            order_seq=self.order_seq,
+            decision_seq=self.decision_seq,
+            last_settle_ts=self.last_settle_ts,
+            last_position=self.last_position,
+        )
+
+    def remember(self, memory: BotMemory) -> None:
+        """Take what a checkpoint kept (``memory()``)."""
+        self.flags = memory.flags
+        self.funding_rate = memory.funding_rate
+        self.day = memory.day
+        self.day_start_equity = memory.day_start_equity
+        self.order_seq = memory.order_seq
+        self.decision_seq = memory.decision_seq
+        self.last_settle_ts = memory.last_settle_ts
+        self.last_position = memory.last_position
 
 
 class MarketUpdate(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,16 +173,6 @@ class AccountView(msgspec.Struct, frozen=True, kw_only=True):
     projection: Any  # MarginProjection (a Protocol; msgspec cannot type-check protocols)
 
 
-class OperatorFlags(msgspec.Struct, frozen=True, kw_only=True):
-    """What an operator has asked of a bot (``botrunner ctl``). ``flatten`` closes the position reduce-only: the
-    strategy's band is replaced by a flat one, and the shell pauses the bot once the position is zero."""
-
-    pause: bool = False
-    reduce_only: bool = False
-    flatten: bool = False
-
-
-NO_OPERATOR = OperatorFlags()
 FLAT_BAND = ExposureBand(0, 0, 0)
 
 
@@ -138,6 +211,19 @@ def decide(
     operator: OperatorFlags = NO_OPERATOR,
 ) -> tuple[BotState, Decision]:
     """Run the whole pipeline once. Returns the next state and the decision record (with the commands to send)."""
+    risk_state, connector, decision = decide_parts(bot, state, update, account, operator)
+    return msgspec.structs.replace(state, risk=risk_state, connector=connector), decision
+
+
+def decide_parts(
+    bot: BotDefinition,
+    state: BotState,
+    update: MarketUpdate,
+    account: AccountView,
+    operator: OperatorFlags = NO_OPERATOR,
+) -> tuple[RiskState, ConnectorState, Decision]:
+    """``decide`` for a caller that owns ``state`` (the step): the next risk and connector states, without copying
+    the rest of the bot's state."""
     projection: MarginProjection = account.projection
     snapshot = projection.current()
     wanted = bot.strategy.decide(
@@ -180,15 +266,18 @@ def decide(
         now=update.ts,
         levels=wanted.levels,
     )
-    next_state = BotState(strategy=state.strategy, risk=risk_state, connector=planned.state)
-    return next_state, Decision(
-        ts=update.ts,
-        mark=update.mark,
-        oracle=update.oracle,
-        position_base=account.position_base,
-        snapshot=snapshot,
-        strategy=wanted,
-        verdict=verdict,
-        directive=directive,
-        commands=planned.commands,
+    return (
+        risk_state,
+        planned.state,
+        Decision(
+            ts=update.ts,
+            mark=update.mark,
+            oracle=update.oracle,
+            position_base=account.position_base,
+            snapshot=snapshot,
+            strategy=wanted,
+            verdict=verdict,
+            directive=directive,
+            commands=planned.commands,
+        ),
     )

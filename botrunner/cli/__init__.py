@@ -48,7 +48,9 @@ Run "botrunner COMMAND --help" for a command's options.
 Exit status: 0 done, 1 the running fleet refused a ctl command, 2 bad input (nothing was done), 130 Ctrl-C."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``botrunner`` parser; ``only``: register just that sub-command's module (the one being run), so
+    ``botrunner ctl`` does not import the backtest engine, the store or the chain libraries it never uses."""
     from botrunner import __version__
 
     parser = argparse.ArgumentParser(
@@ -61,13 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     subparsers.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+        if only is None or name.rsplit(".", 1)[-1] == only:
+            importlib.import_module(name).register(subparsers)
     return parser
 
 
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The sub-command ``argv`` runs when its first word names one (each module registers its own name);
+    otherwise (no command, ``--help``, a typo) None: every sub-command is registered, to list them."""
+    if argv and any(name.rsplit(".", 1)[-1] == argv[0] for name in COMMAND_MODULES):
+        return argv[0]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=_command_named(words))
+    args = parser.parse_args(words)
     try:
         code: int = args.handler(args)
     except CliError as exc:

@@ -9,12 +9,12 @@ Exit codes: 0 done; 1 the runner answered with an error (unknown bot, command no
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
+import msgspec
 from rich.columns import Columns
 from rich.console import Console
 from rich.table import Table
@@ -23,15 +23,55 @@ from rich.text import Text
 from botrunner.cli import CliError
 from botrunner.control import control_socket_path, resolve_run_dir
 from botrunner.control.client import ClientError, ConnectionFailed, ControlClient
-from botrunner.control.protocol import COMMANDS, ArgType, Command, CommandSpec
+from botrunner.core.operator import (
+    COMMAND_TYPES,
+    Confirm,
+    ControlCommand,
+    DepositFunds,
+    Flatten,
+    Pause,
+    ReduceOnly,
+    Reload,
+    Resume,
+    ShowBot,
+    Shutdown,
+    Start,
+    Status,
+    Stop,
+    Subscribe,
+    TransferFunds,
+    WithdrawFunds,
+    command_name,
+    command_type,
+    convert_command,
+)
 from botrunner.core.side import Side
+from botrunner.runtime.snapshots import (
+    Alert,
+    BotEvent,
+    BotSnapshot,
+    BotState,
+    CapitalResult,
+    Confirmed,
+    Failed,
+    FillEvent,
+    FundingEvent,
+    Message,
+    ReloadResult,
+    Result,
+    RiskStateChanged,
+    Started,
+    StateChanged,
+    StatusSnapshot,
+    Subscribed,
+)
 
 _MISSING = "-"
 
 
 def register(subparsers: Any) -> None:
     """Add ``ctl`` to the CLI."""
-    commands = "\n".join(f"  {c.value:<12} {_usage(spec):<28} {spec.help}" for c, spec in COMMANDS.items())
+    commands = "\n".join(f"  {command_name(kind):<12} {_usage(kind):<32} {kind.help}" for kind in COMMAND_TYPES)
     p = subparsers.add_parser(
         "ctl",
         help="control a running runner over its socket (status, bot, pause, resume, flatten, ...)",
@@ -43,18 +83,22 @@ def register(subparsers: Any) -> None:
         "--run-dir", type=Path, help="run directory holding control.sock (default: $BOTRUNNER_RUN_DIR, else ./run)"
     )
     where.add_argument("--socket", type=Path, help="path of the control socket itself")
-    p.add_argument("--json", action="store_true", help="print the raw result as JSON (events: one JSON line each)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as JSON, amounts as exact decimal strings (events: one line each)",
+    )
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer (default 10)")
-    choices = [c.value for c in Command]
+    choices = [command_name(kind) for kind in COMMAND_TYPES]
     p.add_argument("command_name", metavar="COMMAND", choices=choices, help="one of the commands below")
     p.add_argument("names", metavar="ARG", nargs="*", help="the bot NAME, then the command's values (see below)")
     p.set_defaults(handler=run_ctl)
 
 
-def _usage(spec: CommandSpec) -> str:
-    if spec.streams:
+def _usage(kind: type[ControlCommand]) -> str:
+    if kind is Subscribe:
         return "[NAME ...]"
-    return " ".join(a.name.upper() for a in spec.args)
+    return " ".join(field.name.upper() for field in msgspec.structs.fields(kind))
 
 
 def _socket_path(args: argparse.Namespace) -> Path:
@@ -63,40 +107,63 @@ def _socket_path(args: argparse.Namespace) -> Path:
     return control_socket_path(resolve_run_dir(args.run_dir))
 
 
-def _command_args(cmd: Command, names: list[str]) -> dict[str, Any]:
-    spec = COMMANDS[cmd]
-    if spec.streams:
-        return {"bots": names} if names else {}
-    if spec.takes_name():
-        wanted = [a.name for a in spec.args]
-        if len(names) != len(wanted):
-            usage = " ".join(w.upper() for w in wanted)
-            raise CliError(f"{cmd.value} takes {usage}, got {len(names)} value(s)")
-        out: dict[str, Any] = {}
-        for arg, value in zip(spec.args, names, strict=True):
-            if arg.type is ArgType.INT:
-                try:
-                    out[arg.name] = int(value)
-                except ValueError:
-                    raise CliError(f"{cmd.value}: {arg.name.upper()} must be an integer, got {value!r}") from None
-            else:
-                out[arg.name] = value.lower() if arg.type is ArgType.ASSET else value
-        return out
-    if names:
-        raise CliError(f"{cmd.value} takes no NAME, got {' '.join(names)}")
-    return {}
+def build_command(name: str, values: list[str]) -> ControlCommand:
+    """The command ``name`` with its positional ``values`` (the bot NAME, then the command's own), checked by the
+    command's own types: a usage error (``CliError``) names the value that does not fit."""
+    kind = command_type(name)
+    if kind is None:
+        raise CliError(f"unknown command {name!r}")
+    if kind is Subscribe:
+        return Subscribe(bots=tuple(values)) if values else Subscribe()
+    fields = [field.name for field in msgspec.structs.fields(kind)]
+    if not fields and values:
+        raise CliError(f"{name} takes no NAME, got {' '.join(values)}")
+    if len(values) != len(fields):
+        usage = " ".join(f.upper() for f in fields)
+        raise CliError(f"{name} takes {usage}, got {len(values)} value(s)")
+    given: dict[str, object] = {"cmd": name}
+    for field, value in zip(fields, values, strict=True):
+        given[field] = value.lower() if field == "asset" else value
+    try:
+        return convert_command(given)
+    except msgspec.ValidationError as exc:
+        text, _, path = str(exc).partition(" - at `$.")
+        where = path.rstrip("`").upper()
+        raise CliError(f"{name}: {where + ': ' if where else ''}{text}") from None
+
+
+def result_type(command: ControlCommand) -> type[Result]:  # noqa: PLR0911  <why: one flat exhaustive match over the commands>
+    """What the runner answers ``command`` with."""
+    match command:
+        case Status():
+            return StatusSnapshot
+        case ShowBot():
+            return BotSnapshot
+        case Pause() | Resume() | ReduceOnly() | Flatten() | Stop() | Start():
+            return BotState
+        case Reload():
+            return ReloadResult
+        case Shutdown():
+            return Message
+        case DepositFunds() | WithdrawFunds() | TransferFunds():
+            return CapitalResult
+        case Confirm():
+            return Confirmed
+        case Subscribe():
+            raise CliError("subscribe streams events; it has no single result")
+        case _ as unreachable:
+            assert_never(unreachable)
 
 
 def run_ctl(args: argparse.Namespace) -> int:
-    cmd = Command(args.command_name)
-    call_args = _command_args(cmd, args.names)
+    command = build_command(args.command_name, args.names)
     if args.timeout <= 0:
         raise CliError("--timeout must be positive")
     client = ControlClient(_socket_path(args), timeout_s=args.timeout)
     try:
-        if COMMANDS[cmd].streams:
-            return _follow(client, call_args.get("bots"), as_json=args.json)
-        result = client.call(cmd, **call_args)
+        if isinstance(command, Subscribe):
+            return _follow(client, command, as_json=args.json)
+        raw = client.call_raw(command)
     except ClientError as exc:
         raise CliError(f"{exc.code}: {exc.message}", exit_code=1) from exc
     except ConnectionFailed as exc:
@@ -104,20 +171,37 @@ def run_ctl(args: argparse.Namespace) -> int:
     finally:
         client.close()
     if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        render(cmd, result, _console())
+        print(msgspec.json.format(raw, indent=2).decode())
+        return 0
+    try:
+        result = msgspec.json.decode(raw, type=result_type(command))
+    except msgspec.ValidationError as exc:
+        raise CliError(f"unexpected answer to {command.cmd} (is the runner another version?): {exc}") from exc
+    render(result, _console())
     return 0
 
 
-def _follow(client: ControlClient, bots: list[str] | None, *, as_json: bool) -> int:
+_EVENTS = msgspec.json.Decoder(BotEvent)
+
+
+def _follow(client: ControlClient, command: Subscribe, *, as_json: bool) -> int:
     try:
-        for event in client.events(bots):
-            print(json.dumps(event, separators=(",", ":")) if as_json else format_event(event), flush=True)
+        for raw in client.events(command):
+            print(bytes(raw).decode() if as_json else format_raw_event(raw), flush=True)
     except KeyboardInterrupt:
         return 0
     print("the runner closed the event stream", file=sys.stderr)
     return 0
+
+
+def format_raw_event(raw: msgspec.Raw) -> str:
+    """One streamed event for people: typed when it is one this ``ctl`` knows, else its fields as they came."""
+    try:
+        return format_event(_EVENTS.decode(raw))
+    except msgspec.ValidationError:
+        value = msgspec.json.decode(raw)
+        fields = value.items() if isinstance(value, dict) else ()
+        return " ".join(f"{k}={_cell(v)}" for k, v in fields)
 
 
 def _console() -> Console:
@@ -128,43 +212,51 @@ def _console() -> Console:
 # -- rendering ---------------------------------------------------------------------------------------------------
 
 
-def render(cmd: Command, result: Any, console: Console) -> None:
-    """Print ``result`` of ``cmd`` for people; any shape renders, the known ones as tables."""
-    match cmd:
-        case Command.STATUS if isinstance(result, dict):
+def render(result: Result, console: Console) -> None:
+    """Print ``result`` for people."""
+    match result:
+        case StatusSnapshot():
             render_status(result, console)
-        case Command.BOT if isinstance(result, dict):
+        case BotSnapshot():
             render_bot(result, console)
-        case _:
-            render_message(result, console)
+        case BotState():
+            console.print(Text.assemble((result.name, "bold"), ": ", _styled(result.state, _RUN_STATE_STYLES)))
+        case ReloadResult() | Message() | Confirmed():
+            console.print(_key_values("", msgspec.structs.asdict(result).items()))
+        case CapitalResult():
+            render_capital(result, console)
+        case Subscribed():
+            console.print(f"subscribed to {', '.join(result.bots) if result.bots else 'every bot'}")
+        case _ as unreachable:
+            assert_never(unreachable)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return _MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, dict | list | tuple):
+        return msgspec.json.encode(value).decode()
     return str(value)
 
 
-def _signed(value: Any) -> Text:
+def _signed(value: str | None) -> Text:
     """A signed decimal string, red when negative, green when positive."""
     text = _cell(value)
-    if not isinstance(value, str) or not value:
+    if not value:
         return Text(text)
     if value.startswith("-"):
         return Text(text, style="red")
     return Text(text, style="green") if value.strip("0.+") else Text(text)
 
 
-def fee_row(value: Any) -> tuple[str, Text]:
-    """The net fees (``pnl.fees``: + paid, − rebate, as in summary.json) as the pnl section's other rows are shown:
+def fee_row(value: str | None) -> tuple[str, Text]:
+    """The net fees (``pnl.fees_paid``: + paid, − rebate, as in summary.json) as the pnl section's other rows are shown:
     by their effect on equity, under a name that says whether they cost or earned. ``4.000000`` paid shows as
     ``fees paid  -4.000000`` (red), ``-1.463960`` as ``rebates earned  +1.463960`` (green): the section reads as a
     sum, never as "minus a negative fee". The same rule as report.html's "PnL by source" table."""
-    if not isinstance(value, str) or not value.strip():
+    if value is None or not value.strip():
         return "fees", Text(_cell(value))
     text = value.strip()
     if text.startswith("-"):
@@ -191,12 +283,12 @@ _RISK_STATE_STYLES: dict[str, str] = {"APPROVE": "green", "CLAMP": "cyan", "REDU
 _SIDE_STYLES: dict[str, str] = {Side.BUY.value: "green", Side.SELL.value: "red"}
 
 
-def _styled(value: Any, styles: Mapping[str, str]) -> Text:
+def _styled(value: str | None, styles: Mapping[str, str]) -> Text:
     text = _cell(value)
     return Text(text, style=styles.get(text, ""))
 
 
-def _key_values(title: str, rows: Iterable[tuple[str, Any]], *, numbers: bool = False) -> Table:
+def _key_values(title: str, rows: Iterable[tuple[str, object]], *, numbers: bool = False) -> Table:
     table = Table(
         title=title, title_justify="left", title_style="bold", show_header=False, box=None, padding=(0, 2, 0, 0)
     )
@@ -207,7 +299,7 @@ def _key_values(title: str, rows: Iterable[tuple[str, Any]], *, numbers: bool = 
     return table
 
 
-# (header, key of a ``status`` row, justification); a row's ``market_time`` is left out: the fleet line has it
+# (header, field of a ``status`` row, justification); a row's ``market_time`` is left out: the fleet line has it
 _STATUS_COLUMNS = (
     ("bot", "name", "left"),
     ("market", "market", "left"),
@@ -225,50 +317,44 @@ _STATUS_COLUMNS = (
 )
 
 
-def render_status(result: Mapping[str, Any], console: Console) -> None:
+def render_status(result: StatusSnapshot, console: Console) -> None:
     """Fleet line, then one row per bot."""
-    fleet = result.get("fleet")
-    if isinstance(fleet, dict):
-        parts = [
-            f"{_cell(fleet.get('bots'))} bots",
-            f"{_cell(fleet.get('running'))} running",
-            f"{_cell(fleet.get('paused'))} paused",
-            f"{_cell(fleet.get('failed'))} failed",
-            f"started {_cell(fleet.get('started_at'))}",
-        ]
-        if fleet.get("market_time") is not None:
-            parts.append(f"market time {_cell(fleet['market_time'])}")
-        if fleet.get("speed") is not None:
-            parts.append(f"speed {_cell(fleet['speed'])}x")
-        known = {"bots", "running", "paused", "failed", "started_at", "market_time", "speed"}
-        parts.extend(f"{k} {_cell(v)}" for k, v in fleet.items() if k not in known)
-        console.print("fleet: " + " · ".join(parts))
-    bots = result.get("bots")
-    if not isinstance(bots, list):
+    fleet = result.fleet
+    parts = [
+        f"{fleet.bots} bots",
+        f"{fleet.running} running",
+        f"{fleet.paused} paused",
+        f"{fleet.failed} failed",
+        f"started {fleet.started_at}",
+    ]
+    if fleet.market_time is not None:
+        parts.append(f"market time {fleet.market_time}")
+    parts.append(f"speed {fleet.speed}x")
+    parts.append(f"replay_finished {_cell(fleet.replay_finished)}")
+    console.print("fleet: " + " · ".join(parts))
+    if not result.bots:
+        console.print("no bots")
         return
     table = Table(title_justify="left")
-    for header, _key, justify in _STATUS_COLUMNS:
+    for header, _field, justify in _STATUS_COLUMNS:
         table.add_column(header, justify="right" if justify == "right" else "left", no_wrap=True)
-    for bot in bots:
-        if not isinstance(bot, dict):
-            continue
+    for bot in result.bots:
+        fields = msgspec.structs.asdict(bot)
         cells: list[Text | str] = []
-        for _header, key, _justify in _STATUS_COLUMNS:
-            value = bot.get(key)
-            if key == "state":
-                cells.append(_styled(value, _RUN_STATE_STYLES))
-            elif key == "risk_state":
-                cells.append(_styled(value, _RISK_STATE_STYLES))
-            elif key == "pnl":
-                cells.append(_signed(value))
-            elif key == "flagged":
-                cells.append(Text("FLAGGED", style="bold red") if value else Text(""))
+        for _header, field, _justify in _STATUS_COLUMNS:
+            value = fields[field]
+            if field == "state":
+                cells.append(_styled(bot.state, _RUN_STATE_STYLES))
+            elif field == "risk_state":  # and why: ``REDUCE_ONLY (operator)`` when an operator decided
+                why = f" ({','.join(bot.risk_reasons)})" if bot.risk_reasons else ""
+                cells.append(_styled(bot.risk_state, _RISK_STATE_STYLES) + why)
+            elif field == "pnl":
+                cells.append(_signed(bot.pnl))
+            elif field == "flagged":
+                cells.append(Text("FLAGGED", style="bold red") if bot.flagged else Text(""))
             else:
                 cells.append(_cell(value))
         table.add_row(*cells)
-    if not bots:
-        console.print("no bots")
-        return
     console.print(table)
 
 
@@ -283,52 +369,79 @@ _BOT_POSITION = (
     ("liq. price", "liq_price"),
     ("liq. distance %", "liq_distance_pct"),
     ("health", "health"),
+    ("equity", "equity"),
 )
-_BOT_PNL = ("unrealized", "realized", "funding", "fees", "settled", "unsettled", "total")
-_BOT_KNOWN = {"name", "mode", "state", "pnl", "risk", "band", "grid", "orders"} | {k for _, k in _BOT_POSITION}
+_BOT_LIVE = (
+    ("slot", "slot"),
+    ("free collateral", "free_collateral"),
+    ("wallet SOL", "wallet_sol"),
+    ("latency ms", "latency_ms"),
+    ("trading", "trading"),
+    ("alert", "alert"),
+)
+_BOT_SUPERVISION = (
+    ("supervision", "supervision"),
+    ("restarts", "restarts"),
+    ("flagged", "flagged"),
+    ("last error", "last_error"),
+)
+_BOT_PNL = (
+    ("unrealized", "unrealized"),
+    ("realized", "realized"),
+    ("funding", "funding"),
+    ("fees paid", "fees_paid"),
+    ("settled", "settled"),
+    ("unsettled", "unsettled"),
+    ("total", "total"),
+    ("settled perp pnl", "settled_perp_pnl"),
+    ("cumulative funding", "cumulative_funding"),
+)
 _ORDER_COLUMNS = ("uid", "side", "price", "base", "filled", "post_only", "reduce_only", "max_ts")
 
 
-def render_bot(result: Mapping[str, Any], console: Console) -> None:
-    """One bot: position and margin, PnL, risk, band, grid parameters, then its open orders."""
-    name, mode = _cell(result.get("name")), _cell(result.get("mode"))
-    title = Text.assemble("bot ", (name, "bold"), f" ({mode}) ", _styled(result.get("state"), _RUN_STATE_STYLES))
+def render_bot(result: BotSnapshot, console: Console) -> None:
+    """One bot: position and margin, PnL, risk, band, grid parameters, live readings, supervision, then its open
+    orders."""
+    fields = msgspec.structs.asdict(result)
+    title = Text.assemble(
+        "bot ", (result.name, "bold"), f" ({_cell(result.mode)}) ", _styled(result.state, _RUN_STATE_STYLES)
+    )
     console.print(title)
-    risk = result.get("risk")
-    if isinstance(risk, dict):
-        reasons = risk.get("reasons")
-        reason_text = "; ".join(str(r) for r in reasons) if isinstance(reasons, list) and reasons else ""
+    if result.risk is not None:
+        reasons = "; ".join(result.risk.reasons)
         console.print(
-            Text.assemble(
-                "risk ", _styled(risk.get("state"), _RISK_STATE_STYLES), f"  {reason_text}" if reason_text else ""
-            )
+            Text.assemble("risk ", _styled(result.risk.state, _RISK_STATE_STYLES), f"  {reasons}" if reasons else "")
         )
     sections: list[Table] = [
-        _key_values("position", ((label, result.get(key)) for label, key in _BOT_POSITION), numbers=True)
+        _key_values("position", ((label, fields[key]) for label, key in _BOT_POSITION), numbers=True)
     ]
-    pnl = result.get("pnl")
-    if isinstance(pnl, dict):
-        rows = [fee_row(pnl.get(k)) if k == "fees" else (k, _signed(pnl.get(k))) for k in _BOT_PNL] + [
-            (k, _signed(v)) for k, v in pnl.items() if k not in _BOT_PNL
+    if result.pnl is not None:
+        pnl = msgspec.structs.asdict(result.pnl)
+        rows = [
+            fee_row(pnl[key]) if key == "fees_paid" else (label, _signed(pnl[key]))
+            for label, key in _BOT_PNL
+            if pnl[key] is not None
         ]
         sections.append(_key_values("pnl", rows, numbers=True))
-    band = result.get("band")
-    if isinstance(band, dict):
-        keys = ["min", "max", "preferred"] + [k for k in band if k not in ("min", "max", "preferred")]
-        sections.append(_key_values("band", ((k, band.get(k)) for k in keys), numbers=True))
-    grid = result.get("grid")
-    if isinstance(grid, dict) and grid:
-        sections.append(_key_values("grid", grid.items()))
-    extra = [(k, v) for k, v in result.items() if k not in _BOT_KNOWN]
-    if extra:
-        sections.append(_key_values("other", extra))
+    if result.band is not None:
+        band = result.band
+        sections.append(
+            _key_values("band", (("min", band.min), ("max", band.max), ("preferred", band.preferred)), numbers=True)
+        )
+    if result.grid:
+        sections.append(_key_values("grid", result.grid.items()))
+    live = [(label, fields[key]) for label, key in _BOT_LIVE if fields[key] is not None]
+    if live:
+        sections.append(_key_values("live", live))
+    if result.supervision is not None:
+        sections.append(_key_values("supervisor", ((label, fields[key]) for label, key in _BOT_SUPERVISION)))
     console.print(Columns(sections, padding=(1, 4)))
-    orders = result.get("orders")
-    if isinstance(orders, list):
-        _render_orders(orders, console)
+    if result.orders is not None:
+        _render_orders(result, console)
 
 
-def _render_orders(orders: list[Any], console: Console) -> None:
+def _render_orders(result: BotSnapshot, console: Console) -> None:
+    orders = result.orders or ()
     if not orders:
         console.print("no open orders")
         return
@@ -337,36 +450,56 @@ def _render_orders(orders: list[Any], console: Console) -> None:
         right = col in ("price", "base", "filled", "max_ts")
         table.add_column(col, justify="right" if right else "left", no_wrap=True)
     for order in orders:
-        if isinstance(order, dict):
-            cells: list[Text | str] = [_cell(order.get(c)) for c in _ORDER_COLUMNS]
-            cells[1] = _styled(order.get("side"), _SIDE_STYLES)
-            table.add_row(*cells)
+        fields = msgspec.structs.asdict(order)
+        cells: list[Text | str] = [_cell(fields[c]) for c in _ORDER_COLUMNS]
+        cells[1] = _styled(order.side, _SIDE_STYLES)
+        table.add_row(*cells)
     console.print(table)
 
 
-def render_message(result: Any, console: Console) -> None:
-    """The answer to an action: ``NAME: STATE``, a message, or whatever came, as key/values."""
-    if result is None:
-        console.print("ok")
-    elif isinstance(result, str):
-        console.print(result)
-    elif isinstance(result, dict) and "name" in result and "state" in result:
-        line = Text.assemble((_cell(result["name"]), "bold"), ": ", _styled(result["state"], _RUN_STATE_STYLES))
-        rest = [f"{k}={_cell(v)}" for k, v in result.items() if k not in ("name", "state")]
-        if rest:
-            line.append("  " + " ".join(rest))
-        console.print(line)
-    elif isinstance(result, dict):
-        console.print(_key_values("", result.items()) if result else "ok")
-    else:
-        console.print(_cell(result))
+def render_capital(result: CapitalResult, console: Console) -> None:
+    """A capital move: what was asked, then each event the venue reported."""
+    console.print(Text.assemble((result.name, "bold"), f": {result.action} {result.amount} {result.asset}"))
+    for event in result.events:
+        if event.amount is not None:
+            console.print(f"  {event.time} balance {event.amount} {event.asset}")
+        elif event.reason is not None:
+            detail = f" ({event.detail})" if event.detail else ""
+            console.print(Text(f"  {event.time} refused: {event.reason}{detail}", style="red"))
+        else:
+            console.print(f"  {event.time} {event.event}")
 
 
-_EVENT_LEAD = ("ts", "time", "market_time", "bot", "type", "kind")
+def _fee(fees_paid: str) -> str:
+    """A fill's fee as an operator reads it: a cost ``fee 2.03 paid``, an income ``rebate 0.03``."""
+    if fees_paid.startswith("-"):
+        return f"rebate {fees_paid[1:]}"
+    return f"fee {fees_paid} paid"
 
 
-def format_event(event: Mapping[str, Any]) -> str:
-    """One event as one line: time, bot and type first, then ``key=value`` for the rest."""
-    lead = [_cell(event[k]) for k in _EVENT_LEAD if k in event]
-    rest = [f"{k}={_cell(v)}" for k, v in event.items() if k not in _EVENT_LEAD]
-    return " ".join(lead + rest)
+def format_event(event: BotEvent) -> str:  # noqa: PLR0911  <why: one flat exhaustive match over the event kinds>
+    """One event as one line: time (when it has one), bot and kind first, amounts in units."""
+    match event:
+        case FillEvent():
+            reduce = " reduce-only" if event.reduce_only else ""
+            return (
+                f"{event.time} {event.bot} fill #{event.order_id} {event.side} {event.base} @ {event.price} "
+                f"quote {event.quote} {_fee(event.fees_paid)} {event.liquidity}{reduce}"
+            )
+        case FundingEvent():
+            flow = f"received {event.payment}" if not event.payment.startswith("-") else f"paid {event.payment[1:]}"
+            return f"{event.time} {event.bot} funding {flow} on {event.position} at rate {event.rate}"
+        case RiskStateChanged():
+            reasons = f" ({', '.join(event.reasons)})" if event.reasons else ""
+            return f"{event.time} {event.bot} risk {event.state}{reasons}"
+        case StateChanged():
+            by = f" by {event.command}" if event.command else ""
+            return f"{event.bot} state {event.state}{by}"
+        case Started():
+            return f"{event.bot} started {event.state} (generation {event.generation})"
+        case Failed():
+            return f"{event.bot} failed (generation {event.generation}): {event.error}"
+        case Alert():
+            return f"{event.bot} alert {event.level}: {event.message}"
+        case _ as unreachable:
+            assert_never(unreachable)

@@ -12,6 +12,8 @@ import argparse
 import json
 from typing import Any
 
+import msgspec
+
 from botrunner.cli import CliError
 from botrunner.config import AccountRef, BotConfig, BotMode, StrategyConfig, StrategyKind
 from botrunner.config.live import DEFAULT_RPC_ENV, LiveSettings
@@ -73,7 +75,7 @@ def reading(venue: Any, alert: Any) -> dict[str, Any]:
     return {
         "slot": snap.slot,
         "latency_ms": venue.latency_ms,
-        **account_fields(report, mark=snap.oracle, oracle=snap.oracle),
+        **msgspec.structs.asdict(account_fields(report, mark=snap.oracle, oracle=snap.oracle)),
         "total_collateral": fixed(report.total_collateral, QUOTE_DECIMALS),
         "free_collateral": fixed(report.free_collateral, QUOTE_DECIMALS),
         "maintenance_requirement": fixed(report.maintenance_requirement, QUOTE_DECIMALS),

@@ -231,7 +231,9 @@ def _amount(value: int, precision: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _validate_semantics(bot: BotConfig, positions: Positions, words: dict[str, str], source: str) -> None:
+def _validate_semantics(  # noqa: PLR0912  a flat list of independent checks, each naming its own YAML field
+    bot: BotConfig, positions: Positions, words: dict[str, str], source: str
+) -> None:
     def fail(message: str, *path: str) -> ConfigError:
         return ConfigError.at(source, field_position(positions, *path), ".".join(path), message)
 

@@ -1,9 +1,9 @@
 """Ladder construction: which rungs the connector wants resting, given the mode, band, position and anchor.
 
 Rules (all integer, Drift precisions):
-- Rung prices come from the strategy's ``LadderLevel``s when given, else from the policy: bid k at
-  anchor·(1 − k·step_bps/1e4) rounded down to the tick, ask k at anchor·(1 + k·step_bps/1e4) rounded up, k = 1..
-  grid_levels. Sizes round down to the step; a rung below ``min_order_size`` is dropped.
+- Rung prices come from the strategy's ``LadderLevel``s when given, else from the policy: rung k = 1..grid_levels
+  at ``botrunner.core.rungs.rung_price`` (bid k at anchor·(1 − k·step_bps/1e4) rounded down to the tick, ask k at
+  anchor·(1 + k·step_bps/1e4) rounded up). Sizes round down to the step; a rung below ``min_order_size`` is dropped.
 - Trimming: if EVERY bid filled the position would stay ≤ ``band.max_base``; if every ask filled it would stay ≥
   ``band.min_base`` (cumulative, the last rung cut down to what fits, rounded down to the step).
 - Exposure reduction (position outside the band): the reducing side's first rung is enlarged to carry the whole
@@ -31,6 +31,7 @@ from botrunner.core.intents import ExposureBand, LadderLevel
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import ExecutionPolicy, PostOnlyMode
 from botrunner.core.precision import BPS_PRECISION
+from botrunner.core.rungs import rung_price
 from botrunner.core.side import Side
 
 
@@ -45,21 +46,15 @@ class Rung(msgspec.Struct, frozen=True):
 
 
 def policy_prices(side: Side, anchor: int, policy: ExecutionPolicy, market: PerpMarketSpec) -> list[int]:
-    """The policy's rung prices on ``side``, nearest first; bids rounded down, asks up; non-positive bids dropped."""
+    """The policy's rung prices on ``side`` (``rung_price`` for k = 1..grid_levels), nearest first; non-positive
+    bids dropped."""
     out: list[int] = []
     step = policy.step_bps
-    levels = range(1, policy.grid_levels + 1)
-    if side is Side.BUY:
-        round_down = market.round_price_down
-        for k in levels:
-            price = round_down(anchor * (BPS_PRECISION - k * step) // BPS_PRECISION)
-            if price <= 0:
-                break
-            out.append(price)
-    else:
-        round_up = market.round_price_up
-        for k in levels:
-            out.append(round_up(-(-anchor * (BPS_PRECISION + k * step) // BPS_PRECISION)))
+    for k in range(1, policy.grid_levels + 1):
+        price = rung_price(side, anchor, k, step, market)
+        if price <= 0:
+            break  # only a bid can reach 0, and deeper bids only get lower
+        out.append(price)
     return out
 
 

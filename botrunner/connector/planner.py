@@ -1,12 +1,16 @@
 """The sans-I/O planner: (state, directive, policy, market, quote, position, now) -> (commands, state').
 
-Decision order for a working mode (GRID / REDUCE / DEFEND):
+Decision order for a working mode (GRID / REDUCE / DEFEND). In the code, rule 1 is ``_entry_reason`` (an exhaustive
+match on the mode), rules 2-4 are ``REBUILD_RULES`` and rule 5 is ``REQUOTE_RULES``: first-match tables of
+(predicate, PlanReason), each predicate a small named function whose docstring says why it requotes; the command
+builder (``_rebuild``, ``_partial_requote``, ``_emit``) then turns the reason into at most one command.
 1. no ladder yet, or the mode changed ⇒ full rebuild at the current anchor;
 2. any rung reached its ``max_ts`` ⇒ full rebuild (``ttl_expired``);
 3. the anchor moved >= ``requote_threshold_bps`` from where the ladder was built ⇒ full rebuild;
 4. every rung is gone (filled, rejected, cancelled by the venue) ⇒ full rebuild (``ladder_empty``);
-5. otherwise, if band, ramp-in, levels, policy or an outside position change alter the rungs the ladder WOULD have
-   at its own anchor, replace only the rungs that differ (same anchor); our own fills never count as a change.
+5. otherwise, if band, levels, policy, ramp-in or an outside position change (the first of these that changed
+   names the reason) alter the rungs the ladder WOULD have at its own anchor, replace only the rungs that differ
+   (same anchor); our own fills never count as a change.
    If that replacement would leave no order working (every live order cancelled, nothing placeable, e.g. the
    new rungs cross the book at the old anchor), rule 4 applies to the result in this same step: a full rebuild at
    the current anchor, under the step's reason, whenever that rebuild has something to place.
@@ -20,8 +24,8 @@ never reuses a user_order_id still reserved by an order the venue has not confir
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from typing import assert_never
+from collections.abc import Callable, Sequence
+from typing import Final, assert_never
 
 import msgspec
 
@@ -73,6 +77,24 @@ class PlanResult(msgspec.Struct, frozen=True):
 _PENDING_CANCEL = OrderState.PENDING_CANCEL
 
 
+class _Step(msgspec.Struct, frozen=True, gc=False):
+    """One ``plan`` call's inputs with the tracked orders sorted once: what every rule and builder below reads."""
+
+    state: ConnectorState
+    directive: ExecutionDirective
+    policy: ExecutionPolicy
+    market: PerpMarketSpec
+    quote: MarketQuote
+    position_base: int
+    now: int
+    levels: tuple[LadderLevel, ...]
+    urgent: bool  # an urgent DEFEND: one crossing order at the oracle
+    anchor: int  # where a ladder built now is anchored: the mark (the oracle when urgent)
+    live: list[WorkingOrder]  # working the ladder
+    expired: list[WorkingOrder]  # past their max_ts: Drift no longer works them
+    in_flight_cancels: int  # cancels sent and not yet confirmed: they still count against the 32-order limit
+
+
 def plan(
     state: ConnectorState,
     *,
@@ -111,111 +133,197 @@ def plan(
         return _halt(state, live + expired)
 
     urgent = directive.urgent and mode is ExecutionMode.DEFEND
-    anchor = quote.oracle_price if urgent else quote.mark_price
-    levels_t = levels if isinstance(levels, tuple) else tuple(levels)
+    step = _Step(
+        state,
+        directive,
+        policy,
+        market,
+        quote,
+        position_base,
+        now,
+        levels if isinstance(levels, tuple) else tuple(levels),
+        urgent,
+        quote.oracle_price if urgent else quote.mark_price,
+        live,
+        expired,
+        in_flight_cancels,
+    )
     memo = state.ladder
-    emptied: PlanResult | None = None  # a partial requote that would leave nothing working (see below)
-    reason: PlanReason
     if memo is None or memo.mode is not mode or memo.urgent != urgent:
-        reason = _entry_reason(mode, urgent, memo)
-    elif expired:
-        reason = PlanReason.TTL_EXPIRED
-    elif (
-        anchor != memo.anchor
-        and abs(anchor - memo.anchor) * BPS_PRECISION >= policy.requote_threshold_bps * memo.anchor
-    ):
-        reason = PlanReason.REQUOTE_PRICE_MOVED
-    elif not live:
-        reason = PlanReason.LADDER_EMPTY
-    else:
-        # Position as it was when the ladder was sized, give or take our own fills since.
-        pos_adj = position_base - memo.fills_base
-        worked = _worked_band(directive, pos_adj, state.started_at, policy, now)
-        same_levels = levels_t is memo.levels or levels_t == memo.levels
-        same_policy = policy is memo.policy or policy == memo.policy
-        if (
-            pos_adj == memo.position_base
-            and worked == memo.worked_band
-            and directive.band == memo.band
-            and same_levels
-            and same_policy
-        ):
-            return PlanResult((), state)  # the hot path: nothing that shapes the ladder changed
-        would_be = build_ladder(
-            mode=mode,
-            band=worked,
-            position_base=pos_adj,
-            anchor=memo.anchor,
-            policy=policy,
-            market=market,
-            levels=levels_t,
-            urgent=urgent,
-        )
-        if would_be == memo.rungs:
-            refreshed = msgspec.structs.replace(
-                memo, band=directive.band, worked_band=worked, position_base=pos_adj, levels=levels_t, policy=policy
-            )
-            return PlanResult((), msgspec.structs.replace(state, ladder=refreshed))
-        if directive.band != memo.band:
-            reason = PlanReason.BAND_CHANGED
-        elif not same_levels:
-            reason = PlanReason.LEVELS_CHANGED
-        elif not same_policy:
-            reason = PlanReason.POLICY_CHANGED
-        elif worked != memo.worked_band:
-            reason = PlanReason.RAMP_IN
-        else:
-            reason = PlanReason.POSITION_CHANGED
-        requoted, leaves_empty = _partial_requote(
-            state,
-            memo=memo,
-            live=live,
-            in_flight_cancels=in_flight_cancels,
-            directive=directive,
-            policy=policy,
-            market=market,
-            quote=quote,
-            position_base=position_base,
-            now=now,
-            levels=levels_t,
-            reason=reason,
-            # no fills since the build: the ladder just built for the comparison is the one to work
-            built=(worked, would_be) if pos_adj == position_base else None,
-        )
-        if not leaves_empty:
-            return requoted
-        # The requote at the ladder's old anchor would leave nothing working (e.g. its rungs now cross the book),
-        # so rule 4 applies to the ladder this step leaves: rebuild at the current anchor NOW. Left to the next
-        # plan, that rebuild would send a second command with no new event in between (breaking idempotence).
-        emptied = requoted
+        return _rebuild(step, _entry_reason(mode, urgent, memo))
+    for applies, reason in REBUILD_RULES:
+        if applies(step, memo):
+            return _rebuild(step, reason)
+    return _requote(step, memo)
 
-    worked = _worked_band(directive, position_base, state.started_at, policy, now)
+
+# ---------------------------------------------------------------------------------------------- requote reasons
+# Each rule is (predicate, PlanReason), checked in order; the first that holds names the step's command.
+
+
+def _ttl_expired(step: _Step, memo: LadderMemo) -> bool:
+    """A rung reached its ``max_ts``: Drift no longer works it, so the ladder is renewed whole at the current
+    anchor (one atomic command) rather than patched with a rung priced at the anchor it was built at."""
+    return bool(step.expired)
+
+
+def _anchor_moved(step: _Step, memo: LadderMemo) -> bool:
+    """The anchor moved at least ``requote_threshold_bps`` from where the ladder was built: every rung is off
+    centre by that much, so the whole ladder moves (one atomic cancel-and-place) instead of trailing the price."""
+    anchor = step.anchor
+    return (
+        anchor != memo.anchor
+        and abs(anchor - memo.anchor) * BPS_PRECISION >= step.policy.requote_threshold_bps * memo.anchor
+    )
+
+
+def _ladder_gone(step: _Step, memo: LadderMemo) -> bool:
+    """Every rung is gone (filled, rejected, cancelled by the venue): nothing works the band any more, so a fresh
+    ladder is built at the current anchor."""
+    return not step.live
+
+
+RebuildRule = tuple[Callable[[_Step, LadderMemo], bool], PlanReason]
+
+# Full rebuilds at the current anchor, for a ladder of the current mode (entering a mode is ``_entry_reason``).
+REBUILD_RULES: Final[tuple[RebuildRule, ...]] = (
+    (_ttl_expired, PlanReason.TTL_EXPIRED),
+    (_anchor_moved, PlanReason.REQUOTE_PRICE_MOVED),
+    (_ladder_gone, PlanReason.LADDER_EMPTY),
+)
+
+
+def _band_changed(step: _Step, memo: LadderMemo, worked: ExposureBand) -> bool:
+    """The approved band moved (strategy or Risk Governor): its edges trim the rungs."""
+    return step.directive.band != memo.band
+
+
+def _levels_changed(step: _Step, memo: LadderMemo, worked: ExposureBand) -> bool:
+    """The strategy asked for other rungs (prices or sizes)."""
+    levels = step.levels
+    return not (levels is memo.levels or levels == memo.levels)
+
+
+def _policy_changed(step: _Step, memo: LadderMemo, worked: ExposureBand) -> bool:
+    """The ExecutionPolicy changed (a reload): spacing, sizes or flags of the rungs may differ."""
+    policy = step.policy
+    return not (policy is memo.policy or policy == memo.policy)
+
+
+def _ramp_advanced(step: _Step, memo: LadderMemo, worked: ExposureBand) -> bool:
+    """The ramp-in moved the worked band since the ladder was sized (it widens as the ramp advances): there is
+    room for more or larger rungs."""
+    return worked != memo.worked_band
+
+
+def _position_moved(step: _Step, memo: LadderMemo, worked: ExposureBand) -> bool:
+    """The position moved by more than the ladder's own fills explain (an outside trade, a liquidation, an
+    adopted fill): the trimming to the band depends on it. Our own fills never count, or every fill would
+    requote the rest of the ladder."""
+    return step.position_base - memo.fills_base != memo.position_base
+
+
+RequoteRule = tuple[Callable[[_Step, LadderMemo, ExposureBand], bool], PlanReason]
+
+# Changes that may alter the rungs of the ladder at its own anchor; when none holds nothing is planned (the hot
+# path). When one holds, only the rungs that then differ are replaced, under the first rule's reason.
+REQUOTE_RULES: Final[tuple[RequoteRule, ...]] = (
+    (_band_changed, PlanReason.BAND_CHANGED),
+    (_levels_changed, PlanReason.LEVELS_CHANGED),
+    (_policy_changed, PlanReason.POLICY_CHANGED),
+    (_ramp_advanced, PlanReason.RAMP_IN),
+    (_position_moved, PlanReason.POSITION_CHANGED),
+)
+
+
+# ---------------------------------------------------------------------------------------------- builders
+
+
+def _requote(step: _Step, memo: LadderMemo) -> PlanResult:
+    """Rule 5 of the module doc: the ladder stays at its anchor; the first requote rule that holds names the
+    change, and only the rungs it alters are replaced. No rule holds: nothing to do (the hot path)."""
+    # Position as it was when the ladder was sized, give or take our own fills since.
+    pos_adj = step.position_base - memo.fills_base
+    worked = _worked_band(step.directive, pos_adj, step.state.started_at, step.policy, step.now)
+    for applies, reason in REQUOTE_RULES:
+        if applies(step, memo, worked):
+            return _reshape(step, memo, pos_adj, worked, reason)
+    return PlanResult((), step.state)
+
+
+def _reshape(step: _Step, memo: LadderMemo, pos_adj: int, worked: ExposureBand, reason: PlanReason) -> PlanResult:
+    """Replace the rungs that ``reason``'s change alters, at the ladder's own anchor; a change that alters none only
+    refreshes the ladder's memo."""
+    state = step.state
+    would_be = build_ladder(
+        mode=memo.mode,
+        band=worked,
+        position_base=pos_adj,
+        anchor=memo.anchor,
+        policy=step.policy,
+        market=step.market,
+        levels=step.levels,
+        urgent=memo.urgent,
+    )
+    if would_be == memo.rungs:
+        refreshed = msgspec.structs.replace(
+            memo,
+            band=step.directive.band,
+            worked_band=worked,
+            position_base=pos_adj,
+            levels=step.levels,
+            policy=step.policy,
+        )
+        return PlanResult((), msgspec.structs.replace(state, ladder=refreshed))
+    requoted, leaves_empty = _partial_requote(
+        step,
+        memo,
+        reason,
+        # no fills since the build: the ladder just built for the comparison is the one to work
+        built=(worked, would_be) if pos_adj == step.position_base else None,
+    )
+    if not leaves_empty:
+        return requoted
+    # The requote at the ladder's old anchor would leave nothing working (e.g. its rungs now cross the book),
+    # so rule 4 applies to the ladder this step leaves: rebuild at the current anchor NOW. Left to the next
+    # plan, that rebuild would send a second command with no new event in between (breaking idempotence).
+    return _rebuild(step, reason, emptied=requoted)
+
+
+def _rebuild(step: _Step, reason: PlanReason, emptied: PlanResult | None = None) -> PlanResult:
+    """A whole new ladder at the current anchor: cancel every live and expired order, place the new rungs, as ONE
+    command. ``emptied`` is a partial requote of this step that would leave nothing working: kept instead when the
+    rebuild has nothing to place either."""
+    state, directive, policy = step.state, step.directive, step.policy
+    position_base, anchor = step.position_base, step.anchor
+    worked = _worked_band(directive, position_base, state.started_at, policy, step.now)
     desired = build_ladder(
-        mode=mode,
+        mode=directive.mode,
         band=worked,
         position_base=position_base,
         anchor=anchor,
         policy=policy,
-        market=market,
-        levels=levels_t,
-        urgent=urgent,
+        market=step.market,
+        levels=step.levels,
+        urgent=step.urgent,
     )
     generation = state.generation + 1
     new_memo = LadderMemo(
         generation=generation,
         anchor=anchor,
-        mode=mode,
-        urgent=urgent,
+        mode=directive.mode,
+        urgent=step.urgent,
         band=directive.band,
         worked_band=worked,
         position_base=position_base,
-        levels=levels_t,
+        levels=step.levels,
         policy=policy,
         rungs=desired,
     )
     # Cancels still in flight may not have landed (Solana does not order separate transactions), so they count
     # against the 32-order limit; this step's own cancels land atomically with its placements and do not.
-    budget = max(0, MAX_OPEN_ORDERS_PER_USER - in_flight_cancels)
+    budget = max(0, MAX_OPEN_ORDERS_PER_USER - step.in_flight_cancels)
+    quote = step.quote
     to_place = filter_post_only(desired, quote.best_bid, quote.best_ask)[:budget]
     if emptied is not None and not to_place:
         # The rebuild has nothing to place either: it would send the requote's very cancels (every live order, no
@@ -223,13 +331,13 @@ def plan(
         return emptied
     return _emit(
         msgspec.structs.replace(state, ladder=new_memo, generation=generation),
-        cancel=live + expired,
+        cancel=step.live + step.expired,
         rungs=to_place,
         reason=reason,
         policy=policy,
         anchor=anchor,
         generation=generation,
-        now=now,
+        now=step.now,
     )
 
 
@@ -289,18 +397,8 @@ def _mark_cancelled(orders: tuple[WorkingOrder, ...], ids: frozenset[int]) -> tu
 
 
 def _partial_requote(
-    state: ConnectorState,
-    *,
+    step: _Step,
     memo: LadderMemo,
-    live: list[WorkingOrder],
-    in_flight_cancels: int,
-    directive: ExecutionDirective,
-    policy: ExecutionPolicy,
-    market: PerpMarketSpec,
-    quote: MarketQuote,
-    position_base: int,
-    now: int,
-    levels: tuple[LadderLevel, ...],
     reason: PlanReason,
     built: tuple[ExposureBand, tuple[Rung, ...]] | None = None,
 ) -> tuple[PlanResult, bool]:
@@ -308,38 +406,40 @@ def _partial_requote(
     ``built`` is (worked band, ladder) when the caller already built them for this position.
 
     Returns the result and whether it leaves no order working the ladder (all cancelled, nothing placed)."""
+    state, policy, position_base = step.state, step.policy, step.position_base
     if built is not None:
         worked, desired = built
     else:
-        worked = _worked_band(directive, position_base, state.started_at, policy, now)
+        worked = _worked_band(step.directive, position_base, state.started_at, policy, step.now)
         desired = build_ladder(
             mode=memo.mode,
             band=worked,
             position_base=position_base,
             anchor=memo.anchor,
             policy=policy,
-            market=market,
-            levels=levels,
+            market=step.market,
+            levels=step.levels,
             urgent=memo.urgent,
         )
     missing = list(desired)
     cancel: list[WorkingOrder] = []
     kept = 0
-    for o in live:
+    for o in step.live:
         rung = Rung(o.side, o.price, o.base, o.reduce_only, o.post_only)
         if rung in missing:
             missing.remove(rung)
             kept += 1
         else:
             cancel.append(o)
-    budget = MAX_OPEN_ORDERS_PER_USER - in_flight_cancels - kept
+    budget = MAX_OPEN_ORDERS_PER_USER - step.in_flight_cancels - kept
+    quote = step.quote
     to_place = filter_post_only(missing, quote.best_bid, quote.best_ask)[: max(0, budget)]
     new_memo = msgspec.structs.replace(
         memo,
-        band=directive.band,
+        band=step.directive.band,
         worked_band=worked,
         position_base=position_base,
-        levels=levels,
+        levels=step.levels,
         policy=policy,
         rungs=desired,
         fills_base=0,
@@ -352,12 +452,12 @@ def _partial_requote(
         policy=policy,
         anchor=memo.anchor,
         generation=memo.generation,
-        now=now,
+        now=step.now,
     )
     return result, not kept and not to_place
 
 
-def _emit(
+def _emit(  # the command builder
     state: ConnectorState,
     *,
     cancel: list[WorkingOrder],

@@ -1,22 +1,25 @@
 """A blocking client of the control socket (what ``botrunner ctl`` uses).
 
-``ControlClient(path).call("pause", name="sol-grid")`` returns the command's result or raises: ``ClientError``
-when the runner answered with an error (its code and message), ``ConnectionFailed`` when there was no usable
-answer (no runner listening, timeout, connection closed, a reply that is not the protocol's).
+``ControlClient(path).call(Pause(name="sol-grid"), BotState)`` sends the typed command and returns its result
+decoded as the given type, or raises: ``ClientError`` when the runner answered with an error (its code and
+message), ``ConnectionFailed`` when there was no usable answer (no runner listening, timeout, connection closed, a
+reply that is not the protocol's or not of the expected type).
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TypeVar
+
+import msgspec
 
 from botrunner.control import SocketPathError, check_socket_path
 from botrunner.control.protocol import (
-    Command,
     Event,
     ProtocolError,
     Reply,
@@ -24,6 +27,9 @@ from botrunner.control.protocol import (
     parse_server_line,
     request_line,
 )
+from botrunner.core.operator import ControlCommand, Subscribe
+
+T = TypeVar("T")
 
 _READ_CHUNK = 65536
 # A status of a large fleet is big, but a reply that never ends is a broken server: stop somewhere.
@@ -90,6 +96,18 @@ class _Lines:
     def close(self) -> None:
         self.sock.close()
 
+    def ended_by_server(self) -> bool:
+        """Whether the server has already spoken or hung up on this idle connection (it closes one that waited
+        too long or that makes room for a newer client, with one line saying so): such a connection is not
+        reused."""
+        if self._buf:
+            return True
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True  # closed here already
+        return bool(readable)  # a line or the end of the stream is waiting: the server has finished with it
+
 
 def _remaining(deadline: float | None, path: Path) -> float | None:
     if deadline is None:
@@ -133,15 +151,26 @@ class ControlClient:
             self._conn.close()
             self._conn = None
 
-    def call(self, cmd: str | Command, /, **args: Any) -> Any:
-        """Send ``cmd`` with ``args``; the result. Raises ``ClientError`` or ``ConnectionFailed``."""
+    def call(self, command: ControlCommand, result: type[T]) -> T:
+        """Send ``command``; its result, decoded as ``result`` (``msgspec.Raw`` keeps the JSON as it came). Raises
+        ``ClientError`` or ``ConnectionFailed``."""
+        raw = self.call_raw(command)
+        try:
+            return msgspec.json.decode(raw, type=result)
+        except msgspec.DecodeError as exc:
+            raise ConnectionFailed(f"unexpected answer to {command.cmd} from {self.socket_path}: {exc}") from exc
+
+    def call_raw(self, command: ControlCommand) -> msgspec.Raw:
+        """Send ``command``; its result as the JSON the runner sent. Raises ``ClientError`` or ``ConnectionFailed``."""
         deadline = time.monotonic() + self.timeout_s
+        if self._conn is not None and self._conn.ended_by_server():
+            self.close()  # a reused connection the server closed meanwhile: a new one for this call
         if self._conn is None:
             self._conn = self._connect(deadline)
         conn = self._conn
         rid = self._take_id()
         try:
-            conn.send(request_line(rid, cmd, args), deadline)
+            conn.send(request_line(rid, command), deadline)
             return self._await_reply(conn, rid, deadline)
         except ConnectionFailed:
             self.close()
@@ -151,15 +180,14 @@ class ControlClient:
                 self.close()  # the server may have closed this connection after that answer
             raise
 
-    def events(self, bots: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Subscribe (to ``bots`` only, or all) on a connection of its own; yield each event until the runner
-        closes the stream. Raises ``ClientError`` when refused or dropped (e.g. ``overflow``)."""
+    def events(self, command: Subscribe | None = None) -> Iterator[msgspec.Raw]:
+        """Subscribe (``command``: to its bots only; None: all) on a connection of its own; yield each event's JSON
+        object until the runner closes the stream. Raises ``ClientError`` when refused or dropped (``overflow``)."""
         deadline = time.monotonic() + self.timeout_s
         conn = self._connect(deadline)
         try:
             rid = self._take_id()
-            args = {} if bots is None else {"bots": list(bots)}
-            conn.send(request_line(rid, Command.SUBSCRIBE, args), deadline)
+            conn.send(request_line(rid, command or Subscribe()), deadline)
             self._await_reply(conn, rid, deadline)
             while True:
                 line = conn.read(None)
@@ -178,7 +206,7 @@ class ControlClient:
         self._next_id += 1
         return rid
 
-    def _await_reply(self, conn: _Lines, rid: RequestId, deadline: float) -> Any:
+    def _await_reply(self, conn: _Lines, rid: RequestId, deadline: float) -> msgspec.Raw:
         while True:
             line = conn.read(deadline)
             if line is None:

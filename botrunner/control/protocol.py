@@ -1,27 +1,37 @@
-"""The control socket's wire format: JSON lines, validated against a closed command table. Pure: no I/O.
+"""The control socket's wire format: JSON lines framing the operator's commands (``botrunner.core.operator``).
+Pure: no I/O.
 
-Request: ``{"id": <str|int>, "cmd": <str>, "args": {...}}`` (``args`` optional, default ``{}``).
+Request: ``{"id": <str|int>, "cmd": <str>, "args": {...}}`` (``args`` optional when the command needs none).
 Reply: ``{"id": ..., "ok": true, "result": ...}`` or ``{"id": ..., "ok": false, "error": {"code", "message"}}``.
 Event (after a ``subscribe`` reply, until the client disconnects): ``{"event": {...}}``.
 
-A reply to a line whose ``id`` could not be read, or a line the server sends on its own (busy, idle timeout,
-overflow), carries ``"id": null``.
+A request is decoded once, by msgspec, into a ``Request`` whose ``args`` is the typed command: the request types
+are a tagged union on ``cmd`` built from the command union itself, so the socket cannot accept a command the
+vocabulary does not have, or miss one it has. msgspec's error names the path of the bad value
+(``- at `$.args.name```); :func:`parse_request` maps it to an error code. A reply to a line whose ``id`` could not
+be read (or is longer than ``MAX_ID_CHARS``: it is not echoed), or a line the server sends on its own (busy, idle
+timeout, overflow), carries ``"id": null``.
 """
 
 from __future__ import annotations
 
-import decimal
 import enum
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, TypeGuard, assert_never
+import re
+from typing import Annotated, Final, Union, cast
 
 import msgspec
 
-RequestId = str | int
+from botrunner.core.operator import COMMAND_TYPES, ControlCommand, command_name, command_type
+
+MAX_ID_CHARS: Final = 64
+# An id is echoed in the reply: bounded, so a request cannot make its reply as long as itself.
+RequestId = (
+    Annotated[str, msgspec.Meta(max_length=MAX_ID_CHARS)] | Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+)
 
 # Error messages quote client data; a quoted value is cut so that a 64 KiB key cannot make a 64 KiB reply.
 _QUOTE_CHARS = 60
+_MESSAGE_CHARS = 200
 
 
 class ErrorCode(enum.StrEnum):
@@ -35,92 +45,9 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = "not_found"  # e.g. no bot with that name
     CONFLICT = "conflict"  # the command does not apply in the current state
     TIMEOUT = "timeout"  # no answer within the reply timeout, or an idle client is being disconnected
-    BUSY = "busy"  # too many clients; the connection is closed after this reply
-    OVERFLOW = "overflow"  # a subscriber fell too far behind the event stream and is disconnected
+    BUSY = "busy"  # too many clients: this connection is closed after this reply
+    OVERFLOW = "overflow"  # a subscriber fell too far behind (or stopped reading) and is disconnected
     INTERNAL = "internal"  # a bug on the server's side; the server keeps serving
-
-
-class Command(enum.StrEnum):
-    """The closed set of commands."""
-
-    STATUS = "status"
-    BOT = "bot"
-    PAUSE = "pause"
-    RESUME = "resume"
-    REDUCE_ONLY = "reduce-only"
-    FLATTEN = "flatten"
-    STOP = "stop"
-    START = "start"
-    RELOAD = "reload"
-    SHUTDOWN = "shutdown"
-    SUBSCRIBE = "subscribe"
-    DEPOSIT = "deposit"
-    WITHDRAW = "withdraw"
-    TRANSFER = "transfer"
-    CONFIRM = "confirm"
-
-
-class ArgType(enum.Enum):
-    """The JSON type an argument must have."""
-
-    STR = "str"  # a non-empty string
-    STR_LIST = "list[str]"  # a list of non-empty strings
-    AMOUNT = "amount"  # a positive decimal string, e.g. "12.5" (exact: never a float)
-    ASSET = "asset"  # "usdc" or "sol"
-    INT = "int"  # a non-negative integer
-
-
-class ArgSpec(msgspec.Struct, frozen=True):
-    """One argument of a command."""
-
-    name: str
-    type: ArgType
-    required: bool = True
-
-
-class CommandSpec(msgspec.Struct, frozen=True):
-    """A command's arguments and one line of help; ``streams``: the reply is followed by events."""
-
-    args: tuple[ArgSpec, ...]
-    help: str
-    streams: bool = False
-
-    def takes_name(self) -> bool:
-        """Whether the command addresses one bot by its ``name``."""
-        return any(a.name == "name" for a in self.args)
-
-
-_NAME = (ArgSpec("name", ArgType.STR),)
-_MONEY = (*_NAME, ArgSpec("amount", ArgType.AMOUNT), ArgSpec("asset", ArgType.ASSET))
-ASSETS = ("usdc", "sol")
-
-COMMANDS: Mapping[Command, CommandSpec] = MappingProxyType(
-    {
-        Command.STATUS: CommandSpec((), "fleet summary: one row per bot"),
-        Command.BOT: CommandSpec(_NAME, "one bot in detail: position, margin, PnL, risk, band, grid, orders"),
-        Command.PAUSE: CommandSpec(_NAME, "pause the bot: no new decisions"),
-        Command.RESUME: CommandSpec(_NAME, "resume a paused, reduce-only or flattened bot"),
-        Command.REDUCE_ONLY: CommandSpec(_NAME, "let the bot only reduce its position"),
-        Command.FLATTEN: CommandSpec(_NAME, "close the position reduce-only, then pause"),
-        Command.STOP: CommandSpec(_NAME, "stop the bot (its shutdown policy applies to its orders)"),
-        Command.START: CommandSpec(_NAME, "start a stopped bot"),
-        Command.RELOAD: CommandSpec((), "re-read the fleet YAML and apply it to the bots that changed"),
-        Command.SHUTDOWN: CommandSpec((), "shut the runner down gracefully"),
-        Command.SUBSCRIBE: CommandSpec(
-            (ArgSpec("bots", ArgType.STR_LIST, required=False),),
-            "stream events until Ctrl-C (no NAME: all bots)",
-            streams=True,
-        ),
-        Command.DEPOSIT: CommandSpec(_MONEY, "live: deposit AMOUNT of ASSET (usdc|sol) from the wallet"),
-        Command.WITHDRAW: CommandSpec(_MONEY, "live: withdraw AMOUNT of ASSET to the wallet (never a borrow)"),
-        Command.TRANSFER: CommandSpec(
-            (*_MONEY, ArgSpec("to_subaccount", ArgType.INT)), "live: move AMOUNT of ASSET to subaccount TO"
-        ),
-        Command.CONFIRM: CommandSpec(
-            (*_NAME, ArgSpec("token", ArgType.STR)), "live: approve orders whose terms hash to TOKEN (5 min)"
-        ),
-    }
-)
 
 
 class ControlError(Exception):
@@ -132,12 +59,36 @@ class ControlError(Exception):
         self.message = message
 
 
-class Request(msgspec.Struct, frozen=True):
-    """A validated request: ``args`` holds exactly the command's arguments, each of its declared type."""
+class Request(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="cmd"):
+    """A decoded request: its id and its typed command (``args``). One subclass per command, tagged ``cmd``."""
 
     id: RequestId
-    cmd: Command
-    args: Mapping[str, Any]
+    args: ControlCommand
+
+
+def _request_type(kind: type[ControlCommand]) -> type[Request]:
+    """The request type framing command ``kind``: ``args`` is that command, optional when it has no required
+    field (``{"id": 1, "cmd": "status"}``)."""
+    fields = msgspec.structs.fields(kind)
+    optional = all(f.default is not msgspec.NODEFAULT or f.default_factory is not msgspec.NODEFAULT for f in fields)
+    args: tuple[str, object] | tuple[str, object, object] = ("args", kind)
+    if optional:
+        args = ("args", kind, msgspec.convert({}, kind))
+    request = msgspec.defstruct(
+        f"{kind.__name__}Request",
+        [args],
+        bases=(Request,),
+        tag=command_name(kind),
+        frozen=True,
+        forbid_unknown_fields=True,
+    )
+    return cast("type[Request]", request)  # defstruct is typed as making a plain Struct
+
+
+_REQUEST_TYPES: Final = tuple(_request_type(kind) for kind in COMMAND_TYPES)
+# The union is built at run time from the command union: statically it is "some Request".
+_REQUESTS: Final = msgspec.json.Decoder(cast("type[Request]", Union[_REQUEST_TYPES]))  # noqa: UP007 (a runtime tuple)
+_COMMAND_NAMES: Final = ", ".join(command_name(kind) for kind in COMMAND_TYPES)
 
 
 class ErrorReply(msgspec.Struct, frozen=True):
@@ -147,216 +98,216 @@ class ErrorReply(msgspec.Struct, frozen=True):
     code: ErrorCode
     message: str
 
-    def wire(self) -> dict[str, Any]:
-        """The reply as its JSON object."""
-        return {"id": self.id, "ok": False, "error": {"code": self.code.value, "message": self.message}}
+
+class _ErrorBody(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+
+
+class _ErrorLine(msgspec.Struct, frozen=True, kw_only=True):
+    id: RequestId | None
+    ok: bool = False
+    error: _ErrorBody
+
+
+class _OkLine(msgspec.Struct, frozen=True, kw_only=True):
+    id: RequestId
+    ok: bool = True
+    result: object
+
+
+class _EventLine(msgspec.Struct, frozen=True):
+    event: object
 
 
 class Reply(msgspec.Struct, frozen=True):
-    """A reply as a client reads it: ``result`` when ``ok``, else ``code`` and ``message``."""
+    """A reply as a client reads it: ``result`` (still JSON, to decode into the type the command answers with) when
+    ``ok``, else ``code`` and ``message``."""
 
     id: RequestId | None
     ok: bool
-    result: Any = None
+    result: msgspec.Raw = msgspec.Raw(b"null")
     code: str = ""
     message: str = ""
 
 
 class Event(msgspec.Struct, frozen=True):
-    """One streamed event as a client reads it."""
+    """One streamed event as a client reads it (its JSON object, to decode into ``runtime.snapshots.BotEvent``)."""
 
-    data: dict[str, Any]
+    data: msgspec.Raw
 
 
 class ProtocolError(ValueError):
     """A line from the server that is not a reply or an event."""
 
 
-def _quote(value: object) -> str:
+def _quote(value: str) -> str:
     text = repr(value)
     return text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 3] + "..."
 
 
-def _type_name(value: object) -> str:
-    match value:
-        case None:
-            return "null"
-        case bool():
-            return "boolean"
-        case int() | float():
-            return "number"
-        case str():
-            return "string"
-        case list():
-            return "array"
-        case dict():
-            return "object"
-        case _:
-            return type(value).__name__
+def _cut(text: str, limit: int = _MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _is_id(value: object) -> TypeGuard[RequestId]:
-    # JSON true/false decode to bool, a subclass of int: not an id.
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+# -- requests ----------------------------------------------------------------------------------------------------
 
 
-def _decode(line: bytes) -> tuple[Any, str | None]:
-    """The JSON value of ``line``, or an error message. Never raises."""
+class _Head(msgspec.Struct):
+    """What is read of a request that does not decode: its id (to echo) and its command name (to say whose
+    arguments are wrong). Unknown fields are ignored here."""
+
+    id: msgspec.Raw = msgspec.Raw()  # empty: absent (msgspec.Raw cannot be part of a union)
+    cmd: msgspec.Raw = msgspec.Raw()
+
+
+_ID: Final = msgspec.json.Decoder(RequestId)
+_AT = re.compile(r"^(?P<text>.*) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
+
+
+def _head(line: bytes) -> tuple[RequestId | None, str | None]:
     try:
-        return msgspec.json.decode(line), None
-    except UnicodeDecodeError:
-        return None, "the line is not valid UTF-8"
-    except RecursionError:
-        return None, "JSON nested too deeply"
-    except (msgspec.DecodeError, ValueError) as exc:
-        return None, str(exc)
+        head = msgspec.json.decode(line, type=_Head)
+    except (msgspec.DecodeError, RecursionError):
+        return None, None
+    rid: RequestId | None = None
+    name: str | None = None
+    if head.id:
+        try:
+            rid = _ID.decode(head.id)
+        except msgspec.ValidationError:
+            rid = None
+    if head.cmd:
+        try:
+            name = msgspec.json.decode(head.cmd, type=str)
+        except msgspec.ValidationError:
+            name = None
+    return rid, name
 
 
-def check_arg(cmd: Command, spec: ArgSpec, value: object) -> str | None:
-    """Why ``value`` is not a valid argument ``spec`` of ``cmd`` (a message naming the field), or None."""
-    where = f"{cmd.value}: argument {spec.name!r}"
-    match spec.type:
-        case ArgType.STR:
-            if not isinstance(value, str):
-                return f"{where} must be a string, got {_type_name(value)}"
-            if not value:
-                return f"{where} must not be empty"
-            return None
-        case ArgType.STR_LIST:
-            if not isinstance(value, list):
-                return f"{where} must be a list of strings, got {_type_name(value)}"
-            for i, item in enumerate(value):
-                if not isinstance(item, str):
-                    return f"{where}[{i}] must be a string, got {_type_name(item)}"
-                if not item:
-                    return f"{where}[{i}] must not be empty"
-            return None
-        case ArgType.AMOUNT:
-            if not isinstance(value, str):
-                return f'{where} must be a decimal string like "12.5", got {_type_name(value)}'
-            try:
-                number = decimal.Decimal(value)
-            except decimal.InvalidOperation:
-                return f"{where} must be a decimal number, got {_quote(value)}"
-            if not number.is_finite() or number <= 0:
-                return f"{where} must be a positive number, got {_quote(value)}"
-            return None
-        case ArgType.ASSET:
-            if value not in ASSETS:
-                return f"{where} must be one of {', '.join(ASSETS)}, got {_quote(str(value))}"
-            return None
-        case ArgType.INT:
-            if type(value) is not int or value < 0:
-                return f"{where} must be a non-negative integer, got {_type_name(value)}"
-            return None
-        case unreachable:
-            assert_never(unreachable)
+def _takes(name: str) -> str:
+    kind = command_type(name)
+    fields = [f.name for f in msgspec.structs.fields(kind)] if kind is not None else []
+    return f"{name} takes {', '.join(fields)}" if fields else f"{name} takes no arguments"
 
 
-def validate_args(cmd: Command, args: Mapping[str, Any]) -> str | None:
-    """Why ``args`` are not valid for ``cmd`` (a message naming the field), or None."""
-    specs = COMMANDS[cmd].args
-    known = {s.name for s in specs}
-    for key in args:
-        if key not in known:
-            takes = ", ".join(sorted(known)) if known else "no arguments"
-            return f"{cmd.value}: unknown argument {_quote(key)} ({cmd.value} takes {takes})"
-    for spec in specs:
-        if spec.name not in args:
-            if spec.required:
-                return f"{cmd.value}: missing argument {spec.name!r} ({spec.type.value})"
-            continue
-        problem = check_arg(cmd, spec, args[spec.name])
-        if problem is not None:
-            return problem
-    return None
+def _bad_cmd(rid: RequestId | None, name: str | None, text: str) -> ErrorReply:
+    if text.startswith("Invalid value"):
+        given = name if name is not None else "?"
+        return ErrorReply(
+            rid, ErrorCode.UNKNOWN_COMMAND, f"unknown command {_quote(given)} (commands: {_COMMAND_NAMES})"
+        )
+    return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"`cmd` must be a string, one of: {_COMMAND_NAMES}")
 
 
-_REQUEST_KEYS = frozenset({"id", "cmd", "args"})
+def _bad_args(rid: RequestId | None, name: str | None, text: str, path: str) -> ErrorReply:
+    if name is None:  # the line is not whole JSON past the bad argument: its command cannot be read back
+        return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{_cut(text)} - at `{path}`")
+    if path.startswith("$.args"):
+        return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{name}: {_cut(text)} - at `{path}`")
+    return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{name}: missing `args` ({_takes(name)})")
+
+
+def _invalid(line: bytes, problem: str) -> ErrorReply:
+    """The error reply for a JSON line that is not a valid request; ``problem``: msgspec's message, whose path
+    (``- at `$.args.name```) says which part of the request is wrong, hence the code."""
+    rid, name = _head(line)
+    at = _AT.match(problem)
+    text, path = (at["text"], at["path"]) if at else (problem, "$")
+    if path == "$.id" or "required field `id`" in text:
+        return ErrorReply(
+            None, ErrorCode.BAD_REQUEST, f"`id` must be a string of at most {MAX_ID_CHARS} characters or an integer"
+        )
+    if path == "$.cmd" or "required field `cmd`" in text:
+        return _bad_cmd(rid, name, text)
+    if path.startswith("$.args") or (name is not None and "required field `args`" in text):
+        return _bad_args(rid, name, text, path)
+    if text.startswith("Expected `object`"):
+        return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"a request is a JSON object (id, cmd, args): {text}")
+    return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"{_cut(text)} (a request has id, cmd, args)")
 
 
 def parse_request(line: bytes) -> Request | ErrorReply:
-    """Validate one request line (without its newline): a ``Request``, or the ``ErrorReply`` to send back.
-
-    The reply carries the request's id whenever the line is a JSON object with a valid ``id``."""
-    value, problem = _decode(line)
-    if problem is not None:
-        return ErrorReply(None, ErrorCode.BAD_JSON, problem)
-    if not isinstance(value, dict):
-        return ErrorReply(None, ErrorCode.BAD_REQUEST, f"a request is a JSON object, got {_type_name(value)}")
-    raw_id = value.get("id")
-    if _is_id(raw_id):
-        rid: RequestId = raw_id
-    else:
-        got = "no id" if "id" not in value else _type_name(raw_id)
-        return ErrorReply(None, ErrorCode.BAD_REQUEST, f"'id' must be a string or an integer, got {got}")
-    for key in value:
-        if key not in _REQUEST_KEYS:
-            return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"unknown key {_quote(key)} (a request has id, cmd, args)")
-    raw_cmd = value.get("cmd")
-    if not isinstance(raw_cmd, str):
-        got = "no cmd" if "cmd" not in value else _type_name(raw_cmd)
-        return ErrorReply(rid, ErrorCode.BAD_REQUEST, f"'cmd' must be a string, got {got}")
+    """Decode one request line (without its newline): a ``Request`` carrying its typed command, or the
+    ``ErrorReply`` to send back. The reply carries the request's id whenever it could be read."""
     try:
-        cmd = Command(raw_cmd)
-    except ValueError:
-        known = ", ".join(c.value for c in Command)
-        return ErrorReply(rid, ErrorCode.UNKNOWN_COMMAND, f"unknown command {_quote(raw_cmd)} (commands: {known})")
-    args = value.get("args", {})
-    if not isinstance(args, dict):
-        return ErrorReply(rid, ErrorCode.BAD_ARGS, f"{cmd.value}: 'args' must be an object, got {_type_name(args)}")
-    problem = validate_args(cmd, args)
-    if problem is not None:
-        return ErrorReply(rid, ErrorCode.BAD_ARGS, problem)
-    return Request(rid, cmd, args)
+        return _REQUESTS.decode(line)
+    except msgspec.ValidationError as exc:
+        return _invalid(line, str(exc))
+    except msgspec.DecodeError as exc:
+        return ErrorReply(None, ErrorCode.BAD_JSON, _cut(str(exc)))
+    except RecursionError:
+        return ErrorReply(None, ErrorCode.BAD_JSON, "JSON nested too deeply")
 
 
-def encode_line(value: Any) -> bytes:
+def request_line(rid: RequestId, command: ControlCommand) -> bytes:
+    """A request line, as a client sends it (``args`` left out when the command has no fields)."""
+    fields = msgspec.to_builtins(command)
+    assert isinstance(fields, dict)  # a command struct becomes an object
+    del fields["cmd"]  # the tag frames the request; inside args it would only repeat it
+    body: dict[str, object] = {"id": rid, "cmd": command.cmd}
+    if fields:
+        body["args"] = fields
+    return encode_line(body)
+
+
+# -- replies and events ------------------------------------------------------------------------------------------
+
+
+def encode_line(value: object) -> bytes:
     """``value`` as one compact JSON line. Decimals become strings; raises ``TypeError`` if not serializable."""
     return msgspec.json.encode(value) + b"\n"
 
 
-def ok_line(rid: RequestId, result: Any) -> bytes:
+def ok_line(rid: RequestId, result: object) -> bytes:
     """A success reply line. Raises ``TypeError`` when ``result`` is not JSON-serializable."""
-    return encode_line({"id": rid, "ok": True, "result": result})
+    return encode_line(_OkLine(id=rid, result=result))
 
 
 def error_line(reply: ErrorReply) -> bytes:
     """An error reply line."""
-    return encode_line(reply.wire())
+    return encode_line(_ErrorLine(id=reply.id, error=_ErrorBody(reply.code.value, reply.message)))
 
 
-def event_line(event: Mapping[str, Any]) -> bytes:
+def event_line(event: object) -> bytes:
     """An event line. Raises ``TypeError`` when ``event`` is not JSON-serializable."""
-    return encode_line({"event": event})
+    return encode_line(_EventLine(event))
 
 
-def request_line(rid: RequestId, cmd: str, args: Mapping[str, Any] | None = None) -> bytes:
-    """A request line, as a client sends it (``args`` omitted when empty; ``cmd`` a ``Command`` or any string)."""
-    body: dict[str, Any] = {"id": rid, "cmd": str(cmd)}
-    if args:
-        body["args"] = dict(args)
-    return encode_line(body)
+class _ErrorIn(msgspec.Struct, frozen=True):
+    code: str
+    message: str = ""
+
+
+class _ServerLine(msgspec.Struct, frozen=True):
+    """Every line the server sends: a reply (``id``, ``ok``, ``result`` | ``error``) or an event."""
+
+    id: RequestId | None = None
+    ok: bool | None = None
+    result: msgspec.Raw = msgspec.Raw(b"null")
+    error: _ErrorIn | None = None
+    event: msgspec.Raw = msgspec.Raw()  # empty: not an event (msgspec.Raw cannot be part of a union)
+
+
+_SERVER_LINES: Final = msgspec.json.Decoder(_ServerLine)
 
 
 def parse_server_line(line: bytes) -> Reply | Event:
     """A line the server sent: a ``Reply`` or an ``Event``. Raises ``ProtocolError`` on anything else."""
-    value, problem = _decode(line)
-    if problem is not None:
-        raise ProtocolError(problem)
-    if not isinstance(value, dict):
-        raise ProtocolError(f"expected a JSON object from the server, got {_type_name(value)}")
-    if "event" in value:
-        event = value["event"]
-        if not isinstance(event, dict):
-            raise ProtocolError(f"an event must be an object, got {_type_name(event)}")
-        return Event(event)
-    rid, ok = value.get("id"), value.get("ok")
-    if not (rid is None or _is_id(rid)) or not isinstance(ok, bool):
-        raise ProtocolError(f"not a reply: {_quote(value)}")
-    if ok:
-        return Reply(rid, True, result=value.get("result"))
-    error = value.get("error")
-    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
-        raise ProtocolError(f"error reply without an error code: {_quote(value)}")
-    return Reply(rid, False, code=error["code"], message=str(error.get("message", "")))
+    try:
+        value = _SERVER_LINES.decode(line)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(_cut(str(exc))) from None
+    except RecursionError:
+        raise ProtocolError("JSON nested too deeply") from None
+    if value.event:
+        if not bytes(value.event).lstrip().startswith(b"{"):
+            raise ProtocolError("an event must be a JSON object")
+        return Event(value.event)
+    if value.ok is None:
+        raise ProtocolError(f"not a reply: {_quote(line.decode(errors='replace'))}")
+    if value.ok:
+        return Reply(value.id, True, result=value.result)
+    if value.error is None:
+        raise ProtocolError(f"error reply without an error code: {_quote(line.decode(errors='replace'))}")
+    return Reply(value.id, False, code=value.error.code, message=value.error.message)

@@ -1,14 +1,21 @@
 """The control socket server: JSON lines on a Unix socket, answered by a blocking dispatcher.
 
 The server runs an asyncio event loop in its own daemon thread, so synchronous code (the supervisor) just calls
-``start()`` and ``stop()``. Each request runs the blocking ``dispatch`` in a bounded worker pool; the reply is
-sent within ``reply_timeout_s`` whatever the dispatcher does. A misbehaving client — garbage, an overlong line,
-silence, too many connections, a subscriber that does not read — gets an error line and/or a disconnect, and
-nothing else notices.
+``start()`` and ``stop()``. Each request is decoded once into its typed command (``protocol.parse_request``) and
+runs the blocking ``dispatch`` in a bounded worker pool; the reply is sent within ``reply_timeout_s`` whatever the
+dispatcher does. A misbehaving client — garbage, an overlong line, silence, too many connections, a subscriber that
+does not read — gets an error line and/or a disconnect, and nothing else notices.
+
+An operator can always get through: when ``max_clients`` connections are open, a new one is not refused while an
+older one merely waits (for a request line, or as a subscriber): the one that has waited longest is closed to make
+room (told ``busy``). Only when every connection is in the middle of a request is a newcomer answered ``busy``, and
+a request is answered within ``reply_timeout_s``. A subscriber that stops reading is dropped within
+``subscriber_stall_s`` (the kernel says how much it has not read yet), before its backlog costs memory.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
 import concurrent.futures
 import contextlib
@@ -17,17 +24,17 @@ import os
 import queue
 import socket
 import stat
+import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, assert_never
+from typing import assert_never
 
 import structlog
 
 from botrunner.control import check_socket_path
 from botrunner.control.protocol import (
-    COMMANDS,
     ControlError,
     ErrorCode,
     ErrorReply,
@@ -38,15 +45,20 @@ from botrunner.control.protocol import (
     ok_line,
     parse_request,
 )
+from botrunner.core.operator import ControlCommand, Subscribe
 
-Dispatch = Callable[[str, dict[str, Any]], Any]
-"""``dispatch(cmd, args) -> result``: blocking; may raise ``ControlError``. Runs in a worker thread."""
+Dispatch = Callable[[ControlCommand], object]
+"""``dispatch(command) -> result`` (any value msgspec encodes): blocking; may raise ``ControlError``. Runs in a
+worker thread. It is never given a ``Subscribe``: the server streams those itself through ``SubscribeTo``."""
 
-Send = Callable[[Mapping[str, Any]], None]
-"""Hands one event to a subscriber: callable from any thread, never blocks, never raises."""
+Send = Callable[[object], None]
+"""Hands one event (any value msgspec encodes) to a subscriber: callable from any thread, never blocks, never
+raises."""
 
-Subscribe = Callable[[Send, list[str] | None], Callable[[], None]]
-"""``subscribe(send, bots) -> unsubscribe``: registers a listener (``bots`` None: all bots).
+Unsubscribe = Callable[[], None]
+
+SubscribeTo = Callable[[Send, Subscribe], Unsubscribe]
+"""``subscribe(send, command) -> unsubscribe``: registers a listener for the command's bots.
 
 ``unsubscribe`` is called on the server's event loop when the client goes away: it must not block."""
 
@@ -59,6 +71,7 @@ _CHECK_TIMEOUT_S = 1.0
 # Listen backlog: a burst of hundreds of `ctl` clients queues in the kernel instead of being refused.
 _BACKLOG = 1024
 _MESSAGE_CHARS = 200
+_STALL_POLLS = 5  # checks of a subscriber's unread bytes per stall period
 
 # os.umask is process-wide: serialise our own changes of it (other threads' files created during the bind get
 # at most owner-only permissions, never wider ones).
@@ -75,6 +88,45 @@ class _Stop(enum.Enum):
     EOF = "eof"
     IDLE = "idle"
     TOO_LONG = "too_long"
+
+
+class _Phase(enum.Enum):
+    """What a connection is doing: whether it may be closed to make room for a new one, and in which order."""
+
+    WAITING = "waiting"  # for a request line: evicted first, the longest waiting first
+    STREAMING = "streaming"  # a subscriber: evicted when no connection waits
+    ANSWERING = "answering"  # a request is being answered (within reply_timeout_s): never evicted
+
+
+class _Client:
+    """One connection's bookkeeping for the admission rule."""
+
+    __slots__ = ("evicted", "phase", "since", "writer")
+
+    def __init__(self, writer: asyncio.StreamWriter, now: float) -> None:
+        self.writer = writer
+        self.phase = _Phase.WAITING
+        self.since = now  # when it entered its phase
+        self.evicted = False
+
+    def enter(self, phase: _Phase, now: float) -> None:
+        self.phase = phase
+        self.since = now
+
+
+def _unread_bytes(sock: socket.socket) -> int | None:
+    """What the peer of ``sock`` has not read yet of what we sent (Linux ``SIOCOUTQ``); None where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import fcntl
+    import termios
+
+    buf = array.array("i", [0])
+    try:
+        fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, buf)  # TIOCOUTQ is SIOCOUTQ on Linux
+    except OSError:
+        return None
+    return buf[0]
 
 
 def _short(exc: BaseException) -> str:
@@ -94,10 +146,10 @@ class _Subscription:
         self.wake = asyncio.Event()
         self.overflowed = asyncio.Event()
 
-    def send(self, event: Mapping[str, Any]) -> None:
+    def send(self, event: object) -> None:
         """Queue ``event``; on a full queue, drop the subscriber instead of waiting (the publisher never blocks)."""
         try:
-            # Encoded here, once: the line is an immutable snapshot, whatever the publisher does with the dict.
+            # Encoded here, once: the line is an immutable snapshot, whatever the publisher does with the value.
             line = event_line(event)
         except (TypeError, ValueError) as exc:
             _log.warning("control_event_not_serializable", error=_short(exc))
@@ -131,7 +183,7 @@ class _Subscription:
             self._lines.clear()
 
 
-_Job = tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]]
+_Job = tuple[concurrent.futures.Future[object], Callable[[], object]]
 
 
 class _Workers:
@@ -146,10 +198,10 @@ class _Workers:
         for i in range(count):
             threading.Thread(target=self._work, name=f"control-dispatch-{i}", daemon=True).start()
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-        """Run ``fn(*args)`` on a worker; its future."""
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put((future, fn, args))
+    def submit(self, fn: Callable[[], object]) -> concurrent.futures.Future[object]:
+        """Run ``fn()`` on a worker; its future."""
+        future: concurrent.futures.Future[object] = concurrent.futures.Future()
+        self._queue.put((future, fn))
         return future
 
     def shutdown(self) -> None:
@@ -164,11 +216,11 @@ class _Workers:
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
-            future, fn, args = item
+            future, fn = item
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                result = fn(*args)
+                result = fn()
             except Exception as exc:
                 future.set_exception(exc)
             except BaseException as exc:  # SystemExit and the like must not reach the event loop
@@ -183,15 +235,17 @@ class ControlServer:
     ``max_line_bytes``: longest request line (without its newline); ``idle_timeout_s``: time a client has to
     send a complete request line once the server waits for one (and to read its reply); ``reply_timeout_s``: a
     request's answer is sent within this time, a ``timeout`` error when the dispatcher has not returned;
-    ``max_clients``: connections served at once (more get ``busy``); ``workers``: dispatcher threads;
-    ``subscriber_queue``: events a subscriber may be behind before it is disconnected.
+    ``max_clients``: connections open at once (beyond it the longest-waiting one is closed to make room, or the
+    newcomer is told ``busy`` when every one is being answered); ``workers``: dispatcher threads;
+    ``subscriber_queue``: events a subscriber may be behind before it is disconnected; ``subscriber_stall_s``: how
+    long a subscriber may leave what it was sent unread before it is disconnected.
     """
 
     def __init__(
         self,
         socket_path: Path | str,
         dispatch: Dispatch,
-        subscribe: Subscribe,
+        subscribe: SubscribeTo,
         *,
         max_line_bytes: int = 65536,
         idle_timeout_s: float = 30.0,
@@ -199,13 +253,14 @@ class ControlServer:
         max_clients: int = 256,
         workers: int = 8,
         subscriber_queue: int = 1024,
+        subscriber_stall_s: float = 5.0,
     ) -> None:
         path = Path(socket_path)
         check_socket_path(path)
         if max_line_bytes < 1 or max_clients < 1 or workers < 1 or subscriber_queue < 1:
             raise ValueError("max_line_bytes, max_clients, workers and subscriber_queue must be positive")
-        if idle_timeout_s <= 0 or reply_timeout_s <= 0:
-            raise ValueError("idle_timeout_s and reply_timeout_s must be positive")
+        if idle_timeout_s <= 0 or reply_timeout_s <= 0 or subscriber_stall_s <= 0:
+            raise ValueError("idle_timeout_s, reply_timeout_s and subscriber_stall_s must be positive")
         self._path = path
         self._dispatch = dispatch
         self._subscribe = subscribe
@@ -215,6 +270,7 @@ class ControlServer:
         self.max_clients = max_clients
         self._workers = workers
         self._subscriber_queue = subscriber_queue
+        self.subscriber_stall_s = subscriber_stall_s
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -222,7 +278,8 @@ class ControlServer:
         self._inode: int | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
-        self._active = 0
+        self._clients: dict[asyncio.Task[None], _Client] = {}  # admitted connections, evicted ones until they end
+        self.evictions = 0  # connections closed to make room for a new one
 
     @property
     def socket_path(self) -> Path:
@@ -231,8 +288,8 @@ class ControlServer:
 
     @property
     def client_count(self) -> int:
-        """Connections being served now (those answered ``busy`` are not counted)."""
-        return self._active
+        """Connections being served now (those answered ``busy`` or evicted are not counted)."""
+        return sum(not c.evicted for c in self._clients.values())
 
     def __enter__(self) -> ControlServer:
         self.start()
@@ -387,16 +444,16 @@ class ControlServer:
         self._connections.add(task)
         self._writers.add(writer)
         try:
-            if self._active >= self.max_clients:
-                _log.debug("control_client_busy", clients=self._active)
-                message = f"too many clients (limit {self.max_clients}); try again later"
+            client = self._admit(writer)
+            if client is None:
+                message = f"too many clients (limit {self.max_clients}), each being answered; try again shortly"
                 writer.write(error_line(ErrorReply(None, ErrorCode.BUSY, message)))
                 return
-            self._active += 1
+            self._clients[task] = client
             try:
-                await self._serve(reader, writer)
+                await self._serve(client, reader, writer)
             finally:
-                self._active -= 1
+                del self._clients[task]
         except asyncio.CancelledError:
             pass  # the server is stopping
         except Exception:
@@ -408,13 +465,46 @@ class ControlServer:
             finally:
                 self._writers.discard(writer)
 
+    def _admit(self, writer: asyncio.StreamWriter) -> _Client | None:
+        """A new connection's bookkeeping, after closing the longest-waiting connection if it takes its place;
+        None when every connection is being answered (the newcomer is told ``busy``)."""
+        now = asyncio.get_running_loop().time()
+        open_clients = [c for c in self._clients.values() if not c.evicted]
+        if len(open_clients) >= self.max_clients:
+            victims = [c for c in open_clients if c.phase is _Phase.WAITING] or [
+                c for c in open_clients if c.phase is _Phase.STREAMING
+            ]
+            if not victims:
+                _log.warning("control_client_busy", clients=len(open_clients))
+                return None
+            victim = min(victims, key=lambda c: c.since)
+            self._evict(victim, now)
+        return _Client(writer, now)
+
+    def _evict(self, client: _Client, now: float) -> None:
+        """Close ``client`` to make room: say why, then close its transport (its reader sees the end and its
+        handler finishes as for any client that left)."""
+        client.evicted = True
+        self.evictions += 1
+        _log.info("control_client_evicted", phase=client.phase.value, waited_s=round(now - client.since, 3))
+        message = (
+            f"too many clients (limit {self.max_clients}): this {client.phase.value} connection was closed to make room"
+        )
+        if not client.writer.is_closing():
+            client.writer.write(error_line(ErrorReply(None, ErrorCode.BUSY, message)))
+            client.writer.close()
+
     def _is_stopping(self) -> bool:
         return self._stopping is not None and self._stopping.is_set()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, client: _Client, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
         buf = bytearray()
-        while not self._is_stopping():
+        while not self._is_stopping() and not client.evicted:
+            client.enter(_Phase.WAITING, loop.time())
             got = await self._read_line(reader, buf)
+            if client.evicted:
+                return
             match got:
                 case bytes():
                     pass
@@ -431,11 +521,12 @@ class ControlServer:
                     return
                 case unreachable:
                     assert_never(unreachable)
+            client.enter(_Phase.ANSWERING, loop.time())
             parsed = parse_request(got)
             if isinstance(parsed, ErrorReply):
                 reply = error_line(parsed)
-            elif COMMANDS[parsed.cmd].streams:
-                await self._serve_subscriber(parsed, reader, writer)
+            elif isinstance(parsed.args, Subscribe):
+                await self._serve_subscriber(client, parsed.id, parsed.args, reader, writer)
                 return
             else:
                 reply = await self._answer(parsed)
@@ -448,15 +539,9 @@ class ControlServer:
         deadline = loop.time() + self.idle_timeout_s
         scanned = 0
         while True:
-            newline = buf.find(b"\n", scanned)
-            if newline >= 0:
-                if newline > self.max_line_bytes:
-                    return _Stop.TOO_LONG
-                line = bytes(buf[:newline])
-                del buf[: newline + 1]
-                return line
-            if len(buf) > self.max_line_bytes:
-                return _Stop.TOO_LONG  # never buffer more than one line's worth plus one read
+            found = self._take_line(buf, scanned)
+            if found is not None:
+                return found
             scanned = len(buf)
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -470,6 +555,20 @@ class ControlServer:
             if not chunk:
                 return _Stop.EOF  # a partial last line without its newline is not a request
             buf += chunk
+
+    def _take_line(self, buf: bytearray, scanned: int) -> bytes | _Stop | None:
+        """The first whole line in ``buf`` (taken out of it; the newline is searched from ``scanned`` on), TOO_LONG
+        for a line over ``max_line_bytes``, or None to read more."""
+        newline = buf.find(b"\n", scanned)
+        if newline >= 0:
+            if newline > self.max_line_bytes:
+                return _Stop.TOO_LONG
+            line = bytes(buf[:newline])
+            del buf[: newline + 1]
+            return line
+        if len(buf) > self.max_line_bytes:
+            return _Stop.TOO_LONG  # never buffer more than one line's worth plus one read
+        return None
 
     async def _send(self, writer: asyncio.StreamWriter, line: bytes) -> bool:
         """Write ``line``; False when the client is gone or has not read it within ``idle_timeout_s``."""
@@ -497,14 +596,15 @@ class ControlServer:
             # Unflushed output to a client that does not read: drop it rather than hold the connection.
             writer.transport.abort()
 
-    def _submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+    def _submit(self, fn: Callable[[], object]) -> concurrent.futures.Future[object]:
         assert self._pool is not None
-        return self._pool.submit(fn, *args)
+        return self._pool.submit(fn)
 
     async def _answer(self, request: Request) -> bytes:
         """The reply line to ``request``, within ``reply_timeout_s``."""
-        cmd = request.cmd.value
-        future = self._submit(self._dispatch, cmd, dict(request.args))
+        command = request.args
+        cmd = command.cmd
+        future = self._submit(lambda: self._dispatch(command))
         try:
             result = await asyncio.wait_for(asyncio.wrap_future(future), self.reply_timeout_s)
         except TimeoutError:
@@ -528,30 +628,37 @@ class ControlServer:
         return error_line(ErrorReply(rid, code, message))
 
     async def _serve_subscriber(
-        self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        client: _Client,
+        rid: RequestId,
+        command: Subscribe,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
-        """Register a listener, reply ok, then stream its events until the client goes or falls behind."""
+        """Register a listener, reply ok, then stream its events until the client goes, falls behind or stops
+        reading."""
         sub = _Subscription(asyncio.get_running_loop(), self._subscriber_queue)
-        bots_arg = request.args.get("bots")
-        bots = None if bots_arg is None else list(bots_arg)
-        future = self._submit(self._subscribe, sub.send, bots)
-        unsubscribe: Callable[[], None] | None = None
+        future = self._submit(lambda: self._subscribe(sub.send, command))
+        unsubscribe: Unsubscribe | None = None
         try:
             try:
-                unsubscribe = await asyncio.wait_for(asyncio.wrap_future(future), self.reply_timeout_s)
+                registered = await asyncio.wait_for(asyncio.wrap_future(future), self.reply_timeout_s)
             except TimeoutError:
                 message = f"subscribe: no answer within {self.reply_timeout_s:g} s"
-                await self._send(writer, self._error(request.id, ErrorCode.TIMEOUT, message))
+                await self._send(writer, self._error(rid, ErrorCode.TIMEOUT, message))
                 return
             except ControlError as exc:
-                await self._send(writer, self._error(request.id, exc.code, exc.message))
+                await self._send(writer, self._error(rid, exc.code, exc.message))
                 return
             except Exception as exc:
                 _log.exception("control_subscribe_failed")
                 message = f"subscribe: internal error: {_short(exc)}"
-                await self._send(writer, self._error(request.id, ErrorCode.INTERNAL, message))
+                await self._send(writer, self._error(rid, ErrorCode.INTERNAL, message))
                 return
-            if await self._send(writer, ok_line(request.id, {"bots": bots})):
+            assert callable(registered), registered  # SubscribeTo returns its unsubscribe
+            unsubscribe = registered
+            client.enter(_Phase.STREAMING, asyncio.get_running_loop().time())
+            if await self._send(writer, ok_line(rid, {"bots": command.bots})):
                 await self._stream(sub, reader, writer)
         finally:
             sub.close()
@@ -563,22 +670,25 @@ class ControlServer:
                 future.add_done_callback(self._undo_late_subscription)
 
     @staticmethod
-    def _unsubscribe(unsubscribe: Callable[[], None]) -> None:
+    def _unsubscribe(unsubscribe: Unsubscribe) -> None:
         try:
             unsubscribe()
         except Exception:
             _log.exception("control_unsubscribe_failed")
 
     @classmethod
-    def _undo_late_subscription(cls, future: concurrent.futures.Future[Any]) -> None:
-        if not future.cancelled() and future.exception() is None and callable(future.result()):
-            cls._unsubscribe(future.result())
+    def _undo_late_subscription(cls, future: concurrent.futures.Future[object]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            result = future.result()
+            if callable(result):
+                cls._unsubscribe(result)
 
     async def _stream(self, sub: _Subscription, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         pump = asyncio.create_task(self._pump(sub, writer))
         gone = asyncio.create_task(self._discard_until_eof(reader))
         overflow = asyncio.create_task(sub.overflowed.wait())
-        tasks = (pump, gone, overflow)
+        stalled = asyncio.create_task(self._until_stalled(writer))
+        tasks = (pump, gone, overflow, stalled)
         try:
             done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -588,21 +698,50 @@ class ControlServer:
         if overflow in done:
             _log.warning("control_subscriber_overflow", queue=self._subscriber_queue)
             message = f"subscriber fell more than {self._subscriber_queue} events behind; disconnecting"
-            if not writer.is_closing():
-                writer.write(self._error(None, ErrorCode.OVERFLOW, message))
-        elif pump in done and not pump.cancelled():
-            failure = pump.exception()
-            if failure is not None and not isinstance(failure, OSError):
-                _log.error("control_stream_failed", error=_short(failure))
+        elif stalled in done or (pump in done and not pump.cancelled() and isinstance(pump.exception(), TimeoutError)):
+            _log.warning("control_subscriber_stalled", stall_s=self.subscriber_stall_s)
+            message = f"subscriber read nothing of its events for {self.subscriber_stall_s:g} s; disconnecting"
+        else:
+            if pump in done and not pump.cancelled():
+                failure = pump.exception()
+                if failure is not None and not isinstance(failure, OSError):
+                    _log.error("control_stream_failed", error=_short(failure))
+            return
+        if not writer.is_closing():
+            writer.write(self._error(None, ErrorCode.OVERFLOW, message))
 
-    @staticmethod
-    async def _pump(sub: _Subscription, writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, sub: _Subscription, writer: asyncio.StreamWriter) -> None:
         while True:
             await sub.wake.wait()
             sub.wake.clear()
             for line in sub.take():
                 writer.write(line)
-            await writer.drain()
+            # A subscriber that reads nothing for this long is dropped (TimeoutError ends the stream). Not
+            # wait_for: on Python 3.11 it can swallow the cancellation that ends the stream (gh-86296).
+            async with asyncio.timeout(self.subscriber_stall_s):
+                await writer.drain()
+
+    async def _until_stalled(self, writer: asyncio.StreamWriter) -> None:
+        """Return once the subscriber has left what it was sent unread, without reading any of it, for
+        ``subscriber_stall_s``; never, where the kernel cannot tell (the pump's drain deadline still applies)."""
+        sock = writer.get_extra_info("socket")
+        loop = asyncio.get_running_loop()
+        poll_s = self.subscriber_stall_s / _STALL_POLLS
+        stuck_since: float | None = None
+        last = 0
+        while True:
+            await asyncio.sleep(poll_s)
+            unread = _unread_bytes(sock) if sock is not None else None
+            if unread is None:
+                await asyncio.Event().wait()  # cannot tell: wait to be cancelled
+                return
+            if unread == 0 or unread < last:
+                stuck_since = None  # it read something since the last look
+            elif stuck_since is None:
+                stuck_since = loop.time()
+            elif loop.time() - stuck_since >= self.subscriber_stall_s - poll_s:
+                return
+            last = unread
 
     @staticmethod
     async def _discard_until_eof(reader: asyncio.StreamReader) -> None:

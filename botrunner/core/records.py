@@ -46,17 +46,34 @@ class FundingRow(msgspec.Struct, frozen=True):
     payment: int  # + received
 
 
+class SettleRow(msgspec.Struct, frozen=True):
+    """A PnL settlement (Drift ``settle_pnl``): ``amount`` moved from the perp position's quote into the USDC
+    balance (negative: a loss moved out of USDC); ``reason`` the settle policy's (``position_closed`` /
+    ``schedule``), empty for one the bot did not ask for."""
+
+    ts: int
+    amount: int
+    reason: str
+
+
 class OrderRow(msgspec.Struct, frozen=True):
+    """One event of an order's life. ``reason`` says why the event happened: for ``placed``, the connector's
+    ``PlanReason`` of the command that placed it; for ``rejected``/``cancelled``, the venue's reason; ``adopted``
+    rows say ``restart``. ``decision_seq`` numbers the bot's decision whose command placed the order (the store's
+    ``decisions`` row); every row of the order carries it. 0: no decision placed it (adopted at a restart, or
+    placed before the store recorded decisions)."""
+
     ts: int
     order_id: int
     user_order_id: int
-    event: str  # placed / cancelled / expired / rejected / filled
+    event: str  # placed / adopted / cancelled / expired / rejected / filled
     side: str
     price: int
     base: int
     post_only: bool
     reduce_only: bool
     reason: str
+    decision_seq: int = 0
 
 
 class SnapshotRow(msgspec.Struct, frozen=True):
@@ -89,6 +106,7 @@ class SnapshotRow(msgspec.Struct, frozen=True):
 
 FILLS_HEADER: Final = "ts,order_id,side,price,base,quote,fee,liquidity,reduce_only"
 FUNDING_HEADER: Final = "ts,position_base,rate,payment"
+SETTLEMENTS_HEADER: Final = "ts,amount,reason"
 ORDERS_HEADER: Final = "ts,order_id,user_order_id,event,side,price,base,post_only,reduce_only,reason"
 SNAPSHOTS_HEADER: Final = (
     "ts,mark,oracle,position_base,entry_price,collateral,unrealized_pnl,unsettled_pnl,settled_pnl,health,leverage,"
@@ -105,6 +123,10 @@ def fill_line(r: FillRow) -> str:
         f"{r.ts},{r.order_id},{r.side},{fixed(r.price, PRICE_DECIMALS)},{fixed(r.base, BASE_DECIMALS)},"
         f"{fixed(r.quote, QUOTE_DECIMALS)},{fixed(r.fee, QUOTE_DECIMALS)},{r.liquidity},{_flag(r.reduce_only)}"
     )
+
+
+def settlement_line(r: SettleRow) -> str:
+    return f"{r.ts},{fixed(r.amount, QUOTE_DECIMALS)},{r.reason}"
 
 
 def funding_line(r: FundingRow) -> str:

@@ -45,7 +45,9 @@ class RiskReason(enum.Enum):
     MAX_NOTIONAL = "max_notional"  # D
     FUNDING_GUARDRAIL = "funding_guardrail"  # E
     ORACLE_MARK_DIVERGENCE = "oracle_mark_divergence"  # F
-    REDUCE_ONLY_TRIGGER = "reduce_only_trigger"  # G
+    REDUCE_ONLY_TRIGGER = (
+        "reduce_only_trigger"  # G: no longer given (the operator's flag is OPERATOR); old rows hold it
+    )
     STRESS_CAP = "stress_cap"  # band capped so a stress move still leaves the buffers intact
     STALE_MARKET_DATA = "stale_market_data"
     OPERATOR = "operator"  # an operator command (pause, reduce-only, flatten)

@@ -61,6 +61,21 @@ def _opt_int(doc: dict[str, Any], key: str) -> int | None:
     return value
 
 
+def _check_markets_cover(account: Account, markets: Markets) -> None:
+    """Every market the user's positions use is in the snapshot (a perp's quote spot market too)."""
+    for p in account.perp_positions:
+        if p.market_index not in markets.perp:
+            raise SnapshotError(f"perp market {p.market_index} (used by the user) is missing from 'perp_markets'")
+        quote = markets.perp[p.market_index].spec.quote_spot_market_index
+        if quote not in markets.spot:
+            raise SnapshotError(
+                f"spot market {quote} (quote of perp market {p.market_index}) is missing from 'spot_markets'"
+            )
+    for s in account.spot_positions:
+        if s.market_index not in markets.spot:
+            raise SnapshotError(f"spot market {s.market_index} (used by the user) is missing from 'spot_markets'")
+
+
 def parse_snapshot(raw: bytes | str) -> Snapshot:
     """Decode a snapshot document (JSON text). Raises ``SnapshotError``."""
     try:
@@ -101,17 +116,7 @@ def parse_snapshot(raw: bytes | str) -> Snapshot:
             raise
         raise SnapshotError(str(exc)) from exc
 
-    for p in account.perp_positions:
-        if p.market_index not in markets.perp:
-            raise SnapshotError(f"perp market {p.market_index} (used by the user) is missing from 'perp_markets'")
-        quote = markets.perp[p.market_index].spec.quote_spot_market_index
-        if quote not in markets.spot:
-            raise SnapshotError(
-                f"spot market {quote} (quote of perp market {p.market_index}) is missing from 'spot_markets'"
-            )
-    for s in account.spot_positions:
-        if s.market_index not in markets.spot:
-            raise SnapshotError(f"spot market {s.market_index} (used by the user) is missing from 'spot_markets'")
+    _check_markets_cover(account, markets)
     return Snapshot(
         account=account,
         markets=markets,

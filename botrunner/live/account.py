@@ -65,7 +65,7 @@ subaccount = one perp market: a position in another perp market is an error (its
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -100,6 +100,9 @@ from botrunner.venue.port import (
     VenueEvent,
 )
 from botrunner.venue.report import account_report
+
+if TYPE_CHECKING:  # driftpy's decoded accounts; the module itself is loaded by the live venue only
+    from driftpy.types import Order, UserAccount
 
 
 class LiveAccountError(ValueError):
@@ -174,7 +177,7 @@ def _order_type(drift_type: str, price: int, offset: int) -> OrderType:
     return OrderType.LIMIT if price > 0 else OrderType.ORACLE_OFFSET
 
 
-def _working(o: Any, state: OrderState, oracle: int) -> WorkingOrder:
+def _working(o: Order, state: OrderState, oracle: int) -> WorkingOrder:
     price = int(o.price)
     offset = int(o.oracle_price_offset)
     order_type = _order_type(variant_name(o.order_type), price, offset)
@@ -203,7 +206,7 @@ def _working(o: Any, state: OrderState, oracle: int) -> WorkingOrder:
 
 
 def _orders(
-    user: Any, market_index: int, oracle: int
+    user: UserAccount, market_index: int, oracle: int
 ) -> tuple[tuple[WorkingOrder, ...], tuple[tuple[int, int, int], ...], tuple[ClosedOrder, ...]]:
     """The bot market's orders with a user_order_id: open ones (with their fill counters) and finished ones."""
     open_orders: list[tuple[int, WorkingOrder, int, int]] = []
@@ -436,6 +439,9 @@ def _visible(order_id: int, order: WorkingOrder, base: int, quote: int, filled: 
     )
 
 
+_Entry = OrderAccepted | _Draft | _Gone  # what happened to one order between two readings, in order
+
+
 def diff_events(
     prev: LiveSnapshot, new: LiveSnapshot, *, cancel_requested: Collection[int] = ()
 ) -> tuple[VenueEvent, ...]:
@@ -448,13 +454,27 @@ def diff_events(
     index = new.position.market_index
     if prev.position.market_index != index:
         raise LiveAccountError(f"readings of different perp markets ({prev.position.market_index} and {index})")
+    per_order, vanished = _order_changes(prev, new)
+    drafts = [e for entries in per_order.values() for e in entries if isinstance(e, _Draft)]
+    explained = sum(d.side.sign * d.base for d in drafts)
+    unexplained = new.position.base_asset_amount - prev.position.base_asset_amount - explained
+    inferred, residual = _infer_vanished(vanished, unexplained, per_order)
+    _reconcile_quote(prev, new, drafts, inferred)
+    return _events(prev, new, per_order, residual, cancel_requested)
+
+
+def _order_changes(
+    prev: LiveSnapshot, new: LiveSnapshot
+) -> tuple[dict[int, list[_Entry]], list[tuple[int, WorkingOrder, int]]]:
+    """Per order id, what the readings show happened to it (acceptance, visible fills, its end); and the orders
+    that vanished without a trace (order id, order, filled base before), whose fate the position must tell."""
     ts = new.ts
     before = {oid: (o, f, q) for o, (oid, f, q) in zip(prev.open_orders, prev.order_fills, strict=True)}
     seen = set(before) | {c.order_id for c in prev.closed_orders}
     now_open = {oid: (o, f, q) for o, (oid, f, q) in zip(new.open_orders, new.order_fills, strict=True)}
     now_closed = {c.order_id: c for c in new.closed_orders}
 
-    per_order: dict[int, list[OrderAccepted | _Draft | _Gone]] = {}
+    per_order: dict[int, list[_Entry]] = {}
     vanished: list[tuple[int, WorkingOrder, int]] = []
 
     def grew(oid: int, was: tuple[int, int], now: tuple[int, int], order: WorkingOrder, *, finished: bool) -> None:
@@ -489,11 +509,15 @@ def diff_events(
         grew(oid, (0, 0), (filled, quote), order, finished=done)
         if finished and not done:
             entries.append(_Gone(order=order, filled_base=filled))
+    return per_order, vanished
 
-    drafts = [e for entries in per_order.values() for e in entries if isinstance(e, _Draft)]
-    explained = sum(d.side.sign * d.base for d in drafts)
-    unexplained = new.position.base_asset_amount - prev.position.base_asset_amount - explained
 
+def _infer_vanished(
+    vanished: list[tuple[int, WorkingOrder, int]], unexplained: int, per_order: dict[int, list[_Entry]]
+) -> tuple[list[_Draft], _Draft | None]:
+    """Vanished orders the ``unexplained`` position change covers filled completely (by order id, each added to
+    ``per_order``), the others ended unfilled; what remains unexplained is a residual transfer (order id 0).
+    Returns (the inferred fills, residual included; the residual, if any)."""
     inferred: list[_Draft] = []
     for oid, order, filled in sorted(vanished, key=lambda t: t[0]):
         remaining = order.base - filled
@@ -524,8 +548,13 @@ def diff_events(
             complete=True,
         )
         inferred.append(residual)
+    return inferred, residual
 
-    # quote reconciliation (module doc): cash the fills moved = delta quote - settled funding + settled PnL
+
+def _reconcile_quote(prev: LiveSnapshot, new: LiveSnapshot, drafts: list[_Draft], inferred: list[_Draft]) -> None:
+    """Quote reconciliation (module doc): the cash the fills moved = delta quote - settled funding + settled PnL.
+    Inferred fills share what the visible ones do not explain; without inferred fills, the difference is the
+    visible fills' fees."""
     cash = (
         new.position.quote_asset_amount
         - prev.position.quote_asset_amount
@@ -541,6 +570,16 @@ def diff_events(
         for draft, fee in zip(drafts, _split(fees, [abs(d.quote) for d in drafts]), strict=True):
             draft.fee = fee
 
+
+def _events(
+    prev: LiveSnapshot,
+    new: LiveSnapshot,
+    per_order: dict[int, list[_Entry]],
+    residual: _Draft | None,
+    cancel_requested: Collection[int],
+) -> tuple[VenueEvent, ...]:
+    """The venue events: funding first, then each order's entries by order id, then the residual transfer."""
+    ts = new.ts
     events: list[VenueEvent] = []
     funding = _funding(prev, new)
     if funding is not None:

@@ -1,4 +1,5 @@
-"""Capital rules for live mode: validate deposits, withdrawals and transfers, and decide when to settle PnL.
+"""Capital rules for live mode: validate deposits, withdrawals and transfers (when to settle PnL is the bot's rule,
+``botrunner.bot.settle``, shared with paper and backtests).
 
 Pure: no I/O, no clock (``now`` is passed in, unix seconds). Amounts are in the spot market's token units (USDC 1e6,
 SOL lamports 1e9). Every rejection is a ``CapitalError`` whose one-line message names the amount and the limit, so
@@ -12,12 +13,10 @@ without it the transaction would fail on chain after costing gas.
 
 from __future__ import annotations
 
-import enum
 from typing import ClassVar
 
 import msgspec
 
-from botrunner.config.live import LiveSettings
 from botrunner.core.catalogue import UnknownMarketError, load_catalogue
 from botrunner.core.precision import QUOTE_PRECISION, SOL_SPOT_MARKET_INDEX, to_decimal
 from botrunner.margin import Account, BalanceType, MarginCategory, Markets, SpotMarketState, SpotPosition
@@ -164,37 +163,3 @@ def check_transfer(
     if to_sub_account_id is not None and to_sub_account_id == from_account.sub_account_id:
         raise CapitalError(f"transfer from sub-account {to_sub_account_id} to itself")
     check_withdraw(amount, spot_market_index, from_account, markets, min_health=min_health)
-
-
-class SettleReason(enum.Enum):
-    """Why PnL settlement is due."""
-
-    POSITION_CLOSED = "position_closed"  # the position just went flat
-    SCHEDULE = "schedule"  # settle_every_s elapsed since the last settlement
-
-
-def settle_due(
-    *,
-    unsettled_pnl: int,
-    position_base: int,
-    previous_position_base: int,
-    last_settle_ts: int,
-    now: int,
-    settings: LiveSettings,
-) -> SettleReason | None:
-    """Whether to settle the bot's perp PnL now, and why.
-
-    Settle when ``|unsettled_pnl| > settings.settle_threshold_quote`` ($1 by default: below it the fee is not
-    worth it) and either the position just closed (was non-zero, now zero) or ``settle_every_s`` has elapsed since
-    ``last_settle_ts``. Why settle at all: on SOL-PERP positive unsettled PnL counts 0 % toward initial collateral
-    (``unrealized_pnl_initial_asset_weight = 0``), so a profitable bot cannot reuse its profits for new orders
-    until they are settled into its USDC deposit; settling a loss likewise keeps the account's figures honest.
-    A closed position is settled at once (the PnL is final); an open one on the schedule.
-    """
-    if abs(unsettled_pnl) <= settings.settle_threshold_quote:
-        return None
-    if previous_position_base != 0 and position_base == 0:
-        return SettleReason.POSITION_CLOSED
-    if now - last_settle_ts >= settings.settle_every_s:
-        return SettleReason.SCHEDULE
-    return None

@@ -13,13 +13,18 @@ The client is built with the ``cached`` subscription and is otherwise untouched:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from botrunner.drift.codec import OracleReading
+
+if TYPE_CHECKING:  # driftpy is imported where it is used: a paper fleet never loads it
+    from driftpy.accounts.types import DataAndSlot
+    from driftpy.drift_client import DriftClient
+    from driftpy.types import OraclePriceData, PerpMarketAccount, SpotMarketAccount, UserAccount
 
 
 @dataclass(frozen=True)
@@ -40,15 +45,15 @@ class ChainState:
     """One consistent reading of a bot's accounts (decoded driftpy objects), as of ``slot``."""
 
     slot: int
-    user: Any | None  # decoded User; None when the subaccount does not exist yet
-    perp_market: Any
-    spot_markets: dict[int, Any]
+    user: UserAccount | None  # None when the subaccount does not exist yet
+    perp_market: PerpMarketAccount
+    spot_markets: dict[int, SpotMarketAccount]
     oracle_prices: dict[str, OracleReading] = field(default_factory=dict)  # oracle pubkey (base58) -> reading
 
 
 def drift_client(
     rpc: AsyncClient, wallet: Keypair, *, authority: Pubkey, sub_account_id: int, perp_market_index: int
-) -> Any:
+) -> DriftClient:
     """A ``DriftClient`` for one bot's subaccount. ``wallet`` signs (a throwaway keypair in monitor mode, where
     ``authority`` is the watched wallet). No network call happens here."""
     from driftpy.account_subscription_config import AccountSubscriptionConfig
@@ -68,18 +73,18 @@ def drift_client(
     )
 
 
-def user_pubkey(client: Any, sub_account_id: int) -> Pubkey:
+def user_pubkey(client: DriftClient, sub_account_id: int) -> Pubkey:
     """The PDA of the authority's User account ``sub_account_id`` (pure)."""
-    return client.get_user_account_public_key(sub_account_id)  # type: ignore[no-any-return]
+    return client.get_user_account_public_key(sub_account_id)
 
 
-def install(client: Any, state: ChainState, *, sub_account_id: int) -> None:
+def install(client: DriftClient, state: ChainState, *, sub_account_id: int) -> None:
     """Put ``state`` where driftpy reads it: the cached subscriber's markets and oracle prices, and the User."""
     from driftpy.accounts.types import DataAndSlot
     from driftpy.oracles.oracle_id import get_oracle_id
     from driftpy.types import OraclePriceData
 
-    def price_data(reading: OracleReading) -> Any:
+    def price_data(reading: OracleReading) -> OraclePriceData:
         return OraclePriceData(
             price=reading.price,
             slot=reading.slot,
@@ -93,7 +98,7 @@ def install(client: Any, state: ChainState, *, sub_account_id: int) -> None:
     perp = state.perp_market
     cache["perp_markets"] = [DataAndSlot(state.slot, perp)]
     cache["spot_markets"] = [DataAndSlot(state.slot, state.spot_markets[i]) for i in sorted(state.spot_markets)]
-    oracles: dict[str, Any] = {}
+    oracles: dict[str, DataAndSlot[OraclePriceData]] = {}
     for market, oracle, source in (
         (perp, perp.amm.oracle, perp.amm.oracle_source),
         *((s, s.oracle, s.oracle_source) for s in state.spot_markets.values()),
@@ -109,12 +114,12 @@ def install(client: Any, state: ChainState, *, sub_account_id: int) -> None:
         install_user(client, sub_account_id, state.user, slot=state.slot)
 
 
-def remove_user(client: Any, sub_account_id: int) -> None:
+def remove_user(client: DriftClient, sub_account_id: int) -> None:
     """Take subaccount ``sub_account_id``'s User off the client (``install_user``'s undo)."""
     client.users.pop(sub_account_id, None)
 
 
-def install_user(client: Any, sub_account_id: int, user_account: Any, *, slot: int) -> None:
+def install_user(client: DriftClient, sub_account_id: int, user_account: UserAccount, *, slot: int) -> None:
     """Put the decoded User ``user_account`` of subaccount ``sub_account_id`` where driftpy's builders find it
     (``client.users``). Markets and oracles are left as they are."""
     from driftpy.account_subscription_config import AccountSubscriptionConfig

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final, assert_never
+from typing import TYPE_CHECKING, Final, assert_never
 
 import structlog
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
@@ -36,6 +36,10 @@ from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
 from botrunner.venue.port import ModifyOrder
+
+if TYPE_CHECKING:  # driftpy is imported where it is used (a paper fleet never loads it)
+    from driftpy.drift_client import DriftClient
+    from driftpy.types import OrderParams, PositionDirection, PostOnlyParams, UserAccount
 
 _log = structlog.get_logger()
 
@@ -101,35 +105,39 @@ def _largest(hi: int, fits: Callable[[int], bool]) -> int:
 # --- orders -----------------------------------------------------------------------------------------------------
 
 
-def _post_only(mode: PostOnlyMode) -> Any:
+def _post_only(mode: PostOnlyMode) -> PostOnlyParams:
     from driftpy.types import PostOnlyParams
 
+    params: PostOnlyParams  # driftpy's enum constructors are untyped: the variable says what they make
     match mode:
         case PostOnlyMode.NONE:
-            return PostOnlyParams.NONE()
+            params = PostOnlyParams.NONE()
         case PostOnlyMode.MUST_POST_ONLY:
-            return PostOnlyParams.MustPostOnly()
+            params = PostOnlyParams.MustPostOnly()
         case PostOnlyMode.TRY_POST_ONLY:
-            return PostOnlyParams.TryPostOnly()
+            params = PostOnlyParams.TryPostOnly()
         case PostOnlyMode.SLIDE:
-            return PostOnlyParams.Slide()
+            params = PostOnlyParams.Slide()
         case _ as unreachable:
             assert_never(unreachable)
+    return params
 
 
-def _direction(side: Side) -> Any:
+def _direction(side: Side) -> PositionDirection:
     from driftpy.types import PositionDirection
 
+    direction: PositionDirection  # driftpy's enum constructors are untyped: the variable says what they make
     match side:
         case Side.BUY:
-            return PositionDirection.Long()
+            direction = PositionDirection.Long()
         case Side.SELL:
-            return PositionDirection.Short()
+            direction = PositionDirection.Short()
         case _ as unreachable:
             assert_never(unreachable)
+    return direction
 
 
-def order_params(intent: OrderIntent, market_index: int) -> Any:
+def order_params(intent: OrderIntent, market_index: int) -> OrderParams:
     """driftpy ``OrderParams`` for ``intent`` on perp market ``market_index``.
 
     LIMIT -> ``OrderType.Limit()`` at ``price``; ORACLE_OFFSET -> ``OrderType.Limit()`` with price 0 and
@@ -185,7 +193,7 @@ def _describe(cancels: int, places: int) -> str:
 
 
 def order_transactions(
-    client: Any,
+    client: DriftClient,
     command: PlaceOrders | CancelOrders | CancelAndPlace | ModifyOrder,
     *,
     market_index: int,
@@ -242,7 +250,7 @@ def order_transactions(
 
 
 def _cancel_then_place(
-    client: Any,
+    client: DriftClient,
     cancel_ids: tuple[int, ...],
     orders: tuple[OrderIntent, ...],
     *,
@@ -293,7 +301,7 @@ def _cancel_then_place(
     return tuple(plans)
 
 
-def _modify(client: Any, command: ModifyOrder, sub_account_id: int, payer: Pubkey, limit: int) -> TxPlan:
+def _modify(client: DriftClient, command: ModifyOrder, sub_account_id: int, payer: Pubkey, limit: int) -> TxPlan:
     from driftpy.types import ModifyOrderParams
 
     if command.price is None and command.base is None and command.max_ts is None:
@@ -326,16 +334,16 @@ def _single(
 # their indexes), so a User spread over many markets can exceed the 1,151 bytes left beside a Jito tip.
 
 
-def _user_account(client: Any, sub_account_id: int) -> Any:
+def _user_account(client: DriftClient, sub_account_id: int) -> UserAccount:
     user = client.users.get(sub_account_id)
-    account = None if user is None else user.get_user_account()
+    account: UserAccount | None = None if user is None else user.get_user_account()  # driftpy: untyped
     if account is None:
         raise InstructionError(f"subaccount {sub_account_id}: its User is not installed on the client")
     return account
 
 
-def _wallet(client: Any) -> Pubkey:
-    return client.wallet.public_key  # type: ignore[no-any-return]
+def _wallet(client: DriftClient) -> Pubkey:
+    return client.wallet.public_key
 
 
 def _positive(amount: int, what: str) -> None:
@@ -343,7 +351,7 @@ def _positive(amount: int, what: str) -> None:
         raise InstructionError(f"{what}: amount must be > 0, got {amount}")
 
 
-def _is_wrapped_sol(client: Any, spot_market_index: int) -> bool:
+def _is_wrapped_sol(client: DriftClient, spot_market_index: int) -> bool:
     from driftpy.constants.spot_markets import WRAPPED_SOL_MINT
 
     market = client.get_spot_market_account(spot_market_index)
@@ -352,15 +360,15 @@ def _is_wrapped_sol(client: Any, spot_market_index: int) -> bool:
     return market.mint == WRAPPED_SOL_MINT  # type: ignore[no-any-return]
 
 
-def _token_account(client: Any, spot_market_index: int) -> Pubkey:
+def _token_account(client: DriftClient, spot_market_index: int) -> Pubkey:
     """Where tokens come from / go to: the wallet's associated token account, except for wrapped SOL where the
     wallet itself is passed, which makes driftpy wrap native SOL in a temporary account and close it after."""
     if _is_wrapped_sol(client, spot_market_index):
         return _wallet(client)
-    return client.get_associated_token_account_public_key(spot_market_index)  # type: ignore[no-any-return]
+    return client.get_associated_token_account_public_key(spot_market_index)
 
 
-def settle_pnl_transaction(client: Any, *, sub_account_id: int, market_index: int, limit: int) -> TxPlan:
+def settle_pnl_transaction(client: DriftClient, *, sub_account_id: int, market_index: int, limit: int) -> TxPlan:
     """``settle_pnl`` of perp market ``market_index`` for subaccount ``sub_account_id`` (moves its unsettled PnL
     into or out of the USDC balance, positive PnL up to the market's PnL pool)."""
     ix = client.get_settle_pnl_ix(
@@ -370,7 +378,7 @@ def settle_pnl_transaction(client: Any, *, sub_account_id: int, market_index: in
 
 
 async def deposit_transaction(
-    client: Any, *, amount: int, spot_market_index: int, sub_account_id: int, limit: int
+    client: DriftClient, *, amount: int, spot_market_index: int, sub_account_id: int, limit: int
 ) -> TxPlan:
     """Deposit ``amount`` tokens (mint decimals) into spot market ``spot_market_index`` of ``sub_account_id``.
 
@@ -386,7 +394,7 @@ async def deposit_transaction(
 
 
 async def withdraw_transaction(
-    client: Any, *, amount: int, spot_market_index: int, sub_account_id: int, limit: int
+    client: DriftClient, *, amount: int, spot_market_index: int, sub_account_id: int, limit: int
 ) -> TxPlan:
     """Withdraw ``amount`` tokens (mint decimals) from spot market ``spot_market_index`` of ``sub_account_id``,
     ALWAYS ``reduce_only`` so a withdrawal can never open a borrow.
@@ -403,7 +411,7 @@ async def withdraw_transaction(
 
 
 def transfer_transaction(
-    client: Any, *, amount: int, spot_market_index: int, from_sub: int, to_sub: int, limit: int
+    client: DriftClient, *, amount: int, spot_market_index: int, from_sub: int, to_sub: int, limit: int
 ) -> TxPlan:
     """``transfer_deposit``: move ``amount`` tokens of spot market ``spot_market_index`` from subaccount
     ``from_sub`` to ``to_sub`` of the same authority.
@@ -429,8 +437,8 @@ def transfer_transaction(
         amount,
         ctx=Context(
             accounts={
-                "state": client.get_state_public_key(),
-                "user_stats": client.get_user_stats_public_key(),
+                "state": client.get_state_public_key(),  # type: ignore[no-untyped-call]  # driftpy: unannotated
+                "user_stats": client.get_user_stats_public_key(),  # type: ignore[no-untyped-call]  # driftpy: unannotated
                 "from_user": client.get_user_account_public_key(from_sub),
                 "to_user": client.get_user_account_public_key(to_sub),
                 "authority": _wallet(client),
@@ -448,7 +456,7 @@ def transfer_transaction(
 
 
 def initialize_subaccount_transaction(
-    client: Any, *, sub_account_id: int, name: str, stats_exist: bool, limit: int
+    client: DriftClient, *, sub_account_id: int, name: str, stats_exist: bool, limit: int
 ) -> TxPlan:
     """Create User ``sub_account_id`` (rent paid by the wallet), preceded by ``initialize_user_stats`` when the
     authority has no UserStats yet. Drift requires ids in sequence (``sub_account_id`` equal to the number already
@@ -458,6 +466,7 @@ def initialize_subaccount_transaction(
     # ASCII only: driftpy's encode_name pads by character count, which corrupts multi-byte UTF-8.
     if not name.isascii() or len(name) > MAX_USER_NAME_BYTES:
         raise InstructionError(f"subaccount name {name!r} must be at most {MAX_USER_NAME_BYTES} ASCII characters")
-    ixs = [] if stats_exist else [client.get_initialize_user_stats()]
+    # driftpy leaves get_initialize_user_stats unannotated
+    ixs = [] if stats_exist else [client.get_initialize_user_stats()]  # type: ignore[no-untyped-call]
     ixs.append(client.get_initialize_user_instructions(sub_account_id, name))
     return _single(f"initialize subaccount {sub_account_id}", ixs, _wallet(client), limit)

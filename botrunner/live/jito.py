@@ -28,7 +28,7 @@ import enum
 import json
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, assert_never
+from typing import Final, assert_never
 
 import httpx
 import msgspec
@@ -37,6 +37,7 @@ from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
+from structlog.typing import FilteringBoundLogger
 
 from botrunner.config.live import JitoSettings, LiveSettings
 from botrunner.live.retry import backoff_delays
@@ -86,13 +87,13 @@ class AttemptOutcome(msgspec.Struct, frozen=True, kw_only=True):
     detail: str = ""
 
 
-def send_bundle_request(tx: VersionedTransaction) -> dict[str, Any]:
+def send_bundle_request(tx: VersionedTransaction) -> dict[str, object]:
     """The JSON-RPC body submitting ``tx`` (already signed) as a one-transaction bundle, base64-encoded."""
     encoded = base64.b64encode(bytes(tx)).decode("ascii")
     return {"jsonrpc": "2.0", "id": 1, "method": "sendBundle", "params": [[encoded], {"encoding": "base64"}]}
 
 
-def classify_reply(status_code: int, body: bytes) -> AttemptOutcome:
+def classify_reply(status_code: int, body: bytes) -> AttemptOutcome:  # noqa: PLR0911  <why: a flat first-match classification, one return per kind of reply>
     """Classify one block-engine HTTP reply. Pure; never raises, whatever the bytes.
 
     Only an HTTP 200 whose JSON body carries a non-empty string ``result`` counts as accepted: anything we cannot
@@ -153,7 +154,7 @@ class JitoSubmitter:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         delays: Sequence[float] = DEFAULT_DELAYS_S,
         client: httpx.AsyncClient | None = None,
-        logger: Any = None,
+        logger: FilteringBoundLogger | None = None,
     ) -> None:
         if timeout_s <= 0 or any(delay < 0 for delay in delays):
             raise ValueError("JitoSubmitter needs timeout_s > 0 and delays >= 0")
@@ -166,7 +167,7 @@ class JitoSubmitter:
         self._delays = (*delays[:gaps], *[last] * (gaps - len(delays)))
         self._client = client
         self._owns_client = client is None
-        self._log: Any = logger if logger is not None else structlog.get_logger("botrunner.live.jito")
+        self._log: FilteringBoundLogger = logger if logger is not None else structlog.get_logger("botrunner.live.jito")
 
     def tip_account(self) -> Pubkey:
         """The next tip account, drawn from the seeded ``rng`` (Jito asks for a random one to spread contention)."""
@@ -223,7 +224,7 @@ class JitoSubmitter:
             self._client = httpx.AsyncClient()
         return self._client
 
-    async def _attempt(self, client: httpx.AsyncClient, body: dict[str, Any]) -> AttemptOutcome:
+    async def _attempt(self, client: httpx.AsyncClient, body: dict[str, object]) -> AttemptOutcome:
         try:
             response = await client.post(self.settings.block_engine_url, json=body, timeout=self._timeout_s)
         except httpx.TimeoutException as exc:

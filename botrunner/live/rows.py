@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from botrunner.bot.driver import ladder_prices
 from botrunner.bot.pipeline import Decision
-from botrunner.bot.session import ladder_prices
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.records import SnapshotRow
 from botrunner.live.account import LiveSnapshot

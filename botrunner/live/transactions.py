@@ -37,7 +37,7 @@ import enum
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, assert_never
+from typing import Protocol, TypeVar, assert_never
 
 import anyio
 import httpx
@@ -63,6 +63,7 @@ from solders.rpc.errors import (
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
+from structlog.typing import FilteringBoundLogger
 
 from botrunner.config.live import LiveSettings
 from botrunner.core.precision import MAX_TRANSACTION_BYTES
@@ -133,7 +134,7 @@ class RpcFailure(enum.Enum):
     UNCERTAIN = "uncertain"  # no usable answer (timeout, dropped connection, 5xx, garbled reply): it may have acted
 
 
-def classify_rpc_error(exc: BaseException) -> RpcFailure | None:
+def classify_rpc_error(exc: BaseException) -> RpcFailure | None:  # noqa: PLR0911  <why: a flat first-match classification, one return per kind of failure>
     """Sort an exception raised by an ``AsyncClient`` call; None when it is not an RPC failure (a bug: re-raise)."""
     if isinstance(exc, TimeoutError):
         return RpcFailure.UNCERTAIN  # our own per-call deadline (anyio.fail_after)
@@ -202,7 +203,7 @@ class _Run:
     what: str
     started: float
     priority_fee: int
-    log: Any
+    log: FilteringBoundLogger
     signature: str | None = None
     logs: tuple[str, ...] = ()
     units_consumed: int | None = None
@@ -221,7 +222,7 @@ class TxPipeline:
         payer: Keypair,
         settings: LiveSettings,
         *,
-        log: Any = None,
+        log: FilteringBoundLogger | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         priority_fee: Callable[[], int | None] = lambda: None,
@@ -232,7 +233,7 @@ class TxPipeline:
         self._rpc = rpc
         self._payer = payer
         self._settings = settings
-        self._log: Any = log if log is not None else structlog.get_logger("tx")
+        self._log: FilteringBoundLogger = log if log is not None else structlog.get_logger("tx")
         self._clock = clock
         self._sleep = sleep
         self._priority_fee = priority_fee
@@ -270,20 +271,9 @@ class TxPipeline:
                 run, TxOutcome.SIMULATION_FAILED, error=f"transaction is {size} bytes, over {MAX_TRANSACTION_BYTES}"
             )
 
-        simulated = await self._read(
-            "simulateTransaction",
-            lambda: self._rpc.simulate_transaction(tx, sig_verify=False, commitment=Confirmed),
-            run.log,
-        )
-        if isinstance(simulated, _Failed):
-            return self._done(run, TxOutcome.SEND_FAILED, error=f"simulateTransaction: {simulated.error}")
-        sim = simulated.value
-        run.logs = tuple(sim.logs or ())
-        run.units_consumed = sim.units_consumed
-        if sim.err is not None:
-            return self._done(run, TxOutcome.SIMULATION_FAILED, error=_error_text(sim.err))
-        if self._settings.dry_run:
-            return self._done(run, TxOutcome.DRY_RUN)
+        unsent = await self._simulate(tx, run)
+        if unsent is not None:
+            return unsent
 
         sent, error = await self._send(tx, run)
         match sent:
@@ -309,6 +299,25 @@ class TxPipeline:
             ixs.append(self._bundles.tip_instruction(self._payer.pubkey()))
         message = MessageV0.try_compile(self._payer.pubkey(), ixs, [], blockhash)
         return VersionedTransaction(message, [self._payer])
+
+    async def _simulate(self, tx: VersionedTransaction, run: _Run) -> TxResult | None:
+        """Simulate ``tx`` (its logs and compute units go into ``run``); the result that ends the run when it must
+        not be sent (the simulation could not run or failed, or this is a dry run), None to send it."""
+        simulated = await self._read(
+            "simulateTransaction",
+            lambda: self._rpc.simulate_transaction(tx, sig_verify=False, commitment=Confirmed),
+            run.log,
+        )
+        if isinstance(simulated, _Failed):
+            return self._done(run, TxOutcome.SEND_FAILED, error=f"simulateTransaction: {simulated.error}")
+        sim = simulated.value
+        run.logs = tuple(sim.logs or ())
+        run.units_consumed = sim.units_consumed
+        if sim.err is not None:
+            return self._done(run, TxOutcome.SIMULATION_FAILED, error=_error_text(sim.err))
+        if self._settings.dry_run:
+            return self._done(run, TxOutcome.DRY_RUN)
+        return None
 
     async def _send(self, tx: VersionedTransaction, run: _Run) -> tuple[_Sent, str]:
         """Put ``tx`` on the wire at most once per route; report whether it may be on its way."""
@@ -350,7 +359,7 @@ class TxPipeline:
                 assert_never(result.kind)
 
     async def _confirm(
-        self, signature: Signature, last_valid: int, expiry_possible_at: float, log: Any
+        self, signature: Signature, last_valid: int, expiry_possible_at: float, log: FilteringBoundLogger
     ) -> tuple[TxOutcome, str, int | None]:
         """Poll until the signature's fate is known or the status window closes. The block height (for expiry) is
         read only from ``expiry_possible_at`` on, or once the history phase has begun."""
@@ -391,7 +400,7 @@ class TxPipeline:
         return TxOutcome.UNKNOWN, f"no final status within {window} s of sending; last seen: {seen}", None
 
     async def _status(
-        self, signature: Signature, history: bool, deadline: float, log: Any
+        self, signature: Signature, history: bool, deadline: float, log: FilteringBoundLogger
     ) -> TransactionStatus | _Failed | None:
         got = await self._read(
             "getSignatureStatuses",
@@ -424,7 +433,7 @@ class TxPipeline:
             return _Failed(RpcFailure.UNCERTAIN, describe_error(exc))
 
     async def _read(
-        self, method: str, call: Callable[[], Awaitable[T]], log: Any, *, deadline: float | None = None
+        self, method: str, call: Callable[[], Awaitable[T]], log: FilteringBoundLogger, *, deadline: float | None = None
     ) -> T | _Failed:
         """A read-only call, retried after each backoff delay while the failure is transient (and, when given,
         while the retry still starts before ``deadline``)."""
@@ -494,7 +503,7 @@ def _final(status: TransactionStatus) -> tuple[TxOutcome, str, int | None] | Non
     return TxOutcome.CONFIRMED, "", status.slot
 
 
-def _error_text(err: Any) -> str:
+def _error_text(err: object) -> str:
     """A transaction error as compact JSON where solders can render it (``{"InstructionError":[2,{"Custom":6010}]}``),
     else its variant name (``BlockhashNotFound``)."""
     to_json = getattr(err, "to_json", None)

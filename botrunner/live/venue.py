@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
+from solders.account import Account
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from structlog.typing import FilteringBoundLogger
 
 from botrunner.config import BotConfig
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
@@ -58,6 +61,7 @@ from botrunner.live.client import (
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
 from botrunner.margin.model import PerpPosition
+from botrunner.margin.view import AccountMarginView
 from botrunner.venue.port import (
     AccountReport,
     BalanceChanged,
@@ -73,6 +77,9 @@ from botrunner.venue.port import (
     order_rejected,
 )
 from governors.safety_gates import Confirmations, GateInputs, check_orders, describe, gate_command
+
+if TYPE_CHECKING:  # loaded by _load_priority_fee, only before a transaction is built
+    from driftpy.priority_fees.priority_fee_subscriber import PriorityFeeSubscriber
 
 USER_ACCOUNT_BYTES = 4376  # Drift User account size: the rent of a new subaccount
 
@@ -122,7 +129,7 @@ class DriftVenue:
         *,
         wallet: Keypair | None,
         pipeline: TxPipeline | None,
-        log: Any = None,
+        log: FilteringBoundLogger | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -133,7 +140,7 @@ class DriftVenue:
         self.rpc = rpc
         self.wallet = wallet
         self.pipeline = pipeline
-        self.log = log if log is not None else structlog.get_logger("live").bind(bot=config.name)
+        self.log: FilteringBoundLogger = log if log is not None else structlog.get_logger("live").bind(bot=config.name)
         self.clock = clock
         self.monotonic = monotonic
         self.authority = Pubkey.from_string(config.account.authority)
@@ -159,13 +166,13 @@ class DriftVenue:
         self.confirmations = Confirmations()
         self._cancels_sent: set[int] = set()  # uids a confirmed transaction cancelled, until the chain drops them
         self.priority_fee: int | None = None  # micro-lamports per CU, recent average on the bot's market
-        self._fees: Any = None  # driftpy's PriorityFeeSubscriber, loaded only before we send
+        self._fees: PriorityFeeSubscriber | None = None  # loaded only before we send
         self._fees_loaded_at: float | None = None
         self._sources: dict[str, str] = {}  # oracle pubkey -> Drift OracleSource variant
 
     # -------------------------------------------------------------- reading the chain
 
-    async def _fetch(self, keys: Sequence[Pubkey]) -> tuple[int, list[Any]]:
+    async def _fetch(self, keys: Sequence[Pubkey]) -> tuple[int, list[Account | None]]:
         started = self.monotonic()
         try:
             resp = await self.rpc.get_multiple_accounts(list(keys), commitment=Confirmed, encoding="base64")
@@ -230,6 +237,8 @@ class DriftVenue:
         oracle_raw = rest[len(accounts.spot_markets) : len(accounts.spot_markets) + len(accounts.oracles)]
         wallet = rest[-1]
         self.wallet_lamports = int(wallet.lamports) if wallet is not None else 0
+        if perp_raw is None:  # as an oracle that vanished: the reading cannot be used
+            raise VenueError(f"{self.config.name}: perp market {accounts.perp_market} not found")
         try:
             perp = decode_account(bytes(perp_raw.data), expect="PerpMarket", what="perp market")
             spots = {
@@ -290,7 +299,7 @@ class DriftVenue:
             self.log.info("resynced", slot=state.slot, latency_ms=self.latency_ms)
         return events
 
-    # -------------------------------------------------------------- what the session reads (the SessionVenue shape)
+    # -------------------------------------------------------------- what the driver reads (the port's VenueAccount)
 
     def reading(self) -> LiveSnapshot:
         """The last reading of the account (``VenueError`` before ``connect`` made the first)."""
@@ -315,7 +324,10 @@ class DriftVenue:
     def report(self) -> AccountReport:
         return self.reading().report
 
-    def margin_view(self) -> object:
+    def unsettled_pnl(self) -> int:
+        return self.reading().report.unsettled_pnl
+
+    def margin_view(self) -> AccountMarginView:
         return self.reading().view  # built once per reading: the report and the decision share its figures
 
     # -------------------------------------------------------------- commands
@@ -353,17 +365,46 @@ class DriftVenue:
                 command = gated
             case CancelOrders() | ModifyOrder() | SettlePnl() | Deposit() | Withdraw() | Transfer():
                 pass
+        plans, refused = await self._plans_or_refusal(command, placing, ts)
+        if plans is None:
+            return (*out, *refused)
+        confirmed_places = await self._run_plans(plans, command, placing, ts, out)
+        if self.link.unknown_tx:
+            # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
+            return tuple(out)
+        out.extend(await self.refresh())
+        out.extend(self._not_on_chain(confirmed_places, placing, ts))
+        if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
+            sign = 1 if isinstance(command, Deposit) else -1
+            out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))
+        return tuple(out)
+
+    async def _plans_or_refusal(
+        self, command: VenueCommand | Transfer, placing: tuple[OrderIntent, ...], ts: int
+    ) -> tuple[tuple[ix.TxPlan, ...] | None, tuple[VenueEvent, ...]]:
+        """(the transactions ``command`` needs, ()), or (None, the events refusing it) when they cannot be built."""
         try:
-            plans = await self._plans(command)
+            return await self._plans(command), ()
         except CapitalError as exc:
             self.log.warning("capital_refused", command=type(command).__name__, error=str(exc))
-            return (*out, CommandRejected(ts=ts, command=type(command).__name__, reason=exc.reason, detail=str(exc)))
+            return None, (CommandRejected(ts=ts, command=type(command).__name__, reason=exc.reason, detail=str(exc)),)
         except ix.InstructionError as exc:  # e.g. an account so busy that one operation exceeds a transaction
             self.log.warning("instructions_refused", command=type(command).__name__, error=str(exc))
-            return (*out, *_reject_all(command, placing, ts, RejectReason.INVALID_ORDER, str(exc)))
+            return None, _reject_all(command, placing, ts, RejectReason.INVALID_ORDER, str(exc))
         except RpcUnavailable as exc:  # a read the command needs (a transfer's destination User) went unanswered
             self.log.warning("rpc_unavailable", command=type(command).__name__, error=str(exc))
-            return (*out, *_reject_all(command, placing, ts, RejectReason.VENUE_UNAVAILABLE, str(exc)))
+            return None, _reject_all(command, placing, ts, RejectReason.VENUE_UNAVAILABLE, str(exc))
+
+    async def _run_plans(
+        self,
+        plans: tuple[ix.TxPlan, ...],
+        command: VenueCommand | Transfer,
+        placing: tuple[OrderIntent, ...],
+        ts: int,
+        out: list[VenueEvent],
+    ) -> list[int]:
+        """Send ``plans`` in order; the first failure stops the rest, and the rejections of what it stopped go to
+        ``out``. Returns the user_order_ids whose transactions confirmed."""
         confirmed_places: list[int] = []
         for i, plan in enumerate(plans):
             result = await self._run(plan.instructions, plan.what)
@@ -378,15 +419,7 @@ class DriftVenue:
                 if not placing:
                     out.append(CommandRejected(ts=ts, command=type(command).__name__, reason=reason, detail=detail))
                 break
-        if self.link.unknown_tx:
-            # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
-            return tuple(out)
-        out.extend(await self.refresh())
-        out.extend(self._not_on_chain(confirmed_places, placing, ts))
-        if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
-            sign = 1 if isinstance(command, Deposit) else -1
-            out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))
-        return tuple(out)
+        return confirmed_places
 
     def _gate(
         self, command: PlaceOrders | CancelAndPlace, placing: tuple[OrderIntent, ...], ts: int
@@ -451,7 +484,7 @@ class DriftVenue:
         """An operator confirmed the order terms ``token`` (``botrunner ctl confirm``) for ``valid_s`` seconds."""
         self.confirmations = self.confirmations.approve(token, int(self.clock()) + valid_s)
 
-    async def _plans(self, command: Any) -> tuple[Any, ...]:
+    async def _plans(self, command: VenueCommand | Transfer) -> tuple[ix.TxPlan, ...]:
         sub = self.sub_account_id
         market = self.spec.market_index
         match command:
@@ -540,7 +573,10 @@ class DriftVenue:
             return self.wallet_lamports
         from spl.token.instructions import get_associated_token_address
 
-        mint = Pubkey.from_string(str(self.client.get_spot_market_account(spot_market_index).mint))
+        market = self.client.get_spot_market_account(spot_market_index)
+        if market is None:
+            raise UnknownAccount(f"spot market {spot_market_index} is not installed on the client")
+        mint = Pubkey.from_string(str(market.mint))
         ata = get_associated_token_address(self.authority, mint)
         try:
             resp = await self.rpc.get_token_account_balance(ata, commitment=Confirmed)
@@ -548,7 +584,7 @@ class DriftVenue:
             raise RpcUnavailable(f"cannot read the wallet's token balance ({describe_error(exc)})") from exc
         return int(resp.value.amount)
 
-    async def _run(self, instructions: Sequence[Any], what: str) -> TxResult:
+    async def _run(self, instructions: Sequence[Instruction], what: str) -> TxResult:
         pipeline = self.pipeline
         assert pipeline is not None
         await self._load_priority_fee()
@@ -575,7 +611,7 @@ class DriftVenue:
             market = str(self.accounts.perp_market)
             self._fees = PriorityFeeSubscriber(PriorityFeeConfig(self.rpc, self.settings.refresh_s, [market]))
         try:
-            await self._fees.load()
+            await self._fees.load()  # type: ignore[no-untyped-call]  # driftpy leaves it unannotated
         except Exception as exc:  # an estimate is optional: the pipeline then pays the last one, or none
             self.log.warning("priority_fees_unavailable", error=describe_error(exc))
             return
@@ -616,7 +652,7 @@ class DriftVenue:
             ) from exc
 
 
-def _placements(command: Any) -> tuple[OrderIntent, ...]:
+def _placements(command: VenueCommand | Transfer) -> tuple[OrderIntent, ...]:
     match command:
         case PlaceOrders() | CancelAndPlace():
             return tuple(command.orders)
@@ -631,7 +667,7 @@ def _reject_ids(
 
 
 def _reject_all(
-    command: Any, placing: tuple[OrderIntent, ...], ts: int, reason: RejectReason, detail: str
+    command: VenueCommand | Transfer, placing: tuple[OrderIntent, ...], ts: int, reason: RejectReason, detail: str
 ) -> tuple[VenueEvent, ...]:
     if placing:
         return tuple(_reject_ids([o.user_order_id for o in placing], placing, ts, reason, detail))

@@ -26,7 +26,7 @@ from botrunner.margin.scenario import OracleScenario
 # searched afresh give the same answer:
 # * An absolute ceiling instead (say the largest price an i64 of 1e6 holds) would make "none" independent of the
 #   oracle, but it changes answers the verified digests pin: of the 15,942 searches above that find none in
-#   tests/test_perf_equivalence.py and tests/test_backtest_golden.py, 370 would find a boundary below that
+#   tests/golden/test_perf_equivalence.py and tests/golden/test_backtest.py, 370 would find a boundary below that
 #   ceiling (351 in the risk sweep, 19 in the golden replay: large deposits with small open orders). Any
 #   absolute ceiling disagrees with the relative one at some oracle.
 # * No limit or report can tell such a far boundary from none: a boundary above at 10,000 x the oracle is more
@@ -41,7 +41,7 @@ ANY_ORACLE = 1 << 64
 _SECANT_STEPS = 6
 
 
-def find_boundary(
+def find_boundary(  # noqa: PLR0912  <why: hot path, the liquidation search of every decision; one loop, state in locals>
     free: Callable[[int], int], oracle_price: int, *, long: bool, free_here: int | None = None
 ) -> int | None:
     """The liquidation price for maintenance ``free(price)`` (collateral minus requirement).

@@ -366,7 +366,9 @@ def _capture_lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise DataError(f"{path}: truncated or corrupt gzip ({exc})") from exc
 
 
-def iter_binance_capture(path: Path, *, top_of_book: bool = False) -> Iterator[BookEvent]:
+def iter_binance_capture(  # noqa: PLR0912  <why: hot path, millions of capture lines; the per-line dispatch stays inline>
+    path: Path, *, top_of_book: bool = False
+) -> Iterator[BookEvent]:
     """Stream a Binance futures raw capture (``local_ns JSON`` lines, gzip) as book events.
 
     ``ts_ns`` is the capture's local receive time. Trades are emitted as they arrive (also before the snapshot);
@@ -459,7 +461,9 @@ def _checked_rows(reader: Iterator[list[str]], source: str, width: int) -> Itera
         yield f"{source}:{line_no}", row
 
 
-def iter_binance_depth_csv(paths: Iterable[Path], *, require_snapshot: bool = True) -> Iterator[BookEvent]:
+def iter_binance_depth_csv(  # noqa: PLR0912  <why: hot path, millions of depth rows; the per-message match stays inline>
+    paths: Iterable[Path], *, require_snapshot: bool = True
+) -> Iterator[BookEvent]:
     """Stream Binance futures depth CSVs (a ``-snap`` file then ``-update`` files) as book events.
 
     Rows sharing (timestamp, first_update_id, last_update_id, update_type) form one message. ``snap`` messages

@@ -52,7 +52,7 @@ _ORACLE_OFFSET = OrderType.ORACLE_OFFSET
 _NOT_POST_ONLY = PostOnlyMode.NONE
 
 
-def static_rejection(
+def static_rejection(  # noqa: PLR0911  Drift's placement checks as one first-match list, in the program's order
     intent: OrderIntent,
     spec: PerpMarketSpec,
     open_ids: Collection[int],

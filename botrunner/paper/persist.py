@@ -15,9 +15,9 @@ What is not kept: the static specs (``market`` comes from the caller, the spot s
 ``PaperConfig`` (the caller's), and the other caches, which are pure functions of the state.
 
 This module reads and writes the state of the venue's parts (its tape, account and fill model; private to the
-package) on purpose: it is the venue's own persistence, in the same package. ``tests/test_paper_persist.py`` fails
-if the venue, one of those parts or ``RestingOrder`` gains an attribute this module does not account for, so the
-checkpoint cannot silently fall behind the simulator.
+package) on purpose: it is the venue's own persistence, in the same package. ``tests/unit/paper/test_persist.py``
+fails if the venue, one of those parts or ``RestingOrder`` gains an attribute this module does not account for, so
+the checkpoint cannot silently fall behind the simulator.
 """
 
 from __future__ import annotations

@@ -10,40 +10,54 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
+import msgspec
 import structlog
 
-Listener = Callable[[dict[str, Any]], None]
+from botrunner.runtime.snapshots import BotEvent, BotSummary
+
+Listener = Callable[[BotEvent], None]
 
 
 class StatusBoard:
-    """Latest summary per bot (a plain dict of JSON-ready values). Thread-safe."""
+    """Latest summary per bot (immutable ``BotSummary`` values, so a reader never sees one half-written).
+    Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, BotSummary] = {}
 
-    def post(self, name: str, row: dict[str, Any]) -> None:
+    def post(self, name: str, row: BotSummary) -> None:
         with self._lock:
             self._rows[name] = row
 
-    def update(self, name: str, **fields: Any) -> None:
+    def update(
+        self,
+        name: str,
+        *,
+        market: str | None = None,
+        mode: str | None = None,
+        state: str | None = None,
+        restarts: int | None = None,
+        flagged: bool | None = None,
+    ) -> None:
+        """Set the given fields of ``name``'s row (the supervisor's part, before and between the bot's posts)."""
+        given = {"market": market, "mode": mode, "state": state, "restarts": restarts, "flagged": flagged}
+        changes = {key: value for key, value in given.items() if value is not None}
         with self._lock:
-            self._rows[name] = {**self._rows.get(name, {"name": name}), **fields}
+            self._rows[name] = msgspec.structs.replace(self._rows.get(name, BotSummary(name=name)), **changes)
 
-    def get(self, name: str) -> dict[str, Any] | None:
+    def get(self, name: str) -> BotSummary | None:
         with self._lock:
-            row = self._rows.get(name)
-            return dict(row) if row is not None else None
+            return self._rows.get(name)
 
     def remove(self, name: str) -> None:
         with self._lock:
             self._rows.pop(name, None)
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[BotSummary]:
         with self._lock:
-            return [dict(self._rows[k]) for k in sorted(self._rows)]
+            return [self._rows[k] for k in sorted(self._rows)]
 
 
 class EventHub:
@@ -55,7 +69,7 @@ class EventHub:
         self._next = 0
         self._log = structlog.get_logger("hub")
 
-    def subscribe(self, listener: Listener, bots: list[str] | None = None) -> Callable[[], None]:
+    def subscribe(self, listener: Listener, bots: tuple[str, ...] | list[str] | None = None) -> Callable[[], None]:
         with self._lock:
             token = self._next
             self._next += 1
@@ -67,12 +81,9 @@ class EventHub:
 
         return unsubscribe
 
-    def publish(self, bot: str, kind: str, **fields: Any) -> None:
+    def publish(self, event: BotEvent) -> None:
         with self._lock:
-            targets = [(t, f) for t, (f, bots) in self._listeners.items() if bots is None or bot in bots]
-        if not targets:
-            return
-        event = {"bot": bot, "kind": kind, **fields}
+            targets = [(t, f) for t, (f, bots) in self._listeners.items() if bots is None or event.bot in bots]
         for token, listener in targets:
             try:
                 listener(event)

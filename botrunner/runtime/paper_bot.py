@@ -1,68 +1,80 @@
 """A bot trading against its paper venue on a replayed market: what the backtest loop and a paper bot actor both
-run for each market event (``botrunner.runtime.market``).
+run for each market event (``botrunner.runtime.market``). The bot's part is its driver (``botrunner.bot.driver``);
+this is only where its inputs come from and where its commands go:
 
-* a funding settlement goes to the venue (it settles into unsettled PnL) and becomes the rate the Risk Governor's
-  funding guardrail reads;
+* a funding settlement becomes the rate the guardrail reads (``FundingSettled``), then goes to the venue, which
+  settles it into the position; what the venue reports is fed back (``VenueReport``);
 * a price point goes to the venue, which expires orders, fills the makers the path trades through and checks
-  liquidation; every venue event is routed through the session;
-* at a bar's close point the strategy sees the close, and the bot decides against the venue's account.
+  liquidation; what it reports is fed back;
+* at a bar's close point the bot steps on ``BarClose``: the strategy sees the close, the bot decides against the
+  venue's account, and the driver sends the commands (a settlement among them) to the venue at once.
 
-The day's starting equity (for the daily-loss limit) is the session's (``BotSession.decide``).
+The venue answers every command at once. A paper latency model would hold the answers here and feed them back as
+later ``VenueReport`` s (the seam is ``_deliver``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import assert_never
 
-from botrunner.bot.pipeline import Decision, MarketUpdate, OperatorFlags, observe_price
-from botrunner.bot.session import BotSession, ladder_prices
+from botrunner.bot.driver import BotDriver, ladder_prices
+from botrunner.bot.step import BarClose, Effects, FundingSettled, Operator, VenueReport
+from botrunner.core.operator import ModeCommand
 from botrunner.core.records import SnapshotRow
 from botrunner.paper.venue import PaperVenue
 from botrunner.runtime.market import FundingPoint, MarketEvent, PricePoint
+from botrunner.venue.port import VenueEvent
 
 
 class PaperBot:
-    """One bot, its session and its paper venue, stepped by market events. Not thread-safe: one owner."""
+    """One bot's driver and its paper venue, stepped by market events. Not thread-safe: one owner."""
 
-    __slots__ = ("funding_rate", "session", "venue")
+    __slots__ = ("driver", "venue")
 
-    def __init__(self, session: BotSession, venue: PaperVenue, funding_rate: int = 0) -> None:
-        self.session = session
+    def __init__(self, driver: BotDriver, venue: PaperVenue) -> None:
+        self.driver = driver
         self.venue = venue
-        self.funding_rate = funding_rate  # the last settled rate (1e9), what the funding guardrail reads
 
-    def on_event(self, event: MarketEvent, operator: OperatorFlags | None = None) -> tuple[Decision, int] | None:
-        """Apply one market event. At a bar close, returns the decision and the equity it saw."""
+    def on_event(self, event: MarketEvent) -> Effects | None:
+        """Apply one market event. At a bar close, returns the effects of the bot's decision."""
         match event:
             case FundingPoint():
-                self.funding_rate = event.rate
-                self.session.route(self.venue.apply_funding(event.ts, event.rate_long, event.rate_short))
+                self.driver.feed(FundingSettled(event.ts, event.rate))
+                self._deliver(self.venue.apply_funding(event.ts, event.rate_long, event.rate_short), event.ts)
                 return None
             case PricePoint():
-                self.session.route(
+                self._deliver(
                     self.venue.on_price(
                         event.ts, event.price, event.oracle, bar_ts=event.bar_ts, bar_volume=event.bar_volume
-                    )
+                    ),
+                    event.ts,
                 )
                 if not event.close_ts:
                     return None
-                session = self.session
-                session.state = observe_price(session.bot, session.state, event.close_ts, event.price)
-                return self.decide(event.ts, event.price, operator)
+                return self.driver.feed(
+                    BarClose(ts=event.ts, close_ts=event.close_ts, price=event.price, oracle=event.oracle)
+                )
             case _ as unreachable:
                 assert_never(unreachable)
 
-    def decide(self, ts: int, mark: int, operator: OperatorFlags | None = None) -> tuple[Decision, int]:
+    def _deliver(self, events: Sequence[VenueEvent], ts: int) -> None:
+        if events:
+            self.driver.feed(VenueReport(ts, tuple(events)))
+
+    def command(self, command: ModeCommand) -> Effects:
+        """An operator command: the bot decides at once at the venue's last price."""
         venue = self.venue
-        equity = venue.equity()
-        update = MarketUpdate(ts=ts, mark=mark, oracle=venue.oracle, oracle_ts=ts, funding_rate=self.funding_rate)
-        return self.session.decide(update, equity, operator), equity
+        return self.driver.feed(Operator(ts=venue.now, command=command, mark=venue.last_price, oracle=venue.oracle))
 
 
-def snapshot_row(venue: PaperVenue, session: BotSession, decision: Decision, equity: int) -> SnapshotRow:
+def snapshot_row(venue: PaperVenue, driver: BotDriver, effects: Effects) -> SnapshotRow:
     """The account at a decision, as the decision saw it, plus what it produced (the resting ladder after it)."""
+    decision = effects.decision
+    assert decision is not None, "a snapshot is taken at a decision"
+    equity = effects.equity
     snap = decision.snapshot
-    bids, asks = ladder_prices(session.state.connector.orders)
+    bids, asks = ladder_prices(driver.state.connector.orders)
     ledger = venue.ledger
     return SnapshotRow(
         ts=decision.ts,

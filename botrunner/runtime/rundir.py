@@ -35,7 +35,7 @@ from typing import Final
 from botrunner.private_files import DIR_MODE, FILE_MODE, not_ours
 
 # The names of the run directory's own files: runner.DB_NAME (and the files SQLite keeps beside it),
-# runner.LOCK_NAME, control.SOCKET_NAME (tests/test_runtime_rundir.py checks they agree).
+# runner.LOCK_NAME, control.SOCKET_NAME (tests/integration/test_runtime_rundir.py checks they agree).
 RUN_FILES: Final = frozenset(
     {"botrunner.db", "botrunner.db-wal", "botrunner.db-shm", "botrunner.db-journal", "runner.lock", "control.sock"}
 )
@@ -60,7 +60,9 @@ def prepare_run_dir(run_dir: Path) -> None:
     private_directory(run_dir / LOGS_DIR, "log directory", LOG_FILE.fullmatch)
 
 
-def private_directory(path: Path, what: str, ours: Callable[[str], object]) -> None:
+def private_directory(  # noqa: PLR0912  one check per way a path can be unsafe, in the order that keeps it race-free
+    path: Path, what: str, ours: Callable[[str], object]
+) -> None:
     """Make ``path`` a 0700 directory of ours (created with its missing parents if need be) and each entry whose
     name ``ours`` accepts 0600; :class:`RunDirError` for a symlink or another user's directory or entry.
 

@@ -1,4 +1,5 @@
-"""What ``ctl status`` and ``ctl bot NAME`` show: JSON-ready views of a bot, every amount an exact decimal string.
+"""What ``ctl status`` and ``ctl bot NAME`` show: the typed snapshots of ``botrunner.runtime.snapshots``, built from
+a bot's venue and decisions, every amount an exact decimal string.
 
 Numbers are rendered from Drift's integers (``fixed``), never through a float, so what an operator reads is what
 the books hold. Times are ISO-8601 UTC.
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+
+import msgspec
 
 from botrunner.bot.lifecycle import BotRunState
 from botrunner.bot.pipeline import Decision
@@ -19,13 +21,28 @@ from botrunner.core.precision import LEVERAGE_PRECISION
 from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.live.alerts import liquidation_distance_bps
 from botrunner.runtime.paper_bot import PaperBot
+from botrunner.runtime.snapshots import (
+    BandView,
+    BotSnapshot,
+    BotSummary,
+    OrderView,
+    PnlView,
+    RiskView,
+    StatusRow,
+    SupervisionView,
+)
+from botrunner.runtime.supervision import Supervision, shown_state
 from botrunner.venue.port import AccountReport
 
 
-def iso(ts: int | float | None) -> str | None:
-    if ts is None:
-        return None
+def iso_time(ts: float) -> str:
+    """Unix seconds as ISO-8601 UTC, e.g. ``2025-09-20T04:00:00Z``."""
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso(ts: float | None) -> str | None:
+    """:func:`iso_time`, None for None."""
+    return None if ts is None else iso_time(ts)
 
 
 def _pnl_total(paper: PaperBot, equity: int) -> int:
@@ -45,28 +62,38 @@ def summary_row(
     open_orders: int,
     fills: int,
     market_time: int | None,
-) -> dict[str, Any]:
+    risk_reasons: Iterable[str] = (),
+) -> BotSummary:
     """One raw row of ``ctl status`` (paper, live and monitor bots alike): integers in Drift precisions, cheap
-    enough to post after every step. :func:`render_summary` turns it into what the operator reads."""
-    return {
-        "name": config.name,
-        "market": config.market,
-        "mode": config.mode.value,
-        "state": state.value,
-        "risk_state": risk_state or None,
-        "position": position,
-        "mark": mark,
-        "equity": equity,
-        "pnl": pnl,
-        "open_orders": open_orders,
-        "fills": fills,
-        "market_time": market_time,
-    }
+    enough to post after every step. :func:`status_row` turns it into what the operator reads. ``state`` is the
+    bot's operator mode; ``risk_reasons`` why the Risk Governor answered ``risk_state`` (``operator`` for an
+    operator's pause or reduce-only)."""
+    return BotSummary(
+        name=config.name,
+        market=config.market,
+        mode=config.mode.value,
+        state=state.value,
+        risk_state=risk_state or None,
+        risk_reasons=tuple(risk_reasons),
+        position=position,
+        mark=mark,
+        equity=equity,
+        pnl=pnl,
+        open_orders=open_orders,
+        fills=fills,
+        market_time=market_time,
+    )
 
 
 def bot_summary(
-    config: BotConfig, state: BotRunState, paper: PaperBot, risk_state: str, market_ts: int | None
-) -> dict[str, Any]:
+    config: BotConfig,
+    state: BotRunState,
+    paper: PaperBot,
+    risk_state: str,
+    market_ts: int | None,
+    *,
+    risk_reasons: Iterable[str] = (),
+) -> BotSummary:
     """A paper bot's :func:`summary_row`."""
     venue = paper.venue
     equity = venue.equity()
@@ -81,29 +108,69 @@ def bot_summary(
         open_orders=len(venue.orders),
         fills=venue.ledger.maker_fills + venue.ledger.taker_fills,
         market_time=market_ts,
+        risk_reasons=risk_reasons,
     )
 
 
-_SUMMARY_DECIMALS = {"position": BASE_DECIMALS, "mark": PRICE_DECIMALS, "equity": QUOTE_DECIMALS, "pnl": QUOTE_DECIMALS}
+def _optional(value: int | None, decimals: int) -> str | None:
+    return None if value is None else fixed(value, decimals)
 
 
-def status_row(row: dict[str, Any], slot: dict[str, Any]) -> dict[str, Any]:
-    """A bot's ``ctl status`` row: its rendered summary merged with its supervisor slot (``Supervisor.status``).
-    The bot's own state stands while the supervisor runs it; otherwise the supervision state (stopped, failed,
-    restarting) is what an operator must see."""
-    state = row.get("state") if slot["supervision"] in ("running", "starting") else slot["supervision"]
-    return {**row, "state": state, "restarts": slot["restarts"], "flagged": slot["flagged"]}
+def status_row(summary: BotSummary, slot: SupervisionView) -> StatusRow:
+    """A bot's ``ctl status`` row: its summary in exact decimals and ISO time, with its supervision. While the
+    supervisor runs it, the bot's operator mode (running, paused, reduce-only, flattening) stands; otherwise the
+    supervision state (starting, restarting, failed, stopped) is what an operator must see."""
+    mode = BotRunState(summary.state or BotRunState.RUNNING.value)
+    state = shown_state(Supervision(slot.supervision), mode).value
+    return StatusRow(
+        name=summary.name,
+        market=summary.market,
+        mode=summary.mode,
+        state=state,
+        risk_state=summary.risk_state,
+        risk_reasons=summary.risk_reasons,
+        position=_optional(summary.position, BASE_DECIMALS),
+        mark=_optional(summary.mark, PRICE_DECIMALS),
+        equity=_optional(summary.equity, QUOTE_DECIMALS),
+        pnl=_optional(summary.pnl, QUOTE_DECIMALS),
+        open_orders=summary.open_orders,
+        fills=summary.fills,
+        market_time=iso(summary.market_time),
+        restarts=slot.restarts,
+        flagged=slot.flagged,
+    )
 
 
-def render_summary(row: dict[str, Any]) -> dict[str, Any]:
-    """A raw summary (see :func:`bot_summary`) with exact decimal strings and an ISO market time."""
-    out = dict(row)
-    for key, decimals in _SUMMARY_DECIMALS.items():
-        if isinstance(out.get(key), int):
-            out[key] = fixed(out[key], decimals)
-    if isinstance(out.get("market_time"), int):
-        out["market_time"] = iso(out["market_time"])
-    return out
+def absent_bot(summary: BotSummary | None, name: str, slot: SupervisionView) -> BotSnapshot:
+    """``ctl bot NAME`` for a bot with no actor running (stopped, failed, restarting): what its last summary said,
+    and its supervision."""
+    row = status_row(summary or BotSummary(name=name), slot)
+    return with_supervision(
+        BotSnapshot(
+            name=name,
+            mode=row.mode,
+            state=row.state,
+            market=row.market,
+            position=row.position,
+            mark=row.mark,
+            equity=row.equity,
+            pnl=PnlView(total=row.pnl) if row.pnl is not None else None,
+            market_time=row.market_time,
+        ),
+        slot,
+    )
+
+
+def with_supervision(snapshot: BotSnapshot, slot: SupervisionView) -> BotSnapshot:
+    """``snapshot`` with the supervisor's part filled in."""
+    return msgspec.structs.replace(
+        snapshot,
+        supervision=slot.supervision,
+        restarts=slot.restarts,
+        flagged=slot.flagged,
+        last_error=slot.last_error,
+        alive=slot.alive,
+    )
 
 
 def liq_distance_pct(report: AccountReport) -> str | None:
@@ -118,53 +185,90 @@ def subaccount_label(config: BotConfig) -> str:
     return f"{config.account.authority}/{config.account.subaccount_id}"
 
 
-def account_fields(report: AccountReport, *, mark: int, oracle: int) -> dict[str, Any]:
+class AccountView(msgspec.Struct, frozen=True, kw_only=True):
+    """The position and margin block of ``ctl bot`` (and of ``botrunner monitor``)."""
+
+    position: str
+    entry: str | None
+    mark: str
+    oracle: str
+    leverage: str
+    liq_price: str | None
+    liq_distance_pct: str | None
+    health: int
+    equity: str
+
+
+def account_fields(report: AccountReport, *, mark: int, oracle: int) -> AccountView:
     """The position and margin block of ``ctl bot`` (paper and live alike), from the venue's account report;
     ``mark`` is the price the bot trades against (the oracle on live)."""
-    return {
-        "position": fixed(report.position_base, BASE_DECIMALS),
-        "entry": fixed(report.entry_price, PRICE_DECIMALS) if report.position_base else None,
-        "mark": fixed(mark, PRICE_DECIMALS),
-        "oracle": fixed(oracle, PRICE_DECIMALS),
-        "leverage": fixed(report.leverage, len(str(LEVERAGE_PRECISION)) - 1),
-        "liq_price": optional_fixed(report.liquidation_price, PRICE_DECIMALS) or None,
-        "liq_distance_pct": liq_distance_pct(report),
-        "health": report.health,
-        "equity": fixed(report.equity, QUOTE_DECIMALS),
-    }
+    return AccountView(
+        position=fixed(report.position_base, BASE_DECIMALS),
+        entry=fixed(report.entry_price, PRICE_DECIMALS) if report.position_base else None,
+        mark=fixed(mark, PRICE_DECIMALS),
+        oracle=fixed(oracle, PRICE_DECIMALS),
+        leverage=fixed(report.leverage, len(str(LEVERAGE_PRECISION)) - 1),
+        liq_price=optional_fixed(report.liquidation_price, PRICE_DECIMALS) or None,
+        liq_distance_pct=liq_distance_pct(report),
+        health=report.health,
+        equity=fixed(report.equity, QUOTE_DECIMALS),
+    )
 
 
-def risk_view(state: str, reasons: Iterable[str]) -> dict[str, Any]:
+def risk_view(state: str, reasons: Iterable[str]) -> RiskView:
     """The Risk Governor's state and reasons as ``ctl bot`` shows them."""
-    return {"state": state or None, "reasons": list(reasons)}
+    return RiskView(state=state or None, reasons=tuple(reasons))
 
 
-def band_view(band: ExposureBand | None) -> dict[str, str] | None:
+def band_view(band: ExposureBand | None) -> BandView | None:
     """The position band of the last decision as ``ctl bot`` shows it (None before the first decision)."""
     if band is None:
         return None
-    return {
-        "min": fixed(band.min_base, BASE_DECIMALS),
-        "max": fixed(band.max_base, BASE_DECIMALS),
-        "preferred": fixed(band.preferred_base, BASE_DECIMALS),
-    }
+    return BandView(
+        min=fixed(band.min_base, BASE_DECIMALS),
+        max=fixed(band.max_base, BASE_DECIMALS),
+        preferred=fixed(band.preferred_base, BASE_DECIMALS),
+    )
 
 
-def order_views(orders: Iterable[WorkingOrder]) -> list[dict[str, Any]]:
+def order_views(orders: Iterable[WorkingOrder]) -> tuple[OrderView, ...]:
     """The open orders as ``ctl bot`` shows them (paper and live alike)."""
-    return [
-        {
-            "uid": o.user_order_id,
-            "side": o.side.value,
-            "price": fixed(o.price, PRICE_DECIMALS),
-            "base": fixed(o.base, BASE_DECIMALS),
-            "filled": fixed(o.filled_base, BASE_DECIMALS),
-            "post_only": o.post_only.value,
-            "reduce_only": o.reduce_only,
-            "max_ts": iso(o.max_ts) if o.max_ts else None,
-        }
+    return tuple(
+        OrderView(
+            uid=o.user_order_id,
+            side=o.side.value,
+            price=fixed(o.price, PRICE_DECIMALS),
+            base=fixed(o.base, BASE_DECIMALS),
+            filled=fixed(o.filled_base, BASE_DECIMALS),
+            post_only=o.post_only.value,
+            reduce_only=o.reduce_only,
+            max_ts=iso(o.max_ts) if o.max_ts else None,
+        )
         for o in orders
-    ]
+    )
+
+
+def account_snapshot(
+    config: BotConfig, state: BotRunState, account: AccountView, *, subaccount: str | None = None
+) -> BotSnapshot:
+    """The fields of ``ctl bot`` every mode shares; the caller adds its mode's own with ``msgspec.structs.replace``
+    or passes them here through :func:`bot_detail` / the live actor's ``detail``."""
+    return BotSnapshot(
+        name=config.name,
+        mode=config.mode.value,
+        state=state.value,
+        market=config.market,
+        subaccount=subaccount if subaccount is not None else subaccount_label(config),
+        position=account.position,
+        entry=account.entry,
+        mark=account.mark,
+        oracle=account.oracle,
+        leverage=account.leverage,
+        liq_price=account.liq_price,
+        liq_distance_pct=account.liq_distance_pct,
+        health=account.health,
+        equity=account.equity,
+    )
 
 
 def bot_detail(
@@ -175,8 +279,8 @@ def bot_detail(
     risk_state: str,
     reasons: list[str],
     decision: Decision | None,
-) -> dict[str, Any]:
-    """Everything ``ctl bot NAME`` shows."""
+) -> BotSnapshot:
+    """Everything ``ctl bot NAME`` shows of a paper bot."""
     venue = paper.venue
     report = venue.report()
     ledger = venue.ledger
@@ -203,25 +307,21 @@ def bot_detail(
     if decision is not None and decision.strategy.range_high:
         low, high = decision.strategy.range_low, decision.strategy.range_high
         params["range"] = f"{fixed(low, PRICE_DECIMALS)}..{fixed(high, PRICE_DECIMALS)}"
-    return {
-        "name": config.name,
-        "mode": config.mode.value,
-        "state": state.value,
-        "market": config.market,
-        "subaccount": subaccount_label(config),
-        **account_fields(report, mark=venue.last_price, oracle=venue.oracle),
-        "pnl": {
-            "unrealized": fixed(report.unrealized_pnl, QUOTE_DECIMALS),
-            "realized": fixed(ledger.realized, QUOTE_DECIMALS),
-            "funding": fixed(ledger.funding, QUOTE_DECIMALS),
-            "fees": fixed(ledger.fees, QUOTE_DECIMALS),
-            "settled": fixed(ledger.settled, QUOTE_DECIMALS),
-            "unsettled": fixed(report.unsettled_pnl, QUOTE_DECIMALS),
-            "total": fixed(_pnl_total(paper, report.equity), QUOTE_DECIMALS),
-        },
-        "risk": risk_view(risk_state, reasons),
-        "band": band_view(decision.verdict.band if decision is not None else None),
-        "grid": params,
-        "orders": order_views(venue.open_orders()),
-        "market_time": iso(venue.now),
-    }
+    account = account_fields(report, mark=venue.last_price, oracle=venue.oracle)
+    return msgspec.structs.replace(
+        account_snapshot(config, state, account),
+        pnl=PnlView(
+            unrealized=fixed(report.unrealized_pnl, QUOTE_DECIMALS),
+            realized=fixed(ledger.realized, QUOTE_DECIMALS),
+            funding=fixed(ledger.funding, QUOTE_DECIMALS),
+            fees_paid=fixed(ledger.fees, QUOTE_DECIMALS),
+            settled=fixed(ledger.settled, QUOTE_DECIMALS),
+            unsettled=fixed(report.unsettled_pnl, QUOTE_DECIMALS),
+            total=fixed(_pnl_total(paper, report.equity), QUOTE_DECIMALS),
+        ),
+        risk=risk_view(risk_state, reasons),
+        band=band_view(decision.verdict.band if decision is not None else None),
+        grid=params,
+        orders=order_views(venue.open_orders()),
+        market_time=iso(venue.now),
+    )

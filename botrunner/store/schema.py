@@ -204,7 +204,35 @@ _V3: Final[Migration] = (
     """,
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3)
+# v4: causes. Every order row carries the number of the decision whose command placed it (a placed row's reason is
+# that command's PlanReason), and each decision that sent a command is a ``decisions`` row, so "why is this order
+# resting?" is one join on (bot, decision_seq). The checkpoint keeps the decision counter, so numbers never repeat
+# across restarts. Rows written before v4 keep decision_seq 0: no decision row matches them.
+_V4: Final[Migration] = (
+    "ALTER TABLE orders ADD COLUMN decision_seq INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE bot_checkpoints ADD COLUMN decision_seq INTEGER NOT NULL DEFAULT 0",
+    # DecisionRow: a decision that sent the venue a command (the approved band, verdict and reasons it acted on)
+    """
+    CREATE TABLE decisions (
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        decision_seq INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        mark INTEGER NOT NULL,
+        position_base INTEGER NOT NULL,
+        band_min INTEGER NOT NULL,
+        band_max INTEGER NOT NULL,
+        band_preferred INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        plan_reason TEXT NOT NULL,
+        note TEXT NOT NULL,
+        PRIMARY KEY (bot, decision_seq)
+    ) STRICT, WITHOUT ROWID
+    """,
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 # Created before any migration (it records them): one row per applied version.

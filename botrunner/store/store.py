@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
@@ -62,6 +62,24 @@ class ObjectiveRow(msgspec.Struct, frozen=True, kw_only=True):
     band_preferred: int
     verdict: str
     reasons: tuple[str, ...]
+
+
+class DecisionRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A decision that sent the venue a command: what it acted on. Its orders' rows carry its ``decision_seq``
+    (the bot's decision counter), so an order's cause is one join away."""
+
+    decision_seq: int
+    ts: int
+    mark: int  # 1e6
+    position_base: int  # 1e9, as the decision saw it
+    band_min: int  # the approved band (base 1e9)
+    band_max: int
+    band_preferred: int
+    verdict: str  # the Risk Governor's action
+    reasons: tuple[str, ...]  # its findings
+    mode: str  # the Execution Governor's mode
+    plan_reason: str  # the connector's PlanReason of the command(s) sent (distinct ones comma-separated)
+    note: str  # the strategy's note
 
 
 class RiskEventRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,7 +123,8 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True):
     fill counters at the END of the step: the step's fills are numbered ``fill_seq - len(fills) + 1 .. fill_seq``,
     and a restored bot continues from them. ``position`` is set when the position changed. ``samples`` are price
     samples (ts, price 1e6) a live bot's strategy observed (``price_samples``); ``samples_from``, when set, drops the
-    bot's older samples (no lookback reaches them any more)."""
+    bot's older samples (no lookback reaches them any more). ``decisions`` are the step's decisions that sent a
+    command; ``decision_seq`` is the bot's decision counter at the end of the step."""
 
     bot: str
     ts: int
@@ -120,8 +139,10 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True):
     position: PositionRow | None = None
     samples: tuple[tuple[int, int], ...] = ()
     samples_from: int | None = None
+    decisions: tuple[DecisionRow, ...] = ()
     order_seq: int
     fill_seq: int
+    decision_seq: int = 0
 
 
 class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,6 +154,7 @@ class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
     venue_state: bytes | None
     order_seq: int
     fill_seq: int
+    decision_seq: int = 0  # the bot's last decision's number
 
 
 class BotAccount(msgspec.Struct, frozen=True, kw_only=True):
@@ -150,8 +172,12 @@ class BotAccount(msgspec.Struct, frozen=True, kw_only=True):
 # ---------------------------------------------------------------------------------------------- SQL
 
 _INSERT_ORDER: Final = (
-    "INSERT INTO orders (bot, order_id, user_order_id, ts, event, side, price, base, post_only, reduce_only, reason)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO orders (bot, order_id, user_order_id, ts, event, side, price, base, post_only, reduce_only, reason,"
+    " decision_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_DECISION: Final = (
+    "INSERT INTO decisions (bot, decision_seq, ts, mark, position_base, band_min, band_max, band_preferred, verdict,"
+    " reasons, mode, plan_reason, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_FILL: Final = (
     "INSERT INTO fills (bot, fill_seq, ts, order_id, side, price, base, quote, fee, liquidity, reduce_only)"
@@ -180,9 +206,10 @@ _PRUNE_SAMPLES: Final = "DELETE FROM price_samples WHERE bot = ? AND ts < ?"
 _INSERT_RISK: Final = "INSERT INTO risk_events (bot, ts, from_state, to_state, reasons) VALUES (?, ?, ?, ?, ?)"
 _INSERT_AUDIT: Final = "INSERT INTO audit (ts, actor, cmd, args_json, outcome) VALUES (?, ?, ?, ?, ?)"
 _UPSERT_CHECKPOINT: Final = (
-    "INSERT INTO bot_checkpoints (bot, ts, cursor, venue_state, order_seq, fill_seq) VALUES (?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (bot) DO UPDATE SET ts = excluded.ts, cursor = excluded.cursor,"
-    " venue_state = excluded.venue_state, order_seq = excluded.order_seq, fill_seq = excluded.fill_seq"
+    "INSERT INTO bot_checkpoints (bot, ts, cursor, venue_state, order_seq, fill_seq, decision_seq)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bot) DO UPDATE SET ts = excluded.ts, cursor = excluded.cursor,"
+    " venue_state = excluded.venue_state, order_seq = excluded.order_seq, fill_seq = excluded.fill_seq,"
+    " decision_seq = excluded.decision_seq"
 )
 
 _JSON: Final = msgspec.json.Encoder(order="sorted")
@@ -409,108 +436,42 @@ class Store:
         """Store steps and audit rows, in order, in ONE transaction: all of them or, on any error, none.
 
         Refused (:class:`StoreError`, nothing written): a step whose fills do not continue its bot's fill
-        counter, an order counter going backwards, a duplicate fill, order event or funding payment, a bot that
-        is not registered."""
+        counter, an order counter going backwards, a duplicate fill, order event, decision or funding payment, a bot
+        that is not registered."""
         if not items:
             return
-        orders: list[tuple[Any, ...]] = []
-        fills: list[tuple[Any, ...]] = []
-        funding: list[tuple[Any, ...]] = []
-        snapshots: list[tuple[Any, ...]] = []
-        positions: list[tuple[Any, ...]] = []
-        objectives: list[tuple[Any, ...]] = []
-        risks: list[tuple[Any, ...]] = []
-        samples: list[tuple[Any, ...]] = []
-        prunes: list[tuple[Any, ...]] = []
-        audits: list[tuple[Any, ...]] = []
+        batch = _Batch()
         latest: dict[str, StepRecord] = {}  # the last step of each bot in the batch: its checkpoint is the one kept
         try:
             with self._transaction():
                 for item in items:
                     if isinstance(item, AuditRow):
-                        audits.append((item.ts, item.actor, item.cmd, item.args_json, item.outcome))
+                        batch.audits.append((item.ts, item.actor, item.cmd, item.args_json, item.outcome))
                         continue
-                    bot = item.bot
-                    before = latest.get(bot)
-                    order_seq, fill_seq = (
-                        (before.order_seq, before.fill_seq) if before is not None else self._stored_counters(bot)
-                    )
-                    first = item.fill_seq - len(item.fills)
-                    if first != fill_seq:
-                        raise StoreError(
-                            f"{self.path}: bot {bot!r} step at {item.ts}: fill_seq {item.fill_seq} with "
-                            f"{len(item.fills)} fills does not continue the stored fill_seq {fill_seq}"
-                        )
-                    if item.order_seq < order_seq:
-                        raise StoreError(
-                            f"{self.path}: bot {bot!r} step at {item.ts}: order_seq {item.order_seq} goes back from "
-                            f"{order_seq}"
-                        )
-                    latest[bot] = item
-                    orders.extend(
-                        (
-                            bot,
-                            o.order_id,
-                            o.user_order_id,
-                            o.ts,
-                            o.event,
-                            o.side,
-                            o.price,
-                            o.base,
-                            o.post_only,
-                            o.reduce_only,
-                            o.reason,
-                        )
-                        for o in item.orders
-                    )
-                    fills.extend(
-                        (
-                            bot,
-                            first + i,
-                            f.ts,
-                            f.order_id,
-                            f.side,
-                            f.price,
-                            f.base,
-                            f.quote,
-                            f.fee,
-                            f.liquidity,
-                            f.reduce_only,
-                        )
-                        for i, f in enumerate(item.fills, start=1)
-                    )
-                    funding.extend((bot, r.ts, r.position_base, r.rate, r.payment) for r in item.funding)
-                    if item.snapshot is not None:
-                        snapshots.append(_snapshot_values(bot, item.snapshot))
-                    if item.position is not None:
-                        positions.append((bot, *msgspec.structs.astuple(item.position)))
-                    if item.objective is not None:
-                        obj = item.objective
-                        reasons = _json(obj.reasons)
-                        objectives.append(
-                            (bot, obj.ts, obj.band_min, obj.band_max, obj.band_preferred, obj.verdict, reasons)
-                        )
-                    risks.extend((bot, r.ts, r.from_state, r.to_state, _json(r.reasons)) for r in item.risk_events)
-                    samples.extend((bot, ts, price) for ts, price in item.samples)
-                    if item.samples_from is not None:
-                        prunes.append((bot, item.samples_from))
-                c = self.conn
-                c.executemany(_INSERT_ORDER, orders)
-                c.executemany(_INSERT_FILL, fills)
-                c.executemany(_INSERT_FUNDING, funding)
-                c.executemany(_UPSERT_SNAPSHOT, snapshots)
-                c.executemany(_UPSERT_POSITION, positions)
-                c.executemany(_UPSERT_OBJECTIVE, objectives)
-                c.executemany(_INSERT_RISK, risks)
-                c.executemany(_PRUNE_SAMPLES, prunes)
-                c.executemany(_UPSERT_SAMPLE, samples)
-                c.executemany(
-                    _UPSERT_CHECKPOINT,
-                    [(s.bot, s.ts, s.cursor, s.venue_state, s.order_seq, s.fill_seq) for s in latest.values()],
-                )
-                c.executemany(_INSERT_AUDIT, audits)
+                    first_fill = self._check_counters(item, latest.get(item.bot))
+                    latest[item.bot] = item
+                    batch.add(item, first_fill)
+                batch.execute(self.conn, latest.values())
         except sqlite3.Error as e:
             raise StoreError(f"{self.path}: write of {len(items)} records refused, nothing written: {e}") from e
+
+    def _check_counters(self, item: StepRecord, before: StepRecord | None) -> int:
+        """The fill counter before ``item`` (its fills are numbered from one more), after checking that its fills
+        continue the bot's numbering and its order counter does not go back (``before``: the bot's previous step
+        in this batch, else the stored checkpoint)."""
+        bot = item.bot
+        order_seq, fill_seq = (before.order_seq, before.fill_seq) if before is not None else self._stored_counters(bot)
+        first = item.fill_seq - len(item.fills)
+        if first != fill_seq:
+            raise StoreError(
+                f"{self.path}: bot {bot!r} step at {item.ts}: fill_seq {item.fill_seq} with "
+                f"{len(item.fills)} fills does not continue the stored fill_seq {fill_seq}"
+            )
+        if item.order_seq < order_seq:
+            raise StoreError(
+                f"{self.path}: bot {bot!r} step at {item.ts}: order_seq {item.order_seq} goes back from {order_seq}"
+            )
+        return first
 
     def _stored_counters(self, bot: str) -> tuple[int, int]:
         row = self.conn.execute("SELECT order_seq, fill_seq FROM bot_checkpoints WHERE bot = ?", (bot,)).fetchone()
@@ -546,8 +507,8 @@ class Store:
     def orders(self, bot: str) -> tuple[OrderRow, ...]:
         """Every order lifecycle row of ``bot`` in the order written."""
         sql = (
-            "SELECT ts, order_id, user_order_id, event, side, price, base, post_only, reduce_only, reason FROM orders"
-            " WHERE bot = ? ORDER BY rowid"
+            "SELECT ts, order_id, user_order_id, event, side, price, base, post_only, reduce_only, reason, decision_seq"
+            " FROM orders WHERE bot = ? ORDER BY rowid"
         )
         return tuple(_record(OrderRow, r) for r in self.db.query(sql, [bot]))
 
@@ -557,8 +518,8 @@ class Store:
         order rows are scanned by index and each opening row's close is looked up by (bot, order_id, event), so only
         the open orders' rows reach Python (the scan still grows with the bot's order history)."""
         sql = (
-            "SELECT ts, order_id, user_order_id, event, side, price, base, post_only, reduce_only, reason FROM orders o"
-            " WHERE o.bot = ? AND o.event IN ('placed', 'adopted') AND NOT EXISTS (SELECT 1 FROM orders c"
+            "SELECT ts, order_id, user_order_id, event, side, price, base, post_only, reduce_only, reason, decision_seq"
+            " FROM orders o WHERE o.bot = ? AND o.event IN ('placed', 'adopted') AND NOT EXISTS (SELECT 1 FROM orders c"
             " WHERE c.bot = o.bot AND c.order_id = o.order_id AND c.event IN ('cancelled', 'expired', 'filled',"
             " 'rejected')) ORDER BY o.rowid"
         )
@@ -605,6 +566,14 @@ class Store:
         )
         return tuple(_record(ObjectiveRow, r, "reasons") for r in self.db.query(sql, [bot]))
 
+    def decisions(self, bot: str) -> tuple[DecisionRow, ...]:
+        """Every recorded decision of ``bot`` (those that sent a command) by number."""
+        sql = (
+            "SELECT decision_seq, ts, mark, position_base, band_min, band_max, band_preferred, verdict, reasons, mode,"
+            " plan_reason, note FROM decisions WHERE bot = ? ORDER BY decision_seq"
+        )
+        return tuple(_record(DecisionRow, r, "reasons") for r in self.db.query(sql, [bot]))
+
     def risk_events(self, bot: str) -> tuple[RiskEventRow, ...]:
         """Every risk-state change of ``bot`` in the order written."""
         sql = "SELECT ts, from_state, to_state, reasons FROM risk_events WHERE bot = ? ORDER BY id"
@@ -614,6 +583,112 @@ class Store:
         """The whole audit trail in the order written."""
         sql = "SELECT id, ts, actor, cmd, args_json, outcome FROM audit ORDER BY id"
         return tuple(_record(AuditRow, r) for r in self.db.query(sql))
+
+
+class _Batch:
+    """The parameter rows of one write, per statement, in the order the steps gave them."""
+
+    __slots__ = (
+        "audits",
+        "decisions",
+        "fills",
+        "funding",
+        "objectives",
+        "orders",
+        "positions",
+        "prunes",
+        "risks",
+        "samples",
+        "snapshots",
+    )
+
+    def __init__(self) -> None:
+        self.orders: list[tuple[Any, ...]] = []
+        self.fills: list[tuple[Any, ...]] = []
+        self.funding: list[tuple[Any, ...]] = []
+        self.snapshots: list[tuple[Any, ...]] = []
+        self.positions: list[tuple[Any, ...]] = []
+        self.objectives: list[tuple[Any, ...]] = []
+        self.decisions: list[tuple[Any, ...]] = []
+        self.risks: list[tuple[Any, ...]] = []
+        self.samples: list[tuple[Any, ...]] = []
+        self.prunes: list[tuple[Any, ...]] = []
+        self.audits: list[tuple[Any, ...]] = []
+
+    def add(self, item: StepRecord, first_fill: int) -> None:
+        """The rows of one step; its fills are numbered from ``first_fill + 1``."""
+        bot = item.bot
+        self.orders.extend(
+            (
+                bot,
+                o.order_id,
+                o.user_order_id,
+                o.ts,
+                o.event,
+                o.side,
+                o.price,
+                o.base,
+                o.post_only,
+                o.reduce_only,
+                o.reason,
+                o.decision_seq,
+            )
+            for o in item.orders
+        )
+        self.fills.extend(
+            (bot, first_fill + i, f.ts, f.order_id, f.side, f.price, f.base, f.quote, f.fee, f.liquidity, f.reduce_only)
+            for i, f in enumerate(item.fills, start=1)
+        )
+        self.funding.extend((bot, r.ts, r.position_base, r.rate, r.payment) for r in item.funding)
+        if item.snapshot is not None:
+            self.snapshots.append(_snapshot_values(bot, item.snapshot))
+        if item.position is not None:
+            self.positions.append((bot, *msgspec.structs.astuple(item.position)))
+        if item.objective is not None:
+            obj = item.objective
+            reasons = _json(obj.reasons)
+            self.objectives.append((bot, obj.ts, obj.band_min, obj.band_max, obj.band_preferred, obj.verdict, reasons))
+        self.decisions.extend(_decision_values(bot, d) for d in item.decisions)
+        self.risks.extend((bot, r.ts, r.from_state, r.to_state, _json(r.reasons)) for r in item.risk_events)
+        self.samples.extend((bot, ts, price) for ts, price in item.samples)
+        if item.samples_from is not None:
+            self.prunes.append((bot, item.samples_from))
+
+    def execute(self, c: sqlite3.Connection, checkpoints: Iterable[StepRecord]) -> None:
+        """Run every statement of the batch, then upsert ``checkpoints`` (each bot's last step)."""
+        c.executemany(_INSERT_ORDER, self.orders)
+        c.executemany(_INSERT_FILL, self.fills)
+        c.executemany(_INSERT_FUNDING, self.funding)
+        c.executemany(_UPSERT_SNAPSHOT, self.snapshots)
+        c.executemany(_UPSERT_POSITION, self.positions)
+        c.executemany(_UPSERT_OBJECTIVE, self.objectives)
+        c.executemany(_INSERT_DECISION, self.decisions)
+        c.executemany(_INSERT_RISK, self.risks)
+        c.executemany(_PRUNE_SAMPLES, self.prunes)
+        c.executemany(_UPSERT_SAMPLE, self.samples)
+        c.executemany(
+            _UPSERT_CHECKPOINT,
+            [(s.bot, s.ts, s.cursor, s.venue_state, s.order_seq, s.fill_seq, s.decision_seq) for s in checkpoints],
+        )
+        c.executemany(_INSERT_AUDIT, self.audits)
+
+
+def _decision_values(bot: str, d: DecisionRow) -> tuple[Any, ...]:
+    return (
+        bot,
+        d.decision_seq,
+        d.ts,
+        d.mark,
+        d.position_base,
+        d.band_min,
+        d.band_max,
+        d.band_preferred,
+        d.verdict,
+        _json(d.reasons),
+        d.mode,
+        d.plan_reason,
+        d.note,
+    )
 
 
 def audit_row(*, ts: int, actor: str, cmd: str, args: Mapping[str, Any], outcome: str) -> AuditRow:

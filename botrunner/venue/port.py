@@ -17,8 +17,10 @@ import msgspec
 
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
 from botrunner.connector.orders import OrderIntent, WorkingOrder
+from botrunner.core.margin_view import MarginProjection
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
+from botrunner.margin.model import PerpPosition
 
 
 class ModifyOrder(msgspec.Struct, frozen=True, kw_only=True):
@@ -250,11 +252,40 @@ class AccountReport(msgspec.Struct, frozen=True, kw_only=True):
     open_orders: int
 
 
-class Venue(Protocol):
-    """What a bot's shell needs from a venue, paper or live."""
+class VenueAccount(Protocol):
+    """The read half of a venue: the account as the venue last reported it. The bot's step reads it (only what it
+    needs, when it needs it), never writes it."""
+
+    @property
+    def oracle(self) -> int:
+        """The oracle price the account is valued at (price 1e6)."""
+        ...
+
+    @property
+    def position(self) -> PerpPosition:
+        """The perp position in the bot's market, with Drift's bookkeeping."""
+        ...
+
+    def equity(self) -> int:
+        """What the account is worth (quote 1e6): USDC + unsettled perp PnL + other spot at the oracle."""
+        ...
+
+    def unsettled_pnl(self) -> int:
+        """The perp's unsettled PnL at the oracle: what ``SettlePnl`` would move into USDC (quote 1e6)."""
+        ...
+
+    def margin_view(self) -> MarginProjection:
+        """The margin engine's what-if view of the account now (what the Risk Governor sizes with)."""
+        ...
+
+
+class Venue(VenueAccount, Protocol):
+    """What a bot's driver needs from a venue, paper or live: the account, its open orders, and commands."""
 
     def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
-        """Perform ``command`` at venue time ``now``; return what happened, in order."""
+        """Perform ``command`` at venue time ``now``; return what happened, in order. (A live venue may later
+        answer at once with the order pending and report the outcome as a later event: see
+        ``botrunner.bot.step.VenueReport``.)"""
         ...
 
     def report(self) -> AccountReport:

@@ -1,0 +1,5 @@
+"""``python -m botrunner.bench``."""
+
+from botrunner.bench.main import main
+
+main()

@@ -1,0 +1,399 @@
+"""One bot, one step: ``step(bot, state, input, account) -> (state', Effects)``.
+
+Every input a bot can receive is one member of the closed union :data:`BotInput`; everything the bot wants done
+comes back as :class:`Effects` (venue commands, records, the decision, a resync). Backtests, paper and live bots
+all run this one function through the same driver (``botrunner.bot.driver``); they differ only in where the inputs
+come from and where the commands go. Every bot rule lives here:
+
+* a **bar close** (paper, backtest) or a **tick** (live refresh): the strategy sees the price, the bot decides
+  (``pipeline.decide``: strategy → risk → execution → connector) and then applies the **settle-PnL policy**
+  (``botrunner.bot.settle``), so a settlement follows the decision's orders;
+* the **daily-loss reference**: the first decision of each UTC day makes the equity it saw the day's start;
+* the **funding rate** the Risk Governor's guardrail reads: the last one settled (``FundingSettled``) or read
+  (``Tick``);
+* **operator commands** set the flags the Risk Governor reads and the bot decides at once; a **flatten** becomes a
+  pause once the position is flat and nothing rests (checked after every decision and venue report);
+* a **venue report** becomes records (order lifecycle rows with their cause, fills, funding, settlements) and
+  drives the connector's order lifecycle; an event the lifecycle refuses asks for a **resync**: the driver reads
+  the venue's open orders and hands them back as a ``VenueReport`` carrying ``open_orders``, which the connector
+  adopts (the venue is the truth);
+* a **reconcile** after a (re)start adopts the venue's open orders and restarts the ramp-in clock.
+
+Pure: no I/O, no clock (times come in the inputs), no logging. ``account`` is the venue's read-only account view
+(``botrunner.venue.port.VenueAccount``): the step reads only what it needs, when it needs it. ``state`` is owned by
+one bot and updated in place (like the strategy's rolling history), then returned.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+import msgspec
+
+from botrunner.bot.lifecycle import apply_command
+from botrunner.bot.pipeline import (
+    AccountView,
+    BotDefinition,
+    BotState,
+    Decision,
+    MarketUpdate,
+    OperatorFlags,
+    decide_parts,
+)
+from botrunner.bot.settle import settle_due
+from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
+from botrunner.connector.commands import CancelAndPlace, PlaceOrders
+from botrunner.connector.orders import WorkingOrder
+from botrunner.core.operator import ModeCommand
+from botrunner.core.policy import PostOnlyMode
+from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow
+from botrunner.funding import ONE_DAY_S
+from botrunner.margin.what_if import fill_quote_delta
+from botrunner.venue.port import (
+    BalanceChanged,
+    CommandRejected,
+    Fill,
+    FundingPaid,
+    Liquidated,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    PnlSettled,
+    SettlePnl,
+    VenueAccount,
+    VenueCommand,
+    VenueEvent,
+)
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+class PricePoint(msgspec.Struct, frozen=True):
+    """A price the strategy observes without deciding: warm-up history, a live bot's replayed samples."""
+
+    ts: int
+    price: int  # 1e6
+
+
+class BarClose(msgspec.Struct, frozen=True, kw_only=True):
+    """A bar's close on a replayed market (paper, backtest): the strategy sees ``price`` at ``close_ts`` (the bar's
+    end) and the bot decides at ``ts`` (the close point's path time) against the venue's account."""
+
+    ts: int
+    close_ts: int
+    price: int
+    oracle: int
+
+
+class FundingSettled(msgspec.Struct, frozen=True):
+    """A funding settlement at ``ts``: ``rate`` (1e9 per hour, + = longs pay) is what the guardrail reads from now
+    on. (The payment itself reaches the bot as the venue's ``FundingPaid`` in a ``VenueReport``.)"""
+
+    ts: int
+    rate: int
+
+
+class VenueReport(msgspec.Struct, frozen=True):
+    """What the venue reported at ``ts``: ``events`` in order (acks, rejects, fills, cancels, expiries, funding,
+    liquidations, settlements), and, when the driver read them for a resync, the venue's ``open_orders``.
+
+    This is also where a non-blocking live venue will deliver a transaction's later outcome (confirmed, failed,
+    outcome unknown): as events of a later report, after the command's effect returned with the orders pending;
+    ``open_orders`` then carries the chain's truth for an unknown outcome."""
+
+    ts: int
+    events: tuple[VenueEvent, ...]
+    open_orders: tuple[WorkingOrder, ...] | None = None
+
+
+class Operator(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator command at ``ts`` (the operator's vocabulary, ``botrunner.core.operator``: pause, resume,
+    reduce-only, flatten); the bot decides at once at ``mark`` / ``oracle`` (the last prices it knows)."""
+
+    ts: int
+    command: ModeCommand
+    mark: int
+    oracle: int
+
+
+class Tick(msgspec.Struct, frozen=True, kw_only=True):
+    """A live bot's refresh at ``ts`` (the chain's time): the oracle is the price the strategy sees and the mark it
+    trades against (Drift's DLOB is off-chain), ``funding_rate`` the one read with it (1e9 per hour)."""
+
+    ts: int
+    oracle: int
+    funding_rate: int
+
+
+class Reconcile(msgspec.Struct, frozen=True, kw_only=True):
+    """A (re)start at ``ts``: adopt the venue's ``open_orders``; ``known`` are the placed rows the store kept of
+    orders it saw placed and not closed (an adopted order without one gets a fresh order id and an ``adopted``
+    row)."""
+
+    ts: int
+    open_orders: tuple[WorkingOrder, ...]
+    known: tuple[OrderRow, ...] = ()
+
+
+BotInput = PricePoint | BarClose | FundingSettled | VenueReport | Operator | Tick | Reconcile
+
+# ------------------------------------------------------------------------------------------------ effects
+
+Record = OrderRow | FillRow | FundingRow | SettleRow
+
+
+class Effects(msgspec.Struct, frozen=True, kw_only=True):
+    """What one step asks for, in order: ``records`` to keep, ``resync`` (read the venue's open orders and report
+    them back), then ``commands`` to send to the venue. ``decision`` and the ``equity`` it saw: a deciding step's."""
+
+    commands: tuple[VenueCommand, ...] = ()
+    records: tuple[Record, ...] = ()
+    decision: Decision | None = None
+    equity: int = 0
+    resync: bool = False
+
+
+NOTHING = Effects()
+_SETTLE = SettlePnl()
+_PAUSED = OperatorFlags(pause=True)
+_NO_CAUSE: tuple[str, int] = ("", 0)  # an order no command of ours placed (e.g. one placed outside the bot)
+
+
+# ------------------------------------------------------------------------------------------------ the step
+
+
+def step(  # noqa: PLR0911  <why: one flat exhaustive match over the input union, one return per input kind>
+    bot: BotDefinition, state: BotState, item: BotInput, account: VenueAccount
+) -> tuple[BotState, Effects]:
+    """One input in, the next state and the effects out (see the module doc)."""
+    match item:
+        case VenueReport():
+            return _report(state, item, account)
+        case BarClose():
+            state.strategy = bot.strategy.on_price(state.strategy, item.close_ts, item.price)
+            return _decide(bot, state, account, ts=item.ts, mark=item.price, oracle=item.oracle, settle=True)
+        case FundingSettled():
+            state.funding_rate = item.rate
+            return state, NOTHING
+        case PricePoint():
+            state.strategy = bot.strategy.on_price(state.strategy, item.ts, item.price)
+            return state, NOTHING
+        case Tick():
+            state.funding_rate = item.funding_rate
+            state.strategy = bot.strategy.on_price(state.strategy, item.ts, item.oracle)
+            return _decide(bot, state, account, ts=item.ts, mark=item.oracle, oracle=item.oracle, settle=True)
+        case Operator():
+            state.flags = apply_command(state.flags, item.command)
+            return _decide(bot, state, account, ts=item.ts, mark=item.mark, oracle=item.oracle, settle=False)
+        case Reconcile():
+            return _reconcile(state, item)
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def _decide(
+    bot: BotDefinition,
+    state: BotState,
+    account: VenueAccount,
+    *,
+    ts: int,
+    mark: int,
+    oracle: int,
+    settle: bool,
+) -> tuple[BotState, Effects]:
+    """Number the decision, roll the daily-loss reference, run the pipeline, then the settle policy."""
+    state.decision_seq += 1
+    equity = account.equity()
+    if ts // ONE_DAY_S != state.day:
+        state.day, state.day_start_equity = ts // ONE_DAY_S, equity
+    position = account.position.base_asset_amount
+    view = AccountView(
+        position_base=position,
+        equity=equity,
+        day_start_equity=state.day_start_equity,
+        projection=account.margin_view(),
+    )
+    update = MarketUpdate(ts=ts, mark=mark, oracle=oracle, oracle_ts=ts, funding_rate=state.funding_rate)
+    state.risk, state.connector, decision = decide_parts(bot, state, update, view, state.flags)
+    commands: tuple[VenueCommand, ...] = decision.commands
+    causes = state.causes
+    for command in commands:
+        if isinstance(command, PlaceOrders | CancelAndPlace):
+            cause = (command.reason.value, state.decision_seq)
+            for order in command.orders:
+                causes[order.user_order_id] = cause
+    policy = bot.settle
+    if settle and policy is not None:
+        previous, state.last_position = state.last_position, position
+        # the policy's cheap conditions first: the unsettled PnL is read only when a close or the schedule is due
+        closed = previous != 0 and position == 0
+        if closed or ts - state.last_settle_ts >= policy.every_s:
+            reason = settle_due(
+                unsettled_pnl=account.unsettled_pnl(),
+                position_base=position,
+                previous_position_base=previous,
+                last_settle_ts=state.last_settle_ts,
+                now=ts,
+                policy=policy,
+            )
+            if reason is not None:
+                commands = (*commands, _SETTLE)
+                state.last_settle_ts = ts
+                state.settle_reason = reason.value
+    if state.flags.flatten and not commands and position == 0 and not state.connector.orders:
+        state.flags = _PAUSED  # a finished flatten (flat, nothing resting) becomes a pause
+    return state, Effects(commands=commands, decision=decision, equity=equity)
+
+
+def _report(state: BotState, report: VenueReport, account: VenueAccount) -> tuple[BotState, Effects]:
+    """Record every event and feed the order events to the connector's lifecycle in one pass (``apply_events``:
+    recording does not read the connector, so the order is immaterial)."""
+    if report.open_orders is not None:
+        state.connector = resync(state.connector, report.open_orders)
+        state.resyncs += 1
+    records: list[Record] = []
+    updates: list[OrderUpdate] = []
+    for event in report.events:
+        update = _record(state, event, records)
+        if update is not None:
+            updates.append(update)
+    needs_resync = False
+    if updates:
+        try:
+            state.connector = apply_events(state.connector, updates)
+        except IllegalTransition:
+            needs_resync = True  # the connector stays as it was; the venue's open orders come back to resync it
+    flat = state.flags.flatten and not needs_resync and not state.connector.orders
+    if flat and account.position.base_asset_amount == 0:
+        state.flags = _PAUSED  # a finished flatten (flat, nothing resting) becomes a pause
+    if not records and not needs_resync:
+        return state, NOTHING
+    return state, Effects(records=tuple(records), resync=needs_resync)
+
+
+def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderUpdate | None:  # noqa: PLR0911, PLR0912  <why: a flat exhaustive match, one return per event kind; hot path>
+    match event:
+        case OrderAccepted():
+            state.order_seq += 1
+            reason, decision_seq = state.causes.pop(event.user_order_id, _NO_CAUSE)
+            row = OrderRow(
+                event.ts,
+                state.order_seq,
+                event.user_order_id,
+                "placed",
+                event.side.value,
+                event.price,
+                event.base,
+                event.post_only,
+                event.reduce_only,
+                reason,
+                decision_seq,
+            )
+            state.placed[event.user_order_id] = row
+            state.orders_placed += 1
+            records.append(row)
+            return OrderUpdate(event.user_order_id, OrderEvent.ACK)
+        case OrderRejected():
+            state.order_seq += 1
+            # a refused cancel echoes no order (side None): the id's pending placement, if any, is still pending
+            _, decision_seq = state.causes.pop(event.user_order_id, _NO_CAUSE) if event.side is not None else _NO_CAUSE
+            records.append(
+                OrderRow(
+                    event.ts,
+                    state.order_seq,
+                    event.user_order_id,
+                    "rejected",
+                    event.side.value if event.side is not None else "",
+                    event.price,
+                    event.base,
+                    event.post_only,
+                    event.reduce_only,
+                    event.reason.value,
+                    decision_seq,
+                )
+            )
+            return OrderUpdate(event.user_order_id, OrderEvent.REJECT)
+        case OrderCancelled():
+            _closed(state, records, event.ts, event.user_order_id, "cancelled", reason=event.reason.value)
+            return OrderUpdate(event.user_order_id, OrderEvent.CANCEL)
+        case OrderExpired():
+            _closed(state, records, event.ts, event.user_order_id, "expired", reason="max_ts")
+            return OrderUpdate(event.user_order_id, OrderEvent.EXPIRE)
+        case Fill():
+            placed = state.placed.get(event.user_order_id)
+            records.append(
+                FillRow(
+                    event.ts,
+                    placed.order_id if placed is not None else 0,
+                    event.side.value,
+                    event.price,
+                    event.base,
+                    event.quote,
+                    event.fee,
+                    event.liquidity.value,
+                    event.reduce_only,
+                )
+            )
+            if event.complete:
+                _closed(state, records, event.ts, event.user_order_id, "filled", reason="")
+                return OrderUpdate(event.user_order_id, OrderEvent.FILL, event.order_filled_base)
+            return OrderUpdate(event.user_order_id, OrderEvent.PARTIAL_FILL, event.order_filled_base)
+        case FundingPaid():
+            records.append(FundingRow(event.ts, event.position_base, event.rate, event.payment))
+            return None
+        case Liquidated():
+            if event.base:  # the transfer is a fill of the position at the oracle (order id 0)
+                side = "buy" if event.base > 0 else "sell"
+                quote = fill_quote_delta(event.base, event.price)
+                records.append(
+                    FillRow(event.ts, 0, side, event.price, abs(event.base), quote, event.fee, "taker", True)
+                )
+            return None
+        case PnlSettled():
+            if event.amount:  # nothing moved: nothing to record
+                records.append(SettleRow(event.ts, event.amount, state.settle_reason))
+            state.settle_reason = ""
+            return None
+        case CommandRejected():
+            if event.command == "SettlePnl":  # the live venue names the refused command by its type
+                state.settle_reason = ""
+            return None
+        case BalanceChanged():
+            return None
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def _closed(state: BotState, records: list[Record], ts: int, uid: int, what: str, *, reason: str) -> None:
+    """The row of an order leaving the book: its placed row with the event, time and reason (and the placed
+    row's ``decision_seq``: the decision that placed it)."""
+    placed = state.placed.pop(uid, None)
+    if placed is not None:
+        records.append(msgspec.structs.replace(placed, ts=ts, event=what, reason=reason))
+
+
+def _reconcile(state: BotState, item: Reconcile) -> tuple[BotState, Effects]:
+    """Adopt the venue's open orders after a (re)start and restart the ramp-in clock there (see ``Reconcile``)."""
+    state.connector = resync(ConnectorState.initial(item.ts), item.open_orders)
+    known = {row.user_order_id: row for row in item.known}
+    records: list[Record] = []
+    for order in item.open_orders:
+        row = known.get(order.user_order_id)
+        if row is None:
+            state.order_seq += 1
+            row = OrderRow(
+                item.ts,
+                state.order_seq,
+                order.user_order_id,
+                "adopted",
+                order.side.value,
+                order.price,
+                order.base,
+                order.post_only is not PostOnlyMode.NONE,
+                order.reduce_only,
+                "restart",
+            )
+            records.append(row)
+        state.placed[order.user_order_id] = row
+    return state, Effects(records=tuple(records))
