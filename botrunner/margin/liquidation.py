@@ -25,7 +25,7 @@ from botrunner.margin.scenario import OracleScenario
 # ``oracles_keeping_above`` (the paper venue's liquidation watch does), so that the watch, its cache and a report
 # searched afresh give the same answer:
 # * An absolute ceiling instead (say the largest price an i64 of 1e6 holds) would make "none" independent of the
-#   oracle, but it changes answers the verified digests pin: of the 15,942 searches above that find none in
+#   oracle, but it changes answers the verified digests pin: of the 15,983 searches above that find none in
 #   tests/golden/test_perf_equivalence.py and tests/golden/test_backtest.py, 370 would find a boundary below that
 #   ceiling (351 in the risk sweep, 19 in the golden replay: large deposits with small open orders). Any
 #   absolute ceiling disagrees with the relative one at some oracle.
