@@ -16,21 +16,42 @@ from botrunner.margin.scenario import OracleScenario
 
 # Upper search bound for a short's liquidation price, as a multiple of the oracle: beyond this the position is
 # treated as having none (a fully hedged short).
+#
+# "No boundary above" therefore means "none up to MAX_PRICE_MULTIPLE x the oracle the search started from": the
+# same account can have none seen from one oracle and one seen from a higher one (a flat account whose open bids
+# require just under 1/10,000 of its collateral has its boundary just past 10,000 x the oracle). Below, the search
+# goes down to a price of 1 whatever the oracle, so that side does not depend on where it starts. The rule is kept
+# relative, and whatever keeps a search's answer while the oracle moves must search again once the oracle leaves
+# ``oracles_keeping_above`` (the paper venue's liquidation watch does), so that the watch, its cache and a report
+# searched afresh give the same answer:
+# * An absolute ceiling instead (say the largest price an i64 of 1e6 holds) would make "none" independent of the
+#   oracle, but it changes answers the verified digests pin: of the 15,983 searches above that find none in
+#   tests/golden/test_perf_equivalence.py and tests/golden/test_backtest.py, 370 would find a boundary below that
+#   ceiling (351 in the risk sweep, 19 in the golden replay: large deposits with small open orders). Any
+#   absolute ceiling disagrees with the relative one at some oracle.
+# * No limit or report can tell such a far boundary from none: a boundary above at 10,000 x the oracle is more
+#   than 99,990,000 bp away, and every distance limit (``RiskLimits.validate``: limit plus hysteresis < 100 %)
+#   and alert reads anything beyond 100 % like no liquidation price at all. Only the reported figure differs.
+#   That is also why ``AccountMarginView`` may keep reusing, within one view, a boundary it found for a position
+#   at one price when it projects the same position to a price whose horizon falls short of it (4 projections of
+#   the risk sweep do): the Risk Governor's verdicts cannot tell.
 MAX_PRICE_MULTIPLE = 10_000
+# Above any oracle price Drift can publish (an i64): the top of a range of oracle prices that has no top.
+ANY_ORACLE = 1 << 64
 _SECANT_STEPS = 6
 
 
 def find_boundary(  # noqa: PLR0912  <why: hot path, the liquidation search of every decision; one loop, state in locals>
-    free: Callable[[int], int], oracle_price: int, *, long: bool
+    free: Callable[[int], int], oracle_price: int, *, long: bool, free_here: int | None = None
 ) -> int | None:
     """The liquidation price for maintenance ``free(price)`` (collateral minus requirement).
 
     Returns ``oracle_price`` if the account is already at or below maintenance, ``None`` if no positive price
     (long) or no price up to ``MAX_PRICE_MULTIPLE`` x oracle (short) reaches it, else the price closest to the
-    oracle at which ``free(price) <= 0``.
+    oracle at which ``free(price) <= 0``. ``free_here``: ``free(oracle_price)`` if the caller has it already.
     """
     healthy = oracle_price
-    f_healthy = free(healthy)
+    f_healthy = free(healthy) if free_here is None else free_here
     if f_healthy <= 0:
         return oracle_price
     far = 1 if long else oracle_price * MAX_PRICE_MULTIPLE
@@ -70,13 +91,53 @@ def find_boundary(  # noqa: PLR0912  <why: hot path, the liquidation search of e
     return bad
 
 
+def oracles_keeping_above(above: int | None, searched_at: int) -> tuple[int, int]:
+    """The oracle prices from which ``find_boundary(free, oracle, long=False)`` on the same account (the same
+    ``free``) gives ``above`` again, given that a search from ``searched_at`` gave it: ``(lowest, highest)``.
+
+    Only where the search looks depends on its start (``MAX_PRICE_MULTIPLE``); free collateral is concave in the
+    oracle for one perp against quote (and spot on the same oracle) collateral, so it is positive between two
+    prices where it is positive, and it stays at or below zero past the boundary. Hence:
+
+    * none above, found from ``searched_at``: free collateral is positive from there up to its horizon. A search
+      from a lower oracle looks at part of that range and finds none too; one from a higher oracle looks further
+      and may find a boundary, so the answer holds only up to ``searched_at``.
+    * a boundary ``above``: a search from any oracle below it whose horizon reaches it finds it (it is the first
+      crossing above every such oracle); one from an oracle whose horizon falls short of it finds none.
+
+    (Up to the crossings within a few units of a boundary that integer rounding can add, as for any search.)"""
+    if above is None:
+        return 0, searched_at
+    return -(-above // MAX_PRICE_MULTIPLE), ANY_ORACLE
+
+
 def liquidation_bounds(free: Callable[[int], int], oracle_price: int) -> tuple[int | None, int | None]:
     """The maintenance boundaries below and above ``oracle_price`` (``find_boundary`` on each side).
 
     Both sides, always: open orders' worst case can be a position of the other sign (a small long with a large
     resting ask is liquidated by a rise), and without orders the side that does not hurt costs two evaluations
     (solvent at its far end: no boundary there)."""
-    return find_boundary(free, oracle_price, long=True), find_boundary(free, oracle_price, long=False)
+    here = free(oracle_price)  # where both searches start
+    return (
+        find_boundary(free, oracle_price, long=True, free_here=here),
+        find_boundary(free, oracle_price, long=False, free_here=here),
+    )
+
+
+def search_above_again(
+    free: Callable[[int], int], oracle_price: int, above: int | None, searched_at: int
+) -> int | None:
+    """``find_boundary(free, oracle_price, long=False)``, for a caller that holds ``above`` from that search of the
+    same ``free`` from ``searched_at`` and whose oracle has left ``oracles_keeping_above(above, searched_at)``.
+
+    When that search found none and this oracle is within its horizon, free collateral is positive here (it is
+    between two prices where the search found it positive, and concave), so the search from here finds none
+    exactly when free collateral is still positive at this oracle's horizon: one evaluation instead of two."""
+    if above is None and oracle_price <= searched_at * MAX_PRICE_MULTIPLE:
+        here_far = free(oracle_price * MAX_PRICE_MULTIPLE)
+        if here_far > 0:
+            return None
+    return find_boundary(free, oracle_price, long=False)
 
 
 def nearest(oracle_price: int, below: int | None, above: int | None) -> int | None:
@@ -100,12 +161,29 @@ def account_bounds(
     expiry price). ``position`` overrides the account's position in that market (what-if); ``scenario`` reuses a
     prepared ``OracleScenario``."""
     sc = scenario or OracleScenario(account, markets, market_index)
+    free = account_free(account, markets, market_index, scenario=sc, position=position)
+    return (None, None) if free is None else liquidation_bounds(free, sc.market().oracle_price)
+
+
+def account_free(
+    account: Account,
+    markets: Markets,
+    market_index: int,
+    *,
+    scenario: OracleScenario | None = None,
+    position: PerpPosition | None = None,
+) -> Callable[[int], int] | None:
+    """What ``account_bounds`` searches: ``price -> `` maintenance free collateral of ``account`` with perp market
+    ``market_index``'s oracle at ``price`` (``PositionPricer.free_maintenance``, the same function from whatever
+    oracle it was prepared at); None when the account has no bounds at any oracle (no position in that market,
+    flat without orders, or a settled market). ``position`` and ``scenario`` as for ``account_bounds``."""
+    sc = scenario or OracleScenario(account, markets, market_index)
     pos = position if position is not None else account.perp_position(market_index)
     if pos is None or sc.market().status is PerpMarketStatus.SETTLEMENT:
-        return None, None
+        return None
     if pos.base_asset_amount == 0 and pos.open_bids == 0 and pos.open_asks == 0:
-        return None, None
-    return liquidation_bounds(sc.pricer(pos).free_maintenance, sc.market().oracle_price)
+        return None
+    return sc.pricer(pos).free_maintenance
 
 
 def liquidation_price(

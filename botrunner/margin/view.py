@@ -210,7 +210,10 @@ class AccountMarginView:
     def _boundary(self, pricer: PositionPricer, key: int | str, price: int, *, long: bool) -> int | None:
         """``find_boundary`` on one side of ``price`` (``long``: below it), reusing a boundary found before for the
         same position and side once two evaluations confirm it is still the boundary on this side of ``price``
-        (free <= 0 there, > 0 one tick nearer to ``price``); anything else runs the full search."""
+        (free <= 0 there, > 0 one tick nearer to ``price``); anything else runs the full search. A boundary above
+        is reused even from a price whose own search would stop short of it (``liquidation.MAX_PRICE_MULTIPLE``
+        says why no limit can tell); the paper venue passes ``known`` bounds only while its search would find them.
+        """
         free = pricer.free_maintenance
         known = self._liquidation.get((key, long))
         if known is not None and (known < price if long else known > price):

@@ -17,6 +17,8 @@ are the same). PnL: the perp quote amount is unsettled PnL until :meth:`PaperAcc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from botrunner.core.catalogue import load_catalogue
@@ -24,7 +26,13 @@ from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.precision import PRICE_PRECISION, QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.core.side import Side
 from botrunner.margin.calculation import calculate_margin
-from botrunner.margin.liquidation import account_bounds
+from botrunner.margin.liquidation import (
+    ANY_ORACLE,
+    account_free,
+    liquidation_bounds,
+    oracles_keeping_above,
+    search_above_again,
+)
 from botrunner.margin.model import (
     Account,
     BalanceType,
@@ -84,6 +92,9 @@ class PaperAccount:
         "_cached_account",
         "_cached_markets",
         "_liq_bounds",
+        "_liq_free",
+        "_liq_highest",
+        "_liq_lowest",
         "_liq_version",
         "fees",
         "ledger",
@@ -120,6 +131,10 @@ class PaperAccount:
         self._cached_markets: Markets | None = None
         self._liq_version = -1
         self._liq_bounds: tuple[int | None, int | None] = (None, None)
+        # the oracle prices from which a search finds _liq_bounds again (``liquidation_bounds``)
+        self._liq_lowest = 0
+        self._liq_highest = ANY_ORACLE
+        self._liq_free: Callable[[int], int] | None = None  # what the bounds of _liq_version were searched on
         self._credit(QUOTE_SPOT_MARKET_INDEX, deposit_quote)
 
     # ------------------------------------------------------------------ caches
@@ -135,16 +150,37 @@ class PaperAccount:
         self._cached_account = None
         self._cache_version = -1
         self.changed()
+        self._liq_free = None  # rebuilt from the restored state when a search needs it
         if liquidation_bounds is None:
             self._liq_version = -1
             self._liq_bounds = (None, None)
         else:
+            # bounds that were current are what a search from this oracle (the one they were current at) finds
             self._liq_bounds = liquidation_bounds
+            self._liq_lowest, self._liq_highest = oracles_keeping_above(liquidation_bounds[1], self.tape.oracle)
             self._liq_version = self.version
 
     def known_liquidation_bounds(self) -> tuple[int | None, int | None] | None:
-        """The cached liquidation bounds if they are of this account (version), else None (not computed yet)."""
-        return self._liq_bounds if self._liq_version == self.version else None
+        """The cached liquidation bounds if they are current (of this account, and what a search from this oracle
+        would find: see ``liquidation_bounds``), else None."""
+        if self._liq_version == self.version and self._liq_lowest <= self.tape.oracle <= self._liq_highest:
+            return self._liq_bounds
+        return None
+
+    def _free_maintenance(self) -> Callable[[int], int] | None:
+        """What ``account_bounds`` searches for this version (None: no bounds from any oracle)."""
+        # the account of this version carries the position and its open orders' totals (open_bids_asks)
+        account = self.current()
+        return account_free(account, self.markets(), self.market.market_index, position=account.perp_positions[0])
+
+    def _hold_bounds(self, bounds: tuple[int | None, int | None], searched_at: int) -> None:
+        """Cache ``bounds``, found by searching ``_liq_free`` from ``searched_at`` (none without a function: no
+        bounds from any oracle), with the oracle prices from which a search would find them again."""
+        self._liq_bounds = bounds
+        if self._liq_free is None:
+            self._liq_lowest, self._liq_highest = 0, ANY_ORACLE
+        else:
+            self._liq_lowest, self._liq_highest = oracles_keeping_above(bounds[1], searched_at)
 
     # ------------------------------------------------------------------ the margin engine's view
 
@@ -220,7 +256,11 @@ class PaperAccount:
 
     def liquidation_bounds(self) -> tuple[int | None, int | None]:
         """The nearest oracle prices below and above the current one where maintenance is reached (None: no such
-        price), open orders' worst case included; cached per account change.
+        price), open orders' worst case included: what ``margin.liquidation.account_bounds`` finds from the
+        current oracle. Cached per account change; within one, only the bound above is searched again, when the
+        oracle leaves the range from which a search finds what the cache holds (``oracles_keeping_above``: the
+        search above looks up to a multiple of the oracle it starts from, so "none above" found from one oracle
+        may not be none from a higher one). The bound below is searched down to a price of 1 from any oracle.
 
         Both sides (``margin.liquidation.liquidation_bounds``), because open orders can make the worst case the
         other side of the position (a small long with a large resting ask is a short in the worst case, liquidated
@@ -229,13 +269,23 @@ class PaperAccount:
         integer rounding: within a few units of price of a boundary it can cross more than once, and a search
         started from another oracle may land on another of those crossings. The watch checks maintenance exactly
         when the oracle reaches a bound, so that only moves the trigger by those few units."""
+        oracle = self.tape.oracle
         if self._liq_version != self.version:
-            # the account of this version carries the position and its open orders' totals (open_bids_asks)
-            account = self.current()
-            self._liq_bounds = account_bounds(
-                account, self.markets(), self.market.market_index, position=account.perp_positions[0]
-            )
+            # account_bounds, keeping the function it searches for a later search above
+            free = self._liq_free = self._free_maintenance()
+            self._hold_bounds((None, None) if free is None else liquidation_bounds(free, oracle), oracle)
             self._liq_version = self.version
+        elif not self._liq_lowest <= oracle <= self._liq_highest:
+            free = self._liq_free
+            if free is None:  # restored from a checkpoint: the function is rebuilt once
+                free = self._liq_free = self._free_maintenance()
+            if free is None:
+                self._hold_bounds((None, None), oracle)
+            else:
+                below, above = self._liq_bounds
+                # with none above the range ends at the oracle it was searched from (oracles_keeping_above)
+                above = search_above_again(free, oracle, above, self._liq_highest)
+                self._hold_bounds((below, above), oracle)
         return self._liq_bounds
 
     def maintenance(self) -> tuple[int, int]:

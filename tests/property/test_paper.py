@@ -568,6 +568,21 @@ def test_replaying_the_same_operations_gives_the_same_events(start: Start, ops: 
         Flood(first_uid=1, size=1, side=Side.BUY),
     ],
 )
+@example(  # a flat account with 0.06 SOL of bids has its boundary at 10,027.5 x the oracle of $20: none seen from
+    # there, found from $21. The venue kept its cached "none above" for the unchanged account while its report,
+    # searching from the new oracle, named the price (tests/unit/paper/test_liquidation_horizon.py)
+    start=Start(deposit=361 * USDC, price=20 * USDC),
+    ops=[Flood(first_uid=1, size=1, side=Side.BUY)] * 3
+    + [
+        Flood(first_uid=1, size=8, side=Side.BUY),
+        Place(
+            orders=_unique([Order(1, Side.BUY, OrderType.LIMIT, 0, 1, PostOnlyMode.NONE, False, 0)]), cancel_first=()
+        ),
+        Cancel(uids=(1, 2)),
+        Funding(dt=0, rate_long=0, rate_short=0),
+        Move(dt=1, move_bps=500, oracle_bps=0, volume_steps=None),
+    ],
+)
 def test_the_reported_liquidation_price_is_the_nearest_price_the_venue_liquidates_at(
     start: Start, ops: list[Op]
 ) -> None:

@@ -102,6 +102,10 @@ REBUILT: dict[type, set[str]] = {
         "_cached_account",
         "_cached_markets",
         "_liq_version",
+        # the oracle prices from which a search finds the carried bounds: from the bounds and the restored oracle
+        "_liq_lowest",
+        "_liq_highest",
+        "_liq_free",  # what the bounds were searched on: a function of the state, rebuilt when a search needs it
     },
     CandleFillModel: {"_account", "_spec", "_config", "_through"},  # the venue's parts and the caller's
     QueueFillModel: {"_account", "_spec", "_share_bps"},  # the venue's parts and the caller's
