@@ -251,7 +251,17 @@ def test_make_run_starts_fresh_unless_asked_to_resume() -> None:
         pytest.skip("make is not installed")
 
     def recipe(*args: str) -> str:
-        done = subprocess.run(["make", "-n", "run", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+        # run as a top-level make even under `make test`: an inherited MAKEFLAGS/MAKELEVEL makes it a sub-make that
+        # prints "Leaving directory" after the recipe
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+        done = subprocess.run(
+            ["make", "--no-print-directory", "-n", "run", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
         return done.stdout.strip().splitlines()[-1]
 
     assert recipe().endswith("botrunner run --speed 6000 --fresh")
