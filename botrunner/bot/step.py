@@ -162,6 +162,12 @@ CANCEL_IN_FLIGHT = "cancel_in_flight"
 _SETTLE = SettlePnl()
 _PAUSED = OperatorFlags(pause=True)
 _NO_CAUSE: tuple[str, int] = ("", 0)  # an order no command of ours placed (e.g. one placed outside the bot)
+_PLACING = (PlaceOrders, CancelAndPlace)  # a tuple: ``PlaceOrders | CancelAndPlace`` builds a union on every test
+# Hot path (every venue event, every bar): reading an enum member off its class, or a member's ``.value``, goes
+# through the enum's descriptors (tens of ns each on CPython 3.11), so the step reads these constants and the
+# members' ``_value_`` (the attribute ``.value`` returns).
+_ACK, _REJECT, _CANCEL, _EXPIRE = OrderEvent.ACK, OrderEvent.REJECT, OrderEvent.CANCEL, OrderEvent.EXPIRE
+_FILL, _PARTIAL_FILL = OrderEvent.FILL, OrderEvent.PARTIAL_FILL
 
 
 # ------------------------------------------------------------------------------------------------ the step
@@ -223,13 +229,15 @@ def _decide(
     commands: tuple[VenueCommand, ...] = decision.commands
     causes = state.causes
     for command in commands:
-        if isinstance(command, PlaceOrders | CancelAndPlace):
-            cause = (command.reason.value, state.decision_seq)
+        if isinstance(command, _PLACING):
+            cause = (command.reason._value_, state.decision_seq)
             for order in command.orders:
                 causes[order.user_order_id] = cause
     policy = bot.settle
     if settle and policy is not None:
-        previous, state.last_position = state.last_position, position
+        previous = state.last_position
+        if position != previous:  # a write to the state (a msgspec struct) costs more than the compare
+            state.last_position = position
         # the policy's cheap conditions first: the unsettled PnL is read only when a close or the schedule is due
         closed = previous != 0 and position == 0
         if closed or ts - state.last_settle_ts >= policy.every_s:
@@ -286,7 +294,7 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
                 state.order_seq,
                 event.user_order_id,
                 "placed",
-                event.side.value,
+                event.side._value_,
                 event.price,
                 event.base,
                 event.post_only,
@@ -297,7 +305,7 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
             state.placed[event.user_order_id] = row
             state.orders_placed += 1
             records.append(row)
-            return OrderUpdate(event.user_order_id, OrderEvent.ACK)
+            return OrderUpdate(event.user_order_id, _ACK)
         case OrderRejected():
             untracked_cancel = (
                 event.side is None
@@ -313,40 +321,40 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
                     state.order_seq,
                     event.user_order_id,
                     "rejected",
-                    event.side.value if event.side is not None else "",
+                    event.side._value_ if event.side is not None else "",
                     event.price,
                     event.base,
                     event.post_only,
                     event.reduce_only,
-                    event.reason.value,
+                    event.reason._value_,
                     decision_seq,
                 )
             )
             if untracked_cancel:  # a cancel that landed after a fill or expiry took the order: nothing to change
                 return None
-            return OrderUpdate(event.user_order_id, OrderEvent.REJECT)
+            return OrderUpdate(event.user_order_id, _REJECT)
         case OrderCancelled():
             uid = event.user_order_id
             raced = state.raced
-            reason = CANCEL_IN_FLIGHT if raced and uid in raced else event.reason.value
+            reason = CANCEL_IN_FLIGHT if raced and uid in raced else event.reason._value_
             raced.discard(uid)
             _closed(state, records, event.ts, uid, "cancelled", reason=reason)
-            return OrderUpdate(uid, OrderEvent.CANCEL)
+            return OrderUpdate(uid, _CANCEL)
         case OrderExpired():
             _closed(state, records, event.ts, event.user_order_id, "expired", reason="max_ts")
-            return OrderUpdate(event.user_order_id, OrderEvent.EXPIRE)
+            return OrderUpdate(event.user_order_id, _EXPIRE)
         case Fill():
             placed = state.placed.get(event.user_order_id)
             records.append(
                 FillRow(
                     event.ts,
                     placed.order_id if placed is not None else 0,
-                    event.side.value,
+                    event.side._value_,
                     event.price,
                     event.base,
                     event.quote,
                     event.fee,
-                    event.liquidity.value,
+                    event.liquidity._value_,
                     event.reduce_only,
                 )
             )
@@ -358,8 +366,8 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
                 reason = CANCEL_IN_FLIGHT if raced and uid in raced else ""
                 raced.discard(uid)
                 _closed(state, records, event.ts, uid, "filled", reason=reason)
-                return OrderUpdate(uid, OrderEvent.FILL, event.order_filled_base)
-            return OrderUpdate(uid, OrderEvent.PARTIAL_FILL, event.order_filled_base)
+                return OrderUpdate(uid, _FILL, event.order_filled_base)
+            return OrderUpdate(uid, _PARTIAL_FILL, event.order_filled_base)
         case FundingPaid():
             records.append(FundingRow(event.ts, event.position_base, event.rate, event.payment))
             return None
