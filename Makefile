@@ -32,7 +32,7 @@ test-fast: setup
 	$(BIN)/python -m pytest tests/unit tests/property -m "not integration and not slow"
 
 bench: setup
-	$(BIN)/python -m botrunner.bench
+	$(BIN)/python -m botrunner.cli.bench
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""``make bench`` (``python -m botrunner.bench``): every benchmark in one place, out of the product packages.
+"""``make bench`` (``python -m botrunner.cli.bench``): every benchmark in one place, out of the product packages.
 
 Figures, not assertions: speed targets live here, never in timed unit tests. It reads the clock and prints, so it
 sits with the CLI at the top of the import layers; nothing below imports it.

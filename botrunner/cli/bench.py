@@ -1,4 +1,4 @@
-"""``make bench`` (``python -m botrunner.bench``): figures for the pure core, printed with their units.
+"""``make bench`` (``python -m botrunner.cli.bench``): figures for the pure core, printed with their units.
 
 Asserts nothing: speed goals live here, not in unit tests.
 

@@ -1,5 +1,0 @@
-"""``python -m botrunner.bench``."""
-
-from botrunner.bench.main import main
-
-main()
