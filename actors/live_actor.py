@@ -50,9 +50,7 @@ from botrunner.bot.driver import BotDriver
 from botrunner.bot.pipeline import BotDefinition, BotMemory, OperatorFlags
 from botrunner.config import BotMode, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
-from botrunner.connector.orders import WorkingOrder
 from botrunner.core.catalogue import load_catalogue
-from botrunner.core.margin_view import MarginProjection
 from botrunner.core.operator import (
     CapitalCommand,
     Confirm,
@@ -69,7 +67,6 @@ from botrunner.live.rows import live_snapshot_row
 from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
-from botrunner.margin.model import PerpPosition
 from botrunner.runtime.decisions import position_row
 from botrunner.runtime.live_loop import LIVE_LOOP, LiveLoop, Ticker
 from botrunner.runtime.snapshots import (
@@ -94,10 +91,10 @@ from botrunner.runtime.views import (
 )
 from botrunner.store import Store
 from botrunner.venue.port import (
-    AccountReport,
     BalanceChanged,
     CommandRejected,
     Deposit,
+    ReadThrough,
     VenueCommand,
     VenueEvent,
     Withdraw,
@@ -143,41 +140,20 @@ class LiveSetup(ActorSetup):
     loop: LiveLoop = field(default=LIVE_LOOP)  # the process's one live loop (a test may bring its own)
 
 
-class _LoopVenue:
+class _LoopVenue(ReadThrough[DriftVenue]):
     """The driver's view of the venue: synchronous reads of the last snapshot; a command is started on the live
     loop and ``submit`` returns at once with nothing reported (its outcome arrives later as ``TxDone``)."""
 
+    __slots__ = ("start",)
+
     def __init__(self, venue: DriftVenue, start: Callable[[VenueCommand], None]) -> None:
-        self.venue = venue
+        super().__init__(venue)
         self.start = start
-
-    @property
-    def oracle(self) -> int:
-        return self.venue.oracle
-
-    @property
-    def position(self) -> PerpPosition:
-        return self.venue.position
 
     def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
         del now  # the chain's clock, not the caller's, stamps live events
         self.start(command)
         return ()
-
-    def open_orders(self) -> tuple[WorkingOrder, ...]:
-        return self.venue.open_orders()
-
-    def equity(self) -> int:
-        return self.venue.equity()
-
-    def unsettled_pnl(self) -> int:
-        return self.venue.unsettled_pnl()
-
-    def report(self) -> AccountReport:
-        return self.venue.report()
-
-    def margin_view(self) -> MarginProjection:
-        return self.venue.margin_view()
 
 
 class LiveBotActor(BotShell):

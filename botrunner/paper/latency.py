@@ -38,52 +38,31 @@ from __future__ import annotations
 import heapq
 
 from botrunner.config.paper import MAX_LATENCY_SLOTS, SLOT_MS, check_latency_slots
-from botrunner.connector.orders import WorkingOrder
-from botrunner.margin.model import PerpPosition
 from botrunner.margin.view import AccountMarginView
 from botrunner.paper.venue import PaperVenue
-from botrunner.venue.port import AccountReport, VenueCommand, VenueEvent
+from botrunner.venue.port import ReadThrough, VenueCommand, VenueEvent
 
 __all__ = ["MAX_LATENCY_SLOTS", "SLOT_MS", "LatentVenue", "check_latency_slots"]
 
 
-class LatentVenue:
+class LatentVenue(ReadThrough[PaperVenue]):
     """A ``PaperVenue`` seen through ``slots`` of latency (see the module doc). Implements
     ``botrunner.venue.port.Venue``; not thread-safe (one owner, like the venue)."""
 
-    __slots__ = ("_queue", "_seq", "delay_ms", "venue")
+    __slots__ = ("_queue", "_seq", "delay_ms")
 
     def __init__(self, venue: PaperVenue, slots: int) -> None:
-        self.venue = venue
+        super().__init__(venue)
         self.delay_ms = check_latency_slots(slots, "latency_slots") * SLOT_MS
         # (due ms, sequence, a command to land | events to report)
         self._queue: list[tuple[int, int, VenueCommand | tuple[VenueEvent, ...]]] = []
         self._seq = 0
 
     # ---------------------------------------------------------------- the read half: the venue as it is now
-
-    @property
-    def oracle(self) -> int:
-        return self.venue.oracle
-
-    @property
-    def position(self) -> PerpPosition:
-        return self.venue.position
-
-    def equity(self) -> int:
-        return self.venue.equity()
-
-    def unsettled_pnl(self) -> int:
-        return self.venue.unsettled_pnl()
+    # (ReadThrough); only the margin view is narrowed to the paper venue's own type
 
     def margin_view(self) -> AccountMarginView:
         return self.venue.margin_view()
-
-    def report(self) -> AccountReport:
-        return self.venue.report()
-
-    def open_orders(self) -> tuple[WorkingOrder, ...]:
-        return self.venue.open_orders()
 
     # ---------------------------------------------------------------- the delayed half
 

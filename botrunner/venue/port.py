@@ -11,7 +11,7 @@ price 1e6, base 1e9, quote 1e6, funding rate 1e9 quote per base.
 from __future__ import annotations
 
 import enum
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -279,14 +279,8 @@ class VenueAccount(Protocol):
         ...
 
 
-class Venue(VenueAccount, Protocol):
-    """What a bot's driver needs from a venue, paper or live: the account, its open orders, and commands."""
-
-    def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
-        """Perform ``command`` at venue time ``now``; return what happened, in order. (A live venue may later
-        answer at once with the order pending and report the outcome as a later event: see
-        ``botrunner.bot.step.VenueReport``.)"""
-        ...
+class VenueReads(VenueAccount, Protocol):
+    """Every read a driver makes of a venue: the account, a full report, and the open orders."""
 
     def report(self) -> AccountReport:
         """The account as it is now."""
@@ -295,3 +289,49 @@ class Venue(VenueAccount, Protocol):
     def open_orders(self) -> tuple[WorkingOrder, ...]:
         """Every order the venue holds, in placement order (the connector resyncs from this)."""
         ...
+
+
+class Venue(VenueReads, Protocol):
+    """What a bot's driver needs from a venue, paper or live: the account, its open orders, and commands."""
+
+    def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
+        """Perform ``command`` at venue time ``now``; return what happened, in order. (A live venue may later
+        answer at once with the order pending and report the outcome as a later event: see
+        ``botrunner.bot.step.VenueReport``.)"""
+        ...
+
+
+V = TypeVar("V", bound=VenueReads)
+
+
+class ReadThrough(Generic[V]):
+    """The read half of a venue that something else stands in front of (the paper latency model, the live actor's
+    loop): every read goes to the wrapped ``venue`` as it is now; a subclass decides what ``submit`` does."""
+
+    __slots__ = ("venue",)
+
+    def __init__(self, venue: V) -> None:
+        self.venue = venue
+
+    @property
+    def oracle(self) -> int:
+        return self.venue.oracle
+
+    @property
+    def position(self) -> PerpPosition:
+        return self.venue.position
+
+    def equity(self) -> int:
+        return self.venue.equity()
+
+    def unsettled_pnl(self) -> int:
+        return self.venue.unsettled_pnl()
+
+    def margin_view(self) -> MarginProjection:
+        return self.venue.margin_view()
+
+    def report(self) -> AccountReport:
+        return self.venue.report()
+
+    def open_orders(self) -> tuple[WorkingOrder, ...]:
+        return self.venue.open_orders()
