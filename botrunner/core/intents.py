@@ -89,7 +89,8 @@ class StrategyDecision(msgspec.Struct, frozen=True, kw_only=True):
     """A strategy's whole output for one step: the band, plus the ladder rungs the connector and UI use.
 
     ``levels`` may be empty (e.g. a TargetPosition strategy); the connector then builds the ladder from the bot's
-    ExecutionPolicy. ``range_low``/``range_high`` (1e6, 0 when unknown) and ``in_range`` describe the grid range for
+    ExecutionPolicy. A two-leg strategy says more (``TwoLegDecision``).
+    ``range_low``/``range_high`` (1e6, 0 when unknown) and ``in_range`` describe the grid range for
     reports; ``note`` is a short machine-readable tag explaining the decision (e.g. "bounded_above_range").
     """
 
@@ -99,3 +100,12 @@ class StrategyDecision(msgspec.Struct, frozen=True, kw_only=True):
     range_high: int = 0
     in_range: bool = True
     note: str = ""
+
+
+class TwoLegDecision(StrategyDecision, frozen=True, kw_only=True):
+    """A two-leg strategy's decision (the delta-neutral engine): ``band`` is the perp leg as for every strategy,
+    ``spot_band`` the second instrument of the same subaccount: the wanted signed token amount of its spot deposit
+    (1e9 for SOL; negative = borrow). A subclass, not an optional field, so a perp-only decision (the grid) encodes
+    exactly as before."""
+
+    spot_band: ExposureBand

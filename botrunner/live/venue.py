@@ -70,6 +70,7 @@ from botrunner.live.client import (
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
 from botrunner.margin.model import PerpPosition
+from botrunner.margin.spot_balance import signed_token_amount
 from botrunner.margin.view import AccountMarginView
 from botrunner.venue.port import (
     AccountReport,
@@ -346,6 +347,13 @@ class DriftVenue:
 
     def unsettled_pnl(self) -> int:
         return self.reading().report.unsettled_pnl
+
+    def spot_balance(self, spot_market_index: int) -> int:
+        snap = self.reading()
+        for held in snap.account.spot_positions:
+            if held.market_index == spot_market_index:
+                return signed_token_amount(held, snap.markets.spot_market(spot_market_index))
+        return 0
 
     def margin_view(self) -> AccountMarginView:
         return self.reading().view  # built once per reading: the report and the decision share its figures

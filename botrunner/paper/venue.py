@@ -35,7 +35,7 @@ from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrde
 from botrunner.connector.orders import OrderIntent, OrderType, WorkingOrder
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
-from botrunner.core.precision import BPS_PRECISION
+from botrunner.core.precision import BPS_PRECISION, QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.core.side import Side
 from botrunner.margin.model import Account, Markets, PerpPosition
 from botrunner.margin.view import AccountMarginView
@@ -53,10 +53,12 @@ from botrunner.paper.tape import Tape
 from botrunner.venue.port import (
     AccountReport,
     CancelReason,
+    CommandRejected,
     Deposit,
     ModifyOrder,
     OrderAccepted,
     OrderRejected,
+    PlaceLegs,
     RejectReason,
     SettlePnl,
     VenueCommand,
@@ -176,6 +178,13 @@ class PaperVenue:
         """The perp's unrealized PnL at the oracle: what ``SettlePnl`` would move into USDC (quote 1e6)."""
         return self._account.unsettled_pnl()
 
+    def spot_balance(self, spot_market_index: int) -> int:
+        """The signed token amount in a spot market this account holds (0 for any other market)."""
+        account = self._account
+        if spot_market_index == QUOTE_SPOT_MARKET_INDEX:
+            return account.usdc
+        return account.sol if spot_market_index == SOL_SPOT_MARKET_INDEX else 0
+
     def equity(self) -> int:
         """USDC balance + unsettled perp PnL + SOL at the oracle (quote 1e6): what the account is worth."""
         return self._account.equity()
@@ -227,6 +236,14 @@ class PaperVenue:
                 account.deposit(index, amount, out)
             case Withdraw(spot_market_index=index, amount=amount):
                 account.withdraw(index, amount, out)
+            case PlaceLegs():
+                # interim (issue 19 in progress): the paper spot market is not simulated yet, so a two-leg trade
+                # is refused whole rather than half-booked
+                out.append(
+                    CommandRejected(
+                        ts=now, command="PlaceLegs", reason=RejectReason.INVALID_ORDER, detail="no paper spot market"
+                    )
+                )
             case _ as unreachable:
                 assert_never(unreachable)
         return tuple(out)

@@ -51,7 +51,35 @@ class Withdraw(msgspec.Struct, frozen=True, kw_only=True):
     amount: int
 
 
-VenueCommand = PlaceOrders | CancelOrders | CancelAndPlace | ModifyOrder | SettlePnl | Deposit | Withdraw
+class SpotOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """An immediate-or-cancel order on a Drift spot market (the delta-neutral engine's spot leg): buy or sell
+    ``base`` tokens (the spot market's decimals: SOL 1e9) at no worse than ``limit_price`` (1e6, quote per token)."""
+
+    spot_market_index: int
+    side: Side
+    base: int
+    limit_price: int
+
+
+class PlaceLegs(msgspec.Struct, frozen=True, kw_only=True):
+    """Both legs of a delta-neutral trade as ONE venue command: either both take effect in full or neither does
+    (live: one transaction holding the spot and the perp instruction; paper: checked together, booked together).
+
+    ``perp`` is a MARKET ``OrderIntent`` whose ``price`` is its worst-price limit (mark +- the slippage tolerance);
+    either leg may be None (a rebalance that moves one leg only). ``reason`` is machine-readable (``enter``,
+    ``rebalance_expand_short``, ``rebalance_reduce_short``, ``exit``, ``operator_open``, ``operator_close``). A
+    refusal comes back as ``CommandRejected(command="PlaceLegs")``; success as the legs' fills."""
+
+    spot: SpotOrder | None
+    perp: OrderIntent | None
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.spot is None and self.perp is None:
+            raise ValueError("PlaceLegs: at least one leg (spot or perp) is required")
+
+
+VenueCommand = PlaceOrders | CancelOrders | CancelAndPlace | ModifyOrder | SettlePnl | Deposit | Withdraw | PlaceLegs
 
 
 class RejectReason(enum.Enum):
@@ -207,6 +235,28 @@ class BalanceChanged(msgspec.Struct, frozen=True, kw_only=True):
     amount: int
 
 
+class SpotFill(msgspec.Struct, frozen=True, kw_only=True):
+    """A fill of a ``SpotOrder``: ``base`` tokens (> 0) at ``price`` (1e6); ``quote`` is the signed USDC change
+    (buys negative), ``fee`` positive = paid (quote 1e6)."""
+
+    ts: int
+    spot_market_index: int
+    side: Side
+    price: int
+    base: int
+    quote: int
+    fee: int
+
+
+class InterestAccrued(msgspec.Struct, frozen=True, kw_only=True):
+    """Interest the venue accrued on a spot balance since the last accrual: ``amount`` tokens (the market's
+    decimals), positive = earned on a deposit, negative = paid on a borrow."""
+
+    ts: int
+    spot_market_index: int
+    amount: int
+
+
 class CommandRejected(msgspec.Struct, frozen=True, kw_only=True):
     """An account operation the venue refused (orders have ``OrderRejected``)."""
 
@@ -226,6 +276,8 @@ VenueEvent = (
     | Liquidated
     | PnlSettled
     | BalanceChanged
+    | SpotFill
+    | InterestAccrued
     | CommandRejected
 )
 
@@ -272,6 +324,10 @@ class VenueAccount(Protocol):
 
     def unsettled_pnl(self) -> int:
         """The perp's unsettled PnL at the oracle: what ``SettlePnl`` would move into USDC (quote 1e6)."""
+        ...
+
+    def spot_balance(self, spot_market_index: int) -> int:
+        """The signed token amount held in spot market ``spot_market_index`` (its decimals; negative = borrow)."""
         ...
 
     def margin_view(self) -> MarginProjection:
@@ -326,6 +382,9 @@ class ReadThrough(Generic[V]):
 
     def unsettled_pnl(self) -> int:
         return self.venue.unsettled_pnl()
+
+    def spot_balance(self, spot_market_index: int) -> int:
+        return self.venue.spot_balance(spot_market_index)
 
     def margin_view(self) -> MarginProjection:
         return self.venue.margin_view()
