@@ -418,6 +418,8 @@ class DriftVenue:
                     out.extend(
                         _reject_all(part, _placements(part), int(self.clock()), RejectReason.VENUE_UNAVAILABLE, why)
                     )
+                case Go() if ahead and answer.ids == ():
+                    pass  # a cancel of nothing ahead of the queue: nothing to send (as before the rule had a module)
                 case Go():
                     try:
                         out.extend(await self._execute(part))
