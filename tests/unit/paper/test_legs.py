@@ -146,7 +146,11 @@ def test_spot_slippage_grows_with_the_square_root_of_size() -> None:
             "invalid_order",
             "MARKET",
         ),
-        (PlaceLegs(spot=spot(Side.BUY), perp=perp(Side.BUY, reduce_only=True), reason="exit"), "reduce_only_increases", "perp"),
+        (
+            PlaceLegs(spot=spot(Side.BUY), perp=perp(Side.BUY, reduce_only=True), reason="exit"),
+            "reduce_only_increases",
+            "perp",
+        ),
         (
             PlaceLegs(
                 spot=SpotOrder(spot_market_index=2, side=Side.BUY, base=SOL_1, limit_price=P150), perp=None, reason="x"
