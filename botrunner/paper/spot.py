@@ -18,8 +18,8 @@ a half-spread plus the square-root impact law (impact grows with the square root
 (``ops/measure_spot_slippage.py`` prints every figure; docs/paper-spot.md has the table):
 
 - The only order-book data (../shared/data/orderbook) is Binance USD-M BTCUSDT (2024-08-08, 335 one-second samples
-  of a 1000-level book). Walking it, a $1M taker costs 1.09 bp (median) / 1.91 bp (p90) beyond the half-spread,
-  $100k 0.01 / 0.37 bp. Fitting ``cost = Y * sigma * sqrt(N / V)`` with the BTC perp's median hourly range (sigma
+  of a 1000-level book). Walking it, a $1M taker costs 1.08 bp (median) / 1.90 bp (p90) beyond the half-spread,
+  $100k 0.00 / 0.36 bp. Fitting ``cost = Y * sigma * sqrt(N / V)`` with the BTC perp's median hourly range (sigma
   101.7 bp) and hourly volume (V $638M) of the 24 h before the capture gives Y = 0.27 (median) / 0.47 (p90).
 - Transported to SOL with the Binance SOL/USDT spot 1 h candles of the Drift funding window (2025-04-14 ..
   2025-10-13: median hourly range 95.95 bp, median hourly volume $20.5M): the p90 fit gives 100 ppm (1.0 bp) at
