@@ -4,7 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test test-fast bench lint setup clean
+.PHONY: run demo test test-fast bench bench-peer lint setup clean
 
 # The runner's speed: market seconds per wall second on the bundled history (SPEED=max replays flat out).
 SPEED ?= 6000
@@ -34,6 +34,14 @@ test-fast: setup
 bench: setup
 	$(BIN)/python -m botrunner.cli.bench
 
+# R1 against NautilusTrader (shared/bench/peer_nautilus.py), alternately, CPU-time ratios at 10 and 100 bp. The
+# peer gets its own venv (.venv-peer: Python 3.12, nautilus_trader, pandas<3); PEER_PY picks its interpreter.
+PEER_PY ?=
+PAIRS ?= 3
+bench-peer: setup
+	@./ops/ensure_peer_venv.sh "$(PEER_PY)"
+	$(BIN)/python -m botrunner.cli.bench_peer --pairs $(PAIRS)
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,4 +49,4 @@ lint: setup
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-peer build *.egg-info

@@ -51,14 +51,14 @@ execution:
   step_bps: {step}
   base_size_per_level: 0.1
   post_only: must_post_only
-  requote_threshold_bps: 10
+  requote_threshold_bps: {requote}
   ttl_s: 86400
   ramp_in: {{duration_s: 0, initial_fraction_bps: 10000}}
 """
 
 
-def r1_bot(n: int = 1, step_bps: int = 30) -> BotConfig:
-    return parse_bot(R1_YAML.format(n=n, step=step_bps), f"<R1 bot {n}>")
+def r1_bot(n: int = 1, step_bps: int = 30, requote_bps: int = 10) -> BotConfig:
+    return parse_bot(R1_YAML.format(n=n, step=step_bps, requote=requote_bps), f"<R1 bot {n}>")
 
 
 def r1_inputs(bot: BotConfig, candles: Candles) -> BacktestInputs:
@@ -95,6 +95,7 @@ class R1Figures:
     bars: int
     bar_events: int
     wall_s: float
+    cpu_s: float  # this process's CPU time over the backtest loop (the figure compared with a peer on a busy machine)
     orders: int
     fills: int
     decisions: int
@@ -108,14 +109,15 @@ class R1Figures:
         return self.bar_events / self.wall_s
 
 
-def run_r1(candles: Candles) -> R1Figures:
-    bot = r1_bot()
+def run_r1(candles: Candles, requote_bps: int = 10) -> R1Figures:
+    """R1 once over ``candles`` (``requote_bps``: the ladder's requote threshold; R1 is 10, the light case 100)."""
+    bot = r1_bot(requote_bps=requote_bps)
     inputs = r1_inputs(bot, candles)
     gc.collect()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = run_backtest(inputs)
-    wall = time.perf_counter() - t0
-    return R1Figures(result.bars, result.ticks, wall, result.orders_placed, result.fill_count, result.decisions)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return R1Figures(result.bars, result.ticks, wall, cpu, result.orders_placed, result.fill_count, result.decisions)
 
 
 def fleet_memory_kib(candles: Candles, bots: int = 100) -> tuple[float, float]:

@@ -70,7 +70,8 @@ _SPOT_INDICES = (QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX)
 
 class Ledger(msgspec.Struct, kw_only=True):
     """Cumulative money flows (quote 1e6), kept so every figure of a report adds up to the unit:
-    equity == deposits - withdrawals + realized + unrealized + funding - fees (USDC-only collateral)."""
+    equity == deposits - withdrawals + realized + unrealized + funding - fees (USDC-only collateral; with SOL the
+    spot fills, their fees and the SOL's value move it too)."""
 
     deposits: int = 0
     withdrawals: int = 0
@@ -82,6 +83,8 @@ class Ledger(msgspec.Struct, kw_only=True):
     maker_fills: int = 0
     taker_fills: int = 0
     liquidations: int = 0
+    spot_fees: int = 0  # spot taker fees paid (USDC), not in ``fees`` (the perp's, in its quote amount)
+    spot_fills: int = 0
 
 
 class PaperAccount:
@@ -118,7 +121,11 @@ class PaperAccount:
         catalogue = load_catalogue()
         self.usdc_market = SpotMarketState(spec=catalogue.spot(QUOTE_SPOT_MARKET_INDEX), oracle_price=PRICE_PRECISION)
         self.sol_market = SpotMarketState(spec=catalogue.spot(SOL_SPOT_MARKET_INDEX), oracle_price=tape.oracle)
-        self.sol_follows_perp = self.sol_market.spec.oracle == market.oracle
+        # SOL spot is priced on the perp's oracle when it reads the same oracle account or is the perp's underlying
+        # (SOL for SOL-PERP: the catalogue's snapshots straddle an oracle migration; ``Markets.moves_with_perp_oracle``)
+        self.sol_follows_perp = self.sol_market.spec.oracle == market.oracle or (
+            market.symbol.upper().removesuffix("-PERP") == self.sol_market.spec.symbol.upper()
+        )
         self.perp_state = PerpMarketState(spec=market, oracle_price=tape.oracle)
         self.usdc = 0  # token amount 1e6, negative = borrow
         self.sol = 0  # token amount 1e9 (deposits only)
@@ -196,22 +203,26 @@ class PaperAccount:
         return bids, asks, len(self.orders)
 
     def spot_positions(self) -> tuple[SpotPosition, ...]:
+        return self.spot_positions_for(self.usdc, self.sol)
+
+    def spot_positions_for(self, usdc: int, sol: int) -> tuple[SpotPosition, ...]:
+        """The spot positions of USDC and SOL token amounts ``usdc`` and ``sol`` (the account's, or a what-if's)."""
         out = [
             SpotPosition(
                 market_index=QUOTE_SPOT_MARKET_INDEX,
                 scaled_balance=scaled_balance_for(
-                    abs(self.usdc),
+                    abs(usdc),
                     self.usdc_market,
-                    BalanceType.DEPOSIT if self.usdc >= 0 else BalanceType.BORROW,
+                    BalanceType.DEPOSIT if usdc >= 0 else BalanceType.BORROW,
                 ),
-                balance_type=BalanceType.DEPOSIT if self.usdc >= 0 else BalanceType.BORROW,
+                balance_type=BalanceType.DEPOSIT if usdc >= 0 else BalanceType.BORROW,
             )
         ]
-        if self.sol:
+        if sol:
             out.append(
                 SpotPosition(
                     market_index=SOL_SPOT_MARKET_INDEX,
-                    scaled_balance=scaled_balance_for(self.sol, self.sol_market, BalanceType.DEPOSIT),
+                    scaled_balance=scaled_balance_for(sol, self.sol_market, BalanceType.DEPOSIT),
                 )
             )
         return tuple(out)
@@ -307,6 +318,12 @@ class PaperAccount:
         """USDC balance + unsettled perp PnL + SOL at the oracle (quote 1e6): what the account is worth."""
         sol_value = token_value(self.sol, self.sol_market.spec.decimals, self.tape.oracle) if self.sol else 0
         return self.usdc + self.unsettled_pnl() + sol_value
+
+    def equity_for(self, position: PerpPosition, usdc: int, sol: int) -> int:
+        """:meth:`equity` of a what-if account holding ``position`` and these USDC and SOL token amounts."""
+        oracle = self.tape.oracle
+        sol_value = token_value(sol, self.sol_market.spec.decimals, oracle) if sol else 0
+        return usdc + base_asset_value_and_pnl(position, oracle)[1] + sol_value
 
     def unrealized(self) -> int:
         """Position value at the oracle minus its entry cost (quote 1e6)."""
@@ -510,6 +527,15 @@ class PaperAccount:
         if order.reduce_only and not complete and self.position.base_asset_amount == 0:
             self.cancel(order, CancelReason.REDUCE_ONLY_FLAT, out)
         return base
+
+    def book_spot(self, sol_delta: int, usdc_delta: int, fee: int) -> None:
+        """Book a spot fill on the SOL market: ``sol_delta`` tokens in (out if negative) against ``usdc_delta`` USDC
+        (fee included; ``fee`` is recorded in the ledger). The caller has checked the balances."""
+        self.sol += sol_delta
+        self.usdc += usdc_delta
+        self.ledger.spot_fees += fee
+        self.ledger.spot_fills += 1
+        self.changed()
 
     def apply_trade(self, delta: int, price: int, fee: int) -> None:
         """Book a position change of ``delta`` at ``price`` paying ``fee`` (Drift's position bookkeeping)."""

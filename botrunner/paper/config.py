@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from botrunner.config.paper import check_latency_slots
-from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, QUOTE_PRECISION
+from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, PERCENTAGE_PRECISION, QUOTE_PRECISION
 from botrunner.paper.fees import FeeSchedule, drift_fee_tier
 
 
@@ -23,6 +23,10 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ``slippage_max_bps`` at ``slippage_full_notional`` and above (seed: 0.1-0.3 % by size). With a book, the order
     walks it instead.
 
+    Spot market (SOL/USDC, the delta-neutral engine's spot leg; ``botrunner.paper.spot`` has the model and its
+    source): a spot taker pays ``spot_taker_ppm`` (Drift's spot fee, tier 1: 10 bp) and a slippage of
+    ``spot_half_spread_ppm + spot_impact_ppm * sqrt(notional / spot_impact_notional)`` ppm of the oracle.
+
     Latency: ``latency_slots`` Solana slots (400 ms each, 0..150) between the bot and the venue, both ways
     (``botrunner.paper.latency``); 0 answers every command at once.
     """
@@ -37,6 +41,10 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     slippage_full_notional: int = 100_000 * QUOTE_PRECISION
     liquidation_buffer_ratio: int = 200  # MARGIN_PRECISION: liquidate back to maintenance + 2 %
     latency_slots: int = 0
+    spot_taker_ppm: int = 1_000  # protocol-v2 FeeStructure::spot_default tier 1: 10 bp
+    spot_half_spread_ppm: int = 29  # half a $0.01 tick at SOL's median price (botrunner.paper.spot)
+    spot_impact_ppm: int = 100  # square-root impact at spot_impact_notional (botrunner.paper.spot)
+    spot_impact_notional: int = 10_000 * QUOTE_PRECISION
 
     def validate(self) -> PaperConfig:
         """Raise ``ValueError`` naming the first impossible field; return ``self``."""
@@ -62,6 +70,19 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
                 0 <= self.liquidation_buffer_ratio < 10_000,
                 f"liquidation_buffer_ratio must be in [0, 10000), got {self.liquidation_buffer_ratio}",
             ),
+            (
+                0 <= self.spot_taker_ppm < PERCENTAGE_PRECISION // 10,
+                f"spot_taker_ppm must be in [0, 100000) (0..10 %), got {self.spot_taker_ppm}",
+            ),
+            (
+                0 <= self.spot_half_spread_ppm < PERCENTAGE_PRECISION,
+                f"spot_half_spread_ppm must be in [0, 1000000), got {self.spot_half_spread_ppm}",
+            ),
+            (
+                0 <= self.spot_impact_ppm < PERCENTAGE_PRECISION,
+                f"spot_impact_ppm must be in [0, 1000000), got {self.spot_impact_ppm}",
+            ),
+            (self.spot_impact_notional > 0, f"spot_impact_notional must be > 0, got {self.spot_impact_notional}"),
         )
         for ok, message in checks:
             if not ok:

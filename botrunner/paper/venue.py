@@ -45,6 +45,7 @@ from botrunner.paper.account import Ledger, PaperAccount
 from botrunner.paper.candle_fills import CandleFillModel
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.fill_model import FillModel
+from botrunner.paper.legs import place_legs
 from botrunner.paper.liquidation import liquidate
 from botrunner.paper.orders import RestingOrder
 from botrunner.paper.queue import BookView
@@ -53,7 +54,6 @@ from botrunner.paper.tape import Tape
 from botrunner.venue.port import (
     AccountReport,
     CancelReason,
-    CommandRejected,
     Deposit,
     ModifyOrder,
     OrderAccepted,
@@ -237,13 +237,9 @@ class PaperVenue:
             case Withdraw(spot_market_index=index, amount=amount):
                 account.withdraw(index, amount, out)
             case PlaceLegs():
-                # interim (issue 19 in progress): the paper spot market is not simulated yet, so a two-leg trade
-                # is refused whole rather than half-booked
-                out.append(
-                    CommandRejected(
-                        ts=now, command="PlaceLegs", reason=RejectReason.INVALID_ORDER, detail="no paper spot market"
-                    )
-                )
+                book = self._fills.book
+                if place_legs(command, out, account=account, market=self.market, config=self.config, book=book):
+                    self._check_liquidation(out)
             case _ as unreachable:
                 assert_never(unreachable)
         return tuple(out)
