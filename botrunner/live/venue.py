@@ -53,6 +53,7 @@ from botrunner.connector.orders import OrderIntent, WorkingOrder
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
+from botrunner.core.side import Side
 from botrunner.drift.codec import DecodeError, OracleReading, decode_account, decode_oracle_price, variant_name
 from botrunner.drift.convert import QUOTE_ASSET, market_name
 from botrunner.live import instructions as ix
@@ -79,16 +80,20 @@ from botrunner.venue.port import (
     Deposit,
     ModifyOrder,
     OrderRejected,
+    PlaceLegs,
     RejectReason,
     SettlePnl,
+    SpotFill,
+    SpotOrder,
     VenueCommand,
     VenueEvent,
     Withdraw,
     order_rejected,
 )
-from governors.safety_gates import Confirmations, GateInputs, check_orders, describe, gate_command
+from governors.safety_gates import Confirmations, GateInputs, check_legs, check_orders, describe, gate_command
 
 if TYPE_CHECKING:  # loaded by _load_priority_fee, only before a transaction is built
+    from driftpy.drift_client import DriftClient
     from driftpy.priority_fees.priority_fee_subscriber import PriorityFeeSubscriber
 
 USER_ACCOUNT_BYTES = 4376  # Drift User account size: the rent of a new subaccount
@@ -421,17 +426,24 @@ class DriftVenue:
                 if gated is None:
                     return tuple(out)
                 command = gated
+            case PlaceLegs():
+                legs_blocked = self._gate_legs(command, ts)
+                if legs_blocked is not None:
+                    return (legs_blocked,)
             case CancelOrders() | ModifyOrder() | SettlePnl() | Deposit() | Withdraw() | Transfer():
                 pass
         plans, refused = await self._plans_or_refusal(command, placing, ts)
         if plans is None:
             return (*out, *refused)
+        spot_mark = _SpotMark.of(self.client, self.sub_account_id) if isinstance(command, PlaceLegs) else None
         confirmed_places = await self._run_plans(plans, command, placing, ts, out)
         if self.link.unknown_tx:
             # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
             return tuple(out)
         out.extend(await self.refresh())
         out.extend(self._not_on_chain(confirmed_places, placing, ts))
+        if isinstance(command, PlaceLegs) and spot_mark is not None and command.spot is not None and confirmed_places:
+            out.extend(spot_mark.fills(self.client, self.sub_account_id, command.spot, ts))
         if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
             sign = 1 if isinstance(command, Deposit) else -1
             out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))
@@ -515,6 +527,39 @@ class DriftVenue:
         gated = gate_command(command, result)
         assert gated is None or isinstance(gated, PlaceOrders | CancelAndPlace | CancelOrders)
         return gated, rejected
+
+    def _gate_legs(self, command: PlaceLegs, ts: int) -> CommandRejected | None:
+        """The safety gates on a PlaceLegs, whole: None when it may go, else the rejection of the whole command
+        (never one leg; cancels are not PlaceLegs, so they are never held here)."""
+        self.confirmations = self.confirmations.prune(ts)
+        snap = self.reading()
+        spot_index = command.spot.spot_market_index if command.spot is not None else SOL_SPOT_MARKET_INDEX
+        spot_oracle = (
+            snap.markets.spot_market(spot_index).oracle_price if spot_index in snap.markets.spot else snap.oracle
+        )
+        blocked = check_legs(
+            command,
+            self.settings,
+            GateInputs(sol_lamports=self.wallet_lamports, latency_ms=self.latency_ms, now=ts),
+            self.confirmations,
+            oracle_price=self.oracle,
+            spot_oracle_price=spot_oracle,
+        )
+        if blocked is None:
+            return None
+        self.log.warning(
+            "safety_gate",
+            legs=command.reason,
+            reason=blocked.reason.value,
+            detail=describe(blocked),
+            confirm_token=blocked.token,
+        )
+        return CommandRejected(
+            ts=ts,
+            command="PlaceLegs",
+            reason=RejectReason.SAFETY_GATE,
+            detail=f"{blocked.reason.value}: {blocked.detail} (token {blocked.token})",
+        )
 
     def _not_on_chain(self, uids: Sequence[int], placing: tuple[OrderIntent, ...], ts: int) -> list[VenueEvent]:
         """Orders of a confirmed transaction that the chain does not show. Drift skips such an order without
@@ -612,6 +657,12 @@ class DriftVenue:
                     )
                 finally:
                     remove_user(self.client, to_sub)
+            case PlaceLegs():
+                return (
+                    ix.legs_transaction(
+                        self.client, command, market_index=market, sub_account_id=sub, limit=self._budget()
+                    ),
+                )
         raise TypeError(f"unsupported command {type(command).__name__}")
 
     async def _load_user(self, sub_account_id: int) -> None:
@@ -710,6 +761,59 @@ class DriftVenue:
             raise RpcUnavailable(
                 f"{self.config.name}: RPC getMinimumBalanceForRentExemption failed: {describe_error(exc)}"
             ) from exc
+
+
+class _SpotMark(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the User stood before a PlaceLegs was sent: its next order id (the spot leg's order gets an id from
+    there on) and its USDC token balance (the spot leg's quote plus its fee leave or enter it)."""
+
+    next_order_id: int
+    usdc: int
+
+    @staticmethod
+    def of(client: DriftClient, sub_account_id: int) -> _SpotMark | None:
+        user = client.get_user(sub_account_id)
+        account = user.get_user_account()
+        if account is None:
+            return None
+        return _SpotMark(
+            next_order_id=int(account.next_order_id), usdc=int(user.get_token_amount(QUOTE_SPOT_MARKET_INDEX))
+        )
+
+    def fills(self, client: DriftClient, sub_account_id: int, order: SpotOrder, ts: int) -> list[VenueEvent]:
+        """The spot leg's fill, read from the User after confirmation as perp fills are: the spot order Drift
+        placed (an id from ``next_order_id`` on, on ``order``'s market) still sits in its slot, Filled or Canceled
+        (IOC), with its cumulative base and quote filled. The fee is what the USDC balance moved beyond the quote
+        (it includes any interest accrued between the two reads, a few slots apart)."""
+        user = client.get_user(sub_account_id)
+        account = user.get_user_account()
+        out: list[VenueEvent] = []
+        for o in account.orders:
+            if (
+                int(o.order_id) >= self.next_order_id
+                and variant_name(o.market_type) == "Spot"
+                and int(o.market_index) == order.spot_market_index
+                and int(o.base_asset_amount_filled) > 0
+            ):
+                base = int(o.base_asset_amount_filled)
+                quote_abs = int(o.quote_asset_amount_filled)
+                market = client.get_spot_market_account(order.spot_market_index)
+                assert market is not None  # legs_transaction refused the command without it
+                decimals = int(market.decimals)
+                quote = -quote_abs if order.side is Side.BUY else quote_abs
+                usdc_change = int(user.get_token_amount(QUOTE_SPOT_MARKET_INDEX)) - self.usdc
+                out.append(
+                    SpotFill(
+                        ts=ts,
+                        spot_market_index=order.spot_market_index,
+                        side=order.side,
+                        price=quote_abs * 10**decimals // base,
+                        base=base,
+                        quote=quote,
+                        fee=quote - usdc_change,
+                    )
+                )
+        return out
 
 
 def _touched(command: VenueCommand | Transfer) -> tuple[int, ...]:
