@@ -341,7 +341,15 @@ class LiveBotActor(BotShell):
         assert venue is not None and driver is not None
         if self._store_down():
             return
-        events = self.loop.call(venue.refresh)
+        disabled_before = venue.vault.disabled
+        events = self.loop.call(venue.sync)  # the vault sync: refresh, retried 3x with backoff (live/vault_sync.py)
+        if venue.vault.disabled != disabled_before:  # one event per change, not one per failing tick
+            level, message = (
+                ("error", f"vault sync failed {venue.vault.failures} times: trading disabled")
+                if venue.vault.disabled
+                else ("ok", "vault sync recovered: trading enabled")
+            )
+            self.setup.hub.publish(Alert(bot=self.name, level=level, message=message))
         snap = venue.reading()
         driver.report(events, snap.ts)
         now = snap.ts

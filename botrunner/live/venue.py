@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -70,6 +70,7 @@ from botrunner.live.client import (
 )
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
+from botrunner.live.vault_sync import SyncChange, VaultSync, interest_since
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.spot_balance import signed_token_amount
 from botrunner.margin.view import AccountMarginView
@@ -78,6 +79,7 @@ from botrunner.venue.port import (
     BalanceChanged,
     CommandRejected,
     Deposit,
+    InterestAccrued,
     ModifyOrder,
     OrderRejected,
     PlaceLegs,
@@ -178,6 +180,7 @@ class DriftVenue:
         self.wallet_lamports = 0
         self.latency_ms: int | None = None
         self.link = Link.from_settings(self.settings)
+        self.vault = VaultSync()  # the engine vault's sync rule (botrunner.live.vault_sync)
         self.confirmations = Confirmations()
         self._cancels_sent: set[int] = set()  # uids a confirmed transaction cancelled, until the chain drops them
         self.priority_fee: int | None = None  # micro-lamports per CU, recent average on the bot's market
@@ -187,6 +190,8 @@ class DriftVenue:
         self._tx_queue = asyncio.Lock()  # FIFO: one command's transactions at a time, in submission order
         self._read_lock = asyncio.Lock()  # one read-and-diff at a time
         self._in_flight: frozenset[int] = frozenset()  # user_order_ids the queued command under way touches
+        # whether the last refresh() read the chain (it returns () either way); None: it did not try (not due)
+        self._read_ok: bool | None = None
         self._unknowns = 0  # UNKNOWN outcomes so far: a read begun before the latest one does not resync it
 
     # -------------------------------------------------------------- reading the chain
@@ -293,6 +298,13 @@ class DriftVenue:
         if previous is not None:
             # an order gone after our own cancel is "cancelled, requested", even past its max_ts
             events = diff_events(previous, snapshot, cancel_requested=self._cancels_sent)
+            # the delta-neutral engine's SOL leg: interest the venue accrued on it since the last reading
+            interest = interest_since(previous.account, previous.markets, snapshot.markets, SOL_SPOT_MARKET_INDEX)
+            if interest:
+                events = (
+                    *events,
+                    InterestAccrued(ts=snapshot.ts, spot_market_index=SOL_SPOT_MARKET_INDEX, amount=interest),
+                )
         self.snapshot = snapshot
         self._cancels_sent &= {o.user_order_id for o in snapshot.open_orders}
         return events
@@ -306,14 +318,17 @@ class DriftVenue:
         async with self._read_lock:
             now = self.monotonic()
             if self.link.state is LinkState.RECOVERING and not self.link.should_reconnect(now):
+                self._read_ok = None
                 return ()
             unknowns = self._unknowns
             try:
                 state = await self._read()
             except RpcUnavailable as exc:
                 self.link = self.link.connection_lost(now)
+                self._read_ok = False
                 self.log.warning("rpc_unavailable", error=str(exc), retry_in_s=self.settings.reconnect_every_s)
                 return ()
+            self._read_ok = True
             events = self._accept(state)
             if self.link.state is not LinkState.CONNECTED:
                 if self._unknowns != unknowns:
@@ -324,6 +339,30 @@ class DriftVenue:
                 self.link = self.link.reconnected().resynced()
                 self.log.info("resynced", slot=state.slot, latency_ms=self.latency_ms)
             return events
+
+    async def sync(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> tuple[VenueEvent, ...]:
+        """One vault sync (``botrunner.live.vault_sync``): ``refresh``, retried up to 3 times with backoff when the
+        read fails; when every retry fails trading is disabled (logged at ERROR once, ``self.vault.disabled``);
+        the next good read enables it again. Returns what the reads that succeeded reported."""
+        events: list[VenueEvent] = []
+        while True:
+            events.extend(await self.refresh())
+            if self._read_ok is None:  # no read was due (the link's reconnect cadence): nothing to judge
+                return tuple(events)
+            if self._read_ok:
+                self.vault, change = self.vault.succeeded(self.monotonic())
+                if change is SyncChange.ENABLED:
+                    self.log.info("vault_sync_recovered")
+                return tuple(events)
+            self.vault, change = self.vault.failed()
+            if change is SyncChange.DISABLED:
+                self.log.error("vault_sync_failed", failures=self.vault.failures, trading="disabled")
+            wait = self.vault.retry_in()
+            if wait is None:
+                return tuple(events)
+            await sleep(wait)
+            # the vault's retries run on their own backoff, inside the link's slower reconnect cadence
+            self.link = msgspec.structs.replace(self.link, next_attempt_at=self.monotonic())
 
     # -------------------------------------------------------------- what the driver reads (the port's VenueAccount)
 
@@ -370,6 +409,8 @@ class DriftVenue:
         now = self.monotonic()
         if self.wallet is None:
             return "monitor mode: read-only"
+        if self.vault.disabled:
+            return self.vault.why_not_trading(now)
         link = self.link
         if link.can_trade(now):
             return None

@@ -15,15 +15,16 @@ import pytest
 from driftpy.addresses import get_spot_market_public_key
 from driftpy.constants.config import DRIFT_PROGRAM_ID
 from driftpy.types import OracleSource
+from structlog.testing import capture_logs
 
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
 from botrunner.live.venue import DriftVenue
-from botrunner.venue.port import CommandRejected, Fill, PlaceLegs, RejectReason, SpotFill, SpotOrder
-from tests.integration.test_live_venue import AUTHORITY, USDC, run, serve_chain
+from botrunner.venue.port import CommandRejected, Fill, InterestAccrued, PlaceLegs, RejectReason, SpotFill, SpotOrder
+from tests.integration.test_live_venue import AUTHORITY, FAST, USDC, run, serve_chain
 from tests.support.drift import _build, bundled_markets, scaled_balance, user_bytes
-from tests.support.fake_rpc import FakeRpc
+from tests.support.fake_rpc import FakeRpc, Fault
 
 pytestmark = pytest.mark.integration
 
@@ -190,3 +191,78 @@ def test_legs_when_above_100_usd_then_held_whole_until_confirmed(fake: FakeRpc) 
     assert sent_before == 0
     assert not [e for e in second if isinstance(e, CommandRejected) and e.reason is RejectReason.SAFETY_GATE]
     assert fake.count("sendTransaction") == 1
+
+
+# --- the engine vault's sync (botrunner.live.vault_sync, DriftVenue.sync) -----------------------------------------
+
+
+def test_vault_when_the_read_fails_4_times_then_trading_disabled_and_a_good_read_enables_it(fake: FakeRpc) -> None:
+    _serve(fake, _user())
+    waits: list[float] = []
+
+    async def sleep(s: float) -> None:
+        waits.append(s)
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        fake.inject("getMultipleAccounts", Fault.http(503), times=None)
+        with capture_logs() as logs:
+            await venue.sync(sleep)
+        down = (venue.vault.disabled, venue.tradeable(), [e["event"] for e in logs if e["log_level"] == "error"])
+        refused = await venue.execute(ENTRY)
+        fake.clear_faults("getMultipleAccounts")
+        clock: Any = venue.monotonic
+        clock.t += FAST.reconnect_every_s  # the link's next reconnect attempt is due
+        await venue.sync(sleep)
+        return down, refused, venue.vault.disabled, venue.tradeable()
+
+    (disabled, why, errors), refused, after_disabled, after_why = run(fake, body)
+    assert waits == [1.0, 2.0, 4.0]
+    assert disabled and why is not None and "vault sync failed" in why
+    assert errors == ["vault_sync_failed"]
+    assert [e.reason for e in refused if isinstance(e, CommandRejected)] == [RejectReason.VENUE_UNAVAILABLE]
+    assert not after_disabled and after_why is None
+    assert fake.count("sendTransaction") == 0
+
+
+def test_vault_when_the_read_recovers_within_the_retries_then_trading_stays_enabled(fake: FakeRpc) -> None:
+    _serve(fake, _user())
+    waits: list[float] = []
+
+    async def sleep(s: float) -> None:
+        waits.append(s)
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        fake.inject("getMultipleAccounts", Fault.http(503), times=2)
+        await venue.sync(sleep)
+        return venue.vault.disabled, venue.tradeable()
+
+    disabled, why = run(fake, body)
+    assert waits == [1.0, 2.0] and not disabled and why is None
+
+
+def test_vault_when_the_sol_deposit_index_grows_then_interest_accrued_event(fake: FakeRpc) -> None:
+    _serve(fake, _user(sol_scaled_balance=scaled_balance(1, 2 * SOL)))
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        before = venue.spot_balance(1)
+        # the venue accrued interest: SOL's cumulative deposit index 0.1 % higher
+        perp, spots = bundled_markets()
+        sol = dataclasses.replace(
+            spots[1],
+            oracle=perp.amm.oracle,
+            oracle_source=OracleSource.PythLazer(),
+            cumulative_deposit_interest=spots[1].cumulative_deposit_interest * 1001 // 1000,
+        )
+        accounts = dict(fake._state.accounts)
+        accounts[str(get_spot_market_public_key(DRIFT_PROGRAM_ID, 1))] = (_build("SpotMarket", sol), PROGRAM)
+        fake.set_accounts(accounts)
+        events = await venue.sync()
+        return before, venue.spot_balance(1), events
+
+    before, after, events = run(fake, body)
+    accrued = [e for e in events if isinstance(e, InterestAccrued)]
+    assert after > before
+    assert [(e.spot_market_index, e.amount) for e in accrued] == [(1, after - before)]
