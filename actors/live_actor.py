@@ -201,6 +201,7 @@ class LiveBotActor(BotShell):
         # commands started on the loop whose outcome the bot has not stepped on yet: seq -> (command, future)
         self._pending: dict[int, tuple[VenueCommand, concurrent.futures.Future[tuple[VenueEvent, ...]]]] = {}
         self._reading: concurrent.futures.Future[tuple[VenueEvent, ...]] | None = None  # a tick's chain read
+        self._vault_disabled = False  # the vault sync state last published (an Alert per change)
         self._capital: dict[int, _CapitalMove] = {}  # capital moves under way (their seq shares ``_tx_seq``)
 
     # -------------------------------------------------------------- start
@@ -391,7 +392,8 @@ class LiveBotActor(BotShell):
         assert venue is not None and self.driver is not None
         if self._store_down() or self._reading is not None:
             return
-        self._reading = self.loop.spawn(venue.refresh, self._tell_done(ReadDone(), "read"), key=self._key)
+        # the vault sync: a refresh, retried 3x with backoff (live/vault_sync.py), on the loop like any chain read
+        self._reading = self.loop.spawn(venue.sync, self._tell_done(ReadDone(), "read"), key=self._key)
 
     def _on_read_done(self) -> None:
         """Step on the tick's reading (a failure of the venue itself escapes to pykka, as a tick's always did)."""
@@ -400,6 +402,14 @@ class LiveBotActor(BotShell):
         if future is None or venue is None or driver is None:
             return
         events = future.result()
+        if venue.vault.disabled != self._vault_disabled:  # one event per change, not one per failing tick
+            self._vault_disabled = venue.vault.disabled
+            level, message = (
+                ("error", f"vault sync failed {venue.vault.failures} times: trading disabled")
+                if venue.vault.disabled
+                else ("ok", "vault sync recovered: trading enabled")
+            )
+            self.setup.hub.publish(Alert(bot=self.name, level=level, message=message))
         snap = venue.reading()
         driver.report(events, snap.ts)
         now = snap.ts

@@ -49,6 +49,7 @@ from botrunner.connector.commands import CancelAndPlace, CancelOrders, Command, 
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.precision import LAMPORTS_PER_SOL, QUOTE_PRECISION, quote_value, to_decimal
 from botrunner.core.side import Side
+from botrunner.venue.port import PlaceLegs
 
 TOKEN_LENGTH = 12  # hex digits of sha256: 48 bits, ample to tell a bot's orders apart, short enough to type
 _TOKEN_RE = re.compile(rf"[0-9a-f]{{{TOKEN_LENGTH}}}")
@@ -276,3 +277,68 @@ def gate_command(command: Command, result: GateResult) -> Command | None:
             return CancelAndPlace(cancel_ids, kept, reason) if kept else CancelOrders(cancel_ids, reason)
         case _ as unreachable:
             assert_never(unreachable)
+
+
+# --- two legs (the delta-neutral engine's PlaceLegs) ---------------------------------------------------------------
+#
+# A PlaceLegs is ONE all-or-nothing trade, so it is gated whole: either both legs pass or the command is blocked
+# (never one leg sent alone, which would be the unhedged exposure the command exists to avoid).
+#
+# Its notional is the SUM of the legs, not the larger one. The spot leg moves real USDC out of (or into) the
+# account and the perp leg adds (or removes) exposure of its own; an operator's "$100 needs a confirmation" is about
+# how much one action puts at stake, and a $90 buy + $90 short puts $180 of orders on the chain. The sum is never
+# below the larger leg, so it can only ask for a confirmation more often: the conservative choice.
+#
+# Each leg is priced as a MARKET order is: at the larger of the oracle and its worst-price limit (the spot leg's
+# ``limit_price``), because it can fill anywhere up to that limit.
+
+
+def legs_token(command: PlaceLegs) -> str:
+    """``confirmation_token`` of a PlaceLegs: sha256 of both legs' terms (spot market, side, base, limit; the perp
+    order's terms as ``order_token`` hashes them), first 12 hex digits. The reason and the perp user_order_id are
+    left out, as for orders: they change on a retry while the trade stays the same."""
+    spot = command.spot
+    spot_terms = "-" if spot is None else f"{spot.spot_market_index}|{spot.side.value}|{spot.base}|{spot.limit_price}"
+    perp_terms = "-" if command.perp is None else order_token(command.perp)
+    return hashlib.sha256(f"legs-v1|{spot_terms}|{perp_terms}".encode()).hexdigest()[:TOKEN_LENGTH]
+
+
+def legs_notional(command: PlaceLegs, oracle_price: int, spot_oracle_price: int) -> int:
+    """Quote 1e6 the gates measure a PlaceLegs at: the sum of its legs (see above). ``spot_oracle_price`` is the
+    spot market's oracle (1e6 per token); the spot ``base`` is taken in 1e9 (SOL's decimals, as ``SpotOrder``
+    documents for the engine's spot leg)."""
+    total = 0
+    if command.spot is not None:
+        total += quote_value(command.spot.base, max(spot_oracle_price, command.spot.limit_price))
+    if command.perp is not None:
+        total += quote_value(command.perp.base, order_price(command.perp, oracle_price))
+    return total
+
+
+def check_legs(
+    command: PlaceLegs,
+    settings: GateLimits,
+    inputs: GateInputs,
+    confirmations: Confirmations,
+    *,
+    oracle_price: int,
+    spot_oracle_price: int,
+) -> Blocked | None:
+    """None when ``command`` may be sent now, else why it is held back (whole). The same rules as
+    ``check_orders`` (whole-bot blocks first, then the YAML cap or the confirmation threshold) on the legs' summed
+    notional and ``legs_token``. ``Blocked.user_order_id`` is the perp leg's id (0 without a perp leg). Raises
+    ``ValueError`` for an oracle price <= 0."""
+    if oracle_price <= 0 or spot_oracle_price <= 0:
+        raise ValueError(f"check_legs: oracle prices must be > 0, got {oracle_price} and {spot_oracle_price}")
+    check = OrderCheck(
+        user_order_id=0 if command.perp is None else command.perp.user_order_id,
+        notional_quote=legs_notional(command, oracle_price, spot_oracle_price),
+        token=legs_token(command),
+    )
+    bot = _bot_block(settings, inputs)
+    block = bot or _order_block(check, settings, inputs.now, confirmations)
+    if block is None:
+        return None
+    reason, why = block
+    detail = f"{why} (legs notional {_usd(check.notional_quote)})" if block is bot else f"{why} (both legs)"
+    return Blocked(user_order_id=check.user_order_id, reason=reason, detail=detail, token=check.token)

@@ -35,7 +35,7 @@ from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrde
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
-from botrunner.venue.port import ModifyOrder
+from botrunner.venue.port import ModifyOrder, PlaceLegs, SpotOrder
 
 if TYPE_CHECKING:  # driftpy is imported where it is used (a paper fleet never loads it)
     from driftpy.drift_client import DriftClient
@@ -470,3 +470,128 @@ def initialize_subaccount_transaction(
     ixs = [] if stats_exist else [client.get_initialize_user_stats()]  # type: ignore[no-untyped-call]
     ixs.append(client.get_initialize_user_instructions(sub_account_id, name))
     return _single(f"initialize subaccount {sub_account_id}", ixs, _wallet(client), limit)
+
+
+# --- two legs (delta-neutral) ------------------------------------------------------------------------------------
+#
+# Atomicity (protocol-v2 programs/drift/src/instructions/user.rs): a transaction's instructions land together or
+# not at all, so both legs go in ONE transaction and the question is only what makes a leg's *partial* fill fail the
+# transaction. ``handle_place_and_take_perp_order(params, optional_params)`` ends with
+# ``validate!(base_asset_amount_filled > 0 && !order_unfilled, PlaceAndTakeOrderSuccessConditionFailed)`` when the
+# low byte of ``optional_params`` is ``PlaceAndTakeOrderSuccessCondition::FullFill`` (2): a perp leg that does not
+# fill in full within its worst-price limit errors, and the error reverts the spot instruction before it too. The
+# spot handler ``handle_place_and_take_spot_order(params, fulfillment_type, maker_order_id)`` has no success
+# condition: an immediate-or-cancel spot order that fills partly is cancelled for the rest and the instruction
+# succeeds. The spot leg therefore goes FIRST and the perp leg LAST, so the perp's FullFill check is the last word;
+# the residual risk (a partial spot fill beside a full perp fill) shows up in the fills read back after
+# confirmation and is bounded by the strategy's leg-mismatch halt.
+
+# PlaceAndTakeOrderSuccessCondition::FullFill in the low byte; bits 8..15 are the auction-duration percentage the
+# fill may walk through (100 = the whole auction, i.e. up to the order's worst-price limit).
+PERP_FULL_FILL: Final = 2 | (100 << 8)
+
+
+def spot_order_params(order: SpotOrder) -> OrderParams:
+    """driftpy ``OrderParams`` for an immediate-or-cancel LIMIT order on spot market ``order.spot_market_index``:
+    ``limit_price`` is the worst price (1e6), ``base`` the token amount (mint decimals)."""
+    from driftpy.types import MarketType, OrderParams, OrderParamsBitFlag
+    from driftpy.types import OrderType as DriftOrderType
+
+    if order.base <= 0 or order.limit_price <= 0:
+        raise InstructionError(
+            f"spot leg on market {order.spot_market_index}: base and limit_price must be > 0 "
+            f"(got {order.base}, {order.limit_price})"
+        )
+    return OrderParams(
+        order_type=DriftOrderType.Limit(),
+        market_type=MarketType.Spot(),
+        market_index=order.spot_market_index,
+        direction=_direction(order.side),
+        base_asset_amount=order.base,
+        price=order.limit_price,
+        bit_flags=OrderParamsBitFlag.IMMEDIATE_OR_CANCEL,
+        post_only=_post_only(PostOnlyMode.NONE),
+    )
+
+
+def _spot_leg_ix(client: DriftClient, order: SpotOrder, sub_account_id: int) -> Instruction:
+    """``place_and_take_spot_order`` (Match fulfillment against the makers passed, here none) with driftpy's
+    remaining accounts. Built from the IDL because driftpy's builder passes its fulfillment *config* where the IDL
+    expects the ``SpotFulfillmentType`` enum (it cannot encode None)."""
+    from anchorpy.program.context import Context
+    from driftpy.constants.numeric_constants import QUOTE_SPOT_MARKET_INDEX
+    from driftpy.types import SpotFulfillmentType
+
+    params = spot_order_params(order)
+    if client.get_spot_market_account(order.spot_market_index) is None:
+        raise InstructionError(f"spot market {order.spot_market_index} is not installed on the client")
+    remaining = client.get_remaining_accounts(
+        user_accounts=[_user_account(client, sub_account_id)],
+        writable_spot_market_indexes=[order.spot_market_index, QUOTE_SPOT_MARKET_INDEX],
+    )
+    return client.program.instruction["place_and_take_spot_order"](
+        params,
+        SpotFulfillmentType.MATCH(),
+        None,
+        ctx=Context(
+            accounts={
+                "state": client.get_state_public_key(),  # type: ignore[no-untyped-call]  # driftpy: unannotated
+                "user": client.get_user_account_public_key(sub_account_id),
+                "user_stats": client.get_user_stats_public_key(),  # type: ignore[no-untyped-call]  # driftpy: unannotated
+                "authority": _wallet(client),
+            },
+            remaining_accounts=remaining,
+        ),
+    )
+
+
+def _perp_leg_ix(client: DriftClient, intent: OrderIntent, market_index: int, sub_account_id: int) -> Instruction:
+    """``place_and_take_perp_order`` with success condition FullFill (see above), accounts as driftpy lists them."""
+    from anchorpy.program.context import Context
+
+    if intent.order_type is not OrderType.MARKET:
+        raise InstructionError(
+            f"perp leg {intent.user_order_id}: must be a MARKET order, got {intent.order_type.value}"
+        )
+    if intent.price <= 0:
+        raise InstructionError(f"perp leg {intent.user_order_id}: its worst-price limit must be > 0")
+    from driftpy.types import OrderParamsBitFlag
+
+    # IOC as well: whatever does not fill is cancelled rather than left resting (FullFill then reverts it all).
+    params = replace(order_params(intent, market_index), bit_flags=OrderParamsBitFlag.IMMEDIATE_OR_CANCEL)
+    remaining = client.get_remaining_accounts(
+        writable_perp_market_indexes=[market_index], user_accounts=[_user_account(client, sub_account_id)]
+    )
+    return client.program.instruction["place_and_take_perp_order"](
+        params,
+        PERP_FULL_FILL,
+        ctx=Context(
+            accounts={
+                "state": client.get_state_public_key(),  # type: ignore[no-untyped-call]  # driftpy: unannotated
+                "user": client.get_user_account_public_key(sub_account_id),
+                "user_stats": client.get_user_stats_public_key(),  # type: ignore[no-untyped-call]  # driftpy: unannotated
+                "authority": _wallet(client),
+            },
+            remaining_accounts=remaining,
+        ),
+    )
+
+
+def legs_transaction(
+    client: DriftClient, command: PlaceLegs, *, market_index: int, sub_account_id: int, limit: int
+) -> TxPlan:
+    """ONE transaction for both legs of ``command``: the spot ``place_and_take_spot_order`` first, then the perp
+    ``place_and_take_perp_order`` with FullFill (either may be absent). Never split: over ``limit`` bytes raises
+    :class:`InstructionError`, which refuses the whole command."""
+    ixs: list[Instruction] = []
+    parts: list[str] = []
+    if command.spot is not None:
+        ixs.append(_spot_leg_ix(client, command.spot, sub_account_id))
+        parts.append(f"spot {command.spot.side.value} {command.spot.base} on {command.spot.spot_market_index}")
+    if command.perp is not None:
+        ixs.append(_perp_leg_ix(client, command.perp, market_index, sub_account_id))
+        parts.append(f"perp {command.perp.side.value} {command.perp.base} (full fill)")
+    what = f"legs {command.reason}: " + " + ".join(parts)
+    places = () if command.perp is None else (command.perp.user_order_id,)
+    plan = _single(what, ixs, _wallet(client), limit)
+    return replace(plan, places=places)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -54,6 +54,7 @@ from botrunner.connector.orders import OrderIntent, WorkingOrder
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
+from botrunner.core.side import Side
 from botrunner.drift.codec import DecodeError, OracleReading, decode_account, decode_oracle_price, variant_name
 from botrunner.drift.convert import QUOTE_ASSET, market_name
 from botrunner.live import instructions as ix
@@ -71,6 +72,7 @@ from botrunner.live.client import (
 from botrunner.live.dispatch import Dispatch, Go, Job, Refuse
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
+from botrunner.live.vault_sync import SyncChange, VaultSync, interest_since
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.spot_balance import signed_token_amount
 from botrunner.margin.view import AccountMarginView
@@ -79,18 +81,23 @@ from botrunner.venue.port import (
     BalanceChanged,
     CommandRejected,
     Deposit,
+    InterestAccrued,
     ModifyOrder,
     OrderRejected,
+    PlaceLegs,
     RejectReason,
     SettlePnl,
+    SpotFill,
+    SpotOrder,
     VenueCommand,
     VenueEvent,
     Withdraw,
     order_rejected,
 )
-from governors.safety_gates import Confirmations, GateInputs, check_orders, describe, gate_command
+from governors.safety_gates import Confirmations, GateInputs, check_legs, check_orders, describe, gate_command
 
 if TYPE_CHECKING:  # loaded by _load_priority_fee, only before a transaction is built
+    from driftpy.drift_client import DriftClient
     from driftpy.priority_fees.priority_fee_subscriber import PriorityFeeSubscriber
 
 USER_ACCOUNT_BYTES = 4376  # Drift User account size: the rent of a new subaccount
@@ -175,6 +182,7 @@ class DriftVenue:
         self.wallet_lamports = 0
         self.latency_ms: int | None = None
         self.link = Link.from_settings(self.settings)
+        self.vault = VaultSync()  # the engine vault's sync rule (botrunner.live.vault_sync)
         self.confirmations = Confirmations()
         self._cancels_sent: set[int] = set()  # uids a confirmed transaction cancelled, until the chain drops them
         self.priority_fee: int | None = None  # micro-lamports per CU, recent average on the bot's market
@@ -187,6 +195,8 @@ class DriftVenue:
         self._turns: dict[tuple[int, bool], asyncio.Future[Go | Refuse]] = {}
         self._job_seq = 0
         self._read_lock = asyncio.Lock()  # one read-and-diff at a time
+        # whether the last refresh() read the chain (it returns () either way); None: it did not try (not due)
+        self._read_ok: bool | None = None
 
     # -------------------------------------------------------------- reading the chain
 
@@ -292,6 +302,13 @@ class DriftVenue:
         if previous is not None:
             # an order gone after our own cancel is "cancelled, requested", even past its max_ts
             events = diff_events(previous, snapshot, cancel_requested=self._cancels_sent)
+            # the delta-neutral engine's SOL leg: interest the venue accrued on it since the last reading
+            interest = interest_since(previous.account, previous.markets, snapshot.markets, SOL_SPOT_MARKET_INDEX)
+            if interest:
+                events = (
+                    *events,
+                    InterestAccrued(ts=snapshot.ts, spot_market_index=SOL_SPOT_MARKET_INDEX, amount=interest),
+                )
         self.snapshot = snapshot
         self._cancels_sent &= {o.user_order_id for o in snapshot.open_orders}
         return events
@@ -305,14 +322,17 @@ class DriftVenue:
         async with self._read_lock:
             now = self.monotonic()
             if self.link.state is LinkState.RECOVERING and not self.link.should_reconnect(now):
+                self._read_ok = None
                 return ()
             token = self._dispatch.read_begun()
             try:
                 state = await self._read()
             except RpcUnavailable as exc:
                 self.link = self.link.connection_lost(now)
+                self._read_ok = False
                 self.log.warning("rpc_unavailable", error=str(exc), retry_in_s=self.settings.reconnect_every_s)
                 return ()
+            self._read_ok = True
             events = self._accept(state)
             resynced = self._dispatch.resynced_by(token)
             self._dispatch = self._dispatch.read_done(token)
@@ -325,6 +345,30 @@ class DriftVenue:
                 self.link = self.link.reconnected().resynced()
                 self.log.info("resynced", slot=state.slot, latency_ms=self.latency_ms)
             return events
+
+    async def sync(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> tuple[VenueEvent, ...]:
+        """One vault sync (``botrunner.live.vault_sync``): ``refresh``, retried up to 3 times with backoff when the
+        read fails; when every retry fails trading is disabled (logged at ERROR once, ``self.vault.disabled``);
+        the next good read enables it again. Returns what the reads that succeeded reported."""
+        events: list[VenueEvent] = []
+        while True:
+            events.extend(await self.refresh())
+            if self._read_ok is None:  # no read was due (the link's reconnect cadence): nothing to judge
+                return tuple(events)
+            if self._read_ok:
+                self.vault, change = self.vault.succeeded(self.monotonic())
+                if change is SyncChange.ENABLED:
+                    self.log.info("vault_sync_recovered")
+                return tuple(events)
+            self.vault, change = self.vault.failed()
+            if change is SyncChange.DISABLED:
+                self.log.error("vault_sync_failed", failures=self.vault.failures, trading="disabled")
+            wait = self.vault.retry_in()
+            if wait is None:
+                return tuple(events)
+            await sleep(wait)
+            # the vault's retries run on their own backoff, inside the link's slower reconnect cadence
+            self.link = msgspec.structs.replace(self.link, next_attempt_at=self.monotonic())
 
     # -------------------------------------------------------------- what the driver reads (the port's VenueAccount)
 
@@ -371,6 +415,8 @@ class DriftVenue:
         now = self.monotonic()
         if self.wallet is None:
             return "monitor mode: read-only"
+        if self.vault.disabled:
+            return self.vault.why_not_trading(now)
         link = self.link
         if link.can_trade(now):
             return None
@@ -450,17 +496,24 @@ class DriftVenue:
                 if gated is None:
                     return tuple(out)
                 command = gated
+            case PlaceLegs():
+                legs_blocked = self._gate_legs(command, ts)
+                if legs_blocked is not None:
+                    return (legs_blocked,)
             case CancelOrders() | ModifyOrder() | SettlePnl() | Deposit() | Withdraw() | Transfer():
                 pass
         plans, refused = await self._plans_or_refusal(command, placing, ts)
         if plans is None:
             return (*out, *refused)
+        spot_mark = _SpotMark.of(self.client, self.sub_account_id) if isinstance(command, PlaceLegs) else None
         confirmed_places = await self._run_plans(plans, command, placing, ts, out)
         if self.link.unknown_tx:
             # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
             return tuple(out)
         out.extend(await self.refresh())
         out.extend(self._not_on_chain(confirmed_places, placing, ts))
+        if isinstance(command, PlaceLegs) and spot_mark is not None and command.spot is not None and confirmed_places:
+            out.extend(spot_mark.fills(self.client, self.sub_account_id, command.spot, ts))
         if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
             sign = 1 if isinstance(command, Deposit) else -1
             out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))
@@ -544,6 +597,39 @@ class DriftVenue:
         gated = gate_command(command, result)
         assert gated is None or isinstance(gated, PlaceOrders | CancelAndPlace | CancelOrders)
         return gated, rejected
+
+    def _gate_legs(self, command: PlaceLegs, ts: int) -> CommandRejected | None:
+        """The safety gates on a PlaceLegs, whole: None when it may go, else the rejection of the whole command
+        (never one leg; cancels are not PlaceLegs, so they are never held here)."""
+        self.confirmations = self.confirmations.prune(ts)
+        snap = self.reading()
+        spot_index = command.spot.spot_market_index if command.spot is not None else SOL_SPOT_MARKET_INDEX
+        spot_oracle = (
+            snap.markets.spot_market(spot_index).oracle_price if spot_index in snap.markets.spot else snap.oracle
+        )
+        blocked = check_legs(
+            command,
+            self.settings,
+            GateInputs(sol_lamports=self.wallet_lamports, latency_ms=self.latency_ms, now=ts),
+            self.confirmations,
+            oracle_price=self.oracle,
+            spot_oracle_price=spot_oracle,
+        )
+        if blocked is None:
+            return None
+        self.log.warning(
+            "safety_gate",
+            legs=command.reason,
+            reason=blocked.reason.value,
+            detail=describe(blocked),
+            confirm_token=blocked.token,
+        )
+        return CommandRejected(
+            ts=ts,
+            command="PlaceLegs",
+            reason=RejectReason.SAFETY_GATE,
+            detail=f"{blocked.reason.value}: {blocked.detail} (token {blocked.token})",
+        )
 
     def _not_on_chain(self, uids: Sequence[int], placing: tuple[OrderIntent, ...], ts: int) -> list[VenueEvent]:
         """Orders of a confirmed transaction that the chain does not show. Drift skips such an order without
@@ -641,6 +727,12 @@ class DriftVenue:
                     )
                 finally:
                     remove_user(self.client, to_sub)
+            case PlaceLegs():
+                return (
+                    ix.legs_transaction(
+                        self.client, command, market_index=market, sub_account_id=sub, limit=self._budget()
+                    ),
+                )
         raise TypeError(f"unsupported command {type(command).__name__}")
 
     async def _load_user(self, sub_account_id: int) -> None:
@@ -739,6 +831,59 @@ class DriftVenue:
             raise RpcUnavailable(
                 f"{self.config.name}: RPC getMinimumBalanceForRentExemption failed: {describe_error(exc)}"
             ) from exc
+
+
+class _SpotMark(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the User stood before a PlaceLegs was sent: its next order id (the spot leg's order gets an id from
+    there on) and its USDC token balance (the spot leg's quote plus its fee leave or enter it)."""
+
+    next_order_id: int
+    usdc: int
+
+    @staticmethod
+    def of(client: DriftClient, sub_account_id: int) -> _SpotMark | None:
+        user = client.get_user(sub_account_id)
+        account = user.get_user_account()
+        if account is None:
+            return None
+        return _SpotMark(
+            next_order_id=int(account.next_order_id), usdc=int(user.get_token_amount(QUOTE_SPOT_MARKET_INDEX))
+        )
+
+    def fills(self, client: DriftClient, sub_account_id: int, order: SpotOrder, ts: int) -> list[VenueEvent]:
+        """The spot leg's fill, read from the User after confirmation as perp fills are: the spot order Drift
+        placed (an id from ``next_order_id`` on, on ``order``'s market) still sits in its slot, Filled or Canceled
+        (IOC), with its cumulative base and quote filled. The fee is what the USDC balance moved beyond the quote
+        (it includes any interest accrued between the two reads, a few slots apart)."""
+        user = client.get_user(sub_account_id)
+        account = user.get_user_account()
+        out: list[VenueEvent] = []
+        for o in account.orders:
+            if (
+                int(o.order_id) >= self.next_order_id
+                and variant_name(o.market_type) == "Spot"
+                and int(o.market_index) == order.spot_market_index
+                and int(o.base_asset_amount_filled) > 0
+            ):
+                base = int(o.base_asset_amount_filled)
+                quote_abs = int(o.quote_asset_amount_filled)
+                market = client.get_spot_market_account(order.spot_market_index)
+                assert market is not None  # legs_transaction refused the command without it
+                decimals = int(market.decimals)
+                quote = -quote_abs if order.side is Side.BUY else quote_abs
+                usdc_change = int(user.get_token_amount(QUOTE_SPOT_MARKET_INDEX)) - self.usdc
+                out.append(
+                    SpotFill(
+                        ts=ts,
+                        spot_market_index=order.spot_market_index,
+                        side=order.side,
+                        price=quote_abs * 10**decimals // base,
+                        base=base,
+                        quote=quote,
+                        fee=quote - usdc_change,
+                    )
+                )
+        return out
 
 
 def _touched(command: VenueCommand | Transfer) -> tuple[int, ...]:
