@@ -1,0 +1,114 @@
+"""Unit tests of the paper account's interest booking (``PaperAccount.accrue_interest``): a Drift interest update
+moves the markets' cumulative interest, each balance gains (deposit) or owes (borrow) what its scaled balance is
+worth more, ``InterestAccrued`` per balance, the margin views follow, and a checkpoint keeps it all."""
+
+from __future__ import annotations
+
+import msgspec
+
+from botrunner.core.catalogue import load_catalogue
+from botrunner.core.precision import (
+    BASE_PRECISION,
+    PRICE_PRECISION,
+    QUOTE_PRECISION,
+    QUOTE_SPOT_MARKET_INDEX,
+    SOL_SPOT_MARKET_INDEX,
+    SPOT_CUMULATIVE_INTEREST_PRECISION,
+)
+from botrunner.margin.model import BalanceType, SpotMarketState
+from botrunner.paper import persist
+from botrunner.paper.account import drift_scaled_balance
+from botrunner.paper.config import PaperConfig
+from botrunner.paper.venue import PaperVenue
+from botrunner.venue.port import Deposit, InterestAccrued, SettlePnl, VenueEvent
+
+SOL_PERP = load_catalogue().perp("SOL-PERP")
+ONE = SPOT_CUMULATIVE_INTEREST_PRECISION
+USDC = QUOTE_PRECISION
+T0 = 1_000
+
+
+def grown(market: SpotMarketState, deposit_ppm: int, borrow_ppm: int) -> SpotMarketState:
+    """``market`` after its cumulative deposit / borrow interest grew by these parts per million."""
+    return msgspec.structs.replace(
+        market,
+        cumulative_deposit_interest=market.cumulative_deposit_interest * (10**6 + deposit_ppm) // 10**6,
+        cumulative_borrow_interest=market.cumulative_borrow_interest * (10**6 + borrow_ppm) // 10**6,
+    )
+
+
+def venue_with(usdc: int, sol: int = 0) -> PaperVenue:
+    v = PaperVenue(SOL_PERP, PaperConfig(), deposit_quote=usdc, oracle_price=150 * PRICE_PRECISION, now=T0)
+    if sol:
+        v.submit(Deposit(spot_market_index=SOL_SPOT_MARKET_INDEX, amount=sol), T0)
+    return v
+
+
+def test_accrue_interest_when_both_deposits_grow_then_each_earns_and_an_event_per_market() -> None:
+    v = venue_with(10_000 * USDC, 2 * BASE_PRECISION)
+    account = v._account
+    equity_before = v.equity()
+    out: list[VenueEvent] = []
+    account.accrue_interest(grown(account.usdc_market, 10_000, 20_000), grown(account.sol_market, 5_000, 9_000), out)
+    assert out == [
+        InterestAccrued(ts=T0, spot_market_index=QUOTE_SPOT_MARKET_INDEX, amount=100 * USDC),  # +1 %
+        InterestAccrued(ts=T0, spot_market_index=SOL_SPOT_MARKET_INDEX, amount=BASE_PRECISION // 100),  # +0.5 %
+    ]
+    assert (v.usdc, v.sol) == (10_100 * USDC, 2_010_000_000)
+    assert (v.ledger.interest_usdc, v.ledger.interest_sol) == (100 * USDC, 10_000_000)
+    # the margin views follow the new balances (the account's caches were invalidated)
+    assert v.equity() == equity_before + 100 * USDC + 10_000_000 * 150 * PRICE_PRECISION // BASE_PRECISION
+    assert account.current() == account.account()
+
+
+def test_accrue_interest_when_usdc_is_borrowed_then_it_pays_the_borrow_rate_rounded_against_it() -> None:
+    v = venue_with(100 * USDC)
+    account = v._account
+    account.usdc = -50 * USDC - 1  # a borrow (as after settling a loss)
+    account.changed()
+    market = account.usdc_market
+    out: list[VenueEvent] = []
+    new = grown(market, 1_000, 3_333)
+    account.accrue_interest(new, account.sol_market, out)
+    scaled = drift_scaled_balance(50 * USDC + 1, market, BalanceType.BORROW)
+    ceil = lambda a: -(-a // 10**13)  # noqa: E731  token_amount of a borrow: scaled * interest / 1e13, rounded up
+    owed = -(ceil(scaled * new.cumulative_borrow_interest) - ceil(scaled * ONE))
+    assert out == [InterestAccrued(ts=T0, spot_market_index=QUOTE_SPOT_MARKET_INDEX, amount=owed)]
+    assert owed < 0 and v.usdc == -50 * USDC - 1 + owed
+    assert v.ledger.interest_usdc == owed
+
+
+def test_accrue_interest_when_nothing_is_held_then_no_event_but_the_markets_move() -> None:
+    v = venue_with(100 * USDC)
+    account = v._account
+    v.submit(SettlePnl(), T0)
+    account.usdc = 0
+    account.changed()
+    out: list[VenueEvent] = []
+    usdc_market = grown(account.usdc_market, 1_000, 2_000)
+    account.accrue_interest(usdc_market, account.sol_market, out)
+    assert out == []
+    assert account.usdc_market == usdc_market
+
+
+def test_checkpoint_keeps_the_interest_state() -> None:
+    v = venue_with(10_000 * USDC, 2 * BASE_PRECISION)
+    account = v._account
+    account.accrue_interest(grown(account.usdc_market, 1_234, 2_000), grown(account.sol_market, 777, 999), [])
+    restored = persist.restore(persist.checkpoint(v), SOL_PERP, PaperConfig())
+    assert restored._account.usdc_market == account.usdc_market
+    assert restored._account.sol_market == account.sol_market
+    assert (restored.usdc, restored.sol) == (v.usdc, v.sol)
+    assert (restored.ledger.interest_usdc, restored.ledger.interest_sol) == (
+        v.ledger.interest_usdc,
+        v.ledger.interest_sol,
+    )
+    assert restored.report() == v.report()
+    # and the next update books the same interest on both
+    out_a: list[VenueEvent] = []
+    out_b: list[VenueEvent] = []
+    account.accrue_interest(grown(account.usdc_market, 500, 600), account.sol_market, out_a)
+    restored._account.accrue_interest(
+        grown(restored._account.usdc_market, 500, 600), restored._account.sol_market, out_b
+    )
+    assert out_a == out_b
