@@ -18,6 +18,7 @@ from botrunner.core.precision import (
 from botrunner.margin.model import BalanceType, SpotMarketState
 from botrunner.paper import persist
 from botrunner.paper.account import drift_scaled_balance
+from botrunner.paper.accrual import Accrual
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
 from botrunner.venue.port import Deposit, InterestAccrued, SettlePnl, VenueEvent
@@ -25,6 +26,7 @@ from botrunner.venue.port import Deposit, InterestAccrued, SettlePnl, VenueEvent
 SOL_PERP = load_catalogue().perp("SOL-PERP")
 ONE = SPOT_CUMULATIVE_INTEREST_PRECISION
 USDC = QUOTE_PRECISION
+USD = PRICE_PRECISION
 T0 = 1_000
 
 
@@ -112,3 +114,87 @@ def test_checkpoint_keeps_the_interest_state() -> None:
         grown(restored._account.usdc_market, 500, 600), restored._account.sol_market, out_b
     )
     assert out_a == out_b
+
+
+YEAR = 365 * 24 * 3600
+
+
+def simple(market: SpotMarketState, deposit_rate: int, borrow_rate: int, dt: int) -> SpotMarketState:
+    """A stand-in for one interest update (rates ppm a year, simple over ``dt``): the schedule is under test here,
+    not the interest maths (``botrunner.margin.interest``)."""
+    dep = market.cumulative_deposit_interest
+    bor = market.cumulative_borrow_interest
+    return msgspec.structs.replace(
+        market,
+        cumulative_deposit_interest=dep + dep * deposit_rate * dt // (YEAR * 10**6),
+        cumulative_borrow_interest=bor + bor * borrow_rate * dt // (YEAR * 10**6),
+    )
+
+
+def accrual_venue(seen: list[tuple[int, int]] | None = None) -> PaperVenue:
+    def usdc_rates(market: SpotMarketState, ts: int) -> tuple[int, int]:
+        if seen is not None:
+            seen.append((market.market_index, ts))
+        return 100_000, 150_000  # 10 % / 15 % a year
+
+    accrual = Accrual(
+        usdc_rates=usdc_rates, sol_rates=lambda m, t: (50_000, 80_000), accumulate=simple, every_s=3_600, last_ts=T0
+    )
+    v = PaperVenue(
+        SOL_PERP,
+        PaperConfig(),
+        deposit_quote=10_000 * USDC,
+        oracle_price=150 * PRICE_PRECISION,
+        now=T0,
+        accrual=accrual,
+    )
+    v.submit(Deposit(spot_market_index=SOL_SPOT_MARKET_INDEX, amount=2 * BASE_PRECISION), T0)
+    return v
+
+
+def test_venue_accrues_at_the_cadence_and_before_every_command() -> None:
+    seen: list[tuple[int, int]] = []
+    v = accrual_venue(seen)
+    price = 150 * PRICE_PRECISION
+    assert v.on_price(T0 + 3_599, price, price) == []  # not due yet
+    events = v.on_price(T0 + 3_600, price, price)
+    assert [type(e) for e in events] == [InterestAccrued, InterestAccrued]
+    assert [e.spot_market_index for e in events] == [QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX]
+    # 10 % a year on 10,000 USDC over an hour: 0.114155 USDC (the stand-in maths, rounded down)
+    first = 10_000 * USDC * 100_000 * 3_600 // (YEAR * 10**6)
+    assert events[0].amount == first
+    assert seen == [(QUOTE_SPOT_MARKET_INDEX, T0)]  # the rate in force at the start of the interval
+    # a command 10 s later is an interaction: the markets update first
+    events = v.submit(SettlePnl(), T0 + 3_610)
+    assert isinstance(events[0], InterestAccrued) and events[0].amount > 0
+    assert seen[-1] == (QUOTE_SPOT_MARKET_INDEX, T0 + 3_600)
+    assert v.ledger.interest_usdc == first + events[0].amount
+
+
+def test_venue_without_accrual_books_no_interest() -> None:
+    v = venue_with(10_000 * USDC, 2 * BASE_PRECISION)
+    price = 150 * PRICE_PRECISION
+    assert v.on_price(T0 + 10 * 86_400, price, price) == []
+    assert (v.usdc, v.sol) == (10_000 * USDC, 2 * BASE_PRECISION)
+
+
+def test_a_restored_venue_goes_on_from_the_last_interest_update() -> None:
+    v = accrual_venue()
+    price = 150 * PRICE_PRECISION
+    v.on_price(T0 + 3_600, price, price)
+    data = persist.checkpoint(v)
+    twin = persist.restore(
+        data,
+        SOL_PERP,
+        PaperConfig(),
+        accrual=Accrual(
+            usdc_rates=lambda m, t: (100_000, 150_000),
+            sol_rates=lambda m, t: (50_000, 80_000),
+            accumulate=simple,
+            every_s=3_600,
+            last_ts=0,  # replaced by the checkpoint's
+        ),
+    )
+    assert twin._accrual is not None and twin._accrual.last_ts == T0 + 3_600
+    assert v.on_price(T0 + 7_300, price, price) == twin.on_price(T0 + 7_300, price, price)
+    assert (twin.usdc, twin.sol, twin.report()) == (v.usdc, v.sol, v.report())
