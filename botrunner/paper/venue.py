@@ -93,6 +93,10 @@ class PaperVenue:
         self._tape = Tape(now=now, price=oracle_price)
         self._account = PaperAccount(market, config.fees, self._tape, deposit_quote=deposit_quote)
         self._fills: FillModel = CandleFillModel(self._account, market, config)
+        if accrual is None and config.interest is not None:
+            # the rate curve and the accumulated interest are botrunner.margin.interest's (issue 19, not merged yet):
+            # refuse rather than run a venue that silently books no interest
+            raise ValueError("PaperConfig.interest: building the interest clock from the settings is not available yet")
         self._accrual = accrual
 
     # ------------------------------------------------------------------ state (the parts own it)
