@@ -37,7 +37,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 import msgspec
 import pykka
@@ -130,6 +130,28 @@ class TxDone(msgspec.Struct, frozen=True):
     seq: int
 
 
+class ReadDone(msgspec.Struct, frozen=True):
+    """The chain read a tick started has an outcome (told by the live loop)."""
+
+
+class CapitalDone(msgspec.Struct, frozen=True):
+    """The capital move the actor started as number ``seq`` has an outcome (told by the live loop)."""
+
+    seq: int
+
+
+@dataclass
+class _CapitalMove:
+    """A capital move under way: what the operator asked, and where its answer goes."""
+
+    command: CapitalCommand
+    amount: int
+    spot_market_index: int
+    decimals: int
+    answer: concurrent.futures.Future[CapitalResult]
+    future: concurrent.futures.Future[tuple[VenueEvent, ...]]
+
+
 @dataclass(frozen=True, kw_only=True)
 class LiveSetup(ActorSetup):
     """A live or monitor bot's setup: the shell's, plus how it reaches Drift (in memory only)."""
@@ -178,6 +200,8 @@ class LiveBotActor(BotShell):
         self._tx_seq = 0
         # commands started on the loop whose outcome the bot has not stepped on yet: seq -> (command, future)
         self._pending: dict[int, tuple[VenueCommand, concurrent.futures.Future[tuple[VenueEvent, ...]]]] = {}
+        self._reading: concurrent.futures.Future[tuple[VenueEvent, ...]] | None = None  # a tick's chain read
+        self._capital: dict[int, _CapitalMove] = {}  # capital moves under way (their seq shares ``_tx_seq``)
 
     # -------------------------------------------------------------- start
 
@@ -322,8 +346,25 @@ class LiveBotActor(BotShell):
         self._write(ts, force=bool(events))
 
     def in_flight(self) -> int:
-        """How many commands were started and not yet stepped on (tests use it as a barrier)."""
-        return len(self._pending)
+        """How many commands (capital moves among them) were started and not yet stepped on (tests use it as a
+        barrier)."""
+        return len(self._pending) + len(self._capital)
+
+    def reading_chain(self) -> bool:
+        """Whether a tick's chain read is under way (its step comes when it is done; tests use it as a barrier)."""
+        return self._reading is not None
+
+    def _tell_done(self, message: object, what: str) -> Callable[[concurrent.futures.Future[Any]], None]:
+        """A live-loop callback that tells the actor ``message`` (logged, not raised, once the actor is gone)."""
+        ref, log = self.actor_ref, self.log
+
+        def done(future: concurrent.futures.Future[Any]) -> None:
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError:
+                log.warning("outcome_after_stop", what=what, failed=future.exception() is not None)
+
+        return done
 
     # -------------------------------------------------------------- the step
 
@@ -334,14 +375,31 @@ class LiveBotActor(BotShell):
         if isinstance(message, TxDone):
             self._on_tx_done(message.seq)
             return None
+        if isinstance(message, ReadDone):
+            self._on_read_done()
+            return None
+        if isinstance(message, CapitalDone):
+            self._on_capital_done(message.seq)
+            return None
         raise TypeError(f"{self.name}: unexpected message {type(message).__name__}")
 
     def _on_tick(self) -> None:
-        venue, driver = self.venue, self.driver
-        assert venue is not None and driver is not None
-        if self._store_down():
+        """Start the chain read on the live loop and return: the step comes with its outcome (``ReadDone``), so the
+        mailbox stays open to the operator while the RPC node answers. A tick while the last read is still under
+        way is that read's (reads never pile up)."""
+        venue = self.venue
+        assert venue is not None and self.driver is not None
+        if self._store_down() or self._reading is not None:
             return
-        events = self.loop.call(venue.refresh)
+        self._reading = self.loop.spawn(venue.refresh, self._tell_done(ReadDone(), "read"), key=self._key)
+
+    def _on_read_done(self) -> None:
+        """Step on the tick's reading (a failure of the venue itself escapes to pykka, as a tick's always did)."""
+        future, self._reading = self._reading, None
+        venue, driver = self.venue, self.driver
+        if future is None or venue is None or driver is None:
+            return
+        events = future.result()
         snap = venue.reading()
         driver.report(events, snap.ts)
         now = snap.ts
@@ -471,9 +529,11 @@ class LiveBotActor(BotShell):
         self._note_decision(driver.feed(bot.Operator(ts=now, command=command, mark=snap.oracle, oracle=snap.oracle)))
         self._write(now, force=True)
 
-    def capital(self, command: CapitalCommand, amount: int) -> CapitalResult:
-        """``ctl deposit / withdraw / transfer``: validated, simulated, sent and confirmed like any transaction.
-        ``amount``: the command's amount in the asset's integer units (the runner checked its decimals)."""
+    def capital(self, command: CapitalCommand, amount: int) -> concurrent.futures.Future[CapitalResult]:
+        """``ctl deposit / withdraw / transfer``: validated, simulated, sent and confirmed like any transaction, on
+        the live loop; returns at once with the answer to come (the actor steps on the outcome as ``CapitalDone``,
+        so it is not deaf meanwhile). ``amount``: the command's amount in the asset's integer units (the runner
+        checked its decimals). A refusal before anything is sent (a monitor bot) is raised here."""
         venue, driver = self.venue, self.driver
         assert venue is not None and driver is not None
         if self.config.mode is BotMode.MONITOR:
@@ -490,17 +550,44 @@ class LiveBotActor(BotShell):
                 move = Transfer(spot_market_index=index, amount=amount, to_sub_account_id=to)
             case _ as unreachable:
                 assert_never(unreachable)
-        events = self.loop.call(lambda: venue.execute(move))
+        self._tx_seq += 1
+        seq = self._tx_seq
+
+        async def run() -> tuple[VenueEvent, ...]:
+            return await venue.execute(move)
+
+        answer: concurrent.futures.Future[CapitalResult] = concurrent.futures.Future()
+        future = self.loop.spawn(run, self._tell_done(CapitalDone(seq), command.cmd), key=self._key)
+        self._capital[seq] = _CapitalMove(command, amount, index, spot.decimals, answer, future)
+        return answer
+
+    def _on_capital_done(self, seq: int) -> None:
+        """Step on a capital move's outcome and answer the operator (a failure goes to the operator, not pykka:
+        it is a refused command, as when ``capital`` waited for it)."""
+        move = self._capital.pop(seq, None)
+        venue, driver = self.venue, self.driver
+        if move is None or venue is None or driver is None:
+            return
+        try:
+            events = move.future.result()
+        except Exception as exc:  # the operator's call raises it, as it did when the actor waited
+            move.answer.set_exception(exc)
+            return
+        command, asset = move.command, move.command.asset.value
         driver.report(events, venue.reading().ts)
         self._write(int(time.time()), force=True)
         outcome = [msgspec.to_builtins(e) | {"event": type(e).__name__} for e in events]
-        self.log.info("capital", action=command.cmd, amount=amount, spot_market_index=index, events=outcome)
-        return CapitalResult(
-            name=self.name,
-            action=command.cmd,
-            asset=command.asset.value,
-            amount=fixed(amount, spot.decimals),
-            events=tuple(_capital_event(e, command.asset.value, spot.decimals) for e in events),
+        self.log.info(
+            "capital", action=command.cmd, amount=move.amount, spot_market_index=move.spot_market_index, events=outcome
+        )
+        move.answer.set_result(
+            CapitalResult(
+                name=self.name,
+                action=command.cmd,
+                asset=asset,
+                amount=fixed(move.amount, move.decimals),
+                events=tuple(_capital_event(e, asset, move.decimals) for e in events),
+            )
         )
 
     def confirm(self, command: Confirm) -> Confirmed:
@@ -530,7 +617,10 @@ class LiveBotActor(BotShell):
         if not self._leased:
             return
         self._leased = False
-        pending = [future for _, future in self._pending.values()]
+        pending: list[concurrent.futures.Future[tuple[VenueEvent, ...]]] = [f for _, f in self._pending.values()]
+        pending += [move.future for move in self._capital.values()]
+        if self._reading is not None:
+            pending.append(self._reading)
         rpc, jito = self._rpc, self._jito
         self._rpc = self._jito = None
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # the live actor (and solana with it) is imported only when a
         capital = proxy_method(LiveBotActor.capital)
         confirm = proxy_method(LiveBotActor.confirm)
         in_flight = proxy_method(LiveBotActor.in_flight)
+        reading_chain = proxy_method(LiveBotActor.reading_chain)
 
 
 def supervisor_proxy(ref: pykka.ActorRef[Supervisor]) -> SupervisorProxy:

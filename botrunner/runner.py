@@ -21,6 +21,7 @@ and closes, then the socket goes.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import logging
@@ -123,6 +124,15 @@ def _answer(future: pykka.Future[T], who: str) -> T:
     try:
         return future.get(timeout=ASK_TIMEOUT_S)
     except pykka.Timeout:
+        raise CommandQueued(who) from None
+
+
+def _answer_later(future: concurrent.futures.Future[T], who: str) -> T:
+    """The answer ``who`` gives once its transaction has an outcome (its mailbox is free meanwhile), or
+    ``CommandQueued`` after ``ASK_TIMEOUT_S``: the move completes in the bot all the same."""
+    try:
+        return future.result(timeout=ASK_TIMEOUT_S)
+    except concurrent.futures.TimeoutError:
         raise CommandQueued(who) from None
 
 
@@ -679,7 +689,8 @@ class Runner:
                 amount = parse_amount(command.amount, load_catalogue().spot_by_symbol(command.asset.value))
                 # answered within the protocol's 5 s like any command: a confirmation that takes longer is reported
                 # as queued (it completes in the bot; its outcome is in the bot's log and `ctl subscribe`)
-                return _answer(live.capital(command, amount), f"bot {command.name!r}")
+                who = f"bot {command.name!r}"
+                return _answer_later(_answer(live.capital(command, amount), who), who)
             case Confirm():
                 return _answer(self._live_bot(command.name).confirm(command), f"bot {command.name!r}")
             case Subscribe():

@@ -1,6 +1,7 @@
 """The control socket server: JSON lines on a Unix socket, answered by a blocking dispatcher.
 
-The server runs an asyncio event loop in its own daemon thread, so synchronous code (the supervisor) just calls
+The server runs on the process's one event loop (``botrunner.runtime.live_loop``, which also hosts every live bot's
+Drift venue and ticker; it holds a lease on it while it serves), so synchronous code (the supervisor) just calls
 ``start()`` and ``stop()``. Each request is decoded once into its typed command (``protocol.parse_request``) and
 runs the blocking ``dispatch`` in a bounded worker pool; the reply is sent within ``reply_timeout_s`` whatever the
 dispatcher does. A misbehaving client — garbage, an overlong line, silence, too many connections, a subscriber that
@@ -46,6 +47,7 @@ from botrunner.control.protocol import (
     parse_request,
 )
 from botrunner.core.operator import ControlCommand, Subscribe
+from botrunner.runtime.live_loop import LIVE_LOOP, LiveLoop
 
 Dispatch = Callable[[ControlCommand], object]
 """``dispatch(command) -> result`` (any value msgspec encodes): blocking; may raise ``ControlError``. Runs in a
@@ -76,6 +78,14 @@ _STALL_POLLS = 5  # checks of a subscriber's unread bytes per stall period
 # os.umask is process-wide: serialise our own changes of it (other threads' files created during the bind get
 # at most owner-only permissions, never wider ones).
 _UMASK_LOCK = threading.Lock()
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the caller runs on ``loop``'s thread (inside one of its callbacks or tasks)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 class ControlServerError(Exception):
@@ -254,6 +264,7 @@ class ControlServer:
         workers: int = 8,
         subscriber_queue: int = 1024,
         subscriber_stall_s: float = 5.0,
+        live_loop: LiveLoop | None = None,
     ) -> None:
         path = Path(socket_path)
         check_socket_path(path)
@@ -271,7 +282,8 @@ class ControlServer:
         self._workers = workers
         self._subscriber_queue = subscriber_queue
         self.subscriber_stall_s = subscriber_stall_s
-        self._thread: threading.Thread | None = None
+        self._live = live_loop if live_loop is not None else LIVE_LOOP
+        self._serving: concurrent.futures.Future[None] | None = None  # the server's task on the live loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._pool: _Workers | None = None
@@ -301,8 +313,8 @@ class ControlServer:
     # -- lifecycle (caller's thread) ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind the socket (mode 0600), then serve from a daemon thread. Raises ``ControlServerError``."""
-        if self._thread is not None:
+        """Bind the socket (mode 0600), then serve from the live loop. Raises ``ControlServerError``."""
+        if self._serving is not None:
             raise RuntimeError("the control server is already started")
         self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._remove_stale_socket()
@@ -310,14 +322,18 @@ class ControlServer:
         self._pool = _Workers(self._workers)
         ready = threading.Event()
         failure: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._run, args=(sock, ready, failure), name="control-server", daemon=True
-        )
-        self._thread.start()
+        self._live.acquire()  # the loop runs while we serve, whether or not any live bot does
+
+        async def serve() -> None:
+            await self._run(sock, ready, failure)
+
+        self._serving = self._live.spawn(serve, lambda _: None)
         ready.wait()
         if failure:
-            self._thread.join()
-            self._thread = None
+            with contextlib.suppress(Exception):
+                self._serving.result()
+            self._serving = None
+            self._live.release()
             sock.close()
             self._pool.shutdown()
             self._pool = None
@@ -326,25 +342,27 @@ class ControlServer:
         _log.info("control_listening", socket=str(self._path))
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop accepting, close every client, remove the socket file. Idempotent; not from the server's thread.
+        """Stop accepting, close every client, remove the socket file. Idempotent; not from the loop's thread.
 
         Replies not yet sent are dropped: to answer ``shutdown`` first, call this after ``dispatch`` returned
         (from the supervisor's own thread), not from inside ``dispatch``."""
-        thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
+        serving, loop, stopping = self._serving, self._loop, self._stopping
+        if serving is None:
             return
-        if threading.current_thread() is thread:
+        if loop is not None and loop.is_running() and _on_loop(loop):
             raise RuntimeError("ControlServer.stop() called from the server's own thread")
         if loop is not None and stopping is not None:
             with contextlib.suppress(RuntimeError):  # the loop already ended
                 loop.call_soon_threadsafe(stopping.set)
-        thread.join(timeout_s)
+        with contextlib.suppress(Exception):  # a server that does not end in time is abandoned, as before
+            serving.result(timeout_s)
         if self._pool is not None:
             # A dispatcher call still running is abandoned; queued ones never run.
             self._pool.shutdown()
             self._pool = None
         self._unlink_own_socket()
-        self._thread = None
+        self._serving = None
+        self._live.release()
         _log.info("control_stopped", socket=str(self._path))
 
     def _remove_stale_socket(self) -> None:
@@ -400,12 +418,12 @@ class ControlServer:
             pass
         self._inode = None
 
-    # -- event loop (server thread) -------------------------------------------------------------------------------
+    # -- on the live loop -------------------------------------------------------------------------------
 
-    def _run(self, sock: socket.socket, ready: threading.Event, failure: list[BaseException]) -> None:
+    async def _run(self, sock: socket.socket, ready: threading.Event, failure: list[BaseException]) -> None:
         try:
-            asyncio.run(self._main(sock, ready))
-        except BaseException as exc:
+            await self._main(sock, ready)
+        except BaseException as exc:  # a failure before ``ready`` is the caller's to raise
             if not ready.is_set():
                 failure.append(exc)
                 ready.set()

@@ -4,10 +4,11 @@ One instance per bot (one subaccount, one perp market). It is asynchronous (sola
 the process's one live loop (``botrunner.runtime.live_loop``); the bot's actor starts a command there and gets its
 outcome back later in its mailbox, so the actor is never blocked by a transaction.
 
-Concurrency on that loop: commands run one at a time in the order submitted (a FIFO queue), so a command decided
-while an earlier one confirms is built, gated and checked for ``tradeable`` only once that one's outcome is known
-(after an UNKNOWN it is refused). One exception: a cancel of orders that the transaction under way does not touch
-goes at once (an operator's pause must not wait for another order's confirmation; a cancel never adds exposure).
+Concurrency on that loop: the command queue's rule is ``botrunner.live.dispatch`` (pure, property-tested): commands
+run one at a time in the order submitted, so a command decided while an earlier one confirms is built, gated and
+checked for ``tradeable`` only once that one's outcome is known (after an UNKNOWN it is refused). A cancel of orders
+that the transaction under way does not touch goes at once (an operator's pause must not wait for another order's
+confirmation; a cancel never adds exposure), and a pause's cancel drops the queued commands that would place orders.
 Reads are serialised (each diff is against the reading before it), and a read that began before an UNKNOWN outcome
 is not the resync that outcome requires.
 
@@ -48,7 +49,7 @@ from solders.pubkey import Pubkey
 from structlog.typing import FilteringBoundLogger
 
 from botrunner.config import BotConfig
-from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders
+from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders, PlanReason
 from botrunner.connector.orders import OrderIntent, WorkingOrder
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
@@ -67,6 +68,7 @@ from botrunner.live.client import (
     remove_user,
     user_pubkey,
 )
+from botrunner.live.dispatch import Dispatch, Go, Job, Refuse
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
 from botrunner.margin.model import PerpPosition
@@ -179,10 +181,12 @@ class DriftVenue:
         self._fees: PriorityFeeSubscriber | None = None  # loaded only before we send
         self._fees_loaded_at: float | None = None
         self._sources: dict[str, str] = {}  # oracle pubkey -> Drift OracleSource variant
-        self._tx_queue = asyncio.Lock()  # FIFO: one command's transactions at a time, in submission order
+        # the command queue's rule (botrunner.live.dispatch): FIFO, cancels ahead, UNKNOWN blocks until a full
+        # re-read begun after it, a pause drops queued placements; the answers wait here until their part is read
+        self._dispatch = Dispatch()
+        self._turns: dict[tuple[int, bool], asyncio.Future[Go | Refuse]] = {}
+        self._job_seq = 0
         self._read_lock = asyncio.Lock()  # one read-and-diff at a time
-        self._in_flight: frozenset[int] = frozenset()  # user_order_ids the queued command under way touches
-        self._unknowns = 0  # UNKNOWN outcomes so far: a read begun before the latest one does not resync it
 
     # -------------------------------------------------------------- reading the chain
 
@@ -302,7 +306,7 @@ class DriftVenue:
             now = self.monotonic()
             if self.link.state is LinkState.RECOVERING and not self.link.should_reconnect(now):
                 return ()
-            unknowns = self._unknowns
+            token = self._dispatch.read_begun()
             try:
                 state = await self._read()
             except RpcUnavailable as exc:
@@ -310,8 +314,10 @@ class DriftVenue:
                 self.log.warning("rpc_unavailable", error=str(exc), retry_in_s=self.settings.reconnect_every_s)
                 return ()
             events = self._accept(state)
+            resynced = self._dispatch.resynced_by(token)
+            self._dispatch = self._dispatch.read_done(token)
             if self.link.state is not LinkState.CONNECTED:
-                if self._unknowns != unknowns:
+                if not resynced:
                     # a transaction's outcome turned UNKNOWN while this read was under way: the read may predate
                     # its landing, so it is not the full re-read the unknown outcome requires; the next one is
                     self.link = self.link.reconnected()
@@ -378,33 +384,56 @@ class DriftVenue:
     @property
     def busy(self) -> bool:
         """Whether a command's transactions are under way (later ones wait in the queue)."""
-        return self._tx_queue.locked()
+        return self._dispatch.busy
 
     async def execute(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
-        """Perform ``command`` (see the module doc) after the commands submitted before it; return what the chain
-        shows afterwards. A cancel of orders the command under way does not touch goes at once."""
-        if isinstance(command, CancelOrders) and self._tx_queue.locked():
-            now = tuple(uid for uid in command.user_order_ids if uid not in self._in_flight)
-            later = tuple(uid for uid in command.user_order_ids if uid in self._in_flight)
-            out: tuple[VenueEvent, ...] = ()
-            if now:
-                self.log.info("cancel_ahead_of_queue", orders=list(now), queued=list(later))
-                out = await self._execute(CancelOrders(now, command.reason))
-            if not later:
-                return out
-            command = CancelOrders(later, command.reason)
-            async with self._tx_queue:
-                return (*out, *await self._queued(command))
-        async with self._tx_queue:
-            return await self._queued(command)
+        """Perform ``command`` in its turn (see the module doc and ``botrunner.live.dispatch``); return what the
+        chain shows afterwards. A cancel of orders the command under way does not touch goes at once."""
+        self._job_seq += 1
+        seq = self._job_seq
+        touched = _touched(command)
+        job = Job(
+            seq=seq,
+            touches=frozenset(touched),
+            places=bool(_placements(command)),
+            cancel=command.user_order_ids if isinstance(command, CancelOrders) else None,
+            pause=isinstance(command, CancelOrders) and command.reason is PlanReason.VERDICT_PAUSE,
+        )
+        loop = asyncio.get_running_loop()
+        self._dispatch, actions, parts = self._dispatch.submit(job)
+        turns = {ahead: self._turns.setdefault((seq, ahead), loop.create_future()) for ahead in parts}
+        self._answer(actions)
+        out: list[VenueEvent] = []
+        for ahead in parts:  # the part ahead of the queue first: it is answered at once
+            answer = await turns[ahead]
+            del self._turns[(seq, ahead)]
+            part = command
+            if isinstance(answer, Go) and answer.ids is not None and isinstance(command, CancelOrders):
+                part = CancelOrders(answer.ids, command.reason)
+                if ahead and answer.ids != command.user_order_ids:
+                    self.log.info("cancel_ahead_of_queue", orders=list(answer.ids))
+            match answer:
+                case Refuse(why=why):
+                    self.log.warning("trade_refused", command=type(part).__name__, why=why)
+                    out.extend(
+                        _reject_all(part, _placements(part), int(self.clock()), RejectReason.VENUE_UNAVAILABLE, why)
+                    )
+                case Go() if ahead and answer.ids == ():
+                    pass  # a cancel of nothing ahead of the queue: nothing to send (as before the rule had a module)
+                case Go():
+                    try:
+                        out.extend(await self._execute(part))
+                    finally:
+                        if not ahead:
+                            self._dispatch, actions = self._dispatch.done(seq)
+                            self._answer(actions)
+        return tuple(out)
 
-    async def _queued(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
-        """``command``'s turn in the queue: what it touches is in flight until it is done."""
-        self._in_flight = frozenset(_touched(command))
-        try:
-            return await self._execute(command)
-        finally:
-            self._in_flight = frozenset()
+    def _answer(self, actions: tuple[Go | Refuse, ...]) -> None:
+        """Hand each answer to the part waiting for it (or to the part that will wait for it)."""
+        loop = asyncio.get_running_loop()
+        for action in actions:
+            self._turns.setdefault((action.seq, action.ahead), loop.create_future()).set_result(action)
 
     async def _execute(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
         ts = int(self.clock())
@@ -648,7 +677,7 @@ class DriftVenue:
         await self._load_priority_fee()
         result = await pipeline.execute(instructions, what=what)  # logs it (tx.done), with the alert when UNKNOWN
         if result.outcome is TxOutcome.UNKNOWN:
-            self._unknowns += 1
+            self._dispatch = self._dispatch.unknown()
         self.link = record_outcome(self.link, result, self.monotonic())
         return result
 

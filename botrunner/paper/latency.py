@@ -16,13 +16,10 @@ So a command's answer comes back ``2 × delay`` after it was sent, and the bot s
 the venue produced it: a cancel that landed after its order filled is refused, and the bot learns of the fill
 before it learns of the refusal (the fill happened first), as it would from the chain.
 
-Time: market events are whole seconds (a bar's four path points, ``botrunner.marketdata.feed``), the queue keeps
-milliseconds. Between two path points the price is the earlier point's (the tape holds it), so a command landing
-between points acts at that price, and one due at or before a point lands before the point is applied (it was
-sent first). With 5-minute bars the points are 75 s apart, so a delay of up to 150 slots (60 s) always lands
-before the next point; what makes the delay matter at bar resolution is that the bot decides at a close point
-without yet knowing that point's fills, so its cancels race them as they do on chain. The venue clock is the
-landing time floored to the second (the venue counts in seconds; never backwards).
+Time: the queue keeps milliseconds; the shell says when it is (``now_ms``, finer than the venue's seconds) so a
+command sent during a step leaves then. The shell (``botrunner.runtime.paper_bot``) walks the bar's path in time
+(``botrunner.paper.walk``) and lands what is due before each price the path reaches. The venue clock is the landing
+time floored to the second (the venue counts in seconds; never backwards).
 
 The queue is a heap on (due time, sequence): equal times keep the order they were queued in. Nautilus' ``LatencyModel``
 (base + insert / update / cancel nanoseconds on inbound commands) is the anchor; Drift has one path for every
@@ -49,7 +46,7 @@ class LatentVenue(ReadThrough[PaperVenue]):
     """A ``PaperVenue`` seen through ``slots`` of latency (see the module doc). Implements
     ``botrunner.venue.port.Venue``; not thread-safe (one owner, like the venue)."""
 
-    __slots__ = ("_queue", "_seq", "delay_ms")
+    __slots__ = ("_queue", "_seq", "delay_ms", "now_ms")
 
     def __init__(self, venue: PaperVenue, slots: int) -> None:
         super().__init__(venue)
@@ -57,6 +54,9 @@ class LatentVenue(ReadThrough[PaperVenue]):
         # (due ms, sequence, a command to land | events to report)
         self._queue: list[tuple[int, int, VenueCommand | tuple[VenueEvent, ...]]] = []
         self._seq = 0
+        # the shell's time in ms when it knows it finer than the venue's seconds (the walked path): a command sent
+        # during a step at ``now_ms`` lands ``delay`` after it, not after its whole second
+        self.now_ms = 0
 
     # ---------------------------------------------------------------- the read half: the venue as it is now
     # (ReadThrough); only the margin view is narrowed to the paper venue's own type
@@ -68,13 +68,17 @@ class LatentVenue(ReadThrough[PaperVenue]):
 
     def submit(self, command: VenueCommand, now: int) -> tuple[VenueEvent, ...]:
         """Send ``command`` at ``now`` (s): it lands ``delay`` later; nothing is answered now."""
-        self._push(now * 1000 + self.delay_ms, command)
+        self._push(max(now * 1000, self.now_ms) + self.delay_ms, command)
         return ()
 
     def defer(self, events: tuple[VenueEvent, ...], ts: int) -> None:
         """What the venue did on its own at ``ts`` (s), reported ``delay`` later."""
+        self.defer_ms(events, ts * 1000)
+
+    def defer_ms(self, events: tuple[VenueEvent, ...], at_ms: int) -> None:
+        """What the venue did on its own at ``at_ms`` (ms), reported ``delay`` later."""
         if events:
-            self._push(ts * 1000 + self.delay_ms, events)
+            self._push(at_ms + self.delay_ms, events)
 
     def _push(self, due_ms: int, item: VenueCommand | tuple[VenueEvent, ...]) -> None:
         self._seq += 1
@@ -84,6 +88,10 @@ class LatentVenue(ReadThrough[PaperVenue]):
     def in_flight(self) -> int:
         """Commands not yet landed plus reports not yet delivered."""
         return len(self._queue)
+
+    def due_ms(self) -> int | None:
+        """When the next queued item is due (ms), or None when nothing is in flight."""
+        return self._queue[0][0] if self._queue else None
 
     def next_due(self, until_ms: int | None) -> tuple[int, tuple[VenueEvent, ...]] | None:
         """Take the first report due at or before ``until_ms`` (None: whatever is queued), landing the commands
@@ -97,6 +105,7 @@ class LatentVenue(ReadThrough[PaperVenue]):
                 return None
             _, _, item = heapq.heappop(queue)
             if isinstance(item, tuple):
+                self.now_ms = max(self.now_ms, due)  # what the bot sends on this report leaves from here
                 return max(due // 1000, venue.now), item
             events = venue.submit(item, max(due // 1000, venue.now))
             if events:

@@ -38,7 +38,12 @@ class Started:
         self.ref, self.board, self.log, self.failures = ref, board, log, failures
 
     def tick(self) -> None:
+        """One tick, stepped: its chain read runs on the live loop and the step comes after it."""
         self.ref.ask(Tick(), timeout=TIMEOUT_S)
+        deadline = time.monotonic() + TIMEOUT_S
+        while self.ref.proxy().reading_chain().get(timeout=TIMEOUT_S):
+            assert time.monotonic() < deadline, "the tick's read never came back"
+            time.sleep(0.005)
 
     def wait_started(self) -> None:
         self.ref.proxy().flush_marker().get(timeout=TIMEOUT_S)  # answered once on_start is done
@@ -166,7 +171,7 @@ def test_live_when_operator_transfers_to_a_sibling_then_sent_and_reported(fake: 
     serve_chain(fake, user=funded_user(), siblings={2: user_bytes(authority=KP.pubkey(), sub_account_id=2)})
     with live_actor(fake, tmp_path, mode=BotMode.LIVE) as bot:
         transfer = TransferFunds(name="sol-neutral-grid", amount="100", asset=Asset.USDC, to_subaccount=2)
-        reply = live_bot_proxy(bot.ref).capital(transfer, 100 * USDC).get(timeout=TIMEOUT_S)
+        reply = live_bot_proxy(bot.ref).capital(transfer, 100 * USDC).get(timeout=TIMEOUT_S).result(TIMEOUT_S)
     assert [(e.event, e.asset, e.amount) for e in reply.events] == [("BalanceChanged", "usdc", "-100.000000")]
     assert fake.count("sendTransaction") == 1
 

@@ -19,6 +19,7 @@ import msgspec
 import pytest
 from solana.rpc.async_api import AsyncClient
 
+from actors.live_actor import Tick
 from actors.proxies import live_bot_proxy
 from botrunner.config import BotConfig, BotMode, ShutdownPolicy, parse_bot
 from botrunner.config.live import LiveSettings
@@ -261,3 +262,21 @@ def test_venue_when_a_read_began_before_an_unknown_outcome_then_it_is_not_the_re
     assert stale is not None  # still blocked
     assert fresh is None
     assert len(fake.sent) == 1
+
+
+def test_live_when_the_chain_read_is_slow_then_a_pause_is_answered_at_once(fake: FakeRpc, tmp_path: Path) -> None:
+    # A tick's chain read runs on the live loop: while the RPC node takes 3 s to answer it, the mailbox is open, so
+    # the operator's pause is stepped at once (before, the tick held the mailbox for the whole read).
+    serve_chain(fake, user=funded_user())
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE, config=band()) as bot:
+        bot.wait_started()
+        fake.inject("getMultipleAccounts", Fault.hang(3.0), times=None)
+        bot.ref.tell(Tick())
+        _until("the slow read", lambda: live_bot_proxy(bot.ref).reading_chain().get(timeout=TIMEOUT_S), 5)
+        started = time.monotonic()
+        assert live_bot_proxy(bot.ref).command(Pause(name=bot.actor().name)).get(timeout=TIMEOUT_S).state == "paused"
+        assert time.monotonic() - started < 1.0
+        fake.clear_faults()
+        _until("the read's step", lambda: not live_bot_proxy(bot.ref).reading_chain().get(timeout=TIMEOUT_S), 10)
+        assert bot.failures == []
+    fake.assert_no_double_send()
