@@ -16,6 +16,8 @@ The parts, one module each, all in ``botrunner.paper``:
   (L2: once ``on_book`` has given the venue a book, and from then on, makers queue behind the displayed depth and
   fill only from the prints passed to ``on_trade``; ``on_price`` then only moves the prices, expires and checks
   liquidation; takers walk the book);
+- ``legs``: ``PlaceLegs`` (the delta-neutral engine's spot and perp legs), all or nothing; ``accrual``: the
+  interest clock (Drift interest updates of the USDC and SOL markets), when one is given;
 - ``liquidation``: when the oracle reaches the cached liquidation price, the exact maintenance check, the cancels,
   and the smallest transfer that restores maintenance plus ``liquidation_buffer_ratio``.
 
