@@ -1,0 +1,341 @@
+"""The two-leg path of the bot's step (the delta-neutral engine, issue 19): ``legs_step`` has ``step``'s signature
+and the driver chooses it once, from the definition (``BotDefinition.legs``), so the grid's step is untouched.
+
+A deciding input (bar close, tick, operator) builds the rules' view (spot SOL via ``account.spot_balance(1)``, the
+perp base, ``state.last_rebalance_ts``, the carry stance, prices), asks ``strategies.delta_neutral.decide_legs``,
+puts the result through the operator's flags and this path's pre-trade checks, and sends at most ONE ``PlaceLegs``:
+the perp leg a MARKET order sized exactly with its worst-price limit at mark +- the slippage tolerance, the spot
+leg a ``SpotOrder`` with its limit at oracle +- the tolerance. The venue checks the account after both legs
+(margin, leverage) and books both or neither.
+
+``last_rebalance_ts`` is set when the legs' fills are reported, never when the command is sent: a
+``CommandRejected(command="PlaceLegs")`` leaves it, so a failed rebalance does not start the cooldown.
+
+Every decision yields a ``LegsRow`` (drift, net delta, correction, carry, reason, the block); spot fills and
+interest are recorded by the shared ``_record``. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+import msgspec
+
+from botrunner.bot.lifecycle import apply_command
+from botrunner.bot.pipeline import BotDefinition, BotState, Decision, LegsSetup, LegsState
+from botrunner.bot.settle import settle_due
+from botrunner.bot.step import (
+    NOTHING,
+    BarClose,
+    BotInput,
+    Effects,
+    FundingSettled,
+    Operator,
+    PricePoint,
+    Reconcile,
+    Record,
+    Tick,
+    VenueReport,
+    _record,
+    step,
+)
+from botrunner.connector.orders import OrderIntent, OrderType
+from botrunner.core.directive import ExecutionDirective, ExecutionMode
+from botrunner.core.intents import TwoLegDecision
+from botrunner.core.policy import PostOnlyMode
+from botrunner.core.precision import BPS_PRECISION, SOL_SPOT_MARKET_INDEX
+from botrunner.core.records import FillRow, LegsRow
+from botrunner.core.side import Side
+from botrunner.core.verdict import RiskAction, Verdict
+from botrunner.funding import ONE_DAY_S
+from botrunner.venue.port import (
+    CommandRejected,
+    Fill,
+    PlaceLegs,
+    SettlePnl,
+    SpotFill,
+    SpotOrder,
+    VenueAccount,
+    VenueCommand,
+)
+from strategies.carry_stance import carry_apr_bps, evaluate, on_print
+from strategies.delta_neutral import CarryInput, LegsNote, LegsView, decide_legs, exit_decision
+
+_SETTLE = SettlePnl()
+PERP_LEG_ORDER_ID = 255  # the one user_order_id a two-leg bot uses: its perp leg is immediate, never resting
+_TRADES = frozenset(
+    {
+        LegsNote.ENTER.value,
+        LegsNote.EXIT.value,
+        LegsNote.REBALANCE_EXPAND_SHORT.value,
+        LegsNote.REBALANCE_REDUCE_SHORT.value,
+    }
+)
+
+
+def legs_step(  # noqa: PLR0911  <why: one flat exhaustive match over the input union, as step's>
+    bot: BotDefinition, state: BotState, item: BotInput, account: VenueAccount
+) -> tuple[BotState, Effects]:
+    """``step`` for a two-leg bot (module doc)."""
+    legs = bot.legs
+    assert legs is not None, "legs_step needs a two-leg definition"
+    match item:
+        case VenueReport():
+            return _report(state, item, account)
+        case BarClose():
+            return _decide(bot, legs, state, account, ts=item.ts, mark=item.price, oracle=item.oracle, settle=True)
+        case FundingSettled():
+            state.funding_rate = item.rate
+            ls: LegsState = state.strategy
+            ls.stance = on_print(ls.stance, item.rate, legs.carry)
+            return state, NOTHING
+        case PricePoint():
+            return state, NOTHING  # the rules keep no price history
+        case Tick():
+            state.funding_rate = item.funding_rate
+            return _decide(bot, legs, state, account, ts=item.ts, mark=item.oracle, oracle=item.oracle, settle=True)
+        case Operator():
+            state.flags = apply_command(state.flags, item.command)
+            return _decide(bot, legs, state, account, ts=item.ts, mark=item.mark, oracle=item.oracle, settle=False)
+        case Reconcile():
+            return step(bot, state, item, account)
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def _decide(
+    bot: BotDefinition,
+    legs: LegsSetup,
+    state: BotState,
+    account: VenueAccount,
+    *,
+    ts: int,
+    mark: int,
+    oracle: int,
+    settle: bool,
+) -> tuple[BotState, Effects]:
+    state.decision_seq += 1
+    equity = account.equity()
+    if ts // ONE_DAY_S != state.day:
+        state.day, state.day_start_equity = ts // ONE_DAY_S, equity
+    ls: LegsState = state.strategy
+    ls.stance = evaluate(ls.stance, oracle, ts, legs.carry)
+    spot = account.spot_balance(SOL_SPOT_MARKET_INDEX)
+    perp = account.position.base_asset_amount
+    now_carry = carry_apr_bps(state.funding_rate, oracle, legs.carry)
+    smoothed = ls.stance.smoothed_rate
+    smoothed_carry = carry_apr_bps(smoothed, oracle, legs.carry) if smoothed is not None else 0
+    view = LegsView(
+        spot_base=spot,
+        perp_base=perp,
+        oracle=oracle,
+        mark=mark,
+        now=ts,
+        last_rebalance_ts=state.last_rebalance_ts,
+        equity_quote=equity,
+        market=bot.market,
+        spot_market=legs.spot,
+        carry=CarryInput(
+            in_market=ls.stance.in_market,
+            reason=ls.stance.reason,
+            carry_apr_now_bps=now_carry,
+            carry_apr_smoothed_bps=smoothed_carry,
+        ),
+    )
+    ls.rules, wanted, numbers = decide_legs(legs.rules, ls.rules, view)
+    state.legs_halted = ls.rules.halted
+    flags = state.flags
+    decision: TwoLegDecision = wanted
+    blocked = ""
+    if flags.flatten:
+        decision = exit_decision(view)
+    action = RiskAction.APPROVE
+    commands: tuple[VenueCommand, ...] = ()
+    if decision.note in _TRADES:
+        if flags.pause:
+            blocked, action = "operator_pause", RiskAction.PAUSE
+        elif flags.reduce_only and decision.note != LegsNote.EXIT.value:
+            blocked, action = "operator_reduce_only", RiskAction.REDUCE_ONLY
+        elif ls.pending:
+            blocked = "legs_in_flight"  # one PlaceLegs at a time: its outcome decides the next
+        else:
+            legs_command = _legs_command(bot, legs, decision, spot=spot, perp=perp, mark=mark, oracle=oracle, ts=ts)
+            if legs_command is None:
+                blocked = "below_min_order"
+            else:
+                commands = (legs_command,)
+                ls.pending = decision.note
+    elif decision.note == LegsNote.HALTED_LEG_MISMATCH.value:
+        action = RiskAction.PAUSE
+    row = LegsRow(
+        ts,
+        state.decision_seq,
+        mark,
+        oracle,
+        spot,
+        perp,
+        numbers.net_delta_base,
+        numbers.drift_bps,
+        legs.rules.drift_tolerance_bps,
+        numbers.correction_base,
+        decision.spot_band.preferred_base,
+        decision.band.preferred_base,
+        now_carry,
+        smoothed_carry,
+        ls.stance.in_market,
+        decision.note if decision.note != LegsNote.OUT_OF_MARKET.value else f"out_of_market:{ls.stance.reason}",
+        blocked,
+        bool(commands),
+    )
+    ls.last = row
+    if settle and bot.settle is not None:
+        commands = _settle(bot, state, account, ts, perp, commands)
+    record = Decision(
+        ts=ts,
+        mark=mark,
+        oracle=oracle,
+        position_base=perp,
+        snapshot=account.margin_view().current(),
+        strategy=decision,
+        verdict=Verdict(action, decision.band),
+        directive=ExecutionDirective(
+            mode=ExecutionMode.GRID if action is RiskAction.APPROVE else ExecutionMode.HALT,
+            band=decision.band,
+            reasons=(decision.note,),
+        ),
+        commands=(),
+    )
+    return state, Effects(commands=commands, records=(row,), decision=record, equity=equity)
+
+
+def _settle(  # noqa: PLR0917  <why: the settle policy's inputs, as the perp step passes them>
+    bot: BotDefinition,
+    state: BotState,
+    account: VenueAccount,
+    ts: int,
+    position: int,
+    commands: tuple[VenueCommand, ...],
+) -> tuple[VenueCommand, ...]:
+    """The settle-PnL policy, as the perp step applies it."""
+    policy = bot.settle
+    assert policy is not None
+    previous = state.last_position
+    state.last_position = position
+    closed = previous != 0 and position == 0
+    if closed or ts - state.last_settle_ts >= policy.every_s:
+        reason = settle_due(
+            unsettled_pnl=account.unsettled_pnl(),
+            position_base=position,
+            previous_position_base=previous,
+            last_settle_ts=state.last_settle_ts,
+            now=ts,
+            policy=policy,
+        )
+        if reason is not None:
+            state.last_settle_ts = ts
+            state.settle_reason = reason.value
+            return (*commands, _SETTLE)
+    return commands
+
+
+def _limit(price: int, side: Side, tolerance_bps: int, tick: int) -> int:
+    """The worst price a leg accepts: ``price`` +- the tolerance, on the tick, never better than ``price``'s
+    rounding would allow (buys round up, sells down)."""
+    if side is Side.BUY:
+        worst = -(-price * (BPS_PRECISION + tolerance_bps) // BPS_PRECISION)
+        return -(-worst // tick) * tick
+    worst = price * (BPS_PRECISION - tolerance_bps) // BPS_PRECISION
+    return max(tick, worst - worst % tick)
+
+
+def _legs_command(
+    bot: BotDefinition,
+    legs: LegsSetup,
+    decision: TwoLegDecision,
+    *,
+    spot: int,
+    perp: int,
+    mark: int,
+    oracle: int,
+    ts: int,
+) -> PlaceLegs | None:
+    """ONE ``PlaceLegs`` that takes both legs to the decision's targets (None: neither leg reaches a minimum
+    order). Sizes are exact: the perp delta on the perp step, the spot delta on the spot step (toward zero, so an
+    exit never sells SOL that interest has not made a whole step)."""
+    tolerance = legs.carry.slippage_tolerance_bps
+    market = bot.market
+    perp_delta = decision.band.preferred_base - perp
+    perp_size = abs(perp_delta) // market.step_size * market.step_size
+    perp_leg = None
+    if perp_size >= market.min_order_size:
+        side = Side.BUY if perp_delta > 0 else Side.SELL
+        perp_leg = OrderIntent(
+            user_order_id=PERP_LEG_ORDER_ID,
+            side=side,
+            price=_limit(mark, side, tolerance, market.tick_size),
+            base=perp_size,
+            post_only=PostOnlyMode.NONE,
+            reduce_only=decision.band.preferred_base * perp >= 0 and abs(decision.band.preferred_base) < abs(perp),
+            max_ts=0,
+            placed_at=ts,
+            anchor_price=mark,
+            order_type=OrderType.MARKET,
+        )
+    spot_market = legs.spot
+    spot_delta = decision.spot_band.preferred_base - spot
+    spot_step = spot_market.order_step_size or 1
+    spot_size = abs(spot_delta) // spot_step * spot_step
+    spot_leg = None
+    if spot_size >= max(spot_market.min_order_size, 1):
+        side = Side.BUY if spot_delta > 0 else Side.SELL
+        spot_leg = SpotOrder(
+            spot_market_index=spot_market.market_index,
+            side=side,
+            base=spot_size,
+            limit_price=_limit(oracle, side, tolerance, spot_market.order_tick_size or 1),
+        )
+    if perp_leg is None and spot_leg is None:
+        return None
+    return PlaceLegs(spot=spot_leg, perp=perp_leg, reason=decision.note)
+
+
+def _report(state: BotState, report: VenueReport, account: VenueAccount) -> tuple[BotState, Effects]:
+    """Record the venue's events; a PlaceLegs' fills start the cooldown, its refusal does not."""
+    del account  # a two-leg bot rests no orders: nothing to reconcile against the account here
+    ls: LegsState = state.strategy
+    records: list[Record] = []
+    filled = False
+    for event in report.events:
+        match event:
+            case Fill():
+                # the perp leg of a PlaceLegs: immediate, never in the connector's book (order id 0: no ladder order)
+                records.append(
+                    FillRow(
+                        event.ts,
+                        0,
+                        event.side._value_,
+                        event.price,
+                        event.base,
+                        event.quote,
+                        event.fee,
+                        event.liquidity._value_,
+                        event.reduce_only,
+                    )
+                )
+                filled = True
+            case SpotFill():
+                _record(state, event, records)
+                filled = True
+            case CommandRejected() if event.command == "PlaceLegs":
+                if ls.pending and ls.last is not None:
+                    detail = f"venue_rejected:{event.reason.value}"
+                    ls.last = msgspec.structs.replace(ls.last, blocked=detail, sent=False)
+                ls.pending = ""
+            case _:
+                _record(state, event, records)
+    if filled and ls.pending:
+        state.last_rebalance_ts = report.ts
+        ls.pending = ""
+    if not records:
+        return state, NOTHING
+    return state, Effects(records=tuple(records))
