@@ -1,0 +1,93 @@
+"""The step's two-leg path (``botrunner.bot.legs``): one PlaceLegs per deciding step, sized exactly, with its
+worst-price limits; the cooldown's clock starts on the legs' fills only; operator flags gate it; the grid's step is
+chosen for every perp-only bot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from botrunner.bot.driver import BotDriver, RowBuffer, step_for
+from botrunner.bot.legs import legs_step
+from botrunner.bot.pipeline import BotDefinition, BotState, LegsState
+from botrunner.bot.step import BarClose, FundingSettled, Operator, VenueReport, step
+from botrunner.config import BotConfig, load_bot
+from botrunner.connector.orders import OrderType
+from botrunner.core.operator import Pause
+from botrunner.core.side import Side
+from botrunner.paper.config import PaperConfig
+from botrunner.paper.venue import PaperVenue
+from botrunner.venue.port import CommandRejected, PlaceLegs, RejectReason
+
+ROOT = Path(__file__).resolve().parents[3]
+T0 = 1_757_808_000
+PRICE = 200_000_000  # $200
+
+
+def _config(**carry: object) -> BotConfig:
+    bot = load_bot(ROOT / "config" / "bots" / "sol-delta-neutral.yaml")
+    settings = msgspec.structs.replace(bot.strategy.carry, **carry)
+    return msgspec.structs.replace(bot, strategy=msgspec.structs.replace(bot.strategy, carry=settings))
+
+
+def _driver(bot: BotConfig) -> tuple[BotDriver, PaperVenue, RowBuffer]:
+    definition = BotDefinition.from_config(bot)
+    venue = PaperVenue(bot.market_spec, PaperConfig(), deposit_quote=bot.capital_quote, oracle_price=PRICE, now=T0)
+    rows = RowBuffer()
+    return BotDriver(definition, venue, definition.initial_state(T0), rows), venue, rows
+
+
+def test_step_for_a_grid_bot_is_the_perp_step_and_for_delta_neutral_the_legs_step() -> None:
+    grid = BotDefinition.from_config(load_bot(ROOT / "config" / "bots" / "sol-neutral-grid.yaml"))
+    assert step_for(grid) is step
+    assert step_for(BotDefinition.from_config(_config())) is legs_step
+
+
+def test_legs_when_carry_in_then_one_place_legs_sized_exactly_with_worst_price_limits() -> None:
+    driver, venue, rows = _driver(_config(always_in=True))
+    effects = driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
+    assert len(effects.commands) >= 1
+    legs = effects.commands[0]
+    assert isinstance(legs, PlaceLegs)
+    assert [c for c in effects.commands if isinstance(c, PlaceLegs)] == [legs]
+    assert legs.reason == "enter"
+    assert legs.perp is not None and legs.spot is not None
+    assert legs.perp.order_type is OrderType.MARKET and legs.perp.side is Side.SELL
+    assert legs.perp.base == legs.spot.base == 40 * 10**9
+    assert legs.perp.price == PRICE * 9_950 // 10_000  # mark - 0.5 %, on the tick
+    assert legs.spot.side is Side.BUY and legs.spot.limit_price == PRICE * 10_050 // 10_000
+    assert venue.spot_balance(1) == 40 * 10**9
+    assert venue.position.base_asset_amount == -40 * 10**9
+    assert driver.state.last_rebalance_ts == T0 + 300  # the fills arrived: the cooldown starts
+    assert len(rows.spot_fills) == 1 and len(rows.fills) == 1
+    assert rows.legs[0].reason == "enter" and rows.legs[0].sent
+
+
+def test_legs_when_place_legs_rejected_then_the_cooldown_does_not_start() -> None:
+    bot = BotDefinition.from_config(_config(always_in=True))
+    state: BotState = bot.initial_state(T0)
+    strategy: LegsState = state.strategy
+    strategy.pending = "rebalance_expand_short"
+    venue = PaperVenue(bot.market, PaperConfig(), deposit_quote=10**10, oracle_price=PRICE, now=T0)
+    rejected = CommandRejected(ts=T0, command="PlaceLegs", reason=RejectReason.INSUFFICIENT_COLLATERAL, detail="x")
+    state, _ = legs_step(bot, state, VenueReport(T0, (rejected,)), venue)
+    assert state.last_rebalance_ts is None
+    assert strategy.pending == ""  # the next decision may retry at once
+
+
+def test_legs_when_operator_paused_then_no_trade_and_the_block_is_recorded() -> None:
+    driver, venue, rows = _driver(_config(always_in=True))
+    effects = driver.feed(Operator(ts=T0 + 60, command=Pause(name="sol-delta-neutral"), mark=PRICE, oracle=PRICE))
+    assert not any(isinstance(c, PlaceLegs) for c in effects.commands)
+    assert rows.legs[-1].blocked == "operator_pause" and not rows.legs[-1].sent
+    assert venue.spot_balance(1) == 0
+
+
+def test_legs_when_carry_below_enter_then_out_of_market_with_the_stance_reason() -> None:
+    driver, venue, rows = _driver(_config())
+    driver.feed(FundingSettled(T0, -50_000))  # shorts pay: carry below the entry threshold
+    effects = driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
+    assert not any(isinstance(c, PlaceLegs) for c in effects.commands)
+    assert rows.legs[-1].reason == "out_of_market:carry_below_enter"
+    assert rows.legs[-1].carry_apr_bps < 200
