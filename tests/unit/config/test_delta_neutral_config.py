@@ -41,7 +41,12 @@ def test_grid_bot_has_no_legs() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "field", "words"),
     [
-        ("drift_tolerance_bps: 100", "drift_tolerance_bps: 0", "strategy.delta_neutral.drift_tolerance_bps", "(0, 10000]"),
+        (
+            "drift_tolerance_bps: 100",
+            "drift_tolerance_bps: 0",
+            "strategy.delta_neutral.drift_tolerance_bps",
+            "(0, 10000]",
+        ),
         ("cooldown_s: 1800", "cooldown_s: 1800\n    cooldown_min: 3", "strategy.delta_neutral", "cooldown_min"),
         ("exit_apr_bps: 0", "exit_apr_bps: 500", "strategy.carry.exit_apr_bps", "enter_apr_bps"),
         ("slippage_tolerance_bps: 50", "slippage_tolerance_bps: 0", "strategy.carry.slippage_tolerance_bps", ""),
