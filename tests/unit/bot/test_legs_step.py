@@ -85,7 +85,7 @@ def test_legs_when_operator_paused_then_no_trade_and_the_block_is_recorded() -> 
 
 
 def test_legs_when_carry_below_enter_then_out_of_market_with_the_stance_reason() -> None:
-    driver, venue, rows = _driver(_config())
+    driver, _venue, rows = _driver(_config())
     driver.feed(FundingSettled(T0, -50_000))  # shorts pay: carry below the entry threshold
     effects = driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
     assert not any(isinstance(c, PlaceLegs) for c in effects.commands)
