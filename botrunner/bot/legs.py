@@ -41,9 +41,9 @@ from botrunner.bot.step import (
 )
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.directive import ExecutionDirective, ExecutionMode
-from botrunner.core.intents import TwoLegDecision
+from botrunner.core.intents import ExposureBand, TwoLegDecision
 from botrunner.core.policy import PostOnlyMode
-from botrunner.core.precision import BPS_PRECISION, SOL_SPOT_MARKET_INDEX
+from botrunner.core.precision import BPS_PRECISION, QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.core.records import FillRow, LegsRow
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, Verdict
@@ -59,9 +59,13 @@ from botrunner.venue.port import (
     VenueCommand,
 )
 from strategies.carry_stance import carry_apr_bps, evaluate, on_print
-from strategies.delta_neutral import CarryInput, LegsNote, LegsView, decide_legs, exit_decision
+from strategies.delta_neutral import CarryInput, LegsNote, LegsView, decide_legs, exit_decision, leg_step
 
 _SETTLE = SettlePnl()
+# What an entry reserves for the spot leg's fee on top of its worst price: Drift's tier-1 spot taker fee (10 bp,
+# protocol-v2 FeeStructure::spot_default). The paper venue never borrows USDC for a spot buy, so an entry sized
+# beyond the USDC balance would be refused whole at every bar.
+SPOT_FEE_ALLOWANCE_BPS = 10
 PERP_LEG_ORDER_ID = 255  # the one user_order_id a two-leg bot uses: its perp leg is immediate, never resting
 _TRADES = frozenset(
     {
@@ -103,7 +107,7 @@ def legs_step(  # noqa: PLR0911  <why: one flat exhaustive match over the input 
             assert_never(unreachable)
 
 
-def _decide(
+def _decide(  # noqa: PLR0912  <why: one decision, its gates and figures, read top-down>
     bot: BotDefinition,
     legs: LegsSetup,
     state: BotState,
@@ -159,6 +163,10 @@ def _decide(
         elif ls.pending:
             blocked = "legs_in_flight"  # one PlaceLegs at a time: its outcome decides the next
         else:
+            if decision.note == LegsNote.ENTER.value:
+                decision, clamped = _fund_entry(legs, bot, decision, account, oracle)
+                if clamped:
+                    action = RiskAction.CLAMP
             legs_command = _legs_command(bot, legs, decision, spot=spot, perp=perp, mark=mark, oracle=oracle, ts=ts)
             if legs_command is None:
                 blocked = "below_min_order"
@@ -236,6 +244,24 @@ def _settle(  # noqa: PLR0917  <why: the settle policy's inputs, as the perp ste
             state.settle_reason = reason.value
             return (*commands, _SETTLE)
     return commands
+
+
+def _fund_entry(
+    legs: LegsSetup, bot: BotDefinition, decision: TwoLegDecision, account: VenueAccount, oracle: int
+) -> tuple[TwoLegDecision, bool]:
+    """An entry no larger than the USDC balance buys at the spot leg's worst price plus its fee (both legs cut to
+    the same size on both steps). Returns the decision and whether it was cut."""
+    size = decision.spot_band.preferred_base
+    limit = _limit(oracle, Side.BUY, legs.carry.slippage_tolerance_bps, legs.spot.order_tick_size or 1)
+    usdc = max(0, account.spot_balance(QUOTE_SPOT_MARKET_INDEX))
+    affordable = usdc * 10**legs.spot.decimals * BPS_PRECISION // (limit * (BPS_PRECISION + SPOT_FEE_ALLOWANCE_BPS))
+    if size <= affordable:
+        return decision, False
+    step = leg_step(bot.market, legs.spot)
+    cut = affordable // step * step
+    band = ExposureBand(-cut, -cut, -cut)
+    spot_band = ExposureBand(cut, cut, cut)
+    return msgspec.structs.replace(decision, band=band, spot_band=spot_band), True
 
 
 def _limit(price: int, side: Side, tolerance_bps: int, tick: int) -> int:
@@ -328,8 +354,10 @@ def _report(state: BotState, report: VenueReport, account: VenueAccount) -> tupl
                 filled = True
             case CommandRejected() if event.command == "PlaceLegs":
                 if ls.pending and ls.last is not None:
+                    # the decision's outcome: a second row of the same decision, its legs refused whole
                     detail = f"venue_rejected:{event.reason.value}"
-                    ls.last = msgspec.structs.replace(ls.last, blocked=detail, sent=False)
+                    ls.last = msgspec.structs.replace(ls.last, ts=event.ts, blocked=detail, sent=False)
+                    records.append(ls.last)
                 ls.pending = ""
             case _:
                 _record(state, event, records)

@@ -91,3 +91,16 @@ def test_legs_when_carry_below_enter_then_out_of_market_with_the_stance_reason()
     assert not any(isinstance(c, PlaceLegs) for c in effects.commands)
     assert rows.legs[-1].reason == "out_of_market:carry_below_enter"
     assert rows.legs[-1].carry_apr_bps < 200
+
+
+def test_legs_when_usdc_cannot_buy_the_target_then_the_entry_is_cut_to_what_it_buys_and_fills() -> None:
+    bot = msgspec.structs.replace(_config(always_in=True), capital_quote=1_000 * 10**6)
+    driver, venue, rows = _driver(bot)
+    effects = driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
+    legs = effects.commands[0]
+    assert isinstance(legs, PlaceLegs) and legs.spot is not None and legs.perp is not None
+    assert legs.spot.base == legs.perp.base
+    assert legs.spot.base * legs.spot.limit_price // 10**9 <= 1_000 * 10**6  # within the USDC balance
+    assert legs.spot.base >= 4 * 10**9  # the cut keeps what $1000 buys at $201, less the fee allowance
+    assert effects.decision is not None and effects.decision.verdict.action.value == "CLAMP"
+    assert venue.spot_balance(1) == legs.spot.base and not rows.legs[-1].blocked
