@@ -194,7 +194,7 @@ def test_mismatch_bound_floor_is_min_orders() -> None:
     ],
 )
 def test_config_validate_names_the_field(field: str, value: int) -> None:
-    with pytest.raises(InvalidField, match=f"DeltaNeutralConfig.{field} "):
+    with pytest.raises(InvalidField, match=rf"DeltaNeutralConfig\.{field} "):
         msgspec.structs.replace(CFG, **{field: value}).validate()
 
 
