@@ -28,6 +28,7 @@ from strategies.delta_neutral import (
     initial_state,
     leg_step,
     mismatch_bound_base,
+    within_leverage,
 )
 from tests.support.margin import account, catalogue_markets, usdc_deposit
 
@@ -36,6 +37,7 @@ USD = 10**6
 SOL_PERP = load_catalogue().perp("SOL-PERP")
 SOL_SPOT = load_catalogue().spot(1)
 STEP = SOL_PERP.step_size
+LEG_STEP = leg_step(SOL_PERP, SOL_SPOT)
 NOW = 1_760_000_000
 SETTINGS = settings(max_examples=300, deadline=None)
 TRADES = {LegsNote.REBALANCE_EXPAND_SHORT, LegsNote.REBALANCE_REDUCE_SHORT}
@@ -154,6 +156,13 @@ def test_direction_minimum_size_and_leverage_cap_for_every_sign_of_net_delta(
     if numbers.note is LegsNote.HALTED_LEG_MISMATCH:
         assert abs(net) > mismatch_bound_base(cfg, SOL_PERP, oracle)
         return
+    cap = numbers.leverage_cap_x10000
+    if numbers.note is LegsNote.DELEVER:  # both legs cut by the same base, back within the cap (or flat)
+        cut = spot - decision.spot_band.preferred_base
+        assert cut > 0 and target - perp == cut
+        assert not within_leverage(spot, perp, equity, oracle, cap + cap * cfg.delever_margin_bps // 10_000)
+        assert within_leverage(spot - cut, perp + cut, equity, oracle, cap) or min(spot, -perp) - cut < LEG_STEP
+        return
     if net > 0:
         assert target <= perp  # expand the short (or hold)
         assert numbers.note in {
@@ -170,7 +179,7 @@ def test_direction_minimum_size_and_leverage_cap_for_every_sign_of_net_delta(
     assert decision.spot_band.preferred_base == spot  # a rebalance never trades the spot leg
     minimum = max(cfg.min_trade_base, SOL_PERP.min_order_size, STEP)
     if numbers.note is LegsNote.REBALANCE_EXPAND_SHORT:  # an expansion never takes the short beyond the cap
-        assert Fraction(-target * oracle, 10**9) <= Fraction(numbers.leverage_cap_x10000 * equity, 10_000)
+        assert within_leverage(spot, target, equity, oracle, cap)
     if numbers.note in TRADES:
         assert abs(target - perp) >= minimum
         assert abs(target - perp) <= abs(net) + STEP // 2  # the correction is |net delta|, to the step
@@ -218,6 +227,7 @@ def test_entry_is_hedged_on_both_steps_and_within_the_leverage_cap(
         notional = Fraction(size * oracle, 10**9)
         borrow = max(Fraction(0), notional - equity)
         assert (notional + borrow) / equity <= Fraction(numbers.leverage_cap_x10000, 10_000)
+        assert within_leverage(size, -size, equity, oracle, numbers.leverage_cap_x10000)
     else:
         assert numbers.note is LegsNote.BELOW_MIN_SIZE
         assert decision.band.preferred_base == 0 and decision.spot_band.preferred_base == 0
@@ -226,7 +236,6 @@ def test_entry_is_hedged_on_both_steps_and_within_the_leverage_cap(
 # ------------------------------------------------------------------------------------------------ two-leg risk
 
 MARKETS = catalogue_markets(140 * USD)
-LEG_STEP = leg_step(SOL_PERP, SOL_SPOT)
 
 
 @given(
