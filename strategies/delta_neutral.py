@@ -32,8 +32,8 @@ Decision order (first that applies wins):
    same base), sized by ``entry_base``; ``below_min_size`` when that size is under the minimum.
 4. Over the leverage cap by more than ``delever_margin_bps`` (the market moved, equity fell; leverage estimated by
    ``leverage_liabilities``): ``delever``, both legs cut by the same base (at least the minimum orders, on both
-   steps) back within the cap. Not held by the cooldown:
-   it removes risk. A hedged size below the target is never topped up (an entry happens only from flat).
+   steps) back within the cap. Not held by the cooldown: it removes risk. A hedged size below the target is never
+   topped up (an entry happens only from flat).
 5. Rebalance: ``within_tolerance`` when ``|drift| <= tolerance``; ``cooldown`` while ``view.last_rebalance_ts +
    cooldown_s > now`` (the bot step sets that time only when a rebalance's fills arrive, so a failed rebalance never
    starts it); ``below_min_size`` when the correction rounded to the perp step is under ``min_trade_base``, the
@@ -41,7 +41,13 @@ Decision order (first that applies wins):
    ``rebalance_expand_short`` (net long) or ``rebalance_reduce_short`` (net short), perp target = ``-spot_base``
    rounded to the step, correction = ``|net_delta|``. The spot leg is not traded by a rebalance.
 
-The cooldown gates rebalances only: an entry or an exit is never delayed by it.
+The cooldown gates rebalances only: an entry, an exit or a delever is never delayed by it.
+
+Targets are absolute: a spot balance off the spot step (interest accrues in any amount) makes the spot trade off
+the step by the same amount; the execution layer rounds the order, not this module.
+
+The operator's ``ctl close`` can use ``exit_decision()``; the two-leg risk check (``governors.risk_legs``) and the
+cost gate (``governors.legs_gates``) still judge every trade this module asks for.
 """
 
 from __future__ import annotations
