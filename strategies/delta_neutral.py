@@ -30,14 +30,24 @@ Decision order (first that applies wins):
    minimum order, else ``out_of_market`` (hold; dust below a minimum order cannot be traded).
 3. In the market with both legs below their minimum orders: ``enter`` (spot bought with USDC, perp shorted by the
    same base), sized by ``entry_base``; ``below_min_size`` when that size is under the minimum.
-4. Rebalance: ``within_tolerance`` when ``|drift| <= tolerance``; ``cooldown`` while ``view.last_rebalance_ts +
+4. Over the leverage cap by more than ``delever_margin_bps`` (the market moved, equity fell; leverage estimated by
+   ``leverage_liabilities``): ``delever``, both legs cut by the same base (at least the minimum orders, on both
+   steps) back within the cap. Not held by the cooldown: it removes risk. A hedged size below the target is never
+   topped up (an entry happens only from flat).
+5. Rebalance: ``within_tolerance`` when ``|drift| <= tolerance``; ``cooldown`` while ``view.last_rebalance_ts +
    cooldown_s > now`` (the bot step sets that time only when a rebalance's fills arrive, so a failed rebalance never
    starts it); ``below_min_size`` when the correction rounded to the perp step is under ``min_trade_base``, the
    perp's minimum order or one step; ``leverage_cap`` when the cap leaves nothing of an expansion; else
    ``rebalance_expand_short`` (net long) or ``rebalance_reduce_short`` (net short), perp target = ``-spot_base``
    rounded to the step, correction = ``|net_delta|``. The spot leg is not traded by a rebalance.
 
-The cooldown gates rebalances only: an entry or an exit is never delayed by it.
+The cooldown gates rebalances only: an entry, an exit or a delever is never delayed by it.
+
+Targets are absolute: a spot balance off the spot step (interest accrues in any amount) makes the spot trade off
+the step by the same amount; the execution layer rounds the order, not this module.
+
+The operator's ``ctl close`` can use ``exit_decision()``; the two-leg risk check (``governors.risk_legs``) and the
+cost gate (``governors.legs_gates``) still judge every trade this module asks for.
 """
 
 from __future__ import annotations
@@ -75,6 +85,9 @@ class DeltaNeutralConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     mismatch_quote: int = 500 * QUOTE_PRECISION  # $500 of unhedged delta at the oracle
     target_base: int | None = None  # entry size in SOL (1e9); None = use target_capital_bps
     target_capital_bps: int = 9_000  # entry spot notional as a fraction of equity (leaves room for fees)
+    # delever only once the estimated leverage exceeds the cap by this fraction (fees and slippage after an entry or
+    # expansion sized at the cap must not trigger an immediate cut), then back to the cap itself
+    delever_margin_bps: int = 500
 
     def validate(self) -> None:
         """Raise ``InvalidField`` naming the first impossible field."""
@@ -87,6 +100,7 @@ class DeltaNeutralConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
             (self.mismatch_quote >= 0, "mismatch_quote", "must be >= 0", ()),
             (self.target_base is None or self.target_base > 0, "target_base", "must be > 0 when set", ()),
             (0 < self.target_capital_bps <= 10 * BPS_PRECISION, "target_capital_bps", "must be in (0, 100000]", ()),
+            (0 <= self.delever_margin_bps <= BPS_PRECISION, "delever_margin_bps", "must be in [0, 10000]", ()),
         )
         for ok, field, rule, related in checks:
             if not ok:
@@ -161,6 +175,7 @@ class LegsNote(enum.Enum):
     LEVERAGE_CAP = "leverage_cap"
     REBALANCE_EXPAND_SHORT = "rebalance_expand_short"
     REBALANCE_REDUCE_SHORT = "rebalance_reduce_short"
+    DELEVER = "delever"
     HALTED_LEG_MISMATCH = "halted_leg_mismatch"
 
 
@@ -234,25 +249,74 @@ def round_to_step(base: int, step: int) -> int:
     return magnitude if base >= 0 else -magnitude
 
 
-def max_base_under_leverage(cap_x10000: int, equity_quote: int, oracle: int) -> int:
-    """Largest hedged size (1e9) whose perp notional keeps ``perp notional / equity <= cap`` (Drift's leverage of a
-    hedged account with no USDC borrow: the SOL deposit counts in the net assets)."""
+def leverage_liabilities(spot_base: int, perp_base: int, equity_quote: int, oracle: int) -> int:
+    """Drift's leverage numerator (SDK ``getLeverage``: perp liability + spot liabilities, quote 1e6) of a
+    USDC + SOL + SOL-PERP account, estimated from the legs and the equity alone: the USDC balance is taken as
+    ``equity - spot value`` (a negative one is a borrow) and the perp's unrealised PnL is ignored. Rounded up.
+    The two-leg risk check computes the exact figure with the margin engine; this only sizes the strategy's asks."""
+    perp_notional = -(-abs(perp_base) * oracle // BASE_PRICE_TO_QUOTE)
+    spot_value = spot_base * oracle // BASE_PRICE_TO_QUOTE  # floored: an asset down, a borrow up
+    usdc = equity_quote - max(spot_value, 0)
+    return perp_notional + max(0, -usdc) + max(0, -spot_value)
+
+
+def within_leverage(spot_base: int, perp_base: int, equity_quote: int, oracle: int, cap_x10000: int) -> bool:
+    """Exactly ``leverage_liabilities / equity <= cap``; never with no equity."""
+    if equity_quote <= 0:
+        return False
+    return (
+        leverage_liabilities(spot_base, perp_base, equity_quote, oracle) * LEVERAGE_PRECISION
+        <= cap_x10000 * equity_quote
+    )
+
+
+def max_short_within_cap(spot_base: int, equity_quote: int, oracle: int, cap_x10000: int, step: int) -> int:
+    """Largest short |perp| (1e9, on ``step``) that keeps ``within_leverage`` with the spot leg as it is."""
     if equity_quote <= 0:
         return 0
-    return cap_x10000 * equity_quote * BASE_PRICE_TO_QUOTE // (LEVERAGE_PRECISION * oracle)
+    other = leverage_liabilities(spot_base, 0, equity_quote, oracle)
+    room = cap_x10000 * equity_quote - other * LEVERAGE_PRECISION
+    if room <= 0:
+        return 0
+    size = room * BASE_PRICE_TO_QUOTE // (LEVERAGE_PRECISION * oracle) // step * step
+    while size > 0 and not within_leverage(spot_base, -size, equity_quote, oracle, cap_x10000):
+        size -= step  # the closed form above can sit one rounding unit over
+    return size
 
 
-def max_entry_base(cap_x10000: int, equity_quote: int, oracle: int) -> int:
-    """Largest entry (spot bought with USDC, perp shorted the same) within the leverage cap (1e9).
+def max_entry_base(cap_x10000: int, equity_quote: int, oracle: int, step: int) -> int:
+    """Largest entry (spot bought with USDC, perp shorted the same; 1e9, on ``step``) within the leverage cap.
 
-    Buying S SOL with U USDC of equity borrows ``S*p - U`` USDC when ``S*p > U``; Drift's leverage is then
+    Buying S SOL with U USDC of equity borrows ``S*p - U`` USDC when ``S*p > U``; the leverage is then
     ``(S*p + S*p - U) / U``, so ``S*p <= (cap + 1) * U / 2``. Under 1x no borrow is allowed: ``S*p <= cap * U``.
     """
     if equity_quote <= 0:
         return 0
     if cap_x10000 <= LEVERAGE_PRECISION:
-        return max_base_under_leverage(cap_x10000, equity_quote, oracle)
-    return (cap_x10000 + LEVERAGE_PRECISION) * equity_quote * BASE_PRICE_TO_QUOTE // (2 * LEVERAGE_PRECISION * oracle)
+        notional_x10000 = cap_x10000 * equity_quote
+    else:
+        notional_x10000 = (cap_x10000 + LEVERAGE_PRECISION) * equity_quote // 2
+    size = notional_x10000 * BASE_PRICE_TO_QUOTE // (LEVERAGE_PRECISION * oracle) // step * step
+    while size > 0 and not within_leverage(size, -size, equity_quote, oracle, cap_x10000):
+        size -= step
+    return size
+
+
+def delever_cut(
+    spot_base: int, perp_base: int, *, equity_quote: int, oracle: int, cap_x10000: int, step: int, minimum: int
+) -> int:
+    """The base (1e9, on ``step``) to take off both legs so the account is back within the cap: the smallest such
+    cut, raised to ``minimum`` (rounded up to the step), never more than the hedged size."""
+    held = min(max(spot_base, 0), max(-perp_base, 0)) // step * step
+    lo, hi = 1, held // step
+    while lo < hi:  # within_leverage only improves as both legs shrink together
+        mid = (lo + hi) // 2
+        if within_leverage(spot_base - mid * step, perp_base + mid * step, equity_quote, oracle, cap_x10000):
+            hi = mid
+        else:
+            lo = mid + 1
+    cut = max(lo * step, -(-minimum // step) * step)
+    return min(cut, held)
 
 
 def leg_step(market: PerpMarketSpec, spot_market: SpotMarketSpec) -> int:
@@ -268,12 +332,12 @@ def entry_base(config: DeltaNeutralConfig, view: LegsView) -> int:
     else:
         notional = view.equity_quote * config.target_capital_bps // BPS_PRECISION
         wanted = max(0, notional) * BASE_PRICE_TO_QUOTE // view.oracle
-    capped = min(wanted, max_entry_base(leverage_cap_x10000(config, view.market), view.equity_quote, view.oracle))
     step = leg_step(view.market, view.spot_market)
-    return max(0, capped) // step * step
+    most = max_entry_base(leverage_cap_x10000(config, view.market), view.equity_quote, view.oracle, step)
+    return max(0, min(wanted, most)) // step * step
 
 
-def exit_decision(view: LegsView) -> TwoLegDecision:
+def exit_decision() -> TwoLegDecision:
     """Flatten both legs exactly (the operator's close goes through this too)."""
     return TwoLegDecision(band=_exact(0), spot_band=_exact(0), note=LegsNote.EXIT.value)
 
@@ -295,7 +359,7 @@ def _exact(base: int) -> ExposureBand:
     return ExposureBand(base, base, base)
 
 
-def decide_legs(  # noqa: PLR0911  <why: one early return per rule, in the documented order>
+def decide_legs(  # noqa: PLR0911, PLR0912  <why: one early return per rule, in the documented order>
     config: DeltaNeutralConfig, state: DeltaNeutralState, view: LegsView
 ) -> tuple[DeltaNeutralState, TwoLegDecision, LegsNumbers]:
     """One decision: (state', the two-leg decision, its numbers). See the module docstring for the rules."""
@@ -319,7 +383,7 @@ def decide_legs(  # noqa: PLR0911  <why: one early return per rule, in the docum
             net_delta_base=net,
             hedgeable_spot_base=hedgeable,
             drift_bps=drift_bps(net, hedgeable),
-            correction_base=abs(perp_target - perp) if note is not LegsNote.EXIT else abs(perp) + abs(spot),
+            correction_base=abs(perp_target - perp),
             cooldown_remaining_s=remaining,
             mismatch_bound_base=bound,
             leverage_cap_x10000=cap,
@@ -352,7 +416,19 @@ def decide_legs(  # noqa: PLR0911  <why: one early return per rule, in the docum
             return out(LegsNote.BELOW_MIN_SIZE)
         return out(LegsNote.ENTER, perp_target=-size, spot_target=size)
 
-    # 4. rebalance the perp against the spot
+    # 4. over the leverage cap by more than the margin: cut both legs equally, keeping the net delta
+    both = leg_step(view.market, view.spot_market)
+    if not within_leverage(
+        spot, perp, view.equity_quote, view.oracle, cap + cap * config.delever_margin_bps // BPS_PRECISION
+    ):
+        minimum = max(config.min_trade_base, view.market.min_order_size, view.spot_market.min_order_size)
+        cut = delever_cut(
+            spot, perp, equity_quote=view.equity_quote, oracle=view.oracle, cap_x10000=cap, step=both, minimum=minimum
+        )
+        if cut > 0:
+            return out(LegsNote.DELEVER, perp_target=perp + cut, spot_target=spot - cut)
+
+    # 5. rebalance the perp against the spot
     if not beyond_tolerance(net, hedgeable, config.drift_tolerance_bps):
         return out(LegsNote.WITHIN_TOLERANCE)
     if view.last_rebalance_ts is not None:
@@ -364,7 +440,7 @@ def decide_legs(  # noqa: PLR0911  <why: one early return per rule, in the docum
     expanding = net > 0
     if expanding:
         # an expansion never takes the short beyond the cap, and the cap never turns it into a reduction
-        limit = max_base_under_leverage(cap, view.equity_quote, view.oracle) // step * step
+        limit = max_short_within_cap(spot, view.equity_quote, view.oracle, cap, step)
         target = min(max(target, -limit), perp)
         if target == perp and round_to_step(-hedgeable, step) != perp:
             return out(LegsNote.LEVERAGE_CAP)

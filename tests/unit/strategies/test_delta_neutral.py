@@ -162,12 +162,29 @@ def test_when_no_spot_then_drift_undefined_not_a_division_by_zero() -> None:
 
 
 def test_when_expansion_over_leverage_cap_then_capped_at_the_cap() -> None:
-    # equity $1,000 at $140: 5x = $5,000 = 35.71 SOL of short; spot 36 SOL, short 35 SOL
-    _, decision, _ = decide_legs(CFG, initial_state(), view(36, -35, equity=1_000 * USD))
+    # equity $1,670, 36 SOL bought at $140 ($3,370 of USDC borrowed): 5x leaves (8,350 - 3,370) / 140 = 35.57 SOL
+    _, decision, _ = decide_legs(CFG, initial_state(), view(36, -35, equity=1_670 * USD))
     assert decision.note == "rebalance_expand_short"
-    assert decision.band.preferred_base == -35_710_000_000
-    _, decision, _ = decide_legs(CFG, initial_state(), view(36.2, -35.71, equity=1_000 * USD))
+    assert decision.band.preferred_base == -35_570_000_000
+    # at the cap already: an expansion is refused rather than cut into a reduction
+    _, decision, _ = decide_legs(CFG, initial_state(), view(36.2, -35.57, equity=1_670 * USD))
     assert decision.note == "leverage_cap"
+    assert decision.band.preferred_base == -35_570_000_000
+
+
+def test_when_over_the_cap_by_more_than_the_margin_then_delever_both_legs_equally() -> None:
+    # equity $1,000: 35 SOL short + $4,040 borrowed = 8.94x; cutting d from both legs: 8,940 - 280 d <= 5,000
+    _, decision, numbers = decide_legs(CFG, initial_state(), view(36, -35, equity=1_000 * USD, last=NOW))
+    assert decision.note == "delever"  # not held by the cooldown
+    assert decision.spot_band.preferred_base == 36 * SOL - 14_080_000_000
+    assert decision.band.preferred_base == -35 * SOL + 14_080_000_000
+    assert numbers.net_delta_base == SOL  # the cut keeps the net delta
+
+
+def test_when_over_the_cap_within_the_margin_then_no_delever() -> None:
+    # 4,900 + 3,370 = 8,270 on $1,620 = 5.1x: over 5x, inside the 5 % margin
+    _, decision, _ = decide_legs(CFG, initial_state(), view(36, -35, equity=1_620 * USD))
+    assert decision.note != "delever"
 
 
 def test_leverage_cap_never_above_market_max() -> None:
@@ -194,7 +211,7 @@ def test_mismatch_bound_floor_is_min_orders() -> None:
     ],
 )
 def test_config_validate_names_the_field(field: str, value: int) -> None:
-    with pytest.raises(InvalidField, match=f"DeltaNeutralConfig.{field} "):
+    with pytest.raises(InvalidField, match=rf"DeltaNeutralConfig\.{field} "):
         msgspec.structs.replace(CFG, **{field: value}).validate()
 
 
