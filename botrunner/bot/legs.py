@@ -48,6 +48,8 @@ from botrunner.core.records import FillRow, LegsRow
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, Verdict
 from botrunner.funding import ONE_DAY_S
+from botrunner.margin.legs import LegsWhatIf
+from botrunner.margin.view import AccountMarginView
 from botrunner.venue.port import (
     CommandRejected,
     Fill,
@@ -58,6 +60,8 @@ from botrunner.venue.port import (
     VenueAccount,
     VenueCommand,
 )
+from governors.legs_gates import CostInputs, check_cost
+from governors.risk_legs import LegsRequest, LegsVerdict, check_legs
 from strategies.carry_stance import carry_apr_bps, evaluate, on_print
 from strategies.delta_neutral import CarryInput, LegsNote, LegsView, decide_legs, exit_decision, leg_step
 
@@ -73,6 +77,7 @@ _TRADES = frozenset(
         LegsNote.EXIT.value,
         LegsNote.REBALANCE_EXPAND_SHORT.value,
         LegsNote.REBALANCE_REDUCE_SHORT.value,
+        LegsNote.DELEVER.value,
     }
 )
 
@@ -107,7 +112,7 @@ def legs_step(  # noqa: PLR0911  <why: one flat exhaustive match over the input 
             assert_never(unreachable)
 
 
-def _decide(  # noqa: PLR0912  <why: one decision, its gates and figures, read top-down>
+def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, read top-down>
     bot: BotDefinition,
     legs: LegsSetup,
     state: BotState,
@@ -152,7 +157,7 @@ def _decide(  # noqa: PLR0912  <why: one decision, its gates and figures, read t
     decision: TwoLegDecision = wanted
     blocked = ""
     if flags.flatten:
-        decision = exit_decision(view)
+        decision = exit_decision()
     action = RiskAction.APPROVE
     commands: tuple[VenueCommand, ...] = ()
     if decision.note in _TRADES:
@@ -167,12 +172,35 @@ def _decide(  # noqa: PLR0912  <why: one decision, its gates and figures, read t
                 decision, clamped = _fund_entry(legs, bot, decision, account, oracle)
                 if clamped:
                     action = RiskAction.CLAMP
-            legs_command = _legs_command(bot, legs, decision, spot=spot, perp=perp, mark=mark, oracle=oracle, ts=ts)
-            if legs_command is None:
+            spot_delta, perp_delta = _deltas(bot, legs, decision, spot=spot, perp=perp)
+            if spot_delta == 0 and perp_delta == 0:
                 blocked = "below_min_order"
             else:
-                commands = (legs_command,)
-                ls.pending = decision.note
+                verdict = _risk(bot, legs, account, spot, perp, spot_delta, perp_delta, numbers.mismatch_bound_base)
+                if verdict.action is not RiskAction.APPROVE:
+                    action = verdict.action
+                spot_delta, perp_delta = _deltas_of(bot, legs, verdict.spot_delta, verdict.perp_delta)
+                cost = check_cost(
+                    legs.cost,
+                    CostInputs(
+                        perp_base=perp,
+                        perp_delta=perp_delta,
+                        spot_base=spot,
+                        spot_delta=spot_delta,
+                        oracle=oracle,
+                        funding_rate=smoothed if smoothed is not None else state.funding_rate,
+                        deposit_apr_bps=legs.carry.deposit_apr_bps,
+                    ),
+                )
+                ls.cost = cost
+                if spot_delta == 0 and perp_delta == 0:
+                    reasons = ",".join(r.value for r in verdict.reasons)
+                    blocked = f"risk_{verdict.action.value.lower()}:{reasons}" if reasons else "below_min_order"
+                elif cost.blocked:
+                    blocked = "cost_gate"
+                else:
+                    commands = (_command(bot, legs, decision.note, spot_delta, perp_delta, perp, mark, oracle, ts),)
+                    ls.pending = decision.note
     elif decision.note == LegsNote.HALTED_LEG_MISMATCH.value:
         action = RiskAction.PAUSE
     row = LegsRow(
@@ -274,55 +302,105 @@ def _limit(price: int, side: Side, tolerance_bps: int, tick: int) -> int:
     return max(tick, worst - worst % tick)
 
 
-def _legs_command(
+def _deltas(bot: BotDefinition, legs: LegsSetup, decision: TwoLegDecision, *, spot: int, perp: int) -> tuple[int, int]:
+    """(spot, perp) deltas that take both legs to the decision's targets, each on its step and at least its minimum
+    order (else 0). Sizes round toward zero, so an exit never sells SOL that interest has not made a whole step."""
+    return _deltas_of(bot, legs, decision.spot_band.preferred_base - spot, decision.band.preferred_base - perp)
+
+
+def _deltas_of(bot: BotDefinition, legs: LegsSetup, spot_delta: int, perp_delta: int) -> tuple[int, int]:
+    market, spot_market = bot.market, legs.spot
+    perp_size = abs(perp_delta) // market.step_size * market.step_size
+    if perp_size < market.min_order_size:
+        perp_size = 0
+    spot_step = spot_market.order_step_size or 1
+    spot_size = abs(spot_delta) // spot_step * spot_step
+    if spot_size < max(spot_market.min_order_size, 1):
+        spot_size = 0
+    return (spot_size if spot_delta > 0 else -spot_size), (perp_size if perp_delta > 0 else -perp_size)
+
+
+# What the two-leg what-if charges (bps, rounded up from Drift's tier-1 taker fees: SOL-PERP 3.5 bp, spot 10 bp)
+PERP_FEE_ALLOWANCE_BPS = 4
+
+
+def _risk(  # noqa: PLR0917  <why: both legs now, the trade, and the bound the rules computed>
     bot: BotDefinition,
     legs: LegsSetup,
-    decision: TwoLegDecision,
-    *,
+    account: VenueAccount,
     spot: int,
+    perp: int,
+    spot_delta: int,
+    perp_delta: int,
+    bound: int,
+) -> LegsVerdict:
+    """The Risk Governor's two-leg check (``governors.risk_legs``) on the Drift-exact what-if of the account,
+    the legs filled at their worst prices (the slippage tolerance) with Drift's taker fees."""
+    view = account.margin_view()
+    if not isinstance(view, AccountMarginView):
+        raise TypeError(f"the two-leg risk check needs the margin engine's account view, got {type(view).__name__}")
+    whatif = LegsWhatIf(
+        view.account,
+        view.markets,
+        bot.market.market_index,
+        legs.spot.market_index,
+        perp_fee_bps=PERP_FEE_ALLOWANCE_BPS,
+        spot_fee_bps=SPOT_FEE_ALLOWANCE_BPS,
+        slippage_bps=legs.carry.slippage_tolerance_bps,
+    )
+    request = LegsRequest(
+        spot_base=spot,
+        perp_base=perp,
+        spot_delta=spot_delta,
+        perp_delta=perp_delta,
+        mismatch_bound_base=bound,
+        leg_step=leg_step(bot.market, legs.spot),
+        market=bot.market,
+    )
+    return check_legs(legs.risk, request, whatif)
+
+
+def _command(  # noqa: PLR0917  <why: the approved deltas, the perp position and the prices they trade at>
+    bot: BotDefinition,
+    legs: LegsSetup,
+    reason: str,
+    spot_delta: int,
+    perp_delta: int,
     perp: int,
     mark: int,
     oracle: int,
     ts: int,
-) -> PlaceLegs | None:
-    """ONE ``PlaceLegs`` that takes both legs to the decision's targets (None: neither leg reaches a minimum
-    order). Sizes are exact: the perp delta on the perp step, the spot delta on the spot step (toward zero, so an
-    exit never sells SOL that interest has not made a whole step)."""
+) -> PlaceLegs:
+    """ONE ``PlaceLegs`` of the approved deltas (at least one nonzero): the perp leg a MARKET order with its
+    worst-price limit at mark +- the tolerance, the spot leg an IOC order with its limit at oracle +- it."""
     tolerance = legs.carry.slippage_tolerance_bps
     market = bot.market
-    perp_delta = decision.band.preferred_base - perp
-    perp_size = abs(perp_delta) // market.step_size * market.step_size
     perp_leg = None
-    if perp_size >= market.min_order_size:
+    if perp_delta:
         side = Side.BUY if perp_delta > 0 else Side.SELL
+        after = perp + perp_delta
         perp_leg = OrderIntent(
             user_order_id=PERP_LEG_ORDER_ID,
             side=side,
             price=_limit(mark, side, tolerance, market.tick_size),
-            base=perp_size,
+            base=abs(perp_delta),
             post_only=PostOnlyMode.NONE,
-            reduce_only=decision.band.preferred_base * perp >= 0 and abs(decision.band.preferred_base) < abs(perp),
+            reduce_only=after * perp >= 0 and abs(after) < abs(perp),
             max_ts=0,
             placed_at=ts,
             anchor_price=mark,
             order_type=OrderType.MARKET,
         )
-    spot_market = legs.spot
-    spot_delta = decision.spot_band.preferred_base - spot
-    spot_step = spot_market.order_step_size or 1
-    spot_size = abs(spot_delta) // spot_step * spot_step
     spot_leg = None
-    if spot_size >= max(spot_market.min_order_size, 1):
+    if spot_delta:
         side = Side.BUY if spot_delta > 0 else Side.SELL
         spot_leg = SpotOrder(
-            spot_market_index=spot_market.market_index,
+            spot_market_index=legs.spot.market_index,
             side=side,
-            base=spot_size,
-            limit_price=_limit(oracle, side, tolerance, spot_market.order_tick_size or 1),
+            base=abs(spot_delta),
+            limit_price=_limit(oracle, side, tolerance, legs.spot.order_tick_size or 1),
         )
-    if perp_leg is None and spot_leg is None:
-        return None
-    return PlaceLegs(spot=spot_leg, perp=perp_leg, reason=decision.note)
+    return PlaceLegs(spot=spot_leg, perp=perp_leg, reason=reason)
 
 
 def _report(state: BotState, report: VenueReport, account: VenueAccount) -> tuple[BotState, Effects]:

@@ -27,7 +27,9 @@ from botrunner.core.precision import BPS_PRECISION, SOL_SPOT_MARKET_INDEX
 from botrunner.core.records import LegsRow, OrderRow
 from botrunner.core.verdict import Verdict
 from governors.execution import decide as execution_decide
+from governors.legs_gates import CostGateConfig, CostGateResult
 from governors.risk import RiskInputs, RiskState, evaluate
+from governors.risk_legs import LegsLimits
 from governors.risk_limits import RiskLimits
 from strategies.base import MarketView, PriceMemory, Strategy
 from strategies.carry_stance import CarrySettings, CarryStance
@@ -40,6 +42,8 @@ class LegsSetup(msgspec.Struct, frozen=True, kw_only=True):
 
     rules: DeltaNeutralConfig
     carry: CarrySettings
+    risk: LegsLimits
+    cost: CostGateConfig
     spot: SpotMarketSpec
 
 
@@ -51,6 +55,7 @@ class LegsState(msgspec.Struct, kw_only=True):
     stance: CarryStance = msgspec.field(default_factory=CarryStance)
     pending: str = ""
     last: LegsRow | None = None
+    cost: CostGateResult | None = None  # the cost gate's last answer (what ctl shows)
 
 
 class LegsStrategy:
@@ -103,6 +108,8 @@ class BotDefinition:
             legs = LegsSetup(
                 rules=bot.strategy.delta_neutral,
                 carry=bot.strategy.carry,
+                risk=bot.strategy.legs_risk,
+                cost=bot.strategy.cost_gate,
                 spot=load_catalogue().spot(SOL_SPOT_MARKET_INDEX),
             )
             strategy: Strategy[Any] = LegsStrategy()

@@ -61,6 +61,8 @@ from botrunner.yamlconf import (
     read_text,
     where,
 )
+from governors.legs_gates import CostGateConfig
+from governors.risk_legs import LegsLimits
 from governors.risk_limits import RiskLimits
 from strategies.band import BandConfig, FixedBandStrategy
 from strategies.base import Strategy
@@ -102,6 +104,8 @@ class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     band: BandConfig | None = None  # required for kind: band
     delta_neutral: DeltaNeutralConfig = DeltaNeutralConfig()  # kind: delta_neutral only
     carry: CarrySettings = CarrySettings()  # kind: delta_neutral only
+    legs_risk: LegsLimits = LegsLimits()  # kind: delta_neutral only: the two-leg risk check's limits
+    cost_gate: CostGateConfig = CostGateConfig()  # kind: delta_neutral only
 
     @property
     def two_legs(self) -> bool:
@@ -166,6 +170,7 @@ _HUMAN_UNITS: tuple[tuple[tuple[str, ...], str, str, int], ...] = (
     (("strategy", "delta_neutral"), "min_trade_sol", "min_trade_base", BASE_PRECISION),
     (("strategy", "delta_neutral"), "mismatch_usd", "mismatch_quote", QUOTE_PRECISION),
     (("strategy", "delta_neutral"), "max_leverage", "max_leverage_x10000", LEVERAGE_PRECISION),
+    (("strategy", "legs_risk"), "max_leverage", "max_leverage_x10000", LEVERAGE_PRECISION),
     (("live",), "confirm_above_usd", "confirm_above_quote", QUOTE_PRECISION),
     (("live",), "max_order_notional_usd", "max_order_notional_quote", QUOTE_PRECISION),
     (("live",), "gas_reserve_sol", "gas_reserve_lamports", LAMPORTS_PER_SOL),
@@ -280,6 +285,8 @@ def _validate_semantics(  # noqa: PLR0912  a flat list of independent checks, ea
         (("strategy", "band"), band, band.validate if band is not None else (lambda: None)),
         (("strategy", "delta_neutral"), bot.strategy.delta_neutral, bot.strategy.delta_neutral.validate),
         (("strategy", "carry"), bot.strategy.carry, bot.strategy.carry.validate),
+        (("strategy", "legs_risk"), bot.strategy.legs_risk, bot.strategy.legs_risk.validate),
+        (("strategy", "cost_gate"), bot.strategy.cost_gate, bot.strategy.cost_gate.validate),
         (("execution",), bot.execution, bot.execution.validate),
         (("risk",), bot.risk, bot.risk.validate),
         (("live",), bot.live, bot.live.validate),
@@ -335,7 +342,7 @@ def _validate_two_legs(bot: BotConfig, fail: Any) -> None:
         if bot.mode is not BotMode.PAPER:
             raise fail("kind: delta_neutral runs in paper mode only until its live legs are merged", "mode")
         return
-    for section in ("delta_neutral", "carry"):
+    for section in ("delta_neutral", "carry", "legs_risk", "cost_gate"):
         if getattr(bot.strategy, section) != getattr(_DEFAULT_STRATEGY, section):
             raise fail(f"belongs to kind: delta_neutral, not kind: {bot.strategy.kind.value}", "strategy", section)
 

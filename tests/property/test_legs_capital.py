@@ -16,6 +16,7 @@ from botrunner.backtest.engine import BacktestInputs, legs_split, run_backtest
 from botrunner.config import load_bot
 from botrunner.marketdata.candles import Candle, Candles
 from botrunner.marketdata.funding import DriftFundingRecord
+from governors.legs_gates import CostGateConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = load_bot(ROOT / "config" / "bots" / "sol-delta-neutral.yaml")
@@ -39,18 +40,32 @@ def runs(draw: st.DrawFn) -> BacktestInputs:
     funding = tuple(
         DriftFundingRecord(T0 + (h + 1) * 3_600, r, r, r, 200_000_000, 200_000_000, 0) for h, r in enumerate(rates)
     )
+    always_in = draw(st.booleans())
     carry = msgspec.structs.replace(
         BOT.strategy.carry,
+        # always in: a deposit APR above any drawn funding, so the cost gate (free here) lets the entry through
+        deposit_apr_bps=1_000 if always_in else BOT.strategy.carry.deposit_apr_bps,
         smoothing_prints=draw(st.integers(min_value=1, max_value=6)),
         min_hold_s=draw(st.sampled_from([0, 3_600])),
-        always_in=draw(st.booleans()),
+        always_in=always_in,
+    )
+    free = CostGateConfig(
+        perp_fee_ppm=0,
+        spot_fee_ppm=0,
+        slippage_ppm=0,
+        base_fee_lamports=0,
+        priority_fee_lamports=0,
+        jito_tip_lamports=0,
+        include_unwind=False,
     )
     rules = msgspec.structs.replace(
         BOT.strategy.delta_neutral,
         cooldown_s=draw(st.sampled_from([0, 900, 1_800])),
         target_base=draw(st.integers(min_value=1, max_value=60)) * 10**9,
     )
-    bot = msgspec.structs.replace(BOT, strategy=msgspec.structs.replace(BOT.strategy, carry=carry, delta_neutral=rules))
+    bot = msgspec.structs.replace(
+        BOT, strategy=msgspec.structs.replace(BOT.strategy, carry=carry, delta_neutral=rules, cost_gate=free)
+    )
     candles = Candles(source="random", interval_s=INTERVAL, bars=tuple(bars))
     return BacktestInputs(bot=bot, candles=candles, funding=funding, start=T0, end=T0 + n * INTERVAL)
 

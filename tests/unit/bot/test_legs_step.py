@@ -44,8 +44,12 @@ def test_step_for_a_grid_bot_is_the_perp_step_and_for_delta_neutral_the_legs_ste
     assert step_for(BotDefinition.from_config(_config())) is legs_step
 
 
+FAVOURABLE = 20_000_000  # funding $0.02 per SOL per hour (longs pay): a week of it pays the legs' costs
+
+
 def test_legs_when_carry_in_then_one_place_legs_sized_exactly_with_worst_price_limits() -> None:
     driver, venue, rows = _driver(_config(always_in=True))
+    driver.feed(FundingSettled(T0, FAVOURABLE))
     effects = driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
     assert len(effects.commands) >= 1
     legs = effects.commands[0]
@@ -96,6 +100,7 @@ def test_legs_when_carry_below_enter_then_out_of_market_with_the_stance_reason()
 def test_legs_when_usdc_cannot_buy_the_target_then_the_entry_is_cut_to_what_it_buys_and_fills() -> None:
     bot = msgspec.structs.replace(_config(always_in=True), capital_quote=1_000 * 10**6)
     driver, venue, rows = _driver(bot)
+    driver.feed(FundingSettled(T0, FAVOURABLE))
     effects = driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
     legs = effects.commands[0]
     assert isinstance(legs, PlaceLegs) and legs.spot is not None and legs.perp is not None
@@ -104,3 +109,14 @@ def test_legs_when_usdc_cannot_buy_the_target_then_the_entry_is_cut_to_what_it_b
     assert legs.spot.base >= 4 * 10**9  # the cut keeps what $1000 buys at $201, less the fee allowance
     assert effects.decision is not None and effects.decision.verdict.action.value == "CLAMP"
     assert venue.spot_balance(1) == legs.spot.base and not rows.legs[-1].blocked
+
+
+def test_legs_when_revenue_below_cost_then_the_cost_gate_blocks_the_entry() -> None:
+    driver, venue, rows = _driver(_config(always_in=True))
+    driver.feed(FundingSettled(T0, 0))  # no funding: a week of 2 % deposit APR does not pay fees and slippage
+    effects = driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
+    assert not any(isinstance(c, PlaceLegs) for c in effects.commands)
+    assert rows.legs[-1].reason == "enter" and rows.legs[-1].blocked == "cost_gate"
+    strategy: LegsState = driver.state.strategy
+    assert strategy.cost is not None and strategy.cost.revenue_quote < strategy.cost.cost_quote
+    assert venue.spot_balance(1) == 0
