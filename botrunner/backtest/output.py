@@ -331,7 +331,8 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
             )
             _write_lines(staged["legs.csv"], LEGS_HEADER, map(legs_line, result.legs))
         staged["report.html"].write_text(
-            render_report(doc, result.snapshots, result.fills, run_curve(result), result.races), encoding="utf-8"
+            render_report(doc, result.snapshots, result.fills, run_curve(result), result.races, legs=result.legs),
+            encoding="utf-8",
         )
         for name, path in staged.items():
             os.replace(path, out / name)  # a rename within one file system: needs no space, one file at a time

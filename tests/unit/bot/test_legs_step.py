@@ -120,3 +120,14 @@ def test_legs_when_revenue_below_cost_then_the_cost_gate_blocks_the_entry() -> N
     strategy: LegsState = driver.state.strategy
     assert strategy.cost is not None and strategy.cost.revenue_quote < strategy.cost.cost_quote
     assert venue.spot_balance(1) == 0
+
+
+def test_legs_memory_keeps_the_cooldown_clock_and_the_mismatch_halt_across_a_restart() -> None:
+    bot = BotDefinition.from_config(_config())
+    state = bot.initial_state(T0)
+    state.last_rebalance_ts, state.legs_halted = T0 + 600, True
+    restored = bot.initial_state(T0 + 7_200, state.memory())
+    assert restored.last_rebalance_ts == T0 + 600
+    assert restored.legs_halted
+    legs: LegsState = restored.strategy
+    assert legs.rules.halted  # the restarted bot still waits for an operator
