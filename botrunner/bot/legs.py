@@ -22,7 +22,7 @@ from typing import assert_never
 import msgspec
 
 from botrunner.bot.lifecycle import apply_command
-from botrunner.bot.pipeline import BotDefinition, BotState, Decision, LegsSetup, LegsState
+from botrunner.bot.pipeline import BotDefinition, BotState, Decision, LegsSetup, LegsState, OperatorFlags
 from botrunner.bot.settle import settle_due
 from botrunner.bot.step import (
     NOTHING,
@@ -66,6 +66,7 @@ from strategies.carry_stance import carry_apr_bps, evaluate, on_print
 from strategies.delta_neutral import CarryInput, LegsNote, LegsView, decide_legs, exit_decision, leg_step
 
 _SETTLE = SettlePnl()
+_PAUSED = OperatorFlags(pause=True)
 # What an entry reserves for the spot leg's fee on top of its worst price: Drift's tier-1 spot taker fee (10 bp,
 # protocol-v2 FeeStructure::spot_default). The paper venue never borrows USDC for a spot buy, so an entry sized
 # beyond the USDC balance would be refused whole at every bar.
@@ -224,6 +225,8 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
         bool(commands),
     )
     ls.last = row
+    if flags.flatten and not commands and perp == 0 and abs(spot) < max(legs.spot.min_order_size, 1):
+        state.flags = _PAUSED  # a finished flatten (both legs closed) becomes a pause, as for a perp bot
     if settle and bot.settle is not None:
         commands = _settle(bot, state, account, ts, perp, commands)
     record = Decision(

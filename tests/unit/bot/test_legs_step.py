@@ -14,7 +14,7 @@ from botrunner.bot.pipeline import BotDefinition, BotState, LegsState
 from botrunner.bot.step import BarClose, FundingSettled, Operator, VenueReport, step
 from botrunner.config import BotConfig, load_bot
 from botrunner.connector.orders import OrderType
-from botrunner.core.operator import Pause
+from botrunner.core.operator import Flatten, Pause
 from botrunner.core.side import Side
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
@@ -131,3 +131,16 @@ def test_legs_memory_keeps_the_cooldown_clock_and_the_mismatch_halt_across_a_res
     assert restored.legs_halted
     legs: LegsState = restored.strategy
     assert legs.rules.halted  # the restarted bot still waits for an operator
+
+
+def test_legs_when_operator_flattens_then_both_legs_close_and_the_bot_pauses() -> None:
+    driver, venue, _rows = _driver(_config(always_in=True))
+    driver.feed(FundingSettled(T0, FAVOURABLE))
+    driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
+    assert venue.spot_balance(1) == 40 * 10**9
+    effects = driver.feed(Operator(ts=T0 + 600, command=Flatten(name="sol-delta-neutral"), mark=PRICE, oracle=PRICE))
+    legs = [c for c in effects.commands if isinstance(c, PlaceLegs)]
+    assert len(legs) == 1 and legs[0].reason == "exit"
+    assert venue.position.base_asset_amount == 0 and venue.spot_balance(1) == 0
+    driver.feed(BarClose(ts=T0 + 900, close_ts=T0 + 900, price=PRICE, oracle=PRICE))
+    assert driver.state.flags.pause and not driver.state.flags.flatten
