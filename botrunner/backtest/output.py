@@ -330,8 +330,9 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
                 (interest_line(r, 9 if r.market_index == SOL_SPOT_MARKET_INDEX else 6) for r in result.interest),
             )
             _write_lines(staged["legs.csv"], LEGS_HEADER, map(legs_line, result.legs))
+        legs = {"legs": result.legs} if two_legs else {}  # a perp-only bot's report is rendered as before
         staged["report.html"].write_text(
-            render_report(doc, result.snapshots, result.fills, run_curve(result), result.races, legs=result.legs),
+            render_report(doc, result.snapshots, result.fills, run_curve(result), result.races, **legs),
             encoding="utf-8",
         )
         for name, path in staged.items():
