@@ -17,16 +17,26 @@ balance per interval, so the interest booked is low by a relative ``r d / (2 yea
 aside): 5.7e-6 of the interest for r = 10 % and d = 3600 s, 0.0057 USDC on 1,000 USDC of interest. A rate series'
 changes land at the next update (up to ``every_s`` late), which the rate's own sampling (hourly) dominates.
 
-The maths of one update (the rate curve, the accumulated interest) is ``botrunner.margin.interest``'s; this module
-only schedules updates and picks the rates.
+The rates: ``botrunner.margin.interest.rates_at`` (Drift's curve at the configured utilisation; the deposit rate
+net of the insurance share) or a rate series (``botrunner.marketdata.rates``, none before its first row). One update
+with given rates is protocol-v2 ``calculate_accumulated_interest``'s arithmetic with those rates
+(:func:`accumulate_at_rates`): ``cumulative * rate * dt // ONE_YEAR // SPOT_RATE_PRECISION``, +1 on the borrow side.
+Against the chain's update at the same utilisation the deposit side differs only in where the insurance share is
+rounded (within one unit of 1e10 of the cumulative interest).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import msgspec
+
+from botrunner.margin.interest import ONE_YEAR_S, SPOT_RATE_PRECISION, rates_at
 from botrunner.margin.model import SpotMarketState
+from botrunner.marketdata.rates import load_rate_series
 from botrunner.paper.account import PaperAccount
+from botrunner.paper.config import InterestSettings, MarketRates
 from botrunner.venue.port import VenueEvent
 
 # (market, ts) -> (deposit rate, borrow rate) in force at ts, in the interest maths' rate precision
@@ -73,3 +83,46 @@ class Accrual:
             out,
         )
         self.last_ts = now
+
+
+def accumulate_at_rates(market: SpotMarketState, deposit_rate: int, borrow_rate: int, dt: int) -> SpotMarketState:
+    """``market`` after one Drift interest update over ``dt`` seconds at these APRs (SPOT_RATE_PRECISION 1e6 a
+    year): protocol-v2 ``calculate_accumulated_interest``'s increments (the borrow side rounded up by one, as there;
+    none when no time passed or no borrow rate, as there with nothing borrowed)."""
+    if dt <= 0 or borrow_rate <= 0:
+        return market
+    dep = market.cumulative_deposit_interest
+    bor = market.cumulative_borrow_interest
+    return msgspec.structs.replace(
+        market,
+        cumulative_deposit_interest=dep + dep * (deposit_rate * dt) // ONE_YEAR_S // SPOT_RATE_PRECISION,
+        cumulative_borrow_interest=bor + bor * (borrow_rate * dt) // ONE_YEAR_S // SPOT_RATE_PRECISION + 1,
+    )
+
+
+def rate_source(rates: MarketRates) -> RateSource:
+    """The rates of ``rates`` (validated): a loaded series (read once, here) or the curve at the utilisation."""
+    if rates.series is not None:
+        series = load_rate_series(Path(rates.series))
+
+        def from_series(_market: SpotMarketState, ts: int) -> tuple[int, int]:
+            sample = series.at(ts)
+            return (0, 0) if sample is None else (sample.deposit_apr, sample.borrow_apr)
+
+        return from_series
+    assert rates.curve is not None and rates.utilization is not None  # MarketRates.validate
+    point = rates_at(rates.curve, rates.utilization)
+    fixed = (point.deposit_rate, point.borrow_rate)
+    return lambda _market, _ts: fixed
+
+
+def accrual_from_settings(settings: InterestSettings, now: int) -> Accrual:
+    """The interest clock ``PaperConfig.interest`` describes, starting at ``now``."""
+    settings.validate()
+    return Accrual(
+        usdc_rates=rate_source(settings.usdc),
+        sol_rates=rate_source(settings.sol),
+        accumulate=accumulate_at_rates,
+        every_s=settings.every_s,
+        last_ts=now,
+    )

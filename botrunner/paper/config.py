@@ -8,6 +8,7 @@ import msgspec
 
 from botrunner.config.paper import check_latency_slots
 from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, PERCENTAGE_PRECISION, QUOTE_PRECISION
+from botrunner.margin.interest import SpotRateCurve
 from botrunner.paper.fees import FeeSchedule, drift_fee_tier
 
 SPOT_UTILIZATION_PRECISION: Final = 10**6  # protocol-v2: utilisation 1e6 = 100 %
@@ -16,11 +17,13 @@ MAX_INTEREST_EVERY_S: Final = 86_400
 
 class MarketRates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where one spot market's deposit and borrow rates come from: a rate series file (``ts,deposit_apr,borrow_apr``,
-    ``botrunner.marketdata.rates``) when ``series`` is set, else Drift's rate curve at ``utilization`` (1e6 =
-    100 %; the market's curve parameters from the catalogue)."""
+    ``botrunner.marketdata.rates``; no interest before its first row) when ``series`` is set, else Drift's rate
+    ``curve`` (the SpotMarket's parameters, ``botrunner.margin.interest.SpotRateCurve``) at ``utilization`` (1e6 =
+    100 %)."""
 
     series: str | None = None
     utilization: int | None = None
+    curve: SpotRateCurve | None = None
 
     def validate(self, where: str) -> MarketRates:
         if (self.series is None) == (self.utilization is None):
@@ -29,6 +32,8 @@ class MarketRates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             raise ValueError(f"{where}.series: an empty path")
         if self.utilization is not None and not 0 <= self.utilization <= SPOT_UTILIZATION_PRECISION:
             raise ValueError(f"{where}.utilization must be in [0, 1000000] (1e6 = 100 %), got {self.utilization}")
+        if (self.curve is None) != (self.utilization is None):
+            raise ValueError(f"{where}: utilization and curve go together (the curve is read at the utilization)")
         return self
 
 

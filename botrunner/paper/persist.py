@@ -205,8 +205,8 @@ def restore(data: bytes, market: PerpMarketSpec, config: PaperConfig, accrual: A
     _check(cp)
     # The constructor builds the static parts (catalogue spot specs, caches); every piece of state is then replaced.
     venue = PaperVenue(market, config, deposit_quote=1, oracle_price=cp.oracle, now=cp.now, accrual=accrual)
-    if accrual is not None and cp.interest_ts is not None:
-        accrual.last_ts = cp.interest_ts
+    if venue._accrual is not None and cp.interest_ts is not None:  # the given clock or the config's
+        venue._accrual.last_ts = cp.interest_ts
     tape = venue._tape
     tape.now = cp.now
     tape.last_price = cp.last_price

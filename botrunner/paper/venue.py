@@ -44,7 +44,7 @@ from botrunner.margin.view import AccountMarginView
 from botrunner.marketdata.l2 import Trade
 from botrunner.paper import admission
 from botrunner.paper.account import Ledger, PaperAccount
-from botrunner.paper.accrual import Accrual
+from botrunner.paper.accrual import Accrual, accrual_from_settings
 from botrunner.paper.candle_fills import CandleFillModel
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.fill_model import FillModel
@@ -85,7 +85,8 @@ class PaperVenue:
         now: int,
         accrual: Accrual | None = None,
     ) -> None:
-        """``accrual``: the interest clock (``botrunner.paper.accrual``); None books no interest."""
+        """``accrual``: the interest clock (``botrunner.paper.accrual``); None: the one ``config.interest`` describes,
+        or no interest when that is None too."""
         if deposit_quote <= 0:
             raise ValueError(f"PaperVenue: deposit must be > 0 USDC (1e6), got {deposit_quote}")
         if oracle_price <= 0:
@@ -96,9 +97,7 @@ class PaperVenue:
         self._account = PaperAccount(market, config.fees, self._tape, deposit_quote=deposit_quote)
         self._fills: FillModel = CandleFillModel(self._account, market, config)
         if accrual is None and config.interest is not None:
-            # the rate curve and the accumulated interest are botrunner.margin.interest's (issue 19, not merged yet):
-            # refuse rather than run a venue that silently books no interest
-            raise ValueError("PaperConfig.interest: building the interest clock from the settings is not available yet")
+            accrual = accrual_from_settings(config.interest, now)
         self._accrual = accrual
 
     # ------------------------------------------------------------------ state (the parts own it)

@@ -4,7 +4,10 @@ worth more, ``InterestAccrued`` per balance, the margin views follow, and a chec
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
+import pytest
 
 from botrunner.core.catalogue import load_catalogue
 from botrunner.core.precision import (
@@ -15,11 +18,12 @@ from botrunner.core.precision import (
     SOL_SPOT_MARKET_INDEX,
     SPOT_CUMULATIVE_INTEREST_PRECISION,
 )
+from botrunner.margin.interest import SpotRateCurve, rates_at
 from botrunner.margin.model import BalanceType, SpotMarketState
 from botrunner.paper import persist
 from botrunner.paper.account import drift_scaled_balance
 from botrunner.paper.accrual import Accrual
-from botrunner.paper.config import PaperConfig
+from botrunner.paper.config import InterestSettings, MarketRates, PaperConfig
 from botrunner.paper.venue import PaperVenue
 from botrunner.venue.port import Deposit, InterestAccrued, SettlePnl, VenueEvent
 
@@ -28,6 +32,10 @@ ONE = SPOT_CUMULATIVE_INTEREST_PRECISION
 USDC = QUOTE_PRECISION
 USD = PRICE_PRECISION
 T0 = 1_000
+# a curve with SOL's shape (kink at 80 %, 5 % / 100 % borrow APR), 10 % to the insurance stakers
+SOL_CURVE = SpotRateCurve(
+    optimal_utilization=800_000, optimal_borrow_rate=50_000, max_borrow_rate=1_000_000, insurance_total_factor=100_000
+)
 
 
 def grown(market: SpotMarketState, deposit_ppm: int, borrow_ppm: int) -> SpotMarketState:
@@ -198,3 +206,48 @@ def test_a_restored_venue_goes_on_from_the_last_interest_update() -> None:
     assert twin._accrual is not None and twin._accrual.last_ts == T0 + 3_600
     assert v.on_price(T0 + 7_300, price, price) == twin.on_price(T0 + 7_300, price, price)
     assert (twin.usdc, twin.sol, twin.report()) == (v.usdc, v.sol, v.report())
+
+
+def test_config_with_a_rate_series_accrues_its_rates_and_a_checkpoint_keeps_the_clock(tmp_path: Path) -> None:
+    rates = tmp_path / "usdc.csv"
+    rates.write_text("ts,deposit_apr,borrow_apr\n0,0.10,0.15\n")
+    config = PaperConfig(
+        interest=InterestSettings(
+            usdc=MarketRates(series=str(rates)),
+            sol=MarketRates(utilization=500_000, curve=SOL_CURVE),
+        )
+    )
+    v = PaperVenue(SOL_PERP, config, deposit_quote=10_000 * USDC, oracle_price=150 * USD, now=T0)
+    v.submit(Deposit(spot_market_index=SOL_SPOT_MARKET_INDEX, amount=2 * BASE_PRECISION), T0)
+    events = v.on_price(T0 + 3_600, 150 * USD, 150 * USD)
+    usdc_event, sol_event = events
+    assert isinstance(usdc_event, InterestAccrued) and isinstance(sol_event, InterestAccrued)
+    # 10 % a year over an hour on 10,000 USDC: cumulative 1e10 grows by 1e10 * 100_000 * 3600 // 31_536_000 // 1e6
+    growth = ONE * (100_000 * 3_600) // 31_536_000 // 10**6
+    assert usdc_event.amount == 10_000 * USDC * (ONE + growth) // ONE - 10_000 * USDC
+    point = rates_at(SOL_CURVE, 500_000)
+    sol_growth = ONE * (point.deposit_rate * 3_600) // 31_536_000 // 10**6
+    assert sol_event.amount == 2 * BASE_PRECISION * (ONE + sol_growth) // ONE - 2 * BASE_PRECISION > 0
+    twin = persist.restore(persist.checkpoint(v), SOL_PERP, config)
+    assert twin._accrual is not None and twin._accrual.last_ts == T0 + 3_600
+    assert v.on_price(T0 + 7_200, 150 * USD, 150 * USD) == twin.on_price(T0 + 7_200, 150 * USD, 150 * USD)
+
+
+@pytest.mark.parametrize(
+    ("rates", "needle"),
+    [
+        (MarketRates(), "exactly one"),
+        (MarketRates(series="x.csv", utilization=1, curve=SOL_CURVE), "exactly one"),
+        (MarketRates(utilization=500_000), "go together"),
+        (MarketRates(utilization=1_000_001, curve=SOL_CURVE), "utilization must be in"),
+        (MarketRates(series=" "), "empty path"),
+    ],
+)
+def test_interest_settings_when_impossible_then_a_one_line_error_naming_the_field(
+    rates: MarketRates, needle: str
+) -> None:
+    with pytest.raises(ValueError, match=needle) as info:
+        PaperConfig(interest=InterestSettings(usdc=rates, sol=MarketRates(series="s.csv"))).validate()
+    assert "PaperConfig.interest.usdc" in str(info.value)
+    with pytest.raises(ValueError, match="every_s"):
+        InterestSettings(usdc=MarketRates(series="a"), sol=MarketRates(series="b"), every_s=0).validate()
