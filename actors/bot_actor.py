@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import msgspec
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
-from botrunner.bot.driver import BotDriver
+from botrunner.bot.driver import BotDriver, step_for
 from botrunner.bot.pipeline import BotDefinition, BotMemory, OperatorFlags
-from botrunner.bot.step import Effects, step
+from botrunner.bot.step import Effects
 from botrunner.bot.step import PricePoint as PriceSeen
 from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
@@ -66,6 +66,8 @@ class BotCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     flags: OperatorFlags
     last_settle_ts: int = 0  # the settle policy's clock (absent before paper bots settled: never settled)
     last_position: int = 0
+    last_rebalance_ts: int | None = None  # a two-leg bot's cooldown clock (absent: never rebalanced)
+    legs_halted: bool = False  # a two-leg bot's leg-mismatch halt: outlives a restart until an operator clears it
 
 
 class _Version(msgspec.Struct):
@@ -139,6 +141,8 @@ class BotActor(BotShell):
                 decision_seq=saved.decision_seq,
                 last_settle_ts=envelope.last_settle_ts,
                 last_position=envelope.last_position,
+                last_rebalance_ts=envelope.last_rebalance_ts,
+                legs_halted=envelope.legs_halted,
             )
         else:
             start_ts, price = feed.price_before(position)
@@ -150,7 +154,7 @@ class BotActor(BotShell):
             memory = BotMemory(funding_rate=feed.funding_before(position))
         state = definition.initial_state(started_at=now, memory=memory)
         for close_ts, close in feed.warmup_closes(self.cursor if self.cursor is not None else feed.keys[0] - 1):
-            state, _ = step(definition, state, PriceSeen(close_ts, close), venue)
+            state, _ = step_for(definition)(definition, state, PriceSeen(close_ts, close), venue)
         slots = config.paper.latency_slots  # the bot's YAML (paper: latency_slots); in-flight commands are not saved
         latency = LatentVenue(venue, slots) if slots else None
         driver = BotDriver(definition, venue if latency is None else latency, state, self.step)
@@ -229,6 +233,8 @@ class BotActor(BotShell):
             flags=state.flags,
             last_settle_ts=state.last_settle_ts,
             last_position=state.last_position,
+            last_rebalance_ts=state.last_rebalance_ts,
+            legs_halted=state.legs_halted,
         )
         self._commit(
             paper.driver,

@@ -14,14 +14,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botrunner.bot.driver import BotDriver
+from botrunner.bot.driver import BotDriver, step_for
 from botrunner.bot.pipeline import BotDefinition, BotState
 from botrunner.bot.step import CANCEL_IN_FLIGHT, Effects, FundingSettled
 from botrunner.bot.step import PricePoint as PriceSeen
-from botrunner.bot.step import step as bot_step
 from botrunner.config import BotConfig
-from botrunner.core.precision import BPS_PRECISION
-from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow, SnapshotRow
+from botrunner.core.catalogue import load_catalogue
+from botrunner.core.precision import BPS_PRECISION, SOL_SPOT_MARKET_INDEX
+from botrunner.core.records import (
+    FillRow,
+    FundingRow,
+    InterestRow,
+    LegsRow,
+    OrderRow,
+    SettleRow,
+    SnapshotRow,
+    SpotFillRow,
+)
+from botrunner.margin.spot_balance import token_value
 from botrunner.marketdata.candles import Candles
 from botrunner.marketdata.funding import DriftFundingRecord
 from botrunner.paper.config import PaperConfig
@@ -75,6 +85,10 @@ class BacktestResult:
     venue: PaperVenue | None = None
     resyncs: int = 0
     races: list[OrderRow] = field(default_factory=list)  # closing rows of orders filled while our cancel flew
+    # two-leg bots (kept whatever keep_rows says: one legs row per decision, a handful of fills)
+    spot_fills: list[SpotFillRow] = field(default_factory=list)
+    interest: list[InterestRow] = field(default_factory=list)
+    legs: list[LegsRow] = field(default_factory=list)
 
 
 class _Run:
@@ -112,6 +126,15 @@ class _Run:
 
     def on_settle(self, row: SettleRow) -> None:
         self.result.settlements.append(row)  # kept always: a few per day at most (the policy's schedule)
+
+    def on_spot_fill(self, row: SpotFillRow) -> None:
+        self.result.spot_fills.append(row)
+
+    def on_interest(self, row: InterestRow) -> None:
+        self.result.interest.append(row)
+
+    def on_legs(self, row: LegsRow) -> None:
+        self.result.legs.append(row)
 
     # -------------------------------------------------------------- the decision at a bar close
 
@@ -168,6 +191,7 @@ def run_backtest(
     bot = run.bot
     first = traded[0]
     state = bot.initial_state(started_at=first.ts)
+    bot_step = step_for(bot)
     venue = PaperVenue(
         inputs.bot.market_spec,
         inputs.paper,
@@ -216,6 +240,8 @@ def run_backtest(
 def pnl_split(result: BacktestResult) -> dict[str, int]:
     """realized + unrealized + funding - fees == ending - starting equity, exactly (raises if the books do not
     balance: that would be a simulator bug, never a rounding to hide)."""
+    if result.inputs.bot.strategy.two_legs:
+        return legs_split(result)
     venue = result.venue
     assert venue is not None
     ledger = venue.ledger
@@ -230,6 +256,45 @@ def pnl_split(result: BacktestResult) -> dict[str, int]:
     if total + net_flows != result.ending_equity - result.starting_equity:
         raise AssertionError(
             f"PnL split {split} sums to {total} but equity moved {result.ending_equity - result.starting_equity}"
+        )
+    split["total"] = total
+    return split
+
+
+def legs_split(result: BacktestResult) -> dict[str, int]:
+    """A two-leg bot's split: the perp's (realized, unrealized, funding, fees) plus the spot leg's trading PnL
+    (its SOL from trades at the last oracle plus the quote of its fills, before fees), its fees and the interest
+    (USDC earned plus the SOL earned at the last oracle). Sums to the equity change exactly, or raises."""
+    venue = result.venue
+    assert venue is not None
+    ledger = venue.ledger
+    sol = venue.spot_balance(SOL_SPOT_MARKET_INDEX)
+    decimals = load_catalogue().spot(SOL_SPOT_MARKET_INDEX).decimals
+    oracle = venue.oracle
+    traded_sol_value = token_value(sol - ledger.interest_sol, decimals, oracle)
+    split = {
+        "realized": ledger.realized,
+        "unrealized": venue.unrealized(),
+        "funding": ledger.funding,
+        "fees": ledger.fees,
+        "spot_trading": traded_sol_value + sum(row.quote for row in result.spot_fills),
+        "spot_fees": ledger.spot_fees,
+        "interest": ledger.interest_usdc + token_value(sol, decimals, oracle) - traded_sol_value,
+    }
+    total = (
+        split["realized"]
+        + split["unrealized"]
+        + split["funding"]
+        - split["fees"]
+        + split["spot_trading"]
+        - split["spot_fees"]
+        + split["interest"]
+    )
+    net_flows = ledger.deposits - ledger.withdrawals - result.inputs.bot.capital_quote
+    if total + net_flows != result.ending_equity - result.starting_equity:
+        raise AssertionError(
+            f"two-leg PnL split {split} sums to {total} but equity moved "
+            f"{result.ending_equity - result.starting_equity}"
         )
     split["total"] = total
     return split

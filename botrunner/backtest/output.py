@@ -25,22 +25,30 @@ import msgspec
 
 from botrunner.backtest.data import MarketData
 from botrunner.backtest.engine import BacktestResult, pnl_split
+from botrunner.backtest.legs import legs_summary
 from botrunner.backtest.metrics import LedgerPoint, Performance, equity_curve, performance, rounded
 from botrunner.backtest.report import render_report
 from botrunner.config import StrategyKind
+from botrunner.core.precision import SOL_SPOT_MARKET_INDEX
 from botrunner.core.records import (
     FILLS_HEADER,
     FUNDING_HEADER,
+    INTEREST_HEADER,
+    LEGS_HEADER,
     ORDERS_HEADER,
     QUOTE_DECIMALS,
     SETTLEMENTS_HEADER,
     SNAPSHOTS_HEADER,
+    SPOT_FILLS_HEADER,
     fill_line,
     fixed,
     funding_line,
+    interest_line,
+    legs_line,
     order_line,
     settlement_line,
     snapshot_line,
+    spot_fill_line,
 )
 from botrunner.core.verdict import RiskAction
 from botrunner.runtime.exclusive import ExclusiveLock, LockHeld
@@ -174,7 +182,7 @@ def summary(result: BacktestResult, data: MarketData) -> dict[str, Any]:
     liq = result.min_liq_distance
     states = {a.value: result.time_in_state_s.get(a.value, 0) for a in RiskAction}
     q = QUOTE_DECIMALS
-    return {
+    doc = {
         "run_id": run_id(result, data_digests),
         "bot": result.inputs.bot.name,
         "market": result.inputs.bot.market,
@@ -210,6 +218,24 @@ def summary(result: BacktestResult, data: MarketData) -> dict[str, Any]:
         "data": [{"file": name, "sha256": digest} for name, digest in data_digests],
         "paper_venue": msgspec.to_builtins(result.inputs.paper),
     }
+    if result.inputs.bot.strategy.two_legs:
+        doc["pnl"] = {k: fixed(v, q) for k, v in split.items()}
+        doc["two_legs"] = legs_summary(result, data.candles.interval_s, interest_source(result))
+    return doc
+
+
+def interest_source(result: BacktestResult) -> str:
+    """Where the paper venue's interest came from: a rate series per market, the curve at a utilisation, or none."""
+    interest = result.inputs.paper.interest
+    if interest is None:
+        return "none (paper.interest off: no interest accrued)"
+    parts = []
+    for name, rates in (("usdc", interest.usdc), ("sol", interest.sol)):
+        if rates.series is not None:
+            parts.append(f"{name}: rate series {rates.series}")
+        else:
+            parts.append(f"{name}: curve at utilisation {fixed(rates.utilization or 0, 4)} %")
+    return "; ".join(parts)
 
 
 def _write_lines(path: Path, header: str, lines: Iterable[str]) -> None:
@@ -228,6 +254,7 @@ OUTPUT_FILES = (
     "snapshots.csv",
     "report.html",
 )
+LEGS_FILES = ("spot_fills.csv", "interest.csv", "legs.csv")  # two-leg bots only
 
 
 SCRATCH_PREFIX = ".writing-"
@@ -286,19 +313,31 @@ def write_outputs(result: BacktestResult, out: Path, doc: dict[str, Any]) -> lis
     remove_abandoned(out)
     scratch, lock = _claim_scratch(out)
     try:
-        staged = {name: scratch / name for name in OUTPUT_FILES}
+        two_legs = result.inputs.bot.strategy.two_legs
+        names = OUTPUT_FILES + LEGS_FILES if two_legs else OUTPUT_FILES
+        staged = {name: scratch / name for name in names}
         staged["summary.json"].write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         _write_lines(staged["fills.csv"], FILLS_HEADER, map(fill_line, result.fills))
         _write_lines(staged["funding.csv"], FUNDING_HEADER, map(funding_line, result.funding))
         _write_lines(staged["settlements.csv"], SETTLEMENTS_HEADER, map(settlement_line, result.settlements))
         _write_lines(staged["orders.csv"], ORDERS_HEADER, map(order_line, result.orders))
         _write_lines(staged["snapshots.csv"], SNAPSHOTS_HEADER, map(snapshot_line, result.snapshots))
+        if two_legs:
+            _write_lines(staged["spot_fills.csv"], SPOT_FILLS_HEADER, map(spot_fill_line, result.spot_fills))
+            _write_lines(
+                staged["interest.csv"],
+                INTEREST_HEADER,
+                (interest_line(r, 9 if r.market_index == SOL_SPOT_MARKET_INDEX else 6) for r in result.interest),
+            )
+            _write_lines(staged["legs.csv"], LEGS_HEADER, map(legs_line, result.legs))
+        legs = {"legs": result.legs} if two_legs else {}  # a perp-only bot's report is rendered as before
         staged["report.html"].write_text(
-            render_report(doc, result.snapshots, result.fills, run_curve(result), result.races), encoding="utf-8"
+            render_report(doc, result.snapshots, result.fills, run_curve(result), result.races, **legs),
+            encoding="utf-8",
         )
         for name, path in staged.items():
             os.replace(path, out / name)  # a rename within one file system: needs no space, one file at a time
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         lock.release()
-    return [out / name for name in OUTPUT_FILES]
+    return [out / name for name in names]

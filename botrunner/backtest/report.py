@@ -26,7 +26,16 @@ from typing import Any, Final
 
 from botrunner.backtest import metrics
 from botrunner.backtest.metrics import FeeSplit, FundingSplit, LedgerPoint, PeriodPnl, RoundTrip
-from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, FillRow, OrderRow, SnapshotRow, fixed
+from botrunner.core.records import (
+    BASE_DECIMALS,
+    PRICE_DECIMALS,
+    QUOTE_DECIMALS,
+    FillRow,
+    LegsRow,
+    OrderRow,
+    SnapshotRow,
+    fixed,
+)
 
 CHART_BUCKETS: Final = 2000  # time buckets per chart over the whole run (≥ 2 per pixel of a wide screen)
 OVERVIEW_BUCKETS: Final = 400  # the overview strip at the top
@@ -49,12 +58,14 @@ _DAY: Final = 86_400
 # --- the page ---------------------------------------------------------------------------------------------------------
 
 
-def render_report(
+def render_report(  # noqa: PLR0915  <why: the page section by section, top-down, as the reader sees it>
     summary: Mapping[str, Any],
     snapshots: Sequence[SnapshotRow],
     fills: Sequence[FillRow],
     curve: Sequence[LedgerPoint] = (),
     races: Sequence[OrderRow] = (),
+    *,
+    legs: Sequence[LegsRow] = (),
 ) -> str:
     """The whole ``report.html`` page for one backtest.
 
@@ -64,6 +75,8 @@ def render_report(
     rows of orders filled while a cancel of ours was in flight (reason ``cancel_in_flight``; a run with latency
     lists them in their own section). Rows need not be sorted.
     Empty inputs give a page with notes instead of charts. Deterministic: no clock, no random ids.
+    ``legs``: a two-leg bot's decision rows (``legs.csv``); with them and the summary's ``two_legs`` section the page
+    gains the carry breakdown and the delta drift and legs charts.
     """
     snaps = sorted(snapshots, key=lambda s: s.ts)
     fill_rows = sorted(fills, key=lambda f: f.ts)
@@ -77,6 +90,9 @@ def render_report(
         body.append(f'<p class="sub">{_esc(subtitle)}{"<br>" if subtitle and period else ""}{_esc(period)}</p>')
     body.append("</header>")
     body.append(_section("Summary", _summary_tables(summary, fill_rows)))
+    two_legs = _mapping(summary, "two_legs")
+    if two_legs is not None:
+        body.append(_section("Delta-neutral carry", _carry_tables(two_legs)))
 
     times = [s.ts for s in snaps] + [f.ts for f in fill_rows] + [p.ts for p in points]
     charts: list[dict[str, Any]] = []
@@ -97,6 +113,8 @@ def render_report(
         if snaps:
             charts.extend(_health_charts(snaps, x0, x1))
             charts.append(_risk_chart(snaps, x0, x1))
+        if legs:
+            charts.extend(_legs_charts(sorted(legs, key=lambda r: r.ts), x0, x1))
         days = metrics.daily_pnl(points)
         if days:
             charts.append(_daily_chart(days))
@@ -496,6 +514,80 @@ def _bucketed_runs(
         else:
             runs.append((start, end, state))
     return runs
+
+
+def _legs_charts(rows: Sequence[LegsRow], x0: int, x1: int) -> list[dict[str, Any]]:
+    """Delta drift with its tolerance band, and both legs with the carry stance (a two-leg bot)."""
+    xs = [r.ts for r in rows]
+    drift: list[float | None] = [None if r.drift_bps is None else r.drift_bps / 100 for r in rows]
+    upper: list[float | None] = [r.tolerance_bps / 100 for r in rows]
+    lower: list[float | None] = [-r.tolerance_bps / 100 for r in rows]
+    keep = keep_indices(xs, [drift, upper, lower], domain=(x0, x1))
+    drift_chart = _Chart(
+        "drift",
+        "Delta drift (%) with the tolerance band",
+        "%",
+        2,
+        [xs[i] for i in keep],
+        [
+            _Series("drift", "#1f77b4", _take(drift, keep), width=1.4),
+            _Series("tolerance +", "#b8b8b8", _take(upper, keep), width=0),
+            _Series("tolerance -", "#b8b8b8", _take(lower, keep), width=0),
+        ],
+        bands=[(1, 2, "rgba(160,160,160,0.28)")],
+        zero=True,
+        caption="drift = (spot + perp) / spot held; a rebalance is due outside the shaded band (after the cooldown)",
+    ).spec()
+    spot: list[float | None] = [_base(r.spot_base) for r in rows]
+    short: list[float | None] = [_base(-r.perp_base) for r in rows]
+    stance: list[float | None] = [1.0 if r.in_market else 0.0 for r in rows]
+    keep = keep_indices(xs, [spot, short, stance], domain=(x0, x1))
+    legs_chart = _Chart(
+        "legs",
+        "Legs: spot SOL held and SOL-PERP short (SOL); carry stance in (1) / out (0)",
+        "SOL",
+        4,
+        [xs[i] for i in keep],
+        [
+            _Series("spot SOL", "#2ca02c", _take(spot, keep), width=1.4),
+            _Series("perp short", "#d62728", _take(short, keep), width=1.2, dash=True),
+            _Series("stance in", "#7f7f7f", _take(stance, keep), width=1),
+        ],
+        zero=True,
+        caption="each step of the legs is a trade: entries, exits and rebalances (legs.csv lists each with its reason)",
+    ).spec()
+    return [drift_chart, legs_chart]
+
+
+def _carry_tables(two_legs: Mapping[str, Any]) -> str:
+    """The carry breakdown, time in and out of the market, trades and blocks of a two-leg bot."""
+    carry = _mapping(two_legs, "carry") or {}
+    rows = [
+        ("funding received", _usd(carry.get("funding_received"), signed=False), "paid to the short by longs"),
+        ("funding paid", _usd(carry.get("funding_paid"), signed=False), "paid by the short to longs"),
+        ("interest", _usd(carry.get("interest"), signed=True), str(carry.get("interest_source", ""))),
+        ("perp fees", _usd(carry.get("perp_fees")), "SOL-PERP taker fees"),
+        ("spot fees", _usd(carry.get("spot_fees")), "SOL spot taker fees"),
+        ("perp slippage", _usd(carry.get("perp_slippage")), "fills against the decision's mark"),
+        ("spot slippage", _usd(carry.get("spot_slippage")), "fills against the decision's oracle"),
+        ("tx costs", _usd(carry.get("tx_costs")), "none in paper and backtests (no transaction is sent)"),
+    ]
+    time = _mapping(two_legs, "time") or {}
+    time_rows = [
+        (key.removesuffix("_s").replace("_", " "), _duration(int(value)), "")
+        for key, value in time.items()
+        if isinstance(value, int)
+    ]
+    counts = [(f"trade: {k}", str(v), "") for k, v in (_mapping(two_legs, "trades") or {}).items()]
+    counts += [(f"blocked: {k}", str(v), "decisions") for k, v in (_mapping(two_legs, "blocked") or {}).items()]
+    counts += [(f"reason: {k}", str(v), "decisions") for k, v in (_mapping(two_legs, "reasons") or {}).items()]
+    return "\n".join(
+        (
+            _kv_table("Carry breakdown", rows),
+            _kv_table("Time in and out of the market", time_rows),
+            _kv_table("Trades, blocks and reasons", counts),
+        )
+    )
 
 
 def _daily_chart(days: Sequence[PeriodPnl]) -> dict[str, Any]:

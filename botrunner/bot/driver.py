@@ -14,14 +14,22 @@ already treats an order as pending until its acknowledgement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, assert_never
 
+from botrunner.bot.legs import legs_step
 from botrunner.bot.pipeline import BotDefinition, BotState
 from botrunner.bot.step import NOTHING, BotInput, Effects, Reconcile, VenueReport, step
 from botrunner.connector.orders import WorkingOrder
-from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow
-from botrunner.venue.port import Venue, VenueCommand, VenueEvent
+from botrunner.core.records import FillRow, FundingRow, InterestRow, LegsRow, OrderRow, SettleRow, SpotFillRow
+from botrunner.venue.port import Venue, VenueAccount, VenueCommand, VenueEvent
+
+StepFunction = Callable[[BotDefinition, BotState, BotInput, VenueAccount], tuple[BotState, Effects]]
+
+
+def step_for(bot: BotDefinition) -> StepFunction:
+    """The step a bot runs: the perp step, or the two-leg path for a two-leg bot (``botrunner.bot.legs``)."""
+    return step if bot.legs is None else legs_step
 
 
 class RecordSink(Protocol):
@@ -35,17 +43,26 @@ class RecordSink(Protocol):
 
     def on_settle(self, row: SettleRow) -> None: ...
 
+    def on_spot_fill(self, row: SpotFillRow) -> None: ...
+
+    def on_interest(self, row: InterestRow) -> None: ...
+
+    def on_legs(self, row: LegsRow) -> None: ...
+
 
 class RowBuffer:
     """A record sink that keeps the rows in lists: one step's rows in the bot actor, or a test's record."""
 
-    __slots__ = ("fills", "funding", "orders", "settlements")
+    __slots__ = ("fills", "funding", "interest", "legs", "orders", "settlements", "spot_fills")
 
     def __init__(self) -> None:
         self.orders: list[OrderRow] = []
         self.fills: list[FillRow] = []
         self.funding: list[FundingRow] = []
         self.settlements: list[SettleRow] = []
+        self.spot_fills: list[SpotFillRow] = []
+        self.interest: list[InterestRow] = []
+        self.legs: list[LegsRow] = []
 
     def on_order(self, row: OrderRow) -> None:
         self.orders.append(row)
@@ -59,24 +76,42 @@ class RowBuffer:
     def on_settle(self, row: SettleRow) -> None:
         self.settlements.append(row)
 
+    def on_spot_fill(self, row: SpotFillRow) -> None:
+        self.spot_fills.append(row)
+
+    def on_interest(self, row: InterestRow) -> None:
+        self.interest.append(row)
+
+    def on_legs(self, row: LegsRow) -> None:
+        self.legs.append(row)
+
     def __bool__(self) -> bool:
-        return bool(self.orders or self.fills or self.funding or self.settlements)
+        return bool(
+            self.orders
+            or self.fills
+            or self.funding
+            or self.settlements
+            or self.spot_fills
+            or self.interest
+            or self.legs
+        )
 
 
 class BotDriver:
     """A bot's definition, its one state, its venue and its record sink (see the module doc)."""
 
-    __slots__ = ("bot", "sink", "state", "venue")
+    __slots__ = ("bot", "sink", "state", "step", "venue")
 
     def __init__(self, bot: BotDefinition, venue: Venue, state: BotState, sink: RecordSink) -> None:
         self.bot = bot
+        self.step = step_for(bot)  # chosen once: the grid's step never tests for a second leg
         self.venue = venue
         self.state = state
         self.sink = sink
 
     def feed(self, item: BotInput) -> Effects:
         """Step once on ``item`` and perform what the step asked for; returns the step's effects."""
-        self.state, effects = step(self.bot, self.state, item, self.venue)
+        self.state, effects = self.step(self.bot, self.state, item, self.venue)
         if effects is not NOTHING:
             self._perform(effects, item.ts)
         return effects
@@ -109,6 +144,12 @@ class BotDriver:
                 sink.on_funding(row)
             elif isinstance(row, SettleRow):
                 sink.on_settle(row)
+            elif isinstance(row, LegsRow):
+                sink.on_legs(row)
+            elif isinstance(row, SpotFillRow):
+                sink.on_spot_fill(row)
+            elif isinstance(row, InterestRow):
+                sink.on_interest(row)
             else:
                 assert_never(row)
         if effects.resync:

@@ -17,24 +17,69 @@ import msgspec
 from botrunner.bot.settle import SettlePolicy
 from botrunner.config import BotConfig
 from botrunner.connector import Command, ConnectorState, MarketQuote, plan
+from botrunner.core.catalogue import load_catalogue
 from botrunner.core.directive import ExecutionDirective
 from botrunner.core.intents import ExposureBand, StrategyDecision
 from botrunner.core.margin_view import MarginProjection, MarginSnapshot
-from botrunner.core.markets import PerpMarketSpec
+from botrunner.core.markets import PerpMarketSpec, SpotMarketSpec
 from botrunner.core.policy import ExecutionPolicy
-from botrunner.core.precision import BPS_PRECISION
-from botrunner.core.records import OrderRow
+from botrunner.core.precision import BPS_PRECISION, SOL_SPOT_MARKET_INDEX
+from botrunner.core.records import LegsRow, OrderRow
 from botrunner.core.verdict import Verdict
 from governors.execution import decide as execution_decide
+from governors.legs_gates import CostGateConfig, CostGateResult
 from governors.risk import RiskInputs, RiskState, evaluate
+from governors.risk_legs import LegsLimits
 from governors.risk_limits import RiskLimits
-from strategies.base import MarketView, Strategy
+from strategies.base import MarketView, PriceMemory, Strategy
+from strategies.carry_stance import CarrySettings, CarryStance
+from strategies.delta_neutral import DeltaNeutralConfig, DeltaNeutralState
+
+
+class LegsSetup(msgspec.Struct, frozen=True, kw_only=True):
+    """A two-leg bot's parts (the delta-neutral engine, ``botrunner.bot.legs``): the strategy's rules, the carry
+    stance's settings and the spot market hedged against the perp."""
+
+    rules: DeltaNeutralConfig
+    carry: CarrySettings
+    risk: LegsLimits
+    cost: CostGateConfig
+    spot: SpotMarketSpec
+
+
+class LegsState(msgspec.Struct, kw_only=True):
+    """A two-leg bot's strategy state: the rules' own (the leg-mismatch halt), the carry stance, the reason of the
+    PlaceLegs sent and not yet answered, and the last decision's row (what ctl shows)."""
+
+    rules: DeltaNeutralState = msgspec.field(default_factory=DeltaNeutralState)
+    stance: CarryStance = msgspec.field(default_factory=CarryStance)
+    pending: str = ""
+    last: LegsRow | None = None
+    cost: CostGateResult | None = None  # the cost gate's last answer (what ctl shows)
+
+
+class LegsStrategy:
+    """The Strategy a two-leg bot's definition holds: it keeps the two-leg state; its decisions are made by the
+    two-leg step (``botrunner.bot.legs``), never by the perp pipeline."""
+
+    def initial_state(self) -> LegsState:
+        return LegsState()
+
+    def on_price(self, state: LegsState, ts: int, price: int) -> LegsState:
+        del ts, price  # the rules read the account and the carry stance, not a price history
+        return state
+
+    def decide(self, state: LegsState, view: MarketView) -> StrategyDecision:
+        raise TypeError("a two-leg bot decides in botrunner.bot.legs, not through the perp pipeline")
+
+    def price_memory(self) -> PriceMemory | None:
+        return None
 
 
 class BotDefinition:
     """What a bot is made of, built once from its configuration. Immutable after construction."""
 
-    __slots__ = ("limits", "market", "name", "policy", "settle", "strategy")
+    __slots__ = ("legs", "limits", "market", "name", "policy", "settle", "strategy")
 
     def __init__(
         self,
@@ -45,6 +90,7 @@ class BotDefinition:
         limits: RiskLimits,
         *,
         settle: SettlePolicy | None = None,
+        legs: LegsSetup | None = None,
     ) -> None:
         self.name = name
         self.market = market
@@ -52,11 +98,22 @@ class BotDefinition:
         self.policy = policy
         self.limits = limits
         self.settle = settle  # None: the bot never settles PnL (the off switch that proves settlement's effect)
+        self.legs = legs  # a two-leg bot (the driver steps it with botrunner.bot.legs.legs_step)
 
     @classmethod
     def from_config(cls, bot: BotConfig, *, settle: bool = True) -> BotDefinition:
         """The definition of a validated bot configuration; ``settle=False`` turns the settle-PnL policy off."""
         policy = SettlePolicy.of(bot) if settle else None
+        if bot.strategy.two_legs:
+            legs = LegsSetup(
+                rules=bot.strategy.delta_neutral,
+                carry=bot.strategy.carry,
+                risk=bot.strategy.legs_risk,
+                cost=bot.strategy.cost_gate,
+                spot=load_catalogue().spot(SOL_SPOT_MARKET_INDEX),
+            )
+            strategy: Strategy[Any] = LegsStrategy()
+            return cls(bot.name, bot.market_spec, strategy, bot.execution, bot.risk, settle=policy, legs=legs)
         return cls(bot.name, bot.market_spec, bot.strategy.build(), bot.execution, bot.risk, settle=policy)
 
     def initial_state(self, started_at: int, memory: BotMemory | None = None) -> BotState:
@@ -97,6 +154,8 @@ class BotMemory(msgspec.Struct, frozen=True, kw_only=True):
     decision_seq: int = 0
     last_settle_ts: int = 0
     last_position: int = 0
+    last_rebalance_ts: int | None = None  # two-leg bots: the last SUCCESSFUL rebalance (its fills reported)
+    legs_halted: bool = False  # two-leg bots: the leg-mismatch halt, cleared only by an operator
 
 
 class BotState(msgspec.Struct, kw_only=True):
@@ -128,6 +187,8 @@ class BotState(msgspec.Struct, kw_only=True):
     resyncs: int = 0
     # orders a fill reached while our cancel of them was in flight (paper latency, live): their closing row says so
     raced: set[int] = msgspec.field(default_factory=set)
+    last_rebalance_ts: int | None = None  # two-leg bots (see BotMemory)
+    legs_halted: bool = False
 
     def memory(self) -> BotMemory:
         """What a checkpoint keeps of this state."""
@@ -140,6 +201,8 @@ class BotState(msgspec.Struct, kw_only=True):
             decision_seq=self.decision_seq,
             last_settle_ts=self.last_settle_ts,
             last_position=self.last_position,
+            last_rebalance_ts=self.last_rebalance_ts,
+            legs_halted=self.legs_halted,
         )
 
     def remember(self, memory: BotMemory) -> None:
@@ -152,6 +215,10 @@ class BotState(msgspec.Struct, kw_only=True):
         self.decision_seq = memory.decision_seq
         self.last_settle_ts = memory.last_settle_ts
         self.last_position = memory.last_position
+        self.last_rebalance_ts = memory.last_rebalance_ts
+        self.legs_halted = memory.legs_halted
+        if memory.legs_halted and isinstance(self.strategy, LegsState):  # the halt survives a restart
+            self.strategy.rules = DeltaNeutralState(halted=True)
 
 
 class MarketUpdate(msgspec.Struct, frozen=True, kw_only=True):

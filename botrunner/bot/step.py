@@ -46,7 +46,7 @@ from botrunner.connector.commands import CancelAndPlace, PlaceOrders
 from botrunner.connector.orders import OrderState, WorkingOrder
 from botrunner.core.operator import ModeCommand
 from botrunner.core.policy import PostOnlyMode
-from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow
+from botrunner.core.records import FillRow, FundingRow, InterestRow, LegsRow, OrderRow, SettleRow, SpotFillRow
 from botrunner.funding import ONE_DAY_S
 from botrunner.margin.what_if import fill_quote_delta
 from botrunner.venue.port import (
@@ -143,7 +143,7 @@ BotInput = PricePoint | BarClose | FundingSettled | VenueReport | Operator | Tic
 
 # ------------------------------------------------------------------------------------------------ effects
 
-Record = OrderRow | FillRow | FundingRow | SettleRow
+Record = OrderRow | FillRow | FundingRow | SettleRow | SpotFillRow | InterestRow | LegsRow
 
 
 class Effects(msgspec.Struct, frozen=True, kw_only=True):
@@ -392,8 +392,23 @@ def _record(state: BotState, event: VenueEvent, records: list[Record]) -> OrderU
             return None
         case BalanceChanged():
             return None
-        case SpotFill() | InterestAccrued():
-            return None  # interim (issue 19 in progress): the delta-neutral step records these
+        case SpotFill():
+            records.append(
+                SpotFillRow(
+                    event.ts,
+                    event.spot_market_index,
+                    event.side._value_,
+                    event.price,
+                    event.base,
+                    event.quote,
+                    event.fee,
+                )
+            )
+            return None
+        case InterestAccrued():
+            if event.amount:  # nothing accrued: nothing to record
+                records.append(InterestRow(event.ts, event.spot_market_index, event.amount))
+            return None
         case _ as unreachable:
             assert_never(unreachable)
 

@@ -361,6 +361,9 @@ def render_status(result: StatusSnapshot, console: Console) -> None:
                 cells.append(_cell(value))
         table.add_row(*cells)
     console.print(table)
+    for bot in result.bots:
+        if bot.legs:  # a two-leg bot: its legs, drift, carry and last block on a line of its own
+            console.print(f"{bot.name} legs: {bot.legs}")
 
 
 _BOT_POSITION = (
@@ -435,6 +438,8 @@ def render_bot(result: BotSnapshot, console: Console) -> None:
         )
     if result.grid:
         sections.append(_key_values("grid", result.grid.items()))
+    if result.legs:
+        sections.append(_key_values("legs", result.legs.items()))
     live = [(label, fields[key]) for label, key in _BOT_LIVE if fields[key] is not None]
     if live:
         sections.append(_key_values("live", live))

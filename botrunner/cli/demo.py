@@ -55,6 +55,8 @@ def _usd(v: int) -> str:
 def _table(bot: BotConfig, rows: list[SnapshotRow]) -> Table:
     g = bot.strategy.grid
     kind = f"{g.curve.value} {g.bias.value} {g.mode.value} grid" if bot.strategy.kind.value == "grid" else "band"
+    if bot.strategy.two_legs:
+        kind = "delta-neutral (spot SOL + short perp)"
     title = (
         f"{bot.name}  {bot.market}  {kind}  {bot.execution.grid_levels} levels × "
         f"{_base(bot.execution.base_size_per_level).lstrip('+')} @ {bot.execution.step_bps} bps"

@@ -97,10 +97,19 @@ def run_validate(args: argparse.Namespace) -> int:
         warnings.extend(exposure_warnings(loaded, reference))
     for loaded in checked.bots:
         bot, g = loaded.config, loaded.config.strategy.grid
+        if bot.strategy.two_legs:  # spot + perp: no ladder; its hedge size says what it trades
+            target = bot.strategy.delta_neutral.target_base
+            what = "delta_neutral  " + (
+                "hedge by capital" if target is None else f"hedge {Decimal(target) / BASE_PRECISION} SOL"
+            )
+        else:
+            what = (
+                f"{g.curve.value}/{g.bias.value}/{g.mode.value}  "
+                f"{bot.execution.grid_levels}x{Decimal(bot.execution.base_size_per_level) / BASE_PRECISION}"
+            )
         print(
             f"ok  {bot.name:<24} {bot.mode.value:<5} {bot.market:<9} subaccount {bot.account.subaccount_id:<3} "
-            f"{g.curve.value}/{g.bias.value}/{g.mode.value}  "
-            f"{bot.execution.grid_levels}x{Decimal(bot.execution.base_size_per_level) / BASE_PRECISION} "
+            f"{what} "
             f"capital ${Decimal(bot.capital_quote) / QUOTE_PRECISION:,}  "
             f"max leverage {Decimal(bot.risk.max_leverage_x10000) / LEVERAGE_PRECISION}x  ({bot.source})"
         )

@@ -61,10 +61,14 @@ from botrunner.yamlconf import (
     read_text,
     where,
 )
+from governors.legs_gates import CostGateConfig
+from governors.risk_legs import LegsLimits
 from governors.risk_limits import RiskLimits
 from strategies.band import BandConfig, FixedBandStrategy
 from strategies.base import Strategy
+from strategies.carry_stance import CarrySettings
 from strategies.config import GridConfig
+from strategies.delta_neutral import DeltaNeutralConfig
 from strategies.grid import GridStrategy, side_levels
 
 
@@ -77,6 +81,7 @@ class BotMode(enum.Enum):
 class StrategyKind(enum.Enum):
     GRID = "grid"  # strategies.grid: Pionex-style grid/curve
     BAND = "band"  # strategies.band: hold anywhere in a fixed band, the connector's ladder works it
+    DELTA_NEUTRAL = "delta_neutral"  # strategies.delta_neutral: spot SOL + short SOL-PERP (botrunner.bot.legs)
 
 
 class ShutdownPolicy(enum.Enum):
@@ -97,9 +102,18 @@ class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     kind: StrategyKind
     grid: GridConfig = GridConfig()
     band: BandConfig | None = None  # required for kind: band
+    delta_neutral: DeltaNeutralConfig = DeltaNeutralConfig()  # kind: delta_neutral only
+    carry: CarrySettings = CarrySettings()  # kind: delta_neutral only
+    legs_risk: LegsLimits = LegsLimits()  # kind: delta_neutral only: the two-leg risk check's limits
+    cost_gate: CostGateConfig = CostGateConfig()  # kind: delta_neutral only
+
+    @property
+    def two_legs(self) -> bool:
+        """A two-leg bot (spot + perp on one subaccount): the bot layer runs it on its two-leg path."""
+        return self.kind is StrategyKind.DELTA_NEUTRAL
 
     def build(self) -> Strategy[Any]:
-        """The configured strategy."""
+        """The configured perp-band strategy (a two-leg kind is built by the bot layer, ``botrunner.bot.legs``)."""
         match self.kind:
             case StrategyKind.GRID:
                 return GridStrategy(self.grid)
@@ -107,6 +121,8 @@ class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
                 if self.band is None:
                     raise ValueError("strategy.band is required for kind: band")
                 return FixedBandStrategy(self.band)
+            case StrategyKind.DELTA_NEUTRAL:
+                raise ValueError("kind: delta_neutral is a two-leg bot: build it with botrunner.bot.legs")
             case _ as unreachable:
                 assert_never(unreachable)
 
@@ -150,6 +166,11 @@ _HUMAN_UNITS: tuple[tuple[tuple[str, ...], str, str, int], ...] = (
     (("risk",), "max_notional_usd", "max_notional_quote", QUOTE_PRECISION),
     (("strategy", "band"), "min_base", "min_base", BASE_PRECISION),
     (("strategy", "band"), "max_base", "max_base", BASE_PRECISION),
+    (("strategy", "delta_neutral"), "target_sol", "target_base", BASE_PRECISION),
+    (("strategy", "delta_neutral"), "min_trade_sol", "min_trade_base", BASE_PRECISION),
+    (("strategy", "delta_neutral"), "mismatch_usd", "mismatch_quote", QUOTE_PRECISION),
+    (("strategy", "delta_neutral"), "max_leverage", "max_leverage_x10000", LEVERAGE_PRECISION),
+    (("strategy", "legs_risk"), "max_leverage", "max_leverage_x10000", LEVERAGE_PRECISION),
     (("live",), "confirm_above_usd", "confirm_above_quote", QUOTE_PRECISION),
     (("live",), "max_order_notional_usd", "max_order_notional_quote", QUOTE_PRECISION),
     (("live",), "gas_reserve_sol", "gas_reserve_lamports", LAMPORTS_PER_SOL),
@@ -257,10 +278,15 @@ def _validate_semantics(  # noqa: PLR0912  a flat list of independent checks, ea
         raise fail(f"must be > 0, got {amount}", capital)
     if bot.strategy.kind is StrategyKind.BAND and bot.strategy.band is None:
         raise fail("kind: band needs a band: {min_base, max_base} section", "strategy", "kind")
+    _validate_two_legs(bot, fail)
     band = bot.strategy.band
     sections: tuple[tuple[tuple[str, ...], Any, Callable[[], object]], ...] = (
         (("strategy", "grid"), bot.strategy.grid, bot.strategy.grid.validate),
         (("strategy", "band"), band, band.validate if band is not None else (lambda: None)),
+        (("strategy", "delta_neutral"), bot.strategy.delta_neutral, bot.strategy.delta_neutral.validate),
+        (("strategy", "carry"), bot.strategy.carry, bot.strategy.carry.validate),
+        (("strategy", "legs_risk"), bot.strategy.legs_risk, bot.strategy.legs_risk.validate),
+        (("strategy", "cost_gate"), bot.strategy.cost_gate, bot.strategy.cost_gate.validate),
         (("execution",), bot.execution, bot.execution.validate),
         (("risk",), bot.risk, bot.risk.validate),
         (("live",), bot.live, bot.live.validate),
@@ -300,6 +326,25 @@ def _validate_semantics(  # noqa: PLR0912  a flat list of independent checks, ea
             f"{Decimal(market.margin_ratio_initial) / 100}%)",
             *leverage.split("."),
         )
+
+
+DELTA_NEUTRAL_MARKET = "SOL-PERP"  # the hedge: SOL spot (market 1) against SOL-PERP on one subaccount
+
+
+_DEFAULT_STRATEGY = StrategyConfig(kind=StrategyKind.GRID)
+
+
+def _validate_two_legs(bot: BotConfig, fail: Any) -> None:
+    """A delta-neutral bot trades SOL-PERP and SOL spot; its sections belong to that kind only."""
+    if bot.strategy.kind is StrategyKind.DELTA_NEUTRAL:
+        if bot.market != DELTA_NEUTRAL_MARKET:
+            raise fail(f"kind: delta_neutral hedges SOL spot with {DELTA_NEUTRAL_MARKET}, not {bot.market}", "market")
+        if bot.mode is not BotMode.PAPER:
+            raise fail("kind: delta_neutral runs in paper mode only until its live legs are merged", "mode")
+        return
+    for section in ("delta_neutral", "carry", "legs_risk", "cost_gate"):
+        if getattr(bot.strategy, section) != getattr(_DEFAULT_STRATEGY, section):
+            raise fail(f"belongs to kind: delta_neutral, not kind: {bot.strategy.kind.value}", "strategy", section)
 
 
 def _field_error(

@@ -104,10 +104,63 @@ class SnapshotRow(msgspec.Struct, frozen=True):
     fees: int
 
 
+class SpotFillRow(msgspec.Struct, frozen=True):
+    """A spot leg's fill (the delta-neutral engine): ``base`` tokens of spot market ``market_index`` at ``price``;
+    ``quote`` the signed USDC change (buys negative), ``fee`` + paid."""
+
+    ts: int
+    market_index: int
+    side: str  # buy / sell
+    price: int
+    base: int
+    quote: int
+    fee: int
+
+
+class InterestRow(msgspec.Struct, frozen=True):
+    """Interest the venue accrued on a spot balance: ``amount`` tokens of ``market_index`` (its decimals: USDC 1e6,
+    SOL 1e9), + earned on a deposit, - paid on a borrow."""
+
+    ts: int
+    market_index: int
+    amount: int
+
+
+class LegsRow(msgspec.Struct, frozen=True):
+    """One two-leg decision (the delta-neutral engine): both legs as seen, the drift and what was asked, why, and
+    the carry behind it. ``drift_bps`` None: no hedgeable spot. ``blocked``: the rule or gate that stopped a trade
+    the strategy wanted ('' when none did)."""
+
+    ts: int
+    decision_seq: int
+    mark: int
+    oracle: int
+    spot_base: int
+    perp_base: int
+    net_delta: int
+    drift_bps: int | None
+    tolerance_bps: int
+    correction_base: int
+    target_spot: int
+    target_perp: int
+    carry_apr_bps: int
+    smoothed_carry_apr_bps: int
+    in_market: bool
+    reason: str
+    blocked: str
+    sent: bool
+
+
 FILLS_HEADER: Final = "ts,order_id,side,price,base,quote,fee,liquidity,reduce_only"
 FUNDING_HEADER: Final = "ts,position_base,rate,payment"
 SETTLEMENTS_HEADER: Final = "ts,amount,reason"
 ORDERS_HEADER: Final = "ts,order_id,user_order_id,event,side,price,base,post_only,reduce_only,reason"
+SPOT_FILLS_HEADER: Final = "ts,market_index,side,price,base,quote,fee"
+INTEREST_HEADER: Final = "ts,market_index,amount"
+LEGS_HEADER: Final = (
+    "ts,decision_seq,mark,oracle,spot_base,perp_base,net_delta,drift_pct,tolerance_pct,correction_base,target_spot,target_perp,"
+    "carry_apr_pct,smoothed_carry_apr_pct,in_market,reason,blocked,sent"
+)
 SNAPSHOTS_HEADER: Final = (
     "ts,mark,oracle,position_base,entry_price,collateral,unrealized_pnl,unsettled_pnl,settled_pnl,health,leverage,"
     "liq_price,risk_state"
@@ -150,4 +203,28 @@ def snapshot_line(r: SnapshotRow) -> str:
         f"{fixed(r.collateral, QUOTE_DECIMALS)},{fixed(r.unrealized_pnl, QUOTE_DECIMALS)},"
         f"{fixed(r.unsettled_pnl, QUOTE_DECIMALS)},{fixed(r.settled_pnl, QUOTE_DECIMALS)},{r.health},"
         f"{fixed(r.leverage, 4)},{optional_fixed(r.liq_price, PRICE_DECIMALS)},{r.risk_state}"
+    )
+
+
+def spot_fill_line(r: SpotFillRow) -> str:
+    return (
+        f"{r.ts},{r.market_index},{r.side},{fixed(r.price, PRICE_DECIMALS)},{fixed(r.base, BASE_DECIMALS)},"
+        f"{fixed(r.quote, QUOTE_DECIMALS)},{fixed(r.fee, QUOTE_DECIMALS)}"
+    )
+
+
+def interest_line(r: InterestRow, decimals: int) -> str:
+    """``decimals``: the spot market's token decimals (USDC 6, SOL 9)."""
+    return f"{r.ts},{r.market_index},{fixed(r.amount, decimals)}"
+
+
+def legs_line(r: LegsRow) -> str:
+    # bps rendered as percent with 2 decimals (exact: 1 bp = 0.01 %)
+    return (
+        f"{r.ts},{r.decision_seq},{fixed(r.mark, PRICE_DECIMALS)},{fixed(r.oracle, PRICE_DECIMALS)},"
+        f"{fixed(r.spot_base, BASE_DECIMALS)},{fixed(r.perp_base, BASE_DECIMALS)},"
+        f"{fixed(r.net_delta, BASE_DECIMALS)},{optional_fixed(r.drift_bps, 2)},{fixed(r.tolerance_bps, 2)},"
+        f"{fixed(r.correction_base, BASE_DECIMALS)},{fixed(r.target_spot, BASE_DECIMALS)},"
+        f"{fixed(r.target_perp, BASE_DECIMALS)},{fixed(r.carry_apr_bps, 2)},{fixed(r.smoothed_carry_apr_bps, 2)},"
+        f"{_flag(r.in_market)},{r.reason},{r.blocked},{_flag(r.sent)}"
     )

@@ -52,6 +52,7 @@ class RiskReason(enum.Enum):
     STALE_MARKET_DATA = "stale_market_data"
     OPERATOR = "operator"  # an operator command (pause, reduce-only, flatten)
     COOL_DOWN = "cool_down"  # held in a restrictive state until the cool-down elapses
+    LEG_MISMATCH = "leg_mismatch"  # two-leg bot: unhedged delta beyond the hard bound (halt until cleared)
 
 
 class RiskFinding(msgspec.Struct, frozen=True):

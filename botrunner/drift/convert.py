@@ -8,6 +8,7 @@ from typing import Any
 from botrunner.core.markets import ContractTier, ContractType, PerpMarketSpec, SpotMarketSpec
 from botrunner.core.precision import PRICE_PRECISION
 from botrunner.drift.codec import variant_name
+from botrunner.margin.interest import SpotInterestMarket, SpotRateCurve
 from botrunner.margin.model import (
     Account,
     BalanceType,
@@ -196,3 +197,29 @@ def markets_of(perps: Iterable[Any], spots: Iterable[Any], read: Callable[[str, 
         for sm in spots
     }
     return Markets(perp=perp, spot=spot)
+
+
+def spot_rate_curve(sm: Any) -> SpotRateCurve:
+    """A decoded SpotMarket's interest-rate curve (optimal/max/min borrow rate, insurance factor)."""
+    return SpotRateCurve(
+        optimal_utilization=int(sm.optimal_utilization),
+        optimal_borrow_rate=int(sm.optimal_borrow_rate),
+        max_borrow_rate=int(sm.max_borrow_rate),
+        min_borrow_rate=int(sm.min_borrow_rate),
+        insurance_total_factor=int(sm.insurance_fund.total_factor),
+    )
+
+
+def spot_interest_market(sm: Any) -> SpotInterestMarket:
+    """The interest-accrual state of a decoded SpotMarket (balances, cumulative interests, last update)."""
+    return SpotInterestMarket(
+        market_index=int(sm.market_index),
+        decimals=int(sm.decimals),
+        curve=spot_rate_curve(sm),
+        deposit_balance=int(sm.deposit_balance),
+        borrow_balance=int(sm.borrow_balance),
+        cumulative_deposit_interest=int(sm.cumulative_deposit_interest),
+        cumulative_borrow_interest=int(sm.cumulative_borrow_interest),
+        last_interest_ts=int(sm.last_interest_ts),
+        revenue_pool_balance=int(sm.revenue_pool.scaled_balance),
+    )

@@ -85,6 +85,16 @@ class AccountMarginView:
                 if bound is not None:
                     self._liquidation[(self._current_key(), long)] = bound
 
+    @property
+    def account(self) -> Account:
+        """The account this view projects (the two-leg risk check's what-if starts from it)."""
+        return self._account
+
+    @property
+    def markets(self) -> Markets:
+        """The markets it is valued on."""
+        return self._markets
+
     def current(self) -> MarginSnapshot:
         """The account as it is, open orders included: the full margin calculation's figures."""
         if self._current is None:

@@ -46,6 +46,8 @@ def reports_carry(kind: StrategyKind) -> bool:
     match kind:
         case StrategyKind.GRID | StrategyKind.BAND:
             return False
+        case StrategyKind.DELTA_NEUTRAL:
+            return False  # its carry is in the backtest's legs rows; the optimiser does not read them yet
         case _ as unreachable:
             assert_never(unreachable)
 

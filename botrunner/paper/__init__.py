@@ -13,6 +13,9 @@ concept:
 - ``fill_model``: the fill-model protocol; ``candle_fills`` (fills from a price path) and ``queue_fills`` (fills
   from an L2 book and trade prints) implement it; ``queue`` is the queue-position and book-walk maths;
 - ``liquidation``: the liquidation of an account below maintenance;
+- ``legs``: ``PlaceLegs``, a spot leg and a perp leg booked together or refused whole; ``spot``: the SOL/USDC spot
+  market's fee and size-dependent slippage (docs/paper-spot.md);
+- ``accrual``: when the venue performs Drift interest updates of its spot markets, and with which rates;
 - ``fees``: Drift's perp fee tiers and the fee of a fill; ``config``: ``PaperConfig``, the simulator's knobs;
 - ``persist``: exact checkpoint and restore of a venue.
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import msgspec
 
 from botrunner.core.catalogue import load_catalogue
+from botrunner.core.fixed import ceil_div
 from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.precision import PRICE_PRECISION, QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.core.side import Side
@@ -44,7 +45,7 @@ from botrunner.margin.model import (
     SpotPosition,
 )
 from botrunner.margin.perp_position import base_asset_value_and_pnl
-from botrunner.margin.spot_balance import scaled_balance_for, token_value
+from botrunner.margin.spot_balance import scaled_balance_for, token_amount, token_value
 from botrunner.margin.view import AccountMarginView
 from botrunner.margin.what_if import apply_perp_fill, fill_quote_delta, settle_funding
 from botrunner.paper.fees import FeeSchedule, fill_fee
@@ -56,6 +57,7 @@ from botrunner.venue.port import (
     CommandRejected,
     Fill,
     FundingPaid,
+    InterestAccrued,
     Liquidity,
     OrderCancelled,
     OrderExpired,
@@ -66,6 +68,15 @@ from botrunner.venue.port import (
 )
 
 _SPOT_INDICES = (QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX)
+
+
+def drift_scaled_balance(amount: int, market: SpotMarketState, balance_type: BalanceType) -> int:
+    """protocol-v2 ``get_spot_balance``: the scaled balance Drift books for ``amount`` tokens (>= 0), rounded
+    against the user (a deposit down, a borrow up)."""
+    precision_increase: int = 10 ** (19 - market.spec.decimals)
+    if balance_type is BalanceType.DEPOSIT:
+        return amount * precision_increase // market.cumulative_deposit_interest
+    return ceil_div(amount * precision_increase, market.cumulative_borrow_interest)
 
 
 class Ledger(msgspec.Struct, kw_only=True):
@@ -85,6 +96,8 @@ class Ledger(msgspec.Struct, kw_only=True):
     liquidations: int = 0
     spot_fees: int = 0  # spot taker fees paid (USDC), not in ``fees`` (the perp's, in its quote amount)
     spot_fills: int = 0
+    interest_usdc: int = 0  # USDC interest earned on the deposit (paid on a borrow: negative), token 1e6
+    interest_sol: int = 0  # SOL interest earned on the deposit, token 1e9
 
 
 class PaperAccount:
@@ -527,6 +540,35 @@ class PaperAccount:
         if order.reduce_only and not complete and self.position.base_asset_amount == 0:
             self.cancel(order, CancelReason.REDUCE_ONLY_FLAT, out)
         return base
+
+    def accrue_interest(self, usdc_market: SpotMarketState, sol_market: SpotMarketState, out: list[VenueEvent]) -> None:
+        """A Drift interest update: the USDC and SOL markets' cumulative deposit and borrow interest move to those
+        of ``usdc_market`` and ``sol_market`` (the same markets, later), and each balance gains (a deposit) or owes
+        (a borrow) what its scaled balance is worth more: ``token_amount(scaled, new) - token_amount(scaled, old)``
+        (``margin.spot_balance``), the scaled balance taken as Drift holds it (deposits rounded down, borrows up,
+        ``get_spot_balance``). One ``InterestAccrued`` per non-zero balance, USDC first."""
+        now = self.tape.now
+        for index, new in ((QUOTE_SPOT_MARKET_INDEX, usdc_market), (SOL_SPOT_MARKET_INDEX, sol_market)):
+            old = self.usdc_market if index == QUOTE_SPOT_MARKET_INDEX else self.sol_market
+            held = self.usdc if index == QUOTE_SPOT_MARKET_INDEX else self.sol
+            amount = 0
+            if held:
+                kind = BalanceType.DEPOSIT if held > 0 else BalanceType.BORROW
+                scaled = drift_scaled_balance(abs(held), old, kind)
+                grown = token_amount(scaled, new, kind) - token_amount(scaled, old, kind)
+                amount = grown if held > 0 else -grown
+            if index == QUOTE_SPOT_MARKET_INDEX:
+                self.usdc_market = new
+                self.usdc += amount
+                self.ledger.interest_usdc += amount
+            else:
+                self.sol_market = new
+                self.sol += amount
+                self.ledger.interest_sol += amount
+            if held:
+                out.append(InterestAccrued(ts=now, spot_market_index=index, amount=amount))
+        self._cached_markets = None  # the markets' cumulative interest moved
+        self.changed()
 
     def book_spot(self, sol_delta: int, usdc_delta: int, fee: int) -> None:
         """Book a spot fill on the SOL market: ``sol_delta`` tokens in (out if negative) against ``usdc_delta`` USDC

@@ -2,11 +2,57 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import msgspec
 
 from botrunner.config.paper import check_latency_slots
 from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, PERCENTAGE_PRECISION, QUOTE_PRECISION
+from botrunner.margin.interest import SpotRateCurve
 from botrunner.paper.fees import FeeSchedule, drift_fee_tier
+
+SPOT_UTILIZATION_PRECISION: Final = 10**6  # protocol-v2: utilisation 1e6 = 100 %
+MAX_INTEREST_EVERY_S: Final = 86_400
+
+
+class MarketRates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where one spot market's deposit and borrow rates come from: a rate series file (``ts,deposit_apr,borrow_apr``,
+    ``botrunner.marketdata.rates``; no interest before its first row) when ``series`` is set, else Drift's rate
+    ``curve`` (the SpotMarket's parameters, ``botrunner.margin.interest.SpotRateCurve``) at ``utilization`` (1e6 =
+    100 %)."""
+
+    series: str | None = None
+    utilization: int | None = None
+    curve: SpotRateCurve | None = None
+
+    def validate(self, where: str) -> MarketRates:
+        if (self.series is None) == (self.utilization is None):
+            raise ValueError(f"{where}: give exactly one of series (a rate file) or utilization (the curve at it)")
+        if self.series is not None and not self.series.strip():
+            raise ValueError(f"{where}.series: an empty path")
+        if self.utilization is not None and not 0 <= self.utilization <= SPOT_UTILIZATION_PRECISION:
+            raise ValueError(f"{where}.utilization must be in [0, 1000000] (1e6 = 100 %), got {self.utilization}")
+        if (self.curve is None) != (self.utilization is None):
+            raise ValueError(f"{where}: utilization and curve go together (the curve is read at the utilization)")
+        return self
+
+
+class InterestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Deposit and borrow interest on the paper account's USDC and SOL balances (``PaperConfig.interest``; off when
+    None). The venue performs a Drift interest update of both markets at its first input at least ``every_s``
+    seconds after the previous one, and before every account command (Drift updates a market's cumulative interest
+    on each interaction with it): ``botrunner.paper.accrual`` states the error bound of that cadence."""
+
+    usdc: MarketRates
+    sol: MarketRates
+    every_s: int = 3_600
+
+    def validate(self) -> InterestSettings:
+        self.usdc.validate("PaperConfig.interest.usdc")
+        self.sol.validate("PaperConfig.interest.sol")
+        if not 1 <= self.every_s <= MAX_INTEREST_EVERY_S:
+            raise ValueError(f"PaperConfig.interest.every_s must be in 1..{MAX_INTEREST_EVERY_S}, got {self.every_s}")
+        return self
 
 
 class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -27,6 +73,8 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     source): a spot taker pays ``spot_taker_ppm`` (Drift's spot fee, tier 1: 10 bp) and a slippage of
     ``spot_half_spread_ppm + spot_impact_ppm * sqrt(notional / spot_impact_notional)`` ppm of the oracle.
 
+    Interest: ``interest`` (:class:`InterestSettings`), off by default.
+
     Latency: ``latency_slots`` Solana slots (400 ms each, 0..150) between the bot and the venue, both ways
     (``botrunner.paper.latency``); 0 answers every command at once.
     """
@@ -45,6 +93,8 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     spot_half_spread_ppm: int = 29  # half a $0.01 tick at SOL's median price (botrunner.paper.spot)
     spot_impact_ppm: int = 100  # square-root impact at spot_impact_notional (botrunner.paper.spot)
     spot_impact_notional: int = 10_000 * QUOTE_PRECISION
+    # off unless configured: a perp-only bot's USDC would otherwise earn interest and move every existing result
+    interest: InterestSettings | None = None
 
     def validate(self) -> PaperConfig:
         """Raise ``ValueError`` naming the first impossible field; return ``self``."""
@@ -88,6 +138,8 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             if not ok:
                 raise ValueError(f"PaperConfig.{message}")
         check_latency_slots(self.latency_slots, "PaperConfig.latency_slots")
+        if self.interest is not None:
+            self.interest.validate()
         return self
 
 

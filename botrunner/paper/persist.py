@@ -4,13 +4,13 @@
 in placement order, fields in declaration order, no dicts). ``restore(data, market, config)`` rebuilds a venue that
 behaves identically from then on: the same calls give the same events, reports and ledger as the original would.
 
-What is kept: balances, the perp position (every ``PerpPosition`` field), the open orders with every field (filled
-base and the L2 queue state included), the ledger, the clock, last traded price, oracle, best bid/ask, the bar
-volume window, the L2 book (every level, as a ``StaticBook``), the dynamic state of the perp market (cumulative
-funding rates, ...) and of the USDC and SOL spot markets, and the cached liquidation bounds when they are current
-(``find_boundary`` starts its search from the oracle it ran at; a fresh search at a later oracle should find the
-same crossing, but carrying the cache over makes the restored venue's liquidation checks and reported liquidation
-price the original's by construction).
+What is kept: balances (USDC and SOL), the perp position (every ``PerpPosition`` field), the open orders with every
+field (filled base and the L2 queue state included), the ledger, the clock, last traded price, oracle, best
+bid/ask, the bar volume window, the L2 book (every level, as a ``StaticBook``), the dynamic state of the perp market
+(cumulative funding rates, ...) and of the USDC and SOL spot markets (their cumulative interest), the interest
+clock's last update, and the cached liquidation bounds when they are current (``find_boundary`` starts its search
+from the oracle it ran at; a fresh search at a later oracle should find the same crossing, but carrying the cache
+over makes the restored venue's liquidation checks and reported liquidation price the original's by construction).
 What is not kept: the static specs (``market`` comes from the caller, the spot specs from the catalogue), the
 ``PaperConfig`` (the caller's), and the other caches, which are pure functions of the state.
 
@@ -33,6 +33,7 @@ from botrunner.core.precision import USER_ORDER_ID_MAX, USER_ORDER_ID_MIN
 from botrunner.core.side import Side
 from botrunner.margin.model import PerpMarketStatus, PerpPosition
 from botrunner.paper.account import Ledger
+from botrunner.paper.accrual import Accrual
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.orders import RestingOrder
 from botrunner.paper.queue import BookView, StaticBook
@@ -115,6 +116,7 @@ class VenueCheckpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     usdc_market: SpotMarketDynamics
     sol_market: SpotMarketDynamics
     liquidation_bounds: tuple[int | None, int | None] | None  # the cached bounds if current, else None
+    interest_ts: int | None = None  # the interest clock's last update (None: the venue books no interest)
 
 
 class _Header(msgspec.Struct):
@@ -159,6 +161,7 @@ def capture(venue: PaperVenue) -> VenueCheckpoint:
         usdc_market=SpotMarketDynamics(**{n: getattr(account.usdc_market, n) for n in _SPOT_DYNAMIC_FIELDS}),
         sol_market=SpotMarketDynamics(**{n: getattr(account.sol_market, n) for n in _SPOT_DYNAMIC_FIELDS}),
         liquidation_bounds=account.known_liquidation_bounds(),
+        interest_ts=None if venue._accrual is None else venue._accrual.last_ts,
     )
 
 
@@ -186,12 +189,14 @@ def decode(data: bytes) -> VenueCheckpoint:
         raise CheckpointError(f"corrupt paper venue checkpoint (version {FORMAT_VERSION}): {e}") from None
 
 
-def restore(data: bytes, market: PerpMarketSpec, config: PaperConfig) -> PaperVenue:
+def restore(data: bytes, market: PerpMarketSpec, config: PaperConfig, accrual: Accrual | None = None) -> PaperVenue:
     """Rebuild the venue ``checkpoint`` captured, on ``market`` with ``config``.
 
     The market must be the checkpoint's (same index and symbol); its parameters are taken from ``market``, so an
     updated catalogue applies from the restart on, as a Drift parameter change would. Raises
-    :class:`CheckpointError` for another format version, another market, or contents no venue can hold."""
+    :class:`CheckpointError` for another format version, another market, or contents no venue can hold.
+    ``accrual`` is the restored venue's interest clock (as ``PaperVenue``'s); it goes on from the checkpoint's last
+    interest update (the markets' cumulative interest is in the checkpoint)."""
     cp = decode(data)
     if (cp.market_index, cp.symbol) != (market.market_index, market.symbol):
         raise CheckpointError(
@@ -199,7 +204,9 @@ def restore(data: bytes, market: PerpMarketSpec, config: PaperConfig) -> PaperVe
         )
     _check(cp)
     # The constructor builds the static parts (catalogue spot specs, caches); every piece of state is then replaced.
-    venue = PaperVenue(market, config, deposit_quote=1, oracle_price=cp.oracle, now=cp.now)
+    venue = PaperVenue(market, config, deposit_quote=1, oracle_price=cp.oracle, now=cp.now, accrual=accrual)
+    if venue._accrual is not None and cp.interest_ts is not None:  # the given clock or the config's
+        venue._accrual.last_ts = cp.interest_ts
     tape = venue._tape
     tape.now = cp.now
     tape.last_price = cp.last_price

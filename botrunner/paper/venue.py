@@ -16,6 +16,8 @@ The parts, one module each, all in ``botrunner.paper``:
   (L2: once ``on_book`` has given the venue a book, and from then on, makers queue behind the displayed depth and
   fill only from the prints passed to ``on_trade``; ``on_price`` then only moves the prices, expires and checks
   liquidation; takers walk the book);
+- ``legs``: ``PlaceLegs`` (the delta-neutral engine's spot and perp legs), all or nothing; ``accrual``: the
+  interest clock (Drift interest updates of the USDC and SOL markets), when one is given;
 - ``liquidation``: when the oracle reaches the cached liquidation price, the exact maintenance check, the cancels,
   and the smallest transfer that restores maintenance plus ``liquidation_buffer_ratio``.
 
@@ -42,6 +44,7 @@ from botrunner.margin.view import AccountMarginView
 from botrunner.marketdata.l2 import Trade
 from botrunner.paper import admission
 from botrunner.paper.account import Ledger, PaperAccount
+from botrunner.paper.accrual import Accrual, accrual_from_settings
 from botrunner.paper.candle_fills import CandleFillModel
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.fill_model import FillModel
@@ -80,7 +83,10 @@ class PaperVenue:
         deposit_quote: int,
         oracle_price: int,
         now: int,
+        accrual: Accrual | None = None,
     ) -> None:
+        """``accrual``: the interest clock (``botrunner.paper.accrual``); None: the one ``config.interest`` describes,
+        or no interest when that is None too."""
         if deposit_quote <= 0:
             raise ValueError(f"PaperVenue: deposit must be > 0 USDC (1e6), got {deposit_quote}")
         if oracle_price <= 0:
@@ -90,6 +96,9 @@ class PaperVenue:
         self._tape = Tape(now=now, price=oracle_price)
         self._account = PaperAccount(market, config.fees, self._tape, deposit_quote=deposit_quote)
         self._fills: FillModel = CandleFillModel(self._account, market, config)
+        if accrual is None and config.interest is not None:
+            accrual = accrual_from_settings(config.interest, now)
+        self._accrual = accrual
 
     # ------------------------------------------------------------------ state (the parts own it)
 
@@ -219,6 +228,8 @@ class PaperVenue:
         tape.now = now
         account = self._account
         out: list[VenueEvent] = []
+        if self._accrual is not None:  # Drift updates the markets' interest on every interaction with them
+            self._accrual.update(account, out)
         account.expire(out)  # an order past its max_ts is gone before anything else can touch it
         match command:
             case PlaceOrders(orders=orders):
@@ -243,6 +254,12 @@ class PaperVenue:
             case _ as unreachable:
                 assert_never(unreachable)
         return tuple(out)
+
+    def _interest_due(self, out: list[VenueEvent]) -> None:
+        """A Drift interest update when the interest clock says one is due at the venue's time."""
+        accrual = self._accrual
+        if accrual is not None and accrual.due(self._tape.now):
+            accrual.update(self._account, out)
 
     def _advance(self, ts: int, what: str) -> None:
         """Move the clock to ``ts``; refuse to go back in time."""
@@ -389,6 +406,9 @@ class PaperVenue:
             tape.bar_ts = bar_ts
             tape.bar_budget = None if bar_volume is None else bar_volume * self.config.volume_share_bps // BPS_PRECISION
         out: list[VenueEvent] = []
+        accrual = self._accrual
+        if accrual is not None and accrual.due(ts):
+            accrual.update(self._account, out)
         if self._account.orders:
             self._fills.on_price(out)
         self._check_liquidation(out)
@@ -398,7 +418,10 @@ class PaperVenue:
         """Advance the clock to ``ts`` and expire what has passed its ``max_ts`` (no price needed)."""
         self._advance(ts, "expire")
         out: list[VenueEvent] = []
+        self._interest_due(out)
         self._account.expire(out)
+        if out and self._accrual is not None:  # interest on a borrow can breach maintenance
+            self._check_liquidation(out)
         return out
 
     def on_book(self, ts: int, book: BookView) -> list[VenueEvent]:
@@ -447,6 +470,7 @@ class PaperVenue:
         quote amount at once (``PaperAccount.apply_funding``); one ``FundingPaid`` per update."""
         self._advance(ts, "apply_funding")
         out: list[VenueEvent] = []
+        self._interest_due(out)
         self._account.apply_funding(rate_long, rate_short, out)
         self._check_liquidation(out)
         return out

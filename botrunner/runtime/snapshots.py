@@ -36,6 +36,7 @@ class BotSummary(msgspec.Struct, frozen=True, kw_only=True):
     market_time: int | None = None  # unix seconds
     restarts: int = 0
     flagged: bool = False
+    legs: str | None = None  # a two-leg bot's one-line legs, drift, carry and last block (None: a perp-only bot)
 
 
 # -- the supervisor's view of a bot ------------------------------------------------------------------------------
@@ -74,6 +75,7 @@ class StatusRow(msgspec.Struct, frozen=True, kw_only=True):
     market_time: str | None = None
     restarts: int = 0
     flagged: bool = False
+    legs: str | None = None  # a two-leg bot's one-line legs, drift, carry and last block
 
 
 class FleetInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -154,6 +156,7 @@ class BotSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     risk: RiskView | None = None
     band: BandView | None = None
     grid: dict[str, str] | None = None  # the strategy's parameters, as text (paper)
+    legs: dict[str, str] | None = None  # a two-leg bot: both legs, drift, carry, break-even, last block
     orders: tuple[OrderView, ...] | None = None
     market_time: str | None = None
     # live and monitor bots

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 import msgspec
 
 from botrunner.bot.lifecycle import BotRunState
-from botrunner.bot.pipeline import Decision
+from botrunner.bot.pipeline import BotState, Decision, LegsState
 from botrunner.config import BotConfig
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.intents import ExposureBand
-from botrunner.core.precision import LEVERAGE_PRECISION
+from botrunner.core.precision import LEVERAGE_PRECISION, SOL_SPOT_MARKET_INDEX
 from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.live.alerts import liquidation_distance_bps
 from botrunner.runtime.paper_bot import PaperBot
@@ -97,7 +97,7 @@ def bot_summary(
     """A paper bot's :func:`summary_row`."""
     venue = paper.venue
     equity = venue.equity()
-    return summary_row(
+    row = summary_row(
         config,
         state,
         risk_state,
@@ -110,6 +110,47 @@ def bot_summary(
         market_time=market_ts,
         risk_reasons=risk_reasons,
     )
+    if config.strategy.two_legs:
+        fields = legs_fields(paper.driver.state, venue.spot_balance(SOL_SPOT_MARKET_INDEX), row.position or 0)
+        return msgspec.structs.replace(row, legs=legs_line(fields))
+    return row
+
+
+def legs_fields(state: BotState, spot: int, perp: int) -> dict[str, str]:
+    """What ``ctl`` shows of a two-leg bot (``botrunner.bot.legs``): both legs, the drift against its tolerance,
+    carry now and smoothed, the stance and why, days to break even (the cost gate's last estimate), the last
+    decision's reason and the gate or rule that last blocked a trade."""
+    legs: LegsState = state.strategy
+    row = legs.last
+    out = {"spot_sol": fixed(spot, BASE_DECIMALS), "perp_base": fixed(perp, BASE_DECIMALS)}
+    if row is None:
+        out["reason"] = "no decision yet"
+        return out
+    out["drift_pct"] = "-" if row.drift_bps is None else fixed(row.drift_bps, 2)
+    out["tolerance_pct"] = fixed(row.tolerance_bps, 2)
+    out["carry_apr_now_pct"] = fixed(row.carry_apr_bps, 2)
+    out["carry_apr_smoothed_pct"] = fixed(row.smoothed_carry_apr_bps, 2)
+    out["stance"] = f"{'in' if row.in_market else 'out'} ({legs.stance.reason})"
+    cost = legs.cost
+    if cost is not None:
+        daily = cost.revenue_quote * 86_400 // cost.horizon_s
+        out["break_even_days"] = "never" if daily <= 0 else str(-(-cost.cost_quote // daily))
+    out["next_funding"] = iso_time((row.ts // 3_600 + 1) * 3_600)  # Drift SOL-PERP settles funding hourly
+    out["reason"] = row.reason
+    out["blocked"] = row.blocked or "-"
+    if state.last_rebalance_ts is not None:
+        out["last_rebalance"] = iso_time(state.last_rebalance_ts)
+    if state.legs_halted:
+        out["halted"] = "leg mismatch: an operator must clear it"
+    return out
+
+
+def legs_line(fields: dict[str, str]) -> str:
+    """``legs_fields`` as one line for ``ctl status``."""
+    keys = ("spot_sol", "perp_base", "drift_pct", "carry_apr_now_pct", "carry_apr_smoothed_pct", "break_even_days")
+    parts = [f"{key}={fields[key]}" for key in keys if key in fields]
+    parts.append(f"blocked={fields.get('blocked', '-')}")
+    return " ".join(parts)
 
 
 def _optional(value: int | None, decimals: int) -> str | None:
@@ -138,6 +179,7 @@ def status_row(summary: BotSummary, slot: SupervisionView) -> StatusRow:
         market_time=iso(summary.market_time),
         restarts=slot.restarts,
         flagged=slot.flagged,
+        legs=summary.legs,
     )
 
 
@@ -299,11 +341,12 @@ def bot_detail(
             max_base=fixed(config.strategy.band.max_base, BASE_DECIMALS),
         )
     policy = config.execution
-    params.update(
-        levels=str(policy.grid_levels),
-        step_bps=str(policy.step_bps),
-        size_per_level=fixed(policy.base_size_per_level, BASE_DECIMALS),
-    )
+    if not config.strategy.two_legs:  # a two-leg bot works no ladder: its legs are shown instead
+        params.update(
+            levels=str(policy.grid_levels),
+            step_bps=str(policy.step_bps),
+            size_per_level=fixed(policy.base_size_per_level, BASE_DECIMALS),
+        )
     if decision is not None and decision.strategy.range_high:
         low, high = decision.strategy.range_low, decision.strategy.range_high
         params["range"] = f"{fixed(low, PRICE_DECIMALS)}..{fixed(high, PRICE_DECIMALS)}"
@@ -324,4 +367,9 @@ def bot_detail(
         grid=params,
         orders=order_views(venue.open_orders()),
         market_time=iso(venue.now),
+        legs=(
+            legs_fields(paper.driver.state, venue.spot_balance(SOL_SPOT_MARKET_INDEX), venue.position.base_asset_amount)
+            if config.strategy.two_legs
+            else None
+        ),
     )

@@ -248,7 +248,62 @@ _V5: Final[Migration] = (
     "CREATE INDEX settlements_bot ON settlements (bot, ts)",
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4, _V5)
+# v6: the delta-neutral engine's rows (issue 19): spot leg fills, interest accrued on spot balances, and one row per
+# two-leg decision (both legs, drift, correction, carry, reason and the gate that blocked it). Perp-only bots write
+# none; older stores gain three empty tables.
+_V6: Final[Migration] = (
+    """
+    CREATE TABLE spot_fills (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        market_index INTEGER NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+        price INTEGER NOT NULL,
+        base INTEGER NOT NULL,
+        quote INTEGER NOT NULL,
+        fee INTEGER NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX spot_fills_bot ON spot_fills (bot, ts)",
+    """
+    CREATE TABLE interest (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        market_index INTEGER NOT NULL,
+        amount INTEGER NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX interest_bot ON interest (bot, ts)",
+    """
+    CREATE TABLE legs_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bot TEXT NOT NULL REFERENCES perps_accounts (bot),
+        ts INTEGER NOT NULL,
+        decision_seq INTEGER NOT NULL,
+        mark INTEGER NOT NULL,
+        oracle INTEGER NOT NULL,
+        spot_base INTEGER NOT NULL,
+        perp_base INTEGER NOT NULL,
+        net_delta INTEGER NOT NULL,
+        drift_bps INTEGER,
+        tolerance_bps INTEGER NOT NULL,
+        correction_base INTEGER NOT NULL,
+        target_spot INTEGER NOT NULL,
+        target_perp INTEGER NOT NULL,
+        carry_apr_bps INTEGER NOT NULL,
+        smoothed_carry_apr_bps INTEGER NOT NULL,
+        in_market INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        blocked TEXT NOT NULL,
+        sent INTEGER NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX legs_decisions_bot ON legs_decisions (bot, ts)",
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 # Created before any migration (it records them): one row per applied version.

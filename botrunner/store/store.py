@@ -37,7 +37,16 @@ from typing import Any, Final, Literal, TypeVar
 import msgspec
 import sqlite_utils
 
-from botrunner.core.records import FillRow, FundingRow, OrderRow, SettleRow, SnapshotRow
+from botrunner.core.records import (
+    FillRow,
+    FundingRow,
+    InterestRow,
+    LegsRow,
+    OrderRow,
+    SettleRow,
+    SnapshotRow,
+    SpotFillRow,
+)
 from botrunner.private_files import open_private
 from botrunner.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_TABLE
 
@@ -135,6 +144,9 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True):
     fills: tuple[FillRow, ...] = ()
     funding: tuple[FundingRow, ...] = ()
     settlements: tuple[SettleRow, ...] = ()
+    spot_fills: tuple[SpotFillRow, ...] = ()  # two-leg bots
+    interest: tuple[InterestRow, ...] = ()
+    legs: tuple[LegsRow, ...] = ()
     snapshot: SnapshotRow | None = None
     objective: ObjectiveRow | None = None
     risk_events: tuple[RiskEventRow, ...] = ()
@@ -189,6 +201,14 @@ _INSERT_FUNDING: Final = (
     "INSERT INTO perps_funding_snapshots (bot, ts, position_base, rate, payment) VALUES (?, ?, ?, ?, ?)"
 )
 _INSERT_SETTLEMENT: Final = "INSERT INTO settlements (bot, ts, amount, reason) VALUES (?, ?, ?, ?)"
+_INSERT_SPOT_FILL: Final = (
+    "INSERT INTO spot_fills (bot, ts, market_index, side, price, base, quote, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_INTEREST: Final = "INSERT INTO interest (bot, ts, market_index, amount) VALUES (?, ?, ?, ?)"
+_LEGS_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(LegsRow))
+_INSERT_LEGS: Final = (
+    f"INSERT INTO legs_decisions (bot, {', '.join(_LEGS_COLUMNS)}) VALUES ({', '.join('?' * (len(_LEGS_COLUMNS) + 1))})"
+)
 _SNAPSHOT_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(SnapshotRow))
 # several snapshots, positions or objectives in one second: the last one of the second is kept
 _UPSERT_SNAPSHOT: Final = (
@@ -538,6 +558,21 @@ class Store:
         sql = "SELECT ts, amount, reason FROM settlements WHERE bot = ? ORDER BY ts, id"
         return tuple(_record(SettleRow, r) for r in self.db.query(sql, [bot]))
 
+    def spot_fills(self, bot: str) -> tuple[SpotFillRow, ...]:
+        """Every spot leg fill of ``bot`` by time (then as written)."""
+        sql = "SELECT ts, market_index, side, price, base, quote, fee FROM spot_fills WHERE bot = ? ORDER BY ts, id"
+        return tuple(_record(SpotFillRow, r) for r in self.db.query(sql, [bot]))
+
+    def interest(self, bot: str) -> tuple[InterestRow, ...]:
+        """Every interest accrual of ``bot`` by time (then as written)."""
+        sql = "SELECT ts, market_index, amount FROM interest WHERE bot = ? ORDER BY ts, id"
+        return tuple(_record(InterestRow, r) for r in self.db.query(sql, [bot]))
+
+    def legs(self, bot: str) -> tuple[LegsRow, ...]:
+        """Every two-leg decision row of ``bot`` by time (then as written)."""
+        sql = f"SELECT {', '.join(_LEGS_COLUMNS)} FROM legs_decisions WHERE bot = ? ORDER BY ts, id"
+        return tuple(_record(LegsRow, r) for r in self.db.query(sql, [bot]))
+
     def snapshots(self, bot: str) -> tuple[SnapshotRow, ...]:
         """Every margin snapshot of ``bot`` by time."""
         sql = f"SELECT {', '.join(_SNAPSHOT_COLUMNS)} FROM perps_margin_snapshots WHERE bot = ? ORDER BY ts"
@@ -609,6 +644,7 @@ class _Batch:
         "samples",
         "settlements",
         "snapshots",
+        "two_legs",
     )
 
     def __init__(self) -> None:
@@ -624,6 +660,7 @@ class _Batch:
         self.samples: list[tuple[Any, ...]] = []
         self.prunes: list[tuple[Any, ...]] = []
         self.audits: list[tuple[Any, ...]] = []
+        self.two_legs: list[tuple[str, list[tuple[Any, ...]]]] = []  # (statement, rows) of two-leg bots' steps
 
     def add(self, item: StepRecord, first_fill: int) -> None:
         """The rows of one step; its fills are numbered from ``first_fill + 1``."""
@@ -651,6 +688,10 @@ class _Batch:
         )
         self.funding.extend((bot, r.ts, r.position_base, r.rate, r.payment) for r in item.funding)
         self.settlements.extend((bot, r.ts, r.amount, r.reason) for r in item.settlements)
+        if item.legs or item.spot_fills or item.interest:  # two-leg bots only: a perp-only step skips this
+            self.two_legs.append((_INSERT_LEGS, [(bot, *msgspec.structs.astuple(r)) for r in item.legs]))
+            self.two_legs.append((_INSERT_SPOT_FILL, [(bot, *msgspec.structs.astuple(r)) for r in item.spot_fills]))
+            self.two_legs.append((_INSERT_INTEREST, [(bot, *msgspec.structs.astuple(r)) for r in item.interest]))
         if item.snapshot is not None:
             self.snapshots.append(_snapshot_values(bot, item.snapshot))
         if item.position is not None:
@@ -672,6 +713,8 @@ class _Batch:
         c.executemany(_INSERT_FUNDING, self.funding)
         if self.settlements:  # a few a day: skip the statement otherwise
             c.executemany(_INSERT_SETTLEMENT, self.settlements)
+        for statement, rows in self.two_legs:
+            c.executemany(statement, rows)
         c.executemany(_UPSERT_SNAPSHOT, self.snapshots)
         c.executemany(_UPSERT_POSITION, self.positions)
         c.executemany(_UPSERT_OBJECTIVE, self.objectives)

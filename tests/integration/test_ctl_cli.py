@@ -270,8 +270,9 @@ def test_status_prints_the_fleet_line_and_a_row_per_bot(
 
 def test_status_shows_every_field_of_the_runtimes_rows() -> None:
     shown = {key for _header, key, _justify in _STATUS_COLUMNS}
-    # the fleet line shows the market time; the risk cell the Risk Governor's reasons
-    assert set(StatusRow.__struct_fields__) - shown == {"market_time", "risk_reasons"}
+    # the fleet line shows the market time; the risk cell the Risk Governor's reasons; a two-leg bot's legs have a
+    # line of their own under the table
+    assert set(StatusRow.__struct_fields__) - shown == {"market_time", "risk_reasons", "legs"}
 
 
 def test_json_prints_the_raw_result(server: ControlServer, capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,7 +32,7 @@ risk:
 
 def test_example_fleet_loads_with_exact_human_units() -> None:
     bots = {b.name: b for b in load_fleet(ROOT / "config" / "bots")}
-    assert set(bots) == {"sol-neutral-grid", "btc-bullish-infinity", "eth-bearish-stepwise"}
+    assert set(bots) == {"sol-neutral-grid", "btc-bullish-infinity", "eth-bearish-stepwise", "sol-delta-neutral"}
     sol = bots["sol-neutral-grid"]
     assert sol.mode is BotMode.PAPER
     assert sol.capital_quote == 10_000 * 10**6
@@ -144,7 +144,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_validate_cli_reports_each_bot_and_one_line_errors(tmp_path: Path) -> None:
     ok = _cli("validate")
     assert ok.returncode == 0, ok.stderr
-    assert "3 bot(s) valid" in ok.stdout
+    assert "4 bot(s) valid" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("  max_leverage: 4", "  max_levrage: 4"))
     res = _cli("validate", str(bad))

@@ -25,6 +25,7 @@ from botrunner.paper import persist
 from botrunner.paper.config import PaperConfig, slippage_bps
 from botrunner.paper.fees import fill_fee
 from botrunner.paper.orders import round_to_tick
+from botrunner.paper.queue import StaticBook
 from botrunner.paper.spot import slippage_ppm
 from botrunner.paper.venue import PaperVenue
 from botrunner.venue.port import (
@@ -235,3 +236,20 @@ def test_checkpoint_keeps_the_sol_balance_and_the_spot_ledger() -> None:
     assert (restored.sol, restored.usdc, restored.position) == (v.sol, v.usdc, v.position)
     assert msgspec.structs.asdict(restored.ledger) == msgspec.structs.asdict(v.ledger)
     assert restored.report() == v.report()
+
+
+def test_place_legs_with_a_book_when_the_perp_leg_walks_it_then_the_average_price_and_a_thin_book_refuses() -> None:
+    v = venue()
+    book = StaticBook(bids=((P150 - 1_000, 2 * SOL_1), (P150 - 3_000, 3 * SOL_1)), asks=((P150 + 1_000, SOL_1),))
+    v.on_book(T0, book)
+    events = v.submit(PlaceLegs(spot=spot(Side.BUY, 4 * SOL_1), perp=perp(Side.SELL, 4 * SOL_1), reason="enter"), T0)
+    fill = events[0]
+    assert isinstance(fill, Fill)
+    assert fill.price == ((P150 - 1_000) * 2 + (P150 - 3_000) * 2) // 4  # the walk's average, rounded down
+    before = state(v)
+    # the asks hold 1 SOL: a 2 SOL buy leg cannot fill whole, so neither leg trades
+    event = rejected(
+        v.submit(PlaceLegs(spot=spot(Side.SELL, 2 * SOL_1), perp=perp(Side.BUY, 2 * SOL_1), reason="exit"), T0)
+    )
+    assert "book fills" in event.detail
+    assert state(v) == before

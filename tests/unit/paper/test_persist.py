@@ -24,6 +24,7 @@ from botrunner.core.side import Side
 from botrunner.margin.model import PerpMarketState, SpotMarketState
 from botrunner.marketdata.l2 import Trade
 from botrunner.paper.account import PaperAccount
+from botrunner.paper.accrual import Accrual
 from botrunner.paper.candle_fills import CandleFillModel
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.orders import RestingOrder, resting_price
@@ -88,9 +89,10 @@ PERSISTED: dict[type, set[str]] = {
     },
     CandleFillModel: set(),
     QueueFillModel: {"book"},
+    Accrual: {"last_ts"},
 }
 REBUILT: dict[type, set[str]] = {
-    PaperVenue: {"market", "config", "_tape", "_account", "_fills"},  # the caller's, and the parts
+    PaperVenue: {"market", "config", "_tape", "_account", "_fills", "_accrual"},  # the caller's, and the parts
     Tape: set(),
     PaperAccount: {
         "market",  # the caller's
@@ -109,6 +111,7 @@ REBUILT: dict[type, set[str]] = {
     },
     CandleFillModel: {"_account", "_spec", "_config", "_through"},  # the venue's parts and the caller's
     QueueFillModel: {"_account", "_spec", "_share_bps"},  # the venue's parts and the caller's
+    Accrual: {"_usdc_rates", "_sol_rates", "_accumulate", "every_s"},  # the caller's (restore takes its accrual)
 }
 ORDER_FIELDS = {
     "uid",
@@ -424,7 +427,14 @@ def test_the_checkpoint_covers_every_attribute_of_the_venue_and_its_orders() -> 
         "PaperVenue attributes changed: update botrunner/paper/persist.py"
     )
     v.on_book(v.now, StaticBook())
-    parts = (v._tape, v._account, CandleFillModel(v._account, SOL, CONFIG), v._fills)
+    accrual = Accrual(
+        usdc_rates=lambda m, t: (0, 0),
+        sol_rates=lambda m, t: (0, 0),
+        accumulate=lambda m, d, b, t: m,
+        every_s=1,
+        last_ts=0,
+    )
+    parts = (v._tape, v._account, CandleFillModel(v._account, SOL, CONFIG), v._fills, accrual)
     assert {type(part) for part in parts} == set(PERSISTED) - {PaperVenue}
     for part in parts:
         kind = type(part)

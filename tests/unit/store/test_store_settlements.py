@@ -77,7 +77,7 @@ def test_a_version_4_store_upgrades_to_settlements_keeping_its_rows(
     with pytest.raises(StoreError, match="version 4 needs migrating"):
         Store.open(path, readonly=True)
     s = Store.open(path)
-    assert s.schema_version == schema.SCHEMA_VERSION == 5
+    assert s.schema_version == schema.SCHEMA_VERSION >= 5
     assert s.fills("sol-grid") == (_fill(T0),)
     cp = s.load_checkpoint("sol-grid")
     assert cp is not None and (cp.cursor, cp.fill_seq) == (3, 1)
