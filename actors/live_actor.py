@@ -61,6 +61,7 @@ from botrunner.core.operator import (
     WithdrawFunds,
 )
 from botrunner.core.records import QUOTE_DECIMALS, fixed
+from botrunner.live import incidents
 from botrunner.live.alerts import AlertLevel, AlertTracker
 from botrunner.live.retry import backoff_delays
 from botrunner.live.rows import live_snapshot_row
@@ -202,6 +203,7 @@ class LiveBotActor(BotShell):
         self._pending: dict[int, tuple[VenueCommand, concurrent.futures.Future[tuple[VenueEvent, ...]]]] = {}
         self._reading: concurrent.futures.Future[tuple[VenueEvent, ...]] | None = None  # a tick's chain read
         self._capital: dict[int, _CapitalMove] = {}  # capital moves under way (their seq shares ``_tx_seq``)
+        self._breaker_seen: float | None = None  # the breaker trip last published (its ``opens_until``)
 
     # -------------------------------------------------------------- start
 
@@ -342,8 +344,19 @@ class LiveBotActor(BotShell):
         events = future.result()
         ts = venue.reading().ts
         driver.report(events, ts)
+        self._publish_incidents(venue, events, ts)
         self._note_flags(ts)
         self._write(ts, force=bool(events))
+
+    def _publish_incidents(self, venue: DriftVenue, events: tuple[VenueEvent, ...], ts: int) -> None:
+        """Tell the operator's surfaces (the notifier) of an UNKNOWN outcome, a gate block or a trip of the breaker
+        in this command's outcome (the venue logged each already)."""
+        found = incidents.from_events(self.name, events)
+        breaker = venue.link.breaker
+        opened = incidents.breaker_opened(self.name, self._breaker_seen, breaker, ts)
+        self._breaker_seen = breaker.opens_until
+        for incident in [*found, *([opened] if opened is not None else [])]:
+            self.setup.hub.publish(incident)
 
     def in_flight(self) -> int:
         """How many commands (capital moves among them) were started and not yet stepped on (tests use it as a
@@ -575,6 +588,7 @@ class LiveBotActor(BotShell):
             return
         command, asset = move.command, move.command.asset.value
         driver.report(events, venue.reading().ts)
+        self._publish_incidents(venue, events, venue.reading().ts)
         self._write(int(time.time()), force=True)
         outcome = [msgspec.to_builtins(e) | {"event": type(e).__name__} for e in events]
         self.log.info(

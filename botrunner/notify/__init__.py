@@ -2,9 +2,10 @@
 
 URLs come from ``BOTRUNNER_NOTIFY_URLS`` (space- or comma-separated apprise URLs) or ``botrunner run
 --notify-url``. The :class:`Notifier` listens to the event hub (risk-state changes, a bot failing or restarting,
-a liquidation fill, live health alerts — warning < 50 %, critical < 20 % with the liquidation price), watches the
-status board for a bot the supervisor flags, is told of a paper bot's health by the dashboard's details, and sends
-a daily summary at 00:00 UTC.
+a liquidation fill, live health alerts — warning < 50 %, critical < 20 % with the liquidation price — and live
+incidents: a transaction with an UNKNOWN outcome, the circuit breaker opening, a safety gate blocking a trade),
+watches the status board for a bot the supervisor flags, is told of a paper bot's health by the dashboard's details,
+and sends a daily summary at 00:00 UTC.
 
 A notifier must never slow or fail a bot: events are queued (bounded; an overflow is counted, never waited for)
 and sent from the notifier's own thread. Identical notifications within ``DEDUP_S`` are sent once; at most
@@ -27,7 +28,7 @@ import structlog
 
 from botrunner.logsetup import scrub
 from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.snapshots import Alert, BotEvent, Failed, FillEvent, RiskStateChanged, Started
+from botrunner.runtime.snapshots import Alert, BotEvent, Failed, FillEvent, Incident, RiskStateChanged, Started
 
 ENV_URLS: Final = "BOTRUNNER_NOTIFY_URLS"
 DEDUP_S: Final = 600.0
@@ -223,7 +224,7 @@ class Notifier:
         return Note(f"botrunner daily summary {day}", "\n".join(lines) or "no bots", "info", f"summary:{day}")
 
 
-def note_for(event: BotEvent) -> Note | None:
+def note_for(event: BotEvent) -> Note | None:  # noqa: PLR0911  <why: one flat match over the event kinds>
     """The notification an event deserves, or None."""
     match event:
         case RiskStateChanged(bot=bot, state=state, reasons=reasons, time=when):
@@ -246,5 +247,15 @@ def note_for(event: BotEvent) -> Note | None:
         case Alert(bot=bot, level=level, message=message):
             kind = {"critical": "failure", "warning": "warning"}.get(level, "info")
             return Note(f"{bot}: {level}", f"{bot}: {message}", kind, f"{bot}:alert:{level}")
+        case Incident(bot=bot, what=what, message=message, ref=ref):
+            title = _INCIDENT_TITLES.get(what, what)
+            return Note(f"{bot}: {title}", f"{bot}: {message}", "failure", f"{bot}:{what}:{ref}")
         case _:
             return None
+
+
+_INCIDENT_TITLES: Final = {
+    "tx_unknown": "transaction outcome UNKNOWN",
+    "breaker_open": "circuit breaker open",
+    "gate_blocked": "safety gate blocked a trade",
+}
