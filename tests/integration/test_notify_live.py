@@ -1,9 +1,14 @@
 """Live incidents reach the operator's notification URL: a live bot on the fake Solana node is driven into a
 transaction with an UNKNOWN outcome, a safety gate block and an open circuit breaker; each arrives once at a local
-apprise JSON receiver with its numbers (the signature, the gate and its figures, the breaker's count)."""
+apprise JSON receiver with its numbers (the signature, the gate and its figures, the breaker's count). And
+``botrunner run`` sends to the URLs of the fleet's settings file."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +24,9 @@ from tests.integration.test_live_commands import _settled, _until, band
 from tests.integration.test_live_venue import FAST, funded_user, serve_chain
 from tests.integration.test_notify_apprise import Receiver
 from tests.support.fake_rpc import FakeRpc
+from tests.support.runtime import short_dir, small_fleet, small_market
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +109,30 @@ def test_the_breaker_opening_is_notified(fake: FakeRpc, tmp_path: Path, receiver
     assert _titles(posts) == ["live-band: circuit breaker open"]
     assert "after 3 consecutive transaction failures (threshold 3): no trade for 60 s" in posts[0]["message"]
     assert fake.count("sendTransaction") == FAST.breaker_failures
+
+
+def test_botrunner_run_reads_the_fleet_files_urls_and_never_shows_them(receiver: Receiver) -> None:
+    # fleet.yaml beside the bot directory, and nothing else, names the URL (with a token-like path) the notes go to;
+    # neither the output nor the logs ever show it.
+    work = short_dir()
+    try:
+        small_fleet(work / "bots", ("alpha",))
+        small_market(work / "data", bars=48)
+        url = receiver.url.replace("/hook", f"/hook/{SECRET_PATH}")
+        (work / "fleet.yaml").write_text(f"notify:\n  urls: ['{url}']\n  rate_per_minute: 5\n")
+        env = {k: v for k, v in os.environ.items() if k != "BOTRUNNER_NOTIFY_URLS"} | {"BOTRUNNER_LOG_LEVEL": "INFO"}
+        done = subprocess.run(
+            [sys.executable, "-m", "botrunner", "run", "--fleet", str(work / "bots"), "--run-dir", str(work / "run"),
+             "--data", str(work / "data"), "--speed", "max", "--exit-at-end", "--no-ui", "--quiet"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        posts = receiver.wait_for(1)
+        assert [p["title"] for p in posts][:1] == ["alpha: risk APPROVE"]
+        shown = done.stdout + done.stderr + "".join(p.read_text() for p in (work / "run").rglob("*.log*"))
+        assert SECRET_PATH not in shown
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+SECRET_PATH = "s3cr3tT0kenAAHdqTcvCH1vGWJx"
