@@ -161,6 +161,9 @@ class LiveSetup(ActorSetup):
     rpc_url: str
     dry_run: bool = False
     loop: LiveLoop = field(default=LIVE_LOOP)  # the process's one live loop (a test may bring its own)
+    # (name, seconds) after each decision: from the tick's chain reading returning to the decision's commands started
+    # (the runner's decision latency metric)
+    decided: Callable[[str, float], None] | None = None
 
 
 class _LoopVenue(ReadThrough[DriftVenue]):
@@ -204,6 +207,7 @@ class LiveBotActor(BotShell):
         self._reading: concurrent.futures.Future[tuple[VenueEvent, ...]] | None = None  # a tick's chain read
         self._capital: dict[int, _CapitalMove] = {}  # capital moves under way (their seq shares ``_tx_seq``)
         self._breaker_seen: float | None = None  # the breaker trip last published (its ``opens_until``)
+        self._read_at = 0.0  # when the last tick's chain read returned (perf_counter, set on the live loop)
 
     # -------------------------------------------------------------- start
 
@@ -404,7 +408,13 @@ class LiveBotActor(BotShell):
         assert venue is not None and self.driver is not None
         if self._store_down() or self._reading is not None:
             return
-        self._reading = self.loop.spawn(venue.refresh, self._tell_done(ReadDone(), "read"), key=self._key)
+        tell = self._tell_done(ReadDone(), "read")
+
+        def done(future: concurrent.futures.Future[tuple[VenueEvent, ...]]) -> None:
+            self._read_at = time.perf_counter()  # the decision latency starts here (the mailbox wait counts)
+            tell(future)
+
+        self._reading = self.loop.spawn(venue.refresh, done, key=self._key)
 
     def _on_read_done(self) -> None:
         """Step on the tick's reading (a failure of the venue itself escapes to pykka, as a tick's always did)."""
@@ -430,7 +440,10 @@ class LiveBotActor(BotShell):
                 self.samples.append(done)
         # the oracle is the mark (Drift's DLOB is off-chain, unreachable here); the funding rate is the one of the
         # same reading as the account and the oracle, not driftpy's cache
-        self._note_decision(driver.feed(bot.Tick(ts=now, oracle=snap.oracle, funding_rate=snap.funding_rate)))
+        effects = driver.feed(bot.Tick(ts=now, oracle=snap.oracle, funding_rate=snap.funding_rate))
+        if effects.decision is not None and self.setup.decided is not None:  # its commands are on the loop now
+            self.setup.decided(self.name, time.perf_counter() - self._read_at)
+        self._note_decision(effects)
         self._note_flags(now)
         self._write(now, force=True)
 

@@ -359,6 +359,7 @@ class Runner:
             restart=opts.restart,
             snapshot_every_s=opts.snapshot_every_s,
             probe=self._probe,
+            live_decided=self.metrics.decided_after,
             live=self.live_access,
             dry_run=opts.dry_run,
         )
