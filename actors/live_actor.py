@@ -61,13 +61,13 @@ from botrunner.core.operator import (
     WithdrawFunds,
 )
 from botrunner.core.records import QUOTE_DECIMALS, fixed
-from botrunner.live import incidents
 from botrunner.live.alerts import AlertLevel, AlertTracker
 from botrunner.live.retry import backoff_delays
 from botrunner.live.rows import live_snapshot_row
 from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
+from botrunner.runtime import incidents
 from botrunner.runtime.decisions import position_row
 from botrunner.runtime.live_loop import LIVE_LOOP, LiveLoop, Ticker
 from botrunner.runtime.snapshots import (

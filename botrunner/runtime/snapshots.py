@@ -296,7 +296,7 @@ class Alert(Event, frozen=True, kw_only=True, tag="alert"):
 
 
 class Incident(Event, frozen=True, kw_only=True, tag="incident"):
-    """A live bot's incident the operator must hear of (``botrunner.live.incidents``): ``what`` is ``tx_unknown``,
+    """A live bot's incident the operator must hear of (``botrunner.runtime.incidents``): ``what`` is ``tx_unknown``,
     ``breaker_open`` or ``gate_blocked``; ``message`` carries its numbers; ``ref`` is what makes two the same."""
 
     time: str

@@ -1,11 +1,11 @@
-"""botrunner.live.incidents: which venue events and breaker readings become an operator's incident, and their refs
+"""botrunner.runtime.incidents: which venue events and breaker readings become an operator's incident, and their refs
 (what the notifier deduplicates on)."""
 
 from __future__ import annotations
 
 from botrunner.core.side import Side
-from botrunner.live.incidents import BREAKER_OPEN, GATE_BLOCKED, TX_UNKNOWN, breaker_opened, from_events
 from botrunner.live.retry import CircuitBreaker
+from botrunner.runtime.incidents import BREAKER_OPEN, GATE_BLOCKED, TX_UNKNOWN, breaker_opened, from_events
 from botrunner.venue.port import CommandRejected, OrderRejected, RejectReason
 
 
