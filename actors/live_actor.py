@@ -67,6 +67,7 @@ from botrunner.live.rows import live_snapshot_row
 from botrunner.live.samples import Sample, SampleTrail
 from botrunner.live.transactions import TxPipeline
 from botrunner.live.venue import DriftVenue, Transfer
+from botrunner.runtime import incidents
 from botrunner.runtime.decisions import position_row
 from botrunner.runtime.live_loop import LIVE_LOOP, LiveLoop, Ticker
 from botrunner.runtime.snapshots import (
@@ -160,6 +161,9 @@ class LiveSetup(ActorSetup):
     rpc_url: str
     dry_run: bool = False
     loop: LiveLoop = field(default=LIVE_LOOP)  # the process's one live loop (a test may bring its own)
+    # (name, seconds) after each decision: from the tick's chain reading returning to the decision's commands started
+    # (the runner's decision latency metric)
+    decided: Callable[[str, float], None] | None = None
 
 
 class _LoopVenue(ReadThrough[DriftVenue]):
@@ -203,6 +207,8 @@ class LiveBotActor(BotShell):
         self._reading: concurrent.futures.Future[tuple[VenueEvent, ...]] | None = None  # a tick's chain read
         self._vault_disabled = False  # the vault sync state last published (an Alert per change)
         self._capital: dict[int, _CapitalMove] = {}  # capital moves under way (their seq shares ``_tx_seq``)
+        self._breaker_seen: float | None = None  # the breaker trip last published (its ``opens_until``)
+        self._read_at = 0.0  # when the last tick's chain read returned (perf_counter, set on the live loop)
 
     # -------------------------------------------------------------- start
 
@@ -343,8 +349,19 @@ class LiveBotActor(BotShell):
         events = future.result()
         ts = venue.reading().ts
         driver.report(events, ts)
+        self._publish_incidents(venue, events, ts)
         self._note_flags(ts)
         self._write(ts, force=bool(events))
+
+    def _publish_incidents(self, venue: DriftVenue, events: tuple[VenueEvent, ...], ts: int) -> None:
+        """Tell the operator's surfaces (the notifier) of an UNKNOWN outcome, a gate block or a trip of the breaker
+        in this command's outcome (the venue logged each already)."""
+        found = incidents.from_events(self.name, events)
+        breaker = venue.link.breaker
+        opened = incidents.breaker_opened(self.name, self._breaker_seen, breaker, ts)
+        self._breaker_seen = breaker.opens_until
+        for incident in [*found, *([opened] if opened is not None else [])]:
+            self.setup.hub.publish(incident)
 
     def in_flight(self) -> int:
         """How many commands (capital moves among them) were started and not yet stepped on (tests use it as a
@@ -392,8 +409,14 @@ class LiveBotActor(BotShell):
         assert venue is not None and self.driver is not None
         if self._store_down() or self._reading is not None:
             return
+        tell = self._tell_done(ReadDone(), "read")
+
+        def done(future: concurrent.futures.Future[tuple[VenueEvent, ...]]) -> None:
+            self._read_at = time.perf_counter()  # the decision latency starts here (the mailbox wait counts)
+            tell(future)
+
         # the vault sync: a refresh, retried 3x with backoff (live/vault_sync.py), on the loop like any chain read
-        self._reading = self.loop.spawn(venue.sync, self._tell_done(ReadDone(), "read"), key=self._key)
+        self._reading = self.loop.spawn(venue.sync, done, key=self._key)
 
     def _on_read_done(self) -> None:
         """Step on the tick's reading (a failure of the venue itself escapes to pykka, as a tick's always did)."""
@@ -427,7 +450,10 @@ class LiveBotActor(BotShell):
                 self.samples.append(done)
         # the oracle is the mark (Drift's DLOB is off-chain, unreachable here); the funding rate is the one of the
         # same reading as the account and the oracle, not driftpy's cache
-        self._note_decision(driver.feed(bot.Tick(ts=now, oracle=snap.oracle, funding_rate=snap.funding_rate)))
+        effects = driver.feed(bot.Tick(ts=now, oracle=snap.oracle, funding_rate=snap.funding_rate))
+        if effects.decision is not None and self.setup.decided is not None:  # its commands are on the loop now
+            self.setup.decided(self.name, time.perf_counter() - self._read_at)
+        self._note_decision(effects)
         self._note_flags(now)
         self._write(now, force=True)
 
@@ -585,6 +611,7 @@ class LiveBotActor(BotShell):
             return
         command, asset = move.command, move.command.asset.value
         driver.report(events, venue.reading().ts)
+        self._publish_incidents(venue, events, venue.reading().ts)
         self._write(int(time.time()), force=True)
         outcome = [msgspec.to_builtins(e) | {"event": type(e).__name__} for e in events]
         self.log.info(

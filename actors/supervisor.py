@@ -88,6 +88,7 @@ class RuntimeContext:
     stop_timeout_s: float = 10.0
     monotonic: Callable[[], float] = time.monotonic
     probe: Callable[[str, int], None] | None = None  # see BotSetup.probe
+    live_decided: Callable[[str, float], None] | None = None  # see LiveSetup.decided
     live: Mapping[str, LiveAccess] = field(default_factory=dict)  # live and monitor bots' access, by bot name
     dry_run: bool = False  # live bots build and simulate but never send
 
@@ -191,6 +192,7 @@ class Supervisor(pykka.ThreadingActor):
             wallet=access.wallet,
             rpc_url=access.rpc_url,
             dry_run=self.ctx.dry_run,
+            decided=self.ctx.live_decided,
         )
         ref: pykka.ActorRef[Any] = LiveBotActor.start(setup)
         return ref

@@ -226,7 +226,10 @@ class RunOptions:
     dry_run: bool = False  # live bots: build and simulate every transaction, send none
     fresh: bool = False  # start over: set a previous run's directory aside (never deleted; refused for live bots)
     ui: DashboardOptions | None = None  # the dashboard (page, WebSocket, /metrics); None: none
-    notify_urls: tuple[str, ...] = ()  # apprise URLs for operator notifications (botrunner.notify)
+    # apprise URLs for operator notifications (botrunner.notify): secrets (they carry tokens), so not in a repr
+    notify_urls: tuple[str, ...] = field(default=(), repr=False)
+    notify_dedup_s: int = 600
+    notify_rate_per_minute: int = 20
 
 
 @dataclass(frozen=True)
@@ -356,6 +359,7 @@ class Runner:
             restart=opts.restart,
             snapshot_every_s=opts.snapshot_every_s,
             probe=self._probe,
+            live_decided=self.metrics.decided_after,
             live=self.live_access,
             dry_run=opts.dry_run,
         )
@@ -386,7 +390,12 @@ class Runner:
         opts = self.options
         if opts.notify_urls:
             try:
-                self.notifier = Notifier(opts.notify_urls, board=self.board)
+                self.notifier = Notifier(
+                    opts.notify_urls,
+                    board=self.board,
+                    dedup_s=opts.notify_dedup_s,
+                    rate_per_minute=opts.notify_rate_per_minute,
+                )
             except ValueError as exc:
                 raise RunnerError(str(exc)) from exc
             self.notifier.start(self.hub)

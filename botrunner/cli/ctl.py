@@ -57,6 +57,7 @@ from botrunner.runtime.snapshots import (
     Failed,
     FillEvent,
     FundingEvent,
+    Incident,
     Message,
     ReloadResult,
     Result,
@@ -513,5 +514,7 @@ def format_event(event: BotEvent) -> str:  # noqa: PLR0911  <why: one flat exhau
             return f"{event.bot} failed (generation {event.generation}): {event.error}"
         case Alert():
             return f"{event.bot} alert {event.level}: {event.message}"
+        case Incident():
+            return f"{event.time} {event.bot} {event.what}: {event.message}"
         case _ as unreachable:
             assert_never(unreachable)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -32,14 +33,16 @@ from rich.live import Live
 from rich.table import Table
 
 from botrunner.cli import CliError
+from botrunner.config.fleet import FleetSettings, default_path, load_fleet_settings
 from botrunner.control import SocketPathError, resolve_run_dir
 from botrunner.control.server import ControlServerError
-from botrunner.logsetup import register_secret
+from botrunner.logsetup import MIN_SECRET_LEN, register_secret
 from botrunner.notify import urls_from_env
 from botrunner.runner import Runner, RunnerError, RunOptions, StartReport
 from botrunner.runtime.pacer import parse_speed
 from botrunner.store import StoreError
 from botrunner.web.server import DashboardError, DashboardOptions, is_loopback
+from botrunner.yamlconf import ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -93,9 +96,46 @@ def register(subparsers: Any) -> None:
         "--notify-url",
         action="append",
         default=[],
-        help="an apprise URL for notifications (repeatable; also $BOTRUNNER_NOTIFY_URLS)",
+        help="an apprise URL for notifications (repeatable; also $BOTRUNNER_NOTIFY_URLS and the fleet file's "
+        "notify.urls)",
+    )
+    ui.add_argument(
+        "--fleet-config",
+        type=Path,
+        default=None,
+        help="the fleet's settings file (notifications; docs/configuration.md); default: fleet.yaml beside the "
+        "--fleet directory, when it exists",
     )
     p.set_defaults(handler=run_fleet)
+
+
+def read_fleet_settings(fleet: Path, named: Path | None) -> FleetSettings:
+    """The fleet's settings: the file ``--fleet-config`` names (it must exist), else ``fleet.yaml`` beside the bot
+    directory when there is one."""
+    path = named if named is not None else default_path(fleet)
+    if path is None:
+        return FleetSettings()
+    try:
+        return load_fleet_settings(path, required=named is not None)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def merged_notify_urls(*sources: Sequence[str]) -> tuple[str, ...]:
+    """Every notification URL of the flag, the environment and the fleet file, once each, in that order; each is
+    registered as a secret (scrubbed from every log line) the moment it is read."""
+    urls = tuple(dict.fromkeys(u.strip() for source in sources for u in source if u.strip()))
+    for url in urls:
+        # the whole URL, and each long piece of it alone (a token may be logged without its URL); a short piece
+        # cannot be scrubbed without mangling other text
+        pieces = re.split(r"[/:@?&=]+", url.split("://", 1)[-1])
+        for secret in {url, *(p for p in pieces if len(p) >= TOKEN_PIECE)}:
+            if len(secret) >= MIN_SECRET_LEN:
+                register_secret(secret)
+    return urls
+
+
+TOKEN_PIECE = 16
 
 
 UI_TOKEN_ENV = "BOTRUNNER_UI_TOKEN"
@@ -268,6 +308,8 @@ def run_fleet(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if args.snapshot_every <= 0 or args.log_retention_days <= 0 or not args.status_every > 0:
         raise CliError("--snapshot-every, --log-retention-days and --status-every must be positive")
+    fleet_settings = read_fleet_settings(args.fleet, args.fleet_config)
+    notify_urls = merged_notify_urls(args.notify_url, urls_from_env(), fleet_settings.notify.urls)
     runner = Runner(
         RunOptions(
             fleet=args.fleet,
@@ -280,7 +322,9 @@ def run_fleet(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             fresh=args.fresh,
             ui=dashboard_options(args),
-            notify_urls=(*args.notify_url, *urls_from_env()),
+            notify_urls=notify_urls,
+            notify_dedup_s=fleet_settings.notify.dedup_s,
+            notify_rate_per_minute=fleet_settings.notify.rate_per_minute,
         )
     )
 

@@ -554,6 +554,8 @@ class DriftVenue:
             else:
                 reason = _FAILED_OUTCOMES[result.outcome]
                 detail = f"{result.outcome.value}: {result.error}".strip(": ")
+                if result.outcome is TxOutcome.UNKNOWN and result.signature:  # what the operator looks up
+                    detail += f" (signature {result.signature})"
                 for later in plans[i:]:  # later transactions assumed this one: none of them is sent
                     out.extend(_reject_ids(later.places, placing, ts, reason, detail))
                 if not placing:

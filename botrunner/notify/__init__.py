@@ -1,15 +1,17 @@
 """Operator notifications through apprise (one library for Telegram, Discord, Slack, e-mail, webhooks).
 
-URLs come from ``BOTRUNNER_NOTIFY_URLS`` (space- or comma-separated apprise URLs) or ``botrunner run
---notify-url``. The :class:`Notifier` listens to the event hub (risk-state changes, a bot failing or restarting,
-a liquidation fill, live health alerts — warning < 50 %, critical < 20 % with the liquidation price), watches the
-status board for a bot the supervisor flags, is told of a paper bot's health by the dashboard's details, and sends
-a daily summary at 00:00 UTC.
+URLs come from the fleet's ``fleet.yaml`` (``notify.urls``, with the two limits below; ``botrunner.config.fleet``),
+``BOTRUNNER_NOTIFY_URLS`` (space- or comma-separated apprise URLs) and ``botrunner run --notify-url``, merged
+without duplicates. The :class:`Notifier` listens to the event hub (risk-state changes, a bot failing or restarting,
+a liquidation fill, live health alerts — warning < 50 %, critical < 20 % with the liquidation price — and live
+incidents: a transaction with an UNKNOWN outcome, the circuit breaker opening, a safety gate blocking a trade),
+watches the status board for a bot the supervisor flags, is told of a paper bot's health by the dashboard's details,
+and sends a daily summary at 00:00 UTC.
 
 A notifier must never slow or fail a bot: events are queued (bounded; an overflow is counted, never waited for)
 and sent from the notifier's own thread. Identical notifications within ``DEDUP_S`` are sent once; at most
-``RATE_PER_MINUTE`` go out per minute (the rest are counted and reported in the next one that goes). Every text is
-scrubbed of registered secrets (``botrunner.logsetup.scrub``) before it leaves.
+``RATE_PER_MINUTE`` go out per minute (defaults; the fleet file may set both; the rest are counted and reported in
+the next one that goes). Every text is scrubbed of registered secrets (``botrunner.logsetup.scrub``) before it leaves.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import structlog
 
 from botrunner.logsetup import scrub
 from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.snapshots import Alert, BotEvent, Failed, FillEvent, RiskStateChanged, Started
+from botrunner.runtime.snapshots import Alert, BotEvent, Failed, FillEvent, Incident, RiskStateChanged, Started
 
 ENV_URLS: Final = "BOTRUNNER_NOTIFY_URLS"
 DEDUP_S: Final = 600.0
@@ -61,8 +63,12 @@ class Notifier:
         send: Callable[[Note], bool] | None = None,
         clock: Callable[[], float] = time.time,
         daily_summary: bool = True,
+        dedup_s: float = DEDUP_S,
+        rate_per_minute: int = RATE_PER_MINUTE,
     ) -> None:
         self._urls = list(urls)
+        self._dedup_s = dedup_s
+        self._rate_per_minute = rate_per_minute
         self._board = board
         self._clock = clock
         self._send = send or self._apprise_sender()
@@ -171,10 +177,10 @@ class Notifier:
     def _deliver(self, note: Note) -> None:
         now = self._clock()
         last = self._last_sent.get(note.key)
-        if last is not None and now - last < DEDUP_S:
+        if last is not None and now - last < self._dedup_s:
             return
         self._window = [t for t in self._window if now - t < 60.0]
-        if len(self._window) >= RATE_PER_MINUTE:
+        if len(self._window) >= self._rate_per_minute:
             self._suppressed += 1
             return
         self._window.append(now)
@@ -223,7 +229,7 @@ class Notifier:
         return Note(f"botrunner daily summary {day}", "\n".join(lines) or "no bots", "info", f"summary:{day}")
 
 
-def note_for(event: BotEvent) -> Note | None:
+def note_for(event: BotEvent) -> Note | None:  # noqa: PLR0911  <why: one flat match over the event kinds>
     """The notification an event deserves, or None."""
     match event:
         case RiskStateChanged(bot=bot, state=state, reasons=reasons, time=when):
@@ -246,5 +252,15 @@ def note_for(event: BotEvent) -> Note | None:
         case Alert(bot=bot, level=level, message=message):
             kind = {"critical": "failure", "warning": "warning"}.get(level, "info")
             return Note(f"{bot}: {level}", f"{bot}: {message}", kind, f"{bot}:alert:{level}")
+        case Incident(bot=bot, what=what, message=message, ref=ref):
+            title = _INCIDENT_TITLES.get(what, what)
+            return Note(f"{bot}: {title}", f"{bot}: {message}", "failure", f"{bot}:{what}:{ref}")
         case _:
             return None
+
+
+_INCIDENT_TITLES: Final = {
+    "tx_unknown": "transaction outcome UNKNOWN",
+    "breaker_open": "circuit breaker open",
+    "gate_blocked": "safety gate blocked a trade",
+}

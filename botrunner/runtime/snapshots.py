@@ -298,5 +298,17 @@ class Alert(Event, frozen=True, kw_only=True, tag="alert"):
     message: str
 
 
-BotEvent = Started | StateChanged | RiskStateChanged | FillEvent | FundingEvent | SettlementEvent | Failed | Alert
+class Incident(Event, frozen=True, kw_only=True, tag="incident"):
+    """A live bot's incident the operator must hear of (``botrunner.runtime.incidents``): ``what`` is ``tx_unknown``,
+    ``breaker_open`` or ``gate_blocked``; ``message`` carries its numbers; ``ref`` is what makes two the same."""
+
+    time: str
+    what: str
+    message: str
+    ref: str
+
+
+BotEvent = (
+    Started | StateChanged | RiskStateChanged | FillEvent | FundingEvent | SettlementEvent | Failed | Alert | Incident
+)
 """Every event ``subscribe`` streams."""

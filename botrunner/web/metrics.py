@@ -1,10 +1,11 @@
 """Prometheus metrics at the dashboard's ``/metrics`` (behind the same token), on a registry of their own.
 
-Per bot, read at scrape time from what the dashboard already holds (the status board and the bots' newest
-details): equity, position, health, leverage, liquidation distance, risk state, open orders, fills, funding PnL,
-restarts. Counted as they happen: step errors (a bot's failure, from the event hub), funding payments, decision
-latency (a paper bot's market event published by its feed → its decision sent; the runner feeds it), store write
-latency (the writer's batches). Per process: RSS, socket clients (control socket and dashboard).
+Per bot, read at scrape time from what the dashboard already holds (the status board and the bots' newest details):
+equity, position, health, leverage, liquidation distance, risk state, open orders, fills, funding PnL, restarts.
+Counted as they happen: step errors (a bot's failure, from the event hub), funding payments, decision latency (a
+paper bot's market event published by its feed → its decision sent; a live bot's chain reading returned → its
+decision's commands started; the runner feeds it), store write latency (the writer's batches). Per process: RSS,
+socket clients (control socket and dashboard).
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ class Metrics:
         )
         self.decision_latency = Histogram(
             "botrunner_decision_latency_seconds",
-            "A paper bot's market event published by its feed -> its decision's commands sent",
+            "A bot's input -> its decision's commands sent (paper: the feed publishing the market event; live: the "
+            "tick's chain reading returning)",
             ["bot"],
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
@@ -157,6 +159,10 @@ class Metrics:
             if len(self._published) > 4096:  # the oldest, whose decisions are long done
                 for key in sorted(self._published)[:2048]:
                     del self._published[key]
+
+    def decided_after(self, bot: str, seconds: float) -> None:
+        """A live bot decided ``seconds`` after its chain reading returned (its actor's thread)."""
+        self.decision_latency.labels(bot).observe(seconds)
 
     def decided(self, bot: str, ts: int) -> None:
         with self._lock:
