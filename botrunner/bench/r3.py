@@ -81,7 +81,8 @@ def run_r3(bots: int = 100, bars: int = 200, status_calls: int = 200) -> R3Resul
         fleet = work / "fleet"
         fleet.mkdir()
         for i in range(bots):
-            (fleet / f"r1-{i + 1}.yaml").write_text(R1_YAML.format(n=i + 1, step=30 + i))  # R3 = 100 R1 bots
+            # R3 = 100 R1 bots (R1's 10 bp requote)
+            (fleet / f"r1-{i + 1}.yaml").write_text(R1_YAML.format(n=i + 1, step=30 + i, requote=10))
         # The probe runs in the bot threads: a list append and a dict lookup (atomic under the GIL), no lock, and
         # one wake-up of this thread per bar, so measuring adds next to nothing to what it measures.
         stamps: dict[int, list[float]] = {}
