@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from botrunner.bench import decision_cost, reference
 from botrunner.bench import margin as margin_bench
-from botrunner.bench import reference
 from botrunner.bench import strategy as strategy_bench
 from botrunner.bench.reference import R1_BUNDLED_CANDLES, R1_SHARED_CANDLES
 from botrunner.bench.stand_in import accept_all, replay
@@ -44,6 +44,7 @@ from botrunner.marketdata.candles import Candles, load_candles
 from governors.execution import decide as execution_decide
 
 ROOT = Path(__file__).resolve().parents[2]
+DN_WINDOW_START = 1_744_588_800  # 2025-04-14 00:00 UTC: where the shared Drift funding records begin
 
 
 def _peak_rss_mib() -> float:
@@ -89,6 +90,25 @@ def bench_pipeline(candle_path: Path) -> None:
     print(f"  bars through the whole loop   : {n / wall:12,.0f} bars/s  ({wall:.2f} s, incl. strategy feed + account)")
     print(f"  decide() alone                : {result.decide_s / n * 1e6:12.1f} us per decision")
     print(f"  orders placed / cancelled     : {result.placed:,d} / {result.cancelled:,d} (stand-in venue, no fills)")
+
+
+def bench_decision_cost(quick: bool) -> None:
+    """The delta-neutral bot's deciding step beside the grid's, and its full-window backtest (issue 19)."""
+    bots = ROOT / "config" / "bots"
+    print("decision cost inside a backtest (mean wall time of a deciding step; bundled data):")
+    for name in ("sol-neutral-grid", "sol-delta-neutral"):
+        cost = decision_cost.measure(bots / f"{name}.yaml")
+        print(
+            f"  {name:<22}: {cost.decide_us:8.1f} us per decision  ({cost.decisions:,} decisions, "
+            f"whole backtest {cost.run_cpu_s:.2f} CPU s)"
+        )
+    shared = R1_SHARED_CANDLES.parents[2]
+    if not quick and shared.exists():
+        cost = decision_cost.measure(bots / "sol-delta-neutral.yaml", shared, start=DN_WINDOW_START)
+        print(
+            f"  sol-delta-neutral, shared window from 2025-04-14: {cost.bars:,} bars in {cost.run_wall_s:.2f} s "
+            f"({cost.run_cpu_s:.2f} CPU s), {cost.decide_us:.1f} us per decision"
+        )
 
 
 def bench_reference(quick: bool) -> None:
@@ -215,6 +235,8 @@ def main() -> None:
         bench_pipeline(R1_SHARED_CANDLES)
     print()
     bench_reference(quick="--quick" in sys.argv)
+    print()
+    bench_decision_cost(quick="--quick" in sys.argv)
     print()
     bench_log_line()
     print()

@@ -27,3 +27,14 @@ def test_r3_when_small_fleet_then_every_bar_gets_commands_timed() -> None:
     result = run_r3(bots=3, bars=5, status_calls=5)
     assert result.bots == 3 and result.bars == 5
     assert 0 < result.p50_ms <= result.p99_ms <= result.max_ms
+
+
+def test_decision_cost_when_grid_and_delta_neutral_then_every_bar_close_timed() -> None:
+    from pathlib import Path
+
+    from botrunner.bench.decision_cost import measure
+
+    for name in ("sol-neutral-grid", "sol-delta-neutral"):
+        cost = measure(Path("config/bots") / f"{name}.yaml")
+        assert cost.decisions == cost.bars > 0, name  # one deciding step per traded bar
+        assert cost.decide_us > 0 and cost.run_cpu_s > 0, name
