@@ -2,6 +2,11 @@
 
 ``latency_slots``: Solana slots (400 ms each) between the bot and its paper venue, both ways: commands land and
 reports arrive that much later (``botrunner.paper.latency``). 0, the default, answers every command at once.
+
+``interest``: the paper venue's deposit and borrow interest on the USDC and SOL balances
+(``botrunner.paper.config.InterestSettings``: per market a rate series file or Drift's curve at a utilisation, and
+the update cadence ``every_s``); off when absent. A delta-neutral bot's carry engine counts the SOL deposit APR of
+the same source, so what it expects and what the venue pays agree.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 from typing import Final
 
 import msgspec
+
+from botrunner.paper.config import InterestSettings
 
 SLOT_MS: Final = 400  # a Solana slot
 # A transaction's recent blockhash is valid for 150 blocks: a command cannot land later than that, so a longer
@@ -31,7 +38,10 @@ class PaperSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """A paper bot's venue settings (paper mode and backtests; a live bot ignores them)."""
 
     latency_slots: int = 0
+    interest: InterestSettings | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` ("PaperSettings.latency_slots must ...") for an impossible value."""
         check_latency_slots(self.latency_slots, "PaperSettings.latency_slots")
+        if self.interest is not None:
+            self.interest.validate()

@@ -6,7 +6,6 @@ from typing import Final
 
 import msgspec
 
-from botrunner.config.paper import check_latency_slots
 from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, PERCENTAGE_PRECISION, QUOTE_PRECISION
 from botrunner.margin.interest import SpotRateCurve
 from botrunner.paper.fees import FeeSchedule, drift_fee_tier
@@ -137,6 +136,10 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         for ok, message in checks:
             if not ok:
                 raise ValueError(f"PaperConfig.{message}")
+        # imported here: botrunner.config.paper (a bot's paper: section) holds an InterestSettings, so a module-level
+        # import would be circular
+        from botrunner.config.paper import check_latency_slots  # noqa: PLC0415  <why: the cycle above>
+
         check_latency_slots(self.latency_slots, "PaperConfig.latency_slots")
         if self.interest is not None:
             self.interest.validate()
