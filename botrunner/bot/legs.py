@@ -269,7 +269,7 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
     return state, Effects(commands=commands, records=(row,), decision=record, equity=equity)
 
 
-def _carry(  # noqa: PLR0917  <why: the carry engine's inputs, each named>
+def _carry(
     legs: LegsSetup, ls: LegsState, view: LegsView, *, ts: int, oracle: int, rate: int, deposit_apr: int
 ) -> CarryInput:
     """The carry engine's stance at this decision (``strategies.carry``) as the rules read it.

@@ -138,7 +138,7 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
                 raise ValueError(f"PaperConfig.{message}")
         # imported here: botrunner.config.paper (a bot's paper: section) holds an InterestSettings, so a module-level
         # import would be circular
-        from botrunner.config.paper import check_latency_slots  # noqa: PLC0415  <why: the cycle above>
+        from botrunner.config.paper import check_latency_slots
 
         check_latency_slots(self.latency_slots, "PaperConfig.latency_slots")
         if self.interest is not None:
