@@ -167,6 +167,11 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
         carry=CarryInput(in_market=False),
     )
     for print_ts, rate in ls.unfolded:
+        last = ls.carry.last_funding_ts
+        if last is not None and print_ts <= last:
+            # a print the engine has already folded in (a replayed settlement, or a checkpoint's carry state meeting
+            # the feed's history again): smoothing it twice would weigh one hour as two
+            continue
         ls.carry = observe_funding(ls.carry, legs.carry, print_ts, rate, oracle)
     ls.unfolded = ()
     deposit_apr = legs.deposit.at(ts)
