@@ -17,6 +17,7 @@ import msgspec
 
 from botrunner.bot.settle import SettlePolicy
 from botrunner.config import BotConfig
+from botrunner.config.paper import MarketRates
 from botrunner.connector import Command, ConnectorState, MarketQuote, plan
 from botrunner.core.catalogue import load_catalogue
 from botrunner.core.directive import ExecutionDirective
@@ -29,7 +30,6 @@ from botrunner.core.records import LegsRow, OrderRow
 from botrunner.core.verdict import Verdict
 from botrunner.margin.interest import rates_at
 from botrunner.marketdata.rates import RateSeries, load_rate_series
-from botrunner.paper.config import MarketRates
 from governors.execution import decide as execution_decide
 from governors.legs_gates import CostGateConfig, CostGateResult
 from governors.risk import RiskInputs, RiskState, evaluate
