@@ -49,6 +49,7 @@ from botrunner.runtime.paper_bot import PaperBot, snapshot_row
 from botrunner.runtime.snapshots import BotSnapshot
 from botrunner.runtime.views import bot_detail, bot_summary
 from botrunner.store import Store
+from strategies.carry import CarryState
 
 # 2: the venue's checkpoint is embedded as the JSON it is; 1 held it base64-encoded inside the envelope's JSON, one
 # more encoding per step and a third more bytes (still read, see ``decode_checkpoint``).
@@ -68,6 +69,7 @@ class BotCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     last_position: int = 0
     last_rebalance_ts: int | None = None  # a two-leg bot's cooldown clock (absent: never rebalanced)
     legs_halted: bool = False  # a two-leg bot's leg-mismatch halt: outlives a restart until an operator clears it
+    carry: CarryState | None = None  # a two-leg bot's carry engine (stance, its clocks, smoothed funding)
 
 
 class _Version(msgspec.Struct):
@@ -120,6 +122,10 @@ class BotActor(BotShell):
         config = setup.config
         feed = setup.feed
         definition = BotDefinition.from_config(config)
+        # the bot's YAML paper.interest turns the venue's interest on (the carry engine counts the same deposit APR)
+        paper_config = setup.paper
+        if config.paper.interest is not None:
+            paper_config = msgspec.structs.replace(paper_config, interest=config.paper.interest)
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
             known = open_order_rows(store, self.name) if saved is not None else {}
@@ -128,7 +134,7 @@ class BotActor(BotShell):
             if saved.venue_state is None:
                 raise ValueError(f"{self.name}: its checkpoint has no paper venue state (was it a live bot?)")
             envelope = decode_checkpoint(saved.venue_state, self.name)
-            venue = restore(bytes(envelope.venue), config.market_spec, setup.paper)
+            venue = restore(bytes(envelope.venue), config.market_spec, paper_config)
             self.cursor = saved.cursor
             self.fill_seq = saved.fill_seq
             now = venue.now
@@ -143,11 +149,12 @@ class BotActor(BotShell):
                 last_position=envelope.last_position,
                 last_rebalance_ts=envelope.last_rebalance_ts,
                 legs_halted=envelope.legs_halted,
+                carry=envelope.carry,
             )
         else:
             start_ts, price = feed.price_before(position)
             venue = PaperVenue(
-                config.market_spec, setup.paper, deposit_quote=config.capital_quote, oracle_price=price, now=start_ts
+                config.market_spec, paper_config, deposit_quote=config.capital_quote, oracle_price=price, now=start_ts
             )
             self.cursor = feed.keys[position - 1] if position else None
             now = start_ts
@@ -235,6 +242,7 @@ class BotActor(BotShell):
             last_position=state.last_position,
             last_rebalance_ts=state.last_rebalance_ts,
             legs_halted=state.legs_halted,
+            carry=state.memory().carry,
         )
         self._commit(
             paper.driver,

@@ -94,6 +94,7 @@ def legs_summary(result: BacktestResult, interval_s: int, interest_source: str) 
         "time": market_time(rows, interval_s),
         "trades": _counts([r.reason for r in rows if r.sent]),
         "reasons": _counts([r.reason for r in rows]),
+        "stances": _counts([r.stance for r in rows if r.stance]),  # the carry engine's reason, every decision
         "blocked": _counts([r.blocked for r in rows if r.blocked]),
         "max_abs_drift_pct": fixed(max(drifts, default=0), 2),
         "tolerance_pct": fixed(rows[0].tolerance_bps, 2) if rows else None,

@@ -581,6 +581,7 @@ def _carry_tables(two_legs: Mapping[str, Any]) -> str:
     counts = [(f"trade: {k}", str(v), "") for k, v in (_mapping(two_legs, "trades") or {}).items()]
     counts += [(f"blocked: {k}", str(v), "decisions") for k, v in (_mapping(two_legs, "blocked") or {}).items()]
     counts += [(f"reason: {k}", str(v), "decisions") for k, v in (_mapping(two_legs, "reasons") or {}).items()]
+    counts += [(f"stance: {k}", str(v), "decisions") for k, v in (_mapping(two_legs, "stances") or {}).items()]
     return "\n".join(
         (
             _kv_table("Carry breakdown", rows),

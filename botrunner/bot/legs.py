@@ -43,7 +43,12 @@ from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.directive import ExecutionDirective, ExecutionMode
 from botrunner.core.intents import ExposureBand, TwoLegDecision
 from botrunner.core.policy import PostOnlyMode
-from botrunner.core.precision import BPS_PRECISION, QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
+from botrunner.core.precision import (
+    BASE_PRICE_TO_QUOTE,
+    BPS_PRECISION,
+    QUOTE_SPOT_MARKET_INDEX,
+    SOL_SPOT_MARKET_INDEX,
+)
 from botrunner.core.records import FillRow, LegsRow
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, Verdict
@@ -62,8 +67,24 @@ from botrunner.venue.port import (
 )
 from governors.legs_gates import CostInputs, check_cost
 from governors.risk_legs import LegsRequest, LegsVerdict, check_legs
-from strategies.carry_stance import carry_apr_bps, evaluate, on_print
-from strategies.delta_neutral import CarryInput, LegsNote, LegsView, decide_legs, exit_decision, leg_step
+from strategies.carry import (
+    APR_PRECISION,
+    CarryEstimate,
+    CarryPosition,
+    CarryState,
+    estimate,
+    observe_funding,
+    stance,
+)
+from strategies.delta_neutral import (
+    CarryInput,
+    LegsNote,
+    LegsView,
+    decide_legs,
+    entry_base,
+    exit_decision,
+    leg_step,
+)
 
 _SETTLE = SettlePnl()
 _PAUSED = OperatorFlags(pause=True)
@@ -97,7 +118,9 @@ def legs_step(  # noqa: PLR0911  <why: one flat exhaustive match over the input 
         case FundingSettled():
             state.funding_rate = item.rate
             ls: LegsState = state.strategy
-            ls.stance = on_print(ls.stance, item.rate, legs.carry)
+            # the engine reads funding as a fraction of the oracle; the print carries no oracle, so it is folded in
+            # at the next decision, at that decision's oracle (the next bar close: within the hour of the print)
+            ls.unfolded = (*ls.unfolded, (item.ts, item.rate))
             return state, NOTHING
         case PricePoint():
             return state, NOTHING  # the rules keep no price history
@@ -129,12 +152,8 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
     if ts // ONE_DAY_S != state.day:
         state.day, state.day_start_equity = ts // ONE_DAY_S, equity
     ls: LegsState = state.strategy
-    ls.stance = evaluate(ls.stance, oracle, ts, legs.carry)
     spot = account.spot_balance(SOL_SPOT_MARKET_INDEX)
     perp = account.position.base_asset_amount
-    now_carry = carry_apr_bps(state.funding_rate, oracle, legs.carry)
-    smoothed = ls.stance.smoothed_rate
-    smoothed_carry = carry_apr_bps(smoothed, oracle, legs.carry) if smoothed is not None else 0
     view = LegsView(
         spot_base=spot,
         perp_base=perp,
@@ -145,13 +164,19 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
         equity_quote=equity,
         market=bot.market,
         spot_market=legs.spot,
-        carry=CarryInput(
-            in_market=ls.stance.in_market,
-            reason=ls.stance.reason,
-            carry_apr_now_bps=now_carry,
-            carry_apr_smoothed_bps=smoothed_carry,
-        ),
+        carry=CarryInput(in_market=False),
     )
+    for print_ts, rate in ls.unfolded:
+        last = ls.carry.last_funding_ts
+        if last is not None and print_ts <= last:
+            # a print the engine has already folded in (a replayed settlement, or a checkpoint's carry state meeting
+            # the feed's history again): smoothing it twice would weigh one hour as two
+            continue
+        ls.carry = observe_funding(ls.carry, legs.carry, print_ts, rate, oracle)
+    ls.unfolded = ()
+    deposit_apr = legs.deposit.at(ts)
+    carry_in = _carry(legs, ls, view, ts=ts, oracle=oracle, rate=state.funding_rate, deposit_apr=deposit_apr)
+    view = msgspec.structs.replace(view, carry=carry_in)
     ls.rules, wanted, numbers = decide_legs(legs.rules, ls.rules, view)
     state.legs_halted = ls.rules.halted
     flags = state.flags
@@ -189,8 +214,8 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
                         spot_base=spot,
                         spot_delta=spot_delta,
                         oracle=oracle,
-                        funding_rate=smoothed if smoothed is not None else state.funding_rate,
-                        deposit_apr_bps=legs.carry.deposit_apr_bps,
+                        funding_rate=state.funding_rate,
+                        deposit_apr_bps=deposit_apr * BPS_PRECISION // APR_PRECISION,
                     ),
                 )
                 ls.cost = cost
@@ -217,12 +242,14 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
         numbers.correction_base,
         decision.spot_band.preferred_base,
         decision.band.preferred_base,
-        now_carry,
-        smoothed_carry,
-        ls.stance.in_market,
-        decision.note if decision.note != LegsNote.OUT_OF_MARKET.value else f"out_of_market:{ls.stance.reason}",
+        carry_in.carry_apr_now_bps,
+        carry_in.carry_apr_smoothed_bps,
+        carry_in.in_market,
+        decision.note if decision.note != LegsNote.OUT_OF_MARKET.value else f"out_of_market:{carry_in.reason}",
         blocked,
         bool(commands),
+        ls.break_even_s,
+        carry_in.reason,
     )
     ls.last = row
     if flags.flatten and not commands and perp == 0 and abs(spot) < max(legs.spot.min_order_size, 1):
@@ -245,6 +272,46 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
         commands=(),
     )
     return state, Effects(commands=commands, records=(row,), decision=record, equity=equity)
+
+
+def _carry(
+    legs: LegsSetup, ls: LegsState, view: LegsView, *, ts: int, oracle: int, rate: int, deposit_apr: int
+) -> CarryInput:
+    """The carry engine's stance at this decision (``strategies.carry``) as the rules read it.
+
+    The estimate is for the position the bot holds (its spot leg) or, out of the market, the one it would enter
+    (the rules' entry size), against the cost gate's entry + exit costs of that size (fees, slippage, transaction
+    costs of both legs both ways). "Now" is the same estimate on the last print alone (what the smoothing hides).
+    ``always_in`` overrides the answer, never the engine's state: the stance it records is what it would do.
+    """
+    size = abs(view.spot_base) if view.spot_base else entry_base(legs.rules, view)
+    notional = size * oracle // BASE_PRICE_TO_QUOTE
+    costs = check_cost(
+        legs.cost,
+        CostInputs(perp_base=0, perp_delta=-size, spot_base=0, spot_delta=size, oracle=oracle, funding_rate=0),
+    ).cost_quote
+    smoothed = estimate(ls.carry, legs.carry, notional=notional, deposit_apr=deposit_apr, costs=costs)
+    ls.carry, decision = stance(ls.carry, legs.carry, now=ts, hedged=smoothed)
+    ls.stance_reason = decision.reason.value
+    ls.break_even_s = None if smoothed is None else smoothed.break_even_s
+    last = observe_funding(CarryState(), legs.carry, ts, rate, oracle)
+    now = estimate(last, legs.carry, notional=notional, deposit_apr=deposit_apr, costs=costs)
+    in_market = decision.position is CarryPosition.HEDGED
+    reason = decision.reason.value
+    if legs.carry.always_in:
+        in_market, reason = True, f"always_in({reason})"
+    return CarryInput(
+        in_market=in_market,
+        reason=reason,
+        carry_apr_now_bps=_bps(now),
+        carry_apr_smoothed_bps=_bps(smoothed),
+        break_even_hours=None if ls.break_even_s is None else -(-ls.break_even_s // 3_600),
+    )
+
+
+def _bps(est: CarryEstimate | None) -> int:
+    """An estimate's carry APR in bps (rounded down, as the engine rounds), 0 with no estimate."""
+    return 0 if est is None else est.carry_apr * BPS_PRECISION // APR_PRECISION
 
 
 def _settle(  # noqa: PLR0917  <why: the settle policy's inputs, as the perp step passes them>

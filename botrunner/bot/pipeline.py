@@ -10,12 +10,14 @@ go.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from botrunner.bot.settle import SettlePolicy
 from botrunner.config import BotConfig
+from botrunner.config.paper import MarketRates
 from botrunner.connector import Command, ConnectorState, MarketQuote, plan
 from botrunner.core.catalogue import load_catalogue
 from botrunner.core.directive import ExecutionDirective
@@ -26,33 +28,71 @@ from botrunner.core.policy import ExecutionPolicy
 from botrunner.core.precision import BPS_PRECISION, SOL_SPOT_MARKET_INDEX
 from botrunner.core.records import LegsRow, OrderRow
 from botrunner.core.verdict import Verdict
+from botrunner.margin.interest import rates_at
+from botrunner.marketdata.rates import RateSeries, load_rate_series
 from governors.execution import decide as execution_decide
 from governors.legs_gates import CostGateConfig, CostGateResult
 from governors.risk import RiskInputs, RiskState, evaluate
 from governors.risk_legs import LegsLimits
 from governors.risk_limits import RiskLimits
 from strategies.base import MarketView, PriceMemory, Strategy
-from strategies.carry_stance import CarrySettings, CarryStance
+from strategies.carry import CarryState
+from strategies.carry_settings import CarrySettings
 from strategies.delta_neutral import DeltaNeutralConfig, DeltaNeutralState
+
+
+class DepositRates(msgspec.Struct, frozen=True, kw_only=True):
+    """The SOL deposit APR the carry engine counts (1e6 = 100 % a year), from the interest source the paper venue
+    accrues with (``paper.interest.sol``): the rate series' deposit APR in force at a time (none before its first
+    row: 0, as the venue accrues nothing there), or Drift's curve at the configured utilisation (net of the
+    insurance share, ``botrunner.margin.interest.rates_at``). No interest configured: 0, the truth of a venue that
+    pays none."""
+
+    series: RateSeries | None = None
+    curve_apr: int = 0
+    source: str = "none"
+
+    @classmethod
+    def of(cls, rates: MarketRates | None) -> DepositRates:
+        """The deposit rates of a validated ``MarketRates`` (a series file is read here, once)."""
+        if rates is None:
+            return cls()
+        if rates.series is not None:
+            return cls(series=load_rate_series(Path(rates.series)), source=f"rate series {rates.series}")
+        assert rates.curve is not None and rates.utilization is not None  # MarketRates.validate
+        point = rates_at(rates.curve, rates.utilization)
+        return cls(curve_apr=point.deposit_rate, source=f"curve at utilisation {rates.utilization}/1e6")
+
+    def at(self, ts: int) -> int:
+        """The deposit APR in force at ``ts`` (1e6)."""
+        if self.series is None:
+            return self.curve_apr
+        sample = self.series.at(ts)
+        return 0 if sample is None else sample.deposit_apr
 
 
 class LegsSetup(msgspec.Struct, frozen=True, kw_only=True):
     """A two-leg bot's parts (the delta-neutral engine, ``botrunner.bot.legs``): the strategy's rules, the carry
-    stance's settings and the spot market hedged against the perp."""
+    engine's settings, the SOL deposit APR source and the spot market hedged against the perp."""
 
     rules: DeltaNeutralConfig
     carry: CarrySettings
     risk: LegsLimits
     cost: CostGateConfig
     spot: SpotMarketSpec
+    deposit: DepositRates = DepositRates()
 
 
 class LegsState(msgspec.Struct, kw_only=True):
-    """A two-leg bot's strategy state: the rules' own (the leg-mismatch halt), the carry stance, the reason of the
-    PlaceLegs sent and not yet answered, and the last decision's row (what ctl shows)."""
+    """A two-leg bot's strategy state: the rules' own (the leg-mismatch halt), the carry engine's state (smoothed
+    funding, stance, since when), the reason of the PlaceLegs sent and not yet answered, and the last decision's
+    row (what ctl shows)."""
 
     rules: DeltaNeutralState = msgspec.field(default_factory=DeltaNeutralState)
-    stance: CarryStance = msgspec.field(default_factory=CarryStance)
+    carry: CarryState = msgspec.field(default_factory=CarryState)
+    unfolded: tuple[tuple[int, int], ...] = ()  # funding prints (ts, rate) not yet folded into ``carry``
+    stance_reason: str = ""  # the carry engine's last StanceReason (what ctl and legs.csv show)
+    break_even_s: int | None = None  # the last estimate's time to break even (None: never or no estimate)
     pending: str = ""
     last: LegsRow | None = None
     cost: CostGateResult | None = None  # the cost gate's last answer (what ctl shows)
@@ -111,6 +151,7 @@ class BotDefinition:
                 risk=bot.strategy.legs_risk,
                 cost=bot.strategy.cost_gate,
                 spot=load_catalogue().spot(SOL_SPOT_MARKET_INDEX),
+                deposit=DepositRates.of(bot.paper.interest.sol if bot.paper.interest is not None else None),
             )
             strategy: Strategy[Any] = LegsStrategy()
             return cls(bot.name, bot.market_spec, strategy, bot.execution, bot.risk, settle=policy, legs=legs)
@@ -156,6 +197,10 @@ class BotMemory(msgspec.Struct, frozen=True, kw_only=True):
     last_position: int = 0
     last_rebalance_ts: int | None = None  # two-leg bots: the last SUCCESSFUL rebalance (its fills reported)
     legs_halted: bool = False  # two-leg bots: the leg-mismatch halt, cleared only by an operator
+    # two-leg bots: the carry engine's state. The stance's clocks (since when in/out, adverse since when) decide the
+    # minimum hold and the re-entry cooldown, and the EWMA is the history of every print since the start: a restart
+    # without them could exit inside a hold or re-enter inside a cooldown, so the checkpoint keeps them.
+    carry: CarryState | None = None
 
 
 class BotState(msgspec.Struct, kw_only=True):
@@ -203,6 +248,7 @@ class BotState(msgspec.Struct, kw_only=True):
             last_position=self.last_position,
             last_rebalance_ts=self.last_rebalance_ts,
             legs_halted=self.legs_halted,
+            carry=self.strategy.carry if isinstance(self.strategy, LegsState) else None,
         )
 
     def remember(self, memory: BotMemory) -> None:
@@ -219,6 +265,8 @@ class BotState(msgspec.Struct, kw_only=True):
         self.legs_halted = memory.legs_halted
         if memory.legs_halted and isinstance(self.strategy, LegsState):  # the halt survives a restart
             self.strategy.rules = DeltaNeutralState(halted=True)
+        if memory.carry is not None and isinstance(self.strategy, LegsState):  # so do the stance and its clocks
+            self.strategy.carry = memory.carry
 
 
 class MarketUpdate(msgspec.Struct, frozen=True, kw_only=True):

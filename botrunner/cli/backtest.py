@@ -99,7 +99,7 @@ def _paper_config(args: argparse.Namespace, bot: BotConfig) -> PaperConfig:
             taker_ppm=tier.taker_ppm if args.taker_fee_ppm is None else args.taker_fee_ppm,
             maker_ppm=tier.maker_ppm if args.maker_fee_ppm is None else args.maker_fee_ppm,
         )
-        return PaperConfig(fees=fees, latency_slots=slots).validate()
+        return PaperConfig(fees=fees, latency_slots=slots, interest=bot.paper.interest).validate()
     except ValueError as exc:
         raise CliError(str(exc)) from exc
 

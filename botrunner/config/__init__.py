@@ -66,7 +66,7 @@ from governors.risk_legs import LegsLimits
 from governors.risk_limits import RiskLimits
 from strategies.band import BandConfig, FixedBandStrategy
 from strategies.base import Strategy
-from strategies.carry_stance import CarrySettings
+from strategies.carry_settings import CarrySettings
 from strategies.config import GridConfig
 from strategies.delta_neutral import DeltaNeutralConfig
 from strategies.grid import GridStrategy, side_levels

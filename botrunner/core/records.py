@@ -149,6 +149,8 @@ class LegsRow(msgspec.Struct, frozen=True):
     reason: str
     blocked: str
     sent: bool
+    break_even_s: int | None = None  # the carry engine's time to break even (None: never, or no estimate)
+    stance: str = ""  # the carry engine's reason (strategies.carry.StanceReason)
 
 
 FILLS_HEADER: Final = "ts,order_id,side,price,base,quote,fee,liquidity,reduce_only"
@@ -159,7 +161,7 @@ SPOT_FILLS_HEADER: Final = "ts,market_index,side,price,base,quote,fee"
 INTEREST_HEADER: Final = "ts,market_index,amount"
 LEGS_HEADER: Final = (
     "ts,decision_seq,mark,oracle,spot_base,perp_base,net_delta,drift_pct,tolerance_pct,correction_base,target_spot,target_perp,"
-    "carry_apr_pct,smoothed_carry_apr_pct,in_market,reason,blocked,sent"
+    "carry_apr_pct,smoothed_carry_apr_pct,in_market,reason,blocked,sent,break_even_days,stance"
 )
 SNAPSHOTS_HEADER: Final = (
     "ts,mark,oracle,position_base,entry_price,collateral,unrealized_pnl,unsettled_pnl,settled_pnl,health,leverage,"
@@ -226,5 +228,6 @@ def legs_line(r: LegsRow) -> str:
         f"{fixed(r.net_delta, BASE_DECIMALS)},{optional_fixed(r.drift_bps, 2)},{fixed(r.tolerance_bps, 2)},"
         f"{fixed(r.correction_base, BASE_DECIMALS)},{fixed(r.target_spot, BASE_DECIMALS)},"
         f"{fixed(r.target_perp, BASE_DECIMALS)},{fixed(r.carry_apr_bps, 2)},{fixed(r.smoothed_carry_apr_bps, 2)},"
-        f"{_flag(r.in_market)},{r.reason},{r.blocked},{_flag(r.sent)}"
+        f"{_flag(r.in_market)},{r.reason},{r.blocked},{_flag(r.sent)},"
+        f"{optional_fixed(None if r.break_even_s is None else -(-r.break_even_s * 100 // 86_400), 2)},{r.stance}"
     )

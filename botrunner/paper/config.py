@@ -2,57 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import msgspec
 
-from botrunner.config.paper import check_latency_slots
+# The interest settings are a bot's YAML section too (``paper: interest:``), so they live in the config layer, which
+# this layer builds on; re-exported here, where the venue and its accrual read them.
+from botrunner.config.paper import (
+    MAX_INTEREST_EVERY_S,
+    SPOT_UTILIZATION_PRECISION,
+    InterestSettings,
+    MarketRates,
+    check_latency_slots,
+)
 from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, PERCENTAGE_PRECISION, QUOTE_PRECISION
-from botrunner.margin.interest import SpotRateCurve
 from botrunner.paper.fees import FeeSchedule, drift_fee_tier
-
-SPOT_UTILIZATION_PRECISION: Final = 10**6  # protocol-v2: utilisation 1e6 = 100 %
-MAX_INTEREST_EVERY_S: Final = 86_400
-
-
-class MarketRates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where one spot market's deposit and borrow rates come from: a rate series file (``ts,deposit_apr,borrow_apr``,
-    ``botrunner.marketdata.rates``; no interest before its first row) when ``series`` is set, else Drift's rate
-    ``curve`` (the SpotMarket's parameters, ``botrunner.margin.interest.SpotRateCurve``) at ``utilization`` (1e6 =
-    100 %)."""
-
-    series: str | None = None
-    utilization: int | None = None
-    curve: SpotRateCurve | None = None
-
-    def validate(self, where: str) -> MarketRates:
-        if (self.series is None) == (self.utilization is None):
-            raise ValueError(f"{where}: give exactly one of series (a rate file) or utilization (the curve at it)")
-        if self.series is not None and not self.series.strip():
-            raise ValueError(f"{where}.series: an empty path")
-        if self.utilization is not None and not 0 <= self.utilization <= SPOT_UTILIZATION_PRECISION:
-            raise ValueError(f"{where}.utilization must be in [0, 1000000] (1e6 = 100 %), got {self.utilization}")
-        if (self.curve is None) != (self.utilization is None):
-            raise ValueError(f"{where}: utilization and curve go together (the curve is read at the utilization)")
-        return self
-
-
-class InterestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Deposit and borrow interest on the paper account's USDC and SOL balances (``PaperConfig.interest``; off when
-    None). The venue performs a Drift interest update of both markets at its first input at least ``every_s``
-    seconds after the previous one, and before every account command (Drift updates a market's cumulative interest
-    on each interaction with it): ``botrunner.paper.accrual`` states the error bound of that cadence."""
-
-    usdc: MarketRates
-    sol: MarketRates
-    every_s: int = 3_600
-
-    def validate(self) -> InterestSettings:
-        self.usdc.validate("PaperConfig.interest.usdc")
-        self.sol.validate("PaperConfig.interest.sol")
-        if not 1 <= self.every_s <= MAX_INTEREST_EVERY_S:
-            raise ValueError(f"PaperConfig.interest.every_s must be in 1..{MAX_INTEREST_EVERY_S}, got {self.every_s}")
-        return self
 
 
 class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -149,3 +111,13 @@ def slippage_bps(config: PaperConfig, notional: int) -> int:
     if notional >= config.slippage_full_notional:
         return config.slippage_max_bps
     return config.slippage_min_bps + -(-span * max(0, notional) // config.slippage_full_notional)
+
+
+__all__ = [
+    "MAX_INTEREST_EVERY_S",
+    "SPOT_UTILIZATION_PRECISION",
+    "InterestSettings",
+    "MarketRates",
+    "PaperConfig",
+    "slippage_bps",
+]

@@ -118,7 +118,7 @@ def bot_summary(
 
 def legs_fields(state: BotState, spot: int, perp: int) -> dict[str, str]:
     """What ``ctl`` shows of a two-leg bot (``botrunner.bot.legs``): both legs, the drift against its tolerance,
-    carry now and smoothed, the stance and why, days to break even (the cost gate's last estimate), the last
+    carry now and smoothed, the stance and why, days to break even (the carry engine's last estimate), the last
     decision's reason and the gate or rule that last blocked a trade."""
     legs: LegsState = state.strategy
     row = legs.last
@@ -130,11 +130,10 @@ def legs_fields(state: BotState, spot: int, perp: int) -> dict[str, str]:
     out["tolerance_pct"] = fixed(row.tolerance_bps, 2)
     out["carry_apr_now_pct"] = fixed(row.carry_apr_bps, 2)
     out["carry_apr_smoothed_pct"] = fixed(row.smoothed_carry_apr_bps, 2)
-    out["stance"] = f"{'in' if row.in_market else 'out'} ({legs.stance.reason})"
-    cost = legs.cost
-    if cost is not None:
-        daily = cost.revenue_quote * 86_400 // cost.horizon_s
-        out["break_even_days"] = "never" if daily <= 0 else str(-(-cost.cost_quote // daily))
+    out["stance"] = f"{'in' if row.in_market else 'out'} ({legs.stance_reason or 'no decision yet'})"
+    # days rounded up to 0.01 (the engine's break-even rounds up: never flattering)
+    days = None if legs.break_even_s is None else -(-legs.break_even_s * 100 // 86_400)
+    out["break_even_days"] = "never" if days is None else fixed(days, 2)
     out["next_funding"] = iso_time((row.ts // 3_600 + 1) * 3_600)  # Drift SOL-PERP settles funding hourly
     out["reason"] = row.reason
     out["blocked"] = row.blocked or "-"

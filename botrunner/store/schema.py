@@ -303,7 +303,14 @@ _V6: Final[Migration] = (
     "CREATE INDEX legs_decisions_bot ON legs_decisions (bot, ts)",
 )
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# The carry engine's figures of each two-leg decision (botrunner.core.records.LegsRow): its time to break even (s;
+# NULL = never or no estimate) and its stance reason (strategies.carry.StanceReason; '' on rows written before).
+_V7: Final[Migration] = (
+    "ALTER TABLE legs_decisions ADD COLUMN break_even_s INTEGER",
+    "ALTER TABLE legs_decisions ADD COLUMN stance TEXT NOT NULL DEFAULT ''",
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 # Created before any migration (it records them): one row per applied version.

@@ -49,5 +49,10 @@ def test_backtest_delta_neutral_writes_two_leg_outputs_deterministically(tmp_pat
         rows = list(csv.DictReader(fh))
     assert len(rows) >= summary["bars"]  # one per decision (plus one per refused PlaceLegs)
     assert {"drift_pct", "net_delta", "correction_base", "carry_apr_pct", "reason", "blocked"} <= set(rows[0])
+    # the example's paper.interest is on and said so; the carry engine's reasons are counted, one per decision
+    assert legs["carry"]["interest_source"].startswith("usdc: curve at utilisation 69.3523 %; sol: curve at")
+    assert Decimal(legs["carry"]["interest_usdc"]) > 0 and pnl["interest"] != 0
+    assert sum(legs["stances"].values()) == len([r for r in rows if r["stance"]]) >= summary["bars"]
+    assert {r["stance"] for r in rows} <= set(legs["stances"])
     report = (tmp_path / "a" / "report.html").read_text()
-    assert "Delta-neutral carry" in report and "chart-drift" in report
+    assert "Delta-neutral carry" in report and "chart-drift" in report and "stance: " in report

@@ -15,6 +15,7 @@ from botrunner.bot.pipeline import OperatorFlags
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
+from strategies.carry import CarryPosition, CarryState, FundingPrint
 
 MARKET = r1_bot().market_spec
 FLAGS = OperatorFlags(pause=True)
@@ -61,3 +62,22 @@ def test_a_live_bots_or_an_unknown_envelope_is_one_error_naming_the_bot() -> Non
         decode_checkpoint(msgspec.json.encode(newer), "alpha")  # every field of this version's, a later number
     with pytest.raises(ValueError, match=r"^alpha: its checkpoint is not a paper bot's"):
         decode_checkpoint(b"not json", "alpha")
+
+
+def test_a_two_leg_bots_carry_engine_state_round_trips_through_the_envelope() -> None:
+    """The stance, its clocks and the smoothed funding outlive a restart (a restarted bot must not exit inside its
+    minimum hold nor re-enter inside its cooldown); an envelope without them (a grid bot's, or older) decodes."""
+    carry = CarryState(
+        position=CarryPosition.HEDGED,
+        since_ts=1_700_000_000,
+        adverse_since_ts=1_700_003_600,
+        ewma=-1_234,
+        prints=(FundingPrint(1_700_003_600, -1_234, 3_600),),
+        last_funding_ts=1_700_003_600,
+    )
+    envelope = BotCheckpoint(
+        venue=msgspec.Raw(_venue_state()), funding_rate=5, day=1, day_start_equity=7, flags=FLAGS, carry=carry
+    )
+    assert decode_checkpoint(msgspec.json.encode(envelope), "alpha").carry == carry
+    plain = BotCheckpoint(venue=msgspec.Raw(_venue_state()), funding_rate=5, day=1, day_start_equity=7, flags=FLAGS)
+    assert decode_checkpoint(msgspec.json.encode(plain), "alpha").carry is None

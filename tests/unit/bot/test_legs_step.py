@@ -88,13 +88,58 @@ def test_legs_when_operator_paused_then_no_trade_and_the_block_is_recorded() -> 
     assert venue.spot_balance(1) == 0
 
 
-def test_legs_when_carry_below_enter_then_out_of_market_with_the_stance_reason() -> None:
+def test_legs_when_carry_not_positive_then_out_of_market_with_the_engine_reason() -> None:
     driver, _venue, rows = _driver(_config())
-    driver.feed(FundingSettled(T0, -50_000))  # shorts pay: carry below the entry threshold
+    driver.feed(FundingSettled(T0, -FAVOURABLE))  # shorts pay 87.6 %/yr: far more than the 1.98 % deposit APR
     effects = driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
     assert not any(isinstance(c, PlaceLegs) for c in effects.commands)
-    assert rows.legs[-1].reason == "out_of_market:carry_below_enter"
-    assert rows.legs[-1].carry_apr_bps < 200
+    assert rows.legs[-1].reason == "out_of_market:carry_not_positive"
+    assert rows.legs[-1].stance == "carry_not_positive" and rows.legs[-1].break_even_s is None
+    assert rows.legs[-1].carry_apr_bps == rows.legs[-1].smoothed_carry_apr_bps < 0
+
+
+def test_legs_when_only_the_deposit_apr_earns_then_out_until_it_breaks_even_within_the_horizon() -> None:
+    driver, _venue, rows = _driver(_config())
+    driver.feed(FundingSettled(T0, 0))
+    driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
+    row = rows.legs[-1]
+    # the curve's SOL deposit APR (1.9758 %, paper.interest.sol of the example) is the whole carry: positive, but
+    # it takes far longer than the 7-day horizon to earn back the round trip's costs
+    assert row.smoothed_carry_apr_bps == 197 and row.stance == "break_even_beyond_horizon"
+    assert row.break_even_s is not None and row.break_even_s > 7 * 86_400 and not row.in_market
+
+
+def test_legs_when_the_smoothed_carry_breaks_even_within_the_horizon_then_the_engine_enters() -> None:
+    driver, venue, rows = _driver(_config())
+    driver.feed(FundingSettled(T0, FAVOURABLE))
+    effects = driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
+    assert [c.reason for c in effects.commands if isinstance(c, PlaceLegs)] == ["enter"]
+    assert rows.legs[-1].stance == "enter" and rows.legs[-1].in_market
+    assert venue.spot_balance(1) == 40 * 10**9
+
+
+def test_legs_memory_keeps_the_carry_stance_so_a_restart_cannot_exit_inside_the_minimum_hold() -> None:
+    config = _config(emergency_exit_apr=None)  # only the standard exit, which the minimum hold gates
+    bot = BotDefinition.from_config(config)
+    driver, venue, _rows = _driver(config)
+    driver.feed(FundingSettled(T0, FAVOURABLE))
+    driver.feed(BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE))
+    assert venue.spot_balance(1) == 40 * 10**9
+    restored = bot.initial_state(T0 + 3_600, driver.state.memory())
+    legs: LegsState = restored.strategy
+    before: LegsState = driver.state.strategy
+    assert legs.carry == before.carry and legs.carry.since_ts == T0 + 300
+    restarted = BotDriver(bot, venue, restored, RowBuffer())
+    # funding turns hard against the short: the smoothed carry goes below the band after ~7 h and stays there longer
+    # than exit_after_s (8 h), all inside the 48 h hold that began before the restart
+    for hour in range(1, 25):
+        restarted.feed(FundingSettled(T0 + hour * 3_600, -5 * FAVOURABLE))
+        restarted.feed(
+            BarClose(ts=T0 + hour * 3_600 + 300, close_ts=T0 + hour * 3_600 + 300, price=PRICE, oracle=PRICE)
+        )
+    after: LegsState = restarted.state.strategy
+    assert after.stance_reason == "hold_min_hold"
+    assert venue.spot_balance(1) == 40 * 10**9
 
 
 def test_legs_when_usdc_cannot_buy_the_target_then_the_entry_is_cut_to_what_it_buys_and_fills() -> None:

@@ -28,9 +28,12 @@ def test_example_delta_neutral_bot_loads_with_exact_units_and_two_legs() -> None
     assert rules.min_trade_base == 10_000_000
     assert rules.mismatch_quote == 500 * 10**6
     assert rules.max_leverage_x10000 == 30_000
-    assert bot.strategy.carry.enter_apr_bps == 200
+    assert bot.strategy.carry.half_life_s == 86_400 and bot.strategy.carry.min_hold_s == 48 * 3_600
+    assert bot.paper.interest is not None and bot.paper.interest.sol.utilization == 375_678
     definition = BotDefinition.from_config(bot)
     assert definition.legs is not None and definition.legs.spot.market_index == 1
+    # the carry engine counts the SOL deposit APR the venue pays: the curve at 37.5678 % (1.9758 %/yr)
+    assert definition.legs.deposit.at(0) == 19_758
 
 
 def test_grid_bot_has_no_legs() -> None:
@@ -48,7 +51,16 @@ def test_grid_bot_has_no_legs() -> None:
             "(0, 10000]",
         ),
         ("cooldown_s: 1800", "cooldown_s: 1800\n    cooldown_min: 3", "strategy.delta_neutral", "cooldown_min"),
-        ("exit_apr_bps: 0", "exit_apr_bps: 500", "strategy.carry.exit_apr_bps", "enter_apr_bps"),
+        (
+            "emergency_exit_apr: 1000000",
+            "emergency_exit_apr: 5000",
+            "strategy.carry.emergency_exit_apr",
+            "exit_band_apr",
+        ),
+        ("half_life_s: 86400", "half_life_s: 0", "strategy.carry.half_life_s", "> 0"),
+        ("half_life_s: 86400", "smoothing_prints: 24", "strategy.carry", "smoothing_prints"),
+        ("utilization: 375678", "utilization: 2000000", "paper", "interest.sol.utilization"),
+        ("every_s: 3600", "every_s: 0", "paper", "every_s"),
         ("slippage_tolerance_bps: 50", "slippage_tolerance_bps: 0", "strategy.carry.slippage_tolerance_bps", ""),
         ("market: SOL-PERP", "market: BTC-PERP", "market", "SOL-PERP"),
         ("target_sol: 40", "target_sol: -1", "strategy.delta_neutral.target_sol", "> 0"),

@@ -1,5 +1,5 @@
 """What ctl shows of a two-leg bot (``botrunner.runtime.views.legs_fields``): both legs, drift against its tolerance,
-carry now and smoothed, days to break-even from the cost gate, the last reason and the gate that blocked it."""
+carry now and smoothed, days to break-even from the carry engine, the last reason and the gate that blocked it."""
 
 from __future__ import annotations
 
@@ -31,6 +31,6 @@ def test_ctl_legs_show_the_stance_the_break_even_and_the_gate_that_blocked_the_e
     assert fields["reason"] == "enter" and fields["blocked"] == "cost_gate"
     assert fields["stance"].startswith("in (")
     assert fields["tolerance_pct"] == "1.00"
-    assert int(fields["break_even_days"]) > 7  # beyond the gate's week: why it blocked
+    assert float(fields["break_even_days"]) > 7  # the engine's break-even, beyond the gate's week: why it blocked
     assert fields["carry_apr_now_pct"] == fields["carry_apr_smoothed_pct"]  # one print: the average is that print
     assert "blocked=cost_gate" in legs_line(fields)

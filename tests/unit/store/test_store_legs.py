@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from botrunner.core.records import FillRow, InterestRow, LegsRow, SpotFillRow
@@ -30,7 +31,7 @@ def _register(store: Store) -> None:
 def _legs(ts: int, drift: int | None) -> LegsRow:
     return LegsRow(
         ts, 7, 200_000_000, 200_100_000, 40 * 10**9, -40 * 10**9, 0, drift, 100, 0, 40 * 10**9, -40 * 10**9,
-        512, 240, True, "enter", "", True,
+        512, 240, True, "enter", "", True, 1_234_567 if drift is not None else None, "enter",
     )  # fmt: skip
 
 
@@ -80,8 +81,32 @@ def test_a_version_5_store_upgrades_to_the_two_leg_tables_keeping_its_rows(
     with pytest.raises(StoreError, match="version 5 needs migrating"):
         Store.open(path, readonly=True)
     s = Store.open(path)
-    assert s.schema_version == schema.SCHEMA_VERSION == 6
+    assert s.schema_version == schema.SCHEMA_VERSION == 7
     assert s.fills("sol-dn") == (fill,)
     row = _legs(T0 + 1, 25)
     s.write_steps([StepRecord(bot="sol-dn", ts=T0 + 1, cursor=4, legs=(row,), order_seq=1, fill_seq=1)])
     assert s.legs("sol-dn") == (row,)
+
+
+def test_a_version_6_store_keeps_its_legs_rows_and_gains_the_carry_engine_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.sqlite"
+    monkeypatch.setattr(store_module, "MIGRATIONS", schema.MIGRATIONS[:6])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 6)
+    old = Store.open(path)
+    _register(old)
+    columns = ", ".join(f.name for f in msgspec.structs.fields(LegsRow) if f.name not in {"break_even_s", "stance"})
+    values = (T0, 7, 200_000_000, 200_100_000, 0, 0, 0, None, 100, 0, 0, 0, 512, 240, 0, "out_of_market:x", "", 0)
+    old.conn.execute(
+        f"INSERT INTO legs_decisions (bot, {columns}) VALUES ({', '.join('?' * (len(values) + 1))})",
+        ("sol-dn", *values),
+    )
+    old.conn.commit()
+    old.close()
+    monkeypatch.undo()
+
+    s = Store.open(path)
+    assert s.schema_version == 7
+    (row,) = s.legs("sol-dn")
+    assert row.reason == "out_of_market:x" and row.break_even_s is None and not row.stance
