@@ -37,6 +37,7 @@ from botrunner.bot.step import (
     Tick,
     VenueReport,
     _record,
+    open_decision,
     step,
 )
 from botrunner.connector.orders import OrderIntent, OrderType
@@ -52,7 +53,6 @@ from botrunner.core.precision import (
 from botrunner.core.records import FillRow, LegsRow
 from botrunner.core.side import Side
 from botrunner.core.verdict import RiskAction, Verdict
-from botrunner.funding import ONE_DAY_S
 from botrunner.margin.legs import LegsWhatIf
 from botrunner.margin.view import AccountMarginView
 from botrunner.venue.port import (
@@ -147,10 +147,7 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
     oracle: int,
     settle: bool,
 ) -> tuple[BotState, Effects]:
-    state.decision_seq += 1
-    equity = account.equity()
-    if ts // ONE_DAY_S != state.day:
-        state.day, state.day_start_equity = ts // ONE_DAY_S, equity
+    equity = open_decision(state, account, ts)
     ls: LegsState = state.strategy
     spot = account.spot_balance(SOL_SPOT_MARKET_INDEX)
     perp = account.position.base_asset_amount

@@ -215,10 +215,7 @@ def _decide(
     settle: bool,
 ) -> tuple[BotState, Effects]:
     """Number the decision, roll the daily-loss reference, run the pipeline, then the settle policy."""
-    state.decision_seq += 1
-    equity = account.equity()
-    if ts // ONE_DAY_S != state.day:
-        state.day, state.day_start_equity = ts // ONE_DAY_S, equity
+    equity = open_decision(state, account, ts)
     position = account.position.base_asset_amount
     view = AccountView(
         position_base=position,
@@ -258,6 +255,16 @@ def _decide(
     if state.flags.flatten and not commands and position == 0 and not state.connector.orders:
         state.flags = _PAUSED  # a finished flatten (flat, nothing resting) becomes a pause
     return state, Effects(commands=commands, decision=decision, equity=equity)
+
+
+def open_decision(state: BotState, account: VenueAccount, ts: int) -> int:
+    """What every deciding step does first, whatever the bot's kind: number the decision and, at the first decision
+    of a UTC day, make the equity it sees the daily-loss reference. Returns that equity."""
+    state.decision_seq += 1
+    equity = account.equity()
+    if ts // ONE_DAY_S != state.day:
+        state.day, state.day_start_equity = ts // ONE_DAY_S, equity
+    return equity
 
 
 def _report(state: BotState, report: VenueReport, account: VenueAccount) -> tuple[BotState, Effects]:
