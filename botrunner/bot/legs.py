@@ -23,7 +23,6 @@ import msgspec
 
 from botrunner.bot.lifecycle import apply_command
 from botrunner.bot.pipeline import BotDefinition, BotState, Decision, LegsSetup, LegsState, OperatorFlags
-from botrunner.bot.settle import settle_due
 from botrunner.bot.step import (
     NOTHING,
     BarClose,
@@ -38,6 +37,7 @@ from botrunner.bot.step import (
     VenueReport,
     _record,
     open_decision,
+    settle_if_due,
     step,
 )
 from botrunner.connector.orders import OrderIntent, OrderType
@@ -59,7 +59,6 @@ from botrunner.venue.port import (
     CommandRejected,
     Fill,
     PlaceLegs,
-    SettlePnl,
     SpotFill,
     SpotOrder,
     VenueAccount,
@@ -86,7 +85,6 @@ from strategies.delta_neutral import (
     leg_step,
 )
 
-_SETTLE = SettlePnl()
 _PAUSED = OperatorFlags(pause=True)
 # What an entry reserves for the spot leg's fee on top of its worst price: Drift's tier-1 spot taker fee (10 bp,
 # protocol-v2 FeeStructure::spot_default). The paper venue never borrows USDC for a spot buy, so an entry sized
@@ -252,7 +250,7 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
     if flags.flatten and not commands and perp == 0 and abs(spot) < max(legs.spot.min_order_size, 1):
         state.flags = _PAUSED  # a finished flatten (both legs closed) becomes a pause, as for a perp bot
     if settle and bot.settle is not None:
-        commands = _settle(bot, state, account, ts, perp, commands)
+        commands = settle_if_due(bot.settle, state, account, ts, perp, commands)
     record = Decision(
         ts=ts,
         mark=mark,
@@ -309,36 +307,6 @@ def _carry(
 def _bps(est: CarryEstimate | None) -> int:
     """An estimate's carry APR in bps (rounded down, as the engine rounds), 0 with no estimate."""
     return 0 if est is None else est.carry_apr * BPS_PRECISION // APR_PRECISION
-
-
-def _settle(  # noqa: PLR0917  <why: the settle policy's inputs, as the perp step passes them>
-    bot: BotDefinition,
-    state: BotState,
-    account: VenueAccount,
-    ts: int,
-    position: int,
-    commands: tuple[VenueCommand, ...],
-) -> tuple[VenueCommand, ...]:
-    """The settle-PnL policy, as the perp step applies it."""
-    policy = bot.settle
-    assert policy is not None
-    previous = state.last_position
-    state.last_position = position
-    closed = previous != 0 and position == 0
-    if closed or ts - state.last_settle_ts >= policy.every_s:
-        reason = settle_due(
-            unsettled_pnl=account.unsettled_pnl(),
-            position_base=position,
-            previous_position_base=previous,
-            last_settle_ts=state.last_settle_ts,
-            now=ts,
-            policy=policy,
-        )
-        if reason is not None:
-            state.last_settle_ts = ts
-            state.settle_reason = reason.value
-            return (*commands, _SETTLE)
-    return commands
 
 
 def _fund_entry(

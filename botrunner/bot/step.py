@@ -40,7 +40,7 @@ from botrunner.bot.pipeline import (
     OperatorFlags,
     decide_parts,
 )
-from botrunner.bot.settle import settle_due
+from botrunner.bot.settle import SettlePolicy, settle_due
 from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
 from botrunner.connector.commands import CancelAndPlace, PlaceOrders
 from botrunner.connector.orders import OrderState, WorkingOrder
@@ -232,29 +232,42 @@ def _decide(
             cause = (command.reason._value_, state.decision_seq)
             for order in command.orders:
                 causes[order.user_order_id] = cause
-    policy = bot.settle
-    if settle and policy is not None:
-        previous = state.last_position
-        if position != previous:  # a write to the state (a msgspec struct) costs more than the compare
-            state.last_position = position
-        # the policy's cheap conditions first: the unsettled PnL is read only when a close or the schedule is due
-        closed = previous != 0 and position == 0
-        if closed or ts - state.last_settle_ts >= policy.every_s:
-            reason = settle_due(
-                unsettled_pnl=account.unsettled_pnl(),
-                position_base=position,
-                previous_position_base=previous,
-                last_settle_ts=state.last_settle_ts,
-                now=ts,
-                policy=policy,
-            )
-            if reason is not None:
-                commands = (*commands, _SETTLE)
-                state.last_settle_ts = ts
-                state.settle_reason = reason.value
+    if settle and bot.settle is not None:
+        commands = settle_if_due(bot.settle, state, account, ts, position, commands)
     if state.flags.flatten and not commands and position == 0 and not state.connector.orders:
         state.flags = _PAUSED  # a finished flatten (flat, nothing resting) becomes a pause
     return state, Effects(commands=commands, decision=decision, equity=equity)
+
+
+def settle_if_due(  # noqa: PLR0917  <why: the policy's inputs, as a deciding step holds them>
+    policy: SettlePolicy,
+    state: BotState,
+    account: VenueAccount,
+    ts: int,
+    position: int,
+    commands: tuple[VenueCommand, ...],
+) -> tuple[VenueCommand, ...]:
+    """The settle-PnL policy after a decision, for every bot kind: ``commands`` with a ``SettlePnl`` appended when
+    ``settle_due`` says so (the settlement follows the decision's orders). Keeps the policy's clock in ``state``."""
+    previous = state.last_position
+    if position != previous:  # a write to the state (a msgspec struct) costs more than the compare
+        state.last_position = position
+    # the policy's cheap conditions first: the unsettled PnL is read only when a close or the schedule is due
+    closed = previous != 0 and position == 0
+    if closed or ts - state.last_settle_ts >= policy.every_s:
+        reason = settle_due(
+            unsettled_pnl=account.unsettled_pnl(),
+            position_base=position,
+            previous_position_base=previous,
+            last_settle_ts=state.last_settle_ts,
+            now=ts,
+            policy=policy,
+        )
+        if reason is not None:
+            state.last_settle_ts = ts
+            state.settle_reason = reason.value
+            return (*commands, _SETTLE)
+    return commands
 
 
 def open_decision(state: BotState, account: VenueAccount, ts: int) -> int:
