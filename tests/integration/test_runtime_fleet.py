@@ -22,7 +22,7 @@ from botrunner.backtest.data import resolve
 from botrunner.backtest.engine import BacktestInputs, run_backtest
 from botrunner.cli import main as cli_main
 from botrunner.config import load_bot
-from botrunner.control.protocol import ControlError
+from botrunner.control.protocol import ControlError, ErrorCode
 from botrunner.core.operator import Flatten, Pause, ReduceOnly, Reload, Resume, ShowBot, Start, Stop, Subscribe
 from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.paper_bot import PaperBot
@@ -362,7 +362,13 @@ def test_after_too_many_failures_a_bot_runs_paused_and_flagged_until_an_operator
         deadline = time.monotonic() + 20
         while True:
             beta = {row["name"]: row for row in fleet_status(runner)["bots"]}["beta"]
-            slot = ask(runner, ShowBot(name="beta"))
+            try:
+                slot = ask(runner, ShowBot(name="beta"))
+            except ControlError as exc:  # caught between a failure and its restart: the runtime says "try again"
+                if exc.code is not ErrorCode.CONFLICT or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                continue
             if slot["supervision"] == "running" or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
