@@ -101,27 +101,39 @@ def postgres_server() -> Iterator[str]:
         os.chown(base, entry.pw_uid, entry.pw_gid)
         run_as = ["runuser", "-u", user, "--"]
     data = base / "data"
-    port = _free_port()
 
     def run(*command: str) -> None:
         subprocess.run([*run_as, *command], check=True, capture_output=True, timeout=120)
 
     try:
         run(str(bindir / "initdb"), "-D", str(data), "-U", "botrunner", "-A", "trust", "--no-sync")
-        run(
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(base / "server.log"),
-            "-o",
-            f"-h 127.0.0.1 -p {port} -k {base} -F",
-            "-w",
-            "start",
-        )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(base, ignore_errors=True)
-        raise RuntimeError(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}") from exc
+        raise RuntimeError(f"could not initialise PostgreSQL: {exc.stderr.decode(errors='replace')}") from exc
+    # _free_port only says the port was free a moment ago: another test run on this machine can bind it before
+    # PostgreSQL does (seen when two suites ran at once), so a failed start is retried on a fresh port.
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        port = _free_port()
+        try:
+            run(
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(base / "server.log"),
+                "-o",
+                f"-h 127.0.0.1 -p {port} -k {base} -F",
+                "-w",
+                "start",
+            )
+            break
+        except subprocess.CalledProcessError as exc:
+            if attempt == attempts:
+                log = (base / "server.log").read_text(errors="replace") if (base / "server.log").exists() else ""
+                shutil.rmtree(base, ignore_errors=True)
+                detail = exc.stderr.decode(errors="replace")
+                raise RuntimeError(f"could not start PostgreSQL after {attempts} ports: {detail}\n{log}") from exc
     try:
         yield f"postgresql://botrunner@127.0.0.1:{port}/postgres"
     finally:
