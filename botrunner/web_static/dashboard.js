@@ -112,6 +112,33 @@
     return '<span class="badge risk-' + kind + '" data-risk="' + kind + '" title="' + esc(why) + '">' + text + "</span>";
   }
   const stateBadge = (b) => '<span class="badge state state-' + esc(b.state) + '">' + esc(b.state) + (b.flagged ? " ⚑" : "") + "</span>";
+  // a delta-neutral bot holds two legs: the spot SOL balance and the perp; the table shows both, and its drift
+  // against the tolerance and its smoothed carry (on a phone, where that column is hidden, under the legs)
+  const signed = (s, places) => (s == null ? "–" : (Number(s) > 0 ? "+" : "") + num(s, places));
+  function driftText(L) {
+    return L.drift_pct == null ? "drift –" : "drift " + num(L.drift_pct, 2) + " % / ±" + num(L.tolerance_pct, 2);
+  }
+  function driftClass(L) {
+    if (L.drift_pct == null || L.tolerance_pct == null) return "";
+    return Math.abs(+L.drift_pct) > +L.tolerance_pct ? " out-of-band" : "";
+  }
+  function positionCell(b) {
+    const L = b.two_legs;
+    if (!L) return num(b.position, 4);
+    return '<div class="leg-line"><span class="leg-tag">spot</span>' + signed(L.spot.size, 4) + "</div>" +
+      '<div class="leg-line"><span class="leg-tag">perp</span>' + signed(L.perp.size, 4) + "</div>" +
+      '<div class="phone-only leg-line' + driftClass(L) + '">' + esc(driftText(L)) + "</div>";
+  }
+  function driftCarryCell(b) {
+    const L = b.two_legs;
+    if (!L) return "–";
+    return '<div class="leg-line' + driftClass(L) + '">' + esc(driftText(L)) + "</div>" +
+      '<div class="leg-line">carry ' + num(L.carry.apr_smoothed_pct, 2) + " %/yr " + stanceBadge(L) + "</div>";
+  }
+  function stanceBadge(L) {
+    if (!L.stance) return "";
+    return '<span class="badge stance stance-' + esc(L.stance) + '" title="' + esc(L.stance_reason || "") + '">' + esc(L.stance) + "</span>";
+  }
   function renderFleet() {
     const rows = [];
     const counts = {};
@@ -122,7 +149,7 @@
       const grid = b.grid ? Object.entries(b.grid).slice(0, 3).map(([k, v]) => k + "=" + v).join(" ") : "";
       rows.push('<tr data-bot="' + esc(b.bot) + '"' + (b.bot === selected ? ' class="selected"' : "") + ">" +
         "<td>" + esc(b.bot) + " <small>" + esc(b.mode || "") + "</small></td><td class=\"narrow-hide\">" + stateBadge(b) + "</td><td>" + riskBadge(b) + "</td>" +
-        '<td class="num">' + num(b.position, 4) + '</td><td class="num wide">' + num(b.entry, 2) + "</td>" +
+        '<td class="num">' + positionCell(b) + '</td><td class="num wide">' + driftCarryCell(b) + '</td><td class="num wide">' + num(b.entry, 2) + "</td>" +
         '<td class="num">' + num(b.mark, 2) + '</td><td class="num wide">' + num(b.leverage, 2) + "</td>" +
         '<td class="num wide">' + liq + '</td><td class="num wide">' + num(pnl.unrealized, 2) + "</td>" +
         '<td class="num wide">' + num(pnl.realized, 2) + '</td><td class="num wide">' + num(pnl.funding, 2) + "</td>" +
@@ -151,6 +178,7 @@
       fact("equity", num(b.equity, 2)), fact("unrealised", num(pnl.unrealized, 2)), fact("realised", num(pnl.realized, 2)),
       fact("funding PnL", num(pnl.funding, 4)), (Number(pnl.fees_paid) < 0 ? fact("rebates earned", num(-Number(pnl.fees_paid), 4)) : fact("fees paid", num(pnl.fees_paid, 4))),
       fact("funding rate", f.rate || "–"), fact("next funding", f.next_funding_time || "–"),
+      ...(f.interest_accrued != null ? [fact("interest accrued", num(f.interest_accrued, 4))] : []),
       fact("band", b.band ? num(b.band.min, 3) + " … " + num(b.band.max, 3) : "–"),
       fact("orders", b.open_orders == null ? "–" : b.open_orders), fact("fills", b.fills == null ? "–" : b.fills),
       fact("market time", b.market_time || "–"), fact("restarts", b.restarts || 0),
@@ -161,8 +189,70 @@
     $("health").innerHTML =
       "<div>health " + (health == null ? "–" : health + " %") + '</div><div class="bar"><div style="width:' + (health || 0) + "%;background:" + colour(health, 50, 20) + '"></div></div>' +
       "<div>liquidation distance " + (dist == null ? "none (no liquidation price)" : num(dist, 1) + " %") + '</div><div class="bar"><div style="width:' + Math.min(dist || 0, 100) + "%;background:" + colour(dist, 20, 10) + '"></div></div>';
+    renderLegs(b);
     renderCharts(b);
     renderEvents();
+  }
+  // the two-leg panel: both legs, the drift against its tolerance band, the carry and its parts, the stance and
+  // why, the gates, the engine vault. Every figure is the server's (ctl bot's); the page only lays them out.
+  function card(title, rows, extra) {
+    return "<h3>" + esc(title) + "</h3>" + (extra || "") + '<dl>' + rows.map(([k, v, cls]) => '<dt>' + esc(k) + '</dt><dd class="' + (cls || "") + '">' + esc(v) + "</dd>").join("") + "</dl>";
+  }
+  function renderLegs(b) {
+    const L = b.two_legs;
+    $("legs-panel").hidden = !L;
+    if (!L) return;
+    const spot = +L.spot.size || 0, perp = +L.perp.size || 0;
+    $("leg-spot").innerHTML = card("spot leg · SOL balance", [
+      ["size", signed(L.spot.size, 4) + " SOL"], ["entry", L.spot.entry == null ? "– (Drift keeps none for a balance)" : num(L.spot.entry, 4)],
+    ]);
+    $("leg-perp").innerHTML = card("perp leg · " + (b.market || "perp"), [
+      ["size", signed(L.perp.size, 4)], ["entry", num(L.perp.entry, 4)], ["net delta", signed(spot + perp, 4) + " SOL"],
+    ]);
+    const out = L.stance === "out";
+    $("leg-stance").innerHTML = card("stance", [
+      ["why", L.stance_reason || "–"], ["last decision", L.reason || "–"],
+      ["next funding", L.next_funding_time || b.next_funding_time || "–"],
+      ["last rebalance", L.last_rebalance || "–"],
+    ], '<div class="stance-line"><span class="badge stance stance-' + esc(L.stance || "none") + '" data-stance="' + esc(L.stance || "") + '">' +
+      (L.stance ? (out ? "out of the market" : "in the market") : "no decision yet") + "</span></div>" +
+      (L.halted ? '<p class="warning">halted: ' + esc(L.halted) + "</p>" : ""));
+    // the drift gauge spans ±2× the tolerance (wider when the drift is beyond it); the band is shaded
+    const tol = +L.tolerance_pct || 1, drift = L.drift_pct == null ? null : +L.drift_pct;
+    const span = Math.max(2 * tol, drift == null ? 0 : Math.abs(drift) * 1.1);
+    const pos = (v) => ((v + span) / (2 * span)) * 100;
+    const outside = drift != null && Math.abs(drift) > tol;
+    $("leg-drift").innerHTML = "<h3>delta drift</h3>" +
+      '<div class="drift-value' + (outside ? " out-of-band" : "") + '">' + (drift == null ? "–" : num(drift, 2) + " %") +
+      ' <small>tolerance ±' + num(tol, 2) + " %" + (outside ? " · outside: a rebalance is due" : " · inside") + "</small></div>" +
+      '<div class="gauge" title="drift % against the ±tolerance band">' +
+      '<div class="gauge-band" style="left:' + pos(-tol) + "%;width:" + (pos(tol) - pos(-tol)) + '%"></div>' +
+      '<div class="gauge-zero" style="left:50%"></div>' +
+      (drift == null ? "" : '<div class="gauge-mark' + (outside ? " out-of-band" : "") + '" style="left:' + Math.min(100, Math.max(0, pos(drift))) + '%"></div>') +
+      "</div>" +
+      '<div class="gauge-scale"><span>' + num(-span, 1) + ' %</span><span>0</span><span>+' + num(span, 1) + " %</span></div>";
+    const be = L.break_even_days;
+    $("leg-carry").innerHTML = card("carry (APR)", [
+      ["now", num(L.carry.apr_now_pct, 2) + " %", +L.carry.apr_now_pct < 0 ? "neg" : ""],
+      ["smoothed", num(L.carry.apr_smoothed_pct, 2) + " %", +L.carry.apr_smoothed_pct < 0 ? "neg" : ""],
+      ["· funding part", L.carry.funding_apr_pct == null ? "–" : num(L.carry.funding_apr_pct, 2) + " %"],
+      ["· deposit interest", L.carry.deposit_apr_pct == null ? "–" : num(L.carry.deposit_apr_pct, 2) + " %"],
+      ["break-even", be == null ? "–" : be === "never" ? "never" : num(be, 2) + " days"],
+    ]);
+    const lb = L.last_blocked;
+    $("leg-gates").innerHTML = card("gates", [
+      ["blocking now", L.blocked || "nothing"],
+      ["last blocked", lb ? lb.gate : "none seen", lb ? "warn" : ""],
+      ["at", lb && lb.market_time ? lb.market_time : "–"],
+    ]);
+    const v = b.vault;
+    $("leg-vault").innerHTML = v ? card("engine vault (USDC)", [
+      ["allocated", num(v.allocated, 2)], ["available", num(v.available, 2)], ["equity", num(v.equity, 2)],
+      ["USDC balance", num(v.usdc_balance, 2)], ["SOL balance", num(v.sol_balance, 4)],
+      ["realised funding", num(v.realized_funding, 2)],
+      ["interest", num(v.realized_interest, 2) + " (" + num(v.interest_sol, 6) + " SOL)"],
+      ["fees paid", num(v.realized_fees, 2)], ["trading", num(v.realized_trading, 2)],
+    ]) : "<h3>engine vault</h3><p>–</p>";
   }
   function renderEvents() {
     const mine = events.filter((e) => e.bot === selected);
