@@ -116,7 +116,7 @@
   // against the tolerance and its smoothed carry (on a phone, where that column is hidden, under the legs)
   const signed = (s, places) => (s == null ? "–" : (Number(s) > 0 ? "+" : "") + num(s, places));
   function driftText(L) {
-    return L.drift_pct == null ? "drift –" : "drift " + num(L.drift_pct, 2) + " % / ±" + num(L.tolerance_pct, 2);
+    return (L.drift_pct == null ? "–" : num(L.drift_pct, 2) + " %") + " ±" + num(L.tolerance_pct, 2);
   }
   function driftClass(L) {
     if (L.drift_pct == null || L.tolerance_pct == null) return "";
@@ -127,13 +127,15 @@
     if (!L) return num(b.position, 4);
     return '<div class="leg-line"><span class="leg-tag">spot</span>' + signed(L.spot.size, 4) + "</div>" +
       '<div class="leg-line"><span class="leg-tag">perp</span>' + signed(L.perp.size, 4) + "</div>" +
-      '<div class="phone-only leg-line' + driftClass(L) + '">' + esc(driftText(L)) + "</div>";
+      // a phone has no room for the tolerance (its colour says outside) nor the unit: the bot view has both
+      '<div class="phone-only leg-line' + driftClass(L) + '">drift ' + (L.drift_pct == null ? "–" : num(L.drift_pct, 2) + "%") + "</div>" +
+      '<div class="phone-only leg-line">carry ' + num(L.carry.apr_smoothed_pct, 2) + "%</div>";
   }
   function driftCarryCell(b) {
     const L = b.two_legs;
     if (!L) return "–";
-    return '<div class="leg-line' + driftClass(L) + '">' + esc(driftText(L)) + "</div>" +
-      '<div class="leg-line">carry ' + num(L.carry.apr_smoothed_pct, 2) + " %/yr " + stanceBadge(L) + "</div>";
+    return '<div class="leg-line' + driftClass(L) + '" title="delta drift against its tolerance">' + esc(driftText(L)) + "</div>" +
+      '<div class="leg-line" title="carry APR, smoothed">' + num(L.carry.apr_smoothed_pct, 2) + " %/yr " + stanceBadge(L) + "</div>";
   }
   function stanceBadge(L) {
     if (!L.stance) return "";
@@ -145,18 +147,18 @@
     for (const b of [...bots.values()].sort((a, c) => a.bot.localeCompare(c.bot))) {
       counts[b.state] = (counts[b.state] || 0) + 1;
       const pnl = b.pnl || {};
-      const liq = b.liq_price ? num(b.liq_price, 2) + " (" + num(b.liq_distance_pct, 1) + "%)" : "–";
+      const liq = b.liq_price ? num(b.liq_price, 2) + " <small>(" + num(b.liq_distance_pct, 1) + "%)</small>" : "–";
       const grid = b.grid ? Object.entries(b.grid).slice(0, 3).map(([k, v]) => k + "=" + v).join(" ") : "";
       rows.push('<tr data-bot="' + esc(b.bot) + '"' + (b.bot === selected ? ' class="selected"' : "") + ">" +
-        "<td>" + esc(b.bot) + " <small>" + esc(b.mode || "") + "</small></td><td class=\"narrow-hide\">" + stateBadge(b) + "</td><td>" + riskBadge(b) + "</td>" +
+        '<td class="bot-cell">' + esc(b.bot) + " <small>" + esc(b.mode || "") + "</small></td><td class=\"narrow-hide\">" + stateBadge(b) + "</td><td>" + riskBadge(b) + "</td>" +
         '<td class="num">' + positionCell(b) + '</td><td class="num wide">' + driftCarryCell(b) + '</td><td class="num wide">' + num(b.entry, 2) + "</td>" +
-        '<td class="num">' + num(b.mark, 2) + '</td><td class="num wide">' + num(b.leverage, 2) + "</td>" +
-        '<td class="num wide">' + liq + '</td><td class="num wide">' + num(pnl.unrealized, 2) + "</td>" +
+        '<td class="num narrow-hide">' + num(b.mark, 2) + '</td><td class="num wide">' + num(b.leverage, 2) + "</td>" +
+        '<td class="num wide wrap">' + liq + '</td><td class="num wide">' + num(pnl.unrealized, 2) + "</td>" +
         '<td class="num wide">' + num(pnl.realized, 2) + '</td><td class="num wide">' + num(pnl.funding, 2) + "</td>" +
         '<td class="num">' + num(b.equity, 2) + '</td><td class="num wide">' + (b.health == null ? "–" : b.health + "%") + "</td>" +
         '<td class="wide xwide"><small>' + esc(grid) + "</small></td>" +
-        '<td><button class="small" data-cmd="PAUSE" data-bot="' + esc(b.bot) + '">Pause</button> ' +
-        '<button class="small" data-cmd="RESUME" data-bot="' + esc(b.bot) + '">Resume</button></td></tr>');
+        '<td class="actions"><button class="small" data-cmd="PAUSE" data-bot="' + esc(b.bot) + '">Pause</button> ' +
+        '<button class="small narrow-hide" data-cmd="RESUME" data-bot="' + esc(b.bot) + '">Resume</button></td></tr>');
     }
     $("fleet-table").tBodies[0].innerHTML = rows.join("");
     $("fleet-counts").textContent = bots.size + " bots: " + Object.entries(counts).map(([k, v]) => v + " " + k).join(" · ");
@@ -176,9 +178,8 @@
       fact("leverage", num(b.leverage, 2) + "×"), fact("liquidation", b.liq_price ? num(b.liq_price, 2) : "none"),
       fact("liq distance", b.liq_distance_pct ? num(b.liq_distance_pct, 1) + " %" : "–"),
       fact("equity", num(b.equity, 2)), fact("unrealised", num(pnl.unrealized, 2)), fact("realised", num(pnl.realized, 2)),
-      fact("funding PnL", num(pnl.funding, 4)), (Number(pnl.fees_paid) < 0 ? fact("rebates earned", num(-Number(pnl.fees_paid), 4)) : fact("fees paid", num(pnl.fees_paid, 4))),
-      fact("funding rate", f.rate || "–"), fact("next funding", f.next_funding_time || "–"),
-      ...(f.interest_accrued != null ? [fact("interest accrued", num(f.interest_accrued, 4))] : []),
+      fact("funding PnL", num(pnl.funding, 4)), (Number(pnl.fees_paid) < 0 ? fact((b.two_legs ? "perp " : "") + "rebates earned", num(-Number(pnl.fees_paid), 4)) : fact((b.two_legs ? "perp " : "") + "fees paid", num(pnl.fees_paid, 4))),
+      fact("funding rate", f.rate || "–"), fact("next funding", (b.two_legs && b.two_legs.next_funding_time) || f.next_funding_time || "–"),
       fact("band", b.band ? num(b.band.min, 3) + " … " + num(b.band.max, 3) : "–"),
       fact("orders", b.open_orders == null ? "–" : b.open_orders), fact("fills", b.fills == null ? "–" : b.fills),
       fact("market time", b.market_time || "–"), fact("restarts", b.restarts || 0),
@@ -243,7 +244,7 @@
     $("leg-gates").innerHTML = card("gates", [
       ["blocking now", L.blocked || "nothing"],
       ["last blocked", lb ? lb.gate : "none seen", lb ? "warn" : ""],
-      ["at", lb && lb.market_time ? lb.market_time : "–"],
+      ["seen at (market time)", lb && lb.market_time ? lb.market_time : "–"],
     ]);
     const v = b.vault;
     $("leg-vault").innerHTML = v ? card("engine vault (USDC)", [
@@ -251,7 +252,7 @@
       ["USDC balance", num(v.usdc_balance, 2)], ["SOL balance", num(v.sol_balance, 4)],
       ["realised funding", num(v.realized_funding, 2)],
       ["interest", num(v.realized_interest, 2) + " (" + num(v.interest_sol, 6) + " SOL)"],
-      ["fees paid", num(v.realized_fees, 2)], ["trading", num(v.realized_trading, 2)],
+      ["fees paid (both legs)", num(v.realized_fees, 2)], ["perp trading", num(v.realized_trading, 2)],
     ]) : "<h3>engine vault</h3><p>–</p>";
   }
   function renderEvents() {
