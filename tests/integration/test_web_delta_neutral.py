@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 
 from botrunner.core.operator import ShowBot
@@ -140,18 +141,12 @@ def test_funding_update_of_a_two_leg_bot_carries_the_interest_its_vault_accrued(
     update = view.funding_update(event)
     assert update["interest_accrued"] == "0.25" and update["interest_sol"] == "0.001"
     assert update["next_funding_time"] == "2025-09-14T02:00:00Z"
-    grid_update = view.funding_update(msgspec_replace_bot(event, "grid"))
+    grid_update = view.funding_update(msgspec.structs.replace(event, bot="grid"))
     assert "interest_accrued" not in grid_update
     # the status board's line (posted every step) and the detail's stance meet in one two_legs
-    status = view.status(board.rows()[0] if board.rows()[0].name == NAME else board.rows()[1])
+    status = view.status(next(row for row in board.rows() if row.name == NAME))
     assert status["two_legs"]["blocked"] == "cost_gate" and status["two_legs"]["stance"] == "out"
     assert status["two_legs"]["last_blocked"]["gate"] == "cost_gate"
-
-
-def msgspec_replace_bot(event: FundingEvent, bot: str) -> FundingEvent:
-    import msgspec
-
-    return msgspec.structs.replace(event, bot=bot)
 
 
 def test_the_status_line_is_fresher_than_the_detail_and_wins() -> None:

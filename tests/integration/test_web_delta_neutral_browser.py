@@ -84,11 +84,12 @@ def _open_delta_neutral(browser: Browser, runner: Runner, width: int, height: in
     return page, errors
 
 
-@pytest.mark.parametrize(("label", "width", "height"), [("desktop", 1280, 800), ("phone", 390, 844)])
-def test_the_two_leg_panel_fills(
-    runner: Runner, browser: Browser, tmp_path: Path, label: str, width: int, height: int
-) -> None:
-    page, errors = _open_delta_neutral(browser, runner, width, height)
+SCREENS = {"desktop": (1280, 800), "phone": (390, 844)}
+
+
+@pytest.mark.parametrize("label", SCREENS)
+def test_the_two_leg_panel_fills(runner: Runner, browser: Browser, tmp_path: Path, label: str) -> None:
+    page, errors = _open_delta_neutral(browser, runner, *SCREENS[label])
     panel = page.locator("#legs-panel")
     expect(panel).to_be_visible()
     expect(page.locator("#leg-spot")).to_contain_text("SOL")
