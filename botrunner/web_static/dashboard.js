@@ -8,10 +8,10 @@
   const HISTORY = 600;            // points kept per chart
   const bots = new Map();         // name -> latest ENGINE_STATUS data
   const funding = new Map();      // name -> latest FUNDING_UPDATE data
-  const history = new Map();      // name -> {t, mark, position, min, max, equity}
+  const history = new Map();      // name -> {t, mark, position, min, max, equity, drift, tol}
   const events = [];              // recent BOT_EVENTs
   const pending = new Map();      // command id -> description
-  let selected = null, ws = null, lastMessage = 0, retryMs = 500, charts = null;
+  let selected = null, ws = null, lastMessage = 0, retryMs = 500, charts = null, driftChart = null;
 
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -74,17 +74,20 @@
   function remember(b) {
     if (b.mark == null) return;
     let h = history.get(b.bot);
-    if (!h) { h = { t: [], mark: [], position: [], min: [], max: [], equity: [] }; history.set(b.bot, h); }
+    if (!h) { h = { t: [], mark: [], position: [], min: [], max: [], equity: [], drift: [], tol: [] }; history.set(b.bot, h); }
+    const L = b.two_legs, drift = L && L.drift_pct != null ? +L.drift_pct : null, tol = L && L.tolerance_pct != null ? +L.tolerance_pct : null;
     const t = b.market_time ? Date.parse(b.market_time) / 1000 : Date.now() / 1000;
     if (h.t.length && t <= h.t[h.t.length - 1]) {   // same market time: update the last point
       const i = h.t.length - 1;
       h.mark[i] = +b.mark; h.position[i] = b.position == null ? null : +b.position; h.equity[i] = b.equity == null ? null : +b.equity;
       h.min[i] = b.band ? +b.band.min : null; h.max[i] = b.band ? +b.band.max : null;
+      h.drift[i] = drift; h.tol[i] = tol;
       return;
     }
     h.t.push(t); h.mark.push(+b.mark); h.position.push(b.position == null ? null : +b.position);
     h.min.push(b.band ? +b.band.min : null); h.max.push(b.band ? +b.band.max : null);
     h.equity.push(b.equity == null ? null : +b.equity);
+    h.drift.push(drift); h.tol.push(tol);
     if (h.t.length > HISTORY) for (const k of Object.keys(h)) h[k].shift();
   }
   function result(msg) {
@@ -223,7 +226,7 @@
     const span = Math.max(2 * tol, drift == null ? 0 : Math.abs(drift) * 1.1);
     const pos = (v) => ((v + span) / (2 * span)) * 100;
     const outside = drift != null && Math.abs(drift) > tol;
-    $("leg-drift").innerHTML = "<h3>delta drift</h3>" +
+    $("drift-gauge").innerHTML = "<h3>delta drift</h3>" +
       '<div class="drift-value' + (outside ? " out-of-band" : "") + '">' + (drift == null ? "–" : num(drift, 2) + " %") +
       ' <small>tolerance ±' + num(tol, 2) + " %" + (outside ? " · outside: a rebalance is due" : " · inside") + "</small></div>" +
       '<div class="gauge" title="drift % against the ±tolerance band">' +
@@ -311,14 +314,34 @@
   }
   function renderCharts(b) {
     if (!charts) makeCharts();
-    const h = history.get(b.bot) || { t: [], mark: [], position: [], min: [], max: [], equity: [] };
+    const h = history.get(b.bot) || { t: [], mark: [], position: [], min: [], max: [], equity: [], drift: [], tol: [] };
     charts.price.setData([h.t, h.mark]);
     charts.position.setData([h.t, h.position, h.min, h.max]);
     charts.equity.setData([h.t, h.equity]);
+    if (b.two_legs) {
+      if (!driftChart) makeDriftChart();
+      driftChart.setData([h.t, h.drift, h.tol, h.tol.map((v) => (v == null ? null : -v))]);
+    }
+  }
+  // a two-leg bot's drift over time against its ±tolerance band (what the gauge shows now)
+  const driftWidth = () => Math.max(240, $("leg-drift").clientWidth - 24);  // inside the card's padding
+  function makeDriftChart() {
+    // the y axis spans ±2× the tolerance, as the gauge (wider when the drift went beyond), ticks at 0 and ±tolerance
+    const tolerance = () => { const b = bots.get(selected); return (b && b.two_legs && +b.two_legs.tolerance_pct) || 1; };
+    const axes = [{ stroke: "#8a96a3", grid: { stroke: "#2a3440" }, space: 90, values: timeValues },
+      { stroke: "#8a96a3", grid: { stroke: "#2a3440" }, size: 62, splits: () => [-tolerance(), 0, tolerance()], values: (u, splits) => splits.map((v) => (v > 0 ? "+" : "") + v.toFixed(1) + " %") }];
+    const band = { stroke: "#2f9e5b", dash: [4, 3], width: 1, points: { show: false } };
+    driftChart = new uPlot({
+      width: driftWidth(), height: 130, axes, tzDate: utcDate, legend: { show: true, live: false },
+      scales: { y: { range: (u, min, max) => { const m = Math.max(2 * tolerance(), Math.abs(min || 0) * 1.1, Math.abs(max || 0) * 1.1); return [-m, m]; } } },
+      series: [{}, { label: "drift %", stroke: "#e0e0e0", width: 1.5, points: { show: false } },
+        Object.assign({ label: "+tolerance" }, band), Object.assign({ label: "−tolerance" }, band)],
+    }, [[], [], [], []], $("chart-drift"));
   }
   window.addEventListener("resize", () => {
     if (!charts) return;
     for (const [k, id] of [["price", "chart-price"], ["position", "chart-position"], ["equity", "chart-equity"]]) charts[k].setSize({ width: chartWidth(id), height: 180 });
+    if (driftChart && !$("legs-panel").hidden) driftChart.setSize({ width: driftWidth(), height: 130 });
   });
 
   // ---------------------------------------------------------------- commands out

@@ -96,6 +96,7 @@ def test_the_two_leg_panel_fills(runner: Runner, browser: Browser, tmp_path: Pat
     expect(page.locator("#leg-perp")).to_contain_text("net delta")
     expect(page.locator("#leg-drift")).to_contain_text("tolerance ±1.00 %")
     expect(page.locator("#leg-drift .gauge-band")).to_have_count(1)
+    expect(page.locator("#chart-drift canvas")).to_have_count(1)  # the drift over time against ±tolerance
     expect(page.locator("#leg-carry")).to_contain_text("smoothed")
     expect(page.locator("#leg-carry")).to_contain_text("days")
     expect(page.locator("#leg-stance [data-stance]")).to_have_attribute("data-stance", "in")
