@@ -276,12 +276,16 @@
   const timeLabel = uPlot.fmtDate("{MM}-{DD} {HH}:{mm}");
   const timeValues = (u, splits, axisIdx, space, incr) =>
     splits.map((ts) => (ts == null ? "" : (incr >= 86400 ? dayLabel : timeLabel)(utcDate(ts))));
+  // one point (a page that connected after a replay finished) spans an hour around it, not years
+  // (uPlot's own guess for one point is a span of 86,400,000 s: millisecond days on a seconds axis)
+  const oneHourAround = { time: true, range: (u, min, max) => { const xs = u.data && u.data[0]; return xs && xs.length === 1 ? [xs[0] - 1800, xs[0] + 1800] : [min, max]; } };
   function chartWidth(id) { return Math.max(260, $(id).parentElement.clientWidth - 12); }
   function makeCharts() {
     const axes = [{ stroke: "#8a96a3", grid: { stroke: "#2a3440" }, space: 90, values: timeValues }, { stroke: "#8a96a3", grid: { stroke: "#2a3440" }, size: 60 }];
     const opts = (id, series, hooks, scales) => ({
-      width: chartWidth(id), height: 180, axes, tzDate: utcDate, hooks: hooks || {}, scales: scales || {}, legend: { show: true, live: false },
-      series: [{}, ...series.map((s) => Object.assign({ points: { show: false }, width: 1.5 }, s))],
+      width: chartWidth(id), height: 180, axes, tzDate: utcDate, hooks: hooks || {}, scales: Object.assign({ x: oneHourAround }, scales || {}), legend: { show: true, live: false },
+      // uPlot's default points: drawn while the data is sparse (one point, right after connecting), not once it is dense
+      series: [{}, ...series.map((s) => Object.assign({ width: 1.5 }, s))],
     });
     // the price axis spans the resting ladder too, so every rung is drawn
     const withLadder = { y: { range: (u, min, max) => {
@@ -333,8 +337,8 @@
     const band = { stroke: "#2f9e5b", dash: [4, 3], width: 1, points: { show: false } };
     driftChart = new uPlot({
       width: driftWidth(), height: 130, axes, tzDate: utcDate, legend: { show: true, live: false },
-      scales: { y: { range: (u, min, max) => { const m = Math.max(2 * tolerance(), Math.abs(min || 0) * 1.1, Math.abs(max || 0) * 1.1); return [-m, m]; } } },
-      series: [{}, { label: "drift %", stroke: "#e0e0e0", width: 1.5, points: { show: false } },
+      scales: { x: oneHourAround, y: { range: (u, min, max) => { const m = Math.max(2 * tolerance(), Math.abs(min || 0) * 1.1, Math.abs(max || 0) * 1.1); return [-m, m]; } } },
+      series: [{}, { label: "drift %", stroke: "#e0e0e0", width: 1.5 },
         Object.assign({ label: "+tolerance" }, band), Object.assign({ label: "−tolerance" }, band)],
     }, [[], [], [], []], $("chart-drift"));
   }
