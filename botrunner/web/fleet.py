@@ -5,8 +5,9 @@ change is seen on the next poll) and the bot's detail (``ctl bot``: entry, lever
 distance, health, PnL split, grid, band, orders), asked of the bot's actor at most every ``DETAIL_EVERY_S`` while it
 changes, in the dashboard's own threads. A broadcast never waits for a detail: it carries the newest one there is,
 and a fresh detail is broadcast when it arrives. A two-leg (delta-neutral) bot's ``two_legs`` joins its summary's
-one-line legs (every step) with its detail's (``ctl bot``'s legs), and its ``vault`` is the detail's. Thread-safe (the poll runs on the dashboard's loop, detail fetches
-in its pool, events arrive from the bots' threads through the loop).
+one-line legs (every step) with its detail's (``ctl bot``'s legs), and its ``vault`` is the detail's. Thread-safe
+(the poll runs on the dashboard's loop, detail fetches in its pool, events arrive from the bots' threads through
+the loop).
 """
 
 from __future__ import annotations
