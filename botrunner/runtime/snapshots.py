@@ -134,6 +134,25 @@ class PnlView(msgspec.Struct, frozen=True, kw_only=True):
     cumulative_funding: str | None = None  # live: the User's own counter
 
 
+class VaultView(msgspec.Struct, frozen=True, kw_only=True):
+    """A two-leg bot's engine vault (issue 19 item 8) as a paper bot's books hold it (USDC unless named): the
+    balances, the capital allocated to the subaccount (deposits - withdrawals) and available (free collateral), and
+    the realised PnL split. ``interest`` is the USDC and SOL deposit interest, the SOL part valued at the oracle;
+    ``fees`` the perp's and the spot leg's fees (+ a cost); ``trading`` the perp's realised trading PnL before fees
+    (the spot leg's SOL is valued at the oracle in ``equity``, never realised)."""
+
+    usdc_balance: str
+    sol_balance: str  # SOL tokens
+    equity: str
+    allocated: str
+    available: str
+    realized_funding: str
+    realized_interest: str
+    interest_sol: str  # SOL tokens earned (its USD value is in ``realized_interest``)
+    realized_fees: str
+    realized_trading: str
+
+
 class BotSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """``ctl bot NAME``: one bot in detail. Paper, live and monitor bots share the shape; what a bot of that mode
     does not have is None (a bot that is not running has only its status row's fields and its supervision)."""
@@ -157,6 +176,7 @@ class BotSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     band: BandView | None = None
     grid: dict[str, str] | None = None  # the strategy's parameters, as text (paper)
     legs: dict[str, str] | None = None  # a two-leg bot: both legs, drift, carry, break-even, last block
+    vault: VaultView | None = None  # a two-leg paper bot's engine vault
     orders: tuple[OrderView, ...] | None = None
     market_time: str | None = None
     # live and monitor bots

@@ -17,9 +17,11 @@ from botrunner.bot.pipeline import BotState, Decision, LegsState
 from botrunner.config import BotConfig
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.intents import ExposureBand
-from botrunner.core.precision import LEVERAGE_PRECISION, SOL_SPOT_MARKET_INDEX
+from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.live.alerts import liquidation_distance_bps
+from botrunner.margin.spot_balance import token_value
+from botrunner.marketdata.rates import APR_PRECISION
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.snapshots import (
     BandView,
@@ -30,6 +32,7 @@ from botrunner.runtime.snapshots import (
     RiskView,
     StatusRow,
     SupervisionView,
+    VaultView,
 )
 from botrunner.runtime.supervision import Supervision, shown_state
 from botrunner.venue.port import AccountReport
@@ -142,6 +145,52 @@ def legs_fields(state: BotState, spot: int, perp: int) -> dict[str, str]:
     if state.legs_halted:
         out["halted"] = "leg mismatch: an operator must clear it"
     return out
+
+
+def two_leg_detail(paper: PaperBot) -> tuple[dict[str, str], VaultView]:
+    """``ctl bot``'s (and the dashboard's) view of a two-leg paper bot: :func:`legs_fields` plus the carry's parts
+    (the SOL deposit APR in force at the last decision, from the bot's rate source, and the funding part: the
+    smoothed carry minus it, in whole bps as the engine rounds), and the engine vault (:func:`vault_view`). Built
+    on a ``ctl bot`` request, never on the step's path."""
+    bot, venue = paper.driver.bot, paper.venue
+    state = paper.driver.state
+    fields = legs_fields(state, venue.spot_balance(SOL_SPOT_MARKET_INDEX), venue.position.base_asset_amount)
+    row: LegsState = state.strategy
+    if bot.legs is not None and row.last is not None:
+        deposit_bps = bot.legs.deposit.at(row.last.ts) * BPS_PRECISION // APR_PRECISION
+        fields["carry_deposit_apr_pct"] = fixed(deposit_bps, 2)
+        fields["carry_funding_apr_pct"] = fixed(row.last.smoothed_carry_apr_bps - deposit_bps, 2)
+    return fields, vault_view(paper)
+
+
+def vault_view(paper: PaperBot) -> VaultView:
+    """A two-leg paper bot's engine vault (``snapshots.VaultView``) from its venue's books. The interest's USD
+    value is the backtest report's (``backtest.engine.legs_split``): the SOL held at the oracle minus the SOL it
+    would hold without the interest earned, plus the USDC interest."""
+    venue = paper.venue
+    ledger = venue.ledger
+    report = venue.report()
+    legs = paper.driver.bot.legs
+    decimals = legs.spot.decimals if legs is not None else 9
+    sol = venue.spot_balance(SOL_SPOT_MARKET_INDEX)
+    oracle = venue.oracle
+    interest = (
+        ledger.interest_usdc
+        + token_value(sol, decimals, oracle)
+        - token_value(sol - ledger.interest_sol, decimals, oracle)
+    )
+    return VaultView(
+        usdc_balance=fixed(venue.spot_balance(QUOTE_SPOT_MARKET_INDEX), QUOTE_DECIMALS),
+        sol_balance=fixed(sol, decimals),
+        equity=fixed(report.equity, QUOTE_DECIMALS),
+        allocated=fixed(ledger.deposits - ledger.withdrawals, QUOTE_DECIMALS),
+        available=fixed(max(report.free_collateral, 0), QUOTE_DECIMALS),
+        realized_funding=fixed(ledger.funding, QUOTE_DECIMALS),
+        realized_interest=fixed(interest, QUOTE_DECIMALS),
+        interest_sol=fixed(ledger.interest_sol, decimals),
+        realized_fees=fixed(ledger.fees + ledger.spot_fees, QUOTE_DECIMALS),
+        realized_trading=fixed(ledger.realized, QUOTE_DECIMALS),
+    )
 
 
 def legs_line(fields: dict[str, str]) -> str:
@@ -350,6 +399,7 @@ def bot_detail(
         low, high = decision.strategy.range_low, decision.strategy.range_high
         params["range"] = f"{fixed(low, PRICE_DECIMALS)}..{fixed(high, PRICE_DECIMALS)}"
     account = account_fields(report, mark=venue.last_price, oracle=venue.oracle)
+    legs, vault = two_leg_detail(paper) if config.strategy.two_legs else (None, None)
     return msgspec.structs.replace(
         account_snapshot(config, state, account),
         pnl=PnlView(
@@ -366,9 +416,6 @@ def bot_detail(
         grid=params,
         orders=order_views(venue.open_orders()),
         market_time=iso(venue.now),
-        legs=(
-            legs_fields(paper.driver.state, venue.spot_balance(SOL_SPOT_MARKET_INDEX), venue.position.base_asset_amount)
-            if config.strategy.two_legs
-            else None
-        ),
+        legs=legs,
+        vault=vault,
     )

@@ -4,8 +4,10 @@
 change is seen on the next poll) and the bot's detail (``ctl bot``: entry, leverage, liquidation price and
 distance, health, PnL split, grid, band, orders), asked of the bot's actor at most every ``DETAIL_EVERY_S`` while it
 changes, in the dashboard's own threads. A broadcast never waits for a detail: it carries the newest one there is,
-and a fresh detail is broadcast when it arrives. Thread-safe (the poll runs on the dashboard's loop, detail fetches
-in its pool, events arrive from the bots' threads through the loop).
+and a fresh detail is broadcast when it arrives. A two-leg (delta-neutral) bot's ``two_legs`` joins its summary's
+one-line legs (every step) with its detail's (``ctl bot``'s legs), and its ``vault`` is the detail's. Thread-safe
+(the poll runs on the dashboard's loop, detail fetches in its pool, events arrive from the bots' threads through
+the loop).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ _DETAIL_FIELDS: Final = (
     "last_error",
     "alert",
     "trading",
+    "legs",
+    "vault",
 )
 
 
@@ -64,6 +68,7 @@ class FleetView:
         self._stale: set[str] = set()  # changed since their last detail: due for another
         self._fresh: set[str] = set()  # a detail arrived: broadcast again
         self._funding: dict[str, dict[str, Any]] = {}
+        self._blocked: dict[str, dict[str, str | None]] = {}  # a two-leg bot's last blocked trade: gate, market time
         self.on_detail: Callable[[str, dict[str, Any]], None] | None = None  # e.g. the notifier's health check
         self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_EVENTS)
 
@@ -91,6 +96,14 @@ class FleetView:
             "flagged": summary.flagged,
         }
         data.update(detail)
+        legs = data.pop("legs", None)
+        if summary.legs is not None or legs is not None:
+            shown = two_legs(summary.legs, legs, entry=detail.get("entry"))
+            with self._lock:  # the last decision may have blocked nothing: keep the last gate that did
+                if shown["blocked"] is not None:
+                    self._blocked[summary.name] = {"gate": shown["blocked"], "market_time": data["market_time"]}
+                shown["last_blocked"] = self._blocked.get(summary.name)
+            data["two_legs"] = shown
         supervision = detail.get("supervision")
         if supervision not in (None, "running"):  # stopped, failed, restarting, starting: what an operator must see
             data["state"] = supervision
@@ -172,7 +185,9 @@ class FleetView:
     def funding_update(self, event: FundingEvent) -> dict[str, Any]:
         """FUNDING_UPDATE data: the rate just settled, when the next settles, the payment and the funding PnL."""
         with self._lock:
-            pnl = self._details.get(event.bot, {}).get("pnl") or {}
+            detail = self._details.get(event.bot, {})
+        pnl = detail.get("pnl") or {}
+        vault = detail.get("vault") or {}
         previous = self._funding.get(event.bot)
         total = Decimal(previous["funding_pnl_stream"]) if previous else Decimal(0)
         total += Decimal(event.payment)
@@ -187,6 +202,9 @@ class FleetView:
             "funding_pnl": pnl.get("funding") or pnl.get("cumulative_funding") or str(total),
             "funding_pnl_stream": str(total),  # what this dashboard saw since it started
         }
+        if vault:  # a two-leg bot: the deposit interest its vault accrued so far (the newest detail's)
+            data["interest_accrued"] = vault.get("realized_interest")
+            data["interest_sol"] = vault.get("interest_sol")
         self._funding[event.bot] = data
         self.touch(event.bot)
         return data
@@ -201,6 +219,45 @@ class FleetView:
             if (asset is None and row.name == bot) or (asset is not None and row.market == f"{asset.upper()}-PERP"):
                 return Decimal(row.mark) / Decimal(10**_PRICE)
         return None
+
+
+def two_legs(line: str | None, fields: dict[str, str] | None, *, entry: str | None) -> dict[str, Any]:
+    """ENGINE_STATUS's ``two_legs`` for a delta-neutral bot, reshaped from what ``ctl`` shows
+    (``runtime.views.legs_fields``, the detail; ``legs_line``, the summary every step posts — fresher, so its
+    values win): both legs with their size and entry (Drift keeps no entry price for a spot balance: None), the
+    drift against its tolerance, the carry now / smoothed and its funding and deposit parts, the stance and why,
+    next funding, days to break even, the last decision's reason and the rule or gate that last blocked a trade."""
+    got = dict(fields or {})
+    for part in (line or "").split():
+        key, _, value = part.partition("=")
+        if value:
+            got[key] = value
+    stance, _, why = got.get("stance", "").partition(" (")
+    blocked = got.get("blocked")
+    return {
+        "spot": {"asset": "SOL", "size": got.get("spot_sol"), "entry": None},
+        "perp": {"size": got.get("perp_base"), "entry": entry},
+        "drift_pct": _dash_none(got.get("drift_pct")),
+        "tolerance_pct": got.get("tolerance_pct"),
+        "carry": {
+            "apr_now_pct": got.get("carry_apr_now_pct"),
+            "apr_smoothed_pct": got.get("carry_apr_smoothed_pct"),
+            "funding_apr_pct": got.get("carry_funding_apr_pct"),
+            "deposit_apr_pct": got.get("carry_deposit_apr_pct"),
+        },
+        "stance": stance or None,  # in | out
+        "stance_reason": why.removesuffix(")") or None,
+        "next_funding_time": got.get("next_funding"),
+        "break_even_days": got.get("break_even_days"),
+        "reason": got.get("reason"),
+        "blocked": _dash_none(blocked),
+        "last_rebalance": got.get("last_rebalance"),
+        "halted": got.get("halted"),
+    }
+
+
+def _dash_none(value: str | None) -> str | None:
+    return None if value in (None, "", "-") else value
 
 
 def _parse_iso(text: str) -> int | None:

@@ -1,0 +1,119 @@
+"""The dashboard shows a delta-neutral bot in a real browser (Debian's Chromium, headless, through playwright):
+the fleet table's position column holds both legs with the drift and the carry beside them, and the bot view's
+two-leg panel fills (legs, drift against its tolerance band, carry now/smoothed, break-even, stance and why, gates,
+engine vault) at desktop and at phone width, where the page does not scroll sideways. Screenshots of both go to
+``$BOTRUNNER_SHOTS`` (default: the test's temporary directory).
+
+Skips when /usr/bin/chromium is absent, except in CI (``CI=true``), where that FAILS (as the other browser test)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from botrunner.runner import Runner, RunOptions
+from botrunner.web.server import DashboardOptions
+from tests.support.delta_neutral import NAME, write_delta_neutral_bot
+from tests.support.runtime import short_dir, small_fleet, small_market
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+TOKEN = "dn-browser-token-" + "w" * 32
+
+if not CHROMIUM.is_file():
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI: Chromium is absent ({CHROMIUM}); the browser tests must run in CI", pytrace=False)
+    pytestmark = pytest.mark.skip(reason=f"Chromium is absent ({CHROMIUM}): ops/ensure_chromium.sh installs it")
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[Runner]:
+    work = short_dir()
+    fleet = small_fleet(work / "fleet", ("alpha", "beta"))
+    write_delta_neutral_bot(fleet)
+    r = Runner(
+        RunOptions(
+            fleet=fleet,
+            run_dir=work / "run",
+            speed="max",
+            data_dir=small_market(work / "data"),
+            ui=DashboardOptions(port=0, token=TOKEN),
+        )
+    )
+    r.start()
+    try:
+        r.drain()
+        yield r
+    finally:
+        r.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=60_000)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _shots(tmp_path: Path) -> Path:
+    where = Path(os.environ.get("BOTRUNNER_SHOTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def _open_delta_neutral(browser: Browser, runner: Runner, width: int, height: int) -> tuple[Page, list[str]]:
+    assert runner.dashboard is not None
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(runner.dashboard.url)
+    row = page.locator(f'#fleet-table tbody tr[data-bot="{NAME}"]')
+    expect(row).to_contain_text("spot", timeout=15_000)
+    expect(row).to_contain_text("perp")
+    row.click()
+    expect(page.locator("#bot-name")).to_have_text(NAME)
+    # the panel fills once the bot's detail (ctl bot's legs and vault) has reached the page
+    expect(page.locator("#leg-vault")).to_contain_text("allocated", timeout=15_000)
+    return page, errors
+
+
+SCREENS = {"desktop": (1280, 800), "phone": (390, 844)}
+
+
+@pytest.mark.parametrize("label", SCREENS)
+def test_the_two_leg_panel_fills(runner: Runner, browser: Browser, tmp_path: Path, label: str) -> None:
+    page, errors = _open_delta_neutral(browser, runner, *SCREENS[label])
+    panel = page.locator("#legs-panel")
+    expect(panel).to_be_visible()
+    expect(page.locator("#leg-spot")).to_contain_text("SOL")
+    expect(page.locator("#leg-perp")).to_contain_text("net delta")
+    expect(page.locator("#leg-drift")).to_contain_text("tolerance ±1.00 %")
+    expect(page.locator("#leg-drift .gauge-band")).to_have_count(1)
+    expect(page.locator("#chart-drift canvas")).to_have_count(1)  # the drift over time against ±tolerance
+    expect(page.locator("#leg-carry")).to_contain_text("smoothed")
+    expect(page.locator("#leg-carry")).to_contain_text("days")
+    expect(page.locator("#leg-stance [data-stance]")).to_have_attribute("data-stance", "in")
+    expect(page.locator("#leg-gates")).to_contain_text("last blocked")
+    expect(page.locator("#leg-vault")).to_contain_text("interest")
+    for card in ("#leg-spot", "#leg-perp", "#leg-carry", "#leg-vault"):
+        assert "NaN" not in page.locator(card).inner_text(), card
+    # a grid bot shows no two-leg panel
+    page.locator('#fleet-table tbody tr[data-bot="alpha"]').click()
+    expect(page.locator("#bot-name")).to_have_text("alpha")
+    expect(panel).to_be_hidden()
+    page.locator(f'#fleet-table tbody tr[data-bot="{NAME}"]').click()
+    expect(panel).to_be_visible()
+    # nothing wider than the screen: a phone scrolls down, never sideways (the table scrolls in its own box)
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{label}: the page is {overflow}px wider than the screen"
+    page.locator("#legs-panel").scroll_into_view_if_needed()
+    page.screenshot(path=str(_shots(tmp_path) / f"dn-{label}.png"), full_page=True)
+    assert errors == []
+    page.close()
