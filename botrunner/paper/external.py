@@ -107,41 +107,49 @@ _HL_COMMON = (
     "Hyperliquid docs hyperliquid.gitbook.io/hyperliquid-docs: trading/liquidations (maintenance margin = half the "
     "initial margin at max leverage), trading/fees (perps base tier, 14-day volume <= $5M: 0.045 % taker / 0.015 % "
     "maker; confirmed by a live userFees answer userCrossRate 0.00045 / userAddRate 0.00015 quoted in the "
-    "df-hyperliquid-core crate's tests, 2026-09), trading/funding (paid every hour, at the oracle price); IM here = "
-    "1 / max leverage (the position opened at max leverage); size step = 10^-szDecimals of POST /info "
-    "{type: meta} (ccxt/ccxt ts/src/test/static/markets/hyperliquid.json: szDecimals SOL 2, BTC 5, ETH 4)"
+    "df-hyperliquid-core crate's tests, 2026-09; NOT confirmed for 2023-2024, when the schedule was lower), "
+    "trading/funding (paid every hour, at the oracle price); IM here = 1 / max leverage (the position opened at max "
+    "leverage); size step = 10^-szDecimals of POST /info {type: meta} (szDecimals SOL 2, BTC 5, ETH 4: ccxt/ccxt "
+    "ts/src/test/static/markets/hyperliquid.json, a 2024 snapshot, and meta answers of 2026-09/2026-10 quoted in "
+    "public test fixtures)"
 )
 _HL_MAX_LEVERAGE = {
-    Coin.SOL: "SOL max leverage 20x (meta universe, margin table 54 'tiered 20x': 20x below $70M)",
-    Coin.BTC: (
-        "BTC max leverage 40x since 2025-03-12 (Hyperliquid's announcement after the 50x ETH liquidation, reported "
-        "by ainvest.com 2025-03-12; meta marginTableId 56; 50x before, i.e. 1 % maintenance)"
+    Coin.SOL: (
+        "SOL max leverage 20x (meta universe; margin table 54 'tiered 20x (2)': 20x below $70M notional, per a meta "
+        "fixture in the public code index)"
     ),
-    Coin.ETH: "ETH max leverage 25x since 2025-03-12 (same announcement; meta marginTableId 55; 50x before)",
+    Coin.BTC: (
+        "BTC max leverage 40x since 2025-03-12 (Hyperliquid's announcement after the 50x ETH liquidation, reported by "
+        "ainvest.com 2025-03-12; meta marginTableId 56; 50x before, i.e. 1 % maintenance)"
+    ),
+    Coin.ETH: (
+        "ETH max leverage 25x since 2025-03-12 (same announcement; meta marginTableId 55; 50x before, i.e. 1 % "
+        "maintenance)"
+    ),
 }
 _BN_COMMON = (
-    "Binance USDT-M: IM 5 % = 20x, the leverage a position gets by default and the cap for futures accounts "
-    "younger than 60 days (binance.com/en/support/faq/360033162192 'Leverage and Margin of USDS-M Futures'); MM = "
-    "the first bracket's maintMarginRatio of GET /fapi/v1/leverageBracket as snapshotted in freqtrade/freqtrade "
-    "freqtrade/exchange/binance_leverage_tiers.json (commit a7a16d1e1, 2025-08-21; the same for these three "
-    "symbols through commit 2832c6b, 2026-03-05); fees: regular (VIP 0) USDT-M 0.0200 % maker / 0.0500 % taker "
-    "(Binance Futures fee schedule, binance.com/en/support/faq/360033544231; no BNB discount); funding every 8 h "
-    "(every row of the shared data, 2025-02-01 to 2025-10-13, is 28,800 s apart); step = exchangeInfo LOT_SIZE "
-    "stepSize (= minQty)"
+    "Binance USDT-M: IM 5 % = 20x, the leverage a position gets by default and the cap for futures accounts younger "
+    "than 60 days (binance.com/en/support/faq/360033162192 'Leverage and Margin of USDS-M Futures'); MM = the first "
+    "bracket's maintMarginRatio of GET /fapi/v1/leverageBracket as snapshotted in freqtrade/freqtrade "
+    "freqtrade/exchange/binance_leverage_tiers.json (commit a7a16d1e1, 2025-08-21; the same for these three symbols "
+    "through commit 2832c6b, 2026-03-05); fees: regular (VIP 0) USDT-M 0.0200 % maker / 0.0500 % taker (Binance "
+    "Futures fee schedule, binance.com/en/support/faq/360033544231; no BNB discount); funding every 8 h (every row of "
+    "the shared data, 2025-02-01 to 2025-10-13, is 28,800 s apart); step = exchangeInfo LOT_SIZE stepSize (= minQty)"
 )
 _BN_MARKET = {
     Coin.SOL: (
-        "SOLUSDT: bracket 1 MM 0.50 % up to $50,000 notional (100x; 1.0 % before 2023-10, 0.65 % until 2024-02); "
-        "LOT_SIZE stepSize = minQty = 1 SOL (fapi exchangeInfo dump, serverTime 2024-03-28)"
+        "SOLUSDT: bracket 1 MM 0.50 % up to $50,000 notional ($20,000 before 2025-06-26; 1.0 % before 2023-10, 0.65 % "
+        "until 2024-02); LOT_SIZE stepSize = minQty = 1 SOL (a GET /fapi/v1/exchangeInfo dump with serverTime "
+        "2024-03-28 in the public code index, repository unnamed; not re-confirmed for 2025)"
     ),
     Coin.BTC: (
-        "BTCUSDT: bracket 1 MM 0.40 % up to $300,000 notional (0.40 % since at least 2021-03-18, Binance "
-        "announcement 'Updates to Leverage and Margin Tiers' of that date); LOT_SIZE stepSize = minQty = 0.001 BTC "
-        "(fapi exchangeInfo, 2024-03-28 and a live capture 2026-09-15)"
+        "BTCUSDT: bracket 1 MM 0.40 % up to $300,000 notional ($50,000 before 2025-06; 0.40 % since at least "
+        "2021-03-18, Binance announcement 'Updates to Leverage and Margin Tiers' of that date); LOT_SIZE stepSize = "
+        "minQty = 0.001 BTC (the same exchangeInfo dump, 2024-03-28, and a live capture of 2026-09-15)"
     ),
     Coin.ETH: (
-        "ETHUSDT: bracket 1 MM 0.40 % up to $300,000 notional (0.50 % until 2024-02); LOT_SIZE stepSize = minQty = "
-        "0.001 ETH (fapi exchangeInfo dump, 2024-03-28)"
+        "ETHUSDT: bracket 1 MM 0.40 % up to $300,000 notional ($50,000 before 2025-06; 0.50 % until 2024-02); LOT_SIZE "
+        "stepSize = minQty = 0.001 ETH (the same exchangeInfo dump, 2024-03-28)"
     ),
 }
 
