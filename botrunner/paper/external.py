@@ -10,11 +10,16 @@ the mark. A trade that adds risk (grows the position or flips it) must leave equ
 initial requirement ``|notional| * initial_margin_ratio``; a trade that only reduces is always accepted. The
 account is liquidatable when equity < ``|notional| * maintenance_margin_ratio``.
 
-**Liquidation** (:func:`liquidate`): the whole position is closed at the mark, paying the taker fee, and whatever
-equity is left up to the maintenance requirement is forfeited as the liquidation penalty (Hyperliquid and Binance
-both keep the maintenance margin of a liquidated position in their liquidation/insurance fund; modelling it as a
-full loss of that margin is the conservative reading). Collateral never goes below zero: a shortfall is recorded as
-``bad_debt`` (the venue's insurance fund absorbs it).
+**Liquidation** (:func:`liquidate`): the whole position is closed at the mark, paying the taker fee, and the equity
+left (all of it: liquidation fires below the maintenance requirement) is forfeited as the liquidation penalty.
+Binance USDT-M charges a clearance fee on the liquidated notional at the symbol's ``liquidationFee`` (exchangeInfo
+2024-03-28: BTCUSDT and ETHUSDT 1.25 %, SOLUSDT 1.5 %), more than the first bracket's whole maintenance margin
+(0.40-0.50 %), and a position closed at its bankruptcy price leaves its remaining margin to the insurance fund: the
+full loss is Binance's case. Hyperliquid charges no liquidation fee: it first sends market orders for the whole
+position to the book and any collateral left stays with the trader; only a backstop liquidation (equity below 2/3
+of the maintenance margin) hands the isolated position and its margin to the liquidator vault (docs,
+trading/liquidations). The full loss is Hyperliquid's worst case, the conservative reading. Collateral never goes
+below zero: a shortfall is recorded as ``bad_debt`` (the venue's insurance fund absorbs it).
 
 **Fees**: ``taker_ppm`` / ``maker_ppm`` of the fill's notional, rounded up (against the account; a maker rebate is a
 negative rate). **Slippage** of a taker (:func:`taker_slippage_ppm`, the seed spec's model,
@@ -95,17 +100,58 @@ class ExternalMarketRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
         return self
 
 
-_HL_SOURCE = (
-    "Hyperliquid docs (Trading > Margining, Fees, Funding), 2025: IM = 1 / max leverage (SOL 20x, BTC 40x, ETH 25x); "
-    "maintenance margin = half the initial margin at max leverage; base-tier perp fees 0.045 % taker / 0.015 % "
-    "maker; funding paid hourly; size step = 10^-szDecimals (SOL 2, BTC 5, ETH 4)"
+# Where every figure below comes from (checked 2026-12-07 against stored copies of the sources; the dates are the
+# sources' own). Venues change these: a backtest over another period may pass its own ExternalMarketRules, and
+# docs/funding-arbitrage.md lists what changed inside the shared data's window and what is not modelled.
+_HL_COMMON = (
+    "Hyperliquid docs hyperliquid.gitbook.io/hyperliquid-docs: trading/liquidations (maintenance margin = half the "
+    "initial margin at max leverage), trading/fees (perps base tier, 14-day volume <= $5M: 0.045 % taker / 0.015 % "
+    "maker; confirmed by a live userFees answer userCrossRate 0.00045 / userAddRate 0.00015 quoted in the "
+    "df-hyperliquid-core crate's tests, 2026-09; NOT confirmed for 2023-2024, when the schedule was lower), "
+    "trading/funding (paid every hour, at the oracle price); IM here = 1 / max leverage (the position opened at max "
+    "leverage); size step = 10^-szDecimals of POST /info {type: meta} (szDecimals SOL 2, BTC 5, ETH 4: ccxt/ccxt "
+    "ts/src/test/static/markets/hyperliquid.json, a 2024 snapshot, and meta answers of 2026-09/2026-10 quoted in "
+    "public test fixtures)"
 )
-_BINANCE_SOURCE = (
-    "Binance USDT-M (GET /fapi/v1/leverageBracket, Fee Schedule, exchangeInfo LOT_SIZE), 2025: IM 5 % = 20x, the "
-    "default leverage and the cap for accounts younger than 60 days; MM = the first bracket's maintenance margin "
-    "rate (BTCUSDT 0.40 %; SOLUSDT/ETHUSDT 0.50 %, the first-bracket rate of the majors); VIP 0 fees 0.05 % taker "
-    "/ 0.02 % maker; funding every 8 h; qty step SOL 1, BTC 0.001, ETH 0.001"
+_HL_MAX_LEVERAGE = {
+    Coin.SOL: (
+        "SOL max leverage 20x (meta universe; margin table 54 'tiered 20x (2)': 20x below $70M notional, per a meta "
+        "fixture in the public code index)"
+    ),
+    Coin.BTC: (
+        "BTC max leverage 40x since 2025-03-12 (Hyperliquid's announcement after the 50x ETH liquidation, reported by "
+        "ainvest.com 2025-03-12; meta marginTableId 56; 50x before, i.e. 1 % maintenance)"
+    ),
+    Coin.ETH: (
+        "ETH max leverage 25x since 2025-03-12 (same announcement; meta marginTableId 55; 50x before, i.e. 1 % "
+        "maintenance)"
+    ),
+}
+_BN_COMMON = (
+    "Binance USDT-M: IM 5 % = 20x, the leverage a position gets by default and the cap for futures accounts younger "
+    "than 60 days (binance.com/en/support/faq/360033162192 'Leverage and Margin of USDS-M Futures'); MM = the first "
+    "bracket's maintMarginRatio of GET /fapi/v1/leverageBracket as snapshotted in freqtrade/freqtrade "
+    "freqtrade/exchange/binance_leverage_tiers.json (commit a7a16d1e1, 2025-08-21; the same for these three symbols "
+    "through commit 2832c6b, 2026-03-05); fees: regular (VIP 0) USDT-M 0.0200 % maker / 0.0500 % taker (Binance "
+    "Futures fee schedule, binance.com/en/support/faq/360033544231; no BNB discount); funding every 8 h (every row of "
+    "the shared data, 2025-02-01 to 2025-10-13, is 28,800 s apart); step = exchangeInfo LOT_SIZE stepSize (= minQty)"
 )
+_BN_MARKET = {
+    Coin.SOL: (
+        "SOLUSDT: bracket 1 MM 0.50 % up to $50,000 notional ($20,000 before 2025-06-26; 1.0 % before 2023-10, 0.65 % "
+        "until 2024-02); LOT_SIZE stepSize = minQty = 1 SOL (a GET /fapi/v1/exchangeInfo dump with serverTime "
+        "2024-03-28 in the public code index, repository unnamed; not re-confirmed for 2025)"
+    ),
+    Coin.BTC: (
+        "BTCUSDT: bracket 1 MM 0.40 % up to $300,000 notional ($50,000 before 2025-06; 0.40 % since at least "
+        "2021-03-18, Binance announcement 'Updates to Leverage and Margin Tiers' of that date); LOT_SIZE stepSize = "
+        "minQty = 0.001 BTC (the same exchangeInfo dump, 2024-03-28, and a live capture of 2026-09-15)"
+    ),
+    Coin.ETH: (
+        "ETHUSDT: bracket 1 MM 0.40 % up to $300,000 notional ($50,000 before 2025-06; 0.50 % until 2024-02); LOT_SIZE "
+        "stepSize = minQty = 0.001 ETH (the same exchangeInfo dump, 2024-03-28)"
+    ),
+}
 
 
 def _hl(coin: Coin, max_leverage: int, step_base: int) -> ExternalMarketRules:
@@ -119,7 +165,7 @@ def _hl(coin: Coin, max_leverage: int, step_base: int) -> ExternalMarketRules:
         maker_ppm=150,
         funding_interval_s=ONE_HOUR_S,
         step_base=step_base,
-        source=_HL_SOURCE,
+        source=f"{_HL_COMMON}; {_HL_MAX_LEVERAGE[coin]}",
     ).validate()
 
 
@@ -133,7 +179,7 @@ def _binance(coin: Coin, maintenance: int, step_base: int) -> ExternalMarketRule
         maker_ppm=200,
         funding_interval_s=8 * ONE_HOUR_S,
         step_base=step_base,
-        source=_BINANCE_SOURCE,
+        source=f"{_BN_COMMON}; {_BN_MARKET[coin]}",
     ).validate()
 
 
@@ -144,7 +190,7 @@ EXTERNAL_MARKETS: Final[dict[tuple[Venue, Coin], ExternalMarketRules]] = {
     (Venue.HYPERLIQUID, Coin.ETH): _hl(Coin.ETH, 25, 10**5),
     (Venue.BINANCE, Coin.SOL): _binance(Coin.SOL, 50, 10**9),
     (Venue.BINANCE, Coin.BTC): _binance(Coin.BTC, 40, 10**6),
-    (Venue.BINANCE, Coin.ETH): _binance(Coin.ETH, 50, 10**6),
+    (Venue.BINANCE, Coin.ETH): _binance(Coin.ETH, 40, 10**6),  # 0.40 %: ETHUSDT's first bracket since 2024-02
 }
 
 

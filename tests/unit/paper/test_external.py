@@ -42,6 +42,18 @@ def test_default_rules_are_the_documented_figures() -> None:
         external_rules(Venue.DRIFT, Coin.SOL)
 
 
+def test_binance_brackets_and_steps_are_the_verified_figures() -> None:
+    """First-bracket maintenance margin (0.40 % BTCUSDT/ETHUSDT, 0.50 % SOLUSDT) and LOT_SIZE steps (0.001 BTC/ETH,
+    1 SOL), each checked against the source its rule cites (module comment above EXTERNAL_MARKETS)."""
+    mm = {coin: external_rules(Venue.BINANCE, coin).maintenance_margin_ratio for coin in Coin}
+    assert mm == {Coin.SOL: 50, Coin.BTC: 40, Coin.ETH: 40}
+    steps = {coin: external_rules(Venue.BINANCE, coin).step_base for coin in Coin}
+    assert steps == {Coin.SOL: SOL, Coin.BTC: SOL // 1000, Coin.ETH: SOL // 1000}
+    hl_steps = {coin: external_rules(Venue.HYPERLIQUID, coin).step_base for coin in Coin}
+    assert hl_steps == {Coin.SOL: SOL // 100, Coin.BTC: SOL // 100_000, Coin.ETH: SOL // 10_000}  # 10^-szDecimals
+    assert all("freqtrade" in external_rules(Venue.BINANCE, coin).source for coin in Coin)
+
+
 def test_slippage_is_2_to_5_bps_by_size_against_depth() -> None:
     assert taker_slippage_ppm(0, 100_000 * USDC) == 200
     assert taker_slippage_ppm(50_000 * USDC, 100_000 * USDC) == 350  # half the depth: 2 + 1.5 bps
