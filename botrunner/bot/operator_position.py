@@ -134,9 +134,9 @@ def resolve_open(bot: BotDefinition, command: OpenPosition) -> OpenTarget:
         least = max(market.min_order_size, step)
         signed = size if command.side == PositionSide.LONG else -size  # == : a str from a caller is the same side
     if size % step:
-        raise SizeError(f"size {command.size} is not a multiple of the order step {_base(step)} - at `$.args.size`")
+        raise SizeError(f"size {command.size} is not a multiple of the order step {base_text(step)} - at `$.args.size`")
     if size < least:
-        raise SizeError(f"size {command.size} is below the minimum order {_base(least)} - at `$.args.size`")
+        raise SizeError(f"size {command.size} is below the minimum order {base_text(least)} - at `$.args.size`")
     return OpenTarget(signed)
 
 
@@ -181,9 +181,9 @@ def perp_refusal(
     if verdict.action is RiskAction.APPROVE and verdict.band == asked:
         return None
     numbers: list[tuple[str, str]] = [
-        ("target_base", _base(command.base)),
-        ("approved_min_base", _base(verdict.band.min_base)),
-        ("approved_max_base", _base(verdict.band.max_base)),
+        ("target_base", base_text(command.base)),
+        ("approved_min_base", base_text(verdict.band.min_base)),
+        ("approved_max_base", base_text(verdict.band.max_base)),
     ]
     numbers += [(f"{f.reason.value}_{f.unit}", f"{f.value}>{f.limit}") for f in verdict.findings]
     return Refusal(
@@ -255,9 +255,13 @@ def legs_refusal(state: BotState, command: BotCommand, before: OperatorFlags, ef
     )
 
 
-def _legs_gate(ls: LegsState, row: LegsRow, decision: Decision, target: int) -> Refusal | None:
+def _legs_gate(ls: LegsState, row: LegsRow, decision: Decision, target: int) -> Refusal | None:  # noqa: PLR0911  <why: one return per gate, in the path's order>
     """Which gate stopped or cut an open's two-leg decision (None: it was sent whole, or nothing was needed)."""
-    legs = (("spot_base", _base(row.spot_base)), ("perp_base", _base(row.perp_base)), ("target_base", _base(target)))
+    legs = (
+        ("spot_base", base_text(row.spot_base)),
+        ("perp_base", base_text(row.perp_base)),
+        ("target_base", base_text(target)),
+    )
     action = decision.verdict.action
     if row.reason == LegsNote.HALTED_LEG_MISMATCH.value:
         return Refusal(gate="leg_mismatch_halt", action=action.value, numbers=legs)
@@ -280,13 +284,13 @@ def _legs_gate(ls: LegsState, row: LegsRow, decision: Decision, target: int) -> 
                 ("leverage_after", _leverage(risk.leverage_after)),
                 ("leverage_cap", _leverage(risk.leverage_cap_x10000)),
                 ("health_after_pct", str(risk.health_after)),
-                ("approved_spot_delta", _base(risk.spot_delta)),
-                ("approved_perp_delta", _base(risk.perp_delta)),
+                ("approved_spot_delta", base_text(risk.spot_delta)),
+                ("approved_perp_delta", base_text(risk.perp_delta)),
             ),
         )
     if reached and action is RiskAction.CLAMP:  # cut before the governor: the USDC the spot leg can buy
         return Refusal(
-            gate="usdc_balance", action=action.value, numbers=(*legs, ("affordable_base", _base(row.target_spot)))
+            gate="usdc_balance", action=action.value, numbers=(*legs, ("affordable_base", base_text(row.target_spot)))
         )
     if blocked == "cost_gate" and ls.cost is not None:
         cost = ls.cost
@@ -308,7 +312,8 @@ def _legs_gate(ls: LegsState, row: LegsRow, decision: Decision, target: int) -> 
 # ------------------------------------------------------------------------------------------------ numbers
 
 
-def _base(value: int) -> str:
+def base_text(value: int) -> str:
+    """A base amount (1e9) as the operator types it: ``1_500_000_000`` -> ``1.5``."""
     return decimal_text(value, BASE_DECIMALS).rstrip("0").rstrip(".") or "0"
 
 
@@ -324,7 +329,7 @@ def describe_open(command: BotCommand) -> str:
     """The command in the operator's words, for logs and answers."""
     match command:
         case OpenTarget(base=base):
-            return f"open {_base(base)}"
+            return f"open {base_text(base)}"
         case ClosePosition():
             return "close"
         case _:
