@@ -131,7 +131,7 @@ def legs_step(  # noqa: PLR0911  <why: one flat exhaustive match over the input 
             state, effects = _decide(
                 bot, legs, state, account, ts=item.ts, mark=item.mark, oracle=item.oracle, settle=False
             )
-            return state, legs_refusal(state, item.command, before, effects)  # an open is all or nothing
+            return state, legs_refusal(bot, state, item.command, before, effects)  # an open is all or nothing
         case Reconcile():
             return step(bot, state, item, account)
         case _ as unreachable:

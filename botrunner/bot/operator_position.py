@@ -54,7 +54,7 @@ from botrunner.core.precision import BASE_PRECISION, BPS_PRECISION, decimal_text
 from botrunner.core.records import LegsRow
 from botrunner.core.verdict import RiskAction
 from botrunner.funding import ONE_DAY_S
-from botrunner.venue.port import VenueAccount, VenueCommand
+from botrunner.venue.port import PlaceLegs, VenueAccount, VenueCommand
 from strategies.delta_neutral import DeltaNeutralConfig, LegsNote, leg_step
 
 BASE_DECIMALS = 9  # SOL (spot) and every perp's base are 1e9
@@ -230,7 +230,7 @@ class _Effects(Protocol):
 E = TypeVar("E", bound=_Effects)
 
 
-def legs_refusal(state: BotState, command: BotCommand, before: OperatorFlags, effects: E) -> E:
+def legs_refusal(bot: BotDefinition, state: BotState, command: BotCommand, before: OperatorFlags, effects: E) -> E:
     """A two-leg bot's open is all or nothing: when its decision did not send the whole trade asked (a gate
     blocked it, the governor or the USDC balance cut it, the rules' halt held it), the decision is withdrawn: no
     command, the flags as ``before``, the decision's row marked ``operator_refused:<gate>``, and the effects carry
@@ -241,7 +241,9 @@ def legs_refusal(state: BotState, command: BotCommand, before: OperatorFlags, ef
     row = next((r for r in reversed(effects.records) if isinstance(r, LegsRow)), None)
     decision = effects.decision
     assert row is not None and decision is not None, "a two-leg decision records its row"
-    refusal = _legs_gate(ls, row, decision, command.base)
+    assert bot.legs is not None, "a two-leg bot's open"
+    step = leg_step(bot.market, bot.legs.spot)
+    refusal = _legs_gate(ls, row, decision, command.base) or _legs_short(effects.commands, row, command.base, step)
     if refusal is None:
         return effects
     state.flags = before
@@ -306,6 +308,28 @@ def _legs_gate(ls: LegsState, row: LegsRow, decision: Decision, target: int) -> 
         )
     if blocked:
         return Refusal(gate=blocked, action=action.value, numbers=legs)
+    return None
+
+
+def _legs_short(commands: tuple[VenueCommand, ...], row: LegsRow, target: int, step: int) -> Refusal | None:
+    """A sent PlaceLegs that would not take BOTH legs to the target, within the legs' common ``step`` (a leg below
+    its market's minimum order is dropped by the path's rounding, so a small open could trade one leg alone):
+    refused, never half-done. (Within a step: interest may leave the spot leg off the step grid.)"""
+    for command in commands:
+        if isinstance(command, PlaceLegs):
+            spot = 0 if command.spot is None else command.spot.side.sign * command.spot.base
+            perp = 0 if command.perp is None else command.perp.side.sign * command.perp.base
+            if abs(row.spot_base + spot - target) >= step or abs(row.perp_base + perp + target) >= step:
+                return Refusal(
+                    gate="leg_size",
+                    numbers=(
+                        ("spot_base", base_text(row.spot_base)),
+                        ("perp_base", base_text(row.perp_base)),
+                        ("target_base", base_text(target)),
+                        ("spot_delta", base_text(spot)),
+                        ("perp_delta", base_text(perp)),
+                    ),
+                )
     return None
 
 

@@ -43,7 +43,9 @@ def _legs(**carry: object) -> BotConfig:
 
 def _driver(config: BotConfig) -> tuple[BotDriver, PaperVenue, RowBuffer]:
     definition = BotDefinition.from_config(config)
-    venue = PaperVenue(config.market_spec, PaperConfig(), deposit_quote=config.capital_quote, oracle_price=PRICE, now=T0)
+    venue = PaperVenue(
+        config.market_spec, PaperConfig(), deposit_quote=config.capital_quote, oracle_price=PRICE, now=T0
+    )
     rows = RowBuffer()
     return BotDriver(definition, venue, definition.initial_state(T0), rows), venue, rows
 
@@ -58,7 +60,9 @@ def _op(command: object, ts: int = T0 + 60, price: int = PRICE) -> Operator:
 def test_resolve_open_when_perp_bot_then_signed_exact_target_and_a_side_is_required() -> None:
     grid = BotDefinition.from_config(_grid())
     assert resolve_open(grid, OpenPosition(name="g", size="2.5", side=PositionSide.LONG)) == OpenTarget(25 * SOL // 10)
-    assert resolve_open(grid, OpenPosition(name="g", size="2.5", side=PositionSide.SHORT)) == OpenTarget(-25 * SOL // 10)
+    assert resolve_open(grid, OpenPosition(name="g", size="2.5", side=PositionSide.SHORT)) == OpenTarget(
+        -25 * SOL // 10
+    )
     with pytest.raises(SizeError, match=r"needs a side .* at `\$.args.side`"):
         resolve_open(grid, OpenPosition(name="g", size="2.5"))
 
@@ -106,7 +110,7 @@ def test_next_flags_open_is_a_whole_intent_mode_commands_keep_the_target_flatten
 
 
 def test_perp_open_when_the_governor_approves_then_the_target_is_the_band_and_only_bids_up_to_it() -> None:
-    driver, venue, _ = _driver(_grid())
+    driver, _, _ = _driver(_grid())
     effects = driver.feed(_op(OpenTarget(5 * SOL)))
     assert effects.refusal is None
     assert driver.state.flags == OperatorFlags(target_base=5 * SOL)
