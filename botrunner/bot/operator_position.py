@@ -202,15 +202,21 @@ _RULES_FIRST = frozenset({LegsNote.HALTED_LEG_MISMATCH.value, LegsNote.DELEVER.v
 def legs_target(
     flags: OperatorFlags, wanted: TwoLegDecision, *, spot: int, perp: int, rules: DeltaNeutralConfig
 ) -> TwoLegDecision:
-    """The two-leg decision with the operator's open in force: spot +T and perp -T exactly (an ``enter``, so the
-    entry's funding check applies), or a hold once both legs are within the rules' drift tolerance of it (at least
-    their minimum trade). The rules' halts (leg mismatch, delever) and a flatten win over it."""
+    """The two-leg decision with the operator's open in force: spot +T and perp -T exactly (growing: an ``enter``, so
+    the entry's funding check applies; shrinking: a reduction), or a hold once both legs are within the rules' drift
+    tolerance of it (at least their minimum trade). The rules' halts (leg mismatch, delever) and a flatten win."""
     target = flags.target_base
     if target is None or flags.flatten or wanted.note in _RULES_FIRST:
         return wanted
     tolerance = max(rules.min_trade_base, target * rules.drift_tolerance_bps // BPS_PRECISION)
-    held = abs(spot - target) < tolerance and abs(perp + target) < tolerance
-    note = LegsNote.WITHIN_TOLERANCE if held else LegsNote.ENTER
+    if abs(spot - target) < tolerance and abs(perp + target) < tolerance:
+        note = LegsNote.WITHIN_TOLERANCE
+    elif target < spot:
+        note = LegsNote.REBALANCE_REDUCE_SHORT  # shrinking both legs needs no USDC: not an entry's funding check
+    else:
+        # growing: an entry, whose funding check sizes the whole hedge against the USDC balance (conservative when
+        # some of it is already held)
+        note = LegsNote.ENTER
     return TwoLegDecision(
         band=ExposureBand(-target, -target, -target),
         spot_band=ExposureBand(target, target, target),

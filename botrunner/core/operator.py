@@ -106,14 +106,14 @@ class Subscribe(Command, frozen=True, tag="subscribe"):
     bots: tuple[BotName, ...] | None = None
 
 
-def _positive_amount(text: str) -> None:
-    """Raise ``ValueError`` naming the field unless ``text`` is a positive decimal number (never a float)."""
+def _positive_amount(text: str, field: str = "amount") -> None:
+    """Raise ``ValueError`` naming ``field`` unless ``text`` is a positive decimal number (never a float)."""
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f'amount must be a decimal number like "12.5", got {text[:24]!r}') from None
+        raise ValueError(f'{field} must be a decimal number like "12.5", got {text[:24]!r}') from None
     if not number.is_finite() or number <= 0:
-        raise ValueError(f"amount must be a positive number, got {text[:24]!r}")
+        raise ValueError(f"{field} must be a positive number, got {text[:24]!r}")
 
 
 class DepositFunds(Command, frozen=True, tag="deposit"):
@@ -166,7 +166,7 @@ class OpenPosition(Command, frozen=True, tag="open"):
     side: PositionSide | None = None
 
     def __post_init__(self) -> None:
-        _positive_amount(self.size)
+        _positive_amount(self.size, "size")
 
 
 class ClosePosition(Command, frozen=True, tag="close"):

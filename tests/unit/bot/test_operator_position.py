@@ -91,7 +91,7 @@ def test_resolve_open_when_size_is_off_the_market_then_a_size_error_naming_the_f
 
 @pytest.mark.parametrize("size", ["0", "-1", "abc", "nan", "inf"])
 def test_open_when_size_is_not_a_positive_number_then_refused_at_decoding(size: str) -> None:
-    with pytest.raises(ValueError, match="amount must be"):
+    with pytest.raises(ValueError, match="size must be"):
         OpenPosition(name="g", size=size, side=PositionSide.LONG)
 
 
