@@ -35,9 +35,7 @@ def _fleet(work: Path) -> Path:
 
 def _start(work: Path) -> Runner:
     runner = Runner(
-        RunOptions(
-            fleet=work / "fleet", run_dir=work / "run", speed="max", data_dir=work / "data", exit_at_end=True
-        )
+        RunOptions(fleet=work / "fleet", run_dir=work / "run", speed="max", data_dir=work / "data", exit_at_end=True)
     )
     runner.start()
     runner.wait(every_s=0.05)  # the replay runs to its end: the bots wait at their last price
@@ -161,7 +159,9 @@ def test_ctl_prints_the_outcome_and_a_refusal_is_one_line_exit_1(
     assert "alpha open: running" in out and "target_base" in out and "-0.3" in out
     assert cli_main(["ctl", "--socket", socket_path, "open", "alpha", "900", "long"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("botrunner ctl: error: refused: open alpha: refused by risk_governor") and err.count("\n") == 1
+    assert (
+        err.startswith("botrunner ctl: error: refused: open alpha: refused by risk_governor") and err.count("\n") == 1
+    )
     assert cli_main(["ctl", "--socket", socket_path, "close", "alpha"]) == 0
     assert "alpha close:" in capsys.readouterr().out
 
