@@ -51,13 +51,11 @@ from botrunner.bot.pipeline import (
 from botrunner.core.intents import ExposureBand, TwoLegDecision
 from botrunner.core.operator import ClosePosition, Flatten, ModeCommand, OpenPosition, PositionSide
 from botrunner.core.precision import BASE_PRECISION, BPS_PRECISION, decimal_text, to_fixed
-from botrunner.core.records import LegsRow
+from botrunner.core.records import BASE_DECIMALS, QUOTE_DECIMALS, LegsRow
 from botrunner.core.verdict import RiskAction
 from botrunner.funding import ONE_DAY_S
 from botrunner.venue.port import PlaceLegs, VenueAccount, VenueCommand
 from strategies.delta_neutral import DeltaNeutralConfig, LegsNote, leg_step
-
-BASE_DECIMALS = 9  # SOL (spot) and every perp's base are 1e9
 
 
 class OpenTarget(msgspec.Struct, frozen=True):
@@ -73,8 +71,8 @@ BotCommand = ModeCommand | OpenTarget | ClosePosition
 
 class Refusal(msgspec.Struct, frozen=True, kw_only=True):
     """Why an operator's open was not applied: the ``gate`` that stopped it (``risk_governor``, ``cost_gate``,
-    ``usdc_balance``, ``leg_mismatch_halt``, ``legs_in_flight``, ``below_min_order``), the governor's action and
-    reasons, and the numbers behind it (name, exact value as text)."""
+    ``usdc_balance``, ``leg_size``, ``leg_mismatch_halt``, ``delever``, ``legs_in_flight``, ``below_min_order``),
+    the governor's action and reasons, and the numbers behind it (name, exact value as text)."""
 
     gate: str
     action: str = ""
@@ -348,7 +346,7 @@ def base_text(value: int) -> str:
 
 
 def _usd(value: int) -> str:
-    return decimal_text(value, 6)
+    return decimal_text(value, QUOTE_DECIMALS)
 
 
 def _leverage(value: int) -> str:

@@ -30,6 +30,13 @@ from botrunner.paper.venue import PaperVenue
 from botrunner.venue.port import PlaceLegs
 from strategies.delta_neutral import leg_step
 
+
+def _frozen(driver: BotDriver) -> bytes:
+    """The bot's state as bytes (memory, connector, risk): equal bytes, nothing changed (not just the same objects)."""
+    state = driver.state
+    return b"|".join(msgspec.json.encode(part) for part in (state.memory(), state.connector, state.risk))
+
+
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_757_808_000
 SOL = 10**9
@@ -59,12 +66,12 @@ def test_a_perp_open_is_refused_whole_or_approved_exactly_and_never_ordered_past
     target: int, capital: int, price: int
 ) -> None:
     driver, _ = _driver(GRID, capital, price)
-    before = msgspec.json.encode(driver.state.memory()), driver.state.connector, driver.state.risk
+    before = _frozen(driver)
     effects = driver.feed(Operator(ts=T0 + 60, command=OpenTarget(target), mark=price, oracle=price))
     event(f"refused by {effects.refusal.gate}" if effects.refusal is not None else "opened")
     if effects.refusal is not None:
         assert effects.commands == ()
-        assert (msgspec.json.encode(driver.state.memory()), driver.state.connector, driver.state.risk) == before
+        assert _frozen(driver) == before
         return
     decision = effects.decision
     assert decision is not None

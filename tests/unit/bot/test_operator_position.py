@@ -24,6 +24,13 @@ from botrunner.paper.config import PaperConfig
 from botrunner.paper.venue import PaperVenue
 from botrunner.venue.port import PlaceLegs, SettlePnl
 
+
+def _frozen(driver: BotDriver) -> bytes:
+    """The bot's state as bytes (memory, connector, risk): equal bytes, nothing changed (not just the same objects)."""
+    state = driver.state
+    return b"|".join(msgspec.json.encode(part) for part in (state.memory(), state.connector, state.risk))
+
+
 ROOT = Path(__file__).resolve().parents[3]
 T0 = 1_757_808_000
 PRICE = 200_000_000  # $200
@@ -127,14 +134,14 @@ def test_perp_open_when_the_governor_approves_then_the_target_is_the_band_and_on
 
 def test_perp_open_when_the_governor_would_not_approve_it_then_refused_with_numbers_and_nothing_changes() -> None:
     driver, _, rows = _driver(_grid())
-    before = msgspec.json.encode(driver.state.memory()), driver.state.connector, driver.state.risk
+    before = _frozen(driver)
     effects = driver.feed(_op(OpenTarget(1_000 * SOL)))  # $200,000 on $10,000: beyond the 3x leverage cap
     refusal = effects.refusal
     assert isinstance(refusal, Refusal) and refusal.gate == "risk_governor"
     assert "leverage_cap" in refusal.reasons and refusal.action in ("CLAMP", "REDUCE_ONLY", "PAUSE")
     assert dict(refusal.numbers)["target_base"] == "1000"
     assert effects.commands == () and effects.decision is None
-    assert (msgspec.json.encode(driver.state.memory()), driver.state.connector, driver.state.risk) == before
+    assert _frozen(driver) == before
     assert not rows
 
 
