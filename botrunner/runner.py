@@ -662,6 +662,10 @@ class Runner:
             raise ControlError(ErrorCode.TIMEOUT, f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s; nothing done") from exc
         except pykka.ActorDeadError as exc:
             raise ControlError(ErrorCode.CONFLICT, f"{cmd}: the bot stopped while answering; try again") from exc
+        except ControlError as exc:
+            if exc.code is ErrorCode.REFUSED:  # a trade a gate refused: kept, with the gate and its numbers
+                self._audit(command, f"refused: {exc.message}", actor)
+            raise
         if audited:
             self._audit(command, "ok", actor)
         return result

@@ -180,4 +180,5 @@ def test_the_target_survives_a_restart_and_every_command_is_audited(work: Path, 
     assert saved is not None and saved.venue_state is not None
     assert decode_checkpoint(saved.venue_state, "alpha").flags.target_base == -200_000_000
     assert band is None or (band["min"], band["max"]) == ("-0.200000000", "-0.200000000")
-    assert ("open", "ok") in audited and ("close", "ok") in audited and ("open", "error") in audited
+    assert ("open", "ok") in audited and ("close", "ok") in audited
+    assert ("open", "refused") in audited and ("open", "error") in audited  # a gate's refusal; an unknown bot
