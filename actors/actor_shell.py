@@ -13,20 +13,28 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import assert_never
 
 import pykka
 from structlog.typing import FilteringBoundLogger
 
 from botrunner.bot.driver import BotDriver, RowBuffer
 from botrunner.bot.lifecycle import BotRunState, run_state
+from botrunner.bot.operator_position import (
+    BotCommand,
+    PositionRefused,
+    base_text,
+    describe_open,
+    resolve_open,
+)
 from botrunner.bot.pipeline import NO_OPERATOR, Decision, OperatorFlags
 from botrunner.bot.step import Effects
 from botrunner.config import BotConfig
-from botrunner.core.operator import Flatten, ModeCommand
+from botrunner.core.operator import ClosePosition, Flatten, ModeCommand, OpenPosition, PositionCommand
 from botrunner.core.records import OrderRow, SnapshotRow
 from botrunner.runtime.decisions import DecisionRecorder, announce_rows
 from botrunner.runtime.hub import EventHub, StatusBoard
-from botrunner.runtime.snapshots import BotSnapshot, BotState, Started, StateChanged
+from botrunner.runtime.snapshots import BotSnapshot, BotState, PositionResult, Started, StateChanged
 from botrunner.store import PositionRow, StepRecord, Store, StoreWriteError, StoreWriter
 
 
@@ -172,8 +180,42 @@ class BotShell(pykka.ThreadingActor):
         self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value, command=command.cmd))
         return BotState(name=self.name, state=self.mode.value)
 
-    def _decide_now(self, command: ModeCommand) -> None:
-        """Step on ``command`` (the bot decides at its last price) and record the step."""
+    def position(self, command: PositionCommand) -> PositionResult:
+        """``ctl open`` / ``ctl close``: the bot steps on it, through its governors (``bot.operator_position``).
+        Raises ``SizeError`` (a size its markets cannot trade) or ``PositionRefused`` (a gate refused the open:
+        nothing was done); the runner answers both as structured errors."""
+        driver = self.driver
+        assert driver is not None
+        target: BotCommand
+        match command:
+            case OpenPosition():
+                target = resolve_open(driver.bot, command)
+            case ClosePosition():
+                target = command
+            case _ as unreachable:
+                assert_never(unreachable)
+        effects = self._decide_now(target)
+        said = describe_open(target)
+        if effects.refusal is not None:
+            self.log.warning("operator_open_refused", command=said, refusal=effects.refusal.describe())
+            raise PositionRefused(effects.refusal)
+        if isinstance(command, ClosePosition) and not self.flags.flatten:
+            self.log.info("flatten_done", ts=None)  # already flat with nothing resting: paused at once
+        self.flags_seen = self.flags
+        sent = tuple(type(c).__name__ for c in effects.commands)
+        self.log.info("operator_command", command=said, state=self.mode.value, commands=list(sent))
+        self.setup.hub.publish(StateChanged(bot=self.name, state=self.mode.value, command=command.cmd))
+        target_base = self.flags.target_base
+        return PositionResult(
+            name=self.name,
+            state=self.mode.value,
+            action=command.cmd,
+            target_base=None if target_base is None else base_text(target_base),
+            commands=sent,
+        )
+
+    def _decide_now(self, command: BotCommand) -> Effects:
+        """Step on ``command`` (the bot decides at its last price), record the step and return its effects."""
         raise NotImplementedError
 
     def detail(self) -> BotSnapshot:

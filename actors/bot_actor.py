@@ -31,12 +31,13 @@ import msgspec
 
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.bot.driver import BotDriver, step_for
+from botrunner.bot.operator_position import BotCommand
 from botrunner.bot.pipeline import BotDefinition, BotMemory, OperatorFlags
 from botrunner.bot.step import Effects
 from botrunner.bot.step import PricePoint as PriceSeen
 from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
-from botrunner.core.operator import ModeCommand, Pause
+from botrunner.core.operator import Pause
 from botrunner.core.records import SnapshotRow
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.latency import LatentVenue
@@ -271,11 +272,14 @@ class BotActor(BotShell):
 
     # -------------------------------------------------------------- operator commands and views (proxy)
 
-    def _decide_now(self, command: ModeCommand) -> None:
+    def _decide_now(self, command: BotCommand) -> Effects:
         paper = self.paper
         assert paper is not None
-        snapshot = self._after_decision(paper.command(command))
+        effects = paper.command(command)
+        # a refused open decided nothing (a perp bot's dry run): its effects carry only the refusal
+        snapshot = self._after_decision(effects) if effects.decision is not None else None
         self._write(paper.venue.now, snapshot, force=True)
+        return effects
 
     def detail(self) -> BotSnapshot:
         paper = self.paper

@@ -47,6 +47,7 @@ from solders.keypair import Keypair
 from actors.actor_shell import ActorSetup, BotShell, open_order_rows
 from botrunner.bot import step as bot
 from botrunner.bot.driver import BotDriver
+from botrunner.bot.operator_position import BotCommand
 from botrunner.bot.pipeline import BotDefinition, BotMemory, OperatorFlags
 from botrunner.config import BotMode, ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
@@ -57,6 +58,7 @@ from botrunner.core.operator import (
     DepositFunds,
     ModeCommand,
     Pause,
+    PositionCommand,
     TransferFunds,
     WithdrawFunds,
 )
@@ -79,6 +81,7 @@ from botrunner.runtime.snapshots import (
     CapitalResult,
     Confirmed,
     PnlView,
+    PositionResult,
 )
 from botrunner.runtime.views import (
     account_fields,
@@ -557,13 +560,20 @@ class LiveBotActor(BotShell):
             raise ValueError(f"{self.name} is a monitor bot: it never trades")
         return super().command(command)
 
-    def _decide_now(self, command: ModeCommand) -> None:
+    def position(self, command: PositionCommand) -> PositionResult:
+        if self.config.mode is BotMode.MONITOR:
+            raise ValueError(f"{self.name} is a monitor bot: it never trades")
+        return super().position(command)
+
+    def _decide_now(self, command: BotCommand) -> bot.Effects:
         venue, driver = self.venue, self.driver
         assert venue is not None and driver is not None
         snap = venue.reading()
         now = snap.ts
-        self._note_decision(driver.feed(bot.Operator(ts=now, command=command, mark=snap.oracle, oracle=snap.oracle)))
+        effects = driver.feed(bot.Operator(ts=now, command=command, mark=snap.oracle, oracle=snap.oracle))
+        self._note_decision(effects)
         self._write(now, force=True)
+        return effects
 
     def capital(self, command: CapitalCommand, amount: int) -> concurrent.futures.Future[CapitalResult]:
         """``ctl deposit / withdraw / transfer``: validated, simulated, sent and confirmed like any transaction, on

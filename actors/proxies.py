@@ -33,6 +33,7 @@ class SupervisorProxy(ActorMemberMixin, pykka.ActorProxy[Supervisor]):
 
 class BotProxy(ActorMemberMixin, pykka.ActorProxy[BotShell]):
     command = proxy_method(BotShell.command)
+    position = proxy_method(BotShell.position)
     detail = proxy_method(BotShell.detail)
     flush_marker = proxy_method(BotShell.flush_marker)
 

@@ -41,6 +41,7 @@ from structlog.typing import FilteringBoundLogger
 from actors.proxies import BotProxy, SupervisorProxy, bot_proxy, live_bot_proxy, supervisor_proxy
 from actors.supervisor import LiveAccess, RuntimeContext, Supervisor, SupervisorError, fleet_changes
 from botrunner.backtest.data import DataNotFound, resolve
+from botrunner.bot.operator_position import PositionRefused, SizeError
 from botrunner.config import BotConfig, BotMode, load_fleet
 from botrunner.control import check_socket_path, control_socket_path
 from botrunner.control.protocol import ControlError, ErrorCode
@@ -49,6 +50,7 @@ from botrunner.core.catalogue import load_catalogue
 from botrunner.core.markets import SpotMarketSpec
 from botrunner.core.operator import (
     READ_ONLY,
+    ClosePosition,
     Confirm,
     ControlCommand,
     DepositFunds,
@@ -660,6 +662,10 @@ class Runner:
             raise ControlError(ErrorCode.TIMEOUT, f"{cmd}: no answer within {ASK_TIMEOUT_S:g} s; nothing done") from exc
         except pykka.ActorDeadError as exc:
             raise ControlError(ErrorCode.CONFLICT, f"{cmd}: the bot stopped while answering; try again") from exc
+        except ControlError as exc:
+            if exc.code is ErrorCode.REFUSED:  # a trade a gate refused: kept, with the gate and its numbers
+                self._audit(command, f"refused: {exc.message}", actor)
+            raise
         if audited:
             self._audit(command, "ok", actor)
         return result
@@ -681,13 +687,8 @@ class Runner:
                 return _answer(self._supervisor().command(Start(name=command.name)), "the supervisor")
             case Stop() | Start():
                 return _answer(self._supervisor().command(command), "the supervisor")
-            case OpenPosition():
-                raise ControlError(
-                    ErrorCode.UNSUPPORTED,
-                    f"open-position: not supported yet for bot {command.name!r}: a target position must reach the "
-                    "bot's strategy band and its Risk Governor in its step, which does not take one yet; nothing "
-                    "done (flatten closes a position)",
-                )
+            case OpenPosition() | ClosePosition():
+                return self._position(command)
             case Reload():
                 # one reload at a time: the control server answers clients from several threads, and two reloads
                 # interleaved could free a subaccount lock the other had just taken for its new live bot
@@ -707,6 +708,22 @@ class Runner:
                 raise ControlError(ErrorCode.BAD_REQUEST, "subscribe: a stream, served by the control server")
             case _ as unreachable:
                 assert_never(unreachable)
+
+    def _position(self, command: OpenPosition | ClosePosition) -> Result:
+        """``open`` / ``close``: the bot steps on it through its governors (``bot.operator_position``); a size its
+        markets cannot trade is ``bad_args``, a gate's refusal ``refused`` with the gate and its numbers."""
+        who = f"bot {command.name!r}"
+        ref = self._bot(command.name)
+        try:
+            return _answer(ref.position(command), who)
+        except SizeError as exc:
+            raise ControlError(ErrorCode.BAD_ARGS, f"{command.cmd} {command.name}: {exc}") from exc
+        except PositionRefused as exc:
+            refusal = exc.refusal
+            raise ControlError(
+                ErrorCode.REFUSED,
+                f"{command.cmd} {command.name}: refused by {refusal.gate}: {refusal.describe()}; nothing done",
+            ) from exc
 
     def _check_mode(self, name: str, mode: str) -> None:
         """``start NAME MODE`` (a dashboard's START_ENGINE): refused unless MODE is the bot's configured mode."""

@@ -21,7 +21,7 @@ from typing import assert_never
 
 import msgspec
 
-from botrunner.bot.lifecycle import apply_command
+from botrunner.bot.operator_position import legs_refusal, legs_target, next_flags
 from botrunner.bot.pipeline import BotDefinition, BotState, Decision, LegsSetup, LegsState, OperatorFlags
 from botrunner.bot.step import (
     NOTHING,
@@ -126,8 +126,12 @@ def legs_step(  # noqa: PLR0911  <why: one flat exhaustive match over the input 
             state.funding_rate = item.funding_rate
             return _decide(bot, legs, state, account, ts=item.ts, mark=item.oracle, oracle=item.oracle, settle=True)
         case Operator():
-            state.flags = apply_command(state.flags, item.command)
-            return _decide(bot, legs, state, account, ts=item.ts, mark=item.mark, oracle=item.oracle, settle=False)
+            before = state.flags
+            state.flags = next_flags(state.flags, item.command)
+            state, effects = _decide(
+                bot, legs, state, account, ts=item.ts, mark=item.mark, oracle=item.oracle, settle=False
+            )
+            return state, legs_refusal(bot, state, item.command, before, effects)  # an open is all or nothing
         case Reconcile():
             return step(bot, state, item, account)
         case _ as unreachable:
@@ -173,6 +177,7 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
     carry_in = _carry(legs, ls, view, ts=ts, oracle=oracle, rate=state.funding_rate, deposit_apr=deposit_apr)
     view = msgspec.structs.replace(view, carry=carry_in)
     ls.rules, wanted, numbers = decide_legs(legs.rules, ls.rules, view)
+    wanted = legs_target(state.flags, wanted, spot=spot, perp=perp, rules=legs.rules)  # an operator's open
     state.legs_halted = ls.rules.halted
     flags = state.flags
     decision: TwoLegDecision = wanted
@@ -198,6 +203,7 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
                 blocked = "below_min_order"
             else:
                 verdict = _risk(bot, legs, account, spot, perp, spot_delta, perp_delta, numbers.mismatch_bound_base)
+                ls.risk = verdict
                 if verdict.action is not RiskAction.APPROVE:
                     action = verdict.action
                 spot_delta, perp_delta = _deltas_of(bot, legs, verdict.spot_delta, verdict.perp_delta)

@@ -33,7 +33,7 @@ from botrunner.marketdata.rates import RateSeries, load_rate_series
 from governors.execution import decide as execution_decide
 from governors.legs_gates import CostGateConfig, CostGateResult
 from governors.risk import RiskInputs, RiskState, evaluate
-from governors.risk_legs import LegsLimits
+from governors.risk_legs import LegsLimits, LegsVerdict
 from governors.risk_limits import RiskLimits
 from strategies.base import MarketView, PriceMemory, Strategy
 from strategies.carry import CarryState
@@ -96,6 +96,7 @@ class LegsState(msgspec.Struct, kw_only=True):
     pending: str = ""
     last: LegsRow | None = None
     cost: CostGateResult | None = None  # the cost gate's last answer (what ctl shows)
+    risk: LegsVerdict | None = None  # the two-leg Risk Governor's last verdict (an operator's refused open shows it)
 
 
 class LegsStrategy:
@@ -177,6 +178,9 @@ class OperatorFlags(msgspec.Struct, frozen=True, kw_only=True):
     pause: bool = False
     reduce_only: bool = False
     flatten: bool = False
+    # The operator's open (``botrunner.bot.operator_position``), kept until a close or a flatten: a perp bot's
+    # signed target position (its band, replacing the strategy's), or the SOL a two-leg bot holds hedged (1e9).
+    target_base: int | None = None
 
 
 NO_OPERATOR = OperatorFlags()
@@ -355,6 +359,11 @@ def decide_parts(
     )
     if operator.flatten:  # the strategy still sees every price; only its wish is overridden
         wanted = msgspec.structs.replace(wanted, band=FLAT_BAND, levels=(), note="operator_flatten")
+    elif operator.target_base is not None:  # the operator's open: a band the Risk Governor sees like any other
+        target = operator.target_base
+        wanted = msgspec.structs.replace(
+            wanted, band=ExposureBand(target, target, target), levels=(), note="operator_open"
+        )
     risk_inputs = RiskInputs(
         now=update.ts,
         mark_price=update.mark,

@@ -30,7 +30,7 @@ from typing import assert_never
 
 import msgspec
 
-from botrunner.bot.lifecycle import apply_command
+from botrunner.bot.operator_position import BotCommand, Refusal, next_flags, perp_refusal
 from botrunner.bot.pipeline import (
     AccountView,
     BotDefinition,
@@ -44,7 +44,6 @@ from botrunner.bot.settle import SettlePolicy, settle_due
 from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
 from botrunner.connector.commands import CancelAndPlace, PlaceOrders
 from botrunner.connector.orders import OrderState, WorkingOrder
-from botrunner.core.operator import ModeCommand
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.records import FillRow, FundingRow, InterestRow, LegsRow, OrderRow, SettleRow, SpotFillRow
 from botrunner.funding import ONE_DAY_S
@@ -112,10 +111,11 @@ class VenueReport(msgspec.Struct, frozen=True):
 
 class Operator(msgspec.Struct, frozen=True, kw_only=True):
     """An operator command at ``ts`` (the operator's vocabulary, ``botrunner.core.operator``: pause, resume,
-    reduce-only, flatten); the bot decides at once at ``mark`` / ``oracle`` (the last prices it knows)."""
+    reduce-only, flatten, and an open or close, ``botrunner.bot.operator_position``); the bot decides at once at
+    ``mark`` / ``oracle`` (the last prices it knows)."""
 
     ts: int
-    command: ModeCommand
+    command: BotCommand
     mark: int
     oracle: int
 
@@ -155,6 +155,7 @@ class Effects(msgspec.Struct, frozen=True, kw_only=True):
     decision: Decision | None = None
     equity: int = 0
     resync: bool = False
+    refusal: Refusal | None = None  # an operator's open the governors refused (nothing else was done)
 
 
 NOTHING = Effects()
@@ -196,7 +197,10 @@ def step(  # noqa: PLR0911  <why: one flat exhaustive match over the input union
             state.strategy = bot.strategy.on_price(state.strategy, item.ts, item.oracle)
             return _decide(bot, state, account, ts=item.ts, mark=item.oracle, oracle=item.oracle, settle=True)
         case Operator():
-            state.flags = apply_command(state.flags, item.command)
+            refusal = perp_refusal(bot, state, item.command, account, ts=item.ts, mark=item.mark, oracle=item.oracle)
+            if refusal is not None:
+                return state, Effects(refusal=refusal)
+            state.flags = next_flags(state.flags, item.command)
             return _decide(bot, state, account, ts=item.ts, mark=item.mark, oracle=item.oracle, settle=False)
         case Reconcile():
             return _reconcile(state, item)

@@ -25,6 +25,7 @@ from botrunner.control import control_socket_path, resolve_run_dir
 from botrunner.control.client import ClientError, ConnectionFailed, ControlClient
 from botrunner.core.operator import (
     COMMAND_TYPES,
+    ClosePosition,
     Confirm,
     ControlCommand,
     DepositFunds,
@@ -59,6 +60,7 @@ from botrunner.runtime.snapshots import (
     FundingEvent,
     Incident,
     Message,
+    PositionResult,
     ReloadResult,
     Result,
     RiskStateChanged,
@@ -145,8 +147,10 @@ def result_type(command: ControlCommand) -> type[Result]:  # noqa: PLR0911  <why
             return StatusSnapshot
         case ShowBot():
             return BotSnapshot
-        case Pause() | Resume() | ReduceOnly() | Flatten() | Stop() | Start() | OpenPosition():
+        case Pause() | Resume() | ReduceOnly() | Flatten() | Stop() | Start():
             return BotState
+        case OpenPosition() | ClosePosition():
+            return PositionResult
         case Reload():
             return ReloadResult
         case Shutdown():
@@ -227,6 +231,8 @@ def render(result: Result, console: Console) -> None:
             render_bot(result, console)
         case BotState():
             console.print(Text.assemble((result.name, "bold"), ": ", _styled(result.state, _RUN_STATE_STYLES)))
+        case PositionResult():
+            render_position(result, console)
         case ReloadResult() | Message() | Confirmed():
             console.print(_key_values("", msgspec.structs.asdict(result).items()))
         case CapitalResult():
@@ -466,6 +472,14 @@ def _render_orders(result: BotSnapshot, console: Console) -> None:
         cells[1] = _styled(order.side, _SIDE_STYLES)
         table.add_row(*cells)
     console.print(table)
+
+
+def render_position(result: PositionResult, console: Console) -> None:
+    """``ctl open`` / ``ctl close``: the bot's state, the target in force and what the decision sent at once."""
+    console.print(Text.assemble((result.name, "bold"), f" {result.action}: ", _styled(result.state, _RUN_STATE_STYLES)))
+    target = result.target_base if result.target_base is not None else "none (the strategy's band)"
+    sent = ", ".join(result.commands) if result.commands else "nothing yet (already there, or worked by the ladder)"
+    console.print(_key_values("", [("target_base", target), ("sent", sent)]))
 
 
 def render_capital(result: CapitalResult, console: Console) -> None:

@@ -45,7 +45,8 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = "not_found"  # e.g. no bot with that name
     CONFLICT = "conflict"  # the command does not apply in the current state
     MODE_MISMATCH = "mode_mismatch"  # ``start`` named a mode (paper|live) that is not the bot's configured one
-    UNSUPPORTED = "unsupported"  # a command of the vocabulary the runner cannot honour yet (``open-position``)
+    UNSUPPORTED = "unsupported"  # a command of the vocabulary the runner cannot honour (none today)
+    REFUSED = "refused"  # a gate refused an operator's open; the message names the gate and its numbers
     TIMEOUT = "timeout"  # no answer within the reply timeout, or an idle client is being disconnected
     BUSY = "busy"  # too many clients: this connection is closed after this reply
     OVERFLOW = "overflow"  # a subscriber fell too far behind (or stopped reading) and is disconnected

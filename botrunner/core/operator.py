@@ -106,14 +106,14 @@ class Subscribe(Command, frozen=True, tag="subscribe"):
     bots: tuple[BotName, ...] | None = None
 
 
-def _positive_amount(text: str) -> None:
-    """Raise ``ValueError`` naming the field unless ``text`` is a positive decimal number (never a float)."""
+def _positive_amount(text: str, field: str = "amount") -> None:
+    """Raise ``ValueError`` naming ``field`` unless ``text`` is a positive decimal number (never a float)."""
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f'amount must be a decimal number like "12.5", got {text[:24]!r}') from None
+        raise ValueError(f'{field} must be a decimal number like "12.5", got {text[:24]!r}') from None
     if not number.is_finite() or number <= 0:
-        raise ValueError(f"amount must be a positive number, got {text[:24]!r}")
+        raise ValueError(f"{field} must be a positive number, got {text[:24]!r}")
 
 
 class DepositFunds(Command, frozen=True, tag="deposit"):
@@ -152,18 +152,26 @@ class PositionSide(enum.StrEnum):
     SHORT = "short"
 
 
-class OpenPosition(Command, frozen=True, tag="open-position"):
-    """A target position for the bot: not supported yet (the runner answers ``unsupported``): honouring it means a
-    target the strategy's band and the Risk Governor see in the bot's step, which the step does not take today, and
-    an order sent around that path would bypass the governor."""
+class OpenPosition(Command, frozen=True, tag="open"):
+    """Open (or resize) the bot's position to SIZE through its own step and governors (``botrunner.bot.
+    operator_position``): a target the Risk Governor sees like any band, never an order sent around it.
 
-    help: ClassVar[str] = "set a target position SIDE (long|short) of BASE (not supported yet: answers unsupported)"
+    A delta-neutral bot holds SIZE SOL hedged (spot +SIZE, SOL-PERP -SIZE, one two-leg decision) and takes no
+    side; a perp bot works its position to SIDE x SIZE and needs the side. The size is checked against the bot's
+    market (step, minimum order) by the bot, which knows it."""
+
+    help: ClassVar[str] = "open/resize to SIZE (base) through the governors; perp bots: SIDE long|short"
     name: BotName
-    side: PositionSide
-    base: AmountText
+    size: AmountText  # exact: a decimal string of base units, e.g. "1.5"
+    side: PositionSide | None = None
 
     def __post_init__(self) -> None:
-        _positive_amount(self.base)
+        _positive_amount(self.size, "size")
+
+
+class ClosePosition(Command, frozen=True, tag="close"):
+    help: ClassVar[str] = "close the position exactly (both legs of a two-leg bot), settle PnL, then pause"
+    name: BotName
 
 
 class Confirm(Command, frozen=True, tag="confirm"):
@@ -174,6 +182,9 @@ class Confirm(Command, frozen=True, tag="confirm"):
 
 ModeCommand = Pause | Resume | ReduceOnly | Flatten
 """What sets a bot's operator mode (the flags its Risk Governor reads); the bot's own actor applies it."""
+
+PositionCommand = OpenPosition | ClosePosition
+"""What opens or closes a bot's position: the bot's own step applies it, through its governors."""
 
 CapitalCommand = DepositFunds | WithdrawFunds | TransferFunds
 """What moves a live bot's funds."""
@@ -194,6 +205,7 @@ ControlCommand = (
     | WithdrawFunds
     | TransferFunds
     | OpenPosition
+    | ClosePosition
     | Confirm
 )
 """Every operator command: the closed union the runner dispatches with ``match`` and ``assert_never``."""
@@ -214,6 +226,7 @@ COMMAND_TYPES: Final[tuple[type[ControlCommand], ...]] = (
     WithdrawFunds,
     TransferFunds,
     OpenPosition,
+    ClosePosition,
     Confirm,
 )
 """The union's members in the order ``ctl --help`` lists them."""

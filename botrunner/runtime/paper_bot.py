@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from botrunner.bot.driver import BotDriver, ladder_prices
+from botrunner.bot.operator_position import BotCommand
 from botrunner.bot.step import BarClose, Effects, FundingSettled, Operator, VenueReport
-from botrunner.core.operator import ModeCommand
 from botrunner.core.records import SnapshotRow
 from botrunner.paper.latency import LatentVenue
 from botrunner.paper.venue import PaperVenue
@@ -161,7 +161,7 @@ class PaperBot:
         if self.latency is not None:
             self._land(None)
 
-    def command(self, command: ModeCommand) -> Effects:
+    def command(self, command: BotCommand) -> Effects:
         """An operator command: the bot decides at once at the venue's last price."""
         venue = self.venue
         return self.driver.feed(Operator(ts=venue.now, command=command, mark=venue.last_price, oracle=venue.oracle))

@@ -201,6 +201,18 @@ class BotState(msgspec.Struct, frozen=True, kw_only=True):
     state: str
 
 
+class PositionResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to ``open`` / ``close`` (``botrunner.bot.operator_position``): the bot's state afterwards, the
+    operator's target now in force (base units as text; None after a close) and the venue commands the decision
+    sent at once (none: already there, or a perp bot's ladder works it later)."""
+
+    name: str
+    state: str
+    action: str
+    target_base: str | None = None
+    commands: tuple[str, ...] = ()
+
+
 class ReloadResult(msgspec.Struct, frozen=True, kw_only=True):
     changed: tuple[str, ...]
     added: tuple[str, ...]
@@ -250,7 +262,17 @@ class Confirmed(msgspec.Struct, frozen=True, kw_only=True):
     valid_s: int
 
 
-Result = StatusSnapshot | BotSnapshot | BotState | ReloadResult | Message | Subscribed | CapitalResult | Confirmed
+Result = (
+    StatusSnapshot
+    | BotSnapshot
+    | BotState
+    | PositionResult
+    | ReloadResult
+    | Message
+    | Subscribed
+    | CapitalResult
+    | Confirmed
+)
 """Every answer the runner gives (``botrunner.runner.Runner.dispatch``)."""
 
 

@@ -8,8 +8,8 @@ its parameters stand beside them. :func:`parse_command` decodes it with msgspec 
 front end of the same vocabulary, never a second dispatcher:
 
     START_ENGINE -> start (with its mode: refused unless it is the bot's)   STOP_ENGINE -> stop
-    DRIFT_DEPOSIT -> deposit      DRIFT_WITHDRAW -> withdraw                 DRIFT_CLOSE_POSITION -> flatten
-    DRIFT_OPEN_POSITION -> open-position (answered ``unsupported`` today)
+    DRIFT_DEPOSIT -> deposit      DRIFT_WITHDRAW -> withdraw                 DRIFT_CLOSE_POSITION -> close
+    DRIFT_OPEN_POSITION -> open (through the bot's step and governors; ``side`` for a perp bot only)
     PAUSE, RESUME, REDUCE_ONLY, FLATTEN, CONFIRM, RELOAD, STATUS, GET_BOT -> what ctl sends
 
 The answer is ``{"type": "COMMAND_RESULT", "id": ..., "ok": true, "status": "done", "result": {...}}``, or
@@ -29,6 +29,7 @@ from botrunner.core.operator import (
     AmountText,
     Asset,
     BotName,
+    ClosePosition,
     Confirm,
     ControlCommand,
     DepositFunds,
@@ -107,8 +108,8 @@ class DriftWithdraw(Envelope, frozen=True, tag="DRIFT_WITHDRAW"):
 
 class DriftOpenPosition(Envelope, frozen=True, tag="DRIFT_OPEN_POSITION"):
     bot: BotName
-    side: PositionSide
-    size: AmountText  # base units
+    size: AmountText  # base units: a perp bot's target |position|, or the SOL a two-leg bot holds hedged
+    side: PositionSide | None = None  # a perp bot's (long|short); a two-leg bot takes none
     confirm: bool = False
 
 
@@ -208,8 +209,10 @@ def to_command(command: WsCommand) -> ControlCommand:  # noqa: PLR0911, PLR0912 
         case DriftWithdraw(bot=bot, amount=amount, asset=asset):
             return WithdrawFunds(name=bot, amount=amount, asset=asset)
         case DriftOpenPosition(bot=bot, side=side, size=size):
-            return OpenPosition(name=bot, side=side, base=size)
-        case DriftClosePosition(bot=bot) | FlattenBot(bot=bot):
+            return OpenPosition(name=bot, size=size, side=side)
+        case DriftClosePosition(bot=bot):
+            return ClosePosition(name=bot)
+        case FlattenBot(bot=bot):
             return Flatten(name=bot)
         case PauseBot(bot=bot):
             return Pause(name=bot)

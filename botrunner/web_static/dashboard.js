@@ -379,10 +379,12 @@
       what += ": " + msg.amount + " " + msg.asset.toUpperCase();
     }
     if (type === "DRIFT_OPEN_POSITION") {
-      msg.side = $("side").value; msg.size = $("size").value.trim();
+      // a two-leg bot (its row has legs) holds SIZE SOL hedged and takes no side; a perp bot needs one
+      if (!(b && b.legs)) msg.side = $("side").value;
+      msg.size = $("size").value.trim();
       if (!msg.size) { toast("enter a size first", true); return; }
       usd = b && b.mark ? +msg.size * +b.mark : Infinity;
-      what += ": " + msg.side + " " + msg.size;
+      what += ": " + (msg.side ? msg.side + " " : "hedged ") + msg.size;
     }
     if (type === "CONFIRM") { msg.token = $("confirm-token").value.trim(); what += " " + msg.token; }
     const big = usd != null && !(usd <= CONFIRM_ABOVE_USD);

@@ -14,12 +14,14 @@ import msgspec
 import pykka
 import pytest
 import structlog
+import structlog.testing
 
 from actors.live_actor import LiveBotActor, LiveCheckpoint, LiveSetup, Tick
 from actors.proxies import live_bot_proxy
+from botrunner.bot.operator_position import PositionRefused
 from botrunner.config import BotConfig, BotMode
 from botrunner.config.live import JitoSettings, LiveSettings
-from botrunner.core.operator import Asset, TransferFunds
+from botrunner.core.operator import Asset, ClosePosition, OpenPosition, PositionSide, TransferFunds
 from botrunner.runner import register_config
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.live_loop import LIVE_LOOP, LiveLoop
@@ -284,3 +286,41 @@ def test_live_when_restarted_then_its_strategy_history_is_replayed_from_the_stor
         same_day = restarted.driver.state.day == envelope.day  # restored, or a decision since on the same UTC day
         assert restarted.driver.state.day_start_equity == (1_000 * USDC if same_day else 900 * USDC)
         assert bot.failures == []
+
+
+# ---------------------------------------------------------------------------------------------- operator open
+
+
+def test_live_when_operator_opens_then_its_orders_pass_the_live_gates_and_a_monitor_refuses(
+    fake: FakeRpc, tmp_path: Path
+) -> None:
+    serve_chain(fake, user=funded_user())
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE) as bot, structlog.testing.capture_logs() as logs:
+        bot.wait_started()
+        bot.tick()  # a first reading: the latency gate needs a sample before anything is sent
+        proxy = live_bot_proxy(bot.ref)
+        opened = proxy.position(OpenPosition(name="sol-neutral-grid", size="2", side=PositionSide.LONG))
+        result = opened.get(timeout=TIMEOUT_S)
+        deadline = time.monotonic() + TIMEOUT_S
+        while proxy.in_flight().get(timeout=TIMEOUT_S):
+            assert time.monotonic() < deadline, "the open's commands never came back"
+            time.sleep(0.005)
+        too_big = proxy.position(OpenPosition(name="sol-neutral-grid", size="100", side=PositionSide.LONG))
+        with pytest.raises(PositionRefused) as refused:
+            too_big.get(timeout=TIMEOUT_S)
+        actor = bot.actor()
+        assert actor.driver is not None and actor.driver.state.flags.target_base == 2 * 10**9
+        assert bot.failures == []
+    assert (result.action, result.target_base, result.state) == ("open", "2", "running")
+    assert result.commands  # the ladder toward the target, which the live safety gates then judge
+    # its rungs are above $100 each: held for `ctl confirm`, never sent around the gate
+    held = [e for e in logs if e["event"] == "safety_gate"]
+    assert held and all(e["reason"] == "needs_confirmation" and e["confirm_token"] for e in held)
+    assert fake.count("sendTransaction") == 0
+    assert refused.value.refusal.gate == "risk_governor"  # $15,000 on $1,000: beyond the 3x cap
+    serve_chain(fake, user=funded_user())
+    (tmp_path / "monitor").mkdir()
+    with live_actor(fake, tmp_path / "monitor", mode=BotMode.MONITOR) as monitor:
+        monitor.wait_started()
+        with pytest.raises(ValueError, match="monitor bot"):
+            live_bot_proxy(monitor.ref).position(ClosePosition(name="sol-neutral-grid")).get(timeout=TIMEOUT_S)

@@ -158,7 +158,8 @@ def test_every_command_and_error_code(runner: Runner) -> None:
         assert (await s.command(id="c3", type="RESUME", bot="alpha"))["result"]["state"] == "running"
         assert (await s.command(id="c4", type="FLATTEN", bot="alpha"))["ok"]
         assert (await s.command(id="c5", type="RESUME", bot="alpha"))["ok"]
-        assert (await s.command(id="c6", type="DRIFT_CLOSE_POSITION", bot="alpha"))["ok"]  # = flatten
+        closed = await s.command(id="c6", type="DRIFT_CLOSE_POSITION", bot="alpha")  # close: a flatten, target cleared
+        assert closed["ok"] and closed["result"]["action"] == "close" and closed["result"]["target_base"] is None
         assert (await s.command(id="c7", type="RESUME", bot="alpha"))["ok"]
         assert _error(await s.command(id="c8", type="START_ENGINE", bot="alpha", mode="live")) == "mode_mismatch"
         assert _error(await s.command(id="c9", type="START_ENGINE", bot="nobody", mode="paper")) == "not_found"
@@ -177,12 +178,33 @@ def test_every_command_and_error_code(runner: Runner) -> None:
         assert _error(await s.command(id="c17", type="DRIFT_DEPOSIT", bot="alpha", amount="1", asset="btc")) == (
             "bad_args"
         )
-        # opening a position: in the vocabulary, refused honestly until the step takes a target
+        # opening a position: through the bot's step and its Risk Governor
         opened = await s.command(id="c18", type="DRIFT_OPEN_POSITION", bot="alpha", side="long", size="0.1")
-        assert _error(opened) == "unsupported"
+        assert opened["ok"], opened
+        assert opened["result"]["action"] == "open" and opened["result"]["target_base"] == "0.1"
+        assert ask(runner, ShowBot(name="alpha"))["band"]["max"] == "0.100000000"  # the band its governor approved
         assert _error(await s.command(id="c19", type="DRIFT_OPEN_POSITION", bot="alpha", side="long", size="10")) == (
             "confirmation_required"  # 10 SOL at the mark is well above $100
         )
+        refused = await s.command(
+            id="c19b", type="DRIFT_OPEN_POSITION", bot="alpha", side="long", size="1000", confirm=True
+        )
+        assert _error(refused) == "refused" and "gate=risk_governor" in refused["error"]["message"]
+        assert _error(await s.command(id="c19c", type="DRIFT_OPEN_POSITION", bot="alpha", size="0.1")) == "bad_args"
+        assert _error(await s.command(id="c19d", type="DRIFT_OPEN_POSITION", bot="alpha", side="long", size="0")) == (
+            "bad_args"
+        )
+        assert (
+            _error(
+                # an unknown bot has no mark: the confirm step first, then the runner's not_found
+                await s.command(
+                    id="c19e", type="DRIFT_OPEN_POSITION", bot="nobody", side="long", size="0.1", confirm=True
+                )
+            )
+            == "not_found"
+        )
+        assert (await s.command(id="c19f", type="DRIFT_CLOSE_POSITION", bot="alpha"))["result"]["target_base"] is None
+        assert (await s.command(id="c19g", type="RESUME", bot="alpha"))["ok"]
         assert _error(await s.command(id="c20", type="CONFIRM", bot="alpha", token="abc")) == "bad_request"
         assert (await s.command(id="c21", type="RELOAD"))["result"]["unchanged"] == ["alpha", "beta", "gamma"]
         assert (await s.command(id=22, type="STATUS"))["id"] == 22  # an integer id is echoed as it came

@@ -92,7 +92,8 @@ def test_the_command_union_is_closed_and_every_wire_name_is_unique() -> None:
         "deposit",
         "withdraw",
         "transfer",
-        "open-position",
+        "open",
+        "close",
         "confirm",
     ]
     assert set(COMMAND_TYPES) == set(ControlCommand.__args__)  # type: ignore[attr-defined]  # a runtime union
