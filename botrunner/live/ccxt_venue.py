@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import itertools
 import logging
 import re
 import time
@@ -62,6 +63,7 @@ _T = TypeVar("_T")
 ONE_HOUR_MS: Final = 3_600_000
 DEFAULT_TIMEOUT_S: Final = 5.0
 DEFAULT_RECV_WINDOW_MS: Final = 5_000
+LOAD_MARKETS_TIMEOUT_S: Final = 30.0
 # Binance refuses a request stamped more than this far ahead of its clock, which bounds how far ahead ours can be.
 BINANCE_MAX_AHEAD_MS: Final = 1_000
 BINANCE_DEFAULT_FUNDING_HOURS: Final = 8  # symbols not listed by /fapi/v1/fundingInfo settle every 8 h
@@ -270,7 +272,7 @@ class _BinanceUsdm(ccxt_async.binanceusdm):  # type: ignore[misc]  # ccxt ships 
     "status unknown" codes to classes that read as definite), and a 200 that is not JSON is ``BadResponse``
     (ccxt would return the text, to be parsed as an order)."""
 
-    def handle_errors(
+    def handle_errors(  # noqa: PLR0917  <why: ccxt's own hook, called positionally with these nine>
         self,
         code: int,
         reason: str,
@@ -309,7 +311,9 @@ def _exchange_for(venue: str, credentials: Credentials, timeout_s: float, base_u
     if base_url is not None:
         # Every API family to the given host (a test's fake): nothing can leak to the real venue.
         root = base_url.rstrip("/")
-        exchange.urls["api"] = {name: root + re.sub(r"^https://[^/]+", "", url) for name, url in exchange.urls["api"].items()}
+        exchange.urls["api"] = {
+            name: root + re.sub(r"^https://[^/]+", "", url) for name, url in exchange.urls["api"].items()
+        }
     return exchange
 
 
@@ -352,7 +356,9 @@ class CcxtVenue:
         if not timeout_s > 0:
             raise ValueError(f"{venue}: timeout_s must be > 0, got {timeout_s}")
         credentials = load_credentials(venue, environ)
-        return cls(venue, _exchange_for(venue, credentials, timeout_s, base_url), timeout_s=timeout_s, clock_ms=clock_ms)
+        return cls(
+            venue, _exchange_for(venue, credentials, timeout_s, base_url), timeout_s=timeout_s, clock_ms=clock_ms
+        )
 
     async def close(self) -> None:
         await self._exchange.close()
@@ -362,10 +368,12 @@ class CcxtVenue:
         text = exc if isinstance(exc, str) else _describe(exc)
         return CcxtVenueError(f"{self.venue} {call} {symbol or '-'}: {text}")
 
-    async def _call(self, call: str, symbol: str, make: Callable[[], Awaitable[_T]]) -> _T:
+    async def _call(
+        self, call: str, symbol: str, make: Callable[[], Awaitable[_T]], timeout_s: float | None = None
+    ) -> _T:
         """A read: the result, or ``CcxtVenueError`` naming venue, call and symbol (timeouts included)."""
         try:
-            return await asyncio.wait_for(make(), self._timeout_s)
+            return await asyncio.wait_for(make(), timeout_s or self._timeout_s)
         except (TimeoutError, ccxt_async.BaseError) as exc:
             raise self._error(call, symbol, exc) from None
 
@@ -380,13 +388,20 @@ class CcxtVenue:
     async def load_markets(self, symbols: tuple[str, ...]) -> dict[str, ExternalMarket]:
         """Load the venue's markets and convert ``symbols`` (ccxt unified, "SOL/USDT:USDT") to ``ExternalMarket``;
         also the funding intervals that differ from the venue default."""
-        raw = await self._call("load_markets", ",".join(symbols), lambda: self._exchange.load_markets())
+        # Each HTTP request still has the call timeout (ccxt's); the whole call also parses every market of the
+        # venue (hundreds on Binance), which takes longer than a request may.
+        raw = await self._call(
+            "load_markets",
+            ",".join(symbols),
+            self._exchange.load_markets,
+            max(self._timeout_s, LOAD_MARKETS_TIMEOUT_S),
+        )
         for symbol in symbols:
             found = raw.get(symbol)
             if found is None or not found.get("swap"):
                 raise self._error("load_markets", symbol, "no such perpetual swap at this venue")
             self._markets[symbol] = self._convert_market(symbol, found)
-        intervals = await self._call("funding_info", "-", lambda: self._exchange.fapiPublicGetFundingInfo())
+        intervals = await self._call("funding_info", "-", self._exchange.fapiPublicGetFundingInfo)
         if not isinstance(intervals, list):
             raise self._error("funding_info", "-", f"expected a list, got {type(intervals).__name__}")
         for row in intervals:
@@ -448,8 +463,8 @@ class CcxtVenue:
             venue_ms = _int(reply["T"], "T")
         except (KeyError, TypeError, ValueError) as exc:
             raise self._error("book", symbol, f"bad depth: {exc}") from None
-        if any(a.price <= b.price for a, b in zip(bids, bids[1:], strict=False)) or any(
-            b.price <= a.price for a, b in zip(asks, asks[1:], strict=False)
+        if any(a.price <= b.price for a, b in itertools.pairwise(bids)) or any(
+            b.price <= a.price for a, b in itertools.pairwise(asks)
         ):
             raise self._error("book", symbol, "levels out of order")
         if bids and asks and bids[0].price >= asks[0].price:
@@ -459,7 +474,7 @@ class CcxtVenue:
     async def positions(self) -> tuple[Position, ...]:
         """Every non-zero position of the account on the loaded markets' venue ids (by unified symbol)."""
         by_id = {m.venue_id: m.symbol for m in self._markets.values()}
-        rows = await self._call("positions", "-", lambda: self._exchange.fapiPrivateV3GetPositionRisk())
+        rows = await self._call("positions", "-", self._exchange.fapiPrivateV3GetPositionRisk)
         if not isinstance(rows, list):
             raise self._error("positions", "-", f"expected a list, got {type(rows).__name__}")
         out: list[Position] = []
@@ -485,7 +500,7 @@ class CcxtVenue:
         return tuple(out)
 
     async def balance(self, asset: str = "USDT") -> Balance:
-        rows = await self._call("balance", asset, lambda: self._exchange.fapiPrivateV3GetBalance())
+        rows = await self._call("balance", asset, self._exchange.fapiPrivateV3GetBalance)
         if not isinstance(rows, list):
             raise self._error("balance", asset, f"expected a list, got {type(rows).__name__}")
         for row in rows:
@@ -587,7 +602,9 @@ class CcxtVenue:
             return self._report(symbol, client_id, sent_ms, reply)
         except _VenueReply as exc:
             if exc.code != _BINANCE_NOT_FOUND:
-                return OrderReport(OrderOutcome.UNKNOWN, symbol, client_id, sent_ms, code=exc.code, reason=_describe(exc))
+                return OrderReport(
+                    OrderOutcome.UNKNOWN, symbol, client_id, sent_ms, code=exc.code, reason=_describe(exc)
+                )
             closes = sent_ms + self._recv_window_ms + BINANCE_MAX_AHEAD_MS
             if self._clock_ms() > closes:
                 return OrderReport(OrderOutcome.ABSENT, symbol, client_id, sent_ms, code=exc.code, reason=exc.msg)
@@ -613,7 +630,9 @@ class CcxtVenue:
         except _VenueReply as exc:
             _log.info("ccxt_cancel_refused", venue=self.venue, symbol=symbol, client_id=client_id, code=exc.code)
         except (TimeoutError, ccxt_async.BaseError) as exc:
-            _log.warning("ccxt_cancel_unknown", venue=self.venue, symbol=symbol, client_id=client_id, error=_describe(exc))
+            _log.warning(
+                "ccxt_cancel_unknown", venue=self.venue, symbol=symbol, client_id=client_id, error=_describe(exc)
+            )
         del market
         return await self.order(symbol, client_id, sent_ms)
 

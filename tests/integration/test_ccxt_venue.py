@@ -1,0 +1,438 @@
+"""The ccxt venue adapter on ccxt's real code path (request building, HMAC signing, aiohttp, decoding), against the
+fake Binance USD-M server of ``tests/support/fake_exchange.py`` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import structlog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from botrunner.core.precision import BASE_PRECISION
+from botrunner.core.side import Side
+from botrunner.live.ccxt_venue import (
+    CcxtVenue,
+    CcxtVenueError,
+    CredentialsError,
+    OrderKind,
+    OrderOutcome,
+    OrderReport,
+    OrderRequest,
+    load_credentials,
+)
+from botrunner.logsetup import configure
+from tests.support.fake_exchange import (
+    TEST_API_KEY,
+    TEST_API_SECRET,
+    Ack,
+    FakeBinance,
+    Fill,
+    Garbage,
+    Hang,
+    NoFill,
+    Partial,
+    Reject,
+)
+
+SOL = "SOL/USDT:USDT"
+BTC = "BTC/USDT:USDT"
+ENV = {"BINANCE_USDM_API_KEY": TEST_API_KEY, "BINANCE_USDM_API_SECRET": TEST_API_SECRET}
+ONE_SOL = BASE_PRECISION
+NEXT_FUNDING_MS = 1_765_152_000_000
+
+
+class Clock:
+    """Our side's wall clock in ms, moved by the test (the fake keeps real time for its recvWindow check)."""
+
+    def __init__(self) -> None:
+        self.ms = 1_765_000_000_000
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+@asynccontextmanager
+async def session(
+    timeout_s: float = 1.0, env: dict[str, str] | None = None, clock: Clock | None = None
+) -> AsyncIterator[tuple[FakeBinance, CcxtVenue]]:
+    async with FakeBinance() as fake:
+        fake.set_book("SOLUSDT", bids=[("150.00", "40"), ("149.90", "10")], asks=[("150.10", "35"), ("150.30", "5")])
+        fake.set_funding("SOLUSDT", rate="0.00010000", mark="150.05123456", index="150.01", next_ms=NEXT_FUNDING_MS)
+        fake.set_funding("BTCUSDT", rate="-0.00002345", mark="100000.1", index="100000", next_ms=NEXT_FUNDING_MS)
+        venue = CcxtVenue.connect(environ=env or ENV, base_url=fake.url, timeout_s=timeout_s, clock_ms=clock or Clock())
+        try:
+            if env is None:
+                await venue.load_markets((SOL, BTC))
+            yield fake, venue
+        finally:
+            await venue.close()
+        assert fake.unknown_paths == []  # ccxt never wandered to an endpoint the fake does not model
+
+
+def run(body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(body())
+
+
+def buy_sol(client_id: str, base: int = ONE_SOL, price: int = 150_100_000) -> OrderRequest:
+    return OrderRequest(SOL, Side.BUY, base, OrderKind.IOC_LIMIT, client_id, limit_price=price)
+
+
+def test_markets_funding_and_book_are_in_drift_precisions() -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            fake.set_funding("BTCUSDT", rate="-0.00002345", mark="100000.1", index="100000", next_ms=NEXT_FUNDING_MS)
+            market = venue.market(SOL)
+            assert (market.venue_id, market.tick, market.step) == ("SOLUSDT", 10_000, 10_000_000)
+            assert market.min_notional == 5_000_000
+            funding = await venue.funding(SOL)
+            # 0.01 % per 8 h = 1e8 parts per 1e12 per 8 h = 1.25e7 per hour; positive = longs pay
+            assert (funding.rate_per_interval, funding.interval_s, funding.rate_per_hour) == (
+                100_000_000,
+                28_800,
+                12_500_000,
+            )
+            assert funding.mark_price == 150_051_235  # 150.05123456 rounded half-even to 1e-6
+            assert funding.next_funding_ms == NEXT_FUNDING_MS
+            btc = await venue.funding(BTC)
+            assert btc.rate_per_interval == -23_450_000
+            assert btc.rate_per_hour == -2_931_250  # -23_450_000 / 8 exactly
+            book = await venue.book(SOL)
+            assert book.bids[0].price == 150_000_000 and book.asks[0].base == 35 * ONE_SOL
+            assert book.depth_within(Side.BUY, 10) == 35 * ONE_SOL  # 150.30 is 13 bps away: outside
+            assert book.depth_within(Side.BUY, 15) == 40 * ONE_SOL
+            assert book.depth_within(Side.SELL, 10) == 50 * ONE_SOL
+
+    run(body)
+
+
+def test_an_adjusted_funding_interval_is_read_from_funding_info() -> None:
+    async def body() -> None:
+        async with FakeBinance() as fake:
+            fake.set_funding(
+                "SOLUSDT", rate="0.00004000", mark="150", index="150", next_ms=NEXT_FUNDING_MS, interval_hours=4
+            )
+            venue = CcxtVenue.connect(environ=ENV, base_url=fake.url, timeout_s=1.0)
+            try:
+                await venue.load_markets((SOL,))
+                funding = await venue.funding(SOL)
+            finally:
+                await venue.close()
+        assert (funding.interval_s, funding.rate_per_hour) == (4 * 3600, 10_000_000)  # 0.004 % / 4 h
+
+    run(body)
+
+
+def test_an_ioc_limit_order_fills_and_the_position_shows_it() -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            report = await venue.place(buy_sol("arb-1-ext"))
+            assert report.outcome is OrderOutcome.FILLED
+            assert (report.filled_base, report.avg_price) == (ONE_SOL, 150_100_000)
+            sent = fake.orders_received[0]
+            assert (sent["type"], sent["timeInForce"], sent["quantity"], sent["price"]) == (
+                "LIMIT",
+                "IOC",
+                "1",
+                "150.1",
+            )
+            (position,) = await venue.positions()
+            assert (position.symbol, position.base, position.entry_price) == (SOL, ONE_SOL, 150_100_000)
+            balance = await venue.balance()
+            assert balance.wallet == 10_000 * 10**6
+
+    run(body)
+
+
+def test_a_partial_fill_reports_what_filled_and_the_rest_is_gone() -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            fake.script_order(Partial("0.4"))
+            report = await venue.place(buy_sol("arb-2-ext"))
+            assert report.outcome is OrderOutcome.PARTIAL and report.outcome.final
+            assert report.filled_base == 400_000_000
+            fake.script_order(NoFill())
+            nothing = await venue.place(buy_sol("arb-3-ext"))
+            assert (nothing.outcome, nothing.filled_base, nothing.avg_price) == (OrderOutcome.EXPIRED, 0, None)
+            assert fake.position("SOLUSDT") == Decimal("0.4")
+
+    run(body)
+
+
+def test_a_margin_reject_is_rejected_with_the_venues_code_and_nothing_filled() -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            fake.script_order(Reject(-2019, "Margin is insufficient."))
+            report = await venue.place(buy_sol("arb-4-ext"))
+            assert (report.outcome, report.code, report.filled_base) == (OrderOutcome.REJECTED, -2019, 0)
+            assert "Margin is insufficient" in report.reason
+            assert fake.position("SOLUSDT") == 0
+
+    run(body)
+
+
+def test_a_timeout_is_unknown_and_a_read_resolves_it_without_a_second_send() -> None:
+    async def body() -> None:
+        async with session(timeout_s=0.3) as (fake, venue):
+            fake.script_order(Hang(1.0, place=True))
+            report = await venue.place(buy_sol("arb-5-ext"))
+            assert report.outcome is OrderOutcome.UNKNOWN
+            assert "Timeout" in report.reason
+            resolved = await venue.resolve(report)
+            assert (resolved.outcome, resolved.filled_base) == (OrderOutcome.FILLED, ONE_SOL)
+            assert len(fake.orders_received) == 1  # resolved by reading, never sent again
+            with pytest.raises(CcxtVenueError, match="binanceusdm place SOL/USDT:USDT: client id already sent"):
+                await venue.place(buy_sol("arb-5-ext"))
+            assert len(fake.orders_received) == 1
+
+    run(body)
+
+
+def test_a_swallowed_order_stays_unknown_until_the_acceptance_window_closes_then_absent() -> None:
+    async def body() -> None:
+        clock = Clock()
+        async with session(timeout_s=0.3, clock=clock) as (fake, venue):
+            fake.script_order(Hang(1.0, place=False))
+            report = await venue.place(buy_sol("arb-6-ext"))
+            assert report.outcome is OrderOutcome.UNKNOWN
+            clock.ms += 5_000  # recvWindow (5 s) passed but not the 1 s Binance allows a client's clock ahead
+            early = await venue.resolve(report)
+            assert early.outcome is OrderOutcome.UNKNOWN and early.code == -2013
+            clock.ms += 1_001
+            late = await venue.resolve(report)
+            assert (late.outcome, late.filled_base) == (OrderOutcome.ABSENT, 0)
+            assert len(fake.orders_received) == 1
+
+    run(body)
+
+
+def test_binance_execution_status_unknown_code_is_unknown_not_rejected() -> None:
+    async def body() -> None:
+        async with session(timeout_s=2.0) as (fake, venue):
+            fake.script_order(Hang(0.05, place=True, then=Partial("0.3")))  # answers -1007 in time
+            report = await venue.place(buy_sol("arb-7-ext"))
+            assert (report.outcome, report.code) == (OrderOutcome.UNKNOWN, -1007)
+            resolved = await venue.resolve(report)
+            assert (resolved.outcome, resolved.filled_base) == (OrderOutcome.PARTIAL, 300_000_000)
+
+    run(body)
+
+
+def test_an_acknowledged_order_is_open_until_a_read_shows_its_fill() -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            fake.script_order(Ack())
+            report = await venue.place(buy_sol("arb-8-ext"))
+            assert report.outcome is OrderOutcome.OPEN and not report.outcome.final
+            resolved = await venue.resolve(report)
+            assert resolved.outcome is OrderOutcome.FILLED
+            assert await venue.resolve(resolved) is resolved  # a final report is not read again
+            assert fake.requests.count("GET /fapi/v1/order") == 1
+
+    run(body)
+
+
+def test_the_leg_out_hedge_closes_the_filled_leg_at_market_reduce_only() -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            leg = await venue.place(buy_sol("arb-9-ext", base=2 * ONE_SOL))
+            assert leg.outcome is OrderOutcome.FILLED
+            # the other leg (Drift) did not fill within the bound: close this one at market
+            hedge = await venue.hedge(SOL, leg.filled_base, "arb-9-hedge")
+            assert (hedge.outcome, hedge.filled_base, hedge.avg_price) == (
+                OrderOutcome.FILLED,
+                2 * ONE_SOL,
+                150_000_000,
+            )
+            sent = fake.orders_received[-1]
+            assert (sent["type"], sent["side"], sent["reduceOnly"], sent["quantity"]) == ("MARKET", "SELL", "true", "2")
+            assert "price" not in sent
+            assert await venue.positions() == ()
+            with pytest.raises(CcxtVenueError, match=r"hedge SOL/USDT:USDT: position 9000000 .* under one step"):
+                await venue.hedge(SOL, 9_000_000, "arb-9-dust")
+
+    run(body)
+
+
+def test_garbage_from_the_server_is_unknown_for_an_order_and_a_named_error_for_a_read() -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            fake.script_order(Garbage("<html>bad gateway</html>", status=200))
+            report = await venue.place(buy_sol("arb-10-ext"))
+            assert report.outcome is OrderOutcome.UNKNOWN and "BadResponse" in report.reason
+            assert (await venue.resolve(report)).outcome is OrderOutcome.FILLED  # it did go through
+            fake.script_order(Garbage("<html>502 Bad Gateway</html>", status=502))
+            assert (await venue.place(buy_sol("arb-11-ext"))).outcome is OrderOutcome.UNKNOWN
+            fake.inject("/fapi/v1/depth", Garbage("{not json"))
+            with pytest.raises(CcxtVenueError, match=r"^binanceusdm book SOL/USDT:USDT: BadResponse"):
+                await venue.book(SOL)
+            fake.set_book("SOLUSDT", bids=[("150.00", "abc")], asks=[])
+            with pytest.raises(CcxtVenueError, match=r"^binanceusdm book SOL/USDT:USDT: bad depth: bids qty"):
+                await venue.book(SOL)
+            fake.set_book("SOLUSDT", bids=[("150.20", "1")], asks=[("150.10", "1")])
+            with pytest.raises(CcxtVenueError, match="crossed book"):
+                await venue.book(SOL)
+            fake.set_funding("SOLUSDT", rate="NaN", mark="150", index="150", next_ms=NEXT_FUNDING_MS)
+            with pytest.raises(CcxtVenueError, match="funding SOL/USDT:USDT: bad premiumIndex: lastFundingRate"):
+                await venue.funding(SOL)
+
+    run(body)
+
+
+def test_a_read_that_times_out_names_venue_call_and_symbol() -> None:
+    async def body() -> None:
+        async with session(timeout_s=0.2) as (fake, venue):
+            fake.inject("/fapi/v1/premiumIndex", Hang(0.6))
+            with pytest.raises(
+                CcxtVenueError, match=r"^binanceusdm funding SOL/USDT:USDT: (RequestTimeout|TimeoutError)"
+            ):
+                await venue.funding(SOL)
+
+    run(body)
+
+
+def test_an_order_off_the_step_or_tick_is_refused_before_anything_is_sent() -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            market = venue.market(SOL)
+            for bad, why in [
+                (buy_sol("a1", base=ONE_SOL + 1), "multiple of the step"),
+                (buy_sol("a2", price=150_100_001), "off the tick"),
+                (buy_sol("a3", base=1_000_000), "multiple of the step"),
+                (OrderRequest(SOL, Side.SELL, ONE_SOL, OrderKind.MARKET, "a4", limit_price=1), "takes no limit"),
+                (buy_sol("bad id with spaces"), "client id must be"),
+            ]:
+                with pytest.raises(CcxtVenueError, match=why):
+                    await venue.place(bad)
+            assert fake.orders_received == []
+            assert market.round_base_down(ONE_SOL + 9_999_999) == ONE_SOL
+            assert market.round_price(150_100_001, Side.BUY) == 150_100_000
+            assert market.round_price(150_100_001, Side.SELL) == 150_110_000
+
+    run(body)
+
+
+def test_a_wrong_secret_is_refused_by_the_venue_signature_check() -> None:
+    async def body() -> None:
+        env = {**ENV, "BINANCE_USDM_API_SECRET": "not-the-" + "secret" * 4}
+        async with session(env=env) as (fake, venue):
+            await venue.load_markets((SOL,))  # public: no signature
+            report = await venue.place(buy_sol("arb-12-ext"))
+            assert (report.outcome, report.code) == (OrderOutcome.REJECTED, -1022)
+            with pytest.raises(CcxtVenueError, match=r"balance USDT: .*-1022"):
+                await venue.balance()
+            assert fake.position("SOLUSDT") == 0
+
+    run(body)
+
+
+def test_keys_come_only_from_the_environment_and_errors_name_the_variable_not_the_value() -> None:
+    with pytest.raises(CredentialsError, match=r"^BINANCE_USDM_API_KEY: not set"):
+        load_credentials("binanceusdm", {})
+    short = "abc12"
+    with pytest.raises(CredentialsError, match=r"^BINANCE_USDM_API_SECRET: not an API key") as caught:
+        load_credentials("binanceusdm", {"BINANCE_USDM_API_KEY": TEST_API_KEY, "BINANCE_USDM_API_SECRET": short})
+    assert short not in str(caught.value)
+    with pytest.raises(CredentialsError, match="not a venue this adapter supports"):
+        load_credentials("kraken", ENV)
+    credentials = load_credentials("binanceusdm", ENV)
+    assert TEST_API_SECRET not in repr(credentials) and TEST_API_KEY not in repr(credentials)
+
+
+def test_the_secret_and_key_never_appear_in_logs_reports_or_exceptions(caplog: pytest.LogCaptureFixture) -> None:
+    out = io.StringIO()
+    configure(out, level=logging.DEBUG)
+    caplog.set_level(logging.DEBUG)  # every stdlib logger too, ccxt's wire log included
+    seen: list[str] = []
+
+    async def body() -> None:
+        async with session(timeout_s=0.3) as (fake, venue):
+            fake.script_order(Fill(), Reject(-2019, "Margin is insufficient."), Hang(1.0), Garbage("<html>x</html>"))
+            for n in range(4):
+                report = await venue.place(buy_sol(f"arb-13-{n}"))
+                seen.append(repr(report))
+                structlog.get_logger().info("report", report=report, venue=venue.__dict__)
+            fake.inject("/fapi/v3/balance", Garbage("oops", status=500))
+            with pytest.raises(CcxtVenueError) as caught:
+                await venue.balance()
+            seen.append(str(caught.value))
+            structlog.get_logger().exception("boom", exc_info=caught.value)
+
+    try:
+        run(body)
+        text = out.getvalue() + caplog.text + "\n".join(seen)
+        assert "arb-13-3" in text and "ccxt_order_outcome" in text  # the logs were captured at all
+        assert TEST_API_SECRET not in text
+        assert TEST_API_KEY not in text
+    finally:
+        structlog.reset_defaults()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                Fill(),
+                Partial("0.5"),
+                NoFill(),
+                Reject(-2019, "Margin is insufficient."),
+                Hang(0.3),
+                Hang(0.3, place=False),
+                Ack(),
+                Garbage("x"),
+            ]
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_every_order_is_sent_exactly_once_whatever_the_venue_answers(scripts: list[object]) -> None:
+    """For any sequence of venue behaviours, placing then resolving each order sends each client id once, and a
+    final report's fill matches the venue's position."""
+
+    async def body() -> None:
+        clock = Clock()
+        async with session(timeout_s=0.15, clock=clock) as (fake, venue):
+            fake.script_order(*scripts)  # type: ignore[arg-type]
+            reports: list[OrderReport] = []
+            for n in range(len(scripts)):
+                report = await venue.place(buy_sol(f"p-{n}"))
+                clock.ms += 10_000  # past the acceptance window: every read is definite
+                for _ in range(3):
+                    report = await venue.resolve(report)
+                reports.append(report)
+            ids = [o["newClientOrderId"] for o in fake.orders_received]
+            # never twice (an order the client timed out on while ccxt's rate limiter held it was never sent)
+            assert len(ids) == len(set(ids)) and set(ids) <= {f"p-{n}" for n in range(len(scripts))}
+            assert {r.client_id for r in reports if r.outcome is not OrderOutcome.ABSENT} <= set(ids)
+            assert all(r.outcome.final for r in reports)
+            filled = sum(r.filled_base for r in reports)
+            assert fake.position("SOLUSDT") * BASE_PRECISION == filled
+            assert all(r.avg_price is None or r.avg_price == 150_100_000 for r in reports)
+
+    run(body)
+
+
+def test_json_logs_of_an_order_are_parseable() -> None:
+    out = io.StringIO()
+    configure(out, level=logging.INFO)
+
+    async def body() -> None:
+        async with session() as (_fake, venue):
+            await venue.place(buy_sol("arb-14-ext"))
+
+    try:
+        run(body)
+        events = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
+        assert events == ["ccxt_order_send", "ccxt_order_outcome"]
+    finally:
+        structlog.reset_defaults()
