@@ -291,7 +291,9 @@ class _BinanceUsdm(ccxt_async.binanceusdm):  # type: ignore[misc]  # ccxt ships 
         super().handle_errors(code, reason, url, method, headers, body, response, request_headers, request_body)
 
 
-def _exchange_for(venue: str, credentials: Credentials, timeout_s: float, base_url: str | None) -> Any:
+def _exchange_for(
+    venue: str, credentials: Credentials, timeout_s: float, base_url: str | None, rate_limit: bool
+) -> Any:
     if venue != "binanceusdm":
         raise CredentialsError(f"{venue}: not a venue this adapter supports (binanceusdm)")
     exchange = _BinanceUsdm(
@@ -299,7 +301,9 @@ def _exchange_for(venue: str, credentials: Credentials, timeout_s: float, base_u
             "apiKey": credentials.api_key,
             "secret": credentials.secret,
             "timeout": int(timeout_s * 1000),
-            "enableRateLimit": True,
+            # ccxt spaces calls by its cost table (Binance bans over-weight clients); the wait counts against the
+            # call's timeout, so a held order comes back UNKNOWN (then ABSENT), never sent late.
+            "enableRateLimit": rate_limit,
             "options": {
                 "recvWindow": DEFAULT_RECV_WINDOW_MS,
                 "fetchCurrencies": False,  # a spot-wallet (sapi) call we do not need
@@ -351,13 +355,17 @@ class CcxtVenue:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         base_url: str | None = None,
         clock_ms: Callable[[], int] = _wall_ms,
+        rate_limit: bool = True,
     ) -> CcxtVenue:
         """The adapter for ``venue`` with keys from ``environ`` (``credential_env``); no network yet."""
         if not timeout_s > 0:
             raise ValueError(f"{venue}: timeout_s must be > 0, got {timeout_s}")
         credentials = load_credentials(venue, environ)
         return cls(
-            venue, _exchange_for(venue, credentials, timeout_s, base_url), timeout_s=timeout_s, clock_ms=clock_ms
+            venue,
+            _exchange_for(venue, credentials, timeout_s, base_url, rate_limit),
+            timeout_s=timeout_s,
+            clock_ms=clock_ms,
         )
 
     async def close(self) -> None:

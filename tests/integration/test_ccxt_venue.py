@@ -365,11 +365,13 @@ def test_the_secret_and_key_never_appear_in_logs_reports_or_exceptions(caplog: p
                 await venue.balance()
             seen.append(str(caught.value))
             structlog.get_logger().exception("boom", exc_info=caught.value)
+            exchange = venue._exchange  # a careless line that prints the pair: the registered values are scrubbed
+            structlog.get_logger().info("careless", detail=f"{exchange.apiKey} {exchange.secret}")
 
     try:
         run(body)
         text = out.getvalue() + caplog.text + "\n".join(seen)
-        assert "arb-13-3" in text and "ccxt_order_outcome" in text  # the logs were captured at all
+        assert "arb-13-3" in text and "ccxt_order_outcome" in text and "careless" in text  # logs were captured
         assert TEST_API_SECRET not in text
         assert TEST_API_KEY not in text
     finally:
@@ -436,3 +438,30 @@ def test_json_logs_of_an_order_are_parseable() -> None:
         assert events == ["ccxt_order_send", "ccxt_order_outcome"]
     finally:
         structlog.reset_defaults()
+
+
+def test_an_order_the_rate_limiter_holds_past_the_timeout_is_never_sent_late() -> None:
+    """ccxt's limiter spaces order calls (cost × 50 ms for Binance); an order still waiting when the call's timeout
+    fires is UNKNOWN, and must not go out afterwards: the report would say ABSENT while the order fills."""
+
+    async def body() -> None:
+        clock = Clock()
+        async with session(timeout_s=0.15, clock=clock) as (fake, venue):
+            reports = [await venue.place(buy_sol(f"rl-{n}")) for n in range(4)]
+            await asyncio.sleep(0.8)  # anything still queued in the limiter would have gone out by now
+            clock.ms += 10_000
+            resolved = []
+            for placed in reports:
+                report = placed
+                for _ in range(10):  # a read can itself wait in the limiter past the timeout: read again
+                    report = await venue.resolve(report)
+                    if report.outcome.final:
+                        break
+                    await asyncio.sleep(0.2)
+                resolved.append(report)
+            received = {o["newClientOrderId"] for o in fake.orders_received}
+            for report in resolved:
+                assert report.outcome in {OrderOutcome.FILLED, OrderOutcome.ABSENT}
+                assert (report.client_id in received) == (report.outcome is OrderOutcome.FILLED)
+
+    run(body)
