@@ -292,14 +292,14 @@ class _BinanceUsdm(ccxt_async.binanceusdm):  # type: ignore[misc]  # ccxt ships 
 
 
 def _exchange_for(
-    venue: str, credentials: Credentials, timeout_s: float, base_url: str | None, rate_limit: bool
+    venue: str, credentials: Credentials | None, timeout_s: float, base_url: str | None, rate_limit: bool
 ) -> Any:
     if venue != "binanceusdm":
         raise CredentialsError(f"{venue}: not a venue this adapter supports (binanceusdm)")
     exchange = _BinanceUsdm(
         {
-            "apiKey": credentials.api_key,
-            "secret": credentials.secret,
+            "apiKey": credentials.api_key if credentials else "",
+            "secret": credentials.secret if credentials else "",
             "timeout": int(timeout_s * 1000),
             # ccxt spaces calls by its cost table (Binance bans over-weight clients); the wait counts against the
             # call's timeout, so a held order comes back UNKNOWN (then ABSENT), never sent late.
@@ -345,6 +345,7 @@ class CcxtVenue:
         self._markets: dict[str, ExternalMarket] = {}
         self._funding_hours: dict[str, int] = {}
         self._sent: set[str] = set()
+        self._keyed = bool(getattr(exchange, "apiKey", ""))
 
     @classmethod
     def connect(
@@ -368,6 +369,24 @@ class CcxtVenue:
             clock_ms=clock_ms,
         )
 
+    @classmethod
+    def public(
+        cls,
+        venue: str = "binanceusdm",
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        base_url: str | None = None,
+        clock_ms: Callable[[], int] = _wall_ms,
+        rate_limit: bool = True,
+    ) -> CcxtVenue:
+        """A read-only adapter without keys: markets, funding and the book (a scan needs nothing more). Orders,
+        positions and balance refuse with ``CcxtVenueError`` before anything is sent."""
+        if not timeout_s > 0:
+            raise ValueError(f"{venue}: timeout_s must be > 0, got {timeout_s}")
+        credential_env(venue)  # refuses a venue this adapter does not support
+        exchange = _exchange_for(venue, None, timeout_s, base_url, rate_limit)
+        return cls(venue, exchange, timeout_s=timeout_s, clock_ms=clock_ms)
+
     async def close(self) -> None:
         await self._exchange.close()
 
@@ -384,6 +403,10 @@ class CcxtVenue:
             return await asyncio.wait_for(make(), timeout_s or self._timeout_s)
         except (TimeoutError, ccxt_async.BaseError) as exc:
             raise self._error(call, symbol, exc) from None
+
+    def _private(self, call: str, symbol: str) -> None:
+        if not self._keyed:
+            raise self._error(call, symbol, "a public (read-only) connection has no API keys for this call")
 
     def market(self, symbol: str) -> ExternalMarket:
         """A loaded market; ``CcxtVenueError`` when ``load_markets`` did not find it."""
@@ -481,6 +504,7 @@ class CcxtVenue:
 
     async def positions(self) -> tuple[Position, ...]:
         """Every non-zero position of the account on the loaded markets' venue ids (by unified symbol)."""
+        self._private("positions", "-")
         by_id = {m.venue_id: m.symbol for m in self._markets.values()}
         rows = await self._call("positions", "-", self._exchange.fapiPrivateV3GetPositionRisk)
         if not isinstance(rows, list):
@@ -508,6 +532,7 @@ class CcxtVenue:
         return tuple(out)
 
     async def balance(self, asset: str = "USDT") -> Balance:
+        self._private("balance", asset)
         rows = await self._call("balance", asset, self._exchange.fapiPrivateV3GetBalance)
         if not isinstance(rows, list):
             raise self._error("balance", asset, f"expected a list, got {type(rows).__name__}")
@@ -528,6 +553,7 @@ class CcxtVenue:
         """Send ``order`` once. Never raises for what the venue did: a refusal is REJECTED, a lost or garbled
         reply UNKNOWN (then ``resolve``). Raises ``CcxtVenueError`` only for a malformed request (nothing sent)."""
         market = self.market(order.symbol)
+        self._private("place", order.symbol)
         self._check(order, market)
         self._sent.add(order.client_id)
         params: dict[str, Any] = {"newClientOrderId": order.client_id, "newOrderRespType": "RESULT"}
@@ -603,6 +629,7 @@ class CcxtVenue:
         """Read an order by its client id. Not found: UNKNOWN until ``recvWindow + 1 s`` after ``sent_ms`` (it may
         still arrive), ABSENT after (it cannot any more). A failed read is UNKNOWN, never an exception."""
         market = self.market(symbol)
+        self._private("order", symbol)
         try:
             reply = await asyncio.wait_for(
                 self._exchange.fetch_order(None, symbol, {"origClientOrderId": client_id}), self._timeout_s
@@ -631,6 +658,7 @@ class CcxtVenue:
     async def cancel(self, symbol: str, client_id: str, sent_ms: int) -> OrderReport:
         """Cancel an open order, then report it as read afterwards (a cancel that raced a fill shows the fill)."""
         market = self.market(symbol)
+        self._private("cancel", symbol)
         try:
             await asyncio.wait_for(
                 self._exchange.cancel_order(None, symbol, {"origClientOrderId": client_id}), self._timeout_s

@@ -7,11 +7,13 @@ import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 import structlog
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +32,9 @@ from botrunner.live.ccxt_venue import (
     load_credentials,
 )
 from botrunner.logsetup import configure
+from botrunner.marketdata.venue_data import Coin, Venue
+from botrunner.scan.live_ccxt import CcxtSnapshotSource
+from botrunner.scan.rank import rank
 from tests.support.fake_exchange import (
     TEST_API_KEY,
     TEST_API_SECRET,
@@ -463,5 +468,57 @@ def test_an_order_the_rate_limiter_holds_past_the_timeout_is_never_sent_late() -
             for report in resolved:
                 assert report.outcome in {OrderOutcome.FILLED, OrderOutcome.ABSENT}
                 assert (report.client_id in received) == (report.outcome is OrderOutcome.FILLED)
+
+    run(body)
+
+
+def test_the_live_scan_source_fills_quotes_through_ccxt_and_makes_depth_and_freshness_checkable() -> None:
+    """botrunner.scan's SnapshotSource through the public (keyless) adapter against the fake: real book tops,
+    near-touch depth and venue time, per-hour funding; Drift (no ccxt) and a bad rate are unavailable, not ranked."""
+
+    async def body() -> None:
+        async with FakeBinance() as fake:
+            fake.set_book(
+                "SOLUSDT", bids=[("150.00", "40"), ("149.90", "10")], asks=[("150.10", "35"), ("150.30", "5")]
+            )
+            fake.set_book("BTCUSDT", bids=[("100000.0", "2")], asks=[("100000.1", "3")])
+            fake.set_funding("SOLUSDT", rate="0.00010000", mark="150.05", index="150.01", next_ms=NEXT_FUNDING_MS)
+            fake.set_funding("BTCUSDT", rate="0.00002000", mark="100000", index="100000", next_ms=NEXT_FUNDING_MS)
+            fake.set_funding("ETHUSDT", rate="0.50000000", mark="3000", index="3000", next_ms=NEXT_FUNDING_MS)
+            fake.set_book("ETHUSDT", bids=[("3000.00", "1")], asks=[("3000.01", "1")])
+            adapter = CcxtVenue.public(base_url=fake.url, timeout_s=2.0)
+            try:
+                await adapter.load_markets((SOL, BTC, "ETH/USDT:USDT"))
+                with pytest.raises(CcxtVenueError, match="no API keys"):
+                    await adapter.place(buy_sol("public-1"))
+                source = CcxtSnapshotSource({Venue.BINANCE: adapter}, clock_ms=lambda: time.time_ns() // 1_000_000)
+                snap = await source.snapshot((Venue.DRIFT, Venue.BINANCE), (Coin.SOL, Coin.BTC, Coin.ETH))
+            finally:
+                await adapter.close()
+        assert fake.orders_received == []
+        quotes = {q.coin: q for q in snap.quotes}
+        assert set(quotes) == {Coin.SOL, Coin.BTC}
+        sol = quotes[Coin.SOL]
+        assert (sol.bid, sol.ask, sol.funding_rate_per_hour, sol.funding_period_s) == (
+            150_000_000,
+            150_100_000,
+            12_500_000,
+            8 * 3600,
+        )
+        # within 10 bp of the touch: 150.00 x 40 and 149.90 x 10 (6.7 bp) on the bid; 150.10 x 35 only on the ask
+        assert (sol.bid_depth, sol.ask_depth) == (6000 * 10**6 + 1499 * 10**6, 5253_500_000)
+        assert sol.next_funding_ts == NEXT_FUNDING_MS // 1000
+        assert sol.quote_ts_ms is not None and 0 <= snap.taken_ms - sol.quote_ts_ms < 5_000
+        why = {(u.venue, u.coin): u.reason for u in snap.unavailable}
+        assert "no live source" in why[(Venue.DRIFT, Coin.SOL)]
+        assert "implausible funding" in why[(Venue.BINANCE, Coin.ETH)]
+        # ranked next to another venue's quote, the hard constraints a history cannot check are checked live
+        drift = msgspec.structs.replace(sol, venue=Venue.DRIFT, funding_rate_per_hour=0, quote_ts_ms=snap.taken_ms)
+        report = rank(msgspec.structs.replace(snap, quotes=(*snap.quotes, drift)), size=1000 * 10**6)
+        (top,) = [o for o in report.opportunities if o.coin is Coin.SOL]
+        assert (top.long_venue, top.short_venue) == (Venue.DRIFT, Venue.BINANCE)
+        statuses = {c.constraint.value: c.status.value for c in top.score.checks}
+        assert statuses["depth"] == "passed"
+        assert statuses["freshness"] in {"passed", "failed"}  # checked (under 200 ms unless the machine stalls)
 
     run(body)
