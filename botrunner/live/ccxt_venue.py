@@ -44,7 +44,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from fractions import Fraction
 from typing import Any, Final, TypeVar
 
 import aiohttp
@@ -52,6 +51,7 @@ import ccxt.async_support as ccxt_async
 import msgspec
 import structlog
 
+from botrunner.core.fixed import tdiv
 from botrunner.core.precision import BASE_PRECISION, PRICE_PRECISION, QUOTE_PRECISION, decimal_text, to_fixed
 from botrunner.core.side import Side
 from botrunner.logsetup import MIN_SECRET_LEN, register_secret, scrub
@@ -167,15 +167,17 @@ class BookSnapshot(msgspec.Struct, frozen=True):
     venue_ms: int  # the venue's transaction time of this book
     received_ms: int  # our clock when the reply arrived (freshness = received_ms - venue_ms, with clock skew)
 
-    def depth_within(self, side: Side, bps: int) -> int:
-        """Base (1e9) available to an order of ``side`` within ``bps`` of the touch (a buy eats asks)."""
+    def levels_within(self, side: Side, bps: int) -> tuple[BookLevel, ...]:
+        """The levels an order of ``side`` can take within ``bps`` of the touch (a buy takes asks)."""
         levels = self.asks if side is Side.BUY else self.bids
         if not levels:
-            return 0
+            return ()
         touch = levels[0].price
-        if side is Side.BUY:
-            return sum(lv.base for lv in levels if (lv.price - touch) * 10_000 <= touch * bps)
-        return sum(lv.base for lv in levels if (touch - lv.price) * 10_000 <= touch * bps)
+        return tuple(lv for lv in levels if abs(lv.price - touch) * 10_000 <= touch * bps)
+
+    def depth_within(self, side: Side, bps: int) -> int:
+        """Base (1e9) available to an order of ``side`` within ``bps`` of the touch."""
+        return sum(lv.base for lv in self.levels_within(side, bps))
 
 
 class OrderRequest(msgspec.Struct, frozen=True):
@@ -470,7 +472,7 @@ class CcxtVenue:
                 symbol=symbol,
                 rate_per_interval=rate,
                 interval_s=hours * 3600,
-                rate_per_hour=_tdiv(rate, hours),
+                rate_per_hour=tdiv(rate, hours),
                 next_funding_ms=_int(info["nextFundingTime"], "nextFundingTime"),
                 mark_price=_nearest(info["markPrice"], PRICE_PRECISION, "markPrice"),
                 index_price=_nearest(info["indexPrice"], PRICE_PRECISION, "indexPrice"),
@@ -765,10 +767,6 @@ def _int(value: Any, what: str) -> int:
         return int(value)
     except ValueError:
         raise ValueError(f"{what}: {value!r:.40} is not an integer") from None
-
-
-def _tdiv(a: int, b: int) -> int:
-    return int(Fraction(a, b))  # int() of a Fraction truncates toward zero
 
 
 def _level(row: Any, what: str) -> BookLevel:

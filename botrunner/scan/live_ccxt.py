@@ -37,16 +37,7 @@ LIVE_NOTES = (
 
 def near_touch_notional(book: BookSnapshot, side: Side) -> int:
     """Quote (1e6) resting within ``NEAR_TOUCH_BPS`` of the touch on the side an order of ``side`` takes."""
-    levels = book.asks if side is Side.BUY else book.bids
-    if not levels:
-        return 0
-    touch = levels[0].price
-    total = 0
-    for level in levels:
-        if abs(level.price - touch) * 10_000 > touch * NEAR_TOUCH_BPS:
-            break
-        total += quote_value(level.base, level.price)
-    return total
+    return sum(quote_value(level.base, level.price) for level in book.levels_within(side, NEAR_TOUCH_BPS))
 
 
 class CcxtSnapshotSource:

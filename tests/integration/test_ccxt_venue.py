@@ -39,6 +39,7 @@ from tests.support.fake_exchange import (
     TEST_API_KEY,
     TEST_API_SECRET,
     Ack,
+    Cut,
     FakeBinance,
     Fill,
     Garbage,
@@ -288,6 +289,20 @@ def test_garbage_from_the_server_is_unknown_for_an_order_and_a_named_error_for_a
             fake.set_funding("SOLUSDT", rate="NaN", mark="150", index="150", next_ms=NEXT_FUNDING_MS)
             with pytest.raises(CcxtVenueError, match="funding SOL/USDT:USDT: bad premiumIndex: lastFundingRate"):
                 await venue.funding(SOL)
+
+    run(body)
+
+
+@pytest.mark.parametrize("truncated", [False, True], ids=["closed-without-reply", "body-cut-mid-way"])
+def test_a_connection_broken_after_the_order_went_through_is_unknown_then_read(truncated: bool) -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            fake.script_order(Cut(truncated=truncated))
+            report = await venue.place(buy_sol("arb-15-ext"))
+            assert report.outcome is OrderOutcome.UNKNOWN, report
+            resolved = await venue.resolve(report)
+            assert (resolved.outcome, resolved.filled_base) == (OrderOutcome.FILLED, ONE_SOL)
+            assert len(fake.orders_received) == 1
 
     run(body)
 

@@ -92,7 +92,15 @@ class Garbage:
     status: int = 200
 
 
-OrderScript = Fill | Partial | NoFill | Reject | Hang | Ack | Garbage
+@dataclass(frozen=True)
+class Cut:
+    """Place (and fill) the order, then break the reply: ``truncated`` sends headers and half a body before closing
+    the connection; otherwise the connection is closed with no response at all."""
+
+    truncated: bool = False
+
+
+OrderScript = Fill | Partial | NoFill | Reject | Hang | Ack | Garbage | Cut
 
 
 @dataclass(frozen=True)
@@ -295,6 +303,9 @@ class FakeBinance:
                     self._record(params, then)
                 await asyncio.sleep(delay)
                 return _error(503, -1007, "Timeout waiting for response from backend server.")
+            case Cut(truncated=truncated):
+                order = self._record(params, Fill())
+                return await _cut(request, json.dumps(order).encode(), truncated)
             case Ack(then=then):
                 order = self._record(params, then)
                 return web.json_response(
@@ -446,6 +457,18 @@ class FakeBinance:
                 }
             ]
         )
+
+
+async def _cut(request: web.Request, body: bytes, truncated: bool) -> web.StreamResponse:
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.content_length = len(body)
+    transport = request.transport
+    if truncated:
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+    if transport is not None:
+        transport.close()
+    return response
 
 
 def _now_ms() -> int:
