@@ -585,16 +585,10 @@ class CcxtVenue:
                 self._exchange.create_order(order.symbol, kind, side, amount, price, params), self._timeout_s
             )
             report = self._report(order.symbol, order.client_id, sent, reply)
-        except _VenueReply as exc:
-            outcome = OrderOutcome.UNKNOWN if exc.code in _BINANCE_UNKNOWN_CODES else OrderOutcome.REJECTED
-            report = OrderReport(outcome, order.symbol, order.client_id, sent, code=exc.code, reason=_describe(exc))
-        except ccxt_async.ExchangeError as exc:
-            # ccxt's definite class, except a transport error it wraps (a body cut off mid-way: sent, fate unknown)
-            cut = isinstance(exc.__cause__, aiohttp.ClientError)
-            outcome = OrderOutcome.UNKNOWN if cut else OrderOutcome.REJECTED
-            report = OrderReport(outcome, order.symbol, order.client_id, sent, reason=_describe(exc))
         except (TimeoutError, ccxt_async.BaseError, CcxtVenueError) as exc:
-            report = OrderReport(OrderOutcome.UNKNOWN, order.symbol, order.client_id, sent, reason=_describe(exc))
+            code = exc.code if isinstance(exc, _VenueReply) else None
+            outcome = send_failure_outcome(exc)
+            report = OrderReport(outcome, order.symbol, order.client_id, sent, code=code, reason=_describe(exc))
         _log.info(
             "ccxt_order_outcome",
             venue=self.venue,
@@ -692,6 +686,7 @@ class CcxtVenue:
         try:
             status = str(info["status"])
             filled = _fixed(info["executedQty"], BASE_PRECISION, "executedQty")
+            ordered = _fixed(info["origQty"], BASE_PRECISION, "origQty")
             avg = _nearest(info.get("avgPrice", "0"), PRICE_PRECISION, "avgPrice")
             venue_id = str(info["orderId"])
             returned_id = str(info["clientOrderId"])
@@ -702,9 +697,25 @@ class CcxtVenue:
         outcome = _binance_outcome(status, filled)
         if outcome is None:
             raise self._error("order", symbol, f"unknown order status {status!r}")
+        if not 0 <= filled <= ordered or (outcome is OrderOutcome.FILLED) != (0 < filled == ordered):
+            raise self._error("order", symbol, f"inconsistent reply: {status} with {filled} of {ordered} filled (1e9)")
         return OrderReport(
             outcome, symbol, client_id, sent_ms, venue_id, filled, avg if filled else None, reason=status
         )
+
+
+def send_failure_outcome(exc: BaseException) -> OrderOutcome:
+    """What an order send that raised ``exc`` did: REJECTED only when the venue definitely refused it.
+
+    Definite: a Binance error reply whose code is not one of its "execution status unknown" codes, or a ccxt
+    ``ExchangeError`` raised before or without a transport failure (a local check, a 4xx). Everything else — the
+    timeout, a network error, HTTP 5xx, garbage, a body cut off mid-way (ccxt wraps aiohttp's payload error in its
+    definite ``ExchangeError``, so the cause decides), a reply we cannot read — is UNKNOWN."""
+    if isinstance(exc, _VenueReply):
+        return OrderOutcome.UNKNOWN if exc.code in _BINANCE_UNKNOWN_CODES else OrderOutcome.REJECTED
+    if isinstance(exc, ccxt_async.ExchangeError) and not isinstance(exc.__cause__, aiohttp.ClientError):
+        return OrderOutcome.REJECTED
+    return OrderOutcome.UNKNOWN
 
 
 def _binance_outcome(status: str, filled: int) -> OrderOutcome | None:
