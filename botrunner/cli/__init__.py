@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "botrunner.cli.monitor",
     "botrunner.cli.optimize",
     "botrunner.cli.run",
+    "botrunner.cli.scan",
     "botrunner.cli.validate",
 )
 

@@ -1,0 +1,191 @@
+"""``botrunner scan --data DIR --at TIME``: rank cross-venue funding-arbitrage opportunities, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from botrunner.cli import CliError
+from botrunner.cli.backtest import parse_when
+from botrunner.core.precision import QUOTE_PRECISION, to_fixed
+from botrunner.marketdata._text import DataError
+from botrunner.marketdata.funding import FUNDING_FRACTION_PRECISION
+from botrunner.marketdata.venue_data import Coin, Venue
+from botrunner.scan.offline import OutsideDataError, offline_snapshot
+from botrunner.scan.rank import Opportunity, ScanReport, rank
+
+DESCRIPTION = """\
+Rank funding-rate arbitrage opportunities across venues (drift, hyperliquid, binance) and markets (SOL, BTC,
+ETH): for each pair of venues, long where funding is cheaper and short where it is richer. Per pair: the funding
+delta per hour and per 8 h (% of price, positive = the short leg earns it), its simple APR, the price spread in bp
+(short leg's price over the long leg's) and the confluence score 0..100 (docs/funding-arbitrage.md): hard
+constraints first (depth >= 2x size near the touch, quotes under 200 ms old, delta > 0.01 % per 8 h; a failure
+scores 0 with its reason), then soft metrics weighted 9/8/7/6/5/5, unavailable ones renormalised away.
+
+Offline (--data DIR --at TIME) the scan reads history as it was at TIME: the last funding settlement and the last
+closed 1-hour candle at or before it. History has no order book and no quote time, so the depth and freshness
+constraints are "not checkable" and every score is provisional: the output says so. A venue/market the data does
+not cover at TIME is listed as unavailable; a TIME no venue covers is refused.
+
+Funding sign convention: rate per hour as a fraction of price, positive = longs pay shorts (Binance's 8-hour rate
+divided by 8; Drift's USDC-per-base rate divided by its oracle TWAP)."""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "scan",
+        help="rank cross-venue funding-arbitrage opportunities (offline: --data DIR --at TIME)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", type=Path, metavar="DIR", help="market data directory (as ../shared/data)")
+    p.add_argument("--at", metavar="TIME", help="a UTC date (2025-06-01: its start) or ISO time (2025-06-01T12:00Z)")
+    p.add_argument("--size", default="1000", metavar="USD", help="position notional the score checks (default 1000)")
+    p.add_argument("--top", type=int, default=20, metavar="N", help="rows to show (default 20)")
+    p.add_argument("--venue", action="append", choices=[v.value for v in Venue], help="only these venues")
+    p.add_argument("--coin", action="append", choices=[c.value for c in Coin], help="only these markets")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=run_scan)
+
+
+def _pct(fraction_1e12: int, digits: int = 4) -> str:
+    return f"{Decimal(fraction_1e12 * 100) / FUNDING_FRACTION_PRECISION:.{digits}f}"
+
+
+def _status(o: Opportunity) -> str:
+    s = o.score
+    if s.reason is not None:
+        return f"0: {s.reason}"
+    if s.provisional:
+        return f"provisional ({', '.join(s.unchecked)} not checkable)"
+    return "tradable"
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_json(report: ScanReport, top: int) -> dict[str, Any]:
+    rows = []
+    for i, o in enumerate(report.opportunities[:top], start=1):
+        s = o.score
+        rows.append(
+            {
+                "rank": i,
+                "coin": o.coin.value,
+                "long": o.long_venue.value,
+                "short": o.short_venue.value,
+                "long_rate_pct_per_hour": _pct(o.long_rate_per_hour, 6),
+                "short_rate_pct_per_hour": _pct(o.short_rate_per_hour, 6),
+                "delta_pct_per_hour": _pct(o.delta_per_hour, 6),
+                "delta_pct_per_8h": _pct(o.delta_per_8h, 6),
+                "apr_pct": f"{Decimal(o.apr_ppm) / 10_000:.2f}",
+                "spread_bps": o.spread_bps,
+                "delta_per_hour_1e12": o.delta_per_hour,
+                "score": s.score,
+                "tradable": s.tradable,
+                "provisional": s.provisional,
+                "reason": s.reason,
+                "checks": [
+                    {"constraint": c.constraint.value, "status": c.status.value, "detail": c.detail} for c in s.checks
+                ],
+                "metrics": [
+                    {
+                        "metric": m.metric.value,
+                        "weight": m.weight,
+                        "sub_score": m.sub_score,
+                        "available": m.sub_score is not None,
+                    }
+                    for m in s.metrics
+                ],
+            }
+        )
+    return {
+        "source": report.source,
+        "at": _iso(report.taken_ms),
+        "size_usd": str(Decimal(report.size) / QUOTE_PRECISION),
+        "notes": list(report.notes),
+        "pairs": len(report.opportunities),
+        "opportunities": rows,
+        "unavailable": [{"venue": u.venue.value, "coin": u.coin.value, "reason": u.reason} for u in report.unavailable],
+    }
+
+
+def _table(report: ScanReport, top: int) -> str:
+    size = Decimal(report.size) / QUOTE_PRECISION
+    lines = [f"funding-arbitrage scan: {report.source}, position ${size:,}", ""]
+    lines += [f"note: {n}" for n in report.notes]
+    lines.append("")
+    header = ("#", "coin", "long", "short", "delta %/h", "delta %/8h", "APR %", "spread bp", "score", "status")
+    rows = [
+        (
+            str(i),
+            o.coin.value,
+            o.long_venue.value,
+            o.short_venue.value,
+            _pct(o.delta_per_hour),
+            _pct(o.delta_per_8h),
+            f"{Decimal(o.apr_ppm) / 10_000:.2f}",
+            str(o.spread_bps),
+            str(o.score.score),
+            _status(o),
+        )
+        for i, o in enumerate(report.opportunities[:top], start=1)
+    ]
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header) - 1)]
+    for r in [header, *rows]:
+        cells = [
+            c.rjust(w) if k in {0, 4, 5, 6, 7, 8} else c.ljust(w)
+            for k, (c, w) in enumerate(zip(r, widths, strict=False))
+        ]
+        lines.append("  ".join([*cells, r[-1]]).rstrip())
+    shown = min(top, len(report.opportunities))
+    lines.append(f"({shown} of {len(report.opportunities)} venue pairs shown)")
+    if report.opportunities:
+        weights = report.opportunities[0].score.metrics
+        unavailable = [m.metric.value for m in weights if m.sub_score is None]
+        if unavailable:
+            lines.append(f"soft metrics unavailable for the top pair (weights renormalised): {', '.join(unavailable)}")
+    for u in report.unavailable:
+        lines.append(f"unavailable: {u.venue}/{u.coin}: {u.reason}")
+    return "\n".join(lines)
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    if args.data is None or args.at is None:
+        raise CliError(
+            "offline scanning needs both --data DIR and --at TIME; live scanning (through ccxt and Drift) is not "
+            "wired into the command yet: its source is the botrunner.scan.snapshot.SnapshotSource protocol"
+        )
+    if not args.data.is_dir():
+        raise CliError(f"--data {args.data}: not a directory")
+    if args.top <= 0:
+        raise CliError(f"--top must be > 0, got {args.top}")
+    try:
+        size = to_fixed(args.size, QUOTE_PRECISION, what="--size")
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if size <= 0:
+        raise CliError(f"--size must be > 0, got {args.size}")
+    try:
+        at = parse_when(args.at, end=False)
+    except CliError:  # its message names --from/--to, the backtest's flags
+        raise CliError(f"--at {args.at!r}: not a date (YYYY-MM-DD) or ISO time") from None
+    venues = tuple(Venue(v) for v in args.venue) if args.venue else tuple(Venue)
+    coins = tuple(Coin(c) for c in args.coin) if args.coin else tuple(Coin)
+    try:
+        snapshot = offline_snapshot(args.data, at, venues, coins)
+    except (DataError, OutsideDataError) as exc:
+        raise CliError(str(exc)) from exc
+    report = rank(snapshot, size)
+    if args.json:
+        sys.stdout.write(msgspec.json.encode(_as_json(report, args.top)).decode() + "\n")
+    else:
+        print(_table(report, args.top))
+    return 0
