@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from botrunner.core.precision import BASE_PRECISION
 from botrunner.core.side import Side
+from botrunner.live.ccxt_legs import ExternalLeg
 from botrunner.live.ccxt_venue import (
     CcxtVenue,
     CcxtVenueError,
@@ -35,6 +36,20 @@ from botrunner.logsetup import configure
 from botrunner.marketdata.venue_data import Coin, Venue
 from botrunner.scan.live_ccxt import CcxtSnapshotSource
 from botrunner.scan.rank import rank
+from governors.leg_out import (
+    ArbLeg,
+    Cancelled,
+    CancelOrder,
+    Filled,
+    LegOut,
+    LegOutConfig,
+    Outcome,
+    Output,
+    PairExecution,
+    PlaceOrder,
+    Tick,
+)
+from governors.leg_out import OrderKind as LegOrderKind
 from tests.support.fake_exchange import (
     TEST_API_KEY,
     TEST_API_SECRET,
@@ -535,5 +550,129 @@ def test_the_live_scan_source_fills_quotes_through_ccxt_and_makes_depth_and_fres
         statuses = {c.constraint.value: c.status.value for c in top.score.checks}
         assert statuses["depth"] == "passed"
         assert statuses["freshness"] in {"passed", "failed"}  # checked (under 200 ms unless the machine stalls)
+
+    run(body)
+
+
+# --- governors.leg_out's external leg through the adapter (botrunner.live.ccxt_legs) ------------------------------
+DRIFT_PRICE = 150_050_000
+EXTERNAL_PRICE = 150_000_000
+
+
+async def pump(machine: PairExecution, leg: ExternalLeg, outputs: list[Output], clock: Clock) -> list[Output]:
+    """Perform the machine's commands until none is left: the EXTERNAL leg through the adapter and the fake, the
+    Drift leg's cancels confirmed at once (its fills are the test's to give); returns every output seen."""
+    seen: list[Output] = []
+    work = list(outputs)
+    while work:
+        item = work.pop(0)
+        seen.append(item)
+        match item:
+            case PlaceOrder(leg=ArbLeg.EXTERNAL) | CancelOrder(leg=ArbLeg.EXTERNAL):
+                for event in await leg.perform(item):
+                    work += machine.on_event(event)
+            case CancelOrder(leg=ArbLeg.DRIFT):
+                work += machine.on_event(Cancelled(item.order_id, clock.ms))
+            case _:
+                pass
+    return seen
+
+
+def open_one_sol() -> PairExecution:
+    return PairExecution(
+        LegOutConfig(bound_ms=500, step_base=10_000_000),
+        drift_side=Side.BUY,
+        drift_size=0,
+        external_size=0,
+        target=ONE_SOL,
+        drift_price=DRIFT_PRICE,
+        external_price=EXTERNAL_PRICE,
+        first_order_id=1,
+    )
+
+
+async def drift_fills_then_bound_passes(
+    fake: FakeBinance, venue: CcxtVenue, clock: Clock
+) -> tuple[PairExecution, ExternalLeg, list[Output]]:
+    """Open 1 SOL: the Drift leg (long) fills, the external follow (IOC sell) finds nothing, the bound passes."""
+    machine = open_one_sol()
+    leg = ExternalLeg(venue, SOL, client_prefix="pair7", clock_ms=clock, resolve_pause_s=0.01)
+    seen = await pump(machine, leg, machine.start(clock.ms), clock)
+    (drift_order,) = [o for o in seen if isinstance(o, PlaceOrder)]
+    assert drift_order.leg is ArbLeg.DRIFT
+    clock.ms += 100
+    fake.script_order(NoFill())
+    seen += await pump(
+        machine, leg, machine.on_event(Filled(drift_order.order_id, ONE_SOL, DRIFT_PRICE, clock.ms)), clock
+    )
+    assert machine.finished is None and machine.gap == ONE_SOL  # naked: long on Drift, nothing on the venue yet
+    assert len(fake.orders_received) == 1  # one IOC follow, not a loop of them
+    clock.ms += 500
+    return machine, leg, seen
+
+
+def test_leg_out_hedge_runs_through_ccxt_and_is_recorded() -> None:
+    async def body() -> None:
+        clock = Clock()
+        async with session(clock=clock) as (fake, venue):
+            machine, leg, seen = await drift_fills_then_bound_passes(fake, venue, clock)
+            seen += await pump(machine, leg, machine.on_event(Tick(clock.ms)), clock)
+            sent = fake.orders_received
+            assert [(o["type"], o["side"], o.get("reduceOnly")) for o in sent] == [
+                ("LIMIT", "SELL", None),
+                ("MARKET", "SELL", None),
+            ]
+            assert [o["newClientOrderId"] for o in sent] == ["pair7-2", "pair7-3"]
+            (legout,) = [o for o in seen if isinstance(o, LegOut)]
+            assert (legout.ahead, legout.hedged_on, legout.base, legout.hedge_price) == (
+                ArbLeg.DRIFT,
+                ArbLeg.EXTERNAL,
+                ONE_SOL,
+                150_000_000,
+            )
+            assert legout.naked_since_ms == 1_765_000_000_100
+            assert machine.finished is not None and machine.finished.outcome is Outcome.HEDGED
+            assert fake.position("SOLUSDT") == -1  # the venue's short now matches the Drift long
+            assert leg.pending == ()
+
+    run(body)
+
+
+def test_a_hedge_whose_reply_is_lost_is_read_not_sent_again() -> None:
+    async def body() -> None:
+        clock = Clock()
+        async with session(timeout_s=0.3, clock=clock) as (fake, venue):
+            machine, leg, seen = await drift_fills_then_bound_passes(fake, venue, clock)
+            fake.script_order(Hang(1.0, place=True))
+            seen += await pump(machine, leg, machine.on_event(Tick(clock.ms)), clock)
+            assert len(fake.orders_received) == 2  # the IOC follow and ONE market hedge
+            assert machine.finished is not None and machine.finished.outcome is Outcome.HEDGED
+            (legout,) = [o for o in seen if isinstance(o, LegOut)]
+            assert legout.base == ONE_SOL
+            assert fake.position("SOLUSDT") == -1
+
+    run(body)
+
+
+def test_a_refused_hedge_makes_the_machine_unwind_the_drift_leg() -> None:
+    async def body() -> None:
+        clock = Clock()
+        async with session(clock=clock) as (fake, venue):
+            machine, leg, seen = await drift_fills_then_bound_passes(fake, venue, clock)
+            fake.script_order(Reject(-2019, "Margin is insufficient."))
+            seen += await pump(machine, leg, machine.on_event(Tick(clock.ms)), clock)
+            unwind = [o for o in seen if isinstance(o, PlaceOrder) and o.leg is ArbLeg.DRIFT][-1]
+            assert (unwind.kind, unwind.side, unwind.reduce_only, unwind.base) == (
+                LegOrderKind.MARKET,
+                Side.SELL,
+                True,
+                ONE_SOL,
+            )
+            clock.ms += 50
+            seen += await pump(
+                machine, leg, machine.on_event(Filled(unwind.order_id, ONE_SOL, 149_900_000, clock.ms)), clock
+            )
+            assert machine.finished is not None and machine.finished.outcome is Outcome.UNWOUND
+            assert fake.position("SOLUSDT") == 0 and len(fake.orders_received) == 2
 
     run(body)
