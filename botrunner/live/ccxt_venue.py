@@ -286,11 +286,24 @@ class _BinanceUsdm(ccxt_async.binanceusdm):  # type: ignore[misc]  # ccxt ships 
         request_headers: Any,
         request_body: Any,
     ) -> None:
-        if isinstance(response, dict) and isinstance(response.get("code"), int) and response["code"] < 0:
-            raise _VenueReply(code, response["code"], str(response.get("msg", "")))
+        venue_code = _error_code(response.get("code")) if isinstance(response, dict) else None
+        if venue_code is not None and venue_code < 0:
+            raise _VenueReply(code, venue_code, str(response.get("msg", "")))
         if code == 200 and response is None:
             raise ccxt_async.BadResponse(f"{self.id} {method}: HTTP 200 whose body is not JSON")
         super().handle_errors(code, reason, url, method, headers, body, response, request_headers, request_body)
+
+
+def _error_code(value: Any) -> int | None:
+    """A Binance error ``code`` as an int. ccxt hands JSON numbers over as ints or, depending on its version and on
+    whether orjson is installed (``quoteJsonNumbers``), as strings: both are accepted."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value):
+        return int(value)
+    return None
 
 
 def _exchange_for(
@@ -438,8 +451,11 @@ class CcxtVenue:
         if not isinstance(intervals, list):
             raise self._error("funding_info", "-", f"expected a list, got {type(intervals).__name__}")
         for row in intervals:
-            hours = row.get("fundingIntervalHours") if isinstance(row, dict) else None
-            if not isinstance(hours, int) or hours <= 0:
+            try:
+                hours = _int(row["fundingIntervalHours"], "fundingIntervalHours")  # an int, or a string (ccxt)
+            except (KeyError, TypeError, ValueError):
+                hours = 0
+            if hours <= 0:
                 raise self._error("funding_info", "-", f"a row without a positive fundingIntervalHours: {row!r:.120}")
             self._funding_hours[str(row.get("symbol"))] = hours
         return dict(self._markets)

@@ -676,3 +676,39 @@ def test_a_refused_hedge_makes_the_machine_unwind_the_drift_leg() -> None:
             assert fake.position("SOLUSDT") == 0 and len(fake.orders_received) == 2
 
     run(body)
+
+
+def test_the_adapter_reads_json_numbers_handed_over_as_strings() -> None:
+    """ccxt parses JSON numbers as strings when it quotes them (``quoteJsonNumbers``: ccxt 4.5.64 without orjson,
+    which a joint install with driftpy resolves to) and as ints otherwise (4.5.90): codes, intervals, ids and times
+    must read the same either way."""
+
+    async def body() -> None:
+        clock = Clock()
+        async with FakeBinance() as fake:
+            fake.set_funding(
+                "SOLUSDT", rate="0.00004000", mark="150", index="150", next_ms=NEXT_FUNDING_MS, interval_hours=4
+            )
+            fake.set_book("SOLUSDT", bids=[("150.00", "40")], asks=[("150.10", "35")])
+            venue = CcxtVenue.connect(environ=ENV, base_url=fake.url, timeout_s=0.3, clock_ms=clock)
+            venue._exchange.on_json_response = lambda text: json.loads(text, parse_float=str, parse_int=str)
+            try:
+                await venue.load_markets((SOL,))
+                assert (await venue.funding(SOL)).rate_per_hour == 10_000_000
+                assert (await venue.book(SOL)).venue_ms > 0
+                fake.script_order(Reject(-2019, "Margin is insufficient."), Hang(0.05), Hang(1.0, place=False), Fill())
+                rejected = await venue.place(buy_sol("s-1"))
+                assert (rejected.outcome, rejected.code) == (OrderOutcome.REJECTED, -2019)
+                unknown = await venue.place(buy_sol("s-2"))
+                assert (unknown.outcome, unknown.code) == (OrderOutcome.UNKNOWN, -1007)
+                assert (await venue.resolve(unknown)).outcome is OrderOutcome.FILLED
+                swallowed = await venue.place(buy_sol("s-3"))
+                clock.ms += 6_001
+                assert (await venue.resolve(swallowed)).outcome is OrderOutcome.ABSENT
+                filled = await venue.place(buy_sol("s-4"))
+                assert (filled.outcome, filled.venue_order_id) == (OrderOutcome.FILLED, "1002")
+                assert [p.base for p in await venue.positions()] == [2 * ONE_SOL]
+            finally:
+                await venue.close()
+
+    run(body)
