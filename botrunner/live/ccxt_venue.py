@@ -640,7 +640,7 @@ class CcxtVenue:
     async def order(self, symbol: str, client_id: str, sent_ms: int) -> OrderReport:
         """Read an order by its client id. Not found: UNKNOWN until ``recvWindow + 1 s`` after ``sent_ms`` (it may
         still arrive), ABSENT after (it cannot any more). A failed read is UNKNOWN, never an exception."""
-        market = self.market(symbol)
+        self.market(symbol)  # a symbol never loaded is the caller's bug: raise, do not read
         self._private("order", symbol)
         try:
             reply = await asyncio.wait_for(
@@ -658,7 +658,6 @@ class CcxtVenue:
             reason = f"not found yet; it can still arrive until {closes} ms"
             return OrderReport(OrderOutcome.UNKNOWN, symbol, client_id, sent_ms, code=exc.code, reason=reason)
         except (TimeoutError, ccxt_async.BaseError, CcxtVenueError) as exc:
-            del market
             return OrderReport(OrderOutcome.UNKNOWN, symbol, client_id, sent_ms, reason=_describe(exc))
 
     async def resolve(self, report: OrderReport) -> OrderReport:
@@ -669,7 +668,7 @@ class CcxtVenue:
 
     async def cancel(self, symbol: str, client_id: str, sent_ms: int) -> OrderReport:
         """Cancel an open order, then report it as read afterwards (a cancel that raced a fill shows the fill)."""
-        market = self.market(symbol)
+        self.market(symbol)
         self._private("cancel", symbol)
         try:
             await asyncio.wait_for(
@@ -681,7 +680,6 @@ class CcxtVenue:
             _log.warning(
                 "ccxt_cancel_unknown", venue=self.venue, symbol=symbol, client_id=client_id, error=_describe(exc)
             )
-        del market
         return await self.order(symbol, client_id, sent_ms)
 
     async def hedge(self, symbol: str, position_base: int, client_id: str) -> OrderReport:

@@ -712,3 +712,20 @@ def test_the_adapter_reads_json_numbers_handed_over_as_strings() -> None:
                 await venue.close()
 
     run(body)
+
+
+def test_cancel_reports_the_order_as_read_afterwards() -> None:
+    async def body() -> None:
+        async with session() as (fake, venue):
+            fake.script_order(Ack(then=None), Ack())
+            resting = await venue.place(buy_sol("c-1"))
+            assert resting.outcome is OrderOutcome.OPEN
+            cancelled = await venue.cancel(SOL, "c-1", resting.sent_ms)
+            assert (cancelled.outcome, cancelled.filled_base) == (OrderOutcome.EXPIRED, 0)
+            raced = await venue.place(buy_sol("c-2"))  # acknowledged, but it filled before the cancel arrived
+            after = await venue.cancel(SOL, "c-2", raced.sent_ms)
+            assert (after.outcome, after.filled_base) == (OrderOutcome.FILLED, ONE_SOL)
+            assert fake.requests.count("DELETE /fapi/v1/order") == 2
+            assert len(fake.orders_received) == 2
+
+    run(body)

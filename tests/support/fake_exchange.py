@@ -79,9 +79,10 @@ class Hang:
 
 @dataclass(frozen=True)
 class Ack:
-    """Accept the order with status NEW (no result yet); it fills as ``then`` and a read shows the fill."""
+    """Accept the order with status NEW (no result yet); it fills as ``then`` and a read shows the fill. With
+    ``then=None`` it stays NEW, unfilled, until cancelled (a resting order)."""
 
-    then: Fill | Partial = Fill()
+    then: Fill | Partial | None = Fill()
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,10 @@ class FakeBinance:
                 order = self._record(params, Fill())
                 return await _cut(request, json.dumps(order).encode(), truncated)
             case Ack(then=then):
+                if then is None:  # a resting order: NEW until cancelled
+                    order = self._record(params, NoFill())
+                    order["status"] = "NEW"
+                    return web.json_response(order)
                 order = self._record(params, then)
                 return web.json_response(
                     {**order, "status": "NEW", "executedQty": "0", "cumQuote": "0", "avgPrice": "0"}
