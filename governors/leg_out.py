@@ -6,7 +6,7 @@ ahead of the other: a naked position. This machine keeps that moment short and b
 
 1. The **harder leg first**: the Drift leg (it settles on chain, slots and priority fees make it the slow and
    uncertain one) gets a limit order towards the target size; it is cancelled if it has not completed within
-   ``bound_ms``.
+   ``first_leg_window_ms`` (a few Solana slots: nothing is naked while it waits, so this is not the bound).
 2. The **external leg follows** whatever the Drift leg has actually filled (partial fills included): each time the
    Drift leg's size moves, a limit order on the external venue brings the external size back level with it.
 3. If the two sizes differ by more than one order step for ``bound_ms`` (measured from the moment they first
@@ -42,6 +42,7 @@ from botrunner.core.precision import quote_value
 from botrunner.core.side import Side
 
 DEFAULT_BOUND_MS = 500  # the spread-arbitrage design's bound: one leg never waits for the other longer than this
+DEFAULT_FIRST_LEG_WINDOW_MS = 2_000  # 5 Solana slots of 400 ms: a transaction that has not landed by then is stale
 DEFAULT_MAX_MARKET_REJECTS = 4  # market orders refused in a row before the machine stops and asks for a human
 
 
@@ -69,13 +70,16 @@ FAILED_OUTCOMES = frozenset({Outcome.ABANDONED, Outcome.UNWOUND, Outcome.STUCK, 
 
 
 class LegOutConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    bound_ms: int = DEFAULT_BOUND_MS  # longest a leg may be ahead of the other; also the Drift leg's fill window
+    bound_ms: int = DEFAULT_BOUND_MS  # longest a leg may be ahead of the other
+    first_leg_window_ms: int = DEFAULT_FIRST_LEG_WINDOW_MS  # the Drift order's own fill window
     step_base: int = 10_000_000  # one order step of the coarser venue (1e9): a gap up to this is "level"
     max_market_rejects: int = DEFAULT_MAX_MARKET_REJECTS
 
     def validate(self) -> None:
         if self.bound_ms <= 0:
             raise InvalidField("LegOutConfig", "bound_ms", "must be > 0")
+        if self.first_leg_window_ms <= 0:
+            raise InvalidField("LegOutConfig", "first_leg_window_ms", "must be > 0")
         if self.step_base <= 0:
             raise InvalidField("LegOutConfig", "step_base", "must be > 0")
         if self.max_market_rejects < 1:
@@ -204,7 +208,7 @@ class PairExecution:
         out: list[Output] = []
         change = self.target - self.drift_size
         if change != 0:
-            self._drift_deadline = now_ms + self.config.bound_ms
+            self._drift_deadline = now_ms + self.config.first_leg_window_ms
             out.append(self._place(ArbLeg.DRIFT, change, OrderKind.LIMIT))
         self._settle(now_ms, out)
         return out
