@@ -12,9 +12,10 @@ ahead of the other: a naked position. This machine keeps that moment short and b
 3. If the two sizes differ by one order step or more (fills come in whole steps: any gap at all) for ``bound_ms``
    (measured from the moment they first differed), the machine **hedges at market**: it cancels the external
    limits and sends a market order on the external venue for the whole gap, and records a ``LegOut`` (which leg
-   was ahead, since when, the hedge price and its cost against the planned price). If that market order is rejected, the machine **unwinds** the leg that is
-   ahead with a market order on its own venue. If both remedies are rejected ``max_market_rejects`` times in a row,
-   it gives up with ``Outcome.STUCK``: a human must look (the caller stops the bot; nothing more is automatic).
+   was ahead, since when, the hedge price and its cost against the planned price). If that market order is
+   rejected, the machine **unwinds** the leg that is ahead with a market order on its own venue. If both remedies
+   are rejected ``max_market_rejects`` times in a row, it gives up with ``Outcome.STUCK``: a human must look (the
+   caller stops the bot; nothing more is automatic).
 
 Inputs are venue events (``Acked``, ``Filled``, ``Rejected``, ``Cancelled``) and ``Tick`` (time passing); outputs are
 commands (``PlaceOrder``, ``CancelOrder``) and records (``LegOut``, ``Finished``). ``wake_at_ms`` says when the
