@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Final, Literal
+from typing import Literal
 
 import msgspec
 
-from botrunner.funding import ONE_HOUR_S
-
 CandleInterval = Literal["5m", "1h"]
-CANDLE_INTERVALS: Final[tuple[CandleInterval, ...]] = ("5m", "1h")
 
 
 class Venue(enum.StrEnum):
@@ -48,15 +45,6 @@ class Coin(enum.StrEnum):
     SOL = "SOL"
     BTC = "BTC"
     ETH = "ETH"
-
-
-# Settlement interval of each venue's funding in the data window (Hyperliquid settled 8-hourly before 2023-06-08,
-# see botrunner.marketdata.funding.HYPERLIQUID_HOURLY_AFTER_TS; every sample carries its own interval anyway).
-FUNDING_INTERVAL_S: Final[dict[Venue, int]] = {
-    Venue.DRIFT: ONE_HOUR_S,
-    Venue.HYPERLIQUID: ONE_HOUR_S,
-    Venue.BINANCE: 8 * ONE_HOUR_S,
-}
 
 
 def _stem(venue: Venue, coin: Coin) -> str:

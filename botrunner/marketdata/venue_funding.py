@@ -6,7 +6,9 @@ longs pay shorts, as an integer in parts per 1e12 (:data:`~botrunner.marketdata.
 - Drift publishes ``fundingRate`` in USDC per 1 base unit for the hour (1e9 after loading); as a fraction of price
   it is ``fundingRate / oraclePriceTwap`` — Drift itself charges ``rate * base``, i.e. relative to the oracle TWAP
   the rate was computed from. In 1e12: ``rate_1e9 * 1e9 / oracle_1e6``, truncated toward zero (an error below
-  1e-12 of price per hour, ~1e-8 of a cent on a $1,000 position).
+  1e-12 of price per hour, ~1e-8 of a cent on a $1,000 position). ``fundingRateLong``/``fundingRateShort`` differ
+  from it only when the protocol caps one side (never in the shared SOL/BTC records); the series uses
+  ``fundingRate``.
 - Hyperliquid's file is already a fraction per hour (it settled 8-hourly until 2023-06-08, hourly since).
 - Binance's is a fraction per 8 h settled every 8 h: divided by 8 (exact for every shared row: 8 decimals at 1e12
   leave four zeros), while its settlement interval stays 8 h.

@@ -319,7 +319,8 @@ def trade(
     account: ExternalAccount, *, ts: int, side: Side, base: int, price: int, liquidity: Liquidity
 ) -> tuple[ExternalAccount, ExternalFill | ExternalRejection]:
     """Book a fill of ``base`` (1e9, > 0, a multiple of the market's step) at ``price`` (the caller has applied any
-    slippage: :func:`taker_price`). A risk-adding trade the margin cannot carry is rejected, nothing changed."""
+    slippage: :func:`taker_price`). A risk-adding trade the margin cannot carry (equity and requirement valued at
+    the fill price) is rejected, nothing changed."""
     if base <= 0 or base % account.rules.step_base:
         raise ValueError(f"base must be a positive multiple of {account.rules.step_base}, got {base}")
     if price <= 0:

@@ -78,3 +78,12 @@ def test_refusals_are_one_clear_line(shared: Path, tmp_path: Path) -> None:
     assert none.returncode == 2 and "needs both --data DIR and --at TIME" in none.stderr
     empty = _cli("--data", str(tmp_path), "--at", "2025-06-01")
     assert empty.returncode == 2 and "no funding data" in empty.stderr
+
+
+def test_venue_and_coin_filters(shared: Path) -> None:
+    res = _cli("--data", str(shared), "--at", "2025-06-01", "--coin", "ETH", "--venue", "binance", "--venue", "drift")
+    assert res.returncode == 0, res.stderr
+    rows = [line.split() for line in res.stdout.splitlines() if line[:1].isdigit()]
+    assert rows == []  # Drift has no ETH: no pair left
+    assert "unavailable: drift/ETH: no funding file in the data" in res.stdout
+    assert "(0 of 0 venue pairs shown)" in res.stdout
