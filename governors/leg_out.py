@@ -6,15 +6,16 @@ ahead of the other: a naked position. This machine keeps that moment short and b
 
 1. The **harder leg first**: the Drift leg (it settles on chain, slots and priority fees make it the slow and
    uncertain one) gets a limit order towards the target size; it is cancelled if it has not completed within
-   ``bound_ms``.
+   ``first_leg_window_ms`` (a few Solana slots: nothing is naked while it waits, so this is not the bound).
 2. The **external leg follows** whatever the Drift leg has actually filled (partial fills included): each time the
    Drift leg's size moves, a limit order on the external venue brings the external size back level with it.
-3. If the two sizes differ by more than one order step for ``bound_ms`` (measured from the moment they first
-   differed), the machine **hedges at market**: it cancels the external limits and sends a market order on the
-   external venue for the whole gap, and records a ``LegOut`` (which leg was ahead, since when, the hedge price and
-   its cost against the planned price). If that market order is rejected, the machine **unwinds** the leg that is
-   ahead with a market order on its own venue. If both remedies are rejected ``max_market_rejects`` times in a row,
-   it gives up with ``Outcome.STUCK``: a human must look (the caller stops the bot; nothing more is automatic).
+3. If the two sizes differ by one order step or more (fills come in whole steps: any gap at all) for ``bound_ms``
+   (measured from the moment they first differed), the machine **hedges at market**: it cancels the external
+   limits and sends a market order on the external venue for the whole gap, and records a ``LegOut`` (which leg
+   was ahead, since when, the hedge price and its cost against the planned price). If that market order is
+   rejected, the machine **unwinds** the leg that is ahead with a market order on its own venue. If both remedies
+   are rejected ``max_market_rejects`` times in a row, it gives up with ``Outcome.STUCK``: a human must look (the
+   caller stops the bot; nothing more is automatic).
 
 Inputs are venue events (``Acked``, ``Filled``, ``Rejected``, ``Cancelled``) and ``Tick`` (time passing); outputs are
 commands (``PlaceOrder``, ``CancelOrder``) and records (``LegOut``, ``Finished``). ``wake_at_ms`` says when the
@@ -42,6 +43,7 @@ from botrunner.core.precision import quote_value
 from botrunner.core.side import Side
 
 DEFAULT_BOUND_MS = 500  # the spread-arbitrage design's bound: one leg never waits for the other longer than this
+DEFAULT_FIRST_LEG_WINDOW_MS = 2_000  # 5 Solana slots of 400 ms: a transaction that has not landed by then is stale
 DEFAULT_MAX_MARKET_REJECTS = 4  # market orders refused in a row before the machine stops and asks for a human
 
 
@@ -56,7 +58,7 @@ class OrderKind(enum.Enum):
 
 
 class Outcome(enum.Enum):
-    COMPLETED = "completed"  # both legs reached the target (within one step), no market hedge needed
+    COMPLETED = "completed"  # both legs reached the target (less than one step away), no market hedge needed
     HEDGED = "hedged"  # the legs are level, but only thanks to a market hedge (a LegOut was recorded)
     PARTIAL = "partial"  # the Drift leg stopped short of the target (timeout or reject); the legs are level there
     ABANDONED = "abandoned"  # nothing moved: the Drift leg filled nothing before its bound or was rejected
@@ -69,13 +71,16 @@ FAILED_OUTCOMES = frozenset({Outcome.ABANDONED, Outcome.UNWOUND, Outcome.STUCK, 
 
 
 class LegOutConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    bound_ms: int = DEFAULT_BOUND_MS  # longest a leg may be ahead of the other; also the Drift leg's fill window
-    step_base: int = 10_000_000  # one order step of the coarser venue (1e9): a gap up to this is "level"
+    bound_ms: int = DEFAULT_BOUND_MS  # longest a leg may be ahead of the other
+    first_leg_window_ms: int = DEFAULT_FIRST_LEG_WINDOW_MS  # the Drift order's own fill window
+    step_base: int = 10_000_000  # one order step of the coarser venue (1e9): a gap under this is "level"
     max_market_rejects: int = DEFAULT_MAX_MARKET_REJECTS
 
     def validate(self) -> None:
         if self.bound_ms <= 0:
             raise InvalidField("LegOutConfig", "bound_ms", "must be > 0")
+        if self.first_leg_window_ms <= 0:
+            raise InvalidField("LegOutConfig", "first_leg_window_ms", "must be > 0")
         if self.step_base <= 0:
             raise InvalidField("LegOutConfig", "step_base", "must be > 0")
         if self.max_market_rejects < 1:
@@ -204,7 +209,7 @@ class PairExecution:
         out: list[Output] = []
         change = self.target - self.drift_size
         if change != 0:
-            self._drift_deadline = now_ms + self.config.bound_ms
+            self._drift_deadline = now_ms + self.config.first_leg_window_ms
             out.append(self._place(ArbLeg.DRIFT, change, OrderKind.LIMIT))
         self._settle(now_ms, out)
         return out
@@ -337,7 +342,7 @@ class PairExecution:
             self._drift_deadline = None
             self._cancel(ArbLeg.DRIFT, out)
         gap = self.gap
-        if abs(gap) <= self.config.step_base:
+        if abs(gap) < self.config.step_base:
             self.naked_since_ms = None
         elif self.naked_since_ms is None:
             self.naked_since_ms = now_ms
@@ -347,7 +352,7 @@ class PairExecution:
             self._remedy(gap, now_ms, out)
             return
         self._follow(gap, out)
-        if not self._orders and abs(self.gap) <= self.config.step_base:
+        if not self._orders and abs(self.gap) < self.config.step_base:
             self._finish(self._outcome(), now_ms, out)
 
     def _remedy(self, gap: int, now_ms: int, out: list[Output]) -> None:
@@ -385,7 +390,7 @@ class PairExecution:
             return Outcome.UNWOUND
         if self._hedged:
             return Outcome.HEDGED
-        if abs(self.drift_size - self.target) <= self.config.step_base:
+        if abs(self.drift_size - self.target) < self.config.step_base:
             return Outcome.COMPLETED
         if self._drift_stopped_short and self.drift_size == self._start_drift_size:
             return Outcome.ABANDONED

@@ -125,7 +125,12 @@ def scenario(draw: st.DrawFn) -> tuple[Venue, int]:
     closing = draw(st.booleans())
     size = draw(st.integers(1, 50)) * STEP
     execution = PairExecution(
-        LegOutConfig(bound_ms=bound, step_base=STEP, max_market_rejects=draw(st.integers(1, 6))),
+        LegOutConfig(
+            bound_ms=bound,
+            first_leg_window_ms=draw(st.sampled_from([100, 2_000])),
+            step_base=STEP,
+            max_market_rejects=draw(st.integers(1, 6)),
+        ),
         drift_side=draw(st.sampled_from([Side.BUY, Side.SELL])),
         drift_size=size if closing else 0,
         external_size=size if closing else 0,

@@ -56,13 +56,13 @@ def test_the_drift_leg_goes_first_and_the_external_follows_its_fills() -> None:
     assert done == Finished(Outcome.COMPLETED, SOL, SOL, 40)
 
 
-def test_a_drift_leg_that_fills_nothing_in_the_bound_is_cancelled_and_the_entry_abandoned() -> None:
+def test_a_drift_leg_that_fills_nothing_in_its_window_is_cancelled_and_the_entry_abandoned() -> None:
     ex = _open()
     ex.start(0)
-    assert ex.wake_at_ms() == 500
-    assert ex.on_event(Tick(499)) == []
-    assert ex.on_event(Tick(500)) == [CancelOrder(1, ArbLeg.DRIFT)]
-    assert ex.on_event(Cancelled(1, 520)) == [Finished(Outcome.ABANDONED, 0, 0, 520)]
+    assert ex.wake_at_ms() == 2_000  # the Drift leg's own window (nothing is naked while it waits)
+    assert ex.on_event(Tick(1_999)) == []
+    assert ex.on_event(Tick(2_000)) == [CancelOrder(1, ArbLeg.DRIFT)]
+    assert ex.on_event(Cancelled(1, 2_020)) == [Finished(Outcome.ABANDONED, 0, 0, 2_020)]
 
 
 def test_an_external_leg_that_does_not_fill_within_the_bound_is_hedged_at_market_with_a_leg_out_record() -> None:
@@ -146,10 +146,10 @@ def test_a_close_in_flight_is_never_doubled() -> None:
     assert guard.begin(first, 0)
     assert guard.busy
     assert guard.begin(_open(), 1) == []  # the second request sends nothing
-    first.on_event(Tick(500))
-    first.on_event(Cancelled(1, 501))
+    first.on_event(Tick(2_000))
+    first.on_event(Cancelled(1, 2_001))
     assert not guard.busy
-    assert guard.begin(_open(), 600)
+    assert guard.begin(_open(), 2_100)
 
 
 def test_bad_inputs_are_refused() -> None:
