@@ -729,3 +729,24 @@ def test_cancel_reports_the_order_as_read_afterwards() -> None:
             assert len(fake.orders_received) == 2
 
     run(body)
+
+
+def test_a_swallowed_hedge_stays_pending_until_read_absent_then_the_machine_unwinds() -> None:
+    async def body() -> None:
+        clock = Clock()
+        async with session(timeout_s=0.3, clock=clock) as (fake, venue):
+            machine, leg, seen = await drift_fills_then_bound_passes(fake, venue, clock)
+            fake.script_order(Hang(1.0, place=False))
+            seen += await pump(machine, leg, machine.on_event(Tick(clock.ms)), clock)
+            hedge = [o for o in seen if isinstance(o, PlaceOrder) and o.kind is LegOrderKind.MARKET][-1]
+            assert leg.pending == (hedge.order_id,)  # no answer and not found yet: no event, nothing re-sent
+            assert machine.finished is None and machine.on_event(Tick(clock.ms + 100)) == []  # the machine waits
+            clock.ms += 6_001  # recvWindow + 1 s after it was signed: it can no longer arrive
+            for event in await leg.poll():
+                seen += await pump(machine, leg, machine.on_event(event), clock)
+            assert not leg.pending
+            unwind = [o for o in seen if isinstance(o, PlaceOrder) and o.leg is ArbLeg.DRIFT][-1]
+            assert (unwind.kind, unwind.side, unwind.reduce_only) == (LegOrderKind.MARKET, Side.SELL, True)
+            assert len(fake.orders_received) == 2 and fake.position("SOLUSDT") == 0
+
+    run(body)
