@@ -64,6 +64,7 @@ ONE_HOUR_MS: Final = 3_600_000
 DEFAULT_TIMEOUT_S: Final = 5.0
 DEFAULT_RECV_WINDOW_MS: Final = 5_000
 LOAD_MARKETS_TIMEOUT_S: Final = 30.0
+FUNDING_INFO_MAX_AGE_MS: Final = 10 * 60_000  # funding intervals re-read at most this old
 # Binance refuses a request stamped more than this far ahead of its clock, which bounds how far ahead ours can be.
 BINANCE_MAX_AHEAD_MS: Final = 1_000
 BINANCE_DEFAULT_FUNDING_HOURS: Final = 8  # symbols not listed by /fapi/v1/fundingInfo settle every 8 h
@@ -350,15 +351,16 @@ class CcxtVenue:
         *,
         timeout_s: float,
         clock_ms: Callable[[], int],
-        recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
     ) -> None:
         self.venue = venue
         self._exchange = exchange
         self._timeout_s = timeout_s
         self._clock_ms = clock_ms
-        self._recv_window_ms = recv_window_ms
+        # The ABSENT rule must use the window the requests are actually signed with: read it from the exchange.
+        self._recv_window_ms = int(exchange.options.get("recvWindow") or DEFAULT_RECV_WINDOW_MS)
         self._markets: dict[str, ExternalMarket] = {}
         self._funding_hours: dict[str, int] = {}
+        self._funding_hours_ms: int | None = None  # when they were read (our clock)
         self._sent: set[str] = set()
         self._keyed = bool(getattr(exchange, "apiKey", ""))
 
@@ -407,8 +409,7 @@ class CcxtVenue:
 
     # --- plumbing -------------------------------------------------------------------------------------------------
     def _error(self, call: str, symbol: str, exc: BaseException | str) -> CcxtVenueError:
-        text = exc if isinstance(exc, str) else _describe(exc)
-        return CcxtVenueError(f"{self.venue} {call} {symbol or '-'}: {text}")
+        return CcxtVenueError(f"{self.venue} {call} {symbol or '-'}: {_describe(exc)}")
 
     async def _call(
         self, call: str, symbol: str, make: Callable[[], Awaitable[_T]], timeout_s: float | None = None
@@ -447,9 +448,16 @@ class CcxtVenue:
             if found is None or not found.get("swap"):
                 raise self._error("load_markets", symbol, "no such perpetual swap at this venue")
             self._markets[symbol] = self._convert_market(symbol, found)
+        await self._load_funding_intervals()
+        return dict(self._markets)
+
+    async def _load_funding_intervals(self) -> None:
+        """The symbols whose funding interval is not the default 8 h (Binance changes them in volatile markets, so
+        ``funding`` reloads them when older than ``FUNDING_INFO_MAX_AGE_MS``)."""
         intervals = await self._call("funding_info", "-", self._exchange.fapiPublicGetFundingInfo)
         if not isinstance(intervals, list):
             raise self._error("funding_info", "-", f"expected a list, got {type(intervals).__name__}")
+        hours_by_symbol: dict[str, int] = {}
         for row in intervals:
             try:
                 hours = _int(row["fundingIntervalHours"], "fundingIntervalHours")  # an int, or a string (ccxt)
@@ -457,8 +465,9 @@ class CcxtVenue:
                 hours = 0
             if hours <= 0:
                 raise self._error("funding_info", "-", f"a row without a positive fundingIntervalHours: {row!r:.120}")
-            self._funding_hours[str(row.get("symbol"))] = hours
-        return dict(self._markets)
+            hours_by_symbol[str(row.get("symbol"))] = hours
+        self._funding_hours = hours_by_symbol
+        self._funding_hours_ms = self._clock_ms()
 
     def _convert_market(self, symbol: str, found: Mapping[str, Any]) -> ExternalMarket:
         info = found.get("info") or {}
@@ -477,6 +486,9 @@ class CcxtVenue:
     async def funding(self, symbol: str) -> FundingQuote:
         """The current funding rate, normalised per hour (positive = longs pay), with mark and index prices."""
         market = self.market(symbol)
+        read_ms = self._funding_hours_ms
+        if read_ms is None or self._clock_ms() - read_ms > FUNDING_INFO_MAX_AGE_MS:
+            await self._load_funding_intervals()
         reply = await self._call("funding", symbol, lambda: self._exchange.fetch_funding_rate(symbol))
         info = reply.get("info") if isinstance(reply, dict) else None
         try:

@@ -135,19 +135,28 @@ def test_markets_funding_and_book_are_in_drift_precisions() -> None:
     run(body)
 
 
-def test_an_adjusted_funding_interval_is_read_from_funding_info() -> None:
+def test_an_adjusted_funding_interval_is_read_from_funding_info_and_re_read_when_old() -> None:
     async def body() -> None:
+        clock = Clock()
         async with FakeBinance() as fake:
             fake.set_funding(
                 "SOLUSDT", rate="0.00004000", mark="150", index="150", next_ms=NEXT_FUNDING_MS, interval_hours=4
             )
-            venue = CcxtVenue.connect(environ=ENV, base_url=fake.url, timeout_s=1.0)
+            venue = CcxtVenue.connect(environ=ENV, base_url=fake.url, timeout_s=1.0, clock_ms=clock)
             try:
                 await venue.load_markets((SOL,))
-                funding = await venue.funding(SOL)
+                four_hourly = await venue.funding(SOL)
+                fake.set_funding("SOLUSDT", rate="0.00004000", mark="150", index="150", next_ms=0, interval_hours=1)
+                clock.ms += 9 * 60_000
+                cached = await venue.funding(SOL)  # Binance moved it to hourly, but our reading is 9 min old
+                clock.ms += 2 * 60_000
+                hourly = await venue.funding(SOL)
             finally:
                 await venue.close()
-        assert (funding.interval_s, funding.rate_per_hour) == (4 * 3600, 10_000_000)  # 0.004 % / 4 h
+        assert (four_hourly.interval_s, four_hourly.rate_per_hour) == (4 * 3600, 10_000_000)  # 0.004 % / 4 h
+        assert cached.interval_s == 4 * 3600
+        assert (hourly.interval_s, hourly.rate_per_hour) == (3600, 40_000_000)
+        assert fake.requests.count("GET /fapi/v1/fundingInfo") == 2
 
     run(body)
 
