@@ -422,6 +422,7 @@ def test_the_secret_and_key_never_appear_in_logs_reports_or_exceptions(caplog: p
         structlog.reset_defaults()
 
 
+@pytest.mark.slow  # ~15 s: fifteen fake sessions, some waiting out a hang
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
