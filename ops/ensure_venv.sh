@@ -23,7 +23,7 @@ rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 log="$VENV/install.log"
 if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip \
-       && "$VENV/bin/python" -m pip install --disable-pip-version-check -e '.[dev]'; } >"$log" 2>&1; then
+       && "$VENV/bin/python" -m pip install --disable-pip-version-check -e '.[dev,arb]'; } >"$log" 2>&1; then
   grep -v "is ignored: it is neither a file nor a directory" "$log" | tail -40 >&2
   echo "ensure_venv: installing dependencies failed (full log: $log)" >&2
   exit 1

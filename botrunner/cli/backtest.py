@@ -13,7 +13,7 @@ from botrunner.backtest.data import DataNotFound, check_funding_covers, resolve
 from botrunner.backtest.engine import BacktestError, BacktestInputs, run_backtest
 from botrunner.backtest.output import iso, summary, write_outputs
 from botrunner.cli import CliError
-from botrunner.config import BotConfig, load_bot
+from botrunner.config import BotConfig, StrategyKind, load_bot
 from botrunner.config.paper import check_latency_slots
 from botrunner.funding import ONE_DAY_S
 from botrunner.marketdata._text import DataError
@@ -109,6 +109,10 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         bot = load_bot(args.bot)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
+    if bot.strategy.kind is StrategyKind.FUNDING_ARB:
+        from botrunner.cli.backtest_arb import run_arb_backtest_command
+
+        return run_arb_backtest_command(args, bot)
     paper = _paper_config(args, bot)
     try:
         data = resolve(

@@ -33,6 +33,7 @@ from rich.live import Live
 from rich.table import Table
 
 from botrunner.cli import CliError
+from botrunner.config import check_fleet_files
 from botrunner.config.fleet import FleetSettings, default_path, load_fleet_settings
 from botrunner.control import SocketPathError, resolve_run_dir
 from botrunner.control.server import ControlServerError
@@ -300,6 +301,17 @@ def banner(report: StartReport, *, bots: int, run_dir: Path, speed: str, ctl: st
     return "\n".join(lines)
 
 
+def _print_refused(fleet: Path) -> None:
+    """Say which bots of the fleet directory will not run and why (kind: funding_arb is backtest only); a file that
+    cannot load is the runner's own error, reported when it loads the fleet."""
+    try:
+        refused = check_fleet_files(fleet).refused
+    except ConfigError:
+        return
+    for refusal in refused:
+        print(f"botrunner run: refused: {refusal}", file=sys.stderr)
+
+
 def run_fleet(args: argparse.Namespace) -> int:
     try:
         speed = parse_speed(args.speed)
@@ -309,6 +321,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     if args.snapshot_every <= 0 or args.log_retention_days <= 0 or not args.status_every > 0:
         raise CliError("--snapshot-every, --log-retention-days and --status-every must be positive")
     fleet_settings = read_fleet_settings(args.fleet, args.fleet_config)
+    _print_refused(args.fleet)
     notify_urls = merged_notify_urls(args.notify_url, urls_from_env(), fleet_settings.notify.urls)
     runner = Runner(
         RunOptions(

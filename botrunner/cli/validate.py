@@ -115,12 +115,16 @@ def run_validate(args: argparse.Namespace) -> int:
         )
     for error in checked.errors:
         print(f"botrunner validate: error: {error}", file=sys.stderr)
+    for refusal in checked.refused:
+        print(f"botrunner validate: refused: {refusal}", file=sys.stderr)
     for warning in warnings:
         print(f"botrunner validate: warning: {warning}", file=sys.stderr)
     bad_files = len({e.source for e in checked.errors})
     summary = f"{len(checked.bots)} bot(s) valid"
     if checked.errors:
         summary += f", {bad_files} of {checked.files} file(s) invalid ({len(checked.errors)} error(s))"
+    if checked.refused:
+        summary += f", {len(checked.refused)} backtest-only bot(s) refused (botrunner run leaves them out)"
     if warnings:
         summary += f", {len(warnings)} warning(s)"
     print(summary)

@@ -50,6 +50,7 @@ from botrunner.core.precision import (
     to_decimal,
     to_fixed,
 )
+from botrunner.marketdata.venue_data import Coin
 from botrunner.yamlconf import (
     ConfigError,
     Position,
@@ -61,6 +62,8 @@ from botrunner.yamlconf import (
     read_text,
     where,
 )
+from governors.arb_breaker import BreakerConfig
+from governors.leg_out import LegOutConfig
 from governors.legs_gates import CostGateConfig
 from governors.risk_legs import LegsLimits
 from governors.risk_limits import RiskLimits
@@ -69,6 +72,7 @@ from strategies.base import Strategy
 from strategies.carry_settings import CarrySettings
 from strategies.config import GridConfig
 from strategies.delta_neutral import DeltaNeutralConfig
+from strategies.funding_arb import FundingArbSettings
 from strategies.grid import GridStrategy, side_levels
 
 
@@ -82,6 +86,7 @@ class StrategyKind(enum.Enum):
     GRID = "grid"  # strategies.grid: Pionex-style grid/curve
     BAND = "band"  # strategies.band: hold anywhere in a fixed band, the connector's ladder works it
     DELTA_NEUTRAL = "delta_neutral"  # strategies.delta_neutral: spot SOL + short SOL-PERP (botrunner.bot.legs)
+    FUNDING_ARB = "funding_arb"  # strategies.funding_arb: Drift perp vs another venue's perp (backtest only)
 
 
 class ShutdownPolicy(enum.Enum):
@@ -106,6 +111,9 @@ class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     carry: CarrySettings = CarrySettings()  # kind: delta_neutral only
     legs_risk: LegsLimits = LegsLimits()  # kind: delta_neutral only: the two-leg risk check's limits
     cost_gate: CostGateConfig = CostGateConfig()  # kind: delta_neutral only
+    funding_arb: FundingArbSettings = FundingArbSettings()  # kind: funding_arb only
+    leg_out: LegOutConfig = LegOutConfig()  # kind: funding_arb only: the two venues' leg-out bound
+    arb_breaker: BreakerConfig = BreakerConfig()  # kind: funding_arb only
 
     @property
     def two_legs(self) -> bool:
@@ -123,6 +131,8 @@ class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
                 return FixedBandStrategy(self.band)
             case StrategyKind.DELTA_NEUTRAL:
                 raise ValueError("kind: delta_neutral is a two-leg bot: build it with botrunner.bot.legs")
+            case StrategyKind.FUNDING_ARB:
+                raise ValueError(FUNDING_ARB_BACKTEST_ONLY)
             case _ as unreachable:
                 assert_never(unreachable)
 
@@ -171,6 +181,11 @@ _HUMAN_UNITS: tuple[tuple[tuple[str, ...], str, str, int], ...] = (
     (("strategy", "delta_neutral"), "mismatch_usd", "mismatch_quote", QUOTE_PRECISION),
     (("strategy", "delta_neutral"), "max_leverage", "max_leverage_x10000", LEVERAGE_PRECISION),
     (("strategy", "legs_risk"), "max_leverage", "max_leverage_x10000", LEVERAGE_PRECISION),
+    (("strategy", "funding_arb"), "min_position_usd", "min_position_quote", QUOTE_PRECISION),
+    (("strategy", "funding_arb"), "max_position_usd", "max_position_quote", QUOTE_PRECISION),
+    (("strategy", "funding_arb"), "depth_usd", "depth_quote", QUOTE_PRECISION),
+    (("strategy", "funding_arb", "exits"), "take_profit_usd", "take_profit_quote", QUOTE_PRECISION),
+    (("strategy", "funding_arb", "exits"), "profit_target_usd", "profit_target_quote", QUOTE_PRECISION),
     (("live",), "confirm_above_usd", "confirm_above_quote", QUOTE_PRECISION),
     (("live",), "max_order_notional_usd", "max_order_notional_quote", QUOTE_PRECISION),
     (("live",), "gas_reserve_sol", "gas_reserve_lamports", LAMPORTS_PER_SOL),
@@ -287,6 +302,9 @@ def _validate_semantics(  # noqa: PLR0912  a flat list of independent checks, ea
         (("strategy", "carry"), bot.strategy.carry, bot.strategy.carry.validate),
         (("strategy", "legs_risk"), bot.strategy.legs_risk, bot.strategy.legs_risk.validate),
         (("strategy", "cost_gate"), bot.strategy.cost_gate, bot.strategy.cost_gate.validate),
+        (("strategy", "funding_arb"), bot.strategy.funding_arb, bot.strategy.funding_arb.validate),
+        (("strategy", "leg_out"), bot.strategy.leg_out, bot.strategy.leg_out.validate),
+        (("strategy", "arb_breaker"), bot.strategy.arb_breaker, bot.strategy.arb_breaker.validate),
         (("execution",), bot.execution, bot.execution.validate),
         (("risk",), bot.risk, bot.risk.validate),
         (("live",), bot.live, bot.live.validate),
@@ -329,6 +347,8 @@ def _validate_semantics(  # noqa: PLR0912  a flat list of independent checks, ea
 
 
 DELTA_NEUTRAL_MARKET = "SOL-PERP"  # the hedge: SOL spot (market 1) against SOL-PERP on one subaccount
+# the fleet (botrunner run / validate / demo) refuses these bots; botrunner backtest runs them (botrunner.backtest.arb)
+FUNDING_ARB_BACKTEST_ONLY = "backtest only in this release"
 
 
 _DEFAULT_STRATEGY = StrategyConfig(kind=StrategyKind.GRID)
@@ -336,15 +356,27 @@ _DEFAULT_STRATEGY = StrategyConfig(kind=StrategyKind.GRID)
 
 def _validate_two_legs(bot: BotConfig, fail: Any) -> None:
     """A delta-neutral bot trades SOL-PERP and SOL spot; its sections belong to that kind only."""
+    owned = {
+        StrategyKind.DELTA_NEUTRAL: ("delta_neutral", "carry", "legs_risk", "cost_gate"),
+        StrategyKind.FUNDING_ARB: ("funding_arb", "leg_out", "arb_breaker"),
+    }
     if bot.strategy.kind is StrategyKind.DELTA_NEUTRAL:
         if bot.market != DELTA_NEUTRAL_MARKET:
             raise fail(f"kind: delta_neutral hedges SOL spot with {DELTA_NEUTRAL_MARKET}, not {bot.market}", "market")
         if bot.mode is not BotMode.PAPER:
             raise fail("kind: delta_neutral runs in paper mode only until its live legs are merged", "mode")
-        return
-    for section in ("delta_neutral", "carry", "legs_risk", "cost_gate"):
-        if getattr(bot.strategy, section) != getattr(_DEFAULT_STRATEGY, section):
-            raise fail(f"belongs to kind: delta_neutral, not kind: {bot.strategy.kind.value}", "strategy", section)
+    if bot.strategy.kind is StrategyKind.FUNDING_ARB:
+        if bot.mode is not BotMode.PAPER:
+            raise fail(f"kind: funding_arb is {FUNDING_ARB_BACKTEST_ONLY}: use mode: paper", "mode")
+        coin = bot.market.removesuffix("-PERP")
+        if coin not in {c.value for c in Coin}:
+            raise fail(f"kind: funding_arb trades SOL, BTC or ETH perps, not {bot.market}", "market")
+    for kind, sections in owned.items():
+        if kind is bot.strategy.kind:
+            continue
+        for section in sections:
+            if getattr(bot.strategy, section) != getattr(_DEFAULT_STRATEGY, section):
+                raise fail(f"belongs to kind: {kind.value}, not kind: {bot.strategy.kind.value}", "strategy", section)
 
 
 def _field_error(
@@ -448,6 +480,8 @@ class FleetCheck(msgspec.Struct, frozen=True):
     bots: tuple[LoadedBot, ...]
     errors: tuple[ConfigError, ...]
     files: int
+    # valid bots the fleet cannot run (kind: funding_arb, backtest only): refused with the reason, the rest run
+    refused: tuple[ConfigError, ...] = ()
 
 
 def check_fleet_files(path: Path) -> FleetCheck:
@@ -460,8 +494,25 @@ def check_fleet_files(path: Path) -> FleetCheck:
             loaded.append(read_bot(read_text(file), str(file)))
         except ConfigError as exc:
             errors.append(exc)
-    bots, clashes = _fleet_rules(loaded)
-    return FleetCheck(bots, (*errors, *clashes), len(files))
+    runnable: list[LoadedBot] = []
+    refused: list[ConfigError] = []
+    for bot in loaded:
+        if bot.config.strategy.kind is StrategyKind.FUNDING_ARB:
+            refused.append(
+                ConfigError.at(
+                    bot.config.source,
+                    field_position(bot.positions, "strategy", "kind"),
+                    "strategy.kind",
+                    f"kind: funding_arb is {FUNDING_ARB_BACKTEST_ONLY}: the fleet cannot run it yet; "
+                    f"use botrunner backtest {bot.config.source}",
+                )
+            )
+        else:
+            runnable.append(bot)
+    bots, clashes = _fleet_rules(runnable)
+    if refused and not path.is_dir():  # the one file given cannot run: that is an error, not a note
+        return FleetCheck(bots, (*errors, *refused, *clashes), len(files))
+    return FleetCheck(bots, (*errors, *clashes), len(files), tuple(refused))
 
 
 def _raise_all(errors: tuple[ConfigError, ...]) -> None:
@@ -473,9 +524,13 @@ def _raise_all(errors: tuple[ConfigError, ...]) -> None:
 
 def load_fleet(path: Path) -> tuple[BotConfig, ...]:
     """Load every bot; reject duplicate names and two bots on one (authority, subaccount). Raises one
-    ``ConfigError`` for a single problem, a ``FleetError`` listing all of them for several."""
+    ``ConfigError`` for a single problem, a ``FleetError`` listing all of them for several. A backtest-only bot in a
+    fleet directory is left out (``check_fleet_files(path).refused`` says which and why); a fleet of nothing but
+    such bots is refused with their reasons."""
     checked = check_fleet_files(path)
     _raise_all(checked.errors)
+    if checked.refused and not checked.bots:
+        _raise_all(checked.refused)
     return tuple(b.config for b in checked.bots)
 
 

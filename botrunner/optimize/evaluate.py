@@ -48,6 +48,8 @@ def reports_carry(kind: StrategyKind) -> bool:
             return False
         case StrategyKind.DELTA_NEUTRAL:
             return False  # its carry is in the backtest's legs rows; the optimiser does not read them yet
+        case StrategyKind.FUNDING_ARB:
+            return False  # its own two-venue backtest (botrunner.backtest.arb); the optimiser does not run it
         case _ as unreachable:
             assert_never(unreachable)
 
