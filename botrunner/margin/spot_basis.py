@@ -16,8 +16,9 @@ two-leg bot are read the same way:
   ``quote + that share``; the average cost of what remains is unchanged up to that rounding (under one quote unit
   in ``entry_quote``);
 * a fill that crosses zero (a sell beyond the SOL held borrows SOL: a reversed carry, behind ``allow_reverse``,
-  which the two-leg step refuses today) is split explicitly: the part that closes the balance takes ``tdiv(quote * closed, base)`` of the fill's quote and
-  realises against the whole old basis; the rest of the quote, exactly, opens the other side at the fill's price.
+  which the two-leg step refuses today) is split explicitly: the part that closes the balance takes
+  ``tdiv(quote * closed, fill base)`` of the fill's quote and realises against the whole old basis; the rest of
+  the quote, exactly, opens the other side at the fill's price.
 
 So ``realized + entry_quote`` equals the sum of the fills' quotes exactly, whatever the order and the rounding:
 realised + unrealised at any price = the fills' cash flows + what the tokens are worth at that price. Fees are

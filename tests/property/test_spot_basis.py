@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from botrunner.core.records import SpotFillRow
-from botrunner.margin.spot_basis import SpotBasis, apply_spot_fill, spot_basis
 from botrunner.margin.spot_balance import token_value
+from botrunner.margin.spot_basis import SpotBasis, apply_spot_fill, spot_basis
 
 SOL = 1
 DECIMALS = 9
