@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import msgspec
-
 import pytest
 
 from botrunner.bot.driver import BotDriver, RowBuffer
