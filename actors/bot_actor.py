@@ -37,7 +37,6 @@ from botrunner.bot.step import PricePoint as PriceSeen
 from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
 from botrunner.core.operator import ModeCommand, Pause
-from botrunner.core.precision import SOL_SPOT_MARKET_INDEX
 from botrunner.core.records import SnapshotRow
 from botrunner.margin.spot_basis import SpotBasis, extend_spot_basis, spot_basis
 from botrunner.paper.config import PaperConfig
@@ -116,11 +115,10 @@ class BotActor(BotShell):
         super().__init__(setup)
         self.cursor: int | None = None
         self.paper: PaperBot | None = None
-        # a two-leg bot's SOL fills' books (its spot entry and trading PnL, ``ctl bot``'s vault): seeded from the
+        # a two-leg bot's spot fills' books (its spot entry and trading PnL, ``ctl bot``'s vault): seeded from the
         # stored fills on (re)start, which the same transactions as the venue's checkpoint wrote, then kept up
-        # with each step's fills as they are handed to the writer (a grid bot's stay empty; ``_start`` sets a
-        # two-leg bot's from its spot market's decimals)
-        self.spot_books = SpotBasis(market_index=SOL_SPOT_MARKET_INDEX, decimals=9)
+        # with each step's fills as they are handed to the writer; None for a perp-only bot
+        self.spot_books: SpotBasis | None = None
 
     # -------------------------------------------------------------- start: restore, warm up, reconcile, catch up
 
@@ -138,7 +136,8 @@ class BotActor(BotShell):
             known = open_order_rows(store, self.name) if saved is not None else {}
             stored_spot_fills = store.spot_fills(self.name) if saved is not None and config.strategy.two_legs else ()
         if definition.legs is not None:
-            self.spot_books = spot_basis(stored_spot_fills, SOL_SPOT_MARKET_INDEX, definition.legs.spot.decimals)
+            spot = definition.legs.spot
+            self.spot_books = spot_basis(stored_spot_fills, spot.market_index, spot.decimals)
         position = feed.subscribe(self.name, self.actor_ref)
         if saved is not None:
             if saved.venue_state is None:
@@ -241,7 +240,7 @@ class BotActor(BotShell):
             return
         paper = self.paper
         assert paper is not None
-        if step.spot_fills:  # what the writer gets now is what a restart reads back (``spot_books``)
+        if step.spot_fills and self.spot_books is not None:  # what the writer gets is what a restart reads back
             self.spot_books = extend_spot_basis(self.spot_books, step.spot_fills)
         state = paper.driver.state
         envelope = BotCheckpoint(
