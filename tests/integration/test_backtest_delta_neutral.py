@@ -43,11 +43,6 @@ def test_backtest_delta_neutral_writes_two_leg_outputs_deterministically(tmp_pat
     assert Decimal(summary["ending_equity"]) - Decimal(summary["starting_equity"]) == pnl["total"]
     legs = summary["two_legs"]
     assert set(legs["carry"]) >= {"funding_received", "funding_paid", "interest", "tx_costs", "interest_source"}
-    # the spot leg's books from its fills: what its sells realised plus what it holds at the last oracle is the
-    # pnl split's spot trading, exactly; the entry is our average cost (Drift keeps none for a balance)
-    spot = legs["spot_leg"]
-    assert Decimal(spot["realized_trading"]) + Decimal(spot["unrealized_trading"]) == pnl["spot_trading"]
-    assert spot["entry"] is None or Decimal(spot["entry"]) > 0
     time = legs["time"]
     assert time["stance_in_s"] + time["stance_out_s"] == summary["bars"] * 300
     with (tmp_path / "a" / "legs.csv").open() as fh:
@@ -61,3 +56,8 @@ def test_backtest_delta_neutral_writes_two_leg_outputs_deterministically(tmp_pat
     assert {r["stance"] for r in rows} <= set(legs["stances"])
     report = (tmp_path / "a" / "report.html").read_text()
     assert "Delta-neutral carry" in report and "chart-drift" in report and "stance: " in report
+    # the spot leg's books from its fills: what its sells realised plus what it holds at the last oracle is the
+    # pnl split's spot trading, exactly; the entry is our average cost (Drift keeps none for a balance)
+    spot = legs["spot_leg"]
+    assert Decimal(spot["realized_trading"]) + Decimal(spot["unrealized_trading"]) == pnl["spot_trading"]
+    assert spot["entry"] is None or Decimal(spot["entry"]) > 0
