@@ -39,6 +39,7 @@ from botrunner.config import ShutdownPolicy
 from botrunner.connector.commands import CancelOrders, PlanReason
 from botrunner.core.operator import Pause
 from botrunner.core.records import SnapshotRow
+from botrunner.margin.spot_basis import SpotBasis, extend_spot_basis, spot_basis
 from botrunner.paper.config import PaperConfig
 from botrunner.paper.latency import LatentVenue
 from botrunner.paper.persist import checkpoint, restore
@@ -115,6 +116,10 @@ class BotActor(BotShell):
         super().__init__(setup)
         self.cursor: int | None = None
         self.paper: PaperBot | None = None
+        # a two-leg bot's spot fills' books (its spot entry and trading PnL, ``ctl bot``'s vault): seeded from the
+        # stored fills on (re)start, which the same transactions as the venue's checkpoint wrote, then kept up
+        # with each step's fills as they are handed to the writer; None for a perp-only bot
+        self.spot_books: SpotBasis | None = None
 
     # -------------------------------------------------------------- start: restore, warm up, reconcile, catch up
 
@@ -130,6 +135,10 @@ class BotActor(BotShell):
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
             known = open_order_rows(store, self.name) if saved is not None else {}
+            stored_spot_fills = store.spot_fills(self.name) if saved is not None and config.strategy.two_legs else ()
+        if definition.legs is not None:
+            spot = definition.legs.spot
+            self.spot_books = spot_basis(stored_spot_fills, spot.market_index, spot.decimals)
         position = feed.subscribe(self.name, self.actor_ref)
         if saved is not None:
             if saved.venue_state is None:
@@ -232,6 +241,8 @@ class BotActor(BotShell):
             return
         paper = self.paper
         assert paper is not None
+        if step.spot_fills and self.spot_books is not None:  # what the writer gets is what a restart reads back
+            self.spot_books = extend_spot_basis(self.spot_books, step.spot_fills)
         state = paper.driver.state
         envelope = BotCheckpoint(
             venue=msgspec.Raw(checkpoint(paper.venue)),
@@ -291,6 +302,7 @@ class BotActor(BotShell):
             risk_state=self.recorder.state,
             reasons=list(self.recorder.reasons),
             decision=self.last_decision,
+            spot=self.spot_books,
         )
 
     def flush_marker(self) -> int | None:

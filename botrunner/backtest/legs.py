@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from botrunner.backtest.engine import BacktestResult, legs_split
+from botrunner.core.catalogue import load_catalogue
 from botrunner.core.precision import BASE_PRECISION, SOL_SPOT_MARKET_INDEX
-from botrunner.core.records import LegsRow, fixed
+from botrunner.core.records import LegsRow, fixed, optional_fixed
+from botrunner.margin.spot_basis import spot_basis
 
 _Q = 6
 
@@ -64,6 +66,27 @@ def carry_breakdown(result: BacktestResult, interest_source: str) -> dict[str, i
     }
 
 
+def spot_leg(result: BacktestResult) -> dict[str, str | None]:
+    """The spot leg's books from its fills (``botrunner.margin.spot_basis``): the entry price of the SOL they hold
+    (our weighted-average cost; None when they hold none), the trading PnL its sells realised against that cost and
+    what is unrealised at the last oracle, before fees. The two add up to ``pnl.spot_trading`` exactly, or this
+    raises (the fills' SOL must be the balance less its interest)."""
+    venue = result.venue
+    assert venue is not None
+    books = spot_basis(result.spot_fills, SOL_SPOT_MARKET_INDEX, load_catalogue().spot(SOL_SPOT_MARKET_INDEX).decimals)
+    unrealized = books.unrealized(venue.oracle)
+    split = legs_split(result)["spot_trading"]
+    if books.realized + unrealized != split:
+        raise AssertionError(
+            f"spot leg books: realised {books.realized} + unrealised {unrealized} != spot_trading {split} (quote 1e6)"
+        )
+    return {
+        "entry": optional_fixed(books.entry_price(), 6) or None,
+        "realized_trading": fixed(books.realized, _Q),
+        "unrealized_trading": fixed(unrealized, _Q),
+    }
+
+
 def market_time(rows: list[LegsRow], interval_s: int) -> dict[str, int]:
     """Seconds the carry stance was in / out, and held a hedge (perp leg open) / held none."""
     out = {"stance_in_s": 0, "stance_out_s": 0, "hedged_s": 0, "flat_s": 0}
@@ -91,6 +114,7 @@ def legs_summary(result: BacktestResult, interval_s: int, interest_source: str) 
         "carry": {
             k: (v if isinstance(v, str) else fixed(v, 9 if k.endswith("_token") else _Q)) for k, v in carry.items()
         },
+        "spot_leg": spot_leg(result),
         "time": market_time(rows, interval_s),
         "trades": _counts([r.reason for r in rows if r.sent]),
         "reasons": _counts([r.reason for r in rows]),

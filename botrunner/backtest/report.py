@@ -578,6 +578,12 @@ def _carry_tables(two_legs: Mapping[str, Any]) -> str:
         for key, value in time.items()
         if isinstance(value, int)
     ]
+    spot = _mapping(two_legs, "spot_leg") or {}
+    spot_rows = [
+        ("entry price", _usd(spot.get("entry")), "our average cost of the fills"),
+        ("realised trading", _usd(spot.get("realized_trading"), signed=True), "sells against the average cost"),
+        ("unrealised trading", _usd(spot.get("unrealized_trading"), signed=True), "what the fills hold, at the oracle"),
+    ]
     counts = [(f"trade: {k}", str(v), "") for k, v in (_mapping(two_legs, "trades") or {}).items()]
     counts += [(f"blocked: {k}", str(v), "decisions") for k, v in (_mapping(two_legs, "blocked") or {}).items()]
     counts += [(f"reason: {k}", str(v), "decisions") for k, v in (_mapping(two_legs, "reasons") or {}).items()]
@@ -585,6 +591,7 @@ def _carry_tables(two_legs: Mapping[str, Any]) -> str:
     return "\n".join(
         (
             _kv_table("Carry breakdown", rows),
+            _kv_table("Spot leg (from its fills; Drift keeps no entry price for a balance)", spot_rows),
             _kv_table("Time in and out of the market", time_rows),
             _kv_table("Trades, blocks and reasons", counts),
         )

@@ -447,6 +447,8 @@ def render_bot(result: BotSnapshot, console: Console) -> None:
         sections.append(_key_values("grid", result.grid.items()))
     if result.legs:
         sections.append(_key_values("legs", result.legs.items()))
+    if result.vault is not None:  # a two-leg bot's engine vault; spot_entry is our average cost of its spot fills
+        sections.append(_key_values("vault", msgspec.structs.asdict(result.vault).items(), numbers=True))
     live = [(label, fields[key]) for label, key in _BOT_LIVE if fields[key] is not None]
     if live:
         sections.append(_key_values("live", live))

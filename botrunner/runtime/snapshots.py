@@ -136,13 +136,17 @@ class PnlView(msgspec.Struct, frozen=True, kw_only=True):
 
 class VaultView(msgspec.Struct, frozen=True, kw_only=True):
     """A two-leg bot's engine vault (issue 19 item 8) as a paper bot's books hold it (USDC unless named): the
-    balances, the capital allocated to the subaccount (deposits - withdrawals) and available (free collateral), and
-    the realised PnL split. ``interest`` is the USDC and SOL deposit interest, the SOL part valued at the oracle;
-    ``fees`` the perp's and the spot leg's fees (+ a cost); ``trading`` the perp's realised trading PnL before fees
-    (the spot leg's SOL is valued at the oracle in ``equity``, never realised)."""
+    balances, the capital allocated to the subaccount (deposits - withdrawals) and available (free collateral), the
+    spot leg's entry price and the realised PnL split. ``spot_entry`` is our weighted-average cost of the SOL the
+    spot fills hold (``botrunner.margin.spot_basis``; Drift keeps no entry price for a balance; None when they hold
+    none; the perp's entry is the snapshot's ``entry``, Drift's). ``interest`` is the USDC and SOL deposit interest,
+    the SOL part valued at the oracle; ``fees`` the perp's and the spot leg's fees (+ a cost); ``trading`` the
+    realised trading PnL before fees, ``perp_trading`` (the venue's) + ``spot_trading`` (the spot fills' sells
+    against their average cost); what is still held is valued at the oracle in ``equity``, never realised."""
 
     usdc_balance: str
     sol_balance: str  # SOL tokens
+    spot_entry: str | None  # price (1e6) of the SOL the fills hold, our weighted-average cost
     equity: str
     allocated: str
     available: str
@@ -150,7 +154,9 @@ class VaultView(msgspec.Struct, frozen=True, kw_only=True):
     realized_interest: str
     interest_sol: str  # SOL tokens earned (its USD value is in ``realized_interest``)
     realized_fees: str
-    realized_trading: str
+    realized_trading: str  # perp_trading + spot_trading
+    perp_trading: str
+    spot_trading: str
 
 
 class BotSnapshot(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,6 +21,7 @@ from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, QUOTE_SP
 from botrunner.core.records import BASE_DECIMALS, PRICE_DECIMALS, QUOTE_DECIMALS, fixed, optional_fixed
 from botrunner.live.alerts import liquidation_distance_bps
 from botrunner.margin.spot_balance import token_value
+from botrunner.margin.spot_basis import SpotBasis
 from botrunner.marketdata.rates import APR_PRECISION
 from botrunner.runtime.paper_bot import PaperBot
 from botrunner.runtime.snapshots import (
@@ -147,26 +148,32 @@ def legs_fields(state: BotState, spot: int, perp: int) -> dict[str, str]:
     return out
 
 
-def two_leg_detail(paper: PaperBot) -> tuple[dict[str, str], VaultView]:
-    """``ctl bot``'s (and the dashboard's) view of a two-leg paper bot: :func:`legs_fields` plus the carry's parts
-    (the SOL deposit APR in force at the last decision, from the bot's rate source, and the funding part: the
-    smoothed carry minus it, in whole bps as the engine rounds), and the engine vault (:func:`vault_view`). Built
-    on a ``ctl bot`` request, never on the step's path."""
+def two_leg_detail(paper: PaperBot, spot: SpotBasis) -> tuple[dict[str, str], VaultView]:
+    """``ctl bot``'s (and the dashboard's) view of a two-leg paper bot: :func:`legs_fields` plus the spot leg's
+    entry price (``spot_entry``: our weighted-average cost of its fills, ``spot`` — Drift keeps none for a balance;
+    ``-`` when the fills hold no SOL), the carry's parts (the SOL deposit APR in force at the last decision, from the
+    bot's rate source, and the funding part: the smoothed carry minus it, in whole bps as the engine rounds), and the
+    engine vault (:func:`vault_view`). Built on a ``ctl bot`` request, never on the step's path."""
     bot, venue = paper.driver.bot, paper.venue
     state = paper.driver.state
     fields = legs_fields(state, venue.spot_balance(SOL_SPOT_MARKET_INDEX), venue.position.base_asset_amount)
+    fields["spot_entry"] = optional_fixed(spot.entry_price(), PRICE_DECIMALS) or "-"
     row: LegsState = state.strategy
     if bot.legs is not None and row.last is not None:
         deposit_bps = bot.legs.deposit.at(row.last.ts) * BPS_PRECISION // APR_PRECISION
         fields["carry_deposit_apr_pct"] = fixed(deposit_bps, 2)
         fields["carry_funding_apr_pct"] = fixed(row.last.smoothed_carry_apr_bps - deposit_bps, 2)
-    return fields, vault_view(paper)
+    return fields, vault_view(paper, spot)
 
 
-def vault_view(paper: PaperBot) -> VaultView:
-    """A two-leg paper bot's engine vault (``snapshots.VaultView``) from its venue's books. The interest's USD
-    value is the backtest report's (``backtest.engine.legs_split``): the SOL held at the oracle minus the SOL it
-    would hold without the interest earned, plus the USDC interest."""
+def vault_view(paper: PaperBot, spot: SpotBasis) -> VaultView:
+    """A two-leg paper bot's engine vault (``snapshots.VaultView``): balances and the realised PnL split from its
+    venue's books, the spot leg's entry price and realised trading PnL from ``spot``, its SOL fills' books
+    (``botrunner.margin.spot_basis``: the venue keeps the balance, the fills the basis). The interest's USD value is
+    the backtest report's (``backtest.engine.legs_split``): the SOL held at the oracle minus the SOL it would hold
+    without the interest earned, plus the USDC interest."""
+    if spot.market_index != SOL_SPOT_MARKET_INDEX:
+        raise ValueError(f"vault_view: the spot books are market {spot.market_index}'s, not SOL's")
     venue = paper.venue
     ledger = venue.ledger
     report = venue.report()
@@ -182,6 +189,7 @@ def vault_view(paper: PaperBot) -> VaultView:
     return VaultView(
         usdc_balance=fixed(venue.spot_balance(QUOTE_SPOT_MARKET_INDEX), QUOTE_DECIMALS),
         sol_balance=fixed(sol, decimals),
+        spot_entry=optional_fixed(spot.entry_price(), PRICE_DECIMALS) or None,
         equity=fixed(report.equity, QUOTE_DECIMALS),
         allocated=fixed(ledger.deposits - ledger.withdrawals, QUOTE_DECIMALS),
         available=fixed(max(report.free_collateral, 0), QUOTE_DECIMALS),
@@ -189,7 +197,9 @@ def vault_view(paper: PaperBot) -> VaultView:
         realized_interest=fixed(interest, QUOTE_DECIMALS),
         interest_sol=fixed(ledger.interest_sol, decimals),
         realized_fees=fixed(ledger.fees + ledger.spot_fees, QUOTE_DECIMALS),
-        realized_trading=fixed(ledger.realized, QUOTE_DECIMALS),
+        realized_trading=fixed(ledger.realized + spot.realized, QUOTE_DECIMALS),
+        perp_trading=fixed(ledger.realized, QUOTE_DECIMALS),
+        spot_trading=fixed(spot.realized, QUOTE_DECIMALS),
     )
 
 
@@ -369,8 +379,10 @@ def bot_detail(
     risk_state: str,
     reasons: list[str],
     decision: Decision | None,
+    spot: SpotBasis | None = None,
 ) -> BotSnapshot:
-    """Everything ``ctl bot NAME`` shows of a paper bot."""
+    """Everything ``ctl bot NAME`` shows of a paper bot; ``spot``: a two-leg bot's SOL fills' books (its spot entry
+    and trading PnL, ``botrunner.margin.spot_basis``), which the bot's shell keeps from its stored fills."""
     venue = paper.venue
     report = venue.report()
     ledger = venue.ledger
@@ -399,7 +411,11 @@ def bot_detail(
         low, high = decision.strategy.range_low, decision.strategy.range_high
         params["range"] = f"{fixed(low, PRICE_DECIMALS)}..{fixed(high, PRICE_DECIMALS)}"
     account = account_fields(report, mark=venue.last_price, oracle=venue.oracle)
-    legs, vault = two_leg_detail(paper) if config.strategy.two_legs else (None, None)
+    legs, vault = None, None
+    if config.strategy.two_legs:
+        if spot is None:
+            raise ValueError(f"{config.name}: a two-leg bot's detail needs its spot fills' books (spot=)")
+        legs, vault = two_leg_detail(paper, spot)
     return msgspec.structs.replace(
         account_snapshot(config, state, account),
         pnl=PnlView(

@@ -224,7 +224,8 @@ class FleetView:
 def two_legs(line: str | None, fields: dict[str, str] | None, *, entry: str | None) -> dict[str, Any]:
     """ENGINE_STATUS's ``two_legs`` for a delta-neutral bot, reshaped from what ``ctl`` shows
     (``runtime.views.legs_fields``, the detail; ``legs_line``, the summary every step posts — fresher, so its
-    values win): both legs with their size and entry (Drift keeps no entry price for a spot balance: None), the
+    values win): both legs with their size and entry (the perp's is Drift's; the spot's is our weighted-average cost
+    of its fills, ``botrunner.margin.spot_basis``, as Drift keeps none for a balance; None when they hold none), the
     drift against its tolerance, the carry now / smoothed and its funding and deposit parts, the stance and why,
     next funding, days to break even, the last decision's reason and the rule or gate that last blocked a trade."""
     got = dict(fields or {})
@@ -235,7 +236,7 @@ def two_legs(line: str | None, fields: dict[str, str] | None, *, entry: str | No
     stance, _, why = got.get("stance", "").partition(" (")
     blocked = got.get("blocked")
     return {
-        "spot": {"asset": "SOL", "size": got.get("spot_sol"), "entry": None},
+        "spot": {"asset": "SOL", "size": got.get("spot_sol"), "entry": _dash_none(got.get("spot_entry"))},
         "perp": {"size": got.get("perp_base"), "entry": entry},
         "drift_pct": _dash_none(got.get("drift_pct")),
         "tolerance_pct": got.get("tolerance_pct"),

@@ -208,7 +208,7 @@
     if (!L) return;
     const spot = +L.spot.size || 0, perp = +L.perp.size || 0;
     $("leg-spot").innerHTML = card("spot leg · SOL balance", [
-      ["size", signed(L.spot.size, 4) + " SOL"], ["entry", L.spot.entry == null ? "– (Drift keeps none for a balance)" : num(L.spot.entry, 4)],
+      ["size", signed(L.spot.size, 4) + " SOL"], ["entry (avg cost of fills)", L.spot.entry == null ? "– (the fills hold no SOL)" : num(L.spot.entry, 4)],
     ]);
     $("leg-perp").innerHTML = card("perp leg · " + (b.market || "perp"), [
       ["size", signed(L.perp.size, 4)], ["entry", num(L.perp.entry, 4)], ["net delta", signed(spot + perp, 4) + " SOL"],
@@ -255,7 +255,8 @@
       ["USDC balance", num(v.usdc_balance, 2)], ["SOL balance", num(v.sol_balance, 4)],
       ["realised funding", num(v.realized_funding, 2)],
       ["interest", num(v.realized_interest, 2) + " (" + num(v.interest_sol, 6) + " SOL)"],
-      ["fees paid (both legs)", num(v.realized_fees, 2)], ["perp trading", num(v.realized_trading, 2)],
+      ["fees paid (both legs)", num(v.realized_fees, 2)],
+      ["trading (perp + spot)", num(v.realized_trading, 2) + " (" + num(v.perp_trading, 2) + " + " + num(v.spot_trading, 2) + ")"],
     ]) : "<h3>engine vault</h3><p>–</p>";
   }
   function renderEvents() {

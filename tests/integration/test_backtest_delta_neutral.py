@@ -56,3 +56,8 @@ def test_backtest_delta_neutral_writes_two_leg_outputs_deterministically(tmp_pat
     assert {r["stance"] for r in rows} <= set(legs["stances"])
     report = (tmp_path / "a" / "report.html").read_text()
     assert "Delta-neutral carry" in report and "chart-drift" in report and "stance: " in report
+    # the spot leg's books from its fills: what its sells realised plus what it holds at the last oracle is the
+    # pnl split's spot trading, exactly; the entry is our average cost (Drift keeps none for a balance)
+    spot = legs["spot_leg"]
+    assert Decimal(spot["realized_trading"]) + Decimal(spot["unrealized_trading"]) == pnl["spot_trading"]
+    assert spot["entry"] is None or Decimal(spot["entry"]) > 0

@@ -89,7 +89,9 @@ def test_engine_status_of_a_delta_neutral_bot_shows_both_legs_drift_carry_and_va
     legs, vault = ctl["legs"], ctl["vault"]
 
     shown = dn["two_legs"]
-    assert shown["spot"] == {"asset": "SOL", "size": legs["spot_sol"], "entry": None}
+    # the spot entry: our weighted-average cost of the spot fills (Drift keeps none for a balance), as ctl shows it
+    assert shown["spot"] == {"asset": "SOL", "size": legs["spot_sol"], "entry": legs["spot_entry"]}
+    assert legs["spot_entry"] == vault["spot_entry"] and Decimal(legs["spot_entry"]) > 0
     assert shown["perp"] == {"size": legs["perp_base"], "entry": ctl["entry"]}
     assert Decimal(shown["spot"]["size"]) > 0 > Decimal(shown["perp"]["size"])  # it entered: long spot, short perp
     assert shown["drift_pct"] == legs["drift_pct"] and shown["tolerance_pct"] == legs["tolerance_pct"] == "1.00"
@@ -112,6 +114,8 @@ def test_engine_status_of_a_delta_neutral_bot_shows_both_legs_drift_carry_and_va
     assert Decimal(vault["allocated"]) == 10_000 and Decimal(vault["sol_balance"]) == Decimal(legs["spot_sol"])
     assert Decimal(vault["realized_interest"]) > 0 and Decimal(vault["interest_sol"]) > 0  # the SOL deposit earns
     assert Decimal(vault["realized_fees"]) > 0  # both legs' fees on entry
+    trading = Decimal(vault["perp_trading"]) + Decimal(vault["spot_trading"])
+    assert Decimal(vault["realized_trading"]) == trading
 
     assert "two_legs" not in grid and "vault" not in grid  # a grid bot: its perp fields only
     assert grid["grid"]["kind"] == "grid"
@@ -125,6 +129,7 @@ def test_funding_update_of_a_two_leg_bot_carries_the_interest_its_vault_accrued(
     vault = VaultView(
         usdc_balance="1.0",
         sol_balance="1.0",
+        spot_entry="150.0",
         equity="2.0",
         allocated="2.0",
         available="1.5",
@@ -133,6 +138,8 @@ def test_funding_update_of_a_two_leg_bot_carries_the_interest_its_vault_accrued(
         interest_sol="0.001",
         realized_fees="0.02",
         realized_trading="0",
+        perp_trading="0",
+        spot_trading="0",
     )
     details = {NAME: BotSnapshot(name=NAME, vault=vault, legs={"stance": "out (no_funding_yet)"}), "grid": None}
     view = FleetView(board, details.__getitem__)
@@ -152,7 +159,9 @@ def test_funding_update_of_a_two_leg_bot_carries_the_interest_its_vault_accrued(
 def test_the_status_line_is_fresher_than_the_detail_and_wins() -> None:
     line = "spot_sol=2.000000000 perp_base=-2.000000000 drift_pct=0.50 blocked=-"
     fields = {"spot_sol": "1.000000000", "drift_pct": "0.10", "tolerance_pct": "1.00", "stance": "in (hold)"}
-    shown = two_legs(line, fields, entry="200.000000")
-    assert shown["spot"]["size"] == "2.000000000" and shown["drift_pct"] == "0.50"
+    shown = two_legs(line, {**fields, "spot_entry": "150.000000"}, entry="200.000000")
+    assert shown["spot"] == {"asset": "SOL", "size": "2.000000000", "entry": "150.000000"}
+    assert two_legs(line, {**fields, "spot_entry": "-"}, entry=None)["spot"]["entry"] is None  # no SOL from fills
+    assert shown["drift_pct"] == "0.50"
     assert shown["tolerance_pct"] == "1.00" and shown["stance_reason"] == "hold" and shown["blocked"] is None
     assert shown["perp"] == {"size": "-2.000000000", "entry": "200.000000"}
