@@ -10,4 +10,7 @@ Modules (one concept each):
 - ``curve``: ``Curve``, price -> target position (linear or stepwise).
 - ``ladder``: ``build_levels``, mark-anchored %-spaced rungs (``botrunner.core.rungs``) sized to step and room.
 - ``grid``: ``GridStrategy``/``GridState``, the Pionex-style grid/curve strategy (MVP spec §3).
+- ``funding_arb``: ``kind: funding_arb`` settings and its entry rule (cross-venue funding arbitrage, issue 22).
+- ``arb_exits``: the arbitrage's exit pipeline by priority, each exit with its ``ExitReason``.
+- ``arb_portfolio``: the arbitrage's books (capital conservation, PnL = trades - leg-out losses).
 """

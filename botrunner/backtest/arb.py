@@ -473,8 +473,10 @@ def run_arb_backtest(inputs: ArbInputs, progress: Callable[[int, int], None] | N
         if progress is not None and (n % 2_000 == 0 or n == len(drift_bars) - 1):
             progress(n + 1, len(drift_bars))
     end_ts = drift_bars[-1].ts + interval
-    if replay.open is not None:
-        replay.check_exit(end_ts, at_end=True)
+    for attempt in range(10):  # the window ends: close the pair (a Drift leg that misses its window is tried again)
+        if replay.open is None:
+            break
+        replay.check_exit(end_ts + attempt, at_end=True)
     if replay.open is not None:
         raise ArbBacktestError("the pair could not be closed at the end of the window (the Drift leg kept missing)")
     span = end_ts - drift_bars[0].ts

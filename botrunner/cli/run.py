@@ -321,7 +321,6 @@ def run_fleet(args: argparse.Namespace) -> int:
     if args.snapshot_every <= 0 or args.log_retention_days <= 0 or not args.status_every > 0:
         raise CliError("--snapshot-every, --log-retention-days and --status-every must be positive")
     fleet_settings = read_fleet_settings(args.fleet, args.fleet_config)
-    _print_refused(args.fleet)
     notify_urls = merged_notify_urls(args.notify_url, urls_from_env(), fleet_settings.notify.urls)
     runner = Runner(
         RunOptions(
@@ -366,6 +365,7 @@ def run_fleet(args: argparse.Namespace) -> int:
             dir_flag=_dir_flag(args),
             first=runner.configs[0].name,
         )
+        _print_refused(args.fleet)  # once the fleet runs: a start that fails says only why it failed
         _emit(text + _dashboard_line(runner))  # plain: a pipe or a log gets it as it is
         if args.quiet:
             runner.wait()

@@ -19,7 +19,7 @@ import msgspec
 
 from botrunner.backtest.data import DataNotFound, MarketData, check_funding_covers, resolve
 from botrunner.backtest.output import code_digest, iso
-from botrunner.config import BotConfig
+from botrunner.config import BotConfig, StrategyKind
 from botrunner.core.precision import BPS_PRECISION
 from botrunner.marketdata._text import DataError
 from botrunner.paper.config import PaperConfig
@@ -142,6 +142,8 @@ def prepare(  # noqa: PLR0912  one refusal per way the command's input can be ba
         bot = validate_candidate(bot_text, str(bot_path))
     except CandidateError as exc:
         raise SearchError(f"{bot_path}: {exc.reason}") from exc
+    if bot.strategy.kind is StrategyKind.FUNDING_ARB:  # its replay is botrunner.backtest.arb, not the perp engine
+        raise SearchError(f"{bot_path}: kind: funding_arb cannot be optimised yet: run it with botrunner backtest")
     try:
         space = parse_space(space_text, str(space_path))
         check_space(space, bot_text, str(bot_path))
