@@ -22,11 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, TypedDict, TypeVar, assert_never, cast
 
 import pykka
 import structlog
+from structlog.typing import FilteringBoundLogger
 
+from actors.actor_shell import BotShell
 from actors.bot_actor import BotActor, BotSetup
 from botrunner.config import BotConfig, BotMode
 from botrunner.core.operator import Start, Stop
@@ -35,9 +37,12 @@ from botrunner.runtime import supervision
 from botrunner.runtime.feed import MarketFeed
 from botrunner.runtime.hub import EventHub, StatusBoard
 from botrunner.runtime.restart import RestartPolicy
-from botrunner.runtime.snapshots import BotState, Failed
+from botrunner.runtime.snapshots import BotState, Failed, SupervisionView
 from botrunner.runtime.supervision import Action, BotSupervision, ScheduleRestart, Spawn, StopActor, Supervision
 from botrunner.store import StoreWriter
+
+if TYPE_CHECKING:  # solders is imported only when a live bot starts (``_start_live``)
+    from solders.keypair import Keypair
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class RuntimeContext:
     board: StatusBoard
     hub: EventHub
     feeds: Mapping[str, MarketFeed]  # by market symbol
-    bot_logger: Callable[[str], Any]  # name -> structlog logger writing to the bot's own file
+    bot_logger: Callable[[str], FilteringBoundLogger]  # name -> the logger writing to the bot's own file
     paper: PaperConfig = field(default_factory=PaperConfig)
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     snapshot_every_s: int = 60
@@ -98,16 +103,41 @@ class LiveAccess:
     """How a live or monitor bot reaches Drift: its RPC URL and (live only) its signing key, in memory only."""
 
     rpc_url: str
-    wallet: Any = None  # solders Keypair; None for a monitor bot
+    wallet: Keypair | None = None  # None for a monitor bot
 
     def __repr__(self) -> str:  # never let a key reach a log through a repr
         return f"LiveAccess(rpc_url=<{len(self.rpc_url)} chars>, wallet={'<key>' if self.wallet else None})"
 
 
+A = TypeVar("A", bound=BotShell)
+
+
+class _SetupFields(TypedDict):
+    """The ``ActorSetup`` fields every bot actor gets, paper or live (``Supervisor._setup_fields``)."""
+
+    config: BotConfig
+    store_path: str
+    writer: StoreWriter
+    board: StatusBoard
+    hub: EventHub
+    log: FilteringBoundLogger
+    generation: int
+    on_failure: Callable[[str, int, str], None]
+    on_started: Callable[[str, int], None] | None
+    force_pause: bool
+    snapshot_every_s: int
+
+
+def _shell_ref(ref: pykka.ActorRef[A]) -> pykka.ActorRef[BotShell]:
+    """A bot actor's ref as the supervisor keeps it: pykka types ``ActorRef`` invariant, but every bot actor is a
+    ``BotShell`` and only the shell's members are asked of it (``actors.proxies``)."""
+    return cast("pykka.ActorRef[BotShell]", ref)
+
+
 @dataclass
 class _Slot:
     config: BotConfig
-    ref: pykka.ActorRef[Any] | None = None
+    ref: pykka.ActorRef[BotShell] | None = None  # a BotActor (paper) or a LiveBotActor (live, monitor)
     sup: BotSupervision = field(default_factory=BotSupervision)  # changed only through runtime.supervision
     timer: threading.Timer | None = None
 
@@ -164,26 +194,26 @@ class Supervisor(pykka.ThreadingActor):
             return
         feed = self.ctx.feeds[config.market]
         fields = self._setup_fields(name, generation, force_pause)
-        slot.ref = BotActor.start(BotSetup(**fields, feed=feed, paper=self.ctx.paper, probe=self.ctx.probe))
+        slot.ref = _shell_ref(BotActor.start(BotSetup(**fields, feed=feed, paper=self.ctx.paper, probe=self.ctx.probe)))
         self.log.info("bot_spawned", bot=name, generation=generation, force_pause=force_pause)
 
-    def _setup_fields(self, name: str, generation: int, force_pause: bool) -> dict[str, Any]:
+    def _setup_fields(self, name: str, generation: int, force_pause: bool) -> _SetupFields:
         """The ``ActorSetup`` fields of bot ``name``'s next actor, paper or live."""
-        return {
-            "config": self.slots[name].config,
-            "store_path": self.ctx.store_path,
-            "writer": self.ctx.writer,
-            "board": self.ctx.board,
-            "hub": self.ctx.hub,
-            "log": self.ctx.bot_logger(name),
-            "generation": generation,
-            "on_failure": self._failure_hook,
-            "on_started": self._started_hook,
-            "force_pause": force_pause,
-            "snapshot_every_s": self.ctx.snapshot_every_s,
-        }
+        return _SetupFields(
+            config=self.slots[name].config,
+            store_path=self.ctx.store_path,
+            writer=self.ctx.writer,
+            board=self.ctx.board,
+            hub=self.ctx.hub,
+            log=self.ctx.bot_logger(name),
+            generation=generation,
+            on_failure=self._failure_hook,
+            on_started=self._started_hook,
+            force_pause=force_pause,
+            snapshot_every_s=self.ctx.snapshot_every_s,
+        )
 
-    def _start_live(self, name: str, generation: int, force_pause: bool) -> pykka.ActorRef[Any]:
+    def _start_live(self, name: str, generation: int, force_pause: bool) -> pykka.ActorRef[BotShell]:
         from actors.live_actor import LiveBotActor, LiveSetup
 
         access = self.ctx.live[name]
@@ -194,8 +224,7 @@ class Supervisor(pykka.ThreadingActor):
             dry_run=self.ctx.dry_run,
             decided=self.ctx.live_decided,
         )
-        ref: pykka.ActorRef[Any] = LiveBotActor.start(setup)
-        return ref
+        return _shell_ref(LiveBotActor.start(setup))
 
     def _failure_hook(self, name: str, generation: int, error: str) -> None:
         """Called from the failing bot's thread: hand over to the supervisor's mailbox."""
@@ -244,40 +273,46 @@ class Supervisor(pykka.ThreadingActor):
 
     # -------------------------------------------------------------- operator requests
 
-    def bot_ref(self, name: str) -> pykka.ActorRef[Any] | None:
+    def bot_ref(self, name: str) -> pykka.ActorRef[BotShell] | None:
         slot = self._slot(name)
         return slot.ref if slot.ref is not None and slot.ref.is_alive() else None
 
-    def slot_view(self, name: str) -> dict[str, Any]:
-        slot = self._slot(name)
-        return self._slot_fields(slot)
+    def slot_view(self, name: str) -> SupervisionView:
+        return self._view(self._slot(name))
 
     def command(self, command: Stop | Start) -> BotState:
         """An operator's ``stop`` or ``start`` of one bot."""
         match command:
             case Stop(name=name):
-                done = self.stop_bot(name)
+                return self.stop_bot(name)
             case Start(name=name):
-                done = self.start_bot(name)
+                return self.start_bot(name)
             case _ as unreachable:
                 assert_never(unreachable)
-        return BotState(name=done["name"], state=done["state"])
 
-    def stop_bot(self, name: str) -> dict[str, Any]:
+    def stop_bot(self, name: str) -> BotState:
         slot = self._slot(name)
         self._apply(name, *self._refusing(name, supervision.stop, slot.sup))
-        return {"name": name, "state": slot.sup.state.value}
+        return BotState(name=name, state=slot.sup.state.value)
 
-    def start_bot(self, name: str) -> dict[str, Any]:
+    def start_bot(self, name: str) -> BotState:
         slot = self._slot(name)
         self._apply(name, *self._refusing(name, supervision.start, slot.sup))
-        return {"name": name, "state": slot.sup.state.value}
+        return BotState(name=name, state=slot.sup.state.value)
 
-    def reload(self, configs: tuple[BotConfig, ...]) -> dict[str, list[str]]:
+    def reload(
+        self,
+        configs: tuple[BotConfig, ...],
+        changes: FleetChanges,
+        applied: Callable[[], None] | None = None,
+    ) -> dict[str, list[str]]:
         """Apply a re-read fleet: restart changed bots, start new ones, stop removed ones; leave the rest. The
-        runner has checked it first (every paper bot's market has a feed in this run)."""
+        runner has checked it first (every paper bot's market has a feed in this run) and compared it with the
+        fleet it last sent here (``changes``: reloads apply in the order they were sent, so that fleet is this
+        one's). ``applied()`` runs once it is in effect, the removed bots stopped: the runner gives back their
+        subaccount locks and keys then, whether or not it still waits for this answer (a reload answered as
+        queued is applied later)."""
         new = {c.name: c for c in configs}
-        changes = fleet_changes([slot.config for slot in self.slots.values()], configs)
         changed, added, removed = changes.changed, changes.added, changes.removed
         for name in removed:
             self._stop_if_needed(name)
@@ -291,10 +326,12 @@ class Supervisor(pykka.ThreadingActor):
             self.slots[name] = _Slot(new[name])
             self._apply(name, *supervision.start(self.slots[name].sup))
         self.log.info("fleet_reloaded", changed=changed, added=added, removed=removed)
+        if applied is not None:
+            applied()
         return {"changed": changed, "added": added, "removed": removed, "unchanged": sorted(changes.unchanged)}
 
-    def status(self) -> dict[str, dict[str, Any]]:
-        return {name: self._slot_fields(slot) for name, slot in self.slots.items()}
+    def status(self) -> dict[str, SupervisionView]:
+        return {name: self._view(slot) for name, slot in self.slots.items()}
 
     def shutdown(self) -> None:
         """Stop every bot (each applies its shutdown policy), concurrently."""
@@ -353,15 +390,16 @@ class Supervisor(pykka.ThreadingActor):
             except (pykka.Timeout, pykka.ActorDeadError):
                 self.log.error("bot_stop_timeout", bot=slot.config.name)
 
-    def _slot_fields(self, slot: _Slot) -> dict[str, Any]:
+    @staticmethod
+    def _view(slot: _Slot) -> SupervisionView:
         sup = slot.sup
-        return {
-            "supervision": sup.state.value,
-            "restarts": sup.restarts,
-            "flagged": sup.flagged,
-            "last_error": sup.last_error or None,
-            "alive": slot.ref is not None and slot.ref.is_alive(),
-        }
+        return SupervisionView(
+            supervision=sup.state.value,
+            restarts=sup.restarts,
+            flagged=sup.flagged,
+            last_error=sup.last_error or None,
+            alive=slot.ref is not None and slot.ref.is_alive(),
+        )
 
     def _post_slot(self, name: str) -> None:
         slot = self.slots.get(name)

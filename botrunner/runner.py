@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
+import itertools
 import logging
 import os
 import threading
@@ -277,6 +279,13 @@ class Runner:
         self.run_lock = ExclusiveLock(self.run_dir / LOCK_NAME, f"botrunner run --run-dir {self.run_dir}")
         self.account_locks = AccountLocks(self.run_dir)  # and one runner per live subaccount on this machine
         self._reload_lock = threading.Lock()
+        # The subaccount locks and the keys in ``live_access`` are given back by whichever thread learns that the
+        # supervisor applied a reload (its own, through ``_reload_applied``); this lock keeps them, ``_applied`` and
+        # ``_pending`` consistent. Never held while waiting for an actor.
+        self._fleet_lock = threading.Lock()
+        self._applied: tuple[BotConfig, ...] = ()  # the fleet the supervisor runs
+        self._pending: list[tuple[int, tuple[BotConfig, ...]]] = []  # reloads sent, not yet applied, in order
+        self._reload_ids = itertools.count(1)
         self.shutdown_requested = threading.Event()
         self.stop_feeds = threading.Event()
         self.board = StatusBoard()
@@ -312,6 +321,7 @@ class Runner:
             raise RunnerError(str(exc)) from exc
         self.live_access.update(prepare_live(configs))
         self.configs = configs
+        self._applied = configs
         try:
             prepare_run_dir(self.run_dir)  # owner only (0700/0600, umask 077), ours, no symlink: its module doc
         except RunDirError as exc:
@@ -555,29 +565,57 @@ class Runner:
                     f"reload refused, nothing changed: {config.source}: market {config.market} has no replay feed in "
                     "this run (restart the runner to add it)",
                 )
+        supervisor = self._supervisor()
+        # against the fleet last sent to the supervisor, which applies reloads in order: its diff too (one diff)
         changes = fleet_changes(self.configs, configs)
         # the bots left running keep the access their key and RPC were checked with when they started
         kept = {name: self.live_access[name] for name in changes.unchanged if name in self.live_access}
+        reload_id = next(self._reload_ids)
         try:
             access = prepare_live(configs, known=kept)
-            self.account_locks.acquire(configs)  # a new live bot's subaccount, before anything is written
+            with self._fleet_lock:
+                self._pending.append((reload_id, configs))  # wanted from now on: see ``_give_back_unused``
+                self.account_locks.acquire(configs)  # a new live bot's subaccount, before anything is written
             self._register(configs)
         except (RunnerError, AccountInUse) as exc:
-            self.account_locks.keep_only(self.configs)  # give back what this reload took
+            with self._fleet_lock:  # give back what this reload took, and only that
+                self._pending = [entry for entry in self._pending if entry[0] != reload_id]
+                self._give_back_unused()
             raise ControlError(ErrorCode.BAD_REQUEST, f"reload refused, nothing changed: {exc}") from exc
-        self.live_access.update(access)
+        with self._fleet_lock:
+            self.live_access.update(access)
         # the supervisor applies it now, or once it is free (CommandQueued): either way this is the fleet now
         self.configs = configs
-        result = _answer(self._supervisor().reload(configs), "the supervisor")
-        self.account_locks.keep_only(configs)  # the removed live bots are stopped: free their subaccounts
-        for name in changes.removed:  # and forget their keys (only now: a pending restart could still read them)
-            self.live_access.pop(name, None)
+        applied = functools.partial(self._reload_applied, reload_id)
+        result = _answer(supervisor.reload(configs, changes, applied), "the supervisor")
         return ReloadResult(
             changed=tuple(result["changed"]),
             added=tuple(result["added"]),
             removed=tuple(result["removed"]),
             unchanged=tuple(result["unchanged"]),
         )
+
+    def _reload_applied(self, reload_id: int) -> None:
+        """The supervisor's word (from its own thread) that reload ``reload_id`` is in effect, its removed bots
+        stopped: free their subaccounts and forget their keys now, not before (a pending restart could still need
+        them), whether the reload was answered at once or as queued."""
+        with self._fleet_lock:
+            index = next((i for i, (rid, _) in enumerate(self._pending) if rid == reload_id), None)
+            if index is None:  # not ours to know (cannot happen: a reload is pending until it is applied)
+                return
+            self._applied = self._pending[index][1]
+            del self._pending[: index + 1]  # the supervisor applies in order: the ones sent before are done too
+            self._give_back_unused()
+
+    def _give_back_unused(self) -> None:
+        """Release the subaccount locks and forget the keys of the bots neither the supervisor runs nor a reload
+        sent to it still needs (a bot a queued reload removes runs until that reload applies). Under
+        ``_fleet_lock``."""
+        wanted = self._applied + tuple(config for _, fleet in self._pending for config in fleet)
+        self.account_locks.keep_only(wanted)
+        names = {config.name for config in wanted}
+        for name in [name for name in self.live_access if name not in names]:
+            del self.live_access[name]
 
     def _store_failed(self, error: StoreWriteError) -> None:
         """The writer thread's news that the store cannot be written: stop the fleet (trading on would leave no
@@ -742,7 +780,7 @@ class Runner:
         return supervisor_proxy(self.supervisor)
 
     def _supervision(self, name: str) -> SupervisionView:
-        return msgspec.convert(self._supervisor().slot_view(name).get(timeout=ASK_TIMEOUT_S), SupervisionView)
+        return self._supervisor().slot_view(name).get(timeout=ASK_TIMEOUT_S)
 
     def _show_bot(self, name: str) -> BotSnapshot:
         supervisor = self._supervisor()
@@ -773,11 +811,7 @@ class Runner:
 
     def status(self) -> StatusSnapshot:
         slots = self._supervisor().status().get(timeout=ASK_TIMEOUT_S)
-        rows = tuple(
-            status_row(summary, msgspec.convert(slots[summary.name], SupervisionView))
-            for summary in self.board.rows()
-            if summary.name in slots
-        )
+        rows = tuple(status_row(summary, slots[summary.name]) for summary in self.board.rows() if summary.name in slots)
         states = [r.state for r in rows]
         market_times = [f.market_ts for f in self.feeds.values() if f.market_ts is not None]
         return StatusSnapshot(

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from actors.proxies import supervisor_proxy
+from actors.supervisor import Supervisor
 from botrunner import runner as runner_module
 from botrunner.config import BotConfig, parse_bot
 from botrunner.control.protocol import ControlError
@@ -90,6 +92,73 @@ def test_a_reload_adding_a_live_bot_on_a_subaccount_traded_elsewhere_is_refused_
         with Store.open(work / "run" / "botrunner.db", readonly=True) as store:
             assert [a.bot for a in store.accounts()] == ["alpha"]
     finally:
+        runner.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait_for(condition: Any, what: str, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("refused_meanwhile", [False, True], ids=["alone", "refused-reload-meanwhile"])
+def test_a_reload_queued_behind_a_busy_supervisor_frees_the_removed_live_bots_subaccount_once_applied(
+    monkeypatch: pytest.MonkeyPatch, refused_meanwhile: bool
+) -> None:
+    """A reload removing a live bot, answered as queued (the supervisor is busy): the bot trades on until the
+    reload applies, so its subaccount lock and key are kept until then (a reload refused meanwhile gives back only
+    what it took), and given back as soon as the supervisor has stopped it, not when the runner restarts."""
+    work = short_dir()
+    small_market(work / "data")
+    fleet = small_fleet(work / "fleet", ("alpha",))
+    free = threading.Event()
+    original = Supervisor.status
+
+    def slow_status(self: Supervisor) -> Any:
+        assert free.wait(30)
+        return original(self)
+
+    monkeypatch.setattr(Supervisor, "status", slow_status)
+    runner = Runner(RunOptions(fleet=fleet, run_dir=work / "run", speed="max", data_dir=work / "data", run_feeds=False))
+    runner.start()
+    account = (str(KP.pubkey()), 1)
+    try:
+        with FakeRpc() as fake:
+            serve_chain(fake, user=funded_user())
+            monkeypatch.setenv("DRIFT_PRIVATE_KEY", str(KP))
+            live = fleet / "live-band.yaml"
+            live.write_text(BOT.format(authority=KP.pubkey(), url=fake.url))
+            assert ask(runner, Reload())["added"] == ["live-band"]
+            assert runner.account_locks.held == {account}
+            monkeypatch.setattr(runner_module, "ASK_TIMEOUT_S", 0.3)
+            assert runner.supervisor is not None
+            busy = supervisor_proxy(runner.supervisor).status()  # occupies the supervisor until ``free`` is set
+            live.unlink()
+            with pytest.raises(ControlError) as queued:
+                ask(runner, Reload())
+            assert queued.value.code == "timeout"
+            assert "it is queued and takes effect when the supervisor finishes" in str(queued.value)
+            # not applied yet: live-band still runs, on its subaccount, with its key
+            assert runner.account_locks.held == {account}
+            assert "live-band" in runner.live_access
+            if refused_meanwhile:  # alpha moved subaccount: refused; it gives back what it took, not live-band's lock
+                alpha = fleet / "alpha.yaml"
+                alpha.write_text(alpha.read_text().replace("subaccount_id: 1", "subaccount_id: 7"))
+                with pytest.raises(ControlError, match="reload refused, nothing changed"):
+                    ask(runner, Reload())
+                assert runner.account_locks.held == {account}
+                assert "live-band" in runner.live_access
+            free.set()
+            busy.get(timeout=30)
+            _wait_for(lambda: runner.account_locks.held == frozenset(), "the removed bot's subaccount was kept", 10)
+            assert "live-band" not in runner.live_access
+            elsewhere = AccountLocks(work / "elsewhere")  # another runner may trade it now
+            elsewhere.acquire([parse_bot(BOT.format(authority=KP.pubkey(), url=fake.url), "live-band.yaml")])
+            elsewhere.release_all()
+    finally:
+        free.set()
         runner.shutdown()
         shutil.rmtree(work, ignore_errors=True)
 
