@@ -428,7 +428,7 @@ class LiveBotActor(BotShell):
         if venue.vault.disabled != self._vault_disabled:  # one event per change, not one per failing tick
             self._vault_disabled = venue.vault.disabled
             level, message = (
-                ("error", f"vault sync failed {venue.vault.failures} times: trading disabled")
+                ("error", venue.vault.why)  # the retries all failed, or the reading is older than 10 s
                 if venue.vault.disabled
                 else ("ok", "vault sync recovered: trading enabled")
             )

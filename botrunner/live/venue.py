@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 import msgspec
 import structlog
@@ -73,6 +73,7 @@ from botrunner.live.dispatch import Dispatch, Go, Job, Refuse
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
 from botrunner.live.vault_sync import SyncChange, VaultSync, interest_since
+from botrunner.margin.interest import RatePoint
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.spot_balance import signed_token_amount
 from botrunner.margin.view import AccountMarginView
@@ -243,6 +244,7 @@ class DriftVenue:
             spot_markets=spot_keys[: len(spots)],
             oracles=oracles,
         )
+        started = self.monotonic()
         state = await self._read()
         if state.user is None:
             if self.wallet is None:
@@ -250,10 +252,12 @@ class DriftVenue:
                     f"{self.config.name}: subaccount {self.sub_account_id} of {self.authority} does not exist"
                 )
             await self._create_subaccounts()
+            started = self.monotonic()
             state = await self._read()
             if state.user is None:
                 raise VenueError(f"{self.config.name}: subaccount {self.sub_account_id} still missing after creation")
         self._accept(state)
+        self._vault_changed(*self.vault.succeeded(started, self.monotonic()))  # the first reading is the first sync
 
     async def _read(self) -> ChainState:
         accounts = self.accounts
@@ -348,27 +352,39 @@ class DriftVenue:
 
     async def sync(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> tuple[VenueEvent, ...]:
         """One vault sync (``botrunner.live.vault_sync``): ``refresh``, retried up to 3 times with backoff when the
-        read fails; when every retry fails trading is disabled (logged at ERROR once, ``self.vault.disabled``);
-        the next good read enables it again. Returns what the reads that succeeded reported."""
+        read fails. Trading is disabled (logged at ERROR once, ``self.vault.disabled``) when every retry fails or
+        the last good reading is older than 10 s (a slow node: a reading is as old as its read's start); the next
+        fresh good read enables it again. Returns what the reads that succeeded reported."""
         events: list[VenueEvent] = []
         while True:
+            started = self.monotonic()
             events.extend(await self.refresh())
-            if self._read_ok is None:  # no read was due (the link's reconnect cadence): nothing to judge
+            now = self.monotonic()
+            if self._read_ok is None:  # no read was due (the link's reconnect cadence): only the reading's age
+                self._vault_changed(*self.vault.aged(now))
                 return tuple(events)
             if self._read_ok:
-                self.vault, change = self.vault.succeeded(self.monotonic())
-                if change is SyncChange.ENABLED:
-                    self.log.info("vault_sync_recovered")
+                self._vault_changed(*self.vault.succeeded(started, now))
                 return tuple(events)
-            self.vault, change = self.vault.failed()
-            if change is SyncChange.DISABLED:
-                self.log.error("vault_sync_failed", failures=self.vault.failures, trading="disabled")
+            self._vault_changed(*self.vault.failed(now))
             wait = self.vault.retry_in()
             if wait is None:
                 return tuple(events)
             await sleep(wait)
             # the vault's retries run on their own backoff, inside the link's slower reconnect cadence
             self.link = msgspec.structs.replace(self.link, next_attempt_at=self.monotonic())
+
+    def _vault_changed(self, vault: VaultSync, change: SyncChange) -> None:
+        self.vault = vault
+        match change:
+            case SyncChange.DISABLED:
+                self.log.error("vault_sync_failed", failures=vault.failures, why=vault.why, trading="disabled")
+            case SyncChange.ENABLED:
+                self.log.info("vault_sync_recovered", trading="enabled")
+            case SyncChange.NONE:
+                pass
+            case _:
+                assert_never(change)
 
     # -------------------------------------------------------------- what the driver reads (the port's VenueAccount)
 
@@ -408,6 +424,11 @@ class DriftVenue:
     def margin_view(self) -> AccountMarginView:
         return self.reading().view  # built once per reading: the report and the decision share its figures
 
+    def spot_rates(self, spot_market_index: int) -> RatePoint | None:
+        """The chain's deposit/borrow APR of a spot market the bot reads (``botrunner.live.rates``), None for
+        another."""
+        return self.reading().spot_rates.get(spot_market_index)
+
     # -------------------------------------------------------------- commands
 
     def tradeable(self) -> str | None:
@@ -415,8 +436,9 @@ class DriftVenue:
         now = self.monotonic()
         if self.wallet is None:
             return "monitor mode: read-only"
-        if self.vault.disabled:
-            return self.vault.why_not_trading(now)
+        vault = self.vault.why_not_trading(now)  # disabled by the sync, or aged past 10 s since the last one
+        if vault is not None:
+            return vault
         link = self.link
         if link.can_trade(now):
             return None

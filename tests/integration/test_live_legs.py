@@ -9,6 +9,7 @@ read is the resync; the safety gates hold the whole command.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ from structlog.testing import capture_logs
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
+from botrunner.drift.convert import spot_interest_market
 from botrunner.live.venue import DriftVenue
+from botrunner.margin.interest import current_rates
 from botrunner.venue.port import CommandRejected, Fill, InterestAccrued, PlaceLegs, RejectReason, SpotFill, SpotOrder
 from tests.integration.test_live_venue import AUTHORITY, FAST, USDC, run, serve_chain
 from tests.support.drift import _build, bundled_markets, scaled_balance, user_bytes
@@ -266,3 +269,78 @@ def test_vault_when_the_sol_deposit_index_grows_then_interest_accrued_event(fake
     accrued = [e for e in events if isinstance(e, InterestAccrued)]
     assert after > before
     assert [(e.spot_market_index, e.amount) for e in accrued] == [(1, after - before)]
+
+
+class _FastClock:
+    """Monotonic seconds running ``rate`` times faster than the real ones: a fake node's 0.3 s delay is 15 s."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.t0 = rate, time.monotonic()
+
+    def __call__(self) -> float:
+        return 1_000.0 + (time.monotonic() - self.t0) * self.rate
+
+
+def test_vault_when_the_node_answers_slower_than_10s_then_trading_disabled_until_a_fresh_read(
+    fake: FakeRpc,
+) -> None:
+    _serve(fake, _user())
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        venue.monotonic = _FastClock(50.0)  # the node's 0.3 s answer below takes 15 "seconds"
+        await venue.sync()
+        fresh = venue.tradeable()
+        fake.inject("getMultipleAccounts", Fault.hang(0.3), times=1)
+        with capture_logs() as logs:
+            await venue.sync()
+        errors = [(e["event"], e["why"]) for e in logs if e["log_level"] == "error"]
+        slow = (venue.vault.disabled, venue.tradeable(), errors)
+        refused = await venue.execute(ENTRY)
+        await venue.sync()  # answered at once: fresh again
+        return fresh, slow, refused, venue.vault.disabled, venue.tradeable()
+
+    fresh, (disabled, why, errors), refused, after_disabled, after_why = run(fake, body)
+    assert fresh is None
+    assert disabled and why is not None and "> 10 s" in why
+    assert [event for event, _ in errors] == ["vault_sync_failed"] and "> 10 s" in errors[0][1]
+    assert [e.reason for e in refused if isinstance(e, CommandRejected)] == [RejectReason.VENUE_UNAVAILABLE]
+    assert not after_disabled and after_why is None
+    assert fake.count("sendTransaction") == 0 and fake.count("simulateTransaction") == 0
+
+
+def test_vault_when_no_read_for_over_10s_then_commands_refused_before_the_next_sync(fake: FakeRpc) -> None:
+    _serve(fake, _user())
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        clock: Any = venue.monotonic
+        clock.t += 10  # exactly the freshness window: still fine
+        at_10 = venue.tradeable()
+        clock.t += 1
+        refused = await venue.execute(ENTRY)
+        with capture_logs() as logs:
+            await venue.sync()  # a good read now: trading back on (it was never reported disabled: no event)
+        return at_10, refused, [e["event"] for e in logs if e["log_level"] == "error"], venue.tradeable()
+
+    at_10, refused, errors, after = run(fake, body)
+    assert at_10 is None
+    rejected = [e for e in refused if isinstance(e, CommandRejected)]
+    assert [e.reason for e in rejected] == [RejectReason.VENUE_UNAVAILABLE] and "> 10 s" in rejected[0].detail
+    assert errors == [] and after is None
+    assert fake.count("sendTransaction") == 0
+
+
+def test_rates_when_connected_then_the_sol_deposit_apr_is_the_chain_spot_markets_on_the_curve(fake: FakeRpc) -> None:
+    _serve(fake, _user())
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        return venue.spot_rates(0), venue.spot_rates(1), venue.spot_rates(7)
+
+    usdc, sol, other = run(fake, body)
+    _perp, spots = bundled_markets()
+    assert usdc == current_rates(spot_interest_market(spots[0]))
+    assert sol == current_rates(spot_interest_market(spots[1]))
+    assert sol is not None and sol.utilization > 0 and 0 < sol.deposit_rate < sol.borrow_rate
+    assert other is None  # a market the bot does not read
