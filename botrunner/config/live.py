@@ -23,6 +23,7 @@ Defaults and where they come from (``../shared/seeds/delta-neutral-engine-live-m
 
 from __future__ import annotations
 
+import enum
 from typing import Final
 
 import msgspec
@@ -42,6 +43,23 @@ class JitoSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     block_engine_url: str = "https://mainnet.block-engine.jito.wtf/api/v1/bundles"
     tip_lamports: int = 10_000
     attempts: int = 3  # then fall back to standard RPC
+
+
+class FulfillmentVenue(enum.Enum):
+    """Where Drift fills a live bot's spot taker order (``place_and_take_spot_order``'s ``SpotFulfillmentType``).
+    Drift's own spot book has no resting makers to take from in a single transaction, so an IOC taker order with no
+    external venue fills nothing; the external book does the filling. Phoenix is the venue driftpy builds the
+    remaining accounts for (``add_phoenix_remaining_accounts``, protocol-v2 ``PhoenixFulfillmentParams::new``)."""
+
+    PHOENIX_V1 = "phoenix"
+
+
+class SpotFulfillment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The external venue a live two-leg bot's spot leg fills on, and Drift's fulfilment config account for it (the
+    PDA ``["phoenix_fulfillment_config", phoenix market]`` of the Drift program; read and checked at connect)."""
+
+    venue: FulfillmentVenue = FulfillmentVenue.PHOENIX_V1
+    config_account: str  # base58 public key of Drift's PhoenixV1FulfillmentConfig for the SOL/USDC market
 
 
 class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -68,6 +86,8 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     settle_threshold_quote: int = QUOTE_PRECISION
     settle_every_s: int = 3600
     jito: JitoSettings = JitoSettings()
+    # a live two-leg (delta-neutral) bot's spot fulfilment venue; required for one, ignored by a perp-only bot
+    spot_fulfillment: SpotFulfillment | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` ("LiveSettings.field must ...") for an impossible value."""

@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING, assert_never, cast
 
 import msgspec
 import structlog
@@ -49,6 +49,7 @@ from solders.pubkey import Pubkey
 from structlog.typing import FilteringBoundLogger
 
 from botrunner.config import BotConfig
+from botrunner.config.live import FulfillmentVenue, SpotFulfillment
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders, PlanReason
 from botrunner.connector.orders import OrderIntent, WorkingOrder
 from botrunner.core.markets import PerpMarketSpec
@@ -100,6 +101,7 @@ from governors.safety_gates import Confirmations, GateInputs, check_legs, check_
 if TYPE_CHECKING:  # loaded by _load_priority_fee, only before a transaction is built
     from driftpy.drift_client import DriftClient
     from driftpy.priority_fees.priority_fee_subscriber import PriorityFeeSubscriber
+    from driftpy.types import PhoenixV1FulfillmentConfigAccount
 
 USER_ACCOUNT_BYTES = 4376  # Drift User account size: the rent of a new subaccount
 
@@ -190,6 +192,8 @@ class DriftVenue:
         self._fees: PriorityFeeSubscriber | None = None  # loaded only before we send
         self._fees_loaded_at: float | None = None
         self._sources: dict[str, str] = {}  # oracle pubkey -> Drift OracleSource variant
+        # Drift's fulfilment config of the spot leg's external venue (live.spot_fulfillment), read at connect
+        self.fulfillment: PhoenixV1FulfillmentConfigAccount | None = None
         # the command queue's rule (botrunner.live.dispatch): FIFO, cancels ahead, UNKNOWN blocks until a full
         # re-read begun after it, a pause drops queued placements; the answers wait here until their part is read
         self._dispatch = Dispatch()
@@ -244,6 +248,8 @@ class DriftVenue:
             spot_markets=spot_keys[: len(spots)],
             oracles=oracles,
         )
+        if self.settings.spot_fulfillment is not None:
+            self.fulfillment = await self._load_fulfillment(self.settings.spot_fulfillment)
         started = self.monotonic()
         state = await self._read()
         if state.user is None:
@@ -258,6 +264,34 @@ class DriftVenue:
                 raise VenueError(f"{self.config.name}: subaccount {self.sub_account_id} still missing after creation")
         self._accept(state)
         self._vault_changed(*self.vault.succeeded(started, self.monotonic()))  # the first reading is the first sync
+
+    async def _load_fulfillment(self, settings: SpotFulfillment) -> PhoenixV1FulfillmentConfigAccount:
+        """Read and check Drift's fulfilment config for the spot leg (owned by the Drift program, for SOL spot,
+        Enabled): the accounts it names go into every spot leg's instruction."""
+        match settings.venue:
+            case FulfillmentVenue.PHOENIX_V1:
+                expect = "PhoenixV1FulfillmentConfig"
+            case _:
+                assert_never(settings.venue)
+        key = Pubkey.from_string(settings.config_account)
+        _, (raw,) = await self._fetch([key])
+        where = f"{self.config.name}: live.spot_fulfillment.config_account {key}"
+        if raw is None:
+            raise VenueError(f"{where} not found")
+        if raw.owner != self.client.program_id:
+            raise VenueError(f"{where} is owned by {raw.owner}, not the Drift program")
+        try:
+            config = decode_account(bytes(raw.data), expect=expect, what=where)
+        except DecodeError as exc:
+            raise VenueError(str(exc)) from exc
+        status = variant_name(config.status)
+        if int(config.market_index) != SOL_SPOT_MARKET_INDEX or status != "Enabled" or config.pubkey != key:
+            raise VenueError(
+                f"{where}: for spot market {config.market_index}, status {status}, pubkey {config.pubkey}; the "
+                f"spot leg needs market {SOL_SPOT_MARKET_INDEX}, Enabled, and the account's own key"
+            )
+        self.log.info("spot_fulfillment", venue=settings.venue.value, market=str(config.phoenix_market))
+        return cast("PhoenixV1FulfillmentConfigAccount", config)
 
     async def _read(self) -> ChainState:
         accounts = self.accounts
@@ -754,7 +788,12 @@ class DriftVenue:
             case PlaceLegs():
                 return (
                     ix.legs_transaction(
-                        self.client, command, market_index=market, sub_account_id=sub, limit=self._budget()
+                        self.client,
+                        command,
+                        market_index=market,
+                        sub_account_id=sub,
+                        limit=self._budget(),
+                        fulfillment=self.fulfillment,
                     ),
                 )
         raise TypeError(f"unsupported command {type(command).__name__}")
