@@ -15,7 +15,11 @@ from typing import Any
 
 import msgspec
 import pytest
-from driftpy.addresses import get_phoenix_fulfillment_config_public_key, get_spot_market_public_key
+from driftpy.addresses import (
+    get_perp_market_public_key,
+    get_phoenix_fulfillment_config_public_key,
+    get_spot_market_public_key,
+)
 from driftpy.constants.config import DRIFT_PROGRAM_ID
 from driftpy.types import (
     OracleSource,
@@ -26,7 +30,7 @@ from driftpy.types import (
 from solders.pubkey import Pubkey
 from structlog.testing import capture_logs
 
-from botrunner.config import load_bot
+from botrunner.config import BotMode, load_bot
 from botrunner.config.live import SpotFulfillment
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.catalogue import load_catalogue
@@ -597,3 +601,69 @@ def test_config_when_live_delta_neutral_then_a_spot_fulfillment_is_required(tmp_
     path.write_text(live + f"live:\n  spot_fulfillment:\n    venue: phoenix\n    config_account: {PHOENIX.pubkey}\n")
     bot = load_bot(path)
     assert bot.live.spot_fulfillment == SpotFulfillment(config_account=str(PHOENIX.pubkey))
+
+
+def _instruction_coder() -> Any:
+    """Drift's IDL instruction coder, on an offline client (no RPC call is made)."""
+    from driftpy.account_subscription_config import AccountSubscriptionConfig
+    from driftpy.drift_client import DriftClient
+    from solana.rpc.async_api import AsyncClient
+
+    client = DriftClient(
+        AsyncClient("http://127.0.0.1:1"), KP, "mainnet", account_subscription=AccountSubscriptionConfig("cached")
+    )
+    return client.program.coder.instruction
+
+
+def test_live_delta_neutral_bot_end_to_end_enters_with_both_legs_in_one_transaction(
+    fake: FakeRpc, tmp_path: Path
+) -> None:
+    # The example bot, live: its actor reads the chain, the carry engine (forced in) decides the entry, the Risk
+    # Governor and the safety gates pass it, and the venue sends ONE transaction holding both legs on Phoenix.
+    from tests.integration.test_live_actor import TIMEOUT_S, live_actor
+
+    example = load_bot(ROOT / "config" / "bots" / "sol-delta-neutral.yaml")
+    strategy = example.strategy
+    free = msgspec.structs.replace(
+        strategy.cost_gate, perp_fee_ppm=0, spot_fee_ppm=0, slippage_ppm=0, base_fee_lamports=0,
+        priority_fee_lamports=0, jito_tip_lamports=0,
+    )  # fmt: skip
+    config = msgspec.structs.replace(
+        example,
+        mode=BotMode.LIVE,
+        account=msgspec.structs.replace(example.account, authority=str(AUTHORITY), subaccount_id=1),
+        live=ON_PHOENIX,
+        strategy=msgspec.structs.replace(
+            strategy,
+            carry=msgspec.structs.replace(strategy.carry, always_in=True),
+            delta_neutral=msgspec.structs.replace(strategy.delta_neutral, target_base=SMALL),
+            cost_gate=free,
+        ),
+    )
+    _serve_phoenix(fake, _user())
+    # longs pay the short $0.02 per SOL an hour: the cost gate sees revenue (the bundled market's funding is
+    # negative, and the gate rightly refuses to enter a short that pays)
+    perp, _spots = bundled_markets()
+    paying = dataclasses.replace(perp, amm=dataclasses.replace(perp.amm, last_funding_rate=20_000_000))
+    accounts = dict(fake._state.accounts)
+    accounts[str(get_perp_market_public_key(DRIFT_PROGRAM_ID, 0))] = (_build("PerpMarket", paying), PROGRAM)
+    fake.set_accounts(accounts)
+    with live_actor(fake, tmp_path, mode=BotMode.LIVE, config=config) as bot:
+        bot.wait_started()
+        bot.tick()
+        deadline = time.monotonic() + TIMEOUT_S
+        while fake.count("sendTransaction") == 0 or bot.actor().in_flight():
+            if time.monotonic() > deadline:
+                drv = bot.actor().driver
+                assert drv is not None
+                raise AssertionError(f"never sent: {drv.state.strategy.last} {drv.state.strategy.cost} {bot.failures}")
+            time.sleep(0.01)
+        assert bot.failures == []
+    assert fake.count("simulateTransaction") == 1 and fake.count("sendTransaction") == 1
+    coder = _instruction_coder()
+    names = [coder.parse(i.data).name for i in fake.sent[0].instructions if i.program_id == PROGRAM]
+    assert names == [PLACE_AND_TAKE_SPOT, PLACE_AND_TAKE_PERP]
+    spot, perp = (coder.parse(i.data).data["params"] for i in fake.sent[0].instructions if i.program_id == PROGRAM)
+    assert (type(spot.direction).__name__, spot.base_asset_amount) == ("Long", SMALL)
+    assert (type(perp.direction).__name__, perp.base_asset_amount) == ("Short", SMALL)
+    assert len(fake.sent[0].raw) <= TX_LIMIT
