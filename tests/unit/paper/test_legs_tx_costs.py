@@ -52,7 +52,8 @@ def test_place_legs_when_usdc_pays_the_buy_but_not_also_the_cost_then_refused() 
     assert isinstance(fill, SpotFill)
     need = -fill.quote + fill.fee
     exact = venue(deposit=need, config=PaperConfig(tx_cost_lamports=0))
-    assert not isinstance(exact.submit(PlaceLegs(spot=spot(Side.BUY), perp=None, reason="enter"), T0)[0], CommandRejected)
+    booked = exact.submit(PlaceLegs(spot=spot(Side.BUY), perp=None, reason="enter"), T0)
+    assert not isinstance(booked[0], CommandRejected)
     short = venue(deposit=need, config=PaperConfig(tx_cost_lamports=8_000))
     refused = short.submit(PlaceLegs(spot=spot(Side.BUY), perp=None, reason="enter"), T0)
     assert isinstance(refused[0], CommandRejected) and "transaction cost 1200" in refused[0].detail
