@@ -433,6 +433,10 @@ class LiveBotActor(BotShell):
                 else ("ok", "vault sync recovered: trading enabled")
             )
             self.setup.hub.publish(Alert(bot=self.name, level=level, message=message))
+            if venue.vault.disabled:  # and the operator's notification: an error, not a status line
+                self.setup.hub.publish(
+                    incidents.vault_disabled(self.name, venue.vault.why, venue.vault.synced_at, int(venue.clock()))
+                )
         snap = venue.reading()
         driver.report(events, snap.ts)
         now = snap.ts

@@ -82,7 +82,7 @@ def drift_scaled_balance(amount: int, market: SpotMarketState, balance_type: Bal
 class Ledger(msgspec.Struct, kw_only=True):
     """Cumulative money flows (quote 1e6), kept so every figure of a report adds up to the unit:
     equity == deposits - withdrawals + realized + unrealized + funding - fees (USDC-only collateral; with SOL the
-    spot fills, their fees and the SOL's value move it too)."""
+    spot fills, their fees and the SOL's value move it too, and a two-leg bot's transaction costs)."""
 
     deposits: int = 0
     withdrawals: int = 0

@@ -294,7 +294,8 @@ def test_vault_when_the_sol_deposit_index_grows_then_interest_accrued_event(fake
 
 
 class _FastClock:
-    """Monotonic seconds running ``rate`` times faster than the real ones: a fake node's 0.3 s delay is 15 s."""
+    """Monotonic seconds running ``rate`` times faster than the real ones: at 20x a fake node's 1 s delay is 20 s,
+    while a read answered within 0.5 s (even on a loaded machine) stays under the 10 s freshness window."""
 
     def __init__(self, rate: float) -> None:
         self.rate, self.t0 = rate, time.monotonic()
@@ -310,10 +311,10 @@ def test_vault_when_the_node_answers_slower_than_10s_then_trading_disabled_until
 
     async def body(venue: DriftVenue) -> Any:
         await venue.connect()
-        venue.monotonic = _FastClock(50.0)  # the node's 0.3 s answer below takes 15 "seconds"
+        venue.monotonic = _FastClock(20.0)  # the node's 1 s answer below takes 20 "seconds"; a normal one < 10
         await venue.sync()
         fresh = venue.tradeable()
-        fake.inject("getMultipleAccounts", Fault.hang(0.3), times=1)
+        fake.inject("getMultipleAccounts", Fault.hang(1.0), times=1)
         with capture_logs() as logs:
             await venue.sync()
         errors = [(e["event"], e["why"]) for e in logs if e["log_level"] == "error"]
@@ -667,3 +668,41 @@ def test_live_delta_neutral_bot_end_to_end_enters_with_both_legs_in_one_transact
     assert (type(spot.direction).__name__, spot.base_asset_amount) == ("Long", SMALL)
     assert (type(perp.direction).__name__, perp.base_asset_amount) == ("Short", SMALL)
     assert len(fake.sent[0].raw) <= TX_LIMIT
+
+
+def test_vault_when_the_node_turns_slow_then_the_operator_is_notified_once(fake: FakeRpc, tmp_path: Path) -> None:
+    # a live bot's actor: its tick's read (the vault sync) answers in 1 s on a clock 20x fast, i.e. 20 s: the
+    # reading is stale on arrival, trading is disabled, and ONE vault_sync incident reaches the notifier's URL
+    from botrunner.notify import Notifier
+    from tests.integration.test_live_actor import live_actor
+    from tests.integration.test_live_commands import _settled, _until, band
+    from tests.integration.test_notify_apprise import Receiver
+
+    serve_chain(fake, user=_user())
+    receiver = Receiver()
+    try:
+        with live_actor(fake, tmp_path, mode=BotMode.LIVE, config=band(FAST), force_pause=True) as bot:
+            bot.wait_started()
+            notifier = Notifier([receiver.url], daily_summary=False)
+            notifier.start(bot.actor().setup.hub)
+            try:
+                venue = bot.actor().venue
+                assert venue is not None
+                venue.monotonic = _FastClock(20.0)
+                fake.inject("getMultipleAccounts", Fault.hang(1.0), times=2)
+                for _ in range(2):  # two slow ticks: one outage, one notification
+                    bot.tick()
+                    _settled(bot)
+                disabled = venue.vault.disabled
+                _until("the notification", lambda: any("vault_sync" in p["title"] for p in receiver.posts), 10.0)
+                bot.tick()  # answered at once: fresh again
+                _settled(bot)
+                enabled = not venue.vault.disabled and venue.tradeable() is None
+            finally:
+                notifier.stop()
+    finally:
+        receiver.server.shutdown()
+    posts = [p for p in receiver.posts if "vault_sync" in p["title"]]
+    assert disabled and enabled
+    assert len(posts) == 1 and posts[0]["type"] == "failure"
+    assert "> 10 s" in posts[0]["message"] and "no trade until a fresh reading" in posts[0]["message"]
