@@ -1,7 +1,7 @@
 """What a live bot's operator must hear of at once, from what its venue already reports: a transaction whose outcome
-is UNKNOWN, the circuit breaker opening, a safety gate blocking a trade, the vault sync disabling trading. Pure: the live shell feeds it the events a
-command returned and the link's breaker afterwards, and publishes what comes out to the event hub (the notifier
-listens there; ``botrunner.notify``).
+is UNKNOWN, the circuit breaker opening, a safety gate blocking a trade, the vault sync disabling trading. Pure: the
+live shell feeds it the events a command returned, the link's breaker and the vault's state afterwards, and
+publishes what comes out to the event hub (the notifier listens there; ``botrunner.notify``).
 
 Each incident carries the numbers (the command, the signature, the gate and its figures) and a ``ref``: what makes two
 incidents the same one, so the notifier's deduplication collapses a gate that blocks every tick into one message
