@@ -372,6 +372,8 @@ class DriftVenue:
                 return ()
             self._read_ok = True
             events = self._accept(state)
+            # any whole reading is a vault sync: as old as its read's start (a slow answer is stale on arrival)
+            self._vault_changed(*self.vault.succeeded(now, self.monotonic()))
             resynced = self._dispatch.resynced_by(token)
             self._dispatch = self._dispatch.read_done(token)
             if self.link.state is not LinkState.CONNECTED:
@@ -391,14 +393,12 @@ class DriftVenue:
         fresh good read enables it again. Returns what the reads that succeeded reported."""
         events: list[VenueEvent] = []
         while True:
-            started = self.monotonic()
             events.extend(await self.refresh())
             now = self.monotonic()
             if self._read_ok is None:  # no read was due (the link's reconnect cadence): only the reading's age
                 self._vault_changed(*self.vault.aged(now))
                 return tuple(events)
-            if self._read_ok:
-                self._vault_changed(*self.vault.succeeded(started, now))
+            if self._read_ok:  # refresh recorded the good read (and its age) in the vault
                 return tuple(events)
             self._vault_changed(*self.vault.failed(now))
             wait = self.vault.retry_in()
@@ -539,6 +539,11 @@ class DriftVenue:
 
     async def _execute(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
         ts = int(self.clock())
+        if self.wallet is not None and self.vault.why_not_trading(self.monotonic()) is not None:
+            # the reading aged past the freshness window since the tick (an operator's command between ticks, one
+            # queued behind a slow confirmation) or the vault is disabled: read the chain again before trading on
+            # it; a read that fails or answers late leaves the command refused below
+            await self.refresh()
         blocked_reason = self.tradeable()
         placing = _placements(command)
         if blocked_reason is not None:
