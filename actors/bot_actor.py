@@ -36,6 +36,7 @@ from botrunner.bot.pipeline import BotDefinition, BotMemory, OperatorFlags
 from botrunner.bot.step import Effects
 from botrunner.bot.step import PricePoint as PriceSeen
 from botrunner.config import ShutdownPolicy
+from botrunner.config.live import transaction_cost_lamports
 from botrunner.connector.commands import CancelOrders, PlanReason
 from botrunner.core.operator import Pause
 from botrunner.core.records import SnapshotRow
@@ -132,6 +133,10 @@ class BotActor(BotShell):
         paper_config = setup.paper
         if config.paper.interest is not None:
             paper_config = msgspec.structs.replace(paper_config, interest=config.paper.interest)
+        if config.strategy.two_legs:  # its trades are transactions: the venue charges what each would cost
+            paper_config = msgspec.structs.replace(
+                paper_config, tx_cost_lamports=transaction_cost_lamports(config.live)
+            )
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
             known = open_order_rows(store, self.name) if saved is not None else {}

@@ -431,11 +431,15 @@ class LiveBotActor(BotShell):
         if venue.vault.disabled != self._vault_disabled:  # one event per change, not one per failing tick
             self._vault_disabled = venue.vault.disabled
             level, message = (
-                ("error", f"vault sync failed {venue.vault.failures} times: trading disabled")
+                ("error", venue.vault.why)  # the retries all failed, or the reading is older than 10 s
                 if venue.vault.disabled
                 else ("ok", "vault sync recovered: trading enabled")
             )
             self.setup.hub.publish(Alert(bot=self.name, level=level, message=message))
+            if venue.vault.disabled:  # and the operator's notification: an error, not a status line
+                self.setup.hub.publish(
+                    incidents.vault_disabled(self.name, venue.vault.why, venue.vault.synced_at, int(venue.clock()))
+                )
         snap = venue.reading()
         driver.report(events, snap.ts)
         now = snap.ts

@@ -263,8 +263,9 @@ def pnl_split(result: BacktestResult) -> dict[str, int]:
 
 def legs_split(result: BacktestResult) -> dict[str, int]:
     """A two-leg bot's split: the perp's (realized, unrealized, funding, fees) plus the spot leg's trading PnL
-    (its SOL from trades at the last oracle plus the quote of its fills, before fees), its fees and the interest
-    (USDC earned plus the SOL earned at the last oracle). Sums to the equity change exactly, or raises."""
+    (its SOL from trades at the last oracle plus the quote of its fills, before fees), its fees, the interest
+    (USDC earned plus the SOL earned at the last oracle) and the transaction costs of its trades. Sums to the
+    equity change exactly, or raises."""
     venue = result.venue
     assert venue is not None
     ledger = venue.ledger
@@ -280,6 +281,7 @@ def legs_split(result: BacktestResult) -> dict[str, int]:
         "spot_trading": traded_sol_value + sum(row.quote for row in result.spot_fills),
         "spot_fees": ledger.spot_fees,
         "interest": ledger.interest_usdc + token_value(sol, decimals, oracle) - traded_sol_value,
+        "tx_costs": ledger.tx_costs,
     }
     total = (
         split["realized"]
@@ -289,6 +291,7 @@ def legs_split(result: BacktestResult) -> dict[str, int]:
         + split["spot_trading"]
         - split["spot_fees"]
         + split["interest"]
+        - split["tx_costs"]
     )
     net_flows = ledger.deposits - ledger.withdrawals - result.inputs.bot.capital_quote
     if total + net_flows != result.ending_equity - result.starting_equity:

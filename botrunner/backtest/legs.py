@@ -3,8 +3,9 @@ and out of the market, all from the run's rows (``BacktestResult.legs``, ``spot_
 ``interest``) and the paper ledger. Integers in Drift precisions; the writers render them as exact decimals.
 
 Slippage is measured against the decision's prices: a perp leg's fill against the mark the decision saw, a spot
-leg's against the oracle (what the venue's slippage model moves away from). Transaction costs are 0 in paper and
-backtests (no transaction is sent); the figure is kept so the breakdown has the same shape as live's.
+leg's against the oracle (what the venue's slippage model moves away from). Transaction costs: what each booked
+``PlaceLegs`` transaction would have cost (base fee per signature + compute-unit price x limit + the Jito tip when
+bundles are on, ``botrunner.config.live.transaction_cost_lamports``), charged at the SOL price of the moment.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def carry_breakdown(result: BacktestResult, interest_source: str) -> dict[str, i
         "spot_fees": ledger.spot_fees,
         "perp_slippage": perp_slip,
         "spot_slippage": spot_slip,
-        "tx_costs": 0,
+        "tx_costs": ledger.tx_costs,
         "interest_source": interest_source,
     }
 

@@ -570,7 +570,7 @@ def _carry_tables(two_legs: Mapping[str, Any]) -> str:
         ("spot fees", _usd(carry.get("spot_fees")), "SOL spot taker fees"),
         ("perp slippage", _usd(carry.get("perp_slippage")), "fills against the decision's mark"),
         ("spot slippage", _usd(carry.get("spot_slippage")), "fills against the decision's oracle"),
-        ("tx costs", _usd(carry.get("tx_costs")), "none in paper and backtests (no transaction is sent)"),
+        ("tx costs", _usd(carry.get("tx_costs")), "base + priority fee (+ Jito tip) per trade, at the SOL price"),
     ]
     time = _mapping(two_legs, "time") or {}
     time_rows = [

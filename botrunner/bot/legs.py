@@ -173,7 +173,9 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
             continue
         ls.carry = observe_funding(ls.carry, legs.carry, print_ts, rate, oracle)
     ls.unfolded = ()
-    deposit_apr = legs.deposit.at(ts)
+    # the venue's own rate when it has one (live: the chain's SpotMarket on Drift's curve), else the configured source
+    chain = account.spot_rates(SOL_SPOT_MARKET_INDEX)
+    deposit_apr = chain.deposit_rate if chain is not None else legs.deposit.at(ts)
     carry_in = _carry(legs, ls, view, ts=ts, oracle=oracle, rate=state.funding_rate, deposit_apr=deposit_apr)
     view = msgspec.structs.replace(view, carry=carry_in)
     ls.rules, wanted, numbers = decide_legs(legs.rules, ls.rules, view)

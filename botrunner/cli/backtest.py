@@ -14,6 +14,7 @@ from botrunner.backtest.engine import BacktestError, BacktestInputs, run_backtes
 from botrunner.backtest.output import iso, summary, write_outputs
 from botrunner.cli import CliError
 from botrunner.config import BotConfig, StrategyKind, load_bot
+from botrunner.config.live import transaction_cost_lamports
 from botrunner.config.paper import check_latency_slots
 from botrunner.funding import ONE_DAY_S
 from botrunner.marketdata._text import DataError
@@ -99,7 +100,11 @@ def _paper_config(args: argparse.Namespace, bot: BotConfig) -> PaperConfig:
             taker_ppm=tier.taker_ppm if args.taker_fee_ppm is None else args.taker_fee_ppm,
             maker_ppm=tier.maker_ppm if args.maker_fee_ppm is None else args.maker_fee_ppm,
         )
-        return PaperConfig(fees=fees, latency_slots=slots, interest=bot.paper.interest).validate()
+        # a two-leg bot's trades are transactions the backtest charges (base fee, priority fee, Jito tip)
+        tx_cost = transaction_cost_lamports(bot.live) if bot.strategy.two_legs else 0
+        return PaperConfig(
+            fees=fees, latency_slots=slots, interest=bot.paper.interest, tx_cost_lamports=tx_cost
+        ).validate()
     except ValueError as exc:
         raise CliError(str(exc)) from exc
 

@@ -363,8 +363,17 @@ def _validate_two_legs(bot: BotConfig, fail: Any) -> None:
     if bot.strategy.kind is StrategyKind.DELTA_NEUTRAL:
         if bot.market != DELTA_NEUTRAL_MARKET:
             raise fail(f"kind: delta_neutral hedges SOL spot with {DELTA_NEUTRAL_MARKET}, not {bot.market}", "market")
-        if bot.mode is not BotMode.PAPER:
-            raise fail("kind: delta_neutral runs in paper mode only until its live legs are merged", "mode")
+        if bot.mode is BotMode.LIVE:
+            fulfillment = bot.live.spot_fulfillment
+            if fulfillment is None:
+                # without an external venue Drift's spot taker order finds no maker and fills nothing: the perp
+                # leg would trade alone (docs/delta-neutral.md, "Live")
+                raise fail(
+                    "a live kind: delta_neutral bot needs live.spot_fulfillment (venue and config_account): "
+                    "Drift fills its spot leg on that external book",
+                    "live",
+                )
+            _validate_pubkey(fulfillment.config_account, fail, ("live", "spot_fulfillment", "config_account"))
     if bot.strategy.kind is StrategyKind.FUNDING_ARB:
         if bot.mode is not BotMode.PAPER:
             raise fail(f"kind: funding_arb is {FUNDING_ARB_BACKTEST_ONLY}: use mode: paper", "mode")
@@ -425,16 +434,14 @@ def _field_error(
     return ConfigError.at(source, at, subject, message)
 
 
-def _validate_pubkey(authority: str, fail: Any) -> None:
-    """Live and monitor bots name a real Solana wallet: a base58 32-byte public key."""
+def _validate_pubkey(authority: str, fail: Any, where: tuple[str, ...] = ("account", "authority")) -> None:
+    """Live and monitor bots name real Solana accounts (the wallet; a fulfilment config): base58 32-byte keys."""
     from solders.pubkey import Pubkey
 
     try:
         Pubkey.from_string(authority)
     except ValueError as exc:
-        raise fail(
-            f"{authority!r} is not a base58 Solana public key (live and monitor bots)", "account", "authority"
-        ) from exc
+        raise fail(f"{authority!r} is not a base58 Solana public key (live and monitor bots)", *where) from exc
 
 
 def _section_error(source: str, positions: Positions, section: tuple[str, ...], message: str) -> ConfigError:

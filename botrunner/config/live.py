@@ -19,16 +19,27 @@ Defaults and where they come from (``../shared/seeds/delta-neutral-engine-live-m
   cancel-and-place of a 10-order ladder consumes well under 300k CU; the fee cap bounds what a fee spike can cost
   (1e6 micro-lamports/CU x 300k CU = 0.3 SOL is the absolute worst case per transaction).
 * Jito ``tip_lamports`` 10_000 (0.00001 SOL), ``attempts`` 3: REQ 4.6 ("fails after 3 retries").
+* ``assumed_priority_fee_micro_lamports`` 10_000: an assumption, not a measurement (the shared data has no fee
+  series). It is what paper runs and backtests charge per compute unit; a live bot pays the chain's recent average
+  (``PriorityFeeSubscriber``), capped by ``max_priority_fee_micro_lamports``.
+
+A transaction's cost (:func:`transaction_cost_lamports`): Solana's base fee of 5,000 lamports per signature (the
+bot's key signs alone), plus the priority fee = compute-unit price x the compute-unit LIMIT the transaction requests
+(Solana charges the requested limit, not the units consumed), plus the Jito tip when bundles are on.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Final
 
 import msgspec
 
 from botrunner.core.precision import QUOTE_PRECISION
 
+# Solana's fee per signature (solana-sdk fee_calculator DEFAULT_TARGET_LAMPORTS_PER_SIGNATURE): fixed since launch.
+BASE_FEE_LAMPORTS_PER_SIGNATURE: Final = 5_000
+MICRO_LAMPORTS_PER_LAMPORT: Final = 1_000_000
 # Jito block-engine docs (jito-labs/jito-docs lowlatencytxnsend.md): the engine ignores bundles tipping less.
 JITO_MIN_TIP_LAMPORTS: Final = 1_000
 DEFAULT_KEY_ENV = "DRIFT_PRIVATE_KEY"
@@ -42,6 +53,23 @@ class JitoSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     block_engine_url: str = "https://mainnet.block-engine.jito.wtf/api/v1/bundles"
     tip_lamports: int = 10_000
     attempts: int = 3  # then fall back to standard RPC
+
+
+class FulfillmentVenue(enum.Enum):
+    """Where Drift fills a live bot's spot taker order (``place_and_take_spot_order``'s ``SpotFulfillmentType``).
+    Drift's own spot book has no resting makers to take from in a single transaction, so an IOC taker order with no
+    external venue fills nothing; the external book does the filling. Phoenix is the venue driftpy builds the
+    remaining accounts for (``add_phoenix_remaining_accounts``, protocol-v2 ``PhoenixFulfillmentParams::new``)."""
+
+    PHOENIX_V1 = "phoenix"
+
+
+class SpotFulfillment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The external venue a live two-leg bot's spot leg fills on, and Drift's fulfilment config account for it (the
+    PDA ``["phoenix_fulfillment_config", phoenix market]`` of the Drift program; read and checked at connect)."""
+
+    venue: FulfillmentVenue = FulfillmentVenue.PHOENIX_V1
+    config_account: str  # base58 public key of Drift's PhoenixV1FulfillmentConfig for the SOL/USDC market
 
 
 class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -58,6 +86,7 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_latency_ms: int = 500
     compute_unit_limit: int = 300_000
     max_priority_fee_micro_lamports: int = 1_000_000
+    assumed_priority_fee_micro_lamports: int = 10_000  # what paper and backtests charge per CU (see above)
     confirm_timeout_s: int = 30
     status_timeout_s: int = 60
     rpc_timeout_s: int = 10
@@ -68,6 +97,8 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     settle_threshold_quote: int = QUOTE_PRECISION
     settle_every_s: int = 3600
     jito: JitoSettings = JitoSettings()
+    # a live two-leg (delta-neutral) bot's spot fulfilment venue; required for one, ignored by a perp-only bot
+    spot_fulfillment: SpotFulfillment | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` ("LiveSettings.field must ...") for an impossible value."""
@@ -87,6 +118,7 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         need(self.max_latency_ms > 0, "max_latency_ms", "be > 0")
         need(0 < self.compute_unit_limit <= 1_400_000, "compute_unit_limit", "be in 1..1400000 (Solana's cap)")
         need(self.max_priority_fee_micro_lamports >= 0, "max_priority_fee_micro_lamports", "be >= 0")
+        need(self.assumed_priority_fee_micro_lamports >= 0, "assumed_priority_fee_micro_lamports", "be >= 0")
         need(self.confirm_timeout_s > 0, "confirm_timeout_s", "be > 0")
         need(self.status_timeout_s >= 0, "status_timeout_s", "be >= 0")
         need(self.rpc_timeout_s > 0, "rpc_timeout_s", "be > 0")
@@ -103,3 +135,14 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         )
         need(self.jito.attempts >= 1, "jito", "make at least 1 attempt")
         need(not self.rpc_url or self.rpc_url.startswith(("http://", "https://")), "rpc_url", "be an http(s) URL")
+
+
+def transaction_cost_lamports(settings: LiveSettings, signatures: int = 1) -> int:
+    """What one transaction of a bot costs in lamports, as paper and backtests charge it: the base fee per
+    signature, the priority fee (the assumed compute-unit price x the compute-unit limit requested, rounded up as
+    the runtime does) and the Jito tip when bundles are on."""
+    priority = -(
+        -settings.assumed_priority_fee_micro_lamports * settings.compute_unit_limit // MICRO_LAMPORTS_PER_LAMPORT
+    )
+    tip = settings.jito.tip_lamports if settings.jito.enabled else 0
+    return BASE_FEE_LAMPORTS_PER_SIGNATURE * signatures + priority + tip

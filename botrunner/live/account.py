@@ -84,6 +84,8 @@ from botrunner.core.side import Side
 from botrunner.drift.codec import variant_name
 from botrunner.drift.convert import account_from_user, markets_of
 from botrunner.live.client import ChainState
+from botrunner.live.rates import RatesError, chain_rates
+from botrunner.margin.interest import RatePoint
 from botrunner.margin.model import Account, Markets, PerpPosition
 from botrunner.margin.perp_position import unrealized_pnl, valuation_price
 from botrunner.margin.spot_balance import signed_token_amount, token_value
@@ -137,6 +139,9 @@ class LiveSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     # the perp market's last hourly funding rate, as read at ``slot`` (AMM ``last_funding_rate``: quote per base,
     # 1e9, + = longs pay): what the Risk Governor's funding guardrail reads
     funding_rate: int
+    # each read spot market's deposit/borrow APR on Drift's curve at its utilisation (botrunner.live.rates): what a
+    # live two-leg bot's carry engine counts as the SOL deposit APR
+    spot_rates: dict[int, RatePoint] = msgspec.field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------ snapshot
@@ -315,6 +320,10 @@ def snapshot_from_chain(state: ChainState, spec: PerpMarketSpec, *, ts: int) -> 
         # every order the venue holds for this user counts (a bot subaccount has only its own market's)
         open_orders=sum(1 for o in user.orders if variant_name(o.status) == "Open"),
     )
+    try:
+        rates = chain_rates(state.spot_markets)
+    except RatesError as exc:
+        raise LiveAccountError(f"slot {state.slot}: {exc}") from exc
     return LiveSnapshot(
         ts=ts,
         slot=state.slot,
@@ -330,6 +339,7 @@ def snapshot_from_chain(state: ChainState, spec: PerpMarketSpec, *, ts: int) -> 
         cumulative_perp_funding=int(user.cumulative_perp_funding),
         oracle=oracle,
         funding_rate=int(state.perp_market.amm.last_funding_rate),
+        spot_rates=rates,
     )
 
 

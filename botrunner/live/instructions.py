@@ -39,7 +39,13 @@ from botrunner.venue.port import ModifyOrder, PlaceLegs, SpotOrder
 
 if TYPE_CHECKING:  # driftpy is imported where it is used (a paper fleet never loads it)
     from driftpy.drift_client import DriftClient
-    from driftpy.types import OrderParams, PositionDirection, PostOnlyParams, UserAccount
+    from driftpy.types import (
+        OrderParams,
+        PhoenixV1FulfillmentConfigAccount,
+        PositionDirection,
+        PostOnlyParams,
+        UserAccount,
+    )
 
 _log = structlog.get_logger()
 
@@ -514,24 +520,41 @@ def spot_order_params(order: SpotOrder) -> OrderParams:
     )
 
 
-def _spot_leg_ix(client: DriftClient, order: SpotOrder, sub_account_id: int) -> Instruction:
-    """``place_and_take_spot_order`` (Match fulfillment against the makers passed, here none) with driftpy's
-    remaining accounts. Built from the IDL because driftpy's builder passes its fulfillment *config* where the IDL
-    expects the ``SpotFulfillmentType`` enum (it cannot encode None)."""
+def _spot_leg_ix(
+    client: DriftClient, order: SpotOrder, sub_account_id: int, fulfillment: PhoenixV1FulfillmentConfigAccount | None
+) -> Instruction:
+    """``place_and_take_spot_order``: an IOC limit order that Drift fills at once on the external book of
+    ``fulfillment`` (Phoenix: ``SpotFulfillmentType::PhoenixV1`` and its ten accounts after the user's, in the
+    order protocol-v2 ``PhoenixFulfillmentParams::new`` reads them, as driftpy's ``add_phoenix_remaining_accounts``
+    lists them), or, with ``fulfillment`` None, Match against the makers passed: none, so it fills nothing (a
+    bot never sends that: config validation requires a venue for a live two-leg bot; it is what tests of the
+    envelope build). Built from the IDL because driftpy's own builder passes its fulfillment *config* where the IDL
+    expects the ``SpotFulfillmentType`` enum (it cannot encode a config)."""
     from anchorpy.program.context import Context
     from driftpy.constants.numeric_constants import QUOTE_SPOT_MARKET_INDEX
     from driftpy.types import SpotFulfillmentType
 
     params = spot_order_params(order)
-    if client.get_spot_market_account(order.spot_market_index) is None:
-        raise InstructionError(f"spot market {order.spot_market_index} is not installed on the client")
+    market = client.get_spot_market_account(order.spot_market_index)
+    if market is None or client.get_spot_market_account(QUOTE_SPOT_MARKET_INDEX) is None:
+        raise InstructionError(f"spot market {order.spot_market_index} (or USDC) is not installed on the client")
     remaining = client.get_remaining_accounts(
         user_accounts=[_user_account(client, sub_account_id)],
         writable_spot_market_indexes=[order.spot_market_index, QUOTE_SPOT_MARKET_INDEX],
     )
+    if fulfillment is None:
+        kind = SpotFulfillmentType.MATCH()
+    else:
+        if int(fulfillment.market_index) != order.spot_market_index:
+            raise InstructionError(
+                f"spot leg on market {order.spot_market_index}: the fulfilment config {fulfillment.pubkey} is for "
+                f"market {fulfillment.market_index}"
+            )
+        kind = SpotFulfillmentType.PHOENIX_V1()
+        client.add_phoenix_remaining_accounts(order.spot_market_index, remaining, fulfillment)
     return client.program.instruction["place_and_take_spot_order"](
         params,
-        SpotFulfillmentType.MATCH(),
+        kind,
         None,
         ctx=Context(
             accounts={
@@ -578,15 +601,25 @@ def _perp_leg_ix(client: DriftClient, intent: OrderIntent, market_index: int, su
 
 
 def legs_transaction(
-    client: DriftClient, command: PlaceLegs, *, market_index: int, sub_account_id: int, limit: int
+    client: DriftClient,
+    command: PlaceLegs,
+    *,
+    market_index: int,
+    sub_account_id: int,
+    limit: int,
+    fulfillment: PhoenixV1FulfillmentConfigAccount | None = None,
 ) -> TxPlan:
-    """ONE transaction for both legs of ``command``: the spot ``place_and_take_spot_order`` first, then the perp
-    ``place_and_take_perp_order`` with FullFill (either may be absent). Never split: over ``limit`` bytes raises
-    :class:`InstructionError`, which refuses the whole command."""
+    """ONE transaction for both legs of ``command``: the spot ``place_and_take_spot_order`` (IOC, filled on the
+    ``fulfillment`` venue) first, then the perp ``place_and_take_perp_order`` with FullFill (either may be absent).
+    Never split: over ``limit`` bytes raises :class:`InstructionError`, which refuses the whole command.
+
+    A partial spot fill does not revert the transaction (spot place-and-take has no success condition): the perp
+    leg is filled in full, and what the spot leg missed is delta drift the next reading measures (see
+    docs/delta-neutral.md, "Live")."""
     ixs: list[Instruction] = []
     parts: list[str] = []
     if command.spot is not None:
-        ixs.append(_spot_leg_ix(client, command.spot, sub_account_id))
+        ixs.append(_spot_leg_ix(client, command.spot, sub_account_id, fulfillment))
         parts.append(f"spot {command.spot.side.value} {command.spot.base} on {command.spot.spot_market_index}")
     if command.perp is not None:
         ixs.append(_perp_leg_ix(client, command.perp, market_index, sub_account_id))

@@ -4,8 +4,9 @@ A bot's vault (balances, both legs, interest) is the venue's account as last rea
 
 * a reading is fresh for ``FRESH_S`` (10 s): older, the bot must not trade on it;
 * a failed read is retried up to ``RETRIES`` (3) times, waiting ``BACKOFF_S`` (1, 2, 4 s) before each retry;
-* when every retry fails, trading is disabled and ONE error event says so; the next good read enables it again
-  (with one recovery event).
+* when every retry fails, or the last good reading is older than ``FRESH_S`` (the RPC node slow, or the reads
+  stopped), trading is disabled and ONE error event says so; the next fresh good read enables it again (with one
+  recovery event). A reading's age counts from when its read BEGAN: a read that took 12 s is stale on arrival.
 
 Interest: between two readings the venue accrues interest into the spot market's cumulative deposit/borrow index;
 the interest on the balance held at the first reading is that balance's token amount at the second index minus
@@ -32,26 +33,55 @@ class SyncChange(enum.Enum):
     """What a sync outcome changed about trading."""
 
     NONE = "none"
-    DISABLED = "disabled"  # every retry failed: trading off, one error event
-    ENABLED = "enabled"  # a good read after being disabled: trading back on
+    DISABLED = "disabled"  # the retries all failed or the last good reading aged past FRESH_S: one error event
+    ENABLED = "enabled"  # a fresh good read after being disabled: trading back on
 
 
 class VaultSync(msgspec.Struct, frozen=True, kw_only=True):
-    """Where the sync stands: the last good read (monotonic seconds), failures in a row, trading disabled."""
+    """Where the sync stands: when the last good read BEGAN (monotonic seconds; the data is at least that old),
+    failures in a row, and whether trading is disabled (with why, for the error event)."""
 
     synced_at: float | None = None
     failures: int = 0
     disabled: bool = False
+    why: str = ""
 
-    def succeeded(self, now: float) -> tuple[VaultSync, SyncChange]:
-        change = SyncChange.ENABLED if self.disabled else SyncChange.NONE
-        return VaultSync(synced_at=now, failures=0, disabled=False), change
+    def _blocked(self, now: float) -> str | None:
+        if self.failures > RETRIES:
+            return f"vault sync failed {self.failures} times in a row: trading disabled until a good read"
+        if self.synced_at is not None and now - self.synced_at > FRESH_S:
+            age = now - self.synced_at
+            return f"vault last synced {age:.1f} s ago (> {FRESH_S} s): trading disabled until a fresh read"
+        return None
 
-    def failed(self) -> tuple[VaultSync, SyncChange]:
-        failures = self.failures + 1
-        if failures > RETRIES and not self.disabled:
-            return VaultSync(synced_at=self.synced_at, failures=failures, disabled=True), SyncChange.DISABLED
-        return VaultSync(synced_at=self.synced_at, failures=failures, disabled=self.disabled), SyncChange.NONE
+    def _settle(self, now: float) -> tuple[VaultSync, SyncChange]:
+        """Disable when a read and its retries failed or the reading is older than ``FRESH_S``; enable when neither
+        holds any more. A change is reported once (the caller's one event), not once per read."""
+        why = self._blocked(now)
+        blocked = why is not None
+        change = SyncChange.NONE
+        if blocked and not self.disabled:
+            change = SyncChange.DISABLED
+        elif not blocked and self.disabled:
+            change = SyncChange.ENABLED
+        # the first reason stays while disabled: the operator's event names what disabled trading
+        kept = self.why if (blocked and self.disabled) else (why or "")
+        return msgspec.structs.replace(self, disabled=blocked, why=kept), change
+
+    def succeeded(self, started: float, now: float | None = None) -> tuple[VaultSync, SyncChange]:
+        """A good read that began at ``started`` and was answered at ``now`` (default: at once). A read slower than
+        ``FRESH_S`` is stale on arrival: it ends the failures, but does not enable trading."""
+        done = started if now is None else now
+        return VaultSync(synced_at=started, failures=0, disabled=self.disabled, why=self.why)._settle(done)
+
+    def failed(self, now: float | None = None) -> tuple[VaultSync, SyncChange]:
+        """A read that went unanswered at ``now`` (default: judge the failures only, not the age)."""
+        bumped = msgspec.structs.replace(self, failures=self.failures + 1)
+        return bumped._settle(now if now is not None else (self.synced_at or 0.0))
+
+    def aged(self, now: float) -> tuple[VaultSync, SyncChange]:
+        """The same reading, judged at ``now``: disables trading once it is older than ``FRESH_S``."""
+        return self._settle(now)
 
     def retry_in(self) -> float | None:
         """Seconds to wait before the next retry of this round, or None when the round is over (succeeded, or
@@ -61,14 +91,14 @@ class VaultSync(msgspec.Struct, frozen=True, kw_only=True):
         return BACKOFF_S[self.failures - 1]
 
     def why_not_trading(self, now: float) -> str | None:
-        """None when the vault is fresh enough to trade on, else why not."""
-        if self.disabled:
-            return f"vault sync failed {self.failures} times in a row: trading disabled until a good read"
+        """None when the vault is fresh enough to trade on, else why not (checked on every command, so a reading
+        that aged between two syncs blocks trading even before the next sync reports it)."""
         if self.synced_at is None:
             return "vault never synced"
-        if now - self.synced_at > FRESH_S:
-            return f"vault last synced {now - self.synced_at:.0f} s ago (> {FRESH_S} s)"
-        return None
+        blocked = self._blocked(now)
+        if blocked is not None:
+            return blocked
+        return self.why if self.disabled else None
 
 
 def interest_since(prev_account: Account, prev_markets: Markets, new_markets: Markets, spot_market_index: int) -> int:

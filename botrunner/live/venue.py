@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never, cast
 
 import msgspec
 import structlog
@@ -49,6 +49,7 @@ from solders.pubkey import Pubkey
 from structlog.typing import FilteringBoundLogger
 
 from botrunner.config import BotConfig
+from botrunner.config.live import FulfillmentVenue, SpotFulfillment
 from botrunner.connector.commands import CancelAndPlace, CancelOrders, PlaceOrders, PlanReason
 from botrunner.connector.orders import OrderIntent, WorkingOrder
 from botrunner.core.markets import PerpMarketSpec
@@ -73,6 +74,7 @@ from botrunner.live.dispatch import Dispatch, Go, Job, Refuse
 from botrunner.live.retry import Link, LinkState
 from botrunner.live.transactions import TxOutcome, TxPipeline, TxResult, describe_error, record_outcome
 from botrunner.live.vault_sync import SyncChange, VaultSync, interest_since
+from botrunner.margin.interest import RatePoint
 from botrunner.margin.model import PerpPosition
 from botrunner.margin.spot_balance import signed_token_amount
 from botrunner.margin.view import AccountMarginView
@@ -99,6 +101,7 @@ from governors.safety_gates import Confirmations, GateInputs, check_legs, check_
 if TYPE_CHECKING:  # loaded by _load_priority_fee, only before a transaction is built
     from driftpy.drift_client import DriftClient
     from driftpy.priority_fees.priority_fee_subscriber import PriorityFeeSubscriber
+    from driftpy.types import PhoenixV1FulfillmentConfigAccount
 
 USER_ACCOUNT_BYTES = 4376  # Drift User account size: the rent of a new subaccount
 
@@ -189,6 +192,8 @@ class DriftVenue:
         self._fees: PriorityFeeSubscriber | None = None  # loaded only before we send
         self._fees_loaded_at: float | None = None
         self._sources: dict[str, str] = {}  # oracle pubkey -> Drift OracleSource variant
+        # Drift's fulfilment config of the spot leg's external venue (live.spot_fulfillment), read at connect
+        self.fulfillment: PhoenixV1FulfillmentConfigAccount | None = None
         # the command queue's rule (botrunner.live.dispatch): FIFO, cancels ahead, UNKNOWN blocks until a full
         # re-read begun after it, a pause drops queued placements; the answers wait here until their part is read
         self._dispatch = Dispatch()
@@ -243,6 +248,9 @@ class DriftVenue:
             spot_markets=spot_keys[: len(spots)],
             oracles=oracles,
         )
+        if self.settings.spot_fulfillment is not None:
+            self.fulfillment = await self._load_fulfillment(self.settings.spot_fulfillment)
+        started = self.monotonic()
         state = await self._read()
         if state.user is None:
             if self.wallet is None:
@@ -250,10 +258,40 @@ class DriftVenue:
                     f"{self.config.name}: subaccount {self.sub_account_id} of {self.authority} does not exist"
                 )
             await self._create_subaccounts()
+            started = self.monotonic()
             state = await self._read()
             if state.user is None:
                 raise VenueError(f"{self.config.name}: subaccount {self.sub_account_id} still missing after creation")
         self._accept(state)
+        self._vault_changed(*self.vault.succeeded(started, self.monotonic()))  # the first reading is the first sync
+
+    async def _load_fulfillment(self, settings: SpotFulfillment) -> PhoenixV1FulfillmentConfigAccount:
+        """Read and check Drift's fulfilment config for the spot leg (owned by the Drift program, for SOL spot,
+        Enabled): the accounts it names go into every spot leg's instruction."""
+        match settings.venue:
+            case FulfillmentVenue.PHOENIX_V1:
+                expect = "PhoenixV1FulfillmentConfig"
+            case _:
+                assert_never(settings.venue)
+        key = Pubkey.from_string(settings.config_account)
+        _, (raw,) = await self._fetch([key])
+        where = f"{self.config.name}: live.spot_fulfillment.config_account {key}"
+        if raw is None:
+            raise VenueError(f"{where} not found")
+        if raw.owner != self.client.program_id:
+            raise VenueError(f"{where} is owned by {raw.owner}, not the Drift program")
+        try:
+            config = decode_account(bytes(raw.data), expect=expect, what=where)
+        except DecodeError as exc:
+            raise VenueError(str(exc)) from exc
+        status = variant_name(config.status)
+        if int(config.market_index) != SOL_SPOT_MARKET_INDEX or status != "Enabled" or config.pubkey != key:
+            raise VenueError(
+                f"{where}: for spot market {config.market_index}, status {status}, pubkey {config.pubkey}; the "
+                f"spot leg needs market {SOL_SPOT_MARKET_INDEX}, Enabled, and the account's own key"
+            )
+        self.log.info("spot_fulfillment", venue=settings.venue.value, market=str(config.phoenix_market))
+        return cast("PhoenixV1FulfillmentConfigAccount", config)
 
     async def _read(self) -> ChainState:
         accounts = self.accounts
@@ -334,6 +372,8 @@ class DriftVenue:
                 return ()
             self._read_ok = True
             events = self._accept(state)
+            # any whole reading is a vault sync: as old as its read's start (a slow answer is stale on arrival)
+            self._vault_changed(*self.vault.succeeded(now, self.monotonic()))
             resynced = self._dispatch.resynced_by(token)
             self._dispatch = self._dispatch.read_done(token)
             if self.link.state is not LinkState.CONNECTED:
@@ -348,27 +388,37 @@ class DriftVenue:
 
     async def sync(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> tuple[VenueEvent, ...]:
         """One vault sync (``botrunner.live.vault_sync``): ``refresh``, retried up to 3 times with backoff when the
-        read fails; when every retry fails trading is disabled (logged at ERROR once, ``self.vault.disabled``);
-        the next good read enables it again. Returns what the reads that succeeded reported."""
+        read fails. Trading is disabled (logged at ERROR once, ``self.vault.disabled``) when every retry fails or
+        the last good reading is older than 10 s (a slow node: a reading is as old as its read's start); the next
+        fresh good read enables it again. Returns what the reads that succeeded reported."""
         events: list[VenueEvent] = []
         while True:
             events.extend(await self.refresh())
-            if self._read_ok is None:  # no read was due (the link's reconnect cadence): nothing to judge
+            now = self.monotonic()
+            if self._read_ok is None:  # no read was due (the link's reconnect cadence): only the reading's age
+                self._vault_changed(*self.vault.aged(now))
                 return tuple(events)
-            if self._read_ok:
-                self.vault, change = self.vault.succeeded(self.monotonic())
-                if change is SyncChange.ENABLED:
-                    self.log.info("vault_sync_recovered")
+            if self._read_ok:  # refresh recorded the good read (and its age) in the vault
                 return tuple(events)
-            self.vault, change = self.vault.failed()
-            if change is SyncChange.DISABLED:
-                self.log.error("vault_sync_failed", failures=self.vault.failures, trading="disabled")
+            self._vault_changed(*self.vault.failed(now))
             wait = self.vault.retry_in()
             if wait is None:
                 return tuple(events)
             await sleep(wait)
             # the vault's retries run on their own backoff, inside the link's slower reconnect cadence
             self.link = msgspec.structs.replace(self.link, next_attempt_at=self.monotonic())
+
+    def _vault_changed(self, vault: VaultSync, change: SyncChange) -> None:
+        self.vault = vault
+        match change:
+            case SyncChange.DISABLED:
+                self.log.error("vault_sync_failed", failures=vault.failures, why=vault.why, trading="disabled")
+            case SyncChange.ENABLED:
+                self.log.info("vault_sync_recovered", trading="enabled")
+            case SyncChange.NONE:
+                pass
+            case _:
+                assert_never(change)
 
     # -------------------------------------------------------------- what the driver reads (the port's VenueAccount)
 
@@ -408,6 +458,11 @@ class DriftVenue:
     def margin_view(self) -> AccountMarginView:
         return self.reading().view  # built once per reading: the report and the decision share its figures
 
+    def spot_rates(self, spot_market_index: int) -> RatePoint | None:
+        """The chain's deposit/borrow APR of a spot market the bot reads (``botrunner.live.rates``), None for
+        another."""
+        return self.reading().spot_rates.get(spot_market_index)
+
     # -------------------------------------------------------------- commands
 
     def tradeable(self) -> str | None:
@@ -415,8 +470,9 @@ class DriftVenue:
         now = self.monotonic()
         if self.wallet is None:
             return "monitor mode: read-only"
-        if self.vault.disabled:
-            return self.vault.why_not_trading(now)
+        vault = self.vault.why_not_trading(now)  # disabled by the sync, or aged past 10 s since the last one
+        if vault is not None:
+            return vault
         link = self.link
         if link.can_trade(now):
             return None
@@ -483,6 +539,11 @@ class DriftVenue:
 
     async def _execute(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
         ts = int(self.clock())
+        if self.wallet is not None and self.vault.why_not_trading(self.monotonic()) is not None:
+            # the reading aged past the freshness window since the tick (an operator's command between ticks, one
+            # queued behind a slow confirmation) or the vault is disabled: read the chain again before trading on
+            # it; a read that fails or answers late leaves the command refused below
+            await self.refresh()
         blocked_reason = self.tradeable()
         placing = _placements(command)
         if blocked_reason is not None:
@@ -732,7 +793,12 @@ class DriftVenue:
             case PlaceLegs():
                 return (
                     ix.legs_transaction(
-                        self.client, command, market_index=market, sub_account_id=sub, limit=self._budget()
+                        self.client,
+                        command,
+                        market_index=market,
+                        sub_account_id=sub,
+                        limit=self._budget(),
+                        fulfillment=self.fulfillment,
                     ),
                 )
         raise TypeError(f"unsupported command {type(command).__name__}")

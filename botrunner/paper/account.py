@@ -82,7 +82,7 @@ def drift_scaled_balance(amount: int, market: SpotMarketState, balance_type: Bal
 class Ledger(msgspec.Struct, kw_only=True):
     """Cumulative money flows (quote 1e6), kept so every figure of a report adds up to the unit:
     equity == deposits - withdrawals + realized + unrealized + funding - fees (USDC-only collateral; with SOL the
-    spot fills, their fees and the SOL's value move it too)."""
+    spot fills, their fees and the SOL's value move it too, and a two-leg bot's transaction costs)."""
 
     deposits: int = 0
     withdrawals: int = 0
@@ -98,6 +98,7 @@ class Ledger(msgspec.Struct, kw_only=True):
     spot_fills: int = 0
     interest_usdc: int = 0  # USDC interest earned on the deposit (paid on a borrow: negative), token 1e6
     interest_sol: int = 0  # SOL interest earned on the deposit, token 1e9
+    tx_costs: int = 0  # transaction costs of two-leg trades (base + priority fee + Jito tip at the oracle), USDC
 
 
 class PaperAccount:
@@ -577,6 +578,13 @@ class PaperAccount:
         self.usdc += usdc_delta
         self.ledger.spot_fees += fee
         self.ledger.spot_fills += 1
+        self.changed()
+
+    def pay_tx_cost(self, quote: int) -> None:
+        """Charge a transaction's cost (USDC 1e6, its SOL at the oracle) to the USDC balance. On chain the wallet
+        pays it in SOL; charging the subaccount keeps it in the bot's PnL, where the carry has to earn it."""
+        self.usdc -= quote
+        self.ledger.tx_costs += quote
         self.changed()
 
     def apply_trade(self, delta: int, price: int, fee: int) -> None:

@@ -57,6 +57,10 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     spot_impact_notional: int = 10_000 * QUOTE_PRECISION
     # off unless configured: a perp-only bot's USDC would otherwise earn interest and move every existing result
     interest: InterestSettings | None = None
+    # lamports one PlaceLegs transaction costs (botrunner.config.live.transaction_cost_lamports of a two-leg bot),
+    # charged to the account at the oracle when the legs are booked; 0: none (perp-only bots' orders are not
+    # transactions the simulator prices)
+    tx_cost_lamports: int = 0
 
     def validate(self) -> PaperConfig:
         """Raise ``ValueError`` naming the first impossible field; return ``self``."""
@@ -64,6 +68,7 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         checks = (
             (self.max_leverage_x10000 > 0, f"max_leverage_x10000 must be > 0, got {self.max_leverage_x10000}"),
             (self.trade_through_ticks >= 0, f"trade_through_ticks must be >= 0, got {self.trade_through_ticks}"),
+            (self.tx_cost_lamports >= 0, f"tx_cost_lamports must be >= 0, got {self.tx_cost_lamports}"),
             (
                 0 < self.volume_share_bps <= BPS_PRECISION,
                 f"volume_share_bps must be in (0, 10000], got {self.volume_share_bps}",

@@ -18,7 +18,9 @@ numbers, and nothing changes. In order:
    unless the trade raises the initial free collateral (a trade that reduces risk is never refused for margin),
    and the paper leverage cap (``admission.leverage_rejection``) when the perp leg grows the worst-case position.
 
-Then both are booked: the perp fill through ``PaperAccount.apply_trade`` (Drift's position bookkeeping, the ledger's
+Then both are booked, and the transaction's cost (``config.tx_cost_lamports``: base fee, priority fee, Jito tip)
+charged to the USDC balance at the oracle (``PaperAccount.pay_tx_cost``; the spot buy's balance check counts it):
+the perp fill through ``PaperAccount.apply_trade`` (Drift's position bookkeeping, the ledger's
 realized PnL and fees), the spot fill by moving the SOL and USDC balances (``PaperAccount.book_spot``); one account
 change. Events: ``Fill`` (the perp leg: its user order id, taker, complete) then ``SpotFill``.
 """
@@ -30,7 +32,7 @@ import msgspec
 from botrunner.connector.orders import OrderIntent, OrderType
 from botrunner.core.fixed import ceil_div
 from botrunner.core.markets import PerpMarketSpec
-from botrunner.core.precision import BASE_PRECISION, BPS_PRECISION, SOL_SPOT_MARKET_INDEX
+from botrunner.core.precision import BASE_PRECISION, BPS_PRECISION, LAMPORTS_PER_SOL, SOL_SPOT_MARKET_INDEX
 from botrunner.core.side import Side
 from botrunner.margin.calculation import calculate_margin
 from botrunner.margin.model import Account, MarginCategory
@@ -86,9 +88,10 @@ def place_legs(
 ) -> bool:
     """Perform ``command`` (module docstring); True when both legs were booked, False when it was refused."""
     now = account.tape.now
+    tx_cost = tx_cost_quote(config.tx_cost_lamports, account.tape.oracle)
     try:
         perp = None if command.perp is None else _price_perp(account, market, config, book, command.perp)
-        spot = None if command.spot is None else _price_spot(account, config, command.spot)
+        spot = None if command.spot is None else _price_spot(account, config, command.spot, tx_cost)
         _check_account(account, config, perp, spot)
     except _Refused as refused:
         out.append(CommandRejected(ts=now, command="PlaceLegs", reason=refused.reason, detail=refused.detail))
@@ -112,6 +115,8 @@ def place_legs(
                 complete=True,
             )
         )
+    if tx_cost:
+        account.pay_tx_cost(tx_cost)  # the one transaction both legs went in (a refused command sent none)
     if spot is not None:
         account.book_spot(spot.base_delta, spot.usdc_delta, spot.fee)
         out.append(
@@ -167,7 +172,12 @@ def _price_perp(
     return PerpLegFill(intent, price, fee)
 
 
-def _price_spot(account: PaperAccount, config: PaperConfig, order: SpotOrder) -> SpotLegFill:
+def tx_cost_quote(lamports: int, oracle: int) -> int:
+    """``lamports`` in USDC (1e6) at the SOL price ``oracle`` (1e6 per SOL), rounded up against the bot."""
+    return ceil_div(lamports * oracle, LAMPORTS_PER_SOL)
+
+
+def _price_spot(account: PaperAccount, config: PaperConfig, order: SpotOrder, tx_cost: int) -> SpotLegFill:
     spec = account.sol_market.spec
     if order.spot_market_index != SOL_SPOT_MARKET_INDEX or not account.sol_follows_perp:
         raise _Refused(
@@ -203,10 +213,11 @@ def _price_spot(account: PaperAccount, config: PaperConfig, order: SpotOrder) ->
         raise _Refused(
             RejectReason.INSUFFICIENT_BALANCE, f"spot: sell {order.base} SOL > held {account.sol} (no SOL borrow)"
         )
-    if buy and -fill.usdc_delta > account.usdc:
+    if buy and -fill.usdc_delta + tx_cost > account.usdc:
         raise _Refused(
             RejectReason.INSUFFICIENT_BALANCE,
-            f"spot: buy needs {-fill.usdc_delta} USDC (fee {fill.fee} included) > balance {account.usdc}",
+            f"spot: buy needs {-fill.usdc_delta + tx_cost} USDC (fee {fill.fee} and transaction cost {tx_cost} "
+            f"included) > balance {account.usdc}",
         )
     return fill
 

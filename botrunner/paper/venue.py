@@ -39,6 +39,7 @@ from botrunner.core.markets import PerpMarketSpec
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.precision import BPS_PRECISION, QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX
 from botrunner.core.side import Side
+from botrunner.margin.interest import RatePoint
 from botrunner.margin.model import Account, Markets, PerpPosition
 from botrunner.margin.view import AccountMarginView
 from botrunner.marketdata.l2 import Trade
@@ -193,6 +194,12 @@ class PaperVenue:
         if spot_market_index == QUOTE_SPOT_MARKET_INDEX:
             return account.usdc
         return account.sol if spot_market_index == SOL_SPOT_MARKET_INDEX else 0
+
+    def spot_rates(self, spot_market_index: int) -> RatePoint | None:
+        """None: a simulated venue's rates are the bot's configured interest source (``paper.interest``), which the
+        two-leg step reads from its definition, exactly as the accrual here applies them."""
+        del spot_market_index
+        return None
 
     def equity(self) -> int:
         """USDC balance + unsettled perp PnL + SOL at the oracle (quote 1e6): what the account is worth."""

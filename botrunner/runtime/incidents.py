@@ -1,7 +1,7 @@
 """What a live bot's operator must hear of at once, from what its venue already reports: a transaction whose outcome
-is UNKNOWN, the circuit breaker opening, a safety gate blocking a trade. Pure: the live shell feeds it the events a
-command returned and the link's breaker afterwards, and publishes what comes out to the event hub (the notifier
-listens there; ``botrunner.notify``).
+is UNKNOWN, the circuit breaker opening, a safety gate blocking a trade, the vault sync disabling trading. Pure: the
+live shell feeds it the events a command returned, the link's breaker and the vault's state afterwards, and
+publishes what comes out to the event hub (the notifier listens there; ``botrunner.notify``).
 
 Each incident carries the numbers (the command, the signature, the gate and its figures) and a ``ref``: what makes two
 incidents the same one, so the notifier's deduplication collapses a gate that blocks every tick into one message
@@ -21,6 +21,7 @@ from botrunner.venue.port import CommandRejected, OrderRejected, RejectReason, V
 TX_UNKNOWN = "tx_unknown"
 BREAKER_OPEN = "breaker_open"
 GATE_BLOCKED = "gate_blocked"
+VAULT_SYNC = "vault_sync"
 
 
 def iso_time(ts: int) -> str:
@@ -87,4 +88,17 @@ def breaker_opened(bot: str, seen: float | None, breaker: CircuitBreaker, now: i
         message=f"circuit breaker open after {breaker.failures} consecutive transaction failures "
         f"(threshold {breaker.threshold}): no trade for {breaker.cool_down_s:.0f} s",
         ref=str(breaker.failures),
+    )
+
+
+def vault_disabled(bot: str, why: str, synced_at: float | None, now: int) -> Incident:
+    """Trading disabled by the engine vault's sync (``botrunner.live.vault_sync``: the reads and their retries
+    failed, or the last good reading is older than 10 s). ``synced_at`` (the last good read) tells one outage
+    from the next: a new outage after a recovery is a new incident, the same one is not repeated."""
+    return Incident(
+        bot=bot,
+        time=iso_time(now),
+        what=VAULT_SYNC,
+        message=f"{why}; no trade until a fresh reading",
+        ref=f"{synced_at or 0:.3f}",
     )

@@ -20,6 +20,7 @@ from botrunner.connector.orders import OrderIntent, WorkingOrder
 from botrunner.core.margin_view import MarginProjection
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.side import Side
+from botrunner.margin.interest import RatePoint
 from botrunner.margin.model import PerpPosition
 
 
@@ -334,6 +335,12 @@ class VenueAccount(Protocol):
         """The margin engine's what-if view of the account now (what the Risk Governor sizes with)."""
         ...
 
+    def spot_rates(self, spot_market_index: int) -> RatePoint | None:
+        """The deposit and borrow APR the venue itself applies to spot market ``spot_market_index`` now (the live
+        venue: the chain's SpotMarket on Drift's curve), or None when the venue has none of its own (the paper venue:
+        the bot's configured interest source stands in)."""
+        ...
+
 
 class VenueReads(VenueAccount, Protocol):
     """Every read a driver makes of a venue: the account, a full report, and the open orders."""
@@ -388,6 +395,9 @@ class ReadThrough(Generic[V]):
 
     def margin_view(self) -> MarginProjection:
         return self.venue.margin_view()
+
+    def spot_rates(self, spot_market_index: int) -> RatePoint | None:
+        return self.venue.spot_rates(spot_market_index)
 
     def report(self) -> AccountReport:
         return self.venue.report()

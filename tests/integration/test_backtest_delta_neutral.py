@@ -38,11 +38,15 @@ def test_backtest_delta_neutral_writes_two_leg_outputs_deterministically(tmp_pat
     pnl = {k: Decimal(v) for k, v in summary["pnl"].items()}
     assert pnl["total"] == (
         pnl["realized"] + pnl["unrealized"] + pnl["funding"] - pnl["fees"] + pnl["spot_trading"] - pnl["spot_fees"]
-        + pnl["interest"]
+        + pnl["interest"] - pnl["tx_costs"]
     )  # fmt: skip
     assert Decimal(summary["ending_equity"]) - Decimal(summary["starting_equity"]) == pnl["total"]
     legs = summary["two_legs"]
     assert set(legs["carry"]) >= {"funding_received", "funding_paid", "interest", "tx_costs", "interest_source"}
+    # every booked PlaceLegs is one transaction, charged at the SOL price of its moment (config/live.py defaults:
+    # 5,000 lamports base + 10,000 micro-lamports x 300,000 CU = 8,000 lamports, about $0.0012 at $150)
+    assert Decimal(legs["carry"]["tx_costs"]) == pnl["tx_costs"]
+    assert (pnl["tx_costs"] > 0) == bool(legs["trades"])
     time = legs["time"]
     assert time["stance_in_s"] + time["stance_out_s"] == summary["bars"] * 300
     with (tmp_path / "a" / "legs.csv").open() as fh:

@@ -73,7 +73,8 @@ def runs(draw: st.DrawFn) -> BacktestInputs:
         BOT, strategy=msgspec.structs.replace(BOT.strategy, carry=carry, delta_neutral=rules, cost_gate=free)
     )
     candles = Candles(source="random", interval_s=INTERVAL, bars=tuple(bars))
-    paper = PaperConfig(interest=BOT.paper.interest)
+    # transaction costs: none, the default live settings' (8,000 lamports), or a fee spike's 0.005 SOL
+    paper = PaperConfig(interest=BOT.paper.interest, tx_cost_lamports=draw(st.sampled_from([0, 8_000, 5_000_000])))
     return BacktestInputs(bot=bot, candles=candles, funding=funding, start=T0, end=T0 + n * INTERVAL, paper=paper)
 
 
@@ -87,7 +88,13 @@ def test_legs_capital_is_conserved_across_both_legs_including_interest(inputs: B
     change = result.ending_equity - result.starting_equity
     trading = split["realized"] + split["unrealized"] + split["spot_trading"]
     fees = split["fees"] + split["spot_fees"]
-    assert change == split["funding"] + split["interest"] + trading - fees
+    assert change == split["funding"] + split["interest"] + trading - fees - split["tx_costs"]
+    # one transaction cost per booked PlaceLegs (each books its spot leg), none without
+    assert split["tx_costs"] == venue.ledger.tx_costs >= 0
+    if inputs.paper.tx_cost_lamports == 0:
+        assert split["tx_costs"] == 0
+    elif result.spot_fills:
+        assert split["tx_costs"] > 0
     # each term is what the bot recorded
     assert split["funding"] == sum(r.payment for r in result.funding)
     assert split["spot_fees"] == sum(r.fee for r in result.spot_fills)

@@ -58,3 +58,41 @@ def test_vault_disabled_exactly_when_the_last_four_reads_failed_in_a_row(outcome
     # each disable is preceded by RETRIES + 1 failures in a row, and each enable follows a disable
     assert changes.count(SyncChange.ENABLED) <= changes.count(SyncChange.DISABLED)
     assert msgspec.structs.replace(sync) == sync
+
+
+def test_vault_when_the_reading_ages_past_10s_then_disabled_once_and_a_fresh_read_enables_it() -> None:
+    sync, _ = VaultSync().succeeded(0.0)
+    sync, change = sync.aged(FRESH_S)
+    assert change is SyncChange.NONE and not sync.disabled
+    sync, change = sync.aged(FRESH_S + 0.5)
+    assert change is SyncChange.DISABLED and sync.disabled and "> 10 s" in sync.why
+    assert sync.why_not_trading(FRESH_S + 0.5) is not None
+    sync, change = sync.aged(FRESH_S + 5)
+    assert change is SyncChange.NONE  # one error event, not one per tick
+    sync, change = sync.succeeded(20.0, 20.5)
+    assert change is SyncChange.ENABLED and sync.why_not_trading(20.5) is None
+
+
+def test_vault_when_a_read_takes_longer_than_10s_then_stale_on_arrival() -> None:
+    sync, _ = VaultSync().succeeded(0.0)
+    sync, change = sync.succeeded(5.0, 5.0 + FRESH_S + 1)  # began at 5, answered 11 s later
+    assert change is SyncChange.DISABLED and sync.failures == 0
+    assert sync.why_not_trading(5.0 + FRESH_S + 1) is not None
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.floats(min_value=0, max_value=30)), max_size=30),
+    st.floats(min_value=0, max_value=30),
+)
+def test_vault_never_trades_on_a_reading_older_than_10s(reads: list[tuple[bool, float]], idle: float) -> None:
+    # reads one after the other, each taking ``took`` seconds; then ``idle`` seconds without a read
+    sync, t = VaultSync().succeeded(0.0)[0], 0.0
+    for ok, took in reads:
+        started, t = t, t + took
+        sync = (sync.succeeded(started, t) if ok else sync.failed(t))[0]
+    now = t + idle
+    assert sync.synced_at is not None
+    if now - sync.synced_at > FRESH_S:
+        assert sync.why_not_trading(now) is not None
+    if sync.disabled:
+        assert sync.why_not_trading(now) is not None
