@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from botrunner.margin.model import Account, Markets, PerpMarketStatus, PerpPosition
-from botrunner.margin.scenario import OracleScenario
+from botrunner.margin.scenario import OracleScenario, PositionPricer
 
 # Upper search bound for a short's liquidation price, as a multiple of the oracle: beyond this the position is
 # treated as having none (a fully hedged short).
@@ -177,13 +177,27 @@ def account_free(
     ``market_index``'s oracle at ``price`` (``PositionPricer.free_maintenance``, the same function from whatever
     oracle it was prepared at); None when the account has no bounds at any oracle (no position in that market,
     flat without orders, or a settled market). ``position`` and ``scenario`` as for ``account_bounds``."""
+    pricer = account_pricer(account, markets, market_index, scenario=scenario, position=position)
+    return None if pricer is None else pricer.free_maintenance
+
+
+def account_pricer(
+    account: Account,
+    markets: Markets,
+    market_index: int,
+    *,
+    scenario: OracleScenario | None = None,
+    position: PerpPosition | None = None,
+) -> PositionPricer | None:
+    """The ``PositionPricer`` whose ``free_maintenance`` ``account_free`` returns (None exactly when it returns
+    None), for a caller that also needs its other views of the same function (``maintenance_parts``)."""
     sc = scenario or OracleScenario(account, markets, market_index)
     pos = position if position is not None else account.perp_position(market_index)
     if pos is None or sc.market().status is PerpMarketStatus.SETTLEMENT:
         return None
     if pos.base_asset_amount == 0 and pos.open_bids == 0 and pos.open_asks == 0:
         return None
-    return sc.pricer(pos).free_maintenance
+    return sc.pricer(pos)
 
 
 def liquidation_price(
@@ -201,3 +215,40 @@ def liquidation_price(
     return nearest(
         sc.market().oracle_price, *account_bounds(account, markets, market_index, scenario=sc, position=position)
     )
+
+
+def safe_range(parts: tuple[Callable[[int], int], Callable[[int], int], int], oracle_price: int) -> tuple[int, int]:
+    """An oracle range ``(low, high)`` around ``oracle_price`` in which maintenance free collateral is positive at
+    every price, for the maintenance function split as ``PositionPricer.maintenance_parts`` gives it:
+    ``free(p) >= collateral(p) - requirement(p)``, ``collateral`` monotone in ``direction``, ``requirement``
+    non-decreasing. Empty (``low > high``) when the split is not positive at ``oracle_price`` itself. The range is a
+    proof, not an estimate: a liquidation watch may skip the exact check inside it.
+
+    The argument, for a price ``p`` in the range (write ``c`` for collateral, ``r`` for requirement, ``o`` for
+    ``oracle_price``; every search below is ``find_boundary`` on a MONOTONE function, whose healthy side is then
+    exactly the prices between the oracle and the crossing it returns, so no rounding can hide a second crossing):
+
+    * a long (``c`` non-decreasing). Below the oracle, ``p <= o``: ``r(p) <= r(o)``, so
+      ``free(p) >= c(p) - r(o)``, non-decreasing in ``p``; ``low`` is the first price where it is positive.
+      Above, ``p >= o``: ``c(p) >= c(o)``, so ``free(p) >= c(o) - r(p)``, non-increasing; ``high`` is the last
+      price where it is positive.
+    * a short or flat (``c`` non-increasing or constant): ``c(p) - r(p)`` is non-increasing, so below the oracle
+      ``free(p) >= c(o) - r(o) > 0`` down to a price of 1, and above it ``high`` is the last price where
+      ``c(p) - r(p)`` is positive.
+
+    A side the search finds no crossing on ends where the search looked: at 1 below, at ``MAX_PRICE_MULTIPLE`` x
+    the oracle above. Positive free collateral means total collateral above the requirement: not liquidatable."""
+    collateral, requirement, direction = parts
+    c_here, r_here = collateral(oracle_price), requirement(oracle_price)
+    here = c_here - r_here
+    if here <= 0:
+        return 1, 0
+    below: int | None = None
+    if direction > 0:
+        below = find_boundary(lambda p: collateral(p) - r_here, oracle_price, long=True, free_here=here)
+        above = find_boundary(lambda p: c_here - requirement(p), oracle_price, long=False, free_here=here)
+    else:
+        above = find_boundary(lambda p: collateral(p) - requirement(p), oracle_price, long=False, free_here=here)
+    low = 1 if below is None else below + 1
+    high = oracle_price * MAX_PRICE_MULTIPLE if above is None else above - 1
+    return low, high

@@ -660,6 +660,58 @@ class PositionPricer:
 
         return free_with_orders
 
+    def maintenance_parts(self) -> tuple[Callable[[int], int], Callable[[int], int], int] | None:
+        """``free_maintenance`` split into monotone parts, for a caller that must bound it over a price range
+        (the paper venue's liquidation watch): ``(collateral, requirement, direction)`` such that, for every
+        price ``p > 0``, ``free_maintenance(p) >= collateral(p) - requirement(p)``, ``collateral`` is monotone in
+        ``direction`` (1: non-decreasing, -1: non-increasing, 0: constant) and ``requirement`` is non-decreasing.
+        None outside ``_fast_free``'s case (the general path: other positions on the oracle, a settled or
+        prediction market, an empty slot), where no such split is derived.
+
+        Why each holds, step by step of ``_fast_free`` (every factor below is >= 0, and a floor or a truncation of
+        a monotone integer function is monotone):
+        * ``collateral = const + _weigh(pnl)``: the position's value ``size * p // BASE`` is non-decreasing in
+          ``p``, so its pnl (value plus a constant for a long, minus it for a short) moves with the base's sign;
+          ``_weigh`` is non-decreasing in the pnl (a gain: two floors of products with non-negative weights; a loss:
+          truncation toward zero of a product with the quote's max price; 0 between them). Flat: constant.
+        * ``requirement``: ``free_with_orders`` charges the side whose worst-case value is larger (a tie to the
+          asks), at that side's ratio. Each side's charge ``size_side * p // BASE * q_max // PRICE * ratio // MARGIN``
+          is non-decreasing in ``p``, but which side is charged can flip back on a tie of the floors (the smaller
+          side at its smaller ratio), so ``requirement`` here is the larger of the two charges: at least what is
+          charged, hence the inequality (equality without open orders, where the position is the only side).
+        """
+        if not (self._fast and self._active):
+            return None
+        pr = self._pr
+        size = self._abs_base
+        base = self._base
+        quote_funding = self._quote_funding
+        q_max, q_min, w_maint = pr.q_max, pr.q_min, pr.w_maint
+        const_collateral = pr.tc_m
+        const_requirement = pr.mr_m + self._oo_req
+
+        def collateral(price: int) -> int:
+            value = size * price // BASE_PRECISION
+            return const_collateral + _weigh((value if base > 0 else -value) + quote_funding, w_maint, q_min, q_max)
+
+        if self._unordered:
+            ratio = self._base_ratios()[1]
+
+            def requirement(price: int) -> int:
+                value = size * price // BASE_PRECISION
+                return const_requirement + value * q_max // PRICE_PRECISION * ratio // MARGIN_PRECISION
+
+        else:
+            bids_size, asks_size = abs(self._all_bids), abs(self._all_asks)
+            bids_ratio, asks_ratio = self._ratio(bids_size, False), self._ratio(asks_size, False)
+
+            def requirement(price: int) -> int:
+                bids = bids_size * price // BASE_PRECISION * q_max // PRICE_PRECISION * bids_ratio // MARGIN_PRECISION
+                asks = asks_size * price // BASE_PRECISION * q_max // PRICE_PRECISION * asks_ratio // MARGIN_PRECISION
+                return const_requirement + max(bids, asks)
+
+        return collateral, requirement, (base > 0) - (base < 0)
+
     def leverage(self, price: int) -> int:
         """The SDK leverage (1e4 = 1x) with the oracle at ``price``."""
         pr = self._pr
