@@ -217,38 +217,36 @@ def liquidation_price(
     )
 
 
-def safe_range(parts: tuple[Callable[[int], int], Callable[[int], int], int], oracle_price: int) -> tuple[int, int]:
+def safe_range(
+    parts: tuple[Callable[[int], int], Callable[[int], int], Callable[[int], int]], oracle_price: int
+) -> tuple[int, int]:
     """An oracle range ``(low, high)`` around ``oracle_price`` in which maintenance free collateral is positive at
     every price, for the maintenance function split as ``PositionPricer.maintenance_parts`` gives it:
-    ``free(p) >= collateral(p) - requirement(p)``, ``collateral`` monotone in ``direction``, ``requirement``
-    non-decreasing. Empty (``low > high``) when the split is not positive at ``oracle_price`` itself. The range is a
-    proof, not an estimate: a liquidation watch may skip the exact check inside it.
+    ``free(p) >= rising(p) + falling(p) - requirement(p)``, ``rising`` and ``requirement`` non-decreasing,
+    ``falling`` non-increasing. Empty (``low > high``) when the split is not positive at ``oracle_price`` itself.
+    The range is a proof, not an estimate: a liquidation watch may skip the exact check inside it.
 
-    The argument, for a price ``p`` in the range (write ``c`` for collateral, ``r`` for requirement, ``o`` for
-    ``oracle_price``; every search below is ``find_boundary`` on a MONOTONE function, whose healthy side is then
-    exactly the prices between the oracle and the crossing it returns, so no rounding can hide a second crossing):
+    The argument, for a price ``p`` in the range (``o`` for ``oracle_price``; each search is ``find_boundary`` on a
+    MONOTONE function, whose positive side is then exactly the prices between the oracle and the crossing it
+    returns, so no rounding can hide a second crossing):
 
-    * a long (``c`` non-decreasing). Below the oracle, ``p <= o``: ``r(p) <= r(o)``, so
-      ``free(p) >= c(p) - r(o)``, non-decreasing in ``p``; ``low`` is the first price where it is positive.
-      Above, ``p >= o``: ``c(p) >= c(o)``, so ``free(p) >= c(o) - r(p)``, non-increasing; ``high`` is the last
-      price where it is positive.
-    * a short or flat (``c`` non-increasing or constant): ``c(p) - r(p)`` is non-increasing, so below the oracle
-      ``free(p) >= c(o) - r(o) > 0`` down to a price of 1, and above it ``high`` is the last price where
-      ``c(p) - r(p)`` is positive.
+    * below the oracle, ``p <= o``: ``falling(p) >= falling(o)`` and ``requirement(p) <= requirement(o)``, so
+      ``free(p) >= rising(p) + falling(o) - requirement(o)``, non-decreasing in ``p``; ``low`` is the first price
+      where that is positive.
+    * above it, ``p >= o``: ``rising(p) >= rising(o)``, so ``free(p) >= rising(o) + falling(p) - requirement(p)``,
+      non-increasing in ``p``; ``high`` is the last price where that is positive.
 
-    A side the search finds no crossing on ends where the search looked: at 1 below, at ``MAX_PRICE_MULTIPLE`` x
-    the oracle above. Positive free collateral means total collateral above the requirement: not liquidatable."""
-    collateral, requirement, direction = parts
-    c_here, r_here = collateral(oracle_price), requirement(oracle_price)
-    here = c_here - r_here
+    A side on which the search finds no crossing ends where it looked: at 1 below, at ``MAX_PRICE_MULTIPLE`` x the
+    oracle above. Positive free collateral is total collateral above the requirement: not liquidatable."""
+    rising, falling, requirement = parts
+    up_here, down_here, required_here = rising(oracle_price), falling(oracle_price), requirement(oracle_price)
+    here = up_here + down_here - required_here
     if here <= 0:
         return 1, 0
-    below: int | None = None
-    if direction > 0:
-        below = find_boundary(lambda p: collateral(p) - r_here, oracle_price, long=True, free_here=here)
-        above = find_boundary(lambda p: c_here - requirement(p), oracle_price, long=False, free_here=here)
-    else:
-        above = find_boundary(lambda p: collateral(p) - requirement(p), oracle_price, long=False, free_here=here)
+    rest_below = down_here - required_here
+    rest_above = up_here
+    below = find_boundary(lambda p: rising(p) + rest_below, oracle_price, long=True, free_here=here)
+    above = find_boundary(lambda p: rest_above + falling(p) - requirement(p), oracle_price, long=False, free_here=here)
     low = 1 if below is None else below + 1
     high = oracle_price * MAX_PRICE_MULTIPLE if above is None else above - 1
     return low, high

@@ -184,7 +184,7 @@ class PaperAccount:
         self._watch_version = -1
         self._watch_key: tuple[object, ...] | None = None
         self._watch_free: Callable[[int], int] | None = None
-        self._watch_parts: tuple[Callable[[int], int], Callable[[int], int], int] | None = None
+        self._watch_parts: tuple[Callable[[int], int], Callable[[int], int], Callable[[int], int]] | None = None
         self._watch_evaluated = 0  # points of this key checked by evaluating the function (see liquidation_watch)
         self._safe_low = 1
         self._safe_high = 0
@@ -432,7 +432,9 @@ class PaperAccount:
                     self._watch_free = pricer.free_maintenance
                     self._watch_parts = pricer.maintenance_parts()
                     self._safe_low, self._safe_high = 1, 0  # empty: derived once the key has lived a while
-                    self._watch_evaluated = 0
+                    # a cheap function waits a bar's worth of points before the range is derived; the general
+                    # one costs about as much per point as a step of the range's searches, so it gets the range at once
+                    self._watch_evaluated = 0 if pricer.cheap_free else _POINTS_BEFORE_RANGE
         oracle = self.tape.oracle
         if self._safe_low <= oracle <= self._safe_high:
             return False
