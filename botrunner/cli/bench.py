@@ -21,8 +21,8 @@ Sections:
 The issue-21 targets (R1 CPU, R2 bar-events/s, R3's p99, its worst case when every bot requotes at once and the CPU
 floor beside it) are each the min / median / max of ``RUNS`` runs, printed with the load average before and after.
 
-``--quick`` skips shared/data and the year and shrinks R2 to 20 bots over 2 days (for a fast look); ``--full`` adds the pipeline
-on shared data;
+``--quick`` skips shared/data and the year and shrinks R2 to 20 bots over 2 days (for a fast look); ``--full``
+adds the pipeline on shared data;
 ``--profile`` prints only where R1's time goes, stage by stage (wall time per bar, then cProfile shares).
 """
 
