@@ -4,6 +4,8 @@ uses, and R3 on a small fleet."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from botrunner.bench.r3 import run_r3
 from botrunner.bench.reference import R1_BUNDLED_CANDLES, run_r1
 from botrunner.marketdata.candles import Candles, load_candles
@@ -56,7 +58,7 @@ def test_r3_when_timed_then_step_cpu_floor_and_storms_are_reported() -> None:
     if result.storm_closes:
         assert 0 < result.storm_p99_ms <= result.storm_max_ms <= result.storm_fanout_max_ms + 1e-9
         assert result.storm_step_cpu_us > 0
-    assert any(abs(b - a) * 10_000 >= STORM_MOVE_BPS * a for a, b in zip(closes, closes[1:], strict=False))
+    assert any(abs(b - a) * 10_000 >= STORM_MOVE_BPS * a for a, b in pairwise(closes))
 
 
 def test_bench_spread_when_values_then_min_median_max() -> None:
