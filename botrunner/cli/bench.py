@@ -23,7 +23,8 @@ floor beside it) are each the min / median / max of ``RUNS`` runs, printed with 
 
 ``--quick`` skips shared/data and the year and shrinks R2 to 20 bots over 2 days (for a fast look); ``--full``
 adds the pipeline on shared data;
-``--profile`` prints only where R1's time goes, stage by stage (wall time per bar, then cProfile shares).
+``--watch`` prints only R1's CPU and the liquidation watch's cost per price point (one run each: run it alternately
+in two trees); ``--profile`` prints only where R1's time goes, stage by stage (wall time per bar, then cProfile shares).
 """
 
 from __future__ import annotations
@@ -248,9 +249,26 @@ def profile_r1() -> None:
         print(f"  {label:<48}: {share:5.1f} %")
 
 
+def bench_watch() -> None:
+    """R1's CPU and the liquidation watch per price point, once (``botrunner.bench.watch_cost``): run it alternately
+    in two trees to compare them."""
+    from botrunner.bench.watch_cost import measure
+
+    w = measure()
+    print(f"{_load()}")
+    print(f"  R1 bundled, bar-events per CPU second : {w.r1_events_per_cpu_s:10,.0f}")
+    print(
+        f"  liquidation watch per price point     : {w.watch_us:10.2f} us  "
+        f"({w.points:,} points; timer {w.timer_us:.2f} us)"
+    )
+
+
 def main() -> None:
     if "--profile" in sys.argv:
         profile_r1()
+        return
+    if "--watch" in sys.argv:
+        bench_watch()
         return
     print(f"python {sys.version.split()[0]}, {sys.platform}")
     print()

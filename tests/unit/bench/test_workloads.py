@@ -66,3 +66,14 @@ def test_bench_spread_when_values_then_min_median_max() -> None:
 
     assert _spread([3.0, 1.0, 2.0]) == "1 / 2 / 3"
     assert _spread([1.25, 1.5, 9.0], "{:.2f}") == "1.25 / 1.50 / 9.00"
+
+
+def test_watch_cost_when_measured_then_every_price_point_timed_and_the_method_put_back() -> None:
+    from botrunner.bench.watch_cost import measure
+    from botrunner.paper.venue import PaperVenue
+
+    original = PaperVenue._check_liquidation
+    cost = measure()
+    assert PaperVenue._check_liquidation is original
+    assert cost.points > 4 * 8_000  # the bundled 30 days: four path points per bar, plus fills and funding
+    assert cost.r1_events_per_cpu_s > 0 and cost.timer_us > 0
