@@ -18,13 +18,20 @@ Sections:
 6. the parameter search: ``botrunner optimize`` trials per hour with 1 and 2 local workers on the bundled data, and
    the scaling ratio (``botrunner.bench.optimize``; 4 trials each with ``--quick``, else 8).
 
-``--quick`` skips the year and shrinks R2 to 20 bots (for a fast look); ``--full`` adds the pipeline on shared data;
-``--profile`` prints only where R1's time goes, stage by stage (wall time per bar, then cProfile shares).
+The issue-21 targets (R1 CPU, R2 bar-events/s, R3's p99, its worst case when every bot requotes at once and the CPU
+floor beside it) are each the min / median / max of ``RUNS`` runs, printed with the load average before and after.
+
+``--quick`` skips shared/data and the year and shrinks R2 to 20 bots over 2 days (for a fast look); ``--full``
+adds the pipeline on shared data;
+``--watch`` prints only R1's CPU and the liquidation watch's cost per price point (one run each: run it alternately
+in two trees); ``--profile`` prints only where R1's time goes, stage by stage (wall time per bar, then cProfile shares).
 """
 
 from __future__ import annotations
 
+import os
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -47,8 +54,22 @@ ROOT = Path(__file__).resolve().parents[2]
 DN_WINDOW_START = 1_744_588_800  # 2025-04-14 00:00 UTC: where the shared Drift funding records begin
 
 
+RUNS = 3  # every target figure is the min / median / max of this many runs (issue 21)
+
+
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    """min / median / max of ``values``, each formatted with ``fmt``."""
+    return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages: a figure measured on a busy machine says so beside it."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
 def bench_connector() -> None:
@@ -112,32 +133,49 @@ def bench_decision_cost(quick: bool) -> None:
 
 
 def bench_reference(quick: bool) -> None:
-    """R1 and R2 of shared/bench/README.md (see ``botrunner.bench.reference``)."""
+    """R1 and R2 of shared/bench/README.md (see ``botrunner.bench.reference``); R1's CPU figure and R2's rate are the
+    min / median / max of ``RUNS`` runs, with the load average before and after."""
     bundled = load_candles(R1_BUNDLED_CANDLES)
     shared = R1_SHARED_CANDLES
-    runs = [("bundled 30 days", bundled)]
-    if shared.exists():
+    runs = []
+    if shared.exists() and not quick:
         runs.append(("shared/data, once", load_candles(shared)))
     if not quick:
-        base = runs[-1][1]
+        base = runs[-1][1] if runs else bundled
         runs.append(("repeated to one year", reference.repeat_to(base, 105_120)))
     print("R1 reference grid, one bot (band +/-5 SOL, 5+5 post-only rungs of 0.1 SOL, 30 bp, requote 10 bp):")
+    print(f"  before: {_load()}")
+    r1 = [reference.run_r1(bundled) for _ in range(RUNS)]
+    f = r1[0]
+    print(
+        f"  bundled 30 days, {RUNS} runs    : {f.bars:>7,} bars, orders {f.orders:,}, fills {f.fills:,} "
+        "(min / median / max):"
+    )
+    print(f"    bar-events per CPU second   : {_spread([x.bar_events / x.cpu_s for x in r1])}")
+    print(f"    bar-events per wall second  : {_spread([x.events_per_s for x in r1])}")
+    print(f"    CPU per bar                 : {_spread([x.cpu_s / x.bars * 1e6 for x in r1], '{:.1f}')} us")
     for label, candles in runs:
         f = reference.run_r1(candles)
         print(
             f"  {label:<22}: {f.bars:>7,} bars {f.wall_s:7.2f} s  {f.bars_per_s:9,.0f} bars/s  "
-            f"{f.events_per_s:9,.0f} bar-events/s  orders {f.orders:,}  fills {f.fills:,}"
+            f"{f.events_per_s:9,.0f} bar-events/s  ({f.bar_events / f.cpu_s:,.0f} per CPU s)  "
+            f"orders {f.orders:,}  fills {f.fills:,}"
         )
+    print(f"  after: {_load()}")
     bots = 20 if quick else 100
-    week = Candles(bundled.source, bundled.interval_s, bundled.bars[: 7 * 288])
-    r2 = reference.run_r2(week, bots=bots)
-    print(f"R2 fleet: {r2.bots} R1 bots (steps 30..{29 + r2.bots} bp) x {r2.bars_per_bot:,} bars in one process:")
+    days = 2 if quick else 7
+    window = Candles(bundled.source, bundled.interval_s, bundled.bars[: days * 288])
+    print(f"  before R2: {_load()}")
+    r2 = [reference.run_r2(window, bots=bots) for _ in range(RUNS)]
+    f2 = r2[0]
+    print(f"R2 fleet: {f2.bots} R1 bots (steps 30..{29 + f2.bots} bp) x {f2.bars_per_bot:,} bars in one process:")
     print(
-        f"  total                         : {r2.events_per_s:12,.0f} bar-events/s  ({r2.wall_s:.2f} s, "
-        f"orders {r2.orders:,}, fills {r2.fills:,})"
+        f"  bar-events/s, {RUNS} runs        : {_spread([x.events_per_s for x in r2])} (min / median / max; "
+        f"target >= 100,000; orders {f2.orders:,}, fills {f2.fills:,})"
     )
+    print(f"  after: {_load()}")
     rss = reference.peak_rss_kib() / 1024
-    print(f"  peak RSS of this process      : {rss:12.1f} MiB  (<= {rss / r2.bots:.2f} MiB per bot, all included)")
+    print(f"  peak RSS of this process      : {rss:12.1f} MiB  (<= {rss / f2.bots:.2f} MiB per bot, all included)")
     day = Candles(bundled.source, bundled.interval_s, bundled.bars[:288])
     retained, peak = reference.fleet_memory_kib(day, bots=bots)
     print(f"  Python heap per bot, all alive: {retained / 1024:12.3f} MiB retained, {peak / 1024:.3f} MiB at peak")
@@ -211,9 +249,26 @@ def profile_r1() -> None:
         print(f"  {label:<48}: {share:5.1f} %")
 
 
+def bench_watch() -> None:
+    """R1's CPU and the liquidation watch per price point, once (``botrunner.bench.watch_cost``): run it alternately
+    in two trees to compare them."""
+    from botrunner.bench.watch_cost import measure
+
+    w = measure()
+    print(f"{_load()}")
+    print(f"  R1 bundled, bar-events per CPU second : {w.r1_events_per_cpu_s:10,.0f}")
+    print(
+        f"  liquidation watch per price point     : {w.watch_us:10.2f} us  "
+        f"({w.points:,} points; timer {w.timer_us:.2f} us)"
+    )
+
+
 def main() -> None:
     if "--profile" in sys.argv:
         profile_r1()
+        return
+    if "--watch" in sys.argv:
+        bench_watch()
         return
     print(f"python {sys.version.split()[0]}, {sys.platform}")
     print()
@@ -300,16 +355,40 @@ def bench_optimize(trials: int) -> None:
 
 
 def bench_r3(bars: int) -> None:
-    from botrunner.bench.r3 import run_r3
+    """R3 (``botrunner.bench.r3``) ``RUNS`` times: min / median / max of each figure, with the load average."""
+    from botrunner.bench.r3 import STORM_MOVE_BPS, run_r3
 
-    r = run_r3(bots=100, bars=bars)
-    print(f"R3 actor runtime: {r.bots} band bots, one SOL-PERP event fanned out per bar close, {r.bars} bars:")
-    print(f"  start (store, logs, reconcile)   : {r.start_s:10.2f} s")
-    print(f"  event -> commands, per bot p50   : {r.p50_ms:10.2f} ms")
-    print(f"  event -> commands, per bot p99   : {r.p99_ms:10.2f} ms   (max {r.max_ms:.2f} ms)")
-    print(f"  event -> last of {r.bots} bots, p50  : {r.fanout_p50_ms:10.2f} ms")
-    print(f"  ctl status round trip p50 / p99  : {r.status_p50_ms:6.2f} / {r.status_p99_ms:.2f} ms")
-    print(f"  RSS added per bot                : {r.rss_per_bot_kib:10.0f} KiB")
+    print(f"  before R3: {_load()}")
+    results = [run_r3(bots=100, bars=bars) for _ in range(RUNS)]
+    r = results[0]
+    print(
+        f"R3 actor runtime: {r.bots} band bots, one SOL-PERP event fanned out per bar close, {r.bars} bars, "
+        f"{RUNS} runs (min / median / max), {r.cores} core(s):"
+    )
+
+    def row(label: str, values: list[float], unit: str, fmt: str = "{:.2f}") -> None:
+        print(f"  {label:<40}: {_spread(values, fmt)} {unit}")
+
+    row("start (store, logs, reconcile)", [x.start_s for x in results], "s")
+    row("event -> commands, per bot p50", [x.p50_ms for x in results], "ms")
+    row("event -> commands, per bot p99", [x.p99_ms for x in results], "ms  (target <= 5 ms)")
+    row("event -> commands, per bot max", [x.max_ms for x in results], "ms")
+    row(f"event -> last of {r.bots} bots, p50", [x.fanout_p50_ms for x in results], "ms")
+    row("bar-close step CPU per bot, median", [x.step_cpu_us for x in results], "us", "{:.0f}")
+    row("CPU floor: bots x step CPU / cores", [x.cpu_floor_ms for x in results], "ms")
+    print(
+        f"  every bot requoting at once (closes moving >= {STORM_MOVE_BPS} bp: "
+        f"{_spread([float(x.storm_closes) for x in results])} closes):"
+    )
+    row("  event -> commands, per bot p99", [x.storm_p99_ms for x in results], "ms")
+    row("  event -> commands, per bot max", [x.storm_max_ms for x in results], "ms")
+    row(f"  event -> last of {r.bots} bots, worst", [x.storm_fanout_max_ms for x in results], "ms")
+    row("  step CPU per bot, median", [x.storm_step_cpu_us for x in results], "us", "{:.0f}")
+    row("  CPU floor: bots x step CPU / cores", [x.storm_cpu_floor_ms for x in results], "ms")
+    row("ctl status round trip p50", [x.status_p50_ms for x in results], "ms")
+    row("ctl status round trip p99", [x.status_p99_ms for x in results], "ms")
+    row("RSS added per bot", [x.rss_per_bot_kib for x in results], "KiB", "{:.0f}")
+    print(f"  after R3: {_load()}")
 
 
 def bench_r3_by_fleet_size(bars: int) -> None:

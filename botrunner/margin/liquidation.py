@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from botrunner.margin.model import Account, Markets, PerpMarketStatus, PerpPosition
-from botrunner.margin.scenario import OracleScenario
+from botrunner.margin.scenario import OracleScenario, PositionPricer
 
 # Upper search bound for a short's liquidation price, as a multiple of the oracle: beyond this the position is
 # treated as having none (a fully hedged short).
@@ -177,13 +177,27 @@ def account_free(
     ``market_index``'s oracle at ``price`` (``PositionPricer.free_maintenance``, the same function from whatever
     oracle it was prepared at); None when the account has no bounds at any oracle (no position in that market,
     flat without orders, or a settled market). ``position`` and ``scenario`` as for ``account_bounds``."""
+    pricer = account_pricer(account, markets, market_index, scenario=scenario, position=position)
+    return None if pricer is None else pricer.free_maintenance
+
+
+def account_pricer(
+    account: Account,
+    markets: Markets,
+    market_index: int,
+    *,
+    scenario: OracleScenario | None = None,
+    position: PerpPosition | None = None,
+) -> PositionPricer | None:
+    """The ``PositionPricer`` whose ``free_maintenance`` ``account_free`` returns (None exactly when it returns
+    None), for a caller that also needs its other views of the same function (``maintenance_parts``)."""
     sc = scenario or OracleScenario(account, markets, market_index)
     pos = position if position is not None else account.perp_position(market_index)
     if pos is None or sc.market().status is PerpMarketStatus.SETTLEMENT:
         return None
     if pos.base_asset_amount == 0 and pos.open_bids == 0 and pos.open_asks == 0:
         return None
-    return sc.pricer(pos).free_maintenance
+    return sc.pricer(pos)
 
 
 def liquidation_price(
@@ -201,3 +215,38 @@ def liquidation_price(
     return nearest(
         sc.market().oracle_price, *account_bounds(account, markets, market_index, scenario=sc, position=position)
     )
+
+
+def safe_range(
+    parts: tuple[Callable[[int], int], Callable[[int], int], Callable[[int], int]], oracle_price: int
+) -> tuple[int, int]:
+    """An oracle range ``(low, high)`` around ``oracle_price`` in which maintenance free collateral is positive at
+    every price, for the maintenance function split as ``PositionPricer.maintenance_parts`` gives it:
+    ``free(p) >= rising(p) + falling(p) - requirement(p)``, ``rising`` and ``requirement`` non-decreasing,
+    ``falling`` non-increasing. Empty (``low > high``) when the split is not positive at ``oracle_price`` itself.
+    The range is a proof, not an estimate: a liquidation watch may skip the exact check inside it.
+
+    The argument, for a price ``p`` in the range (``o`` for ``oracle_price``; each search is ``find_boundary`` on a
+    MONOTONE function, whose positive side is then exactly the prices between the oracle and the crossing it
+    returns, so no rounding can hide a second crossing):
+
+    * below the oracle, ``p <= o``: ``falling(p) >= falling(o)`` and ``requirement(p) <= requirement(o)``, so
+      ``free(p) >= rising(p) + falling(o) - requirement(o)``, non-decreasing in ``p``; ``low`` is the first price
+      where that is positive.
+    * above it, ``p >= o``: ``rising(p) >= rising(o)``, so ``free(p) >= rising(o) + falling(p) - requirement(p)``,
+      non-increasing in ``p``; ``high`` is the last price where that is positive.
+
+    A side on which the search finds no crossing ends where it looked: at 1 below, at ``MAX_PRICE_MULTIPLE`` x the
+    oracle above. Positive free collateral is total collateral above the requirement: not liquidatable."""
+    rising, falling, requirement = parts
+    up_here, down_here, required_here = rising(oracle_price), falling(oracle_price), requirement(oracle_price)
+    here = up_here + down_here - required_here
+    if here <= 0:
+        return 1, 0
+    rest_below = down_here - required_here
+    rest_above = up_here
+    below = find_boundary(lambda p: rising(p) + rest_below, oracle_price, long=True, free_here=here)
+    above = find_boundary(lambda p: rest_above + falling(p) - requirement(p), oracle_price, long=False, free_here=here)
+    low = 1 if below is None else below + 1
+    high = oracle_price * MAX_PRICE_MULTIPLE if above is None else above - 1
+    return low, high

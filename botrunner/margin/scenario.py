@@ -36,6 +36,7 @@ from botrunner.margin.calculation import (
 )
 from botrunner.margin.model import (
     Account,
+    BalanceType,
     MarginCategory,
     Markets,
     PerpMarketState,
@@ -602,6 +603,12 @@ class PositionPricer:
             self._free = self._fast_free() or self._general_free
         return self._free
 
+    @property
+    def cheap_free(self) -> bool:
+        """Whether ``free_maintenance`` is ``_fast_free``'s closure over precomputed integers (a handful of integer
+        operations per price) rather than the general totals (every position on the oracle priced again)."""
+        return self._fast and self._active
+
     def solvent_at_floor(self) -> bool:
         """Whether maintenance free collateral is still positive at a price of 1 (1e-6), the lowest a long's
         liquidation search looks at (``liquidation.find_boundary``); computed once."""
@@ -659,6 +666,107 @@ class PositionPricer:
             return const_free + _weigh((value if long else -value) + quote_funding, w_maint, q_min, q_max) - requirement
 
         return free_with_orders
+
+    def maintenance_parts(self) -> tuple[Callable[[int], int], Callable[[int], int], Callable[[int], int]] | None:
+        """``free_maintenance`` split into monotone parts, for a caller that must bound it over a price range (the
+        paper venue's liquidation watch): ``(rising, falling, requirement)`` such that, for every price ``p > 0``,
+        ``free_maintenance(p) >= rising(p) + falling(p) - requirement(p)``, where ``rising`` and ``requirement`` are
+        non-decreasing in ``p`` and ``falling`` is non-increasing. None where no such split is derived here: a
+        settled or prediction market, an empty slot, another perp on this oracle, or a spot position on it with
+        open orders (whose worst case picks a side by value).
+
+        Why each part is monotone (every factor is >= 0, and a floor or a truncation toward zero of a monotone
+        integer function is monotone):
+        * the position's collateral ``_weigh(pnl)`` (``contribution``'s weighted pnl, maintenance): its value
+          ``size * p // BASE`` is non-decreasing, so its pnl (plus that for a long, minus it for a short, plus a
+          constant) moves with the base's sign; ``_weigh`` is non-decreasing in the pnl (a gain: floors of products
+          with non-negative weights; a loss: truncation toward zero of a product with the quote's max price; 0
+          between them). It is in ``rising`` for a long, in ``falling`` for a short; flat, it is constant.
+        * each spot position on this oracle without open orders (``_spot_totals``): a deposit adds its value times
+          its maintenance asset weight (a function of its size, not of the price) to collateral, a borrow its value
+          times its liability weight to the requirement; the balance's sign does not depend on the price, and its
+          value is non-decreasing in it. Both go in ``rising`` / ``requirement``.
+        * the position's requirement: the side whose worst-case value is larger (a tie to the asks) is charged at
+          that side's ratio. Each side's charge ``size_side * p // BASE * q_max // PRICE * ratio // MARGIN`` is
+          non-decreasing, but which side is charged can flip back on a tie of the floors (the smaller side at its
+          smaller ratio), so ``requirement`` takes the larger of the two charges: at least what is charged, hence
+          the inequality (an equality without open orders, where the position is the only side).
+        Everything else (the balances not on this oracle, the open orders' count) is a constant of the scenario.
+        """
+        pr = self._pr
+        sc = self._sc
+        if not self._active or pr.settled or pr.prediction or sc._moving_perps:
+            return None
+        spots = sc._moving_spots
+        if any(sp.open_bids or sp.open_asks for sp, _ in spots):
+            return None
+        size = self._abs_base
+        base = self._base
+        quote_funding = self._quote_funding
+        q_max, q_min, w_maint = pr.q_max, pr.q_min, pr.w_maint
+        const_collateral = pr.tc_m
+        const_requirement = pr.mr_m + self._oo_req
+        maintenance = MarginCategory.MAINTENANCE
+        # A deposit moves only its collateral (its requirement is its open-order count's), a borrow only its
+        # requirement (its collateral is its orders' value: none without orders): the part that does not move is
+        # taken once, at the scenario's oracle, so each evaluation prices only what moves.
+        deposits: list[tuple[SpotPosition, SpotMarketState]] = []
+        borrows: list[tuple[SpotPosition, SpotMarketState]] = []
+        for sp, sm in sc._moving_spots:
+            tc, mr = _spot_totals(sp, sm, maintenance, 0)
+            if sp.balance_type is BalanceType.DEPOSIT:
+                deposits.append((sp, sm))
+                const_requirement += mr
+            else:
+                borrows.append((sp, sm))
+                const_collateral += tc
+
+        def position_collateral(price: int) -> int:
+            value = size * price // BASE_PRECISION
+            return _weigh((value if base > 0 else -value) + quote_funding, w_maint, q_min, q_max)
+
+        def spot_collateral(price: int) -> int:
+            return sum(_spot_totals(sp, sm.with_oracle_price(price), maintenance, 0)[0] for sp, sm in deposits)
+
+        def spot_requirement(price: int) -> int:
+            return sum(_spot_totals(sp, sm.with_oracle_price(price), maintenance, 0)[1] for sp, sm in borrows)
+
+        if base >= 0:
+
+            def rising(price: int) -> int:
+                collateral = const_collateral + position_collateral(price)
+                return collateral + spot_collateral(price) if deposits else collateral
+
+            def falling(price: int) -> int:
+                return 0
+
+        else:
+
+            def rising(price: int) -> int:
+                return const_collateral + spot_collateral(price) if deposits else const_collateral
+
+            falling = position_collateral
+
+        if self._unordered:
+            ratio = self._base_ratios()[1]
+
+            def position_requirement(price: int) -> int:
+                return size * price // BASE_PRECISION * q_max // PRICE_PRECISION * ratio // MARGIN_PRECISION
+
+        else:
+            bids_size, asks_size = abs(self._all_bids), abs(self._all_asks)
+            bids_ratio, asks_ratio = self._ratio(bids_size, False), self._ratio(asks_size, False)
+
+            def position_requirement(price: int) -> int:
+                bids = bids_size * price // BASE_PRECISION * q_max // PRICE_PRECISION * bids_ratio // MARGIN_PRECISION
+                asks = asks_size * price // BASE_PRECISION * q_max // PRICE_PRECISION * asks_ratio // MARGIN_PRECISION
+                return max(bids, asks)
+
+        def requirement(price: int) -> int:
+            charged = const_requirement + position_requirement(price)
+            return charged + spot_requirement(price) if borrows else charged
+
+        return rising, falling, requirement
 
     def leverage(self, price: int) -> int:
         """The SDK leverage (1e4 = 1x) with the oracle at ``price``."""

@@ -29,9 +29,10 @@ from botrunner.core.side import Side
 from botrunner.margin.calculation import calculate_margin
 from botrunner.margin.liquidation import (
     ANY_ORACLE,
-    account_free,
+    account_pricer,
     liquidation_bounds,
     oracles_keeping_above,
+    safe_range,
     search_above_again,
 )
 from botrunner.margin.model import (
@@ -45,6 +46,7 @@ from botrunner.margin.model import (
     SpotPosition,
 )
 from botrunner.margin.perp_position import base_asset_value_and_pnl
+from botrunner.margin.scenario import OracleScenario, PositionPricer
 from botrunner.margin.spot_balance import scaled_balance_for, token_amount, token_value
 from botrunner.margin.view import AccountMarginView
 from botrunner.margin.what_if import apply_perp_fill, fill_quote_delta, settle_funding
@@ -68,6 +70,9 @@ from botrunner.venue.port import (
 )
 
 _SPOT_INDICES = (QUOTE_SPOT_MARKET_INDEX, SOL_SPOT_MARKET_INDEX)
+# The liquidation watch evaluates the maintenance function at this many points of a margin key before it derives the
+# key's safe range (``PaperAccount.liquidation_watch``): a bar's four path points. Either way is exact; this is cost.
+_POINTS_BEFORE_RANGE = 4
 
 
 def drift_scaled_balance(amount: int, market: SpotMarketState, balance_type: BalanceType) -> int:
@@ -108,11 +113,24 @@ class PaperAccount:
         "_cache_version",
         "_cached_account",
         "_cached_markets",
+        "_key",
+        "_key_version",
         "_liq_bounds",
         "_liq_free",
         "_liq_highest",
+        "_liq_key",
         "_liq_lowest",
+        "_liq_pricer",
         "_liq_version",
+        "_safe_high",
+        "_safe_low",
+        "_scenario",
+        "_scenario_key",
+        "_watch_evaluated",
+        "_watch_free",
+        "_watch_key",
+        "_watch_parts",
+        "_watch_version",
         "fees",
         "ledger",
         "market",
@@ -156,6 +174,24 @@ class PaperAccount:
         self._liq_lowest = 0
         self._liq_highest = ANY_ORACLE
         self._liq_free: Callable[[int], int] | None = None  # what the bounds of _liq_version were searched on
+        self._liq_pricer: PositionPricer | None = None  # whose free_maintenance _liq_free is (None: none, or restored)
+        # the margin key (``margin_key``) of the version the bounds were searched for: a later version with the
+        # same key has the same function, so it keeps them (None: no search yet, or restored)
+        self._liq_key: tuple[object, ...] | None = None
+        self._key_version = -1
+        self._key: tuple[object, ...] = ()
+        # the liquidation watch (``liquidation_watch``): the margin key it was derived for, the function and parts
+        # it checks, and the oracle range [_safe_low, _safe_high] in which no check is needed (empty: low > high)
+        self._watch_version = -1
+        self._watch_key: tuple[object, ...] | None = None
+        self._watch_free: Callable[[int], int] | None = None
+        self._watch_parts: tuple[Callable[[int], int], Callable[[int], int], Callable[[int], int]] | None = None
+        self._watch_evaluated = 0  # points of this key checked by evaluating the function (see liquidation_watch)
+        self._safe_low = 1
+        self._safe_high = 0
+        # the margin engine's scenario of everything but the perp position (``_pricer``) and what it was built from
+        self._scenario: OracleScenario | None = None
+        self._scenario_key: tuple[object, ...] | None = None
         self._credit(QUOTE_SPOT_MARKET_INDEX, deposit_quote)
 
     # ------------------------------------------------------------------ caches
@@ -172,6 +208,12 @@ class PaperAccount:
         self._cache_version = -1
         self.changed()
         self._liq_free = None  # rebuilt from the restored state when a search needs it
+        self._liq_pricer = None
+        self._liq_key = None
+        self._key_version = -1
+        self._watch_version = -1
+        self._watch_key = None
+        self._scenario_key = None
         if liquidation_bounds is None:
             self._liq_version = -1
             self._liq_bounds = (None, None)
@@ -188,11 +230,48 @@ class PaperAccount:
             return self._liq_bounds
         return None
 
-    def _free_maintenance(self) -> Callable[[int], int] | None:
-        """What ``account_bounds`` searches for this version (None: no bounds from any oracle)."""
+    def margin_key(self) -> tuple[object, ...]:
+        """Everything the margin engine reads of this account, the oracle aside (what ``current`` and ``markets``
+        are built from: the position, the balances, the perp and spot market states, the open orders' totals and
+        count). Two versions with equal keys have the same maintenance function of the oracle, so what was derived
+        from it (the liquidation bounds, the watch's safe range) holds for both: a requote that cancels and places
+        the same ladder changes the version, not the key. Computed once per version."""
+        if self._key_version != self.version:
+            self._key = (
+                self.position,
+                self.usdc,
+                self.sol,
+                self.perp_state,
+                self.usdc_market,
+                self.sol_market,
+                self.open_bids_asks(),
+            )
+            self._key_version = self.version
+        return self._key
+
+    def _pricer(self) -> PositionPricer | None:
+        """The margin engine's pricer of this version's position (``account_pricer``; None: no bounds from any
+        oracle)."""
         # the account of this version carries the position and its open orders' totals (open_bids_asks)
         account = self.current()
-        return account_free(account, self.markets(), self.market.market_index, position=account.perp_positions[0])
+        markets = self.markets()
+        # The scenario prices everything of the account but its position in this market (``OracleScenario``: the
+        # spot balances, and the market states they and the position are valued with); the oracle it is built at
+        # does not enter what its pricers compute. So it is rebuilt only when one of those inputs changed, and a
+        # fill or an order change (the position, its open orders) costs a new pricer only.
+        key = (self.usdc, self.sol, self.usdc_market, self.sol_market, self.perp_state)
+        scenario = self._scenario
+        if scenario is None or key != self._scenario_key:
+            scenario = self._scenario = OracleScenario(account, markets, self.market.market_index)
+            self._scenario_key = key
+        return account_pricer(
+            account, markets, self.market.market_index, scenario=scenario, position=account.perp_positions[0]
+        )
+
+    def _free_maintenance(self) -> Callable[[int], int] | None:
+        """What ``account_bounds`` searches for this version (None: no bounds from any oracle)."""
+        pricer = self._liq_pricer = self._pricer()
+        return None if pricer is None else pricer.free_maintenance
 
     def _hold_bounds(self, bounds: tuple[int | None, int | None], searched_at: int) -> None:
         """Cache ``bounds``, found by searching ``_liq_free`` from ``searched_at`` (none without a function: no
@@ -282,7 +361,8 @@ class PaperAccount:
     def liquidation_bounds(self) -> tuple[int | None, int | None]:
         """The nearest oracle prices below and above the current one where maintenance is reached (None: no such
         price), open orders' worst case included: what ``margin.liquidation.account_bounds`` finds from the
-        current oracle. Cached per account change; within one, only the bound above is searched again, when the
+        current oracle. Cached per margin key (``margin_key``: a change of the account that leaves every margin
+        input as it was keeps them); within one, only the bound above is searched again, when the
         oracle leaves the range from which a search finds what the cache holds (``oracles_keeping_above``: the
         search above looks up to a multiple of the oracle it starts from, so "none above" found from one oracle
         may not be none from a higher one). The bound below is searched down to a price of 1 from any oracle.
@@ -296,11 +376,17 @@ class PaperAccount:
         when the oracle reaches a bound, so that only moves the trigger by those few units."""
         oracle = self.tape.oracle
         if self._liq_version != self.version:
-            # account_bounds, keeping the function it searches for a later search above
-            free = self._liq_free = self._free_maintenance()
-            self._hold_bounds((None, None) if free is None else liquidation_bounds(free, oracle), oracle)
+            key = self.margin_key()
             self._liq_version = self.version
-        elif not self._liq_lowest <= oracle <= self._liq_highest:
+            if key != self._liq_key:
+                # account_bounds, keeping the function it searches for a later search above
+                free = self._liq_free = self._free_maintenance()
+                self._hold_bounds((None, None) if free is None else liquidation_bounds(free, oracle), oracle)
+                self._liq_key = key
+                return self._liq_bounds
+            # the same margin key: the same function, so the bounds stand as they would within one version (the
+            # range check below searches above again if this oracle is out of their range)
+        if not self._liq_lowest <= oracle <= self._liq_highest:
             free = self._liq_free
             if free is None:  # restored from a checkpoint: the function is rebuilt once
                 free = self._liq_free = self._free_maintenance()
@@ -312,6 +398,59 @@ class PaperAccount:
                 above = search_above_again(free, oracle, above, self._liq_highest)
                 self._hold_bounds((below, above), oracle)
         return self._liq_bounds
+
+    def liquidation_watch(self) -> bool:
+        """Whether the account may be below maintenance at the current oracle: False is a proof that it is not
+        (the caller skips the exact check), True says the maintenance function is at or below zero here and the
+        caller must run the exact check (``liquidation.liquidate``). The watch of every path point.
+
+        Exactness: False only (a) when the oracle is inside ``[_safe_low, _safe_high]``, a range derived from the
+        margin engine's pricer of this margin key in which maintenance free collateral is proved positive at every
+        price (``liquidation.safe_range`` gives the argument), or (b) when that function is positive at this
+        oracle, evaluated exactly (``PositionPricer.free_maintenance`` equals ``calculate_margin``'s collateral
+        minus requirement), or (c) when the margin engine gives no function at all (``account_pricer`` None: no
+        position and no orders, or a settled market: nothing of the account is valued at the moving oracle, as the
+        bounds have always taken it). So the watch asks for the exact check at every price point where Drift's test
+        (collateral < requirement) could hold, and the exact check decides: the same points as checking every
+        point (tests/property/test_paper_liquidation_watch.py). Everything is derived once per margin key
+        (``margin_key``), not per account version; outside the range the function is evaluated at each point, and a
+        positive value re-derives the range around this oracle.
+
+        The cached bounds other readers take (``liquidation_bounds``: the Risk Governor's view, a checkpoint) are
+        kept current here as before, so what they read is what it was."""
+        self.liquidation_bounds()
+        if self._watch_version != self.version:
+            key = self.margin_key()
+            self._watch_version = self.version
+            if key != self._watch_key:
+                self._watch_key = key
+                # liquidation_bounds has just searched this key's function when the key is its own
+                pricer = self._liq_pricer if key == self._liq_key and self._liq_pricer is not None else self._pricer()
+                if pricer is None:
+                    self._watch_free = self._watch_parts = None
+                    self._safe_low, self._safe_high = 1, ANY_ORACLE  # (c): no function of the oracle
+                else:
+                    self._watch_free = pricer.free_maintenance
+                    self._watch_parts = pricer.maintenance_parts()
+                    self._safe_low, self._safe_high = 1, 0  # empty: derived once the key has lived a while
+                    # a cheap function waits a bar's worth of points before the range is derived; the general
+                    # one costs about as much per point as a step of the range's searches, so it gets the range at once
+                    self._watch_evaluated = 0 if pricer.cheap_free else _POINTS_BEFORE_RANGE
+        oracle = self.tape.oracle
+        if self._safe_low <= oracle <= self._safe_high:
+            return False
+        free = self._watch_free
+        assert free is not None  # an empty range is only ever held with a function
+        if free(oracle) <= 0:
+            return True
+        # Deriving the range costs a few searches, evaluating the function one call: most keys of a requoting grid
+        # live for a bar or two (the next fill or order change makes a new one), so the range is derived only for a
+        # key that has already been evaluated at a bar's worth of points.
+        parts = self._watch_parts
+        self._watch_evaluated += 1
+        if parts is not None and self._watch_evaluated >= _POINTS_BEFORE_RANGE:
+            self._safe_low, self._safe_high = safe_range(parts, oracle)
+        return False
 
     def maintenance(self) -> tuple[int, int]:
         """(total collateral, maintenance requirement), open orders included."""

@@ -54,15 +54,19 @@ class CandleFillModel:
         through = self._through
         # One pass over the book: the orders past their max_ts (expired first, as ``PaperAccount.expire`` does, so
         # they never fill) and, among the others, those the path trades through (``resting_price`` inlined for
-        # plain limits).
-        expired: list[RestingOrder] = []
-        candidates: list[RestingOrder] = []
+        # plain limits). Both lists are made only when needed: at most points nothing expires or fills.
+        expired: list[RestingOrder] | None = None
+        candidates: list[RestingOrder] | None = None
         for o in account.orders.values():
             if o.max_ts and o.max_ts < ts:
+                if expired is None:
+                    expired = []
                 expired.append(o)
                 continue
             resting = o.price if o.order_type is not _ORACLE_OFFSET else resting_price(o, oracle, tick)
             if (price <= resting - through) if o.side is _BUY else (price >= resting + through):
+                if candidates is None:
+                    candidates = []
                 candidates.append(o)
         if expired:
             account.remove_expired(expired, out)

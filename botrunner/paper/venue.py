@@ -485,9 +485,9 @@ class PaperVenue:
     # ------------------------------------------------------------------ liquidation
 
     def _check_liquidation(self, out: list[VenueEvent]) -> None:
-        """The liquidation watch: when the oracle has reached a cached bound, the exact check (``liquidation``).
-        The trigger test is inline: it runs after every path point of every bar."""
-        lower, upper = self._account.liquidation_bounds()
-        oracle = self._tape.oracle
-        if (lower is not None and oracle <= lower) or (upper is not None and oracle >= upper):
-            liquidate(self._account, self.config.liquidation_buffer_ratio, out)
+        """The liquidation watch (``PaperAccount.liquidation_watch``: a range comparison while the oracle stays
+        where the margin engine proves the account above maintenance), then, where it cannot prove it, the exact
+        check (``liquidation``). It runs after every path point of every bar."""
+        account = self._account
+        if account.liquidation_watch():
+            liquidate(account, self.config.liquidation_buffer_ratio, out)

@@ -108,6 +108,21 @@ REBUILT: dict[type, set[str]] = {
         "_liq_lowest",
         "_liq_highest",
         "_liq_free",  # what the bounds were searched on: a function of the state, rebuilt when a search needs it
+        "_liq_pricer",  # whose function _liq_free is
+        "_liq_key",  # the margin key the bounds are of: rebuilt from the state (None after a restore)
+        "_key",  # the margin key of this version and its version: a function of the state
+        "_key_version",
+        # the liquidation watch: functions of the state, derived again after a restore (the watch is exact from
+        # any of its states: PaperAccount.liquidation_watch)
+        "_watch_version",
+        "_watch_key",
+        "_watch_free",
+        "_watch_parts",
+        "_watch_evaluated",
+        "_safe_low",
+        "_safe_high",
+        "_scenario",  # the margin engine's scenario of the balances, rebuilt from them
+        "_scenario_key",
     },
     CandleFillModel: {"_account", "_spec", "_config", "_through"},  # the venue's parts and the caller's
     QueueFillModel: {"_account", "_spec", "_share_bps"},  # the venue's parts and the caller's
