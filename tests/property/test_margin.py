@@ -110,14 +110,18 @@ def test_liquidation_price_when_healthy_then_on_the_losing_side_and_at_the_maint
     assume(free(oracle) > 0)
     liq = liquidation_price(a, m, 0)
     unordered = pos.open_bids == 0 and pos.open_asks == 0
+    # The losing side is where free collateral falls. That is the perp's side unless a SOL deposit on the same
+    # oracle outweighs a short (net long: it loses as the price falls); without open orders free collateral is
+    # monotone in the price, so one comparison tells the side.
+    loses_down = free(max(1, oracle // 2)) < free(oracle)
     if liq is None:
-        # none only when even the far end is solvent: price -> 0 for a long, 10_000x for a short; with open orders
-        # (whose worst case can be either sign) both far ends
-        fars = (1 if pos.base_asset_amount > 0 else oracle * 10_000,) if unordered else (1, oracle * 10_000)
+        # none only when even the far end is solvent: price -> 0 when it loses downward, 10_000x when upward; with
+        # open orders (whose worst case can be either sign) both far ends
+        fars = (1 if loses_down else oracle * 10_000,) if unordered else (1, oracle * 10_000)
         assert all(free(far) > 0 for far in fars)
         return
     if unordered:  # on the losing side; with open orders on either side, the nearer one
-        assert liq < oracle if pos.base_asset_amount > 0 else liq > oracle
+        assert liq < oracle if loses_down else liq > oracle
     toward_oracle = 1 if liq < oracle else -1
     assert free(liq) <= 0 < free(liq + toward_oracle)
     # at the boundary collateral equals the requirement within one price tick's worth of value (+ rounding)
