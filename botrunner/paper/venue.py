@@ -118,6 +118,12 @@ class PaperVenue:
         return self._tape.oracle
 
     @property
+    def account_version(self) -> int:
+        """Bumps on every change of the account (balances, position, open orders, ledger), never on a price move:
+        what a bot's decision validity keys on (``botrunner.bot.validity``)."""
+        return self._account.version
+
+    @property
     def best_bid(self) -> int | None:
         """The best bid of the L2 book, or one set by the caller (a quote feed); None: the touch is the last
         price."""
