@@ -257,31 +257,43 @@ def _reusable(  # noqa: PLR0917  <why: the bar's inputs beside the recorded vali
 ) -> tuple[bool, StrategyDecision | None]:
     """(whether the bar lies inside every bound of ``valid``, so that the recorded decision is what a full one
     would be; the strategy's decision at this bar, None when it was not asked). ``validity_after`` says why each
-    bound suffices.
+    bound suffices."""
+    if not _bounds_hold(state, valid, account, ts, mark, oracle):
+        return False, None
+    return _strategy_holds(bot, state, valid, mark, oracle)
 
-    The cheap bounds come first: time (the earliest order expiry; the UTC day, whose roll resets the daily-loss
-    reference), the account (its version and the oracle it is valued at: the margin view, equity, position and
-    snapshot are functions of both), the decision's oracle, the funding rate, the operator's flags, and the mark's
-    interval (requote threshold and divergence limit). Then the two that need the bar's strategy output: the
-    strategy's decision must equal the recorded one (the band the Risk Governor sizes and the rungs the planner
-    builds), and the sizing's stress move (which reads the strategy's range and the mark) must be the one the
-    sizing was computed with."""
-    if (
-        ts >= valid.until_ts
-        or ts // ONE_DAY_S != valid.day
-        or oracle != valid.oracle
+
+def _bounds_hold(  # noqa: PLR0917  <why: the bar's inputs beside the recorded validity>
+    state: BotState, valid: DecisionValidity, account: VenueAccount, ts: int, mark: int, oracle: int
+) -> bool:
+    """The bounds that need no strategy output. The oracle first (it moves on almost every bar of a replay), then
+    the mark's interval (requote threshold and divergence limit), time (the earliest order expiry; the UTC day,
+    whose roll resets the daily-loss reference), the funding rate, the operator's flags, the risk and connector
+    states as the decision left them, and the account (the venue's oracle and account version: the margin view,
+    equity, position and snapshot are functions of both)."""
+    return not (
+        oracle != valid.oracle
         or not valid.mark_low <= mark <= valid.mark_high
+        or ts >= valid.until_ts
+        or ts // ONE_DAY_S != valid.day
         or state.funding_rate != valid.funding_rate
         or state.flags is not valid.flags
         or state.connector is not valid.connector
         or state.risk is not valid.risk
         or account.oracle != valid.venue_oracle
         or account_version(account) != valid.account_version
-    ):
-        return False, None
+    )
+
+
+def _strategy_holds(
+    bot: BotDefinition, state: BotState, valid: DecisionValidity, mark: int, oracle: int
+) -> tuple[bool, StrategyDecision]:
+    """The bounds that read the strategy's output at this bar (returned, so a full decision asks it once): it must
+    equal the recorded one (the band the Risk Governor sizes, the rungs the planner builds), and the sizing's
+    stress move (which reads the strategy's range and the mark) must be the one the sizing was computed with."""
     wanted = strategy_decision(bot, state, mark, oracle, valid.decision.position_base)
     if wanted != valid.strategy:
-        return False, wanted  # asked already: the full decision reuses it
+        return False, wanted
     stress = sizing_stress_bps(bot.limits.stress_move_bps, range_stress_bps(wanted, mark), mark, oracle)
     return stress == valid.stress_bps, wanted
 
@@ -336,8 +348,10 @@ def _checked(
     first field that differs."""
     valid = state.valid
     assert valid is not None
-    reference = copy.deepcopy(state)
-    inside, wanted = _reusable(bot, state, valid, account, ts, mark, oracle)
+    if not _bounds_hold(state, valid, account, ts, mark, oracle):
+        return _decide_full(bot, state, account, ts=ts, mark=mark, oracle=oracle, settle=settle)
+    reference = copy.deepcopy(state)  # before the strategy is asked: a strategy may keep state as it decides
+    inside, wanted = _strategy_holds(bot, state, valid, mark, oracle)
     if not inside:
         return _decide_full(bot, state, account, ts=ts, mark=mark, oracle=oracle, settle=settle, wanted=wanted)
     assert wanted is not None
