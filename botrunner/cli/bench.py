@@ -102,6 +102,12 @@ def bench_decision_cost(quick: bool) -> None:
             f"  {name:<22}: {cost.decide_us:8.1f} us per decision  ({cost.decisions:,} decisions, "
             f"whole backtest {cost.run_cpu_s:.2f} CPU s)"
         )
+    unchanged = decision_cost.unchanged_bar(bars=5_000 if quick else 20_000)
+    print(
+        f"  a bar where nothing changed   : {_spread(unchanged.reused_us)} us event-driven vs "
+        f"{_spread(unchanged.full_us)} us decided in full (CPU per bar, min/median/max of {len(unchanged.full_us)} "
+        f"alternating runs of {unchanged.bars:,} bars; R1's bot)"
+    )
     shared = R1_SHARED_CANDLES.parents[2]
     if not quick and shared.exists():
         cost = decision_cost.measure(bots / "sol-delta-neutral.yaml", shared, start=DN_WINDOW_START)
@@ -109,6 +115,11 @@ def bench_decision_cost(quick: bool) -> None:
             f"  sol-delta-neutral, shared window from 2025-04-14: {cost.bars:,} bars in {cost.run_wall_s:.2f} s "
             f"({cost.run_cpu_s:.2f} CPU s), {cost.decide_us:.1f} us per decision"
         )
+
+
+def _spread(values: tuple[float, ...]) -> str:
+    ordered = sorted(values)
+    return f"{ordered[0]:.1f}/{ordered[len(ordered) // 2]:.1f}/{ordered[-1]:.1f}"
 
 
 def bench_reference(quick: bool) -> None:
