@@ -32,6 +32,7 @@ rates = st.lists(st.integers(-400_000, 400_000), min_size=1, max_size=4)  # 1e9 
     ttl_s=st.sampled_from([900, 86_400]),
 )
 def test_generated_paths_when_checked_then_reused_decisions_equal_full_ones(
+    *,
     segments: list[tuple[str, int, int]],
     funding: list[int],
     latency_slots: int,
@@ -57,9 +58,7 @@ def test_crash_to_liquidation_when_checked_then_reuses_around_it_and_matches(
     monkeypatch: pytest.MonkeyPatch, latency_slots: int
 ) -> None:
     """The one path the generator may or may not draw: a long built on the way down, held flat, then liquidated."""
-    candles = path_candles(
-        [("flat", 4, 0), ("walk", 6, 60), ("flat", 10, 0), ("crash", 8, 1_500), ("flat", 10, 0)]
-    )
+    candles = path_candles([("flat", 4, 0), ("walk", 6, 60), ("flat", 10, 0), ("crash", 8, 1_500), ("flat", 10, 0)])
     bot = band_bot(capital=60)
     records = flipping_funding(candles, (300_000, -300_000))
     with reuse_counter(monkeypatch) as reused:
