@@ -410,8 +410,9 @@ def _decide_full(
     flags = state.flags
     state.risk, state.connector, decision = decide_parts(bot, state, update, view, flags, wanted=wanted)
     commands: tuple[VenueCommand, ...] = decision.commands
-    if bot.decisions is not _ALWAYS:
-        strategy = decision.strategy
+    if commands or state.connector is not before or bot.decisions is _ALWAYS:
+        state.valid = None  # not quiet (validity_after's first rule, checked here for the common case): decide next
+    else:
         state.valid = validity_after(
             decision=decision,
             commands=commands,
@@ -421,7 +422,9 @@ def _decide_full(
             flags=flags,
             policy=bot.policy,
             max_divergence_bps=bot.limits.max_oracle_mark_divergence_bps,
-            stress_bps=sizing_stress_bps(bot.limits.stress_move_bps, range_stress_bps(strategy, mark), mark, oracle),
+            stress_bps=sizing_stress_bps(
+                bot.limits.stress_move_bps, range_stress_bps(decision.strategy, mark), mark, oracle
+            ),
             version=account_version(account),
             venue_oracle=account.oracle,
             day=state.day,
