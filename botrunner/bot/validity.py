@@ -151,7 +151,7 @@ def validity_after(  # noqa: PLR0911  <why: one early out per rule that forbids 
     # exactly when |m - o| * 10_000 <= L * o, i.e. |m - o| <= L * o // 10_000.
     oracle = decision.oracle
     gap = max_divergence_bps * oracle // BPS_PRECISION
-    low, high = max(anchor - reach, oracle - gap), min(anchor + reach, oracle + gap)
+    low, high = max(anchor - reach, oracle - gap, 1), min(anchor + reach, oracle + gap)  # a mark is > 0
     if low > high:
         return None
     # Order expiry (``planner.plan``: an order with ``max_ts`` is expired once ``now >= max_ts``; a quiet plan
