@@ -258,7 +258,7 @@ def _reusable(  # noqa: PLR0917  <why: the bar's inputs beside the recorded vali
     """(whether the bar lies inside every bound of ``valid``, so that the recorded decision is what a full one
     would be; the strategy's decision at this bar, None when it was not asked). ``validity_after`` says why each
     bound suffices."""
-    if not _bounds_hold(state, valid, account, ts, mark, oracle):
+    if bot is not valid.definition or not _bounds_hold(state, valid, account, ts, mark, oracle):
         return False, None
     return _strategy_holds(bot, state, valid, mark, oracle)
 
@@ -348,7 +348,7 @@ def _checked(
     first field that differs."""
     valid = state.valid
     assert valid is not None
-    if not _bounds_hold(state, valid, account, ts, mark, oracle):
+    if bot is not valid.definition or not _bounds_hold(state, valid, account, ts, mark, oracle):
         return _decide_full(bot, state, account, ts=ts, mark=mark, oracle=oracle, settle=settle)
     reference = copy.deepcopy(state)  # before the strategy is asked: a strategy may keep state as it decides
     inside, wanted = _strategy_holds(bot, state, valid, mark, oracle)
@@ -414,6 +414,7 @@ def _decide_full(
         state.valid = None  # not quiet (validity_after's first rule, checked here for the common case): decide next
     else:
         state.valid = validity_after(
+            definition=bot,
             decision=decision,
             commands=commands,
             before=before,

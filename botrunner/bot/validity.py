@@ -49,6 +49,7 @@ class DecisionMismatch(AssertionError):
 class DecisionValidity(msgspec.Struct, frozen=True, kw_only=True):
     """What a quiet full decision stays valid for (module doc). A skipped bar must match every field."""
 
+    definition: Any  # the BotDefinition decided with (its policy, limits and strategy): another one decides in full
     account_version: int  # the venue's account (balances, position, open orders, ledger) as it was decided on
     venue_oracle: int  # the oracle the venue valued the account at (the margin view's price)
     oracle: int  # the oracle the decision saw
@@ -81,6 +82,7 @@ def sizing_stress_bps(limits_stress_bps: int, strategy_stress_bps: int | None, m
 
 def validity_after(  # noqa: PLR0911  <why: one early out per rule that forbids reuse; the decision's parts>
     *,
+    definition: Any,
     decision: Any,
     commands: tuple[Any, ...],
     before: ConnectorState,
@@ -160,6 +162,7 @@ def validity_after(  # noqa: PLR0911  <why: one early out per rule that forbids 
     if decision.ts >= until:
         return None
     return DecisionValidity(
+        definition=definition,
         account_version=version,
         venue_oracle=venue_oracle,
         oracle=oracle,
