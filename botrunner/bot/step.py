@@ -478,11 +478,15 @@ def settle_if_due(  # noqa: PLR0917  <why: the policy's inputs, as a deciding st
 
 def open_decision(state: BotState, account: VenueAccount, ts: int) -> int:
     """What every deciding step does first, whatever the bot's kind: number the decision and, at the first decision
-    of a UTC day, make the equity it sees the daily-loss reference. Returns that equity."""
+    of a UTC day, make the equity it sees the daily-loss reference. Returns that equity.
+
+    The reference is never below 0 (the Risk Governor refuses a negative one, ``RiskInputs.validate``): an account
+    a liquidation left under water (losses beyond its collateral) has nothing left to lose that day, and a
+    reference of 0 is the governor's "no reference" (no daily-loss limit to measure)."""
     state.decision_seq += 1
     equity = account.equity()
     if ts // ONE_DAY_S != state.day:
-        state.day, state.day_start_equity = ts // ONE_DAY_S, equity
+        state.day, state.day_start_equity = ts // ONE_DAY_S, max(0, equity)
     return equity
 
 

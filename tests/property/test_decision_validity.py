@@ -6,7 +6,7 @@ run's whole output equals the output of a run that decides in full on every bar.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from botrunner.backtest.engine import run_backtest
@@ -30,6 +30,16 @@ rates = st.lists(st.integers(-400_000, 400_000), min_size=1, max_size=4)  # 1e9 
     capital=st.sampled_from([60, 2_000]),  # 60 USDC against a 5 SOL band: a crash liquidates it
     requote_bps=st.sampled_from([0, 20, 200]),
     ttl_s=st.sampled_from([900, 86_400]),
+)
+# found by this property: a crash liquidates the account under water, then the UTC day rolls (the daily-loss
+# reference was the negative equity, which the Risk Governor refuses; the step now floors it at 0)
+@example(
+    segments=[("flat", 45, 0), ("gap", 30, 0), ("walk", 12, 3), ("walk", 12, 129), ("crash", 6, 662)],
+    funding=[0],
+    latency_slots=2,
+    capital=60,
+    requote_bps=20,
+    ttl_s=900,
 )
 def test_generated_paths_when_checked_then_reused_decisions_equal_full_ones(
     *,
