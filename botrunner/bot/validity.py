@@ -103,10 +103,13 @@ def validity_after(  # noqa: PLR0911  <why: one early out per rule that forbids 
     The arguments, rule by rule (each names what could make a later decision differ and why it cannot inside the
     bounds):
 
-    * **Account**: the margin view, the equity, the position and the snapshot are functions of the venue's account
-      and its oracle. ``version`` bumps on every change of the account (a fill, funding, a settlement, a deposit,
-      an order landing, a liquidation), so an equal version and an equal venue oracle give the same figures: the
-      recorded snapshot and equity are what the full decision would read. No version: no validity.
+    * **Account**: the margin view, the equity, the position and the snapshot are functions of the venue's account,
+      its oracle and what the view starts from (the market's funding state, the liquidation bounds the venue's
+      watch holds, which seed the view's liquidation search: with several crossings within a few units of price,
+      another seed can confirm another one). ``version`` bumps on every change of any of these (a fill, funding,
+      a settlement, a deposit, an order landing, a liquidation, a new hold of bounds), so an equal version and an
+      equal venue oracle give the same figures: the recorded snapshot and equity are what the full decision would
+      read. No version: no validity.
     * **Operator**: any operator flag makes the verdict carry an operator finding and a flatten may turn into a
       pause; an operator command always decides in full (the step invalidates), and a decision under a flag
       records nothing.
