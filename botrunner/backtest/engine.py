@@ -18,6 +18,7 @@ from botrunner.bot.driver import BotDriver, step_for
 from botrunner.bot.pipeline import BotDefinition, BotState
 from botrunner.bot.step import CANCEL_IN_FLIGHT, Effects, FundingSettled
 from botrunner.bot.step import PricePoint as PriceSeen
+from botrunner.bot.validity import DecisionMode
 from botrunner.config import BotConfig
 from botrunner.core.catalogue import load_catalogue
 from botrunner.core.precision import BPS_PRECISION, SOL_SPOT_MARKET_INDEX
@@ -56,6 +57,9 @@ class BacktestInputs:
     paper: PaperConfig = field(default_factory=PaperConfig)
     keep_rows: bool = True  # False: count rows and keep the running figures only (benchmarks, long fleets)
     settle_pnl: bool = True  # False: the settle-PnL policy off (proves what settlement changes; see docs/backtests.md)
+    # True: every bar that reuses the last decision is also decided in full and compared; the first difference
+    # raises ``botrunner.bot.validity.DecisionMismatch`` (the proof of the event-driven decisions)
+    decision_check: bool = False
 
 
 @dataclass
@@ -98,7 +102,8 @@ class _Run:
     def __init__(self, inputs: BacktestInputs, result: BacktestResult) -> None:
         self.inputs = inputs
         self.result = result
-        self.bot = BotDefinition.from_config(inputs.bot, settle=inputs.settle_pnl)
+        decisions = DecisionMode.CHECK if inputs.decision_check else DecisionMode.EVENT_DRIVEN
+        self.bot = BotDefinition.from_config(inputs.bot, settle=inputs.settle_pnl, decisions=decisions)
         self.driver: BotDriver | None = None
         self.keep = inputs.keep_rows
 

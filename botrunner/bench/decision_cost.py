@@ -19,10 +19,16 @@ from unittest import mock
 
 from botrunner.backtest.data import resolve
 from botrunner.backtest.engine import BacktestInputs, run_backtest
+from botrunner.bench import reference
 from botrunner.bot import driver
+from botrunner.bot.driver import BotDriver, RowBuffer
+from botrunner.bot.pipeline import BotDefinition
 from botrunner.bot.step import BarClose
+from botrunner.bot.validity import DecisionMode
 from botrunner.config import load_bot
+from botrunner.core.precision import PRICE_PRECISION
 from botrunner.paper.config import PaperConfig
+from botrunner.paper.venue import PaperVenue
 
 
 @dataclass(frozen=True)
@@ -73,3 +79,50 @@ def measure(bot_file: Path, data_dir: Path | None = None, *, start: int | None =
         cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     decide_us = spent[0] / spent[1] / 1_000 if spent[1] else 0.0
     return DecisionCost(bot.name, result.bars, spent[1], decide_us, cpu, wall)
+
+
+@dataclass(frozen=True)
+class UnchangedBarCost:
+    bars: int  # bar closes timed per run
+    reused_us: tuple[float, ...]  # CPU per bar, event-driven (each bar reuses the last decision), one per run
+    full_us: tuple[float, ...]  # CPU per bar, the same bars decided in full (``DecisionMode.ALWAYS``), one per run
+
+
+def unchanged_bar(bars: int = 20_000, runs: int = 3) -> UnchangedBarCost:
+    """The cost of a bar where nothing material changed: R1's bot (``reference.r1_bot``) on a paper venue, its ladder
+    placed and acknowledged, then ``bars`` bar closes at the same price one second apart (inside the orders' TTL and
+    the UTC day), stepped through the driver as a backtest steps them (``BarClose``). Timed with
+    ``time.process_time`` around the whole batch, event-driven and then deciding in full, alternately, ``runs``
+    times each. Raises if an event-driven bar did not reuse the decision (the figure would not be what it says)."""
+    reused: list[float] = []
+    full: list[float] = []
+    for _ in range(runs):
+        for mode, out in ((DecisionMode.EVENT_DRIVEN, reused), (DecisionMode.ALWAYS, full)):
+            driver, first = _quiet_driver(mode)
+            risk = driver.state.risk
+            feed = driver.feed
+            price = driver.venue.oracle
+            gc.collect()
+            c0 = time.process_time()
+            for ts in range(first, first + bars):
+                feed(BarClose(ts=ts, close_ts=ts, price=price, oracle=price))
+            out.append((time.process_time() - c0) / bars * 1e6)
+            if mode is DecisionMode.EVENT_DRIVEN and (driver.state.valid is None or driver.state.risk is not risk):
+                raise AssertionError("an unchanged bar did not reuse the last decision")
+    return UnchangedBarCost(bars, tuple(reused), tuple(full))
+
+
+def _quiet_driver(mode: DecisionMode) -> tuple[BotDriver, int]:
+    """R1's bot on a fresh paper venue after two bar closes at one price: the first places the ladder (its acks
+    come back at once), the second is quiet and records what it stays valid for. Returns the driver and the next
+    bar's time."""
+    config = reference.r1_bot()
+    bot = BotDefinition.from_config(config, decisions=mode)
+    price, start = 150 * PRICE_PRECISION, 1_750_032_000  # 10:40 UTC: the day does not roll in the next 13 h
+    venue = PaperVenue(
+        config.market_spec, PaperConfig(), deposit_quote=config.capital_quote, oracle_price=price, now=start
+    )
+    driver = BotDriver(bot, venue, bot.initial_state(started_at=start), RowBuffer())
+    for ts in (start, start + 1):
+        driver.feed(BarClose(ts=ts, close_ts=ts, price=price, oracle=price))
+    return driver, start + 2

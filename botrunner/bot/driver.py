@@ -20,6 +20,7 @@ from typing import Protocol, assert_never
 from botrunner.bot.legs import legs_step
 from botrunner.bot.pipeline import BotDefinition, BotState
 from botrunner.bot.step import NOTHING, BotInput, Effects, Reconcile, VenueReport, step
+from botrunner.bot.validity import DecisionMode
 from botrunner.connector.orders import WorkingOrder
 from botrunner.core.records import FillRow, FundingRow, InterestRow, LegsRow, OrderRow, SettleRow, SpotFillRow
 from botrunner.venue.port import Venue, VenueAccount, VenueCommand, VenueEvent
@@ -102,9 +103,19 @@ class BotDriver:
 
     __slots__ = ("bot", "sink", "state", "step", "venue")
 
-    def __init__(self, bot: BotDefinition, venue: Venue, state: BotState, sink: RecordSink) -> None:
-        self.bot = bot
-        self.step = step_for(bot)  # chosen once: the grid's step never tests for a second leg
+    def __init__(
+        self,
+        bot: BotDefinition,
+        venue: Venue,
+        state: BotState,
+        sink: RecordSink,
+        *,
+        decisions: DecisionMode | None = None,
+    ) -> None:
+        """``decisions``: override when the bot decides in full (``botrunner.bot.validity.DecisionMode``; e.g.
+        ``CHECK`` proves every reused decision against a full one)."""
+        self.bot = bot if decisions is None else bot.with_decisions(decisions)
+        self.step = step_for(self.bot)  # chosen once: the grid's step never tests for a second leg
         self.venue = venue
         self.state = state
         self.sink = sink

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from botrunner.bot.settle import SettlePolicy
+from botrunner.bot.validity import DecisionMode, DecisionValidity
 from botrunner.config import BotConfig
 from botrunner.config.paper import MarketRates
 from botrunner.connector import Command, ConnectorState, MarketQuote, plan
@@ -120,7 +121,7 @@ class LegsStrategy:
 class BotDefinition:
     """What a bot is made of, built once from its configuration. Immutable after construction."""
 
-    __slots__ = ("legs", "limits", "market", "name", "policy", "settle", "strategy")
+    __slots__ = ("decisions", "legs", "limits", "market", "name", "policy", "settle", "strategy")
 
     def __init__(
         self,
@@ -132,6 +133,7 @@ class BotDefinition:
         *,
         settle: SettlePolicy | None = None,
         legs: LegsSetup | None = None,
+        decisions: DecisionMode = DecisionMode.EVENT_DRIVEN,
     ) -> None:
         self.name = name
         self.market = market
@@ -140,10 +142,28 @@ class BotDefinition:
         self.limits = limits
         self.settle = settle  # None: the bot never settles PnL (the off switch that proves settlement's effect)
         self.legs = legs  # a two-leg bot (the driver steps it with botrunner.bot.legs.legs_step)
+        # when a perp bot decides in full (``botrunner.bot.validity``); a two-leg bot always decides in full
+        self.decisions = decisions
+
+    def with_decisions(self, decisions: DecisionMode) -> BotDefinition:
+        """This definition deciding in ``decisions`` mode (the check mode's switch)."""
+        return BotDefinition(
+            self.name,
+            self.market,
+            self.strategy,
+            self.policy,
+            self.limits,
+            settle=self.settle,
+            legs=self.legs,
+            decisions=decisions,
+        )
 
     @classmethod
-    def from_config(cls, bot: BotConfig, *, settle: bool = True) -> BotDefinition:
-        """The definition of a validated bot configuration; ``settle=False`` turns the settle-PnL policy off."""
+    def from_config(
+        cls, bot: BotConfig, *, settle: bool = True, decisions: DecisionMode = DecisionMode.EVENT_DRIVEN
+    ) -> BotDefinition:
+        """The definition of a validated bot configuration; ``settle=False`` turns the settle-PnL policy off;
+        ``decisions`` says when a perp bot decides in full (``botrunner.bot.validity``)."""
         policy = SettlePolicy.of(bot) if settle else None
         if bot.strategy.two_legs:
             legs = LegsSetup(
@@ -156,7 +176,15 @@ class BotDefinition:
             )
             strategy: Strategy[Any] = LegsStrategy()
             return cls(bot.name, bot.market_spec, strategy, bot.execution, bot.risk, settle=policy, legs=legs)
-        return cls(bot.name, bot.market_spec, bot.strategy.build(), bot.execution, bot.risk, settle=policy)
+        return cls(
+            bot.name,
+            bot.market_spec,
+            bot.strategy.build(),
+            bot.execution,
+            bot.risk,
+            settle=policy,
+            decisions=decisions,
+        )
 
     def initial_state(self, started_at: int, memory: BotMemory | None = None) -> BotState:
         """A bot's state at ``started_at``: a fresh strategy, risk and connector, and what it carried from its last
@@ -238,6 +266,9 @@ class BotState(msgspec.Struct, kw_only=True):
     raced: set[int] = msgspec.field(default_factory=set)
     last_rebalance_ts: int | None = None  # two-leg bots (see BotMemory)
     legs_halted: bool = False
+    # what the last full decision stays valid for (``botrunner.bot.validity``); None: the next bar decides in full.
+    # Never checkpointed: a restart decides in full.
+    valid: DecisionValidity | None = None
 
     def memory(self) -> BotMemory:
         """What a checkpoint keeps of this state."""
@@ -324,6 +355,12 @@ def range_stress_bps(decision: StrategyDecision, mark: int) -> int | None:
     return min(BPS_PRECISION - 1, (decision.range_high - decision.range_low) * BPS_PRECISION // mark)
 
 
+def strategy_decision(bot: BotDefinition, state: BotState, mark: int, oracle: int, position: int) -> StrategyDecision:
+    """What the strategy wants at ``mark`` / ``oracle`` with ``position`` (before any operator override)."""
+    view = MarketView(mark=mark, oracle=oracle, position_base=position, market=bot.market, policy=bot.policy)
+    return bot.strategy.decide(state.strategy, view)
+
+
 def decide(
     bot: BotDefinition,
     state: BotState,
@@ -342,21 +379,16 @@ def decide_parts(
     update: MarketUpdate,
     account: AccountView,
     operator: OperatorFlags = NO_OPERATOR,
+    *,
+    wanted: StrategyDecision | None = None,
 ) -> tuple[RiskState, ConnectorState, Decision]:
     """``decide`` for a caller that owns ``state`` (the step): the next risk and connector states, without copying
-    the rest of the bot's state."""
+    the rest of the bot's state. ``wanted``: the strategy's decision for this update when the caller already asked
+    for it (``strategy_decision``), so the strategy is asked once."""
     projection: MarginProjection = account.projection
     snapshot = projection.current()
-    wanted = bot.strategy.decide(
-        state.strategy,
-        MarketView(
-            mark=update.mark,
-            oracle=update.oracle,
-            position_base=account.position_base,
-            market=bot.market,
-            policy=bot.policy,
-        ),
-    )
+    if wanted is None:
+        wanted = strategy_decision(bot, state, update.mark, update.oracle, account.position_base)
     if operator.flatten:  # the strategy still sees every price; only its wish is overridden
         wanted = msgspec.structs.replace(wanted, band=FLAT_BAND, levels=(), note="operator_flatten")
     elif operator.target_base is not None:  # the operator's open: a band the Risk Governor sees like any other

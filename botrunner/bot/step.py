@@ -26,7 +26,9 @@ one bot and updated in place (like the strategy's rolling history), then returne
 
 from __future__ import annotations
 
-from typing import assert_never
+import copy
+import pickle
+from typing import Any, assert_never
 
 import msgspec
 
@@ -39,11 +41,22 @@ from botrunner.bot.pipeline import (
     MarketUpdate,
     OperatorFlags,
     decide_parts,
+    range_stress_bps,
+    strategy_decision,
 )
 from botrunner.bot.settle import SettlePolicy, settle_due
+from botrunner.bot.validity import (
+    DecisionMismatch,
+    DecisionMode,
+    DecisionValidity,
+    account_version,
+    sizing_stress_bps,
+    validity_after,
+)
 from botrunner.connector import ConnectorState, IllegalTransition, OrderEvent, OrderUpdate, apply_events, resync
 from botrunner.connector.commands import CancelAndPlace, PlaceOrders
 from botrunner.connector.orders import OrderState, WorkingOrder
+from botrunner.core.intents import StrategyDecision
 from botrunner.core.policy import PostOnlyMode
 from botrunner.core.records import FillRow, FundingRow, InterestRow, LegsRow, OrderRow, SettleRow, SpotFillRow
 from botrunner.funding import ONE_DAY_S
@@ -171,6 +184,7 @@ _PLACING = (PlaceOrders, CancelAndPlace)  # a tuple: ``PlaceOrders | CancelAndPl
 # members' ``_value_`` (the attribute ``.value`` returns).
 _ACK, _REJECT, _CANCEL, _EXPIRE = OrderEvent.ACK, OrderEvent.REJECT, OrderEvent.CANCEL, OrderEvent.EXPIRE
 _FILL, _PARTIAL_FILL = OrderEvent.FILL, OrderEvent.PARTIAL_FILL
+_ALWAYS, _CHECK = DecisionMode.ALWAYS, DecisionMode.CHECK
 
 
 # ------------------------------------------------------------------------------------------------ the step
@@ -182,11 +196,13 @@ def step(  # noqa: PLR0911  <why: one flat exhaustive match over the input union
     """One input in, the next state and the effects out (see the module doc)."""
     match item:
         case VenueReport():
+            state.valid = None  # a fill, an ack, funding paid, a settlement...: the next bar decides in full
             return _report(state, item, account)
         case BarClose():
             state.strategy = bot.strategy.on_price(state.strategy, item.close_ts, item.price)
             return _decide(bot, state, account, ts=item.ts, mark=item.price, oracle=item.oracle, settle=True)
         case FundingSettled():
+            state.valid = None  # a settlement moves the market's funding and the guardrail's rate
             state.funding_rate = item.rate
             return state, NOTHING
         case PricePoint():
@@ -200,9 +216,11 @@ def step(  # noqa: PLR0911  <why: one flat exhaustive match over the input union
             refusal = perp_refusal(bot, state, item.command, account, ts=item.ts, mark=item.mark, oracle=item.oracle)
             if refusal is not None:
                 return state, Effects(refusal=refusal)
+            state.valid = None  # an operator command always decides in full
             state.flags = next_flags(state.flags, item.command)
             return _decide(bot, state, account, ts=item.ts, mark=item.mark, oracle=item.oracle, settle=False)
         case Reconcile():
+            state.valid = None
             return _reconcile(state, item)
         case _ as unreachable:
             assert_never(unreachable)
@@ -218,7 +236,171 @@ def _decide(
     oracle: int,
     settle: bool,
 ) -> tuple[BotState, Effects]:
-    """Number the decision, roll the daily-loss reference, run the pipeline, then the settle policy."""
+    """Decide at ``ts``: reuse the last full decision while it stays valid (``botrunner.bot.validity``), else decide
+    in full; in check mode a reused decision is also made in full on a copy of the state and compared."""
+    valid = state.valid
+    if valid is None or bot.decisions is _ALWAYS:
+        return _decide_full(bot, state, account, ts=ts, mark=mark, oracle=oracle, settle=settle)
+    if bot.decisions is _CHECK:
+        return _checked(bot, state, account, ts=ts, mark=mark, oracle=oracle, settle=settle)
+    inside, wanted = _reusable(bot, state, valid, account, ts, mark, oracle)
+    if not inside:
+        return _decide_full(bot, state, account, ts=ts, mark=mark, oracle=oracle, settle=settle, wanted=wanted)
+    assert wanted is not None
+    return _reuse(bot, state, valid, wanted, account, ts=ts, mark=mark, oracle=oracle, settle=settle)
+
+
+def _reusable(  # noqa: PLR0917  <why: the bar's inputs beside the recorded validity>
+    bot: BotDefinition,
+    state: BotState,
+    valid: DecisionValidity,
+    account: VenueAccount,
+    ts: int,
+    mark: int,
+    oracle: int,
+) -> tuple[bool, StrategyDecision | None]:
+    """(whether the bar lies inside every bound of ``valid``, so that the recorded decision is what a full one
+    would be; the strategy's decision at this bar, None when it was not asked). ``validity_after`` says why each
+    bound suffices."""
+    if bot is not valid.definition or not _bounds_hold(state, valid, account, ts, mark, oracle):
+        return False, None
+    return _strategy_holds(bot, state, valid, mark, oracle)
+
+
+def _bounds_hold(  # noqa: PLR0917  <why: the bar's inputs beside the recorded validity>
+    state: BotState, valid: DecisionValidity, account: VenueAccount, ts: int, mark: int, oracle: int
+) -> bool:
+    """The bounds that need no strategy output. The oracle first (it moves on almost every bar of a replay), then
+    the mark's interval (requote threshold and divergence limit), time (the earliest order expiry; the UTC day,
+    whose roll resets the daily-loss reference), the funding rate, the operator's flags, the risk and connector
+    states as the decision left them, and the account (the venue's oracle and account version: the margin view,
+    equity, position and snapshot are functions of both)."""
+    return not (
+        oracle != valid.oracle
+        or not valid.mark_low <= mark <= valid.mark_high
+        or ts >= valid.until_ts
+        or ts // ONE_DAY_S != valid.day
+        or state.funding_rate != valid.funding_rate
+        or state.flags is not valid.flags
+        or state.connector is not valid.connector
+        or state.risk is not valid.risk
+        or account.oracle != valid.venue_oracle
+        or account_version(account) != valid.account_version
+    )
+
+
+def _strategy_holds(
+    bot: BotDefinition, state: BotState, valid: DecisionValidity, mark: int, oracle: int
+) -> tuple[bool, StrategyDecision]:
+    """The bounds that read the strategy's output at this bar (returned, so a full decision asks it once): it must
+    equal the recorded one (the band the Risk Governor sizes, the rungs the planner builds), and the sizing's
+    stress move (which reads the strategy's range and the mark) must be the one the sizing was computed with."""
+    wanted = strategy_decision(bot, state, mark, oracle, valid.decision.position_base)
+    if wanted != valid.strategy:
+        return False, wanted
+    stress = sizing_stress_bps(bot.limits.stress_move_bps, range_stress_bps(wanted, mark), mark, oracle)
+    return stress == valid.stress_bps, wanted
+
+
+def _reuse(
+    bot: BotDefinition,
+    state: BotState,
+    valid: DecisionValidity,
+    wanted: StrategyDecision,
+    account: VenueAccount,
+    *,
+    ts: int,
+    mark: int,
+    oracle: int,
+    settle: bool,
+) -> tuple[BotState, Effects]:
+    """The decision of a bar inside ``valid``: the recorded verdict, directive and snapshot, no command, the risk and
+    connector states as they are; numbered and settled as a full decision is (``_decide_full``)."""
+    state.decision_seq += 1  # open_decision without its reads: same day (no roll), same account (same equity)
+    recorded = valid.decision
+    position = recorded.position_base
+    decision = Decision(
+        ts=ts,
+        mark=mark,
+        oracle=oracle,
+        position_base=position,
+        snapshot=recorded.snapshot,
+        strategy=wanted,
+        verdict=recorded.verdict,
+        directive=recorded.directive,
+        commands=(),
+    )
+    commands: tuple[VenueCommand, ...] = ()
+    if settle and bot.settle is not None:
+        commands = settle_if_due(bot.settle, state, account, ts, position, commands)
+    return state, Effects(commands=commands, decision=decision, equity=valid.equity)
+
+
+def _checked(
+    bot: BotDefinition,
+    state: BotState,
+    account: VenueAccount,
+    *,
+    ts: int,
+    mark: int,
+    oracle: int,
+    settle: bool,
+) -> tuple[BotState, Effects]:
+    """``_decide`` in check mode: a bar that reuses the last decision is also decided in full, on a copy of the
+    state taken before anything is asked; the two must agree on the effects and on every field of the state (but
+    the validity record itself, which the full decision renews). Raises ``DecisionMismatch`` naming the bar and the
+    first field that differs."""
+    valid = state.valid
+    assert valid is not None
+    if bot is not valid.definition or not _bounds_hold(state, valid, account, ts, mark, oracle):
+        return _decide_full(bot, state, account, ts=ts, mark=mark, oracle=oracle, settle=settle)
+    reference = copy.deepcopy(state)  # before the strategy is asked: a strategy may keep state as it decides
+    inside, wanted = _strategy_holds(bot, state, valid, mark, oracle)
+    if not inside:
+        return _decide_full(bot, state, account, ts=ts, mark=mark, oracle=oracle, settle=settle, wanted=wanted)
+    assert wanted is not None
+    full_state, full = _decide_full(bot, reference, account, ts=ts, mark=mark, oracle=oracle, settle=settle)
+    state, reused = _reuse(bot, state, valid, wanted, account, ts=ts, mark=mark, oracle=oracle, settle=settle)
+    where = f"bar at ts {ts} (mark {mark}, oracle {oracle})"
+    for name in Effects.__struct_fields__:
+        _same(getattr(full, name), getattr(reused, name), f"{where}: effects.{name}")
+    for name in BotState.__struct_fields__:
+        if name != "valid":
+            _same(getattr(full_state, name), getattr(state, name), f"{where}: state.{name}")
+    return state, reused
+
+
+def _same(full: Any, reused: Any, path: str) -> None:
+    """Raise ``DecisionMismatch`` at the first field where ``full`` and ``reused`` differ (structs field by field;
+    a strategy state without equality compared by its pickled bytes)."""
+    if full == reused:
+        return
+    if isinstance(full, msgspec.Struct) and type(full) is type(reused):
+        for name in full.__struct_fields__:
+            _same(getattr(full, name), getattr(reused, name), f"{path}.{name}")
+    elif (
+        type(full) is type(reused)
+        and not isinstance(full, (int, str, tuple, list, dict, set))
+        and pickle.dumps(full, protocol=5) == pickle.dumps(reused, protocol=5)
+    ):
+        return
+    raise DecisionMismatch(f"{path}: full decision {full!r} != event-driven {reused!r}")
+
+
+def _decide_full(
+    bot: BotDefinition,
+    state: BotState,
+    account: VenueAccount,
+    *,
+    ts: int,
+    mark: int,
+    oracle: int,
+    settle: bool,
+    wanted: StrategyDecision | None = None,
+) -> tuple[BotState, Effects]:
+    """Number the decision, roll the daily-loss reference, run the pipeline, then the settle policy; record what
+    the decision stays valid for (``botrunner.bot.validity``) unless every bar decides in full. ``wanted``: the
+    strategy's decision when it was already asked for at this bar."""
     equity = open_decision(state, account, ts)
     position = account.position.base_asset_amount
     view = AccountView(
@@ -228,8 +410,32 @@ def _decide(
         projection=account.margin_view(),
     )
     update = MarketUpdate(ts=ts, mark=mark, oracle=oracle, oracle_ts=ts, funding_rate=state.funding_rate)
-    state.risk, state.connector, decision = decide_parts(bot, state, update, view, state.flags)
+    before = state.connector
+    flags = state.flags
+    state.risk, state.connector, decision = decide_parts(bot, state, update, view, flags, wanted=wanted)
     commands: tuple[VenueCommand, ...] = decision.commands
+    if commands or state.connector is not before or bot.decisions is _ALWAYS:
+        state.valid = None  # not quiet (validity_after's first rule, checked here for the common case): decide next
+    else:
+        state.valid = validity_after(
+            definition=bot,
+            decision=decision,
+            commands=commands,
+            before=before,
+            after=state.connector,
+            risk=state.risk,
+            flags=flags,
+            policy=bot.policy,
+            max_divergence_bps=bot.limits.max_oracle_mark_divergence_bps,
+            stress_bps=sizing_stress_bps(
+                bot.limits.stress_move_bps, range_stress_bps(decision.strategy, mark), mark, oracle
+            ),
+            version=account_version(account),
+            venue_oracle=account.oracle,
+            day=state.day,
+            funding_rate=state.funding_rate,
+            equity=equity,
+        )
     causes = state.causes
     for command in commands:
         if isinstance(command, _PLACING):
@@ -276,11 +482,15 @@ def settle_if_due(  # noqa: PLR0917  <why: the policy's inputs, as a deciding st
 
 def open_decision(state: BotState, account: VenueAccount, ts: int) -> int:
     """What every deciding step does first, whatever the bot's kind: number the decision and, at the first decision
-    of a UTC day, make the equity it sees the daily-loss reference. Returns that equity."""
+    of a UTC day, make the equity it sees the daily-loss reference. Returns that equity.
+
+    The reference is never below 0 (the Risk Governor refuses a negative one, ``RiskInputs.validate``): an account
+    a liquidation left under water (losses beyond its collateral) has nothing left to lose that day, and a
+    reference of 0 is the governor's "no reference" (no daily-loss limit to measure)."""
     state.decision_seq += 1
     equity = account.equity()
     if ts // ONE_DAY_S != state.day:
-        state.day, state.day_start_equity = ts // ONE_DAY_S, equity
+        state.day, state.day_start_equity = ts // ONE_DAY_S, max(0, equity)
     return equity
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from botrunner.backtest.data import DataNotFound, check_funding_covers, resolve
 from botrunner.backtest.engine import BacktestError, BacktestInputs, run_backtest
 from botrunner.backtest.output import iso, summary, write_outputs
+from botrunner.bot.validity import DecisionMismatch
 from botrunner.cli import CliError
 from botrunner.config import BotConfig, StrategyKind, load_bot
 from botrunner.config.live import transaction_cost_lamports
@@ -41,6 +42,12 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="Solana slots (400 ms each, 0..150) before a command lands and a report arrives (default: the bot's "
         "paper.latency_slots, else 0: at once)",
+    )
+    p.add_argument(
+        "--decision-check",
+        action="store_true",
+        help="prove the event-driven decisions: every bar that reuses the last decision is also decided in full, "
+        "and the first difference stops the run naming the bar and the field (slower)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_backtest_command)
@@ -140,7 +147,15 @@ def run_backtest_command(args: argparse.Namespace) -> int:
             check_funding_covers(data.funding, max(start, data_start), min(end, data_end), data.funding_path)
         except DataNotFound as exc:
             raise CliError(str(exc)) from exc
-    inputs = BacktestInputs(bot=bot, candles=data.candles, funding=data.funding, start=start, end=end, paper=paper)
+    inputs = BacktestInputs(
+        bot=bot,
+        candles=data.candles,
+        funding=data.funding,
+        start=start,
+        end=end,
+        paper=paper,
+        decision_check=args.decision_check,
+    )
     print(
         f"backtest {bot.name} ({bot.market}) on {data.candles_path.name}, "
         f"funding: {data.funding_path.name if data.funding_path else 'Drift formula'}",
@@ -150,6 +165,8 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         result = run_backtest(inputs, progress=_Progress(not args.quiet))
     except BacktestError as exc:
         raise CliError(str(exc)) from exc
+    except DecisionMismatch as exc:  # only with --decision-check: a reused decision differed from a full one
+        raise CliError(f"decision check failed: {exc}") from exc
     doc = summary(result, data)
     out = args.out if args.out is not None else Path("out") / "backtest" / bot.name
     try:

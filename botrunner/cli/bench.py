@@ -34,6 +34,7 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+def _spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
     """min / median / max of ``values``, each formatted with ``fmt``."""
     return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
 
@@ -123,6 +124,13 @@ def bench_decision_cost(quick: bool) -> None:
             f"  {name:<22}: {cost.decide_us:8.1f} us per decision  ({cost.decisions:,} decisions, "
             f"whole backtest {cost.run_cpu_s:.2f} CPU s)"
         )
+    unchanged = decision_cost.unchanged_bar(bars=5_000 if quick else 20_000)
+    print(
+        f"  a bar where nothing changed   : {_spread(unchanged.reused_us, '{:.1f}')} us event-driven vs "
+        f"{_spread(unchanged.full_us, '{:.1f}')} us decided in full (CPU per bar, min/median/max of "
+        f"{len(unchanged.full_us)} "
+        f"alternating runs of {unchanged.bars:,} bars; R1's bot)"
+    )
     shared = R1_SHARED_CANDLES.parents[2]
     if not quick and shared.exists():
         cost = decision_cost.measure(bots / "sol-delta-neutral.yaml", shared, start=DN_WINDOW_START)

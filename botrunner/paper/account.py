@@ -144,6 +144,7 @@ class PaperAccount:
         "usdc",
         "usdc_market",
         "version",
+        "view_version",
     )
 
     def __init__(self, market: PerpMarketSpec, fees: FeeSchedule, tape: Tape, *, deposit_quote: int) -> None:
@@ -165,6 +166,9 @@ class PaperAccount:
         self.orders: dict[int, RestingOrder] = {}  # insertion order = placement order
         self.ledger = Ledger()
         self.version = 0  # bumps on every account change (caches key on it)
+        # bumps on every account change and whenever the market's funding state or the held liquidation bounds change:
+        # everything a margin view built now starts from besides the oracle (what a bot's decision validity keys on)
+        self.view_version = 0
         self._cache_version = -1
         self._cached_account: Account | None = None
         self._cached_markets: Markets | None = None
@@ -199,6 +203,7 @@ class PaperAccount:
     def changed(self) -> None:
         """Record that the account changed: every cache keyed on the version is stale from now."""
         self.version += 1
+        self.view_version += 1
 
     def forget_caches(self, liquidation_bounds: tuple[int | None, int | None] | None) -> None:
         """Drop every cache (the state was replaced wholesale, as by a restore), then hold ``liquidation_bounds``
@@ -277,6 +282,7 @@ class PaperAccount:
         """Cache ``bounds``, found by searching ``_liq_free`` from ``searched_at`` (none without a function: no
         bounds from any oracle), with the oracle prices from which a search would find them again."""
         self._liq_bounds = bounds
+        self.view_version += 1  # a margin view seeds its liquidation search with these
         if self._liq_free is None:
             self._liq_lowest, self._liq_highest = 0, ANY_ORACLE
         else:

@@ -119,6 +119,13 @@ class PaperVenue:
         return self._tape.oracle
 
     @property
+    def account_version(self) -> int:
+        """Bumps on every change of the account (balances, position, open orders, ledger) and of what a margin view
+        built now starts from besides the oracle (the market's funding state, the liquidation bounds the watch
+        holds), never on a price move alone: what a bot's decision validity keys on (``botrunner.bot.validity``)."""
+        return self._account.view_version
+
+    @property
     def best_bid(self) -> int | None:
         """The best bid of the L2 book, or one set by the caller (a quote feed); None: the touch is the last
         price."""

@@ -384,6 +384,12 @@ class ReadThrough(Generic[V]):
     def position(self) -> PerpPosition:
         return self.venue.position
 
+    @property
+    def account_version(self) -> int | None:
+        """The wrapped venue's account version, if it keeps one (``botrunner.bot.validity.account_version``)."""
+        version = getattr(self.venue, "account_version", None)
+        return version if isinstance(version, int) else None
+
     def equity(self) -> int:
         return self.venue.equity()
 

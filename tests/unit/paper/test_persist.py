@@ -100,6 +100,7 @@ REBUILT: dict[type, set[str]] = {
         "tape",  # the venue's
         "sol_follows_perp",  # a function of the market
         "version",
+        "view_version",  # a counter like version (a restarted bot has no decision validity to key on it)
         "_cache_version",
         "_cached_account",
         "_cached_markets",
