@@ -17,7 +17,7 @@ from botrunner.config import BotConfig, StrategyKind, load_bot
 from botrunner.config.paper import check_latency_slots
 from botrunner.funding import ONE_DAY_S
 from botrunner.marketdata._text import DataError
-from botrunner.paper.config import PaperConfig
+from botrunner.paper.config import PaperConfig, with_bot_settings
 from botrunner.paper.fees import FeeSchedule, drift_fee_tier
 from botrunner.yamlconf import ConfigError
 
@@ -99,7 +99,8 @@ def _paper_config(args: argparse.Namespace, bot: BotConfig) -> PaperConfig:
             taker_ppm=tier.taker_ppm if args.taker_fee_ppm is None else args.taker_fee_ppm,
             maker_ppm=tier.maker_ppm if args.maker_fee_ppm is None else args.maker_fee_ppm,
         )
-        return PaperConfig(fees=fees, latency_slots=slots, interest=bot.paper.interest).validate()
+        paper = PaperConfig(fees=fees, latency_slots=slots, interest=bot.paper.interest)
+        return with_bot_settings(paper, bot.paper).validate()  # paper: fill_model, queue_depth_share_bps
     except ValueError as exc:
         raise CliError(str(exc)) from exc
 
