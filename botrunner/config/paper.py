@@ -119,4 +119,4 @@ def check_fill_model_latency(model: FillModelKind, latency_slots: int, where: st
     """The candle queue model fills at path points and bar closes; with latency the path is walked in time
     (``botrunner.paper.walk``), whose stops it does not model: the combination is refused, not approximated."""
     if model is FillModelKind.CANDLE_QUEUE and latency_slots:
-        raise ValueError(f"{where}: candle_queue needs latency_slots: 0, got latency_slots {latency_slots}")
+        raise ValueError(f"{where} candle_queue needs latency_slots: 0, got latency_slots {latency_slots}")
