@@ -8,11 +8,12 @@ reports arrive that much later (``botrunner.paper.latency``). 0, the default, an
 the update cadence ``every_s``); off when absent. A delta-neutral bot's carry engine counts the SOL deposit APR of
 the same source, so what it expects and what the venue pays agree.
 
-``fill_model``: how resting (maker) orders fill on candles (docs/backtests.md, *Queue position from candles*): ``path`` (the default) when the
-replayed path trades through their price; ``candle_queue`` by queue position, estimated from the bars
-(``botrunner.paper.candle_queue_fills``): an order fills on touches only once the volume modelled at its price
-since it was placed exceeds ``queue_depth_share_bps`` (1..10000; 2000 = 20 % when absent) of the depth modelled at
-entry. ``candle_queue`` needs ``latency_slots: 0`` (the walked latency path is not modelled for it).
+``fill_model``: how resting (maker) orders fill on candles (docs/backtests.md, *Queue position from candles*):
+``path`` (the default) when the replayed path trades through their price; ``candle_queue`` by queue position,
+estimated from the bars (``botrunner.paper.candle_queue_fills``): an order fills on touches only once the volume
+modelled at its price since it was placed exceeds ``queue_depth_share_bps`` (1..10000; 2000 = 20 % when absent) of
+the depth modelled at entry. ``candle_queue`` needs ``latency_slots: 0`` (the walked latency path is not modelled
+for it).
 """
 
 from __future__ import annotations
