@@ -41,7 +41,7 @@ from botrunner.connector.commands import CancelOrders, PlanReason
 from botrunner.core.operator import Pause
 from botrunner.core.records import SnapshotRow
 from botrunner.margin.spot_basis import SpotBasis, extend_spot_basis, spot_basis
-from botrunner.paper.config import PaperConfig
+from botrunner.paper.config import PaperConfig, with_bot_settings
 from botrunner.paper.latency import LatentVenue
 from botrunner.paper.persist import checkpoint, restore
 from botrunner.paper.venue import PaperVenue
@@ -137,6 +137,7 @@ class BotActor(BotShell):
             paper_config = msgspec.structs.replace(
                 paper_config, tx_cost_lamports=transaction_cost_lamports(config.live)
             )
+        paper_config = with_bot_settings(paper_config, config.paper)  # paper: fill_model, queue_depth_share_bps
         with Store.open(setup.store_path, readonly=True) as store:
             saved = store.load_checkpoint(self.name)
             known = open_order_rows(store, self.name) if saved is not None else {}

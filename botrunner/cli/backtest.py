@@ -19,7 +19,7 @@ from botrunner.config.live import transaction_cost_lamports
 from botrunner.config.paper import check_latency_slots
 from botrunner.funding import ONE_DAY_S
 from botrunner.marketdata._text import DataError
-from botrunner.paper.config import PaperConfig
+from botrunner.paper.config import PaperConfig, with_bot_settings
 from botrunner.paper.fees import FeeSchedule, drift_fee_tier
 from botrunner.yamlconf import ConfigError
 
@@ -109,9 +109,8 @@ def _paper_config(args: argparse.Namespace, bot: BotConfig) -> PaperConfig:
         )
         # a two-leg bot's trades are transactions the backtest charges (base fee, priority fee, Jito tip)
         tx_cost = transaction_cost_lamports(bot.live) if bot.strategy.two_legs else 0
-        return PaperConfig(
-            fees=fees, latency_slots=slots, interest=bot.paper.interest, tx_cost_lamports=tx_cost
-        ).validate()
+        paper = PaperConfig(fees=fees, latency_slots=slots, interest=bot.paper.interest, tx_cost_lamports=tx_cost)
+        return with_bot_settings(paper, bot.paper).validate()  # paper: fill_model, queue_depth_share_bps
     except ValueError as exc:
         raise CliError(str(exc)) from exc
 

@@ -7,14 +7,23 @@ reports arrive that much later (``botrunner.paper.latency``). 0, the default, an
 (``botrunner.paper.config.InterestSettings``: per market a rate series file or Drift's curve at a utilisation, and
 the update cadence ``every_s``); off when absent. A delta-neutral bot's carry engine counts the SOL deposit APR of
 the same source, so what it expects and what the venue pays agree.
+
+``fill_model``: how resting (maker) orders fill on candles (docs/backtests.md, *Queue position from candles*):
+``path`` (the default) when the replayed path trades through their price; ``candle_queue`` by queue position,
+estimated from the bars (``botrunner.paper.candle_queue_fills``): an order fills on touches only once the volume
+modelled at its price since it was placed exceeds ``queue_depth_share_bps`` (1..10000; 2000 = 20 % when absent) of
+the depth modelled at entry. ``candle_queue`` needs ``latency_slots: 0`` (the walked latency path is not modelled
+for it).
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Final
 
 import msgspec
 
+from botrunner.core.precision import BPS_PRECISION
 from botrunner.margin.interest import SpotRateCurve
 
 SLOT_MS: Final = 400  # a Solana slot
@@ -24,6 +33,15 @@ MAX_LATENCY_SLOTS: Final = 150
 
 SPOT_UTILIZATION_PRECISION: Final = 10**6  # protocol-v2: utilisation 1e6 = 100 %
 MAX_INTEREST_EVERY_S: Final = 86_400
+# the seed's "fills once 20 % of the resting depth has traded": the candle queue model's share when none is given
+DEFAULT_CANDLE_QUEUE_SHARE_BPS: Final = 2_000
+
+
+class FillModelKind(enum.Enum):
+    """How a paper venue fills resting orders on candles (an L2 book, when given, always uses the L2 queue)."""
+
+    PATH = "path"  # the replayed path trades through the price (``botrunner.paper.candle_fills``)
+    CANDLE_QUEUE = "candle_queue"  # queue position from a depth model of the bars (``botrunner.paper.candle_queue``)
 
 
 class MarketRates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -82,9 +100,24 @@ class PaperSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     latency_slots: int = 0
     interest: InterestSettings | None = None
+    fill_model: FillModelKind = FillModelKind.PATH
+    queue_depth_share_bps: int | None = None  # None: the venue's default (candle_queue: 2000)
 
     def validate(self) -> None:
         """Raise ``ValueError`` ("PaperSettings.latency_slots must ...") for an impossible value."""
         check_latency_slots(self.latency_slots, "PaperSettings.latency_slots")
         if self.interest is not None:
             self.interest.validate()
+        share = self.queue_depth_share_bps
+        if share is not None and not 1 <= share <= BPS_PRECISION:
+            raise ValueError(
+                f"PaperSettings.queue_depth_share_bps must be in 1..10000 (bps of the depth at entry), got {share}"
+            )
+        check_fill_model_latency(self.fill_model, self.latency_slots, "PaperSettings.fill_model")
+
+
+def check_fill_model_latency(model: FillModelKind, latency_slots: int, where: str) -> None:
+    """The candle queue model fills at path points and bar closes; with latency the path is walked in time
+    (``botrunner.paper.walk``), whose stops it does not model: the combination is refused, not approximated."""
+    if model is FillModelKind.CANDLE_QUEUE and latency_slots:
+        raise ValueError(f"{where} candle_queue needs latency_slots: 0, got latency_slots {latency_slots}")

@@ -7,10 +7,14 @@ import msgspec
 # The interest settings are a bot's YAML section too (``paper: interest:``), so they live in the config layer, which
 # this layer builds on; re-exported here, where the venue and its accrual read them.
 from botrunner.config.paper import (
+    DEFAULT_CANDLE_QUEUE_SHARE_BPS,
     MAX_INTEREST_EVERY_S,
     SPOT_UTILIZATION_PRECISION,
+    FillModelKind,
     InterestSettings,
     MarketRates,
+    PaperSettings,
+    check_fill_model_latency,
     check_latency_slots,
 )
 from botrunner.core.precision import BPS_PRECISION, LEVERAGE_PRECISION, PERCENTAGE_PRECISION, QUOTE_PRECISION
@@ -26,6 +30,11 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ``queue_depth_share_bps`` of the depth resting at its price when it arrives (10000 = all of it; the seed's
     optimistic rule is 2000) and fills as traded volume at its price eats through that queue, or at once when a
     trade prints through its price.
+
+    ``fill_model`` (:class:`FillModelKind`) picks the candle maker model: ``PATH`` (the default, above) or
+    ``CANDLE_QUEUE`` (``botrunner.paper.candle_queue_fills``: the order queues behind ``queue_depth_share_bps`` of
+    a depth modelled from the bars and fills on touches as the volume modelled at its price eats through it, in
+    full on a trade-through; ``volume_share_bps`` and ``trade_through_ticks`` are not read; no latency).
 
     Taker fills without a book: slippage grows linearly with the order's notional from ``slippage_min_bps`` to
     ``slippage_max_bps`` at ``slippage_full_notional`` and above (seed: 0.1-0.3 % by size). With a book, the order
@@ -61,6 +70,7 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # charged to the account at the oracle when the legs are booked; 0: none (perp-only bots' orders are not
     # transactions the simulator prices)
     tx_cost_lamports: int = 0
+    fill_model: FillModelKind = FillModelKind.PATH
 
     def validate(self) -> PaperConfig:
         """Raise ``ValueError`` naming the first impossible field; return ``self``."""
@@ -105,9 +115,28 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             if not ok:
                 raise ValueError(f"PaperConfig.{message}")
         check_latency_slots(self.latency_slots, "PaperConfig.latency_slots")
+        check_fill_model_latency(self.fill_model, self.latency_slots, "PaperConfig.fill_model")
+        if self.fill_model is FillModelKind.CANDLE_QUEUE and not self.queue_depth_share_bps:
+            raise ValueError("PaperConfig.queue_depth_share_bps must be in 1..10000 with fill_model candle_queue")
         if self.interest is not None:
             self.interest.validate()
         return self
+
+
+def with_bot_settings(config: PaperConfig, settings: PaperSettings) -> PaperConfig:
+    """``config`` with what a bot's YAML ``paper:`` section sets of the venue's fills: the fill model and the queue
+    share (when absent: the candle queue's 2000, or the venue's own for ``path``). Latency and interest are applied
+    by their callers as before."""
+    share = settings.queue_depth_share_bps
+    if share is None and settings.fill_model is FillModelKind.CANDLE_QUEUE:
+        share = DEFAULT_CANDLE_QUEUE_SHARE_BPS
+    if settings.fill_model is config.fill_model and share is None:
+        return config  # nothing set: the very same config (and its digest)
+    return msgspec.structs.replace(
+        config,
+        fill_model=settings.fill_model,
+        queue_depth_share_bps=config.queue_depth_share_bps if share is None else share,
+    )
 
 
 def slippage_bps(config: PaperConfig, notional: int) -> int:
@@ -119,10 +148,13 @@ def slippage_bps(config: PaperConfig, notional: int) -> int:
 
 
 __all__ = [
+    "DEFAULT_CANDLE_QUEUE_SHARE_BPS",
     "MAX_INTEREST_EVERY_S",
     "SPOT_UTILIZATION_PRECISION",
+    "FillModelKind",
     "InterestSettings",
     "MarketRates",
     "PaperConfig",
     "slippage_bps",
+    "with_bot_settings",
 ]

@@ -4,7 +4,9 @@ Two implementations: :class:`~botrunner.paper.candle_fills.CandleFillModel` (a r
 when the path trades through their price, within a share of each bar's volume; takers pay modelled slippage) and
 :class:`~botrunner.paper.queue_fills.QueueFillModel` (an L2 book and trade prints: makers queue behind the
 displayed depth and fill from prints; takers walk the book). A venue starts with the candle model and switches to
-the queue model for good at its first book (``PaperVenue.on_book``).
+the queue model for good at its first book (``PaperVenue.on_book``). Opt-in on candles (``PaperConfig.fill_model``):
+:class:`~botrunner.paper.candle_queue_fills.CandleQueueFillModel` (makers fill by a queue position modelled from
+the bars).
 
 A model decides which orders fill, how much and at what price; the account books each fill
 (``PaperAccount.fill``: reduce-only clipping, fees, events). The venue checks liquidation after the model has run.

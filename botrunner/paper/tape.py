@@ -14,7 +14,17 @@ from botrunner.core.side import Side
 class Tape:
     """The venue clock, the last traded price, the oracle, the touch and the current bar's maker volume window."""
 
-    __slots__ = ("bar_budget", "bar_ts", "best_ask", "best_bid", "last_price", "now", "oracle")
+    __slots__ = (
+        "bar_budget",
+        "bar_close",
+        "bar_ts",
+        "bar_volume",
+        "best_ask",
+        "best_bid",
+        "last_price",
+        "now",
+        "oracle",
+    )
 
     def __init__(self, *, now: int, price: int) -> None:
         self.now = now
@@ -24,6 +34,9 @@ class Tape:
         self.best_ask: int | None = None
         self.bar_ts: int | None = None  # the bar whose volume ``bar_budget`` counts down; None = no bar identity
         self.bar_budget: int | None = None  # maker base still fillable this bar; None = unlimited
+        # the candle queue model's view of the bar (``botrunner.paper.candle_queue_fills``); the path model reads none
+        self.bar_volume: int | None = None  # the bar's whole volume (base 1e9); None = not given
+        self.bar_close = False  # this path point is the bar's close
 
     def touch(self, side: Side) -> int:
         """The price an order on ``side`` would trade against: the best ask for a buy, the best bid for a sell;

@@ -46,8 +46,8 @@ from botrunner.marketdata.l2 import Trade
 from botrunner.paper import admission
 from botrunner.paper.account import Ledger, PaperAccount
 from botrunner.paper.accrual import Accrual, accrual_from_settings
-from botrunner.paper.candle_fills import CandleFillModel
-from botrunner.paper.config import PaperConfig
+from botrunner.paper.candle_queue_fills import candle_fill_model
+from botrunner.paper.config import FillModelKind, PaperConfig
 from botrunner.paper.fill_model import FillModel
 from botrunner.paper.legs import place_legs
 from botrunner.paper.liquidation import liquidate
@@ -96,7 +96,8 @@ class PaperVenue:
         self.config = config.validate()
         self._tape = Tape(now=now, price=oracle_price)
         self._account = PaperAccount(market, config.fees, self._tape, deposit_quote=deposit_quote)
-        self._fills: FillModel = CandleFillModel(self._account, market, config)
+        self._fills: FillModel = candle_fill_model(self._account, market, config)
+        self._every_point = config.fill_model is FillModelKind.CANDLE_QUEUE  # it tracks bars even with no order
         if accrual is None and config.interest is not None:
             accrual = accrual_from_settings(config.interest, now)
         self._accrual = accrual
@@ -403,10 +404,12 @@ class PaperVenue:
         *,
         bar_ts: int | None = None,
         bar_volume: int | None = None,
+        bar_close: bool = False,
     ) -> list[VenueEvent]:
         """Advance to ``ts`` with the path at ``price`` and the oracle at ``oracle``: expire orders, fill the
         makers the path trades through, then check liquidation. ``bar_ts``/``bar_volume`` (base 1e9) bound maker
-        fills per bar by ``volume_share_bps`` of the bar's volume; without them fills are unbounded. Once a book
+        fills per bar by ``volume_share_bps`` of the bar's volume; without them fills are unbounded (``bar_close``: this
+        point is the bar's close; the candle queue model settles the bar's touches there). Once a book
         is known (``on_book``), the path fills nothing: makers fill from ``on_trade``."""
         tape = self._tape
         if ts < tape.now:
@@ -419,11 +422,12 @@ class PaperVenue:
         if bar_ts is None or bar_ts != tape.bar_ts:  # no bar identity: each call is its own volume window
             tape.bar_ts = bar_ts
             tape.bar_budget = None if bar_volume is None else bar_volume * self.config.volume_share_bps // BPS_PRECISION
+        tape.bar_volume, tape.bar_close = bar_volume, bar_close
         out: list[VenueEvent] = []
         accrual = self._accrual
         if accrual is not None and accrual.due(ts):
             accrual.update(self._account, out)
-        if self._account.orders:
+        if self._account.orders or self._every_point:
             self._fills.on_price(out)
         self._check_liquidation(out)
         return out

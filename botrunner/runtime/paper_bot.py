@@ -61,7 +61,12 @@ class PaperBot:
             case PricePoint():
                 self._deliver(
                     self.venue.on_price(
-                        event.ts, event.price, event.oracle, bar_ts=event.bar_ts, bar_volume=event.bar_volume
+                        event.ts,
+                        event.price,
+                        event.oracle,
+                        bar_ts=event.bar_ts,
+                        bar_volume=event.bar_volume,
+                        bar_close=bool(event.close_ts),
                     ),
                     event.ts,
                 )

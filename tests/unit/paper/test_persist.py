@@ -92,8 +92,9 @@ PERSISTED: dict[type, set[str]] = {
     Accrual: {"last_ts"},
 }
 REBUILT: dict[type, set[str]] = {
-    PaperVenue: {"market", "config", "_tape", "_account", "_fills", "_accrual"},  # the caller's, and the parts
-    Tape: set(),
+    # the caller's, the parts, and whether the fill model sees every point (a function of the config)
+    PaperVenue: {"market", "config", "_tape", "_account", "_fills", "_accrual", "_every_point"},
+    Tape: {"bar_volume", "bar_close"},  # set by every path point before the candle queue model reads them
     PaperAccount: {
         "market",  # the caller's
         "fees",  # the caller's config
