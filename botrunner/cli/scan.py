@@ -26,7 +26,7 @@ from botrunner.marketdata.funding import FUNDING_FRACTION_PRECISION
 from botrunner.marketdata.venue_data import Coin, Venue
 from botrunner.scan.offline import OutsideDataError, offline_snapshot
 from botrunner.scan.rank import Opportunity, ScanReport, rank
-from botrunner.scan.snapshot import MarketSnapshot, SnapshotSource
+from botrunner.scan.snapshot import MarketSnapshot, SnapshotSource, Unavailable
 
 DESCRIPTION = """\
 Rank funding-rate arbitrage opportunities across venues (drift, hyperliquid, binance) and markets (SOL, BTC,
@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
 
 
 LIVE_TIMEOUT_S = 30.0  # Binance's market list alone may take most of it: ccxt parses every market of the venue
-LIVE_READ_TIMEOUT_S = 5.0  # one RPC / REST read (at most the whole scan's limit)
+LIVE_READ_TIMEOUT_S = 5.0  # one RPC / REST read (at most half the whole scan's limit)
 BINANCE_URL_ENV = "BINANCE_USDM_URL"
 
 
@@ -221,50 +221,54 @@ class _Binance:
     """The ccxt source with its markets loaded first, and the connection closed after (one scan, one use)."""
 
     def __init__(self, base_url: str | None, read_timeout_s: float) -> None:
+        # imported here, before the scan's clock runs: importing ccxt takes seconds on a busy machine
+        from botrunner.live import ccxt_venue
+        from botrunner.scan import live_ccxt
+
+        self._venue_module = ccxt_venue
+        self._source_module = live_ccxt
         self._base_url = base_url
         self._read_timeout_s = read_timeout_s
 
     async def snapshot(self, venues: tuple[Venue, ...], coins: tuple[Coin, ...]) -> MarketSnapshot:
-        from botrunner.live.ccxt_venue import CcxtVenue, CcxtVenueError
-        from botrunner.scan.live_ccxt import CCXT_SYMBOLS, CcxtSnapshotSource
-        from botrunner.scan.snapshot import Unavailable
-
-        adapter = CcxtVenue.public(base_url=self._base_url, timeout_s=self._read_timeout_s)
+        symbol = self._source_module.CCXT_SYMBOLS[Venue.BINANCE]
+        adapter = self._venue_module.CcxtVenue.public(base_url=self._base_url, timeout_s=self._read_timeout_s)
         try:
             try:
-                await adapter.load_markets(tuple(CCXT_SYMBOLS[Venue.BINANCE](c) for c in coins))
-            except CcxtVenueError as exc:
+                await adapter.load_markets(tuple(symbol(c) for c in coins))
+            except self._venue_module.CcxtVenueError as exc:
                 return MarketSnapshot(
                     taken_ms=_wall_ms(),
                     quotes=(),
                     unavailable=tuple(Unavailable(v, c, str(exc)) for v in venues for c in coins),
                     source="live ccxt (binance: markets not loaded)",
                 )
-            return await CcxtSnapshotSource({Venue.BINANCE: adapter}, clock_ms=_wall_ms).snapshot(venues, coins)
+            source = self._source_module.CcxtSnapshotSource({Venue.BINANCE: adapter}, clock_ms=_wall_ms)
+            return await source.snapshot(venues, coins)
         finally:
             await adapter.close()
 
 
-async def _drift_snapshot(
-    url: str, read_timeout_s: float, venues: tuple[Venue, ...], coins: tuple[Coin, ...]
-) -> MarketSnapshot:
-    from solana.rpc.async_api import AsyncClient
-
-    from botrunner.live.connect import safe_url
-    from botrunner.scan.live_drift import DriftSnapshotSource
-
-    async with AsyncClient(url, timeout=read_timeout_s) as rpc:
-        source = DriftSnapshotSource(rpc, rpc_label=safe_url(url), timeout_s=read_timeout_s, clock_ms=_wall_ms)
-        return await source.snapshot(venues, coins)
-
-
 class _Drift:
+    """The Drift source on its own RPC client, opened and closed around the one snapshot."""
+
     def __init__(self, url: str, read_timeout_s: float) -> None:
+        from botrunner.scan import live_drift  # driftpy: imported before the scan's clock runs
+
+        self._module = live_drift
         self._url = url
         self._read_timeout_s = read_timeout_s
 
     async def snapshot(self, venues: tuple[Venue, ...], coins: tuple[Coin, ...]) -> MarketSnapshot:
-        return await _drift_snapshot(self._url, self._read_timeout_s, venues, coins)
+        from solana.rpc.async_api import AsyncClient
+
+        from botrunner.live.connect import safe_url
+
+        async with AsyncClient(self._url, timeout=self._read_timeout_s) as rpc:
+            source = self._module.DriftSnapshotSource(
+                rpc, rpc_label=safe_url(self._url), timeout_s=self._read_timeout_s, clock_ms=_wall_ms
+            )
+            return await source.snapshot(venues, coins)
 
 
 def live_sources(
@@ -296,7 +300,8 @@ def _live(args: argparse.Namespace, venues: tuple[Venue, ...], coins: tuple[Coin
         raise CliError("--live reads the venues now: it takes neither --data nor --at")
     if not args.timeout > 0:
         raise CliError(f"--timeout must be > 0, got {args.timeout:g}")
-    parts, missing = live_sources(os.environ, min(LIVE_READ_TIMEOUT_S, args.timeout))
+    # one read gets at most half the whole scan: a read that hangs is reported as the read's own timeout
+    parts, missing = live_sources(os.environ, min(LIVE_READ_TIMEOUT_S, args.timeout / 2))
     source = LiveSnapshotSource(parts, total_timeout_s=args.timeout, clock_ms=_wall_ms, unavailable=missing)
     snapshot = asyncio.run(source.snapshot(venues, coins))
     if not snapshot.quotes:

@@ -41,6 +41,12 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from driftpy.addresses import get_perp_market_public_key
+from driftpy.constants.config import DRIFT_PROGRAM_ID
+from driftpy.math.amm import calculate_price, calculate_spread_reserves, calculate_updated_amm
+from driftpy.types import OraclePriceData
+from solana.rpc.commitment import Confirmed
+
 from botrunner.core.catalogue import load_catalogue
 from botrunner.core.precision import BPS_PRECISION, quote_value
 from botrunner.drift.codec import DecodeError, OracleReading, decode_account, decode_oracle_price, variant_name
@@ -77,9 +83,7 @@ class DriftReadError(RuntimeError):
     """An RPC read that did not give an answer (timeout, transport error, an error reply, garbage)."""
 
 
-def _oracle_price_data(pm: Any, oracle: OracleReading) -> Any:
-    from driftpy.types import OraclePriceData
-
+def _oracle_price_data(pm: Any, oracle: OracleReading) -> OraclePriceData:
     return OraclePriceData(
         price=oracle.price,
         slot=oracle.slot,
@@ -102,8 +106,6 @@ def amm_book(pm: Any, oracle: OracleReading, now_s: int) -> tuple[int, int, int,
     """The vAMM's ``(bid, ask, bid_depth, ask_depth, note)`` (prices 1e6, depth quote 1e6) at ``oracle``/``now_s``.
 
     Raises ``ValueError`` when driftpy cannot price this AMM state."""
-    from driftpy.math.amm import calculate_price, calculate_spread_reserves, calculate_updated_amm
-
     data = _oracle_price_data(pm, oracle)
     note = "Drift vAMM bid/ask at the oracle, repegged as a fill would"
     try:
@@ -216,8 +218,6 @@ class DriftSnapshotSource:
             raise DriftReadError(f"RPC {self._label} {what} failed: {describe_error(exc)}") from None
 
     async def _accounts(self, keys: list[Pubkey]) -> tuple[int, list[bytes | None]]:
-        from solana.rpc.commitment import Confirmed
-
         resp = await self._call(
             "getMultipleAccounts",
             lambda: self._rpc.get_multiple_accounts(keys, commitment=Confirmed, encoding="base64"),
@@ -228,9 +228,6 @@ class DriftSnapshotSource:
         return int(resp.context.slot), [None if v is None else bytes(v.data) for v in values]
 
     async def _quotes(self, coins: tuple[Coin, ...]) -> tuple[list[VenueQuote | Unavailable], tuple[str, ...]]:
-        from driftpy.addresses import get_perp_market_public_key
-        from driftpy.constants.config import DRIFT_PROGRAM_ID
-
         keys = {c: get_perp_market_public_key(DRIFT_PROGRAM_ID, self._indexes[c]) for c in coins}
         out: dict[Coin, VenueQuote | Unavailable] = {}
         _, first = await self._accounts(list(keys.values()))
