@@ -63,7 +63,7 @@ class LiveSnapshotSource:
                 quotes.extend(q for q in result.quotes if q.venue in served)
                 missing.extend(u for u in result.unavailable if u.venue in served)
                 notes.extend(n for n in result.notes if n not in notes)
-                sources.append(result.source)
+                sources.append(result.source.removeprefix("live "))  # "live: Drift (...); ccxt (...)"
                 taken.append(result.taken_ms)
                 continue
             if isinstance(result, TimeoutError):

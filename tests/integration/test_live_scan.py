@@ -139,7 +139,7 @@ def test_live_scan_prints_a_ranked_table_and_parseable_json_without_the_rpc_key(
         assert RPC_SECRET not in res.stdout + res.stderr
     out = table.stdout
     host = fake.url.removeprefix("http://")
-    assert f"live Drift (RPC http://{host})" in out
+    assert f"funding-arbitrage scan: live: Drift (RPC http://{host}); ccxt (binance: binanceusdm)" in out
     assert "vAMM" in out and "DLOB" in out  # said plainly: Drift's side is the vAMM's
     rows = _rows(out)
     sol = [r for r in rows if r[1] == "SOL"]
