@@ -285,11 +285,11 @@ def live_sources(
     except ValueError as exc:
         missing[Venue.DRIFT] = f"{DEFAULT_RPC_ENV} is not set: no Solana RPC to read" if not url else str(exc)
     try:
-        import ccxt  # noqa: F401  <why: the optional extra; its absence makes Binance unavailable, not the scan fail>
-    except ImportError:
-        missing[Venue.BINANCE] = "ccxt is not installed (the optional extra: pip install -e '.[arb]')"
-    else:
         parts[Venue.BINANCE] = _Binance(environ.get(BINANCE_URL_ENV, "").strip() or None, read_timeout_s)
+    except ModuleNotFoundError as exc:  # ccxt is an optional extra: without it Binance is unavailable, not the scan
+        if exc.name is None or exc.name.split(".")[0] != "ccxt":
+            raise
+        missing[Venue.BINANCE] = "ccxt is not installed (the optional extra: pip install -e '.[arb]')"
     return parts, missing
 
 
