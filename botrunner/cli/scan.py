@@ -1,9 +1,14 @@
-"""``botrunner scan --data DIR --at TIME``: rank cross-venue funding-arbitrage opportunities, as a table or JSON."""
+"""``botrunner scan``: rank cross-venue funding-arbitrage opportunities, as a table or JSON; offline from ``--data DIR
+--at TIME``, or ``--live`` (Drift from the chain, Binance USD-M through ccxt, read-only)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,12 +18,15 @@ import msgspec
 
 from botrunner.cli import CliError
 from botrunner.cli.backtest import parse_when
+from botrunner.config.live import DEFAULT_RPC_ENV
 from botrunner.core.precision import QUOTE_PRECISION, to_fixed
+from botrunner.logsetup import scrub
 from botrunner.marketdata._text import DataError
 from botrunner.marketdata.funding import FUNDING_FRACTION_PRECISION
 from botrunner.marketdata.venue_data import Coin, Venue
 from botrunner.scan.offline import OutsideDataError, offline_snapshot
 from botrunner.scan.rank import Opportunity, ScanReport, rank
+from botrunner.scan.snapshot import MarketSnapshot, SnapshotSource, Unavailable
 
 DESCRIPTION = """\
 Rank funding-rate arbitrage opportunities across venues (drift, hyperliquid, binance) and markets (SOL, BTC,
@@ -33,6 +41,12 @@ closed 1-hour candle at or before it. History has no order book and no quote tim
 constraints are "not checkable" and every score is provisional: the output says so. A venue/market the data does
 not cover at TIME is listed as unavailable; a TIME no venue covers is refused.
 
+Live (--live) the scan reads now: Drift's SOL/BTC/ETH-PERP accounts from the Solana RPC in $BOTRUNNER_RPC_URL (the
+live runner's default; shown by host only), and Binance USD-M's funding and order book through ccxt, keyless and
+read-only ($BINANCE_USDM_URL points it elsewhere, e.g. a testnet). Every read has a timeout and the whole scan
+--timeout seconds; a venue that fails is listed as unavailable with the reason and the rest is still ranked.
+Drift's quotes are its vAMM's (the DLOB is not read); Hyperliquid has no live source yet.
+
 Funding sign convention: rate per hour as a fraction of price, positive = longs pay shorts (Binance's 8-hour rate
 divided by 8; Drift's USDC-per-base rate divided by its oracle TWAP)."""
 
@@ -40,18 +54,31 @@ divided by 8; Drift's USDC-per-base rate divided by its oracle TWAP)."""
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "scan",
-        help="rank cross-venue funding-arbitrage opportunities (offline: --data DIR --at TIME)",
+        help="rank cross-venue funding-arbitrage opportunities (offline: --data DIR --at TIME; or --live)",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", type=Path, metavar="DIR", help="market data directory (as ../shared/data)")
     p.add_argument("--at", metavar="TIME", help="a UTC date (2025-06-01: its start) or ISO time (2025-06-01T12:00Z)")
+    p.add_argument("--live", action="store_true", help="read the venues now (Drift RPC, Binance through ccxt)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=LIVE_TIMEOUT_S,
+        metavar="S",
+        help=f"--live: the whole scan's time limit in seconds (default {LIVE_TIMEOUT_S:g})",
+    )
     p.add_argument("--size", default="1000", metavar="USD", help="position notional the score checks (default 1000)")
     p.add_argument("--top", type=int, default=20, metavar="N", help="rows to show (default 20)")
     p.add_argument("--venue", action="append", choices=[v.value for v in Venue], help="only these venues")
     p.add_argument("--coin", action="append", choices=[c.value for c in Coin], help="only these markets")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=run_scan)
+
+
+LIVE_TIMEOUT_S = 30.0  # Binance's market list alone may take most of it: ccxt parses every market of the venue
+LIVE_READ_TIMEOUT_S = 5.0  # one RPC / REST read (at most half the whole scan's limit)
+BINANCE_URL_ENV = "BINANCE_USDM_URL"
 
 
 def _pct(fraction_1e12: int, digits: int = 4) -> str:
@@ -157,14 +184,7 @@ def _table(report: ScanReport, top: int) -> str:
     return "\n".join(lines)
 
 
-def run_scan(args: argparse.Namespace) -> int:
-    if args.data is None or args.at is None:
-        raise CliError(
-            "offline scanning needs both --data DIR and --at TIME; live scanning (through ccxt and Drift) is not "
-            "wired into the command yet: its source is the botrunner.scan.snapshot.SnapshotSource protocol"
-        )
-    if not args.data.is_dir():
-        raise CliError(f"--data {args.data}: not a directory")
+def _options(args: argparse.Namespace) -> tuple[int, tuple[Venue, ...], tuple[Coin, ...]]:
     if args.top <= 0:
         raise CliError(f"--top must be > 0, got {args.top}")
     try:
@@ -173,19 +193,130 @@ def run_scan(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if size <= 0:
         raise CliError(f"--size must be > 0, got {args.size}")
+    venues = tuple(Venue(v) for v in args.venue) if args.venue else tuple(Venue)
+    coins = tuple(Coin(c) for c in args.coin) if args.coin else tuple(Coin)
+    return size, venues, coins
+
+
+def _offline(args: argparse.Namespace, venues: tuple[Venue, ...], coins: tuple[Coin, ...]) -> MarketSnapshot:
+    if args.data is None or args.at is None:
+        raise CliError("offline scanning needs both --data DIR and --at TIME (or scan the venues now with --live)")
+    if not args.data.is_dir():
+        raise CliError(f"--data {args.data}: not a directory")
     try:
         at = parse_when(args.at, end=False)
     except CliError:  # its message names --from/--to, the backtest's flags
         raise CliError(f"--at {args.at!r}: not a date (YYYY-MM-DD) or ISO time") from None
-    venues = tuple(Venue(v) for v in args.venue) if args.venue else tuple(Venue)
-    coins = tuple(Coin(c) for c in args.coin) if args.coin else tuple(Coin)
     try:
-        snapshot = offline_snapshot(args.data, at, venues, coins)
+        return offline_snapshot(args.data, at, venues, coins)
     except (DataError, OutsideDataError) as exc:
         raise CliError(str(exc)) from exc
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _Binance:
+    """The ccxt source with its markets loaded first, and the connection closed after (one scan, one use)."""
+
+    def __init__(self, base_url: str | None, read_timeout_s: float) -> None:
+        # imported here, before the scan's clock runs: importing ccxt takes seconds on a busy machine
+        from botrunner.live import ccxt_venue
+        from botrunner.scan import live_ccxt
+
+        self._venue_module = ccxt_venue
+        self._source_module = live_ccxt
+        self._base_url = base_url
+        self._read_timeout_s = read_timeout_s
+
+    async def snapshot(self, venues: tuple[Venue, ...], coins: tuple[Coin, ...]) -> MarketSnapshot:
+        symbol = self._source_module.CCXT_SYMBOLS[Venue.BINANCE]
+        adapter = self._venue_module.CcxtVenue.public(base_url=self._base_url, timeout_s=self._read_timeout_s)
+        try:
+            try:
+                await adapter.load_markets(tuple(symbol(c) for c in coins))
+            except self._venue_module.CcxtVenueError as exc:
+                return MarketSnapshot(
+                    taken_ms=_wall_ms(),
+                    quotes=(),
+                    unavailable=tuple(Unavailable(v, c, str(exc)) for v in venues for c in coins),
+                    source="live ccxt (binance: markets not loaded)",
+                )
+            source = self._source_module.CcxtSnapshotSource({Venue.BINANCE: adapter}, clock_ms=_wall_ms)
+            return await source.snapshot(venues, coins)
+        finally:
+            await adapter.close()
+
+
+class _Drift:
+    """The Drift source on its own RPC client, opened and closed around the one snapshot."""
+
+    def __init__(self, url: str, read_timeout_s: float) -> None:
+        from botrunner.scan import live_drift  # driftpy: imported before the scan's clock runs
+
+        self._module = live_drift
+        self._url = url
+        self._read_timeout_s = read_timeout_s
+
+    async def snapshot(self, venues: tuple[Venue, ...], coins: tuple[Coin, ...]) -> MarketSnapshot:
+        from solana.rpc.async_api import AsyncClient
+
+        from botrunner.live.connect import safe_url
+
+        async with AsyncClient(self._url, timeout=self._read_timeout_s) as rpc:
+            source = self._module.DriftSnapshotSource(
+                rpc, rpc_label=safe_url(self._url), timeout_s=self._read_timeout_s, clock_ms=_wall_ms
+            )
+            return await source.snapshot(venues, coins)
+
+
+def live_sources(
+    environ: Mapping[str, str], read_timeout_s: float
+) -> tuple[dict[Venue, SnapshotSource], dict[Venue, str]]:
+    """The live sources the environment allows, and why each other venue has none (no network here)."""
+    from botrunner.live.connect import checked_rpc_url
+
+    parts: dict[Venue, SnapshotSource] = {}
+    missing: dict[Venue, str] = {Venue.HYPERLIQUID: "no live source for this venue yet (its ccxt adapter is not built)"}
+    url = environ.get(DEFAULT_RPC_ENV, "").strip()
+    try:
+        parts[Venue.DRIFT] = _Drift(checked_rpc_url(url, DEFAULT_RPC_ENV), read_timeout_s)
+    except ValueError as exc:
+        missing[Venue.DRIFT] = f"{DEFAULT_RPC_ENV} is not set: no Solana RPC to read" if not url else str(exc)
+    try:
+        parts[Venue.BINANCE] = _Binance(environ.get(BINANCE_URL_ENV, "").strip() or None, read_timeout_s)
+    except ModuleNotFoundError as exc:  # ccxt is an optional extra: without it Binance is unavailable, not the scan
+        if exc.name is None or exc.name.split(".")[0] != "ccxt":
+            raise
+        missing[Venue.BINANCE] = "ccxt is not installed (the optional extra: pip install -e '.[arb]')"
+    return parts, missing
+
+
+def _live(args: argparse.Namespace, venues: tuple[Venue, ...], coins: tuple[Coin, ...]) -> MarketSnapshot:
+    from botrunner.scan.live import LiveSnapshotSource
+
+    if args.data is not None or args.at is not None:
+        raise CliError("--live reads the venues now: it takes neither --data nor --at")
+    if not args.timeout > 0:
+        raise CliError(f"--timeout must be > 0, got {args.timeout:g}")
+    # one read gets at most half the whole scan: a read that hangs is reported as the read's own timeout
+    parts, missing = live_sources(os.environ, min(LIVE_READ_TIMEOUT_S, args.timeout / 2))
+    source = LiveSnapshotSource(parts, total_timeout_s=args.timeout, clock_ms=_wall_ms, unavailable=missing)
+    snapshot = asyncio.run(source.snapshot(venues, coins))
+    if not snapshot.quotes:
+        why = "; ".join(sorted({f"{u.venue}: {u.reason}" for u in snapshot.unavailable}))
+        raise CliError(scrub(f"live scan: no venue answered ({why})"))
+    return snapshot
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    size, venues, coins = _options(args)
+    snapshot = _live(args, venues, coins) if args.live else _offline(args, venues, coins)
     report = rank(snapshot, size)
+    # the RPC URL may hold an API key: nothing printed may carry it (reasons are scrubbed at the source too)
     if args.json:
-        sys.stdout.write(msgspec.json.encode(_as_json(report, args.top)).decode() + "\n")
+        sys.stdout.write(scrub(msgspec.json.encode(_as_json(report, args.top)).decode()) + "\n")
     else:
-        print(_table(report, args.top))
+        print(scrub(_table(report, args.top)))
     return 0

@@ -34,8 +34,14 @@ def rpc_url_of(config: BotConfig, environ: Mapping[str, str]) -> str:
     url = config.live.rpc_url or environ.get(config.live.rpc_env, "").strip()
     if not url:
         raise ValueError(f"live.rpc_url is empty and {config.live.rpc_env} is not set: where is the Solana RPC?")
+    return checked_rpc_url(url, config.live.rpc_env)
+
+
+def checked_rpc_url(url: str, where: str) -> str:
+    """``url`` checked to be http(s), its secret parts registered with the log scrubber. Raises ``ValueError``
+    naming ``where`` (the variable or setting it came from), never the URL."""
     if not url.startswith(("http://", "https://")):
-        raise ValueError(f"{config.live.rpc_env}: the RPC URL must start with http:// or https://")
+        raise ValueError(f"{where}: the RPC URL must start with http:// or https://")
     parts = urllib.parse.urlsplit(url)
     for secret in (url, parts.query, parts.path.strip("/"), parts.password or ""):
         if len(secret) >= MIN_SECRET_LEN and secret != safe_url(url):

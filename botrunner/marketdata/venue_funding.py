@@ -52,6 +52,14 @@ MAX_PLAUSIBLE_RATE_PER_HOUR: Final = 4 * FUNDING_FRACTION_PRECISION // 100
 _DRIFT_TO_FRACTION: Final = FUNDING_FRACTION_PRECISION * 10**6 // 10**9
 
 
+def drift_rate_per_hour(rate_1e9: int, oracle_twap_1e6: int, period_s: int = ONE_HOUR_S) -> int:
+    """Drift's funding rate for a period (quote per base, 1e9) as the fraction of price per hour (1e12): relative to
+    the oracle TWAP it came from (module docstring), truncated toward zero."""
+    if oracle_twap_1e6 <= 0:
+        raise ValueError(f"Drift funding needs a positive oracle TWAP, got {oracle_twap_1e6}")
+    return tdiv(tdiv(rate_1e9 * _DRIFT_TO_FRACTION, oracle_twap_1e6) * ONE_HOUR_S, period_s)
+
+
 class FundingPoint(msgspec.Struct, frozen=True):
     """One settlement: ``rate_per_hour`` (1e12 fraction of price per hour, positive = longs pay) applied over
     ``period_s`` seconds ending at ``ts``. A position of notional N pays ``N * rate_per_hour * period_s / 3600``
@@ -123,7 +131,7 @@ def parse_venue_funding(text: str, source: str, venue: Venue, coin: Coin) -> Ven
         case Venue.DRIFT:
             columns = DRIFT_FUNDING_COLUMNS
             for record in parse_drift_funding(text, source).records:
-                rate = tdiv(record.rate * _DRIFT_TO_FRACTION, record.oracle_twap)
+                rate = drift_rate_per_hour(record.rate, record.oracle_twap)
                 points.append(FundingPoint(record.hour_end, ONE_HOUR_S, rate))
         case Venue.HYPERLIQUID:
             columns = FUNDING_RATE_COLUMNS

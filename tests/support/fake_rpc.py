@@ -177,6 +177,7 @@ class _State:
     calls: list[RpcCall] = field(default_factory=list)
     sent: list[SentTx] = field(default_factory=list)
     expired: bool = False
+    block_time: int | None = None  # getBlockTime's answer (unix s) for any slot; None: "block not available"
 
     @property
     def last_valid_block_height(self) -> int:
@@ -271,6 +272,11 @@ class FakeRpc:
         """pubkey (base58) -> (data, owner base58), served by getAccountInfo / getMultipleAccounts."""
         with self._lock:
             self._state.accounts = dict(accounts)
+
+    def set_block_time(self, unix_s: int | None) -> None:
+        """What getBlockTime answers for any slot (None: the node's "block not available" error)."""
+        with self._lock:
+            self._state.block_time = unix_s
 
     def set_balance(self, pubkey: str, lamports: int) -> None:
         with self._lock:
@@ -413,6 +419,10 @@ class FakeRpc:
                     return {"context": ctx, "value": self._account(params[0])}
                 case "getMultipleAccounts":
                     return {"context": ctx, "value": [self._account(k) for k in params[0]]}
+                case "getBlockTime":
+                    if st.block_time is None:
+                        raise _RpcError(-32004, f"Block not available for slot {params[0]}")
+                    return st.block_time
                 case "getBalance":
                     return {"context": ctx, "value": st.balances.get(params[0], 0)}
                 case "getTokenAccountBalance":
