@@ -612,10 +612,12 @@ class Runner:
         sent to it still needs (a bot a queued reload removes runs until that reload applies). Under
         ``_fleet_lock``."""
         wanted = self._applied + tuple(config for _, fleet in self._pending for config in fleet)
-        self.account_locks.keep_only(wanted)
         names = {config.name for config in wanted}
+        # keys first: once a subaccount's lock is free nothing here may still hold the key that traded it (another
+        # thread seeing the lock gone must not find the key)
         for name in [name for name in self.live_access if name not in names]:
             del self.live_access[name]
+        self.account_locks.keep_only(wanted)
 
     def _store_failed(self, error: StoreWriteError) -> None:
         """The writer thread's news that the store cannot be written: stop the fleet (trading on would leave no

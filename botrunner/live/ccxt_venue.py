@@ -37,6 +37,7 @@ helpers: sizes down, bids down, asks up), never silently rounded by ccxt.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import enum
 import itertools
 import logging
@@ -416,7 +417,11 @@ class CcxtVenue:
     ) -> _T:
         """A read: the result, or ``CcxtVenueError`` naming venue, call and symbol (timeouts included)."""
         try:
-            return await asyncio.wait_for(make(), timeout_s or self._timeout_s)
+            # ccxt's decimal_to_precision (every order and market call rounds through it) sets the CURRENT decimal
+            # context to ROUND_HALF_UP and traps Underflow, for the whole thread; it ran on a copy so that the
+            # runner's own Decimal maths (and anything else on this loop's thread) keeps its context
+            with decimal.localcontext():
+                return await asyncio.wait_for(make(), timeout_s or self._timeout_s)
         except (TimeoutError, ccxt_async.BaseError) as exc:
             raise self._error(call, symbol, exc) from None
 
@@ -609,9 +614,10 @@ class CcxtVenue:
             reduce_only=order.reduce_only,
         )
         try:
-            reply = await asyncio.wait_for(
-                self._exchange.create_order(order.symbol, kind, side, amount, price, params), self._timeout_s
-            )
+            with decimal.localcontext():  # a copy for ccxt to rewrite (see _call)
+                reply = await asyncio.wait_for(
+                    self._exchange.create_order(order.symbol, kind, side, amount, price, params), self._timeout_s
+                )
             report = self._report(order.symbol, order.client_id, sent, reply)
         except (TimeoutError, ccxt_async.BaseError, CcxtVenueError) as exc:
             code = exc.code if isinstance(exc, _VenueReply) else None
@@ -655,9 +661,10 @@ class CcxtVenue:
         self.market(symbol)  # a symbol never loaded is the caller's bug: raise, do not read
         self._private("order", symbol)
         try:
-            reply = await asyncio.wait_for(
-                self._exchange.fetch_order(None, symbol, {"origClientOrderId": client_id}), self._timeout_s
-            )
+            with decimal.localcontext():  # a copy for ccxt to rewrite (see _call)
+                reply = await asyncio.wait_for(
+                    self._exchange.fetch_order(None, symbol, {"origClientOrderId": client_id}), self._timeout_s
+                )
             return self._report(symbol, client_id, sent_ms, reply)
         except _VenueReply as exc:
             if exc.code != _BINANCE_NOT_FOUND:
@@ -683,9 +690,10 @@ class CcxtVenue:
         self.market(symbol)
         self._private("cancel", symbol)
         try:
-            await asyncio.wait_for(
-                self._exchange.cancel_order(None, symbol, {"origClientOrderId": client_id}), self._timeout_s
-            )
+            with decimal.localcontext():  # a copy for ccxt to rewrite (see _call)
+                await asyncio.wait_for(
+                    self._exchange.cancel_order(None, symbol, {"origClientOrderId": client_id}), self._timeout_s
+                )
         except _VenueReply as exc:
             _log.info("ccxt_cancel_refused", venue=self.venue, symbol=symbol, client_id=client_id, code=exc.code)
         except (TimeoutError, ccxt_async.BaseError) as exc:

@@ -4,6 +4,7 @@ fake Binance USD-M server of ``tests/support/fake_exchange.py`` on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import decimal
 import io
 import json
 import logging
@@ -178,6 +179,28 @@ def test_an_ioc_limit_order_fills_and_the_position_shows_it() -> None:
             assert (position.symbol, position.base, position.entry_price) == (SOL, ONE_SOL, 150_100_000)
             balance = await venue.balance()
             assert balance.wallet == 10_000 * 10**6
+
+    run(body)
+
+
+def test_ccxt_calls_leave_the_callers_decimal_context_as_it_was() -> None:
+    """ccxt's decimal_to_precision sets the current context to ROUND_HALF_UP and traps Underflow: run through the
+    adapter, an order, a read, a cancel and the markets leave the caller's context untouched (without the
+    adapter's private copies, 0.125 rounds to 0.13 in every Decimal quantize on this thread afterwards)."""
+
+    async def body() -> None:
+        before = decimal.getcontext().copy()
+        async with session() as (_fake, venue):
+            report = await venue.place(buy_sol("arb-ctx-1"))
+            await venue.order(SOL, report.client_id, report.sent_ms)
+            await venue.cancel(SOL, report.client_id, report.sent_ms)
+        after = decimal.getcontext()
+        assert (after.rounding, after.prec, after.traps[decimal.Underflow]) == (
+            before.rounding,
+            before.prec,
+            before.traps[decimal.Underflow],
+        )
+        assert decimal.Decimal("0.125").quantize(decimal.Decimal("0.01")) == decimal.Decimal("0.12")
 
     run(body)
 

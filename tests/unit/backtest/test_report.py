@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pytest
@@ -428,4 +428,4 @@ def test_money_in_tables_is_rounded_half_to_even_from_exact_decimals() -> None:
     doc = {**summary(), "pnl": {**summary()["pnl"], "total": "0.125000"}}
     returns = dict(table(render_report(doc, [], []), "Returns"))
     assert returns["Total PnL"] == "+0.12"  # 0.125 → 0.12 (half to even), never a float's 0.12499…
-    assert Decimal("0.125").quantize(Decimal("0.01")) == Decimal("0.12")
+    assert Decimal("0.125").quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) == Decimal("0.12")
