@@ -293,6 +293,36 @@ def test_vault_when_the_sol_deposit_index_grows_then_interest_accrued_event(fake
     assert [(e.spot_market_index, e.amount) for e in accrued] == [(1, after - before)]
 
 
+def test_vault_when_a_command_reads_the_aged_chain_again_then_what_that_read_saw_is_reported(fake: FakeRpc) -> None:
+    # The command's own re-read (the reading aged past 10 s between two ticks) is a whole reading like the tick's:
+    # what changed since the last one (here SOL interest) must reach the bot, or the next reading's diff never
+    # shows it again (the snapshot it diffs against is the re-read's).
+    _serve(fake, _user(sol_scaled_balance=scaled_balance(1, 2 * SOL)))
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        before = venue.spot_balance(1)
+        perp, spots = bundled_markets()
+        sol = dataclasses.replace(
+            spots[1],
+            oracle=perp.amm.oracle,
+            oracle_source=OracleSource.PythLazer(),
+            cumulative_deposit_interest=spots[1].cumulative_deposit_interest * 1001 // 1000,
+        )
+        accounts = dict(fake._state.accounts)
+        accounts[str(get_spot_market_public_key(DRIFT_PROGRAM_ID, 1))] = (_build("SpotMarket", sol), PROGRAM)
+        fake.set_accounts(accounts)
+        clock: Any = venue.monotonic
+        clock.t += 11  # aged: the command reads the chain again before trading
+        events = await venue.execute(ENTRY)
+        return before, venue.spot_balance(1), events
+
+    before, after, events = run(fake, body)
+    accrued = [e for e in events if isinstance(e, InterestAccrued)]
+    assert after > before
+    assert [(e.spot_market_index, e.amount) for e in accrued] == [(1, after - before)]
+
+
 class _FastClock:
     """Monotonic seconds running ``rate`` times faster than the real ones: at 20x a fake node's 1 s delay is 20 s,
     while a read answered within 0.5 s (even on a loaded machine) stays under the 10 s freshness window."""
