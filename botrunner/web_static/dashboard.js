@@ -380,8 +380,8 @@
       what += ": " + msg.amount + " " + msg.asset.toUpperCase();
     }
     if (type === "DRIFT_OPEN_POSITION") {
-      // a two-leg bot (its row has legs) holds SIZE SOL hedged and takes no side; a perp bot needs one
-      if (!(b && b.legs)) msg.side = $("side").value;
+      // a two-leg bot (its ENGINE_STATUS has two_legs) holds SIZE SOL hedged and takes no side; a perp bot needs one
+      if (!(b && b.two_legs)) msg.side = $("side").value;
       msg.size = $("size").value.trim();
       if (!msg.size) { toast("enter a size first", true); return; }
       usd = b && b.mark ? +msg.size * +b.mark : Infinity;
