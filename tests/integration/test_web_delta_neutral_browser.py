@@ -140,12 +140,13 @@ def test_open_from_the_page_when_two_leg_bot_then_sent_without_a_side(runner: Ru
     page.locator('button[data-cmd="DRIFT_OPEN_POSITION"]').click()
     expect(page.locator("#confirm-text")).to_contain_text("hedged 0.5")
     page.locator("#confirm-ok").click()
-    opens = [json.loads(s) for s in sent if "DRIFT_OPEN_POSITION" in s]
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not any(opens and opens[0]["id"] in a for a in answers):
+    opens: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not any(opens and str(opens[0]["id"]) in a for a in answers):
         page.wait_for_timeout(100)
+        opens = [json.loads(s) for s in sent if "DRIFT_OPEN_POSITION" in s]
     assert len(opens) == 1 and "side" not in opens[0], opens
-    [answer] = [json.loads(a) for a in answers if opens[0]["id"] in a and "COMMAND_RESULT" in a][-1:]
+    [answer] = [json.loads(a) for a in answers if str(opens[0]["id"]) in a and "COMMAND_RESULT" in a][-1:]
     assert answer["ok"] or answer["error"]["code"] != "bad_args", answer
     assert errors == []
     page.close()
