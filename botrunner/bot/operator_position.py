@@ -71,7 +71,8 @@ BotCommand = ModeCommand | OpenTarget | ClosePosition
 
 class Refusal(msgspec.Struct, frozen=True, kw_only=True):
     """Why an operator's open was not applied: the ``gate`` that stopped it (``risk_governor``, ``cost_gate``,
-    ``usdc_balance``, ``leg_size``, ``leg_mismatch_halt``, ``delever``, ``legs_in_flight``, ``below_min_order``),
+    ``usdc_balance``, ``leg_size``, ``leg_mismatch_halt``, ``delever``, ``legs_in_flight``, ``below_min_order``,
+    ``store_down``: the store cannot record it),
     the governor's action and reasons, and the numbers behind it (name, exact value as text)."""
 
     gate: str
