@@ -252,7 +252,10 @@ def legs_refusal(bot: BotDefinition, state: BotState, command: BotCommand, befor
     if refusal is None:
         return effects
     state.flags = before
-    ls.pending = ""  # the PlaceLegs is withdrawn before it is sent: nothing is in flight
+    if any(isinstance(c, PlaceLegs) for c in effects.commands):
+        # this decision's PlaceLegs is withdrawn before it is sent: nothing of it is in flight. (A decision that
+        # sent none left ``pending`` as it found it: an earlier PlaceLegs still in flight stays marked.)
+        ls.pending = ""
     withdrawn = msgspec.structs.replace(row, blocked=f"operator_refused:{refusal.gate}", sent=False)
     ls.last = withdrawn
     records = tuple(withdrawn if r is row else r for r in effects.records)
