@@ -568,13 +568,17 @@ class DriftVenue:
         if plans is None:
             return (*out, *refused)
         spot_mark = _SpotMark.of(self.client, self.sub_account_id) if isinstance(command, PlaceLegs) else None
+        before_run = len(out)
         confirmed_places = await self._run_plans(plans, command, placing, ts, out)
+        # whether every transaction confirmed: a PlaceLegs places no tracked order without a perp leg (a spot-only
+        # legs trade), so confirmed_places cannot say it; a failure of one rejected the command
+        all_confirmed = not any(isinstance(e, CommandRejected) for e in out[before_run:])
         if self.link.unknown_tx:
             # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
             return tuple(out)
         out.extend(await self.refresh())
         out.extend(self._not_on_chain(confirmed_places, placing, ts))
-        if isinstance(command, PlaceLegs) and spot_mark is not None and command.spot is not None and confirmed_places:
+        if isinstance(command, PlaceLegs) and spot_mark is not None and command.spot is not None and all_confirmed:
             out.extend(spot_mark.fills(self.client, self.sub_account_id, command.spot, ts))
         if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
             sign = 1 if isinstance(command, Deposit) else -1
