@@ -23,6 +23,7 @@ from botrunner.bot.lifecycle import BotRunState, run_state
 from botrunner.bot.operator_position import (
     BotCommand,
     PositionRefused,
+    Refusal,
     base_text,
     describe_open,
     resolve_open,
@@ -186,6 +187,12 @@ class BotShell(pykka.ThreadingActor):
         nothing was done); the runner answers both as structured errors."""
         driver = self.driver
         assert driver is not None
+        if isinstance(command, OpenPosition) and self._store_down():
+            # as the bot's own steps: a trade the store cannot record could not be recovered after a crash (the
+            # runner, told by the writer, is stopping the fleet); a close still runs (it only reduces)
+            refusal = Refusal(gate="store_down", reasons=("the store cannot be written: the fleet is stopping",))
+            self.log.warning("operator_open_refused", command=command.cmd, refusal=refusal.describe())
+            raise PositionRefused(refusal)
         target: BotCommand
         match command:
             case OpenPosition():

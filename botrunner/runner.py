@@ -834,4 +834,7 @@ class Runner:
         if self.writer is not None:
             args = msgspec.to_builtins(command)
             del args["cmd"]  # the audit row has its own column for it
-            self.writer.audit(ts=int(time.time()), actor=actor, cmd=command.cmd, args=args, outcome=outcome)
+            try:
+                self.writer.audit(ts=int(time.time()), actor=actor, cmd=command.cmd, args=args, outcome=outcome)
+            except StoreWriteError as exc:  # the fleet is stopping for it already: the operator still gets the answer
+                self.log.error("audit_not_stored", cmd=command.cmd, outcome=outcome, error=str(exc))

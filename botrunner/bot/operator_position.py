@@ -71,7 +71,8 @@ BotCommand = ModeCommand | OpenTarget | ClosePosition
 
 class Refusal(msgspec.Struct, frozen=True, kw_only=True):
     """Why an operator's open was not applied: the ``gate`` that stopped it (``risk_governor``, ``cost_gate``,
-    ``usdc_balance``, ``leg_size``, ``leg_mismatch_halt``, ``delever``, ``legs_in_flight``, ``below_min_order``),
+    ``usdc_balance``, ``leg_size``, ``leg_mismatch_halt``, ``delever``, ``legs_in_flight``, ``below_min_order``,
+    ``store_down``: the store cannot record it),
     the governor's action and reasons, and the numbers behind it (name, exact value as text)."""
 
     gate: str
@@ -251,7 +252,10 @@ def legs_refusal(bot: BotDefinition, state: BotState, command: BotCommand, befor
     if refusal is None:
         return effects
     state.flags = before
-    ls.pending = ""  # the PlaceLegs is withdrawn before it is sent: nothing is in flight
+    if any(isinstance(c, PlaceLegs) for c in effects.commands):
+        # this decision's PlaceLegs is withdrawn before it is sent: nothing of it is in flight. (A decision that
+        # sent none left ``pending`` as it found it: an earlier PlaceLegs still in flight stays marked.)
+        ls.pending = ""
     withdrawn = msgspec.structs.replace(row, blocked=f"operator_refused:{refusal.gate}", sent=False)
     ls.last = withdrawn
     records = tuple(withdrawn if r is row else r for r in effects.records)

@@ -539,17 +539,18 @@ class DriftVenue:
 
     async def _execute(self, command: VenueCommand | Transfer) -> tuple[VenueEvent, ...]:
         ts = int(self.clock())
+        out: list[VenueEvent] = []
         if self.wallet is not None and self.vault.why_not_trading(self.monotonic()) is not None:
             # the reading aged past the freshness window since the tick (an operator's command between ticks, one
             # queued behind a slow confirmation) or the vault is disabled: read the chain again before trading on
-            # it; a read that fails or answers late leaves the command refused below
-            await self.refresh()
+            # it; a read that fails or answers late leaves the command refused below. What that read saw changed
+            # is reported like any reading's (the next diff starts from it: dropped here, it would be lost)
+            out.extend(await self.refresh())
         blocked_reason = self.tradeable()
         placing = _placements(command)
         if blocked_reason is not None:
             self.log.warning("trade_refused", command=type(command).__name__, why=blocked_reason)
-            return _reject_all(command, placing, ts, RejectReason.VENUE_UNAVAILABLE, blocked_reason)
-        out: list[VenueEvent] = []
+            return (*out, *_reject_all(command, placing, ts, RejectReason.VENUE_UNAVAILABLE, blocked_reason))
         match command:
             case PlaceOrders() | CancelAndPlace():
                 gated, rejected = self._gate(command, placing, ts)
@@ -560,20 +561,24 @@ class DriftVenue:
             case PlaceLegs():
                 legs_blocked = self._gate_legs(command, ts)
                 if legs_blocked is not None:
-                    return (legs_blocked,)
+                    return (*out, legs_blocked)
             case CancelOrders() | ModifyOrder() | SettlePnl() | Deposit() | Withdraw() | Transfer():
                 pass
         plans, refused = await self._plans_or_refusal(command, placing, ts)
         if plans is None:
             return (*out, *refused)
         spot_mark = _SpotMark.of(self.client, self.sub_account_id) if isinstance(command, PlaceLegs) else None
+        before_run = len(out)
         confirmed_places = await self._run_plans(plans, command, placing, ts, out)
+        # whether every transaction confirmed: a PlaceLegs places no tracked order without a perp leg (a spot-only
+        # legs trade), so confirmed_places cannot say it; a failure of one rejected the command
+        all_confirmed = not any(isinstance(e, CommandRejected) for e in out[before_run:])
         if self.link.unknown_tx:
             # Not now: the transaction may still land. The next tick's read is the resync (a refresh later).
             return tuple(out)
         out.extend(await self.refresh())
         out.extend(self._not_on_chain(confirmed_places, placing, ts))
-        if isinstance(command, PlaceLegs) and spot_mark is not None and command.spot is not None and confirmed_places:
+        if isinstance(command, PlaceLegs) and spot_mark is not None and command.spot is not None and all_confirmed:
             out.extend(spot_mark.fills(self.client, self.sub_account_id, command.spot, ts))
         if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
             sign = 1 if isinstance(command, Deposit) else -1

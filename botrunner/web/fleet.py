@@ -220,6 +220,17 @@ class FleetView:
                 return Decimal(row.mark) / Decimal(10**_PRICE)
         return None
 
+    def held(self, bot: str) -> tuple[Decimal | None, Decimal | None]:
+        """What ``bot`` holds, in base units: (its SOL spot leg, from a two-leg bot's legs line; its perp position),
+        each None when it has not posted it (the confirm step then counts the open as above the limit)."""
+        for row in self._board.rows():
+            if row.name != bot:
+                continue
+            perp = None if row.position is None else Decimal(row.position) / Decimal(10**_BASE)
+            spot_text = dict(p.partition("=")[::2] for p in (row.legs or "").split()).get("spot_sol")
+            return (None if spot_text is None else Decimal(spot_text)), perp
+        return None, None
+
 
 def two_legs(line: str | None, fields: dict[str, str] | None, *, entry: str | None) -> dict[str, Any]:
     """ENGINE_STATUS's ``two_legs`` for a delta-neutral bot, reshaped from what ``ctl`` shows

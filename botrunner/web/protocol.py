@@ -178,10 +178,13 @@ def _usd(amount: str, usd_per_unit: Decimal | None) -> Decimal | None:
     return None if usd_per_unit is None else value * usd_per_unit
 
 
-def needs_confirmation(command: WsCommand, price: Any) -> bool:
+def needs_confirmation(command: WsCommand, price: Any, held: Any) -> bool:
     """Whether ``command`` moves more than ``CONFIRM_ABOVE_USD`` without the page's ``"confirm": true``.
     ``price(bot, asset_or_none) -> Decimal | None`` gives USD per unit (USDC is 1; a position's size uses the bot's
-    mark); an unknown price counts as above the limit."""
+    mark); ``held(bot) -> (spot SOL | None, perp base | None)`` what the bot holds (base units). An open counts
+    the trade it makes, not the size it names: a perp bot's |target - position|, a two-leg bot's both legs (spot
+    to +SIZE and perp to -SIZE, summed as the live safety gate sums them). An unknown price or holding counts as
+    above the limit."""
     match command:
         case DriftDeposit() | DriftWithdraw():
             if command.confirm:
@@ -191,10 +194,28 @@ def needs_confirmation(command: WsCommand, price: Any) -> bool:
         case DriftOpenPosition():
             if command.confirm:
                 return False
-            usd = _usd(command.size, price(command.bot, None))
+            moved = _open_moves(command, held(command.bot))
+            usd = None if moved is None else _usd(str(moved), price(command.bot, None))
         case _:
             return False
     return usd is None or usd > CONFIRM_ABOVE_USD
+
+
+def _open_moves(command: DriftOpenPosition, held: tuple[Decimal | None, Decimal | None]) -> Decimal | None:
+    """The base an open trades (None: unknown, or a size that is not a number)."""
+    try:
+        size = Decimal(command.size)
+    except InvalidOperation:
+        return None
+    if size.is_finite() and size <= 0:
+        return Decimal(0)  # nothing to trade: the command's own check refuses the size
+    spot, perp = held
+    if perp is None or not size.is_finite():
+        return None
+    if command.side is None:  # a two-leg bot's open (a perp bot's needs a side): spot to +SIZE, perp to -SIZE
+        return None if spot is None else abs(size - spot) + abs(size + perp)
+    target = size if command.side == PositionSide.LONG else -size
+    return abs(target - perp)
 
 
 def to_command(command: WsCommand) -> ControlCommand:  # noqa: PLR0911, PLR0912  <why: one flat exhaustive match over the envelope>

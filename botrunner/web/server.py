@@ -320,7 +320,7 @@ class DashboardServer:
 
     async def _execute(self, ident: CommandId, envelope: Any, done: asyncio.Future[CommandResult]) -> None:
         try:
-            if needs_confirmation(envelope, self.fleet.usd_price):
+            if needs_confirmation(envelope, self.fleet.usd_price, self.fleet.held):
                 raise CommandFailed(
                     WsError.CONFIRMATION_REQUIRED.value,
                     f'{envelope.__struct_config__.tag}: above $100 it needs the page\'s confirm step ("confirm": true)',

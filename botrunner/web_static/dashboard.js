@@ -380,11 +380,16 @@
       what += ": " + msg.amount + " " + msg.asset.toUpperCase();
     }
     if (type === "DRIFT_OPEN_POSITION") {
-      // a two-leg bot (its row has legs) holds SIZE SOL hedged and takes no side; a perp bot needs one
-      if (!(b && b.legs)) msg.side = $("side").value;
+      // a two-leg bot (its ENGINE_STATUS has two_legs) holds SIZE SOL hedged and takes no side; a perp bot needs one
+      const L = b && b.two_legs;
+      if (!L) msg.side = $("side").value;
       msg.size = $("size").value.trim();
       if (!msg.size) { toast("enter a size first", true); return; }
-      usd = b && b.mark ? +msg.size * +b.mark : Infinity;
+      // what the open trades, as the server counts it: both legs to +/-SIZE, or the position to the target
+      const size = +msg.size, target = msg.side === "short" ? -size : size;
+      const moved = L ? (L.spot.size == null || L.perp.size == null ? NaN : Math.abs(size - +L.spot.size) + Math.abs(size + +L.perp.size))
+        : b && b.position != null ? Math.abs(target - +b.position) : NaN;
+      usd = b && b.mark && isFinite(moved) ? moved * +b.mark : Infinity;
       what += ": " + (msg.side ? msg.side + " " : "hedged ") + msg.size;
     }
     if (type === "CONFIRM") { msg.token = $("confirm-token").value.trim(); what += " " + msg.token; }

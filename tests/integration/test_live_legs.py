@@ -158,6 +158,48 @@ def test_legs_when_entry_then_one_transaction_simulated_sent_once_and_both_fills
     fake.assert_no_double_send()
 
 
+def test_legs_when_spot_leg_only_then_its_fill_is_read_back(fake: FakeRpc) -> None:
+    # a PlaceLegs that moves the spot leg alone (an operator's target re-worked after a partial spot fill, an exit
+    # with the perp already flat): the transaction places no perp order, and its spot fill must still come back,
+    # or the bot never learns the trade's outcome (its PlaceLegs stays in flight, its spot books miss the fill)
+    _serve(fake, _user())
+    spot_only = PlaceLegs(
+        spot=SpotOrder(spot_market_index=1, side=Side.BUY, base=SMALL, limit_price=150 * USDC),
+        perp=None,
+        reason="enter",
+    )
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        _serve(
+            fake,
+            _user(
+                usdc=1_000 * USDC - 45 * USDC - 30_000,
+                sol_scaled_balance=scaled_balance(1, SMALL),
+                open_orders=[
+                    {
+                        "status": "Filled",
+                        "market_type": "Spot",
+                        "market_index": 1,
+                        "direction": "long",
+                        "base": SMALL,
+                        "price": 150 * USDC,
+                        "base_filled": SMALL,
+                        "quote_filled": 45 * USDC,
+                        "order_id": 1,
+                    },
+                ],
+            ),
+        )
+        return await venue.execute(spot_only)
+
+    events = run(fake, body)
+    assert fake.count("sendTransaction") == 1
+    assert not [e for e in events if isinstance(e, CommandRejected)]
+    spot_fills = [e for e in events if isinstance(e, SpotFill)]
+    assert [(f.side, f.base, f.quote, f.fee) for f in spot_fills] == [(Side.BUY, SMALL, -45 * USDC, 30_000)]
+
+
 def test_legs_when_simulation_fails_then_nothing_sent_and_the_whole_command_rejected(fake: FakeRpc) -> None:
     _serve(fake, _user())
     fake.fail_simulation({"InstructionError": [3, {"Custom": 6287}]}, ["Program log: no full fill"])
@@ -285,6 +327,36 @@ def test_vault_when_the_sol_deposit_index_grows_then_interest_accrued_event(fake
         accounts[str(get_spot_market_public_key(DRIFT_PROGRAM_ID, 1))] = (_build("SpotMarket", sol), PROGRAM)
         fake.set_accounts(accounts)
         events = await venue.sync()
+        return before, venue.spot_balance(1), events
+
+    before, after, events = run(fake, body)
+    accrued = [e for e in events if isinstance(e, InterestAccrued)]
+    assert after > before
+    assert [(e.spot_market_index, e.amount) for e in accrued] == [(1, after - before)]
+
+
+def test_vault_when_a_command_reads_the_aged_chain_again_then_what_that_read_saw_is_reported(fake: FakeRpc) -> None:
+    # The command's own re-read (the reading aged past 10 s between two ticks) is a whole reading like the tick's:
+    # what changed since the last one (here SOL interest) must reach the bot, or the next reading's diff never
+    # shows it again (the snapshot it diffs against is the re-read's).
+    _serve(fake, _user(sol_scaled_balance=scaled_balance(1, 2 * SOL)))
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        before = venue.spot_balance(1)
+        perp, spots = bundled_markets()
+        sol = dataclasses.replace(
+            spots[1],
+            oracle=perp.amm.oracle,
+            oracle_source=OracleSource.PythLazer(),
+            cumulative_deposit_interest=spots[1].cumulative_deposit_interest * 1001 // 1000,
+        )
+        accounts = dict(fake._state.accounts)
+        accounts[str(get_spot_market_public_key(DRIFT_PROGRAM_ID, 1))] = (_build("SpotMarket", sol), PROGRAM)
+        fake.set_accounts(accounts)
+        clock: Any = venue.monotonic
+        clock.t += 11  # aged: the command reads the chain again before trading
+        events = await venue.execute(ENTRY)
         return before, venue.spot_balance(1), events
 
     before, after, events = run(fake, body)

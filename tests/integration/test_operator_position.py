@@ -182,3 +182,28 @@ def test_the_target_survives_a_restart_and_every_command_is_audited(work: Path, 
     assert band is None or (band["min"], band["max"]) == ("-0.200000000", "-0.200000000")
     assert ("open", "ok") in audited and ("close", "ok") in audited
     assert ("open", "refused") in audited and ("open", "error") in audited  # a gate's refusal; an unknown bot
+
+
+def test_an_open_when_the_store_cannot_record_it_is_refused_and_nothing_trades() -> None:
+    # the store writer failed (a full disk): the fleet is stopping, and a trade now would leave no record to recover
+    # from, so an operator's open is refused like the bots' own steps are skipped (``BotShell._store_down``)
+    from botrunner.store import StoreWriteError
+
+    path = short_dir()
+    try:
+        small_market(path / "data")
+        _fleet(path)
+        r = _start(path)
+        try:
+            before = _call(r, ShowBot(name="hedged"))["position"]
+            assert r.writer is not None
+            r.writer._failed = StoreWriteError("test: the store cannot be written")  # the failure a full disk leaves
+            code, message = _error(r, OpenPosition(name="hedged", size="5"))
+            assert code == "refused" and "gate=store_down" in message, (code, message)
+            assert _call(r, ShowBot(name="hedged"))["position"] == before  # nothing traded
+        finally:
+            if r.writer is not None:
+                r.writer._failed = None  # let the shutdown write its last records
+            r.shutdown()
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

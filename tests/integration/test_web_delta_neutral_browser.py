@@ -8,12 +8,14 @@ Skips when /usr/bin/chromium is absent, except in CI (``CI=true``), where that F
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright
 
 from botrunner.runner import Runner, RunOptions
 from botrunner.web.server import DashboardOptions
@@ -115,5 +117,36 @@ def test_the_two_leg_panel_fills(runner: Runner, browser: Browser, tmp_path: Pat
     assert overflow <= 0, f"{label}: the page is {overflow}px wider than the screen"
     page.locator("#legs-panel").scroll_into_view_if_needed()
     page.screenshot(path=str(_shots(tmp_path) / f"dn-{label}.png"), full_page=True)
+    assert errors == []
+    page.close()
+
+
+def test_open_from_the_page_when_two_leg_bot_then_sent_without_a_side(runner: Runner, browser: Browser) -> None:
+    # a two-leg bot's open takes no side (the bot refuses one as bad_args): the page must leave it out
+    page, errors = _open_delta_neutral(browser, runner, *SCREENS["desktop"])
+    sent: list[str] = []
+    answers: list[str] = []
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framesent", lambda payload: sent.append(str(payload)))
+        ws.on("framereceived", lambda payload: answers.append(str(payload)))
+
+    page.on("websocket", watch)
+    page.reload()  # the socket opened before the watch: open it again, watched
+    page.locator(f'#fleet-table tbody tr[data-bot="{NAME}"]').click(timeout=15_000)
+    expect(page.locator("#bot-name")).to_have_text(NAME)
+    expect(page.locator("#leg-vault")).to_contain_text("allocated", timeout=15_000)
+    page.locator("#size").fill("0.5")
+    page.locator('button[data-cmd="DRIFT_OPEN_POSITION"]').click()
+    expect(page.locator("#confirm-text")).to_contain_text("hedged 0.5")
+    page.locator("#confirm-ok").click()
+    deadline = time.monotonic() + 15
+    opens: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not any(opens and str(opens[0]["id"]) in a for a in answers):
+        page.wait_for_timeout(100)
+        opens = [json.loads(s) for s in sent if "DRIFT_OPEN_POSITION" in s]
+    assert len(opens) == 1 and "side" not in opens[0], opens
+    [answer] = [json.loads(a) for a in answers if str(opens[0]["id"]) in a and "COMMAND_RESULT" in a][-1:]
+    assert answer["ok"] or answer["error"]["code"] != "bad_args", answer
     assert errors == []
     page.close()

@@ -179,7 +179,10 @@ def test_every_command_and_error_code(runner: Runner) -> None:
             "bad_args"
         )
         # opening a position: through the bot's step and its Risk Governor
-        opened = await s.command(id="c18", type="DRIFT_OPEN_POSITION", bot="alpha", side="long", size="0.1")
+        # (confirmed: what counts is the trade from the position the grid holds to the target, not the target)
+        opened = await s.command(
+            id="c18", type="DRIFT_OPEN_POSITION", bot="alpha", side="long", size="0.1", confirm=True
+        )
         assert opened["ok"], opened
         assert opened["result"]["action"] == "open" and opened["result"]["target_base"] == "0.1"
         assert ask(runner, ShowBot(name="alpha"))["band"]["max"] == "0.100000000"  # the band its governor approved
@@ -190,7 +193,9 @@ def test_every_command_and_error_code(runner: Runner) -> None:
             id="c19b", type="DRIFT_OPEN_POSITION", bot="alpha", side="long", size="1000", confirm=True
         )
         assert _error(refused) == "refused" and "gate=risk_governor" in refused["error"]["message"]
-        assert _error(await s.command(id="c19c", type="DRIFT_OPEN_POSITION", bot="alpha", size="0.1")) == "bad_args"
+        # (confirmed: without a side the page's check takes it for a two-leg open, whose spot leg alpha never posted)
+        no_side = await s.command(id="c19c", type="DRIFT_OPEN_POSITION", bot="alpha", size="0.1", confirm=True)
+        assert _error(no_side) == "bad_args"
         assert _error(await s.command(id="c19d", type="DRIFT_OPEN_POSITION", bot="alpha", side="long", size="0")) == (
             "bad_args"
         )

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from botrunner.bot.driver import BotDriver, RowBuffer
 from botrunner.bot.operator_position import OpenTarget
 from botrunner.bot.pipeline import BotDefinition, LegsState
-from botrunner.bot.step import FundingSettled, Operator
+from botrunner.bot.step import BarClose, FundingSettled, Operator
 from botrunner.config import BotConfig, load_bot
 from botrunner.connector.commands import CancelAndPlace, PlaceOrders
 from botrunner.core.side import Side
@@ -114,3 +114,32 @@ def test_a_two_leg_open_is_one_place_legs_of_equal_legs_the_governor_approved_wi
     assert (verdict.spot_delta, verdict.perp_delta) == (size, -size)
     assert verdict.leverage_after <= verdict.leverage_cap_x10000
     assert venue.spot_balance(1) == size and venue.position.base_asset_amount == -size
+
+
+@SETTINGS
+@given(
+    first=st.integers(1, 200).map(lambda steps: steps * STEP),
+    second=st.integers(1, 200).map(lambda steps: steps * STEP),
+    price=prices,
+)
+def test_while_a_place_legs_is_in_flight_no_open_or_decision_sends_another(first: int, second: int, price: int) -> None:
+    # one PlaceLegs at a time, whatever the operator asks meanwhile: a second would be sized from legs that do not
+    # count the first (the step alone, so the first's outcome never arrives)
+    from botrunner.bot.legs import legs_step
+
+    definition = BotDefinition.from_config(LEGS)
+    venue = PaperVenue(LEGS.market_spec, PaperConfig(), deposit_quote=10**6 * USD, oracle_price=price, now=T0)
+    state = definition.initial_state(T0)
+    state, _ = legs_step(definition, state, FundingSettled(T0, 20_000_000), venue)
+    state, opened = legs_step(
+        definition, state, Operator(ts=T0 + 60, command=OpenTarget(first), mark=price, oracle=price), venue
+    )
+    if not any(isinstance(c, PlaceLegs) for c in opened.commands):
+        return  # refused: nothing in flight
+    state, again = legs_step(
+        definition, state, Operator(ts=T0 + 61, command=OpenTarget(second), mark=price, oracle=price), venue
+    )
+    bar = BarClose(ts=T0 + 300, close_ts=T0 + 300, price=price, oracle=price)
+    state, later = legs_step(definition, state, bar, venue)
+    assert not [c for c in (*again.commands, *later.commands) if isinstance(c, PlaceLegs)]
+    assert state.strategy.pending

@@ -225,3 +225,28 @@ def test_the_target_survives_a_checkpoint() -> None:
     assert decode_checkpoint(msgspec.json.encode(envelope), "b").flags == flags
     old = msgspec.json.encode(msgspec.structs.replace(envelope, flags=OperatorFlags(pause=True)))
     assert decode_checkpoint(old, "b").flags.target_base is None  # a checkpoint from before: no target
+
+
+def test_legs_open_when_a_place_legs_is_still_in_flight_then_refused_and_the_one_in_flight_stays_marked() -> None:
+    # the first open's PlaceLegs is sent and not yet answered (live: on the loop; paper: latency): a second open is
+    # refused (legs_in_flight), and the refusal must not forget the first is in flight, or the next decision sends
+    # another PlaceLegs sized from legs that do not count the first: the hedge traded twice
+    from botrunner.bot.legs import legs_step
+
+    definition = BotDefinition.from_config(_legs())
+    venue = PaperVenue(
+        definition.market, PaperConfig(), deposit_quote=_legs().capital_quote, oracle_price=PRICE, now=T0
+    )
+    state = definition.initial_state(T0)
+    state, _ = legs_step(definition, state, FundingSettled(T0, FAVOURABLE), venue)
+    state, first = legs_step(definition, state, _op(OpenTarget(10 * SOL)), venue)
+    assert [type(c) for c in first.commands] == [PlaceLegs]  # sent; the venue has not answered
+    in_flight = state.strategy.pending
+    assert in_flight
+    state, second = legs_step(definition, state, _op(OpenTarget(12 * SOL), ts=T0 + 61), venue)
+    assert second.refusal is not None and second.refusal.gate == "legs_in_flight" and second.commands == ()
+    assert state.strategy.pending == in_flight
+    state, later = legs_step(
+        definition, state, BarClose(ts=T0 + 300, close_ts=T0 + 300, price=PRICE, oracle=PRICE), venue
+    )
+    assert not [c for c in later.commands if isinstance(c, PlaceLegs)]  # still waiting for the first's outcome
