@@ -24,6 +24,7 @@ Pure of I/O apart from reading nothing: the caller loads the data; the same inpu
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -189,13 +190,18 @@ class _Replay:
         self.liquidations = 0
         self.min_liq: int | None = None
         self.external_price = inputs.external_candles.bars[0].close
+        # when each Drift record was published (its own ts, seconds after the hour it closes): the rate series is
+        # stamped on the hour boundary, so on the hour it would show a record that has not landed yet
+        self.drift_published = [r.ts for r in inputs.drift_funding]
 
     # --- prices and money ---------------------------------------------------------------------------------------
     def equity(self) -> int:
         return self.drift.equity() + self.external.equity(self.external_price)
 
     def rates(self, ts: int) -> tuple[int, int]:
-        drift = self.inputs.drift_rates.at(ts)
+        """Both venues' latest rates per hour published by ``ts`` (0 before the first)."""
+        i = bisect.bisect_right(self.drift_published, ts)
+        drift = self.inputs.drift_rates.at(self.inputs.drift_funding[i - 1].hour_end) if i else None
         external = self.inputs.external_funding.at(ts)
         return (0 if drift is None else drift.rate_per_hour, 0 if external is None else external.rate_per_hour)
 
