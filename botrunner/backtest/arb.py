@@ -144,6 +144,11 @@ class _Open(msgspec.Struct, kw_only=True):
     drift_funding_at_open: int
     external_funding_at_open: int
     entry_outcome: Outcome
+    # set by the first close attempt: a close that stops short (the Drift leg missed or filled part) is carried on
+    # at the next bar for the same reason, whatever the pipeline says then, and the trade reports the size it closed
+    closing: ExitReason | None = None  # None with a closing_base: the end of the window closes it
+    closing_base: int = 0  # 0: no close begun
+    closing_notional: int = 0
 
 
 def _net_rate(drift_side: Side, drift_rate: int, external_rate: int) -> int:
@@ -392,8 +397,12 @@ class _Replay:
         )
         decision, self.memory = evaluate(self.settings.exits, inputs, self.memory)
         reason = force if force is not None else None if decision is None else decision.reason
+        if pos.closing_base:
+            reason = pos.closing  # a decided exit is finished, not re-decided
         if reason is None and not at_end:
             return
+        if not pos.closing_base:
+            pos.closing, pos.closing_base, pos.closing_notional = reason, abs(drift_base), drift_notional
         report = self.run_execution(ts, pos.drift_side, 0, drift_notional)
         loss = sum(r.loss_quote for r in report.leg_outs)
         self.leg_outs.extend(LegOutRow(pos.trade_id, "close", r) for r in report.leg_outs)
@@ -412,8 +421,8 @@ class _Replay:
                 opened=pos.opened,
                 closed=ts,
                 drift_side=pos.drift_side,
-                base=abs(drift_base),
-                notional=drift_notional,
+                base=pos.closing_base,
+                notional=pos.closing_notional,
                 entry_net_rate=pos.entry_net_rate,
                 pnl=pnl,
                 leg_out_loss=total_loss,

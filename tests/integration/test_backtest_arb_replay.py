@@ -1,0 +1,99 @@
+"""The funding-arbitrage backtest's replay (``botrunner.backtest.arb``) on the shared data: it decides only on data
+published by the decision time (a Drift funding record that lands seconds after the hour is not known on the hour),
+and a decided exit is carried out to the end (a close that stops short continues on the next bar)."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from typing import Any
+
+from botrunner.backtest.arb import ArbInputs, run_arb_backtest
+from botrunner.backtest.arb_fills import ExecutionModel
+from botrunner.config import load_bot
+from botrunner.core.side import Side
+from botrunner.marketdata.candles import load_candles
+from botrunner.marketdata.funding import load_drift_funding
+from botrunner.marketdata.venue_data import Coin, Venue, candles_path, funding_path
+from botrunner.marketdata.venue_funding import load_venue_funding
+from botrunner.paper.external import external_rules
+from botrunner.paper.fees import drift_fee_tier
+from governors.leg_out import ArbLeg
+from tests.integration.test_backtest_arb import BOT
+from tests.support.margin import SHARED_DATA, require
+
+START = 1_746_748_800  # 2025-05-09T00:00Z
+END = 1_747_267_200  # 2025-05-15T00:00Z: two pairs opened on hours whose Drift record landed after the hour
+CLOSE_START = 1_744_588_800  # 2025-04-14T00:00Z
+CLOSE_END = 1_753_488_000  # 2025-07-26T00:00Z
+BAR_S = 300
+
+
+def _inputs(start: int, end: int, model: ExecutionModel | None = None) -> dict[str, Any]:
+    data = require(SHARED_DATA / "market" / "hyperliquid").parent.parent
+    drift_file = funding_path(data, Venue.DRIFT, Coin.SOL)
+    hl_file = funding_path(data, Venue.HYPERLIQUID, Coin.SOL)
+    drift_candles = candles_path(data, Venue.BINANCE, Coin.SOL, "5m")
+    hl_candles = candles_path(data, Venue.HYPERLIQUID, Coin.SOL, "5m")
+    assert drift_file and hl_file and drift_candles and hl_candles
+    return {
+        "bot": load_bot(BOT),
+        "drift_candles": load_candles(drift_candles),
+        "external_candles": load_candles(hl_candles),
+        "drift_funding": load_drift_funding(drift_file).records,
+        "drift_rates": load_venue_funding(drift_file, Venue.DRIFT, Coin.SOL),
+        "external_funding": load_venue_funding(hl_file, Venue.HYPERLIQUID, Coin.SOL),
+        "external_rules": external_rules(Venue.HYPERLIQUID, Coin.SOL),
+        "drift_fees": drift_fee_tier(1),
+        "start": start,
+        "end": end,
+        "model": model or ExecutionModel(),
+    }
+
+
+def test_an_entry_uses_the_drift_rate_published_by_then_not_the_one_landing_seconds_later() -> None:
+    inputs = _inputs(START, END)
+    result = run_arb_backtest(ArbInputs(**inputs))
+    records, drift_rates, hl = inputs["drift_funding"], inputs["drift_rates"], inputs["external_funding"]
+    assert result.trades
+    late = 0
+    for trade in result.trades:
+        published = records[bisect.bisect_right(records, trade.opened, key=lambda r: r.ts) - 1]
+        late += records[bisect.bisect_right(records, trade.opened, key=lambda r: r.hour_end) - 1] is not published
+        drift_point = drift_rates.at(published.hour_end)
+        hl_point = hl.at(trade.opened)
+        assert drift_point is not None and hl_point is not None
+        d, e = drift_point.rate_per_hour, hl_point.rate_per_hour
+        net = e - d if trade.drift_side is Side.BUY else d - e
+        assert trade.entry_net_rate == net, f"trade {trade.trade_id} opened at {trade.opened} on a rate not yet known"
+    assert late, "the window must hold an entry whose hour's Drift record landed after the hour"
+
+
+def test_a_close_that_stops_short_is_finished_on_the_next_bar_for_the_same_reason() -> None:
+    # a Drift leg that often fills only half: closes take several executions, a bar apart
+    model = ExecutionModel(drift_partial_bps=3_000, drift_miss_bps=2_000)
+    result = run_arb_backtest(ArbInputs(**_inputs(CLOSE_START, CLOSE_END, model)))
+    multi_bar = 0
+    for trade in result.trades:
+        closing = trade.drift_side.opposite
+        bars = sorted(
+            {
+                f.ts_ms // 1000 // BAR_S
+                for f in result.fills
+                if f.leg is ArbLeg.DRIFT
+                and f.side is closing
+                and trade.opened * 1000 < f.ts_ms
+                and f.ts_ms // 1000 // BAR_S <= trade.closed // BAR_S
+            }
+        )
+        closed_base = sum(
+            f.base
+            for f in result.fills
+            if f.leg is ArbLeg.DRIFT and f.side is closing and f.ts_ms // 1000 // BAR_S in bars
+        )
+        multi_bar += len(bars) > 1
+        assert all(b - a == 1 for a, b in itertools.pairwise(bars)), (
+            f"trade {trade.trade_id}: its close stopped short and waited for bars {bars} (x 300 s)"
+        )
+        assert trade.base == closed_base, f"trade {trade.trade_id}: reports {trade.base} base, closed {closed_base}"
+    assert multi_bar, "the window must hold a close that stopped short"
