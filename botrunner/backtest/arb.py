@@ -173,6 +173,16 @@ class _Replay:
         self.tape = Tape(now=inputs.start, price=first_price)
         half = bot.capital_quote // 2
         self.drift = PaperAccount(bot.market_spec, inputs.drift_fees, self.tape, deposit_quote=half)
+        # the leg-out machine sizes its follow orders and the model its partial fills in its step_base: it must be
+        # the coarser venue's order step (Binance trades SOL in whole units), or a fill cannot be booked
+        steps = (self.leg_config.step_base, inputs.external_rules.step_base, self.drift.market.step_size)
+        self.step = max(steps)
+        if any(self.step % s for s in steps):
+            raise ArbBacktestError(
+                f"strategy.leg_out.step_base {self.leg_config.step_base} (1e9) is not a multiple of both venues' "
+                f"order steps (Drift {steps[2]}, {inputs.external_rules.venue} {steps[1]})"
+            )
+        self.leg_config = msgspec.structs.replace(self.leg_config, step_base=self.step)
         self.external: ExternalAccount = open_account(inputs.external_rules, bot.capital_quote - half)
         self.book = start(bot.capital_quote)
         self.breaker = Breaker()
@@ -290,7 +300,7 @@ class _Replay:
         if any(c.status is CheckStatus.FAILED for c in verdict.checks):
             self.skips["hard_constraint"] += 1
             return
-        step = max(self.leg_config.step_base, self.inputs.external_rules.step_base, self.drift.market.step_size)
+        step = self.step
         decision = decide_entry(
             self.settings,
             EntryInputs(

@@ -26,15 +26,19 @@ START = 1_746_748_800  # 2025-05-09T00:00Z
 END = 1_747_267_200  # 2025-05-15T00:00Z: two pairs opened on hours whose Drift record landed after the hour
 CLOSE_START = 1_744_588_800  # 2025-04-14T00:00Z
 CLOSE_END = 1_753_488_000  # 2025-07-26T00:00Z
+BINANCE_START = 1_744_585_200  # 2025-04-13T23:00Z .. 2025-10-13T16:00Z: the window `botrunner backtest` picks
+BINANCE_END = 1760371200
 BAR_S = 300
 
 
-def _inputs(start: int, end: int, model: ExecutionModel | None = None) -> dict[str, Any]:
+def _inputs(
+    start: int, end: int, model: ExecutionModel | None = None, external: Venue = Venue.HYPERLIQUID
+) -> dict[str, Any]:
     data = require(SHARED_DATA / "market" / "hyperliquid").parent.parent
     drift_file = funding_path(data, Venue.DRIFT, Coin.SOL)
-    hl_file = funding_path(data, Venue.HYPERLIQUID, Coin.SOL)
+    hl_file = funding_path(data, external, Coin.SOL)
     drift_candles = candles_path(data, Venue.BINANCE, Coin.SOL, "5m")
-    hl_candles = candles_path(data, Venue.HYPERLIQUID, Coin.SOL, "5m")
+    hl_candles = candles_path(data, external, Coin.SOL, "5m")
     assert drift_file and hl_file and drift_candles and hl_candles
     return {
         "bot": load_bot(BOT),
@@ -42,8 +46,8 @@ def _inputs(start: int, end: int, model: ExecutionModel | None = None) -> dict[s
         "external_candles": load_candles(hl_candles),
         "drift_funding": load_drift_funding(drift_file).records,
         "drift_rates": load_venue_funding(drift_file, Venue.DRIFT, Coin.SOL),
-        "external_funding": load_venue_funding(hl_file, Venue.HYPERLIQUID, Coin.SOL),
-        "external_rules": external_rules(Venue.HYPERLIQUID, Coin.SOL),
+        "external_funding": load_venue_funding(hl_file, external, Coin.SOL),
+        "external_rules": external_rules(external, Coin.SOL),
         "drift_fees": drift_fee_tier(1),
         "start": start,
         "end": end,
@@ -97,3 +101,15 @@ def test_a_close_that_stops_short_is_finished_on_the_next_bar_for_the_same_reaso
         )
         assert trade.base == closed_base, f"trade {trade.trade_id}: reports {trade.base} base, closed {closed_base}"
     assert multi_bar, "the window must hold a close that stopped short"
+
+
+def test_an_external_venue_with_a_coarser_order_step_runs_the_machine_on_that_step() -> None:
+    # Binance's SOL perp trades whole SOL; the bot's leg_out.step_base is 0.01 SOL (Hyperliquid's and Drift's): the
+    # execution must not book a half-filled 13.5 SOL on Binance (it raised ValueError from the paper account)
+    inputs = _inputs(BINANCE_START, BINANCE_END, external=Venue.BINANCE)
+    step = inputs["external_rules"].step_base
+    assert step > inputs["bot"].strategy.leg_out.step_base
+    result = run_arb_backtest(ArbInputs(**inputs))
+    external = [f for f in result.fills if f.leg is ArbLeg.EXTERNAL]
+    assert external, "the window must trade"
+    assert all(f.base % step == 0 for f in external)
