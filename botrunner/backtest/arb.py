@@ -414,15 +414,16 @@ class _Replay:
         if not pos.closing_base:
             pos.closing, pos.closing_base, pos.closing_notional = reason, abs(drift_base), drift_notional
         report = self.run_execution(ts, pos.drift_side, 0, drift_notional)
-        loss = sum(r.loss_quote for r in report.leg_outs)
         self.leg_outs.extend(LegOutRow(pos.trade_id, "close", r) for r in report.leg_outs)
+        if report.leg_outs:  # booked now: a close that stops short runs again, each execution's leg-outs count
+            loss = sum(r.loss_quote for r in report.leg_outs)
+            self.book = book_leg_out(self.book, loss)
+            pos.leg_out_loss += loss
         if self.drift.position.base_asset_amount or self.external.base:
             if report.finished.outcome is Outcome.STUCK:
                 raise ArbBacktestError(f"{ts}: closing trade {pos.trade_id} is stuck with naked legs")
-            return  # the close stopped short (the Drift leg missed its window): the pipeline asks again next bar
-        if report.leg_outs:
-            self.book = book_leg_out(self.book, loss)
-        total_loss = pos.leg_out_loss + loss
+            return  # the close stopped short (the Drift leg missed its window): it goes on at the next bar
+        total_loss = pos.leg_out_loss
         pnl = self.equity() - pos.equity_before + total_loss
         self.book = close(self.book, pos.trade_id, pnl, ts, reason)
         self.trades.append(

@@ -131,3 +131,14 @@ def test_the_books_match_the_money_that_moved_not_only_themselves() -> None:
     assert result.portfolio.realised == result.ending - result.starting
     # Drift books a fill's quote rounded its own way: at most one micro-dollar per fill apart
     assert abs(result.portfolio.realised - moved) <= len(result.fills), (result.portfolio.realised, moved)
+
+
+def test_a_trades_leg_out_loss_is_every_leg_out_of_its_executions() -> None:
+    # closes that stop short and are hedged: each execution's leg-outs belong to the trade, not only the last one's
+    model = ExecutionModel(drift_partial_bps=3_000, drift_miss_bps=2_000, external_miss_bps=3_000)
+    result = run_arb_backtest(ArbInputs(**_inputs(CLOSE_START, CLOSE_END, model)))
+    closes = [row for row in result.leg_outs if row.phase == "close"]
+    assert closes, "the window must hold a close that was hedged"
+    for trade in result.trades:
+        rows = sum(row.record.loss_quote for row in result.leg_outs if row.trade_id == trade.trade_id)
+        assert trade.leg_out_loss == rows, f"trade {trade.trade_id}: {trade.leg_out_loss} booked, {rows} recorded"
