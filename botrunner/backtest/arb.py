@@ -24,6 +24,7 @@ Pure of I/O apart from reading nothing: the caller loads the data; the same inpu
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -143,6 +144,11 @@ class _Open(msgspec.Struct, kw_only=True):
     drift_funding_at_open: int
     external_funding_at_open: int
     entry_outcome: Outcome
+    # set by the first close attempt: a close that stops short (the Drift leg missed or filled part) is carried on
+    # at the next bar for the same reason, whatever the pipeline says then, and the trade reports the size it closed
+    closing: ExitReason | None = None  # None with a closing_base: the end of the window closes it
+    closing_base: int = 0  # 0: no close begun
+    closing_notional: int = 0
 
 
 def _net_rate(drift_side: Side, drift_rate: int, external_rate: int) -> int:
@@ -167,6 +173,16 @@ class _Replay:
         self.tape = Tape(now=inputs.start, price=first_price)
         half = bot.capital_quote // 2
         self.drift = PaperAccount(bot.market_spec, inputs.drift_fees, self.tape, deposit_quote=half)
+        # the leg-out machine sizes its follow orders and the model its partial fills in its step_base: it must be
+        # the coarser venue's order step (Binance trades SOL in whole units), or a fill cannot be booked
+        steps = (self.leg_config.step_base, inputs.external_rules.step_base, self.drift.market.step_size)
+        self.step = max(steps)
+        if any(self.step % s for s in steps):
+            raise ArbBacktestError(
+                f"strategy.leg_out.step_base {self.leg_config.step_base} (1e9) is not a multiple of both venues' "
+                f"order steps (Drift {steps[2]}, {inputs.external_rules.venue} {steps[1]})"
+            )
+        self.leg_config = msgspec.structs.replace(self.leg_config, step_base=self.step)
         self.external: ExternalAccount = open_account(inputs.external_rules, bot.capital_quote - half)
         self.book = start(bot.capital_quote)
         self.breaker = Breaker()
@@ -189,13 +205,18 @@ class _Replay:
         self.liquidations = 0
         self.min_liq: int | None = None
         self.external_price = inputs.external_candles.bars[0].close
+        # when each Drift record was published (its own ts, seconds after the hour it closes): the rate series is
+        # stamped on the hour boundary, so on the hour it would show a record that has not landed yet
+        self.drift_published = [r.ts for r in inputs.drift_funding]
 
     # --- prices and money ---------------------------------------------------------------------------------------
     def equity(self) -> int:
         return self.drift.equity() + self.external.equity(self.external_price)
 
     def rates(self, ts: int) -> tuple[int, int]:
-        drift = self.inputs.drift_rates.at(ts)
+        """Both venues' latest rates per hour published by ``ts`` (0 before the first)."""
+        i = bisect.bisect_right(self.drift_published, ts)
+        drift = self.inputs.drift_rates.at(self.inputs.drift_funding[i - 1].hour_end) if i else None
         external = self.inputs.external_funding.at(ts)
         return (0 if drift is None else drift.rate_per_hour, 0 if external is None else external.rate_per_hour)
 
@@ -279,7 +300,7 @@ class _Replay:
         if any(c.status is CheckStatus.FAILED for c in verdict.checks):
             self.skips["hard_constraint"] += 1
             return
-        step = max(self.leg_config.step_base, self.inputs.external_rules.step_base, self.drift.market.step_size)
+        step = self.step
         decision = decide_entry(
             self.settings,
             EntryInputs(
@@ -386,18 +407,23 @@ class _Replay:
         )
         decision, self.memory = evaluate(self.settings.exits, inputs, self.memory)
         reason = force if force is not None else None if decision is None else decision.reason
+        if pos.closing_base:
+            reason = pos.closing  # a decided exit is finished, not re-decided
         if reason is None and not at_end:
             return
+        if not pos.closing_base:
+            pos.closing, pos.closing_base, pos.closing_notional = reason, abs(drift_base), drift_notional
         report = self.run_execution(ts, pos.drift_side, 0, drift_notional)
-        loss = sum(r.loss_quote for r in report.leg_outs)
         self.leg_outs.extend(LegOutRow(pos.trade_id, "close", r) for r in report.leg_outs)
+        if report.leg_outs:  # booked now: a close that stops short runs again, each execution's leg-outs count
+            loss = sum(r.loss_quote for r in report.leg_outs)
+            self.book = book_leg_out(self.book, loss)
+            pos.leg_out_loss += loss
         if self.drift.position.base_asset_amount or self.external.base:
             if report.finished.outcome is Outcome.STUCK:
                 raise ArbBacktestError(f"{ts}: closing trade {pos.trade_id} is stuck with naked legs")
-            return  # the close stopped short (the Drift leg missed its window): the pipeline asks again next bar
-        if report.leg_outs:
-            self.book = book_leg_out(self.book, loss)
-        total_loss = pos.leg_out_loss + loss
+            return  # the close stopped short (the Drift leg missed its window): it goes on at the next bar
+        total_loss = pos.leg_out_loss
         pnl = self.equity() - pos.equity_before + total_loss
         self.book = close(self.book, pos.trade_id, pnl, ts, reason)
         self.trades.append(
@@ -406,8 +432,8 @@ class _Replay:
                 opened=pos.opened,
                 closed=ts,
                 drift_side=pos.drift_side,
-                base=abs(drift_base),
-                notional=drift_notional,
+                base=pos.closing_base,
+                notional=pos.closing_notional,
                 entry_net_rate=pos.entry_net_rate,
                 pnl=pnl,
                 leg_out_loss=total_loss,

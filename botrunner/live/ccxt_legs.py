@@ -7,7 +7,8 @@ venue said into those events:
 =====================  =====================================================================================
 adapter outcome        events for the machine
 =====================  =====================================================================================
-FILLED                 ``Filled`` (the whole size, at the average price)
+FILLED                 ``Filled`` (the whole size sent, at the average price); ``Cancelled`` too when the size was
+                       rounded down to the step (the unsent rest is dead)
 PARTIAL                ``Filled`` for what filled, then ``Cancelled`` (the IOC / market rest is dead)
 EXPIRED (a limit)      ``Cancelled``, but only when the machine cancels it (below)
 EXPIRED (a market)     ``Rejected`` (the venue could not execute the hedge: counts towards the machine's limit)
@@ -66,6 +67,8 @@ class ExternalLeg:
         self._pause_s = resolve_pause_s
         self._pending: dict[int, tuple[OrderReport, bool]] = {}  # machine id -> last report (UNKNOWN / OPEN), limit?
         self._held: set[int] = set()  # machine ids of IOC limits that found nothing, reported when cancelled
+        # machine ids sent smaller than asked (rounded down to the step): the unsent rest is dead once it fills
+        self._rounded: set[int] = set()
 
     @property
     def pending(self) -> tuple[int, ...]:
@@ -102,6 +105,8 @@ class ExternalLeg:
                 kind, price = OrderKind.MARKET, None
             case _ as unreachable:
                 assert_never(unreachable)
+        if base < command.base:
+            self._rounded.add(command.order_id)
         request = OrderRequest(
             self._symbol, command.side, base, kind, self.client_id(command.order_id), price, command.reduce_only
         )
@@ -129,7 +134,11 @@ class ExternalLeg:
         now = self._clock_ms()
         match report.outcome:
             case OrderOutcome.FILLED:
-                return [Filled(order_id, report.filled_base, report.avg_price or 0, now)]
+                filled: list[Event] = [Filled(order_id, report.filled_base, report.avg_price or 0, now)]
+                if order_id in self._rounded:  # the rest below one step was never sent: it is dead
+                    self._rounded.discard(order_id)
+                    filled.append(Cancelled(order_id, now))
+                return filled
             case OrderOutcome.PARTIAL:
                 return [Filled(order_id, report.filled_base, report.avg_price or 0, now), Cancelled(order_id, now)]
             case OrderOutcome.EXPIRED if limit:

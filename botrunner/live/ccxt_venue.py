@@ -196,7 +196,8 @@ class OrderRequest(msgspec.Struct, frozen=True):
 
 class OrderReport(msgspec.Struct, frozen=True):
     """What the venue said about one order. ``filled_base`` 1e9; ``avg_price`` 1e6 (half-even), None without fills.
-    ``sent_ms`` is our clock when the order was signed: the ABSENT window starts there."""
+    ``sent_ms`` is our clock when the send call returned (the order was signed at or before it, after any wait in
+    ccxt's rate limiter): the ABSENT window starts there."""
 
     outcome: OrderOutcome
     symbol: str
@@ -319,7 +320,7 @@ def _exchange_for(
             "secret": credentials.secret if credentials else "",
             "timeout": int(timeout_s * 1000),
             # ccxt spaces calls by its cost table (Binance bans over-weight clients); the wait counts against the
-            # call's timeout, so a held order comes back UNKNOWN (then ABSENT), never sent late.
+            # call's timeout, and the request is signed after it: its ABSENT window starts when the call returns.
             "enableRateLimit": rate_limit,
             "options": {
                 "recvWindow": DEFAULT_RECV_WINDOW_MS,
@@ -601,7 +602,6 @@ class CcxtVenue:
         amount = decimal_text(order.base, 9)
         side = "buy" if order.side is Side.BUY else "sell"
         kind = "limit" if order.kind is OrderKind.IOC_LIMIT else "market"
-        sent = self._clock_ms()
         _log.info(
             "ccxt_order_send",
             venue=self.venue,
@@ -618,11 +618,14 @@ class CcxtVenue:
                 reply = await asyncio.wait_for(
                     self._exchange.create_order(order.symbol, kind, side, amount, price, params), self._timeout_s
                 )
-            report = self._report(order.symbol, order.client_id, sent, reply)
+            report = self._report(order.symbol, order.client_id, self._clock_ms(), reply)
         except (TimeoutError, ccxt_async.BaseError, CcxtVenueError) as exc:
             code = exc.code if isinstance(exc, _VenueReply) else None
             outcome = send_failure_outcome(exc)
-            report = OrderReport(outcome, order.symbol, order.client_id, sent, code=code, reason=_describe(exc))
+            # ccxt's rate limiter may hold the request before it signs it: the signature's timestamp (which starts
+            # Binance's recvWindow) is somewhere up to now, so the ABSENT window starts now, not before the call
+            signed_by = self._clock_ms()
+            report = OrderReport(outcome, order.symbol, order.client_id, signed_by, code=code, reason=_describe(exc))
         _log.info(
             "ccxt_order_outcome",
             venue=self.venue,
