@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -30,6 +30,9 @@ from driftpy.types import (
 from solders.pubkey import Pubkey
 from structlog.testing import capture_logs
 
+from botrunner.bot.legs import legs_step
+from botrunner.bot.pipeline import BotDefinition, BotState, LegsState
+from botrunner.bot.step import VenueReport
 from botrunner.config import BotMode, load_bot
 from botrunner.config.live import SpotFulfillment
 from botrunner.connector.orders import OrderIntent, OrderType
@@ -200,6 +203,59 @@ def test_legs_when_spot_leg_only_then_its_fill_is_read_back(fake: FakeRpc) -> No
     assert [(f.side, f.base, f.quote, f.fee) for f in spot_fills] == [(Side.BUY, SMALL, -45 * USDC, 30_000)]
 
 
+def _concluded(events: Any) -> tuple[str, int | None]:
+    """The two-leg step fed ``events`` with a PlaceLegs in flight: (its in-flight marker after, the cooldown's
+    start). An empty marker: the PlaceLegs concluded and the next decision may trade."""
+    bot = BotDefinition.from_config(load_bot(ROOT / "config" / "bots" / "sol-delta-neutral.yaml"))
+    state: BotState = bot.initial_state(0)
+    strategy: LegsState = state.strategy
+    strategy.pending = "rebalance_reduce_short"
+    state, _ = legs_step(bot, state, VenueReport(1, tuple(events)), cast(Any, None))  # the report reads no account
+    return strategy.pending, state.last_rebalance_ts
+
+
+def test_legs_when_spot_leg_only_fills_nothing_then_the_place_legs_concludes(fake: FakeRpc) -> None:
+    # a spot-only PlaceLegs whose IOC spot order lands but finds no liquidity within its limit: no fill, no perp
+    # order; the venue must still conclude the command, or the bot keeps it in flight and blocks every later trade
+    # as legs_in_flight (the paper venue refuses such a leg whole)
+    _serve(fake, _user())
+    spot_only = PlaceLegs(
+        spot=SpotOrder(spot_market_index=1, side=Side.BUY, base=SMALL, limit_price=150 * USDC),
+        perp=None,
+        reason="rebalance_reduce_short",
+    )
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        _serve(
+            fake,
+            _user(
+                open_orders=[
+                    {
+                        "status": "Canceled",
+                        "market_type": "Spot",
+                        "market_index": 1,
+                        "direction": "long",
+                        "base": SMALL,
+                        "price": 150 * USDC,
+                        "base_filled": 0,
+                        "quote_filled": 0,
+                        "order_id": 1,
+                    },
+                ],
+            ),
+        )
+        return await venue.execute(spot_only)
+
+    events = run(fake, body)
+    assert fake.count("sendTransaction") == 1
+    assert not [e for e in events if isinstance(e, Fill | SpotFill)]
+    assert [(e.command, e.reason) for e in events if isinstance(e, CommandRejected)] == [
+        ("PlaceLegs", RejectReason.INVALID_ORDER)
+    ]
+    assert _concluded(events) == ("", None)  # the marker cleared, and nothing filled: no cooldown
+
+
 def test_legs_when_simulation_fails_then_nothing_sent_and_the_whole_command_rejected(fake: FakeRpc) -> None:
     _serve(fake, _user())
     fake.fail_simulation({"InstructionError": [3, {"Custom": 6287}]}, ["Program log: no full fill"])
@@ -214,6 +270,27 @@ def test_legs_when_simulation_fails_then_nothing_sent_and_the_whole_command_reje
         (CommandRejected, "PlaceLegs", RejectReason.TRANSACTION_FAILED)
     ]
     assert not [e for e in events if isinstance(e, Fill | SpotFill)]
+    assert _concluded(events) == ("", None)  # the reverted legs leave nothing in flight
+
+
+def test_legs_when_landed_with_an_error_then_the_whole_command_rejected_and_nothing_stays_in_flight(
+    fake: FakeRpc,
+) -> None:
+    # the perp leg's FullFill reverted the whole transaction on chain (simulation passed, execution failed)
+    _serve(fake, _user())
+    fake.land_with_error({"InstructionError": [3, {"Custom": 6287}]})
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        return await venue.execute(ENTRY)
+
+    events = run(fake, body)
+    assert fake.count("sendTransaction") == 1
+    assert [(e.command, e.reason) for e in events if isinstance(e, CommandRejected)] == [
+        ("PlaceLegs", RejectReason.TRANSACTION_FAILED)
+    ]
+    assert not [e for e in events if isinstance(e, Fill | SpotFill)]
+    assert _concluded(events) == ("", None)
 
 
 def test_legs_when_outcome_unknown_then_never_resent_and_the_next_read_is_the_resync(fake: FakeRpc) -> None:
