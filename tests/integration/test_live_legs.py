@@ -662,6 +662,32 @@ def test_legs_on_phoenix_tx_size_stays_within_1232_bytes_with_room_for_a_jito_ti
     assert size == 918
 
 
+def test_legs_spot_sell_is_reduce_only_and_a_spot_buy_is_not(fake: FakeRpc) -> None:
+    # a spot sell beyond the SOL held would BORROW SOL on Drift (the paper venue refuses it): with no reversed carry
+    # for a two-leg bot, the spot sell is reduce-only on chain, read back from the instruction through Drift's IDL
+    _serve_phoenix(fake, _user(sol_scaled_balance=scaled_balance(1, SOL), perp_base=-SOL, perp_quote=150 * USDC))
+    sell = PlaceLegs(
+        spot=SpotOrder(spot_market_index=1, side=Side.SELL, base=SMALL, limit_price=149 * USDC),
+        perp=_perp(Side.BUY, SMALL, 151 * USDC),
+        reason="exit",
+    )
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        coder = venue.client.program.coder.instruction
+        flags = []
+        for legs in (sell, _entry(SMALL)):
+            plan = ix.legs_transaction(
+                venue.client, legs, market_index=0, sub_account_id=1, limit=TX_LIMIT, fulfillment=venue.fulfillment
+            )
+            spot = coder.parse(next(i for i in plan.instructions if i.program_id == DRIFT_PROGRAM_ID).data)
+            assert spot.name == PLACE_AND_TAKE_SPOT
+            flags.append((type(spot.data["params"].direction).__name__, spot.data["params"].reduce_only))
+        return flags
+
+    assert run(fake, body, settings=ON_PHOENIX) == [("Short", True), ("Long", False)]
+
+
 def test_legs_on_phoenix_when_the_config_is_not_for_sol_or_disabled_then_connect_refuses(fake: FakeRpc) -> None:
     for bad in (
         dataclasses.replace(PHOENIX, market_index=2),
