@@ -501,9 +501,9 @@ def spot_order_params(order: SpotOrder) -> OrderParams:
     """driftpy ``OrderParams`` for an immediate-or-cancel LIMIT order on spot market ``order.spot_market_index``:
     ``limit_price`` is the worst price (1e6), ``base`` the token amount (mint decimals).
 
-    A SELL is reduce-only: on Drift a spot sell beyond the tokens held BORROWS the rest, which only a reversed carry
-    would want (``allow_reverse``, refused for a two-leg bot by ``strategies.carry_settings.CarrySettings.validate``); the paper venue
-    refuses such a sell, and reduce-only makes the chain never borrow either."""
+    A SELL is reduce-only: on Drift a spot sell beyond the tokens held BORROWS the rest, which only a reversed
+    carry would want (``allow_reverse``, refused for a two-leg bot by ``strategies.carry_settings``'s
+    ``CarrySettings.validate``); the paper venue refuses such a sell, and reduce-only makes the chain never borrow."""
     from driftpy.types import MarketType, OrderParams, OrderParamsBitFlag
     from driftpy.types import OrderType as DriftOrderType
 
