@@ -208,7 +208,7 @@ def _decide(  # noqa: PLR0912, PLR0915  <why: one decision, its gates in order, 
                 ls.risk = verdict
                 if verdict.action is not RiskAction.APPROVE:
                     action = verdict.action
-                spot_delta, perp_delta = _deltas_of(bot, legs, verdict.spot_delta, verdict.perp_delta)
+                spot_delta, perp_delta = _deltas_of(bot, legs, verdict.spot_delta, verdict.perp_delta, held=spot)
                 cost = check_cost(
                     legs.cost,
                     CostInputs(
@@ -348,10 +348,16 @@ def _limit(price: int, side: Side, tolerance_bps: int, tick: int) -> int:
 def _deltas(bot: BotDefinition, legs: LegsSetup, decision: TwoLegDecision, *, spot: int, perp: int) -> tuple[int, int]:
     """(spot, perp) deltas that take both legs to the decision's targets, each on its step and at least its minimum
     order (else 0). Sizes round toward zero, so an exit never sells SOL that interest has not made a whole step."""
-    return _deltas_of(bot, legs, decision.spot_band.preferred_base - spot, decision.band.preferred_base - perp)
+    return _deltas_of(
+        bot, legs, decision.spot_band.preferred_base - spot, decision.band.preferred_base - perp, held=spot
+    )
 
 
-def _deltas_of(bot: BotDefinition, legs: LegsSetup, spot_delta: int, perp_delta: int) -> tuple[int, int]:
+def _deltas_of(bot: BotDefinition, legs: LegsSetup, spot_delta: int, perp_delta: int, *, held: int) -> tuple[int, int]:
+    """As ``_deltas``, of deltas already computed; a spot sell never exceeds the SOL ``held``: beyond it Drift
+    would BORROW SOL (a reversed carry, which a two-leg bot does not run: ``allow_reverse`` is refused), the paper
+    venue refuses it, and the live spot sell is reduce-only."""
+    spot_delta = max(spot_delta, -max(held, 0))
     market, spot_market = bot.market, legs.spot
     perp_size = abs(perp_delta) // market.step_size * market.step_size
     if perp_size < market.min_order_size:

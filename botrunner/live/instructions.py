@@ -499,7 +499,11 @@ PERP_FULL_FILL: Final = 2 | (100 << 8)
 
 def spot_order_params(order: SpotOrder) -> OrderParams:
     """driftpy ``OrderParams`` for an immediate-or-cancel LIMIT order on spot market ``order.spot_market_index``:
-    ``limit_price`` is the worst price (1e6), ``base`` the token amount (mint decimals)."""
+    ``limit_price`` is the worst price (1e6), ``base`` the token amount (mint decimals).
+
+    A SELL is reduce-only: on Drift a spot sell beyond the tokens held BORROWS the rest, which only a reversed
+    carry would want (``allow_reverse``, refused for a two-leg bot by ``strategies.carry_settings``'s
+    ``CarrySettings.validate``); the paper venue refuses such a sell, and reduce-only makes the chain never borrow."""
     from driftpy.types import MarketType, OrderParams, OrderParamsBitFlag
     from driftpy.types import OrderType as DriftOrderType
 
@@ -517,6 +521,7 @@ def spot_order_params(order: SpotOrder) -> OrderParams:
         price=order.limit_price,
         bit_flags=OrderParamsBitFlag.IMMEDIATE_OR_CANCEL,
         post_only=_post_only(PostOnlyMode.NONE),
+        reduce_only=order.side is Side.SELL,
     )
 
 

@@ -83,6 +83,7 @@ from botrunner.venue.port import (
     BalanceChanged,
     CommandRejected,
     Deposit,
+    Fill,
     InterestAccrued,
     ModifyOrder,
     OrderRejected,
@@ -580,6 +581,17 @@ class DriftVenue:
         out.extend(self._not_on_chain(confirmed_places, placing, ts))
         if isinstance(command, PlaceLegs) and spot_mark is not None and command.spot is not None and all_confirmed:
             out.extend(spot_mark.fills(self.client, self.sub_account_id, command.spot, ts))
+        if (
+            isinstance(command, PlaceLegs)
+            and all_confirmed
+            and not any(isinstance(e, Fill | SpotFill) for e in out[before_run:])
+        ):
+            # Landed with nothing filled: a spot-only legs trade whose IOC spot order found no liquidity within its
+            # limit (a perp leg is FullFill: it fills whole or reverts the transaction). Without an event the bot
+            # would keep this PlaceLegs in flight and block every later trade as legs_in_flight; the paper venue
+            # refuses such a leg whole with INVALID_ORDER, so the bot hears the same here (nothing moved but the fee)
+            detail = "landed, but no leg filled: the IOC spot order found no liquidity within its limit"
+            out.append(CommandRejected(ts=ts, command="PlaceLegs", reason=RejectReason.INVALID_ORDER, detail=detail))
         if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
             sign = 1 if isinstance(command, Deposit) else -1
             out.append(BalanceChanged(ts=ts, spot_market_index=command.spot_market_index, amount=sign * command.amount))

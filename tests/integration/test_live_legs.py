@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -30,6 +30,9 @@ from driftpy.types import (
 from solders.pubkey import Pubkey
 from structlog.testing import capture_logs
 
+from botrunner.bot.legs import legs_step
+from botrunner.bot.pipeline import BotDefinition, BotState, LegsState
+from botrunner.bot.step import VenueReport
 from botrunner.config import BotMode, load_bot
 from botrunner.config.live import SpotFulfillment
 from botrunner.connector.orders import OrderIntent, OrderType
@@ -200,6 +203,59 @@ def test_legs_when_spot_leg_only_then_its_fill_is_read_back(fake: FakeRpc) -> No
     assert [(f.side, f.base, f.quote, f.fee) for f in spot_fills] == [(Side.BUY, SMALL, -45 * USDC, 30_000)]
 
 
+def _concluded(events: Any) -> tuple[str, int | None]:
+    """The two-leg step fed ``events`` with a PlaceLegs in flight: (its in-flight marker after, the cooldown's
+    start). An empty marker: the PlaceLegs concluded and the next decision may trade."""
+    bot = BotDefinition.from_config(load_bot(ROOT / "config" / "bots" / "sol-delta-neutral.yaml"))
+    state: BotState = bot.initial_state(0)
+    strategy: LegsState = state.strategy
+    strategy.pending = "rebalance_reduce_short"
+    state, _ = legs_step(bot, state, VenueReport(1, tuple(events)), cast(Any, None))  # the report reads no account
+    return strategy.pending, state.last_rebalance_ts
+
+
+def test_legs_when_spot_leg_only_fills_nothing_then_the_place_legs_concludes(fake: FakeRpc) -> None:
+    # a spot-only PlaceLegs whose IOC spot order lands but finds no liquidity within its limit: no fill, no perp
+    # order; the venue must still conclude the command, or the bot keeps it in flight and blocks every later trade
+    # as legs_in_flight (the paper venue refuses such a leg whole)
+    _serve(fake, _user())
+    spot_only = PlaceLegs(
+        spot=SpotOrder(spot_market_index=1, side=Side.BUY, base=SMALL, limit_price=150 * USDC),
+        perp=None,
+        reason="rebalance_reduce_short",
+    )
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        _serve(
+            fake,
+            _user(
+                open_orders=[
+                    {
+                        "status": "Canceled",
+                        "market_type": "Spot",
+                        "market_index": 1,
+                        "direction": "long",
+                        "base": SMALL,
+                        "price": 150 * USDC,
+                        "base_filled": 0,
+                        "quote_filled": 0,
+                        "order_id": 1,
+                    },
+                ],
+            ),
+        )
+        return await venue.execute(spot_only)
+
+    events = run(fake, body)
+    assert fake.count("sendTransaction") == 1
+    assert not [e for e in events if isinstance(e, Fill | SpotFill)]
+    assert [(e.command, e.reason) for e in events if isinstance(e, CommandRejected)] == [
+        ("PlaceLegs", RejectReason.INVALID_ORDER)
+    ]
+    assert _concluded(events) == ("", None)  # the marker cleared, and nothing filled: no cooldown
+
+
 def test_legs_when_simulation_fails_then_nothing_sent_and_the_whole_command_rejected(fake: FakeRpc) -> None:
     _serve(fake, _user())
     fake.fail_simulation({"InstructionError": [3, {"Custom": 6287}]}, ["Program log: no full fill"])
@@ -214,6 +270,27 @@ def test_legs_when_simulation_fails_then_nothing_sent_and_the_whole_command_reje
         (CommandRejected, "PlaceLegs", RejectReason.TRANSACTION_FAILED)
     ]
     assert not [e for e in events if isinstance(e, Fill | SpotFill)]
+    assert _concluded(events) == ("", None)  # the reverted legs leave nothing in flight
+
+
+def test_legs_when_landed_with_an_error_then_the_whole_command_rejected_and_nothing_stays_in_flight(
+    fake: FakeRpc,
+) -> None:
+    # the perp leg's FullFill reverted the whole transaction on chain (simulation passed, execution failed)
+    _serve(fake, _user())
+    fake.land_with_error({"InstructionError": [3, {"Custom": 6287}]})
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        return await venue.execute(ENTRY)
+
+    events = run(fake, body)
+    assert fake.count("sendTransaction") == 1
+    assert [(e.command, e.reason) for e in events if isinstance(e, CommandRejected)] == [
+        ("PlaceLegs", RejectReason.TRANSACTION_FAILED)
+    ]
+    assert not [e for e in events if isinstance(e, Fill | SpotFill)]
+    assert _concluded(events) == ("", None)
 
 
 def test_legs_when_outcome_unknown_then_never_resent_and_the_next_read_is_the_resync(fake: FakeRpc) -> None:
@@ -429,8 +506,9 @@ def test_vault_when_the_reading_aged_past_10s_then_a_command_reads_again_first_a
     rejected = [e for e in refused if isinstance(e, CommandRejected)]
     assert [e.reason for e in rejected] == [RejectReason.VENUE_UNAVAILABLE] and "> 10 s" in rejected[0].detail
     assert retried >= 1  # it tried to read before refusing
-    # the fresh read let the second command through: one simulation, one send
-    assert not [e for e in accepted if isinstance(e, CommandRejected)]
+    # the fresh read let the second command through: one simulation, one send (the fake's User shows nothing
+    # filled, so the landed PlaceLegs concludes as a spot leg that filled nothing; see the test of that case)
+    assert [e.reason for e in accepted if isinstance(e, CommandRejected)] == [RejectReason.INVALID_ORDER]
     assert fake.count("simulateTransaction") == 1 and fake.count("sendTransaction") == 1
 
 
@@ -583,6 +661,32 @@ def test_legs_on_phoenix_tx_size_stays_within_1232_bytes_with_room_for_a_jito_ti
     # 999 with the tip transfer; the bound is what matters, the figure pins the account list's length
     assert size + TIP_TRANSFER_BYTES <= TX_LIMIT
     assert size == 918
+
+
+def test_legs_spot_sell_is_reduce_only_and_a_spot_buy_is_not(fake: FakeRpc) -> None:
+    # a spot sell beyond the SOL held would BORROW SOL on Drift (the paper venue refuses it): with no reversed carry
+    # for a two-leg bot, the spot sell is reduce-only on chain, read back from the instruction through Drift's IDL
+    _serve_phoenix(fake, _user(sol_scaled_balance=scaled_balance(1, SOL), perp_base=-SOL, perp_quote=150 * USDC))
+    sell = PlaceLegs(
+        spot=SpotOrder(spot_market_index=1, side=Side.SELL, base=SMALL, limit_price=149 * USDC),
+        perp=_perp(Side.BUY, SMALL, 151 * USDC),
+        reason="exit",
+    )
+
+    async def body(venue: DriftVenue) -> Any:
+        await venue.connect()
+        coder = venue.client.program.coder.instruction
+        flags = []
+        for legs in (sell, _entry(SMALL)):
+            plan = ix.legs_transaction(
+                venue.client, legs, market_index=0, sub_account_id=1, limit=TX_LIMIT, fulfillment=venue.fulfillment
+            )
+            spot = coder.parse(next(i for i in plan.instructions if i.program_id == DRIFT_PROGRAM_ID).data)
+            assert spot.name == PLACE_AND_TAKE_SPOT
+            flags.append((type(spot.data["params"].direction).__name__, spot.data["params"].reduce_only))
+        return flags
+
+    assert run(fake, body, settings=ON_PHOENIX) == [("Short", True), ("Long", False)]
 
 
 def test_legs_on_phoenix_when_the_config_is_not_for_sol_or_disabled_then_connect_refuses(fake: FakeRpc) -> None:
