@@ -583,13 +583,16 @@ class DriftVenue:
             out.extend(spot_mark.fills(self.client, self.sub_account_id, command.spot, ts))
         if (
             isinstance(command, PlaceLegs)
+            and command.perp is None
             and all_confirmed
             and not any(isinstance(e, Fill | SpotFill) for e in out[before_run:])
         ):
             # Landed with nothing filled: a spot-only legs trade whose IOC spot order found no liquidity within its
-            # limit (a perp leg is FullFill: it fills whole or reverts the transaction). Without an event the bot
-            # would keep this PlaceLegs in flight and block every later trade as legs_in_flight; the paper venue
-            # refuses such a leg whole with INVALID_ORDER, so the bot hears the same here (nothing moved but the fee)
+            # limit. Without an event the bot would keep this PlaceLegs in flight and block every later trade as
+            # legs_in_flight; the paper venue refuses such a leg whole with INVALID_ORDER, so the bot hears the same
+            # here (nothing moved but the fee). Only spot-only: a trade with a perp leg is FullFill, so if it landed
+            # the perp DID fill, and a read that shows no fill is stale; calling that "nothing filled" would free
+            # the bot to send the same trade again, so it stays in flight until a read shows the fill.
             detail = "landed, but no leg filled: the IOC spot order found no liquidity within its limit"
             out.append(CommandRejected(ts=ts, command="PlaceLegs", reason=RejectReason.INVALID_ORDER, detail=detail))
         if isinstance(command, Deposit | Withdraw | Transfer) and not any(isinstance(e, CommandRejected) for e in out):
