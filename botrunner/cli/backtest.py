@@ -133,6 +133,16 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     data_start, data_end = data.span()
     start = parse_when(args.start, end=False) if args.start else data.default_start(bot.strategy.warmup_s)
+    if not args.start and data.funding:
+        # No --from: start where Drift's funding records begin when the candles begin earlier (the shared data's
+        # Binance candles start a week before its Drift records); an explicit --from is never moved, it is refused
+        # the bar of the first record (records land seconds after their hour: rounded down to the bar); the hour
+        # that record closes is not traded, so no position can owe it
+        interval = data.candles.interval_s
+        first_hour = data.funding[0].ts // interval * interval
+        if start < first_hour:
+            print(f"window starts at {iso(first_hour)}: the first Drift funding record (the candles start earlier)")
+            start = first_hour
     end = parse_when(args.end, end=True) if args.end else data_end
     if start >= data_end or end <= data_start:
         raise CliError(

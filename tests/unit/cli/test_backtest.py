@@ -257,3 +257,29 @@ def test_scratch_directories_of_killed_writers_are_removed_and_others_kept(tmp_p
         writer.release()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([writing.name, foreign.name])
     assert remove_abandoned(tmp_path) == [writing]  # once its writer has let go
+
+
+def test_without_from_the_window_starts_at_the_first_funding_record_when_the_candles_start_earlier(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the shared data's shape: Binance candles begin a week before Drift's records; without --from the run starts
+    # on the first funded hour (and says so); an explicit --from before the records is still refused
+    import gzip
+
+    src = ROOT / "botrunner" / "data"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "SOL-USDT-PERP_binance_5m.csv.gz").write_bytes((src / "SOL-USDT-PERP_binance_5m.csv.gz").read_bytes())
+    lines = gzip.decompress((src / "SOL-PERP_drift_funding_1h.csv.gz").read_bytes()).decode().splitlines()
+    kept = [lines[0], *lines[241:]]  # the first 240 hours of records gone: 1758672003 (seconds late) comes first
+    (data / "SOL-PERP_drift_funding_1h.csv.gz").write_bytes(gzip.compress(("\n".join(kept) + "\n").encode()))
+    out = tmp_path / "out"
+    bot = str(BOTS / "sol-neutral-grid.yaml")
+    code, printed, err = run([bot, "--data", str(data), "--to", "2025-09-26", "--out", str(out), "--quiet"], capsys)
+    assert code == 0, err
+    assert "window starts at 2025-09-24T00:00:00Z: the first Drift funding record" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["from"].startswith("2025-09-24T00:00:00")
+    assert summary["funding_source"] == "drift_records"
+    code, _, err = run([bot, "--data", str(data), "--from", "2025-09-22", "--to", "2025-09-26"], capsys)
+    assert code == 2 and "--funding-formula" in err
