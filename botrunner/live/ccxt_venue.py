@@ -418,13 +418,18 @@ class CcxtVenue:
     ) -> _T:
         """A read: the result, or ``CcxtVenueError`` naming venue, call and symbol (timeouts included)."""
         try:
-            # ccxt's decimal_to_precision (every order and market call rounds through it) sets the CURRENT decimal
-            # context to ROUND_HALF_UP and traps Underflow, for the whole thread; it ran on a copy so that the
-            # runner's own Decimal maths (and anything else on this loop's thread) keeps its context
-            with decimal.localcontext():
-                return await asyncio.wait_for(make(), timeout_s or self._timeout_s)
+            return await self._bounded(make(), timeout_s)
         except (TimeoutError, ccxt_async.BaseError) as exc:
             raise self._error(call, symbol, exc) from None
+
+    async def _bounded(self, request: Awaitable[_T], timeout_s: float | None = None) -> _T:
+        """Every request to ccxt goes through here: bounded by the call timeout, and run on a copy of the decimal
+        context. ccxt's decimal_to_precision (every order and market call rounds through it) sets the CURRENT
+        context to ROUND_HALF_UP and traps Underflow, for the whole thread; on a copy, the runner's own Decimal
+        maths (and anything else on this loop's thread) keeps its context. The coroutine has not started yet: it
+        runs in the task ``wait_for`` creates inside the copy."""
+        with decimal.localcontext():
+            return await asyncio.wait_for(request, timeout_s or self._timeout_s)
 
     def _private(self, call: str, symbol: str) -> None:
         if not self._keyed:
@@ -614,10 +619,7 @@ class CcxtVenue:
             reduce_only=order.reduce_only,
         )
         try:
-            with decimal.localcontext():  # a copy for ccxt to rewrite (see _call)
-                reply = await asyncio.wait_for(
-                    self._exchange.create_order(order.symbol, kind, side, amount, price, params), self._timeout_s
-                )
+            reply = await self._bounded(self._exchange.create_order(order.symbol, kind, side, amount, price, params))
             report = self._report(order.symbol, order.client_id, self._clock_ms(), reply)
         except (TimeoutError, ccxt_async.BaseError, CcxtVenueError) as exc:
             code = exc.code if isinstance(exc, _VenueReply) else None
@@ -664,10 +666,7 @@ class CcxtVenue:
         self.market(symbol)  # a symbol never loaded is the caller's bug: raise, do not read
         self._private("order", symbol)
         try:
-            with decimal.localcontext():  # a copy for ccxt to rewrite (see _call)
-                reply = await asyncio.wait_for(
-                    self._exchange.fetch_order(None, symbol, {"origClientOrderId": client_id}), self._timeout_s
-                )
+            reply = await self._bounded(self._exchange.fetch_order(None, symbol, {"origClientOrderId": client_id}))
             return self._report(symbol, client_id, sent_ms, reply)
         except _VenueReply as exc:
             if exc.code != _BINANCE_NOT_FOUND:
@@ -693,10 +692,7 @@ class CcxtVenue:
         self.market(symbol)
         self._private("cancel", symbol)
         try:
-            with decimal.localcontext():  # a copy for ccxt to rewrite (see _call)
-                await asyncio.wait_for(
-                    self._exchange.cancel_order(None, symbol, {"origClientOrderId": client_id}), self._timeout_s
-                )
+            await self._bounded(self._exchange.cancel_order(None, symbol, {"origClientOrderId": client_id}))
         except _VenueReply as exc:
             _log.info("ccxt_cancel_refused", venue=self.venue, symbol=symbol, client_id=client_id, code=exc.code)
         except (TimeoutError, ccxt_async.BaseError) as exc:

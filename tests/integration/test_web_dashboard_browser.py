@@ -8,29 +8,23 @@ Skips when /usr/bin/chromium is absent (``make test`` installs it as root, ops/e
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from botrunner.control.client import ControlClient
 from botrunner.core.operator import ShowBot
 from botrunner.runner import Runner, RunOptions
 from botrunner.runtime.snapshots import BotSnapshot
 from botrunner.web.server import DashboardOptions
+from tests.support.browser import chromium, chromium_marks
 from tests.support.runtime import short_dir, small_fleet, small_market
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TOKEN = "browser-test-token-" + "y" * 32
 
-if not CHROMIUM.is_file():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI: Chromium is absent ({CHROMIUM}); the browser tests must run in CI", pytrace=False)
-    pytestmark = pytest.mark.skip(reason=f"Chromium is absent ({CHROMIUM}): ops/ensure_chromium.sh installs it")
+pytestmark = chromium_marks()
 
 
 def _free_port() -> int:
@@ -84,12 +78,8 @@ def fleet() -> Iterator[Fleet]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=60_000)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _open(browser: Browser, url: str) -> tuple[Page, list[str], list[str]]:

@@ -16,37 +16,20 @@ import msgspec
 import pytest
 
 from botrunner.core.operator import ShowBot
-from botrunner.runner import Runner, RunOptions
+from botrunner.runner import Runner
 from botrunner.runtime.hub import StatusBoard
 from botrunner.runtime.snapshots import BotSnapshot, BotSummary, FundingEvent, VaultView
 from botrunner.web.fleet import FleetView, two_legs
-from botrunner.web.server import DashboardOptions
-from tests.support.delta_neutral import NAME, write_delta_neutral_bot
-from tests.support.runtime import ask, short_dir, small_fleet, small_market
+from tests.support.delta_neutral import NAME, dashboard_fleet
+from tests.support.runtime import ask
 
 TOKEN = "dn-test-token-" + "q" * 32
 
 
 @pytest.fixture(scope="module")
 def runner() -> Iterator[Runner]:
-    work = short_dir()
-    fleet = small_fleet(work / "fleet", ("alpha",))
-    write_delta_neutral_bot(fleet)
-    r = Runner(
-        RunOptions(
-            fleet=fleet,
-            run_dir=work / "run",
-            speed="max",
-            data_dir=small_market(work / "data"),
-            ui=DashboardOptions(port=0, token=TOKEN),
-        )
-    )
-    r.start()
-    try:
-        r.drain()
+    with dashboard_fleet(("alpha",), TOKEN) as r:
         yield r
-    finally:
-        r.shutdown()
 
 
 async def _statuses(runner: Runner) -> tuple[list[dict[str, Any]], list[str]]:

@@ -15,53 +15,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, WebSocket, expect, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
-from botrunner.runner import Runner, RunOptions
-from botrunner.web.server import DashboardOptions
-from tests.support.delta_neutral import NAME, write_delta_neutral_bot
-from tests.support.runtime import short_dir, small_fleet, small_market
+from botrunner.runner import Runner
+from tests.support.browser import chromium, chromium_marks
+from tests.support.delta_neutral import NAME, dashboard_fleet
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TOKEN = "dn-browser-token-" + "w" * 32
 
-if not CHROMIUM.is_file():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI: Chromium is absent ({CHROMIUM}); the browser tests must run in CI", pytrace=False)
-    pytestmark = pytest.mark.skip(reason=f"Chromium is absent ({CHROMIUM}): ops/ensure_chromium.sh installs it")
+pytestmark = chromium_marks()
 
 
 @pytest.fixture(scope="module")
 def runner() -> Iterator[Runner]:
-    work = short_dir()
-    fleet = small_fleet(work / "fleet", ("alpha", "beta"))
-    write_delta_neutral_bot(fleet)
-    r = Runner(
-        RunOptions(
-            fleet=fleet,
-            run_dir=work / "run",
-            speed="max",
-            data_dir=small_market(work / "data"),
-            ui=DashboardOptions(port=0, token=TOKEN),
-        )
-    )
-    r.start()
-    try:
-        r.drain()
+    with dashboard_fleet(("alpha", "beta"), TOKEN) as r:
         yield r
-    finally:
-        r.shutdown()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=60_000)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _shots(tmp_path: Path) -> Path:

@@ -5,7 +5,13 @@ configured."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from botrunner.runner import Runner, RunOptions
+from botrunner.web.server import DashboardOptions
+from tests.support.runtime import short_dir, small_fleet, small_market
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "sol-delta-neutral"
@@ -21,3 +27,27 @@ def write_delta_neutral_bot(directory: Path) -> Path:
     path = directory / f"{NAME}.yaml"
     path.write_text(text)
     return path
+
+
+@contextmanager
+def dashboard_fleet(grid_bots: tuple[str, ...], token: str) -> Iterator[Runner]:
+    """A paper fleet of ``grid_bots`` beside the delta-neutral bot, its dashboard on a free port with ``token``,
+    started and drained (every bar replayed), shut down on exit."""
+    work = short_dir()
+    fleet = small_fleet(work / "fleet", grid_bots)
+    write_delta_neutral_bot(fleet)
+    runner = Runner(
+        RunOptions(
+            fleet=fleet,
+            run_dir=work / "run",
+            speed="max",
+            data_dir=small_market(work / "data"),
+            ui=DashboardOptions(port=0, token=token),
+        )
+    )
+    runner.start()
+    try:
+        runner.drain()
+        yield runner
+    finally:
+        runner.shutdown()
